@@ -1,0 +1,186 @@
+"""The `lapor` command."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from datetime import timedelta
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from shared.auth import Role, create_token
+from shared.settings import SERVICE_NAMES, get_settings
+
+app = typer.Typer(help="LAPOR: event-sourced complaint handling for public services.",
+                  no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for officers and systems.", no_args_is_help=True)
+audit_app = typer.Typer(help="Tamper evidence of the event store.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+console = Console(stderr=True)
+
+
+def _service_module(name: str) -> object:
+    if name not in SERVICE_NAMES:
+        raise typer.BadParameter(f"unknown service {name!r}; one of {', '.join(SERVICE_NAMES)}")
+    return importlib.import_module(f"services.{name}.app")
+
+
+@app.command()
+def run(name: Annotated[str, typer.Argument(help="intake|verification|routing|sla|notify|relay")]) -> None:
+    """Run one service (or the relay) in the foreground."""
+    settings = get_settings()
+    if name == "relay":
+        from services.relay.relay import run_relay
+
+        asyncio.run(run_relay(settings))
+        return
+    module = _service_module(name)
+    from shared.service import run as run_service
+
+    run_service(name, module.create_app(settings), settings)  # type: ignore[attr-defined]
+
+
+@app.command()
+def up() -> None:
+    """Start nats-server, the relay and all five services; restart any that die; Ctrl-C stops."""
+    from cli.supervisor import supervise
+
+    settings = get_settings()
+
+    def ready() -> None:
+        print("LAPOR is up. Data in", settings.data_dir.resolve(), flush=True)
+        for name in SERVICE_NAMES:
+            print(f"  {name:<13} {settings.url_of(name)}   (API docs: {settings.url_of(name)}/docs)")
+        print(f"  {'nats':<13} nats://{settings.host}:{settings.nats_port}")
+        print("Citizens: open the intake URL. Officers: get a token with")
+        print("  .venv/bin/lapor token create --role admin")
+        print("  .venv/bin/lapor token create --role agency --agency DINKES-KOTA-KUPANG")
+        print("Watch one report go through its whole life: .venv/bin/lapor demo")
+        print("Logs in", (settings.data_dir / "logs").resolve(), "- Ctrl-C stops everything.",
+              flush=True)
+
+    raise typer.Exit(supervise(settings, ready))
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option(help="admin|agency|ombudsman|client")],
+    agency: Annotated[str | None, typer.Option(help="Agency code (required for agency)")] = None,
+    region: Annotated[str | None, typer.Option(help="Region code scope")] = None,
+    subject: Annotated[str | None, typer.Option(help="Who the token is for")] = None,
+    ttl_days: Annotated[int, typer.Option(help="Days until it expires")] = 30,
+) -> None:
+    """Print a signed bearer token on the last line."""
+    if role is Role.AGENCY and not agency:
+        raise typer.BadParameter("--agency is required with --role agency", param_hint="--agency")
+    token = create_token(
+        get_settings().master_secret, role, agency=agency, region=region, subject=subject,
+        ttl=timedelta(days=ttl_days),
+    )
+    console.print(f"Token for role {role.value}" + (f", agency {agency}" if agency else "")
+                  + (f", region {region}" if region else "") + f", valid {ttl_days} days:")
+    print(token)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    tracking_id: Annotated[str | None, typer.Argument(help="One report; default: all")] = None,
+) -> None:
+    """Recompute every hash chain; name any altered, missing or reordered event; exit 1 if any."""
+    from pathlib import Path
+
+    from cli.audit import audit_sqlite_positions, audit_store
+    from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
+    from shared.store import open_store
+
+    settings = get_settings()
+    if tracking_id is not None:
+        try:
+            tracking_id = normalize_tracking_id(tracking_id)
+        except InvalidTrackingId as error:
+            raise typer.BadParameter(str(error), param_hint="TRACKING_ID") from error
+
+    async def go() -> tuple[int, int, list[str]]:
+        store = open_store(settings.event_store_url)
+        try:
+            result = await audit_store(store, tracking_id)
+        finally:
+            await store.close()
+        problems = list(result.problems)
+        url = settings.event_store_url
+        if url.startswith("sqlite:///") and tracking_id is None:
+            problems.extend(audit_sqlite_positions(Path(url.removeprefix("sqlite:///"))))
+        return result.streams, result.events, problems
+
+    streams, events, problems = asyncio.run(go())
+    for problem in problems:
+        print(f"TAMPERED: {problem}")
+    if problems:
+        print(f"audit FAILED: {len(problems)} problem(s) in {streams} stream(s), {events} event(s)")
+        raise typer.Exit(1)
+    print(f"audit OK: {streams} stream(s), {events} event(s), every hash chain intact")
+
+
+@app.command()
+def rebuild(
+    service: Annotated[str, typer.Argument(help="intake|verification|routing|sla|notify")],
+    force: Annotated[bool, typer.Option(help="Rebuild even if the service answers")] = False,
+) -> None:
+    """Rebuild a service's read models from the event store (stop the service first)."""
+    from shared.store import open_store
+
+    settings = get_settings()
+    module = _service_module(service)
+    if not force:
+        try:
+            httpx.get(f"{settings.url_of(service)}/healthz", timeout=1.0)
+            console.print(f"{service} is running at {settings.url_of(service)}: stop it first "
+                          "(or --force)")
+            raise typer.Exit(2)
+        except httpx.HTTPError:
+            pass
+    projector = module.create_projector(settings)  # type: ignore[attr-defined]
+    if projector is None:
+        print(f"{service} keeps no read models")
+        return
+
+    async def go() -> int:
+        store = open_store(settings.event_store_url)
+        try:
+            with Progress(TextColumn("[bold]rebuild " + service), BarColumn(),
+                          TextColumn("{task.completed}/{task.total} positions"),
+                          TimeRemainingColumn(), console=console) as bar:
+                task = bar.add_task("rebuild", total=await store.last_position() or 1)
+
+                def progress(position: int, total: int) -> None:
+                    bar.update(task, completed=position, total=total or 1)
+
+                return int(await projector.rebuild(store, progress))
+        finally:
+            projector.close()
+            await store.close()
+
+    count = asyncio.run(go())
+    print(f"rebuilt {service}: {count} events replayed")
+
+
+@app.command()
+def demo() -> None:
+    """Drive one report through its whole life against the running system; print its timeline."""
+    from cli.demo import run_demo
+
+    raise typer.Exit(run_demo(get_settings()))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(app())

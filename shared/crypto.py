@@ -1,0 +1,151 @@
+"""Envelope encryption of reporters' personal data, with crypto-shredding.
+
+Each report gets its own random AES-256-GCM data key. The data key is stored wrapped (AES-GCM
+with a key-encryption key derived from the master secret) in the key store, a small SQLite file
+apart from the event store. Deleting a report's data key makes every copy of that reporter's
+identity unreadable, while the event store and its hash chains stay intact.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pydantic import BaseModel, ConfigDict
+
+
+def derive_key(master_secret: bytes, purpose: str, length: int = 32) -> bytes:
+    """Separate keys per purpose from one master secret (HKDF-SHA256)."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=length, salt=b"lapor-v1", info=purpose.encode()
+    ).derive(master_secret)
+
+
+def keyed_hash(master_secret: bytes, purpose: str, value: str) -> str:
+    """A pseudonymous, non-reversible fingerprint (HMAC-SHA256) of a value."""
+    key = derive_key(master_secret, f"hash:{purpose}")
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text.encode())
+
+
+class EncryptedBlob(BaseModel):
+    """Ciphertext of personal data; `key_id` names the data key in the key store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: str
+    nonce: str
+    ciphertext: str
+
+
+class KeyErased(Exception):
+    """The data key was deleted (crypto-shredded): the person can no longer be identified."""
+
+
+class KeyStore:
+    """Wrapped data keys in SQLite. Deletion is real: `secure_delete` overwrites freed pages."""
+
+    def __init__(self, path: Path, master_secret: bytes) -> None:
+        self._path = path
+        self._kek = AESGCM(derive_key(master_secret, "key-wrapping"))
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA secure_delete=ON")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS data_keys ("
+            " key_id TEXT PRIMARY KEY, wrapped BLOB NOT NULL, created_at TEXT NOT NULL)"
+        )
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS erasures (key_id TEXT PRIMARY KEY, erased_at TEXT NOT NULL)"
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _get_or_create(self, key_id: str) -> bytes:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT wrapped FROM data_keys WHERE key_id = ?", (key_id,)
+            ).fetchone()
+            if row is not None:
+                return self._unwrap(key_id, row[0])
+            if self._is_erased(key_id):
+                raise KeyErased(key_id)
+            key = AESGCM.generate_key(bit_length=256)
+            nonce = os.urandom(12)
+            wrapped = nonce + self._kek.encrypt(nonce, key, key_id.encode())
+            self._conn.execute(
+                "INSERT INTO data_keys (key_id, wrapped, created_at) VALUES (?, ?, ?)",
+                (key_id, wrapped, datetime.now(UTC).isoformat()),
+            )
+            return key
+
+    def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        return self._kek.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
+
+    def _is_erased(self, key_id: str) -> bool:
+        return (
+            self._conn.execute("SELECT 1 FROM erasures WHERE key_id = ?", (key_id,)).fetchone()
+            is not None
+        )
+
+    def _get(self, key_id: str) -> bytes:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT wrapped FROM data_keys WHERE key_id = ?", (key_id,)
+            ).fetchone()
+        if row is None:
+            raise KeyErased(key_id)
+        return self._unwrap(key_id, row[0])
+
+    def encrypt(self, key_id: str, payload: dict[str, Any]) -> EncryptedBlob:
+        key = self._get_or_create(key_id)
+        nonce = os.urandom(12)
+        plaintext = json.dumps(payload, sort_keys=True).encode()
+        ciphertext = AESGCM(key).encrypt(nonce, plaintext, key_id.encode())
+        return EncryptedBlob(key_id=key_id, nonce=_b64(nonce), ciphertext=_b64(ciphertext))
+
+    def decrypt(self, blob: EncryptedBlob) -> dict[str, Any]:
+        key = self._get(blob.key_id)
+        plaintext = AESGCM(key).decrypt(
+            _unb64(blob.nonce), _unb64(blob.ciphertext), blob.key_id.encode()
+        )
+        result: dict[str, Any] = json.loads(plaintext)
+        return result
+
+    def erase(self, key_id: str) -> bool:
+        """Crypto-shred: delete the data key. Returns False when there was none."""
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM data_keys WHERE key_id = ?", (key_id,))
+            self._conn.execute(
+                "INSERT OR IGNORE INTO erasures (key_id, erased_at) VALUES (?, ?)",
+                (key_id, datetime.now(UTC).isoformat()),
+            )
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return cursor.rowcount > 0
+
+    def is_erased(self, key_id: str) -> bool:
+        with self._lock:
+            return self._is_erased(key_id)

@@ -1,0 +1,311 @@
+"""Report events: the storage contract. Past tense, frozen, versioned; the store keeps them forever.
+
+A payload class names its `event_type` and `schema_version`. Older versions stay readable through
+`UPCASTERS`, which turn a stored payload of version N into version N+1 before it is parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.crypto import EncryptedBlob
+
+
+class Classification(StrEnum):
+    COMPLAINT = "complaint"
+    ASPIRATION = "aspiration"
+    INFORMATION_REQUEST = "information_request"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    MOBILE = "mobile"
+    SMS = "sms"
+    EMAIL = "email"
+    WHATSAPP = "whatsapp"
+    TWITTER = "twitter"
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    OPEN311 = "open311"
+    OFFLINE = "offline"
+
+
+class Status(StrEnum):
+    SUBMITTED = "submitted"
+    COMPLETION_REQUESTED = "completion_requested"
+    VERIFIED = "verified"
+    FORWARDED = "forwarded"
+    RETURNED = "returned"
+    FOLLOWED_UP = "followed_up"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+
+
+class RejectionReason(StrEnum):
+    DUPLICATE = "duplicate"
+    SPAM = "spam"
+    NOT_PUBLIC_SERVICE = "not_public_service"
+    NO_RESPONSE = "no_response_to_completion"
+    OTHER = "other"
+
+
+class CloseReason(StrEnum):
+    BY_REPORTER = "by_reporter"
+    NO_RESPONSE = "no_response"
+    RESOLVED = "resolved"
+    BY_ADMIN = "by_admin"
+
+
+class SlaStage(StrEnum):
+    VERIFICATION = "verification"
+    FOLLOW_UP = "follow_up"
+    RESOLUTION = "resolution"
+
+
+class FollowUpKind(StrEnum):
+    INTERIM = "interim"
+    FINAL = "final"
+    QUESTION = "question"
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    region_code: str | None = Field(
+        default=None, pattern=r"^[0-9]{2,10}$", description="Kemendagri code without dots"
+    )
+    address: str | None = Field(default=None, max_length=500)
+
+
+class Attachment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    name: str = Field(max_length=255)
+    media_type: str = Field(max_length=127)
+    size: int = Field(ge=0)
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["citizen", "admin", "agency", "system"]
+    id: str
+
+
+class DomainEvent(BaseModel):
+    """Base of every event payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+
+class ReportSubmitted(DomainEvent):
+    event_type: ClassVar[str] = "ReportSubmitted"
+
+    tracking_id: str
+    classification: Classification
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=10_000)
+    category: str | None = None
+    location: Location = Location()
+    event_date: date | None = None
+    channel: Channel
+    channel_message_id: str | None = Field(
+        default=None, description="The channel's own message id, for idempotent intake"
+    )
+    anonymous: bool = False
+    confidential: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    reporter: EncryptedBlob | None = Field(
+        default=None, description="Name and contact, encrypted with the report's data key"
+    )
+    access_code_hash: str
+    language: Literal["id", "en"] = "id"
+
+
+class ReportCompletionRequested(DomainEvent):
+    event_type: ClassVar[str] = "ReportCompletionRequested"
+    note: str
+
+
+class ReportAmended(DomainEvent):
+    event_type: ClassVar[str] = "ReportAmended"
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+class ReportVerified(DomainEvent):
+    event_type: ClassVar[str] = "ReportVerified"
+    classification: Classification
+    category: str | None
+    region_code: str | None
+    location: Location | None = None
+    requires_field_inspection: bool = False
+    agency_code: str | None = Field(default=None, description="Chosen by the admin, if any")
+
+
+class ReportRejected(DomainEvent):
+    event_type: ClassVar[str] = "ReportRejected"
+    reason: RejectionReason
+    note: str | None = None
+    duplicate_of: str | None = None
+
+
+class ReportPostponed(DomainEvent):
+    event_type: ClassVar[str] = "ReportPostponed"
+    until: date
+    note: str | None = None
+
+
+class ReportReferred(DomainEvent):
+    """Not our authority at the verification desk: to another region's admins or the nation."""
+
+    event_type: ClassVar[str] = "ReportReferred"
+    to_region: str | None = None
+    note: str | None = None
+
+
+class ProtectionChanged(DomainEvent):
+    event_type: ClassVar[str] = "ProtectionChanged"
+    anonymous: bool
+    confidential: bool
+    note: str | None = None
+
+
+class ForwardedToOPD(DomainEvent):
+    event_type: ClassVar[str] = "ForwardedToOPD"
+    agency_code: str
+    agency_name: str
+    follow_up_due: date = Field(description="Last working day for the first follow-up")
+    routed_by: Literal["rule", "region", "national", "admin", "transfer", "reopen"] = "rule"
+
+
+class ReportReturned(DomainEvent):
+    event_type: ClassVar[str] = "ReportReturned"
+    agency_code: str
+    reason: str
+    note: str | None = None
+    suggested_agency: str | None = None
+
+
+class ReportTransferred(DomainEvent):
+    event_type: ClassVar[str] = "ReportTransferred"
+    from_agency: str
+    to_agency: str
+    to_agency_name: str
+    note: str | None = None
+    follow_up_due: date
+
+
+class FollowUpPosted(DomainEvent):
+    event_type: ClassVar[str] = "FollowUpPosted"
+    agency_code: str
+    text: str
+    kind: FollowUpKind = FollowUpKind.INTERIM
+    attachments: tuple[Attachment, ...] = ()
+
+
+class ReporterReplied(DomainEvent):
+    event_type: ClassVar[str] = "ReporterReplied"
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+class ReportClosed(DomainEvent):
+    event_type: ClassVar[str] = "ReportClosed"
+    reason: CloseReason
+    note: str | None = None
+
+
+class ReportRated(DomainEvent):
+    event_type: ClassVar[str] = "ReportRated"
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = None
+
+
+class ReportReopened(DomainEvent):
+    event_type: ClassVar[str] = "ReportReopened"
+    reason: str
+    agency_code: str | None = None
+
+
+class SlaBreached(DomainEvent):
+    event_type: ClassVar[str] = "SlaBreached"
+    stage: SlaStage
+    due: date
+    agency_code: str | None = None
+
+
+class EscalatedToOmbudsman(DomainEvent):
+    event_type: ClassVar[str] = "EscalatedToOmbudsman"
+    ombudsman_office: str
+    province_code: str | None
+    evidence_sha256: str | None = None
+
+
+REPORT_EVENTS: tuple[type[DomainEvent], ...] = (
+    ReportSubmitted,
+    ReportCompletionRequested,
+    ReportAmended,
+    ReportVerified,
+    ReportRejected,
+    ReportPostponed,
+    ReportReferred,
+    ProtectionChanged,
+    ForwardedToOPD,
+    ReportReturned,
+    ReportTransferred,
+    FollowUpPosted,
+    ReporterReplied,
+    ReportClosed,
+    ReportRated,
+    ReportReopened,
+    SlaBreached,
+    EscalatedToOmbudsman,
+)
+
+# event_type -> current payload class. Other modules (notify, polls, directory) register theirs.
+EVENT_TYPES: dict[str, type[DomainEvent]] = {cls.event_type: cls for cls in REPORT_EVENTS}
+
+# (event_type, from_version) -> function turning that payload into the next version's shape.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def register_event(cls: type[DomainEvent]) -> type[DomainEvent]:
+    EVENT_TYPES[cls.event_type] = cls
+    return cls
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def parse_payload(event_type: str, schema_version: int, data: dict[str, Any]) -> DomainEvent:
+    """Parse a stored payload into its current class, upcasting old versions on the way."""
+    cls = EVENT_TYPES.get(event_type)
+    if cls is None:
+        raise UnknownEventType(event_type)
+    version = schema_version
+    while version < cls.schema_version:
+        data = UPCASTERS[(event_type, version)](data)
+        version += 1
+    return cls.model_validate(data)
+
+
+def payload_json(event: DomainEvent) -> dict[str, Any]:
+    return event.model_dump(mode="json")
+
+
+def parse_datetime(text: str) -> datetime:
+    return datetime.fromisoformat(text)

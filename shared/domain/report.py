@@ -1,0 +1,587 @@
+"""The report aggregate: state, evolve (fold events into state) and decide (commands → events).
+
+Pure: no I/O, no clock. Time arrives inside commands. A repeated command yields no new events;
+a command the state does not allow raises `InvalidTransition` naming the status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.crypto import EncryptedBlob
+from shared.domain.events import (
+    Attachment,
+    Channel,
+    Classification,
+    CloseReason,
+    DomainEvent,
+    EscalatedToOmbudsman,
+    FollowUpKind,
+    FollowUpPosted,
+    ForwardedToOPD,
+    Location,
+    ProtectionChanged,
+    RejectionReason,
+    ReportAmended,
+    ReportClosed,
+    ReportCompletionRequested,
+    ReporterReplied,
+    ReportPostponed,
+    ReportRated,
+    ReportReferred,
+    ReportRejected,
+    ReportReopened,
+    ReportReturned,
+    ReportSubmitted,
+    ReportTransferred,
+    ReportVerified,
+    SlaBreached,
+    SlaStage,
+    Status,
+)
+
+REOPEN_WINDOW = timedelta(days=14)
+LOW_RATING = 2
+
+
+def stream_name(tracking_id: str) -> str:
+    return f"report-{tracking_id}"
+
+
+class DomainError(Exception):
+    """A command the rules do not allow."""
+
+
+class InvalidTransition(DomainError):
+    def __init__(self, action: str, status: Status | None) -> None:
+        where = status.value if status else "no report"
+        super().__init__(f"cannot {action} a report that is {where}")
+        self.action = action
+        self.status = status
+
+
+class NotYourReport(DomainError):
+    """An agency acting on a report that is not (or no longer) forwarded to it."""
+
+
+class ReportNotFound(DomainError):
+    pass
+
+
+# --- state ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportState:
+    tracking_id: str
+    status: Status
+    classification: Classification
+    title: str
+    category: str | None
+    location: Location
+    channel: Channel
+    channel_message_id: str | None
+    anonymous: bool
+    confidential: bool
+    reporter: EncryptedBlob | None
+    access_code_hash: str
+    submitted_at: datetime
+    version: int = 0
+    region_code: str | None = None
+    agency_code: str | None = None
+    requires_field_inspection: bool = False
+    verified_at: datetime | None = None
+    forwarded_at: datetime | None = None
+    postponed_until: date | None = None
+    completion_requested_at: datetime | None = None
+    last_follow_up_at: datetime | None = None
+    first_follow_up_at: datetime | None = None
+    last_reply_at: datetime | None = None
+    follow_up_count: int = 0
+    closed_at: datetime | None = None
+    close_reason: CloseReason | None = None
+    rating: int | None = None
+    breached: frozenset[SlaStage] = frozenset()
+    escalated: bool = False
+    returned_by: tuple[str, ...] = ()
+
+    @property
+    def awaiting_reply(self) -> bool:
+        """A follow-up was posted and nobody has answered it since."""
+        if self.last_follow_up_at is None:
+            return False
+        return self.last_reply_at is None or self.last_reply_at < self.last_follow_up_at
+
+
+def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> ReportState | None:
+    """Apply one event. Never raises: stored events are facts."""
+    if isinstance(event, ReportSubmitted):
+        return ReportState(
+            tracking_id=event.tracking_id,
+            status=Status.SUBMITTED,
+            classification=event.classification,
+            title=event.title,
+            category=event.category,
+            location=event.location,
+            region_code=event.location.region_code,
+            channel=event.channel,
+            channel_message_id=event.channel_message_id,
+            anonymous=event.anonymous,
+            confidential=event.confidential,
+            reporter=event.reporter,
+            access_code_hash=event.access_code_hash,
+            submitted_at=at,
+            version=1,
+        )
+    if state is None:
+        return None
+    state = replace(state, version=state.version + 1)
+    match event:
+        case ReportCompletionRequested():
+            return replace(state, status=Status.COMPLETION_REQUESTED, completion_requested_at=at)
+        case ReportAmended():
+            if state.status is Status.COMPLETION_REQUESTED:
+                return replace(state, status=Status.SUBMITTED, completion_requested_at=None)
+            return state
+        case ReportVerified():
+            return replace(
+                state,
+                status=Status.VERIFIED,
+                classification=event.classification,
+                category=event.category,
+                region_code=event.region_code,
+                location=event.location or state.location,
+                requires_field_inspection=event.requires_field_inspection,
+                verified_at=at,
+                postponed_until=None,
+            )
+        case ReportRejected():
+            return replace(state, status=Status.REJECTED, closed_at=at)
+        case ReportPostponed():
+            return replace(state, postponed_until=event.until)
+        case ReportReferred():
+            return replace(state, region_code=event.to_region)
+        case ProtectionChanged():
+            return replace(state, anonymous=event.anonymous, confidential=event.confidential)
+        case ForwardedToOPD():
+            return replace(
+                state,
+                status=Status.FORWARDED,
+                agency_code=event.agency_code,
+                forwarded_at=at,
+                breached=state.breached - {SlaStage.FOLLOW_UP},
+            )
+        case ReportReturned():
+            return replace(
+                state,
+                status=Status.RETURNED,
+                agency_code=None,
+                returned_by=(*state.returned_by, event.agency_code),
+            )
+        case ReportTransferred():
+            return replace(state, agency_code=event.to_agency, forwarded_at=at)
+        case FollowUpPosted():
+            return replace(
+                state,
+                status=Status.FOLLOWED_UP,
+                last_follow_up_at=at,
+                first_follow_up_at=state.first_follow_up_at or at,
+                follow_up_count=state.follow_up_count + 1,
+            )
+        case ReporterReplied():
+            return replace(state, last_reply_at=at)
+        case ReportClosed():
+            return replace(state, status=Status.CLOSED, closed_at=at, close_reason=event.reason)
+        case ReportRated():
+            return replace(state, rating=event.rating)
+        case ReportReopened():
+            return replace(
+                state,
+                status=Status.FORWARDED,
+                agency_code=event.agency_code or state.agency_code,
+                closed_at=None,
+                close_reason=None,
+                last_follow_up_at=None,
+                forwarded_at=at,
+            )
+        case SlaBreached():
+            return replace(state, breached=state.breached | {event.stage})
+        case EscalatedToOmbudsman():
+            return replace(state, escalated=True)
+    return state
+
+
+# --- commands ---------------------------------------------------------------------------------
+class Command(BaseModel):
+    """Commands carry no idempotency key: the use case turns a key into fixed event ids."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class SubmitReport(Command):
+    tracking_id: str
+    classification: Classification
+    title: str
+    body: str
+    category: str | None = None
+    location: Location = Location()
+    event_date: date | None = None
+    channel: Channel
+    channel_message_id: str | None = None
+    anonymous: bool = False
+    confidential: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    reporter: EncryptedBlob | None = None
+    access_code_hash: str
+    language: str = "id"
+
+
+class RequestCompletion(Command):
+    note: str
+
+
+class AmendReport(Command):
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+class VerifyReport(Command):
+    classification: Classification | None = None
+    category: str | None = None
+    region_code: str | None = None
+    location: Location | None = None
+    requires_field_inspection: bool = False
+    agency_code: str | None = None
+
+
+class RejectReport(Command):
+    reason: RejectionReason
+    note: str | None = None
+    duplicate_of: str | None = None
+
+
+class PostponeReport(Command):
+    until: date
+    note: str | None = None
+
+
+class ReferReport(Command):
+    to_region: str | None = None
+    note: str | None = None
+
+
+class ChangeProtection(Command):
+    anonymous: bool | None = None
+    confidential: bool | None = None
+    note: str | None = None
+
+
+class ForwardReport(Command):
+    agency_code: str
+    agency_name: str
+    follow_up_due: date
+    routed_by: str = "rule"
+
+
+class ReturnReport(Command):
+    agency_code: str
+    reason: str
+    note: str | None = None
+    suggested_agency: str | None = None
+
+
+class TransferReport(Command):
+    from_agency: str
+    to_agency: str
+    to_agency_name: str
+    follow_up_due: date
+    note: str | None = None
+
+
+class PostFollowUp(Command):
+    agency_code: str
+    text: str
+    kind: FollowUpKind = FollowUpKind.INTERIM
+    attachments: tuple[Attachment, ...] = ()
+
+
+class ReplyAsReporter(Command):
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+class CloseReport(Command):
+    reason: CloseReason
+    note: str | None = None
+    now: datetime | None = None
+    no_response_after: datetime | None = Field(
+        default=None,
+        description="For no_response: the follow-up the deadline was counted from",
+    )
+
+
+class RateReport(Command):
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = None
+    now: datetime
+
+
+class RecordBreach(Command):
+    stage: SlaStage
+    due: date
+
+
+class EscalateToOmbudsman(Command):
+    ombudsman_office: str
+    province_code: str | None
+    eligible: bool = Field(description="60 working days passed without a follow-up (sla decides)")
+    evidence_sha256: str | None = None
+
+
+OPEN_FOR_VERIFICATION = (Status.SUBMITTED, Status.COMPLETION_REQUESTED)
+WITH_AGENCY = (Status.FORWARDED, Status.FOLLOWED_UP)
+
+
+def decide(state: ReportState | None, command: Command) -> list[DomainEvent]:
+    """Check a command against the state; return the new events (none for a repeat)."""
+    if isinstance(command, SubmitReport):
+        return _submit(state, command)
+    if state is None:
+        raise ReportNotFound("no such report")
+    handler = _DECIDERS.get(type(command))
+    if handler is None:
+        raise DomainError(f"unknown command {type(command).__name__}")
+    return handler(state, command)
+
+
+def _submit(state: ReportState | None, c: SubmitReport) -> list[DomainEvent]:
+    if state is not None:
+        return []  # the same submission again (same tracking id): nothing new
+    return [
+        ReportSubmitted(
+            tracking_id=c.tracking_id,
+            classification=c.classification,
+            title=c.title,
+            body=c.body,
+            category=c.category,
+            location=c.location,
+            event_date=c.event_date,
+            channel=c.channel,
+            channel_message_id=c.channel_message_id,
+            anonymous=c.anonymous,
+            confidential=c.confidential,
+            attachments=c.attachments,
+            reporter=c.reporter,
+            access_code_hash=c.access_code_hash,
+            language="en" if c.language == "en" else "id",
+        )
+    ]
+
+
+def _request_completion(s: ReportState, c: RequestCompletion) -> list[DomainEvent]:
+    if s.status is Status.COMPLETION_REQUESTED:
+        return []
+    if s.status is not Status.SUBMITTED:
+        raise InvalidTransition("request completion of", s.status)
+    return [ReportCompletionRequested(note=c.note)]
+
+
+def _amend(s: ReportState, c: AmendReport) -> list[DomainEvent]:
+    if s.status not in OPEN_FOR_VERIFICATION:
+        raise InvalidTransition("amend", s.status)
+    return [ReportAmended(text=c.text, attachments=c.attachments)]
+
+
+def _verify(s: ReportState, c: VerifyReport) -> list[DomainEvent]:
+    if s.verified_at is not None and s.status not in (Status.REJECTED, Status.CLOSED):
+        return []  # verified already (a double click, or a redelivery)
+    if s.status not in OPEN_FOR_VERIFICATION:
+        raise InvalidTransition("verify", s.status)
+    return [
+        ReportVerified(
+            classification=c.classification or s.classification,
+            category=c.category or s.category,
+            region_code=c.region_code or s.region_code,
+            location=c.location,
+            requires_field_inspection=c.requires_field_inspection,
+            agency_code=c.agency_code,
+        )
+    ]
+
+
+def _reject(s: ReportState, c: RejectReport) -> list[DomainEvent]:
+    if s.status is Status.REJECTED:
+        return []
+    if s.status not in OPEN_FOR_VERIFICATION:
+        raise InvalidTransition("reject", s.status)
+    if c.reason is RejectionReason.DUPLICATE and not c.duplicate_of:
+        raise DomainError("duplicate_of: a duplicate must name the report it duplicates")
+    if c.duplicate_of == s.tracking_id:
+        raise DomainError("duplicate_of: a report cannot duplicate itself")
+    return [ReportRejected(reason=c.reason, note=c.note, duplicate_of=c.duplicate_of)]
+
+
+def _postpone(s: ReportState, c: PostponeReport) -> list[DomainEvent]:
+    if s.status not in OPEN_FOR_VERIFICATION:
+        raise InvalidTransition("postpone", s.status)
+    if s.postponed_until == c.until:
+        return []
+    return [ReportPostponed(until=c.until, note=c.note)]
+
+
+def _refer(s: ReportState, c: ReferReport) -> list[DomainEvent]:
+    if s.status not in OPEN_FOR_VERIFICATION:
+        raise InvalidTransition("refer", s.status)
+    if s.region_code == c.to_region:
+        return []
+    return [ReportReferred(to_region=c.to_region, note=c.note)]
+
+
+def _protect(s: ReportState, c: ChangeProtection) -> list[DomainEvent]:
+    if s.status in (Status.CLOSED, Status.REJECTED):
+        raise InvalidTransition("change the protection of", s.status)
+    anonymous = s.anonymous if c.anonymous is None else c.anonymous
+    confidential = s.confidential if c.confidential is None else c.confidential
+    if (anonymous, confidential) == (s.anonymous, s.confidential):
+        return []
+    return [ProtectionChanged(anonymous=anonymous, confidential=confidential, note=c.note)]
+
+
+def _forward(s: ReportState, c: ForwardReport) -> list[DomainEvent]:
+    if s.status in WITH_AGENCY and s.agency_code == c.agency_code:
+        return []
+    if s.status not in (Status.VERIFIED, Status.RETURNED):
+        raise InvalidTransition("forward", s.status)
+    return [
+        ForwardedToOPD(
+            agency_code=c.agency_code,
+            agency_name=c.agency_name,
+            follow_up_due=c.follow_up_due,
+            routed_by=c.routed_by,  # type: ignore[arg-type]
+        )
+    ]
+
+
+def _require_agency(s: ReportState, agency_code: str) -> None:
+    if s.agency_code != agency_code:
+        raise NotYourReport("this report is not forwarded to your institution")
+
+
+def _return(s: ReportState, c: ReturnReport) -> list[DomainEvent]:
+    if s.status is Status.RETURNED and s.returned_by and s.returned_by[-1] == c.agency_code:
+        return []
+    if s.status is not Status.FORWARDED:
+        raise InvalidTransition("return", s.status)
+    _require_agency(s, c.agency_code)
+    return [
+        ReportReturned(
+            agency_code=c.agency_code,
+            reason=c.reason,
+            note=c.note,
+            suggested_agency=c.suggested_agency,
+        )
+    ]
+
+
+def _transfer(s: ReportState, c: TransferReport) -> list[DomainEvent]:
+    if s.agency_code == c.to_agency and s.status in WITH_AGENCY:
+        return []
+    if s.status is not Status.FORWARDED:
+        raise InvalidTransition("transfer", s.status)
+    _require_agency(s, c.from_agency)
+    if c.to_agency == c.from_agency:
+        raise DomainError("agency_code: cannot transfer a report to the same institution")
+    return [
+        ReportTransferred(
+            from_agency=c.from_agency,
+            to_agency=c.to_agency,
+            to_agency_name=c.to_agency_name,
+            note=c.note,
+            follow_up_due=c.follow_up_due,
+        )
+    ]
+
+
+def _follow_up(s: ReportState, c: PostFollowUp) -> list[DomainEvent]:
+    if s.status not in WITH_AGENCY:
+        raise InvalidTransition("post a follow-up on", s.status)
+    _require_agency(s, c.agency_code)
+    return [
+        FollowUpPosted(
+            agency_code=c.agency_code, text=c.text, kind=c.kind, attachments=c.attachments
+        )
+    ]
+
+
+def _reply(s: ReportState, c: ReplyAsReporter) -> list[DomainEvent]:
+    if s.status is not Status.FOLLOWED_UP:
+        raise InvalidTransition("reply to", s.status)
+    return [ReporterReplied(text=c.text, attachments=c.attachments)]
+
+
+def _close(s: ReportState, c: CloseReport) -> list[DomainEvent]:
+    if s.status is Status.CLOSED:
+        return []
+    if c.reason is CloseReason.NO_RESPONSE:
+        # Only the follow-up the deadline was counted from, still unanswered, closes the report.
+        if s.status is not Status.FOLLOWED_UP or not s.awaiting_reply:
+            return []
+        if c.no_response_after is not None and s.last_follow_up_at != c.no_response_after:
+            return []
+    elif s.status not in (*WITH_AGENCY, Status.VERIFIED, Status.RETURNED):
+        raise InvalidTransition("close", s.status)
+    return [ReportClosed(reason=c.reason, note=c.note)]
+
+
+def _rate(s: ReportState, c: RateReport) -> list[DomainEvent]:
+    if s.status is not Status.CLOSED or s.closed_at is None:
+        raise InvalidTransition("rate", s.status)
+    if s.rating is not None:
+        return []
+    events: list[DomainEvent] = [ReportRated(rating=c.rating, comment=c.comment)]
+    if c.rating <= LOW_RATING and c.now - s.closed_at <= REOPEN_WINDOW and s.agency_code:
+        events.append(ReportReopened(reason="low_rating", agency_code=s.agency_code))
+    return events
+
+
+def _breach(s: ReportState, c: RecordBreach) -> list[DomainEvent]:
+    if c.stage in s.breached:
+        return []
+    return [SlaBreached(stage=c.stage, due=c.due, agency_code=s.agency_code)]
+
+
+def _escalate(s: ReportState, c: EscalateToOmbudsman) -> list[DomainEvent]:
+    if s.escalated:
+        return []
+    if s.status is not Status.FORWARDED or not c.eligible:
+        raise DomainError("escalation is possible only after 60 working days without follow-up")
+    return [
+        EscalatedToOmbudsman(
+            ombudsman_office=c.ombudsman_office,
+            province_code=c.province_code,
+            evidence_sha256=c.evidence_sha256,
+        )
+    ]
+
+
+_DECIDERS: dict[type[Command], Callable[[ReportState, Any], list[DomainEvent]]] = {
+    RequestCompletion: _request_completion,
+    AmendReport: _amend,
+    VerifyReport: _verify,
+    RejectReport: _reject,
+    PostponeReport: _postpone,
+    ReferReport: _refer,
+    ChangeProtection: _protect,
+    ForwardReport: _forward,
+    ReturnReport: _return,
+    TransferReport: _transfer,
+    PostFollowUp: _follow_up,
+    ReplyAsReporter: _reply,
+    CloseReport: _close,
+    RateReport: _rate,
+    RecordBreach: _breach,
+    EscalateToOmbudsman: _escalate,
+}

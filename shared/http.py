@@ -1,0 +1,187 @@
+"""The HTTP edge every service shares: errors as {"detail": …}, health, metrics, correlation ids,
+and who is calling (bearer tokens for officers)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.auth import InvalidToken, Principal, Role, verify_token
+from shared.domain.report import DomainError, InvalidTransition, NotYourReport, ReportNotFound
+from shared.logs import get_logger
+from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shared.store.port import EventRejected, StoreUnavailable, WrongExpectedVersion
+
+log = get_logger(__name__)
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def correlation_id(request: Request) -> str:
+    return str(getattr(request.state, "correlation_id", None) or uuid.uuid4())
+
+
+def _route_template(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", "unmatched")
+
+
+def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[bool]]) -> None:
+    """Health, metrics, error mapping and request logging for one service's app."""
+
+    @app.middleware("http")
+    async def _observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        request.state.correlation_id = cid[:100]
+        structlog.contextvars.bind_contextvars(correlation_id=request.state.correlation_id)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("correlation_id", "tracking_id")
+        route = _route_template(request)
+        elapsed = time.perf_counter() - started
+        HTTP_REQUESTS.labels(
+            service, request.method, route, f"{response.status_code // 100}xx"
+        ).inc()
+        HTTP_LATENCY.labels(service, request.method, route).observe(elapsed)
+        response.headers[CORRELATION_HEADER] = request.state.correlation_id
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        ok = await ready()
+        return JSONResponse({"ready": ok, "service": service}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        detail = [
+            {
+                "loc": list(e.get("loc", ())),
+                "field": ".".join(str(p) for p in e.get("loc", ())[1:])
+                or str(e.get("loc", [""])[0]),
+                "msg": e.get("msg", "invalid"),
+                "type": e.get("type", "value_error"),
+            }
+            for e in error.errors()
+        ]
+        return _error(422, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return _error(error.status_code, error.detail, dict(error.headers or {}))
+
+    @app.exception_handler(ReportNotFound)
+    async def _not_found(_: Request, error: ReportNotFound) -> JSONResponse:
+        return _error(404, "report not found")
+
+    @app.exception_handler(NotYourReport)
+    async def _forbidden(_: Request, error: NotYourReport) -> JSONResponse:
+        return _error(403, str(error))
+
+    @app.exception_handler(InvalidTransition)
+    async def _conflict(_: Request, error: InvalidTransition) -> JSONResponse:
+        return _error(
+            409, {"msg": str(error), "status": error.status.value if error.status else None}
+        )
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, error: DomainError) -> JSONResponse:
+        text = str(error)
+        field, _, msg = text.partition(": ")
+        if msg and " " not in field:
+            return _error(400, [{"loc": ["body", field], "field": field, "msg": msg}])
+        return _error(400, text)
+
+    @app.exception_handler(WrongExpectedVersion)
+    async def _concurrent(_: Request, error: WrongExpectedVersion) -> JSONResponse:
+        return _error(
+            409,
+            {
+                "msg": "someone else changed this report first; reload and retry",
+                "current_version": error.actual,
+            },
+        )
+
+    @app.exception_handler(EventRejected)
+    async def _rejected(_: Request, error: EventRejected) -> JSONResponse:
+        return _error(422, str(error))
+
+    @app.exception_handler(StoreUnavailable)
+    async def _unavailable(_: Request, error: StoreUnavailable) -> JSONResponse:
+        log.error("store_unavailable", error=str(error))
+        return _error(
+            503,
+            "the event store is unavailable; nothing was stored, please retry",
+            {"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled_error", error_type=type(error).__name__)
+        return _error(500, "internal error; nothing was lost, please retry")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> PlainTextResponse:
+        return PlainTextResponse(f"LAPOR {service} service. API docs: /docs\n")
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+class Auth:
+    """FastAPI dependencies for officers' bearer tokens."""
+
+    def __init__(self, master_secret: bytes) -> None:
+        self._secret = master_secret
+
+    def principal(self, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(
+                401,
+                "Authorization: a Bearer token is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        try:
+            return verify_token(self._secret, credentials.credentials)
+        except InvalidToken as error:
+            raise HTTPException(
+                401,
+                "Authorization: invalid or expired token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from error
+
+    def require(self, *roles: Role) -> Callable[..., Principal]:
+        def dependency(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        ) -> Principal:
+            principal = self.principal(credentials)
+            if roles and principal.role not in roles:
+                raise HTTPException(
+                    403, f"Authorization: role {principal.role.value} may not do this"
+                )
+            return principal
+
+        return dependency

@@ -1,0 +1,120 @@
+"""NATS JetStream: the one declaration of the LAPOR_EVENTS stream, subjects, and connections.
+
+The relay is the only publisher of events and the only place that declares the stream; services
+consume it with durable pull consumers and wait for it to exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from shared.logs import get_logger
+from shared.store.port import RecordedEvent
+
+STREAM_NAME = "LAPOR_EVENTS"
+SUBJECT_PREFIX = "lapor.v1.events"
+ALL_EVENTS = f"{SUBJECT_PREFIX}.>"
+DEAD_LETTER_PREFIX = "lapor.v1.deadletter"
+DUPLICATE_WINDOW_SECONDS = 15 * 60
+POSITION_HEADER = "Lapor-Position"
+
+_TOKEN = re.compile(r"^[A-Za-z0-9-]+$")
+log = get_logger(__name__)
+
+
+def _token(value: str | None) -> str:
+    # Subject tokens must not contain dots, spaces or wildcards; anything odd becomes "_".
+    if value and _TOKEN.match(value):
+        return value
+    return "_"
+
+
+def subject_for(event: RecordedEvent) -> str:
+    """lapor.v1.events.<EventType>.<region_code or _>.<agency_code or _>"""
+    return (
+        f"{SUBJECT_PREFIX}.{_token(event.event_type)}."
+        f"{_token(event.region_code)}.{_token(event.agency_code)}"
+    )
+
+
+def stream_config(replicas: int = 1) -> StreamConfig:
+    return StreamConfig(
+        name=STREAM_NAME,
+        subjects=[ALL_EVENTS],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        num_replicas=replicas,
+        description="Every LAPOR event, in the event store's global order (published by the relay)",
+    )
+
+
+async def declare_event_stream(js: JetStreamContext, replicas: int = 1) -> None:
+    """The one place the stream is declared (called by the relay)."""
+    config = stream_config(replicas)
+    try:
+        await js.stream_info(STREAM_NAME)
+        await js.update_stream(config)
+    except NotFoundError:
+        await js.add_stream(config)
+
+
+async def wait_for_event_stream(js: JetStreamContext, timeout: float = 120.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    delay = 0.1
+    while True:
+        try:
+            await js.stream_info(STREAM_NAME)
+            return
+        except NotFoundError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.info("waiting_for_event_stream", stream=STREAM_NAME)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _exit_when_closed_for_good() -> None:
+    # nats-py gives up only when told to close; then the process should stop and be restarted.
+    log.error("nats_connection_closed")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def connection_options(name: str) -> dict[str, Any]:
+    async def closed_cb() -> None:
+        _exit_when_closed_for_good()
+
+    async def disconnected_cb() -> None:
+        log.warning("nats_disconnected")
+
+    async def reconnected_cb() -> None:
+        log.info("nats_reconnected")
+
+    async def error_cb(error: Exception) -> None:
+        log.warning("nats_error", error=str(error))
+
+    return {
+        "name": name,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 1,
+        "connect_timeout": 5,
+        "closed_cb": closed_cb,
+        "disconnected_cb": disconnected_cb,
+        "reconnected_cb": reconnected_cb,
+        "error_cb": error_cb,
+    }
+
+
+async def connect(url: str, name: str) -> NatsClient:
+    return await nats.connect(servers=url.split(","), **connection_options(name))

@@ -1,0 +1,146 @@
+"""Read models: each service's own SQLite views, kept with their checkpoint in one transaction.
+
+A projector applies events in global order. Every delivery is treated as at-least-once: an event
+at or below the checkpoint is skipped. `rebuild` drops the views and replays the whole store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from shared.store.port import EventStore, RecordedEvent
+
+Apply = Callable[[sqlite3.Connection, RecordedEvent], None]
+
+_CHECKPOINT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoint (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    position INTEGER PRIMARY KEY, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
+    stream TEXT NOT NULL, error TEXT NOT NULL, recorded_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+"""
+
+
+def open_view_db(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+    # Views can be rebuilt from the store, so NORMAL durability is enough here.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+class Projector:
+    """Applies events to one service's views. Writes happen on one thread; reads anywhere."""
+
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        schema: str,
+        apply: Apply,
+        drop: Sequence[str] = (),
+    ) -> None:
+        self.path = path
+        self.name = name
+        self.schema = schema
+        self._apply = apply
+        self._drop = drop
+        self._lock = threading.Lock()
+        self.conn = open_view_db(path)
+        self.conn.executescript(_CHECKPOINT_SCHEMA + schema)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def checkpoint(self) -> int:
+        row = self.conn.execute(
+            "SELECT position FROM checkpoint WHERE name = ?", (self.name,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _set_checkpoint(self, conn: sqlite3.Connection, position: int) -> None:
+        conn.execute(
+            "INSERT INTO checkpoint (name, position) VALUES (?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET position = excluded.position"
+            " WHERE excluded.position > checkpoint.position",
+            (self.name, position),
+        )
+
+    def apply_batch(self, events: Sequence[RecordedEvent]) -> int:
+        """Apply the events above the checkpoint in one transaction; returns how many."""
+        applied = 0
+        with self.transaction() as conn:
+            done = self.checkpoint()
+            for event in events:
+                if event.position <= done:
+                    continue
+                self._apply(conn, event)
+                done = event.position
+                applied += 1
+            if applied:
+                self._set_checkpoint(conn, done)
+        return applied
+
+    def record_dead_letter(self, event: RecordedEvent, error: str) -> None:
+        """Give up on one event: remember why and move the checkpoint past it."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO dead_letters (position, event_id, event_type, stream, error)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (event.position, str(event.event_id), event.event_type, event.stream, error[:2000]),
+            )
+            self._set_checkpoint(conn, event.position)
+
+    def reset(self) -> None:
+        with self.transaction() as conn:
+            for table in self._drop:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute("DELETE FROM checkpoint WHERE name = ?", (self.name,))
+            conn.execute("DELETE FROM dead_letters")
+        self.conn.executescript(self.schema)
+
+    async def rebuild(
+        self,
+        store: EventStore,
+        progress: Callable[[int, int], None] | None = None,
+        batch: int = 5000,
+    ) -> int:
+        """Drop the views and replay every event in the store. Returns the events replayed."""
+        self.reset()
+        total = await store.last_position()
+        position = 0
+        count = 0
+        while True:
+            events = await store.read_all(position, batch)
+            if not events:
+                break
+            await asyncio.to_thread(self.apply_batch, events)
+            position = events[-1].position
+            count += len(events)
+            if progress:
+                progress(position, total)
+        return count
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,262 @@
+"""The runtime every service shares: one composition root per service plugs into it.
+
+A service is a FastAPI app (its HTTP surface) whose lifespan opens the event store, connects a
+FastStream NATS broker, and consumes LAPOR_EVENTS with a durable pull consumer (explicit acks,
+NACK on error, bounded redelivery). Each batch of events is handled in global order: first the
+service's reactions (idempotent side effects: appending events, sending notices), then its read
+models and checkpoint in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+
+from shared.clock import Clock, clock_from
+from shared.http import Auth, install_common
+from shared.logs import configure_logging, get_logger
+from shared.messaging import (
+    ALL_EVENTS,
+    DEAD_LETTER_PREFIX,
+    STREAM_NAME,
+    connection_options,
+    wait_for_event_stream,
+)
+from shared.metrics import CONSUMER_REDELIVERIES, DEAD_LETTERS, EVENTS_HANDLED, PROJECTION_POSITION
+from shared.projection import Projector
+from shared.reports import ReportRepository
+from shared.settings import Settings, get_settings
+from shared.store import open_store
+from shared.store.port import EventStore, RecordedEvent, StoreError
+
+log = get_logger(__name__)
+
+MAX_DELIVER = 10
+BATCH_SIZE = 200
+HANDLER_ATTEMPTS = 3
+# Errors worth waiting out (NACK and redeliver) rather than dead-lettering an event for.
+TRANSIENT = (StoreError, OSError, asyncio.TimeoutError, ConnectionError)
+
+
+@dataclass
+class Context:
+    """What a service's composition root gets to wire its handlers with."""
+
+    name: str
+    settings: Settings
+    store: EventStore
+    clock: Clock
+    reports: ReportRepository
+    auth: Auth
+    broker: NatsBroker
+
+
+@dataclass
+class Service:
+    routers: list[APIRouter] = field(default_factory=list)
+    projector: Projector | None = None
+    react: Callable[[RecordedEvent], Awaitable[None]] | None = None
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    consume: bool = True
+
+
+class EventConsumer:
+    """Handles batches from JetStream: reactions, then views; retries; dead letters."""
+
+    def __init__(self, name: str, service: Service, broker: NatsBroker) -> None:
+        self.name = name
+        self.service = service
+        self.broker = broker
+
+    def _checkpoint(self) -> int:
+        projector = self.service.projector
+        return projector.checkpoint() if projector else 0
+
+    async def handle(self, bodies: list[dict[str, Any]]) -> None:
+        events = sorted((RecordedEvent.model_validate(b) for b in bodies), key=lambda e: e.position)
+        done = await asyncio.to_thread(self._checkpoint)
+        fresh = [e for e in events if e.position > done]
+        if len(fresh) < len(events):
+            CONSUMER_REDELIVERIES.labels(self.name).inc(len(events) - len(fresh))
+        if not fresh:
+            return
+        if self.service.react is not None:
+            for event in fresh:
+                await self._react(event)
+        projector = self.service.projector
+        if projector is not None:
+            try:
+                await asyncio.to_thread(projector.apply_batch, fresh)
+            except TRANSIENT:
+                raise
+            except Exception:
+                # One bad event must not sink the batch: apply one by one, dead-letter the culprit.
+                for event in fresh:
+                    await self._project_one(projector, event)
+            PROJECTION_POSITION.labels(self.name).set(fresh[-1].position)
+        for event in fresh:
+            EVENTS_HANDLED.labels(self.name, event.event_type).inc()
+
+    async def _react(self, event: RecordedEvent) -> None:
+        assert self.service.react is not None
+        for attempt in range(1, HANDLER_ATTEMPTS + 1):
+            try:
+                await self.service.react(event)
+                return
+            except TRANSIENT:
+                raise
+            except Exception as error:
+                if attempt == HANDLER_ATTEMPTS:
+                    await self._dead_letter(event, error)
+                    return
+                await asyncio.sleep(0.05 * 2**attempt)
+
+    async def _project_one(self, projector: Projector, event: RecordedEvent) -> None:
+        try:
+            await asyncio.to_thread(projector.apply_batch, [event])
+        except TRANSIENT:
+            raise
+        except Exception as error:
+            await self._dead_letter(event, error)
+
+    async def _dead_letter(self, event: RecordedEvent, error: Exception) -> None:
+        DEAD_LETTERS.labels(self.name, event.event_type).inc()
+        log.error(
+            "dead_letter",
+            event_type=event.event_type,
+            position=event.position,
+            error_type=type(error).__name__,
+            exc_info=error,
+        )
+        if self.service.projector is not None:
+            await asyncio.to_thread(
+                self.service.projector.record_dead_letter, event, f"{type(error).__name__}: {error}"
+            )
+        with contextlib.suppress(Exception):
+            await self.broker.publish(
+                {
+                    "service": self.name,
+                    "event_id": str(event.event_id),
+                    "event_type": event.event_type,
+                    "position": event.position,
+                    "error": type(error).__name__,
+                },
+                f"{DEAD_LETTER_PREFIX}.{self.name}",
+            )
+
+
+def create_app(
+    name: str,
+    build: Callable[[Context], Service],
+    settings: Settings | None = None,
+    title: str | None = None,
+    description: str = "",
+) -> FastAPI:
+    """The composition root's shell: wires the store, clock, auth and broker, then the service."""
+    settings = settings or get_settings()
+    configure_logging(name, settings.log_level)
+    store = open_store(settings.event_store_url)
+    clock = clock_from(settings.clock_file)
+    broker = NatsBroker(settings.nats_url, **connection_options(f"lapor-{name}"))
+    context = Context(
+        name=name,
+        settings=settings,
+        store=store,
+        clock=clock,
+        reports=ReportRepository(store, clock),
+        auth=Auth(settings.master_secret),
+        broker=broker,
+    )
+    service = build(context)
+    if service.consume:
+        _subscribe(name, service, broker)
+    ready = asyncio.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await broker.connect()
+        if service.consume:
+            js = broker.config.connection_state.stream  # type: ignore[attr-defined]
+            await wait_for_event_stream(js)
+        await broker.start()
+        tasks = [asyncio.create_task(job(), name=f"{name}-bg") for job in service.background]
+        ready.set()
+        log.info("service_started", port=settings.port_of(name))
+        try:
+            yield
+        finally:
+            ready.clear()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await broker.stop()
+            for hook in service.on_stop:
+                await hook()
+            if service.projector is not None:
+                service.projector.close()
+            await store.close()
+
+    app = FastAPI(
+        title=title or f"LAPOR {name}",
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    app.state.service = service
+
+    async def is_ready() -> bool:
+        return ready.is_set()
+
+    install_common(app, name, is_ready)
+    for router in service.routers:
+        app.include_router(router)
+    return app
+
+
+def _subscribe(name: str, service: Service, broker: NatsBroker) -> None:
+    consumer = EventConsumer(name, service, broker)
+    broker.subscriber(
+        ALL_EVENTS,
+        stream=JStream(STREAM_NAME, declare=False),
+        durable=name,
+        pull_sub=PullSub(batch_size=BATCH_SIZE, timeout=0.2, batch=True),
+        config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=120, max_ack_pending=BATCH_SIZE),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{name}.events",
+        description=f"Every LAPOR event, consumed by the {name} service",
+    )(consumer.handle)
+
+    async def on_max_deliveries(body: dict[str, Any]) -> None:
+        DEAD_LETTERS.labels(name, "max_deliveries").inc()
+        log.error("max_deliveries_reached", stream_seq=body.get("stream_seq"))
+
+    broker.subscriber(
+        f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{STREAM_NAME}.{name}",
+        include_in_schema=False,
+    )(on_max_deliveries)
+
+
+def run(name: str, app: FastAPI, settings: Settings | None = None) -> None:
+    import uvicorn
+
+    settings = settings or get_settings()
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port_of(name),
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

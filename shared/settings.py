@@ -1,0 +1,71 @@
+"""Configuration from the environment (`LAPOR_*`), one model shared by every process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("intake", "verification", "routing", "sla", "notify")
+DEFAULT_PORTS = {"intake": 8000, "verification": 8001, "routing": 8002, "sla": 8003, "notify": 8004}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAPOR_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./data"), description="Where the store and views live")
+    nats_url: str = "nats://127.0.0.1:4222"
+    event_store: str | None = Field(
+        default=None, description="sqlite:///path or kurrentdb://…; default: DATA_DIR/events.db"
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-only-insecure-secret-change-me"),
+        description="Master secret: signs tokens and wraps the per-report data keys",
+    )
+    secret_key_file: Path | None = Field(
+        default=None, description="Read the master secret from this file instead"
+    )
+    sms_sendsms_url: str | None = None
+    smtp_url: str | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    clock_file: Path | None = Field(
+        default=None,
+        description="Test hook: a file holding an ISO time that replaces the wall clock",
+    )
+    host: str = "127.0.0.1"
+    intake_port: int = DEFAULT_PORTS["intake"]
+    verification_port: int = DEFAULT_PORTS["verification"]
+    routing_port: int = DEFAULT_PORTS["routing"]
+    sla_port: int = DEFAULT_PORTS["sla"]
+    notify_port: int = DEFAULT_PORTS["notify"]
+    nats_port: int = 4222
+    log_level: str = "INFO"
+    sla_tick_seconds: float = 5.0
+
+    def port_of(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+    def url_of(self, service: str) -> str:
+        return f"http://{self.host}:{self.port_of(service)}"
+
+    @property
+    def event_store_url(self) -> str:
+        return self.event_store or f"sqlite:///{(self.data_dir / 'events.db').resolve()}"
+
+    @property
+    def master_secret(self) -> bytes:
+        if self.secret_key_file is not None:
+            return self.secret_key_file.read_bytes().strip()
+        return self.secret_key.get_secret_value().encode()
+
+    def view_db(self, service: str) -> Path:
+        return self.data_dir / f"{service}.db"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings

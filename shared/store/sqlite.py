@@ -1,0 +1,340 @@
+"""SQLite event store: one file, WAL, synchronous=FULL, append-only enforced by triggers.
+
+Writes go through one writer thread that commits every append waiting in its queue in a single
+transaction (group commit), each append in its own savepoint so a conflict in one does not fail
+the others. Readers use their own connection; WAL lets them read while the writer commits.
+Several processes may share the file: SQLite's lock serialises their writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from shared.domain.events import UnknownEventType, parse_payload
+from shared.store.hashing import GENESIS, canonical_json, event_hash
+from shared.store.port import (
+    EventRejected,
+    NewEvent,
+    RecordedEvent,
+    StoreUnavailable,
+    WrongExpectedVersion,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position       INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id       TEXT    NOT NULL UNIQUE,
+    stream         TEXT    NOT NULL,
+    stream_version INTEGER NOT NULL CHECK (stream_version >= 1),
+    event_type     TEXT    NOT NULL,
+    schema_version INTEGER NOT NULL,
+    occurred_at    TEXT    NOT NULL,
+    correlation_id TEXT    NOT NULL,
+    causation_id   TEXT    NOT NULL,
+    actor          TEXT    NOT NULL,
+    region_code    TEXT,
+    agency_code    TEXT,
+    data           TEXT    NOT NULL,
+    prev_hash      TEXT    NOT NULL,
+    hash           TEXT    NOT NULL,
+    UNIQUE (stream, stream_version)
+);
+CREATE TRIGGER IF NOT EXISTS events_are_append_only_no_update
+BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_are_append_only_no_delete
+BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+"""
+
+COLUMNS = (
+    "position, event_id, stream, stream_version, event_type, schema_version, occurred_at,"
+    " correlation_id, causation_id, actor, region_code, agency_code, data, prev_hash, hash"
+)
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=60000")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def row_to_event(row: sqlite3.Row) -> RecordedEvent:
+    return RecordedEvent(
+        position=row["position"],
+        event_id=row["event_id"],
+        stream=row["stream"],
+        stream_version=row["stream_version"],
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        occurred_at=datetime.fromisoformat(row["occurred_at"]),
+        correlation_id=row["correlation_id"],
+        causation_id=row["causation_id"],
+        actor=json.loads(row["actor"]),
+        region_code=row["region_code"],
+        agency_code=row["agency_code"],
+        data=json.loads(row["data"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def validate_schema(event: NewEvent) -> None:
+    """The store refuses an event that fails its registered schema."""
+    try:
+        parse_payload(event.event_type, event.schema_version, event.data)
+    except UnknownEventType as error:
+        raise EventRejected(f"unknown event type {event.event_type}") from error
+    except ValueError as error:
+        raise EventRejected(f"{event.event_type} does not match its schema: {error}") from error
+
+
+@dataclass
+class _AppendRequest:
+    stream: str
+    events: Sequence[NewEvent]
+    expected_version: int | None
+    future: Future[list[RecordedEvent]] = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+class SqliteEventStore:
+    def __init__(self, path: Path, *, max_group: int = 256) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = connect(path)
+        conn.executescript(SCHEMA)
+        conn.close()
+        self._max_group = max_group
+        self._requests: queue.Queue[Any] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
+        self._writer.start()
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-reader")
+        self._read_conn = connect(path)
+        self._closed = False
+
+    # -- writing ---------------------------------------------------------------------------
+    async def append(
+        self, stream: str, events: Sequence[NewEvent], expected_version: int | None
+    ) -> list[RecordedEvent]:
+        if not events:
+            return []
+        for event in events:
+            validate_schema(event)
+        request = _AppendRequest(stream, list(events), expected_version)
+        self._requests.put(request)
+        return await asyncio.wrap_future(request.future)
+
+    def append_sync(
+        self, stream: str, events: Sequence[NewEvent], expected_version: int | None
+    ) -> list[RecordedEvent]:
+        for event in events:
+            validate_schema(event)
+        request = _AppendRequest(stream, list(events), expected_version)
+        self._requests.put(request)
+        return request.future.result()
+
+    def _write_loop(self) -> None:
+        conn = connect(self.path)
+        try:
+            while True:
+                first = self._requests.get()
+                if first is _STOP:
+                    return
+                group = [first]
+                while len(group) < self._max_group:
+                    try:
+                        nxt = self._requests.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        self._requests.put(_STOP)
+                        break
+                    group.append(nxt)
+                self._commit_group(conn, group)
+        finally:
+            conn.close()
+
+    def _commit_group(self, conn: sqlite3.Connection, group: list[_AppendRequest]) -> None:
+        outcomes: list[tuple[_AppendRequest, list[RecordedEvent] | BaseException]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for request in group:
+                conn.execute("SAVEPOINT one_append")
+                try:
+                    outcomes.append((request, self._append_in_txn(conn, request)))
+                    conn.execute("RELEASE one_append")
+                except (WrongExpectedVersion, EventRejected) as error:
+                    conn.execute("ROLLBACK TO one_append")
+                    conn.execute("RELEASE one_append")
+                    outcomes.append((request, error))
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            failure = StoreUnavailable(f"event store write failed: {error}")
+            for request in group:
+                request.future.set_exception(failure)
+            return
+        # Only after COMMIT returned (fsync done) do callers hear that their events are stored.
+        for request, outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                request.future.set_exception(outcome)
+            else:
+                request.future.set_result(outcome)
+
+    def _append_in_txn(
+        self, conn: sqlite3.Connection, request: _AppendRequest
+    ) -> list[RecordedEvent]:
+        stream = request.stream
+        first_id = str(request.events[0].event_id)
+        existing = conn.execute(
+            "SELECT stream, stream_version FROM events WHERE event_id = ?", (first_id,)
+        ).fetchone()
+        if existing is not None:
+            return self._replayed(conn, request, existing)
+        head = conn.execute(
+            "SELECT stream_version, hash FROM events WHERE stream = ?"
+            " ORDER BY stream_version DESC LIMIT 1",
+            (stream,),
+        ).fetchone()
+        version, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
+        if request.expected_version is not None and request.expected_version != version:
+            raise WrongExpectedVersion(stream, request.expected_version, version)
+        recorded: list[RecordedEvent] = []
+        for event in request.events:
+            version += 1
+            occurred_at = event.occurred_at.isoformat()
+            actor = event.actor.model_dump(mode="json")
+            digest = event_hash(
+                prev_hash=prev_hash,
+                event_id=str(event.event_id),
+                event_type=event.event_type,
+                schema_version=event.schema_version,
+                stream=stream,
+                stream_version=version,
+                occurred_at=occurred_at,
+                correlation_id=event.correlation_id,
+                causation_id=event.causation_id,
+                actor=actor,
+                region_code=event.region_code,
+                agency_code=event.agency_code,
+                data=event.data,
+            )
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO events (event_id, stream, stream_version, event_type,"
+                    " schema_version, occurred_at, correlation_id, causation_id, actor,"
+                    " region_code, agency_code, data, prev_hash, hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        str(event.event_id),
+                        stream,
+                        version,
+                        event.event_type,
+                        event.schema_version,
+                        occurred_at,
+                        event.correlation_id,
+                        event.causation_id,
+                        canonical_json(actor),
+                        event.region_code,
+                        event.agency_code,
+                        canonical_json(event.data),
+                        prev_hash,
+                        digest,
+                    ),
+                )
+            except sqlite3.IntegrityError as error:
+                # The same event id elsewhere in this batch or already stored in another stream.
+                raise WrongExpectedVersion(stream, request.expected_version, version - 1) from error
+            recorded.append(
+                RecordedEvent(
+                    **event.model_dump(),
+                    stream=stream,
+                    stream_version=version,
+                    prev_hash=prev_hash,
+                    hash=digest,
+                    position=int(cursor.lastrowid or 0),
+                )
+            )
+            prev_hash = digest
+        return recorded
+
+    def _replayed(
+        self, conn: sqlite3.Connection, request: _AppendRequest, existing: sqlite3.Row
+    ) -> list[RecordedEvent]:
+        """Idempotent retry: the same ids in the same stream in the same order return as stored."""
+        rows = conn.execute(
+            f"SELECT {COLUMNS} FROM events WHERE stream = ? AND stream_version >= ?"  # noqa: S608
+            " ORDER BY stream_version LIMIT ?",
+            (existing["stream"], existing["stream_version"], len(request.events)),
+        ).fetchall()
+        stored_ids = [row["event_id"] for row in rows]
+        wanted_ids = [str(event.event_id) for event in request.events]
+        if existing["stream"] != request.stream or stored_ids != wanted_ids:
+            head = conn.execute(
+                "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream = ?",
+                (request.stream,),
+            ).fetchone()[0]
+            raise WrongExpectedVersion(request.stream, request.expected_version, head)
+        return [row_to_event(row) for row in rows]
+
+    # -- reading ---------------------------------------------------------------------------
+    async def _run_read(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._reader, lambda: self._read_conn.execute(sql, params).fetchall()
+        )
+
+    async def read(self, stream: str) -> list[RecordedEvent]:
+        rows = await self._run_read(
+            f"SELECT {COLUMNS} FROM events WHERE stream = ? ORDER BY stream_version",  # noqa: S608
+            (stream,),
+        )
+        return [row_to_event(row) for row in rows]
+
+    async def read_all(self, from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        rows = await self._run_read(
+            f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",  # noqa: S608
+            (from_position, limit),
+        )
+        return [row_to_event(row) for row in rows]
+
+    async def last_position(self) -> int:
+        rows = await self._run_read("SELECT COALESCE(MAX(position), 0) FROM events", ())
+        return int(rows[0][0])
+
+    async def stream_names(self, prefix: str = "") -> list[str]:
+        rows = await self._run_read(
+            "SELECT DISTINCT stream FROM events WHERE stream LIKE ? ESCAPE '\\' ORDER BY stream",
+            (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+        )
+        return [row[0] for row in rows]
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._requests.put(_STOP)
+        await asyncio.to_thread(self._writer.join)
+        self._reader.shutdown(wait=True)
+        self._read_conn.close()
