@@ -64,7 +64,9 @@ def audit_sqlite_positions(path: Path) -> list[str]:
             previous = position
         row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         if row and int(row[0]) > previous:
-            problems.append(f"global positions {previous + 1}..{row[0]}: event(s) missing at the end")
+            problems.append(
+                f"global positions {previous + 1}..{row[0]}: event(s) missing at the end"
+            )
         guards = {
             name
             for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")

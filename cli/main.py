@@ -16,8 +16,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from shared.auth import Role, create_token
 from shared.settings import SERVICE_NAMES, get_settings
 
-app = typer.Typer(help="LAPOR: event-sourced complaint handling for public services.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="LAPOR: event-sourced complaint handling for public services.", no_args_is_help=True
+)
 token_app = typer.Typer(help="Bearer tokens for officers and systems.", no_args_is_help=True)
 audit_app = typer.Typer(help="Tamper evidence of the event store.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
@@ -32,7 +33,9 @@ def _service_module(name: str) -> object:
 
 
 @app.command()
-def run(name: Annotated[str, typer.Argument(help="intake|verification|routing|sla|notify|relay")]) -> None:
+def run(
+    name: Annotated[str, typer.Argument(help="intake|verification|routing|sla|notify|relay")],
+) -> None:
     """Run one service (or the relay) in the foreground."""
     settings = get_settings()
     if name == "relay":
@@ -56,14 +59,20 @@ def up() -> None:
     def ready() -> None:
         print("LAPOR is up. Data in", settings.data_dir.resolve(), flush=True)
         for name in SERVICE_NAMES:
-            print(f"  {name:<13} {settings.url_of(name)}   (API docs: {settings.url_of(name)}/docs)")
+            print(
+                f"  {name:<13} {settings.url_of(name)}   (API docs: {settings.url_of(name)}/docs)"
+            )
         print(f"  {'nats':<13} nats://{settings.host}:{settings.nats_port}")
         print("Citizens: open the intake URL. Officers: get a token with")
         print("  .venv/bin/lapor token create --role admin")
         print("  .venv/bin/lapor token create --role agency --agency DINKES-KOTA-KUPANG")
         print("Watch one report go through its whole life: .venv/bin/lapor demo")
-        print("Logs in", (settings.data_dir / "logs").resolve(), "- Ctrl-C stops everything.",
-              flush=True)
+        print(
+            "Logs in",
+            (settings.data_dir / "logs").resolve(),
+            "- Ctrl-C stops everything.",
+            flush=True,
+        )
 
     raise typer.Exit(supervise(settings, ready))
 
@@ -80,11 +89,19 @@ def token_create(
     if role is Role.AGENCY and not agency:
         raise typer.BadParameter("--agency is required with --role agency", param_hint="--agency")
     token = create_token(
-        get_settings().master_secret, role, agency=agency, region=region, subject=subject,
+        get_settings().master_secret,
+        role,
+        agency=agency,
+        region=region,
+        subject=subject,
         ttl=timedelta(days=ttl_days),
     )
-    console.print(f"Token for role {role.value}" + (f", agency {agency}" if agency else "")
-                  + (f", region {region}" if region else "") + f", valid {ttl_days} days:")
+    console.print(
+        f"Token for role {role.value}"
+        + (f", agency {agency}" if agency else "")
+        + (f", region {region}" if region else "")
+        + f", valid {ttl_days} days:"
+    )
     print(token)
 
 
@@ -140,8 +157,9 @@ def rebuild(
     if not force:
         try:
             httpx.get(f"{settings.url_of(service)}/healthz", timeout=1.0)
-            console.print(f"{service} is running at {settings.url_of(service)}: stop it first "
-                          "(or --force)")
+            console.print(
+                f"{service} is running at {settings.url_of(service)}: stop it first (or --force)"
+            )
             raise typer.Exit(2)
         except httpx.HTTPError:
             pass
@@ -153,9 +171,13 @@ def rebuild(
     async def go() -> int:
         store = open_store(settings.event_store_url)
         try:
-            with Progress(TextColumn("[bold]rebuild " + service), BarColumn(),
-                          TextColumn("{task.completed}/{task.total} positions"),
-                          TimeRemainingColumn(), console=console) as bar:
+            with Progress(
+                TextColumn("[bold]rebuild " + service),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} positions"),
+                TimeRemainingColumn(),
+                console=console,
+            ) as bar:
                 task = bar.add_task("rebuild", total=await store.last_position() or 1)
 
                 def progress(position: int, total: int) -> None:

@@ -136,8 +136,10 @@ def supervise(settings: Settings, on_ready: object = None) -> int:
                         child.restarts = 0
                     child.next_start = now + backoff
                     code = child.process.returncode if child.process else None
-                    print(f"[lapor] {child.name} exited ({code}); restarting in {backoff:.1f}s",
-                          flush=True)
+                    print(
+                        f"[lapor] {child.name} exited ({code}); restarting in {backoff:.1f}s",
+                        flush=True,
+                    )
                 elif now >= child.next_start:
                     child.restarts += 1
                     child.next_start = 0.0

@@ -85,8 +85,20 @@ async def wait_for_event_stream(js: JetStreamContext, timeout: float = 120.0) ->
             delay = min(delay * 2, 2.0)
 
 
+_shutting_down = False
+
+
+def mark_shutting_down() -> None:
+    """Called when the process stops on purpose, so a closed connection is not an error."""
+    global _shutting_down
+    _shutting_down = True
+
+
 def _exit_when_closed_for_good() -> None:
-    # nats-py gives up only when told to close; then the process should stop and be restarted.
+    # With max_reconnect_attempts=-1 the client closes only when told to, or when the
+    # connection is beyond repair: then the process stops and its supervisor restarts it.
+    if _shutting_down:
+        return
     log.error("nats_connection_closed")
     os.kill(os.getpid(), signal.SIGTERM)
 

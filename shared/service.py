@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from shared.messaging import (
     DEAD_LETTER_PREFIX,
     STREAM_NAME,
     connection_options,
+    mark_shutting_down,
     wait_for_event_stream,
 )
 from shared.metrics import CONSUMER_REDELIVERIES, DEAD_LETTERS, EVENTS_HANDLED, PROJECTION_POSITION
@@ -41,6 +43,8 @@ log = get_logger(__name__)
 
 MAX_DELIVER = 10
 BATCH_SIZE = 200
+# How long a pull waits to fill a batch: the floor of a view's latency behind the store.
+BATCH_WAIT_SECONDS = 0.05
 HANDLER_ATTEMPTS = 3
 # Errors worth waiting out (NACK and redeliver) rather than dead-lettering an event for.
 TRANSIENT = (StoreError, OSError, asyncio.TimeoutError, ConnectionError)
@@ -166,7 +170,12 @@ def create_app(
     configure_logging(name, settings.log_level)
     store = open_store(settings.event_store_url)
     clock = clock_from(settings.clock_file)
-    broker = NatsBroker(settings.nats_url, **connection_options(f"lapor-{name}"))
+    broker = NatsBroker(
+        settings.nats_url,
+        # FastStream's per-message log lines go to DEBUG; our own JSON logs say what matters.
+        log_level=logging.DEBUG,
+        **connection_options(f"lapor-{name}"),
+    )
     context = Context(
         name=name,
         settings=settings,
@@ -195,6 +204,7 @@ def create_app(
             yield
         finally:
             ready.clear()
+            mark_shutting_down()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -231,7 +241,7 @@ def _subscribe(name: str, service: Service, broker: NatsBroker) -> None:
         ALL_EVENTS,
         stream=JStream(STREAM_NAME, declare=False),
         durable=name,
-        pull_sub=PullSub(batch_size=BATCH_SIZE, timeout=0.2, batch=True),
+        pull_sub=PullSub(batch_size=BATCH_SIZE, timeout=BATCH_WAIT_SECONDS, batch=True),
         config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=120, max_ack_pending=BATCH_SIZE),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=f"{name}.events",

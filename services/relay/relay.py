@@ -29,6 +29,7 @@ from shared.messaging import (
     STREAM_NAME,
     connect,
     declare_event_stream,
+    mark_shutting_down,
     subject_for,
 )
 from shared.settings import Settings, get_settings
@@ -54,7 +55,7 @@ BATCH_LATENCY = Histogram(
 class Checkpoint:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None)
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(
@@ -124,9 +125,7 @@ class Relay:
         futures = []
         for event in events:
             body, headers = encode(event)
-            futures.append(
-                await self.js.publish_async(subject_for(event), body, headers=headers)
-            )
+            futures.append(await self.js.publish_async(subject_for(event), body, headers=headers))
         acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
         DUPLICATES.inc(sum(1 for ack in acks if ack.duplicate))
         PUBLISHED.inc(len(events))
@@ -181,6 +180,7 @@ async def run_relay(settings: Settings | None = None, metrics_port: int | None =
     try:
         await Relay(store, js, checkpoint).run(stop)
     finally:
+        mark_shutting_down()
         with contextlib.suppress(Exception):
             await nc.drain()
         checkpoint.close()

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import NatsServer, nats_server
+
+
+@pytest.fixture(scope="session")
+def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """One real nats-server (JetStream on) for the whole test session, on a free port."""
+    with nats_server(tmp_path_factory.mktemp("nats-session")) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of a test's own, for tests that kill or inspect the server."""
+    with nats_server(tmp_path) as server:
+        yield server

@@ -1,0 +1,224 @@
+"""Real parts for tests: a nats-server on a free port, LAPOR processes, and waiting on conditions."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(
+    condition: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.05, what: str = ""
+) -> T:
+    """Poll until `condition()` returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+            if result:
+                return result
+        except Exception as error:  # the condition may fail until the system is ready
+            last_error = error
+        time.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what or condition}: {last_error}"
+    )
+
+
+async def async_wait_for(
+    condition: Callable[[], Awaitable[T | None]],
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    what: str = "",
+) -> T:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = await condition()
+            if result:
+                return result
+        except Exception as error:
+            last_error = error
+        await asyncio.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what or condition}: {last_error}"
+    )
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    def open_() -> bool:
+        with closing(socket.socket()) as sock:
+            sock.settimeout(0.2)
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(open_, timeout, what=f"port {port}")
+
+
+def nats_server_binary() -> str:
+    return str(Path(sys.executable).parent / "nats-server")
+
+
+@dataclass
+class NatsServer:
+    port: int
+    store_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                nats_server_binary(),
+                "--jetstream",
+                "--store_dir",
+                str(self.store_dir),
+                "--addr",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(10)
+
+
+@contextmanager
+def nats_server(tmp: Path) -> Iterator[NatsServer]:
+    server = NatsServer(free_port(), tmp / "nats")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+SERVICES = ("intake", "verification", "routing", "sla", "notify")
+
+
+@dataclass
+class System:
+    """The relay and services as real processes on free ports, sharing one data directory."""
+
+    data_dir: Path
+    nats_url: str
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    secret: str = "test-secret-for-lapor"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_")}
+        env.update(
+            LAPOR_DATA_DIR=str(self.data_dir),
+            LAPOR_NATS_URL=self.nats_url,
+            LAPOR_SECRET_KEY=self.secret,
+            LAPOR_CLOCK_FILE=str(self.data_dir / "clock.txt"),
+            LAPOR_SLA_TICK_SECONDS="0.5",
+            PYTHONUNBUFFERED="1",
+        )
+        for name, port in self.ports.items():
+            env[f"LAPOR_{name.upper()}_PORT"] = str(port)
+        env.update(self.extra_env)
+        return env
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start(self, name: str) -> None:
+        log = (self.data_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "run", name],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def wait_ready(self, name: str, timeout: float = 60.0) -> None:
+        def ready() -> bool:
+            proc = self.processes[name]
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited: {self.log(name)[-3000:]}")
+            return httpx.get(f"{self.url(name)}/readyz", timeout=1).status_code == 200
+
+        wait_for(ready, timeout, what=f"{name} ready")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.processes[name]
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            proc.wait(20)
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def set_clock(self, iso: str) -> None:
+        (self.data_dir / "clock.txt").write_text(iso)
+
+    def stop_all(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in self.processes.items():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            del name
+
+    def token(self, role: str, agency: str | None = None, region: str | None = None) -> str:
+        from shared.auth import Role, create_token
+
+        return create_token(self.secret.encode(), Role(role), agency=agency, region=region)
+
+
+def start_system(
+    data_dir: Path,
+    nats_url: str,
+    services: tuple[str, ...] = SERVICES,
+    extra_env: dict[str, str] | None = None,
+) -> System:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    system = System(
+        data_dir, nats_url, {name: free_port() for name in services}, extra_env=extra_env or {}
+    )
+    system.start("relay")
+    for name in services:
+        system.start(name)
+    for name in services:
+        system.wait_ready(name)
+    return system
