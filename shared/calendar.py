@@ -90,7 +90,8 @@ def _check_region(region_code: str | None) -> str | None:
         return None
     if not (isinstance(region_code, str) and _REGION_CODE.fullmatch(region_code)):
         raise ValueError(
-            f"region_code must be a Kemendagri code of 2-10 digits without dots, got {region_code!r}"
+            "region_code must be a Kemendagri code of 2-10 digits without dots, "
+            f"got {region_code!r}"
         )
     return region_code
 
@@ -182,8 +183,10 @@ class YearOverrides(BaseModel):
 
 
 class CalendarOverrides(BaseModel):
-    """The override file: ``{"years": {"2026": {"add": [...], "remove": [...], "regional": [...]}}}``.
+    """The override file (JSON).
 
+    ``{"years": {"2026": {"source": "...", "add": [...], "remove": [...], "regional": [...]}}}``;
+    see ``shared/data/calendar_overrides.json``.
     Every date must lie in the year it is listed under; a date may not be both added and removed.
     """
 

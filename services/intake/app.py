@@ -398,7 +398,11 @@ def build(ctx: Context) -> Service:
     async def close_keys() -> None:
         intake.keys.close()
 
-    return Service(routers=[router], projector=projector, on_stop=[close_keys])
+    from services.intake.channels import routers as channel_routers
+
+    return Service(
+        routers=[router, *channel_routers(ctx, intake)], projector=projector, on_stop=[close_keys]
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,9 +1,12 @@
 """Tracking IDs: random, short, unambiguous on SMS and phone, with a check character.
 
 Alphabet: digits 2-9 and letters without I and O (no 0/O, 1/I confusion), 32 symbols.
-Nine random symbols (45 bits) and one Luhn mod 32 check symbol, which catches every single
-mistyped symbol and every swap of two neighbours, so a typo is rejected rather than finding
-someone else's report.
+Nine random symbols (45 bits) and one check symbol, so a typo is rejected rather than finding
+someone else's report. The check is a weighted sum over GF(32): symbol k (counted from the right,
+the check symbol being k=0) is multiplied by alpha**k, alpha a primitive element, and the sum of a
+valid ID is zero. The weights are distinct and non-zero, so every single mistyped symbol and every
+swap of two symbols (neighbours or not) changes the sum. (Luhn mod 32, used before, misses the
+swap of the first and the last symbol of the alphabet: "2Z" <-> "Z2".)
 """
 
 from __future__ import annotations
@@ -22,15 +25,36 @@ class InvalidTrackingId(ValueError):
     pass
 
 
+_GF32_MODULUS = 0b100101  # x^5 + x^2 + 1, primitive: x (= 2) generates all 31 non-zero elements
+
+
+def _gf32_mul(a: int, b: int) -> int:
+    product = 0
+    while b:
+        if b & 1:
+            product ^= a
+        b >>= 1
+        a <<= 1
+        if a & 0b100000:
+            a ^= _GF32_MODULUS
+    return product
+
+
+def _weights(count: int) -> list[int]:
+    weights = [1]
+    for _ in range(count - 1):
+        weights.append(_gf32_mul(weights[-1], 2))
+    return weights
+
+
+_WEIGHTS = _weights(LENGTH)  # alpha**0 .. alpha**(LENGTH-1), distinct because LENGTH < 31
+
+
 def _check_symbol(payload: str) -> str:
-    n = len(ALPHABET)
-    factor = 2
     total = 0
-    for char in reversed(payload):
-        addend = factor * _INDEX[char]
-        factor = 1 if factor == 2 else 2
-        total += addend // n + addend % n
-    return ALPHABET[(n - total % n) % n]
+    for weight, char in zip(_WEIGHTS[1:], reversed(payload), strict=True):
+        total ^= _gf32_mul(weight, _INDEX[char])
+    return ALPHABET[total]  # in GF(2^k) minus is plus: adding it makes the weighted sum zero
 
 
 def new_tracking_id() -> str:

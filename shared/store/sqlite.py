@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.domain.events import UnknownEventType, parse_payload
+from shared.domain.events import EVENT_TYPES, UnknownEventType, parse_payload
 from shared.store.hashing import GENESIS, canonical_json, event_hash
 from shared.store.port import (
     EventRejected,
@@ -62,16 +62,23 @@ COLUMNS = (
 )
 
 
+def readonly_uri(path: Path) -> str:
+    """A read-only SQLite URI; `as_uri` escapes `?`, `#` and `%` that would cut a plain f-string."""
+    return f"{path.resolve().as_uri()}?mode=ro"
+
+
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         conn = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+            readonly_uri(path), uri=True, check_same_thread=False, isolation_level=None
         )
+        conn.execute("PRAGMA busy_timeout=60000")
     else:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # Wait for other processes' locks before switching to WAL, not after.
+        conn.execute("PRAGMA busy_timeout=60000")
         conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=60000")
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -98,10 +105,24 @@ def row_to_event(row: sqlite3.Row) -> RecordedEvent:
 
 def validate_schema(event: NewEvent) -> None:
     """The store refuses an event that fails its registered schema."""
+    cls = EVENT_TYPES.get(event.event_type)
+    if cls is None:
+        raise EventRejected(f"unknown event type {event.event_type}")
+    if not 1 <= event.schema_version <= cls.schema_version:
+        raise EventRejected(
+            f"{event.event_type}: schema version {event.schema_version} is not one this code"
+            f" knows (1..{cls.schema_version})"
+        )
+    try:
+        canonical_json(event.data)
+    except (TypeError, ValueError) as error:
+        raise EventRejected(f"{event.event_type}: data is not JSON: {error}") from error
     try:
         parse_payload(event.event_type, event.schema_version, event.data)
     except UnknownEventType as error:
         raise EventRejected(f"unknown event type {event.event_type}") from error
+    except KeyError as error:
+        raise EventRejected(f"{event.event_type}: no upcaster from {error}") from error
     except ValueError as error:
         raise EventRejected(f"{event.event_type} does not match its schema: {error}") from error
 
@@ -136,22 +157,33 @@ class SqliteEventStore:
     async def append(
         self, stream: str, events: Sequence[NewEvent], expected_version: int | None
     ) -> list[RecordedEvent]:
-        if not events:
+        request = self._request(stream, events, expected_version)
+        if request is None:
             return []
-        for event in events:
-            validate_schema(event)
-        request = _AppendRequest(stream, list(events), expected_version)
-        self._requests.put(request)
+        # If the caller is cancelled while waiting, the request is dropped if the writer has not
+        # picked it up yet, and stored otherwise (a retry with the same ids is then a no-op).
         return await asyncio.wrap_future(request.future)
 
     def append_sync(
         self, stream: str, events: Sequence[NewEvent], expected_version: int | None
     ) -> list[RecordedEvent]:
+        request = self._request(stream, events, expected_version)
+        if request is None:
+            return []
+        return request.future.result()
+
+    def _request(
+        self, stream: str, events: Sequence[NewEvent], expected_version: int | None
+    ) -> _AppendRequest | None:
+        if self._closed:
+            raise StoreUnavailable("the event store is closed")
+        if not events:
+            return None
         for event in events:
             validate_schema(event)
         request = _AppendRequest(stream, list(events), expected_version)
         self._requests.put(request)
-        return request.future.result()
+        return request
 
     def _write_loop(self) -> None:
         conn = connect(self.path)
@@ -160,7 +192,9 @@ class SqliteEventStore:
                 first = self._requests.get()
                 if first is _STOP:
                     return
-                group = [first]
+                group: list[_AppendRequest] = []
+                if first.future.set_running_or_notify_cancel():
+                    group.append(first)
                 while len(group) < self._max_group:
                     try:
                         nxt = self._requests.get_nowait()
@@ -169,8 +203,12 @@ class SqliteEventStore:
                     if nxt is _STOP:
                         self._requests.put(_STOP)
                         break
-                    group.append(nxt)
-                self._commit_group(conn, group)
+                    # A caller that gave up before its turn is dropped; once running, a request
+                    # can no longer be cancelled, so its future always takes the outcome.
+                    if nxt.future.set_running_or_notify_cancel():
+                        group.append(nxt)
+                if group:
+                    self._commit_group(conn, group)
         finally:
             conn.close()
 
@@ -187,8 +225,15 @@ class SqliteEventStore:
                     conn.execute("ROLLBACK TO one_append")
                     conn.execute("RELEASE one_append")
                     outcomes.append((request, error))
+                except sqlite3.Error:
+                    raise
+                except Exception as error:
+                    # Anything unexpected fails this append only, and never the writer thread.
+                    conn.execute("ROLLBACK TO one_append")
+                    conn.execute("RELEASE one_append")
+                    outcomes.append((request, EventRejected(f"append failed: {error!r}")))
             conn.execute("COMMIT")
-        except sqlite3.Error as error:
+        except Exception as error:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             failure = StoreUnavailable(f"event store write failed: {error}")
@@ -225,6 +270,9 @@ class SqliteEventStore:
             version += 1
             occurred_at = event.occurred_at.isoformat()
             actor = event.actor.model_dump(mode="json")
+            # Hash and return exactly what a reader will get back from the stored JSON.
+            data_json = canonical_json(event.data)
+            data = json.loads(data_json)
             digest = event_hash(
                 prev_hash=prev_hash,
                 event_id=str(event.event_id),
@@ -238,7 +286,7 @@ class SqliteEventStore:
                 actor=actor,
                 region_code=event.region_code,
                 agency_code=event.agency_code,
-                data=event.data,
+                data=data,
             )
             try:
                 cursor = conn.execute(
@@ -258,7 +306,7 @@ class SqliteEventStore:
                         canonical_json(actor),
                         event.region_code,
                         event.agency_code,
-                        canonical_json(event.data),
+                        data_json,
                         prev_hash,
                         digest,
                     ),
@@ -268,7 +316,8 @@ class SqliteEventStore:
                 raise WrongExpectedVersion(stream, request.expected_version, version - 1) from error
             recorded.append(
                 RecordedEvent(
-                    **event.model_dump(),
+                    **event.model_dump(exclude={"data"}),
+                    data=data,
                     stream=stream,
                     stream_version=version,
                     prev_hash=prev_hash,
@@ -324,9 +373,10 @@ class SqliteEventStore:
         return int(rows[0][0])
 
     async def stream_names(self, prefix: str = "") -> list[str]:
+        # substr, not LIKE: LIKE ignores case, and "report-" must not match "REPORT-".
         rows = await self._run_read(
-            "SELECT DISTINCT stream FROM events WHERE stream LIKE ? ESCAPE '\\' ORDER BY stream",
-            (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+            "SELECT DISTINCT stream FROM events WHERE substr(stream, 1, ?) = ? ORDER BY stream",
+            (len(prefix), prefix),
         )
         return [row[0] for row in rows]
 
