@@ -9,6 +9,7 @@ from pathlib import Path
 from shared.domain.report import stream_name
 from shared.store.hashing import ChainProblem, verify_chain
 from shared.store.port import EventStore, RecordedEvent
+from shared.store.sqlite import readonly_uri
 
 
 @dataclass
@@ -52,7 +53,7 @@ async def audit_store(store: EventStore, tracking_id: str | None = None) -> Audi
 
 def audit_sqlite_positions(path: Path) -> list[str]:
     """SQLite keeps global positions gap-free: a gap means an event was deleted."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(readonly_uri(path), uri=True)
     try:
         problems: list[str] = []
         previous = 0

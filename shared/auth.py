@@ -92,12 +92,16 @@ def verify_token(master_secret: bytes, token: str) -> Principal:
             issuer=ISSUER,
             options={"require": ["exp", "iat", "sub", "role"]},
         )
-        return Principal(
+        principal = Principal(
             subject=claims["sub"],
             role=Role(claims["role"]),
             agency=claims.get("agency"),
             region=claims.get("region"),
         )
+        if principal.role is Role.AGENCY and not principal.agency:
+            # Otherwise "agency None" could equal "not forwarded yet" in an ownership check.
+            raise ValueError("an agency token must name its agency")
+        return principal
     except (jwt.PyJWTError, ValueError, KeyError) as error:
         raise InvalidToken(str(error)) from error
 

@@ -138,11 +138,19 @@ class KeyStore:
     def erase(self, key_id: str) -> bool:
         """Crypto-shred: delete the data key. Returns False when there was none."""
         with self._lock:
-            cursor = self._conn.execute("DELETE FROM data_keys WHERE key_id = ?", (key_id,))
-            self._conn.execute(
-                "INSERT OR IGNORE INTO erasures (key_id, erased_at) VALUES (?, ?)",
-                (key_id, datetime.now(UTC).isoformat()),
-            )
+            # One transaction: a crash between the two must not leave the key deleted but the
+            # erasure unrecorded (the next encrypt would then quietly create a new key).
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = self._conn.execute("DELETE FROM data_keys WHERE key_id = ?", (key_id,))
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO erasures (key_id, erased_at) VALUES (?, ?)",
+                    (key_id, datetime.now(UTC).isoformat()),
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return cursor.rowcount > 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,6 +73,10 @@ class ReportNotFound(DomainError):
     pass
 
 
+class TrackingIdTaken(DomainError):
+    """A different report already has this tracking ID (a random-ID collision)."""
+
+
 # --- state ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReportState:
@@ -100,6 +104,8 @@ class ReportState:
     last_follow_up_at: datetime | None = None
     first_follow_up_at: datetime | None = None
     last_reply_at: datetime | None = None
+    last_follow_up_version: int | None = None
+    last_reply_version: int | None = None
     follow_up_count: int = 0
     closed_at: datetime | None = None
     close_reason: CloseReason | None = None
@@ -110,15 +116,21 @@ class ReportState:
 
     @property
     def awaiting_reply(self) -> bool:
-        """A follow-up was posted and nobody has answered it since."""
-        if self.last_follow_up_at is None:
+        """A follow-up was posted and nobody has answered it since.
+
+        Ordered by place in the stream, not by time: two services' clocks (or one fixed test
+        clock) can give a reply and a follow-up the same or out-of-order timestamps.
+        """
+        if self.last_follow_up_version is None:
             return False
-        return self.last_reply_at is None or self.last_reply_at < self.last_follow_up_at
+        return self.last_reply_version is None or self.last_reply_version < (
+            self.last_follow_up_version
+        )
 
 
 def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> ReportState | None:
     """Apply one event. Never raises: stored events are facts."""
-    if isinstance(event, ReportSubmitted):
+    if isinstance(event, ReportSubmitted) and state is None:
         return ReportState(
             tracking_id=event.tracking_id,
             status=Status.SUBMITTED,
@@ -181,20 +193,32 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 agency_code=None,
                 returned_by=(*state.returned_by, event.agency_code),
             )
+        case ReportSubmitted():
+            return state  # a second submission cannot redefine the report: the first one stands
         case ReportTransferred():
-            return replace(state, agency_code=event.to_agency, forwarded_at=at)
+            # A new institution, a new follow-up deadline: its breach is a new one.
+            return replace(
+                state,
+                agency_code=event.to_agency,
+                forwarded_at=at,
+                breached=state.breached - {SlaStage.FOLLOW_UP},
+            )
         case FollowUpPosted():
             return replace(
                 state,
                 status=Status.FOLLOWED_UP,
                 last_follow_up_at=at,
+                last_follow_up_version=state.version,
                 first_follow_up_at=state.first_follow_up_at or at,
                 follow_up_count=state.follow_up_count + 1,
             )
         case ReporterReplied():
-            return replace(state, last_reply_at=at)
+            return replace(state, last_reply_at=at, last_reply_version=state.version)
         case ReportClosed():
-            return replace(state, status=Status.CLOSED, closed_at=at, close_reason=event.reason)
+            # Each closure is rated on its own (a reopened report is rated again when it closes).
+            return replace(
+                state, status=Status.CLOSED, closed_at=at, close_reason=event.reason, rating=None
+            )
         case ReportRated():
             return replace(state, rating=event.rating)
         case ReportReopened():
@@ -205,6 +229,7 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 closed_at=None,
                 close_reason=None,
                 last_follow_up_at=None,
+                last_follow_up_version=None,
                 forwarded_at=at,
             )
         case SlaBreached():
@@ -224,8 +249,8 @@ class Command(BaseModel):
 class SubmitReport(Command):
     tracking_id: str
     classification: Classification
-    title: str
-    body: str
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=10_000)
     category: str | None = None
     location: Location = Location()
     event_date: date | None = None
@@ -236,7 +261,7 @@ class SubmitReport(Command):
     attachments: tuple[Attachment, ...] = ()
     reporter: EncryptedBlob | None = None
     access_code_hash: str
-    language: str = "id"
+    language: Literal["id", "en"] = "id"
 
 
 class RequestCompletion(Command):
@@ -283,7 +308,7 @@ class ForwardReport(Command):
     agency_code: str
     agency_name: str
     follow_up_due: date
-    routed_by: str = "rule"
+    routed_by: Literal["rule", "region", "national", "admin", "transfer", "reopen"] = "rule"
 
 
 class ReturnReport(Command):
@@ -359,7 +384,9 @@ def decide(state: ReportState | None, command: Command) -> list[DomainEvent]:
 
 def _submit(state: ReportState | None, c: SubmitReport) -> list[DomainEvent]:
     if state is not None:
-        return []  # the same submission again (same tracking id): nothing new
+        if state.access_code_hash != c.access_code_hash:
+            raise TrackingIdTaken(f"tracking_id: {c.tracking_id} belongs to another report")
+        return []  # the same submission again (same tracking id and access code): nothing new
     return [
         ReportSubmitted(
             tracking_id=c.tracking_id,
@@ -376,7 +403,7 @@ def _submit(state: ReportState | None, c: SubmitReport) -> list[DomainEvent]:
             attachments=c.attachments,
             reporter=c.reporter,
             access_code_hash=c.access_code_hash,
-            language="en" if c.language == "en" else "id",
+            language=c.language,
         )
     ]
 
@@ -460,7 +487,7 @@ def _forward(s: ReportState, c: ForwardReport) -> list[DomainEvent]:
             agency_code=c.agency_code,
             agency_name=c.agency_name,
             follow_up_due=c.follow_up_due,
-            routed_by=c.routed_by,  # type: ignore[arg-type]
+            routed_by=c.routed_by,
         )
     ]
 
@@ -537,10 +564,10 @@ def _close(s: ReportState, c: CloseReport) -> list[DomainEvent]:
 
 
 def _rate(s: ReportState, c: RateReport) -> list[DomainEvent]:
+    if s.rating is not None:
+        return []  # rated already; also after a low rating reopened the report
     if s.status is not Status.CLOSED or s.closed_at is None:
         raise InvalidTransition("rate", s.status)
-    if s.rating is not None:
-        return []
     events: list[DomainEvent] = [ReportRated(rating=c.rating, comment=c.comment)]
     if c.rating <= LOW_RATING and c.now - s.closed_at <= REOPEN_WINDOW and s.agency_code:
         events.append(ReportReopened(reason="low_rating", agency_code=s.agency_code))

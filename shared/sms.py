@@ -1,0 +1,427 @@
+"""SMS 1708: the message grammar (DESIGN §5) and GSM-7 helpers for replies. Pure functions.
+
+Grammar, tried in this order on the message with surrounding whitespace removed:
+- `CEK <ID>` -> StatusQuery. The ID may contain spaces, hyphens or dots (`CEK ABCDE-FGHJK`).
+- `BALAS <ID> <text>` -> Reply to a follow-up.
+- `POLL <CODE> <CHOICE>` -> PollAnswer.
+- `<REGION KEYWORD> <text>` -> NewReport for the keyword's region. Keywords may be several words,
+  are matched case-insensitively, longest first, with any run of whitespace between words, and
+  only as whole words (`KUPANGAN ...` does not match `KUPANG`). A `:`, `-`, `,`, `;`, `/` or `.`
+  right after the keyword is dropped (`KUPANG: jalan rusak`).
+- anything else -> NewReport without a region: the national desk handles it.
+Command words are matched case-insensitively as the first word. Anything unusable -> Invalid,
+with a machine `code` (for choosing a reply) and a `reason` in English (for logs).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from shared.directory import Directory
+from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
+
+MAX_TEXT = 10_000  # ReportSubmitted.body limit
+MAX_CHOICE = 100
+POLL_CODE_RE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)*$")
+POLL_CODE_MAX = 32
+
+CMD_STATUS = "CEK"
+CMD_REPLY = "BALAS"
+CMD_POLL = "POLL"
+COMMANDS: frozenset[str] = frozenset({CMD_STATUS, CMD_REPLY, CMD_POLL})
+
+# A reply that explains the format, in GSM-7 and within one SMS.
+HELP_TEXT = (
+    "Format SMS 1708: NAMA WILAYAH (spasi) isi laporan, mis. KUPANG jalan rusak. "
+    "Cek status: CEK ID. Balas tindak lanjut: BALAS ID pesan."
+)
+
+InvalidCode = Literal[
+    "empty",
+    "too_long",
+    "missing_text",
+    "missing_tracking_id",
+    "bad_tracking_id",
+    "bad_poll_code",
+    "missing_choice",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NewReport:
+    """A new report. `region_code`/`agency_hint` are None when no keyword matched."""
+
+    text: str
+    region_code: str | None = None
+    agency_hint: str | None = None
+    keyword: str | None = None
+    kind: Literal["new_report"] = field(default="new_report", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusQuery:
+    tracking_id: str
+    kind: Literal["status_query"] = field(default="status_query", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    tracking_id: str
+    text: str
+    kind: Literal["reply"] = field(default="reply", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PollAnswer:
+    """`code` upper-cased; `choice` as sent with whitespace collapsed (matching is the poll's job)."""
+
+    code: str
+    choice: str
+    kind: Literal["poll_answer"] = field(default="poll_answer", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    code: InvalidCode
+    reason: str
+    kind: Literal["invalid"] = field(default="invalid", init=False)
+
+
+SmsMessage = NewReport | StatusQuery | Reply | PollAnswer | Invalid
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordTarget:
+    region_code: str | None
+    agency_code: str
+
+
+_WORD = re.compile(r"\S+")
+_LEADING_ALNUM = re.compile(r"[A-Za-z0-9]+")
+_AFTER_KEYWORD = re.compile(r"^[\s:;,\-–—/.]+")
+
+
+class SmsGrammar:
+    """The 1708 grammar for one set of region keywords (build once, parse many)."""
+
+    def __init__(self, keywords: Mapping[str, KeywordTarget]) -> None:
+        self._targets: dict[str, KeywordTarget] = {}
+        index: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for raw, target in keywords.items():
+            keyword = " ".join(raw.split()).upper()
+            if not keyword:
+                continue
+            tokens = tuple(keyword.split(" "))
+            self._targets[keyword] = target
+            index.setdefault(tokens[0], []).append((keyword, tokens))
+        for candidates in index.values():
+            candidates.sort(key=lambda kt: (-len(kt[0]), kt[0]))
+        self._index = index
+
+    @classmethod
+    def from_directory(cls, directory: Directory) -> SmsGrammar:
+        targets = {}
+        for keyword in directory.keywords():
+            inst = directory.institution_for_keyword(keyword)
+            if inst is not None:
+                targets[keyword] = KeywordTarget(inst.region_code, inst.code)
+        return cls(targets)
+
+    def parse(self, message: str) -> SmsMessage:
+        text = message.strip()
+        if not text:
+            return Invalid("empty", "the message is empty")
+        if len(text) > MAX_TEXT:
+            return Invalid("too_long", f"the message is longer than {MAX_TEXT} characters")
+        first, _, rest = _split_first(text)
+        command = first.upper() if first.isascii() else ""
+        if command == CMD_STATUS:
+            return _status(rest)
+        if command == CMD_REPLY:
+            return _reply(rest)
+        if command == CMD_POLL:
+            return _poll(rest)
+        return self._report(text)
+
+    def match_keyword(self, text: str) -> tuple[str, int] | None:
+        """The longest keyword at the start of `text` as whole words, and where it ends."""
+        lead = _LEADING_ALNUM.match(text)
+        if lead is None:
+            return None
+        for keyword, tokens in self._index.get(lead.group().upper(), ()):
+            end = _match_tokens(text, tokens)
+            if end is not None:
+                return keyword, end
+        return None
+
+    def _report(self, text: str) -> SmsMessage:
+        found = self.match_keyword(text)
+        if found is None:
+            return NewReport(text)
+        keyword, end = found
+        body = _AFTER_KEYWORD.sub("", text[end:]).strip()
+        if not body:
+            return Invalid("missing_text", f"keyword {keyword} is not followed by a report")
+        target = self._targets[keyword]
+        return NewReport(body, target.region_code, target.agency_code, keyword)
+
+
+def parse_sms(message: str, grammar: SmsGrammar | Directory) -> SmsMessage:
+    """Parse one SMS sent to 1708. Never raises."""
+    if isinstance(grammar, Directory):
+        grammar = _grammar_for(grammar)
+    return grammar.parse(message)
+
+
+@lru_cache(maxsize=8)
+def _grammar_for(directory: Directory) -> SmsGrammar:
+    return SmsGrammar.from_directory(directory)
+
+
+def _split_first(text: str) -> tuple[str, str, str]:
+    parts = text.split(None, 1)
+    return parts[0], "", parts[1] if len(parts) > 1 else ""
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or unicodedata.category(char).startswith("M")
+
+
+def _match_tokens(text: str, tokens: tuple[str, ...]) -> int | None:
+    pos = 0
+    for i, token in enumerate(tokens):
+        if i:
+            start = pos
+            while pos < len(text) and text[pos].isspace():
+                pos += 1
+            if pos == start:
+                return None
+        piece = text[pos : pos + len(token)]
+        if not (piece.isascii() and piece.upper() == token):
+            return None
+        pos += len(token)
+    if pos < len(text) and _is_word_char(text[pos]):
+        return None
+    return pos
+
+
+def _tracking_id(raw: str) -> str | Invalid:
+    try:
+        return normalize_tracking_id(raw)
+    except InvalidTrackingId as exc:
+        return Invalid("bad_tracking_id", f"tracking ID {raw!r}: {exc}")
+
+
+def _status(rest: str) -> SmsMessage:
+    if not rest.strip():
+        return Invalid("missing_tracking_id", "CEK needs a tracking ID: CEK <ID>")
+    result = _tracking_id(rest.strip())
+    return result if isinstance(result, Invalid) else StatusQuery(result)
+
+
+def _reply(rest: str) -> SmsMessage:
+    words = list(_WORD.finditer(rest))
+    if not words:
+        return Invalid("missing_tracking_id", "BALAS needs a tracking ID: BALAS <ID> <text>")
+    # The ID is the first word, or the first few words when it was typed in groups
+    # (`BALAS ABCDE FGHJK terima kasih`): as many as add up to exactly one ID's length.
+    end = 1
+    length = _id_length(words[0].group())
+    while length < 10 and end < len(words):
+        length += _id_length(words[end].group())
+        end += 1
+    if length != 10:
+        end = 1
+    raw_id = rest[words[0].start() : words[end - 1].end()]
+    result = _tracking_id(raw_id)
+    if isinstance(result, Invalid):
+        return result
+    text = rest[words[end - 1].end() :].strip()
+    if not text:
+        return Invalid("missing_text", "BALAS needs a message after the tracking ID")
+    return Reply(result, text)
+
+
+def _id_length(word: str) -> int:
+    return len(re.sub(r"[\-_.]", "", word))
+
+
+def _poll(rest: str) -> SmsMessage:
+    parts = rest.split(None, 1)
+    if not parts:
+        return Invalid("bad_poll_code", "POLL needs a poll code and a choice: POLL <CODE> <CHOICE>")
+    code = parts[0].upper()
+    if not (code.isascii() and len(code) <= POLL_CODE_MAX and POLL_CODE_RE.fullmatch(code)):
+        return Invalid("bad_poll_code", f"poll code {parts[0]!r} must be letters, digits and -")
+    choice = " ".join(parts[1].split()) if len(parts) > 1 else ""
+    if not choice:
+        return Invalid("missing_choice", "POLL needs a choice after the poll code")
+    if len(choice) > MAX_CHOICE:
+        return Invalid("missing_choice", f"the poll choice is longer than {MAX_CHOICE} characters")
+    return PollAnswer(code, choice)
+
+
+# --- GSM-7 (3GPP TS 23.038 default alphabet) --------------------------------------------------
+
+GSM7_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# Sent as ESC + char: two septets each.
+GSM7_EXTENSION = "\x0c^{}\\[~]|€"
+_GSM7_SINGLE = frozenset(GSM7_BASIC) - {"\x1b"}
+_GSM7_DOUBLE = frozenset(GSM7_EXTENSION)
+_GSM7 = _GSM7_SINGLE | _GSM7_DOUBLE
+
+SINGLE_GSM7 = 160
+PART_GSM7 = 153
+SINGLE_UCS2 = 70
+PART_UCS2 = 67
+ELLIPSIS = "..."
+
+_TRANSLIT: Mapping[str, str] = {
+    **dict.fromkeys("‘’‚‛′`´", "'"),
+    **dict.fromkeys("“”„‟″«»", '"'),
+    **dict.fromkeys("‐‑‒–—―−", "-"),
+    "…": "...",
+    "\t": " ",
+    "•": "*",
+    "·": ".",
+    "⁄": "/",
+    "×": "x",
+    "÷": "/",
+    "°": "o",
+    "©": "(c)",
+    "®": "(R)",
+    "™": "TM",
+    "¢": "c",
+    "Œ": "OE",
+    "œ": "oe",
+    "Ð": "D",
+    "ð": "d",
+    "Đ": "D",
+    "đ": "d",
+    "Þ": "TH",
+    "þ": "th",
+    "Ł": "L",
+    "ł": "l",
+    "ı": "i",
+}
+
+
+def is_gsm7(text: str) -> bool:
+    """True if every character is in the GSM-7 default alphabet or its extension table."""
+    return all(c in _GSM7 for c in text)
+
+
+def septet_length(text: str) -> int:
+    """GSM-7 septets needed (extension characters count 2); ValueError if not GSM-7."""
+    total = 0
+    for char in text:
+        if char in _GSM7_SINGLE:
+            total += 1
+        elif char in _GSM7_DOUBLE:
+            total += 2
+        else:
+            raise ValueError(f"{char!r} is not a GSM-7 character")
+    return total
+
+
+def sms_encoding(text: str) -> Literal["gsm7", "ucs2"]:
+    return "gsm7" if is_gsm7(text) else "ucs2"
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS parts `text` takes: GSM-7 160 in one, else 153 per part; UCS-2 70, else 67.
+
+    A part never splits an extension character's escape pair or a UTF-16 surrogate pair.
+    An empty text is one (empty) SMS.
+    """
+    if is_gsm7(text):
+        units = [2 if c in _GSM7_DOUBLE else 1 for c in text]
+        single, part = SINGLE_GSM7, PART_GSM7
+    else:
+        units = [2 if ord(c) > 0xFFFF else 1 for c in text]
+        single, part = SINGLE_UCS2, PART_UCS2
+    if sum(units) <= single:
+        return 1
+    parts, used = 1, 0
+    for unit in units:
+        if used + unit > part:
+            parts, used = parts + 1, 0
+        used += unit
+    return parts
+
+
+def to_gsm7(text: str, replacement: str = "?") -> str:
+    """Transliterate to GSM-7: curly quotes, dashes, accents, odd spaces; else `replacement`.
+
+    Invisible format characters and stray combining marks are dropped.
+    """
+    if not is_gsm7(replacement):
+        raise ValueError("the replacement must itself be GSM-7")
+    return "".join(_gsm7_char(c, replacement) for c in text)
+
+
+@lru_cache(maxsize=4096)
+def _gsm7_char(char: str, replacement: str) -> str:
+    if char in _GSM7:
+        return char
+    if char in _TRANSLIT:
+        return _TRANSLIT[char]
+    category = unicodedata.category(char)
+    if category == "Zs":
+        return " "
+    if category in ("Cf", "Mn", "Mc", "Me"):
+        return ""
+    if category in ("Cc", "Zl", "Zp"):
+        return "\n" if category != "Cc" else " "
+    decomposed = unicodedata.normalize("NFKD", char)
+    if decomposed != char:
+        pieces = []
+        for part in decomposed:
+            if part in _GSM7:
+                pieces.append(part)
+            elif part in _TRANSLIT:
+                pieces.append(_TRANSLIT[part])
+            elif unicodedata.category(part).startswith("M"):
+                continue
+            else:
+                break
+        else:
+            if pieces:
+                return "".join(pieces)
+    return replacement
+
+
+def fit_one_sms(text: str, limit: int = SINGLE_GSM7) -> str:
+    """`text` in GSM-7 within `limit` septets (one SMS), cut with "..." when too long.
+
+    Prefers to cut at a space when one is near the end. Put what must survive (tracking ID,
+    access code) first, or fit only the variable part: `fit_one_sms(body, 160 - septet_length(head))`.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1 septet")
+    gsm = to_gsm7(text)
+    if septet_length(gsm) <= limit:
+        return gsm
+    ellipsis = ELLIPSIS if limit > len(ELLIPSIS) else ""
+    budget = limit - len(ellipsis)
+    used, cut = 0, 0
+    for i, char in enumerate(gsm):
+        cost = 2 if char in _GSM7_DOUBLE else 1
+        if used + cost > budget:
+            break
+        used += cost
+        cut = i + 1
+    head = gsm[:cut]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if ellipsis and space >= math.ceil(budget * 2 / 3):
+        head = head[:space]
+    return head.rstrip() + ellipsis

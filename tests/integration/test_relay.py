@@ -1,0 +1,98 @@
+"""The relay under SIGKILL: every stored event reaches JetStream exactly once, in store order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nats
+import pytest
+
+from shared.domain.events import Actor, ReportCompletionRequested
+from shared.messaging import POSITION_HEADER, STREAM_NAME, subject_for
+from shared.store.port import NewEvent
+from shared.store.sqlite import SqliteEventStore
+from tests.support import ROOT, NatsServer, async_wait_for
+
+pytestmark = pytest.mark.asyncio
+
+
+def _event(i: int) -> NewEvent:
+    return NewEvent.of(
+        ReportCompletionRequested(note=f"note {i}"),
+        occurred_at=datetime.now(UTC),
+        actor=Actor(kind="admin", id="test"),
+        correlation_id=str(uuid.uuid4()),
+        region_code="5371",
+        agency_code="DINKES-KOTA-KUPANG" if i % 2 else None,
+    )
+
+
+def _start_relay(data_dir: Path, nats_url: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_")}
+    env.update(LAPOR_DATA_DIR=str(data_dir), LAPOR_NATS_URL=nats_url)
+    log = (data_dir / "relay.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "run", "relay"], cwd=ROOT, env=env, stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def test_relay_killed_at_any_moment_loses_and_duplicates_nothing(
+    tmp_path: Path, fresh_nats: NatsServer
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    store = SqliteEventStore(data_dir / "events.db")
+    total = 0
+    relay = _start_relay(data_dir, fresh_nats.url)
+    rng = random.Random(1708)
+    try:
+        for round_ in range(6):
+            # Keep writing while the relay runs, then kill it mid-flight and start it again.
+            for _ in range(10):
+                batch = [_event(total + k) for k in range(rng.randint(20, 60))]
+                await store.append(f"report-R{round_}{total}", batch, expected_version=0)
+                total += len(batch)
+            await asyncio.sleep(rng.uniform(0.0, 0.3))  # a random moment to kill, not a sync
+            relay.send_signal(signal.SIGKILL)
+            relay.wait(10)
+            relay = _start_relay(data_dir, fresh_nats.url)
+
+        nc = await nats.connect(fresh_nats.url)
+        js = nc.jetstream()
+
+        async def all_published() -> bool:
+            info = await js.stream_info(STREAM_NAME)
+            return info.state.messages >= total
+
+        await async_wait_for(all_published, timeout=60, what=f"{total} events in JetStream")
+        info = await js.stream_info(STREAM_NAME)
+        assert info.state.messages == total, "JetStream holds a duplicate or lost an event"
+
+        stored = await store.read_all(0, limit=total + 10)
+        assert len(stored) == total
+        positions: list[int] = []
+        ids: set[str] = set()
+        subjects_ok = True
+        for seq in range(1, total + 1):
+            msg = await js.get_msg(STREAM_NAME, seq=seq)
+            assert msg.headers is not None
+            positions.append(int(msg.headers[POSITION_HEADER]))
+            ids.add(msg.headers["Nats-Msg-Id"])
+            subjects_ok &= msg.subject == subject_for(stored[seq - 1])
+        assert positions == [e.position for e in stored], "published out of store order"
+        assert ids == {str(e.event_id) for e in stored}
+        assert subjects_ok
+        await nc.close()
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        relay.wait(10)
+        await store.close()
