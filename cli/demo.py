@@ -24,7 +24,9 @@ def _wait(what: str, condition: Callable[[], Any], timeout: float = 30.0) -> Any
 
 def run_demo(settings: Settings) -> int:
     intake, verification, routing = (
-        settings.url_of("intake"), settings.url_of("verification"), settings.url_of("routing")
+        settings.url_of("intake"),
+        settings.url_of("verification"),
+        settings.url_of("routing"),
     )
     admin = create_token(settings.master_secret, Role.ADMIN, subject="demo-admin")
     with httpx.Client(timeout=10) as http:
@@ -51,37 +53,48 @@ def run_demo(settings: Settings) -> int:
         _wait("the report to appear", lambda: http.get(report_url).status_code == 200)
 
         auth = {"Authorization": f"Bearer {admin}"}
-        http.post(f"{verification}/api/v1/reports/{tid}/verify", json={}, headers=auth
-                  ).raise_for_status()
+        http.post(
+            f"{verification}/api/v1/reports/{tid}/verify", json={}, headers=auth
+        ).raise_for_status()
         print("2. administrator verified it")
         forwarded = _wait(
             "routing to forward it",
             lambda: (r := http.get(report_url).json()).get("agency_code") and r,
         )
         agency = forwarded["agency_code"]
-        print(f"3. routing forwarded it to {agency} ({forwarded.get('agency_name')}),"
-              f" first follow-up due {forwarded.get('follow_up_due')}")
+        print(
+            f"3. routing forwarded it to {agency} ({forwarded.get('agency_name')}),"
+            f" first follow-up due {forwarded.get('follow_up_due')}"
+        )
 
-        officer = create_token(settings.master_secret, Role.AGENCY, agency=agency,
-                               subject="demo-officer")
+        officer = create_token(
+            settings.master_secret, Role.AGENCY, agency=agency, subject="demo-officer"
+        )
         http.post(
             f"{routing}/api/v1/reports/{tid}/follow-ups",
-            json={"text": "Stok obat sudah dikirim dari gudang farmasi kota hari ini.",
-                  "kind": "final"},
+            json={
+                "text": "Stok obat sudah dikirim dari gudang farmasi kota hari ini.",
+                "kind": "final",
+            },
             headers={"Authorization": f"Bearer {officer}"},
         ).raise_for_status()
         print(f"4. {agency} posted a follow-up")
         _wait("the follow-up", lambda: http.get(report_url).json()["status"] == "followed_up")
 
         reporter = {"X-Access-Code": code}
-        http.post(f"{report_url}/replies", json={"text": "Terima kasih, obat sudah tersedia."},
-                  headers=reporter).raise_for_status()
-        http.post(f"{report_url}/close", json={"note": "Selesai"}, headers=reporter
-                  ).raise_for_status()
+        http.post(
+            f"{report_url}/replies",
+            json={"text": "Terima kasih, obat sudah tersedia."},
+            headers=reporter,
+        ).raise_for_status()
+        http.post(
+            f"{report_url}/close", json={"note": "Selesai"}, headers=reporter
+        ).raise_for_status()
         print("5. the reporter answered and closed the report")
         _wait("closure", lambda: http.get(report_url).json()["status"] == "closed")
-        http.post(f"{report_url}/rating", json={"rating": 5, "comment": "Cepat"},
-                  headers=reporter).raise_for_status()
+        http.post(
+            f"{report_url}/rating", json={"rating": 5, "comment": "Cepat"}, headers=reporter
+        ).raise_for_status()
         print("6. and rated the handling 5/5")
 
         def rated() -> Any:

@@ -484,11 +484,11 @@ def _validate(data: DirectoryFile, categories: frozenset[str]) -> list[str]:
             by_code[inst.code] = inst
 
     for role, code in (("national_desk", data.national_desk), ("ombudsman", data.ombudsman)):
-        inst = by_code.get(code)
-        if inst is None:
+        found = by_code.get(code)
+        if found is None:
             problems.append(f"{role}: unknown agency code {code!r}")
-        elif inst.level != "national":
-            problems.append(f"{role}: {code} must be a national institution, not {inst.level}")
+        elif found.level != "national":
+            problems.append(f"{role}: {code} must be a national institution, not {found.level}")
 
     governments: dict[str, str] = {}
     keywords: dict[str, str] = {}
@@ -569,13 +569,17 @@ def _check_level(inst: Institution, parent: Institution | None) -> list[str]:
             if region is None:
                 out.append("an opd needs a region_code")
             if parent is not None and parent.level in ("national", "unit"):
-                out.append(f"an opd's parent must be a regional government or opd, not {parent.level}")
-        if parent is not None and parent.region_code is not None:
-            if region is None or not region.startswith(parent.region_code):
                 out.append(
-                    f"region {region} must be inside parent {parent.code}'s region"
-                    f" {parent.region_code}"
+                    f"an opd's parent must be a regional government or opd, not {parent.level}"
                 )
+        if (
+            parent is not None
+            and parent.region_code is not None
+            and (region is None or not region.startswith(parent.region_code))
+        ):
+            out.append(
+                f"region {region} must be inside parent {parent.code}'s region {parent.region_code}"
+            )
     return out
 
 
@@ -618,7 +622,9 @@ def _check_rules(
         where = f"routing_rules[{i}]"
         key = (rule.region_prefix, rule.category)
         if key in seen:
-            problems.append(f"{where}: same region_prefix and category as routing_rules[{seen[key]}]")
+            problems.append(
+                f"{where}: same region_prefix and category as routing_rules[{seen[key]}]"
+            )
         else:
             seen[key] = i
         if rule.region_prefix is None and rule.category is None:

@@ -3,6 +3,7 @@ and who is calling (bearer tokens for officers)."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -61,7 +62,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": service}
+        return {"status": "ok", "service": service, "pid": str(os.getpid())}
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
@@ -110,7 +111,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
         text = str(error)
-        field, _, msg = text.partition(": ")
+        field, _sep, msg = text.partition(": ")
         if msg and " " not in field:
             return _error(400, [{"loc": ["body", field], "field": field, "msg": msg}])
         return _error(400, text)

@@ -106,8 +106,8 @@ class Projector:
         """Give up on one event: remember why and move the checkpoint past it."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO dead_letters (position, event_id, event_type, stream, error)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO dead_letters"
+                " (position, event_id, event_type, stream, error) VALUES (?, ?, ?, ?, ?)",
                 (event.position, str(event.event_id), event.event_type, event.stream, error[:2000]),
             )
             self._set_checkpoint(conn, event.position)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +68,7 @@ class Service:
     routers: list[APIRouter] = field(default_factory=list)
     projector: Projector | None = None
     react: Callable[[RecordedEvent], Awaitable[None]] | None = None
-    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     consume: bool = True
 
@@ -194,7 +194,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await broker.connect()
         if service.consume:
-            js = broker.config.connection_state.stream  # type: ignore[attr-defined]
+            js = broker.config.connection_state.stream
             await wait_for_event_stream(js)
         await broker.start()
         tasks = [asyncio.create_task(job(), name=f"{name}-bg") for job in service.background]

@@ -2,7 +2,7 @@
 
 Grammar, tried in this order on the message with surrounding whitespace removed:
 - `CEK <ID>` -> StatusQuery. The ID may contain spaces, hyphens or dots (`CEK ABCDE-FGHJK`).
-- `BALAS <ID> <text>` -> Reply to a follow-up.
+- `BALAS <ID> <text>` -> Reply to a follow-up. The ID is one word (`ABCDE-FGHJK` is fine).
 - `POLL <CODE> <CHOICE>` -> PollAnswer.
 - `<REGION KEYWORD> <text>` -> NewReport for the keyword's region. Keywords may be several words,
   are matched case-insensitively, longest first, with any run of whitespace between words, and
@@ -79,7 +79,7 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class PollAnswer:
-    """`code` upper-cased; `choice` as sent with whitespace collapsed (matching is the poll's job)."""
+    """`code` upper-cased; `choice` as sent, whitespace collapsed (matching is the poll's job)."""
 
     code: str
     choice: str
@@ -102,9 +102,11 @@ class KeywordTarget:
     agency_code: str
 
 
-_WORD = re.compile(r"\S+")
 _LEADING_ALNUM = re.compile(r"[A-Za-z0-9]+")
 _AFTER_KEYWORD = re.compile(r"^[\s:;,\-–—/.]+")
+# Whitespace and invisible format characters (zero-width space/joiners, BOM) at either end.
+_INVISIBLE = "\u200b-\u200f\u2060-\u2064\ufeff"
+_EDGES = re.compile(rf"^[\s{_INVISIBLE}]+|[\s{_INVISIBLE}]+$")
 
 
 class SmsGrammar:
@@ -134,12 +136,13 @@ class SmsGrammar:
         return cls(targets)
 
     def parse(self, message: str) -> SmsMessage:
-        text = message.strip()
+        text = _EDGES.sub("", message)
         if not text:
             return Invalid("empty", "the message is empty")
         if len(text) > MAX_TEXT:
             return Invalid("too_long", f"the message is longer than {MAX_TEXT} characters")
-        first, _, rest = _split_first(text)
+        parts = text.split(None, 1)
+        first, rest = parts[0], parts[1] if len(parts) > 1 else ""
         command = first.upper() if first.isascii() else ""
         if command == CMD_STATUS:
             return _status(rest)
@@ -184,11 +187,6 @@ def _grammar_for(directory: Directory) -> SmsGrammar:
     return SmsGrammar.from_directory(directory)
 
 
-def _split_first(text: str) -> tuple[str, str, str]:
-    parts = text.split(None, 1)
-    return parts[0], "", parts[1] if len(parts) > 1 else ""
-
-
 def _is_word_char(char: str) -> bool:
     return char.isalnum() or unicodedata.category(char).startswith("M")
 
@@ -226,30 +224,16 @@ def _status(rest: str) -> SmsMessage:
 
 
 def _reply(rest: str) -> SmsMessage:
-    words = list(_WORD.finditer(rest))
-    if not words:
+    parts = rest.split(None, 1)
+    if not parts:
         return Invalid("missing_tracking_id", "BALAS needs a tracking ID: BALAS <ID> <text>")
-    # The ID is the first word, or the first few words when it was typed in groups
-    # (`BALAS ABCDE FGHJK terima kasih`): as many as add up to exactly one ID's length.
-    end = 1
-    length = _id_length(words[0].group())
-    while length < 10 and end < len(words):
-        length += _id_length(words[end].group())
-        end += 1
-    if length != 10:
-        end = 1
-    raw_id = rest[words[0].start() : words[end - 1].end()]
-    result = _tracking_id(raw_id)
+    result = _tracking_id(parts[0])
     if isinstance(result, Invalid):
         return result
-    text = rest[words[end - 1].end() :].strip()
+    text = parts[1].strip() if len(parts) > 1 else ""
     if not text:
         return Invalid("missing_text", "BALAS needs a message after the tracking ID")
     return Reply(result, text)
-
-
-def _id_length(word: str) -> int:
-    return len(re.sub(r"[\-_.]", "", word))
 
 
 def _poll(rest: str) -> SmsMessage:
@@ -404,7 +388,8 @@ def fit_one_sms(text: str, limit: int = SINGLE_GSM7) -> str:
     """`text` in GSM-7 within `limit` septets (one SMS), cut with "..." when too long.
 
     Prefers to cut at a space when one is near the end. Put what must survive (tracking ID,
-    access code) first, or fit only the variable part: `fit_one_sms(body, 160 - septet_length(head))`.
+    access code) first, or fit only the variable part:
+    `head + fit_one_sms(body, 160 - septet_length(head))`.
     """
     if limit < 1:
         raise ValueError("limit must be at least 1 septet")

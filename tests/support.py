@@ -1,4 +1,4 @@
-"""Real parts for tests: a nats-server on a free port, LAPOR processes, and waiting on conditions."""
+"""Real parts for tests: nats-server on a free port, LAPOR processes, waiting on conditions."""
 
 from __future__ import annotations
 

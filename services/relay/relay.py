@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from nats.aio.client import Client as NatsClient
-from nats.js.client import JetStreamContext
 from nats.errors import Error as NatsError
+from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 

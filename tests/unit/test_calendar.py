@@ -17,7 +17,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared import calendar as calendar_module
 from shared.calendar import (
     DEFAULT_OVERRIDES_PATH,
     WIB,
@@ -282,7 +281,7 @@ def test_holiday_sets_are_computed_once_per_year(monkeypatch: pytest.MonkeyPatch
         calls.append((args, tuple(sorted(kwargs.items()))))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(calendar_module.holidays, "country_holidays", counting)
+    monkeypatch.setattr(holidays, "country_holidays", counting)
     calendar = WorkingDayCalendar()
     for _ in range(3):
         calendar.working_days_between(d("2026-01-01"), d("2027-12-31"))
@@ -344,7 +343,9 @@ def test_an_override_file_moves_a_cuti_bersama_day(tmp_path: Path) -> None:
         if calendar.is_working_day(day) != expected_working(day, CalendarOverrides())
     ]
     assert differences == [d("2026-08-18"), d("2026-12-24"), d("2026-12-28")]
-    assert all(calendar.is_working_day(day) == expected_working(day, overrides) for day in differences)
+    assert all(
+        calendar.is_working_day(day) == expected_working(day, overrides) for day in differences
+    )
     # other years are untouched
     assert not calendar.is_working_day(d("2027-12-24"))
 
@@ -379,7 +380,11 @@ def test_removing_a_date_that_is_no_holiday_changes_nothing() -> None:
         {"years": {"2026": {"add": [{"date": "2026-05-05", "name": ""}]}}},
         {"years": {"2026": {"add": [{"date": "2026-05-05", "name": "x", "category": "regional"}]}}},
         {"years": {"2026": {"regional": [{"date": "2026-05-05", "name": "x"}]}}},
-        {"years": {"2026": {"regional": [{"date": "2026-05-05", "name": "x", "region_prefix": "5"}]}}},
+        {
+            "years": {
+                "2026": {"regional": [{"date": "2026-05-05", "name": "x", "region_prefix": "5"}]}
+            }
+        },
         {"years": {"2026": {"added": []}}},
         {"years": {"twenty": {}}},
         {"year": {}},
@@ -476,9 +481,7 @@ def test_the_zones_are_the_iana_ones() -> None:
         (WIT, datetime(2026, 3, 27, 14, 59, 59, 999999, tzinfo=UTC)),
     ],
 )
-def test_deadline_end_is_the_last_instant_of_the_local_due_day(
-    zone: tzinfo, utc: datetime
-) -> None:
+def test_deadline_end_is_the_last_instant_of_the_local_due_day(zone: tzinfo, utc: datetime) -> None:
     end = deadline_end(d("2026-03-27"), zone)
     assert end == utc
     assert end.tzinfo is zone
@@ -535,4 +538,6 @@ def test_due_date_and_deadline_of_an_event(
 ) -> None:
     at = datetime.fromisoformat(occurred_at)
     assert CAL.due_date(at, n, region_code) == d(due)
-    assert CAL.deadline(at, n, region_code) == deadline_end(d(due), timezone_for_region(region_code))
+    assert CAL.deadline(at, n, region_code) == deadline_end(
+        d(due), timezone_for_region(region_code)
+    )
