@@ -670,10 +670,13 @@ def _read_json(path: Path) -> Any:
 
 
 def _parse_json(text: str | bytes) -> Any:
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise DirectoryError(["not UTF-8 text"]) from None
     try:
         return json.loads(text)
-    except UnicodeDecodeError:
-        raise DirectoryError(["not UTF-8 text"]) from None
     except json.JSONDecodeError as exc:
         raise DirectoryError(
             [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]

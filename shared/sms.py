@@ -105,8 +105,9 @@ class KeywordTarget:
 _LEADING_ALNUM = re.compile(r"[A-Za-z0-9]+")
 _AFTER_KEYWORD = re.compile(r"^[\s:;,\-–—/.]+")
 # Whitespace and invisible format characters (zero-width space/joiners, BOM) at either end.
-_INVISIBLE = "\u200b-\u200f\u2060-\u2064\ufeff"
-_EDGES = re.compile(rf"^[\s{_INVISIBLE}]+|[\s{_INVISIBLE}]+$")
+_EDGE_CHARS = "".join(c for c in map(chr, range(0x10000)) if c.isspace()) + (
+    "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+)
 
 
 class SmsGrammar:
@@ -136,7 +137,7 @@ class SmsGrammar:
         return cls(targets)
 
     def parse(self, message: str) -> SmsMessage:
-        text = _EDGES.sub("", message)
+        text = message.strip(_EDGE_CHARS)
         if not text:
             return Invalid("empty", "the message is empty")
         if len(text) > MAX_TEXT:
