@@ -60,6 +60,11 @@ class KeyErased(Exception):
     """The data key was deleted (crypto-shredded): the person can no longer be identified."""
 
 
+class ErasureIncomplete(Exception):
+    """The key is deleted, but another connection was still reading old pages, so its bytes may
+    remain in the write-ahead log on disk. Call `erase` again (it is idempotent) to finish."""
+
+
 class KeyStore:
     """Wrapped data keys in SQLite. Deletion is real: `secure_delete` overwrites freed pages."""
 
@@ -151,7 +156,12 @@ class KeyStore:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # Only a completed checkpoint overwrites the key's page in the database file and
+            # empties the WAL, which still holds old copies of it. A reader elsewhere can block
+            # it (for up to busy_timeout): then the shredding is not done, and we say so.
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy:
+                raise ErasureIncomplete(key_id)
             return cursor.rowcount > 0
 
     def is_erased(self, key_id: str) -> bool:

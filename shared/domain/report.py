@@ -113,6 +113,7 @@ class ReportState:
     breached: frozenset[SlaStage] = frozenset()
     escalated: bool = False
     returned_by: tuple[str, ...] = ()
+    transferred_from: str | None = None  # the agency of the last transfer, while it holds
 
     @property
     def awaiting_reply(self) -> bool:
@@ -185,6 +186,7 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 agency_code=event.agency_code,
                 forwarded_at=at,
                 breached=state.breached - {SlaStage.FOLLOW_UP},
+                transferred_from=None,
             )
         case ReportReturned():
             return replace(
@@ -192,6 +194,7 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 status=Status.RETURNED,
                 agency_code=None,
                 returned_by=(*state.returned_by, event.agency_code),
+                transferred_from=None,
             )
         case ReportSubmitted():
             return state  # a second submission cannot redefine the report: the first one stands
@@ -202,6 +205,7 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 agency_code=event.to_agency,
                 forwarded_at=at,
                 breached=state.breached - {SlaStage.FOLLOW_UP},
+                transferred_from=event.from_agency,
             )
         case FollowUpPosted():
             return replace(
@@ -514,13 +518,17 @@ def _return(s: ReportState, c: ReturnReport) -> list[DomainEvent]:
 
 
 def _transfer(s: ReportState, c: TransferReport) -> list[DomainEvent]:
-    if s.agency_code == c.to_agency and s.status in WITH_AGENCY:
-        return []
+    if c.to_agency == c.from_agency:
+        raise DomainError("agency_code: cannot transfer a report to the same institution")
+    if (
+        s.status in WITH_AGENCY
+        and s.agency_code == c.to_agency
+        and s.transferred_from == c.from_agency
+    ):
+        return []  # this very transfer happened already
     if s.status is not Status.FORWARDED:
         raise InvalidTransition("transfer", s.status)
     _require_agency(s, c.from_agency)
-    if c.to_agency == c.from_agency:
-        raise DomainError("agency_code: cannot transfer a report to the same institution")
     return [
         ReportTransferred(
             from_agency=c.from_agency,
