@@ -130,3 +130,33 @@ def connection_options(name: str) -> dict[str, Any]:
 
 async def connect(url: str, name: str) -> NatsClient:
     return await nats.connect(servers=url.split(","), **connection_options(name))
+
+
+def _fetch_timeouts_as_nats_errors() -> None:
+    """Work around nats-py 2.16 + FastStream 0.7.8: `PullSubscription.fetch` may raise a bare
+    `asyncio.TimeoutError` (nats/js/client.py, the lingering-request path), but FastStream's pull
+    loop only catches `nats.errors.TimeoutError`. The loop then crashes and is restarted, and the
+    partial batch it had already fetched is dropped unacknowledged: JetStream redelivers it only
+    after `ack_wait`, when the consumer's checkpoint has moved past it, so a view loses events and
+    a reaction runs minutes late. Re-raising the timeout as the nats error keeps the batch."""
+    from nats.errors import TimeoutError as NatsTimeoutError
+    from nats.js.client import JetStreamContext
+
+    pull = JetStreamContext.PullSubscription
+    original = pull.fetch
+    if getattr(original, "_lapor_timeout_fix", False):
+        return
+
+    async def fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(self, *args, **kwargs)
+        except NatsTimeoutError:
+            raise
+        except TimeoutError as error:  # asyncio.TimeoutError is TimeoutError since 3.11
+            raise NatsTimeoutError from error
+
+    fetch._lapor_timeout_fix = True  # type: ignore[attr-defined]
+    pull.fetch = fetch  # type: ignore[method-assign]
+
+
+_fetch_timeouts_as_nats_errors()

@@ -73,13 +73,30 @@ class Service:
     consume: bool = True
 
 
+async def read_range(store: EventStore, after: int, upto: int) -> list[RecordedEvent]:
+    """Every event with after < position <= upto, in global order."""
+    events: list[RecordedEvent] = []
+    position = after
+    while position < upto:
+        page = await store.read_all(position, 1000)
+        if not page:
+            break
+        for event in page:
+            if event.position > upto:
+                return events
+            events.append(event)
+        position = page[-1].position
+    return events
+
+
 class EventConsumer:
     """Handles batches from JetStream: reactions, then views; retries; dead letters."""
 
-    def __init__(self, name: str, service: Service, broker: NatsBroker) -> None:
+    def __init__(self, name: str, service: Service, broker: NatsBroker, store: EventStore) -> None:
         self.name = name
         self.service = service
         self.broker = broker
+        self.store = store
 
     def _checkpoint(self) -> int:
         projector = self.service.projector
@@ -87,10 +104,23 @@ class EventConsumer:
 
     async def handle(self, bodies: list[dict[str, Any]]) -> None:
         events = sorted((RecordedEvent.model_validate(b) for b in bodies), key=lambda e: e.position)
+        if not events:
+            return
         done = await asyncio.to_thread(self._checkpoint)
-        fresh = [e for e in events if e.position > done]
-        if len(fresh) < len(events):
-            CONSUMER_REDELIVERIES.labels(self.name).inc(len(events) - len(fresh))
+        newest = events[-1].position
+        if newest <= done:
+            CONSUMER_REDELIVERIES.labels(self.name).inc(len(events))
+            return
+        if self.service.projector is None:
+            fresh = events
+        else:
+            # JetStream is the trigger, the store is the truth: take every event up to the newest
+            # one delivered straight from the store, in order. A batch that JetStream redelivers
+            # late, or out of order, can then never leave a gap behind the checkpoint.
+            fresh = await read_range(self.store, done, newest)
+        await self.handle_events(fresh)
+
+    async def handle_events(self, fresh: list[RecordedEvent]) -> None:
         if not fresh:
             return
         if self.service.react is not None:
@@ -187,7 +217,7 @@ def create_app(
     )
     service = build(context)
     if service.consume:
-        _subscribe(name, service, broker)
+        _subscribe(name, service, broker, store)
     ready = asyncio.Event()
 
     @asynccontextmanager
@@ -235,8 +265,8 @@ def create_app(
     return app
 
 
-def _subscribe(name: str, service: Service, broker: NatsBroker) -> None:
-    consumer = EventConsumer(name, service, broker)
+def _subscribe(name: str, service: Service, broker: NatsBroker, store: EventStore) -> None:
+    consumer = EventConsumer(name, service, broker, store)
     broker.subscriber(
         ALL_EVENTS,
         stream=JStream(STREAM_NAME, declare=False),
