@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -110,8 +111,6 @@ def audit_verify(
     tracking_id: Annotated[str | None, typer.Argument(help="One report; default: all")] = None,
 ) -> None:
     """Recompute every hash chain; name any altered, missing or reordered event; exit 1 if any."""
-    from pathlib import Path
-
     from cli.audit import audit_sqlite_positions, audit_store
     from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
     from shared.store import open_store
@@ -190,6 +189,31 @@ def rebuild(
 
     count = asyncio.run(go())
     print(f"rebuilt {service}: {count} events replayed")
+
+
+directory_app = typer.Typer(help="The institution directory.", no_args_is_help=True)
+app.add_typer(directory_app, name="directory")
+
+
+@directory_app.command("import")
+def directory_import(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Directory file (seed format)")
+    ],
+    dry_run: Annotated[bool, typer.Option(help="Validate and count; append nothing")] = False,
+) -> None:
+    """Import a directory file: one event per new or changed entry; a re-import appends nothing."""
+    from services.routing.directory_import import run_import
+    from shared.directory import DirectoryError
+
+    try:
+        result = run_import(get_settings(), file, dry_run=dry_run)
+    except DirectoryError as error:
+        print(error)
+        raise typer.Exit(1) from error
+    for warning in result.warnings:
+        print("warning:", warning)
+    print(result.summary())
 
 
 @app.command()

@@ -309,3 +309,9 @@ def payload_json(event: DomainEvent) -> dict[str, Any]:
 
 def parse_datetime(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+# Event types owned by one service but stored with all the others: every process that reads or
+# validates the store must know them, so they are registered here, once, on import.
+from shared.domain import directory_events as _directory_events  # noqa: E402, F401
+from shared.domain import notification_events as _notification_events  # noqa: E402, F401

@@ -1,0 +1,303 @@
+"""The agency desk as server-rendered HTML (Jinja2): log in with a token, the inbox, one report with
+its history and the follow-up, return and transfer forms.
+
+The token is kept in an HttpOnly, SameSite=Strict cookie scoped to /desk, so no script can read it
+and no other site can make the browser send it (which is also what protects the forms from CSRF).
+Every form carries a fresh idempotency key, so a double click stores one follow-up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from services.routing.desk import (
+    Caller,
+    FollowUpIn,
+    NotInInbox,
+    ReturnIn,
+    RoutingDesk,
+    TransferIn,
+)
+from shared.auth import Principal, Role
+from shared.domain.events import Actor, FollowUpKind
+from shared.domain.report import DomainError, InvalidTransition, NotYourReport, ReportNotFound
+from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.http import correlation_id
+from shared.store.port import WrongExpectedVersion
+
+if TYPE_CHECKING:
+    from shared.service import Context
+
+COOKIE = "lapor_desk"
+COOKIE_MAX_AGE = 8 * 3600
+RETURN_REASONS = {
+    "not_our_authority": "Bukan kewenangan kami (not our authority)",
+    "wrong_region": "Wilayah salah (wrong region)",
+    "duplicate": "Duplikat (duplicate)",
+    "other": "Lainnya (other, explain in the note)",
+}
+FOLLOW_UP_KINDS = {
+    FollowUpKind.INTERIM.value: "Tindak lanjut sementara (interim)",
+    FollowUpKind.FINAL.value: "Tindak lanjut akhir (final)",
+    FollowUpKind.QUESTION.value: "Pertanyaan ke pelapor (question to the reporter)",
+}
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in error.errors()
+        )
+    if isinstance(error, InvalidTransition | NotYourReport | DomainError):
+        return str(error)
+    if isinstance(error, WrongExpectedVersion):
+        return "someone else changed this report first; reload and try again"
+    return "report not found"
+
+
+def _status_of(error: Exception) -> int:
+    if isinstance(error, ValidationError):
+        return 422
+    if isinstance(error, NotYourReport):
+        return 403
+    if isinstance(error, ReportNotFound | NotInInbox):
+        return 404
+    if isinstance(error, InvalidTransition | WrongExpectedVersion):
+        return 409
+    return 400
+
+
+def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
+    router = APIRouter(prefix="/desk", include_in_schema=False)
+
+    def officer(request: Request) -> Principal | None:
+        token = request.cookies.get(COOKIE)
+        if not token:
+            return None
+        try:
+            principal = ctx.auth.principal(
+                HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+            )
+        except HTTPException:
+            return None
+        return principal if principal.role is Role.AGENCY and principal.agency else None
+
+    def to_login() -> RedirectResponse:
+        return RedirectResponse("/desk/login", status_code=303)
+
+    async def agency_name(code: str) -> str:
+        inst = (await desk.directory.get()).find(code)
+        return inst.name if inst else code
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request) -> Response:
+        return templates.TemplateResponse(request, "login.html", {"error": None})
+
+    @router.post("/login", response_class=HTMLResponse)
+    async def login(request: Request, token: str = Form(max_length=4000)) -> Response:
+        try:
+            principal = ctx.auth.principal(
+                HTTPAuthorizationCredentials(scheme="Bearer", credentials=token.strip())
+            )
+        except HTTPException:
+            principal = None
+        if principal is None or principal.role is not Role.AGENCY or not principal.agency:
+            return templates.TemplateResponse(
+                request,
+                "login.html",
+                {"error": "token: not a valid agency token (lapor token create --role agency)"},
+                status_code=401,
+            )
+        response = RedirectResponse("/desk", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            token.strip(),
+            max_age=COOKIE_MAX_AGE,
+            path="/desk",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    @router.post("/logout")
+    async def logout() -> Response:
+        response = to_login()
+        response.delete_cookie(COOKIE, path="/desk", httponly=True, samesite="strict")
+        return response
+
+    @router.get("", response_class=HTMLResponse)
+    async def inbox_page(
+        request: Request,
+        status: str | None = None,
+        overdue: str | None = None,
+        msg: str | None = None,
+    ) -> Response:
+        who = officer(request)
+        if who is None or who.agency is None:
+            return to_login()
+        status = status if status in ("forwarded", "followed_up") else None
+        only_overdue = True if overdue == "1" else None
+        items = await desk.inbox(who.agency, status=status, overdue=only_overdue, limit=200)
+        return templates.TemplateResponse(
+            request,
+            "inbox.html",
+            {
+                "agency": who.agency,
+                "agency_name": await agency_name(who.agency),
+                "items": items,
+                "status": status or "",
+                "overdue": overdue == "1",
+                "msg": msg,
+            },
+        )
+
+    async def report_page(
+        request: Request,
+        who: Principal,
+        tracking_id: str,
+        *,
+        error: str | None = None,
+        status_code: int = 200,
+        msg: str | None = None,
+    ) -> Response:
+        assert who.agency is not None
+        try:
+            item = await desk.inbox_item(who.agency, tracking_id)
+        except NotInInbox:
+            return templates.TemplateResponse(
+                request,
+                "not_found.html",
+                {"agency": who.agency, "tracking_id": tracking_id, "error": error},
+                status_code=404 if error is None else status_code,
+            )
+        directory = await desk.directory.get()
+        own = directory.find(who.agency)
+        siblings = (
+            [c for c in directory.children(own.parent) if c.code != own.code]
+            if own is not None and own.parent is not None
+            else []
+        )
+        return templates.TemplateResponse(
+            request,
+            "report.html",
+            {
+                "agency": who.agency,
+                "agency_name": own.name if own else who.agency,
+                "r": item,
+                "siblings": siblings,
+                "reasons": RETURN_REASONS,
+                "kinds": FOLLOW_UP_KINDS,
+                "error": error,
+                "msg": msg,
+                "form_key": uuid.uuid4().hex,
+            },
+            status_code=status_code,
+        )
+
+    def normalized(tracking_id: str) -> str | None:
+        try:
+            return normalize_tracking_id(tracking_id)
+        except InvalidTrackingId:
+            return None
+
+    @router.get("/reports/{tracking_id}", response_class=HTMLResponse)
+    async def report(request: Request, tracking_id: str, msg: str | None = None) -> Response:
+        who = officer(request)
+        if who is None:
+            return to_login()
+        tid = normalized(tracking_id)
+        if tid is None:
+            return templates.TemplateResponse(
+                request,
+                "not_found.html",
+                {"agency": who.agency, "tracking_id": tracking_id, "error": None},
+                status_code=404,
+            )
+        return await report_page(request, who, tid, msg=msg)
+
+    async def act(
+        request: Request, tracking_id: str, action: str, form: dict[str, Any]
+    ) -> Response:
+        who = officer(request)
+        if who is None or who.agency is None:
+            return to_login()
+        tid = normalized(tracking_id)
+        if tid is None:
+            return await report_page(request, who, tracking_id, error="tracking_id: invalid")
+        key = str(form.pop("idempotency_key", "") or "") or None
+        caller = Caller(Actor(kind="agency", id=who.agency), correlation_id(request), key)
+        try:
+            if action == "follow-up":
+                await desk.follow_up(who.agency, tid, FollowUpIn.model_validate(form), caller)
+                return RedirectResponse(
+                    f"/desk/reports/{tid}?msg=follow-up+posted", status_code=303
+                )
+            if action == "return":
+                result = await desk.return_report(
+                    who.agency, tid, ReturnIn.model_validate(form), caller
+                )
+                suggestion = result["suggested_agency"]
+                note = f"+suggested+{suggestion['code']}" if suggestion else ""
+                return RedirectResponse(f"/desk?msg=returned+{tid}{note}", status_code=303)
+            result = await desk.transfer(who.agency, tid, TransferIn.model_validate(form), caller)
+            return RedirectResponse(
+                f"/desk?msg=transferred+{tid}+to+{result['agency_code']}", status_code=303
+            )
+        except (
+            ValidationError,
+            DomainError,
+            NotInInbox,
+            WrongExpectedVersion,
+        ) as error:
+            return await report_page(
+                request, who, tid, error=_error_text(error), status_code=_status_of(error)
+            )
+
+    def _clean(**fields: str | None) -> dict[str, Any]:
+        return {k: v for k, v in fields.items() if v not in (None, "")}
+
+    @router.post("/reports/{tracking_id}/follow-up", response_class=HTMLResponse)
+    async def follow_up_form(
+        request: Request,
+        tracking_id: str,
+        text: str = Form(""),
+        kind: str = Form("interim"),
+        idempotency_key: str = Form(""),
+    ) -> Response:
+        form = _clean(text=text, kind=kind, idempotency_key=idempotency_key)
+        form.setdefault("text", "")
+        return await act(request, tracking_id, "follow-up", form)
+
+    @router.post("/reports/{tracking_id}/return", response_class=HTMLResponse)
+    async def return_form(
+        request: Request,
+        tracking_id: str,
+        reason: str = Form(""),
+        note: str = Form(""),
+        idempotency_key: str = Form(""),
+    ) -> Response:
+        form = _clean(reason=reason, note=note, idempotency_key=idempotency_key)
+        return await act(request, tracking_id, "return", form)
+
+    @router.post("/reports/{tracking_id}/transfer", response_class=HTMLResponse)
+    async def transfer_form(
+        request: Request,
+        tracking_id: str,
+        agency_code: str = Form(""),
+        note: str = Form(""),
+        idempotency_key: str = Form(""),
+    ) -> Response:
+        form = _clean(agency_code=agency_code, note=note, idempotency_key=idempotency_key)
+        return await act(request, tracking_id, "transfer", form)
+
+    return router

@@ -1,0 +1,252 @@
+"""Routing's read models: the agency desk's report view and each report's history, from events.
+
+Nothing here ever holds who reported: the reporter's encrypted identity is not copied, and the
+history keeps only what a report's public timeline shows (plus the actor's kind).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from functools import lru_cache
+
+from services.routing.decisions import follow_up_due
+from shared.calendar import WorkingDayCalendar
+from shared.domain.events import (
+    FollowUpPosted,
+    ForwardedToOPD,
+    ProtectionChanged,
+    ReportClosed,
+    ReportReferred,
+    ReportRejected,
+    ReportReopened,
+    ReportReturned,
+    ReportSubmitted,
+    ReportTransferred,
+    ReportVerified,
+    Status,
+)
+from shared.store.port import RecordedEvent
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reports (
+    tracking_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    classification TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    category TEXT,
+    lat REAL, lon REAL, region_code TEXT, address TEXT,
+    channel TEXT NOT NULL,
+    anonymous INTEGER NOT NULL,
+    confidential INTEGER NOT NULL,
+    requires_field_inspection INTEGER NOT NULL DEFAULT 0,
+    agency_code TEXT,
+    agency_name TEXT,
+    routed_by TEXT,
+    follow_up_due TEXT,
+    forwarded_at TEXT,
+    followed_up INTEGER NOT NULL DEFAULT 0,
+    follow_up_count INTEGER NOT NULL DEFAULT 0,
+    last_follow_up_at TEXT,
+    returned_by TEXT NOT NULL DEFAULT '[]',
+    returned_from TEXT,
+    return_reason TEXT,
+    return_note TEXT,
+    suggested_agency TEXT,
+    submitted_at TEXT NOT NULL,
+    verified_at TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS routing_reports_by_agency
+    ON reports (agency_code, status, follow_up_due);
+CREATE INDEX IF NOT EXISTS routing_reports_by_status ON reports (status, updated_at);
+CREATE TABLE IF NOT EXISTS history (
+    position INTEGER PRIMARY KEY,
+    tracking_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    details TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS routing_history_by_report ON history (tracking_id, position);
+"""
+TABLES = ("reports", "history")
+
+# What the desk shows of each event: the same fields as the public timeline, never the reporter.
+HISTORY_FIELDS: dict[str, tuple[str, ...]] = {
+    "ReportSubmitted": ("classification", "category", "channel"),
+    "ReportCompletionRequested": ("note",),
+    "ReportAmended": ("text",),
+    "ReportVerified": ("classification", "category", "region_code", "requires_field_inspection"),
+    "ReportRejected": ("reason", "note", "duplicate_of"),
+    "ReportPostponed": ("until", "note"),
+    "ReportReferred": ("to_region", "note"),
+    "ForwardedToOPD": ("agency_code", "agency_name", "follow_up_due", "routed_by"),
+    "ReportReturned": ("agency_code", "reason", "note", "suggested_agency"),
+    "ReportTransferred": ("from_agency", "to_agency", "to_agency_name", "note", "follow_up_due"),
+    "FollowUpPosted": ("agency_code", "text", "kind"),
+    "ReporterReplied": ("text",),
+    "ReportClosed": ("reason", "note"),
+    "ReportRated": ("rating", "comment"),
+    "ReportReopened": ("reason", "agency_code"),
+    "SlaBreached": ("stage", "due", "agency_code"),
+    "EscalatedToOmbudsman": ("ombudsman_office",),
+    "ProtectionChanged": ("anonymous", "confidential"),
+}
+
+
+@lru_cache(maxsize=1)
+def _calendar() -> WorkingDayCalendar:
+    return WorkingDayCalendar.default()
+
+
+def _set(conn: sqlite3.Connection, tracking_id: str, at: str, **columns: object) -> None:
+    names = ", ".join(f"{name} = ?" for name in columns)
+    conn.execute(
+        f"UPDATE reports SET {names}, updated_at = ? WHERE tracking_id = ?",  # noqa: S608
+        (*columns.values(), at, tracking_id),
+    )
+
+
+def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+    if not event.stream.startswith("report-") or event.event_type not in HISTORY_FIELDS:
+        return
+    tracking_id = event.stream.removeprefix("report-")
+    at = event.occurred_at.isoformat()
+    details = {k: event.data.get(k) for k in HISTORY_FIELDS[event.event_type]}
+    conn.execute(
+        "INSERT OR IGNORE INTO history (position, tracking_id, event_type, occurred_at,"
+        " actor_kind, details) VALUES (?, ?, ?, ?, ?, ?)",
+        (event.position, tracking_id, event.event_type, at, event.actor.kind, json.dumps(details)),
+    )
+    payload = event.payload()
+    match payload:
+        case ReportSubmitted():
+            loc = payload.location
+            conn.execute(
+                "INSERT OR IGNORE INTO reports (tracking_id, status, classification, title, body,"
+                " category, lat, lon, region_code, address, channel, anonymous, confidential,"
+                " submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    tracking_id,
+                    Status.SUBMITTED.value,
+                    payload.classification.value,
+                    payload.title,
+                    payload.body,
+                    payload.category,
+                    loc.lat,
+                    loc.lon,
+                    loc.region_code,
+                    loc.address,
+                    payload.channel.value,
+                    int(payload.anonymous),
+                    int(payload.confidential),
+                    at,
+                    at,
+                ),
+            )
+        case ReportVerified():
+            _set(
+                conn,
+                tracking_id,
+                at,
+                status=Status.VERIFIED.value,
+                classification=payload.classification.value,
+                category=payload.category,
+                region_code=payload.region_code,
+                requires_field_inspection=int(payload.requires_field_inspection),
+                verified_at=at,
+            )
+            if payload.location is not None:
+                loc = payload.location
+                _set(conn, tracking_id, at, lat=loc.lat, lon=loc.lon, address=loc.address)
+        case ReportRejected():
+            _set(conn, tracking_id, at, status=Status.REJECTED.value)
+        case ReportReferred():
+            _set(conn, tracking_id, at, region_code=payload.to_region)
+        case ProtectionChanged():
+            _set(
+                conn,
+                tracking_id,
+                at,
+                anonymous=int(payload.anonymous),
+                confidential=int(payload.confidential),
+            )
+        case ForwardedToOPD():
+            _set(
+                conn,
+                tracking_id,
+                at,
+                status=Status.FORWARDED.value,
+                agency_code=payload.agency_code,
+                agency_name=payload.agency_name,
+                routed_by=payload.routed_by,
+                follow_up_due=payload.follow_up_due.isoformat(),
+                forwarded_at=at,
+                followed_up=0,
+            )
+        case ReportReturned():
+            row = conn.execute(
+                "SELECT returned_by FROM reports WHERE tracking_id = ?", (tracking_id,)
+            ).fetchone()
+            returned_by = [*json.loads(row["returned_by"] if row else "[]"), payload.agency_code]
+            _set(
+                conn,
+                tracking_id,
+                at,
+                status=Status.RETURNED.value,
+                agency_code=None,
+                agency_name=None,
+                follow_up_due=None,
+                returned_by=json.dumps(returned_by),
+                returned_from=payload.agency_code,
+                return_reason=payload.reason,
+                return_note=payload.note,
+                suggested_agency=payload.suggested_agency,
+            )
+        case ReportTransferred():
+            _set(
+                conn,
+                tracking_id,
+                at,
+                agency_code=payload.to_agency,
+                agency_name=payload.to_agency_name,
+                routed_by="transfer",
+                follow_up_due=payload.follow_up_due.isoformat(),
+                forwarded_at=at,
+                followed_up=0,
+            )
+        case FollowUpPosted():
+            conn.execute(
+                "UPDATE reports SET status = ?, followed_up = 1,"
+                " follow_up_count = follow_up_count + 1, last_follow_up_at = ?, updated_at = ?"
+                " WHERE tracking_id = ?",
+                (Status.FOLLOWED_UP.value, at, at, tracking_id),
+            )
+        case ReportClosed():
+            _set(conn, tracking_id, at, status=Status.CLOSED.value)
+        case ReportReopened():
+            row = conn.execute(
+                "SELECT agency_code, region_code FROM reports WHERE tracking_id = ?",
+                (tracking_id,),
+            ).fetchone()
+            agency = payload.agency_code or (row["agency_code"] if row else None)
+            due = (
+                follow_up_due(_calendar(), agency, event.occurred_at, row["region_code"])
+                if agency and row
+                else None
+            )
+            _set(
+                conn,
+                tracking_id,
+                at,
+                status=Status.FORWARDED.value,
+                agency_code=agency,
+                routed_by="reopen",
+                follow_up_due=due.isoformat() if due else None,
+                forwarded_at=at,
+                followed_up=0,
+            )
+        case _:
+            pass
