@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.clock import Clock
-from shared.domain.events import Actor, DomainEvent
+from shared.domain.events import Actor, DomainEvent, UnknownEventType
 from shared.domain.report import Command, ReportState, decide, evolve, stream_name
 from shared.store.port import EventStore, NewEvent, RecordedEvent, WrongExpectedVersion
 
@@ -36,7 +36,13 @@ def fixed_event_id(stream: str, key: str, index: int) -> uuid.UUID:
 def fold(events: Sequence[RecordedEvent]) -> ReportState | None:
     state: ReportState | None = None
     for event in events:
-        state = evolve(state, event.payload(), event.occurred_at)
+        try:
+            payload = event.payload()
+        except UnknownEventType:
+            # A newer event type this process does not know yet does not change the report's
+            # lifecycle here; skipping it beats refusing every command on the report.
+            continue
+        state = evolve(state, payload, event.occurred_at)
     return state
 
 
