@@ -1,0 +1,489 @@
+"""The administrators' HTML console: server-rendered, keyboard usable, no JavaScript.
+
+Sign-in: an admin pastes their bearer token into a form; it is kept in an HttpOnly,
+SameSite=Strict cookie scoped to /console (Secure on HTTPS) and verified on every request, so an
+expired or revoked-by-rotation token signs the admin out. Every form that changes something
+carries a CSRF token derived from the session (HMAC of the cookie under a purpose key) and a
+fresh idempotency key, so a double submit is harmless.
+
+No `from __future__ import annotations` here: FastAPI must resolve the route signatures.
+"""
+
+import hmac
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ValidationError
+
+from services.verification.desk import Conflict, Desk, Forbidden, Invalid, Outcome
+from services.verification.inputs import (
+    NotOurAuthorityIn,
+    PostponeIn,
+    ProtectionIn,
+    RejectIn,
+    RequestCompletionIn,
+    VerifyIn,
+    protection_command,
+    reject_command,
+    verify_command,
+)
+from services.verification.views import QueueFilter
+from shared.auth import InvalidToken, Principal, Role, verify_token
+from shared.crypto import keyed_hash
+from shared.domain.events import Channel, Classification, RejectionReason, Status
+from shared.domain.report import (
+    Command,
+    PostponeReport,
+    ReferReport,
+    ReportNotFound,
+    RequestCompletion,
+)
+from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.http import correlation_id
+from shared.service import Context
+
+COOKIE = "lapor_console"
+COOKIE_PATH = "/console"
+SESSION_SECONDS = 8 * 3600
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+DONE_MESSAGES = {
+    "verify": "Report {id} verified.",
+    "request-completion": "The reporter of {id} was asked to complete the report.",
+    "reject": "Report {id} rejected.",
+    "postpone": "Report {id} postponed.",
+    "not-our-authority": "Report {id} referred onwards.",
+    "protection": "Protection of report {id} changed.",
+}
+# After these, the report leaves the queue: go back to the queue for the next one.
+BACK_TO_QUEUE = {"verify", "reject", "not-our-authority"}
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _fmt_time(value: str | None) -> str:
+    if not value:
+        return ""
+    at = datetime.fromisoformat(value)
+    return at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+_env.filters["when"] = _fmt_time
+
+
+def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = _env.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def _blank(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def form_fields(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: _blank(form.get(name)) for name in names if _blank(form.get(name)) is not None}
+
+
+def validation_message(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        field = ".".join(str(p) for p in e.get("loc", ())) or "form"
+        parts.append(f"{field}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str]]]) -> APIRouter:
+    r = APIRouter(prefix="/console", include_in_schema=False)
+    secret = ctx.settings.master_secret
+
+    def csrf_for(token: str) -> str:
+        return keyed_hash(secret, "verification-console-csrf", token)
+
+    def session(request: Request) -> tuple[Principal, str] | None:
+        token = request.cookies.get(COOKIE)
+        if not token:
+            return None
+        try:
+            return verify_token(secret, token), token
+        except InvalidToken:
+            return None
+
+    def to_login() -> RedirectResponse:
+        response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(COOKIE, path=COOKIE_PATH)
+        return response
+
+    def forbidden(message: str, principal: Principal | None = None) -> HTMLResponse:
+        return render("error.html", 403, title="Not allowed", message=message, principal=principal)
+
+    def checked_csrf(form: Mapping[str, Any], token: str) -> bool:
+        sent = form.get("csrf")
+        return isinstance(sent, str) and hmac.compare_digest(sent, csrf_for(token))
+
+    def base(principal: Principal, token: str) -> dict[str, Any]:
+        return {
+            "principal": principal,
+            "csrf": csrf_for(token),
+            "new_key": lambda: uuid.uuid4().hex,
+        }
+
+    # -- sign in and out --
+    @r.get("/login")
+    async def login_form(request: Request) -> Response:
+        found = session(request)
+        if found and found[0].role is Role.ADMIN:
+            return RedirectResponse("/console", status_code=303)
+        return render("login.html", error=None)
+
+    @r.post("/login")
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        token = form.get("token")
+        if not isinstance(token, str) or not token.strip():
+            return render("login.html", 422, error="token: paste your admin token")
+        token = token.strip()
+        try:
+            principal = verify_token(secret, token)
+        except InvalidToken:
+            return render("login.html", 401, error="token: invalid or expired token")
+        if principal.role is not Role.ADMIN:
+            return render(
+                "login.html", 403, error=f"token: role {principal.role.value} may not use the desk"
+            )
+        response = RedirectResponse("/console", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=SESSION_SECONDS,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    @r.post("/logout")
+    async def logout(request: Request) -> Response:
+        found = session(request)
+        form = await request.form()
+        if found is not None and not checked_csrf(form, found[1]):
+            return forbidden("csrf: the form is stale; reload the page and try again")
+        return to_login()
+
+    # -- the queue --
+    @r.get("")
+    async def queue_page(
+        request: Request,
+        status: Annotated[str | None, Query(max_length=32)] = None,
+        category: Annotated[str | None, Query(max_length=64)] = None,
+        region: Annotated[str | None, Query(max_length=10)] = None,
+        channel: Annotated[str | None, Query(max_length=32)] = None,
+        classification: Annotated[str | None, Query(max_length=32)] = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        postponed: Annotated[str, Query(pattern=r"^(hide|only|include)$")] = "hide",
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        done: Annotated[str | None, Query(max_length=32)] = None,
+        id: Annotated[str | None, Query(max_length=20)] = None,
+        changed: Annotated[str | None, Query(max_length=1)] = None,
+    ) -> Response:
+        found = session(request)
+        if found is None:
+            return to_login()
+        principal, token = found
+        if principal.role is not Role.ADMIN:
+            return forbidden(f"role {principal.role.value} may not use the desk", principal)
+        errors: list[str] = []
+        filters = {
+            "status": _blank(status),
+            "category": _blank(category),
+            "region": _blank(region),
+            "channel": _blank(channel),
+            "classification": _blank(classification),
+            "q": _blank(q),
+        }
+        for name, allowed in (
+            ("status", {s.value for s in Status}),
+            ("channel", {c.value for c in Channel}),
+            ("classification", {c.value for c in Classification}),
+        ):
+            if filters[name] is not None and filters[name] not in allowed:
+                errors.append(f"{name}: unknown value {filters[name]!r}")
+                filters[name] = None
+        if filters["region"] is not None and not str(filters["region"]).isdigit():
+            errors.append("region: a Kemendagri code of digits")
+            filters["region"] = None
+        limit = 50
+        try:
+            rows, total = await desk.queue(
+                principal,
+                QueueFilter(
+                    **{k: v for k, v in filters.items()},
+                    postponed=postponed,
+                    limit=limit,
+                    offset=offset,
+                ),
+            )
+        except Forbidden as error:
+            return forbidden(str(error), principal)
+        message = None
+        if done in DONE_MESSAGES and id:
+            message = DONE_MESSAGES[done].format(id=id)
+            if changed == "0":
+                message += " (nothing changed: it was already done)"
+        page = {k: v for k, v in filters.items() if v is not None} | {"postponed": postponed}
+        return render(
+            "queue.html",
+            **base(principal, token),
+            rows=rows,
+            total=total,
+            filters=filters,
+            postponed=postponed,
+            errors=errors,
+            message=message,
+            statuses=[s.value for s in Status],
+            channels=[c.value for c in Channel],
+            classifications=[c.value for c in Classification],
+            categories=categories(),
+            prev_url=(
+                "/console?" + urlencode(page | {"offset": max(0, offset - limit)})
+                if offset > 0
+                else None
+            ),
+            next_url=(
+                "/console?" + urlencode(page | {"offset": offset + limit})
+                if offset + limit < total
+                else None
+            ),
+            offset=offset,
+        )
+
+    # -- one report --
+    async def report_page(
+        principal: Principal,
+        token: str,
+        tracking_id: str,
+        *,
+        status_code: int = 200,
+        message: str | None = None,
+        error: str | None = None,
+        conflict: dict[str, Any] | None = None,
+    ) -> Response:
+        try:
+            report = await desk.detail(principal, tracking_id)
+            suggestions = await desk.duplicates(principal, tracking_id)
+        except ReportNotFound:
+            return render(
+                "error.html",
+                404,
+                title="Not found",
+                message=f"No report {tracking_id} (it may take a moment to appear).",
+                principal=principal,
+            )
+        except Forbidden as failure:
+            return forbidden(str(failure), principal)
+        return render(
+            "report.html",
+            status_code,
+            **base(principal, token),
+            report=report,
+            suggestions=suggestions,
+            message=message,
+            error=error,
+            conflict=conflict,
+            categories=categories(),
+            classifications=[c.value for c in Classification],
+            reasons=[reason.value for reason in RejectionReason],
+            today=desk.today(report["location"]["region_code"]).isoformat(),
+        )
+
+    def tracking_id_or_none(raw: str) -> str | None:
+        try:
+            return normalize_tracking_id(raw)
+        except InvalidTrackingId:
+            return None
+
+    @r.get("/reports/{tracking_id}")
+    async def report_view(
+        request: Request,
+        tracking_id: str,
+        done: Annotated[str | None, Query(max_length=32)] = None,
+        changed: Annotated[str | None, Query(max_length=1)] = None,
+    ) -> Response:
+        found = session(request)
+        if found is None:
+            return to_login()
+        principal, token = found
+        if principal.role is not Role.ADMIN:
+            return forbidden(f"role {principal.role.value} may not use the desk", principal)
+        normal = tracking_id_or_none(tracking_id)
+        if normal is None:
+            return render(
+                "error.html",
+                404,
+                title="Not found",
+                message="That is not a valid tracking ID.",
+                principal=principal,
+            )
+        message = None
+        if done in DONE_MESSAGES:
+            message = DONE_MESSAGES[done].format(id=normal)
+            if changed == "0":
+                message += " (nothing changed: it was already so)"
+        return await report_page(principal, token, normal, message=message)
+
+    async def command_from(action: str, form: Mapping[str, Any], tracking_id: str) -> Command:
+        model: type[BaseModel]
+        if action == "verify":
+            data = form_fields(
+                form, ("classification", "category", "region_code", "agency_code")
+            ) | {"requires_field_inspection": form.get("requires_field_inspection") == "on"}
+            location = form_fields(form, ("lat", "lon", "address"))
+            if location:
+                data["location"] = location
+            return verify_command(VerifyIn.model_validate(data))
+        if action == "request-completion":
+            body = RequestCompletionIn.model_validate(form_fields(form, ("note",)))
+            return RequestCompletion(note=body.note)
+        if action == "reject":
+            rejection = RejectIn.model_validate(
+                form_fields(form, ("reason", "note", "duplicate_of"))
+            )
+            if rejection.duplicate_of:
+                normal = tracking_id_or_none(rejection.duplicate_of)
+                if normal is None:
+                    raise Invalid("duplicate_of", "not a valid tracking ID")
+                rejection = rejection.model_copy(update={"duplicate_of": normal})
+            return await reject_command(desk, tracking_id, rejection)
+        if action == "postpone":
+            postpone = PostponeIn.model_validate(form_fields(form, ("until", "note")))
+            desk.check_postpone(postpone.until)
+            return PostponeReport(until=postpone.until, note=postpone.note)
+        if action == "not-our-authority":
+            refer = NotOurAuthorityIn.model_validate(form_fields(form, ("to_region", "note")))
+            return ReferReport(to_region=refer.to_region, note=refer.note)
+        if action == "protection":
+            model = ProtectionIn
+            protect = model.model_validate(
+                {
+                    "anonymous": form.get("anonymous") == "on",
+                    "confidential": form.get("confidential") == "on",
+                }
+                | form_fields(form, ("note",))
+            )
+            assert isinstance(protect, ProtectionIn)
+            return protection_command(protect)
+        raise Invalid("action", f"unknown action {action!r}")
+
+    @r.post("/reports/{tracking_id}/{action}")
+    async def act(request: Request, tracking_id: str, action: str) -> Response:
+        found = session(request)
+        if found is None:
+            return to_login()
+        principal, token = found
+        if principal.role is not Role.ADMIN:
+            return forbidden(f"role {principal.role.value} may not use the desk", principal)
+        form = await request.form()
+        if not checked_csrf(form, token):
+            return forbidden("csrf: the form is stale; reload the page and try again", principal)
+        normal = tracking_id_or_none(tracking_id)
+        if normal is None or action not in DONE_MESSAGES:
+            return render(
+                "error.html", 404, title="Not found", message="No such page.", principal=principal
+            )
+        key = form.get("idem")
+        outcome: Outcome
+        try:
+            await desk.load_for(principal, normal)
+            command = await command_from(action, form, normal)
+            outcome = await desk.act(
+                normal,
+                command,
+                principal,
+                correlation_id(request),
+                key if isinstance(key, str) and key else None,
+            )
+        except ValidationError as error:
+            return await report_page(
+                principal, token, normal, status_code=422, error=validation_message(error)
+            )
+        except Invalid as error:
+            return await report_page(principal, token, normal, status_code=422, error=str(error))
+        except Conflict as error:
+            return await report_page(
+                principal, token, normal, status_code=409, error=error.msg, conflict=error.detail()
+            )
+        except Forbidden as error:
+            return forbidden(str(error), principal)
+        except ReportNotFound:
+            return render(
+                "error.html",
+                404,
+                title="Not found",
+                message=f"No report {normal}.",
+                principal=principal,
+            )
+        await desk.wait_projected(outcome.position)
+        changed = "1" if outcome.changed else "0"
+        if action in BACK_TO_QUEUE:
+            target = "/console?" + urlencode({"done": action, "id": normal, "changed": changed})
+        else:
+            target = f"/console/reports/{normal}?" + urlencode({"done": action, "changed": changed})
+        return RedirectResponse(target, status_code=303)
+
+    @r.post("/bulk-verify")
+    async def bulk_verify(request: Request) -> Response:
+        found = session(request)
+        if found is None:
+            return to_login()
+        principal, token = found
+        if principal.role is not Role.ADMIN:
+            return forbidden(f"role {principal.role.value} may not use the desk", principal)
+        form = await request.form()
+        if not checked_csrf(form, token):
+            return forbidden("csrf: the form is stale; reload the page and try again", principal)
+        raw = [v for v in form.getlist("tracking_id") if isinstance(v, str)]
+        ids = [t for t in (tracking_id_or_none(v) for v in raw) if t is not None]
+        if not ids:
+            return render(
+                "bulk.html",
+                422,
+                **base(principal, token),
+                results=[],
+                error="tracking_id: tick at least one report",
+            )
+        key = form.get("idem")
+        try:
+            results = await desk.bulk_verify(
+                ids[:200],
+                principal,
+                correlation_id(request),
+                key if isinstance(key, str) and key else None,
+            )
+        except Forbidden as error:
+            return forbidden(str(error), principal)
+        positions = [r["position"] for r in results if r.get("position") is not None]
+        await desk.wait_projected(max(positions) if positions else None)
+        return render("bulk.html", **base(principal, token), results=results, error=None)
+
+    return r

@@ -1,0 +1,577 @@
+"""The verification desk's use cases: who may act on what, one command per action, and what to
+tell an administrator when someone else acted first.
+
+Edges (the JSON API and the HTML console) parse input, call these, and translate the errors:
+`Forbidden` → 403, `Conflict` → 409 with the report's current state, `Invalid` → 422 naming the
+field, `ReportNotFound` → 404.
+
+Idempotency: an `Idempotency-Key` becomes fixed event ids (a retry returns the first answer).
+Without a key, a repeated action is harmless too: the domain decides nothing new, and the desk
+answers 200 "unchanged" when the same administrator did it, and 409 when another administrator
+made that decision first (so nobody believes their different category or reason was applied).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+
+from services.verification import views
+from services.verification.similarity import (
+    NEARBY_METRES,
+    WINDOW_DAYS,
+    Similarity,
+    haversine_metres,
+    jaccard,
+)
+from services.verification.views import QueueFilter, VerificationClock
+from shared.auth import Principal
+from shared.calendar import local_date, timezone_for_region
+from shared.clock import Clock
+from shared.domain.events import Actor, RejectionReason, Status
+from shared.domain.report import (
+    ChangeProtection,
+    Command,
+    DomainError,
+    InvalidTransition,
+    PostponeReport,
+    ReferReport,
+    RejectReport,
+    ReportNotFound,
+    ReportState,
+    RequestCompletion,
+    VerifyReport,
+    decide,
+)
+from shared.logs import get_logger
+from shared.projection import Projector, ViewReader
+from shared.reports import Meta, ReportRepository
+from shared.store.port import RecordedEvent, WrongExpectedVersion
+
+log = get_logger(__name__)
+
+ACTIONS_TOTAL = Counter(
+    "lapor_verification_actions_total",
+    "Administrators' actions at the verification desk, by outcome",
+    ["action", "outcome"],
+)
+QUEUE_DEPTH = Gauge(
+    "lapor_verification_queue_depth",
+    "Reports waiting at the verification desk, by status",
+    ["status"],
+)
+TIME_TO_VERIFY = Histogram(
+    "lapor_time_to_verify_seconds",
+    "From submission to verification",
+    buckets=(3600, 4 * 3600, 8 * 3600, 86400, 2 * 86400, 3 * 86400, 5 * 86400, 10 * 86400),
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    event_type: str
+    # A decision (verify, reject, request completion) that another admin already took is a
+    # conflict; setting a value that is already set (postpone, refer, protection) is not.
+    decision: bool
+
+
+ACTIONS: dict[type[Command], Action] = {
+    VerifyReport: Action("verify", "ReportVerified", True),
+    RejectReport: Action("reject", "ReportRejected", True),
+    RequestCompletion: Action("request-completion", "ReportCompletionRequested", True),
+    PostponeReport: Action("postpone", "ReportPostponed", False),
+    ReferReport: Action("not-our-authority", "ReportReferred", False),
+    ChangeProtection: Action("protection", "ProtectionChanged", False),
+}
+
+
+class Forbidden(Exception):
+    """The caller may not do this (403)."""
+
+
+class Invalid(Exception):
+    """Bad input that only the desk can judge (422), naming the field."""
+
+    def __init__(self, field: str, msg: str) -> None:
+        super().__init__(f"{field}: {msg}")
+        self.field = field
+        self.msg = msg
+
+    def detail(self) -> list[dict[str, Any]]:
+        return [{"loc": ["body", self.field], "field": self.field, "msg": self.msg}]
+
+
+class Conflict(Exception):
+    """Someone else changed the report first, or its status does not allow the action (409)."""
+
+    def __init__(self, msg: str, state: ReportState | None, last: RecordedEvent | None) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.state = state
+        self.last = last
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "msg": self.msg,
+            "status": self.state.status.value if self.state else None,
+            "current_version": self.state.version if self.state else 0,
+            "current": state_summary(self.state) if self.state else None,
+            "last_event": event_summary(self.last) if self.last else None,
+        }
+
+
+def state_summary(s: ReportState) -> dict[str, Any]:
+    return {
+        "tracking_id": s.tracking_id,
+        "status": s.status.value,
+        "version": s.version,
+        "classification": s.classification.value,
+        "category": s.category,
+        "region_code": s.region_code,
+        "anonymous": s.anonymous,
+        "confidential": s.confidential,
+        "postponed_until": s.postponed_until.isoformat() if s.postponed_until else None,
+        "agency_code": s.agency_code,
+        "requires_field_inspection": s.requires_field_inspection,
+    }
+
+
+def event_summary(e: RecordedEvent) -> dict[str, Any]:
+    return {
+        "event_type": e.event_type,
+        "occurred_at": e.occurred_at.isoformat(),
+        "actor": {"kind": e.actor.kind, "id": e.actor.id},
+    }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    tracking_id: str
+    action: str
+    status: str
+    changed: bool
+    events: tuple[str, ...]
+    version: int
+    position: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "tracking_id": self.tracking_id,
+            "action": self.action,
+            "status": self.status,
+            "changed": self.changed,
+            "events": list(self.events),
+            "version": self.version,
+        }
+
+
+def admin_actor(principal: Principal) -> Actor:
+    return Actor(kind="admin", id=principal.subject)
+
+
+def scoped_region(principal: Principal, region: str | None) -> str | None:
+    """The region filter a principal may use: theirs, or a part of it; 403 outside it."""
+    if principal.region is None:
+        return region
+    if region is None or principal.region.startswith(region):
+        return principal.region
+    if region.startswith(principal.region):
+        return region
+    raise Forbidden(f"region: {region} is outside your region {principal.region}")
+
+
+class Desk:
+    def __init__(
+        self,
+        reports: ReportRepository,
+        projector: Projector,
+        clock: Clock,
+        verification_clock: VerificationClock,
+    ) -> None:
+        self.reports = reports
+        self.projector = projector
+        self.reader = ViewReader(projector.path)
+        self.clock = clock
+        self.verification_clock = verification_clock
+
+    # -- commands --
+    async def load_for(
+        self, principal: Principal, tracking_id: str
+    ) -> tuple[ReportState, list[RecordedEvent]]:
+        state, history = await self.reports.load(tracking_id)
+        if state is None:
+            raise ReportNotFound("no such report")
+        if not principal.covers_region(state.region_code):
+            raise Forbidden(
+                f"tracking_id: report {tracking_id} is outside your region {principal.region}"
+            )
+        return state, history
+
+    def check_target(self, principal: Principal, command: Command) -> None:
+        """A regional admin may not verify a report into another region."""
+        region = command.region_code if isinstance(command, VerifyReport) else None
+        if region is not None and not principal.covers_region(region):
+            raise Forbidden(f"region_code: {region} is outside your region {principal.region}")
+
+    async def act(
+        self,
+        tracking_id: str,
+        command: Command,
+        principal: Principal,
+        correlation_id: str,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        action = ACTIONS[type(command)]
+        structlog.contextvars.bind_contextvars(tracking_id=tracking_id)
+        try:
+            outcome = await self._act(
+                tracking_id, command, action, principal, correlation_id, idempotency_key
+            )
+        except Conflict:
+            ACTIONS_TOTAL.labels(action.name, "conflict").inc()
+            log.info("action_conflict", action=action.name, admin=principal.subject)
+            raise
+        except Forbidden:
+            ACTIONS_TOTAL.labels(action.name, "forbidden").inc()
+            raise
+        ACTIONS_TOTAL.labels(action.name, "changed" if outcome.changed else "unchanged").inc()
+        log.info(
+            "action_done", action=action.name, changed=outcome.changed, admin=principal.subject
+        )
+        return outcome
+
+    async def _act(
+        self,
+        tracking_id: str,
+        command: Command,
+        action: Action,
+        principal: Principal,
+        correlation_id: str,
+        idempotency_key: str | None,
+    ) -> Outcome:
+        state, _ = await self.load_for(principal, tracking_id)
+        self.check_target(principal, command)
+        actor = admin_actor(principal)
+        meta = Meta(
+            actor=actor,
+            correlation_id=correlation_id,
+            idempotency_key=(
+                f"verification:{action.name}:{principal.subject}:{idempotency_key}"
+                if idempotency_key
+                else None
+            ),
+        )
+        raced = False
+        try:
+            stored = await self.reports.execute(tracking_id, command, meta)
+        except WrongExpectedVersion:
+            raced, stored = True, []
+        except InvalidTransition as error:
+            now_state, history = await self.reports.load(tracking_id)
+            raise Conflict(str(error), now_state, history[-1] if history else None) from error
+        if stored:
+            if isinstance(command, VerifyReport) and stored[-1].stream_version > state.version:
+                TIME_TO_VERIFY.observe(
+                    (stored[-1].occurred_at - state.submitted_at).total_seconds()
+                )
+            return await self._outcome(tracking_id, action, stored)
+        # Nothing new was stored: a repeat, or someone else got there first.
+        current, history = await self.reports.load(tracking_id)
+        assert current is not None
+        last = history[-1] if history else None
+        if raced:
+            try:
+                would = decide(current, command)
+            except InvalidTransition as error:
+                raise Conflict(str(error), current, last) from error
+            except DomainError:
+                would = []
+            if would:
+                raise Conflict(
+                    "someone else changed this report first; reload and decide again",
+                    current,
+                    last,
+                )
+        if action.decision:
+            previous = next(
+                (e for e in reversed(history) if e.event_type == action.event_type), None
+            )
+            if previous is not None and previous.actor != actor:
+                raise Conflict(
+                    f"another administrator ({previous.actor.id}) already did this",
+                    current,
+                    previous,
+                )
+        return Outcome(
+            tracking_id=tracking_id,
+            action=action.name,
+            status=current.status.value,
+            changed=False,
+            events=(),
+            version=current.version,
+        )
+
+    async def _outcome(
+        self, tracking_id: str, action: Action, stored: Sequence[RecordedEvent]
+    ) -> Outcome:
+        current, _ = await self.reports.load(tracking_id)
+        assert current is not None
+        return Outcome(
+            tracking_id=tracking_id,
+            action=action.name,
+            status=current.status.value,
+            changed=True,
+            events=tuple(e.event_type for e in stored),
+            version=current.version,
+            position=max(e.position for e in stored),
+        )
+
+    async def bulk_verify(
+        self,
+        tracking_ids: Sequence[str],
+        principal: Principal,
+        correlation_id: str,
+        idempotency_key: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Verify each report as submitted. Authorization is all or nothing; the rest per report."""
+        unique = list(dict.fromkeys(tracking_ids))
+        found: dict[str, ReportState] = {}
+        outside: list[str] = []
+        for tracking_id in unique:
+            state, _ = await self.reports.load(tracking_id)
+            if state is None:
+                continue
+            found[tracking_id] = state
+            if not principal.covers_region(state.region_code):
+                outside.append(tracking_id)
+        if outside:
+            ACTIONS_TOTAL.labels("bulk-verify", "forbidden").inc()
+            raise Forbidden(
+                f"tracking_ids: {', '.join(outside)} outside your region {principal.region}"
+            )
+        results: list[dict[str, Any]] = []
+        for tracking_id in unique:
+            if tracking_id not in found:
+                results.append({"tracking_id": tracking_id, "outcome": "not_found", "status": None})
+                continue
+            try:
+                outcome = await self.act(
+                    tracking_id,
+                    VerifyReport(),
+                    principal,
+                    correlation_id,
+                    f"bulk:{idempotency_key}" if idempotency_key else None,
+                )
+            except Conflict as conflict:
+                results.append(
+                    {
+                        "tracking_id": tracking_id,
+                        "outcome": "conflict",
+                        "status": conflict.state.status.value if conflict.state else None,
+                        "detail": conflict.msg,
+                    }
+                )
+                continue
+            results.append(
+                {
+                    "tracking_id": tracking_id,
+                    "outcome": "verified" if outcome.changed else "unchanged",
+                    "status": outcome.status,
+                    "events": list(outcome.events),
+                    "position": outcome.position,
+                }
+            )
+        return results
+
+    async def reject_command(
+        self,
+        reason: RejectionReason | None,
+        note: str | None,
+        duplicate_of: str | None,
+        tracking_id: str,
+    ) -> RejectReport:
+        """A rejection, checked: a duplicate names an existing, different report."""
+        if duplicate_of is not None:
+            if duplicate_of == tracking_id:
+                raise Invalid("duplicate_of", "a report cannot duplicate itself")
+            original, _ = await self.reports.load(duplicate_of)
+            if original is None:
+                raise Invalid("duplicate_of", f"no report {duplicate_of}")
+            if reason is None:
+                reason = RejectionReason.DUPLICATE
+            elif reason is not RejectionReason.DUPLICATE:
+                raise Invalid("duplicate_of", "only a rejection as duplicate names an original")
+        if reason is None:
+            raise Invalid("reason", "a rejection needs a reason")
+        if reason is RejectionReason.DUPLICATE and duplicate_of is None:
+            raise Invalid("duplicate_of", "a duplicate must name the report it duplicates")
+        return RejectReport(reason=reason, note=note, duplicate_of=duplicate_of)
+
+    def check_postpone(self, until: date) -> None:
+        today = self.today()
+        if until <= today:
+            raise Invalid("until", f"must be after today ({today.isoformat()})")
+        if until > today + timedelta(days=366):
+            raise Invalid("until", "must be within a year")
+
+    async def wait_projected(self, position: int | None, timeout: float = 2.0) -> bool:
+        """Read your writes: wait (bounded) until this service's views include `position`."""
+        if position is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            row = await self.reader.fetchone(
+                "SELECT position FROM checkpoint WHERE name = ?", (self.projector.name,)
+            )
+            if row is not None and row["position"] >= position:
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    # -- reads --
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today(self, region_code: str | None = None) -> date:
+        return local_date(self.now(), timezone_for_region(region_code))
+
+    def row_json(self, row: Any, now: datetime) -> dict[str, Any]:
+        left = self.verification_clock.time_left(row, now)
+        return {
+            "tracking_id": row["tracking_id"],
+            "status": row["status"],
+            "classification": row["classification"],
+            "title": row["title"],
+            "body": row["body"],
+            "amendments": views_amendments(row),
+            "category": row["category"],
+            "suggested_category": row["suggested_category"],
+            "suggested_region": row["suggested_region"],
+            "location": {
+                "lat": row["lat"],
+                "lon": row["lon"],
+                "region_code": row["region_code"],
+                "address": row["address"],
+            },
+            "channel": row["channel"],
+            "anonymous": bool(row["anonymous"]),
+            "confidential": bool(row["confidential"]),
+            "requires_field_inspection": bool(row["requires_field_inspection"]),
+            "agency_code": row["agency_code"],
+            "submitted_at": row["submitted_at"],
+            "updated_at": row["updated_at"],
+            "version": row["version"],
+            "postponed_until": row["postponed_until"],
+            "completion_requested_at": row["completion_requested_at"],
+            "completion_note": row["completion_note"],
+            "verification_breached": bool(row["breached"]),
+            "time_left": left.as_json() if left else None,
+        }
+
+    async def queue(self, principal: Principal, f: QueueFilter) -> tuple[list[dict[str, Any]], int]:
+        region = scoped_region(principal, f.region)
+        f = replace(f, region=region)
+        now = self.now()
+        rows, total = await views.queue(self.reader, f, now, self.today(principal.region))
+        return [self.row_json(r, now) for r in rows], total
+
+    async def visible_row(self, principal: Principal, tracking_id: str) -> Any:
+        row = await views.report(self.reader, tracking_id)
+        if row is None:
+            raise ReportNotFound("no such report")
+        if not principal.covers_region(row["region_code"]):
+            raise Forbidden(
+                f"tracking_id: report {tracking_id} is outside your region {principal.region}"
+            )
+        return row
+
+    async def detail(self, principal: Principal, tracking_id: str) -> dict[str, Any]:
+        row = await self.visible_row(principal, tracking_id)
+        events = await views.history(self.reader, tracking_id)
+        links = await views.duplicates_of(self.reader, tracking_id)
+        return self.row_json(row, self.now()) | {
+            "verified_at": row["verified_at"],
+            "rejected_reason": row["rejected_reason"],
+            "duplicate_of": row["duplicate_of"],
+            "decided_by": row["decided_by"],
+            "duplicates": [
+                {"tracking_id": link["tracking_id"], "linked_at": link["linked_at"]}
+                for link in links
+            ],
+            "history": [
+                {
+                    "event_type": e["event_type"],
+                    "occurred_at": e["occurred_at"],
+                    "stream_version": e["stream_version"],
+                    "actor": {"kind": e["actor_kind"], "id": e["actor_id"]},
+                    "details": json.loads(e["details"]),
+                }
+                for e in events
+            ],
+        }
+
+    async def duplicates(
+        self, principal: Principal, tracking_id: str, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """Likely duplicates: similar words or within ~500 m, submitted within 30 days either
+        side, from any channel and in any status, that the caller may see; best first (ties:
+        closest in time first)."""
+        target = await self.visible_row(principal, tracking_id)
+        words = set(target["tokens"].split())
+        found: list[tuple[Similarity, Any]] = []
+        for row in await views.candidates(
+            self.reader, target, timedelta(days=WINDOW_DAYS), NEARBY_METRES
+        ):
+            if not principal.covers_region(row["region_code"]):
+                continue
+            distance = None
+            if None not in (target["lat"], target["lon"], row["lat"], row["lon"]):
+                distance = haversine_metres(target["lat"], target["lon"], row["lat"], row["lon"])
+            similarity = Similarity(
+                text=round(jaccard(words, row["tokens"].split()), 4),
+                distance_m=round(distance, 1) if distance is not None else None,
+                same_category=bool(target["category"]) and target["category"] == row["category"],
+            )
+            if similarity.likely:
+                found.append((similarity, row))
+        submitted = datetime.fromisoformat(target["submitted_at"])
+
+        def apart(row: Any) -> float:
+            return abs((datetime.fromisoformat(row["submitted_at"]) - submitted).total_seconds())
+
+        found.sort(key=lambda pair: (-pair[0].score, apart(pair[1])))
+        return [
+            {
+                "tracking_id": row["tracking_id"],
+                "title": row["title"],
+                "status": row["status"],
+                "channel": row["channel"],
+                "category": row["category"],
+                "region_code": row["region_code"],
+                "submitted_at": row["submitted_at"],
+                "text_similarity": s.text,
+                "distance_m": s.distance_m,
+                "score": s.score,
+                "reasons": s.reasons,
+            }
+            for s, row in found[:limit]
+        ]
+
+    async def refresh_queue_depth(self) -> None:
+        counts = {r["status"]: r["n"] for r in await views.count_open(self.reader)}
+        for status in (Status.SUBMITTED, Status.COMPLETION_REQUESTED):
+            QUEUE_DEPTH.labels(status.value).set(counts.get(status.value, 0))
+
+
+def views_amendments(row: Any) -> list[dict[str, Any]]:
+    value: list[dict[str, Any]] = json.loads(row["amendments"])
+    return value
