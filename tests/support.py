@@ -216,9 +216,13 @@ def start_system(
     system = System(
         data_dir, nats_url, {name: free_port() for name in services}, extra_env=extra_env or {}
     )
-    system.start("relay")
-    for name in services:
-        system.start(name)
-    for name in services:
-        system.wait_ready(name)
+    try:
+        system.start("relay")
+        for name in services:
+            system.start(name)
+        for name in services:
+            system.wait_ready(name)
+    except BaseException:
+        system.stop_all()  # never leave processes behind when one fails to start
+        raise
     return system
