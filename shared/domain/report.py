@@ -235,6 +235,8 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 last_follow_up_at=None,
                 last_follow_up_version=None,
                 forwarded_at=at,
+                # A reopened report gets a new follow-up deadline, which can be breached anew.
+                breached=state.breached - {SlaStage.FOLLOW_UP},
             )
         case SlaBreached():
             return replace(state, breached=state.breached | {event.stage})

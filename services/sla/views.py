@@ -1,0 +1,271 @@
+"""The sla service's read models: every report's deadlines, derived from its events.
+
+`sla_reports` keeps each report's facts (``rules.Fact``: no text, no personal data); on every
+relevant event the report's deadlines are derived again (``rules.derive``) and its rows in
+`deadlines` replaced. So the timers are rows derived from events: a restart or a rebuild
+(``lapor rebuild sla``) finds them all again. What depends on the clock (pending, due soon,
+overdue) is decided at read time from the stored instants.
+
+`timer_done` is the ticker's memory of action keys it has finished with (done, obsolete, no-op):
+an optimisation only, because every action is idempotent (a fixed idempotency key, re-derived
+from the stream before it runs). Losing it costs one more check per key, never a second event.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from services.sla import metrics
+from services.sla.config import Rules
+from services.sla.rules import Deadline, Fact, State, derive, fact_of_recorded
+from shared.projection import Apply
+from shared.store.port import RecordedEvent
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sla_reports (
+    tracking_id TEXT PRIMARY KEY,
+    facts TEXT NOT NULL,
+    status TEXT NOT NULL,
+    region_code TEXT,
+    agency_code TEXT
+);
+CREATE TABLE IF NOT EXISTS deadlines (
+    key TEXT PRIMARY KEY,
+    tracking_id TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    cycle INTEGER NOT NULL,
+    agency_code TEXT,
+    region_code TEXT,
+    limit_text TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    started_version INTEGER NOT NULL,
+    due TEXT,
+    deadline_local TEXT,
+    deadline_utc TEXT,
+    due_soon_local TEXT,
+    due_soon_utc TEXT,
+    status TEXT NOT NULL,
+    ended_at TEXT,
+    ended_by TEXT,
+    late INTEGER,
+    working_days INTEGER,
+    remaining_working_days INTEGER,
+    breach_recorded INTEGER NOT NULL,
+    action TEXT,
+    action_key TEXT,
+    action_at TEXT
+);
+CREATE INDEX IF NOT EXISTS deadlines_by_report ON deadlines (tracking_id, stage, cycle);
+CREATE INDEX IF NOT EXISTS deadlines_by_agency ON deadlines (agency_code, stage);
+CREATE INDEX IF NOT EXISTS deadlines_by_status ON deadlines (status, deadline_utc);
+CREATE INDEX IF NOT EXISTS deadlines_by_action ON deadlines (action_at) WHERE action IS NOT NULL;
+CREATE TABLE IF NOT EXISTS timer_done (
+    action_key TEXT PRIMARY KEY,
+    outcome TEXT NOT NULL,
+    done_at TEXT NOT NULL
+);
+"""
+TABLES = ("sla_reports", "deadlines", "timer_done")
+
+_INSERT = (
+    "INSERT INTO deadlines (key, tracking_id, stage, cycle, agency_code, region_code, limit_text,"
+    " started_at, started_version, due, deadline_local, deadline_utc, due_soon_local, due_soon_utc,"
+    " status, ended_at, ended_by, late, working_days, remaining_working_days, breach_recorded,"
+    " action, action_key, action_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def utc_text(at: datetime) -> str:
+    """A UTC instant as fixed-width text, so SQL compares instants by comparing strings."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _row(d: Deadline) -> tuple[object, ...]:
+    action = d.planned_action
+    return (
+        d.key,
+        d.tracking_id,
+        d.stage.value,
+        d.cycle,
+        d.agency_code,
+        d.region_code,
+        str(d.limit),
+        d.start.at.astimezone(UTC).isoformat(),
+        d.start.version,
+        d.due.isoformat() if d.due else None,
+        _iso(d.deadline_end),
+        utc_text(d.deadline_end) if d.deadline_end else None,
+        _iso(d.due_soon_from),
+        utc_text(d.due_soon_from) if d.due_soon_from else None,
+        d.status.value,
+        d.ended.at.astimezone(UTC).isoformat() if d.ended else None,
+        d.ended.event_type if d.ended else None,
+        None if d.late is None else int(d.late),
+        d.working_days_taken,
+        d.remaining_working_days,
+        int(d.breach_recorded),
+        action.kind if action else None,
+        action.key if action else None,
+        utc_text(action.not_before) if action else None,
+    )
+
+
+def make_apply(rules: Rules) -> Apply:
+    """The projector's apply: fold the event into its report's facts and re-derive."""
+
+    def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        if not event.stream.startswith("report-"):
+            return
+        fact = fact_of_recorded(event)
+        if fact is None:
+            return
+        tracking_id = event.stream.removeprefix("report-")
+        _count(fact)
+        row = conn.execute(
+            "SELECT facts FROM sla_reports WHERE tracking_id = ?", (tracking_id,)
+        ).fetchone()
+        facts = [Fact.model_validate(f) for f in json.loads(row[0])] if row else []
+        if any(f.version == fact.version for f in facts):
+            return  # delivered again
+        facts.append(fact)
+        derived = derive(tracking_id, facts, rules.calendar, rules.policy)
+        conn.execute(
+            "INSERT INTO sla_reports (tracking_id, facts, status, region_code, agency_code)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(tracking_id) DO UPDATE SET facts = excluded.facts,"
+            " status = excluded.status, region_code = excluded.region_code,"
+            " agency_code = excluded.agency_code",
+            (
+                tracking_id,
+                json.dumps([f.model_dump(mode="json") for f in facts]),
+                derived.status,
+                derived.region_code,
+                derived.agency_code,
+            ),
+        )
+        conn.execute("DELETE FROM deadlines WHERE tracking_id = ?", (tracking_id,))
+        conn.executemany(_INSERT, [_row(d) for d in derived.deadlines])
+
+    return apply
+
+
+def _count(fact: Fact) -> None:
+    """Metrics of what the sla service caused, counted once per event as the view applies it."""
+    if fact.event_type == "SlaBreached":
+        metrics.BREACHES.labels(fact.stage or "_", fact.agency_code or "_").inc()
+    elif fact.event_type == "ReportClosed" and fact.reason == "no_response":
+        metrics.AUTO_CLOSES.inc()
+    elif fact.event_type == "EscalatedToOmbudsman":
+        metrics.ESCALATIONS.inc()
+
+
+# --- reading ----------------------------------------------------------------------------------
+def state_condition(state: State, now: datetime) -> tuple[str, list[object]]:
+    """SQL (and parameters) selecting the deadlines in `state` at `now`."""
+    t = utc_text(now)
+    match state:
+        case State.OVERDUE:
+            return "status = 'open' AND deadline_utc < ?", [t]
+        case State.DUE_SOON:
+            return "status = 'open' AND due_soon_utc <= ? AND deadline_utc >= ?", [t, t]
+        case State.PENDING:
+            return "status = 'open' AND due_soon_utc > ?", [t]
+        case State.MET:
+            return "status = 'met' AND COALESCE(late, 0) = 0", []
+        case State.MET_LATE:
+            return "status = 'met' AND late = 1", []
+    return "status = ?", [state.value]
+
+
+def row_state(row: sqlite3.Row, now: datetime) -> State:
+    status = row["status"]
+    if status == "open":
+        t = utc_text(now)
+        if row["deadline_utc"] < t:
+            return State.OVERDUE
+        if row["due_soon_utc"] <= t:
+            return State.DUE_SOON
+        return State.PENDING
+    if status == "met":
+        return State.MET_LATE if row["late"] else State.MET
+    return State(status)
+
+
+def deadline_json(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
+    return {
+        "tracking_id": row["tracking_id"],
+        "stage": row["stage"],
+        "cycle": row["cycle"],
+        "agency_code": row["agency_code"],
+        "region_code": row["region_code"],
+        "limit": row["limit_text"],
+        "started_at": row["started_at"],
+        "due": row["due"],
+        "deadline": row["deadline_local"],
+        "due_soon_from": row["due_soon_local"],
+        "state": row_state(row, now).value,
+        "ended_at": row["ended_at"],
+        "ended_by": row["ended_by"],
+        "late": None if row["late"] is None else bool(row["late"]),
+        "working_days_taken": row["working_days"],
+        "remaining_working_days": row["remaining_working_days"],
+        "breach_recorded": bool(row["breach_recorded"]),
+    }
+
+
+def open_state_counts(conn: sqlite3.Connection, now: datetime) -> dict[str, int]:
+    """How many running deadlines are pending, due soon, overdue or paused at `now`."""
+    t = utc_text(now)
+    row = conn.execute(
+        "SELECT"
+        " COALESCE(SUM(status = 'open' AND due_soon_utc > ?), 0),"
+        " COALESCE(SUM(status = 'open' AND due_soon_utc <= ? AND deadline_utc >= ?), 0),"
+        " COALESCE(SUM(status = 'open' AND deadline_utc < ?), 0),"
+        " COALESCE(SUM(status = 'paused'), 0)"
+        " FROM deadlines",
+        (t, t, t, t),
+    ).fetchone()
+    return {
+        State.PENDING.value: int(row[0]),
+        State.DUE_SOON.value: int(row[1]),
+        State.OVERDUE.value: int(row[2]),
+        State.PAUSED.value: int(row[3]),
+    }
+
+
+def due_action_rows(conn: sqlite3.Connection, now: datetime, limit: int) -> list[sqlite3.Row]:
+    """Deadlines whose action is due at `now` and not yet finished by the ticker."""
+    return conn.execute(
+        "SELECT tracking_id, action, action_key FROM deadlines"
+        " WHERE action IS NOT NULL AND action_at < ?"
+        " AND action_key NOT IN (SELECT action_key FROM timer_done)"
+        " ORDER BY action_at LIMIT ?",
+        (utc_text(now), limit),
+    ).fetchall()
+
+
+def newly_due_soon_rows(conn: sqlite3.Connection, now: datetime, limit: int) -> list[sqlite3.Row]:
+    """Running deadlines that are due soon at `now` and not yet signalled."""
+    t = utc_text(now)
+    return conn.execute(
+        "SELECT key, tracking_id, stage, due FROM deadlines"
+        " WHERE status = 'open' AND due_soon_utc <= ? AND deadline_utc >= ?"
+        " AND ('sla:duesoon:' || key || ':' || due) NOT IN (SELECT action_key FROM timer_done)"
+        " LIMIT ?",
+        (t, t, limit),
+    ).fetchall()
+
+
+def mark_done(conn: sqlite3.Connection, keys: Sequence[tuple[str, str]], now: datetime) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO timer_done (action_key, outcome, done_at) VALUES (?, ?, ?)",
+        [(key, outcome[:500], utc_text(now)) for key, outcome in keys],
+    )

@@ -1,0 +1,101 @@
+"""The evidence pack in process: one key for good, a signature anyone can check, a safe page."""
+
+from __future__ import annotations
+
+import base64
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+from pathlib import Path
+
+from services.sla.evidence import (
+    EvidenceSigner,
+    build_document,
+    render_html,
+    trail_sha256,
+    verify_document,
+)
+from services.sla.rules import derive, facts_of
+from shared.calendar import WIB, WorkingDayCalendar
+from shared.clock import FixedClock
+from shared.domain.events import Actor, Location
+from shared.domain.report import EscalateToOmbudsman, ForwardReport, VerifyReport
+from shared.reports import Meta, ReportRepository
+from shared.sla_policy import DEFAULT_POLICY
+from shared.store.sqlite import SqliteEventStore
+from tests.builders import submit_command
+
+TID = "EVIDN2345K"
+
+
+def test_the_key_is_generated_once_private_and_shared_by_every_instance(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    with ThreadPoolExecutor(8) as pool:
+        signers = list(pool.map(lambda _: EvidenceSigner(keys), range(8)))
+    assert len({s.key_id for s in signers}) == 1
+    assert EvidenceSigner(keys).public_key_raw == signers[0].public_key_raw
+    [key_file] = keys.iterdir()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "PRIVATE KEY" in key_file.read_text()
+    assert signers[0].public_key_json()["public_key_pem"].startswith("-----BEGIN PUBLIC KEY")
+
+
+async def test_a_signed_pack_verifies_and_any_change_breaks_it(tmp_path: Path) -> None:
+    store = SqliteEventStore(tmp_path / "events.db")
+    clock = FixedClock(datetime(2026, 3, 2, 9, tzinfo=WIB))
+    reports = ReportRepository(store, clock)
+    meta = Meta(actor=Actor(kind="admin", id="admin-1"), correlation_id="cid")
+    try:
+        title = "<script>alert('x')</script> Jalan rusak"
+        await reports.execute(
+            TID, submit_command(TID, title=title, location=Location(region_code="5371")), meta
+        )
+        await reports.execute(TID, VerifyReport(), meta)
+        await reports.execute(
+            TID,
+            ForwardReport(agency_code="X", agency_name="X", follow_up_due=date(2026, 3, 9)),
+            meta,
+        )
+        _, before = await reports.load(TID)
+        await reports.execute(
+            TID,
+            EscalateToOmbudsman(
+                ombudsman_office="OMBUDSMAN-53",
+                province_code="53",
+                eligible=True,
+                evidence_sha256=trail_sha256(before),
+            ),
+            meta,
+        )
+        state, events = await reports.load(TID)
+    finally:
+        await store.close()
+    assert state is not None
+    deadlines = derive(TID, facts_of(events), WorkingDayCalendar.default(), DEFAULT_POLICY)
+    signer = EvidenceSigner(tmp_path / "keys")
+    document = signer.sign(
+        build_document(
+            state,
+            events,
+            deadlines,
+            generated_at=clock.now(),
+            ombudsman_office={"code": "OMBUDSMAN-53", "name": "Ombudsman NTT"},
+        )
+    )
+    assert verify_document(document, signer.public_key_raw)
+    assert document["chain"]["verified"] and document["chain"]["length"] == 4
+    assert document["escalation"]["evidence_covers_versions"] == 3
+    assert document["trail_sha256"] == trail_sha256(events)
+    # Change one character anywhere (a stored event, the summary, the signature) and it fails.
+    altered = [dict(e) for e in document["trail"]]
+    altered[0] = altered[0] | {"data": altered[0]["data"] | {"title": "Jalan bagus"}}
+    assert not verify_document(document | {"trail": altered}, signer.public_key_raw)
+    signature = dict(document["signature"])
+    signature["value"] = base64.b64encode(b"\0" * 64).decode()
+    assert not verify_document(document | {"signature": signature}, signer.public_key_raw)
+    other = EvidenceSigner(tmp_path / "other-keys")
+    assert not verify_document(document, other.public_key_raw)
+
+    page = render_html(document)
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    assert TID in page and "Ombudsman NTT" in page and document["chain"]["head"] in page

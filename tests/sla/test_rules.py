@@ -1,0 +1,521 @@
+"""The SLA rules as a story of events and days: pure, no I/O, no clock.
+
+Every date here was counted by hand against the 2026/2027 calendar: Lebaran 2026 is 18–24 March
+(Nyepi, Idul Fitri and their cuti bersama), the year end is 24–25 December 2026, 1 January and
+5 January 2027 (Isra Mikraj).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.sla.rules import (
+    Fact,
+    ReportDeadlines,
+    Stage,
+    State,
+    Status,
+    derive,
+    fact_of,
+)
+from shared.calendar import WIB, WIT, WITA, WorkingDayCalendar
+from shared.domain.events import (
+    Channel,
+    Classification,
+    CloseReason,
+    DomainEvent,
+    EscalatedToOmbudsman,
+    FollowUpKind,
+    FollowUpPosted,
+    ForwardedToOPD,
+    Location,
+    ReportAmended,
+    ReportClosed,
+    ReportCompletionRequested,
+    ReporterReplied,
+    ReportReferred,
+    ReportReopened,
+    ReportReturned,
+    ReportSubmitted,
+    ReportTransferred,
+    ReportVerified,
+    SlaBreached,
+    SlaStage,
+)
+from shared.sla_policy import DEFAULT_POLICY, SlaPolicy
+
+CAL = WorkingDayCalendar.default()
+TID = "ABCDEFGH2K"
+JAKARTA = "3171"  # WIB
+KUPANG = "5371"  # WITA
+JAYAPURA = "9171"  # WIT
+AGENCY = "DINKES-KOTA-KUPANG"
+OTHER = "DISHUB-KOTA-KUPANG"
+
+
+def at(day: str, hh: int = 10, mm: int = 0, zone: tzinfo = WIB) -> datetime:
+    return datetime.combine(date.fromisoformat(day), time(hh, mm), zone).astimezone(UTC)
+
+
+def end_of(day: str, zone: tzinfo = WIB) -> datetime:
+    return datetime.combine(date.fromisoformat(day), time.max, zone)
+
+
+def start_of(day: str, zone: tzinfo = WIB) -> datetime:
+    return datetime.combine(date.fromisoformat(day), time.min, zone)
+
+
+def submitted(region: str | None = JAKARTA) -> ReportSubmitted:
+    return ReportSubmitted(
+        tracking_id=TID,
+        classification=Classification.COMPLAINT,
+        title="Puskesmas tutup",
+        body="Puskesmas tutup pada jam layanan.",
+        location=Location(region_code=region),
+        channel=Channel.WEB,
+        access_code_hash="a" * 64,
+    )
+
+
+def verified(region: str | None = JAKARTA, field_inspection: bool = False) -> ReportVerified:
+    return ReportVerified(
+        classification=Classification.COMPLAINT,
+        category="kesehatan",
+        region_code=region,
+        requires_field_inspection=field_inspection,
+    )
+
+
+def forwarded(due: str, agency: str = AGENCY) -> ForwardedToOPD:
+    return ForwardedToOPD(
+        agency_code=agency, agency_name=agency, follow_up_due=date.fromisoformat(due)
+    )
+
+
+def follow_up(kind: FollowUpKind = FollowUpKind.INTERIM, agency: str = AGENCY) -> FollowUpPosted:
+    return FollowUpPosted(agency_code=agency, text="Sedang kami periksa.", kind=kind)
+
+
+def facts(*steps: tuple[DomainEvent, datetime]) -> list[Fact]:
+    found = [
+        fact_of(event, version=i, at=when, event_id=f"e{i}", correlation_id="cid-1")
+        for i, (event, when) in enumerate(steps, start=1)
+    ]
+    return [f for f in found if f is not None]
+
+
+def report(
+    *steps: tuple[DomainEvent, datetime], policy: SlaPolicy = DEFAULT_POLICY
+) -> ReportDeadlines:
+    return derive(TID, facts(*steps), CAL, policy)
+
+
+# --- verification -----------------------------------------------------------------------------
+def test_verification_is_due_three_working_days_after_the_day_of_submission_across_lebaran() -> (
+    None
+):
+    r = report((submitted(), at("2026-03-17", 9)))
+    [v] = r.of_stage(Stage.VERIFICATION)
+    # Day one is Wednesday 25 March: 18–24 March are Nyepi, Idul Fitri and cuti bersama.
+    assert v.due == date(2026, 3, 27)
+    assert v.deadline_end == end_of("2026-03-27")
+    assert v.due_soon_from == start_of("2026-03-26")
+    assert v.state(at("2026-03-25", 23, 59)) is State.PENDING
+    assert v.state(start_of("2026-03-26")) is State.DUE_SOON
+    assert v.state(end_of("2026-03-27")) is State.DUE_SOON
+    assert r.due_actions(end_of("2026-03-27")) == []
+    assert v.state(start_of("2026-03-28")) is State.OVERDUE
+    [action] = r.due_actions(start_of("2026-03-28"))
+    assert action.kind == "breach" and action.stage is Stage.VERIFICATION
+    assert action.key == f"sla:breach:verification:{TID}:2026-03-27:v1"
+    assert action.due == date(2026, 3, 27)
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute"),
+    [(0, 0), (7, 0), (16, 59), (23, 59)],
+    ids=["00:00", "07:00", "16:59", "23:59"],
+)
+def test_the_hour_of_the_event_does_not_matter(hour: int, minute: int) -> None:
+    r = report((submitted(), at("2026-03-13", hour, minute)))  # a Friday
+    # Mon 16, Tue 17, then Lebaran until Tue 24: the third working day is Wed 25 March.
+    assert r.of_stage(Stage.VERIFICATION)[0].due == date(2026, 3, 25)
+
+
+@pytest.mark.parametrize(
+    ("region", "zone", "due"),
+    [
+        # 16 March 2026 16:30 UTC is 23:30 on Monday 16 March in Jakarta ...
+        (JAKARTA, WIB, date(2026, 3, 26)),
+        # ... but already Tuesday 17 March in Kupang and Jayapura.
+        (KUPANG, WITA, date(2026, 3, 27)),
+        (JAYAPURA, WIT, date(2026, 3, 27)),
+    ],
+)
+def test_the_day_of_the_event_is_the_local_day_of_the_region(
+    region: str, zone: tzinfo, due: date
+) -> None:
+    r = report((submitted(region), datetime(2026, 3, 16, 16, 30, tzinfo=UTC)))
+    [v] = r.of_stage(Stage.VERIFICATION)
+    assert v.due == due
+    assert v.deadline_end == datetime.combine(due, time.max, zone)
+
+
+def test_a_request_for_completion_pauses_verification_and_an_amendment_resumes_the_rest() -> None:
+    r = report(
+        (submitted(), at("2026-03-02")),  # Monday: due Thursday 5 March
+        (ReportCompletionRequested(note="Foto?"), at("2026-03-03", 15)),  # used: Tue 3 = 1 day
+        (ReportAmended(text="Foto terlampir"), at("2026-03-13", 8)),  # Friday
+    )
+    [v] = r.of_stage(Stage.VERIFICATION)
+    assert v.status is Status.OPEN
+    assert v.remaining_working_days == 2
+    assert v.due == date(2026, 3, 17)  # Mon 16 (1), Tue 17 (2)
+    paused = report(
+        (submitted(), at("2026-03-02")),
+        (ReportCompletionRequested(note="Foto?"), at("2026-03-03", 15)),
+    )
+    [p] = paused.of_stage(Stage.VERIFICATION)
+    assert p.status is Status.PAUSED and p.due is None and p.deadline_end is None
+    assert p.state(at("2027-01-01")) is State.PAUSED
+    assert paused.due_actions(at("2027-01-01")) == []
+
+
+def test_an_amendment_during_lebaran_resumes_on_the_first_working_day_after_it() -> None:
+    r = report(
+        (submitted(), at("2026-03-16")),  # Monday
+        (ReportCompletionRequested(note="Alamat?"), at("2026-03-17")),  # used 1
+        (ReportAmended(text="Jl. Sudirman 1"), at("2026-03-19")),  # Nyepi
+    )
+    assert r.of_stage(Stage.VERIFICATION)[0].due == date(2026, 3, 26)  # Wed 25, Thu 26
+
+
+def test_a_request_on_the_due_day_leaves_at_least_one_working_day_after_the_amendment() -> None:
+    r = report(
+        (submitted(), at("2026-03-02")),  # due Thursday 5 March
+        (ReportCompletionRequested(note="Foto?"), at("2026-03-05", 16)),  # used all 3
+        (ReportAmended(text="Foto"), at("2026-03-07", 9)),  # Saturday
+    )
+    [v] = r.of_stage(Stage.VERIFICATION)
+    assert v.remaining_working_days == 1
+    assert v.due == date(2026, 3, 9)  # Monday
+
+
+def test_a_request_after_the_deadline_does_not_pause_a_missed_verification() -> None:
+    r = report(
+        (submitted(), at("2026-03-02")),
+        (ReportCompletionRequested(note="Foto?"), at("2026-03-06", 9)),
+        (ReportAmended(text="Foto"), at("2026-03-09", 9)),
+    )
+    [v] = r.of_stage(Stage.VERIFICATION)
+    assert v.status is Status.OPEN and v.due == date(2026, 3, 5)
+    assert [a.stage for a in r.due_actions(at("2026-03-09", 12))] == [Stage.VERIFICATION]
+
+
+def test_pauses_chain() -> None:
+    r = report(
+        (submitted(), at("2026-03-02")),  # Mon
+        (ReportCompletionRequested(note="1"), at("2026-03-03")),  # used 1, left 2
+        (ReportAmended(text="a"), at("2026-03-04")),  # due Fri 6
+        (ReportCompletionRequested(note="2"), at("2026-03-05")),  # used 1, left 1
+        (ReportAmended(text="b"), at("2026-03-10")),  # due Wed 11
+    )
+    [v] = r.of_stage(Stage.VERIFICATION)
+    assert (v.remaining_working_days, v.due) == (1, date(2026, 3, 11))
+
+
+def test_verification_while_paused_or_in_time_is_met_and_late_is_breached_once() -> None:
+    in_time = report(
+        (submitted(), at("2026-03-02")),
+        (ReportCompletionRequested(note="?"), at("2026-03-03")),
+        (verified(), at("2026-04-30")),
+    )
+    v = in_time.of_stage(Stage.VERIFICATION)[0]
+    assert v.state(at("2026-05-01")) is State.MET and in_time.due_actions(at("2026-05-01")) == []
+    late = report((submitted(), at("2026-03-02")), (verified(), at("2026-03-06", 8)))
+    lv = late.of_stage(Stage.VERIFICATION)[0]
+    assert lv.state(at("2026-03-06", 9)) is State.MET_LATE
+    [action] = late.due_actions(at("2026-03-06", 9))
+    assert action.stage is Stage.VERIFICATION
+    recorded = report(
+        (submitted(), at("2026-03-02")),
+        (verified(), at("2026-03-06", 8)),
+        (SlaBreached(stage=SlaStage.VERIFICATION, due=date(2026, 3, 5)), at("2026-03-06", 9)),
+    )
+    assert recorded.of_stage(Stage.VERIFICATION)[0].breach_recorded
+    assert recorded.due_actions(at("2026-12-31")) == []
+
+
+# --- first follow-up --------------------------------------------------------------------------
+def forwarded_report(*more: tuple[DomainEvent, datetime], region: str = JAKARTA) -> ReportDeadlines:
+    return report(
+        (submitted(region), at("2026-03-02")),
+        (verified(region), at("2026-03-03")),
+        (forwarded("2026-03-10"), at("2026-03-03", 11)),
+        *more,
+    )
+
+
+def test_the_follow_up_deadline_is_the_date_routing_put_on_the_forwarding() -> None:
+    r = forwarded_report()
+    [f] = r.of_stage(Stage.FOLLOW_UP)
+    assert (f.due, f.deadline_end, f.agency_code) == (
+        date(2026, 3, 10),
+        end_of("2026-03-10"),
+        AGENCY,
+    )
+    assert f.due_soon_from == start_of("2026-03-09")
+    met = forwarded_report((follow_up(), at("2026-03-10", 23, 59)))
+    [m] = met.of_stage(Stage.FOLLOW_UP)
+    assert m.state(at("2026-03-11")) is State.MET and m.working_days_taken == 5
+    late = forwarded_report((follow_up(), at("2026-03-11", 0, 1)))
+    assert late.of_stage(Stage.FOLLOW_UP)[0].state(at("2026-03-12")) is State.MET_LATE
+    assert [a.stage for a in late.due_actions(at("2026-03-12"))] == [Stage.FOLLOW_UP]
+
+
+def test_a_transfer_starts_a_new_follow_up_deadline_and_scope() -> None:
+    transfer = ReportTransferred(
+        from_agency=AGENCY, to_agency=OTHER, to_agency_name=OTHER, follow_up_due=date(2026, 3, 20)
+    )
+    r = forwarded_report(
+        (SlaBreached(stage=SlaStage.FOLLOW_UP, due=date(2026, 3, 10)), at("2026-03-11", 0, 1)),
+        (transfer, at("2026-03-12")),
+    )
+    first, second = r.of_stage(Stage.FOLLOW_UP)
+    assert first.status is Status.CANCELLED and first.breach_recorded
+    assert (second.agency_code, second.due, second.breach_recorded) == (
+        OTHER,
+        date(2026, 3, 20),
+        False,
+    )
+    assert [
+        (a.stage, a.agency_code)
+        for a in r.due_actions(at("2026-03-21"))
+        if a.stage is Stage.FOLLOW_UP
+    ] == [(Stage.FOLLOW_UP, OTHER)]
+
+
+def test_a_missed_deadline_learnt_only_after_a_transfer_is_not_pinned_on_the_new_institution() -> (
+    None
+):
+    transfer = ReportTransferred(
+        from_agency=AGENCY, to_agency=OTHER, to_agency_name=OTHER, follow_up_due=date(2026, 3, 20)
+    )
+    r = forwarded_report((transfer, at("2026-03-12")))
+    first, _ = r.of_stage(Stage.FOLLOW_UP)
+    assert first.late and not first.current_scope and first.planned_action is None
+    assert r.due_actions(at("2026-03-13")) == []
+
+
+def test_a_return_cancels_the_follow_up_deadline_and_a_new_forwarding_starts_one() -> None:
+    r = forwarded_report(
+        (ReportReturned(agency_code=AGENCY, reason="not_our_authority"), at("2026-03-04")),
+        (forwarded("2026-03-13", OTHER), at("2026-03-06")),
+    )
+    first, second = r.of_stage(Stage.FOLLOW_UP)
+    assert first.status is Status.CANCELLED and not first.late
+    assert second.status is Status.OPEN and second.agency_code == OTHER
+    assert r.due_actions(at("2026-03-13", 12)) == []
+
+
+# --- resolution -------------------------------------------------------------------------------
+def test_resolution_is_14_calendar_days_from_forwarding_or_60_with_field_inspection() -> None:
+    r = report(
+        (submitted(), at("2026-03-10")),
+        (verified(), at("2026-03-11")),
+        (forwarded("2026-03-26"), at("2026-03-16")),
+    )
+    [res] = r.of_stage(Stage.RESOLUTION)
+    assert res.due == date(2026, 3, 30)  # 16 + 14 calendar days, holidays or not
+    inspected = report(
+        (submitted(), at("2026-03-10")),
+        (verified(field_inspection=True), at("2026-03-11")),
+        (forwarded("2026-03-26"), at("2026-03-16")),
+    )
+    assert inspected.of_stage(Stage.RESOLUTION)[0].due == date(2026, 5, 15)
+
+
+def test_resolution_is_met_by_a_final_follow_up_or_a_closing_not_by_an_interim_one() -> None:
+    base = [
+        (submitted(), at("2026-03-02")),
+        (verified(), at("2026-03-02")),
+        (forwarded("2026-03-09"), at("2026-03-02")),
+        (follow_up(), at("2026-03-03")),
+    ]
+    interim = report(*base)
+    assert interim.of_stage(Stage.RESOLUTION)[0].status is Status.OPEN
+    final = report(*base, (follow_up(FollowUpKind.FINAL), at("2026-03-10")))
+    assert final.of_stage(Stage.RESOLUTION)[0].state(at("2026-04-01")) is State.MET
+    closed = report(*base, (ReportClosed(reason=CloseReason.RESOLVED), at("2026-03-20")))
+    assert closed.of_stage(Stage.RESOLUTION)[0].state(at("2026-04-01")) is State.MET_LATE
+    assert [a.stage for a in closed.due_actions(at("2026-04-01"))] == [Stage.RESOLUTION]
+
+
+def test_an_institution_policy_overrides_the_national_limits() -> None:
+    policy = SlaPolicy.from_dict(
+        {"agencies": {AGENCY: {"resolution": {"days": 10, "unit": "working"}, "auto_close": 5}}}
+    )
+    r = report(
+        (submitted(), at("2026-03-10")),
+        (verified(), at("2026-03-11")),
+        (forwarded("2026-03-26"), at("2026-03-16")),
+        (follow_up(), at("2026-03-17")),
+        policy=policy,
+    )
+    # 17 Mar, then 25, 26, 27, 30, 31 Mar, 1, 2 Apr; 3 Apr is Good Friday; 6, 7 Apr.
+    assert r.of_stage(Stage.RESOLUTION)[0].due == date(2026, 4, 7)
+    assert r.of_stage(Stage.AUTO_CLOSE)[0].due == date(2026, 3, 31)
+
+
+# --- auto-close -------------------------------------------------------------------------------
+def year_end(*more: tuple[DomainEvent, datetime]) -> ReportDeadlines:
+    return report(
+        (submitted(), at("2026-12-14")),
+        (verified(), at("2026-12-15")),
+        (forwarded("2026-12-23"), at("2026-12-16")),
+        (follow_up(), at("2026-12-23", 14)),
+        *more,
+    )
+
+
+def test_auto_close_ten_working_days_after_the_last_follow_up_across_the_year_end() -> None:
+    r = year_end()
+    [a] = r.of_stage(Stage.AUTO_CLOSE)
+    # 24, 25 Dec: cuti bersama and Christmas; 1 Jan: New Year; 5 Jan 2027: Isra Mikraj.
+    assert a.due == date(2027, 1, 12)
+    assert [x.stage for x in r.due_actions(end_of("2027-01-12"))] == [Stage.RESOLUTION]
+    [action] = [x for x in r.due_actions(start_of("2027-01-13")) if x.kind == "auto_close"]
+    assert action.follow_up_at == at("2026-12-23", 14)
+    assert action.key == f"sla:autoclose:{TID}:4"
+    assert action.causation_id == "e4"
+
+
+def test_a_reply_stops_auto_close_and_the_next_follow_up_starts_it_again() -> None:
+    replied = year_end((ReporterReplied(text="Belum beres"), at("2027-01-05")))
+    assert replied.of_stage(Stage.AUTO_CLOSE)[0].status is Status.CANCELLED
+    assert [x for x in replied.due_actions(at("2027-02-01")) if x.kind == "auto_close"] == []
+    again = year_end(
+        (ReporterReplied(text="Belum beres"), at("2027-01-05")),
+        (follow_up(), at("2027-01-06")),
+    )
+    first, second = again.of_stage(Stage.AUTO_CLOSE)
+    assert first.status is Status.CANCELLED
+    assert second.status is Status.OPEN and second.due == date(2027, 1, 20)
+    assert second.planned_action is not None
+    assert second.planned_action.key == f"sla:autoclose:{TID}:6"
+
+
+def test_closing_for_no_response_ends_auto_close() -> None:
+    r = year_end((ReportClosed(reason=CloseReason.NO_RESPONSE), at("2027-01-13", 0, 1)))
+    assert r.of_stage(Stage.AUTO_CLOSE)[0].state(at("2027-02-01")) is State.CLOSED
+    assert [x for x in r.due_actions(at("2027-02-01")) if x.kind == "auto_close"] == []
+
+
+# --- escalation -------------------------------------------------------------------------------
+def test_escalation_after_60_working_days_without_any_follow_up() -> None:
+    r = report(
+        (submitted(KUPANG), at("2026-03-01", zone=WITA)),
+        (verified(KUPANG), at("2026-03-02", zone=WITA)),
+        (forwarded("2026-03-09"), at("2026-03-02", zone=WITA)),
+    )
+    e = r.escalation
+    assert e is not None and e.due == date(2026, 6, 10)
+    early = r.escalation_eligibility(end_of("2026-06-10", WITA))
+    assert not early.eligible
+    assert early.eligible_from == start_of("2026-06-11", WITA)
+    assert r.escalation_eligibility(start_of("2026-06-11", WITA)).eligible
+
+
+def test_no_escalation_once_there_was_a_follow_up_or_it_was_escalated_or_returned() -> None:
+    base = [
+        (submitted(), at("2026-03-01")),
+        (verified(), at("2026-03-02")),
+        (forwarded("2026-03-09"), at("2026-03-02")),
+    ]
+    late = at("2026-12-01")
+    followed = report(*base, (follow_up(), at("2026-06-30")))
+    assert followed.escalation_eligibility(late).reason == "the institution has posted a follow-up"
+    returned = report(*base, (ReportReturned(agency_code=AGENCY, reason="x"), at("2026-06-30")))
+    assert not returned.escalation_eligibility(late).eligible
+    escalated = report(
+        *base,
+        (
+            EscalatedToOmbudsman(ombudsman_office="OMBUDSMAN-31", province_code="31"),
+            at("2026-07-01"),
+        ),
+    )
+    assert escalated.escalation is not None
+    assert escalated.escalation.state(late) is State.ESCALATED
+    assert not escalated.escalation_eligibility(late).eligible
+    assert report(*base[:2]).escalation_eligibility(late).reason.startswith("the report has not")
+
+
+# --- region, reopening, idempotency ------------------------------------------------------------
+def test_a_referral_recounts_the_deadlines_in_the_new_region() -> None:
+    r = report(
+        (submitted(JAKARTA), datetime(2026, 3, 16, 16, 30, tzinfo=UTC)),
+        (ReportReferred(to_region=KUPANG), at("2026-03-17")),
+    )
+    [v] = r.of_stage(Stage.VERIFICATION)
+    assert (v.due, v.deadline_end) == (date(2026, 3, 27), end_of("2026-03-27", WITA))
+
+
+def test_a_reopened_report_gets_a_new_follow_up_deadline() -> None:
+    r = report(
+        (submitted(), at("2026-03-02")),
+        (verified(), at("2026-03-02")),
+        (forwarded("2026-03-09"), at("2026-03-02")),
+        (follow_up(FollowUpKind.FINAL), at("2026-03-03")),
+        (ReportClosed(reason=CloseReason.RESOLVED), at("2026-03-04")),
+        (ReportReopened(reason="low_rating", agency_code=AGENCY), at("2026-03-16")),
+    )
+    first, second = r.of_stage(Stage.FOLLOW_UP)
+    assert first.status is Status.MET
+    # 5 working days after Mon 16 March: 17, 25, 26, 27, 30 March.
+    assert second.status is Status.OPEN and second.due == date(2026, 3, 30)
+    assert r.status == "forwarded"
+
+
+def test_derivation_ignores_repeated_and_reordered_facts() -> None:
+    steps = facts(
+        (submitted(), at("2026-03-02")),
+        (verified(), at("2026-03-02")),
+        (forwarded("2026-03-09"), at("2026-03-02")),
+        (follow_up(), at("2026-03-03")),
+    )
+    once = derive(TID, steps, CAL, DEFAULT_POLICY)
+    assert derive(TID, [*reversed(steps), *steps], CAL, DEFAULT_POLICY) == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    submitted_on=st.dates(date(2026, 1, 1), date(2027, 11, 30)),
+    request_after=st.integers(0, 10),
+    amend_after=st.integers(0, 40),
+)
+def test_a_pause_never_changes_the_working_days_the_admins_get(
+    submitted_on: date, request_after: int, amend_after: int
+) -> None:
+    """Working days before the request + working days after the amendment = the limit (3),
+    or one more than were used when the request came on the due day."""
+    requested_on = submitted_on + timedelta(days=request_after)
+    amended_on = requested_on + timedelta(days=amend_after)
+    r = report(
+        (submitted(), at(submitted_on.isoformat())),
+        (ReportCompletionRequested(note="?"), at(requested_on.isoformat())),
+        (ReportAmended(text="!"), at(amended_on.isoformat())),
+    )
+    [v] = r.of_stage(Stage.VERIFICATION)
+    assert v.due is not None
+    original_due = CAL.add_working_days(submitted_on, 3, JAKARTA)
+    if requested_on > original_due:
+        assert v.due == original_due  # too late to pause
+        return
+    used = CAL.working_days_between(submitted_on, requested_on, JAKARTA)
+    after = CAL.working_days_between(amended_on, v.due, JAKARTA)
+    assert used + after == max(3, used + 1)
+    assert CAL.is_working_day(v.due, JAKARTA)
