@@ -1,0 +1,184 @@
+"""A text conversation with LAPOR!: the 1708 grammar (shared.sms) on SMS and on chat channels.
+
+`converse` turns one incoming text into intake commands and the answer to send back. Answers are
+in Bahasa Indonesia, GSM-7 only, with what must survive (tracking ID, access code) first, so
+`fit_one_sms` can cut the rest for SMS; chat channels send them whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from services.intake.channels.common import (
+    BODY_MIN,
+    CHANNEL_MESSAGES,
+    ChannelDesk,
+    Sender,
+    StatusInfo,
+)
+from shared.directory import default_directory
+from shared.domain.events import Status
+from shared.logs import get_logger
+from shared.sms import (
+    HELP_TEXT,
+    Invalid,
+    NewReport,
+    PollAnswer,
+    Reply,
+    StatusQuery,
+    fit_one_sms,
+    parse_sms,
+    septet_length,
+    to_gsm7,
+)
+
+log = get_logger(__name__)
+
+SHORT_FORMAT = "Format: NAMA WILAYAH isi laporan, mis. KUPANG jalan rusak."
+STATUS_LABELS: dict[Status, str] = {
+    Status.SUBMITTED: "diterima, menunggu verifikasi",
+    Status.COMPLETION_REQUESTED: "perlu dilengkapi",
+    Status.VERIFIED: "terverifikasi, menunggu diteruskan",
+    Status.FORWARDED: "diteruskan",
+    Status.RETURNED: "sedang dialihkan ke instansi lain",
+    Status.FOLLOWED_UP: "sudah ditindaklanjuti",
+    Status.CLOSED: "selesai",
+    Status.REJECTED: "ditolak",
+}
+INVALID_REPLIES: dict[str, str] = {
+    "empty": HELP_TEXT,
+    "too_long": "Pesan terlalu panjang. " + SHORT_FORMAT,
+    "missing_text": "Isi laporan kosong. " + SHORT_FORMAT,
+    "missing_tracking_id": "ID laporan belum ditulis. Cek: CEK ID. Balas: BALAS ID pesan.",
+    "bad_tracking_id": "ID laporan tidak valid, periksa lagi. Cek: CEK ID. Balas: BALAS ID pesan.",
+    "bad_poll_code": "Kode jajak pendapat tidak valid. Format: POLL KODE PILIHAN.",
+    "missing_choice": "Pilihan belum ditulis. Format: POLL KODE PILIHAN.",
+}
+BUSY = "Maaf, LAPOR! sedang sibuk. Laporan Anda belum tersimpan, silakan kirim ulang nanti."
+RATE_LIMITED = "Maaf, terlalu banyak pesan dari nomor/akun Anda. Silakan coba lagi dalam satu jam."
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The text to send back, the outcome (a metric label) and the report it concerns."""
+
+    text: str
+    outcome: str
+    tracking_id: str | None = None
+
+
+def receipt(tracking_id: str, access_code: str, national: bool) -> str:
+    text = f"LAPOR! Laporan diterima. ID: {tracking_id} Kode akses: {access_code}."
+    if national:
+        # No region keyword: the national desk takes it; say how to name a region next time.
+        return text + " Wilayah tak dikenal, ke pusat. " + SHORT_FORMAT
+    return text + f" Cek status: CEK {tracking_id}"
+
+
+def status_text(info: StatusInfo, limit: int | None = None) -> str:
+    label = STATUS_LABELS.get(info.status, info.status.value)
+    if info.agency_name and info.status in (Status.FORWARDED, Status.FOLLOWED_UP):
+        label += f" ({info.agency_name})"
+    head = to_gsm7(f"Laporan {info.tracking_id}: {label}.")
+    tail = ""
+    if info.status is Status.FOLLOWED_UP:
+        tail = f" Balas: BALAS {info.tracking_id} pesan"
+    elif info.status is Status.COMPLETION_REQUESTED:
+        tail = f" Lengkapi: BALAS {info.tracking_id} keterangan"
+    middle = ""
+    if info.last_follow_up and info.status in (Status.FOLLOWED_UP, Status.CLOSED):
+        middle = " Tindak lanjut: " + " ".join(info.last_follow_up.split())
+        if limit is not None:
+            room = limit - septet_length(head) - septet_length(tail)
+            middle = fit_one_sms(middle, room) if room > 20 else ""
+    return head + middle + tail
+
+
+def reply_text(kind: str, tracking_id: str, status: Status | None) -> str:
+    if kind == "replied":
+        return f"Balasan Anda untuk laporan {tracking_id} sudah diterima. Terima kasih."
+    if kind == "amended":
+        return f"Keterangan tambahan untuk laporan {tracking_id} sudah diterima. Terima kasih."
+    if kind == "not_yours":
+        return f"Hanya pelapor (nomor/akun pengirim laporan) yang dapat membalas {tracking_id}."
+    if kind == "closed":
+        label = STATUS_LABELS.get(status, "") if status else ""
+        return (
+            f"Laporan {tracking_id} tidak sedang menunggu balasan ({label}). Cek: CEK {tracking_id}"
+        )
+    return f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
+
+
+async def converse(
+    desk: ChannelDesk,
+    sender: Sender,
+    text: str,
+    message_id: str | None,
+    cid: str,
+    limit: int | None = None,
+) -> Answer:
+    """Handle one message to 1708 (or its chat equivalent); returns what to answer.
+
+    `limit`: the answer must fit that many GSM-7 septets (one SMS: 160).
+    """
+    answer = await _converse(desk, sender, text, message_id, cid, limit)
+    CHANNEL_MESSAGES.labels(sender.channel.value, answer.outcome).inc()
+    if limit is not None:
+        return Answer(fit_one_sms(answer.text, limit), answer.outcome, answer.tracking_id)
+    return answer
+
+
+async def _converse(
+    desk: ChannelDesk,
+    sender: Sender,
+    text: str,
+    message_id: str | None,
+    cid: str,
+    limit: int | None,
+) -> Answer:
+    key = f"{sender.channel.value}:{message_id}" if message_id else None
+    if not desk.limits.allow(sender, key):
+        return Answer(RATE_LIMITED, "rate_limited")
+    parsed = parse_sms(text, default_directory())
+    match parsed:
+        case Invalid(code=code):
+            return Answer(INVALID_REPLIES.get(code, HELP_TEXT), f"invalid_{code}")
+        case StatusQuery(tracking_id=tracking_id):
+            info = await desk.status(tracking_id, sender)
+            if info is None:
+                return Answer(reply_text("not_found", tracking_id, None), "status_unknown")
+            return Answer(status_text(info, limit), "status", tracking_id)
+        case Reply(tracking_id=tracking_id, text=reply):
+            outcome = await desk.reply(tracking_id, reply, sender, key, cid)
+            return Answer(
+                reply_text(outcome.kind, tracking_id, outcome.status),
+                f"reply_{outcome.kind}",
+                tracking_id,
+            )
+        case PollAnswer():
+            return Answer("Jajak pendapat lewat pesan belum tersedia. Terima kasih.", "poll")
+        case NewReport(text=body, region_code=region_code, keyword=keyword):
+            if len(body.strip()) < BODY_MIN:
+                return Answer("Laporan terlalu pendek. " + SHORT_FORMAT, "invalid_too_short")
+            try:
+                created = await desk.new_report(
+                    channel=sender.channel,
+                    text=body,
+                    sender=sender,
+                    idempotency_key=key,
+                    message_id=message_id,
+                    cid=cid,
+                    region_code=region_code,
+                )
+            except ValidationError as error:
+                fields = ",".join(str(e["loc"][0]) for e in error.errors() if e.get("loc"))
+                log.info("channel_report_invalid", channel=sender.channel.value, fields=fields)
+                return Answer(HELP_TEXT, "invalid_report")
+            return Answer(
+                receipt(created.tracking_id, created.access_code, keyword is None),
+                "report",
+                created.tracking_id,
+            )
+    return Answer(HELP_TEXT, "invalid")  # pragma: no cover - the match is exhaustive

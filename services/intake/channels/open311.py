@@ -1,0 +1,561 @@
+"""Open311 GeoReport v2 under `/open311/v2/`: other systems' (and city apps') door into LAPOR!.
+
+- `discovery.{fmt}`, `services.{fmt}` (our report categories), `services/{code}.{fmt}` (the
+  attributes a request may carry: classification, anonymous, confidential, region, title);
+- `POST requests.{fmt}` (form-encoded; `api_key` is a LAPOR `client` token; `jurisdiction_id` is
+  accepted: LAPOR! is one national jurisdiction), answered at once (`type` realtime) with the
+  tracking ID as `service_request_id` and, as an extension, the reporter's `access_code`;
+- `GET requests.{fmt}` with the spec's filters, `GET requests/{id}.{fmt}`,
+  `GET tokens/{token}.{fmt}`.
+`fmt` is `xml` (required by the spec) or `json`. Our statuses map to `open`/`closed`; confidential
+reports are never listed nor shown; a request never names who reported. Errors are a list of
+`{code, description}`: 404 unknown id or code, 403 missing or bad api_key, 400 anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from services.intake.channels.common import CHANNEL_MESSAGES, title_from
+from shared.auth import InvalidToken, Role, verify_token
+from shared.directory import Category, load_categories
+from shared.domain.events import Channel, Classification, Status
+from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.http import correlation_id
+from shared.logs import get_logger
+from shared.store.port import WrongExpectedVersion
+
+log = get_logger(__name__)
+
+SPEC = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-01-01T00:00:00+07:00"
+DESCRIPTION_MAX = 4000
+DEFAULT_WINDOW = timedelta(days=90)
+PAGE_SIZE_MAX = 1000
+CLOSED = frozenset({Status.CLOSED.value, Status.REJECTED.value})
+MEDIA = {"xml": "text/xml; charset=utf-8", "json": "application/json; charset=utf-8"}
+# A list's element name -> its items' element name (the spec's XML shape).
+ITEM_TAGS = {
+    "services": "service",
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+    "service_requests": "request",
+    "errors": "error",
+}
+TRUE_WORDS = {"true", "1", "yes", "ya"}
+FALSE_WORDS = {"false", "0", "no", "tidak"}
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+# --- rendering --------------------------------------------------------------------------------
+def _scalar(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _xml(parent: ET.Element, tag: str, value: Any) -> None:
+    element = ET.SubElement(parent, tag)
+    _fill(element, tag, value)
+
+
+def _fill(element: ET.Element, tag: str, value: Any) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _xml(element, key, item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _xml(element, ITEM_TAGS.get(tag, "item"), item)
+    else:
+        element.text = _scalar(value)
+
+
+def to_xml(root: str, value: Any) -> bytes:
+    element = ET.Element(root)
+    _fill(element, root, value)
+    text = ET.tostring(element, encoding="unicode")
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode("utf-8")
+
+
+def render(fmt: str, root: str, value: Any, status: int = 200) -> Response:
+    if fmt == "xml":
+        return Response(to_xml(root, value), status_code=status, media_type=MEDIA["xml"])
+    body = json.dumps(value, ensure_ascii=False).encode("utf-8")
+    return Response(body, status_code=status, media_type=MEDIA["json"])
+
+
+def error_response(fmt: str, status: int, description: str) -> Response:
+    return render(
+        fmt if fmt in MEDIA else "json",
+        "errors",
+        [{"code": status, "description": description}],
+        status,
+    )
+
+
+def _format(fmt: str) -> str:
+    if fmt not in MEDIA:
+        raise Open311Error(400, f"format: .{fmt[:10]} is not supported; use .xml or .json")
+    return fmt
+
+
+# --- the model ---------------------------------------------------------------------------------
+def iso(value: str | None) -> str | None:
+    """A stored ISO time as ISO 8601 with its offset, to the second."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat(timespec="seconds")
+
+
+def due_datetime(day: str | None) -> str | None:
+    """A follow-up due date as the end of that day in Jakarta time (WIB, +07:00)."""
+    if not day:
+        return None
+    return f"{day[:10]}T23:59:59+07:00"
+
+
+def open_or_closed(status: str) -> str:
+    return "closed" if status in CLOSED else "open"
+
+
+def service_of(category: Category) -> dict[str, Any]:
+    return {
+        "service_code": category.code,
+        "service_name": category.name,
+        "description": f"{category.name} ({category.name_en})",
+        "metadata": True,
+        "type": "realtime",
+        "keywords": category.name_en,
+        "group": "LAPOR!",
+    }
+
+
+def _choice(key: str, name: str) -> dict[str, str]:
+    return {"key": key, "name": name}
+
+
+YES_NO = [_choice("false", "Tidak / No"), _choice("true", "Ya / Yes")]
+ATTRIBUTES: list[dict[str, Any]] = [
+    {
+        "variable": True,
+        "code": "classification",
+        "datatype": "singlevaluelist",
+        "required": False,
+        "datatype_description": "complaint (default), aspiration or information_request",
+        "order": 1,
+        "description": "Jenis laporan / Kind of report",
+        "values": [
+            _choice("complaint", "Pengaduan / Complaint"),
+            _choice("aspiration", "Aspirasi / Aspiration"),
+            _choice("information_request", "Permintaan informasi / Information request"),
+        ],
+    },
+    {
+        "variable": True,
+        "code": "anonymous",
+        "datatype": "singlevaluelist",
+        "required": False,
+        "datatype_description": "true: the institution never learns who reported",
+        "order": 2,
+        "description": "Anonim / Anonymous",
+        "values": YES_NO,
+    },
+    {
+        "variable": True,
+        "code": "confidential",
+        "datatype": "singlevaluelist",
+        "required": False,
+        "datatype_description": "true: only the reporter and the institution may read it",
+        "order": 3,
+        "description": "Rahasia / Confidential",
+        "values": YES_NO,
+    },
+    {
+        "variable": True,
+        "code": "region_code",
+        "datatype": "string",
+        "required": False,
+        "datatype_description": "Kemendagri region code without dots, e.g. 5371",
+        "order": 4,
+        "description": "Kode wilayah / Region code",
+        "values": [],
+    },
+    {
+        "variable": True,
+        "code": "title",
+        "datatype": "string",
+        "required": False,
+        "datatype_description": "3 to 200 characters; default: the description's first line",
+        "order": 5,
+        "description": "Judul laporan / Title",
+        "values": [],
+    },
+]
+
+
+def request_of(row: Any, names: Mapping[str, str]) -> dict[str, Any]:
+    status = row["status"]
+    code = row["category"]
+    return {
+        "service_request_id": row["tracking_id"],
+        "status": open_or_closed(status),
+        "status_notes": f"LAPOR! status: {status}",
+        "service_name": names.get(code) if code else None,
+        "service_code": code,
+        "description": row["body"],
+        "agency_responsible": row["agency_name"],
+        "service_notice": None,
+        "requested_datetime": iso(row["submitted_at"]),
+        "updated_datetime": iso(row["updated_at"]),
+        "expected_datetime": due_datetime(row["follow_up_due"]),
+        "address": row["address"],
+        "address_id": None,
+        "zipcode": None,
+        "lat": row["lat"],
+        "long": row["lon"],
+        "media_url": None,
+    }
+
+
+# --- parsing ----------------------------------------------------------------------------------
+def parse_time(name: str, raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
+    except ValueError as error:
+        raise Open311Error(400, f"{name}: not an ISO 8601 date and time") from error
+    if moment.tzinfo is None:
+        raise Open311Error(400, f"{name}: a time zone is required (Z or +07:00)")
+    return moment.astimezone(UTC)
+
+
+def window(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The spec's date window: at most 90 days; by default the last 90 days."""
+    if start is None and end is None:
+        return now - DEFAULT_WINDOW, now
+    if start is None:
+        assert end is not None
+        return end - DEFAULT_WINDOW, end
+    if end is None:
+        return start, max(start, min(now, start + DEFAULT_WINDOW))
+    if end < start:
+        raise Open311Error(400, "end_date: before start_date")
+    if end - start > DEFAULT_WINDOW:
+        raise Open311Error(400, "end_date: at most 90 days after start_date")
+    return start, end
+
+
+def _field(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _flag(form: FormData, name: str) -> bool:
+    raw = (_field(form, f"attribute[{name}]") or "").strip().lower()
+    if not raw or raw in FALSE_WORDS:
+        return False
+    if raw in TRUE_WORDS:
+        return True
+    raise Open311Error(400, f"attribute[{name}]: true or false")
+
+
+def _text(form: FormData, name: str, limit: int) -> str | None:
+    value = _field(form, name)
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > limit:
+        raise Open311Error(400, f"{name}: at most {limit} characters")
+    return value or None
+
+
+def _coordinate(form: FormData, name: str, bound: float) -> float | None:
+    raw = _text(form, name, 40)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise Open311Error(400, f"{name}: not a number") from error
+    if not math.isfinite(value) or abs(value) > bound:
+        raise Open311Error(400, f"{name}: out of range")
+    return value
+
+
+def build(ctx: Any, intake: Any) -> APIRouter:
+    from services.intake.app import ReporterIn, ReportIn
+    from shared.domain.events import Location
+
+    router = APIRouter(prefix="/open311/v2", tags=["open311"])
+    categories = {c.code: c for c in load_categories()}
+    names = {code: c.name for code, c in categories.items()}
+
+    def base_url(request: Request) -> str:
+        return str(request.base_url).rstrip("/") + "/open311/v2/"
+
+    async def guarded(fmt: str, produce: Callable[[str], Awaitable[Response]]) -> Response:
+        try:
+            return await produce(_format(fmt))
+        except Open311Error as error:
+            return error_response(fmt, error.status, error.description)
+
+    @router.get("/discovery.{fmt}", summary="Open311 service discovery")
+    async def discovery(fmt: str, request: Request) -> Response:
+        async def produce(f: str) -> Response:
+            return render(
+                f,
+                "discovery",
+                {
+                    "changeset": CHANGESET,
+                    "contact": "LAPOR! SP4N - https://www.lapor.go.id",
+                    "key_service": "api_key: a LAPOR! client token"
+                    " (lapor token create --role client)",
+                    "endpoints": [
+                        {
+                            "specification": SPEC,
+                            "url": base_url(request),
+                            "changeset": CHANGESET,
+                            "type": "production",
+                            "formats": ["text/xml", "application/json"],
+                        }
+                    ],
+                },
+            )
+
+        return await guarded(fmt, produce)
+
+    @router.get("/services.{fmt}", summary="Service list: LAPOR! report categories")
+    async def services(fmt: str) -> Response:
+        async def produce(f: str) -> Response:
+            return render(f, "services", [service_of(c) for c in categories.values()])
+
+        return await guarded(fmt, produce)
+
+    @router.get("/services/{service_code}.{fmt}", summary="Service definition")
+    async def service_definition(service_code: str, fmt: str) -> Response:
+        async def produce(f: str) -> Response:
+            if service_code not in categories:
+                raise Open311Error(404, f"service_code: {service_code[:64]} not found")
+            return render(
+                f, "service_definition", {"service_code": service_code, "attributes": ATTRIBUTES}
+            )
+
+        return await guarded(fmt, produce)
+
+    @router.post("/requests.{fmt}", summary="Create a service request (a LAPOR! report)")
+    async def create_request(fmt: str, request: Request) -> Response:
+        async def produce(f: str) -> Response:
+            try:
+                form = await request.form()
+            except Exception as error:
+                raise Open311Error(
+                    400, "body: application/x-www-form-urlencoded expected"
+                ) from error
+            api_key = _field(form, "api_key") or request.query_params.get("api_key")
+            if not api_key:
+                raise Open311Error(403, "api_key: required")
+            try:
+                principal = verify_token(ctx.settings.master_secret, api_key)
+            except InvalidToken as error:
+                raise Open311Error(403, "api_key: invalid or expired") from error
+            if principal.role is not Role.CLIENT:
+                raise Open311Error(403, "api_key: not a client key")
+            code = _text(form, "service_code", 64)
+            if code is None:
+                raise Open311Error(400, "service_code: required")
+            if code not in categories:
+                raise Open311Error(400, f"service_code: {code} not found")
+            lat = _coordinate(form, "lat", 90)
+            lon = _coordinate(form, "long", 180)
+            address = _text(form, "address_string", 500)
+            address_id = _text(form, "address_id", 100)
+            if (lat is None) != (lon is None):
+                raise Open311Error(400, "lat: lat and long go together")
+            if lat is None and address is None and address_id is None:
+                raise Open311Error(
+                    400, "location: lat and long, address_string or address_id is required"
+                )
+            description = _text(form, "description", DESCRIPTION_MAX)
+            if description is None or len(description) < 10:
+                raise Open311Error(400, "description: required, at least 10 characters")
+            media_url = _text(form, "media_url", 500)
+            if media_url and not media_url.lower().startswith(("https://", "http://")):
+                raise Open311Error(400, "media_url: an http(s) URL")
+            classification = (_field(form, "attribute[classification]") or "complaint").strip()
+            if classification not in {c.value for c in Classification}:
+                raise Open311Error(400, "attribute[classification]: not one of the values")
+            region = _text(form, "attribute[region_code]", 10)
+            title = _text(form, "attribute[title]", 200)
+            name = " ".join(
+                p for p in (_text(form, "first_name", 100), _text(form, "last_name", 100)) if p
+            )
+            body = description + (f"\n\nMedia: {media_url}" if media_url else "")
+            try:
+                reporter = ReporterIn(
+                    name=name or None,
+                    email=_text(form, "email", 254),
+                    phone=_text(form, "phone", 20),
+                )
+                report = ReportIn(
+                    classification=Classification(classification),
+                    title=title or title_from(description, categories[code].name),
+                    body=body,
+                    category=code,
+                    location=Location(
+                        lat=lat,
+                        lon=lon,
+                        region_code=region,
+                        address=address or (f"address_id {address_id}" if address_id else None),
+                    ),
+                    anonymous=_flag(form, "anonymous"),
+                    confidential=_flag(form, "confidential"),
+                    reporter=reporter,
+                )
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first.get("loc", ()))
+                field_name = {"lon": "long", "lat": "lat"}.get(where.split(".")[-1], where)
+                raise Open311Error(400, f"{field_name}: {first.get('msg', 'invalid')}") from error
+            idempotency = request.headers.get("idempotency-key")
+            key = f"open311:{principal.subject}:{idempotency[:200]}" if idempotency else None
+            try:
+                created = await intake.submit(report, Channel.OPEN311, correlation_id(request), key)
+            except WrongExpectedVersion:
+                if key is None:
+                    raise
+                created = await intake.submit(report, Channel.OPEN311, correlation_id(request), key)
+            CHANNEL_MESSAGES.labels(Channel.OPEN311.value, "report").inc()
+            log.info("open311_request", tracking_id=created.tracking_id)
+            return render(
+                f,
+                "service_requests",
+                [
+                    {
+                        "service_request_id": created.tracking_id,
+                        "service_notice": "Laporan diterima; diverifikasi dalam 3 hari kerja.",
+                        "account_id": None,
+                        "access_code": created.access_code,
+                    }
+                ],
+            )
+
+        return await guarded(fmt, produce)
+
+    @router.get("/requests.{fmt}", summary="Service requests (public, never confidential)")
+    async def list_requests(fmt: str, request: Request) -> Response:
+        async def produce(f: str) -> Response:
+            params = request.query_params
+            where = ["confidential = 0"]
+            args: list[object] = []
+            ids = [i.strip() for i in params.get("service_request_id", "").split(",") if i.strip()]
+            if ids:
+                valid = []
+                for raw in ids[:PAGE_SIZE_MAX]:
+                    try:
+                        valid.append(normalize_tracking_id(raw))
+                    except InvalidTrackingId:
+                        continue
+                if not valid:
+                    return render(f, "service_requests", [])
+                where.append(f"tracking_id IN ({','.join('?' * len(valid))})")
+                args.extend(valid)
+            else:
+                codes = [c.strip() for c in params.get("service_code", "").split(",") if c.strip()]
+                if codes:
+                    where.append(f"category IN ({','.join('?' * len(codes))})")
+                    args.extend(codes)
+                statuses = {s.strip() for s in params.get("status", "").split(",") if s.strip()}
+                if statuses - {"open", "closed"}:
+                    raise Open311Error(400, "status: open or closed")
+                if statuses == {"open"}:
+                    where.append("status NOT IN ('closed', 'rejected')")
+                elif statuses == {"closed"}:
+                    where.append("status IN ('closed', 'rejected')")
+                start, end = window(
+                    parse_time("start_date", params.get("start_date")),
+                    parse_time("end_date", params.get("end_date")),
+                    ctx.clock.now().astimezone(UTC),
+                )
+                where.append("submitted_at >= ? AND submitted_at <= ?")
+                args.extend([start.isoformat(), end.isoformat()])
+            page = _positive(params.get("page"), "page", 1, 1_000_000)
+            size = _positive(params.get("page_size"), "page_size", PAGE_SIZE_MAX, PAGE_SIZE_MAX)
+            sql = "SELECT * FROM reports WHERE " + " AND ".join(where)  # noqa: S608 - bound
+            rows = await intake.views.fetchall(
+                sql + " ORDER BY submitted_at DESC LIMIT ? OFFSET ?",
+                [*args, size, (page - 1) * size],
+            )
+            return render(f, "service_requests", [request_of(r, names) for r in rows])
+
+        return await guarded(fmt, produce)
+
+    @router.get("/requests/{service_request_id}.{fmt}", summary="One service request")
+    async def one_request(service_request_id: str, fmt: str) -> Response:
+        async def produce(f: str) -> Response:
+            row = await _public_row(service_request_id)
+            return render(f, "service_requests", [request_of(row, names)])
+
+        return await guarded(fmt, produce)
+
+    @router.get("/tokens/{token}.{fmt}", summary="service_request_id from a token")
+    async def token_lookup(token: str, fmt: str) -> Response:
+        async def produce(f: str) -> Response:
+            # Requests are realtime: the token of a request is its service_request_id.
+            row = await _public_row(token)
+            tid = row["tracking_id"]
+            return render(f, "service_requests", [{"service_request_id": tid, "token": tid}])
+
+        return await guarded(fmt, produce)
+
+    async def _public_row(raw: str) -> Any:
+        try:
+            tracking_id = normalize_tracking_id(raw)
+        except InvalidTrackingId as error:
+            raise Open311Error(404, "service_request_id: not found") from error
+        row = await intake.report_row(tracking_id)
+        if row is None or row["confidential"]:
+            raise Open311Error(404, "service_request_id: not found")
+        return row
+
+    return router
+
+
+def _positive(raw: str | None, name: str, default: int, maximum: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise Open311Error(400, f"{name}: a whole number") from error
+    if not 1 <= value <= maximum:
+        raise Open311Error(400, f"{name}: between 1 and {maximum}")
+    return value

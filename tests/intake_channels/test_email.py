@@ -1,0 +1,191 @@
+"""E-mail end to end: a real SMTP client -> intake's SMTP server -> a report -> the reply mail."""
+
+from __future__ import annotations
+
+import io
+import re
+import smtplib
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import make_msgid
+
+import httpx
+from PIL import Image
+
+from tests.intake_channels.conftest import ChannelSystem
+from tests.support import wait_for
+
+INBOX = "pengaduan@lapor.localhost"
+
+
+def photo_with_gps() -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "KameraHP"
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "S", 2: (10.0, 9.0, 30.0), 3: "E", 4: (123.0, 35.0, 0.0)})
+    out = io.BytesIO()
+    Image.new("RGB", (48, 32), (200, 30, 30)).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def mail(sender: str, subject: str, body: str, **headers: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = INBOX
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="mail.example.id")
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message
+
+
+def deliver(
+    channels: ChannelSystem, message: EmailMessage, mail_from: str | None = None
+) -> tuple[int, str]:
+    """One SMTP transaction over loopback; the server's answer to DATA."""
+    with smtplib.SMTP("127.0.0.1", channels.smtp_port, timeout=20) as smtp:
+        smtp.ehlo("client.example.id")
+        smtp.mail(
+            mail_from if mail_from is not None else str(message["From"].addresses[0].addr_spec)
+        )
+        smtp.rcpt(INBOX)
+        code, answer = smtp.data(message.as_bytes(policy=SMTP_POLICY))  # CRLF lines
+    return code, answer.decode()
+
+
+def reply_to(channels: ChannelSystem, address: str, message_id: str) -> EmailMessage:
+    def find() -> EmailMessage | None:
+        for m in channels.mailbox.to(address):
+            if m.message["In-Reply-To"] == message_id:
+                return m.message
+        return None
+
+    return wait_for(find, timeout=20, what=f"reply mail to {address}")
+
+
+def test_a_mail_becomes_a_report_and_the_reply_carries_the_tracking_id(
+    channels: ChannelSystem,
+) -> None:
+    original = photo_with_gps()
+    assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)  # the photo tells where
+    message = mail(
+        "Siti Aminah <siti.aminah@example.id>",
+        "KUPANG: Lampu jalan mati di Jl. Timor Raya",
+        "Sudah dua minggu lampu jalan di depan SD Inpres mati, rawan kecelakaan malam hari.",
+    )
+    message.add_attachment(original, maintype="image", subtype="jpeg", filename="foto lampu.jpg")
+    message.add_attachment(
+        b"MZ\x90\x00 not a photo",
+        maintype="application",
+        subtype="octet-stream",
+        filename="lihat.exe",
+    )
+
+    code, answer = deliver(channels, message)
+
+    assert code == 250, answer
+    tracking_id = re.search(r"report ([2-9A-Z]{10})", answer)[1]  # type: ignore[index]
+    reply = reply_to(channels, "siti.aminah@example.id", str(message["Message-ID"]))
+    assert (
+        reply["Subject"] == f"[LAPOR! {tracking_id}] Re: KUPANG: Lampu jalan mati di Jl. Timor Raya"
+    )
+    assert reply["Auto-Submitted"] == "auto-replied"
+    text = reply.get_content()
+    assert f"ID laporan: {tracking_id}" in text
+    code_line = re.search(r"Kode akses: ([2-9A-Z]{8})", text)
+    assert code_line
+    assert "lihat.exe" in text  # the refused attachment is named in the reply
+
+    report = channels.report(tracking_id)
+    assert report["channel"] == "email"
+    assert report["title"] == "Lampu jalan mati di Jl. Timor Raya"
+    assert report["location"]["region_code"] == "5371"
+    assert "siti" not in str(report).lower()
+    (submitted,) = [e for e in channels.events(tracking_id) if e.event_type == "ReportSubmitted"]
+    (attachment,) = submitted.data["attachments"]
+    assert attachment["media_type"] == "image/jpeg" and attachment["name"] == "foto lampu.jpg"
+    sha = attachment["sha256"]
+    stored = (channels.data_dir / "attachments" / sha[:2] / sha).read_bytes()
+    assert not Image.open(io.BytesIO(stored)).getexif().get_ifd(0x8825)  # location stripped
+    assert b"siti.aminah" not in (channels.data_dir / "events.db").read_bytes()
+    assert "siti.aminah" not in channels.system.log("intake")
+
+    # The reporter's access code from the mail works on the API.
+    replies = httpx.get(
+        f"{channels.url}/api/v1/reports/{tracking_id}",
+        headers={"X-Access-Code": code_line[1]},
+    )
+    assert replies.status_code == 200
+
+
+def test_the_same_mail_delivered_twice_is_one_report_and_one_reply(channels: ChannelSystem) -> None:
+    message = mail(
+        "budi@example.id",
+        "Pungli pembuatan KTP",
+        "Petugas kecamatan meminta uang Rp 50.000 untuk mempercepat KTP elektronik.",
+    )
+    before = channels.metric("lapor_channel_replies_total", channel="email", outcome="duplicate")
+
+    first = deliver(channels, message)
+    reply_to(channels, "budi@example.id", str(message["Message-ID"]))
+    second = deliver(channels, message)
+
+    assert first == second  # same report
+    wait_for(
+        lambda: (
+            channels.metric("lapor_channel_replies_total", channel="email", outcome="duplicate")
+            == before + 1
+        ),
+        what="the second delivery recognised as answered",
+    )
+    assert len(channels.mailbox.to("budi@example.id")) == 1
+    tracking_id = first[1].rsplit(" ", 1)[1]
+    channels.report(tracking_id)
+    assert channels.timeline(tracking_id) == ["ReportSubmitted"]
+
+
+def test_anonymous_and_confidential_are_asked_for_in_the_subject(channels: ChannelSystem) -> None:
+    message = mail(
+        "rahasia@example.id",
+        "[RAHASIA] [ANONIM] Guru meminta uang ujian",
+        "Wali kelas meminta uang ujian Rp 100.000 per siswa di SMP negeri kami.",
+    )
+    code, answer = deliver(channels, message)
+    assert code == 250, answer
+    tracking_id = answer.rsplit(" ", 1)[1]
+    reply = reply_to(channels, "rahasia@example.id", str(message["Message-ID"]))
+    access_code = re.search(r"Kode akses: ([2-9A-Z]{8})", reply.get_content())[1]  # type: ignore[index]
+
+    report = channels.report(tracking_id, access_code)
+    assert report["anonymous"] is True and report["confidential"] is True
+    assert report["title"] == "Guru meminta uang ujian"
+    public = httpx.get(f"{channels.url}/api/v1/reports/{tracking_id}")
+    assert public.status_code == 404  # confidential: not for anyone else
+    listed = httpx.get(f"{channels.url}/api/v1/reports", params={"q": "uang ujian"}).json()
+    assert tracking_id not in str(listed)
+
+
+def test_a_mail_without_a_report_in_it_bounces_with_the_reason(channels: ChannelSystem) -> None:
+    code, answer = deliver(channels, mail("kosong@example.id", "", "ok"))
+    assert code == 550
+    assert "at least 10 characters" in answer
+
+
+def test_automatic_mail_gets_neither_a_report_nor_a_reply(channels: ChannelSystem) -> None:
+    auto = mail(
+        "robot@example.id",
+        "Out of office",
+        "I am away until Monday and will answer your mail then.",
+        Auto_Submitted="auto-replied",
+    )
+    assert deliver(channels, auto)[1].startswith("2.0.0 OK (automatic")
+    bounce = mail("mailer-daemon@example.id", "Undelivered", "Your message could not be delivered.")
+    assert deliver(channels, bounce, mail_from="")[1].startswith("2.0.0 OK (automatic")
+
+
+def test_an_oversized_mail_is_refused_by_the_smtp_server(channels: ChannelSystem) -> None:
+    message = mail("besar@example.id", "File besar", "Lampiran video kejadian di jalan raya.")
+    message.add_attachment(b"\0" * 2_500_000, maintype="video", subtype="mp4", filename="v.mp4")
+    code, _ = deliver(channels, message)  # LAPOR_INTAKE_SMTP_MAX_BYTES is 3 MB here
+    assert code == 552

@@ -1,0 +1,278 @@
+"""Open311 GeoReport v2: every response checked against the spec's field names and types, in
+JSON and in XML."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.directory import load_categories
+from tests.intake_channels.conftest import ChannelSystem
+from tests.support import wait_for
+
+SERVICE_FIELDS = {
+    "service_code",
+    "service_name",
+    "description",
+    "metadata",
+    "type",
+    "keywords",
+    "group",
+}
+ATTRIBUTE_FIELDS = {
+    "variable",
+    "code",
+    "datatype",
+    "required",
+    "datatype_description",
+    "order",
+    "description",
+    "values",
+}
+DATATYPES = {"string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"}
+REQUEST_FIELDS = {
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+}
+
+
+def v2(channels: ChannelSystem, path: str) -> str:
+    return f"{channels.url}/open311/v2/{path}"
+
+
+def iso_with_zone(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    assert moment.tzinfo is not None, value
+    return moment
+
+
+def create(channels: ChannelSystem, fmt: str = "json", **fields: str) -> httpx.Response:
+    form = {
+        "api_key": channels.token("client"),
+        "jurisdiction_id": "lapor.go.id",
+        "service_code": "infrastruktur",
+        "lat": "-10.1772",
+        "long": "123.6070",
+        "address_string": "Jl. El Tari, Oebobo, Kota Kupang",
+        "description": "Lubang besar di tengah jalan, sudah dua motor jatuh minggu ini.",
+        "first_name": "Maria",
+        "last_name": "Lelo",
+        "email": "maria.lelo@example.id",
+        "attribute[region_code]": "5371",
+    }
+    form.update(fields)
+    return httpx.post(v2(channels, f"requests.{fmt}"), data={k: v for k, v in form.items() if v})
+
+
+def errors_of(response: httpx.Response, status: int) -> list[dict[str, Any]]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert isinstance(body, list) and body
+    for error in body:
+        assert set(error) == {"code", "description"}
+        assert error["code"] == status and isinstance(error["description"], str)
+    return body
+
+
+def xml_errors(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status
+    root = ET.fromstring(response.content)
+    assert root.tag == "errors"
+    assert [e.findtext("code") for e in root] == [str(status)]
+
+
+def test_discovery(channels: ChannelSystem) -> None:
+    body = httpx.get(v2(channels, "discovery.json")).json()
+    assert {"changeset", "contact", "key_service", "endpoints"} <= set(body)
+    (endpoint,) = body["endpoints"]
+    assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint["url"].endswith("/open311/v2/")
+    assert set(endpoint["formats"]) == {"text/xml", "application/json"}
+    iso_with_zone(endpoint["changeset"])
+
+    xml = httpx.get(v2(channels, "discovery.xml"))
+    assert xml.headers["content-type"].startswith("text/xml")
+    assert xml.content.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    root = ET.fromstring(xml.content)
+    assert root.tag == "discovery"
+    assert [f.text for f in root.find("endpoints/endpoint/formats")] == [  # type: ignore[union-attr]
+        "text/xml",
+        "application/json",
+    ]
+
+
+def test_the_service_list_is_our_categories(channels: ChannelSystem) -> None:
+    services = httpx.get(v2(channels, "services.json")).json()
+    assert [s["service_code"] for s in services] == [c.code for c in load_categories()]
+    for service in services:
+        assert set(service) == SERVICE_FIELDS
+        assert all(isinstance(service[k], str) for k in SERVICE_FIELDS - {"metadata"})
+        assert isinstance(service["metadata"], bool)
+        assert service["type"] in {"realtime", "batch", "blackbox"}
+
+    root = ET.fromstring(httpx.get(v2(channels, "services.xml")).content)
+    assert root.tag == "services"
+    assert {child.tag for child in root} == {"service"}
+    first = root[0]
+    assert {child.tag for child in first} == SERVICE_FIELDS
+    assert first.findtext("metadata") in {"true", "false"}
+
+
+def test_a_service_definition_and_an_unknown_code(channels: ChannelSystem) -> None:
+    definition = httpx.get(v2(channels, "services/kesehatan.json")).json()
+    assert definition["service_code"] == "kesehatan"
+    orders = []
+    for attribute in definition["attributes"]:
+        assert set(attribute) == ATTRIBUTE_FIELDS
+        assert attribute["datatype"] in DATATYPES
+        assert isinstance(attribute["required"], bool) and isinstance(attribute["variable"], bool)
+        assert isinstance(attribute["order"], int)
+        for value in attribute["values"]:
+            assert set(value) == {"key", "name"}
+        orders.append(attribute["order"])
+    assert orders == sorted(orders)
+    codes = {a["code"] for a in definition["attributes"]}
+    assert {"anonymous", "confidential", "classification"} <= codes
+
+    root = ET.fromstring(httpx.get(v2(channels, "services/kesehatan.xml")).content)
+    assert root.tag == "service_definition"
+    assert root.find("attributes/attribute/values/value/key") is not None
+
+    errors_of(httpx.get(v2(channels, "services/tidak-ada.json")), 404)
+    xml_errors(httpx.get(v2(channels, "services/tidak-ada.xml")), 404)
+
+
+def test_posting_needs_a_client_api_key(channels: ChannelSystem) -> None:
+    errors_of(create(channels, api_key=""), 403)
+    errors_of(create(channels, api_key="not-a-token"), 403)
+    errors_of(create(channels, api_key=channels.token("admin")), 403)
+    xml_errors(create(channels, "xml", api_key=""), 403)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"service_code": ""}, "service_code"),
+        ({"service_code": "tidak-ada"}, "service_code"),
+        ({"lat": "", "long": "", "address_string": ""}, "location"),
+        ({"lat": "95"}, "lat"),
+        ({"description": "pendek"}, "description"),
+        ({"description": "x" * 4001}, "description"),
+        ({"attribute[anonymous]": "mungkin"}, "attribute[anonymous]"),
+        ({"email": "bukan-email"}, "email"),
+    ],
+)
+def test_bad_requests_name_the_field(
+    channels: ChannelSystem, fields: dict[str, str], field: str
+) -> None:
+    (error,) = errors_of(create(channels, **fields), 400)
+    assert error["description"].startswith(field), error
+
+
+def test_a_request_is_created_and_read_back_in_both_formats(channels: ChannelSystem) -> None:
+    created = create(channels)
+    assert created.status_code == 200, created.text
+    (result,) = created.json()
+    assert set(result) >= {"service_request_id", "service_notice", "account_id"}
+    tracking_id = result["service_request_id"]
+    assert isinstance(tracking_id, str) and len(result["access_code"]) == 8
+
+    (one,) = wait_for(
+        lambda: (
+            (r := httpx.get(v2(channels, f"requests/{tracking_id}.json"))).status_code == 200
+            and r.json()
+        ),
+        what="request readable",
+    )
+    assert set(one) == REQUEST_FIELDS
+    assert one["service_request_id"] == tracking_id
+    assert one["status"] == "open"
+    assert one["service_code"] == "infrastruktur"
+    assert one["service_name"].startswith("Infrastruktur")
+    assert (one["lat"], one["long"]) == (-10.1772, 123.607)
+    assert one["address"] == "Jl. El Tari, Oebobo, Kota Kupang"
+    iso_with_zone(one["requested_datetime"])
+    iso_with_zone(one["updated_datetime"])
+    assert "maria" not in str(one).lower()
+
+    root = ET.fromstring(httpx.get(v2(channels, f"requests/{tracking_id}.xml")).content)
+    assert root.tag == "service_requests"
+    (request,) = root
+    assert request.tag == "request"
+    assert {child.tag for child in request} == REQUEST_FIELDS
+    assert request.findtext("status") == "open"
+    assert float(request.findtext("lat") or "nan") == -10.1772
+
+    token = httpx.get(v2(channels, f"tokens/{tracking_id}.json")).json()
+    assert token == [{"service_request_id": tracking_id, "token": tracking_id}]
+    errors_of(httpx.get(v2(channels, "requests/ABCDEFGHJ2.json")), 404)
+    errors_of(httpx.get(v2(channels, "tokens/ABCDEFGHJ2.json")), 404)
+    report = channels.report(tracking_id)
+    assert (report["channel"], report["category"]) == ("open311", "infrastruktur")
+
+
+def test_listing_filters_and_the_open_closed_mapping(channels: ChannelSystem) -> None:
+    kept = create(channels, service_code="kesehatan").json()[0]["service_request_id"]
+    closed = create(channels, service_code="kesehatan").json()[0]["service_request_id"]
+    secret = create(
+        channels, service_code="kesehatan", **{"attribute[confidential]": "true"}
+    ).json()[0]["service_request_id"]
+    channels.report(kept)
+    channels.drive(closed, "reject")
+    wait_for(lambda: channels.report(closed)["status"] == "rejected", what="rejection in view")
+
+    def ids(**params: str) -> list[str]:
+        response = httpx.get(v2(channels, "requests.json"), params=params)
+        assert response.status_code == 200, response.text
+        return [r["service_request_id"] for r in response.json()]
+
+    listed = ids(service_code="kesehatan")
+    assert kept in listed and closed in listed
+    assert secret not in listed  # confidential: never listed
+    assert kept in ids(service_code="kesehatan", status="open")
+    assert closed not in ids(service_code="kesehatan", status="open")
+    assert ids(service_code="kesehatan", status="closed") == [closed]
+    assert set(ids(service_request_id=f"{kept},{secret},{closed}")) == {kept, closed}
+    errors_of(httpx.get(v2(channels, f"requests/{secret}.json")), 404)
+
+    now = datetime.now(UTC)
+    assert kept in ids(start_date=(now - timedelta(hours=1)).isoformat())
+    assert kept not in ids(end_date=(now - timedelta(days=1)).isoformat())
+    (error,) = errors_of(
+        httpx.get(
+            v2(channels, "requests.json"),
+            params={"start_date": "2025-01-01T00:00:00+07:00", "end_date": "2025-06-01T00:00:00Z"},
+        ),
+        400,
+    )
+    assert error["description"].startswith("end_date")
+    errors_of(httpx.get(v2(channels, "requests.json"), params={"status": "pending"}), 400)
+    errors_of(httpx.get(v2(channels, "requests.json"), params={"start_date": "kemarin"}), 400)
+
+
+def test_an_anonymous_request_and_an_unsupported_format(channels: ChannelSystem) -> None:
+    created = create(
+        channels, first_name="", last_name="", email="", **{"attribute[anonymous]": "true"}
+    )
+    tracking_id = created.json()[0]["service_request_id"]
+    assert channels.report(tracking_id)["anonymous"] is True
+    errors_of(httpx.get(v2(channels, "services.yaml")), 400)

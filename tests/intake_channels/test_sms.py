@@ -1,0 +1,259 @@
+"""SMS 1708 end to end: a handset (fakesmsc) -> the real Kannel -> intake -> the reply SMS."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.sms import HELP_TEXT, is_gsm7, septet_length
+from tests.intake_channels.conftest import ChannelSystem
+from tests.intake_channels.kannel import KannelGateway, require_kannel
+from tests.support import wait_for
+
+RECEIPT = re.compile(r"ID: (?P<id>[2-9A-HJ-NP-Z]{10}) Kode akses: (?P<code>[2-9A-HJ-NP-Z]{8})")
+
+
+@pytest.fixture(scope="module")
+def kannel(
+    channels: ChannelSystem, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KannelGateway]:
+    require_kannel()
+    with KannelGateway(tmp_path_factory.mktemp("kannel"), channels.url) as gateway:
+        yield gateway
+
+
+def one_sms(text: str) -> str:
+    assert is_gsm7(text), text
+    assert septet_length(text) <= 160, (septet_length(text), text)
+    return text
+
+
+def receipt(text: str) -> tuple[str, str]:
+    match = RECEIPT.search(one_sms(text))
+    assert match, text
+    return match["id"], match["code"]
+
+
+def sms_get(channels: ChannelSystem, sender: str, text: str, message_id: str) -> httpx.Response:
+    """What Kannel's get-url does, for cases a handset cannot produce (same id twice, empty)."""
+    return httpx.get(
+        f"{channels.url}/channels/sms",
+        params={"from": sender, "to": "1708", "text": text, "id": message_id},
+    )
+
+
+def test_a_citizen_reports_by_sms_and_gets_the_tracking_id_back(
+    kannel: KannelGateway, channels: ChannelSystem
+) -> None:
+    reply = kannel.send("+6281234500001", "KUPANG: jalan di depan pasar Oebobo rusak parah")
+
+    tracking_id, _ = receipt(reply)
+    assert f"CEK {tracking_id}" in reply
+    report = channels.report(tracking_id)
+    assert report["channel"] == "sms"
+    assert report["location"]["region_code"] == "5371"
+    assert report["body"] == "jalan di depan pasar Oebobo rusak parah"
+    assert "6281234500001" not in str(report)
+    # The phone number lives only in the encrypted reporter blob: not in the store, not in logs.
+    assert b"81234500001" not in (channels.data_dir / "events.db").read_bytes()
+    assert "81234500001" not in channels.system.log("intake")
+
+
+def test_a_multi_word_keyword_in_any_case_names_the_region(
+    kannel: KannelGateway, channels: ChannelSystem
+) -> None:
+    reply = kannel.send("081234500002", "timor  tengah UTARA sekolah dasar di desa Noemuti roboh")
+
+    tracking_id, _ = receipt(reply)
+    report = channels.report(tracking_id)
+    assert report["location"]["region_code"] == "5305"
+    assert report["body"] == "sekolah dasar di desa Noemuti roboh"
+
+
+def test_no_keyword_goes_to_the_national_desk_and_the_reply_explains_the_format(
+    kannel: KannelGateway, channels: ChannelSystem
+) -> None:
+    reply = kannel.send("+6281234500003", "Tolong perbaiki lampu jalan di kampung kami – “parah”")
+
+    tracking_id, _ = receipt(reply)
+    assert "Format: NAMA WILAYAH isi laporan" in reply
+    report = channels.report(tracking_id)
+    assert report["location"]["region_code"] is None
+    assert report["body"].endswith("“parah”")  # the citizen's text is kept exactly
+
+
+def test_empty_and_unusable_messages_get_the_format_not_an_error(
+    kannel: KannelGateway, channels: ChannelSystem
+) -> None:
+    empty = sms_get(channels, "+6281234500004", "", "empty-1")
+    assert empty.status_code == 200
+    assert empty.headers["content-type"].startswith("text/plain")
+    assert empty.text == HELP_TEXT
+
+    assert "Isi laporan kosong" in one_sms(kannel.send("+6281234500004", "KUPANG"))
+    assert "ID laporan tidak valid" in one_sms(kannel.send("+6281234500004", "CEK ABCDEFGHJ2"))
+    assert "terlalu pendek" in one_sms(kannel.send("+6281234500004", "jalan"))
+    no_sender = httpx.get(f"{channels.url}/channels/sms", params={"text": "KUPANG jalan rusak"})
+    assert (no_sender.status_code, no_sender.text) == (200, HELP_TEXT)
+
+
+def test_the_same_kannel_message_id_twice_is_one_report(channels: ChannelSystem) -> None:
+    text = "KOTA KUPANG air PDAM tidak mengalir tiga hari"
+    first = sms_get(channels, "+6281234500005", text, "2f1c6c9e-dup-0001")
+    again = sms_get(channels, "+6281234500005", text, "2f1c6c9e-dup-0001")
+
+    assert first.status_code == again.status_code == 200
+    assert first.text == again.text  # same tracking ID and access code
+    tracking_id, _ = receipt(first.text)
+    channels.report(tracking_id)
+    assert channels.timeline(tracking_id) == ["ReportSubmitted"]
+
+
+def test_cek_answers_the_status_and_balas_answers_the_follow_up(
+    kannel: KannelGateway, channels: ChannelSystem
+) -> None:
+    phone = "+6281234500006"
+    tracking_id, _ = receipt(kannel.send(phone, "KUPANG jalan berlubang di Jl. El Tari"))
+    channels.report(tracking_id)
+
+    status = kannel.send(phone, f"cek {tracking_id}")
+    assert one_sms(status) == f"Laporan {tracking_id}: diterima, menunggu verifikasi."
+
+    channels.drive(tracking_id, "verify", "forward", "follow_up")
+    wait_for(
+        lambda: channels.report(tracking_id)["status"] == "followed_up", what="follow-up in view"
+    )
+    status = one_sms(kannel.send("081234500007", f"CEK {tracking_id[:5]}-{tracking_id[5:]}"))
+    assert status.startswith(f"Laporan {tracking_id}: sudah ditindaklanjuti")
+    assert "Tindak lanjut: Jalan sudah kami tambal" in status
+    assert status.endswith(f"BALAS {tracking_id} pesan")
+
+    # Only the reporter's phone may answer.
+    other = kannel.send("+6281234500007", f"BALAS {tracking_id} bukan saya")
+    assert "Hanya pelapor" in one_sms(other)
+    answer = kannel.send(phone, f"BALAS {tracking_id} Sudah baik, terima kasih")
+    assert (
+        one_sms(answer) == f"Balasan Anda untuk laporan {tracking_id} sudah diterima. Terima kasih."
+    )
+    wait_for(
+        lambda: channels.timeline(tracking_id)[-1] == "ReporterReplied", what="reply in timeline"
+    )
+    assert channels.timeline(tracking_id).count("ReporterReplied") == 1
+
+
+def test_balas_while_completion_is_requested_adds_the_missing_information(
+    channels: ChannelSystem,
+) -> None:
+    phone = "+6281234500008"
+    tracking_id, _ = receipt(sms_get(channels, phone, "KUPANG pungli di kantor", "c-1").text)
+    _request_completion(channels, tracking_id)
+
+    answer = sms_get(channels, phone, f"BALAS {tracking_id} Kantor kelurahan Oebobo, Senin", "c-2")
+    assert answer.text.startswith("Keterangan tambahan")
+    wait_for(lambda: "ReportAmended" in channels.timeline(tracking_id), what="amendment")
+
+
+def _request_completion(channels: ChannelSystem, tracking_id: str) -> None:
+    import asyncio
+
+    from shared.clock import SystemClock
+    from shared.domain.events import Actor
+    from shared.domain.report import RequestCompletion
+    from shared.reports import Meta, ReportRepository
+    from shared.store.sqlite import SqliteEventStore
+
+    async def run() -> None:
+        store = SqliteEventStore(channels.data_dir / "events.db")
+        try:
+            await ReportRepository(store, SystemClock()).execute(
+                tracking_id,
+                RequestCompletion(note="Sebutkan kantor dan harinya"),
+                Meta(actor=Actor(kind="admin", id="test"), correlation_id="test"),
+            )
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def test_a_confidential_report_is_not_confirmed_to_another_phone(channels: ChannelSystem) -> None:
+    created = httpx.post(
+        f"{channels.url}/api/v1/offline-reports",
+        headers={"Authorization": f"Bearer {channels.token('admin')}"},
+        json={
+            "source": "walk_in",
+            "title": "Dugaan pungli",
+            "body": "Petugas meminta uang untuk KTP elektronik.",
+            "confidential": True,
+            "reporter": {"phone": "0812-3450-0009"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    tracking_id = created.json()["tracking_id"]
+
+    stranger = sms_get(channels, "+6281234500010", f"CEK {tracking_id}", "conf-1").text
+    assert stranger == f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
+    reporter = sms_get(channels, "+6281234500009", f"CEK {tracking_id}", "conf-2").text
+    assert reporter.startswith(f"Laporan {tracking_id}: diterima")
+
+
+def test_too_many_messages_from_one_phone_get_a_polite_reply(channels: ChannelSystem) -> None:
+    phone = "+6281234500011"
+    replies = [sms_get(channels, phone, f"CEK ABCDEFGHJK{i}", f"rate-{i}") for i in range(11)]
+
+    assert all(r.status_code == 200 for r in replies)
+    assert "terlalu banyak pesan" not in replies[9].text
+    assert one_sms(replies[10].text).startswith("Maaf, terlalu banyak pesan")
+    assert "terlalu banyak" not in sms_get(channels, "+6281234500012", "CEK X", "rate-x").text
+
+
+def test_kannel_post_url_works_too(channels: ChannelSystem, tmp_path: Path) -> None:
+    require_kannel()
+    with KannelGateway(tmp_path, channels.url, mode="post") as gateway:
+        reply = gateway.send("+6281234500013", "NTT: jembatan gantung di desa putus")
+
+    tracking_id, _ = receipt(reply)
+    assert channels.report(tracking_id)["location"]["region_code"] == "53"
+
+
+def test_the_gateway_delivers_what_lapor_sends_through_sendsms(kannel: KannelGateway) -> None:
+    """The harness's other half, for notify: sendsms -> Kannel -> the citizen's handset."""
+    with kannel.handset() as phone:
+        accepted = kannel.sendsms("+6281234500014", "Laporan ABCDEFGHJK sudah ditindaklanjuti.")
+        assert accepted.status_code == 202, accepted.text
+        sms = phone.wait_for(lambda m: m.to == "+6281234500014")
+    assert (sms.sender, sms.text) == ("1708", "Laporan ABCDEFGHJK sudah ditindaklanjuti.")
+    wrong = httpx.get(kannel.sendsms_url.replace("rahasia", "salah") + "&to=1&text=x")
+    assert wrong.status_code == 403
+
+
+def test_a_unicode_sms_keeps_its_text(kannel: KannelGateway, channels: ChannelSystem) -> None:
+    text = "KUPANG banjir di Oesapa 🌊\nair setinggi lutut, rumah warga terendam"
+    reply = kannel.send("+6281234500015", text, ucs2=True)
+
+    tracking_id, _ = receipt(reply)
+    report = channels.report(tracking_id)
+    assert report["body"] == "banjir di Oesapa 🌊\nair setinggi lutut, rumah warga terendam"
+    assert report["title"] == "banjir di Oesapa 🌊"
+
+
+def test_post_calls_without_kannel_headers_or_as_a_form(channels: ChannelSystem) -> None:
+    """post-url with only X-Kannel-From (no %p in the URL), and a plain form post."""
+    by_header = httpx.post(
+        f"{channels.url}/channels/sms?id=hdr-1",
+        content="KUPANG jalan rusak di Oebufu".encode("latin-1"),
+        headers={"Content-Type": "text/plain", "X-Kannel-From": "+6281234500016"},
+    )
+    as_form = httpx.post(
+        f"{channels.url}/channels/sms",
+        data={"from": "+6281234500017", "to": "1708", "text": "KUPANG mampet", "id": "f-1"},
+    )
+    garbage = httpx.get(f"{channels.url}/channels/sms?from=%2B6281234500018&text=%FF%FE%00&id=g-1")
+
+    receipt(by_header.text)
+    assert "terlalu pendek" in as_form.text  # "mampet" alone is not a report yet
+    assert garbage.status_code == 200 and one_sms(garbage.text)
