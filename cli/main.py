@@ -123,16 +123,16 @@ def audit_verify(
             raise typer.BadParameter(str(error), param_hint="TRACKING_ID") from error
 
     async def go() -> tuple[int, int, list[str]]:
-        store = open_store(settings.event_store_url)
+        problems: list[str] = []
+        url = settings.event_store_url
+        if url.startswith("sqlite:///") and tracking_id is None:
+            problems.extend(audit_sqlite_positions(Path(url.removeprefix("sqlite:///"))))
+        store = open_store(url, create=False)
         try:
             result = await audit_store(store, tracking_id)
         finally:
             await store.close()
-        problems = list(result.problems)
-        url = settings.event_store_url
-        if url.startswith("sqlite:///") and tracking_id is None:
-            problems.extend(audit_sqlite_positions(Path(url.removeprefix("sqlite:///"))))
-        return result.streams, result.events, problems
+        return result.streams, result.events, [*result.problems, *problems]
 
     streams, events, problems = asyncio.run(go())
     for problem in problems:

@@ -7,11 +7,14 @@ from pathlib import Path
 from shared.store.port import EventStore
 
 
-def open_store(url: str) -> EventStore:
+def open_store(url: str, *, create: bool = True) -> EventStore:
+    """`create=False` opens an existing store as it is, changing nothing (audits)."""
     if url.startswith("sqlite:///"):
         from shared.store.sqlite import SqliteEventStore
 
-        return SqliteEventStore(Path(url.removeprefix("sqlite:///")))
+        return SqliteEventStore(Path(url.removeprefix("sqlite:///")), create_schema=create)
     if url.startswith(("kurrentdb://", "esdb://", "kurrentdb+discover://", "esdb+discover://")):
-        raise NotImplementedError("the KurrentDB adapter is not built yet (issue 8)")
+        from shared.store.kurrentdb import KurrentDbEventStore
+
+        return KurrentDbEventStore(url)
     raise ValueError(f"LAPOR_EVENT_STORE: unsupported URL scheme in {url!r}")

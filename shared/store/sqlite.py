@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.domain.events import EVENT_TYPES, UnknownEventType, parse_payload
+from shared.logs import get_logger
 from shared.store.hashing import GENESIS, canonical_json, event_hash
 from shared.store.port import (
     EventRejected,
@@ -55,6 +56,10 @@ BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
 CREATE TRIGGER IF NOT EXISTS events_are_append_only_no_delete
 BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 """
+
+GUARD_NO_UPDATE = "events_are_append_only_no_update"
+GUARD_NO_DELETE = "events_are_append_only_no_delete"
+log = get_logger(__name__)
 
 COLUMNS = (
     "position, event_id, stream, stream_version, event_type, schema_version, occurred_at,"
@@ -139,12 +144,12 @@ _STOP = object()
 
 
 class SqliteEventStore:
-    def __init__(self, path: Path, *, max_group: int = 256) -> None:
+    def __init__(self, path: Path, *, max_group: int = 256, create_schema: bool = True) -> None:
+        """`create_schema=False` opens an existing store exactly as it is (for audits)."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = connect(path)
-        conn.executescript(SCHEMA)
-        conn.close()
+        if create_schema:
+            self._create_schema(path)
         self._max_group = max_group
         self._requests: queue.Queue[Any] = queue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
@@ -152,6 +157,25 @@ class SqliteEventStore:
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-reader")
         self._read_conn = connect(path)
         self._closed = False
+
+    @staticmethod
+    def _create_schema(path: Path) -> None:
+        conn = connect(path)
+        try:
+            existed = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+            ).fetchone()
+            guards = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            }
+            if existed and not {GUARD_NO_UPDATE, GUARD_NO_DELETE} <= guards:
+                # Someone removed the append-only guard. Restore it, and say so loudly: what was
+                # done meanwhile is for `lapor audit verify` to find.
+                log.error("event_store_guard_was_missing_restored", path=str(path))
+            conn.executescript(SCHEMA)
+        finally:
+            conn.close()
 
     # -- writing ---------------------------------------------------------------------------
     async def append(
