@@ -1,0 +1,1 @@
+"""Notify: tells reporters and liaison officers what happened to a report, on their own channel."""

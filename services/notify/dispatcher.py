@@ -1,0 +1,416 @@
+"""The dispatcher: sends what the outbox holds, retries with backoff, records the outcome.
+
+Decoupled from the event consumer on purpose: a channel that is down for an hour must not stall
+the event stream (or make JetStream redeliver it). Reactions only plan notices into the outbox;
+this loop sends them.
+
+Per notice: (1) if the event store already holds its outcome, adopt it and send nothing; (2)
+resolve the address (decrypt; erased key -> NotificationSkipped "cannot reach reporter (identity
+erased)"); (3) up to `LAPOR_NOTIFY_MAX_ATTEMPTS` attempts (tenacity, exponential backoff, only
+for transient errors), each written to the outbox before the message leaves and each taking a
+token from the channel's bucket; (4) the outcome event (NotificationSent / NotificationFailed /
+NotificationSkipped, with a fixed event id) into `notifications-<tracking_id>`.
+
+Notices to the same recipient about the same report go out one at a time, in the report's order.
+
+The at-least-once window: if the process dies after a message left (Kannel answered 202, the
+SMTP server said 250) but before that was written down, the restart cannot know whether it left,
+so it sends it again and records NotificationSent with `possible_duplicate=true`. Kannel's
+sendsms has no idempotency key; e-mails carry a Message-ID derived from the notification id, so
+a mail client can fold the copy. The window is one request long; everything else resumes
+without resending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from services.notify.channels import (
+    Address,
+    Message,
+    PermanentSendError,
+    Sender,
+    SendError,
+    TransientSendError,
+)
+from services.notify.contacts import Contacts, Unreachable
+from services.notify.metrics import NOTIFICATIONS, OUTBOX_OPEN
+from services.notify.outbox import Outbox, OutboxRow
+from services.notify.privacy import scrub
+from services.notify.ratelimit import TokenBucket
+from services.notify.rendering import Renderer
+from services.notify.settings import NotifySettings
+from shared.clock import Clock
+from shared.domain.events import Actor, DomainEvent
+from shared.domain.notification_events import (
+    NotificationChannel,
+    NotificationFailed,
+    NotificationSent,
+    NotificationSkipped,
+    SkipReason,
+    notification_stream,
+)
+from shared.logs import get_logger
+from shared.reports import fixed_event_id
+from shared.store.port import EventStore, NewEvent
+
+log = get_logger(__name__)
+
+POLL_SECONDS = 1.0
+ERROR_PAUSE_SECONDS = 1.0
+NOTIFY_ACTOR = Actor(kind="system", id="notify")
+
+
+def outcome_event_id(tracking_id: str, notification_id: uuid.UUID) -> uuid.UUID:
+    return fixed_event_id(notification_stream(tracking_id), f"notify:{notification_id}", 0)
+
+
+def outcome_event(row: OutboxRow, occurred_at: datetime) -> NewEvent:
+    common = {
+        "notification_id": row.notification_id,
+        "tracking_id": row.tracking_id,
+        "cause_event_id": row.cause_event_id,
+        "cause_event_type": row.cause_event_type,
+        "recipient_kind": row.recipient_kind,
+        "agency_code": row.agency_code,
+        "channel": NotificationChannel(row.channel),
+        "template": row.template,
+        "language": row.language if row.language in ("id", "en") else "id",
+        "attempts": row.attempts,
+    }
+    payload: DomainEvent
+    if row.state == "sent":
+        payload = NotificationSent(**common, possible_duplicate=row.possible_duplicate)
+    elif row.state == "failed":
+        payload = NotificationFailed(**common, error=(row.detail or "failed")[:500])
+    elif row.state == "skipped":
+        payload = NotificationSkipped(
+            **common,
+            reason=SkipReason(row.skip_reason or SkipReason.NO_CONTACT.value),
+            detail=(row.detail or "")[:500],
+        )
+    else:
+        raise ValueError(f"notice {row.notification_id} is not finished ({row.state})")
+    return NewEvent.of(
+        payload,
+        occurred_at=occurred_at,
+        actor=NOTIFY_ACTOR,
+        correlation_id=row.correlation_id,
+        causation_id=str(row.cause_event_id),
+        event_id=outcome_event_id(row.tracking_id, row.notification_id),
+        agency_code=row.agency_code,
+    )
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        outbox: Outbox,
+        store: EventStore,
+        clock: Clock,
+        renderer: Renderer,
+        contacts: Contacts,
+        senders: Mapping[str, Sender],
+        unconfigured: Mapping[str, str],
+        settings: NotifySettings,
+    ) -> None:
+        self.outbox = outbox
+        self.store = store
+        self.clock = clock
+        self.renderer = renderer
+        self.contacts = contacts
+        self.senders = dict(senders)
+        self.unconfigured = dict(unconfigured)
+        self.settings = settings
+        self._wake: asyncio.Event | None = None
+        self._in_flight: set[tuple[str, str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Deliveries between "attempt written down" and "outcome written down": a graceful stop
+        # lets them finish, so only a crash (SIGKILL, power loss) can leave a "maybe sent".
+        self._critical: set[asyncio.Task[Any]] = set()
+        self._slots = {
+            c.value: asyncio.Semaphore(settings.notify_concurrency) for c in NotificationChannel
+        }
+        self._buckets = {
+            c.value: TokenBucket(settings.rate_for(c.value), settings.notify_rate_burst)
+            for c in NotificationChannel
+        }
+
+    # -- the loop -------------------------------------------------------------------------
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        self._wake = asyncio.Event()
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    rows = await asyncio.to_thread(self.outbox.heads, 2000)
+                    self._schedule(rows)
+                    counts = await asyncio.to_thread(self.outbox.open_by_channel)
+                    for channel in NotificationChannel:
+                        OUTBOX_OPEN.labels(channel.value).set(counts.get(channel.value, 0))
+                except Exception as error:
+                    log.error("dispatcher_loop_error", error_type=type(error).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+        finally:
+            await self._stop_deliveries()
+
+    async def _stop_deliveries(self) -> None:
+        """Cancel deliveries that wait (for a token, a backoff, the store); let the ones whose
+        message is on its way finish, within the send timeout."""
+        for task in self._tasks - self._critical:
+            task.cancel()
+        sending = [t for t in self._tasks if t in self._critical]
+        if sending:
+            log.info("notify_stopping_waits_for_sends", count=len(sending))
+            await asyncio.wait(sending, timeout=self.settings.notify_send_timeout_seconds)
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _schedule(self, rows: list[OutboxRow]) -> None:
+        seen: set[tuple[str, str, str]] = set()
+        for row in rows:  # in the order of the report events
+            key = row.sequence_key
+            if key in seen:
+                continue  # an earlier notice to this recipient about this report goes first
+            seen.add(key)
+            if key in self._in_flight:
+                continue
+            self._in_flight.add(key)
+            task = asyncio.create_task(self._deliver(row), name=f"notify-{row.notification_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        try:
+            if not row.finished:
+                await self._complete(row)
+            await self._record(row.notification_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.error(
+                "notification_delivery_error",
+                tracking_id=row.tracking_id,
+                notification_id=str(row.notification_id),
+                error_type=type(error).__name__,
+            )
+            await asyncio.sleep(ERROR_PAUSE_SECONDS)  # the store may be down: no hot loop
+        finally:
+            self._critical.discard(asyncio.current_task())
+            self._in_flight.discard(row.sequence_key)
+            self.wake()
+
+    # -- one notice -----------------------------------------------------------------------
+    def _release(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._critical.discard(task)
+
+    def _now(self) -> str:
+        return self.clock.now().isoformat()
+
+    async def _finish(
+        self,
+        row: OutboxRow,
+        state: str,
+        outcome: str,
+        *,
+        detail: str | None = None,
+        skip_reason: str | None = None,
+    ) -> None:
+        await asyncio.to_thread(
+            self.outbox.finish,
+            row.notification_id,
+            state,
+            self._now(),
+            detail=detail,
+            skip_reason=skip_reason,
+        )
+        self._release()
+        NOTIFICATIONS.labels(row.channel, outcome).inc()
+        log.info(
+            f"notification_{outcome}",
+            tracking_id=row.tracking_id,
+            notification_id=str(row.notification_id),
+            channel=row.channel,
+            template=row.template,
+            recipient_kind=row.recipient_kind,
+            correlation_id=row.correlation_id,
+            detail=detail,
+        )
+
+    async def _complete(self, row: OutboxRow) -> None:
+        if await self._adopt_recorded_outcome(row):
+            return
+        if row.channel == NotificationChannel.WEB.value:
+            # Web reporters read their notices on the report page: recording it is delivering it.
+            await self._finish(row, "sent", "sent")
+            return
+        sender = self.senders.get(row.channel)
+        if sender is None:
+            reason = self.unconfigured.get(row.channel, f"channel {row.channel} is not configured")
+            await self._finish(row, "failed", "failed", detail=reason)
+            return
+        try:
+            address = await self.contacts.address(row)
+        except Unreachable as unreachable:
+            await self._finish(
+                row,
+                "skipped",
+                "unreachable",
+                detail=unreachable.detail,
+                skip_reason=unreachable.reason.value,
+            )
+            return
+        except PermanentSendError as error:
+            await self._finish(row, "failed", "failed", detail=scrub(str(error)))
+            return
+        await asyncio.to_thread(self.outbox.set_masked, row.notification_id, address.masked)
+        try:
+            message = self.renderer.render(row.template, row.language, row.context)
+        except Exception as error:
+            await self._finish(
+                row, "failed", "failed", detail=f"template {row.template}: {type(error).__name__}"
+            )
+            return
+        if row.state == "sending":
+            # The last run died during an attempt: the message may have left. Send again rather
+            # than lose it, and say so.
+            await asyncio.to_thread(self.outbox.mark_possible_duplicate, row.notification_id)
+            log.warning(
+                "notification_resent_after_interrupted_attempt",
+                tracking_id=row.tracking_id,
+                notification_id=str(row.notification_id),
+                channel=row.channel,
+            )
+        remaining = self.settings.notify_max_attempts - row.attempts
+        if remaining <= 0:
+            await self._finish(
+                row,
+                "failed",
+                "failed",
+                detail=row.detail or f"gave up after {row.attempts} attempts",
+            )
+            return
+        if row.next_attempt_epoch is not None:
+            delay = row.next_attempt_epoch - time.time()
+            if delay > 0:
+                await asyncio.sleep(min(delay, self.settings.notify_retry_max_seconds))
+        try:
+            await self._send_with_retries(row, sender, address, message, remaining)
+        except SendError as error:
+            await self._finish(row, "failed", "failed", detail=scrub(str(error)))
+            return
+        await self._finish(row, "sent", "sent")
+
+    async def _send_with_retries(
+        self, row: OutboxRow, sender: Sender, address: Address, message: Message, attempts: int
+    ) -> None:
+        async def before_sleep(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            wait = state.upcoming_sleep
+            NOTIFICATIONS.labels(row.channel, "retry").inc()
+            log.info(
+                "notification_retry",
+                tracking_id=row.tracking_id,
+                notification_id=str(row.notification_id),
+                channel=row.channel,
+                attempt=state.attempt_number,
+                wait_seconds=round(wait, 3),
+                error=scrub(str(error)) if error else None,
+            )
+            await asyncio.to_thread(
+                self.outbox.attempt_failed,
+                row.notification_id,
+                scrub(str(error)) if error else "failed",
+                time.time() + wait,
+            )
+            self._release()
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential(
+                multiplier=self.settings.notify_retry_base_seconds,
+                max=self.settings.notify_retry_max_seconds,
+            ),
+            retry=retry_if_exception_type(TransientSendError),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._attempt(row, sender, address, message)
+
+    async def _attempt(
+        self, row: OutboxRow, sender: Sender, address: Address, message: Message
+    ) -> None:
+        async with self._slots[row.channel]:
+            await self._buckets[row.channel].acquire()
+            task = asyncio.current_task()
+            if task is not None:
+                self._critical.add(task)  # until the outcome of this attempt is written down
+            # On disk before the message leaves: a crash from here on is "maybe sent".
+            await asyncio.to_thread(self.outbox.begin_attempt, row.notification_id, self._now())
+            try:
+                await sender.send(address, message, row.notification_id)
+            except SendError:
+                raise
+            except Exception as error:  # a bug or an unexpected library error: retry, stay safe
+                raise TransientSendError(f"unexpected {type(error).__name__}") from None
+
+    # -- the record ---------------------------------------------------------------------
+    async def _outcome_in_store(self, row: OutboxRow) -> DomainEvent | None:
+        wanted = outcome_event_id(row.tracking_id, row.notification_id)
+        for event in await self.store.read(notification_stream(row.tracking_id)):
+            if event.event_id == wanted:
+                return event.payload()
+        return None
+
+    async def _adopt_recorded_outcome(self, row: OutboxRow) -> bool:
+        """The store already tells how this notice ended (the outbox was lost): send nothing."""
+        payload = await self._outcome_in_store(row)
+        if payload is None:
+            return False
+        state = {
+            NotificationSent: "sent",
+            NotificationFailed: "failed",
+            NotificationSkipped: "skipped",
+        }.get(type(payload), "sent")
+        detail = getattr(payload, "error", None) or getattr(payload, "detail", None)
+        attempts = int(getattr(payload, "attempts", 0))
+        await asyncio.to_thread(
+            self.outbox.adopt, row.notification_id, state, attempts, self._now(), detail
+        )
+        return True
+
+    async def _record(self, notification_id: uuid.UUID) -> None:
+        row = await asyncio.to_thread(self.outbox.get, notification_id)
+        if row is None or row.recorded or not row.finished:
+            return
+        at = datetime.fromisoformat(row.completed_at) if row.completed_at else self.clock.now()
+        await self.store.append(
+            notification_stream(row.tracking_id), [outcome_event(row, at)], expected_version=None
+        )
+        await asyncio.to_thread(self.outbox.mark_recorded, notification_id)

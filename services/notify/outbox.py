@@ -1,0 +1,295 @@
+"""Notify's outbox: every planned notice and every send attempt, written before the send.
+
+One SQLite file beside the views (`notify_outbox.db`, synchronous=FULL, so a row survives a
+SIGKILL). A notice moves `pending` -> `sending` (an attempt has started) -> `retrying` (it failed
+and waits for its backoff) -> `sent` | `failed` | `skipped`; `recorded` turns 1 once its outcome
+event is in the event store. What a restart finds:
+- `pending` / `retrying`: carries on, with the attempts already made counted;
+- `sending`: the process died during an attempt, so the gateway may or may not have taken the
+  message. It is attempted again (a notice is never silently lost) and flagged
+  `possible_duplicate` in the delivery log and in NotificationSent;
+- `sent` / `failed` / `skipped` but not `recorded`: only the outcome event is appended; nothing is
+  sent again.
+
+No contact detail is stored here: addresses are decrypted at send time and only their masked form
+is kept, for the delivery log.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.notify.notices import Notice
+
+OPEN_STATES = ("pending", "sending", "retrying")
+FINAL_STATES = ("sent", "failed", "skipped")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    notification_id    TEXT PRIMARY KEY,
+    tracking_id        TEXT NOT NULL,
+    cause_event_id     TEXT NOT NULL,
+    cause_event_type   TEXT NOT NULL,
+    cause_position     INTEGER NOT NULL,
+    correlation_id     TEXT NOT NULL,
+    recipient_kind     TEXT NOT NULL,
+    recipient_ref      TEXT NOT NULL,
+    agency_code        TEXT,
+    channel            TEXT NOT NULL,
+    template           TEXT NOT NULL,
+    language           TEXT NOT NULL,
+    context            TEXT NOT NULL,
+    state              TEXT NOT NULL DEFAULT 'pending',
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    possible_duplicate INTEGER NOT NULL DEFAULT 0,
+    recorded           INTEGER NOT NULL DEFAULT 0,
+    recipient_masked   TEXT,
+    detail             TEXT,
+    skip_reason        TEXT,
+    created_at         TEXT NOT NULL,
+    first_attempt_at   TEXT,
+    last_attempt_at    TEXT,
+    next_attempt_epoch REAL,
+    completed_at       TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_open ON outbox (recorded, cause_position);
+CREATE INDEX IF NOT EXISTS outbox_queue ON outbox
+    (recorded, tracking_id, recipient_kind, recipient_ref, cause_position);
+CREATE INDEX IF NOT EXISTS outbox_tracking ON outbox (tracking_id, cause_position);
+"""
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    notification_id: uuid.UUID
+    tracking_id: str
+    cause_event_id: uuid.UUID
+    cause_event_type: str
+    cause_position: int
+    correlation_id: str
+    recipient_kind: str
+    recipient_ref: str
+    agency_code: str | None
+    channel: str
+    template: str
+    language: str
+    context: dict[str, Any]
+    state: str
+    attempts: int
+    possible_duplicate: bool
+    recorded: bool
+    recipient_masked: str | None
+    detail: str | None
+    skip_reason: str | None
+    created_at: str
+    first_attempt_at: str | None
+    last_attempt_at: str | None
+    next_attempt_epoch: float | None
+    completed_at: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def sequence_key(self) -> tuple[str, str, str]:
+        """Notices to one recipient about one report go out in the report's order."""
+        return (self.tracking_id, self.recipient_kind, self.recipient_ref)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> OutboxRow:
+        values = dict(row)
+        values["notification_id"] = uuid.UUID(values["notification_id"])
+        values["cause_event_id"] = uuid.UUID(values["cause_event_id"])
+        values["context"] = json.loads(values["context"])
+        values["possible_duplicate"] = bool(values["possible_duplicate"])
+        values["recorded"] = bool(values["recorded"])
+        return cls(**values)
+
+
+class Outbox:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # An attempt must be on disk before the message leaves: FULL, not NORMAL.
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params))
+
+    def enqueue(self, notices: Iterable[Notice], now: str) -> int:
+        """Plan notices; a notice already planned (same id) is left as it is. Returns how many
+        are new."""
+        added = 0
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for n in notices:
+                    cursor = self._conn.execute(
+                        "INSERT OR IGNORE INTO outbox (notification_id, tracking_id,"
+                        " cause_event_id, cause_event_type, cause_position, correlation_id,"
+                        " recipient_kind, recipient_ref, agency_code, channel, template, language,"
+                        " context, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            str(n.notification_id),
+                            n.tracking_id,
+                            str(n.cause_event_id),
+                            n.cause_event_type,
+                            n.cause_position,
+                            n.correlation_id,
+                            n.recipient_kind,
+                            n.recipient_ref,
+                            n.agency_code,
+                            n.channel.value,
+                            n.template,
+                            n.language,
+                            json.dumps(n.context, sort_keys=True),
+                            now,
+                        ),
+                    )
+                    added += cursor.rowcount
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return added
+
+    def get(self, notification_id: uuid.UUID) -> OutboxRow | None:
+        row = self._execute(
+            "SELECT * FROM outbox WHERE notification_id = ?", (str(notification_id),)
+        ).fetchone()
+        return OutboxRow.from_row(row) if row else None
+
+    def unrecorded(self, limit: int = 1000) -> list[OutboxRow]:
+        rows = self._execute(
+            "SELECT * FROM outbox WHERE recorded = 0 ORDER BY cause_position, notification_id"
+            " LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [OutboxRow.from_row(r) for r in rows]
+
+    def heads(self, limit: int = 1000) -> list[OutboxRow]:
+        """The first unrecorded notice of each (report, recipient): what may go out next.
+
+        A recipient with a long queue behind a notice that waits out its backoff does not keep
+        other recipients' notices out of the window."""
+        rows = self._execute(
+            "SELECT o.* FROM outbox o JOIN (SELECT tracking_id, recipient_kind, recipient_ref,"
+            " MIN(cause_position) AS first FROM outbox WHERE recorded = 0"
+            " GROUP BY tracking_id, recipient_kind, recipient_ref) h"
+            " ON o.tracking_id = h.tracking_id AND o.recipient_kind = h.recipient_kind"
+            " AND o.recipient_ref = h.recipient_ref AND o.cause_position = h.first"
+            " WHERE o.recorded = 0 ORDER BY o.cause_position, o.notification_id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [OutboxRow.from_row(r) for r in rows]
+
+    def begin_attempt(self, notification_id: uuid.UUID, now: str) -> int:
+        """Record that an attempt starts now (before the message leaves). Returns its number."""
+        with self._lock:
+            row = self._conn.execute(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
+                " first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?,"
+                " next_attempt_epoch = NULL WHERE notification_id = ? RETURNING attempts",
+                (now, now, str(notification_id)),
+            ).fetchone()
+        return int(row[0])
+
+    def attempt_failed(self, notification_id: uuid.UUID, detail: str, next_epoch: float) -> None:
+        self._execute(
+            "UPDATE outbox SET state = 'retrying', detail = ?, next_attempt_epoch = ?"
+            " WHERE notification_id = ?",
+            (detail, next_epoch, str(notification_id)),
+        )
+
+    def mark_possible_duplicate(self, notification_id: uuid.UUID) -> None:
+        self._execute(
+            "UPDATE outbox SET possible_duplicate = 1 WHERE notification_id = ?",
+            (str(notification_id),),
+        )
+
+    def set_masked(self, notification_id: uuid.UUID, masked: str) -> None:
+        self._execute(
+            "UPDATE outbox SET recipient_masked = ? WHERE notification_id = ?",
+            (masked, str(notification_id)),
+        )
+
+    def finish(
+        self,
+        notification_id: uuid.UUID,
+        state: str,
+        now: str,
+        *,
+        detail: str | None = None,
+        skip_reason: str | None = None,
+    ) -> None:
+        assert state in FINAL_STATES
+        self._execute(
+            "UPDATE outbox SET state = ?, completed_at = ?, detail = ?, skip_reason = ?,"
+            " next_attempt_epoch = NULL WHERE notification_id = ? AND state NOT IN"
+            " ('sent', 'failed', 'skipped')",
+            (state, now, detail, skip_reason, str(notification_id)),
+        )
+
+    def adopt(
+        self,
+        notification_id: uuid.UUID,
+        state: str,
+        attempts: int,
+        completed_at: str,
+        detail: str | None,
+    ) -> None:
+        """The event store already holds this notice's outcome: take it, send nothing."""
+        self._execute(
+            "UPDATE outbox SET state = ?, attempts = MAX(attempts, ?), completed_at ="
+            " COALESCE(completed_at, ?), detail = COALESCE(detail, ?), recorded = 1"
+            " WHERE notification_id = ?",
+            (state, attempts, completed_at, detail, str(notification_id)),
+        )
+
+    def mark_recorded(self, notification_id: uuid.UUID) -> None:
+        self._execute(
+            "UPDATE outbox SET recorded = 1 WHERE notification_id = ?", (str(notification_id),)
+        )
+
+    def rows_for(
+        self, tracking_id: str | None = None, state: str | None = None, limit: int = 200
+    ) -> list[OutboxRow]:
+        where, params = [], []
+        if tracking_id is not None:
+            where.append("tracking_id = ?")
+            params.append(tracking_id)
+        if state is not None:
+            where.append("state = ?")
+            params.append(state)
+        sql = "SELECT * FROM outbox"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY cause_position, recipient_kind DESC, notification_id LIMIT ?"
+        rows = self._execute(sql, [*params, limit]).fetchall()
+        return [OutboxRow.from_row(r) for r in rows]
+
+    def open_by_channel(self) -> dict[str, int]:
+        rows = self._execute(
+            "SELECT channel, COUNT(*) FROM outbox WHERE state IN ('pending', 'sending',"
+            " 'retrying') GROUP BY channel"
+        ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}

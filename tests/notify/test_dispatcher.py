@@ -1,0 +1,327 @@
+"""Exactly once, in one process: the outbox, retries, crashes and erasure, on a real SQLite store.
+
+The dispatcher runs as a task; "a crash" is cancelling it mid-send and starting a fresh
+dispatcher on the same files, which is what a restarted process finds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.notify.app import create_projector
+from services.notify.channels import PermanentSendError, Sender, TransientSendError
+from services.notify.contacts import Contacts, OfficerDirectory
+from services.notify.dispatcher import Dispatcher
+from services.notify.notices import Links
+from services.notify.outbox import Outbox
+from services.notify.reactions import Reactions
+from services.notify.rendering import Renderer
+from services.notify.settings import NotifySettings
+from shared.clock import SystemClock
+from shared.domain.events import Channel
+from shared.domain.report import VerifyReport
+from shared.settings import Settings
+from shared.store.port import RecordedEvent
+from tests.notify.harness import Lapor, ScriptedSender
+from tests.support import async_wait_for
+
+SECRET = "dispatcher-test-secret"
+PHONE = "+6281234500001"
+
+
+class NoDirectory:
+    def find(self, code: str) -> None:
+        return None
+
+
+class World:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.lapor = Lapor(tmp, SECRET)
+        self.settings = NotifySettings(
+            notify_max_attempts=3,
+            notify_retry_base_seconds=0.01,
+            notify_retry_max_seconds=0.05,
+            notify_send_timeout_seconds=0.2,  # how long a stop waits for a send on its way
+        )
+        self.position = 0
+        self.outbox = Outbox(tmp / "notify_outbox.db")
+
+    def dispatcher(self, senders: dict[str, Sender]) -> Dispatcher:
+        return Dispatcher(
+            outbox=self.outbox,
+            store=self.lapor.store,
+            clock=SystemClock(),
+            renderer=Renderer(),
+            contacts=Contacts(
+                self.lapor.store,
+                self.lapor.keys,
+                OfficerDirectory(SECRET.encode(), NoDirectory()),
+            ),
+            senders=senders,
+            unconfigured={"email": "e-mail is not configured (LAPOR_SMTP_URL is not set)"},
+            settings=self.settings,
+        )
+
+    def reactions(self, dispatcher: Dispatcher) -> Reactions:
+        return Reactions(
+            store=self.lapor.store,
+            outbox=self.outbox,
+            clock=SystemClock(),
+            officers=lambda code: [],
+            links=Links("https://lapor.example"),
+            wake=dispatcher.wake,
+        )
+
+    async def new_events(self) -> list[RecordedEvent]:
+        events = await self.lapor.store.read_all(self.position)
+        if events:
+            self.position = events[-1].position
+        return [e for e in events if e.stream.startswith("report-")]
+
+    async def react(self, dispatcher: Dispatcher, times: int = 1) -> None:
+        events = await self.new_events()
+        for _ in range(times):  # a redelivery is the same event again
+            for event in events:
+                await self.reactions(dispatcher)(event)
+
+    async def outcomes(self, tracking_id: str) -> list[RecordedEvent]:
+        return await self.lapor.outcomes(tracking_id)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    w = World(tmp_path)
+    yield w
+    w.outbox.close()
+    await w.lapor.close()
+
+
+@contextlib.asynccontextmanager
+async def running(dispatcher: Dispatcher) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(condition: Callable[[], Awaitable[Any]], what: str) -> Any:
+    return await async_wait_for(condition, timeout=10, what=what)
+
+
+async def test_a_notice_is_sent_once_however_often_its_event_arrives(world: World) -> None:
+    sms = ScriptedSender()
+    dispatcher = world.dispatcher({"sms": sms})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    await world.react(dispatcher, times=3)
+    async with running(dispatcher):
+        [sent] = await until(lambda: world.outcomes(report.tracking_id), "NotificationSent")
+        await world.react(dispatcher)  # and once more after it went out
+    assert sent.event_type == "NotificationSent"
+    assert sent.data["template"] == "received" and sent.data["attempts"] == 1
+    assert sent.data["possible_duplicate"] is False
+    assert sent.correlation_id == report.correlation_id  # carried from the report's event
+    assert [(to, str(nid)) for to, _, nid in sms.sent] == [(PHONE, sent.data["notification_id"])]
+    assert report.tracking_id in sms.sent[0][1]
+    assert len(await world.outcomes(report.tracking_id)) == 1
+
+
+async def test_transient_failures_are_retried_with_backoff(world: World) -> None:
+    sms = ScriptedSender(failures=[TransientSendError("sendsms answered HTTP 503")] * 2)
+    dispatcher = world.dispatcher({"sms": sms})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    await world.react(dispatcher)
+    async with running(dispatcher):
+        [sent] = await until(lambda: world.outcomes(report.tracking_id), "NotificationSent")
+    assert (sent.event_type, sent.data["attempts"], sms.tries) == ("NotificationSent", 3, 3)
+
+
+async def test_a_channel_that_keeps_failing_ends_in_notification_failed(world: World) -> None:
+    sms = ScriptedSender(failures=[TransientSendError("sendsms answered HTTP 503")] * 10)
+    dispatcher = world.dispatcher({"sms": sms})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    await world.react(dispatcher)
+    async with running(dispatcher):
+        [failed] = await until(lambda: world.outcomes(report.tracking_id), "NotificationFailed")
+    assert failed.event_type == "NotificationFailed"
+    assert (failed.data["attempts"], sms.tries) == (3, 3)  # bounded
+    assert failed.data["error"] == "sendsms answered HTTP 503"
+    [row] = world.outbox.rows_for(report.tracking_id)
+    assert (row.state, row.attempts, row.recorded) == ("failed", 3, True)
+
+
+async def test_a_permanent_refusal_is_not_retried(world: World) -> None:
+    sms = ScriptedSender(failures=[PermanentSendError("sendsms refused the message (HTTP 400)")])
+    dispatcher = world.dispatcher({"sms": sms})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    await world.react(dispatcher)
+    async with running(dispatcher):
+        [failed] = await until(lambda: world.outcomes(report.tracking_id), "NotificationFailed")
+    assert (failed.event_type, failed.data["attempts"]) == ("NotificationFailed", 1)
+
+
+async def test_a_channel_without_configuration_fails_naming_the_setting(world: World) -> None:
+    dispatcher = world.dispatcher({})
+    report = await world.lapor.submit(Channel.EMAIL, {"email": "siti@example.com"})
+    await world.react(dispatcher)
+    async with running(dispatcher):
+        [failed] = await until(lambda: world.outcomes(report.tracking_id), "NotificationFailed")
+    assert "LAPOR_SMTP_URL" in failed.data["error"] and failed.data["attempts"] == 0
+
+
+async def test_a_web_reporter_reads_the_notice_on_the_report_page(world: World) -> None:
+    sms = ScriptedSender()
+    dispatcher = world.dispatcher({"sms": sms})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
+    await world.react(dispatcher)
+    async with running(dispatcher):
+        [sent] = await until(lambda: world.outcomes(report.tracking_id), "NotificationSent")
+    assert (sent.data["channel"], sent.data["attempts"], sms.tries) == ("web", 0, 0)
+
+
+async def test_an_erased_reporter_cannot_be_reached_and_that_is_not_a_failure(
+    world: World,
+) -> None:
+    sms = ScriptedSender()
+    dispatcher = world.dispatcher({"sms": sms})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    world.lapor.erase(report.tracking_id)
+    await world.react(dispatcher)
+    async with running(dispatcher):
+        [skipped] = await until(lambda: world.outcomes(report.tracking_id), "NotificationSkipped")
+    assert skipped.event_type == "NotificationSkipped"
+    assert skipped.data["reason"] == "identity_erased"
+    assert skipped.data["detail"] == "cannot reach reporter (identity erased)"
+    assert sms.tries == 0
+
+
+async def test_notices_to_one_reporter_keep_the_reports_order(world: World) -> None:
+    sms = ScriptedSender(failures=[TransientSendError("busy")] * 2)
+    dispatcher = world.dispatcher({"sms": sms})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    await world.lapor.do(report.tracking_id, VerifyReport())
+    await world.react(dispatcher)
+    async with running(dispatcher):
+        await until(lambda: _count(world.outcomes(report.tracking_id), 2), "two notices recorded")
+    assert ["diterima" in text for _, text, _ in sms.sent] == [True, False]
+    assert "diverifikasi" in sms.sent[1][1]
+
+
+async def _count(outcomes: Awaitable[list[RecordedEvent]], n: int) -> bool:
+    return len(await outcomes) >= n
+
+
+async def test_a_crash_during_a_send_resends_and_flags_a_possible_duplicate(
+    world: World,
+) -> None:
+    hanging = ScriptedSender(hold=asyncio.Event())
+    dispatcher = world.dispatcher({"sms": hanging})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    await world.react(dispatcher)
+    async with running(dispatcher):
+        await asyncio.wait_for(hanging.entered.wait(), 10)  # the message is on its way: crash
+    [row] = world.outbox.rows_for(report.tracking_id)
+    assert (row.state, row.attempts) == ("sending", 1)
+
+    sms = ScriptedSender()
+    async with running(world.dispatcher({"sms": sms})):
+        [sent] = await until(lambda: world.outcomes(report.tracking_id), "NotificationSent")
+    assert sent.data["possible_duplicate"] is True and sent.data["attempts"] == 2
+    assert len(sms.sent) == 1
+
+
+async def test_a_graceful_stop_lets_a_send_on_its_way_finish(world: World) -> None:
+    slow = ScriptedSender(hold=asyncio.Event())
+    dispatcher = world.dispatcher({"sms": slow})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    await world.react(dispatcher)
+    async with running(dispatcher) as task:
+        await asyncio.wait_for(slow.entered.wait(), 10)
+        task.cancel()  # SIGTERM: the service stops its background jobs
+        assert slow.hold is not None
+        slow.hold.set()  # the gateway answers within the grace period
+    [row] = world.outbox.rows_for(report.tracking_id)
+    assert (row.state, row.attempts, row.possible_duplicate) == ("sent", 1, False)
+
+    again = ScriptedSender()
+    async with running(world.dispatcher({"sms": again})):
+        [sent] = await until(lambda: world.outcomes(report.tracking_id), "NotificationSent")
+    assert sent.data["possible_duplicate"] is False and again.tries == 0
+
+
+async def test_a_crash_after_the_send_records_it_without_sending_again(world: World) -> None:
+    sms = ScriptedSender()
+    dispatcher = world.dispatcher({"sms": sms})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    await world.react(dispatcher)
+    [row] = world.outbox.rows_for(report.tracking_id)
+    world.outbox.begin_attempt(row.notification_id, "2026-03-02T08:00:00+00:00")
+    world.outbox.finish(row.notification_id, "sent", "2026-03-02T08:00:01+00:00")  # then: crash
+
+    async with running(world.dispatcher({"sms": sms})):
+        [sent] = await until(lambda: world.outcomes(report.tracking_id), "NotificationSent")
+    assert (sent.data["attempts"], sms.tries) == (1, 0)
+
+
+async def test_a_lost_outbox_does_not_resend_what_the_store_records(world: World) -> None:
+    sms = ScriptedSender()
+    dispatcher = world.dispatcher({"sms": sms})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    events = await world.new_events()
+    for event in events:
+        await world.reactions(dispatcher)(event)
+    async with running(dispatcher):
+        await until(lambda: world.outcomes(report.tracking_id), "NotificationSent")
+    assert sms.tries == 1
+
+    world.outbox.close()
+    (world.tmp / "notify_outbox.db").unlink()
+    world.outbox = Outbox(world.tmp / "notify_outbox.db")
+    again = world.dispatcher({"sms": sms})
+    for event in events:  # the consumer redelivers everything to a fresh outbox
+        await world.reactions(again)(event)
+    async with running(again):
+        await until(
+            lambda: _recorded(world.outbox, report.tracking_id), "outcome adopted from the store"
+        )
+    assert sms.tries == 1
+    assert len(await world.outcomes(report.tracking_id)) == 1
+
+
+async def _recorded(outbox: Outbox, tracking_id: str) -> bool:
+    rows = outbox.rows_for(tracking_id)
+    return bool(rows) and all(r.recorded for r in rows)
+
+
+async def test_the_delivery_log_can_be_rebuilt_from_the_store(world: World) -> None:
+    sms = ScriptedSender(failures=[PermanentSendError("sendsms refused the message (HTTP 400)")])
+    dispatcher = world.dispatcher({"sms": sms})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    await world.lapor.do(report.tracking_id, VerifyReport())
+    await world.react(dispatcher)
+    async with running(dispatcher):
+        await until(lambda: _count(world.outcomes(report.tracking_id), 2), "two outcomes")
+
+    projector = create_projector(Settings(data_dir=world.tmp))
+    try:
+        assert await projector.rebuild(world.lapor.store) > 0
+        rows = projector.conn.execute(
+            "SELECT template, status, attempts, detail FROM notifications"
+            " WHERE tracking_id = ? ORDER BY position",
+            (report.tracking_id,),
+        ).fetchall()
+    finally:
+        projector.close()
+    assert [tuple(r) for r in rows] == [
+        ("received", "failed", 1, "sendsms refused the message (HTTP 400)"),
+        ("verified", "sent", 1, None),
+    ]
