@@ -38,6 +38,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
+    # These libraries log request URLs and SMTP dialogue at INFO: query strings carry phone
+    # numbers and gateway passwords, SMTP lines carry addresses. Keep them to warnings.
+    for noisy in ("httpx", "httpcore", "mail.log", "aiosmtplib", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def get_logger(name: str | None = None) -> Any:
