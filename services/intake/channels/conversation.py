@@ -18,6 +18,7 @@ from services.intake.channels.common import (
     Sender,
     StatusInfo,
 )
+from services.intake.polls import answer_by_sms
 from shared.directory import default_directory
 from shared.domain.events import Status
 from shared.logs import get_logger
@@ -157,8 +158,9 @@ async def _converse(
                 f"reply_{outcome.kind}",
                 tracking_id,
             )
-        case PollAnswer():
-            return Answer("Jajak pendapat lewat pesan belum tersedia. Terima kasih.", "poll")
+        case PollAnswer(code=code, choice=choice):
+            text, outcome = await answer_by_sms(desk, sender, code, choice, key, cid)
+            return Answer(text, outcome)
         case NewReport(text=body, region_code=region_code, keyword=keyword):
             if len(body.strip()) < BODY_MIN:
                 return Answer("Laporan terlalu pendek. " + SHORT_FORMAT, "invalid_too_short")

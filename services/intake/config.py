@@ -1,0 +1,33 @@
+"""Intake's own knobs (`LAPOR_INTAKE_*`): body sizes, attachment limits and rate limits."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IntakeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAPOR_INTAKE_", extra="ignore")
+
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest JSON / form body (413 above it)"
+    )
+    max_multipart_bytes: int = Field(
+        default=10_000_000, ge=1024, description="Largest multipart body (uploads, web form)"
+    )
+    max_attachment_bytes: int = Field(default=5_000_000, ge=1024, description="Per file")
+    max_attachments: int = Field(default=5, ge=0, le=20, description="Per submission or action")
+    max_image_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard")
+    submissions_per_minute: float = Field(
+        default=60.0, ge=0, description="Per client address: reports and uploads; 0 = no limit"
+    )
+    failed_access_codes_per_minute: float = Field(
+        default=20.0, ge=0, description="Per client address: wrong access codes; 0 = no limit"
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Take the client address from X-Forwarded-For (behind a trusted proxy only)",
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Mark cookies Secure (set when served over HTTPS)"
+    )

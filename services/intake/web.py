@@ -1,0 +1,668 @@
+"""The citizen's web pages: server-rendered, mobile-first, Bahasa Indonesia with English.
+
+Everything works without JavaScript (the region picker reloads the form; a small script only
+adds the map pin and fills the next picker level). Forms carry a signed token that must match
+a SameSite cookie (CSRF). The access code never appears in a URL: after it is checked the
+reporter gets a signed, HttpOnly cookie limited to that report's pages.
+
+No `from __future__ import annotations`: FastAPI resolves these route signatures at runtime.
+"""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from services.intake import regions, views
+from services.intake.app import (
+    Intake,
+    ReportIn,
+    attachment_response,
+    known_categories,
+    sha256_param,
+)
+from services.intake.attachments import AttachmentRejected
+from services.intake.i18n import LANGUAGES, translator
+from services.intake.limits import client_address
+from shared.crypto import derive_key
+from shared.domain.access_events import access_log  # security hook (issue 12)
+from shared.domain.events import Attachment, Channel, Classification, CloseReason, Status
+from shared.domain.report import (
+    AmendReport,
+    CloseReport,
+    Command,
+    DomainError,
+    InvalidTransition,
+    RateReport,
+    ReplyAsReporter,
+)
+from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.http import correlation_id
+from shared.service import Context
+
+HERE = Path(__file__).parent
+STATIC = {"lapor.css": "text/css", "lapor.js": "text/javascript"}
+CSRF_COOKIE = "lapor_csrf"
+LANG_COOKIE = "lapor_lang"
+REPORTER_COOKIE = "lapor_pelapor"
+REPORTER_TTL = 12 * 3600
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        " form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+# Which reporter actions a status allows (the domain decides; this only hides useless forms).
+ACTIONS: dict[str, tuple[str, ...]] = {
+    Status.SUBMITTED.value: ("amend",),
+    Status.COMPLETION_REQUESTED.value: ("amend",),
+    Status.VERIFIED.value: ("close",),
+    Status.FORWARDED.value: ("close",),
+    Status.RETURNED.value: ("close",),
+    Status.FOLLOWED_UP.value: ("reply", "close"),
+    Status.CLOSED.value: ("rate",),
+}
+# Form field that shows a validation error, by the ReportIn field it came from.
+_FORM_FIELD = {"region_code": "province", "lat": "lat", "lon": "lon", "address": "address"}
+
+
+class WebError(Exception):
+    def __init__(self, status: int, message_key: str, headers: dict[str, str] | None = None):
+        super().__init__(message_key)
+        self.status = status
+        self.message_key = message_key
+        self.headers = headers or {}
+
+
+def _mac(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def web_router(ctx: Context, intake: Intake) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    csrf_key = derive_key(intake.secret, "web-csrf")
+    session_key = derive_key(intake.secret, "web-reporter-session")
+    secure = intake.limits.secure_cookies
+    static_version = hashlib.sha256(
+        b"".join((HERE / "static" / name).read_bytes() for name in STATIC)
+    ).hexdigest()[:10]
+
+    # --- page plumbing -----------------------------------------------------------------------
+    def language(request: Request) -> str:
+        asked = request.query_params.get("lang")
+        if asked in LANGUAGES:
+            return asked
+        cookie = request.cookies.get(LANG_COOKIE)
+        return cookie if cookie in LANGUAGES else "id"
+
+    def csrf_token(request: Request) -> str:
+        current = request.cookies.get(CSRF_COOKIE, "")
+        if _csrf_valid(current):
+            return current
+        nonce = secrets.token_urlsafe(18)
+        return f"{nonce}.{_mac(csrf_key, nonce)}"
+
+    def _csrf_valid(token: str) -> bool:
+        nonce, _, mac = token.partition(".")
+        return bool(nonce) and hmac.compare_digest(mac, _mac(csrf_key, nonce))
+
+    def check_csrf(request: Request, form: FormData) -> None:
+        sent = form.get("csrf_token")
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not (
+            isinstance(sent, str)
+            and _csrf_valid(cookie)
+            and hmac.compare_digest(sent.encode(), cookie.encode())
+        ):
+            raise WebError(403, "error.csrf")
+
+    def render(
+        request: Request,
+        template: str,
+        status: int = 200,
+        private: bool = False,
+        headers: Mapping[str, str] | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        lang = language(request)
+        token = csrf_token(request)
+        t = translator(lang)
+        html = env.get_template(template).render(
+            t=t,
+            lang=lang,
+            other_lang="en" if lang == "id" else "id",
+            path=request.url.path,
+            csrf_token=token,
+            static_version=static_version,
+            status_label=lambda s: t(f"status.{s}"),
+            region_name=regions.name_of,
+            region_label=regions.label,
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["Cache-Control"] = "no-store" if private else "no-cache"
+        response.headers["Vary"] = "Cookie"
+        if request.cookies.get(CSRF_COOKIE) != token:
+            response.set_cookie(
+                CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/"
+            )
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie(
+                LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", secure=secure, path="/"
+            )
+        return response
+
+    def error_page(request: Request, error: WebError) -> HTMLResponse:
+        return render(
+            request,
+            "error.html",
+            status=error.status,
+            headers=error.headers,
+            message=error.message_key,
+        )
+
+    def address(request: Request) -> str:
+        return client_address(request, intake.limits.trust_forwarded_for)
+
+    def categories(lang: str) -> list[tuple[str, str]]:
+        try:
+            known = known_categories()
+        except Exception:
+            return []
+        return [(code, names[1] if lang == "en" else names[0]) for code, names in known.items()]
+
+    async def form_of(request: Request) -> FormData:
+        form = await request.form(max_files=intake.limits.max_attachments + 1, max_fields=60)
+        check_csrf(request, form)
+        return form
+
+    async def uploads(form: FormData) -> tuple[Attachment, ...]:
+        files = [f for f in form.getlist("attachments") if isinstance(f, UploadFile) and f.filename]
+        read = []
+        for f in files:
+            data = await f.read(intake.limits.max_attachment_bytes + 1)
+            read.append((data, f.filename, f.content_type))
+        return await intake.store_uploads(read)
+
+    # --- reporter session --------------------------------------------------------------------
+    def session_value(tracking_id: str, code_hash: str) -> str:
+        expires = int(time.time()) + REPORTER_TTL
+        return f"{expires}.{_mac(session_key, f'{tracking_id}|{code_hash}|{expires}')}"
+
+    def is_reporter(request: Request, tracking_id: str, code_hash: str | None) -> bool:
+        value = request.cookies.get(REPORTER_COOKIE, "")
+        expires, _, mac = value.partition(".")
+        if not code_hash or not expires.isdigit() or int(expires) < time.time():
+            return False
+        return hmac.compare_digest(mac, _mac(session_key, f"{tracking_id}|{code_hash}|{expires}"))
+
+    async def sign_in(response: Response, tracking_id: str) -> None:
+        code_hash = await intake.expected_code_hash(tracking_id)
+        if code_hash is None:
+            return
+        response.set_cookie(
+            REPORTER_COOKIE,
+            session_value(tracking_id, code_hash),
+            max_age=REPORTER_TTL,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            path=f"/laporan/{tracking_id}",
+        )
+
+    def see_other(url: str) -> RedirectResponse:
+        return RedirectResponse(url, status_code=303)
+
+    # --- home, static ------------------------------------------------------------------------
+    @router.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> HTMLResponse:
+        return render(request, "home.html")
+
+    @router.get("/static/{name}")
+    async def static(name: str) -> Response:
+        if name not in STATIC:
+            raise HTTPException(404, "not found")
+        return Response(
+            (HERE / "static" / name).read_bytes(),
+            media_type=STATIC[name],
+            headers={"Cache-Control": "public, max-age=604800", **SECURITY_HEADERS},
+        )
+
+    # --- submitting --------------------------------------------------------------------------
+    def form_page(
+        request: Request,
+        values: Mapping[str, str],
+        errors: Mapping[str, str] | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        lang = language(request)
+        province, regency = values.get("province", ""), values.get("regency", "")
+        return render(
+            request,
+            "submit.html",
+            status=status,
+            private=True,
+            values=values,
+            errors=errors or {},
+            classifications=[c.value for c in Classification],
+            categories=categories(lang),
+            provinces=regions.provinces(),
+            regencies=regions.children(province) if province else [],
+            districts=regions.children(regency) if regency else [],
+            submission_key=values.get("submission_key") or secrets.token_urlsafe(16),
+            max_attachments=intake.limits.max_attachments,
+        )
+
+    @router.get("/lapor", response_class=HTMLResponse)
+    async def submit_form(
+        request: Request,
+        province: Annotated[str, Query(pattern=r"^([0-9]{2})?$")] = "",
+        regency: Annotated[str, Query(pattern=r"^([0-9]{4})?$")] = "",
+    ) -> HTMLResponse:
+        values = {"province": province, "regency": regency if regency[:2] == province else ""}
+        return form_page(request, values)
+
+    @router.post("/lapor", response_class=HTMLResponse)
+    async def submit(request: Request) -> HTMLResponse:
+        try:
+            form = await form_of(request)
+        except WebError as error:
+            return error_page(request, error)
+        values = _values(form)
+        _consistent_region(values)
+        if values.get("step") == "region":
+            return form_page(request, values)
+        wait = intake.submissions.hit(address(request))
+        if wait > 0:
+            return error_page(
+                request, WebError(429, "error.too_many", {"Retry-After": str(int(wait) + 1)})
+            )
+        lang = language(request)
+        try:
+            report = ReportIn.model_validate(_report_data(values, form, lang))
+        except ValidationError as error:
+            return form_page(request, values, _errors(error), status=422)
+        try:
+            files = await uploads(form)
+            out = await intake.submit(
+                report,
+                Channel.WEB,
+                correlation_id(request),
+                f"web|{values['submission_key']}" if values.get("submission_key") else None,
+                attachments=files,
+            )
+        except (AttachmentRejected, DomainError) as error:
+            field, _, msg = str(error).partition(": ")
+            return form_page(request, values, {field: msg or str(error)}, status=422)
+        response = render(request, "done.html", private=True, out=out)
+        await sign_in(response, out.tracking_id)
+        return response
+
+    # --- tracking ----------------------------------------------------------------------------
+    @router.get("/lacak", response_class=HTMLResponse)
+    async def track(request: Request, id: Annotated[str, Query(max_length=40)] = "") -> Response:
+        if not id:
+            return render(request, "track.html", values={})
+        try:
+            return see_other(f"/laporan/{normalize_tracking_id(id)}")
+        except InvalidTrackingId:
+            return render(
+                request, "track.html", status=400, values={"id": id}, error="track.bad_id"
+            )
+
+    @router.post("/lacak", response_class=HTMLResponse)
+    async def track_with_code(request: Request) -> Response:
+        try:
+            form = await form_of(request)
+        except WebError as error:
+            return error_page(request, error)
+        raw, code = _text(form, "id", 40), _text(form, "access_code", 64)
+        try:
+            tracking_id = normalize_tracking_id(raw)
+        except InvalidTrackingId:
+            return render(
+                request, "track.html", status=400, values={"id": raw}, error="track.bad_id"
+            )
+        if not code:
+            return see_other(f"/laporan/{tracking_id}")
+        return await _sign_in_with(request, tracking_id, code)
+
+    async def _sign_in_with(request: Request, tracking_id: str, code: str) -> Response:
+        try:
+            right = await intake.code_is_right(tracking_id, code, address(request), "access_code")
+        except HTTPException as error:
+            return error_page(request, WebError(429, "error.too_many", dict(error.headers or {})))
+        if not right:
+            return render(
+                request,
+                "track.html",
+                status=403,
+                values={"id": tracking_id},
+                error="track.bad_code",
+            )
+        response = see_other(f"/laporan/{tracking_id}")
+        await sign_in(response, tracking_id)
+        return response
+
+    # --- a report ----------------------------------------------------------------------------
+    async def report_page(
+        request: Request,
+        tracking_id: str,
+        status: int = 200,
+        error: str | None = None,
+        notice: str | None = None,
+    ) -> HTMLResponse:
+        row = await intake.report_row(tracking_id)
+        reporter = row is not None and is_reporter(request, tracking_id, row["access_code_hash"])
+        if row is None or (row["confidential"] and not reporter):
+            return render(
+                request,
+                "track.html",
+                status=404,
+                values={"id": tracking_id},
+                error="track.not_found",
+            )
+        files = json.loads(row["attachments"] or "[]")
+        # Security hooks (issue 12): erasure shows on the page; the signed-in reporter of a
+        # confidential report sees every officer's read of it.
+        identity_erased = await asyncio.to_thread(intake.keys.is_erased, tracking_id)
+        officer_reads = (
+            await access_log(ctx.store, tracking_id) if reporter and row["confidential"] else None
+        )
+        return render(
+            request,
+            "report.html",
+            identity_erased=identity_erased,
+            officer_reads=officer_reads,
+            status=status,
+            private=reporter or bool(row["confidential"]),
+            report=row,
+            timeline=await intake.timeline(tracking_id),
+            reporter=reporter,
+            files=files if reporter else [],
+            file_count=len(files),
+            actions=ACTIONS.get(row["status"], ()) if reporter else (),
+            category_name=dict(categories(language(request))).get(row["category"] or ""),
+            error=error,
+            notice=notice,
+            action_key=secrets.token_urlsafe(12),
+            max_attachments=intake.limits.max_attachments,
+        )
+
+    def tracking_id_or_404(raw: str) -> str:
+        try:
+            return normalize_tracking_id(raw[:40])
+        except InvalidTrackingId:
+            raise WebError(404, "track.bad_id") from None
+
+    @router.get("/laporan/{tracking_id}", response_class=HTMLResponse)
+    async def report(request: Request, tracking_id: str) -> Response:
+        try:
+            tid = tracking_id_or_404(tracking_id)
+        except WebError:
+            return render(
+                request, "track.html", status=404, values={"id": tracking_id}, error="track.bad_id"
+            )
+        if tid != tracking_id:
+            return see_other(f"/laporan/{tid}")
+        # Security hook (issue 12, enumeration): the same failed-lookup budget as the JSON API.
+        where = address(request)
+        wait = intake.failed_codes.retry_after(where)
+        if wait > 0:
+            headers = {"Retry-After": str(int(wait) + 1)}
+            return error_page(request, WebError(429, "error.too_many", headers))
+        row = await intake.report_row(tid)
+        reporter = row is not None and is_reporter(request, tid, row["access_code_hash"])
+        if (row is None and await intake.expected_code_hash(tid) is None) or (
+            row is not None and row["confidential"] and not reporter
+        ):
+            intake.failed_codes.hit(where)
+        notice = "action.done" if request.query_params.get("ok") else None
+        return await report_page(request, tid, notice=notice)
+
+    @router.post("/laporan/{tracking_id}/masuk", response_class=HTMLResponse)
+    async def report_sign_in(request: Request, tracking_id: str) -> Response:
+        try:
+            tid = tracking_id_or_404(tracking_id)
+            form = await form_of(request)
+        except WebError as error:
+            return error_page(request, error)
+        return await _sign_in_with(request, tid, _text(form, "access_code", 64))
+
+    @router.post("/laporan/{tracking_id}/keluar", response_class=HTMLResponse)
+    async def report_sign_out(request: Request, tracking_id: str) -> Response:
+        try:
+            tid = tracking_id_or_404(tracking_id)
+            await form_of(request)
+        except WebError as error:
+            return error_page(request, error)
+        response = see_other(f"/laporan/{tid}")
+        response.delete_cookie(REPORTER_COOKIE, path=f"/laporan/{tid}")
+        return response
+
+    async def reporter_action(request: Request, tracking_id: str, action: str) -> Response:
+        try:
+            tid = tracking_id_or_404(tracking_id)
+            form = await form_of(request)
+        except WebError as error:
+            return error_page(request, error)
+        code_hash = await intake.expected_code_hash(tid)
+        if not is_reporter(request, tid, code_hash):
+            return await report_page(request, tid, status=403, error="report.reporter.lead")
+        try:
+            command = await _command(action, form)
+        except ValidationError:
+            return await report_page(request, tid, status=422, error="form.errors")
+        except (AttachmentRejected, DomainError) as error:
+            return await report_page(request, tid, status=422, error=str(error))
+        key = _text(form, "action_key", 40)
+        try:
+            await intake.act(
+                tid, command, correlation_id(request), f"web|{action}|{key}" if key else None
+            )
+        except InvalidTransition:
+            return await report_page(request, tid, status=409, error="error.conflict")
+        except DomainError as error:
+            return await report_page(request, tid, status=400, error=str(error))
+        return see_other(f"/laporan/{tid}?ok=1")
+
+    async def _command(action: str, form: FormData) -> Command:
+        if action in ("amend", "reply"):
+            text = _text(form, "text", 10_000)
+            files = await uploads(form)
+            if action == "amend":
+                return AmendReport(text=_required(text, "text"), attachments=files)
+            return ReplyAsReporter(text=_required(text, "text"), attachments=files)
+        if action == "close":
+            return CloseReport(
+                reason=CloseReason.BY_REPORTER, note=_text(form, "note", 2000) or None
+            )
+        rating = _text(form, "rating", 1)
+        return RateReport(
+            rating=int(rating) if rating.isdigit() else 0,
+            comment=_text(form, "comment", 2000) or None,
+            now=ctx.clock.now(),
+        )
+
+    @router.post("/laporan/{tracking_id}/lengkapi", response_class=HTMLResponse)
+    async def amend(request: Request, tracking_id: str) -> Response:
+        return await reporter_action(request, tracking_id, "amend")
+
+    @router.post("/laporan/{tracking_id}/balas", response_class=HTMLResponse)
+    async def reply(request: Request, tracking_id: str) -> Response:
+        return await reporter_action(request, tracking_id, "reply")
+
+    @router.post("/laporan/{tracking_id}/tutup", response_class=HTMLResponse)
+    async def close(request: Request, tracking_id: str) -> Response:
+        return await reporter_action(request, tracking_id, "close")
+
+    @router.post("/laporan/{tracking_id}/nilai", response_class=HTMLResponse)
+    async def rate(request: Request, tracking_id: str) -> Response:
+        return await reporter_action(request, tracking_id, "rate")
+
+    @router.get("/laporan/{tracking_id}/lampiran/{sha256}")
+    async def attachment(request: Request, tracking_id: str, sha256: str) -> Response:
+        try:
+            tid = tracking_id_or_404(tracking_id)
+        except WebError as error:
+            return error_page(request, error)
+        row = await intake.report_row(tid)
+        if row is None or not is_reporter(request, tid, row["access_code_hash"]):
+            return error_page(request, WebError(404, "error.not_found"))
+        return attachment_response(intake, row, sha256_param(sha256))
+
+    # --- public views ------------------------------------------------------------------------
+    @router.get("/laporan", response_class=HTMLResponse)
+    async def browse(
+        request: Request,
+        q: Annotated[str, Query(max_length=200)] = "",
+        status: Annotated[str, Query(max_length=32)] = "",
+        category: Annotated[str, Query(max_length=64)] = "",
+        province: Annotated[str, Query(pattern=r"^([0-9]{2})?$")] = "",
+        cursor: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    ) -> HTMLResponse:
+        known_status = status if status in {s.value for s in Status} else ""
+        f = views.ReportFilter(
+            status=known_status or None,
+            category=category or None,
+            region=province or None,
+            q=q or None,
+        )
+        page = await intake.page(f, 20, cursor)
+        filters = {"q": q, "status": known_status, "category": category, "province": province}
+        more = (
+            "/laporan?"
+            + urlencode({**{k: v for k, v in filters.items() if v}, "cursor": page.next_cursor})
+            if page.next_cursor
+            else None
+        )
+        return render(
+            request,
+            "browse.html",
+            rows=page.rows,
+            filters=filters,
+            statuses=[s.value for s in Status],
+            categories=categories(language(request)),
+            provinces=regions.provinces(),
+            more=more,
+        )
+
+    @router.get("/peta", response_class=HTMLResponse)
+    async def map_page(request: Request) -> HTMLResponse:
+        sql, params = views.map_query(views.ReportFilter(), 50, None)
+        rows = await intake.views.fetchall(sql, params)
+        return render(request, "map.html", rows=rows, provinces=regions.provinces())
+
+    @router.get("/statistik", response_class=HTMLResponse)
+    async def stats_page(request: Request) -> HTMLResponse:
+        stats = await intake.stats()
+        return render(
+            request,
+            "stats.html",
+            stats=stats,
+            category_names=dict(categories(language(request))),
+        )
+
+    return router
+
+
+# --- form helpers ------------------------------------------------------------------------------
+_FIELDS = (
+    "classification",
+    "title",
+    "body",
+    "category",
+    "province",
+    "regency",
+    "district",
+    "address",
+    "lat",
+    "lon",
+    "event_date",
+    "name",
+    "phone",
+    "email",
+    "submission_key",
+    "step",
+)
+
+
+def _text(form: FormData, name: str, limit: int) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _values(form: FormData) -> dict[str, str]:
+    values = {name: _text(form, name, 10_000) for name in _FIELDS}
+    for box in ("anonymous", "confidential"):
+        values[box] = "on" if form.get(box) else ""
+    return values
+
+
+def _consistent_region(values: dict[str, str]) -> None:
+    """Drop a lower level that does not belong to the chosen upper one."""
+    if values["regency"][:2] != values["province"] or len(values["regency"]) != 4:
+        values["regency"] = ""
+    if values["district"][:4] != values["regency"] or len(values["district"]) != 6:
+        values["district"] = ""
+
+
+def _report_data(values: Mapping[str, str], form: FormData, lang: str) -> dict[str, Any]:
+    region = values["district"] or values["regency"] or values["province"] or None
+    contact = {k: values[k] or None for k in ("name", "phone", "email")}
+    return {
+        "classification": values["classification"] or Classification.COMPLAINT.value,
+        "title": values["title"],
+        "body": values["body"],
+        "category": values["category"] or None,
+        "location": {
+            "region_code": region,
+            "address": values["address"] or None,
+            "lat": values["lat"] or None,
+            "lon": values["lon"] or None,
+        },
+        "event_date": values["event_date"] or None,
+        "anonymous": bool(values["anonymous"]),
+        "confidential": bool(values["confidential"]),
+        "reporter": contact if any(contact.values()) else None,
+        "language": lang,
+    }
+
+
+def _errors(error: ValidationError) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for e in error.errors():
+        loc = [str(p) for p in e.get("loc", ())]
+        if not loc:
+            continue
+        name = loc[-1] if loc[0] in ("location", "reporter") and len(loc) > 1 else loc[0]
+        found.setdefault(_FORM_FIELD.get(name, name), e.get("msg", "invalid"))
+    return found
+
+
+def _required(text: str, field: str) -> str:
+    if not text:
+        raise DomainError(f"{field}: please write something")
+    return text

@@ -1,0 +1,467 @@
+"""The poll aggregate: state, evolve (fold events into state), decide (commands -> events), and the
+sealed results. Pure: no I/O, no clock; time arrives inside commands.
+
+Rules:
+- A poll opens once under its code (the same OpenPoll again is a no-op; another poll under a
+  taken code is refused).
+- Answers count only while the poll is open: `opens_at <= now < closes_at` and not closed.
+  Late answers, answers to a closed or not-yet-open poll, unknown questions or choices, a second
+  choice on a single-choice question: a PollError and no events.
+- One answer per `voter_hash`. The same answer again is a no-op; a different one before closing
+  is an `OpinionChanged` that replaces the earlier answer (a comment or region left out is kept).
+- Closing appends `PollClosed` and, in the same step, `PollResultsPublished`: the tallies are
+  computed here, once, from each voter's latest answer. Nothing counts answers before that.
+- `read_results` refuses until the poll has closed. It takes no role on purpose: nobody,
+  administrators included, can read running tallies.
+- Only the poll's institution (or an administrator, `by_agency=None`) closes it or publishes the
+  response; the response comes after closing, once.
+
+`evolve` updates the state it is given and returns it (a fold owns its state: folding a poll of a
+million answers stays linear); it never raises. `decide` never changes the state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import ValidationError
+
+from shared.domain.events import Attachment, Channel, DomainEvent
+from shared.domain.poll_events import (
+    MAX_COMMENT,
+    UNKNOWN_REGION,
+    AgencyResponsePublished,
+    Answers,
+    CloseReason,
+    OpinionChanged,
+    OpinionSubmitted,
+    PollClosed,
+    PollComment,
+    PollOpened,
+    PollQuestion,
+    PollResultsPublished,
+    QuestionKind,
+    RegionResult,
+    Tallies,
+)
+from shared.domain.report import DomainError
+
+Phase = Literal["upcoming", "open", "closed"]
+
+
+# --- errors -----------------------------------------------------------------------------------
+class PollError(DomainError):
+    """A poll command the rules do not allow. The text is `field: message` where a field is to
+    blame (as every DomainError)."""
+
+
+class PollNotFound(PollError):
+    def __init__(self, code: str | None = None) -> None:
+        super().__init__(f"poll {code} not found" if code else "poll not found")
+        self.code = code
+
+
+class PollCodeTaken(PollError):
+    pass
+
+
+class PollNotOpen(PollError):
+    """An answer outside the poll's window: `phase` is `upcoming` or `closed`."""
+
+    def __init__(self, code: str, phase: Phase) -> None:
+        what = "is not open yet" if phase == "upcoming" else "is closed"
+        super().__init__(f"poll {code} {what}; no answer was recorded")
+        self.code = code
+        self.phase = phase
+
+
+class InvalidAnswer(PollError):
+    pass
+
+
+class NotYourPoll(PollError):
+    pass
+
+
+class ResultsSealed(PollError):
+    def __init__(self, code: str, closes_at: datetime) -> None:
+        super().__init__(
+            f"results of poll {code} are sealed until it closes ({closes_at.isoformat()})"
+        )
+        self.code = code
+        self.closes_at = closes_at
+
+
+class ResponseNotAllowed(PollError):
+    pass
+
+
+# --- commands ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OpenPoll:
+    code: str
+    title: str
+    policy_text: str
+    questions: tuple[PollQuestion, ...]
+    opens_at: datetime
+    closes_at: datetime
+    agency_code: str
+    now: datetime
+    region_code: str | None = None
+    attachment: Attachment | None = None
+    allow_comment: bool = True
+
+
+@dataclass(frozen=True)
+class SubmitOpinion:
+    """A verified citizen's answer. `comment`/`region_code` None keep an earlier answer's."""
+
+    voter_hash: str
+    answers: Mapping[str, Sequence[str]]
+    channel: Channel
+    now: datetime
+    comment: str | None = None
+    region_code: str | None = None
+
+
+@dataclass(frozen=True)
+class ClosePoll:
+    """`by_agency`: the institution closing it; None for an administrator or the schedule."""
+
+    now: datetime
+    by_agency: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishResponse:
+    text: str
+    now: datetime
+    by_agency: str | None = None
+    attachment: Attachment | None = None
+
+
+Command = OpenPoll | SubmitOpinion | ClosePoll | PublishResponse
+
+
+# --- state ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ballot:
+    answers: Answers
+    comment: str | None
+    channel: Channel
+    region_code: str | None
+
+
+@dataclass
+class PollState:
+    opened: PollOpened
+    ballots: dict[str, Ballot] = field(default_factory=dict)
+    closed: PollClosed | None = None
+    results: PollResultsPublished | None = None
+    response: AgencyResponsePublished | None = None
+
+    @property
+    def code(self) -> str:
+        return self.opened.code
+
+    def phase(self, now: datetime) -> Phase:
+        if self.closed is not None or now >= self.opened.closes_at:
+            return "closed"
+        if now < self.opened.opens_at:
+            return "upcoming"
+        return "open"
+
+    def close_due(self, now: datetime) -> bool:
+        """closes_at has passed but PollClosed is not recorded yet."""
+        return self.closed is None and now >= self.opened.closes_at
+
+
+def evolve(state: PollState | None, event: DomainEvent) -> PollState | None:
+    if isinstance(event, PollOpened):
+        return state if state is not None else PollState(opened=event)
+    if state is None:
+        return None
+    if isinstance(event, OpinionSubmitted | OpinionChanged):
+        if state.closed is None:
+            state.ballots[event.voter_hash] = Ballot(
+                answers={k: tuple(v) for k, v in event.answers.items()},
+                comment=event.comment,
+                channel=event.channel,
+                region_code=event.region_code,
+            )
+    elif isinstance(event, PollClosed):
+        state.closed = state.closed or event
+    elif isinstance(event, PollResultsPublished):
+        state.results = state.results or event
+    elif isinstance(event, AgencyResponsePublished):
+        state.response = state.response or event
+    return state
+
+
+def fold(events: Iterable[DomainEvent]) -> PollState | None:
+    state: PollState | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+# --- decide -----------------------------------------------------------------------------------
+def decide(state: PollState | None, command: Command) -> list[DomainEvent]:
+    """The events a command produces (none when it changes nothing), or a PollError."""
+    match command:
+        case OpenPoll():
+            return _open(state, command)
+        case SubmitOpinion():
+            return _submit(_existing(state), command)
+        case ClosePoll():
+            return _close(_existing(state), command)
+        case PublishResponse():
+            return _respond(_existing(state), command)
+    raise AssertionError(f"unknown command {command!r}")  # pragma: no cover
+
+
+def _existing(state: PollState | None) -> PollState:
+    if state is None:
+        raise PollNotFound()
+    return state
+
+
+def _open(state: PollState | None, c: OpenPoll) -> list[DomainEvent]:
+    try:
+        event = PollOpened(
+            code=c.code,
+            title=c.title,
+            policy_text=c.policy_text,
+            attachment=c.attachment,
+            questions=c.questions,
+            allow_comment=c.allow_comment,
+            region_code=c.region_code,
+            opens_at=c.opens_at,
+            closes_at=c.closes_at,
+            agency_code=c.agency_code,
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "poll"
+        raise PollError(f"{where}: {first.get('msg', 'invalid')}") from None
+    if state is not None:
+        if state.opened == event:
+            return []
+        raise PollCodeTaken(f"code: poll code {c.code} is taken")
+    if c.closes_at <= c.opens_at:
+        raise PollError("closes_at: must be after opens_at")
+    if c.closes_at <= c.now:
+        raise PollError("closes_at: must be in the future")
+    for index, question in enumerate(c.questions, start=1):
+        if question.key != str(index):
+            raise PollError(f"questions: question keys must be 1, 2, 3, … in order ({index})")
+        keys = [choice.key for choice in question.choices]
+        if len(set(keys)) != len(keys):
+            raise PollError(f"questions.{question.key}: choice keys must be unique")
+    return [event]
+
+
+def check_open(state: PollState, now: datetime) -> None:
+    """PollNotOpen unless answers count now."""
+    phase = state.phase(now)
+    if phase != "open":
+        raise PollNotOpen(state.code, phase)
+
+
+def validate_answers(opened: PollOpened, raw: Mapping[str, Sequence[str]]) -> Answers:
+    """Every question answered with known choices, the right number for its kind; normalized
+    (choice keys upper-case, in the question's order)."""
+    questions = {q.key: q for q in opened.questions}
+    for key in raw:
+        if key not in questions:
+            raise InvalidAnswer(f"answers.{key}: poll {opened.code} has no question {key}")
+    answers: Answers = {}
+    for question in opened.questions:
+        picked = raw.get(question.key)
+        if not picked:
+            raise InvalidAnswer(f"answers.{question.key}: question {question.key} is not answered")
+        if isinstance(picked, str):
+            picked = [picked]
+        keys = [str(p).strip().upper() for p in picked]
+        order = [choice.key for choice in question.choices]
+        for key in keys:
+            if key not in order:
+                raise InvalidAnswer(
+                    f"answers.{question.key}: {key[:10]!r} is not a choice ({', '.join(order)})"
+                )
+        if len(set(keys)) != len(keys):
+            raise InvalidAnswer(f"answers.{question.key}: a choice is given twice")
+        if question.kind is QuestionKind.SINGLE and len(keys) != 1:
+            raise InvalidAnswer(
+                f"answers.{question.key}: question {question.key} takes exactly one choice"
+            )
+        answers[question.key] = tuple(k for k in order if k in keys)
+    return answers
+
+
+def _clean_comment(opened: PollOpened, comment: str | None) -> str | None:
+    if comment is None:
+        return None
+    text = comment.strip()
+    if not text:
+        return None
+    if not opened.allow_comment:
+        raise InvalidAnswer("comment: this poll takes no comment")
+    if len(text) > MAX_COMMENT:
+        raise InvalidAnswer(f"comment: at most {MAX_COMMENT} characters")
+    return text
+
+
+def _submit(state: PollState, c: SubmitOpinion) -> list[DomainEvent]:
+    check_open(state, c.now)
+    answers = validate_answers(state.opened, c.answers)
+    comment = _clean_comment(state.opened, c.comment)
+    previous = state.ballots.get(c.voter_hash)
+    if previous is None:
+        return [
+            OpinionSubmitted(
+                voter_hash=c.voter_hash,
+                answers=answers,
+                comment=comment,
+                channel=c.channel,
+                region_code=c.region_code,
+            )
+        ]
+    comment = comment if comment is not None else previous.comment
+    region = c.region_code if c.region_code is not None else previous.region_code
+    if (answers, comment, region) == (previous.answers, previous.comment, previous.region_code):
+        return []  # the same answer again: one voter, one answer
+    return [
+        OpinionChanged(
+            voter_hash=c.voter_hash,
+            answers=answers,
+            comment=comment,
+            channel=c.channel,
+            region_code=region,
+        )
+    ]
+
+
+def _owner(state: PollState, by_agency: str | None) -> None:
+    if by_agency is not None and by_agency != state.opened.agency_code:
+        raise NotYourPoll(f"poll {state.code} belongs to {state.opened.agency_code}")
+
+
+def _close(state: PollState, c: ClosePoll) -> list[DomainEvent]:
+    _owner(state, c.by_agency)
+    if state.closed is not None:
+        return []
+    if c.now >= state.opened.closes_at:
+        closed = PollClosed(reason=CloseReason.SCHEDULE, closed_at=state.opened.closes_at)
+    else:
+        closed = PollClosed(reason=CloseReason.EARLY, closed_at=c.now)
+    return [closed, tally(state)]
+
+
+def _respond(state: PollState, c: PublishResponse) -> list[DomainEvent]:
+    _owner(state, c.by_agency)
+    if state.closed is None:
+        raise ResponseNotAllowed(f"poll {state.code} is still open: respond after it closes")
+    event = AgencyResponsePublished(
+        agency_code=state.opened.agency_code, text=c.text.strip(), attachment=c.attachment
+    )
+    if state.response is not None:
+        if state.response == event:
+            return []
+        raise ResponseNotAllowed(f"poll {state.code}: the response is published already")
+    return [event]
+
+
+# --- results ----------------------------------------------------------------------------------
+def _empty_tallies(opened: PollOpened) -> Tallies:
+    return {q.key: {c.key: 0 for c in q.choices} for q in opened.questions}
+
+
+def tally(state: PollState) -> PollResultsPublished:
+    """Count each voter's latest answer: overall, by the voter's region, by channel."""
+    totals = _empty_tallies(state.opened)
+    regions: dict[str, tuple[list[int], Tallies]] = {}
+    channels: dict[str, int] = {}
+    comments: list[PollComment] = []
+    for ballot in state.ballots.values():
+        region = ballot.region_code or UNKNOWN_REGION
+        voters, by_region = regions.setdefault(region, ([0], _empty_tallies(state.opened)))
+        voters[0] += 1
+        channels[ballot.channel.value] = channels.get(ballot.channel.value, 0) + 1
+        for question, picked in ballot.answers.items():
+            for choice in picked:
+                totals[question][choice] += 1
+                by_region[question][choice] += 1
+        if ballot.comment:
+            comments.append(PollComment(text=ballot.comment, region_code=ballot.region_code))
+    return PollResultsPublished(
+        total_voters=len(state.ballots),
+        tallies=totals,
+        by_region={
+            region: RegionResult(voters=voters[0], tallies=counts)
+            for region, (voters, counts) in sorted(regions.items())
+        },
+        by_channel=dict(sorted(channels.items())),
+        comments=tuple(comments),
+    )
+
+
+def read_results(state: PollState | None) -> PollResultsPublished:
+    """The published results, or ResultsSealed while the poll has not closed.
+
+    No role, no clock: nothing lets anyone (an administrator included) read tallies before
+    `PollClosed`. A poll past its `closes_at` must be closed first (ClosePoll), which publishes.
+    """
+    state = _existing(state)
+    if state.results is None:
+        raise ResultsSealed(state.code, state.opened.closes_at)
+    return state.results
+
+
+# --- SMS --------------------------------------------------------------------------------------
+_SEPARATORS = re.compile(r"[\s,;/+]+")
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.upper().split()).strip(" .!")
+
+
+def parse_sms_choice(opened: PollOpened, text: str) -> Answers:
+    """`POLL <CODE> <CHOICE>`'s choice: `B`, a choice's label (`SETUJU`), several choices for a
+    multiple-choice question (`A C`, `AC`, `A,C`), or one choice per question in order
+    (`A C B`; `AC` for a multiple-choice one). InvalidAnswer when it does not fit the poll."""
+    plain = _plain(text)
+    questions = opened.questions
+    if len(questions) == 1:
+        question = questions[0]
+        for choice in question.choices:
+            if _plain(choice.label) == plain and len(plain) > 1:
+                return {question.key: (choice.key,)}
+        tokens = [t for t in _SEPARATORS.split(plain) if t]
+        if len(tokens) == 1 and question.kind is QuestionKind.MULTIPLE:
+            tokens = list(tokens[0])
+        return validate_answers(opened, {question.key: tokens})
+    tokens = [t for t in _SEPARATORS.split(plain) if t]
+    if len(tokens) != len(questions):
+        raise InvalidAnswer(
+            f"answers: poll {opened.code} has {len(questions)} questions; send one choice each"
+        )
+    return validate_answers(
+        opened, {q.key: list(t) for q, t in zip(questions, tokens, strict=True)}
+    )
+
+
+def sms_example(opened: PollOpened) -> str:
+    """How to answer this poll by SMS, e.g. `POLL AIR24 A` or `POLL AIR24 A C`."""
+    return f"POLL {opened.code} " + " ".join(q.choices[0].key for q in opened.questions)
+
+
+def choice_keys(opened: PollOpened) -> str:
+    """The choices to name in a reply: `A/B/C`, or per question `1:A/B 2:A/B/C`."""
+    if len(opened.questions) == 1:
+        return "/".join(c.key for c in opened.questions[0].choices)
+    return " ".join(f"{q.key}:" + "/".join(c.key for c in q.choices) for q in opened.questions)

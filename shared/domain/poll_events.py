@@ -1,0 +1,177 @@
+"""Policy-opinion polls (Pendapat Kebijakan): the storage contract of a poll's stream.
+
+Each poll lives in its own stream `poll-<CODE>`; the code is the poll's id (short, unambiguous,
+typed by citizens in `POLL <CODE> <CHOICE>`). Events, in the order a poll lives them:
+
+- `PollOpened`: an institution consults citizens on a draft policy (questions, region, window).
+- `OpinionSubmitted`: a verified citizen's first answer; `OpinionChanged`: the same citizen (same
+  `voter_hash`) answers differently before the poll closes; only the latest answer counts.
+- `PollClosed`: at `closes_at` (schedule) or earlier by the institution (early).
+- `PollResultsPublished`: the tallies, computed once from the answers when the poll closes and
+  appended right after `PollClosed`; nothing tallies answers before that.
+- `AgencyResponsePublished`: the institution's answer to the consultation, after closing.
+
+Privacy: a citizen appears only as `voter_hash`, a keyed hash (HMAC with a key derived from the
+master secret) of the verified phone number or e-mail address *and the poll's code*, so answers
+to two polls cannot be linked to each other nor to the person without the master secret.
+
+Every process that validates or parses events must import this module once (it registers the
+types with `shared.domain.events.register_event`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.domain.events import Attachment, Channel, DomainEvent, register_event
+
+POLL_STREAM_PREFIX = "poll-"
+POLL_CODE_PATTERN = r"^[A-Z0-9]{4,8}$"
+CHOICE_KEY_PATTERN = r"^[A-Z]$"
+QUESTION_KEY_PATTERN = r"^[1-9][0-9]?$"
+VOTER_HASH_PATTERN = r"^[0-9a-f]{64}$"
+REGION_PATTERN = r"^[0-9]{2,10}$"
+AGENCY_PATTERN = r"^[A-Z0-9-]{1,64}$"
+UNKNOWN_REGION = "unknown"
+MAX_COMMENT = 1000
+
+# question key -> the choice keys picked (one for a single-choice question), in choice order
+Answers = dict[str, tuple[str, ...]]
+# question key -> choice key -> how many voters picked it
+Tallies = dict[str, dict[str, int]]
+
+
+def poll_stream(code: str) -> str:
+    return f"{POLL_STREAM_PREFIX}{code}"
+
+
+class QuestionKind(StrEnum):
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+
+
+class CloseReason(StrEnum):
+    SCHEDULE = "schedule"  # closes_at passed (closed by the ticker, a read, or the institution)
+    EARLY = "early"  # the institution closed it before closes_at
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PollChoice(_Frozen):
+    key: str = Field(pattern=CHOICE_KEY_PATTERN, description="A, B, C, … as typed in an SMS")
+    label: str = Field(min_length=1, max_length=200)
+
+
+class PollQuestion(_Frozen):
+    key: str = Field(pattern=QUESTION_KEY_PATTERN, description="1, 2, 3, … in order")
+    text: str = Field(min_length=1, max_length=500)
+    kind: QuestionKind = QuestionKind.SINGLE
+    choices: tuple[PollChoice, ...] = Field(min_length=2, max_length=26)
+
+
+class PollOpened(DomainEvent):
+    event_type: ClassVar[str] = "PollOpened"
+
+    code: str = Field(pattern=POLL_CODE_PATTERN, description="The poll's id and SMS code")
+    title: str = Field(min_length=3, max_length=200)
+    policy_text: str = Field(min_length=1, max_length=20_000, description="The draft policy")
+    attachment: Attachment | None = Field(default=None, description="The draft as a document")
+    questions: tuple[PollQuestion, ...] = Field(min_length=1, max_length=10)
+    allow_comment: bool = Field(default=True, description="Citizens may add a free comment")
+    region_code: str | None = Field(
+        default=None, pattern=REGION_PATTERN, description="The region the policy concerns"
+    )
+    opens_at: AwareDatetime
+    closes_at: AwareDatetime
+    agency_code: str = Field(pattern=AGENCY_PATTERN, description="The consulting institution")
+
+
+class _Opinion(DomainEvent):
+    voter_hash: str = Field(
+        pattern=VOTER_HASH_PATTERN,
+        description="Keyed hash of the verified phone/e-mail and the poll code; never the person",
+    )
+    answers: Answers = Field(description="question key -> choice keys")
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT)
+    channel: Channel
+    region_code: str | None = Field(
+        default=None, pattern=REGION_PATTERN, description="Where the citizen lives, if given"
+    )
+
+
+class OpinionSubmitted(_Opinion):
+    event_type: ClassVar[str] = "OpinionSubmitted"
+
+
+class OpinionChanged(_Opinion):
+    """The same voter answered again, differently, before closing: this answer replaces theirs."""
+
+    event_type: ClassVar[str] = "OpinionChanged"
+
+
+class PollClosed(DomainEvent):
+    event_type: ClassVar[str] = "PollClosed"
+
+    reason: CloseReason
+    closed_at: AwareDatetime = Field(
+        description="closes_at for a scheduled close (even if noticed later), else the moment"
+    )
+
+
+class RegionResult(_Frozen):
+    voters: int = Field(ge=0)
+    tallies: Tallies
+
+
+class PollComment(_Frozen):
+    text: str = Field(min_length=1, max_length=MAX_COMMENT)
+    region_code: str | None = None
+
+
+class PollResultsPublished(DomainEvent):
+    """Counted once, when the poll closed, from each voter's latest answer."""
+
+    event_type: ClassVar[str] = "PollResultsPublished"
+
+    total_voters: int = Field(ge=0)
+    tallies: Tallies = Field(description="question key -> choice key -> voters")
+    by_region: dict[str, RegionResult] = Field(
+        description=f"region code (or {UNKNOWN_REGION!r}) -> voters and tallies"
+    )
+    by_channel: dict[str, int] = Field(description="channel -> voters")
+    comments: tuple[PollComment, ...] = ()
+
+
+class AgencyResponsePublished(DomainEvent):
+    event_type: ClassVar[str] = "AgencyResponsePublished"
+
+    agency_code: str = Field(pattern=AGENCY_PATTERN)
+    text: str = Field(min_length=1, max_length=20_000)
+    attachment: Attachment | None = None
+
+
+PollEvent = (
+    PollOpened
+    | OpinionSubmitted
+    | OpinionChanged
+    | PollClosed
+    | PollResultsPublished
+    | AgencyResponsePublished
+)
+POLL_EVENTS: tuple[type[DomainEvent], ...] = (
+    PollOpened,
+    OpinionSubmitted,
+    OpinionChanged,
+    PollClosed,
+    PollResultsPublished,
+    AgencyResponsePublished,
+)
+BALLOT_EVENTS: frozenset[str] = frozenset({OpinionSubmitted.event_type, OpinionChanged.event_type})
+
+for _cls in POLL_EVENTS:
+    register_event(_cls)

@@ -1,0 +1,200 @@
+"""The web pages without JavaScript (as a basic phone browser would use them): submit through
+the form, the region picker by reloading, the confirmation, tracking, the reporter's actions,
+escaping, CSRF and the English switch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.intake_web.conftest import jpeg_with_gps, visible
+from tests.support import System, wait_for
+
+
+@pytest.fixture
+def browser(system: System) -> Iterator[httpx.Client]:
+    """A fresh cookie jar per test, like a new visitor."""
+    with httpx.Client(base_url=system.url("intake"), timeout=10) as client:
+        yield client
+
+
+def token(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, "form token on the page"
+    return found.group(1)
+
+
+def hidden(page: httpx.Response, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page.text)
+    assert found, name
+    return found.group(1)
+
+
+def test_home_is_indonesian_and_switches_to_english(browser: httpx.Client) -> None:
+    home = browser.get("/")
+    assert home.status_code == 200 and '<html lang="id">' in home.text
+    assert "Buat laporan" in home.text
+    assert "content-security-policy" in home.headers
+    english = browser.get("/?lang=en")
+    assert '<html lang="en">' in english.text and "Make a report" in english.text
+    assert '<html lang="en">' in browser.get("/lacak").text  # remembered in a cookie
+
+
+def test_the_region_picker_works_by_reloading_the_form(browser: httpx.Client) -> None:
+    form = browser.get("/lapor")
+    assert 'name="province"' in form.text and "Nusa Tenggara Timur" in form.text
+    step = browser.post(
+        "/lapor",
+        data={
+            "csrf_token": token(form),
+            "submission_key": hidden(form, "submission_key"),
+            "title": "Judul yang saya ketik",
+            "province": "53",
+            "step": "region",
+        },
+    )
+    assert step.status_code == 200
+    assert "Kota Kupang" in step.text and 'value="Judul yang saya ketik"' in step.text
+    step2 = browser.post(
+        "/lapor",
+        data={"csrf_token": token(step), "province": "53", "regency": "5371", "step": "region"},
+    )
+    assert "Oebobo" in step2.text
+
+
+def test_a_citizen_submits_tracks_and_completes_a_report_without_javascript(
+    browser: httpx.Client, system: System
+) -> None:
+    form = browser.get("/lapor")
+    fields = {
+        "csrf_token": token(form),
+        "submission_key": hidden(form, "submission_key"),
+        "classification": "complaint",
+        "title": "Lampu lalu lintas mati <script>alert(1)</script>",
+        "body": "Lampu lalu lintas di simpang Oebobo mati sejak kemarin sore.",
+        "category": "perhubungan",
+        "province": "53",
+        "regency": "5371",
+        "district": "537103",
+        "address": "Simpang Oebobo",
+        "lat": "-10.1623",
+        "lon": "123.6105",
+        "event_date": "2026-03-01",
+        "name": "Yohanes",
+        "phone": "+6281300000002",
+        "email": "",
+        "step": "submit",
+    }
+    done = browser.post(
+        "/lapor", data=fields, files={"attachments": ("simpang.jpg", jpeg_with_gps(), "image/jpeg")}
+    )
+    assert done.status_code == 200, done.text[:500]
+    tid = re.search(r'id="tracking-id">([^<]+)<', done.text)
+    code = re.search(r'id="access-code">([^<]+)<', done.text)
+    assert tid and code
+    tid_, code_ = tid.group(1), code.group(1)
+    assert done.headers["cache-control"] == "no-store"
+    assert code_ not in str(done.url)
+    # The same form sent twice (a double tap, a reload) is the same report.
+    again = browser.post(
+        "/lapor", data=fields, files={"attachments": ("simpang.jpg", jpeg_with_gps(), "image/jpeg")}
+    )
+    assert f'id="tracking-id">{tid_}<' in again.text
+
+    report = visible(browser, tid_)
+    assert report["location"]["region_code"] == "537103" and report["attachment_count"] == 1
+    assert report["category"] == "perhubungan" and report["event_date"] == "2026-03-01"
+
+    page = browser.get(f"/laporan/{tid_}")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "Yohanes" not in page.text
+    # The confirmation signed the reporter in for this report only: the actions are there.
+    assert 'id="reporter-actions"' in page.text and "/lengkapi" in page.text
+
+    stranger = httpx.Client(base_url=str(browser.base_url))
+    public = stranger.get(f"/laporan/{tid_}")
+    assert 'id="reporter-actions"' not in public.text and "simpang.jpg" not in public.text
+    tracked = stranger.get("/lacak", params={"id": tid_.lower()}, follow_redirects=True)
+    assert str(tracked.url).endswith(f"/laporan/{tid_}") and 'id="report-title"' in tracked.text
+    assert stranger.get("/lacak", params={"id": "ABCDEFGHJK"}).status_code in (400, 303)
+
+    # Signing in with the access code (posted, never in a URL) then adding information.
+    signin_page = stranger.get(f"/laporan/{tid_}")
+    wrong = stranger.post(
+        f"/laporan/{tid_}/masuk", data={"csrf_token": token(signin_page), "access_code": "XXXX"}
+    )
+    assert wrong.status_code == 403
+    signed = stranger.post(
+        f"/laporan/{tid_}/masuk",
+        data={"csrf_token": token(signin_page), "access_code": code_},
+        follow_redirects=True,
+    )
+    assert 'id="reporter-actions"' in signed.text and "simpang.jpg" in signed.text
+    photo = re.search(rf'href="(/laporan/{tid_}/lampiran/[0-9a-f]+)"', signed.text)
+    assert photo and stranger.get(photo.group(1)).headers["content-type"] == "image/jpeg"
+    assert httpx.get(str(browser.base_url) + photo.group(1)).status_code == 404
+    amended = stranger.post(
+        f"/laporan/{tid_}/lengkapi",
+        data={
+            "csrf_token": token(signed),
+            "action_key": hidden(signed, "action_key"),
+            "text": "Tepatnya di depan kantor camat.",
+        },
+    )
+    assert amended.status_code == 303 and amended.headers["location"].endswith("?ok=1")
+    wait_for(
+        lambda: "Tepatnya di depan kantor camat." in stranger.get(f"/laporan/{tid_}").text,
+        what="amendment on the timeline",
+    )
+    stranger.close()
+
+
+def test_forms_without_the_token_are_refused(browser: httpx.Client) -> None:
+    browser.get("/lapor")
+    forged = browser.post(
+        "/lapor", data={"csrf_token": "x.y", "title": "Judul", "body": "Isi yang cukup panjang"}
+    )
+    assert forged.status_code == 403
+    cookieless = httpx.post(
+        str(browser.base_url) + "/lapor",
+        data={"csrf_token": token(browser.get("/lapor")), "title": "Judul", "body": "Isi panjang"},
+    )
+    assert cookieless.status_code == 403
+
+
+def test_form_errors_name_the_fields_and_keep_the_input(browser: httpx.Client) -> None:
+    form = browser.get("/lapor")
+    response = browser.post(
+        "/lapor",
+        data={
+            "csrf_token": token(form),
+            "title": "ab",
+            "body": "Isi yang cukup panjang.",
+            "phone": "bukan nomor",
+            "lat": "200",
+            "step": "submit",
+        },
+    )
+    assert response.status_code == 422
+    for field in ("title", "phone", "lat"):
+        assert f'id="{field}-error"' in response.text
+    assert "Isi yang cukup panjang." in response.text
+    bad_file = browser.post(
+        "/lapor",
+        data={"csrf_token": token(form), "title": "Judul benar", "body": "Isi yang cukup panjang."},
+        files={"attachments": ("x.exe", b"MZ\x90\x00", "application/octet-stream")},
+    )
+    assert bad_file.status_code == 422 and 'id="attachments-error"' in bad_file.text
+
+
+def test_public_list_map_and_statistics_pages(browser: httpx.Client) -> None:
+    assert browser.get("/laporan", params={"q": '"NEAR(', "status": "bogus"}).status_code == 200
+    assert browser.get("/peta").status_code == 200
+    stats = browser.get("/statistik")
+    assert stats.status_code == 200 and 'id="stats-total"' in stats.text
+    assert browser.get("/static/lapor.js").headers["content-type"].startswith("text/javascript")
+    assert browser.get("/static/../app.py").status_code == 404
