@@ -191,6 +191,30 @@ def rebuild(
     print(f"rebuilt {service}: {count} events replayed")
 
 
+store_app = typer.Typer(help="The event store itself.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("migrate")
+def store_migrate(
+    from_url: Annotated[
+        str, typer.Option("--from", help="Source store: sqlite:///PATH or kurrentdb://…")
+    ],
+    to_url: Annotated[
+        str, typer.Option("--to", help="Target store: kurrentdb://… or sqlite:///PATH")
+    ],
+    relay_checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="The relay's relay.db: move its checkpoint to the new store's positions"),
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Events read per page")] = 2000,
+) -> None:
+    """Copy every event into another store (order, ids, hash chains kept), verify; safe to re-run."""
+    from cli.store_migrate import run_migration
+
+    raise typer.Exit(run_migration(from_url, to_url, console, batch, relay_checkpoint))
+
+
 directory_app = typer.Typer(help="The institution directory.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
 
