@@ -209,7 +209,7 @@ def store_migrate(
     ] = None,
     batch: Annotated[int, typer.Option(help="Events read per page")] = 2000,
 ) -> None:
-    """Copy every event into another store (order, ids, hash chains kept), verify; safe to re-run."""
+    """Copy every event to another store (order, ids, hash chains kept) and verify; re-runnable."""
     from cli.store_migrate import run_migration
 
     raise typer.Exit(run_migration(from_url, to_url, console, batch, relay_checkpoint))
