@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -44,6 +44,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.datastructures import FormData
 
 from services.intake import regions
+from services.intake.attachments import AttachmentRejected
 from services.intake.channels.common import Sender, normalize_phone
 from services.intake.limits import client_address, enforce, too_many
 from services.notify.channels import Address, Message, SendError
@@ -682,6 +683,7 @@ def poll_out(
         "title": row["title"],
         "policy_text": row["policy_text"],
         "attachment": json.loads(row["attachment"]) if row["attachment"] else None,
+        "attachment_url": f"{WEB_BASE}/{row['code']}/dokumen" if row["attachment"] else None,
         "questions": questions,
         "allow_comment": bool(row["allow_comment"]),
         "region_code": row["region_code"],
@@ -699,6 +701,9 @@ def poll_out(
             "agency_code": response["agency_code"],
             "text": response["text"],
             "attachment": json.loads(response["attachment"]) if response["attachment"] else None,
+            "attachment_url": f"{WEB_BASE}/{row['code']}/tanggapan/dokumen"
+            if response["attachment"]
+            else None,
             "published_at": response["published_at"],
         },
         "sms": "POLL " + row["code"] + " " + " ".join(q["choices"][0]["key"] for q in questions),
@@ -843,26 +848,26 @@ class Polls:
         state = await self.repo.load(code)
         return None if state is None else _row_of(state.opened, state.closed)
 
-    async def require_phase(self, code: str, wanted: str = "open") -> Any:
-        row = await self.row(code)
-        if row is None:
-            raise HTTPException(404, "poll not found")
-        phase = _phase_of_row(row, self.now())
-        if phase != wanted:
-            with http_errors():
-                raise PollNotOpen(code, "upcoming" if phase == "upcoming" else "closed")
-        return row
+    async def require_open(self, code: str) -> PollState:
+        """The poll from its stream (not the view, which may lag behind a close): 404 unknown,
+        409 not open."""
+        state = await self.repo.load(code)
+        with http_errors():
+            if state is None:
+                raise PollNotFound(code)
+            check_open(state, self.now())
+        return state
 
     async def request_code(self, code: str, raw: str, field: str, address: str) -> dict[str, Any]:
         enforce(self.intake.submissions, address, field)
-        row = await self.require_phase(code)
+        state = await self.require_open(code)
         identity = parse_identity(raw, field)
         issued = await asyncio.to_thread(self.codes.issue, code, identity, self.now().timestamp())
         if isinstance(issued, float):
             raise too_many(issued, field)
         minutes = max(1, int(self.codes.ttl // 60))
         try:
-            await self.sender.send(identity, code, row["title"], issued, minutes, field)
+            await self.sender.send(identity, code, state.opened.title, issued, minutes, field)
         except BaseException:
             await asyncio.to_thread(self.codes.forget, code, identity)
             raise
@@ -875,7 +880,7 @@ class Polls:
         }
 
     async def answer(self, code: str, body: AnswerIn, address: str, cid: str) -> dict[str, Any]:
-        await self.require_phase(code)  # a late answer is refused before any code is tried
+        await self.require_open(code)  # a late answer is refused before any code is tried
         identity = parse_identity(body.identity)
         wait = self.intake.failed_codes.retry_after(address)
         if wait > 0:
@@ -989,7 +994,35 @@ class Polls:
     def attachment(self, ref: AttachmentIn | None) -> Attachment | None:
         if ref is None:
             return None
-        return self.intake.attachments.resolve(ref.sha256, ref.name)
+        try:
+            return self.intake.attachments.resolve(ref.sha256, ref.name)
+        except AttachmentRejected:
+            raise HTTPException(
+                400, "attachment: no uploaded file with this sha256 (POST /api/v1/attachments)"
+            ) from None
+
+    async def document(self, code: str, which: Literal["draft", "response"]) -> FileResponse:
+        """The draft policy's document or the response's, for anyone (they are public)."""
+        if which == "draft":
+            row = await self.row(code)
+        else:
+            row = await self.views.fetchone(
+                "SELECT attachment FROM poll_responses WHERE code = ?", (code,)
+            )
+        meta = json.loads(row["attachment"]) if row is not None and row["attachment"] else None
+        path = self.intake.attachments.path_of(meta["sha256"]) if meta else None
+        if meta is None or path is None or not path.is_file():
+            raise HTTPException(404, "attachment not found")
+        return FileResponse(
+            path,
+            media_type=meta["media_type"],
+            filename=meta["name"],
+            content_disposition_type="attachment",
+            headers={
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
+        )
 
     async def open_poll(self, body: PollIn, officer: Principal, cid: str) -> dict[str, Any]:
         if officer.role is Role.AGENCY:
@@ -1047,8 +1080,10 @@ class Polls:
     def questions(body: PollIn) -> tuple[PollQuestion, ...]:
         try:
             return body.poll_questions()
-        except ValueError as error:
-            raise HTTPException(400, f"questions: {error}") from None
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise HTTPException(400, f"questions: {where} {first.get('msg', 'invalid')}") from None
 
     async def listing(
         self, status: str | None, region: str | None, agency: str | None, limit: int
@@ -1432,6 +1467,16 @@ def _pages(ctx: Context, intake: "Intake", polls: Polls) -> APIRouter:
                 form={**form, "step": "answer"},
             )
         return RedirectResponse(f"{WEB_BASE}/{code}/terima-kasih?hasil={result['outcome']}", 303)
+
+    @router.get(WEB_BASE + "/{code}/dokumen")
+    async def draft_document(code: str) -> FileResponse:
+        """The draft policy's document (linked as `attachment_url` in the API)."""
+        return await polls.document(normalize_code(code), "draft")
+
+    @router.get(WEB_BASE + "/{code}/tanggapan/dokumen")
+    async def response_document(code: str) -> FileResponse:
+        """The response's document (`response.attachment_url` in the API)."""
+        return await polls.document(normalize_code(code), "response")
 
     @router.get(WEB_BASE + "/{code}/terima-kasih", response_class=HTMLResponse)
     async def thanks(request: Request, code: str, hasil: str = "submitted") -> HTMLResponse:

@@ -159,8 +159,8 @@ async def _converse(
                 tracking_id,
             )
         case PollAnswer(code=code, choice=choice):
-            text, outcome = await answer_by_sms(desk, sender, code, choice, key, cid)
-            return Answer(text, outcome)
+            reply_sms, poll_outcome = await answer_by_sms(desk, sender, code, choice, key, cid)
+            return Answer(reply_sms, poll_outcome)
         case NewReport(text=body, region_code=region_code, keyword=keyword):
             if len(body.strip()) < BODY_MIN:
                 return Answer("Laporan terlalu pendek. " + SHORT_FORMAT, "invalid_too_short")
