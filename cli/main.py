@@ -42,7 +42,7 @@ def run(
     if name == "relay":
         from services.relay.relay import run_relay
 
-        asyncio.run(run_relay(settings))
+        asyncio.run(run_relay(settings, metrics_port=settings.relay_metrics_port))
         return
     module = _service_module(name)
     from shared.service import run as run_service

@@ -7,6 +7,7 @@ consume it with durable pull consumers and wait for it to exist.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -83,6 +84,37 @@ async def wait_for_event_stream(js: JetStreamContext, timeout: float = 120.0) ->
             log.info("waiting_for_event_stream", stream=STREAM_NAME)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+async def release_unacked(nc: NatsClient, js: JetStreamContext, durable: str) -> int:
+    """Take back what a killed predecessor held: reset the durable to its ack floor.
+
+    Messages delivered to a process that died stay "pending" on the server until `ack_wait`
+    (minutes) runs out, and while `max_ack_pending` of them are held the consumer delivers
+    nothing at all: a service restarted after a crash would see no event for that long. When no
+    one else is pulling from the durable, what is pending belongs to the dead, so the consumer is
+    reset to its ack floor (nats-server 2.14+, ADR-60) and redelivers it at once; handlers skip
+    what their checkpoint already holds. Returns how many messages were released (0 when there
+    was nothing to do, or the server cannot or may not reset: then `ack_wait` applies).
+    """
+    try:
+        info = await js.consumer_info(STREAM_NAME, durable)
+    except NotFoundError:
+        return 0
+    held = int(info.num_ack_pending or 0)
+    if held == 0 or (info.num_waiting or 0) > 0:
+        return 0
+    try:
+        reply = await nc.request(f"$JS.API.CONSUMER.RESET.{STREAM_NAME}.{durable}", b"", timeout=5)
+        answer = json.loads(reply.data or b"{}")
+    except Exception as error:  # no such API (older server), no permission, timeout
+        log.warning("consumer_reset_failed", consumer=durable, error=type(error).__name__)
+        return 0
+    if "error" in answer:
+        log.warning("consumer_reset_refused", consumer=durable, error=answer["error"])
+        return 0
+    log.info("consumer_reset", consumer=durable, released=held)
+    return held
 
 
 _shutting_down = False

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from shared.logs import get_logger
+
+if TYPE_CHECKING:
+    from shared.store.port import EventStore, NewEvent, RecordedEvent
+
+_log = get_logger(__name__)
 
 HTTP_REQUESTS = Counter(
     "lapor_http_requests_total",
@@ -41,3 +55,234 @@ STORE_APPEND_LATENCY = Histogram(
     ["service"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
+
+# --- The report lifecycle, observed once per event by the relay (the one process that sees every
+# event exactly once, in the store's global order): see `observe_lifecycle` below. Labels are
+# bounded: channels, classifications and statuses are enums, the province is the two-digit
+# Kemendagri prefix of the region code, agencies come from the institution directory.
+REPORTS_SUBMITTED = Counter(
+    "lapor_reports_submitted_total",
+    "Reports submitted, by channel, classification and province (two-digit region prefix or _)",
+    ["channel", "classification", "province"],
+)
+REPORT_STATUS_CHANGES = Counter(
+    "lapor_report_status_changes_total",
+    "Reports entering a status (one per lifecycle event that sets it)",
+    ["status"],
+)
+REPORTS_FORWARDED = Counter(
+    "lapor_reports_forwarded_total",
+    "Reports forwarded or transferred to an institution, by the institution",
+    ["agency"],
+)
+FOLLOW_UPS_POSTED = Counter(
+    "lapor_follow_ups_posted_total",
+    "Follow-ups posted by institutions, by the institution",
+    ["agency"],
+)
+_HOUR = 3600.0
+_DAY = 86400.0
+TIME_TO_FORWARD = Histogram(
+    "lapor_time_to_forward_seconds",
+    "From verification to the first forwarding to an institution",
+    buckets=(1, 5, 30, 60, 300, 900, _HOUR, 4 * _HOUR, 8 * _HOUR, _DAY, 3 * _DAY, 7 * _DAY),
+)
+TIME_TO_FIRST_FOLLOW_UP = Histogram(
+    "lapor_time_to_first_follow_up_seconds",
+    "From forwarding (or transfer) to the institution's first follow-up",
+    buckets=(
+        _HOUR,
+        4 * _HOUR,
+        8 * _HOUR,
+        _DAY,
+        2 * _DAY,
+        3 * _DAY,
+        5 * _DAY,
+        7 * _DAY,
+        10 * _DAY,
+        14 * _DAY,
+        30 * _DAY,
+        60 * _DAY,
+        90 * _DAY,
+    ),
+)
+
+# --- JetStream consumers, polled from the server (shared/consumer_metrics.py). A service's
+# replicas share one durable, so each replica reports the same numbers: aggregate with max().
+CONSUMER_PENDING = Gauge(
+    "lapor_consumer_pending_messages",
+    "Messages in LAPOR_EVENTS not yet delivered to the durable consumer (num_pending)",
+    ["durable"],
+)
+CONSUMER_ACK_PENDING = Gauge(
+    "lapor_consumer_ack_pending_messages",
+    "Messages delivered to the durable consumer and not yet acknowledged (num_ack_pending)",
+    ["durable"],
+)
+CONSUMER_REDELIVERED = Gauge(
+    "lapor_consumer_redelivered_messages",
+    "Messages redelivered to the durable consumer and not yet acknowledged (num_redelivered)",
+    ["durable"],
+)
+CONSUMER_ACK_FLOOR = Gauge(
+    "lapor_consumer_ack_floor_sequence",
+    "Stream sequence up to which the durable consumer acknowledged everything",
+    ["durable"],
+)
+CONSUMER_INFO_ERRORS = Counter(
+    "lapor_consumer_info_errors_total",
+    "Failed polls of the durable consumer's info",
+    ["durable"],
+)
+
+_STATUS_OF_EVENT = {
+    "ReportSubmitted": "submitted",
+    "ReportCompletionRequested": "completion_requested",
+    "ReportVerified": "verified",
+    "ReportRejected": "rejected",
+    "ForwardedToOPD": "forwarded",
+    "ReportTransferred": "forwarded",
+    "ReportReturned": "returned",
+    "FollowUpPosted": "followed_up",
+    "ReportClosed": "closed",
+}
+_STATUSES = tuple(sorted(set(_STATUS_OF_EVENT.values())))
+_FORWARDS = ("ForwardedToOPD", "ReportTransferred")
+_AGENCY = re.compile(r"^[A-Z0-9-]{1,64}$")
+_PROVINCE = re.compile(r"^([0-9]{2})[0-9]*$")
+
+
+def province_of(region_code: object) -> str:
+    """The two-digit province prefix of a Kemendagri region code (dots allowed), `_` otherwise."""
+    if not isinstance(region_code, str):
+        return "_"
+    found = _PROVINCE.match(region_code.replace(".", ""))
+    return found.group(1) if found else "_"
+
+
+def agency_label(code: object) -> str:
+    return code if isinstance(code, str) and _AGENCY.match(code) else "_"
+
+
+class _Event(Protocol):
+    """What `observe_lifecycle` reads of a recorded event (shared.store.port.RecordedEvent)."""
+
+    @property
+    def event_id(self) -> uuid.UUID: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def region_code(self) -> str | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+async def observe_lifecycle(
+    events: Sequence[_Event], read_stream: Callable[[str], Awaitable[Sequence[_Event]]]
+) -> None:
+    """Count each newly published event into the lifecycle metrics. Call it once per event
+    (the relay: after JetStream acknowledged a batch, skipping acks marked duplicate). Reads a
+    report's stream only for forwards and follow-ups, to time them. Never raises."""
+    for status in _STATUSES:  # at 0 from the start, so that increase() sees the first one
+        REPORT_STATUS_CHANGES.labels(status)
+    for event in events:
+        try:
+            await _observe(event, read_stream)
+        except Exception as error:  # metrics must never stop the relay
+            _log.warning(
+                "lifecycle_metrics_failed", event_type=event.event_type, error=type(error).__name__
+            )
+
+
+async def _observe(
+    event: _Event, read_stream: Callable[[str], Awaitable[Sequence[_Event]]]
+) -> None:
+    kind = event.event_type
+    status = _STATUS_OF_EVENT.get(kind)
+    if status is None:
+        return
+    REPORT_STATUS_CHANGES.labels(status).inc()
+    data = event.data
+    if kind == "ReportSubmitted":
+        location = data.get("location") or {}
+        REPORTS_SUBMITTED.labels(
+            str(data.get("channel") or "_"),
+            str(data.get("classification") or "_"),
+            province_of(location.get("region_code") or event.region_code),
+        ).inc()
+        return
+    if kind in _FORWARDS:
+        agency = data.get("agency_code") if kind == "ForwardedToOPD" else data.get("to_agency")
+        REPORTS_FORWARDED.labels(agency_label(agency)).inc()
+        if kind == "ForwardedToOPD":
+            before = await _history_before(event, read_stream)
+            if not any(e.event_type in _FORWARDS for e in before):
+                verified = _last(before, ("ReportVerified",))
+                if verified is not None:
+                    TIME_TO_FORWARD.observe(_seconds(verified, event))
+        return
+    if kind == "FollowUpPosted":
+        FOLLOW_UPS_POSTED.labels(agency_label(data.get("agency_code"))).inc()
+        before = await _history_before(event, read_stream)
+        forwarded = _last(before, (*_FORWARDS, "FollowUpPosted"))
+        if forwarded is not None and forwarded.event_type in _FORWARDS:
+            TIME_TO_FIRST_FOLLOW_UP.observe(_seconds(forwarded, event))
+
+
+async def _history_before(
+    event: _Event, read_stream: Callable[[str], Awaitable[Sequence[_Event]]]
+) -> list[_Event]:
+    history = list(await read_stream(event.stream))
+    for index, past in enumerate(history):
+        if past.event_id == event.event_id:
+            return history[:index]
+    return history
+
+
+def _last(history: Sequence[_Event], types: tuple[str, ...]) -> _Event | None:
+    return next((e for e in reversed(history) if e.event_type in types), None)
+
+
+def _seconds(start: _Event, end: _Event) -> float:
+    return max(0.0, (end.occurred_at - start.occurred_at).total_seconds())
+
+
+class TimedAppends:
+    """The event store with every append timed into `lapor_store_append_duration_seconds`
+    (appends that fail are timed too). Wrap the store at a service's composition root:
+    `store = TimedAppends(open_store(url), name)`. Everything else passes straight through."""
+
+    def __init__(self, store: EventStore, service: str) -> None:
+        self._store = store
+        self._latency = STORE_APPEND_LATENCY.labels(service)
+
+    async def append(
+        self, stream: str, events: Sequence[NewEvent], expected_version: int | None
+    ) -> list[RecordedEvent]:
+        started = time.perf_counter()
+        try:
+            return await self._store.append(stream, events, expected_version)
+        finally:
+            self._latency.observe(time.perf_counter() - started)
+
+    async def read(self, stream: str) -> list[RecordedEvent]:
+        return await self._store.read(stream)
+
+    async def read_all(self, from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        return await self._store.read_all(from_position, limit)
+
+    async def last_position(self) -> int:
+        return await self._store.last_position()
+
+    async def stream_names(self, prefix: str = "") -> list[str]:
+        return await self._store.stream_names(prefix)
+
+    async def close(self) -> None:
+        await self._store.close()
+
+    def __getattr__(self, name: str) -> Any:  # adapter-specific extras
+        return getattr(self._store, name)

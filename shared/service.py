@@ -22,6 +22,7 @@ from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 
 from shared.clock import Clock, clock_from
+from shared.consumer_metrics import poll_consumer_metrics
 from shared.http import Auth, install_common
 from shared.logs import configure_logging, get_logger
 from shared.messaging import (
@@ -30,9 +31,16 @@ from shared.messaging import (
     STREAM_NAME,
     connection_options,
     mark_shutting_down,
+    release_unacked,
     wait_for_event_stream,
 )
-from shared.metrics import CONSUMER_REDELIVERIES, DEAD_LETTERS, EVENTS_HANDLED, PROJECTION_POSITION
+from shared.metrics import (
+    CONSUMER_REDELIVERIES,
+    DEAD_LETTERS,
+    EVENTS_HANDLED,
+    PROJECTION_POSITION,
+    TimedAppends,
+)
 from shared.projection import Projector
 from shared.reports import ReportRepository
 from shared.settings import Settings, get_settings
@@ -46,6 +54,8 @@ BATCH_SIZE = 200
 # How long a pull waits to fill a batch: the floor of a view's latency behind the store.
 BATCH_WAIT_SECONDS = 0.05
 HANDLER_ATTEMPTS = 3
+# Reports whose reactions run at once within a batch (each report's own events stay in order).
+REACT_CONCURRENCY = 32
 # Errors worth waiting out (NACK and redeliver) rather than dead-lettering an event for.
 TRANSIENT = (StoreError, OSError, asyncio.TimeoutError, ConnectionError)
 
@@ -124,8 +134,7 @@ class EventConsumer:
         if not fresh:
             return
         if self.service.react is not None:
-            for event in fresh:
-                await self._react(event)
+            await self._react_all(fresh)
         projector = self.service.projector
         if projector is not None:
             try:
@@ -139,6 +148,45 @@ class EventConsumer:
             PROJECTION_POSITION.labels(self.name).set(fresh[-1].position)
         for event in fresh:
             EVENTS_HANDLED.labels(self.name, event.event_type).inc()
+
+    async def _react_all(self, events: list[RecordedEvent]) -> None:
+        """Reactions in global order within each report; different reports at the same time, so
+        their appends share the store's group commits instead of waiting one fsync each.
+
+        An event outside the report streams (the directory, polls) is a barrier: it waits for
+        every reaction before it and holds back every one after it. A transient error still fails
+        the whole batch (after the reactions already running finish), to be redelivered."""
+        pending: list[RecordedEvent] = []
+        for event in events:
+            if event.stream.startswith("report-"):
+                pending.append(event)
+                continue
+            await self._react_reports(pending)
+            pending = []
+            await self._react(event)
+        await self._react_reports(pending)
+
+    async def _react_reports(self, events: list[RecordedEvent]) -> None:
+        by_stream: dict[str, list[RecordedEvent]] = {}
+        for event in events:
+            by_stream.setdefault(event.stream, []).append(event)
+        if len(by_stream) <= 1:
+            for event in events:
+                await self._react(event)
+            return
+        slots = asyncio.Semaphore(REACT_CONCURRENCY)
+
+        async def one_report(stream_events: list[RecordedEvent]) -> None:
+            async with slots:
+                for event in stream_events:
+                    await self._react(event)
+
+        outcomes = await asyncio.gather(
+            *(one_report(group) for group in by_stream.values()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _react(self, event: RecordedEvent) -> None:
         assert self.service.react is not None
@@ -198,10 +246,10 @@ def create_app(
     """The composition root's shell: wires the store, clock, auth and broker, then the service."""
     settings = settings or get_settings()
     configure_logging(name, settings.log_level)
-    store = open_store(settings.event_store_url)
+    store = TimedAppends(open_store(settings.event_store_url), name)
     clock = clock_from(settings.clock_file)
     broker = NatsBroker(
-        settings.nats_url,
+        settings.nats_url.split(","),
         # FastStream's per-message log lines go to DEBUG; our own JSON logs say what matters.
         log_level=logging.DEBUG,
         **connection_options(f"lapor-{name}"),
@@ -226,8 +274,12 @@ def create_app(
         if service.consume:
             js = broker.config.connection_state.stream
             await wait_for_event_stream(js)
+            await release_unacked(broker.config.connection_state.connection, js, name)
         await broker.start()
         tasks = [asyncio.create_task(job(), name=f"{name}-bg") for job in service.background]
+        if service.consume:
+            js = broker.config.connection_state.stream
+            tasks.append(asyncio.create_task(poll_consumer_metrics(js, name), name=f"{name}-lag"))
         ready.set()
         log.info("service_started", port=settings.port_of(name))
         try:

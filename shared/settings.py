@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     sla_port: int = DEFAULT_PORTS["sla"]
     notify_port: int = DEFAULT_PORTS["notify"]
     nats_port: int = 4222
+    relay_metrics_port: int = 8005
+    nats_stream_replicas: int = 1
     log_level: str = "INFO"
     sla_tick_seconds: float = 5.0
 

@@ -214,7 +214,10 @@ def start_system(
 ) -> System:
     data_dir.mkdir(parents=True, exist_ok=True)
     system = System(
-        data_dir, nats_url, {name: free_port() for name in services}, extra_env=extra_env or {}
+        data_dir,
+        nats_url,
+        {name: free_port() for name in services} | {"relay_metrics": free_port()},
+        extra_env=extra_env or {},
     )
     try:
         system.start("relay")

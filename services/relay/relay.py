@@ -32,6 +32,7 @@ from shared.messaging import (
     mark_shutting_down,
     subject_for,
 )
+from shared.metrics import observe_lifecycle
 from shared.settings import Settings, get_settings
 from shared.store import open_store
 from shared.store.port import EventStore, RecordedEvent
@@ -105,6 +106,10 @@ def encode(event: RecordedEvent) -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
+# An idle relay polls the store at most this far apart: the floor of its latency after a lull.
+IDLE_MAX_SECONDS = 0.02
+
+
 class Relay:
     def __init__(
         self, store: EventStore, js: JetStreamContext, checkpoint: Checkpoint, batch: int = 500
@@ -126,13 +131,15 @@ class Relay:
         for event in events:
             body, headers = encode(event)
             futures.append(await self.js.publish_async(subject_for(event), body, headers=headers))
-        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=5)
         DUPLICATES.inc(sum(1 for ack in acks if ack.duplicate))
         PUBLISHED.inc(len(events))
         self.position = events[-1].position
         await asyncio.to_thread(self.checkpoint.save, self.position)
         POSITION.set(self.position)
         BATCH_LATENCY.observe(time.perf_counter() - started)
+        fresh = [event for event, ack in zip(events, acks, strict=True) if not ack.duplicate]
+        await observe_lifecycle(fresh, self.store.read)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.position = await self.start_position()
@@ -146,7 +153,7 @@ class Relay:
                 LAG_SECONDS.set(0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle)
-                idle = min(idle * 2, 0.1)
+                idle = min(idle * 2, IDLE_MAX_SECONDS)
                 continue
             idle = 0.01
             last = await self.store.last_position()
@@ -167,11 +174,15 @@ async def run_relay(settings: Settings | None = None, metrics_port: int | None =
     settings = settings or get_settings()
     configure_logging("relay", settings.log_level)
     if metrics_port:
-        start_http_server(metrics_port, addr=settings.host)
+        try:
+            start_http_server(metrics_port, addr=settings.host)
+        except OSError as error:
+            # Metrics are not worth stopping the relay for: publish on, say so.
+            log.warning("relay_metrics_port_unavailable", port=metrics_port, error=str(error))
     store = open_store(settings.event_store_url)
     nc: NatsClient = await connect(settings.nats_url, "lapor-relay")
     js = nc.jetstream(timeout=10)
-    await declare_event_stream(js)
+    await declare_event_stream(js, settings.nats_stream_replicas)
     checkpoint = Checkpoint(settings.data_dir / "relay.db")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

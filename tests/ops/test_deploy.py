@@ -1,0 +1,227 @@
+"""deploy/ holds together: the compose files (structure, references, environment), the NATS
+configurations (`nats-server -t`) and the files they mount. `docker compose config` validates
+the compose files too where the Compose plugin is installed (it needs no engine)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ops.nats_cluster import NATS_DIR, check_config, passwords
+from tests.ops.tools import DEPLOY, PROMETHEUS_DIR, load_yaml
+from tests.support import ROOT
+
+COMPOSE = DEPLOY / "compose"
+LAPOR = ("relay", "intake", "verification", "routing", "sla", "notify")
+SERVICE_PORTS = {"intake": 8000, "verification": 8001, "routing": 8002, "sla": 8003, "notify": 8004}
+# One-shot jobs (they exit): no healthcheck, no restart policy.
+JOBS = {"kurrentdb-certs"}
+
+
+def project(name: str) -> dict[str, Any]:
+    """A compose file with the files it includes merged in (services, networks, volumes)."""
+    path = COMPOSE / name
+    content: dict[str, Any] = load_yaml(path)
+    for included in content.get("include", []):
+        target = path.parent / (included if isinstance(included, str) else included["path"])
+        assert target.exists(), f"{name} includes {target}, which does not exist"
+        other = load_yaml(target)
+        for section in ("services", "networks", "volumes", "secrets", "configs"):
+            mine = content.setdefault(section, {}) or {}
+            theirs = other.get(section) or {}
+            clash = set(mine) & set(theirs)
+            assert not clash, f"{name} and {target.name} both define {section} {clash}"
+            content[section] = {**mine, **theirs}
+    return content
+
+
+def variables(path: Path) -> dict[str, bool]:
+    """The ${VAR} a compose file interpolates, and whether each is required (`:?`)."""
+    found: dict[str, bool] = {}
+    for match in re.finditer(r"\$\{(\w+)(:?[?-])?", path.read_text()):
+        found[match.group(1)] = found.get(match.group(1), False) or (match.group(2) or "").endswith(
+            "?"
+        )
+    return found
+
+
+@pytest.fixture(scope="module", params=["single-host.yml", "production.yml"])
+def compose(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    return request.param, project(request.param)
+
+
+def test_every_service_has_an_image_a_healthcheck_and_defined_networks_and_volumes(
+    compose: tuple[str, dict[str, Any]],
+) -> None:
+    name, content = compose
+    services: dict[str, Any] = content["services"]
+    networks = set(content.get("networks") or {})
+    volumes = set(content.get("volumes") or {})
+    for service, spec in services.items():
+        where = f"{name}: {service}"
+        assert spec.get("image") or spec.get("build"), f"{where}: no image or build"
+        if service not in JOBS:
+            assert spec.get("healthcheck", {}).get("test"), f"{where}: no healthcheck"
+            assert spec.get("restart") in ("unless-stopped", "always"), f"{where}: no restart"
+        for network in spec.get("networks") or []:
+            assert network in networks, f"{where}: undefined network {network}"
+        for mount in spec.get("volumes") or []:
+            source = (mount if isinstance(mount, str) else mount["source"]).split(":")[0]
+            if source.startswith((".", "/")):
+                assert (COMPOSE / source).resolve().exists(), f"{where}: {source} missing"
+            else:
+                assert source in volumes, f"{where}: undefined volume {source}"
+        for dependency in spec.get("depends_on") or {}:
+            assert dependency in services, f"{where}: depends on unknown {dependency}"
+        build = spec.get("build")
+        if build:
+            context = (COMPOSE / (build if isinstance(build, str) else build["context"])).resolve()
+            dockerfile = context / (
+                build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
+            )
+            assert dockerfile.exists(), f"{where}: {dockerfile} missing"
+
+
+def test_lapor_processes_each_connect_as_their_own_nats_user(
+    compose: tuple[str, dict[str, Any]],
+) -> None:
+    name, content = compose
+    accounts = (NATS_DIR / "accounts.conf").read_text()
+    for process in LAPOR:
+        spec = content["services"][process]
+        assert spec["command"] == ["run", process], f"{name}: {process}"
+        url = spec["environment"]["LAPOR_NATS_URL"]
+        users = set(re.findall(r"nats://(\w+):", url))
+        assert users == {process}, f"{name}: {process} connects as {users}"
+        assert re.search(
+            rf"user: {process}, password: \$LAPOR_NATS_{process.upper()}_PASSWORD", accounts
+        )
+        assert spec["environment"]["LAPOR_RELAY_METRICS_PORT"] == "8005"
+
+
+def test_the_environment_example_names_every_required_variable(
+    compose: tuple[str, dict[str, Any]],
+) -> None:
+    name, _ = compose
+    example = (COMPOSE / "lapor.env.example").read_text()
+    listed = set(re.findall(r"^(\w+)=", example, re.M))
+    required = {var for var, needed in variables(COMPOSE / name).items() if needed}
+    assert required - listed == set(), f"{name}: required but not in lapor.env.example"
+
+
+def test_prometheus_scrapes_the_compose_services_on_their_ports() -> None:
+    config = load_yaml(PROMETHEUS_DIR / "prometheus.yml")
+    scraped = {
+        sd["names"][0]: sd["port"]
+        for job in config["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+    }
+    assert scraped == {**SERVICE_PORTS, "relay": 8005}
+    for name in ("single-host.yml", "production.yml"):
+        services = project(name)["services"]
+        assert set(scraped) <= set(services), name
+
+
+def test_one_host_runs_everything_once() -> None:
+    services = project("single-host.yml")["services"]
+    assert set(services) == {*LAPOR, "nats", "prometheus", "grafana", "kannel"}
+    published = [p for spec in services.values() for p in spec.get("ports", [])]
+    assert len(published) == len(set(published))
+    for service, port in SERVICE_PORTS.items():
+        assert f"{port}:{port}" in services[service]["ports"]
+    assert services["nats"]["entrypoint"][-1] == "/etc/nats/single.conf"
+
+
+def test_production_is_a_nats_cluster_a_kurrentdb_cluster_and_replicated_services() -> None:
+    services = project("production.yml")["services"]
+    nodes = {name: spec for name, spec in services.items() if re.fullmatch(r"nats-\d", name)}
+    assert len(nodes) == 3
+    assert {spec["environment"]["NATS_SERVER_NAME"] for spec in nodes.values()} == set(nodes)
+    for spec in nodes.values():
+        assert spec["entrypoint"][-1] == "/etc/nats/cluster.conf"
+        routes = {spec["environment"][f"NATS_ROUTE_{i}"] for i in (1, 2, 3)}
+        assert {re.sub(r".*@", "", r) for r in routes} == {f"{n}:6222" for n in nodes}
+    assert len([n for n in services if n.startswith("kurrentdb-") and n not in JOBS]) == 3
+    relay = services["relay"]
+    assert relay["deploy"]["replicas"] == 1  # it tails the store's global order
+    assert relay["environment"]["LAPOR_NATS_STREAM_REPLICAS"] == "3"
+    for process in LAPOR:
+        environment = services[process]["environment"]
+        assert environment["LAPOR_EVENT_STORE"].startswith("kurrentdb://")
+        assert len(environment["LAPOR_NATS_URL"].split(",")) == 3
+        assert "kurrentdb" in services[process]["networks"]
+    assert max(services[s]["deploy"]["replicas"] for s in SERVICE_PORTS) >= 2
+    assert {"proxy", "prometheus", "grafana", "kannel"} <= set(services)
+
+
+def test_the_nats_configurations_are_valid_and_fsync_every_write() -> None:
+    env = {"PATH": "/usr/bin:/bin", **passwords(), "NATS_SERVER_NAME": "nats-1"}
+    for i in (1, 2, 3):  # as deploy/compose/production.yml sets them
+        env[f"NATS_ROUTE_{i}"] = f"nats-route://route:pw@nats-{i}:6222"
+    for name in ("single.conf", "cluster.conf"):
+        path = NATS_DIR / name
+        assert re.search(r"^\s*sync_interval:\s*always\s*$", path.read_text(), re.M), name
+        done = check_config(path, env)
+        assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
+        # Without its passwords the server refuses to start: nothing runs with a default.
+        missing = {k: v for k, v in env.items() if k != "LAPOR_NATS_RELAY_PASSWORD"}
+        assert check_config(path, missing).returncode != 0, name
+
+
+def test_each_service_may_use_only_its_own_durable() -> None:
+    accounts = (NATS_DIR / "accounts.conf").read_text()
+    for service in LAPOR[1:]:
+        block = re.search(rf"SERVICE_{service.upper()} = \{{(.*?)\n\}}", accounts, re.S)
+        assert block, service
+        durables = set(re.findall(r"LAPOR_EVENTS\.(\w+)", block.group(1)))
+        assert durables == {service}, f"{service} may use the durables {durables}"
+        assert "$JS.API.STREAM.DELETE" not in block.group(1)
+        assert '"lapor.v1.events.>"' not in block.group(1)  # only the relay publishes events
+
+
+def test_the_dockerfile_copies_what_exists() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, re.M):
+        for path in source.split():
+            assert (ROOT / path).exists(), f"deploy/Dockerfile copies {path}, which is missing"
+
+
+def test_docker_compose_config_accepts_the_files_where_compose_is_installed(
+    tmp_path: Path,
+) -> None:
+    docker = shutil.which("docker")
+    has_compose = (
+        docker is not None
+        and subprocess.run(
+            [docker, "compose", "version"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    if not has_compose:
+        pytest.skip("no Docker Compose plugin here; the structure tests above still ran")
+    assert docker is not None
+    example = (COMPOSE / "lapor.env.example").read_text()
+    env_file = tmp_path / "lapor.env"
+    env_file.write_text(re.sub(r"^(\w+)=$", r"\1=x", example, flags=re.M))
+    for name in ("single-host.yml", "production.yml"):
+        done = subprocess.run(
+            [
+                docker,
+                "compose",
+                "--env-file",
+                str(env_file),
+                "-f",
+                str(COMPOSE / name),
+                "config",
+                "-q",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"{name}: {done.stderr}"
