@@ -56,6 +56,7 @@ def up() -> None:
     from cli.supervisor import supervise
 
     settings = get_settings()
+    _ = settings.master_secret  # generated once here (when unset), before the children start
 
     def ready() -> None:
         print("LAPOR is up. Data in", settings.data_dir.resolve(), flush=True)
@@ -213,6 +214,20 @@ def store_migrate(
     from cli.store_migrate import run_migration
 
     raise typer.Exit(run_migration(from_url, to_url, console, batch, relay_checkpoint))
+
+
+privacy_app = typer.Typer(help="Reporters' personal data (UU 27/2022).", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    tracking_id: Annotated[str, typer.Argument(help="The report whose reporter is erased")],
+) -> None:
+    """Crypto-shred the reporter's identity and contact (delete the report's data key)."""
+    from cli.privacy import erase_command
+
+    raise typer.Exit(erase_command(get_settings(), tracking_id))
 
 
 directory_app = typer.Typer(help="The institution directory.", no_args_is_help=True)

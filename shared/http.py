@@ -19,8 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import InvalidToken, Principal, Role, verify_token
 from shared.domain.report import DomainError, InvalidTransition, NotYourReport, ReportNotFound
+from shared.limits import BodySizeLimit
 from shared.logs import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shared.projection import disk_trouble
 from shared.store.port import EventRejected, StoreUnavailable, WrongExpectedVersion
 
 log = get_logger(__name__)
@@ -38,6 +40,9 @@ def _route_template(request: Request) -> str:
 
 def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[bool]]) -> None:
     """Health, metrics, error mapping and request logging for one service's app."""
+
+    # Every service refuses oversized bodies before reading them (intake sets tighter limits).
+    app.add_middleware(BodySizeLimit, max_body=2_000_000, max_multipart=32_000_000)
 
     @app.middleware("http")
     async def _observe(
@@ -141,6 +146,16 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        if disk_trouble(error):
+            # A view, key or outbox file on a full or read-only disk: the request may succeed
+            # later, it is not a bug.
+            log.error("disk_unavailable", error=str(error))
+            return _error(
+                503,
+                "the service cannot write to its data directory (disk full or read-only);"
+                " please retry",
+                {"Retry-After": "5"},
+            )
         log.exception("unhandled_error", error_type=type(error).__name__)
         return _error(500, "internal error; nothing was lost, please retry")
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from shared.store.port import EventStore, RecordedEvent
 
 Apply = Callable[[sqlite3.Connection, RecordedEvent], None]
+# The views' page cache while rebuilding (KiB; the connection's own size is restored after).
+REBUILD_CACHE_KIB = 128 * 1024
 
 _CHECKPOINT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoint (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
@@ -24,6 +26,28 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     stream TEXT NOT NULL, error TEXT NOT NULL, recorded_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
 """
+
+
+# SQLite's words for "the disk, not the data": full, read-only, failing, locked, out of memory.
+_DISK_TROUBLE = (
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_NOMEM",
+)
+
+
+def disk_trouble(error: BaseException) -> bool:
+    """A SQLite error that says nothing about the event or request at hand: it passes when the
+    disk has room again, is writable again, or the lock is released. Worth waiting out (NACK and
+    redeliver, or 503 and retry), never a reason to dead-letter an event."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    name = str(getattr(error, "sqlite_errorname", ""))
+    return name.startswith(_DISK_TROUBLE)
 
 
 def open_view_db(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -126,20 +150,33 @@ class Projector:
         progress: Callable[[int, int], None] | None = None,
         batch: int = 5000,
     ) -> int:
-        """Drop the views and replay every event in the store. Returns the events replayed."""
+        """Drop the views and replay every event in the store. Returns the events replayed.
+
+        The next page is read from the store while the current one is applied, and the views'
+        page cache is enlarged meanwhile (a million reports' indexes do not fit SQLite's 2 MB
+        default, and every miss is a read from the file)."""
         self.reset()
         total = await store.last_position()
-        position = 0
         count = 0
-        while True:
-            events = await store.read_all(position, batch)
-            if not events:
-                break
-            await asyncio.to_thread(self.apply_batch, events)
-            position = events[-1].position
-            count += len(events)
-            if progress:
-                progress(position, total)
+        cache_size = self.conn.execute("PRAGMA cache_size").fetchone()[0]
+        self.conn.execute(f"PRAGMA cache_size = {-REBUILD_CACHE_KIB}")
+        try:
+            events = await store.read_all(0, batch)
+            while events:
+                position = events[-1].position
+                ahead = asyncio.ensure_future(store.read_all(position, batch))
+                try:
+                    await asyncio.to_thread(self.apply_batch, events)
+                except BaseException:
+                    ahead.cancel()
+                    raise
+                count += len(events)
+                if progress:
+                    progress(position, total)
+                events = await ahead
+        finally:
+            with self._lock:  # after an apply still running (if cancelled) has finished
+                self.conn.execute(f"PRAGMA cache_size = {int(cache_size)}")
         return count
 
     def close(self) -> None:

@@ -41,7 +41,7 @@ from shared.metrics import (
     PROJECTION_POSITION,
     TimedAppends,
 )
-from shared.projection import Projector
+from shared.projection import Projector, disk_trouble
 from shared.reports import ReportRepository
 from shared.settings import Settings, get_settings
 from shared.store import open_store
@@ -52,12 +52,17 @@ log = get_logger(__name__)
 MAX_DELIVER = 10
 BATCH_SIZE = 200
 # How long a pull waits to fill a batch: the floor of a view's latency behind the store.
-BATCH_WAIT_SECONDS = 0.05
+BATCH_WAIT_SECONDS = 0.02
 HANDLER_ATTEMPTS = 3
 # Reports whose reactions run at once within a batch (each report's own events stay in order).
 REACT_CONCURRENCY = 32
 # Errors worth waiting out (NACK and redeliver) rather than dead-lettering an event for.
 TRANSIENT = (StoreError, OSError, asyncio.TimeoutError, ConnectionError)
+
+
+def transient(error: BaseException) -> bool:
+    """TRANSIENT, or SQLite saying its disk is full, read-only or failing (a view or outbox)."""
+    return isinstance(error, TRANSIENT) or disk_trouble(error)
 
 
 @dataclass
@@ -139,9 +144,9 @@ class EventConsumer:
         if projector is not None:
             try:
                 await asyncio.to_thread(projector.apply_batch, fresh)
-            except TRANSIENT:
-                raise
-            except Exception:
+            except Exception as error:
+                if transient(error):
+                    raise
                 # One bad event must not sink the batch: apply one by one, dead-letter the culprit.
                 for event in fresh:
                     await self._project_one(projector, event)
@@ -194,9 +199,9 @@ class EventConsumer:
             try:
                 await self.service.react(event)
                 return
-            except TRANSIENT:
-                raise
             except Exception as error:
+                if transient(error):
+                    raise
                 if attempt == HANDLER_ATTEMPTS:
                     await self._dead_letter(event, error)
                     return
@@ -205,9 +210,9 @@ class EventConsumer:
     async def _project_one(self, projector: Projector, event: RecordedEvent) -> None:
         try:
             await asyncio.to_thread(projector.apply_batch, [event])
-        except TRANSIENT:
-            raise
         except Exception as error:
+            if transient(error):
+                raise
             await self._dead_letter(event, error)
 
     async def _dead_letter(self, event: RecordedEvent, error: Exception) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,9 +23,10 @@ class Settings(BaseSettings):
     event_store: str | None = Field(
         default=None, description="sqlite:///path or kurrentdb://…; default: DATA_DIR/events.db"
     )
-    secret_key: SecretStr = Field(
-        default=SecretStr("dev-only-insecure-secret-change-me"),
-        description="Master secret: signs tokens and wraps the per-report data keys",
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Master secret: signs tokens and wraps the per-report data keys. Unset: a"
+        " random secret is generated once into DATA_DIR/secret.key (mode 0600).",
     )
     secret_key_file: Path | None = Field(
         default=None, description="Read the master secret from this file instead"
@@ -43,6 +47,10 @@ class Settings(BaseSettings):
     nats_port: int = 4222
     relay_metrics_port: int = 8005
     nats_stream_replicas: int = 1
+    failed_access_codes_per_minute: float = Field(
+        default=20,
+        description="Wrong X-Access-Code answers per client address a minute (sla, notify)",
+    )
     log_level: str = "INFO"
     sla_tick_seconds: float = 5.0
 
@@ -60,10 +68,31 @@ class Settings(BaseSettings):
     def master_secret(self) -> bytes:
         if self.secret_key_file is not None:
             return self.secret_key_file.read_bytes().strip()
-        return self.secret_key.get_secret_value().encode()
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        return generated_secret(self.data_dir / "secret.key")
 
     def view_db(self, service: str) -> Path:
         return self.data_dir / f"{service}.db"
+
+
+def generated_secret(path: Path) -> bytes:
+    """The embedded default: a random secret made once per data directory, never a known one.
+
+    Several processes may start at once: the first link wins, the others read what it wrote.
+    """
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate = path.with_name(f".{path.name}.{os.getpid()}")
+    candidate.write_bytes(secrets.token_urlsafe(48).encode())
+    candidate.chmod(0o600)
+    with contextlib.suppress(FileExistsError):
+        os.link(candidate, path)
+    candidate.unlink(missing_ok=True)
+    return path.read_bytes().strip()
 
 
 @lru_cache(maxsize=1)

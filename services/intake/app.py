@@ -8,8 +8,9 @@ import asyncio
 import hashlib
 import hmac
 import json
+import sqlite3
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import (
@@ -27,6 +28,7 @@ from fastapi import (
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.intake import regions, views
 from services.intake.attachments import AttachmentRejected, AttachmentStore
@@ -734,6 +736,23 @@ def build(ctx: Context) -> Service:
     async def close_keys() -> None:
         intake.keys.close()
 
+    # Security hook (issue 12, retention): LAPOR_VIEW_RETENTION_DAYS drops finished reports' text
+    # from these views after N days (the store keeps every event; see docs/security.md).
+    retention = ViewRetention()
+
+    async def keep_retention() -> None:
+        assert retention.retention_days is not None
+        while True:
+            cutoff = ctx.clock.now() - timedelta(days=retention.retention_days)
+            try:
+                dropped = await asyncio.to_thread(drop_expired_text, projector, cutoff)
+            except sqlite3.Error as error:
+                log.warning("view_retention_failed", error_type=type(error).__name__)
+            else:
+                if dropped:
+                    log.info("view_retention_dropped", reports=dropped)
+            await asyncio.sleep(retention.retention_check_seconds)
+
     from services.intake.channels import routers as channel_routers
     from services.intake.polls import routers as poll_routers
     from services.intake.web import web_router
@@ -747,7 +766,46 @@ def build(ctx: Context) -> Service:
         ],
         projector=projector,
         on_stop=[close_keys],
+        background=[keep_retention] if retention.retention_days is not None else [],
     )
+
+
+class ViewRetention(BaseSettings):
+    """Security hook (issue 12): how long intake's views keep a finished report's text."""
+
+    model_config = SettingsConfigDict(env_prefix="LAPOR_VIEW_", extra="ignore")
+
+    retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Closed and rejected reports' body, address and free text in the timeline"
+        " are dropped from intake's views this many days after their last change; unset: kept",
+    )
+    retention_check_seconds: float = Field(default=3600.0, gt=0, description="How often")
+
+
+def drop_expired_text(projector: Projector, cutoff: datetime) -> int:
+    """Blank the body and address of reports finished before `cutoff`, and the free text (text,
+    note, comment) of their timeline, in the projector's transaction (so a rebuild, which brings
+    them back, is blanked again at the next pass). Returns how many reports were blanked."""
+    at = cutoff.isoformat()
+    with projector.transaction() as conn:
+        conn.execute(
+            "UPDATE timeline SET details = json_remove(details, '$.text', '$.note', '$.comment')"
+            " WHERE tracking_id IN (SELECT tracking_id FROM reports"
+            " WHERE status IN ('closed', 'rejected') AND updated_at < ?)"
+            " AND (json_extract(details, '$.text') IS NOT NULL"
+            " OR json_extract(details, '$.note') IS NOT NULL"
+            " OR json_extract(details, '$.comment') IS NOT NULL)",
+            (at,),
+        )
+        blanked = conn.execute(
+            "UPDATE reports SET body = '', address = NULL"
+            " WHERE status IN ('closed', 'rejected') AND updated_at < ?"
+            " AND (body != '' OR address IS NOT NULL)",
+            (at,),
+        )
+        return int(blanked.rowcount)
 
 
 def sha256_param(sha256: str) -> str:

@@ -35,6 +35,7 @@ from shared.domain.events import ReportSubmitted
 from shared.domain.notification_events import NotificationChannel
 from shared.domain.report import stream_name
 from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.limits import AccessCodeGuard
 from shared.projection import Projector, ViewReader
 from shared.service import Context, Service
 from shared.service import create_app as create_service_app
@@ -193,6 +194,8 @@ def build(ctx: Context) -> Service:
     )
     router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
+    guard = AccessCodeGuard(ctx.settings.failed_access_codes_per_minute)
+
     async def reporter_may_read(tracking_id: str, access_code: str) -> bool:
         events = await ctx.store.read(stream_name(tracking_id))
         submitted = events[0].payload() if events else None
@@ -233,7 +236,9 @@ def build(ctx: Context) -> Service:
                     403, f"Authorization: role {principal.role.value} may not do this"
                 )
         elif x_access_code and tracking_id:
+            guard.check(request)
             if not await reporter_may_read(tracking_id, x_access_code):
+                guard.failed(request)
                 raise HTTPException(403, "X-Access-Code: wrong access code for this report")
             reporter_only = True
         else:

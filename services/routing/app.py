@@ -322,11 +322,13 @@ def build(ctx: Context) -> Service:
 
     @router.get("/inbox/{tracking_id}", tags=["agency desk"])
     async def inbox_item(
-        tracking_id: TrackingId, agency: Annotated[str, Depends(agency_of)]
+        tracking_id: TrackingId,
+        agency: Annotated[str, Depends(agency_of)],
+        reader: Annotated[Principal, Depends(require_agency)],  # security hook (issue 12)
     ) -> dict[str, Any]:
         """One report in your inbox with its history; 404 if it is not with your institution."""
         try:
-            return await desk.inbox_item(agency, tracking_id)
+            return await desk.inbox_item(agency, tracking_id, reader=reader)
         except NotInInbox as error:
             raise HTTPException(404, "report not found") from error
 

@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.routing.decisions import follow_up_due, next_candidate, time_left
 from services.routing.directory_state import LiveDirectory
+from shared.auth import Principal, Role  # security hook (issue 12)
 from shared.calendar import WorkingDayCalendar
+from shared.domain.access_events import record_confidential_read  # security hook (issue 12)
 from shared.domain.events import (
     Actor,
     Attachment,
@@ -243,13 +245,25 @@ class RoutingDesk:
         chosen = [i for i in items if bool(i["time_left"] and i["time_left"]["overdue"]) == overdue]
         return chosen[offset : offset + limit]
 
-    async def inbox_item(self, agency: str, tracking_id: str) -> dict[str, Any]:
+    async def inbox_item(
+        self, agency: str, tracking_id: str, reader: Principal | None = None
+    ) -> dict[str, Any]:
         row = await self.views.fetchone(
             "SELECT * FROM reports WHERE tracking_id = ? AND agency_code = ? AND status IN (?, ?)",
             (tracking_id, agency, *WITH_AGENCY),
         )
         if row is None:
             raise NotInInbox(tracking_id)
+        if row["confidential"]:
+            # Security hook (issue 12, access audit): recorded before the detail is returned.
+            await record_confidential_read(
+                self.reports.store,
+                reader or Principal(subject=agency, role=Role.AGENCY, agency=agency),
+                tracking_id,
+                service="routing",
+                what="inbox_detail",
+                at=self.now(),
+            )
         item = report_item(row, self.calendar, self.now())
         history = await self.views.fetchall(
             "SELECT * FROM history WHERE tracking_id = ? ORDER BY position", (tracking_id,)

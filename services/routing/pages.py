@@ -172,7 +172,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
     ) -> Response:
         assert who.agency is not None
         try:
-            item = await desk.inbox_item(who.agency, tracking_id)
+            item = await desk.inbox_item(who.agency, tracking_id, reader=who)
         except NotInInbox:
             return templates.TemplateResponse(
                 request,

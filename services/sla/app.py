@@ -29,10 +29,12 @@ from services.sla.ticker import Ticker
 from shared.auth import Principal, Role, access_code_matches
 from shared.calendar import deadline_end, timezone_for_region
 from shared.directory import Directory
+from shared.domain.access_events import record_confidential_read  # security hook (issue 12)
 from shared.domain.events import Actor
 from shared.domain.report import EscalateToOmbudsman, ReportState
 from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.http import correlation_id
+from shared.limits import AccessCodeGuard
 from shared.projection import Projector, ViewReader
 from shared.reports import Meta
 from shared.service import Context, Service
@@ -207,17 +209,22 @@ def build(ctx: Context) -> Service:
             raise HTTPException(404, "report not found")
         return state, events
 
-    def check_access_code(state: ReportState, code: str | None) -> None:
+    guard = AccessCodeGuard(ctx.settings.failed_access_codes_per_minute)
+
+    def check_access_code(state: ReportState, code: str | None, request: Request) -> None:
         if not code:
             raise HTTPException(401, "X-Access-Code: the report's access code is required")
+        guard.check(request)
         if not access_code_matches(secret, state.tracking_id, code, state.access_code_hash):
+            guard.failed(request)
             raise HTTPException(403, "X-Access-Code: wrong access code for this report")
 
     def may_read(state: ReportState, events: list[RecordedEvent], who: Principal) -> bool:
         if who.role in (Role.ADMIN, Role.OMBUDSMAN):
             return who.covers_region(state.region_code)
         if who.role is Role.AGENCY:
-            return any(e.agency_code == who.agency for e in events)
+            # Only the institution that holds the report now, not one it was transferred from.
+            return who.agency is not None and state.agency_code == who.agency
         return False
 
     def office_of(state: ReportState) -> dict[str, str]:
@@ -242,7 +249,7 @@ def build(ctx: Context) -> Service:
     ) -> JSONResponse:
         """Escalate to the Ombudsman after 60 working days (policy) without any follow-up."""
         state, events = await load_report(tracking_id)
-        check_access_code(state, x_access_code)
+        check_access_code(state, x_access_code, request)
         links = {
             "json": f"/api/v1/reports/{tracking_id}/evidence.json",
             "html": f"/api/v1/reports/{tracking_id}/evidence.html",
@@ -304,14 +311,19 @@ def build(ctx: Context) -> Service:
         )
 
     async def evidence_for(
-        tracking_id: str, code: str | None, who: Principal | None
+        tracking_id: str, code: str | None, who: Principal | None, request: Request
     ) -> dict[str, Any]:
         state, events = await load_report(tracking_id)
         if who is not None and code is None:
             if not may_read(state, events, who):
                 raise HTTPException(404, "report not found")
+            if state.confidential:
+                # Security hook (issue 12, access audit): recorded before the pack is returned.
+                await record_confidential_read(
+                    ctx.store, who, tracking_id, service=NAME, what="report", at=ctx.clock.now()
+                )
         else:
-            check_access_code(state, code)
+            check_access_code(state, code, request)
         document = build_document(
             state,
             events,
@@ -324,11 +336,12 @@ def build(ctx: Context) -> Service:
     @reporter_api.get("/reports/{tracking_id}/evidence.json")
     async def evidence_json(
         tracking_id: TrackingId,
+        request: Request,
         who: Annotated[Principal | None, Depends(optional_officer)],
         x_access_code: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """The whole audit trail with its hash chain, signed (Ed25519)."""
-        document = await evidence_for(tracking_id, x_access_code, who)
+        document = await evidence_for(tracking_id, x_access_code, who, request)
         return JSONResponse(
             document,
             headers={"Content-Disposition": f'inline; filename="lapor-{tracking_id}.json"'},
@@ -337,11 +350,12 @@ def build(ctx: Context) -> Service:
     @reporter_api.get("/reports/{tracking_id}/evidence.html", response_class=HTMLResponse)
     async def evidence_html(
         tracking_id: TrackingId,
+        request: Request,
         who: Annotated[Principal | None, Depends(optional_officer)],
         x_access_code: Annotated[str | None, Header()] = None,
     ) -> HTMLResponse:
         """A readable, printable proof of a prior complaint."""
-        document = await evidence_for(tracking_id, x_access_code, who)
+        document = await evidence_for(tracking_id, x_access_code, who, request)
         return HTMLResponse(render_html(document))
 
     async def close_ticker() -> None:

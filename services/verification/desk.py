@@ -36,6 +36,7 @@ from services.verification.views import QueueFilter, VerificationClock
 from shared.auth import Principal
 from shared.calendar import local_date, timezone_for_region
 from shared.clock import Clock
+from shared.domain.access_events import record_confidential_read  # security hook (issue 12)
 from shared.domain.events import Actor, RejectionReason, Status
 from shared.domain.report import (
     ChangeProtection,
@@ -496,6 +497,16 @@ class Desk:
 
     async def detail(self, principal: Principal, tracking_id: str) -> dict[str, Any]:
         row = await self.visible_row(principal, tracking_id)
+        if row["confidential"]:
+            # Security hook (issue 12, access audit): recorded before the detail is returned.
+            await record_confidential_read(
+                self.reports.store,
+                principal,
+                tracking_id,
+                service="verification",
+                what="desk_detail",
+                at=self.now(),
+            )
         events = await views.history(self.reader, tracking_id)
         links = await views.duplicates_of(self.reader, tracking_id)
         return self.row_json(row, self.now()) | {

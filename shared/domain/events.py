@@ -313,6 +313,7 @@ def parse_datetime(text: str) -> datetime:
 
 # Event types owned by one service but stored with all the others: every process that reads or
 # validates the store must know them, so they are registered here, once, on import.
+from shared.domain import access_events as _access_events  # noqa: E402, F401
 from shared.domain import directory_events as _directory_events  # noqa: E402, F401
 from shared.domain import notification_events as _notification_events  # noqa: E402, F401
 from shared.domain import poll_events as _poll_events  # noqa: E402, F401

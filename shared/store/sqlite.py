@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import queue
 import sqlite3
@@ -23,7 +24,7 @@ from typing import Any
 
 from shared.domain.events import EVENT_TYPES, UnknownEventType, parse_payload
 from shared.logs import get_logger
-from shared.store.hashing import GENESIS, canonical_json, event_hash
+from shared.store.hashing import GENESIS, canonical_json
 from shared.store.port import (
     EventRejected,
     NewEvent,
@@ -108,8 +109,9 @@ def row_to_event(row: sqlite3.Row) -> RecordedEvent:
     )
 
 
-def validate_schema(event: NewEvent) -> None:
-    """The store refuses an event that fails its registered schema."""
+def validate_schema(event: NewEvent) -> str:
+    """The store refuses an event that fails its registered schema. Returns the event's data as
+    canonical JSON (what the store writes and hashes)."""
     cls = EVENT_TYPES.get(event.event_type)
     if cls is None:
         raise EventRejected(f"unknown event type {event.event_type}")
@@ -119,7 +121,7 @@ def validate_schema(event: NewEvent) -> None:
             f" knows (1..{cls.schema_version})"
         )
     try:
-        canonical_json(event.data)
+        data_json = canonical_json(event.data)
     except (TypeError, ValueError) as error:
         raise EventRejected(f"{event.event_type}: data is not JSON: {error}") from error
     try:
@@ -130,6 +132,45 @@ def validate_schema(event: NewEvent) -> None:
         raise EventRejected(f"{event.event_type}: no upcaster from {error}") from error
     except ValueError as error:
         raise EventRejected(f"{event.event_type} does not match its schema: {error}") from error
+    return data_json
+
+
+def chain_hash(
+    *,
+    prev_hash: str,
+    event_id: str,
+    event_type: str,
+    schema_version: int,
+    stream: str,
+    stream_version: int,
+    occurred_at: str,
+    correlation_id: str,
+    causation_id: str,
+    actor_json: str,
+    region_code: str | None,
+    agency_code: str | None,
+    data_json: str,
+) -> str:
+    """`event_hash` from the canonical JSON of `actor` and `data` already made, so an append
+    serialises the data once. The body is canonical_json of the same envelope: its keys in
+    sorted order, each nested value in its own canonical form (what json.dumps would write)."""
+    head = canonical_json(
+        {"agency_code": agency_code, "causation_id": causation_id, "correlation_id": correlation_id}
+    )
+    tail = canonical_json(
+        {
+            "event_id": event_id,
+            "event_type": event_type,
+            "occurred_at": occurred_at,
+            "prev_hash": prev_hash,
+            "region_code": region_code,
+            "schema_version": schema_version,
+            "stream": stream,
+            "stream_version": stream_version,
+        }
+    )
+    body = f'{{"actor":{actor_json},{head[1:-1]},"data":{data_json},{tail[1:]}'
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 @dataclass
@@ -137,25 +178,44 @@ class _AppendRequest:
     stream: str
     events: Sequence[NewEvent]
     expected_version: int | None
+    data_json: list[str] = field(default_factory=list)
     future: Future[list[RecordedEvent]] = field(default_factory=Future)
+    # An async caller's future and its loop: the writer wakes each loop once per group.
+    waiter: asyncio.Future[list[RecordedEvent]] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 _STOP = object()
+
+
+def _deliver(pairs: list[tuple[asyncio.Future[list[RecordedEvent]], Any]]) -> None:
+    """In the caller's event loop: resolve the futures of one committed group."""
+    for waiter, outcome in pairs:
+        if waiter.done():  # the caller was cancelled
+            continue
+        if isinstance(outcome, BaseException):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
 
 
 class SqliteEventStore:
     def __init__(self, path: Path, *, max_group: int = 256, create_schema: bool = True) -> None:
         """`create_schema=False` opens an existing store exactly as it is (for audits)."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if create_schema:
-            self._create_schema(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if create_schema:
+                self._create_schema(path)
+            self._read_conn = connect(path)
+        except (OSError, sqlite3.Error) as error:
+            # A read-only or full data directory, a missing mount: say which file and why.
+            raise StoreUnavailable(f"cannot open the event store {path}: {error}") from error
         self._max_group = max_group
         self._requests: queue.Queue[Any] = queue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
         self._writer.start()
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-reader")
-        self._read_conn = connect(path)
         self._closed = False
 
     @staticmethod
@@ -181,12 +241,18 @@ class SqliteEventStore:
     async def append(
         self, stream: str, events: Sequence[NewEvent], expected_version: int | None
     ) -> list[RecordedEvent]:
-        request = self._request(stream, events, expected_version)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[list[RecordedEvent]] = loop.create_future()
+        request = self._request(stream, events, expected_version, waiter, loop)
         if request is None:
             return []
-        # If the caller is cancelled while waiting, the request is dropped if the writer has not
-        # picked it up yet, and stored otherwise (a retry with the same ids is then a no-op).
-        return await asyncio.wrap_future(request.future)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # If the caller is cancelled while waiting, the request is dropped if the writer has
+            # not picked it up yet, and stored otherwise (a retry with the same ids is a no-op).
+            request.future.cancel()
+            raise
 
     def append_sync(
         self, stream: str, events: Sequence[NewEvent], expected_version: int | None
@@ -197,15 +263,21 @@ class SqliteEventStore:
         return request.future.result()
 
     def _request(
-        self, stream: str, events: Sequence[NewEvent], expected_version: int | None
+        self,
+        stream: str,
+        events: Sequence[NewEvent],
+        expected_version: int | None,
+        waiter: asyncio.Future[list[RecordedEvent]] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> _AppendRequest | None:
         if self._closed:
             raise StoreUnavailable("the event store is closed")
         if not events:
             return None
-        for event in events:
-            validate_schema(event)
-        request = _AppendRequest(stream, list(events), expected_version)
+        data_json = [validate_schema(event) for event in events]
+        request = _AppendRequest(
+            stream, list(events), expected_version, data_json, waiter=waiter, loop=loop
+        )
         self._requests.put(request)
         return request
 
@@ -261,15 +333,25 @@ class SqliteEventStore:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             failure = StoreUnavailable(f"event store write failed: {error}")
-            for request in group:
-                request.future.set_exception(failure)
+            self._settle([(request, failure) for request in group])
             return
         # Only after COMMIT returned (fsync done) do callers hear that their events are stored.
+        self._settle(outcomes)
+
+    @staticmethod
+    def _settle(outcomes: list[tuple[_AppendRequest, list[RecordedEvent] | BaseException]]) -> None:
+        """Tell every caller its outcome: one call into each waiting event loop, not one each."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = {}
         for request, outcome in outcomes:
             if isinstance(outcome, BaseException):
                 request.future.set_exception(outcome)
             else:
                 request.future.set_result(outcome)
+            if request.waiter is not None and request.loop is not None:
+                by_loop.setdefault(request.loop, []).append((request.waiter, outcome))
+        for loop, pairs in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting
+                loop.call_soon_threadsafe(_deliver, pairs)
 
     def _append_in_txn(
         self, conn: sqlite3.Connection, request: _AppendRequest
@@ -290,14 +372,13 @@ class SqliteEventStore:
         if request.expected_version is not None and request.expected_version != version:
             raise WrongExpectedVersion(stream, request.expected_version, version)
         recorded: list[RecordedEvent] = []
-        for event in request.events:
+        for event, data_json in zip(request.events, request.data_json, strict=True):
             version += 1
             occurred_at = event.occurred_at.isoformat()
-            actor = event.actor.model_dump(mode="json")
+            actor_json = canonical_json(event.actor.model_dump(mode="json"))
             # Hash and return exactly what a reader will get back from the stored JSON.
-            data_json = canonical_json(event.data)
             data = json.loads(data_json)
-            digest = event_hash(
+            digest = chain_hash(
                 prev_hash=prev_hash,
                 event_id=str(event.event_id),
                 event_type=event.event_type,
@@ -307,10 +388,10 @@ class SqliteEventStore:
                 occurred_at=occurred_at,
                 correlation_id=event.correlation_id,
                 causation_id=event.causation_id,
-                actor=actor,
+                actor_json=actor_json,
                 region_code=event.region_code,
                 agency_code=event.agency_code,
-                data=data,
+                data_json=data_json,
             )
             try:
                 cursor = conn.execute(
@@ -327,7 +408,7 @@ class SqliteEventStore:
                         occurred_at,
                         event.correlation_id,
                         event.causation_id,
-                        canonical_json(actor),
+                        actor_json,
                         event.region_code,
                         event.agency_code,
                         data_json,

@@ -1,0 +1,207 @@
+"""Abuse limits at the HTTP edge: body sizes (413) and per-address token buckets (429).
+
+The buckets live in memory, per process: a restart forgets them, which is fine for a limit
+whose job is to slow floods down, not to account for them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from fastapi import HTTPException, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def too_large(limit: int) -> str:
+    return f"body: request body too large (at most {limit} bytes)"
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse bodies above a limit, by Content-Length or while streaming.
+
+    A body that grows past the limit while streaming gets the 413 at once; the application then
+    sees the client gone, and whatever it answers is dropped.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int, max_multipart: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_multipart = max_multipart
+
+    def _limit(self, scope: Scope) -> int:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-type":
+                if value[:19].lower() == b"multipart/form-data":
+                    return self.max_multipart
+                break
+        return self.max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    await _reply(send, 400, "content-length: not a number")
+                    return
+                if declared > limit:
+                    await _reply(send, 413, too_large(limit))
+                    return
+        received = 0
+        refused = False
+        started = False
+
+        async def limited() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not started:
+                        await _reply(send, 413, too_large(limit))
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, limited, guarded)
+
+
+async def _reply(send: Send, status: int, detail: str) -> None:
+    import json
+
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RateLimiter:
+    """Token buckets keyed by client address: `per_minute` tokens a minute, as many in a burst.
+
+    `per_minute <= 0` turns the limiter off.
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = burst if burst is not None else per_minute
+        self.clock = clock
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0 and self.capacity >= 1
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, since = self._buckets.get(key, (self.capacity, now))
+        return min(self.capacity, tokens + (now - since) * self.rate)
+
+    def _wait(self, tokens: float) -> float:
+        return (1 - tokens) / self.rate
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until a token is free (0: one is free now). Takes nothing."""
+        if not self.enabled:
+            return 0.0
+        with self._lock:
+            tokens = self._tokens(key, self.clock())
+        return 0.0 if tokens >= 1 else self._wait(tokens)
+
+    def hit(self, key: str) -> float:
+        """Take a token: 0 when granted, else the seconds to wait (nothing taken)."""
+        if not self.enabled:
+            return 0.0
+        with self._lock:
+            now = self.clock()
+            tokens = self._tokens(key, now)
+            if tokens < 1:
+                return self._wait(tokens)
+            if len(self._buckets) >= self.max_keys and key not in self._buckets:
+                self._prune(now)
+            self._buckets[key] = (tokens - 1, now)
+            return 0.0
+
+    def _prune(self, now: float) -> None:
+        full = [k for k in self._buckets if self._tokens(k, now) >= self.capacity]
+        for key in full:
+            del self._buckets[key]
+        if len(self._buckets) >= self.max_keys:  # a flood of distinct keys: forget the oldest
+            oldest = sorted(self._buckets, key=lambda k: self._buckets[k][1])
+            for key in oldest[: len(oldest) // 2]:
+                del self._buckets[key]
+
+
+def too_many(seconds: float, what: str) -> HTTPException:
+    return HTTPException(
+        429,
+        f"{what}: too many requests from your address; retry in {math.ceil(seconds)} s",
+        headers={"Retry-After": str(max(1, math.ceil(seconds)))},
+    )
+
+
+def client_address(request: Request, trust_forwarded_for: bool = False) -> str:
+    if trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        if hops:
+            return hops[-1][:64]
+    return request.client.host if request.client else "unknown"
+
+
+def enforce(limiter: RateLimiter, key: str, what: str) -> None:
+    """Take a token or raise 429 with Retry-After."""
+    wait = limiter.hit(key)
+    if wait > 0:
+        raise too_many(wait, what)
+
+
+class AccessCodeGuard:
+    """Slows down access-code guessing: after `per_minute` wrong codes from one address, 429.
+
+    Every service that accepts `X-Access-Code` uses one, so no service is a cheaper oracle than
+    another. `check` before comparing, `failed` after a wrong code.
+    """
+
+    def __init__(self, per_minute: float = 20) -> None:
+        self.limiter = RateLimiter(per_minute)
+
+    def check(self, request: Request) -> None:
+        wait = self.limiter.retry_after(client_address(request))
+        if wait > 0:
+            raise too_many(wait, "X-Access-Code")
+
+    def failed(self, request: Request) -> None:
+        self.limiter.hit(client_address(request))
