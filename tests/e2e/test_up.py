@@ -60,6 +60,27 @@ def test_up_starts_restarts_and_stops_cleanly(tmp_path: Path) -> None:
         for name, port in ports.items():
             pids[name] = int(httpx.get(f"http://127.0.0.1:{port}/healthz").json()["pid"])
 
+        # `lapor demo` drives one report through its whole life against the running system.
+        demo = subprocess.run(
+            [sys.executable, "-m", "cli.main", "demo"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        for step in (
+            "ReportSubmitted",
+            "ReportVerified",
+            "ForwardedToOPD",
+            "FollowUpPosted",
+            "ReporterReplied",
+            "ReportClosed",
+            "ReportRated",
+        ):
+            assert step in demo.stdout
+
         # A child that dies is restarted.
         os.kill(pids["verification"], signal.SIGKILL)
         port = ports["verification"]
