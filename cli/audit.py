@@ -8,7 +8,7 @@ from pathlib import Path
 
 from shared.domain.report import stream_name
 from shared.store.hashing import ChainProblem, verify_chain
-from shared.store.port import EventStore, RecordedEvent
+from shared.store.port import EventStore
 from shared.store.sqlite import readonly_uri
 
 
@@ -17,24 +17,6 @@ class AuditResult:
     streams: int = 0
     events: int = 0
     problems: list[str] = field(default_factory=list)
-
-
-def _row(event: RecordedEvent) -> dict[str, object]:
-    return {
-        "event_id": str(event.event_id),
-        "event_type": event.event_type,
-        "schema_version": event.schema_version,
-        "stream_version": event.stream_version,
-        "occurred_at": event.occurred_at.isoformat(),
-        "correlation_id": event.correlation_id,
-        "causation_id": event.causation_id,
-        "actor": event.actor.model_dump(mode="json"),
-        "region_code": event.region_code,
-        "agency_code": event.agency_code,
-        "data": event.data,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
 
 
 async def audit_store(store: EventStore, tracking_id: str | None = None) -> AuditResult:
@@ -46,7 +28,7 @@ async def audit_store(store: EventStore, tracking_id: str | None = None) -> Audi
             result.problems.append(f"{stream}: no such stream")
         result.streams += 1
         result.events += len(events)
-        problems: list[ChainProblem] = verify_chain(stream, (_row(e) for e in events))
+        problems: list[ChainProblem] = verify_chain(stream, (e.stored_form() for e in events))
         result.problems.extend(str(p) for p in problems)
     return result
 

@@ -51,22 +51,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 def trail_entry(event: RecordedEvent) -> dict[str, Any]:
     """One event exactly as stored: what its hash was computed over, plus the hashes."""
-    return {
-        "event_id": str(event.event_id),
-        "event_type": event.event_type,
-        "schema_version": event.schema_version,
-        "stream": event.stream,
-        "stream_version": event.stream_version,
-        "occurred_at": event.occurred_at.isoformat(),
-        "correlation_id": event.correlation_id,
-        "causation_id": event.causation_id,
-        "actor": event.actor.model_dump(mode="json"),
-        "region_code": event.region_code,
-        "agency_code": event.agency_code,
-        "data": event.data,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
+    return event.stored_form()
 
 
 def sha256_of(value: Any) -> str:

@@ -106,6 +106,25 @@ class RecordedEvent(NewEvent):
     def payload(self) -> DomainEvent:
         return parse_payload(self.event_type, self.schema_version, self.data)
 
+    def stored_form(self) -> dict[str, Any]:
+        """The event exactly as stored: the fields its hash covers, plus the hashes."""
+        return {
+            "event_id": str(self.event_id),
+            "event_type": self.event_type,
+            "schema_version": self.schema_version,
+            "stream": self.stream,
+            "stream_version": self.stream_version,
+            "occurred_at": self.occurred_at.isoformat(),
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "actor": self.actor.model_dump(mode="json"),
+            "region_code": self.region_code,
+            "agency_code": self.agency_code,
+            "data": self.data,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
 
 class EventStore(Protocol):
     async def append(
