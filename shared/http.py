@@ -97,7 +97,11 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return _error(error.status_code, error.detail, dict(error.headers or {}))
+        detail = error.detail
+        if error.status_code == 422 and isinstance(detail, list):
+            # The shape the OpenAPI documents promise for every 422 (FastAPI's loc, msg, type).
+            detail = [{"type": "value_error", **d} if isinstance(d, dict) else d for d in detail]
+        return _error(error.status_code, detail, dict(error.headers or {}))
 
     @app.exception_handler(ReportNotFound)
     async def _not_found(_: Request, error: ReportNotFound) -> JSONResponse:

@@ -636,7 +636,11 @@ def build(ctx: Context) -> Service:
             response.headers["X-Next-Cursor"] = str(page.next_cursor)
         return [public_view(r) for r in page.rows]
 
-    @router.get("/map.geojson", tags=["views"])
+    @router.get(
+        "/map.geojson",
+        tags=["views"],
+        responses={200: {"content": {"application/geo+json": {}}}},
+    )
     async def map_geojson(
         status: Annotated[str | None, Query(pattern=_STATUSES)] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,

@@ -135,7 +135,12 @@ class Relay:
         DUPLICATES.inc(sum(1 for ack in acks if ack.duplicate))
         PUBLISHED.inc(len(events))
         self.position = events[-1].position
-        await asyncio.to_thread(self.checkpoint.save, self.position)
+        try:
+            await asyncio.to_thread(self.checkpoint.save, self.position)
+        except sqlite3.Error as error:
+            # A full or read-only disk must not stop publishing: the checkpoint only shortens a
+            # restart, which also resumes after the newest message JetStream holds.
+            log.warning("relay_checkpoint_not_saved", position=self.position, error=str(error))
         POSITION.set(self.position)
         BATCH_LATENCY.observe(time.perf_counter() - started)
         fresh = [event for event, ack in zip(events, acks, strict=True) if not ack.duplicate]
