@@ -669,6 +669,25 @@ def build(ctx: Context) -> Service:
         """
         return await intake.stats()
 
+    async def reporter_text(
+        command: type[AmendReport] | type[ReplyAsReporter],
+        tracking_id: str,
+        body: TextIn,
+        request: Request,
+        x_access_code: str | None,
+        idempotency_key: str | None,
+    ) -> dict[str, Any]:
+        """The reporter adds text (and files): missing information, or an answer to a follow-up."""
+        await intake.require_reporter(tracking_id, x_access_code, address(request))
+        files = _limited(intake, intake.resolve(body.attachments))
+        events = await intake.act(
+            tracking_id,
+            command(text=body.text, attachments=files),
+            correlation_id(request),
+            idempotency_key,
+        )
+        return {"tracking_id": tracking_id, "events": [e.event_type for e in events]}
+
     @router.post("/reports/{tracking_id}/amendments", status_code=201)
     async def amend(
         tracking_id: TrackingId,
@@ -677,15 +696,9 @@ def build(ctx: Context) -> Service:
         x_access_code: Code = None,
         idempotency_key: IdemKey = None,
     ) -> dict[str, Any]:
-        await intake.require_reporter(tracking_id, x_access_code, address(request))
-        files = _limited(intake, intake.resolve(body.attachments))
-        events = await intake.act(
-            tracking_id,
-            AmendReport(text=body.text, attachments=files),
-            correlation_id(request),
-            idempotency_key,
+        return await reporter_text(
+            AmendReport, tracking_id, body, request, x_access_code, idempotency_key
         )
-        return {"tracking_id": tracking_id, "events": [e.event_type for e in events]}
 
     @router.post("/reports/{tracking_id}/replies", status_code=201)
     async def reply(
@@ -695,15 +708,9 @@ def build(ctx: Context) -> Service:
         x_access_code: Code = None,
         idempotency_key: IdemKey = None,
     ) -> dict[str, Any]:
-        await intake.require_reporter(tracking_id, x_access_code, address(request))
-        files = _limited(intake, intake.resolve(body.attachments))
-        events = await intake.act(
-            tracking_id,
-            ReplyAsReporter(text=body.text, attachments=files),
-            correlation_id(request),
-            idempotency_key,
+        return await reporter_text(
+            ReplyAsReporter, tracking_id, body, request, x_access_code, idempotency_key
         )
-        return {"tracking_id": tracking_id, "events": [e.event_type for e in events]}
 
     @router.post("/reports/{tracking_id}/close")
     async def close(
