@@ -27,20 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/x.py` as well as `python -m bench.x`
     sys.path.insert(0, str(ROOT))
 
-from shared.crypto import EncryptedBlob  # noqa: E402
-from shared.domain.events import (  # noqa: E402
-    Actor,
-    Attachment,
-    Channel,
-    Classification,
-    CloseReason,
-    DomainEvent,
-    FollowUpKind,
-    Location,
-    RejectionReason,
-    SlaStage,
-)
-from shared.domain.report import (  # noqa: E402
+from shared.crypto import EncryptedBlob
+from shared.events.base import Actor, DomainEvent
+from shared.reports.commands import (
     AmendReport,
     CloseReport,
     Command,
@@ -50,16 +39,22 @@ from shared.domain.report import (  # noqa: E402
     RecordBreach,
     RejectReport,
     ReplyAsReporter,
-    ReportState,
     RequestCompletion,
     SubmitReport,
     VerifyReport,
-    decide,
-    evolve,
-    stream_name,
 )
-from shared.domain.tracking import ALPHABET, RANDOM_LENGTH, _check_symbol  # noqa: E402
-from shared.store.port import NO_STREAM, NewEvent  # noqa: E402
+from shared.reports.events import (
+    Classification,
+    CloseReason,
+    FollowUpKind,
+    Location,
+    RejectionReason,
+    SlaStage,
+)
+from shared.reports.lifecycle import ReportState, decide, evolve, stream_name
+from shared.reports.tracking import ALPHABET, RANDOM_LENGTH, _check_symbol
+from shared.store.port import NO_STREAM, NewEvent
+from shared.values import Attachment, Channel
 
 DATA = ROOT / "bench" / ".data"
 GENERATOR_VERSION = 1

@@ -58,7 +58,7 @@ from bench.common import (
     verdict,
 )
 from shared.logs import configure_logging
-from shared.messaging import connect, mark_shutting_down
+from shared.runtime.messaging import connect, mark_shutting_down
 from tests.support import System, nats_server, start_system
 
 

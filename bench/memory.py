@@ -19,7 +19,7 @@ import time
 from bench.common import load_average, print_header, rss_mb, scratch, table, verdict
 from bench.end_to_end import Run, bulk_verify, closed_loop, report_bodies
 from shared.logs import configure_logging
-from shared.messaging import mark_shutting_down
+from shared.runtime.messaging import mark_shutting_down
 from shared.settings import SERVICE_NAMES
 from tests.support import nats_server, start_system
 

@@ -42,8 +42,8 @@ from bench.common import (
 )
 from services.intake import views
 from shared.logs import configure_logging
-from shared.messaging import connect, declare_event_stream, mark_shutting_down
-from shared.projection import open_view_db
+from shared.runtime.messaging import connect, declare_event_stream, mark_shutting_down
+from shared.runtime.projection import open_view_db
 from shared.settings import Settings
 from shared.store.sqlite import SqliteEventStore
 from tests.support import ROOT, free_port, nats_server, wait_for

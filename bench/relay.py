@@ -39,7 +39,7 @@ from bench.common import (
 )
 from services.relay.relay import Checkpoint, Relay, encode
 from shared.logs import configure_logging
-from shared.messaging import connect, declare_event_stream, mark_shutting_down, subject_for
+from shared.runtime.messaging import connect, declare_event_stream, mark_shutting_down, subject_for
 from shared.store.port import RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.support import nats_server

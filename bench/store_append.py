@@ -47,7 +47,7 @@ from bench.common import (
     table,
     verdict,
 )
-from shared.store.hashing import canonical_json
+from shared.store.chain import canonical_json
 from shared.store.port import NO_STREAM, NewEvent
 from shared.store.sqlite import SCHEMA, SqliteEventStore
 

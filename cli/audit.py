@@ -6,8 +6,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.domain.report import stream_name
-from shared.store.hashing import ChainProblem, verify_chain
+from shared.reports.lifecycle import stream_name
+from shared.store.chain import ChainProblem, verify_chain
 from shared.store.port import EventStore
 from shared.store.sqlite import readonly_uri
 

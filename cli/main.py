@@ -45,7 +45,7 @@ def run(
         asyncio.run(run_relay(settings, metrics_port=settings.relay_metrics_port))
         return
     module = _service_module(name)
-    from shared.service import run as run_service
+    from shared.runtime.service import run as run_service
 
     run_service(name, module.create_app(settings), settings)  # type: ignore[attr-defined]
 
@@ -113,7 +113,7 @@ def audit_verify(
 ) -> None:
     """Recompute every hash chain; name any altered, missing or reordered event; exit 1 if any."""
     from cli.audit import audit_sqlite_positions, audit_store
-    from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
+    from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
     from shared.store import open_store
 
     settings = get_settings()
@@ -243,7 +243,7 @@ def directory_import(
 ) -> None:
     """Import a directory file: one event per new or changed entry; a re-import appends nothing."""
     from services.routing.directory_import import run_import
-    from shared.directory import DirectoryError
+    from shared.directory.model import DirectoryError
 
     try:
         result = run_import(get_settings(), file, dry_run=dry_run)

@@ -18,11 +18,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from shared.access.events import ReporterIdentityErased, access_stream
 from shared.crypto import ErasureIncomplete, KeyStore
-from shared.domain.access_events import ReporterIdentityErased, access_stream
-from shared.domain.events import Actor
-from shared.domain.report import ReportNotFound, stream_name
-from shared.domain.tracking import normalize_tracking_id
+from shared.events.base import Actor
+from shared.reports.lifecycle import ReportNotFound, stream_name
+from shared.reports.tracking import normalize_tracking_id
 from shared.settings import Settings
 from shared.store import open_store
 from shared.store.port import ANY, NewEvent
@@ -120,7 +120,7 @@ async def _record(settings: Settings, result: ErasureResult) -> None:
 
 def erase_command(settings: Settings, tracking_id: str) -> int:
     """The CLI's body: print what happened; the exit code (0 done, 1 not found/failed, 2 bad ID)."""
-    from shared.domain.tracking import InvalidTrackingId
+    from shared.reports.tracking import InvalidTrackingId
 
     try:
         result = erase_reporter(settings, tracking_id)

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from shared.store import open_store
-from shared.store.hashing import GENESIS, event_hash
+from shared.store.chain import GENESIS, event_hash
 from shared.store.port import (
     EventStore,
     NewEvent,

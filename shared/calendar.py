@@ -29,8 +29,8 @@ How a deadline is counted (the rule every service uses)
     * The deadline **runs until 23:59:59.999999 of the due day** in the same local timezone
       (:func:`deadline_end`); it is breached from the next instant on, i.e. from 00:00 of the day
       after the due day.
-    * Calendar-day limits (see ``shared.sla_policy``) are due on D + N calendar days, with the same
-      end of day; they are not moved off weekends or holidays.
+    * Calendar-day limits (see ``shared.reports.policy``) are due on D + N calendar days, with
+      the same end of day; they are not moved off weekends or holidays.
 
 Example: a report submitted on Tuesday 17 March 2026 at any hour (WIB) with a 3-working-day
 verification limit: 18–24 March are Nyepi, Idul Fitri and their cuti bersama, so day one is

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from shared.domain.events import (
-    Actor,
-    Channel,
+from shared.events.base import Actor, DomainEvent
+from shared.reports.commands import SubmitReport
+from shared.reports.events import (
     Classification,
     CloseReason,
-    DomainEvent,
     FollowUpPosted,
     ForwardedToOPD,
     Location,
@@ -23,7 +22,8 @@ from shared.domain.events import (
     ReportVerified,
     Status,
 )
-from shared.domain.report import ReportState, SubmitReport, evolve
+from shared.reports.lifecycle import ReportState, evolve
+from shared.values import Channel
 
 TRACKING_ID = "ABCDEFGH2K"  # shape only; the domain does not check the check character
 AGENCY = "DINKES-KOTA-KUPANG"

@@ -36,27 +36,21 @@ from services.intake.config import IntakeSettings
 from services.intake.limits import BodySizeLimit, RateLimiter, client_address, enforce, too_many
 from shared.auth import Principal, Role, access_code_matches, hash_access_code
 from shared.crypto import KeyStore, derive_key
-from shared.domain.access_events import access_log, record_confidential_read  # security hook
-from shared.domain.events import (
-    Actor,
-    Attachment,
-    Channel,
-    Classification,
-    CloseReason,
-    Location,
-    Status,
-)
-from shared.domain.report import (
+from shared.errors import DomainError
+from shared.events.base import Actor
+from shared.http.common import correlation_id
+from shared.logs import get_logger
+from shared.reports.commands import (
     AmendReport,
     CloseReport,
     Command,
-    DomainError,
     RateReport,
     ReplyAsReporter,
-    ReportNotFound,
     SubmitReport,
 )
-from shared.domain.tracking import (
+from shared.reports.events import Classification, CloseReason, Location, Status
+from shared.reports.lifecycle import ReportNotFound
+from shared.reports.tracking import (
     ALPHABET,
     RANDOM_LENGTH,
     InvalidTrackingId,
@@ -65,14 +59,14 @@ from shared.domain.tracking import (
     new_tracking_id,
     normalize_tracking_id,
 )
-from shared.http import correlation_id
-from shared.logs import get_logger
-from shared.projection import Projector, ViewReader, open_view_db
-from shared.reports import Meta
-from shared.service import Context, Service
-from shared.service import create_app as create_service_app
+from shared.runtime.access_audit import access_log, record_confidential_read  # security hook
+from shared.runtime.projection import Projector, ViewReader, open_view_db
+from shared.runtime.repository import Meta
+from shared.runtime.service import Context, Service
+from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
 from shared.store.port import RecordedEvent
+from shared.values import Attachment, Channel
 
 NAME = "intake"
 log = get_logger(__name__)
@@ -185,7 +179,7 @@ def _derived_ids(secret: bytes, key: str) -> tuple[str, str]:
 
 def known_categories() -> dict[str, tuple[str, str]]:
     """Category code -> (Indonesian name, English name)."""
-    from shared.directory import load_categories
+    from shared.directory.model import load_categories
 
     return {c.code: (c.name, c.name_en) for c in load_categories()}
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from shared.domain.events import Attachment
-from shared.domain.report import DomainError
+from shared.errors import DomainError
+from shared.values import Attachment
 
 MAX_BYTES = 5_000_000
 MAX_PIXELS = 40_000_000

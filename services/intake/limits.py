@@ -1,6 +1,6 @@
 """Intake's abuse limits are the shared ones (shared/limits.py)."""
 
-from shared.limits import (
+from shared.http.limits import (
     BodySizeLimit,
     RateLimiter,
     client_address,

@@ -1,7 +1,7 @@
 """Policy-opinion polls (Pendapat Kebijakan) in intake: the HTTP API, the citizen's web pages, the
 SMS answer (`POLL <CODE> <CHOICE>`), the one-time codes that verify a citizen, and the polls view.
 
-- Commands go through `PollRepository` (load `poll-<CODE>`, `shared.domain.poll.decide`, append
+- Commands go through `PollRepository` (load `poll-<CODE>`, `shared.polls.lifecycle.decide`, append
   with the expected version); every rule lives in the domain module.
 - A citizen is verified before answering: on the web by a 6-digit code sent to their phone (SMS
   through Kannel's sendsms) or e-mail (SMTP), with notify's channel senders; by SMS the number
@@ -47,16 +47,31 @@ from services.intake import regions
 from services.intake.attachments import AttachmentRejected
 from services.intake.channels.common import Sender, normalize_phone
 from services.intake.limits import client_address, enforce, too_many
-from services.notify.channels import Address, Message, SendError
-from services.notify.channels.email import SmtpEmail
-from services.notify.channels.sms import KannelSms
-from services.notify.privacy import mask_email, mask_phone
 from services.notify.settings import NotifySettings
 from shared.auth import Principal, Role
 from shared.clock import Clock
 from shared.crypto import derive_key, keyed_hash
-from shared.domain.events import Actor, Attachment, Channel, DomainEvent, UnknownEventType
-from shared.domain.poll import (
+from shared.events.base import Actor, DomainEvent, UnknownEventType
+from shared.http.common import correlation_id
+from shared.logs import get_logger
+from shared.polls.events import (
+    AGENCY_PATTERN,
+    BALLOT_EVENTS,
+    MAX_COMMENT,
+    POLL_STREAM_PREFIX,
+    REGION_PATTERN,
+    AgencyResponsePublished,
+    Answers,
+    OpinionChanged,
+    PollChoice,
+    PollClosed,
+    PollOpened,
+    PollQuestion,
+    PollResultsPublished,
+    QuestionKind,
+    poll_stream,
+)
+from shared.polls.lifecycle import (
     ClosePoll,
     Command,
     InvalidAnswer,
@@ -79,29 +94,14 @@ from shared.domain.poll import (
     read_results,
     sms_example,
 )
-from shared.domain.poll_events import (
-    AGENCY_PATTERN,
-    BALLOT_EVENTS,
-    MAX_COMMENT,
-    POLL_STREAM_PREFIX,
-    REGION_PATTERN,
-    AgencyResponsePublished,
-    Answers,
-    OpinionChanged,
-    PollChoice,
-    PollClosed,
-    PollOpened,
-    PollQuestion,
-    PollResultsPublished,
-    QuestionKind,
-    poll_stream,
-)
-from shared.domain.tracking import ALPHABET
-from shared.http import correlation_id
-from shared.logs import get_logger
-from shared.projection import Projector, ViewReader
-from shared.reports import MAX_EVENTS_PER_COMMAND, Meta, fixed_event_id
-from shared.service import Context
+from shared.privacy import mask_email, mask_phone
+from shared.reports.tracking import ALPHABET
+from shared.runtime.projection import Projector, ViewReader
+from shared.runtime.repository import MAX_EVENTS_PER_COMMAND, Meta, fixed_event_id
+from shared.runtime.service import Context
+from shared.senders.base import Address, Message, SendError
+from shared.senders.kannel import KannelSms
+from shared.senders.smtp import SmtpEmail
 from shared.store.port import (
     EventStore,
     NewEvent,
@@ -110,6 +110,7 @@ from shared.store.port import (
     WrongExpectedVersion,
     follow,
 )
+from shared.values import Attachment, Channel
 
 if TYPE_CHECKING:
     from services.intake.app import Intake

@@ -23,7 +23,8 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.calendar import deadline_end, timezone_for_region
-from shared.domain.events import (
+from shared.events.base import UnknownEventType
+from shared.reports.events import (
     EscalatedToOmbudsman,
     FollowUpPosted,
     ForwardedToOPD,
@@ -41,7 +42,6 @@ from shared.domain.events import (
     ReportTransferred,
     ReportVerified,
     Status,
-    UnknownEventType,
 )
 from shared.store.port import RecordedEvent
 

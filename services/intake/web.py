@@ -37,20 +37,15 @@ from services.intake.attachments import AttachmentRejected
 from services.intake.i18n import LANGUAGES, translator
 from services.intake.limits import client_address
 from shared.crypto import derive_key
-from shared.domain.access_events import access_log  # security hook (issue 12)
-from shared.domain.events import Attachment, Channel, Classification, CloseReason, Status
-from shared.domain.report import (
-    AmendReport,
-    CloseReport,
-    Command,
-    DomainError,
-    InvalidTransition,
-    RateReport,
-    ReplyAsReporter,
-)
-from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
-from shared.http import correlation_id
-from shared.service import Context
+from shared.errors import DomainError
+from shared.http.common import correlation_id
+from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
+from shared.reports.events import Classification, CloseReason, Status
+from shared.reports.lifecycle import InvalidTransition
+from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.runtime.access_audit import access_log  # security hook (issue 12)
+from shared.runtime.service import Context
+from shared.values import Attachment, Channel
 
 HERE = Path(__file__).parent
 STATIC = {"lapor.css": "text/css", "lapor.js": "text/javascript"}

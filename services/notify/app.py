@@ -16,12 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-import shared.domain.notification_events  # noqa: F401 - registers notify's event types
 from services.notify import views
-from services.notify.channels import Sender
-from services.notify.channels.email import SmtpEmail
-from services.notify.channels.sms import KannelSms
-from services.notify.channels.social import MetaSendApi, WhatsAppCloud, XDirectMessage
 from services.notify.contacts import Contacts, OfficerDirectory
 from services.notify.dispatcher import Dispatcher
 from services.notify.notices import Links
@@ -31,14 +26,18 @@ from services.notify.rendering import Renderer
 from services.notify.settings import NotifySettings
 from shared.auth import Principal, Role, access_code_matches
 from shared.crypto import KeyStore
-from shared.domain.events import ReportSubmitted
-from shared.domain.notification_events import NotificationChannel
-from shared.domain.report import stream_name
-from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
-from shared.limits import AccessCodeGuard
-from shared.projection import Projector, ViewReader
-from shared.service import Context, Service
-from shared.service import create_app as create_service_app
+from shared.http.limits import AccessCodeGuard
+from shared.notifications.events import NotificationChannel
+from shared.reports.events import ReportSubmitted
+from shared.reports.lifecycle import stream_name
+from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.runtime.projection import Projector, ViewReader
+from shared.runtime.service import Context, Service
+from shared.runtime.service import create_app as create_service_app
+from shared.senders.base import Sender
+from shared.senders.kannel import KannelSms
+from shared.senders.smtp import SmtpEmail
+from shared.senders.social import MetaSendApi, WhatsAppCloud, XDirectMessage
 from shared.settings import Settings
 
 NAME = "notify"

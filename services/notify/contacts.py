@@ -13,15 +13,15 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from services.notify.channels import Address, PermanentSendError
 from services.notify.notices import Officer
 from services.notify.outbox import OutboxRow
-from services.notify.privacy import mask_email, mask_handle, mask_phone
 from shared.crypto import KeyErased, KeyStore, keyed_hash
-from shared.domain.events import ReportSubmitted
-from shared.domain.notification_events import NotificationChannel, SkipReason
-from shared.domain.report import stream_name
 from shared.logs import get_logger
+from shared.notifications.events import NotificationChannel, SkipReason
+from shared.privacy import mask_email, mask_handle, mask_phone
+from shared.reports.events import ReportSubmitted
+from shared.reports.lifecycle import stream_name
+from shared.senders.base import Address, PermanentSendError
 from shared.store.port import EventStore
 
 log = get_logger(__name__)
@@ -37,7 +37,7 @@ class Unreachable(Exception):
 
 
 class OfficerDirectory:
-    """Liaison officers per agency, from `shared.directory` (e-mail only: notices go by e-mail).
+    """Liaison officers per agency, from the directory (e-mail only: notices go by e-mail).
 
     Officers are named in the outbox by `ref`, a keyed hash of their address, so the outbox holds
     no address and a reordered directory still finds the same officer.
@@ -68,7 +68,7 @@ class OfficerDirectory:
 
 def _load_directory() -> Any | None:
     try:
-        from shared.directory import default_directory
+        from shared.directory.model import default_directory
     except ImportError:  # the directory module is optional for notify
         log.warning("directory_unavailable")
         return None

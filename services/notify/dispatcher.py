@@ -39,24 +39,16 @@ from tenacity import (
     wait_exponential,
 )
 
-from services.notify.channels import (
-    Address,
-    Message,
-    PermanentSendError,
-    Sender,
-    SendError,
-    TransientSendError,
-)
 from services.notify.contacts import Contacts, Unreachable
 from services.notify.metrics import NOTIFICATIONS, OUTBOX_OPEN
 from services.notify.outbox import Outbox, OutboxRow
-from services.notify.privacy import scrub
 from services.notify.ratelimit import TokenBucket
 from services.notify.rendering import Renderer
 from services.notify.settings import NotifySettings
 from shared.clock import Clock
-from shared.domain.events import Actor, DomainEvent
-from shared.domain.notification_events import (
+from shared.events.base import Actor, DomainEvent
+from shared.logs import get_logger
+from shared.notifications.events import (
     NotificationChannel,
     NotificationFailed,
     NotificationSent,
@@ -64,8 +56,16 @@ from shared.domain.notification_events import (
     SkipReason,
     notification_stream,
 )
-from shared.logs import get_logger
-from shared.reports import fixed_event_id
+from shared.privacy import scrub
+from shared.runtime.repository import fixed_event_id
+from shared.senders.base import (
+    Address,
+    Message,
+    PermanentSendError,
+    Sender,
+    SendError,
+    TransientSendError,
+)
 from shared.store.port import EventStore, NewEvent
 
 log = get_logger(__name__)

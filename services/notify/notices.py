@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shared.domain.events import (
-    Channel,
+from shared.notifications.events import NotificationChannel, RecipientKind
+from shared.reports.events import (
     EscalatedToOmbudsman,
     FollowUpKind,
     FollowUpPosted,
@@ -28,8 +28,8 @@ from shared.domain.events import (
     SlaBreached,
     SlaStage,
 )
-from shared.domain.notification_events import NotificationChannel, RecipientKind
 from shared.store.port import RecordedEvent
+from shared.values import Channel
 
 # The channel a reporter wrote on is the channel they hear back on. Web, mobile, Open311 and
 # walk-in reporters read their notices on the report page.

@@ -15,8 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from services.notify.channels import Message
-from services.notify.gsm7 import shorten, sms_text
+from shared.senders.base import Message
+from shared.senders.gsm7 import shorten, sms_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("id", "en")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from shared.domain.notification_events import (
+from shared.notifications.events import (
     NOTIFICATION_STREAM_PREFIX,
     NotificationFailed,
     NotificationSent,

@@ -24,7 +24,8 @@ from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from shared.logs import configure_logging, get_logger
-from shared.messaging import (
+from shared.metrics import observe_lifecycle
+from shared.runtime.messaging import (
     POSITION_HEADER,
     STREAM_NAME,
     connect,
@@ -32,7 +33,6 @@ from shared.messaging import (
     mark_shutting_down,
     subject_for,
 )
-from shared.metrics import observe_lifecycle
 from shared.settings import Settings, get_settings
 from shared.store import open_store
 from shared.store.port import EventStore, RecordedEvent

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
-import shared.domain.directory_events  # noqa: F401  (registers DirectoryChanged with the store)
 from services.routing import views
 from services.routing.desk import (
     AGENCY_CODE,
@@ -35,7 +34,7 @@ from services.routing.pages import pages_router
 from services.routing.reactions import make_react
 from shared.auth import Principal, Role
 from shared.calendar import WorkingDayCalendar
-from shared.directory import (
+from shared.directory.model import (
     Directory,
     DirectoryError,
     Institution,
@@ -43,12 +42,12 @@ from shared.directory import (
     UnknownAgency,
     check_region_code,
 )
-from shared.domain.events import Actor
-from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
-from shared.http import correlation_id
-from shared.projection import Projector, ViewReader
-from shared.service import Context, Service
-from shared.service import create_app as create_service_app
+from shared.events.base import Actor
+from shared.http.common import correlation_id
+from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.runtime.projection import Projector, ViewReader
+from shared.runtime.service import Context, Service
+from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
 from shared.store.port import RecordedEvent
 

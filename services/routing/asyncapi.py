@@ -17,10 +17,9 @@ from faststream.nats import JStream, NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
-from shared.domain.directory_events import DirectoryChanged
-from shared.domain.events import (
-    Actor,
-    DomainEvent,
+from shared.directory.events import DirectoryChanged
+from shared.events.base import Actor, DomainEvent
+from shared.reports.events import (
     EscalatedToOmbudsman,
     FollowUpPosted,
     ForwardedToOPD,
@@ -31,7 +30,7 @@ from shared.domain.events import (
     ReportTransferred,
     SlaBreached,
 )
-from shared.messaging import STREAM_NAME, SUBJECT_PREFIX
+from shared.runtime.messaging import STREAM_NAME, SUBJECT_PREFIX
 
 
 class Envelope(BaseModel):

@@ -9,8 +9,8 @@ from datetime import date, datetime
 from typing import Literal
 
 from shared.calendar import WorkingDayCalendar, deadline_end, local_date, timezone_for_region
-from shared.directory import Directory, Institution
-from shared.sla_policy import SlaPolicy, policy_for
+from shared.directory.model import Directory, Institution
+from shared.reports.policy import SlaPolicy, policy_for
 
 RoutedBy = Literal["rule", "region", "national", "admin", "transfer", "reopen"]
 _REGION = re.compile(r"^[0-9]{2,10}$")

@@ -21,28 +21,16 @@ from services.routing.decisions import follow_up_due, next_candidate, time_left
 from services.routing.directory_state import LiveDirectory
 from shared.auth import Principal, Role  # security hook (issue 12)
 from shared.calendar import WorkingDayCalendar
-from shared.domain.access_events import record_confidential_read  # security hook (issue 12)
-from shared.domain.events import (
-    Actor,
-    Attachment,
-    FollowUpKind,
-    ReportTransferred,
-    Status,
-)
-from shared.domain.report import (
-    DomainError,
-    ForwardReport,
-    NotYourReport,
-    PostFollowUp,
-    ReportNotFound,
-    ReportState,
-    ReturnReport,
-    TransferReport,
-    stream_name,
-)
-from shared.projection import ViewReader
-from shared.reports import Meta, ReportRepository, fixed_event_id
+from shared.errors import DomainError
+from shared.events.base import Actor
+from shared.reports.commands import ForwardReport, PostFollowUp, ReturnReport, TransferReport
+from shared.reports.events import FollowUpKind, ReportTransferred, Status
+from shared.reports.lifecycle import NotYourReport, ReportNotFound, ReportState, stream_name
+from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
+from shared.runtime.projection import ViewReader
+from shared.runtime.repository import Meta, ReportRepository, fixed_event_id
 from shared.store.port import RecordedEvent
+from shared.values import Attachment
 
 AGENCY_CODE = r"^[A-Z0-9-]+$"
 WITH_AGENCY = (Status.FORWARDED.value, Status.FOLLOWED_UP.value)

@@ -22,9 +22,9 @@ from services.routing.directory_state import (
     validated,
 )
 from shared.clock import Clock, SystemClock, clock_from
-from shared.directory import Directory
-from shared.domain.directory_events import DirectoryChanged
-from shared.domain.events import Actor
+from shared.directory.events import DirectoryChanged
+from shared.directory.model import Directory
+from shared.events.base import Actor
 from shared.settings import Settings
 from shared.store import open_store
 from shared.store.port import EventStore
@@ -61,8 +61,8 @@ async def import_directory(
     dry_run: bool = False,
     correlation_id: str | None = None,
 ) -> ImportResult:
-    """Import `path`; raises `shared.directory.DirectoryError` (listing every problem) if the file,
-    or the directory it would make, is invalid: then nothing is appended."""
+    """Import `path`; raises `DirectoryError` (listing every problem) if the file, or the
+    directory it would make, is invalid: then nothing is appended."""
     wanted = Directory.load(path)
     repository = DirectoryRepository(store, clock or SystemClock())
     result = ImportResult(dry_run=dry_run)

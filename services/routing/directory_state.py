@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.clock import Clock
-from shared.directory import (
+from shared.directory.events import (
+    DIRECTORY_STREAM,
+    DirectoryChanged,
+    InstitutionRecord,
+    RoutingRuleRecord,
+)
+from shared.directory.model import (
     Directory,
     DirectoryError,
     DirectoryFile,
@@ -28,15 +34,9 @@ from shared.directory import (
     RoutingRule,
     default_directory,
 )
-from shared.domain.directory_events import (
-    DIRECTORY_STREAM,
-    DirectoryChanged,
-    InstitutionRecord,
-    RoutingRuleRecord,
-)
-from shared.domain.events import Actor
+from shared.events.base import Actor
 from shared.logs import get_logger
-from shared.reports import fixed_event_id
+from shared.runtime.repository import fixed_event_id
 from shared.store.port import EventStore, NewEvent, RecordedEvent, WrongExpectedVersion
 
 log = get_logger(__name__)

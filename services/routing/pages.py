@@ -27,14 +27,16 @@ from services.routing.desk import (
     TransferIn,
 )
 from shared.auth import Principal, Role
-from shared.domain.events import Actor, FollowUpKind
-from shared.domain.report import DomainError, InvalidTransition, NotYourReport, ReportNotFound
-from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
-from shared.http import correlation_id
+from shared.errors import DomainError
+from shared.events.base import Actor
+from shared.http.common import correlation_id
+from shared.reports.events import FollowUpKind
+from shared.reports.lifecycle import InvalidTransition, NotYourReport, ReportNotFound
+from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.store.port import WrongExpectedVersion
 
 if TYPE_CHECKING:
-    from shared.service import Context
+    from shared.runtime.service import Context
 
 COOKIE = "lapor_desk"
 COOKIE_MAX_AGE = 8 * 3600

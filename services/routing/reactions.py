@@ -14,11 +14,13 @@ from prometheus_client import Counter
 from services.routing.decisions import choose, follow_up_due
 from services.routing.directory_state import LiveDirectory
 from shared.calendar import WorkingDayCalendar
-from shared.domain.directory_events import DIRECTORY_STREAM
-from shared.domain.events import Actor, ReportVerified, Status
-from shared.domain.report import ForwardReport, InvalidTransition
+from shared.directory.events import DIRECTORY_STREAM
+from shared.events.base import Actor
 from shared.logs import get_logger
-from shared.reports import Meta, ReportRepository, fixed_event_id
+from shared.reports.commands import ForwardReport
+from shared.reports.events import ReportVerified, Status
+from shared.reports.lifecycle import InvalidTransition
+from shared.runtime.repository import Meta, ReportRepository, fixed_event_id
 from shared.store.port import RecordedEvent
 
 log = get_logger(__name__)

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from services.routing.decisions import follow_up_due
 from shared.calendar import WorkingDayCalendar
-from shared.domain.events import (
+from shared.reports.events import (
     FollowUpPosted,
     ForwardedToOPD,
     ProtectionChanged,

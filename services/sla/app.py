@@ -28,17 +28,18 @@ from services.sla.rules import ReportDeadlines, Stage, State, derive, facts_of
 from services.sla.ticker import Ticker
 from shared.auth import Principal, Role, access_code_matches
 from shared.calendar import deadline_end, timezone_for_region
-from shared.directory import Directory
-from shared.domain.access_events import record_confidential_read  # security hook (issue 12)
-from shared.domain.events import Actor
-from shared.domain.report import EscalateToOmbudsman, ReportState
-from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
-from shared.http import correlation_id
-from shared.limits import AccessCodeGuard
-from shared.projection import Projector, ViewReader
-from shared.reports import Meta
-from shared.service import Context, Service
-from shared.service import create_app as create_service_app
+from shared.directory.model import Directory
+from shared.events.base import Actor
+from shared.http.common import correlation_id
+from shared.http.limits import AccessCodeGuard
+from shared.reports.commands import EscalateToOmbudsman
+from shared.reports.lifecycle import ReportState
+from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
+from shared.runtime.projection import Projector, ViewReader
+from shared.runtime.repository import Meta
+from shared.runtime.service import Context, Service
+from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
 from shared.store.port import RecordedEvent
 

@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.calendar import WorkingDayCalendar
-from shared.sla_policy import SlaPolicy, load_policy
+from shared.reports.policy import SlaPolicy, load_policy
 
 
 class SlaSettings(BaseSettings):
@@ -17,7 +17,7 @@ class SlaSettings(BaseSettings):
 
     policy_file: Path | None = Field(
         default=None,
-        description="Policy file (JSON or TOML, see shared.sla_policy); national limits if unset",
+        description="Policy file (JSON or TOML, see shared.reports.policy); unset: national limits",
     )
     calendar_file: Path | None = Field(
         default=None,

@@ -6,7 +6,7 @@ The JSON document (``format: lapor-evidence/1``) holds
     * ``deadlines``: the report's SLA deadlines as the sla service counts them;
     * ``trail``: every stored event of the report's stream, exactly as stored (envelope, data,
       ``prev_hash``, ``hash``), in stream order;
-    * ``chain``: the hash chain check of the trail (``shared.store.hashing.verify_chain``): anyone
+    * ``chain``: the hash chain check of the trail (``shared.store.chain.verify_chain``): anyone
       can recompute every ``hash`` from the event and its ``prev_hash`` (SHA-256 over the
       canonical JSON of the envelope, see ``shared/store/hashing.py``), starting from 64 zeros;
     * ``trail_sha256``: SHA-256 of the canonical JSON of ``trail``;
@@ -40,8 +40,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.sla.rules import ReportDeadlines
 from shared.calendar import timezone_for_region
-from shared.domain.report import ReportState
-from shared.store.hashing import GENESIS, canonical_json, verify_chain
+from shared.reports.lifecycle import ReportState
+from shared.store.chain import GENESIS, canonical_json, verify_chain
 from shared.store.port import RecordedEvent
 
 FORMAT = "lapor-evidence/1"

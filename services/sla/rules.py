@@ -17,7 +17,7 @@ How every deadline is counted (see ``shared.calendar`` for the base rule)
       anything after that instant. The ticker acts from the first tick after it.
     * **Due soon** from 00:00 local time of the day `due_soon` (1 working day by default) before
       the due day (``SlaLimits.due_soon_from``): due Friday → due soon from Thursday 00:00.
-    * The limits are those of ``shared.sla_policy`` for the institution named below (national
+    * The limits are those of ``shared.reports.policy`` for the institution named below (national
       limits where there is none).
 
 The deadlines
@@ -76,8 +76,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.calendar import WorkingDayCalendar, deadline_end, local_date, timezone_for_region
-from shared.domain.events import (
-    DomainEvent,
+from shared.events.base import DomainEvent
+from shared.reports.events import (
     EscalatedToOmbudsman,
     FollowUpPosted,
     ForwardedToOPD,
@@ -95,7 +95,7 @@ from shared.domain.events import (
     SlaBreached,
     SlaStage,
 )
-from shared.sla_policy import Limit, SlaLimits, SlaPolicy
+from shared.reports.policy import Limit, SlaLimits, SlaPolicy
 from shared.store.port import RecordedEvent
 
 

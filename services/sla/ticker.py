@@ -29,11 +29,14 @@ from services.sla import metrics, views
 from services.sla.config import Rules
 from services.sla.rules import Action, derive, facts_of
 from shared.clock import Clock
-from shared.domain.events import Actor, CloseReason, SlaStage
-from shared.domain.report import CloseReport, Command, DomainError, RecordBreach, stream_name
+from shared.errors import DomainError
+from shared.events.base import Actor
 from shared.logs import get_logger
-from shared.projection import Projector, open_view_db
-from shared.reports import Meta, ReportRepository, fixed_event_id
+from shared.reports.commands import CloseReport, Command, RecordBreach
+from shared.reports.events import CloseReason, SlaStage
+from shared.reports.lifecycle import stream_name
+from shared.runtime.projection import Projector, open_view_db
+from shared.runtime.repository import Meta, ReportRepository, fixed_event_id
 from shared.store.port import RecordedEvent, StoreError
 
 log = get_logger(__name__)

@@ -22,7 +22,7 @@ from typing import Any
 from services.sla import metrics
 from services.sla.config import Rules
 from services.sla.rules import Deadline, Fact, State, derive, fact_of_recorded
-from shared.projection import Apply
+from shared.runtime.projection import Apply
 from shared.store.port import RecordedEvent
 
 SCHEMA = """

@@ -31,13 +31,14 @@ from services.verification.inputs import (
 )
 from services.verification.views import SCHEMA, TABLES, DeskViews, QueueFilter, VerificationClock
 from shared.auth import Principal, Role
-from shared.domain.events import Channel, Classification, Status
-from shared.domain.report import Command, PostponeReport, ReferReport, RequestCompletion
-from shared.http import correlation_id
-from shared.projection import Projector
-from shared.service import Context, Service
-from shared.service import create_app as create_service_app
+from shared.http.common import correlation_id
+from shared.reports.commands import Command, PostponeReport, ReferReport, RequestCompletion
+from shared.reports.events import Classification, Status
+from shared.runtime.projection import Projector
+from shared.runtime.service import Context, Service
+from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
+from shared.values import Channel
 
 NAME = "verification"
 QUEUE_DEPTH_EVERY_SECONDS = 15.0

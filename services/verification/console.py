@@ -37,17 +37,13 @@ from services.verification.inputs import (
 from services.verification.views import QueueFilter
 from shared.auth import InvalidToken, Principal, Role, verify_token
 from shared.crypto import keyed_hash
-from shared.domain.events import Channel, Classification, RejectionReason, Status
-from shared.domain.report import (
-    Command,
-    PostponeReport,
-    ReferReport,
-    ReportNotFound,
-    RequestCompletion,
-)
-from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
-from shared.http import correlation_id
-from shared.service import Context
+from shared.http.common import correlation_id
+from shared.reports.commands import Command, PostponeReport, ReferReport, RequestCompletion
+from shared.reports.events import Classification, RejectionReason, Status
+from shared.reports.lifecycle import ReportNotFound
+from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.runtime.service import Context
+from shared.values import Channel
 
 COOKIE = "lapor_console"
 COOKIE_PATH = "/console"

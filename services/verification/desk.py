@@ -36,25 +36,23 @@ from services.verification.views import QueueFilter, VerificationClock
 from shared.auth import Principal
 from shared.calendar import local_date, timezone_for_region
 from shared.clock import Clock
-from shared.domain.access_events import record_confidential_read  # security hook (issue 12)
-from shared.domain.events import Actor, RejectionReason, Status
-from shared.domain.report import (
+from shared.errors import DomainError
+from shared.events.base import Actor
+from shared.logs import get_logger
+from shared.reports.commands import (
     ChangeProtection,
     Command,
-    DomainError,
-    InvalidTransition,
     PostponeReport,
     ReferReport,
     RejectReport,
-    ReportNotFound,
-    ReportState,
     RequestCompletion,
     VerifyReport,
-    decide,
 )
-from shared.logs import get_logger
-from shared.projection import Projector, ViewReader
-from shared.reports import Meta, ReportRepository
+from shared.reports.events import RejectionReason, Status
+from shared.reports.lifecycle import InvalidTransition, ReportNotFound, ReportState, decide
+from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
+from shared.runtime.projection import Projector, ViewReader
+from shared.runtime.repository import Meta, ReportRepository
 from shared.store.port import RecordedEvent, WrongExpectedVersion
 
 log = get_logger(__name__)

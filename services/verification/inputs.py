@@ -5,23 +5,21 @@ Shared by the JSON API and the HTML console, so both accept and refuse exactly t
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from functools import lru_cache
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.verification.desk import Desk, Invalid
-from shared.domain.events import Classification, Location, RejectionReason
-from shared.domain.report import ChangeProtection, Command, VerifyReport
-from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.directory.model import load_categories
+from shared.reports.commands import ChangeProtection, Command, VerifyReport
+from shared.reports.events import Classification, Location, RejectionReason
+from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 
 REGION_PATTERN = r"^[0-9]{2,10}$"
 AGENCY_PATTERN = r"^[A-Z0-9-]+$"
-CATEGORIES_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "categories.json"
 MAX_BULK = 200
 
 
@@ -82,19 +80,14 @@ class BulkVerifyIn(BaseModel):
 # --- translation -------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def category_codes() -> frozenset[str]:
-    """The category codes of `shared/data/categories.json` (empty if it cannot be read)."""
-    try:
-        data = json.loads(CATEGORIES_FILE.read_text(encoding="utf-8"))
-        return frozenset(str(c["code"]) for c in data["categories"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return frozenset()
+    """The category codes of the shared category list (empty if it cannot be read)."""
+    return frozenset(c["code"] for c in categories())
 
 
 def categories() -> list[dict[str, str]]:
     try:
-        data = json.loads(CATEGORIES_FILE.read_text(encoding="utf-8"))
-        return [{"code": str(c["code"]), "name": str(c["name"])} for c in data["categories"]]
-    except (OSError, ValueError, KeyError, TypeError):
+        return [{"code": c.code, "name": c.name} for c in load_categories()]
+    except (OSError, ValueError):
         return []
 
 

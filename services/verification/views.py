@@ -7,10 +7,10 @@ Tables
     duplicate_links  report → the report it was rejected as a duplicate of
 
 The verification clock (DESIGN §2: verification within 3 working days of submission, a limit that
-comes from `shared.sla_policy`): it starts at submission, pauses while a completion request waits
-for the reporter (keeping the days that were left), resumes when the reporter amends the report,
-and stops when the report is verified or rejected. A referral to another region recounts the due
-day in that region's calendar and time zone.
+comes from `shared.reports.policy`): it starts at submission, pauses while a completion request
+waits for the reporter (keeping the days that were left), resumes when the reporter amends the
+report, and stops when the report is verified or rejected. A referral to another region recounts
+the due day in that region's calendar and time zone.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from services.verification.similarity import bounding_box, fts_query, tokens
 from shared.calendar import WorkingDayCalendar, deadline_end, local_date, timezone_for_region
-from shared.domain.events import (
+from shared.reports.events import (
     REPORT_EVENTS,
     FollowUpPosted,
     ForwardedToOPD,
@@ -45,8 +45,8 @@ from shared.domain.events import (
     SlaStage,
     Status,
 )
-from shared.projection import ViewReader
-from shared.sla_policy import DEFAULT_POLICY, Limit
+from shared.reports.policy import DEFAULT_POLICY, Limit
+from shared.runtime.projection import ViewReader
 from shared.store.port import RecordedEvent
 
 SCHEMA = """

@@ -74,9 +74,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from shared.domain.events import Actor
+from shared.events.base import Actor
 from shared.logs import get_logger
-from shared.store.hashing import GENESIS, canonical_json, event_hash
+from shared.store.chain import GENESIS, canonical_json, event_hash
 from shared.store.port import (
     EventRejected,
     NewEvent,

@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.domain.events import Actor, DomainEvent, parse_payload
+from shared.events.base import Actor, DomainEvent
+from shared.events.registry import parse_payload
 
 NO_STREAM = 0
 ANY: None = None

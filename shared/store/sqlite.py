@@ -22,9 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.domain.events import EVENT_TYPES, UnknownEventType, parse_payload
+from shared.events.base import UnknownEventType
+from shared.events.registry import EVENT_TYPES, parse_payload
 from shared.logs import get_logger
-from shared.store.hashing import GENESIS, canonical_json
+from shared.store.chain import GENESIS, canonical_json
 from shared.store.port import (
     EventRejected,
     NewEvent,

@@ -23,8 +23,9 @@ from typing import cast
 import pytest
 
 from cli.audit import audit_store
-from shared.domain.events import Actor, ReportAmended, ReportRated
-from shared.store.hashing import GENESIS
+from shared.events.base import Actor
+from shared.reports.events import ReportAmended, ReportRated
+from shared.store.chain import GENESIS
 from shared.store.port import (
     ANY,
     NO_STREAM,

@@ -26,7 +26,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.domain.events import Actor, ReportAmended
+from shared.events.base import Actor
+from shared.reports.events import ReportAmended
 from shared.store.port import NewEvent, StoreError
 from shared.store.sqlite import SqliteEventStore
 

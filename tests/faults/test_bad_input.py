@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 
 from services.intake.channels.conversation import BUSY
 from services.intake.channels.social import meta_signature, x_signature
-from shared.domain.tracking import InvalidTrackingId, is_valid_tracking_id, normalize_tracking_id
+from shared.reports.tracking import InvalidTrackingId, is_valid_tracking_id, normalize_tracking_id
 from shared.settings import SERVICE_NAMES
 from tests.faults.harness import SECRET_META, SECRET_X, Faults
 

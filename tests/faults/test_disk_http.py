@@ -28,7 +28,7 @@ import httpx
 import nats
 import pytest
 
-from shared.messaging import STREAM_NAME
+from shared.runtime.messaging import STREAM_NAME
 from tests.faults.disk import can_mount, small_disk
 from tests.faults.harness import FAULT_ENV, query
 from tests.support import ROOT, NatsServer, System, free_port, wait_for

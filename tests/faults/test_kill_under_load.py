@@ -32,7 +32,7 @@ from typing import Any
 import nats
 import pytest
 
-from shared.messaging import STREAM_NAME
+from shared.runtime.messaging import STREAM_NAME
 from shared.settings import SERVICE_NAMES
 from tests.faults.harness import Faults, view_differences
 from tests.faults.load import Load, LoadReport, Submission, make_submissions

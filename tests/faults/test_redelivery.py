@@ -23,7 +23,7 @@ import httpx
 import nats
 from nats.js.api import PubAck
 
-from shared.messaging import POSITION_HEADER, STREAM_NAME
+from shared.runtime.messaging import POSITION_HEADER, STREAM_NAME
 from shared.settings import SERVICE_NAMES
 from tests.faults.harness import Faults, table_as_written, view_tables
 from tests.support import wait_for

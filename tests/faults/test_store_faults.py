@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from cli.audit import audit_sqlite_positions, audit_store
-from shared.domain.events import Actor, ReportAmended
+from shared.events.base import Actor
+from shared.reports.events import ReportAmended
 from shared.store.port import NewEvent, StoreError, StoreUnavailable
 from shared.store.sqlite import SqliteEventStore
 from tests.faults.disk import can_chattr, can_mount, frozen, small_disk, unwritable

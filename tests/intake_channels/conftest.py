@@ -91,15 +91,16 @@ class ChannelSystem:
 
 async def _drive(data_dir: Path, tracking_id: str, steps: tuple[str, ...]) -> None:
     from shared.clock import SystemClock
-    from shared.domain.events import Actor, RejectionReason
-    from shared.domain.report import (
+    from shared.events.base import Actor
+    from shared.reports.commands import (
         Command,
         ForwardReport,
         PostFollowUp,
         RejectReport,
         VerifyReport,
     )
-    from shared.reports import Meta, ReportRepository
+    from shared.reports.events import RejectionReason
+    from shared.runtime.repository import Meta, ReportRepository
     from shared.store.sqlite import SqliteEventStore
 
     store = SqliteEventStore(data_dir / "events.db")

@@ -38,9 +38,10 @@ from services.intake.channels.social import (
     signature_ok,
     x_signature,
 )
-from shared.directory import default_directory
-from shared.domain.events import Channel, Status
-from shared.sms import HELP_TEXT, SmsGrammar, is_gsm7, septet_length
+from shared.directory.model import default_directory
+from shared.reports.events import Status
+from shared.sms.grammar import HELP_TEXT, SmsGrammar, is_gsm7, septet_length
+from shared.values import Channel
 from tests.intake_channels.kannel import KannelGateway, _parse_got, missing_kannel, require_kannel
 
 
@@ -129,7 +130,7 @@ def test_every_status_answer_fits_one_sms(status: Status) -> None:
         False,
     )
     text = status_text(info, 160)
-    from shared.sms import fit_one_sms
+    from shared.sms.grammar import fit_one_sms
 
     fitted = fit_one_sms(text)
     assert fitted.startswith("Laporan ABCDEFGHJK: ")

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.directory import load_categories
+from shared.directory.model import load_categories
 from tests.intake_channels.conftest import ChannelSystem
 from tests.support import wait_for
 

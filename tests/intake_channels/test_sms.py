@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.sms import HELP_TEXT, is_gsm7, septet_length
+from shared.sms.grammar import HELP_TEXT, is_gsm7, septet_length
 from tests.intake_channels.conftest import ChannelSystem
 from tests.intake_channels.kannel import KannelGateway, require_kannel
 from tests.support import wait_for
@@ -161,9 +161,9 @@ def _request_completion(channels: ChannelSystem, tracking_id: str) -> None:
     import asyncio
 
     from shared.clock import SystemClock
-    from shared.domain.events import Actor
-    from shared.domain.report import RequestCompletion
-    from shared.reports import Meta, ReportRepository
+    from shared.events.base import Actor
+    from shared.reports.commands import RequestCompletion
+    from shared.runtime.repository import Meta, ReportRepository
     from shared.store.sqlite import SqliteEventStore
 
     async def run() -> None:

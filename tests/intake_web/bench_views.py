@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from services.intake import views
-from shared.projection import open_view_db
+from shared.runtime.projection import open_view_db
 
 WORDS = (  # noqa: SIM905
     "jalan rusak lampu mati sampah menumpuk air bersih puskesmas antre lama sekolah guru"

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from shared.clock import FixedClock
-from shared.domain.events import Actor
-from shared.domain.report import Command
-from shared.reports import Meta, ReportRepository
+from shared.events.base import Actor
+from shared.reports.commands import Command
+from shared.runtime.repository import Meta, ReportRepository
 from shared.store import open_store
 
 
@@ -29,7 +29,7 @@ def act(data_dir: Path, tracking_id: str, command: Command, kind: str = "admin")
 
 
 def forward_and_follow_up(data_dir: Path, tracking_id: str, due: date, agency: str) -> None:
-    from shared.domain.report import ForwardReport, PostFollowUp, VerifyReport
+    from shared.reports.commands import ForwardReport, PostFollowUp, VerifyReport
 
     act(data_dir, tracking_id, VerifyReport())
     act(

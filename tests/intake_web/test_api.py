@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.domain.events import CloseReason
-from shared.domain.report import CloseReport, ForwardReport, PostFollowUp, VerifyReport
+from shared.reports.commands import CloseReport, ForwardReport, PostFollowUp, VerifyReport
+from shared.reports.events import CloseReason
 from tests.intake_web.conftest import submit, visible
 from tests.intake_web.officers import act
 from tests.support import System, wait_for

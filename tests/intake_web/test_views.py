@@ -15,8 +15,8 @@ import pytest
 from services.intake import views
 from services.intake.app import create_projector
 from shared.clock import FixedClock
-from shared.domain.events import Actor, Channel, Classification, Location
-from shared.domain.report import (
+from shared.events.base import Actor
+from shared.reports.commands import (
     ChangeProtection,
     Command,
     ForwardReport,
@@ -24,10 +24,12 @@ from shared.domain.report import (
     SubmitReport,
     VerifyReport,
 )
-from shared.projection import Projector
-from shared.reports import Meta, ReportRepository
+from shared.reports.events import Classification, Location
+from shared.runtime.projection import Projector
+from shared.runtime.repository import Meta, ReportRepository
 from shared.settings import Settings
 from shared.store import open_store
+from shared.values import Channel
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 10:00 WIB
 
@@ -222,7 +224,7 @@ def test_followed_up_within_the_limit_counts_on_time(world: World) -> None:
 
 
 def test_the_timeline_never_names_the_reporter_nor_the_files(world: World) -> None:
-    from shared.domain.events import Attachment
+    from shared.values import Attachment
 
     photo = Attachment(sha256="a" * 64, name="KTP Siti Aminah.jpg", media_type="image/jpeg", size=9)
     tid = world.submit("Jalan rusak", "Jalan rusak parah.", anonymous=True, attachments=(photo,))

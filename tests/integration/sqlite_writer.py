@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from shared.domain.events import Actor, ReportAmended
+from shared.events.base import Actor
+from shared.reports.events import ReportAmended
 from shared.store.port import ANY, NewEvent, WrongExpectedVersion
 from shared.store.sqlite import SqliteEventStore
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import nats
 import pytest
 
-from shared.domain.events import Actor, ReportCompletionRequested
-from shared.messaging import POSITION_HEADER, STREAM_NAME, subject_for
+from shared.events.base import Actor
+from shared.reports.events import ReportCompletionRequested
+from shared.runtime.messaging import POSITION_HEADER, STREAM_NAME, subject_for
 from shared.store.port import NewEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.support import ROOT, NatsServer, async_wait_for
@@ -40,7 +41,10 @@ def _start_relay(data_dir: Path, nats_url: str) -> subprocess.Popen[bytes]:
     env.update(LAPOR_DATA_DIR=str(data_dir), LAPOR_NATS_URL=nats_url)
     log = (data_dir / "relay.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "run", "relay"], cwd=ROOT, env=env, stdout=log,
+        [sys.executable, "-m", "cli.main", "run", "relay"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
 

@@ -283,7 +283,7 @@ async def test_altering_one_event_is_named(
 async def test_altering_an_event_and_fixing_its_own_hash_breaks_the_next_link(
     store: SqliteEventStore, db_path: Path, tmp_path: Path, history: dict[str, list[str]]
 ) -> None:
-    from shared.store.hashing import event_hash
+    from shared.store.chain import event_hash
 
     copy = tmp_path / "copy.db"
     await copy_without_guards(store, db_path, copy)

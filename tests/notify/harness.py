@@ -19,18 +19,19 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 
 import shared.crypto
-import shared.domain.notification_events  # registers the Notification* events
-from services.notify.channels import Address, Message, SendError
 from shared.auth import hash_access_code
 from shared.clock import SystemClock
 from shared.crypto import KeyStore
-from shared.domain.events import Actor, Channel, Classification, Location
-from shared.domain.notification_events import NotificationChannel
-from shared.domain.report import Command, SubmitReport
-from shared.domain.tracking import new_access_code, new_tracking_id
-from shared.reports import Meta, ReportRepository
+from shared.events.base import Actor
+from shared.notifications.events import NotificationChannel
+from shared.reports.commands import Command, SubmitReport
+from shared.reports.events import Classification, Location
+from shared.reports.tracking import new_access_code, new_tracking_id
+from shared.runtime.repository import Meta, ReportRepository
+from shared.senders.base import Address, Message, SendError
 from shared.store.port import RecordedEvent
 from shared.store.sqlite import SqliteEventStore
+from shared.values import Channel
 from tests.support import free_port, wait_for
 
 AGENCY = "DINKES-KOTA-KUPANG"

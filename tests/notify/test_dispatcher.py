@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from services.notify.app import create_projector
-from services.notify.channels import PermanentSendError, Sender, TransientSendError
 from services.notify.contacts import Contacts, OfficerDirectory
 from services.notify.dispatcher import Dispatcher
 from services.notify.notices import Links
@@ -24,10 +23,11 @@ from services.notify.reactions import Reactions
 from services.notify.rendering import Renderer
 from services.notify.settings import NotifySettings
 from shared.clock import SystemClock
-from shared.domain.events import Channel
-from shared.domain.report import VerifyReport
+from shared.reports.commands import VerifyReport
+from shared.senders.base import PermanentSendError, Sender, TransientSendError
 from shared.settings import Settings
 from shared.store.port import RecordedEvent
+from shared.values import Channel
 from tests.notify.harness import Lapor, ScriptedSender
 from tests.support import async_wait_for
 

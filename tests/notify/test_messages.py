@@ -16,16 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from services.notify.channels import (
-    Address,
-    Message,
-    PermanentSendError,
-    TransientSendError,
-)
-from services.notify.channels.email import SmtpEmail
-from services.notify.channels.sms import KannelSms
-from services.notify.channels.social import MetaSendApi, WhatsAppCloud, XDirectMessage
-from services.notify.gsm7 import (
+from services.notify.notices import OFFICER_TEMPLATES, REPORTER_TEMPLATES
+from services.notify.ratelimit import TokenBucket
+from services.notify.rendering import Renderer, long_date
+from shared.notifications.events import NotificationChannel
+from shared.privacy import mask_email, mask_phone, scrub
+from shared.senders.base import Address, Message, PermanentSendError, TransientSendError
+from shared.senders.gsm7 import (
     MAX_PARTS,
     SINGLE_SMS_SEPTETS,
     is_gsm7,
@@ -34,11 +31,9 @@ from services.notify.gsm7 import (
     sms_text,
     to_gsm7,
 )
-from services.notify.notices import OFFICER_TEMPLATES, REPORTER_TEMPLATES
-from services.notify.privacy import mask_email, mask_phone, scrub
-from services.notify.ratelimit import TokenBucket
-from services.notify.rendering import Renderer, long_date
-from shared.domain.notification_events import NotificationChannel
+from shared.senders.kannel import KannelSms
+from shared.senders.smtp import SmtpEmail
+from shared.senders.social import MetaSendApi, WhatsAppCloud, XDirectMessage
 from tests.notify.harness import SmtpSink
 from tests.support import free_port
 

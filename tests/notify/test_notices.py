@@ -18,12 +18,11 @@ from services.notify.notices import (
     report_facts,
 )
 from shared.crypto import EncryptedBlob
-from shared.domain.events import (
-    Actor,
-    Channel,
+from shared.events.base import Actor, DomainEvent
+from shared.notifications.events import NotificationChannel
+from shared.reports.events import (
     Classification,
     CloseReason,
-    DomainEvent,
     FollowUpKind,
     FollowUpPosted,
     ForwardedToOPD,
@@ -37,8 +36,8 @@ from shared.domain.events import (
     SlaBreached,
     SlaStage,
 )
-from shared.domain.notification_events import NotificationChannel
 from shared.store.port import RecordedEvent
+from shared.values import Channel
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 TID = "ABCDEFGH2K"

@@ -18,8 +18,7 @@ from typing import Any
 
 import httpx
 
-from shared.domain.events import Channel, CloseReason, FollowUpKind, RejectionReason, SlaStage
-from shared.domain.report import (
+from shared.reports.commands import (
     AmendReport,
     CloseReport,
     ForwardReport,
@@ -30,8 +29,10 @@ from shared.domain.report import (
     RequestCompletion,
     VerifyReport,
 )
-from shared.domain.tracking import is_valid_tracking_id
+from shared.reports.events import CloseReason, FollowUpKind, RejectionReason, SlaStage
+from shared.reports.tracking import is_valid_tracking_id
 from shared.store.port import RecordedEvent
+from shared.values import Channel
 from tests.intake_channels.kannel import Handset, KannelGateway, Sms
 from tests.notify.harness import (
     AGENCY,

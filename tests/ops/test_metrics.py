@@ -17,13 +17,15 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import ConsumerConfig, StreamConfig
 from prometheus_client import REGISTRY
 
-from shared.consumer_metrics import poll_consumer_metrics
-from shared.domain.events import Actor, Channel, Classification, ReportSubmitted
-from shared.domain.report import stream_name
-from shared.domain.tracking import new_tracking_id
+from shared.events.base import Actor
 from shared.metrics import TimedAppends, agency_label, observe_lifecycle, province_of
+from shared.reports.events import Classification, ReportSubmitted
+from shared.reports.lifecycle import stream_name
+from shared.reports.tracking import new_tracking_id
+from shared.runtime.consumer_metrics import poll_consumer_metrics
 from shared.store.port import NO_STREAM, NewEvent
 from shared.store.sqlite import SqliteEventStore
+from shared.values import Channel
 from tests.support import NatsServer, async_wait_for
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.client import JetStreamContext
 
-from shared.messaging import ALL_EVENTS, STREAM_NAME, declare_event_stream
+from shared.runtime.messaging import ALL_EVENTS, STREAM_NAME, declare_event_stream
 from shared.store.sqlite import SqliteEventStore
 from tests.ops.nats_cluster import AGENCY_USER, Cluster, Node, build_cluster
 from tests.ops.tools import wait_ready

@@ -11,8 +11,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.domain.events import Channel, DomainEvent
-from shared.domain.poll import (
+from shared.events.base import DomainEvent
+from shared.polls.events import (
+    AgencyResponsePublished,
+    CloseReason,
+    OpinionChanged,
+    OpinionSubmitted,
+    PollChoice,
+    PollClosed,
+    PollOpened,
+    PollQuestion,
+    PollResultsPublished,
+    QuestionKind,
+)
+from shared.polls.lifecycle import (
     ClosePoll,
     Command,
     InvalidAnswer,
@@ -33,18 +45,7 @@ from shared.domain.poll import (
     parse_sms_choice,
     read_results,
 )
-from shared.domain.poll_events import (
-    AgencyResponsePublished,
-    CloseReason,
-    OpinionChanged,
-    OpinionSubmitted,
-    PollChoice,
-    PollClosed,
-    PollOpened,
-    PollQuestion,
-    PollResultsPublished,
-    QuestionKind,
-)
+from shared.values import Channel
 
 OPENS = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 CLOSES = OPENS + timedelta(days=7)

@@ -18,18 +18,15 @@ from services.routing.directory_state import (
 from services.routing.reactions import make_react
 from shared.calendar import WorkingDayCalendar
 from shared.clock import FixedClock
-from shared.directory import Institution
-from shared.domain.events import Actor, Channel, Classification, Location, Status
-from shared.domain.report import (
-    ForwardReport,
-    ReturnReport,
-    SubmitReport,
-    VerifyReport,
-    stream_name,
-)
-from shared.reports import Meta, ReportRepository
+from shared.directory.model import Institution
+from shared.events.base import Actor
+from shared.reports.commands import ForwardReport, ReturnReport, SubmitReport, VerifyReport
+from shared.reports.events import Classification, Location, Status
+from shared.reports.lifecycle import stream_name
+from shared.runtime.repository import Meta, ReportRepository
 from shared.store.port import RecordedEvent
 from shared.store.sqlite import SqliteEventStore
+from shared.values import Channel
 
 # Monday 6 October 2025, 09:00 in Kupang (WITA).
 MONDAY = datetime(2025, 10, 6, 1, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from services.routing.directory_import import run_import
 from shared.calendar import WorkingDayCalendar
-from shared.directory import DirectoryError, default_directory
+from shared.directory.model import DirectoryError, default_directory
 from shared.settings import Settings
 from tests.routing.conftest import Lapor
 from tests.support import System, async_wait_for, wait_for

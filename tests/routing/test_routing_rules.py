@@ -18,8 +18,14 @@ from services.routing.directory_state import (
     validated,
 )
 from shared.calendar import WorkingDayCalendar
-from shared.directory import Directory, DirectoryError, Institution, RoutingRule, default_directory
-from shared.domain.directory_events import DirectoryChanged
+from shared.directory.events import DirectoryChanged
+from shared.directory.model import (
+    Directory,
+    DirectoryError,
+    Institution,
+    RoutingRule,
+    default_directory,
+)
 
 SEED = default_directory()
 CALENDAR = WorkingDayCalendar.default()

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.domain.access_events import ConfidentialReportRead, access_stream
-from shared.domain.tracking import new_tracking_id
+from shared.access.events import ConfidentialReportRead, access_stream
+from shared.reports.tracking import new_tracking_id
 from shared.store.sqlite import SqliteEventStore
 from tests.security.support import (
     AGENCY_A,

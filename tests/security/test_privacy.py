@@ -22,10 +22,10 @@ import pytest
 from pydantic import SecretStr
 
 from cli.privacy import erase_reporter
+from shared.access.events import ReporterIdentityErased, access_stream
 from shared.crypto import EncryptedBlob, KeyErased, KeyStore
-from shared.domain.access_events import ReporterIdentityErased, access_stream
-from shared.domain.report import ReportNotFound
-from shared.domain.tracking import new_tracking_id
+from shared.reports.lifecycle import ReportNotFound
+from shared.reports.tracking import new_tracking_id
 from shared.settings import Settings
 from shared.store.sqlite import SqliteEventStore
 from tests.security.support import (

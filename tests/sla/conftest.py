@@ -18,9 +18,10 @@ import httpx
 import pytest
 
 from shared.clock import FileClock
-from shared.domain.events import Actor
-from shared.domain.report import Command, stream_name
-from shared.reports import Meta, ReportRepository
+from shared.events.base import Actor
+from shared.reports.commands import Command
+from shared.reports.lifecycle import stream_name
+from shared.runtime.repository import Meta, ReportRepository
 from shared.store.port import RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.support import NatsServer, System, async_wait_for, nats_server, start_system

@@ -18,10 +18,11 @@ from services.sla.evidence import (
 from services.sla.rules import derive, facts_of
 from shared.calendar import WIB, WorkingDayCalendar
 from shared.clock import FixedClock
-from shared.domain.events import Actor, Location
-from shared.domain.report import EscalateToOmbudsman, ForwardReport, VerifyReport
-from shared.reports import Meta, ReportRepository
-from shared.sla_policy import DEFAULT_POLICY
+from shared.events.base import Actor
+from shared.reports.commands import EscalateToOmbudsman, ForwardReport, VerifyReport
+from shared.reports.events import Location
+from shared.reports.policy import DEFAULT_POLICY
+from shared.runtime.repository import Meta, ReportRepository
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import submit_command
 

@@ -23,11 +23,10 @@ from services.sla.rules import (
     fact_of,
 )
 from shared.calendar import WIB, WIT, WITA, WorkingDayCalendar
-from shared.domain.events import (
-    Channel,
+from shared.events.base import DomainEvent
+from shared.reports.events import (
     Classification,
     CloseReason,
-    DomainEvent,
     EscalatedToOmbudsman,
     FollowUpKind,
     FollowUpPosted,
@@ -46,7 +45,8 @@ from shared.domain.events import (
     SlaBreached,
     SlaStage,
 )
-from shared.sla_policy import DEFAULT_POLICY, SlaPolicy
+from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
+from shared.values import Channel
 
 CAL = WorkingDayCalendar.default()
 TID = "ABCDEFGH2K"

@@ -18,14 +18,9 @@ import pytest
 
 from services.sla.evidence import verify_document
 from shared.calendar import WorkingDayCalendar
-from shared.domain.events import FollowUpKind
-from shared.domain.report import (
-    ForwardReport,
-    PostFollowUp,
-    ReplyAsReporter,
-    VerifyReport,
-)
-from shared.store.hashing import canonical_json, verify_chain
+from shared.reports.commands import ForwardReport, PostFollowUp, ReplyAsReporter, VerifyReport
+from shared.reports.events import FollowUpKind
+from shared.store.chain import canonical_json, verify_chain
 from tests.sla.conftest import Lapor
 
 pytestmark = pytest.mark.asyncio

@@ -21,19 +21,19 @@ from services.sla.config import Rules
 from services.sla.ticker import Ticker
 from shared.calendar import WIB, WorkingDayCalendar
 from shared.clock import FixedClock
-from shared.domain.events import Actor, Location, Status
-from shared.domain.report import (
+from shared.events.base import Actor
+from shared.reports.commands import (
     Command,
     ForwardReport,
-    InvalidTransition,
     PostFollowUp,
     ReplyAsReporter,
     VerifyReport,
-    stream_name,
 )
-from shared.projection import Projector
-from shared.reports import Meta, ReportRepository
-from shared.sla_policy import DEFAULT_POLICY
+from shared.reports.events import Location, Status
+from shared.reports.lifecycle import InvalidTransition, stream_name
+from shared.reports.policy import DEFAULT_POLICY
+from shared.runtime.projection import Projector
+from shared.runtime.repository import Meta, ReportRepository
 from shared.store.port import RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import submit_command

@@ -17,17 +17,13 @@ from nats.js.client import JetStreamContext
 from cli.audit import audit_store
 from services.relay.relay import Checkpoint, Relay
 from shared.clock import FixedClock
-from shared.domain.events import Actor, CloseReason, FollowUpKind, Status
-from shared.domain.report import (
-    CloseReport,
-    ForwardReport,
-    PostFollowUp,
-    VerifyReport,
-    stream_name,
-)
-from shared.domain.tracking import new_tracking_id
-from shared.messaging import POSITION_HEADER, STREAM_NAME, declare_event_stream, subject_for
-from shared.reports import Meta, ReportRepository
+from shared.events.base import Actor
+from shared.reports.commands import CloseReport, ForwardReport, PostFollowUp, VerifyReport
+from shared.reports.events import CloseReason, FollowUpKind, Status
+from shared.reports.lifecycle import stream_name
+from shared.reports.tracking import new_tracking_id
+from shared.runtime.messaging import POSITION_HEADER, STREAM_NAME, declare_event_stream, subject_for
+from shared.runtime.repository import Meta, ReportRepository
 from shared.store.kurrentdb import KurrentDbEventStore
 from shared.store.port import NO_STREAM, WrongExpectedVersion
 from tests.builders import ADMIN, AGENCY, CITIZEN, OFFICER, T0, submit_command

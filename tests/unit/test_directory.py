@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.directory import (
+from shared.directory.model import (
     DEFAULT_DIRECTORY_PATH,
     PROVINCES,
     Directory,
@@ -22,7 +22,7 @@ from shared.directory import (
     load_categories,
     normalize_keyword,
 )
-from shared.domain.events import Location
+from shared.reports.events import Location
 
 
 @pytest.fixture(scope="module")

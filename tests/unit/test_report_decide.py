@@ -15,10 +15,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.domain.events import (
+from shared.errors import DomainError
+from shared.events.base import DomainEvent
+from shared.reports.commands import (
+    AmendReport,
+    ChangeProtection,
+    CloseReport,
+    Command,
+    EscalateToOmbudsman,
+    ForwardReport,
+    PostFollowUp,
+    PostponeReport,
+    RateReport,
+    RecordBreach,
+    ReferReport,
+    RejectReport,
+    ReplyAsReporter,
+    RequestCompletion,
+    ReturnReport,
+    TransferReport,
+    VerifyReport,
+)
+from shared.reports.events import (
     Classification,
     CloseReason,
-    DomainEvent,
     EscalatedToOmbudsman,
     FollowUpKind,
     FollowUpPosted,
@@ -43,31 +63,13 @@ from shared.domain.events import (
     SlaStage,
     Status,
 )
-from shared.domain.report import (
+from shared.reports.lifecycle import (
     REOPEN_WINDOW,
-    AmendReport,
-    ChangeProtection,
-    CloseReport,
-    Command,
-    DomainError,
-    EscalateToOmbudsman,
-    ForwardReport,
     InvalidTransition,
     NotYourReport,
-    PostFollowUp,
-    PostponeReport,
-    RateReport,
-    RecordBreach,
-    ReferReport,
-    RejectReport,
-    ReplyAsReporter,
     ReportNotFound,
     ReportState,
-    RequestCompletion,
-    ReturnReport,
     TrackingIdTaken,
-    TransferReport,
-    VerifyReport,
     decide,
     evolve,
 )
@@ -276,7 +278,7 @@ def test_messages_are_not_deduplicated_by_content_the_idempotency_key_does_that(
 
 
 def test_the_table_covers_every_command_the_domain_knows() -> None:
-    from shared.domain.report import _DECIDERS
+    from shared.reports.lifecycle import _DECIDERS
 
     assert {type(row.command) for row in TABLE.values()} >= set(_DECIDERS)
 

@@ -11,7 +11,18 @@ import pytest
 
 from cli.audit import audit_store
 from shared.clock import FixedClock
-from shared.domain.events import (
+from shared.reports.commands import (
+    AmendReport,
+    CloseReport,
+    Command,
+    ForwardReport,
+    PostFollowUp,
+    RateReport,
+    ReplyAsReporter,
+    ReturnReport,
+    VerifyReport,
+)
+from shared.reports.events import (
     CloseReason,
     FollowUpPosted,
     ForwardedToOPD,
@@ -25,20 +36,8 @@ from shared.domain.events import (
     ReportVerified,
     Status,
 )
-from shared.domain.report import (
-    AmendReport,
-    CloseReport,
-    Command,
-    ForwardReport,
-    InvalidTransition,
-    PostFollowUp,
-    RateReport,
-    ReplyAsReporter,
-    ReportNotFound,
-    ReturnReport,
-    VerifyReport,
-)
-from shared.reports import Meta, ReportRepository, fixed_event_id
+from shared.reports.lifecycle import InvalidTransition, ReportNotFound
+from shared.runtime.repository import Meta, ReportRepository, fixed_event_id
 from shared.store.port import NewEvent, RecordedEvent, WrongExpectedVersion
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import (

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.calendar import WIB, WIT, WITA, CalendarOverrides, WorkingDayCalendar, deadline_end
-from shared.sla_policy import (
+from shared.reports.policy import (
     DEFAULT_LIMITS,
     DEFAULT_POLICY,
     Limit,

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from shared.directory import RESERVED_KEYWORDS, Directory, default_directory
-from shared.domain.tracking import new_tracking_id
-from shared.sms import (
+from shared.directory.model import RESERVED_KEYWORDS, Directory, default_directory
+from shared.reports.tracking import new_tracking_id
+from shared.sms.grammar import (
     COMMANDS,
     GSM7_BASIC,
     GSM7_EXTENSION,

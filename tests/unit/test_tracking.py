@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from shared.domain.tracking import (
+from shared.reports.tracking import (
     ALPHABET,
     LENGTH,
     InvalidTrackingId,

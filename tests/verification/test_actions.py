@@ -14,11 +14,13 @@ import httpx
 
 from shared.calendar import WorkingDayCalendar
 from shared.clock import FixedClock
-from shared.domain.events import Actor, Channel, Classification, Location
-from shared.domain.report import SubmitReport
-from shared.domain.tracking import new_tracking_id
-from shared.reports import Meta, ReportRepository
+from shared.events.base import Actor
+from shared.reports.commands import SubmitReport
+from shared.reports.events import Classification, Location
+from shared.reports.tracking import new_tracking_id
+from shared.runtime.repository import Meta, ReportRepository
 from shared.store.sqlite import SqliteEventStore
+from shared.values import Channel
 from tests.support import wait_for
 from tests.verification.conftest import Lapor, days_from_now, fresh_region
 

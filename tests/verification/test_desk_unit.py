@@ -24,8 +24,8 @@ from services.verification.views import (
 from shared.auth import Principal, Role
 from shared.calendar import WorkingDayCalendar
 from shared.clock import FixedClock
-from shared.domain.events import Actor, Channel, Classification, Location, RejectionReason
-from shared.domain.report import (
+from shared.events.base import Actor
+from shared.reports.commands import (
     AmendReport,
     ReferReport,
     RejectReport,
@@ -33,12 +33,14 @@ from shared.domain.report import (
     SubmitReport,
     VerifyReport,
 )
-from shared.domain.tracking import new_tracking_id
-from shared.projection import Projector
-from shared.reports import Meta, ReportRepository
-from shared.sla_policy import DEFAULT_POLICY
+from shared.reports.events import Classification, Location, RejectionReason
+from shared.reports.policy import DEFAULT_POLICY
+from shared.reports.tracking import new_tracking_id
+from shared.runtime.projection import Projector
+from shared.runtime.repository import Meta, ReportRepository
 from shared.store.port import EventStore, NewEvent, RecordedEvent
 from shared.store.sqlite import SqliteEventStore
+from shared.values import Channel
 
 TUESDAY = datetime(2026, 3, 17, 3, 0, tzinfo=UTC)  # 10:00 WIB; Nyepi and Idul Fitri follow
 ADMIN_A = Principal(subject="admin-a", role=Role.ADMIN)

@@ -15,7 +15,7 @@ from fastapi import APIRouter
 
 if TYPE_CHECKING:
     from services.intake.app import Intake
-    from shared.service import Context
+    from shared.runtime.service import Context
 
 
 def routers(ctx: Context, intake: Intake) -> list[APIRouter]:

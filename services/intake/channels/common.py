@@ -23,22 +23,19 @@ from prometheus_client import Counter
 from services.intake.channels.config import ChannelSettings
 from services.intake.limits import RateLimiter
 from shared.crypto import KeyErased, keyed_hash
-from shared.domain.events import Actor, Attachment, Channel, Location, Status
-from shared.domain.report import (
-    OPEN_FOR_VERIFICATION,
-    AmendReport,
-    DomainError,
-    InvalidTransition,
-    ReplyAsReporter,
-    ReportState,
-)
+from shared.errors import DomainError
+from shared.events.base import Actor
 from shared.logs import get_logger
-from shared.reports import Meta
+from shared.reports.commands import AmendReport, ReplyAsReporter
+from shared.reports.events import Location, Status
+from shared.reports.lifecycle import OPEN_FOR_VERIFICATION, InvalidTransition, ReportState
+from shared.runtime.repository import Meta
 from shared.store.port import WrongExpectedVersion
+from shared.values import Attachment, Channel
 
 if TYPE_CHECKING:
     from services.intake.app import Intake, ReporterIn, SubmitOut
-    from shared.service import Context
+    from shared.runtime.service import Context
 
 log = get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""A text conversation with LAPOR!: the 1708 grammar (shared.sms) on SMS and on chat channels.
+"""A text conversation with LAPOR!: the 1708 grammar (shared.sms.grammar) on SMS and chat.
 
 `converse` turns one incoming text into intake commands and the answer to send back. Answers are
 in Bahasa Indonesia, GSM-7 only, with what must survive (tracking ID, access code) first, so
@@ -19,10 +19,10 @@ from services.intake.channels.common import (
     StatusInfo,
 )
 from services.intake.polls import answer_by_sms
-from shared.directory import default_directory
-from shared.domain.events import Status
+from shared.directory.model import default_directory
 from shared.logs import get_logger
-from shared.sms import (
+from shared.reports.events import Status
+from shared.sms.grammar import (
     HELP_TEXT,
     Invalid,
     NewReport,

@@ -46,11 +46,11 @@ from services.intake.channels.common import (
     Sender,
     title_from,
 )
-from shared.directory import default_directory
-from shared.domain.events import Attachment, Channel
+from shared.directory.model import default_directory
 from shared.logs import get_logger
-from shared.sms import SmsGrammar
+from shared.sms.grammar import SmsGrammar
 from shared.store.port import StoreError
+from shared.values import Attachment, Channel
 
 log = get_logger(__name__)
 

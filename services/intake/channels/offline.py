@@ -17,14 +17,14 @@ from pydantic import Field
 
 from services.intake.channels.common import CHANNEL_MESSAGES
 from shared.auth import Principal, Role
-from shared.domain.events import Channel
-from shared.http import correlation_id
+from shared.http.common import correlation_id
 from shared.logs import get_logger
 from shared.store.port import WrongExpectedVersion
+from shared.values import Channel
 
 if TYPE_CHECKING:
     from services.intake.app import Intake
-    from shared.service import Context
+    from shared.runtime.service import Context
 
 log = get_logger(__name__)
 

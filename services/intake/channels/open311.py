@@ -28,12 +28,13 @@ from starlette.datastructures import FormData
 
 from services.intake.channels.common import CHANNEL_MESSAGES, title_from
 from shared.auth import InvalidToken, Role, verify_token
-from shared.directory import Category, load_categories
-from shared.domain.events import Channel, Classification, Status
-from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
-from shared.http import correlation_id
+from shared.directory.model import Category, load_categories
+from shared.http.common import correlation_id
 from shared.logs import get_logger
+from shared.reports.events import Classification, Status
+from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.store.port import WrongExpectedVersion
+from shared.values import Channel
 
 log = get_logger(__name__)
 
@@ -313,7 +314,7 @@ def _coordinate(form: FormData, name: str, bound: float) -> float | None:
 
 def build(ctx: Any, intake: Any) -> APIRouter:
     from services.intake.app import ReporterIn, ReportIn
-    from shared.domain.events import Location
+    from shared.reports.events import Location
 
     router = APIRouter(prefix="/open311/v2", tags=["open311"])
     categories = {c.code: c for c in load_categories()}

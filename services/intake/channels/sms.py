@@ -22,10 +22,10 @@ from fastapi.responses import PlainTextResponse, Response
 
 from services.intake.channels.common import CHANNEL_MESSAGES, ChannelDesk, Sender
 from services.intake.channels.conversation import BUSY, converse
-from shared.domain.events import Channel
-from shared.http import correlation_id
+from shared.http.common import correlation_id
 from shared.logs import get_logger
-from shared.sms import HELP_TEXT, SINGLE_GSM7
+from shared.sms.grammar import HELP_TEXT, SINGLE_GSM7
+from shared.values import Channel
 
 log = get_logger(__name__)
 

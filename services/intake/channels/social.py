@@ -42,9 +42,9 @@ from tenacity import (
 from services.intake.channels.common import CHANNEL_MESSAGES, CHANNEL_REPLIES, ChannelDesk, Sender
 from services.intake.channels.config import ChannelSettings
 from services.intake.channels.conversation import converse
-from shared.domain.events import Channel
-from shared.http import correlation_id
+from shared.http.common import correlation_id
 from shared.logs import get_logger
+from shared.values import Channel
 
 log = get_logger(__name__)
 

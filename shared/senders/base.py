@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.domain.notification_events import NotificationChannel
+from shared.notifications.events import NotificationChannel
 
 
 class SendError(Exception):

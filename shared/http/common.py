@@ -18,11 +18,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import InvalidToken, Principal, Role, verify_token
-from shared.domain.report import DomainError, InvalidTransition, NotYourReport, ReportNotFound
-from shared.limits import BodySizeLimit
+from shared.errors import DomainError
+from shared.http.limits import BodySizeLimit
 from shared.logs import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from shared.projection import disk_trouble
+from shared.reports.lifecycle import InvalidTransition, NotYourReport, ReportNotFound
+from shared.runtime.projection import disk_trouble
 from shared.store.port import EventRejected, StoreUnavailable, WrongExpectedVersion
 
 log = get_logger(__name__)

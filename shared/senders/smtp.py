@@ -16,14 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from services.notify.channels import (
-    Address,
-    Message,
-    PermanentSendError,
-    SendError,
-    TransientSendError,
-)
-from shared.domain.notification_events import NotificationChannel
+from shared.notifications.events import NotificationChannel
+from shared.senders.base import Address, Message, PermanentSendError, SendError, TransientSendError
 
 # 7-bit on the wire (quoted-printable bodies, RFC 2047 headers): any relay takes it, with or
 # without 8BITMIME / SMTPUTF8.

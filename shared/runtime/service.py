@@ -23,10 +23,17 @@ from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 
 from shared.clock import Clock, clock_from
-from shared.consumer_metrics import poll_consumer_metrics
-from shared.http import Auth, install_common
+from shared.http.common import Auth, install_common
 from shared.logs import configure_logging, get_logger
-from shared.messaging import (
+from shared.metrics import (
+    CONSUMER_REDELIVERIES,
+    DEAD_LETTERS,
+    EVENTS_HANDLED,
+    PROJECTION_POSITION,
+    TimedAppends,
+)
+from shared.runtime.consumer_metrics import poll_consumer_metrics
+from shared.runtime.messaging import (
     ALL_EVENTS,
     DEAD_LETTER_PREFIX,
     STREAM_NAME,
@@ -35,15 +42,8 @@ from shared.messaging import (
     release_unacked,
     wait_for_event_stream,
 )
-from shared.metrics import (
-    CONSUMER_REDELIVERIES,
-    DEAD_LETTERS,
-    EVENTS_HANDLED,
-    PROJECTION_POSITION,
-    TimedAppends,
-)
-from shared.projection import Projector, disk_trouble
-from shared.reports import ReportRepository
+from shared.runtime.projection import Projector, disk_trouble
+from shared.runtime.repository import ReportRepository
 from shared.settings import Settings, get_settings
 from shared.store import open_store
 from shared.store.port import EventStore, RecordedEvent, StoreError

@@ -30,8 +30,9 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from shared.domain.events import Attachment, Channel, DomainEvent
-from shared.domain.poll_events import (
+from shared.errors import DomainError
+from shared.events.base import DomainEvent
+from shared.polls.events import (
     MAX_COMMENT,
     UNKNOWN_REGION,
     AgencyResponsePublished,
@@ -48,7 +49,7 @@ from shared.domain.poll_events import (
     RegionResult,
     Tallies,
 )
-from shared.domain.report import DomainError
+from shared.values import Attachment, Channel
 
 Phase = Literal["upcoming", "open", "closed"]
 

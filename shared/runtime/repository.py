@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.clock import Clock
-from shared.domain.events import Actor, DomainEvent, UnknownEventType
-from shared.domain.report import Command, ReportState, decide, evolve, stream_name
+from shared.events.base import Actor, DomainEvent, UnknownEventType
+from shared.reports.commands import Command
+from shared.reports.lifecycle import ReportState, decide, evolve, stream_name
 from shared.store.port import EventStore, NewEvent, RecordedEvent, WrongExpectedVersion
 
 MAX_EVENTS_PER_COMMAND = 16

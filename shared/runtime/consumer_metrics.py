@@ -18,7 +18,6 @@ from nats.js.api import ConsumerInfo
 from nats.js.client import JetStreamContext
 
 from shared.logs import get_logger
-from shared.messaging import STREAM_NAME
 from shared.metrics import (
     CONSUMER_ACK_FLOOR,
     CONSUMER_ACK_PENDING,
@@ -28,6 +27,7 @@ from shared.metrics import (
     CONSUMER_REDELIVERIES,
     DEAD_LETTERS,
 )
+from shared.runtime.messaging import STREAM_NAME
 
 log = get_logger(__name__)
 

@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 
-from services.notify.channels import Address, Message, PermanentSendError, TransientSendError
-from shared.domain.notification_events import NotificationChannel
+from shared.notifications.events import NotificationChannel
+from shared.senders.base import Address, Message, PermanentSendError, TransientSendError
 
 
 class KannelSms:

@@ -6,33 +6,21 @@ A payload class names its `event_type` and `schema_version`. Older versions stay
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.crypto import EncryptedBlob
+from shared.events.base import DomainEvent, Upcaster
+from shared.values import Attachment, Channel
 
 
 class Classification(StrEnum):
     COMPLAINT = "complaint"
     ASPIRATION = "aspiration"
     INFORMATION_REQUEST = "information_request"
-
-
-class Channel(StrEnum):
-    WEB = "web"
-    MOBILE = "mobile"
-    SMS = "sms"
-    EMAIL = "email"
-    WHATSAPP = "whatsapp"
-    TWITTER = "twitter"
-    FACEBOOK = "facebook"
-    INSTAGRAM = "instagram"
-    OPEN311 = "open311"
-    OFFLINE = "offline"
 
 
 class Status(StrEnum):
@@ -82,31 +70,6 @@ class Location(BaseModel):
         default=None, pattern=r"^[0-9]{2,10}$", description="Kemendagri code without dots"
     )
     address: str | None = Field(default=None, max_length=500)
-
-
-class Attachment(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    name: str = Field(max_length=255)
-    media_type: str = Field(max_length=127)
-    size: int = Field(ge=0)
-
-
-class Actor(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["citizen", "admin", "agency", "system"]
-    id: str
-
-
-class DomainEvent(BaseModel):
-    """Base of every event payload."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    event_type: ClassVar[str]
-    schema_version: ClassVar[int] = 1
 
 
 class ReportSubmitted(DomainEvent):
@@ -274,46 +237,5 @@ REPORT_EVENTS: tuple[type[DomainEvent], ...] = (
     EscalatedToOmbudsman,
 )
 
-# event_type -> current payload class. Other modules (notify, polls, directory) register theirs.
-EVENT_TYPES: dict[str, type[DomainEvent]] = {cls.event_type: cls for cls in REPORT_EVENTS}
-
-# (event_type, from_version) -> function turning that payload into the next version's shape.
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+# (event_type, from_version) -> upcaster to the next version. None yet: every report event is v1.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
-
-
-def register_event(cls: type[DomainEvent]) -> type[DomainEvent]:
-    EVENT_TYPES[cls.event_type] = cls
-    return cls
-
-
-class UnknownEventType(ValueError):
-    pass
-
-
-def parse_payload(event_type: str, schema_version: int, data: dict[str, Any]) -> DomainEvent:
-    """Parse a stored payload into its current class, upcasting old versions on the way."""
-    cls = EVENT_TYPES.get(event_type)
-    if cls is None:
-        raise UnknownEventType(event_type)
-    version = schema_version
-    while version < cls.schema_version:
-        data = UPCASTERS[(event_type, version)](data)
-        version += 1
-    return cls.model_validate(data)
-
-
-def payload_json(event: DomainEvent) -> dict[str, Any]:
-    return event.model_dump(mode="json")
-
-
-def parse_datetime(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-# Event types owned by one service but stored with all the others: every process that reads or
-# validates the store must know them, so they are registered here, once, on import.
-from shared.domain import access_events as _access_events  # noqa: E402, F401
-from shared.domain import directory_events as _directory_events  # noqa: E402, F401
-from shared.domain import notification_events as _notification_events  # noqa: E402, F401
-from shared.domain import poll_events as _poll_events  # noqa: E402, F401

@@ -14,13 +14,8 @@ from typing import Any
 
 import httpx
 
-from services.notify.channels import (
-    Address,
-    Message,
-    PermanentSendError,
-    TransientSendError,
-)
-from shared.domain.notification_events import NotificationChannel
+from shared.notifications.events import NotificationChannel
+from shared.senders.base import Address, Message, PermanentSendError, TransientSendError
 
 # Meta allows free-form messages only inside the 24-hour window after the user's last message;
 # later ones need a tag. Ours are updates about the user's own report.

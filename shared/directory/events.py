@@ -1,9 +1,9 @@
 """Directory events: every change to the institution directory is an audited fact.
 
-The seed file (`shared/data/directory.json`) is the starting point; `DirectoryChanged` events on
-the `directory` stream are applied on top of it, in order (see `services/routing/directory_state`).
+The seed file (`shared/directory/data/directory.json`) is the starting point; `DirectoryChanged`
+events on the `directory` stream are applied on top of it, in order (`shared/directory/state.py`).
 
-The records here are the storage contract, deliberately looser than `shared.directory`'s file
+The records here are the storage contract, deliberately looser than `shared.directory.model`'s file
 models: a stored event must stay readable even if the directory's validation rules get stricter.
 Whether a change makes a valid directory is checked when it is decided, and again when applied.
 """
@@ -14,7 +14,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domain.events import DomainEvent, register_event
+from shared.events.base import DomainEvent
 
 DIRECTORY_STREAM = "directory"
 
@@ -72,7 +72,7 @@ class DirectoryChanged(DomainEvent):
     note: str | None = Field(default=None, max_length=2000)
 
 
-register_event(DirectoryChanged)
+DIRECTORY_EVENTS: tuple[type[DomainEvent], ...] = (DirectoryChanged,)
 
 __all__ = [
     "DIRECTORY_STREAM",

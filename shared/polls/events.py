@@ -14,9 +14,6 @@ typed by citizens in `POLL <CODE> <CHOICE>`). Events, in the order a poll lives 
 Privacy: a citizen appears only as `voter_hash`, a keyed hash (HMAC with a key derived from the
 master secret) of the verified phone number or e-mail address *and the poll's code*, so answers
 to two polls cannot be linked to each other nor to the person without the master secret.
-
-Every process that validates or parses events must import this module once (it registers the
-types with `shared.domain.events.register_event`).
 """
 
 from __future__ import annotations
@@ -26,7 +23,8 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.domain.events import Attachment, Channel, DomainEvent, register_event
+from shared.events.base import DomainEvent
+from shared.values import Attachment, Channel
 
 POLL_STREAM_PREFIX = "poll-"
 POLL_CODE_PATTERN = r"^[A-Z0-9]{4,8}$"
@@ -172,6 +170,3 @@ POLL_EVENTS: tuple[type[DomainEvent], ...] = (
     AgencyResponsePublished,
 )
 BALLOT_EVENTS: frozenset[str] = frozenset({OpinionSubmitted.event_type, OpinionChanged.event_type})
-
-for _cls in POLL_EVENTS:
-    register_event(_cls)

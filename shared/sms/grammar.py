@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
-from shared.directory import Directory
-from shared.domain.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.directory.model import Directory
+from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 
 MAX_TEXT = 10_000  # ReportSubmitted.body limit
 MAX_CHOICE = 100

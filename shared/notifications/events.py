@@ -7,9 +7,6 @@ channel and, for officers, which officer), so a redelivered event maps to the sa
 
 Privacy: no event here carries a phone number, an e-mail address, a platform handle or a name.
 Officer notices name the agency, never the reporter.
-
-Every process that validates or parses events must import this module once (it registers the
-types with `shared.domain.events.register_event`).
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from shared.domain.events import DomainEvent, register_event
+from shared.events.base import DomainEvent
 
 NOTIFICATION_STREAM_PREFIX = "notifications-"
 
@@ -97,6 +94,3 @@ NOTIFICATION_EVENTS: tuple[type[DomainEvent], ...] = (
     NotificationFailed,
     NotificationSkipped,
 )
-
-for _cls in NOTIFICATION_EVENTS:
-    register_event(_cls)
