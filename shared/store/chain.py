@@ -1,4 +1,5 @@
-"""The per-stream SHA-256 hash chain that makes the audit trail tamper-evident."""
+"""The per-stream SHA-256 hash chain that makes the audit trail tamper-evident: the one
+implementation every store adapter, the migration, the audit and the evidence pack use."""
 
 from __future__ import annotations
 
@@ -13,6 +14,44 @@ GENESIS = "0" * 64
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(
+    *,
+    prev_hash: str,
+    event_id: str,
+    event_type: str,
+    schema_version: int,
+    stream: str,
+    stream_version: int,
+    occurred_at: str,
+    correlation_id: str,
+    causation_id: str,
+    actor_json: str,
+    region_code: str | None,
+    agency_code: str | None,
+    data_json: str,
+) -> str:
+    """`event_hash` from the canonical JSON of `actor` and `data` already made, so an append
+    serialises the data once. The body is canonical_json of the same envelope: its keys in
+    sorted order, each nested value in its own canonical form (what json.dumps would write)."""
+    head = canonical_json(
+        {"agency_code": agency_code, "causation_id": causation_id, "correlation_id": correlation_id}
+    )
+    tail = canonical_json(
+        {
+            "event_id": event_id,
+            "event_type": event_type,
+            "occurred_at": occurred_at,
+            "prev_hash": prev_hash,
+            "region_code": region_code,
+            "schema_version": schema_version,
+            "stream": stream,
+            "stream_version": stream_version,
+        }
+    )
+    body = f'{{"actor":{actor_json},{head[1:-1]},"data":{data_json},{tail[1:]}'
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def event_hash(
@@ -31,24 +70,22 @@ def event_hash(
     agency_code: str | None,
     data: dict[str, Any],
 ) -> str:
-    body = canonical_json(
-        {
-            "prev_hash": prev_hash,
-            "event_id": event_id,
-            "event_type": event_type,
-            "schema_version": schema_version,
-            "stream": stream,
-            "stream_version": stream_version,
-            "occurred_at": occurred_at,
-            "correlation_id": correlation_id,
-            "causation_id": causation_id,
-            "actor": actor,
-            "region_code": region_code,
-            "agency_code": agency_code,
-            "data": data,
-        }
+    """The SHA-256 link of one event: canonical JSON of its envelope, data and previous hash."""
+    return chain_hash(
+        prev_hash=prev_hash,
+        event_id=event_id,
+        event_type=event_type,
+        schema_version=schema_version,
+        stream=stream,
+        stream_version=stream_version,
+        occurred_at=occurred_at,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        actor_json=canonical_json(actor),
+        region_code=region_code,
+        agency_code=agency_code,
+        data_json=canonical_json(data),
     )
-    return hashlib.sha256(body.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import queue
 import sqlite3
@@ -25,7 +24,7 @@ from typing import Any
 from shared.events.base import UnknownEventType
 from shared.events.registry import EVENT_TYPES, parse_payload
 from shared.logs import get_logger
-from shared.store.chain import GENESIS, canonical_json
+from shared.store.chain import GENESIS, canonical_json, chain_hash
 from shared.store.port import (
     EventRejected,
     NewEvent,
@@ -134,44 +133,6 @@ def validate_schema(event: NewEvent) -> str:
     except ValueError as error:
         raise EventRejected(f"{event.event_type} does not match its schema: {error}") from error
     return data_json
-
-
-def chain_hash(
-    *,
-    prev_hash: str,
-    event_id: str,
-    event_type: str,
-    schema_version: int,
-    stream: str,
-    stream_version: int,
-    occurred_at: str,
-    correlation_id: str,
-    causation_id: str,
-    actor_json: str,
-    region_code: str | None,
-    agency_code: str | None,
-    data_json: str,
-) -> str:
-    """`event_hash` from the canonical JSON of `actor` and `data` already made, so an append
-    serialises the data once. The body is canonical_json of the same envelope: its keys in
-    sorted order, each nested value in its own canonical form (what json.dumps would write)."""
-    head = canonical_json(
-        {"agency_code": agency_code, "causation_id": causation_id, "correlation_id": correlation_id}
-    )
-    tail = canonical_json(
-        {
-            "event_id": event_id,
-            "event_type": event_type,
-            "occurred_at": occurred_at,
-            "prev_hash": prev_hash,
-            "region_code": region_code,
-            "schema_version": schema_version,
-            "stream": stream,
-            "stream_version": stream_version,
-        }
-    )
-    body = f'{{"actor":{actor_json},{head[1:-1]},"data":{data_json},{tail[1:]}'
-    return hashlib.sha256(body.encode()).hexdigest()
 
 
 @dataclass
