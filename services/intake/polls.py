@@ -51,7 +51,7 @@ from services.notify.settings import NotifySettings
 from shared.auth import Principal, Role
 from shared.clock import Clock
 from shared.crypto import derive_key, keyed_hash
-from shared.events.base import Actor, DomainEvent, UnknownEventType
+from shared.events.base import Actor, UnknownEventType
 from shared.http.common import correlation_id
 from shared.logs import get_logger
 from shared.polls.events import (
@@ -69,9 +69,9 @@ from shared.polls.events import (
     PollQuestion,
     PollResultsPublished,
     QuestionKind,
-    poll_stream,
 )
 from shared.polls.lifecycle import (
+    POLLS,
     ClosePoll,
     Command,
     InvalidAnswer,
@@ -89,7 +89,6 @@ from shared.polls.lifecycle import (
     check_open,
     choice_keys,
     decide,
-    fold,
     parse_sms_choice,
     read_results,
     sms_example,
@@ -97,14 +96,13 @@ from shared.polls.lifecycle import (
 from shared.privacy import mask_email, mask_phone
 from shared.reports.tracking import ALPHABET
 from shared.runtime.projection import Projector, ViewReader
-from shared.runtime.repository import MAX_EVENTS_PER_COMMAND, Meta, fixed_event_id
+from shared.runtime.repository import Meta, Repository
 from shared.runtime.service import Context
 from shared.senders.base import Address, Message, SendError
 from shared.senders.kannel import KannelSms
 from shared.senders.smtp import SmtpEmail
 from shared.store.port import (
     EventStore,
-    NewEvent,
     RecordedEvent,
     StoreError,
     WrongExpectedVersion,
@@ -152,106 +150,24 @@ class PollSettings(BaseSettings):
 
 
 # --- the use case -----------------------------------------------------------------------------
-def _payloads(events: Sequence[RecordedEvent]) -> Iterator[DomainEvent]:
-    for event in events:
-        try:
-            yield event.payload()
-        except UnknownEventType:
-            continue
-
-
-class PollRepository:
+class PollRepository(Repository[PollState | None, Command]):
     """Load a poll's stream, decide, append with the expected version."""
 
     def __init__(self, store: EventStore, clock: Clock) -> None:
-        self.store = store
-        self.clock = clock
+        super().__init__(store, clock, POLLS)
 
-    async def load(self, code: str) -> PollState | None:
-        return fold(_payloads(await self.store.read(poll_stream(code))))
-
-    async def execute(
-        self,
-        code: str,
-        command: Command,
-        meta: Meta,
-        *,
-        retry_on_conflict: bool = False,
-        attempts: int = 5,
-    ) -> list[RecordedEvent]:
-        """The stored events (none when the command changed nothing); PollError when the rules
-        refuse; WrongExpectedVersion on a conflict unless `retry_on_conflict`."""
-        stream = poll_stream(code)
-        for attempt in range(attempts):
-            history = await self.store.read(stream)
-            if meta.idempotency_key is not None:
-                done = _done_before(stream, history, meta.idempotency_key)
-                if done is not None:
-                    return done
-            state = fold(_payloads(history))
-            new = decide(state, command)
-            if not new:
-                return []
-            try:
-                return await self.store.append(
-                    stream, self._envelopes(stream, state, new, meta), expected_version=len(history)
-                )
-            except WrongExpectedVersion:
-                if not retry_on_conflict or attempt == attempts - 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _envelopes(
-        self, stream: str, state: PollState | None, new: list[DomainEvent], meta: Meta
-    ) -> list[NewEvent]:
-        now = self.clock.now()
-        envelopes = []
-        for index, payload in enumerate(new):
-            if isinstance(payload, PollOpened):
-                opened = payload
-            else:
-                assert state is not None
-                opened = state.opened
-            # Answers are published without the institution in the subject, so a subscription
-            # filtered to an agency's own events does not see running answers of its poll.
-            agency = None if payload.event_type in BALLOT_EVENTS else opened.agency_code
-            envelopes.append(
-                NewEvent.of(
-                    payload,
-                    occurred_at=now,
-                    actor=meta.actor,
-                    correlation_id=meta.correlation_id,
-                    causation_id=meta.causation_id,
-                    event_id=(
-                        fixed_event_id(stream, meta.idempotency_key, index)
-                        if meta.idempotency_key is not None
-                        else uuid.uuid4()
-                    ),
-                    region_code=opened.region_code,
-                    agency_code=agency,
-                )
-            )
-        return envelopes
+    async def state(self, code: str) -> PollState | None:
+        state, _ = await self.load(code)
+        return state
 
     async def close_if_due(self, code: str, cid: str) -> list[RecordedEvent]:
         """Close a poll whose closes_at has passed (idempotent: fixed event ids, retries)."""
-        state = await self.load(code)
+        state = await self.state(code)
         now = self.clock.now()
         if state is None or not state.close_due(now):
             return []
         meta = Meta(actor=SYSTEM, correlation_id=cid, idempotency_key=f"intake:poll-close:{code}")
         return await self.execute(code, ClosePoll(now=now), meta, retry_on_conflict=True)
-
-
-def _done_before(
-    stream: str, history: Sequence[RecordedEvent], key: str
-) -> list[RecordedEvent] | None:
-    first = fixed_event_id(stream, key, 0)
-    for start, event in enumerate(history):
-        if event.event_id == first:
-            ids = {fixed_event_id(stream, key, i) for i in range(MAX_EVENTS_PER_COMMAND)}
-            return [e for e in history[start:] if e.event_id in ids]
-    return None
 
 
 # --- the polls view ---------------------------------------------------------------------------
@@ -846,13 +762,13 @@ class Polls:
         row = await self.views.fetchone("SELECT * FROM polls WHERE code = ?", (code,))
         if row is not None:
             return row
-        state = await self.repo.load(code)
+        state = await self.repo.state(code)
         return None if state is None else _row_of(state.opened, state.closed)
 
     async def require_open(self, code: str) -> PollState:
         """The poll from its stream (not the view, which may lag behind a close): 404 unknown,
         409 not open."""
-        state = await self.repo.load(code)
+        state = await self.repo.state(code)
         with http_errors():
             if state is None:
                 raise PollNotFound(code)
@@ -956,7 +872,7 @@ class Polls:
         with http_errors():
             closed = await self.repo.close_if_due(code, cid)  # lazily, when closes_at passed
             at = closed[-1].occurred_at.isoformat() if closed else None
-            payload = read_results(await self.repo.load(code))  # ResultsSealed before closing
+            payload = read_results(await self.repo.state(code))  # ResultsSealed before closing
         return results_out(code, questions, _results_dict(payload, at), owner)
 
     async def close(self, code: str, officer: Principal, cid: str) -> dict[str, Any]:
@@ -964,7 +880,7 @@ class Polls:
         meta = Meta(actor=_officer_actor(officer), correlation_id=cid)
         with http_errors():
             await self.repo.execute(code, ClosePoll(now=self.now(), by_agency=by), meta)
-            state = await self.repo.load(code)
+            state = await self.repo.state(code)
         if state is None or state.closed is None:  # pragma: no cover - decide closed it
             raise HTTPException(404, "poll not found")
         return {
@@ -982,7 +898,7 @@ class Polls:
         attachment = self.attachment(body.attachment)
         meta = Meta(actor=_officer_actor(officer), correlation_id=cid)
         with http_errors():
-            state = await self.repo.load(code)
+            state = await self.repo.state(code)
             if state is not None and by is not None and by != state.opened.agency_code:
                 raise NotYourPoll(f"poll {code} belongs to {state.opened.agency_code}")
             await self.repo.close_if_due(code, cid)
@@ -1167,7 +1083,7 @@ async def answer_by_sms(
         return NO_PHONE, "poll_no_phone"
     repo = PollRepository(desk.ctx.store, desk.ctx.clock)
     now = desk.ctx.clock.now()
-    state = await repo.load(code)
+    state = await repo.state(code)
     if state is None:
         return (
             f"Jajak pendapat {code} tidak ditemukan. Periksa kodenya. Format: POLL KODE PILIHAN.",

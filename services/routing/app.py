@@ -20,16 +20,6 @@ from services.routing.desk import (
     RoutingDesk,
     TransferIn,
 )
-from services.routing.directory_state import (
-    DirectoryMeta,
-    DirectoryRepository,
-    InstitutionExists,
-    LiveDirectory,
-    decide_add,
-    decide_rule,
-    decide_rule_removal,
-    decide_update,
-)
 from services.routing.pages import pages_router
 from services.routing.reactions import make_react
 from shared.auth import Principal, Role
@@ -42,10 +32,19 @@ from shared.directory.model import (
     UnknownAgency,
     check_region_code,
 )
+from shared.directory.state import (
+    InstitutionExists,
+    decide_add,
+    decide_rule,
+    decide_rule_removal,
+    decide_update,
+)
 from shared.events.base import Actor
 from shared.http.common import correlation_id
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.runtime.directory import DirectoryRepository, LiveDirectory
 from shared.runtime.projection import Projector, ViewReader
+from shared.runtime.repository import Meta
 from shared.runtime.service import Context, Service
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
@@ -183,13 +182,13 @@ def build(ctx: Context) -> Service:
     async def change_directory(
         decide: Any, request: Request, principal: Principal, key: str | None
     ) -> list[RecordedEvent]:
-        meta = DirectoryMeta(
+        meta = Meta(
             actor=Actor(kind="admin", id=principal.subject),
             correlation_id=correlation_id(request),
             idempotency_key=f"routing:directory:{principal.subject}:{key}" if key else None,
         )
         try:
-            stored = await directories.execute(decide, meta)
+            stored = await directories.decide(decide, meta)
         except DirectoryError as error:
             raise directory_problems(error) from error
         except InstitutionExists as error:

@@ -18,7 +18,6 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.routing.decisions import follow_up_due, next_candidate, time_left
-from services.routing.directory_state import LiveDirectory
 from shared.auth import Principal, Role  # security hook (issue 12)
 from shared.calendar import WorkingDayCalendar
 from shared.errors import DomainError
@@ -27,6 +26,7 @@ from shared.reports.commands import ForwardReport, PostFollowUp, ReturnReport, T
 from shared.reports.events import FollowUpKind, ReportTransferred, Status
 from shared.reports.lifecycle import NotYourReport, ReportNotFound, ReportState, stream_name
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
+from shared.runtime.directory import LiveDirectory
 from shared.runtime.projection import ViewReader
 from shared.runtime.repository import Meta, ReportRepository, fixed_event_id
 from shared.store.port import RecordedEvent

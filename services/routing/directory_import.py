@@ -15,16 +15,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.routing.directory_state import (
-    DirectoryMeta,
-    DirectoryRepository,
-    decide_import,
-    validated,
-)
 from shared.clock import Clock, SystemClock, clock_from
 from shared.directory.events import DirectoryChanged
 from shared.directory.model import Directory
+from shared.directory.state import decide_import, validated
 from shared.events.base import Actor
+from shared.runtime.directory import DirectoryRepository
+from shared.runtime.repository import Meta
 from shared.settings import Settings
 from shared.store import open_store
 from shared.store.port import EventStore
@@ -88,9 +85,9 @@ async def import_directory(
             return []
         return changes
 
-    await repository.execute(
+    await repository.decide(
         decide,
-        DirectoryMeta(
+        Meta(
             actor=actor or Actor(kind="admin", id="cli"),
             correlation_id=correlation_id or f"directory-import-{uuid.uuid4()}",
         ),

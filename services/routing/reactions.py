@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import Counter
 
 from services.routing.decisions import choose, follow_up_due
-from services.routing.directory_state import LiveDirectory
 from shared.calendar import WorkingDayCalendar
 from shared.directory.events import DIRECTORY_STREAM
 from shared.events.base import Actor
@@ -20,6 +19,7 @@ from shared.logs import get_logger
 from shared.reports.commands import ForwardReport
 from shared.reports.events import ReportVerified, Status
 from shared.reports.lifecycle import InvalidTransition
+from shared.runtime.directory import LiveDirectory
 from shared.runtime.repository import Meta, ReportRepository, fixed_event_id
 from shared.store.port import RecordedEvent
 

@@ -31,8 +31,10 @@ from typing import Literal
 from pydantic import ValidationError
 
 from shared.errors import DomainError
+from shared.events.aggregate import Aggregate
 from shared.events.base import DomainEvent
 from shared.polls.events import (
+    BALLOT_EVENTS,
     MAX_COMMENT,
     UNKNOWN_REGION,
     AgencyResponsePublished,
@@ -48,6 +50,7 @@ from shared.polls.events import (
     QuestionKind,
     RegionResult,
     Tallies,
+    poll_stream,
 )
 from shared.values import Attachment, Channel
 
@@ -466,3 +469,33 @@ def choice_keys(opened: PollOpened) -> str:
     if len(opened.questions) == 1:
         return "/".join(c.key for c in opened.questions[0].choices)
     return " ".join(f"{q.key}:" + "/".join(c.key for c in q.choices) for q in opened.questions)
+
+
+class Polls(Aggregate[PollState | None, Command]):
+    """Poll streams for the repository: `poll-<CODE>`, published under the poll's region and
+    institution, except answers: they carry no institution, so a subscription filtered to an
+    institution's own events does not see its poll's running answers."""
+
+    def stream(self, key: str) -> str:
+        return poll_stream(key)
+
+    def initial(self) -> PollState | None:
+        return None
+
+    def evolve(self, state: PollState | None, event: DomainEvent, at: datetime) -> PollState | None:
+        return evolve(state, event)
+
+    def decide(self, state: PollState | None, command: Command) -> list[DomainEvent]:
+        return decide(state, command)
+
+    def address(
+        self, before: PollState | None, event: DomainEvent, after: PollState | None
+    ) -> tuple[str | None, str | None]:
+        opened = event if isinstance(event, PollOpened) else after.opened if after else None
+        if opened is None:
+            return None, None
+        agency = None if event.event_type in BALLOT_EVENTS else opened.agency_code
+        return opened.region_code, agency
+
+
+POLLS = Polls()

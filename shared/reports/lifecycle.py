@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.crypto import EncryptedBlob
 from shared.errors import DomainError
+from shared.events.aggregate import Aggregate
 from shared.events.base import DomainEvent
 from shared.reports.commands import (
     AmendReport,
@@ -508,3 +509,32 @@ _DECIDERS: dict[type[Command], Callable[[ReportState, Any], list[DomainEvent]]] 
     RecordBreach: _breach,
     EscalateToOmbudsman: _escalate,
 }
+
+
+class Reports(Aggregate[ReportState | None, Command]):
+    """Report streams for the repository: `report-<tracking_id>`, published under the report's
+    region and the institution holding it (or, for a return, the one it came back from)."""
+
+    def stream(self, key: str) -> str:
+        return stream_name(key)
+
+    def initial(self) -> ReportState | None:
+        return None
+
+    def evolve(
+        self, state: ReportState | None, event: DomainEvent, at: datetime
+    ) -> ReportState | None:
+        return evolve(state, event, at)
+
+    def decide(self, state: ReportState | None, command: Command) -> list[DomainEvent]:
+        return decide(state, command)
+
+    def address(
+        self, before: ReportState | None, event: DomainEvent, after: ReportState | None
+    ) -> tuple[str | None, str | None]:
+        # A return still names the agency it came from, so its systems see it.
+        agency = (after.agency_code if after else None) or (before.agency_code if before else None)
+        return (after.region_code if after else None), agency
+
+
+REPORTS = Reports()

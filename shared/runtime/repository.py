@@ -1,4 +1,4 @@
-"""The report use case every service shares: load the stream, decide, append.
+"""The one use case every command goes through: load the stream, decide, append.
 
 An idempotency key (HTTP `Idempotency-Key`, a channel's message id, a causing event's id) becomes
 fixed event ids, so a retried command finds its events already stored and appends nothing.
@@ -7,17 +7,23 @@ fixed event ids, so a retried command finds its events already stored and append
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
 
 from shared.clock import Clock
+from shared.events.aggregate import Aggregate
 from shared.events.base import Actor, DomainEvent, UnknownEventType
 from shared.reports.commands import Command
-from shared.reports.lifecycle import ReportState, decide, evolve, stream_name
+from shared.reports.lifecycle import REPORTS, ReportState
 from shared.store.port import EventStore, NewEvent, RecordedEvent, WrongExpectedVersion
 
 MAX_EVENTS_PER_COMMAND = 16
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1c2f0e-5b7a-4f43-9d55-2b7d8f1e0a11")
+
+State = TypeVar("State")
+Cmd = TypeVar("Cmd")
 
 
 @dataclass(frozen=True)
@@ -34,32 +40,42 @@ def fixed_event_id(stream: str, key: str, index: int) -> uuid.UUID:
     return uuid.uuid5(_EVENT_ID_NAMESPACE, f"{stream}|{key}|{index}")
 
 
-def fold(events: Sequence[RecordedEvent]) -> ReportState | None:
-    state: ReportState | None = None
+def done_before(stream: str, history: Sequence[RecordedEvent], key: str) -> list[RecordedEvent]:
+    """The events an earlier run of the command with idempotency `key` stored (none: not run)."""
+    first = fixed_event_id(stream, key, 0)
+    for start, event in enumerate(history):
+        if event.event_id == first:
+            ids = {fixed_event_id(stream, key, i) for i in range(MAX_EVENTS_PER_COMMAND)}
+            return [e for e in history[start:] if e.event_id in ids]
+    return []
+
+
+def payloads(events: Sequence[RecordedEvent]) -> Iterator[tuple[DomainEvent, datetime]]:
+    """Each stored event's payload and time. An event type this process does not know yet
+    (written by a newer release) is skipped: it cannot change a rule this code knows."""
     for event in events:
         try:
-            payload = event.payload()
+            yield event.payload(), event.occurred_at
         except UnknownEventType:
-            # A newer event type this process does not know yet does not change the report's
-            # lifecycle here; skipping it beats refusing every command on the report.
             continue
-        state = evolve(state, payload, event.occurred_at)
-    return state
 
 
-class ReportRepository:
-    def __init__(self, store: EventStore, clock: Clock) -> None:
+class Repository(Generic[State, Cmd]):
+    """Loads, decides and appends for one kind of stream (`aggregate`)."""
+
+    def __init__(self, store: EventStore, clock: Clock, aggregate: Aggregate[State, Cmd]) -> None:
         self.store = store
         self.clock = clock
+        self.aggregate = aggregate
 
-    async def load(self, tracking_id: str) -> tuple[ReportState | None, list[RecordedEvent]]:
-        events = await self.store.read(stream_name(tracking_id))
-        return fold(events), events
+    async def load(self, key: str) -> tuple[State, list[RecordedEvent]]:
+        events = await self.store.read(self.aggregate.stream(key))
+        return self.aggregate.fold(payloads(events)), events
 
     async def execute(
         self,
-        tracking_id: str,
-        command: Command,
+        key: str,
+        command: Cmd,
         meta: Meta,
         *,
         retry_on_conflict: bool = False,
@@ -67,24 +83,18 @@ class ReportRepository:
     ) -> list[RecordedEvent]:
         """Run one command. Returns the stored events (none when the command changed nothing).
 
-        Raises DomainError for a command the state does not allow, and WrongExpectedVersion when
-        another writer got there first and `retry_on_conflict` is False.
+        Raises the aggregate's domain errors for a command the state does not allow, and
+        WrongExpectedVersion when another writer got there first and `retry_on_conflict` is False.
         """
-        stream = stream_name(tracking_id)
+        stream = self.aggregate.stream(key)
         for attempt in range(attempts):
             history = await self.store.read(stream)
             if meta.idempotency_key is not None:
-                first_id = fixed_event_id(stream, meta.idempotency_key, 0)
-                done = [e for e in history if e.event_id == first_id]
+                done = done_before(stream, history, meta.idempotency_key)
                 if done:
-                    start = history.index(done[0])
-                    key_ids = {
-                        fixed_event_id(stream, meta.idempotency_key, i)
-                        for i in range(MAX_EVENTS_PER_COMMAND)
-                    }
-                    return [e for e in history[start:] if e.event_id in key_ids]
-            state = fold(history)
-            new = decide(state, command)
+                    return done
+            state = self.aggregate.fold(payloads(history))
+            new = self.aggregate.decide(state, command)
             if not new:
                 return []
             envelopes = self._envelopes(stream, state, new, meta)
@@ -96,18 +106,14 @@ class ReportRepository:
         raise AssertionError("unreachable")
 
     def _envelopes(
-        self, stream: str, state: ReportState | None, new: list[DomainEvent], meta: Meta
+        self, stream: str, state: State, new: list[DomainEvent], meta: Meta
     ) -> list[NewEvent]:
         now = self.clock.now()
         envelopes: list[NewEvent] = []
         for index, payload in enumerate(new):
             before = state
-            state = evolve(state, payload, now)
-            event_id = (
-                fixed_event_id(stream, meta.idempotency_key, index)
-                if meta.idempotency_key is not None
-                else uuid.uuid4()
-            )
+            state = self.aggregate.evolve(state, payload, now)
+            region_code, agency_code = self.aggregate.address(before, payload, state)
             envelopes.append(
                 NewEvent.of(
                     payload,
@@ -115,11 +121,18 @@ class ReportRepository:
                     actor=meta.actor,
                     correlation_id=meta.correlation_id,
                     causation_id=meta.causation_id,
-                    event_id=event_id,
-                    region_code=state.region_code if state else None,
-                    # A return still names the agency it came from, so its systems see it.
-                    agency_code=(state.agency_code if state else None)
-                    or (before.agency_code if before else None),
+                    event_id=(
+                        fixed_event_id(stream, meta.idempotency_key, index)
+                        if meta.idempotency_key is not None
+                        else uuid.uuid4()
+                    ),
+                    region_code=region_code,
+                    agency_code=agency_code,
                 )
             )
         return envelopes
+
+
+class ReportRepository(Repository[ReportState | None, Command]):
+    def __init__(self, store: EventStore, clock: Clock) -> None:
+        super().__init__(store, clock, REPORTS)

@@ -9,20 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from services.routing.directory_state import (
-    DirectoryMeta,
-    DirectoryRepository,
-    LiveDirectory,
-    decide_add,
-)
 from services.routing.reactions import make_react
 from shared.calendar import WorkingDayCalendar
 from shared.clock import FixedClock
 from shared.directory.model import Institution
+from shared.directory.state import decide_add
 from shared.events.base import Actor
 from shared.reports.commands import ForwardReport, ReturnReport, SubmitReport, VerifyReport
 from shared.reports.events import Classification, Location, Status
 from shared.reports.lifecycle import stream_name
+from shared.runtime.directory import DirectoryRepository, LiveDirectory
 from shared.runtime.repository import Meta, ReportRepository
 from shared.store.port import RecordedEvent
 from shared.store.sqlite import SqliteEventStore
@@ -120,9 +116,9 @@ async def test_the_live_directory_follows_the_directory_stream(store: SqliteEven
         categories=("kesehatan",),
     )
     repository = DirectoryRepository(store, FixedClock(MONDAY))
-    meta = DirectoryMeta(actor=Actor(kind="admin", id="a"), correlation_id="c", idempotency_key="k")
-    stored = await repository.execute(lambda d: decide_add(d, alak), meta)
-    again = await repository.execute(lambda d: decide_add(d, alak), meta)
+    meta = Meta(actor=Actor(kind="admin", id="a"), correlation_id="c", idempotency_key="k")
+    stored = await repository.decide(lambda d: decide_add(d, alak), meta)
+    again = await repository.decide(lambda d: decide_add(d, alak), meta)
     assert [e.event_id for e in again] == [e.event_id for e in stored]
     assert len(await store.read("directory")) == 1
 

@@ -7,16 +7,6 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.routing.decisions import candidates, choose, follow_up_due, next_candidate
-from services.routing.directory_state import (
-    DirectoryDraft,
-    InstitutionExists,
-    build_directory,
-    decide_add,
-    decide_import,
-    decide_rule,
-    decide_update,
-    validated,
-)
 from shared.calendar import WorkingDayCalendar
 from shared.directory.events import DirectoryChanged
 from shared.directory.model import (
@@ -25,6 +15,16 @@ from shared.directory.model import (
     Institution,
     RoutingRule,
     default_directory,
+)
+from shared.directory.state import (
+    DirectoryDraft,
+    InstitutionExists,
+    build_directory,
+    decide_add,
+    decide_import,
+    decide_rule,
+    decide_update,
+    validated,
 )
 
 SEED = default_directory()

@@ -5,21 +5,18 @@ Three parts, like the report aggregate:
 - **decide**: `decide_*` compare what is wanted with the current directory and return the changes
   (none when nothing differs, so a repeated command or a re-import appends nothing); `validated`
   checks that the directory after the changes is still valid;
-- **use case**: `DirectoryRepository.execute` loads the stream, decides, appends with the
-  expected version.
+- **the stream**: `Directories` tells the generic repository how to load and append.
 
-`LiveDirectory` is the routing service's in-memory copy, kept current by its event consumer.
+Pure: the repository (`shared.runtime.directory`) does the I/O, and keeps the in-memory copy
+every service reads (`LiveDirectory`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from shared.clock import Clock
 from shared.directory.events import (
     DIRECTORY_STREAM,
     DirectoryChanged,
@@ -34,10 +31,10 @@ from shared.directory.model import (
     RoutingRule,
     default_directory,
 )
-from shared.events.base import Actor
+from shared.events.aggregate import Aggregate
+from shared.events.base import DomainEvent
 from shared.logs import get_logger
-from shared.runtime.repository import fixed_event_id
-from shared.store.port import EventStore, NewEvent, RecordedEvent, WrongExpectedVersion
+from shared.store.port import RecordedEvent
 
 log = get_logger(__name__)
 
@@ -212,87 +209,6 @@ def decide_import(directory: Directory, wanted: Directory) -> list[DirectoryChan
     return changes
 
 
-# --- the stream ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DirectoryMeta:
-    actor: Actor
-    correlation_id: str
-    causation_id: str | None = None
-    idempotency_key: str | None = None
-
-
-Decide = Callable[[Directory], list[DirectoryChanged]]
-
-
-class DirectoryRepository:
-    """Load the `directory` stream, decide, append with the expected version."""
-
-    def __init__(self, store: EventStore, clock: Clock, base: DirectoryFile | None = None) -> None:
-        self.store = store
-        self.clock = clock
-        self.base = base or default_directory().data
-
-    async def load(self) -> tuple[Directory, list[RecordedEvent]]:
-        history = await self.store.read(DIRECTORY_STREAM)
-        changes = [_change(e) for e in history]
-        return build_directory(self.base, [c for c in changes if c is not None]), history
-
-    async def execute(
-        self, decide: Decide, meta: DirectoryMeta, *, retry_on_conflict: bool = False
-    ) -> list[RecordedEvent]:
-        """Run one decision; returns the stored events (none when nothing changed).
-
-        Raises whatever `decide` raises, `DirectoryError` when the changes would leave an invalid
-        directory, and `WrongExpectedVersion` on a conflict unless `retry_on_conflict`.
-        """
-        for attempt in range(5):
-            directory, history = await self.load()
-            if meta.idempotency_key is not None:
-                first = fixed_event_id(DIRECTORY_STREAM, meta.idempotency_key, 0)
-                done = [i for i, e in enumerate(history) if e.event_id == first]
-                if done:
-                    ids = {
-                        fixed_event_id(DIRECTORY_STREAM, meta.idempotency_key, i)
-                        for i in range(len(history) - done[0])
-                    }
-                    return [e for e in history[done[0] :] if e.event_id in ids]
-            changes = decide(directory)
-            if not changes:
-                return []
-            validated(directory, changes)
-            try:
-                return await self.store.append(
-                    DIRECTORY_STREAM, self._envelopes(changes, meta), expected_version=len(history)
-                )
-            except WrongExpectedVersion:
-                if not retry_on_conflict or attempt == 4:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _envelopes(
-        self, changes: Sequence[DirectoryChanged], meta: DirectoryMeta
-    ) -> list[NewEvent]:
-        now = self.clock.now()
-        return [
-            NewEvent.of(
-                change,
-                occurred_at=now,
-                actor=meta.actor,
-                correlation_id=meta.correlation_id,
-                causation_id=meta.causation_id,
-                event_id=(
-                    fixed_event_id(DIRECTORY_STREAM, meta.idempotency_key, index)
-                    if meta.idempotency_key is not None
-                    else uuid.uuid4()
-                ),
-                region_code=_region_of(change),
-                # An agency's own systems see the changes to their institution on its subject.
-                agency_code=change.code,
-            )
-            for index, change in enumerate(changes)
-        ]
-
-
 def validated(directory: Directory, changes: Iterable[DirectoryChanged]) -> Directory:
     """The directory after `changes`; `DirectoryError` naming the problems if it is not valid."""
     draft = DirectoryDraft(directory.data)
@@ -316,54 +232,41 @@ def _change(event: RecordedEvent) -> DirectoryChanged | None:
     return payload if isinstance(payload, DirectoryChanged) else None
 
 
-# --- the routing service's copy ------------------------------------------------------------------
-class LiveDirectory:
-    """The current directory in memory: loaded from the store at start, then kept current by
-    applying each `DirectoryChanged` the service's consumer (or its own HTTP command) sees."""
+Decide = Callable[[Directory], list[DirectoryChanged]]
 
-    def __init__(self, store: EventStore, base: DirectoryFile | None = None) -> None:
-        self.store = store
+
+class Directories(Aggregate[Directory, Decide]):
+    """The `directory` stream for the repository. A command is a function of the current
+    directory (one of the `decide_*` above); the changes it returns must leave a valid directory.
+    Each change is published under its institution's region and code."""
+
+    def __init__(self, base: DirectoryFile | None = None) -> None:
         self.base = base or default_directory().data
-        self.version = 0
-        self._changes: list[DirectoryChanged] = []
-        self._directory: Directory | None = None
-        self._loaded = False
-        self._lock = asyncio.Lock()
 
-    def reset(self, history: Sequence[RecordedEvent]) -> None:
-        self._changes = [c for c in (_change(e) for e in history) if c is not None]
-        self.version = history[-1].stream_version if history else 0
-        self._directory = None
-        self._loaded = True
+    def stream(self, key: str) -> str:
+        return DIRECTORY_STREAM
 
-    async def get(self) -> Directory:
-        """The current directory, reading the `directory` stream the first time."""
-        if not self._loaded:
-            async with self._lock:
-                if not self._loaded:
-                    await self.refresh()
-        return self.current
+    def initial(self) -> Directory:
+        return build_directory(self.base, [])
 
-    def observe(self, event: RecordedEvent) -> bool:
-        """Apply a recorded directory event; False when it is not the next one (reload then)."""
-        if not self._loaded:
-            return False
-        if event.stream != DIRECTORY_STREAM or event.stream_version <= self.version:
-            return True
-        if event.stream_version != self.version + 1:
-            return False
-        change = _change(event)
-        if change is not None:
-            self._changes.append(change)
-        self.version = event.stream_version
-        self._directory = None  # rebuilt lazily: an import brings thousands of changes at once
-        return True
+    def fold(self, history: Iterable[tuple[DomainEvent, datetime]]) -> Directory:
+        # One build for the whole history (an import brings thousands of changes at once).
+        changes = [e for e, _ in history if isinstance(e, DirectoryChanged)]
+        return build_directory(self.base, changes)
 
-    @property
-    def current(self) -> Directory:
-        if self._directory is None:
-            self._directory = build_directory(self.base, self._changes)
-        return self._directory
+    def evolve(self, state: Directory, event: DomainEvent, at: datetime) -> Directory:
+        # Only `address` looks at the state after a change, and it needs the change alone.
+        return state
 
-    async def refresh(self) -> None:
-        self.reset(await self.store.read(DIRECTORY_STREAM))
+    def decide(self, state: Directory, command: Decide) -> list[DomainEvent]:
+        changes = command(state)
+        if changes:
+            validated(state, changes)
+        return list(changes)
+
+    def address(
+        self, before: Directory, event: DomainEvent, after: Directory
+    ) -> tuple[str | None, str | None]:
+        assert isinstance(event, DirectoryChanged)
+        # An agency's own systems see the changes to their institution on its subject.
+        return _region_of(event), event.code
