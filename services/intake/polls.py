@@ -47,7 +47,6 @@ from services.intake import regions
 from services.intake.attachments import AttachmentRejected
 from services.intake.channels.common import Sender, normalize_phone
 from services.intake.limits import client_address, enforce, too_many
-from services.notify.settings import NotifySettings
 from shared.auth import Principal, Role
 from shared.clock import Clock
 from shared.crypto import derive_key, keyed_hash
@@ -100,6 +99,7 @@ from shared.runtime.repository import Meta, Repository
 from shared.runtime.service import Context
 from shared.senders.base import Address, Message, SendError
 from shared.senders.kannel import KannelSms
+from shared.senders.settings import SenderSettings
 from shared.senders.smtp import SmtpEmail
 from shared.store.port import (
     EventStore,
@@ -438,13 +438,13 @@ class VerificationCodes:
 
 
 class CodeSender:
-    """The one-time code by SMS (Kannel sendsms) or e-mail (SMTP), with notify's senders."""
+    """The one-time code by SMS (Kannel sendsms) or e-mail (SMTP), with the shared senders."""
 
     def __init__(self, sendsms_url: str | None, smtp_url: str | None) -> None:
-        notify = NotifySettings()
-        timeout = notify.notify_send_timeout_seconds
-        self.sms = KannelSms(sendsms_url, notify.sms_sender, timeout) if sendsms_url else None
-        self.email = SmtpEmail(smtp_url, notify.smtp_from, timeout) if smtp_url else None
+        senders = SenderSettings()
+        timeout = senders.notify_send_timeout_seconds
+        self.sms = KannelSms(sendsms_url, senders.sms_sender, timeout) if sendsms_url else None
+        self.email = SmtpEmail(smtp_url, senders.smtp_from, timeout) if smtp_url else None
 
     async def send(
         self, identity: Identity, code: str, title: str, otp: str, minutes: int, field: str

@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from shared.senders.base import Message
-from shared.senders.gsm7 import shorten, sms_text
+from shared.sms.gsm7 import shorten, sms_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("id", "en")

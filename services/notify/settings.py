@@ -7,7 +7,9 @@ settings; the rest is notify's alone.
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from shared.senders.settings import SenderSettings
 
 DEFAULT_RATES = {
     "sms": 10.0,
@@ -19,13 +21,9 @@ DEFAULT_RATES = {
 }
 
 
-class NotifySettings(BaseSettings):
+class NotifySettings(SenderSettings):
     model_config = SettingsConfigDict(env_prefix="LAPOR_", extra="ignore")
 
-    smtp_from: str = Field(
-        default="LAPOR! <noreply@lapor.example>", description="From: of notification e-mails"
-    )
-    sms_sender: str = Field(default="1708", description="Sender of notification SMS")
     whatsapp_api_url: str | None = Field(
         default=None, description="WhatsApp Cloud API base, e.g. https://graph.facebook.com/v21.0"
     )
@@ -41,7 +39,6 @@ class NotifySettings(BaseSettings):
     notify_max_attempts: int = Field(default=5, ge=1, le=20)
     notify_retry_base_seconds: float = Field(default=1.0, gt=0)
     notify_retry_max_seconds: float = Field(default=300.0, gt=0)
-    notify_send_timeout_seconds: float = Field(default=15.0, gt=0)
     notify_rate_limits: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_RATES),
         description='Messages per second per channel (JSON, e.g. {"sms": 5})',

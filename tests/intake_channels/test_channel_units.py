@@ -40,7 +40,8 @@ from services.intake.channels.social import (
 )
 from shared.directory.model import default_directory
 from shared.reports.events import Status
-from shared.sms.grammar import HELP_TEXT, SmsGrammar, is_gsm7, septet_length
+from shared.sms.grammar import HELP_TEXT, SmsGrammar
+from shared.sms.gsm7 import is_gsm7, septet_length
 from shared.values import Channel
 from tests.intake_channels.kannel import KannelGateway, _parse_got, missing_kannel, require_kannel
 
@@ -130,7 +131,7 @@ def test_every_status_answer_fits_one_sms(status: Status) -> None:
         False,
     )
     text = status_text(info, 160)
-    from shared.sms.grammar import fit_one_sms
+    from shared.sms.gsm7 import fit_one_sms
 
     fitted = fit_one_sms(text)
     assert fitted.startswith("Laporan ABCDEFGHJK: ")

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.sms.grammar import HELP_TEXT, is_gsm7, septet_length
+from shared.sms.grammar import HELP_TEXT
+from shared.sms.gsm7 import is_gsm7, septet_length
 from tests.intake_channels.conftest import ChannelSystem
 from tests.intake_channels.kannel import KannelGateway, require_kannel
 from tests.support import wait_for

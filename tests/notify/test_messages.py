@@ -22,18 +22,18 @@ from services.notify.rendering import Renderer, long_date
 from shared.notifications.events import NotificationChannel
 from shared.privacy import mask_email, mask_phone, scrub
 from shared.senders.base import Address, Message, PermanentSendError, TransientSendError
-from shared.senders.gsm7 import (
-    MAX_PARTS,
-    SINGLE_SMS_SEPTETS,
-    is_gsm7,
-    parts,
-    septets,
-    sms_text,
-    to_gsm7,
-)
 from shared.senders.kannel import KannelSms
 from shared.senders.smtp import SmtpEmail
 from shared.senders.social import MetaSendApi, WhatsAppCloud, XDirectMessage
+from shared.sms.gsm7 import (
+    MAX_PARTS,
+    SINGLE_GSM7,
+    is_gsm7,
+    septet_length,
+    sms_segments,
+    sms_text,
+    to_gsm7,
+)
 from tests.notify.harness import SmtpSink
 from tests.support import free_port
 
@@ -89,9 +89,9 @@ def test_every_notice_renders_in_both_languages(
     assert message.subject and TID in message.subject
     assert TID in message.sms and TID in message.text
     assert is_gsm7(message.sms) and "\n" not in message.sms
-    assert parts(message.sms) <= MAX_PARTS
+    assert sms_segments(message.sms) <= MAX_PARTS
     if template in ONE_SMS:
-        assert septets(message.sms) <= SINGLE_SMS_SEPTETS, message.sms
+        assert septet_length(message.sms) <= SINGLE_GSM7, message.sms
     assert message.html.startswith("<!DOCTYPE html>")
     assert f'lang="{language}"' in message.html
     # The HTML part escapes what citizens and agencies wrote; the text part keeps it as it is.
@@ -134,7 +134,7 @@ def test_sms_and_email_reporters_are_told_how_to_answer_on_their_own_channel(
 def test_a_long_answer_from_an_agency_is_cut_to_fit(renderer: Renderer) -> None:
     long_text = "Kami sudah meninjau lokasi. " * 60
     message = renderer.render("follow_up", "id", CONTEXT | {"text": long_text})
-    assert parts(message.sms) <= MAX_PARTS
+    assert sms_segments(message.sms) <= MAX_PARTS
     assert "..." in message.sms and message.sms.endswith("ke 1708.")
     assert long_text.strip() in " ".join(message.text.split())  # the e-mail keeps it whole
 
@@ -142,9 +142,11 @@ def test_a_long_answer_from_an_agency_is_cut_to_fit(renderer: Renderer) -> None:
 def test_gsm7() -> None:
     assert to_gsm7("“Halo” – naïve café…") == '"Halo" - naive café...'
     assert to_gsm7("emoji 🙂 ok") == "emoji ? ok"
-    assert septets("a€b") == 4 and parts("x" * 160) == 1 and parts("x" * 161) == 2
+    assert (
+        septet_length("a€b") == 4 and sms_segments("x" * 160) == 1 and sms_segments("x" * 161) == 2
+    )
     assert sms_text("baris 1\nbaris 2") == "baris 1 baris 2"
-    assert parts(sms_text("y" * 1000)) == MAX_PARTS
+    assert sms_segments(sms_text("y" * 1000)) == MAX_PARTS
     assert long_date("2026-12-01", "id") == "1 Desember 2026"
     assert long_date("2026-12-01", "en") == "1 December 2026"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from shared.sms.grammar import is_gsm7, septet_length
+from shared.sms.gsm7 import is_gsm7, septet_length
 from tests.polls.conftest import PollSystem
 from tests.support import wait_for
 

@@ -12,8 +12,6 @@ from shared.directory.model import RESERVED_KEYWORDS, Directory, default_directo
 from shared.reports.tracking import new_tracking_id
 from shared.sms.grammar import (
     COMMANDS,
-    GSM7_BASIC,
-    GSM7_EXTENSION,
     HELP_TEXT,
     Invalid,
     KeywordTarget,
@@ -22,9 +20,13 @@ from shared.sms.grammar import (
     Reply,
     SmsGrammar,
     StatusQuery,
+    parse_sms,
+)
+from shared.sms.gsm7 import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
     fit_one_sms,
     is_gsm7,
-    parse_sms,
     septet_length,
     sms_encoding,
     sms_segments,

@@ -29,11 +29,9 @@ from shared.sms.grammar import (
     PollAnswer,
     Reply,
     StatusQuery,
-    fit_one_sms,
     parse_sms,
-    septet_length,
-    to_gsm7,
 )
+from shared.sms.gsm7 import fit_one_sms, septet_length, to_gsm7
 
 log = get_logger(__name__)
 

@@ -24,7 +24,8 @@ from services.intake.channels.common import CHANNEL_MESSAGES, ChannelDesk, Sende
 from services.intake.channels.conversation import BUSY, converse
 from shared.http.common import correlation_id
 from shared.logs import get_logger
-from shared.sms.grammar import HELP_TEXT, SINGLE_GSM7
+from shared.sms.grammar import HELP_TEXT
+from shared.sms.gsm7 import SINGLE_GSM7
 from shared.values import Channel
 
 log = get_logger(__name__)
