@@ -26,7 +26,6 @@ from fastapi import (
     UploadFile,
 )
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -60,9 +59,10 @@ from shared.reports.tracking import (
     normalize_tracking_id,
 )
 from shared.runtime.access_audit import access_log, record_confidential_read  # security hook
+from shared.runtime.bus import Service
 from shared.runtime.projection import Projector, ViewReader, open_view_db
 from shared.runtime.repository import Meta
-from shared.runtime.service import Context, Service
+from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
 from shared.store.port import RecordedEvent
@@ -474,13 +474,7 @@ def build(ctx: Context) -> Service:
     def address(request: Request) -> str:
         return client_address(request, intake.limits.trust_forwarded_for)
 
-    async def optional_officer(request: Request) -> Principal | None:
-        header = request.headers.get("authorization")
-        if not header:
-            return None
-        scheme, _, token = header.partition(" ")
-        return ctx.auth.principal(HTTPAuthorizationCredentials(scheme=scheme, credentials=token))
-
+    optional_officer = ctx.auth.optional()
     Officer = Annotated[Principal | None, Depends(optional_officer)]
 
     def officer_may_read(row: Any, officer: Principal | None) -> bool:
@@ -762,14 +756,10 @@ def build(ctx: Context) -> Service:
     from services.intake.polls import routers as poll_routers
     from services.intake.web import web_router
 
+    polls_api, polls_view = poll_routers(ctx, intake)
     return Service(
-        routers=[
-            router,
-            web_router(ctx, intake),
-            *channel_routers(ctx, intake),
-            *poll_routers(ctx, intake),
-        ],
-        projector=projector,
+        routers=[router, web_router(ctx, intake), *channel_routers(ctx, intake), *polls_api],
+        projectors=[projector, polls_view],
         on_stop=[close_keys],
         background=[keep_retention] if retention.retention_days is not None else [],
     )

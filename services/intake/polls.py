@@ -19,7 +19,6 @@ dependencies defined inside `routers`.
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import json
 import secrets
@@ -37,7 +36,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,9 +47,12 @@ from services.intake.channels.common import Sender, normalize_phone
 from services.intake.limits import client_address, enforce, too_many
 from shared.auth import Principal, Role
 from shared.clock import Clock
-from shared.crypto import derive_key, keyed_hash
+from shared.crypto import keyed_hash
 from shared.events.base import Actor, UnknownEventType
 from shared.http.common import correlation_id
+from shared.http.csrf import FIELD as CSRF_FIELD
+from shared.http.csrf import Csrf
+from shared.http.security import PUBLIC_PAGE_HEADERS
 from shared.logs import get_logger
 from shared.polls.events import (
     AGENCY_PATTERN,
@@ -106,7 +107,6 @@ from shared.store.port import (
     RecordedEvent,
     StoreError,
     WrongExpectedVersion,
-    follow,
 )
 from shared.values import Attachment, Channel
 
@@ -120,18 +120,8 @@ VIEW_NAME = "intake-polls"
 HERE = Path(__file__).parent
 CODE_LENGTH = 5
 WEB_BASE = "/jajak-pendapat"
-CSRF_COOKIE = "lapor_csrf"  # the same signed double-submit token as intake's other pages
 SYSTEM = Actor(kind="system", id="intake-polls")
 VOTER = Actor(kind="citizen", id="voter")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-        " form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
 
 
 class PollSettings(BaseSettings):
@@ -276,36 +266,6 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
 
 def create_projector(data_dir: Path) -> Projector:
     return Projector(data_dir / f"{VIEW_NAME}.db", VIEW_NAME, SCHEMA, apply, TABLES)
-
-
-async def keep_view(store: EventStore, projector: Projector) -> None:
-    """Follow the store into the polls view, forever (a restart resumes at the checkpoint)."""
-    while True:
-        try:
-            async for batch in follow(store, projector.checkpoint()):
-                await _apply(projector, batch)
-        except asyncio.CancelledError:
-            raise
-        except (StoreError, OSError, sqlite3.Error) as error:
-            log.warning("polls_view_retry", error_type=type(error).__name__)
-            await asyncio.sleep(1.0)
-
-
-async def _apply(projector: Projector, batch: list[RecordedEvent]) -> None:
-    try:
-        await asyncio.to_thread(projector.apply_batch, batch)
-    except (StoreError, OSError, sqlite3.OperationalError):
-        raise
-    except Exception:
-        # One event the view cannot take must not stop it: set it aside, go on.
-        for event in batch:
-            try:
-                await asyncio.to_thread(projector.apply_batch, [event])
-            except Exception as error:
-                log.error("polls_view_dead_letter", position=event.position, exc_info=error)
-                await asyncio.to_thread(
-                    projector.record_dead_letter, event, f"{type(error).__name__}: {error}"
-                )
 
 
 # --- identities and one-time codes ------------------------------------------------------------
@@ -1128,19 +1088,14 @@ async def answer_by_sms(
 
 
 # --- the routes -------------------------------------------------------------------------------
-def _mac(key: bytes, text: str) -> str:
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def routers(ctx: Context, intake: "Intake") -> list[APIRouter]:
+def routers(ctx: Context, intake: "Intake") -> tuple[list[APIRouter], Projector]:
     """The polls API (`/api/v1/polls…`) and pages (`/jajak-pendapat…`), with a lifespan that
-    keeps the polls view and closes polls on schedule."""
+    closes polls on schedule; and the polls view, which the service's consumer keeps."""
     polls = Polls(ctx, intake)
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
         tasks = [
-            asyncio.create_task(keep_view(ctx.store, polls.projector), name="polls-view"),
             asyncio.create_task(polls.tick(), name="polls-ticker"),
         ]
         try:
@@ -1160,12 +1115,7 @@ def routers(ctx: Context, intake: "Intake") -> list[APIRouter]:
     def address(request: Request) -> str:
         return client_address(request, intake.limits.trust_forwarded_for)
 
-    async def optional_officer(request: Request) -> Principal | None:
-        header = request.headers.get("authorization")
-        if not header:
-            return None
-        scheme, _, token = header.partition(" ")
-        return ctx.auth.principal(HTTPAuthorizationCredentials(scheme=scheme, credentials=token))
+    optional_officer = ctx.auth.optional()
 
     Officer = Annotated[Principal | None, Depends(optional_officer)]
 
@@ -1223,7 +1173,7 @@ def routers(ctx: Context, intake: "Intake") -> list[APIRouter]:
         """The institution's response to the consultation, after it closed."""
         return await polls.respond(code, body, officer, correlation_id(request))
 
-    return [api, _pages(ctx, intake, polls)]
+    return [api, _pages(ctx, intake, polls)], polls.projector
 
 
 # --- the web pages ----------------------------------------------------------------------------
@@ -1235,43 +1185,22 @@ def _pages(ctx: Context, intake: "Intake", polls: Polls) -> APIRouter:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    csrf_key = derive_key(intake.secret, "web-csrf")
-    secure = intake.limits.secure_cookies
-
-    def csrf_valid(token: str) -> bool:
-        nonce, _, mac = token.partition(".")
-        return bool(nonce) and hmac.compare_digest(mac, _mac(csrf_key, nonce))
-
-    def csrf_token(request: Request) -> str:
-        current = request.cookies.get(CSRF_COOKIE, "")
-        if csrf_valid(current):
-            return current
-        nonce = secrets.token_urlsafe(18)
-        return f"{nonce}.{_mac(csrf_key, nonce)}"
+    csrf = Csrf(intake.secret, secure_cookies=intake.limits.secure_cookies)
 
     def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        token = csrf_token(request)
+        token = csrf.token(request)
         html = env.get_template(template).render(
             csrf_token=token, base=WEB_BASE, region_name=regions.name_of, **context
         )
         response = HTMLResponse(html, status_code=status)
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(PUBLIC_PAGE_HEADERS)
         response.headers["Cache-Control"] = "no-store"
-        if request.cookies.get(CSRF_COOKIE) != token:
-            response.set_cookie(
-                CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/"
-            )
+        csrf.remember(request, response, token)
         return response
 
     async def form_of(request: Request) -> FormData:
         form = await request.form(max_files=0, max_fields=40)
-        sent = form.get("csrf_token")
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        if not (
-            isinstance(sent, str)
-            and csrf_valid(cookie)
-            and hmac.compare_digest(sent.encode(), cookie.encode())
-        ):
+        if not csrf.matches(request, form.get(CSRF_FIELD)):
             raise HTTPException(403, "csrf_token: reload the page and try again")
         return form
 

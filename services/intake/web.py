@@ -39,9 +39,12 @@ from services.intake.limits import client_address
 from shared.crypto import derive_key
 from shared.errors import DomainError
 from shared.http.common import correlation_id
+from shared.http.csrf import FIELD as CSRF_FIELD
+from shared.http.csrf import Csrf
+from shared.http.security import PUBLIC_PAGE_HEADERS
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
 from shared.reports.events import Classification, CloseReason, Status
-from shared.reports.lifecycle import InvalidTransition
+from shared.reports.lifecycle import InvalidTransition, allows
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.runtime.access_audit import access_log  # security hook (issue 12)
 from shared.runtime.service import Context
@@ -49,29 +52,22 @@ from shared.values import Attachment, Channel
 
 HERE = Path(__file__).parent
 STATIC = {"lapor.css": "text/css", "lapor.js": "text/javascript"}
-CSRF_COOKIE = "lapor_csrf"
 LANG_COOKIE = "lapor_lang"
 REPORTER_COOKIE = "lapor_pelapor"
 REPORTER_TTL = 12 * 3600
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-        " form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
-# Which reporter actions a status allows (the domain decides; this only hides useless forms).
-ACTIONS: dict[str, tuple[str, ...]] = {
-    Status.SUBMITTED.value: ("amend",),
-    Status.COMPLETION_REQUESTED.value: ("amend",),
-    Status.VERIFIED.value: ("close",),
-    Status.FORWARDED.value: ("close",),
-    Status.RETURNED.value: ("close",),
-    Status.FOLLOWED_UP.value: ("reply", "close"),
-    Status.CLOSED.value: ("rate",),
-}
+# The reporter's actions on the report page, each shown where the status machine allows it.
+REPORTER_ACTIONS: tuple[tuple[str, type[Command]], ...] = (
+    ("amend", AmendReport),
+    ("reply", ReplyAsReporter),
+    ("close", CloseReport),
+    ("rate", RateReport),
+)
+
+
+def reporter_actions(status: str) -> tuple[str, ...]:
+    return tuple(name for name, command in REPORTER_ACTIONS if allows(command, Status(status)))
+
+
 # Form field that shows a validation error, by the ReportIn field it came from.
 _FORM_FIELD = {"region_code": "province", "lat": "lat", "lon": "lon", "address": "address"}
 
@@ -96,7 +92,7 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    csrf_key = derive_key(intake.secret, "web-csrf")
+    csrf = Csrf(intake.secret, secure_cookies=intake.limits.secure_cookies)
     session_key = derive_key(intake.secret, "web-reporter-session")
     secure = intake.limits.secure_cookies
     static_version = hashlib.sha256(
@@ -111,25 +107,8 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
         cookie = request.cookies.get(LANG_COOKIE)
         return cookie if cookie in LANGUAGES else "id"
 
-    def csrf_token(request: Request) -> str:
-        current = request.cookies.get(CSRF_COOKIE, "")
-        if _csrf_valid(current):
-            return current
-        nonce = secrets.token_urlsafe(18)
-        return f"{nonce}.{_mac(csrf_key, nonce)}"
-
-    def _csrf_valid(token: str) -> bool:
-        nonce, _, mac = token.partition(".")
-        return bool(nonce) and hmac.compare_digest(mac, _mac(csrf_key, nonce))
-
     def check_csrf(request: Request, form: FormData) -> None:
-        sent = form.get("csrf_token")
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        if not (
-            isinstance(sent, str)
-            and _csrf_valid(cookie)
-            and hmac.compare_digest(sent.encode(), cookie.encode())
-        ):
+        if not csrf.matches(request, form.get(CSRF_FIELD)):
             raise WebError(403, "error.csrf")
 
     def render(
@@ -141,7 +120,7 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
         **context: Any,
     ) -> HTMLResponse:
         lang = language(request)
-        token = csrf_token(request)
+        token = csrf.token(request)
         t = translator(lang)
         html = env.get_template(template).render(
             t=t,
@@ -156,13 +135,10 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
             **context,
         )
         response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(PUBLIC_PAGE_HEADERS)
         response.headers["Cache-Control"] = "no-store" if private else "no-cache"
         response.headers["Vary"] = "Cookie"
-        if request.cookies.get(CSRF_COOKIE) != token:
-            response.set_cookie(
-                CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/"
-            )
+        csrf.remember(request, response, token)
         if request.query_params.get("lang") in LANGUAGES:
             response.set_cookie(
                 LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", secure=secure, path="/"
@@ -242,7 +218,7 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
         return Response(
             (HERE / "static" / name).read_bytes(),
             media_type=STATIC[name],
-            headers={"Cache-Control": "public, max-age=604800", **SECURITY_HEADERS},
+            headers={"Cache-Control": "public, max-age=604800", **PUBLIC_PAGE_HEADERS},
         )
 
     # --- submitting --------------------------------------------------------------------------
@@ -398,7 +374,7 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
             reporter=reporter,
             files=files if reporter else [],
             file_count=len(files),
-            actions=ACTIONS.get(row["status"], ()) if reporter else (),
+            actions=reporter_actions(row["status"]) if reporter else (),
             category_name=dict(categories(language(request))).get(row["category"] or ""),
             error=error,
             notice=notice,

@@ -31,8 +31,9 @@ from shared.notifications.events import NotificationChannel
 from shared.reports.events import ReportSubmitted
 from shared.reports.lifecycle import stream_name
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.runtime.bus import Service
 from shared.runtime.projection import Projector, ViewReader
-from shared.runtime.service import Context, Service
+from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.senders.base import Sender
 from shared.senders.kannel import KannelSms
@@ -281,7 +282,7 @@ def build(ctx: Context) -> Service:
 
     return Service(
         routers=[router],
-        projector=projector,
+        projectors=[projector],
         react=reactions,
         background=[dispatcher.run],
         on_stop=[close],

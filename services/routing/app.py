@@ -42,10 +42,11 @@ from shared.directory.state import (
 from shared.events.base import Actor
 from shared.http.common import correlation_id
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.runtime.bus import Service
 from shared.runtime.directory import DirectoryRepository, LiveDirectory
 from shared.runtime.projection import Projector, ViewReader
 from shared.runtime.repository import Meta
-from shared.runtime.service import Context, Service
+from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
 from shared.store.port import RecordedEvent
@@ -391,7 +392,7 @@ def build(ctx: Context) -> Service:
 
     return Service(
         routers=[router, pages_router(ctx, desk)],
-        projector=projector,
+        projectors=[projector],
         react=make_react(ctx.reports, live, calendar),
     )
 

@@ -19,12 +19,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials
 
 from services.sla import views
 from services.sla.config import Rules, SlaSettings, load_rules
 from services.sla.evidence import EvidenceSigner, build_document, render_html, trail_sha256
-from services.sla.rules import ReportDeadlines, Stage, State, derive, facts_of
 from services.sla.ticker import Ticker
 from shared.auth import Principal, Role, access_code_matches
 from shared.calendar import deadline_end, timezone_for_region
@@ -33,12 +31,14 @@ from shared.events.base import Actor
 from shared.http.common import correlation_id
 from shared.http.limits import AccessCodeGuard
 from shared.reports.commands import EscalateToOmbudsman
+from shared.reports.deadlines import ReportDeadlines, Stage, State, derive, facts_of
 from shared.reports.lifecycle import ReportState
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
+from shared.runtime.bus import Service
 from shared.runtime.projection import Projector, ViewReader
 from shared.runtime.repository import Meta
-from shared.runtime.service import Context, Service
+from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
 from shared.store.port import RecordedEvent
@@ -197,12 +197,7 @@ def build(ctx: Context) -> Service:
     # -- escalation and evidence (the reporter; officers may read the evidence) --
     reporter_api = APIRouter(prefix="/api/v1", tags=["escalation"])
 
-    async def optional_officer(request: Request) -> Principal | None:
-        header = request.headers.get("authorization")
-        if not header:
-            return None
-        scheme, _, token = header.partition(" ")
-        return ctx.auth.principal(HTTPAuthorizationCredentials(scheme=scheme, credentials=token))
+    optional_officer = ctx.auth.optional()
 
     async def load_report(tracking_id: str) -> tuple[ReportState, list[RecordedEvent]]:
         state, events = await ctx.reports.load(tracking_id)
@@ -364,7 +359,7 @@ def build(ctx: Context) -> Service:
 
     return Service(
         routers=[calendar, api, reporter_api],
-        projector=projector,
+        projectors=[projector],
         background=[ticker.run],
         on_stop=[close_ticker],
     )

@@ -38,8 +38,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from services.sla.rules import ReportDeadlines
 from shared.calendar import timezone_for_region
+from shared.reports.deadlines import ReportDeadlines
 from shared.reports.lifecycle import ReportState
 from shared.store.chain import GENESIS, canonical_json, verify_chain
 from shared.store.port import RecordedEvent

@@ -27,12 +27,12 @@ from typing import TypeVar
 
 from services.sla import metrics, views
 from services.sla.config import Rules
-from services.sla.rules import Action, derive, facts_of
 from shared.clock import Clock
 from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.logs import get_logger
 from shared.reports.commands import CloseReport, Command, RecordBreach
+from shared.reports.deadlines import Action, derive, facts_of
 from shared.reports.events import CloseReason, SlaStage
 from shared.reports.lifecycle import stream_name
 from shared.runtime.projection import Projector, open_view_db

@@ -21,7 +21,7 @@ from typing import Any
 
 from services.sla import metrics
 from services.sla.config import Rules
-from services.sla.rules import Deadline, Fact, State, derive, fact_of_recorded
+from shared.reports.deadlines import Deadline, Fact, State, derive, fact_of_recorded
 from shared.runtime.projection import Apply
 from shared.store.port import RecordedEvent
 

@@ -34,8 +34,9 @@ from shared.auth import Principal, Role
 from shared.http.common import correlation_id
 from shared.reports.commands import Command, PostponeReport, ReferReport, RequestCompletion
 from shared.reports.events import Classification, Status
+from shared.runtime.bus import Service
 from shared.runtime.projection import Projector
-from shared.runtime.service import Context, Service
+from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
 from shared.values import Channel
@@ -238,7 +239,7 @@ def build(ctx: Context) -> Service:
 
     return Service(
         routers=[api_router(ctx, desk), console.router(ctx, desk, categories)],
-        projector=projector,
+        projectors=[projector],
         background=[queue_depth],
     )
 

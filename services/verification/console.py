@@ -9,7 +9,6 @@ fresh idempotency key, so a double submit is harmless.
 No `from __future__ import annotations` here: FastAPI must resolve the route signatures.
 """
 
-import hmac
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -36,8 +35,9 @@ from services.verification.inputs import (
 )
 from services.verification.views import QueueFilter
 from shared.auth import InvalidToken, Principal, Role, verify_token
-from shared.crypto import keyed_hash
 from shared.http.common import correlation_id
+from shared.http.csrf import Csrf
+from shared.http.security import STAFF_PAGE_HEADERS
 from shared.reports.commands import Command, PostponeReport, ReferReport, RequestCompletion
 from shared.reports.events import Classification, RejectionReason, Status
 from shared.reports.lifecycle import ReportNotFound
@@ -49,16 +49,6 @@ COOKIE = "lapor_console"
 COOKIE_PATH = "/console"
 SESSION_SECONDS = 8 * 3600
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
 DONE_MESSAGES = {
     "verify": "Report {id} verified.",
     "request-completion": "The reporter of {id} was asked to complete the report.",
@@ -90,7 +80,7 @@ _env.filters["when"] = _fmt_time
 
 def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     html = _env.get_template(name).render(**context)
-    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status_code, headers=dict(STAFF_PAGE_HEADERS))
 
 
 def _blank(value: Any) -> Any:
@@ -113,8 +103,10 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
     r = APIRouter(prefix="/console", include_in_schema=False)
     secret = ctx.settings.master_secret
 
+    csrf = Csrf(secret)
+
     def csrf_for(token: str) -> str:
-        return keyed_hash(secret, "verification-console-csrf", token)
+        return csrf.for_session(token, "verification-console-csrf")
 
     def session(request: Request) -> tuple[Principal, str] | None:
         token = request.cookies.get(COOKIE)
@@ -134,8 +126,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         return render("error.html", 403, title="Not allowed", message=message, principal=principal)
 
     def checked_csrf(form: Mapping[str, Any], token: str) -> bool:
-        sent = form.get("csrf")
-        return isinstance(sent, str) and hmac.compare_digest(sent, csrf_for(token))
+        return csrf.matches_session(form.get("csrf"), token, "verification-console-csrf")
 
     def base(principal: Principal, token: str) -> dict[str, Any]:
         return {

@@ -1,5 +1,4 @@
-"""The HTTP edge every service shares: errors as {"detail": …}, health, metrics, correlation ids,
-and who is calling (bearer tokens for officers)."""
+"""The HTTP edge every service shares: errors as {"detail": …}, health, metrics, correlation ids."""
 
 from __future__ import annotations
 
@@ -7,17 +6,15 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.auth import InvalidToken, Principal, Role, verify_token
 from shared.errors import DomainError
 from shared.http.limits import BodySizeLimit
 from shared.logs import get_logger
@@ -167,42 +164,3 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
     @app.get("/", include_in_schema=False)
     async def root() -> PlainTextResponse:
         return PlainTextResponse(f"LAPOR {service} service. API docs: /docs\n")
-
-
-_bearer = HTTPBearer(auto_error=False)
-
-
-class Auth:
-    """FastAPI dependencies for officers' bearer tokens."""
-
-    def __init__(self, master_secret: bytes) -> None:
-        self._secret = master_secret
-
-    def principal(self, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(
-                401,
-                "Authorization: a Bearer token is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        try:
-            return verify_token(self._secret, credentials.credentials)
-        except InvalidToken as error:
-            raise HTTPException(
-                401,
-                "Authorization: invalid or expired token",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ) from error
-
-    def require(self, *roles: Role) -> Callable[..., Principal]:
-        def dependency(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        ) -> Principal:
-            principal = self.principal(credentials)
-            if roles and principal.role not in roles:
-                raise HTTPException(
-                    403, f"Authorization: role {principal.role.value} may not do this"
-                )
-            return principal
-
-        return dependency

@@ -6,9 +6,10 @@ a command the state does not allow raises `InvalidTransition` naming the status.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from shared.crypto import EncryptedBlob
@@ -261,6 +262,44 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
 
 OPEN_FOR_VERIFICATION = (Status.SUBMITTED, Status.COMPLETION_REQUESTED)
 WITH_AGENCY = (Status.FORWARDED, Status.FOLLOWED_UP)
+_VERIFIED_ONWARDS = (Status.VERIFIED, Status.FORWARDED, Status.RETURNED, Status.FOLLOWED_UP)
+
+# The status machine of DESIGN §2 in one table: for each command, the statuses it acts on and the
+# status it leads to (None: the status stays). `decide` refuses a command on any other status with
+# InvalidTransition, after letting a repeat of a command that took effect pass as a no-op. Pages
+# ask it which actions to offer; docs/process.md is written from it.
+TRANSITIONS: Mapping[type[Command], Mapping[Status, Status | None]] = MappingProxyType(
+    {
+        RequestCompletion: {Status.SUBMITTED: Status.COMPLETION_REQUESTED},
+        AmendReport: dict.fromkeys(OPEN_FOR_VERIFICATION, Status.SUBMITTED),
+        VerifyReport: dict.fromkeys(OPEN_FOR_VERIFICATION, Status.VERIFIED),
+        RejectReport: dict.fromkeys(OPEN_FOR_VERIFICATION, Status.REJECTED),
+        PostponeReport: dict.fromkeys(OPEN_FOR_VERIFICATION),
+        ReferReport: dict.fromkeys(OPEN_FOR_VERIFICATION),
+        ChangeProtection: dict.fromkeys(
+            (s for s in Status if s not in (Status.CLOSED, Status.REJECTED)), None
+        ),
+        ForwardReport: {Status.VERIFIED: Status.FORWARDED, Status.RETURNED: Status.FORWARDED},
+        ReturnReport: {Status.FORWARDED: Status.RETURNED},
+        TransferReport: {Status.FORWARDED: None},
+        PostFollowUp: dict.fromkeys(WITH_AGENCY, Status.FOLLOWED_UP),
+        ReplyAsReporter: {Status.FOLLOWED_UP: None},
+        CloseReport: dict.fromkeys(_VERIFIED_ONWARDS, Status.CLOSED),
+        RateReport: {Status.CLOSED: None},
+        RecordBreach: dict.fromkeys(Status),
+        EscalateToOmbudsman: {Status.FORWARDED: None},
+    }
+)
+
+
+def allows(command: type[Command], status: Status) -> bool:
+    """Whether `command` acts on a report in `status` (its other rules aside)."""
+    return status in TRANSITIONS[command]
+
+
+def _check(s: ReportState, command: Command, action: str) -> None:
+    if not allows(type(command), s.status):
+        raise InvalidTransition(action, s.status)
 
 
 def decide(state: ReportState | None, command: Command) -> list[DomainEvent]:
@@ -304,22 +343,19 @@ def _submit(state: ReportState | None, c: SubmitReport) -> list[DomainEvent]:
 def _request_completion(s: ReportState, c: RequestCompletion) -> list[DomainEvent]:
     if s.status is Status.COMPLETION_REQUESTED:
         return []
-    if s.status is not Status.SUBMITTED:
-        raise InvalidTransition("request completion of", s.status)
+    _check(s, c, "request completion of")
     return [ReportCompletionRequested(note=c.note)]
 
 
 def _amend(s: ReportState, c: AmendReport) -> list[DomainEvent]:
-    if s.status not in OPEN_FOR_VERIFICATION:
-        raise InvalidTransition("amend", s.status)
+    _check(s, c, "amend")
     return [ReportAmended(text=c.text, attachments=c.attachments)]
 
 
 def _verify(s: ReportState, c: VerifyReport) -> list[DomainEvent]:
     if s.verified_at is not None and s.status not in (Status.REJECTED, Status.CLOSED):
         return []  # verified already (a double click, or a redelivery)
-    if s.status not in OPEN_FOR_VERIFICATION:
-        raise InvalidTransition("verify", s.status)
+    _check(s, c, "verify")
     return [
         ReportVerified(
             classification=c.classification or s.classification,
@@ -335,8 +371,7 @@ def _verify(s: ReportState, c: VerifyReport) -> list[DomainEvent]:
 def _reject(s: ReportState, c: RejectReport) -> list[DomainEvent]:
     if s.status is Status.REJECTED:
         return []
-    if s.status not in OPEN_FOR_VERIFICATION:
-        raise InvalidTransition("reject", s.status)
+    _check(s, c, "reject")
     if c.reason is RejectionReason.DUPLICATE and not c.duplicate_of:
         raise DomainError("duplicate_of: a duplicate must name the report it duplicates")
     if c.duplicate_of == s.tracking_id:
@@ -345,24 +380,21 @@ def _reject(s: ReportState, c: RejectReport) -> list[DomainEvent]:
 
 
 def _postpone(s: ReportState, c: PostponeReport) -> list[DomainEvent]:
-    if s.status not in OPEN_FOR_VERIFICATION:
-        raise InvalidTransition("postpone", s.status)
+    _check(s, c, "postpone")
     if s.postponed_until == c.until:
         return []
     return [ReportPostponed(until=c.until, note=c.note)]
 
 
 def _refer(s: ReportState, c: ReferReport) -> list[DomainEvent]:
-    if s.status not in OPEN_FOR_VERIFICATION:
-        raise InvalidTransition("refer", s.status)
+    _check(s, c, "refer")
     if s.region_code == c.to_region:
         return []
     return [ReportReferred(to_region=c.to_region, note=c.note)]
 
 
 def _protect(s: ReportState, c: ChangeProtection) -> list[DomainEvent]:
-    if s.status in (Status.CLOSED, Status.REJECTED):
-        raise InvalidTransition("change the protection of", s.status)
+    _check(s, c, "change the protection of")
     anonymous = s.anonymous if c.anonymous is None else c.anonymous
     confidential = s.confidential if c.confidential is None else c.confidential
     if (anonymous, confidential) == (s.anonymous, s.confidential):
@@ -373,8 +405,7 @@ def _protect(s: ReportState, c: ChangeProtection) -> list[DomainEvent]:
 def _forward(s: ReportState, c: ForwardReport) -> list[DomainEvent]:
     if s.status in WITH_AGENCY and s.agency_code == c.agency_code:
         return []
-    if s.status not in (Status.VERIFIED, Status.RETURNED):
-        raise InvalidTransition("forward", s.status)
+    _check(s, c, "forward")
     return [
         ForwardedToOPD(
             agency_code=c.agency_code,
@@ -393,8 +424,7 @@ def _require_agency(s: ReportState, agency_code: str) -> None:
 def _return(s: ReportState, c: ReturnReport) -> list[DomainEvent]:
     if s.status is Status.RETURNED and s.returned_by and s.returned_by[-1] == c.agency_code:
         return []
-    if s.status is not Status.FORWARDED:
-        raise InvalidTransition("return", s.status)
+    _check(s, c, "return")
     _require_agency(s, c.agency_code)
     return [
         ReportReturned(
@@ -415,8 +445,7 @@ def _transfer(s: ReportState, c: TransferReport) -> list[DomainEvent]:
         and s.transferred_from == c.from_agency
     ):
         return []  # this very transfer happened already
-    if s.status is not Status.FORWARDED:
-        raise InvalidTransition("transfer", s.status)
+    _check(s, c, "transfer")
     _require_agency(s, c.from_agency)
     return [
         ReportTransferred(
@@ -430,8 +459,7 @@ def _transfer(s: ReportState, c: TransferReport) -> list[DomainEvent]:
 
 
 def _follow_up(s: ReportState, c: PostFollowUp) -> list[DomainEvent]:
-    if s.status not in WITH_AGENCY:
-        raise InvalidTransition("post a follow-up on", s.status)
+    _check(s, c, "post a follow-up on")
     _require_agency(s, c.agency_code)
     return [
         FollowUpPosted(
@@ -441,8 +469,7 @@ def _follow_up(s: ReportState, c: PostFollowUp) -> list[DomainEvent]:
 
 
 def _reply(s: ReportState, c: ReplyAsReporter) -> list[DomainEvent]:
-    if s.status is not Status.FOLLOWED_UP:
-        raise InvalidTransition("reply to", s.status)
+    _check(s, c, "reply to")
     return [ReporterReplied(text=c.text, attachments=c.attachments)]
 
 
@@ -455,16 +482,16 @@ def _close(s: ReportState, c: CloseReport) -> list[DomainEvent]:
             return []
         if c.no_response_after is not None and s.last_follow_up_at != c.no_response_after:
             return []
-    elif s.status not in (*WITH_AGENCY, Status.VERIFIED, Status.RETURNED):
-        raise InvalidTransition("close", s.status)
+    else:
+        _check(s, c, "close")
     return [ReportClosed(reason=c.reason, note=c.note)]
 
 
 def _rate(s: ReportState, c: RateReport) -> list[DomainEvent]:
     if s.rating is not None:
         return []  # rated already; also after a low rating reopened the report
-    if s.status is not Status.CLOSED or s.closed_at is None:
-        raise InvalidTransition("rate", s.status)
+    _check(s, c, "rate")
+    assert s.closed_at is not None
     events: list[DomainEvent] = [ReportRated(rating=c.rating, comment=c.comment)]
     if c.rating <= LOW_RATING and c.now - s.closed_at <= REOPEN_WINDOW and s.agency_code:
         events.append(ReportReopened(reason="low_rating", agency_code=s.agency_code))

@@ -126,15 +126,16 @@ class Projector:
                 self._set_checkpoint(conn, done)
         return applied
 
-    def record_dead_letter(self, event: RecordedEvent, error: str) -> None:
-        """Give up on one event: remember why and move the checkpoint past it."""
+    def record_dead_letter(self, event: RecordedEvent, error: str, *, advance: bool = True) -> None:
+        """Give up on one event: remember why and (`advance`) move the checkpoint past it."""
         with self.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO dead_letters"
                 " (position, event_id, event_type, stream, error) VALUES (?, ?, ?, ?, ?)",
                 (event.position, str(event.event_id), event.event_type, event.stream, error[:2000]),
             )
-            self._set_checkpoint(conn, event.position)
+            if advance:
+                self._set_checkpoint(conn, event.position)
 
     def reset(self) -> None:
         with self.transaction() as conn:

@@ -15,11 +15,11 @@ from services.sla.evidence import (
     trail_sha256,
     verify_document,
 )
-from services.sla.rules import derive, facts_of
 from shared.calendar import WIB, WorkingDayCalendar
 from shared.clock import FixedClock
 from shared.events.base import Actor
 from shared.reports.commands import EscalateToOmbudsman, ForwardReport, VerifyReport
+from shared.reports.deadlines import derive, facts_of
 from shared.reports.events import Location
 from shared.reports.policy import DEFAULT_POLICY
 from shared.runtime.repository import Meta, ReportRepository

@@ -13,17 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.sla.rules import (
-    Fact,
-    ReportDeadlines,
-    Stage,
-    State,
-    Status,
-    derive,
-    fact_of,
-)
 from shared.calendar import WIB, WIT, WITA, WorkingDayCalendar
 from shared.events.base import DomainEvent
+from shared.reports.deadlines import Fact, ReportDeadlines, Stage, State, Status, derive, fact_of
 from shared.reports.events import (
     Classification,
     CloseReason,

@@ -65,6 +65,7 @@ from shared.reports.events import (
 )
 from shared.reports.lifecycle import (
     REOPEN_WINDOW,
+    TRANSITIONS,
     InvalidTransition,
     NotYourReport,
     ReportNotFound,
@@ -768,3 +769,15 @@ def test_the_history_helpers_build_what_they_say() -> None:
         4,
     )
     assert state.access_code_hash == ACCESS_HASH
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in TABLE if n not in ("submit again", "close (no response)")]
+)
+def test_the_transitions_table_is_the_lifecycle(name: str) -> None:
+    """`TRANSITIONS` (which decide checks and pages read) says exactly where a command acts."""
+    row = TABLE[name]
+    acting = {s for s, outcome in row.allowed.items() if isinstance(outcome, tuple) and outcome}
+    assert set(TRANSITIONS[type(row.command)]) == acting
+    if row.leads_to is not None:
+        assert set(TRANSITIONS[type(row.command)].values()) == {row.leads_to}

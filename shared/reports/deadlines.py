@@ -1,4 +1,5 @@
-"""A report's deadlines as pure functions of its events, the working-day calendar and the policy.
+"""A report's deadlines as pure functions of its events, the working-day calendar and the policy:
+the one deadline calculator every service uses (sla's view, ticker and escalation, the desks).
 
 No I/O and no clock: `derive` turns a report's history (as :class:`Fact` records, one per event
 that matters here) into its deadlines; `Deadline.state(now)`, `ReportDeadlines.due_actions(now)`

@@ -1,0 +1,62 @@
+"""Who is calling: FastAPI dependencies for officers' bearer tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.auth import InvalidToken, Principal, Role, verify_token
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+class Auth:
+    """FastAPI dependencies for officers' bearer tokens."""
+
+    def __init__(self, master_secret: bytes) -> None:
+        self._secret = master_secret
+
+    def principal(self, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(
+                401,
+                "Authorization: a Bearer token is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        try:
+            return verify_token(self._secret, credentials.credentials)
+        except InvalidToken as error:
+            raise HTTPException(
+                401,
+                "Authorization: invalid or expired token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from error
+
+    def require(self, *roles: Role) -> Callable[..., Principal]:
+        def dependency(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        ) -> Principal:
+            principal = self.principal(credentials)
+            if roles and principal.role not in roles:
+                raise HTTPException(
+                    403, f"Authorization: role {principal.role.value} may not do this"
+                )
+            return principal
+
+        return dependency
+
+    def optional(self) -> Callable[..., Principal | None]:
+        """An officer when a token is sent (401 if it is invalid), else None: for routes that
+        citizens and officers share."""
+
+        def dependency(request: Request) -> Principal | None:
+            header = request.headers.get("authorization")
+            if not header:
+                return None
+            scheme, _, token = header.partition(" ")
+            return self.principal(HTTPAuthorizationCredentials(scheme=scheme, credentials=token))
+
+        return dependency

@@ -1,0 +1,283 @@
+"""The one way a service consumes events.
+
+JetStream tells a service that events exist; the event store says what they are. A delivery (a
+batch from the service's durable pull consumer on `LAPOR_EVENTS`) is a wake-up: the consumer
+reads every event from the store after its views' checkpoint up to the newest position delivered,
+in global order, and handles them: first the service's reactions (idempotent side effects:
+appending events, sending notices), then each of its projections, each with its checkpoint in the
+same transaction as its views. A batch that JetStream redelivers late or out of order can never
+leave a gap behind a checkpoint.
+
+The same path runs on a timer (`keep_up`): events the store held a whole period ago that no
+delivery has brought (JetStream gave up redelivering them while a disk was full) are taken from
+the store the same way. There is no other way in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+
+from shared.logs import get_logger
+from shared.metrics import CONSUMER_REDELIVERIES, DEAD_LETTERS, EVENTS_HANDLED, PROJECTION_POSITION
+from shared.runtime.messaging import ALL_EVENTS, DEAD_LETTER_PREFIX, STREAM_NAME
+from shared.runtime.projection import Projector, disk_trouble
+from shared.store.port import EventStore, RecordedEvent, StoreError
+
+log = get_logger(__name__)
+
+MAX_DELIVER = 10
+BATCH_SIZE = 200
+# How long a pull waits to fill a batch: the floor of a view's latency behind the store.
+BATCH_WAIT_SECONDS = 0.02
+HANDLER_ATTEMPTS = 3
+# Reports whose reactions run at once within a batch (each report's own events stay in order).
+REACT_CONCURRENCY = 32
+# How often a consumer checks that its views have not been left behind the store.
+CATCH_UP_SECONDS = 5.0
+# Errors worth waiting out (NACK and redeliver) rather than dead-lettering an event for.
+TRANSIENT = (StoreError, OSError, asyncio.TimeoutError, ConnectionError)
+
+React = Callable[[RecordedEvent], Awaitable[None]]
+
+
+def transient(error: BaseException) -> bool:
+    """TRANSIENT, or SQLite saying its disk is full, read-only or failing (a view or outbox)."""
+    return isinstance(error, TRANSIENT) or disk_trouble(error)
+
+
+@dataclass
+class Service:
+    """What a service's composition root hands to the runtime."""
+
+    routers: list[APIRouter] = field(default_factory=list)
+    projectors: list[Projector] = field(default_factory=list)
+    react: React | None = None
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    consume: bool = True
+
+    @property
+    def projector(self) -> Projector | None:
+        """The service's main projection (its first)."""
+        return self.projectors[0] if self.projectors else None
+
+
+async def read_range(store: EventStore, after: int, upto: int) -> list[RecordedEvent]:
+    """Every event with after < position <= upto, in global order."""
+    events: list[RecordedEvent] = []
+    position = after
+    while position < upto:
+        page = await store.read_all(position, 1000)
+        if not page:
+            break
+        for event in page:
+            if event.position > upto:
+                return events
+            events.append(event)
+        position = page[-1].position
+    return events
+
+
+class EventConsumer:
+    """Brings a service's reactions and views up to a position of the store, in order."""
+
+    def __init__(self, name: str, service: Service, broker: NatsBroker, store: EventStore) -> None:
+        self.name = name
+        self.service = service
+        self.broker = broker
+        self.store = store
+        # Deliveries and the timer take turns: one stretch of the store at a time.
+        self._turn = asyncio.Lock()
+        self._behind: int | None = None
+
+    def checkpoint(self) -> int:
+        """The position every projection has reached (0 without projections)."""
+        projectors = self.service.projectors
+        return min(p.checkpoint() for p in projectors) if projectors else 0
+
+    async def handle(self, bodies: list[dict[str, Any]]) -> None:
+        """A JetStream delivery: handle the store up to the newest event delivered."""
+        events = sorted((RecordedEvent.model_validate(b) for b in bodies), key=lambda e: e.position)
+        if not events:
+            return
+        async with self._turn:
+            if not self.service.projectors:
+                # Nothing to keep in step: react to exactly what was delivered.
+                await self.handle_events(events)
+                return
+            done = await asyncio.to_thread(self.checkpoint)
+            if events[-1].position <= done:
+                CONSUMER_REDELIVERIES.labels(self.name).inc(len(events))
+                return
+            await self._advance(done, events[-1].position)
+
+    async def catch_up(self) -> int:
+        """The timer's turn: what the store held a whole period ago and no delivery brought.
+        Returns how many events were handled."""
+        if not self.service.projectors:
+            return 0
+        last = await self.store.last_position()
+        async with self._turn:
+            done = await asyncio.to_thread(self.checkpoint)
+            target, self._behind = self._behind, (last if last > done else None)
+            if target is None or target <= done:
+                return 0
+            log.warning("caught_up_from_store", after=done, upto=target)
+            return await self._advance(done, target)
+
+    async def keep_up(self) -> None:
+        while True:
+            await asyncio.sleep(CATCH_UP_SECONDS)
+            try:
+                await self.catch_up()
+            except Exception as error:  # still failing (the disk is still full): next period
+                log.warning("catch_up_failed", error_type=type(error).__name__, error=str(error))
+
+    async def _advance(self, done: int, upto: int) -> int:
+        fresh = await read_range(self.store, done, upto)
+        await self.handle_events(fresh)
+        return len(fresh)
+
+    async def handle_events(self, fresh: Sequence[RecordedEvent]) -> None:
+        if not fresh:
+            return
+        if self.service.react is not None:
+            await self._react_all(fresh)
+        for projector in self.service.projectors:
+            try:
+                await asyncio.to_thread(projector.apply_batch, fresh)
+            except Exception as error:
+                if transient(error):
+                    raise
+                # One bad event must not sink the batch: apply one by one, dead-letter the culprit.
+                for event in fresh:
+                    await self._project_one(projector, event)
+            PROJECTION_POSITION.labels(self.name).set(fresh[-1].position)
+        for event in fresh:
+            EVENTS_HANDLED.labels(self.name, event.event_type).inc()
+
+    async def _react_all(self, events: Sequence[RecordedEvent]) -> None:
+        """Reactions in global order within each report; different reports at the same time, so
+        their appends share the store's group commits instead of waiting one fsync each.
+
+        An event outside the report streams (the directory, polls) is a barrier: it waits for
+        every reaction before it and holds back every one after it. A transient error still fails
+        the whole batch (after the reactions already running finish), to be redelivered."""
+        pending: list[RecordedEvent] = []
+        for event in events:
+            if event.stream.startswith("report-"):
+                pending.append(event)
+                continue
+            await self._react_reports(pending)
+            pending = []
+            await self._react(event)
+        await self._react_reports(pending)
+
+    async def _react_reports(self, events: list[RecordedEvent]) -> None:
+        by_stream: dict[str, list[RecordedEvent]] = {}
+        for event in events:
+            by_stream.setdefault(event.stream, []).append(event)
+        if len(by_stream) <= 1:
+            for event in events:
+                await self._react(event)
+            return
+        slots = asyncio.Semaphore(REACT_CONCURRENCY)
+
+        async def one_report(stream_events: list[RecordedEvent]) -> None:
+            async with slots:
+                for event in stream_events:
+                    await self._react(event)
+
+        outcomes = await asyncio.gather(
+            *(one_report(group) for group in by_stream.values()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _react(self, event: RecordedEvent) -> None:
+        assert self.service.react is not None
+        for attempt in range(1, HANDLER_ATTEMPTS + 1):
+            try:
+                await self.service.react(event)
+                return
+            except Exception as error:
+                if transient(error):
+                    raise
+                if attempt == HANDLER_ATTEMPTS:
+                    await self._dead_letter(event, error)
+                    return
+                await asyncio.sleep(0.05 * 2**attempt)
+
+    async def _project_one(self, projector: Projector, event: RecordedEvent) -> None:
+        try:
+            await asyncio.to_thread(projector.apply_batch, [event])
+        except Exception as error:
+            if transient(error):
+                raise
+            await self._dead_letter(event, error, projector)
+
+    async def _dead_letter(
+        self, event: RecordedEvent, error: Exception, projector: Projector | None = None
+    ) -> None:
+        DEAD_LETTERS.labels(self.name, event.event_type).inc()
+        log.error(
+            "dead_letter",
+            event_type=event.event_type,
+            position=event.position,
+            error_type=type(error).__name__,
+            exc_info=error,
+        )
+        # A failed projection moves its view past the event; a failed reaction is only recorded
+        # (the views still apply the event, and the events before it in the batch).
+        reason = f"{type(error).__name__}: {error}"
+        if projector is not None:
+            await asyncio.to_thread(projector.record_dead_letter, event, reason)
+        elif self.service.projectors:
+            await asyncio.to_thread(
+                self.service.projectors[0].record_dead_letter, event, reason, advance=False
+            )
+        with contextlib.suppress(Exception):
+            await self.broker.publish(
+                {
+                    "service": self.name,
+                    "event_id": str(event.event_id),
+                    "event_type": event.event_type,
+                    "position": event.position,
+                    "error": type(error).__name__,
+                },
+                f"{DEAD_LETTER_PREFIX}.{self.name}",
+            )
+
+
+def subscribe(name: str, service: Service, broker: NatsBroker, store: EventStore) -> EventConsumer:
+    """The service's durable pull consumer on every event, and its dead-letter advisory."""
+    consumer = EventConsumer(name, service, broker, store)
+    broker.subscriber(
+        ALL_EVENTS,
+        stream=JStream(STREAM_NAME, declare=False),
+        durable=name,
+        pull_sub=PullSub(batch_size=BATCH_SIZE, timeout=BATCH_WAIT_SECONDS, batch=True),
+        config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=120, max_ack_pending=BATCH_SIZE),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{name}.events",
+        description=f"Every LAPOR event, consumed by the {name} service",
+    )(consumer.handle)
+
+    async def on_max_deliveries(body: dict[str, Any]) -> None:
+        DEAD_LETTERS.labels(name, "max_deliveries").inc()
+        log.error("max_deliveries_reached", stream_seq=body.get("stream_seq"))
+
+    broker.subscriber(
+        f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{STREAM_NAME}.{name}",
+        include_in_schema=False,
+    )(on_max_deliveries)
+    return consumer
