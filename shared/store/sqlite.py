@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
+
 from shared.events.base import UnknownEventType
 from shared.events.registry import EVENT_TYPES, parse_payload
 from shared.logs import get_logger
@@ -83,10 +85,22 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         # Wait for other processes' locks before switching to WAL, not after.
         conn.execute("PRAGMA busy_timeout=60000")
-        conn.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(conn)
     conn.execute("PRAGMA synchronous=FULL")
     conn.row_factory = sqlite3.Row
     return conn
+
+
+@retry(
+    retry=retry_if_exception(lambda e: "locked" in str(e) or "busy" in str(e)),
+    wait=wait_random_exponential(multiplier=0.01, max=0.5),
+    stop=stop_after_delay(60),
+    reraise=True,
+)
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    # Two processes opening a new file at once: SQLite answers "database is locked" to one of
+    # them at once, without its busy handler, while the other changes the journal mode.
+    conn.execute("PRAGMA journal_mode=WAL")
 
 
 def row_to_event(row: sqlite3.Row) -> RecordedEvent:

@@ -26,7 +26,7 @@ def event(text: str) -> NewEvent:
 
 def write(path: str, name: str, count: int, barrier: Barrier) -> None:
     store = SqliteEventStore(Path(path))  # both processes may create the file at once
-    barrier.wait()  # start appending together
+    barrier.wait(120)  # start appending together (a crashed partner must not hang this one)
     asyncio.run(_write(store, name, count))
 
 
