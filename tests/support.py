@@ -27,13 +27,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def load_factor() -> float:
+    """How much slower than a quiet machine this one is now: the run queue per core (at least 1).
+    Waits scale with it, so a test fails for its own reasons, never because the cores are busy."""
+    try:
+        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except OSError:  # pragma: no cover - no load average on this platform
+        return 1.0
+
+
+class Deadline:
+    """A timeout that stretches while the machine is busy."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+
+    def passed(self) -> bool:
+        return time.monotonic() - self.started > self.seconds * load_factor()
+
+
 def wait_for(
     condition: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.05, what: str = ""
 ) -> T:
-    """Poll until `condition()` returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
+    """Poll until `condition()` returns something truthy; fail with `what` after `timeout`
+    (stretched by the machine's load)."""
+    deadline = Deadline(timeout)
     last_error: Exception | None = None
-    while time.monotonic() < deadline:
+    while not deadline.passed():
         try:
             result = condition()
             if result:
@@ -52,9 +73,9 @@ async def async_wait_for(
     interval: float = 0.05,
     what: str = "",
 ) -> T:
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout)
     last_error: Exception | None = None
-    while time.monotonic() < deadline:
+    while not deadline.passed():
         try:
             result = await condition()
             if result:

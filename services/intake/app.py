@@ -839,11 +839,12 @@ def _limited(intake: Intake, files: tuple[Attachment, ...]) -> tuple[Attachment,
     return files
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, in_process: bool = False) -> FastAPI:
     app = create_service_app(
         NAME,
         build,
         settings,
+        in_process=in_process,
         title="LAPOR intake",
         description="Citizens' reports from every channel, their tracking and public views.",
     )

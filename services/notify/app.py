@@ -289,11 +289,12 @@ def build(ctx: Context) -> Service:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, in_process: bool = False) -> FastAPI:
     return create_service_app(
         NAME,
         build,
         settings,
+        in_process=in_process,
         title="LAPOR notify",
         description="Notices to reporters and liaison officers on their own channel, exactly"
         " once per event and recipient, with a delivery log for ops.",

@@ -126,6 +126,7 @@ def build(ctx: Context) -> Service:
         live,
         calendar,
         ctx.clock.now,
+        ctx.caught_up,
     )
     router = APIRouter(prefix="/api/v1")
 
@@ -397,11 +398,12 @@ def build(ctx: Context) -> Service:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, in_process: bool = False) -> FastAPI:
     return create_service_app(
         NAME,
         build,
         settings,
+        in_process=in_process,
         title="LAPOR routing",
         description=(
             "The institution directory and routing rules, forwarding of verified reports, and the"

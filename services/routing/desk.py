@@ -6,10 +6,8 @@ version. Reads come from routing's own views, never from the aggregate.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -174,28 +172,21 @@ class RoutingDesk:
         directory: LiveDirectory,
         calendar: WorkingDayCalendar,
         now: Callable[[], datetime],
-        settle: bool = True,
+        caught_up: Callable[[int | None], Awaitable[bool]] | None = None,
     ) -> None:
         self.reports = reports
         self.views = views
         self.directory = directory
         self.calendar = calendar
         self.now = now
-        self._settle_writes = settle
+        self.caught_up = caught_up
 
-    async def _settle(self, events: list[RecordedEvent], timeout: float = 2.0) -> None:
-        """Read your writes: wait (bounded) until the desk's views include what was stored."""
+    async def _settle(self, events: list[RecordedEvent]) -> None:
+        """Read your writes: the desk's views include what was stored before it answers."""
         for event in events:
             DESK_ACTIONS.labels(event.event_type).inc()
-        if not events or not self._settle_writes:
-            return
-        position = max(e.position for e in events)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            row = await self.views.fetchone("SELECT MAX(position) FROM checkpoint")
-            if row is not None and (row[0] or 0) >= position:
-                return
-            await asyncio.sleep(0.02)
+        if events and self.caught_up is not None:
+            await self.caught_up(max(e.position for e in events))
 
     # reads
     async def inbox(

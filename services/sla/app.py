@@ -424,11 +424,12 @@ def summarize_compliance(rows: list[Any], now: datetime, *, include_desk: bool) 
     return answer
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, in_process: bool = False) -> FastAPI:
     return create_service_app(
         NAME,
         build,
         settings,
+        in_process=in_process,
         title="LAPOR sla",
         description="Working-day calendar, deadlines, breaches, auto-close and escalation to the"
         " Ombudsman.",

@@ -229,7 +229,7 @@ def api_router(ctx: Context, desk: Desk) -> APIRouter:
 
 def build(ctx: Context) -> Service:
     projector = create_projector(ctx.settings)
-    desk = Desk(ctx.reports, projector, ctx.clock, VerificationClock.default())
+    desk = Desk(ctx.reports, projector, ctx.clock, VerificationClock.default(), ctx.caught_up)
 
     async def queue_depth() -> None:
         while True:
@@ -244,11 +244,12 @@ def build(ctx: Context) -> Service:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, in_process: bool = False) -> FastAPI:
     app = create_service_app(
         NAME,
         build,
         settings,
+        in_process=in_process,
         title="LAPOR verification",
         description="The administrators' desk: check every report within 3 working days.",
     )

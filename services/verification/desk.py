@@ -13,10 +13,8 @@ made that decision first (so nobody believes their different category or reason 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -195,8 +193,10 @@ class Desk:
         projector: Projector,
         clock: Clock,
         verification_clock: VerificationClock,
+        caught_up: Callable[[int | None], Awaitable[bool]] | None = None,
     ) -> None:
         self.reports = reports
+        self.caught_up = caught_up or _nothing_to_wait_for
         self.projector = projector
         self.reader = ViewReader(projector.path)
         self.clock = clock
@@ -422,19 +422,9 @@ class Desk:
         if until > today + timedelta(days=366):
             raise Invalid("until", "must be within a year")
 
-    async def wait_projected(self, position: int | None, timeout: float = 2.0) -> bool:
-        """Read your writes: wait (bounded) until this service's views include `position`."""
-        if position is None:
-            return True
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            row = await self.reader.fetchone(
-                "SELECT position FROM checkpoint WHERE name = ?", (self.projector.name,)
-            )
-            if row is not None and row["position"] >= position:
-                return True
-            await asyncio.sleep(0.02)
-        return False
+    async def wait_projected(self, position: int | None) -> bool:
+        """Read your writes: this service's views include `position` before it answers."""
+        return await self.caught_up(position)
 
     # -- reads --
     def now(self) -> datetime:
@@ -579,6 +569,10 @@ class Desk:
         counts = {r["status"]: r["n"] for r in await views.count_open(self.reader)}
         for status in (Status.SUBMITTED, Status.COMPLETION_REQUESTED):
             QUEUE_DEPTH.labels(status.value).set(counts.get(status.value, 0))
+
+
+async def _nothing_to_wait_for(position: int | None) -> bool:
+    return True
 
 
 def views_amendments(row: Any) -> list[dict[str, Any]]:

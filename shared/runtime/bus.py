@@ -10,7 +10,8 @@ leave a gap behind a checkpoint.
 
 The same path runs on a timer (`keep_up`): events the store held a whole period ago that no
 delivery has brought (JetStream gave up redelivering them while a disk was full) are taken from
-the store the same way. There is no other way in.
+the store the same way; and on request (`advance_to`), when a person must see in their next read
+what they just did. There is no other way in.
 """
 
 from __future__ import annotations
@@ -53,6 +54,25 @@ def transient(error: BaseException) -> bool:
     return isinstance(error, TRANSIENT) or disk_trouble(error)
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """A job the runtime runs every `seconds` (tests that run a service in process call `run`
+    themselves, when they want it). A failing run is logged; the next one comes on time."""
+
+    name: str
+    seconds: Callable[[], float]
+    run: Callable[[], Awaitable[object]]
+
+
+async def every(job: Periodic) -> None:
+    while True:
+        try:
+            await job.run()
+        except Exception as error:  # the next run may succeed (a full disk, a busy peer)
+            log.warning("periodic_job_failed", job=job.name, error_type=type(error).__name__)
+        await asyncio.sleep(job.seconds())
+
+
 @dataclass
 class Service:
     """What a service's composition root hands to the runtime."""
@@ -61,6 +81,7 @@ class Service:
     projectors: list[Projector] = field(default_factory=list)
     react: React | None = None
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    periodic: list[Periodic] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     consume: bool = True
 
@@ -118,6 +139,16 @@ class EventConsumer:
                 CONSUMER_REDELIVERIES.labels(self.name).inc(len(events))
                 return
             await self._advance(done, events[-1].position)
+
+    async def advance_to(self, position: int) -> None:
+        """Read your writes: bring this service's views up to `position` straight from the store,
+        without waiting for JetStream to deliver what this service has just appended."""
+        if not self.service.projectors:
+            return
+        async with self._turn:
+            done = await asyncio.to_thread(self.checkpoint)
+            if done < position:
+                await self._advance(done, position)
 
     async def catch_up(self) -> int:
         """The timer's turn: what the store held a whole period ago and no delivery brought.

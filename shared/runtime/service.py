@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
-from faststream.nats import NatsBroker
+from faststream.nats import NatsBroker, TestNatsBroker
 
 from shared.clock import Clock, clock_from
 from shared.http.auth import Auth
@@ -25,7 +25,7 @@ from shared.logs import configure_logging, get_logger
 from shared.metrics import (
     TimedAppends,
 )
-from shared.runtime.bus import Service, subscribe
+from shared.runtime.bus import EventConsumer, Service, every, subscribe
 from shared.runtime.consumer_metrics import poll_consumer_metrics
 from shared.runtime.messaging import (
     connection_options,
@@ -52,6 +52,19 @@ class Context:
     reports: ReportRepository
     auth: Auth
     broker: NatsBroker
+    consumer: EventConsumer | None = None  # set by the runtime once the service is built
+
+    async def caught_up(self, position: int | None, timeout: float = 2.0) -> bool:
+        """Read your writes: bring this service's views up to `position` (an event it has just
+        appended) before answering. Bounded: False if that took longer than `timeout`."""
+        if position is None or self.consumer is None:
+            return True
+        try:
+            await asyncio.wait_for(self.consumer.advance_to(position), timeout)
+        except TimeoutError:
+            log.warning("read_your_writes_timeout", position=position)
+            return False
+        return True
 
 
 def create_app(
@@ -60,8 +73,16 @@ def create_app(
     settings: Settings | None = None,
     title: str | None = None,
     description: str = "",
+    *,
+    in_process: bool = False,
 ) -> FastAPI:
-    """The composition root's shell: wires the store, clock, auth and broker, then the service."""
+    """The composition root's shell: wires the store, clock, auth and broker, then the service.
+
+    `in_process`: for tests that drive the service inside their own event loop. The broker is
+    FastStream's test broker (no NATS): whoever holds `app.state.consumer` delivers events by
+    publishing them to it (`tests/harness.py` does, from the store), and nothing runs by itself:
+    no background loop, no periodic job (the test calls `service.periodic` jobs when it wants).
+    """
     settings = settings or get_settings()
     configure_logging(name, settings.log_level)
     store = TimedAppends(open_store(settings.event_store_url), name)
@@ -83,10 +104,20 @@ def create_app(
     )
     service = build(context)
     consumer = subscribe(name, service, broker, store) if service.consume else None
+    context.consumer = consumer
     ready = asyncio.Event()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if in_process:
+            async with TestNatsBroker(broker):
+                ready.set()
+                try:
+                    yield
+                finally:
+                    ready.clear()
+                    await stop()
+            return
         await broker.connect()
         if service.consume:
             js = broker.config.connection_state.stream
@@ -94,6 +125,9 @@ def create_app(
             await release_unacked(broker.config.connection_state.connection, js, name)
         await broker.start()
         tasks = [asyncio.create_task(job(), name=f"{name}-bg") for job in service.background]
+        tasks += [
+            asyncio.create_task(every(job), name=f"{name}-{job.name}") for job in service.periodic
+        ]
         if service.consume:
             js = broker.config.connection_state.stream
             tasks.append(asyncio.create_task(poll_consumer_metrics(js, name), name=f"{name}-lag"))
@@ -117,11 +151,14 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await broker.stop()
-            for hook in service.on_stop:
-                await hook()
-            for projector in service.projectors:
-                projector.close()
-            await store.close()
+            await stop()
+
+    async def stop() -> None:
+        for hook in service.on_stop:
+            await hook()
+        for projector in service.projectors:
+            projector.close()
+        await store.close()
 
     app = FastAPI(
         title=title or f"LAPOR {name}",
@@ -131,6 +168,7 @@ def create_app(
     )
     app.state.context = context
     app.state.service = service
+    app.state.consumer = consumer
 
     async def is_ready() -> bool:
         return ready.is_set()

@@ -38,7 +38,7 @@ from types import TracebackType
 
 import httpx
 
-from tests.support import free_port, wait_for, wait_for_port
+from tests.support import free_port, load_factor, wait_for, wait_for_port
 
 BEARERBOX = "bearerbox"
 SMSBOX = "smsbox"
@@ -139,7 +139,7 @@ class Handset:
         self.received: list[Sms] = []
 
     def wait_for(self, match: Callable[[Sms], bool], timeout: float = 20.0) -> Sms:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * load_factor()
         for sms in self.received:
             if match(sms):
                 return sms
@@ -323,7 +323,7 @@ class KannelGateway:
 
     def _connect(self, *messages: str) -> _Client:
         """Start fakesmsc; retry while bearerbox still holds the previous client's place."""
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 20 * load_factor()
         while True:
             self._wait_smsc_free(deadline)
             client = self._fakesmsc(*messages)
