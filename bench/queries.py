@@ -61,7 +61,7 @@ def build_views(reports: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("intake.db*"):
         stale.unlink()
-    from services.intake.app import create_projector
+    from services.intake.bootstrap import create_projector
 
     settings = Settings(data_dir=directory, event_store=f"sqlite:///{store}")
 

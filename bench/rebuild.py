@@ -108,7 +108,7 @@ def read_all(path: Path, limit: int) -> Sample:
 
 
 def rebuild(service: str, path: Path, limit: int, directory: Path) -> Sample:
-    module = importlib.import_module(f"services.{service}.app")
+    module = importlib.import_module(f"services.{service}.bootstrap")
     settings = Settings(data_dir=directory, event_store=f"sqlite:///{path}")
 
     async def go() -> Sample:
@@ -138,7 +138,7 @@ def available_services() -> list[str]:
     names = []
     for name in SERVICE_NAMES:
         try:
-            module = importlib.import_module(f"services.{name}.app")
+            module = importlib.import_module(f"services.{name}.bootstrap")
         except Exception as error:  # a service being written right now may not import yet
             print(f"  {name}: not importable ({type(error).__name__}: {error})", file=sys.stderr)
             continue

@@ -12,7 +12,7 @@ from typing import Annotated
 import httpx
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from shared.auth import Role, create_token
 from shared.settings import SERVICE_NAMES, get_settings
@@ -30,7 +30,7 @@ console = Console(stderr=True)
 def _service_module(name: str) -> object:
     if name not in SERVICE_NAMES:
         raise typer.BadParameter(f"unknown service {name!r}; one of {', '.join(SERVICE_NAMES)}")
-    return importlib.import_module(f"services.{name}.app")
+    return importlib.import_module(f"services.{name}.bootstrap")
 
 
 @app.command()
@@ -163,30 +163,34 @@ def rebuild(
             raise typer.Exit(2)
         except httpx.HTTPError:
             pass
-    projector = module.create_projector(settings)  # type: ignore[attr-defined]
-    if projector is None:
+    projectors = module.create_projectors(settings)  # type: ignore[attr-defined]
+    if not projectors:
         print(f"{service} keeps no read models")
         return
 
     async def go() -> int:
         store = open_store(settings.event_store_url)
+        count = 0
         try:
-            with Progress(
-                TextColumn("[bold]rebuild " + service),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} positions"),
-                TimeRemainingColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task("rebuild", total=await store.last_position() or 1)
+            for projector in projectors:
+                with Progress(
+                    TextColumn(f"[bold]rebuild {projector.name}"),
+                    BarColumn(),
+                    TextColumn("{task.completed}/{task.total} positions"),
+                    TimeRemainingColumn(),
+                    console=console,
+                ) as bar:
+                    task = bar.add_task("rebuild", total=await store.last_position() or 1)
 
-                def progress(position: int, total: int) -> None:
-                    bar.update(task, completed=position, total=total or 1)
+                    def progress(position: int, total: int, task: TaskID = task) -> None:
+                        bar.update(task, completed=position, total=total or 1)
 
-                return int(await projector.rebuild(store, progress))
+                    count = int(await projector.rebuild(store, progress))
         finally:
-            projector.close()
+            for projector in projectors:
+                projector.close()
             await store.close()
+        return count
 
     count = asyncio.run(go())
     print(f"rebuilt {service}: {count} events replayed")

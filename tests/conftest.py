@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.driver import Driver, driving
+from tests.harness import InProcessSystem, in_process
 from tests.support import NatsServer, nats_server
 
 
@@ -20,3 +22,17 @@ def fresh_nats(tmp_path: Path) -> Iterator[NatsServer]:
     """A nats-server of a test's own, for tests that kill or inspect the server."""
     with nats_server(tmp_path) as server:
         yield server
+
+
+@pytest.fixture
+async def lapor(tmp_path: Path) -> AsyncIterator[InProcessSystem]:
+    """The five services in this event loop on a real SQLite store (see tests/harness.py)."""
+    async with in_process(tmp_path / "lapor") as system:
+        yield system
+
+
+@pytest.fixture
+async def drive(lapor: InProcessSystem) -> AsyncIterator[Driver]:
+    """The test driver (tests/driver.py) on the in-process `lapor`."""
+    async with driving(lapor) as driver:
+        yield driver

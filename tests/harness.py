@@ -84,7 +84,7 @@ class InProcessSystem:
         self._store = SqliteEventStore(self.data_dir / "events.db")
         self._stack.push_async_callback(self._store.close)
         for name in names:
-            module = import_module(f"services.{name}.app")
+            module = import_module(f"services.{name}.bootstrap")
             app: FastAPI = module.create_app(self.settings, in_process=True)
             await self._stack.enter_async_context(app.router.lifespan_context(app))
             self.services[name] = InProcessService(name, app)

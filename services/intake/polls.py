@@ -111,7 +111,7 @@ from shared.store.port import (
 from shared.values import Attachment, Channel
 
 if TYPE_CHECKING:
-    from services.intake.app import Intake
+    from services.intake.bootstrap import Intake
     from services.intake.channels.common import ChannelDesk
 
 log = get_logger(__name__)

@@ -26,14 +26,14 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from services.intake import regions, views
-from services.intake.app import (
+from services.intake.attachments import AttachmentRejected
+from services.intake.bootstrap import (
     Intake,
     ReportIn,
     attachment_response,
     known_categories,
     sha256_param,
 )
-from services.intake.attachments import AttachmentRejected
 from services.intake.i18n import LANGUAGES, translator
 from services.intake.limits import client_address
 from shared.crypto import derive_key

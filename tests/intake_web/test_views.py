@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from services.intake import views
-from services.intake.app import create_projector
+from services.intake.bootstrap import create_projector
 from shared.clock import FixedClock
 from shared.events.base import Actor
 from shared.reports.commands import (
@@ -249,7 +249,7 @@ def test_a_rebuild_gives_the_same_counts(world: World) -> None:
 
 
 def test_a_view_file_of_an_older_schema_is_dropped_and_rebuilt(tmp_path: Path) -> None:
-    from services.intake.app import _rebuild_now, upgrade_views
+    from services.intake.bootstrap import _rebuild_now, upgrade_views
 
     settings = Settings(data_dir=tmp_path)
     store = open_store(f"sqlite:///{tmp_path / 'events.db'}")

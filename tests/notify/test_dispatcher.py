@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from services.notify.app import create_projector
+from services.notify.bootstrap import create_projector
 from services.notify.contacts import Contacts, OfficerDirectory
 from services.notify.dispatcher import Dispatcher
 from services.notify.notices import Links

@@ -129,7 +129,7 @@ def test_every_route_declares_a_typed_response(service: str, tmp_path: Path) -> 
     from shared.settings import Settings
 
     settings = Settings(data_dir=tmp_path, secret_key="architecture-test")
-    app = import_module(f"services.{service}.app").create_app(settings, in_process=True)
+    app = import_module(f"services.{service}.bootstrap").create_app(settings, in_process=True)
     untyped: list[str] = []
     for path, operations in app.openapi()["paths"].items():
         for method, operation in operations.items():

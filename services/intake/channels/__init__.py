@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter
 
 if TYPE_CHECKING:
-    from services.intake.app import Intake
+    from services.intake.bootstrap import Intake
     from shared.runtime.service import Context
 
 

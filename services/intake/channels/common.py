@@ -34,7 +34,7 @@ from shared.store.port import WrongExpectedVersion
 from shared.values import Attachment, Channel
 
 if TYPE_CHECKING:
-    from services.intake.app import Intake, ReporterIn, SubmitOut
+    from services.intake.bootstrap import Intake, ReporterIn, SubmitOut
     from shared.runtime.service import Context
 
 log = get_logger(__name__)
@@ -96,7 +96,7 @@ class Sender:
         return keyed_hash(secret, "channel-sender", who)
 
     def reporter(self) -> ReporterIn | None:
-        from services.intake.app import ReporterIn
+        from services.intake.bootstrap import ReporterIn
 
         phone = self.phone
         if phone is None and self.name is None:
@@ -269,7 +269,7 @@ class ChannelDesk:
         reporter: ReporterIn | None = None,
     ) -> SubmitOut:
         """Submit a report from a channel. Raises pydantic's ValidationError for unusable text."""
-        from services.intake.app import ReportIn
+        from services.intake.bootstrap import ReportIn
 
         report = ReportIn(
             title=title or title_from(text),

@@ -255,7 +255,7 @@ class MailIntake:
                 " describe the problem in the body of the mail)",
                 "invalid_too_short",
             )
-        from services.intake.app import ReporterIn
+        from services.intake.bootstrap import ReporterIn
 
         try:
             reporter = ReporterIn(email=address, name=(name.strip()[:200] or None))

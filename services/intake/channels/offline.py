@@ -23,7 +23,7 @@ from shared.store.port import WrongExpectedVersion
 from shared.values import Channel
 
 if TYPE_CHECKING:
-    from services.intake.app import Intake
+    from services.intake.bootstrap import Intake
     from shared.runtime.service import Context
 
 log = get_logger(__name__)
@@ -37,7 +37,7 @@ class OfflineSource(StrEnum):
 
 
 def build(ctx: "Context", intake: "Intake") -> APIRouter:
-    from services.intake.app import ReportIn, SubmitOut
+    from services.intake.bootstrap import ReportIn, SubmitOut
 
     class OfflineReportIn(ReportIn):
         source: OfflineSource = Field(description="How the report reached the desk")

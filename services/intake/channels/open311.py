@@ -313,7 +313,7 @@ def _coordinate(form: FormData, name: str, bound: float) -> float | None:
 
 
 def build(ctx: Any, intake: Any) -> APIRouter:
-    from services.intake.app import ReporterIn, ReportIn
+    from services.intake.bootstrap import ReporterIn, ReportIn
     from shared.reports.events import Location
 
     router = APIRouter(prefix="/open311/v2", tags=["open311"])

@@ -56,6 +56,11 @@ def create_projector(settings: Settings, rules: Rules | None = None) -> Projecto
     )
 
 
+def create_projectors(settings: Settings) -> list[Projector]:
+    """Every read model of this service (for `lapor rebuild`)."""
+    return [create_projector(settings)]
+
+
 def tracking_id_param(tracking_id: str) -> str:
     try:
         return normalize_tracking_id(tracking_id)

@@ -58,6 +58,11 @@ def create_projector(settings: Settings) -> Projector:
     return Projector(settings.view_db(NAME), NAME, views.SCHEMA, views.apply, views.TABLES)
 
 
+def create_projectors(settings: Settings) -> list[Projector]:
+    """Every read model of this service (for `lapor rebuild`)."""
+    return [create_projector(settings)]
+
+
 class AgencyOut(BaseModel):
     code: str = Field(description="Agency code, as in NATS subjects")
     name: str

@@ -133,6 +133,13 @@ def create_projector(settings: Settings) -> Projector:
     return Projector(settings.view_db(NAME), NAME, views.SCHEMA, views.apply, views.TABLES)
 
 
+def create_projectors(settings: Settings) -> list[Projector]:
+    """Every read model of this service (for `lapor rebuild`): intake's and the polls' views."""
+    from services.intake.polls import create_projector as polls_projector
+
+    return [create_projector(settings), polls_projector(settings.data_dir)]
+
+
 def upgrade_views(settings: Settings) -> bool:
     """Drop a view file of an older schema; True when it must be rebuilt from the store."""
     path = settings.view_db(NAME)

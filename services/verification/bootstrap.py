@@ -68,6 +68,11 @@ def create_projector(settings: Settings) -> Projector:
     )
 
 
+def create_projectors(settings: Settings) -> list[Projector]:
+    """Every read model of this service (for `lapor rebuild`)."""
+    return [create_projector(settings)]
+
+
 def api_router(ctx: Context, desk: Desk) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["verification"])
     admin = ctx.auth.require(Role.ADMIN)
