@@ -760,16 +760,15 @@ def build(ctx: Context) -> Service:
             await asyncio.sleep(retention.retention_check_seconds)
 
     from services.intake.channels import routers as channel_routers
-    from services.intake.polls import routers as poll_routers
+    from services.intake.polls import build as build_polls
     from services.intake.web import web_router
 
-    polls_api, polls_view = poll_routers(ctx, intake)
     return Service(
-        routers=[router, web_router(ctx, intake), *channel_routers(ctx, intake), *polls_api],
-        projectors=[projector, polls_view],
+        routers=[router, web_router(ctx, intake), *channel_routers(ctx, intake)],
+        projectors=[projector],
         on_stop=[close_keys],
         background=[keep_retention] if retention.retention_days is not None else [],
-    )
+    ).including(build_polls(ctx, intake))
 
 
 class ViewRetention(BaseSettings):

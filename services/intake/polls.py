@@ -25,8 +25,7 @@ import secrets
 import sqlite3
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -95,6 +94,7 @@ from shared.polls.lifecycle import (
 )
 from shared.privacy import mask_email, mask_phone
 from shared.reports.tracking import ALPHABET
+from shared.runtime.bus import Periodic, Service
 from shared.runtime.projection import Projector, ViewReader
 from shared.runtime.repository import Meta, Repository
 from shared.runtime.service import Context
@@ -1002,21 +1002,15 @@ class Polls:
                 log.warning("poll_close_failed", poll=row["code"], error_type=type(error).__name__)
         return closed
 
-    async def tick(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.polls_tick_seconds)
-            try:
-                closed = await self.close_due()
-            except (StoreError, OSError, sqlite3.Error) as error:
-                log.warning("poll_tick_failed", error_type=type(error).__name__)
-                continue
-            if closed:
-                log.info("polls_closed_on_schedule", count=closed)
+    async def close_on_schedule(self) -> None:
+        """The periodic job: close every poll whose closing time has passed."""
+        closed = await self.close_due()
+        if closed:
+            log.info("polls_closed_on_schedule", count=closed)
 
     async def close_resources(self) -> None:
         await self.sender.close()
         self.codes.close()
-        self.projector.close()
 
 
 def _officer_actor(officer: Principal) -> Actor:
@@ -1088,27 +1082,24 @@ async def answer_by_sms(
 
 
 # --- the routes -------------------------------------------------------------------------------
-def routers(ctx: Context, intake: "Intake") -> tuple[list[APIRouter], Projector]:
-    """The polls API (`/api/v1/polls…`) and pages (`/jajak-pendapat…`), with a lifespan that
-    closes polls on schedule; and the polls view, which the service's consumer keeps."""
+def build(ctx: Context, intake: "Intake") -> Service:
+    """The polls part of intake: the API (`/api/v1/polls…`) and pages (`/jajak-pendapat…`), the
+    polls view (kept by intake's consumer) and the job that closes polls on schedule."""
     polls = Polls(ctx, intake)
+    return Service(
+        routers=_routers(ctx, intake, polls),
+        projectors=[polls.projector],
+        periodic=[
+            Periodic(
+                "close-polls", lambda: polls.settings.polls_tick_seconds, polls.close_on_schedule
+            )
+        ],
+        on_stop=[polls.close_resources],
+    )
 
-    @asynccontextmanager
-    async def lifespan(_: Any) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(polls.tick(), name="polls-ticker"),
-        ]
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            await polls.close_resources()
 
-    api = APIRouter(prefix="/api/v1", tags=["polls"], lifespan=lifespan)
+def _routers(ctx: Context, intake: "Intake", polls: "Polls") -> list[APIRouter]:
+    api = APIRouter(prefix="/api/v1", tags=["polls"])
     Institution = Annotated[Principal, Depends(ctx.auth.require(Role.AGENCY, Role.ADMIN))]
     Code = Annotated[str, Depends(normalize_code)]
 
@@ -1173,7 +1164,7 @@ def routers(ctx: Context, intake: "Intake") -> tuple[list[APIRouter], Projector]
         """The institution's response to the consultation, after it closed."""
         return await polls.respond(code, body, officer, correlation_id(request))
 
-    return [api, _pages(ctx, intake, polls)], polls.projector
+    return [api, _pages(ctx, intake, polls)]
 
 
 # --- the web pages ----------------------------------------------------------------------------

@@ -85,6 +85,18 @@ class Service:
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     consume: bool = True
 
+    def including(self, part: Service) -> Service:
+        """This service with a part of it built on its own (intake's polls)."""
+        return Service(
+            routers=[*self.routers, *part.routers],
+            projectors=[*self.projectors, *part.projectors],
+            react=self.react or part.react,
+            background=[*self.background, *part.background],
+            periodic=[*self.periodic, *part.periodic],
+            on_stop=[*self.on_stop, *part.on_stop],
+            consume=self.consume or part.consume,
+        )
+
     @property
     def projector(self) -> Projector | None:
         """The service's main projection (its first)."""
