@@ -65,20 +65,16 @@ async def _messages(store_path: Path) -> list[Message]:
 
 
 def run_relay(store_path: Path, directory: Path, lifecycle_metrics: bool = True) -> Sample:
-    """`lifecycle_metrics=False` (a diagnostic): the relay without shared.metrics'
-    observe_lifecycle, which reads a report's stream back for every forward and follow-up."""
-    import services.relay.relay as relay_module
+    """`lifecycle_metrics=False` (a diagnostic): the relay without counting the lifecycle."""
+    from services.relay.lifecycle import LifecycleMetrics
 
-    async def no_metrics(*_: object) -> None:
-        return None
-
-    original = vars(relay_module)["observe_lifecycle"]
+    original = LifecycleMetrics.observe
     if not lifecycle_metrics:
-        setattr(relay_module, "observe_lifecycle", no_metrics)  # noqa: B010
+        LifecycleMetrics.observe = lambda self, events: None  # type: ignore[method-assign]
     try:
         return _run_relay(store_path, directory)
     finally:
-        setattr(relay_module, "observe_lifecycle", original)  # noqa: B010
+        LifecycleMetrics.observe = original  # type: ignore[method-assign]
 
 
 def _run_relay(store_path: Path, directory: Path) -> Sample:

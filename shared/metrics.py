@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -134,121 +131,6 @@ CONSUMER_INFO_ERRORS = Counter(
     "Failed polls of the durable consumer's info",
     ["durable"],
 )
-
-_STATUS_OF_EVENT = {
-    "ReportSubmitted": "submitted",
-    "ReportCompletionRequested": "completion_requested",
-    "ReportVerified": "verified",
-    "ReportRejected": "rejected",
-    "ForwardedToOPD": "forwarded",
-    "ReportTransferred": "forwarded",
-    "ReportReturned": "returned",
-    "FollowUpPosted": "followed_up",
-    "ReportClosed": "closed",
-}
-_STATUSES = tuple(sorted(set(_STATUS_OF_EVENT.values())))
-_FORWARDS = ("ForwardedToOPD", "ReportTransferred")
-_AGENCY = re.compile(r"^[A-Z0-9-]{1,64}$")
-_PROVINCE = re.compile(r"^([0-9]{2})[0-9]*$")
-
-
-def province_of(region_code: object) -> str:
-    """The two-digit province prefix of a Kemendagri region code (dots allowed), `_` otherwise."""
-    if not isinstance(region_code, str):
-        return "_"
-    found = _PROVINCE.match(region_code.replace(".", ""))
-    return found.group(1) if found else "_"
-
-
-def agency_label(code: object) -> str:
-    return code if isinstance(code, str) and _AGENCY.match(code) else "_"
-
-
-class _Event(Protocol):
-    """What `observe_lifecycle` reads of a recorded event (shared.store.port.RecordedEvent)."""
-
-    @property
-    def event_id(self) -> uuid.UUID: ...
-    @property
-    def event_type(self) -> str: ...
-    @property
-    def stream(self) -> str: ...
-    @property
-    def occurred_at(self) -> datetime: ...
-    @property
-    def region_code(self) -> str | None: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
-
-
-async def observe_lifecycle(
-    events: Sequence[_Event], read_stream: Callable[[str], Awaitable[Sequence[_Event]]]
-) -> None:
-    """Count each newly published event into the lifecycle metrics. Call it once per event
-    (the relay: after JetStream acknowledged a batch, skipping acks marked duplicate). Reads a
-    report's stream only for forwards and follow-ups, to time them. Never raises."""
-    for status in _STATUSES:  # at 0 from the start, so that increase() sees the first one
-        REPORT_STATUS_CHANGES.labels(status)
-    for event in events:
-        try:
-            await _observe(event, read_stream)
-        except Exception as error:  # metrics must never stop the relay
-            _log.warning(
-                "lifecycle_metrics_failed", event_type=event.event_type, error=type(error).__name__
-            )
-
-
-async def _observe(
-    event: _Event, read_stream: Callable[[str], Awaitable[Sequence[_Event]]]
-) -> None:
-    kind = event.event_type
-    status = _STATUS_OF_EVENT.get(kind)
-    if status is None:
-        return
-    REPORT_STATUS_CHANGES.labels(status).inc()
-    data = event.data
-    if kind == "ReportSubmitted":
-        location = data.get("location") or {}
-        REPORTS_SUBMITTED.labels(
-            str(data.get("channel") or "_"),
-            str(data.get("classification") or "_"),
-            province_of(location.get("region_code") or event.region_code),
-        ).inc()
-        return
-    if kind in _FORWARDS:
-        agency = data.get("agency_code") if kind == "ForwardedToOPD" else data.get("to_agency")
-        REPORTS_FORWARDED.labels(agency_label(agency)).inc()
-        if kind == "ForwardedToOPD":
-            before = await _history_before(event, read_stream)
-            if not any(e.event_type in _FORWARDS for e in before):
-                verified = _last(before, ("ReportVerified",))
-                if verified is not None:
-                    TIME_TO_FORWARD.observe(_seconds(verified, event))
-        return
-    if kind == "FollowUpPosted":
-        FOLLOW_UPS_POSTED.labels(agency_label(data.get("agency_code"))).inc()
-        before = await _history_before(event, read_stream)
-        forwarded = _last(before, (*_FORWARDS, "FollowUpPosted"))
-        if forwarded is not None and forwarded.event_type in _FORWARDS:
-            TIME_TO_FIRST_FOLLOW_UP.observe(_seconds(forwarded, event))
-
-
-async def _history_before(
-    event: _Event, read_stream: Callable[[str], Awaitable[Sequence[_Event]]]
-) -> list[_Event]:
-    history = list(await read_stream(event.stream))
-    for index, past in enumerate(history):
-        if past.event_id == event.event_id:
-            return history[:index]
-    return history
-
-
-def _last(history: Sequence[_Event], types: tuple[str, ...]) -> _Event | None:
-    return next((e for e in reversed(history) if e.event_type in types), None)
-
-
-def _seconds(start: _Event, end: _Event) -> float:
-    return max(0.0, (end.occurred_at - start.occurred_at).total_seconds())
 
 
 class TimedAppends:

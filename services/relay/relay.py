@@ -2,9 +2,14 @@
 
 At-least-once from the store, exactly-once into the stream: each event is published with
 `Nats-Msg-Id = event_id`, so JetStream drops a republished duplicate inside its window. The
-checkpoint (a small SQLite file) is written only after JetStream acknowledged a batch. On start,
-the relay also reads the position of the last event JetStream holds and resumes after the higher
-of the two, so even a republish outside the duplicate window cannot happen after a crash.
+checkpoint (a small SQLite file) is written only after JetStream acknowledged a batch.
+
+On start the relay resumes from its own checkpoint. The newest message in the stream may be ahead
+of it (a crash between JetStream's ack and the checkpoint): the relay trusts that message only if
+it is the store's own event at the position it claims (same event id), and then resumes after it,
+so a republish outside the duplicate window cannot happen after a crash. A tail it did not write
+(a forged message claiming a position far ahead) is refused: counted in
+`lapor_relay_foreign_tail_total`, logged as an error, and never followed.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import signal
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from nats.aio.client import Client as NatsClient
@@ -23,8 +29,8 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from services.relay.lifecycle import LifecycleMetrics
 from shared.logs import configure_logging, get_logger
-from shared.metrics import observe_lifecycle
 from shared.runtime.messaging import (
     POSITION_HEADER,
     STREAM_NAME,
@@ -48,6 +54,10 @@ LAG_SECONDS = Gauge(
     "lapor_relay_lag_seconds", "Age of the oldest event in the store not yet published"
 )
 POSITION = Gauge("lapor_relay_position", "Last store position published and acknowledged")
+FOREIGN_TAIL = Counter(
+    "lapor_relay_foreign_tail_total",
+    "Starts at which the newest message in LAPOR_EVENTS was not an event of the store (refused)",
+)
 BATCH_LATENCY = Histogram(
     "lapor_relay_batch_duration_seconds", "Time to publish and confirm one batch"
 )
@@ -79,19 +89,40 @@ class Checkpoint:
         self._conn.close()
 
 
-async def last_published_position(js: JetStreamContext) -> int:
-    """The store position carried by the newest message in LAPOR_EVENTS (0 if empty)."""
+@dataclass(frozen=True)
+class Tail:
+    """The newest message in LAPOR_EVENTS: the position and event id it claims."""
+
+    position: int
+    event_id: str | None
+
+
+async def stream_tail(js: JetStreamContext) -> Tail | None:
     info = await js.stream_info(STREAM_NAME)
     if info.state.messages == 0 or not info.state.last_seq:
-        return 0
+        return None
     try:
         msg = await js.get_msg(STREAM_NAME, seq=info.state.last_seq)
     except NotFoundError:
-        return 0
+        return None
     headers = msg.headers or {}
-    if POSITION_HEADER in headers:
-        return int(headers[POSITION_HEADER])
-    return int(json.loads(msg.data or b"{}").get("position", 0))
+    try:
+        position = int(headers.get(POSITION_HEADER) or json.loads(msg.data or b"{}")["position"])
+    except (KeyError, ValueError, TypeError):
+        position = -1
+    return Tail(position, headers.get("Nats-Msg-Id"))
+
+
+async def trusted_tail(store: EventStore, tail: Tail | None) -> int | None:
+    """The tail's position if it is the store's own event there; None for a foreign tail."""
+    if tail is None:
+        return 0
+    if tail.position < 1:
+        return None
+    found = await store.read_all(tail.position - 1, 1)
+    if found and found[0].position == tail.position and str(found[0].event_id) == tail.event_id:
+        return tail.position
+    return None
 
 
 def encode(event: RecordedEvent) -> tuple[bytes, dict[str, str]]:
@@ -119,10 +150,22 @@ class Relay:
         self.checkpoint = checkpoint
         self.batch = batch
         self.position = 0
+        self.lifecycle = LifecycleMetrics()
 
     async def start_position(self) -> int:
         saved = self.checkpoint.load()
-        published = await last_published_position(self.js)
+        tail = await stream_tail(self.js)
+        published = await trusted_tail(self.store, tail)
+        if published is None:
+            assert tail is not None
+            FOREIGN_TAIL.inc()
+            log.error(
+                "relay_foreign_stream_tail",
+                claimed_position=tail.position,
+                resumes_at=saved,
+                hint="a message the relay did not write is at the end of LAPOR_EVENTS",
+            )
+            return saved
         return max(saved, published)
 
     async def publish_batch(self, events: list[RecordedEvent]) -> None:
@@ -144,7 +187,7 @@ class Relay:
         POSITION.set(self.position)
         BATCH_LATENCY.observe(time.perf_counter() - started)
         fresh = [event for event, ack in zip(events, acks, strict=True) if not ack.duplicate]
-        await observe_lifecycle(fresh, self.store.read)
+        self.lifecycle.observe(fresh)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.position = await self.start_position()

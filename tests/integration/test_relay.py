@@ -100,3 +100,43 @@ async def test_relay_killed_at_any_moment_loses_and_duplicates_nothing(
         relay.send_signal(signal.SIGTERM)
         relay.wait(10)
         await store.close()
+
+
+async def test_a_forged_message_at_the_end_of_the_stream_does_not_stall_the_relay(
+    tmp_path: Path, fresh_nats: NatsServer
+) -> None:
+    """Someone publishes `Lapor-Position: 99999999` into LAPOR_EVENTS while the relay is down.
+    The relay refuses to resume after a tail it did not write: it goes on from its checkpoint,
+    says so (metric and log), and every stored event still reaches JetStream."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    store = SqliteEventStore(data_dir / "events.db")
+    await store.append("report-BEFORE", [_event(0), _event(1)], expected_version=0)
+    relay = _start_relay(data_dir, fresh_nats.url)
+    nc = await nats.connect(fresh_nats.url)
+    js = nc.jetstream()
+    try:
+
+        async def published(count: int) -> bool:
+            return (await js.stream_info(STREAM_NAME)).state.messages >= count
+
+        await async_wait_for(lambda: published(2), timeout=30, what="the first two events")
+        relay.send_signal(signal.SIGTERM)
+        relay.wait(15)
+        await js.publish(
+            "lapor.v1.events.ReportClosed._._",
+            b'{"forged": true}',
+            headers={POSITION_HEADER: "99999999", "Nats-Msg-Id": str(uuid.uuid4())},
+        )
+        await store.append("report-AFTER", [_event(2), _event(3)], expected_version=0)
+        relay = _start_relay(data_dir, fresh_nats.url)
+        await async_wait_for(lambda: published(5), timeout=30, what="the events after the forgery")
+        last = await js.get_msg(STREAM_NAME, seq=5)
+        assert last.headers is not None and last.headers[POSITION_HEADER] == "4"
+        log = (data_dir / "relay.log").read_text()
+        assert "relay_foreign_stream_tail" in log
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        relay.wait(15)
+        await nc.close()
+        await store.close()

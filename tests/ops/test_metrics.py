@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +16,9 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import ConsumerConfig, StreamConfig
 from prometheus_client import REGISTRY
 
+from services.relay.lifecycle import LifecycleMetrics, agency_label, province_of
 from shared.events.base import Actor
-from shared.metrics import TimedAppends, agency_label, observe_lifecycle, province_of
+from shared.metrics import TimedAppends
 from shared.reports.events import Classification, ReportSubmitted
 from shared.reports.lifecycle import stream_name
 from shared.reports.tracking import new_tracking_id
@@ -50,15 +50,10 @@ class Report:
     """One report's stream, published event by event as the relay would."""
 
     def __init__(self) -> None:
-        self.history: list[Event] = []
-
-    async def read(self, stream: str) -> Sequence[Event]:
-        return list(self.history)
+        self.lifecycle = LifecycleMetrics()
 
     async def publish(self, event_type: str, at: datetime, **data: Any) -> None:
-        event = Event(event_type, at, data)
-        self.history.append(event)
-        await observe_lifecycle([event], self.read)
+        self.lifecycle.observe([Event(event_type, at, data)])
 
 
 async def test_a_report_is_counted_once_per_step_and_each_step_is_timed() -> None:
@@ -122,13 +117,17 @@ async def test_labels_stay_bounded_and_odd_events_never_stop_the_relay() -> None
     assert agency_label("DINKES-KOTA-KUPANG") == "DINKES-KOTA-KUPANG"
     assert agency_label("dinkes kota; DROP") == "_" and agency_label(None) == "_"
 
-    async def broken(stream: str) -> Sequence[Event]:
-        raise OSError("store away")
-
     before = sample("lapor_report_status_changes_total", status="followed_up")
     odd = Event("FollowUpPosted", T0, {"agency_code": 42})
-    await observe_lifecycle([odd, Event("SomethingNew", T0)], broken)  # no exception
+    broken = Event("ReportSubmitted", T0, {"location": "not a mapping"})
+    LifecycleMetrics().observe([odd, Event("SomethingNew", T0), broken])  # no exception
     assert sample("lapor_report_status_changes_total", status="followed_up") == before + 1
+    # Finished reports leave the relay's memory; past its capacity the oldest are forgotten.
+    bounded = LifecycleMetrics(capacity=3)
+    for i in range(5):
+        bounded.observe([Event("ReportSubmitted", T0, stream=f"report-R{i}")])
+    bounded.observe([Event("ReportClosed", T0, stream="report-R4")])
+    assert len(bounded) == 2
     # Every status series exists from the first batch on, so increase() sees the first step.
     assert (
         REGISTRY.get_sample_value("lapor_report_status_changes_total", {"status": "closed"})
