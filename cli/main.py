@@ -85,19 +85,33 @@ def token_create(
     agency: Annotated[str | None, typer.Option(help="Agency code (required for agency)")] = None,
     region: Annotated[str | None, typer.Option(help="Region code scope")] = None,
     subject: Annotated[str | None, typer.Option(help="Who the token is for")] = None,
-    ttl_days: Annotated[int, typer.Option(help="Days until it expires")] = 30,
+    ttl_days: Annotated[
+        int, typer.Option(help="Days until it expires (at most 90 admin, 180 agency/ombudsman)")
+    ] = 30,
 ) -> None:
     """Print a signed bearer token on the last line."""
+    from cli.tokens import check_agency, check_region
+
+    settings = get_settings()
     if role is Role.AGENCY and not agency:
         raise typer.BadParameter("--agency is required with --role agency", param_hint="--agency")
-    token = create_token(
-        get_settings().master_secret,
-        role,
-        agency=agency,
-        region=region,
-        subject=subject,
-        ttl=timedelta(days=ttl_days),
-    )
+    if agency is not None:
+        check_agency(settings, agency)
+    if region is not None:
+        region = check_region(region)
+    try:
+        token = create_token(
+            settings.master_secret,
+            role,
+            agency=agency,
+            region=region,
+            subject=subject,
+            ttl=timedelta(days=ttl_days),
+        )
+    except ValueError as error:
+        raise typer.BadParameter(
+            str(error).removeprefix("ttl: "), param_hint="--ttl-days"
+        ) from None
     console.print(
         f"Token for role {role.value}"
         + (f", agency {agency}" if agency else "")
@@ -105,6 +119,18 @@ def token_create(
         + f", valid {ttl_days} days:"
     )
     print(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token: Annotated[str, typer.Argument(help="The token, or its id (jti)")],
+    note: Annotated[str | None, typer.Option(help="Why (kept in the audit trail)")] = None,
+) -> None:
+    """Revoke a token: every service refuses it from the moment it sees the revocation."""
+    from cli.tokens import revoke
+
+    token_id = revoke(get_settings(), token, note)
+    print(f"revoked {token_id}")
 
 
 @audit_app.command("verify")

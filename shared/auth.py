@@ -28,6 +28,16 @@ class Role(StrEnum):
     CLIENT = "client"
 
 
+# The longest a token may live, by role: a lost admin token must not open the desk for a century.
+MAX_TTL: dict[Role, timedelta] = {
+    Role.ADMIN: timedelta(days=90),
+    Role.AGENCY: timedelta(days=180),
+    Role.OMBUDSMAN: timedelta(days=180),
+    Role.CLIENT: timedelta(days=365),
+}
+DEFAULT_TTL = timedelta(days=30)
+
+
 class Principal(BaseModel):
     """An authenticated officer or system."""
 
@@ -37,6 +47,7 @@ class Principal(BaseModel):
     role: Role
     agency: str | None = None
     region: str | None = None
+    token_id: str | None = None  # the token's `jti`: what a revocation names
 
     def covers_region(self, region_code: str | None) -> bool:
         """A region-scoped officer sees that region and everything below it."""
@@ -60,11 +71,16 @@ def create_token(
     agency: str | None = None,
     region: str | None = None,
     subject: str | None = None,
-    ttl: timedelta = timedelta(days=30),
+    ttl: timedelta = DEFAULT_TTL,
     now: datetime | None = None,
+    token_id: str | None = None,
 ) -> str:
     if role is Role.AGENCY and not agency:
         raise ValueError("an agency token needs --agency")
+    if ttl <= timedelta(0):
+        raise ValueError("ttl: a token must be valid for some time")
+    if ttl > MAX_TTL[role]:
+        raise ValueError(f"ttl: {role.value} tokens may live at most {MAX_TTL[role].days} days")
     issued = now or datetime.now(UTC)
     claims: dict[str, object] = {
         "iss": ISSUER,
@@ -73,7 +89,7 @@ def create_token(
         "role": role.value,
         "iat": int(issued.timestamp()),
         "exp": int((issued + ttl).timestamp()),
-        "jti": uuid.uuid4().hex,
+        "jti": token_id or uuid.uuid4().hex,
     }
     if agency:
         claims["agency"] = agency
@@ -97,6 +113,7 @@ def verify_token(master_secret: bytes, token: str) -> Principal:
             role=Role(claims["role"]),
             agency=claims.get("agency"),
             region=claims.get("region"),
+            token_id=claims.get("jti"),
         )
         if principal.role is Role.AGENCY and not principal.agency:
             # Otherwise "agency None" could equal "not forwarded yet" in an ownership check.
@@ -104,6 +121,16 @@ def verify_token(master_secret: bytes, token: str) -> Principal:
         return principal
     except (jwt.PyJWTError, ValueError, KeyError) as error:
         raise InvalidToken(str(error)) from error
+
+
+def token_id_of(token: str) -> str | None:
+    """The `jti` of a token, read without checking it (to revoke a token one holds)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    jti = claims.get("jti")
+    return str(jti) if jti else None
 
 
 def hash_access_code(master_secret: bytes, tracking_id: str, access_code: str) -> str:

@@ -16,6 +16,7 @@ officer's token subject, role, agency and region scope), where (service, what) a
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -59,7 +60,28 @@ class ReporterIdentityErased(DomainEvent):
     )
 
 
-ACCESS_EVENTS: tuple[type[DomainEvent], ...] = (ConfidentialReportRead, ReporterIdentityErased)
+TOKENS_STREAM = "tokens"
+
+
+class TokenRevoked(DomainEvent):
+    """A bearer token may no longer be used (lost, an officer left, a leak). Every service keeps
+    the revoked token ids from these events and refuses them until they expire anyway."""
+
+    event_type: ClassVar[str] = "TokenRevoked"
+
+    token_id: str = Field(max_length=200, description="The token's `jti`")
+    expires_at: datetime | None = Field(
+        default=None,
+        description="When the token would have expired (the revocation can be forgotten after)",
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+
+ACCESS_EVENTS: tuple[type[DomainEvent], ...] = (
+    ConfidentialReportRead,
+    ReporterIdentityErased,
+    TokenRevoked,
+)
 
 
 # --- deciding what to record (pure) ------------------------------------------------------------

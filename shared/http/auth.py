@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.access.events import TokenRevoked
 from shared.auth import InvalidToken, Principal, Role, verify_token
 
 _bearer = HTTPBearer(auto_error=False)
@@ -18,6 +19,12 @@ class Auth:
 
     def __init__(self, master_secret: bytes) -> None:
         self._secret = master_secret
+        self.revoked: set[str] = set()  # token ids, from TokenRevoked events
+
+    def observe(self, event_type: str, data: Mapping[str, object]) -> None:
+        """Keep up with revocations (the runtime shows every event here)."""
+        if event_type == TokenRevoked.event_type:
+            self.revoked.add(str(data["token_id"]))
 
     def principal(self, credentials: HTTPAuthorizationCredentials | None) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
@@ -27,13 +34,20 @@ class Auth:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         try:
-            return verify_token(self._secret, credentials.credentials)
+            principal = verify_token(self._secret, credentials.credentials)
         except InvalidToken as error:
             raise HTTPException(
                 401,
                 "Authorization: invalid or expired token",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from error
+        if principal.token_id in self.revoked:
+            raise HTTPException(
+                401,
+                "Authorization: this token was revoked",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return principal
 
     def require(self, *roles: Role) -> Callable[..., Principal]:
         def dependency(

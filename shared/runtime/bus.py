@@ -47,6 +47,7 @@ CATCH_UP_SECONDS = 5.0
 TRANSIENT = (StoreError, OSError, asyncio.TimeoutError, ConnectionError)
 
 React = Callable[[RecordedEvent], Awaitable[None]]
+Observer = Callable[[RecordedEvent], None]
 
 
 def transient(error: BaseException) -> bool:
@@ -122,11 +123,20 @@ async def read_range(store: EventStore, after: int, upto: int) -> list[RecordedE
 class EventConsumer:
     """Brings a service's reactions and views up to a position of the store, in order."""
 
-    def __init__(self, name: str, service: Service, broker: NatsBroker, store: EventStore) -> None:
+    def __init__(
+        self,
+        name: str,
+        service: Service,
+        broker: NatsBroker,
+        store: EventStore,
+        observers: Sequence[Observer] = (),
+    ) -> None:
         self.name = name
         self.service = service
         self.broker = broker
         self.store = store
+        # What every service keeps up with whatever it is (revoked tokens): shown each event.
+        self.observers = tuple(observers)
         # Deliveries and the timer take turns: one stretch of the store at a time.
         self._turn = asyncio.Lock()
         self._behind: int | None = None
@@ -192,6 +202,9 @@ class EventConsumer:
     async def handle_events(self, fresh: Sequence[RecordedEvent]) -> None:
         if not fresh:
             return
+        for event in fresh:
+            for observe in self.observers:
+                observe(event)
         if self.service.react is not None:
             await self._react_all(fresh)
         for projector in self.service.projectors:
@@ -301,9 +314,15 @@ class EventConsumer:
             )
 
 
-def subscribe(name: str, service: Service, broker: NatsBroker, store: EventStore) -> EventConsumer:
+def subscribe(
+    name: str,
+    service: Service,
+    broker: NatsBroker,
+    store: EventStore,
+    observers: Sequence[Observer] = (),
+) -> EventConsumer:
     """The service's durable pull consumer on every event, and its dead-letter advisory."""
-    consumer = EventConsumer(name, service, broker, store)
+    consumer = EventConsumer(name, service, broker, store, observers)
     broker.subscriber(
         ALL_EVENTS,
         stream=JStream(STREAM_NAME, declare=False),

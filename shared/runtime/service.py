@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from faststream.nats import NatsBroker, TestNatsBroker
 
+from shared.access.events import TOKENS_STREAM
 from shared.clock import Clock, clock_from
 from shared.http.auth import Auth
 from shared.http.common import install_common
@@ -36,7 +37,7 @@ from shared.runtime.messaging import (
 from shared.runtime.repository import ReportRepository
 from shared.settings import Settings, get_settings
 from shared.store import open_store
-from shared.store.port import EventStore
+from shared.store.port import EventStore, RecordedEvent
 
 log = get_logger(__name__)
 
@@ -103,12 +104,18 @@ def create_app(
         broker=broker,
     )
     service = build(context)
-    consumer = subscribe(name, service, broker, store) if service.consume else None
+
+    def revocations(event: RecordedEvent) -> None:
+        context.auth.observe(event.event_type, event.data)
+
+    consumer = subscribe(name, service, broker, store, [revocations]) if service.consume else None
     context.consumer = consumer
     ready = asyncio.Event()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for event in await store.read(TOKENS_STREAM):  # revocations made before this start
+            revocations(event)
         if in_process:
             async with TestNatsBroker(broker):
                 ready.set()
