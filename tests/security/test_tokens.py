@@ -10,12 +10,13 @@ import pytest
 from shared.access.events import TOKENS_STREAM, TokenRevoked
 from shared.auth import MAX_TTL, Role, create_token, token_id_of
 from shared.events.base import Actor
+from shared.reports.tracking import new_tracking_id
 from shared.store.port import ANY, NewEvent
 from tests.harness import InProcessSystem, in_process
 
 SECRET = b"token-test-secret"
 READS = {
-    "intake": "/api/v1/categories",
+    "intake": f"/api/v1/reports/{new_tracking_id()}",  # an officer's read of a report
     "verification": "/api/v1/queue",
     "routing": "/api/v1/returned",
     "sla": "/api/v1/compliance",
