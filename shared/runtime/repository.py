@@ -85,6 +85,11 @@ class Repository(Generic[State, Cmd]):
 
         Raises the aggregate's domain errors for a command the state does not allow, and
         WrongExpectedVersion when another writer got there first and `retry_on_conflict` is False.
+
+        A person is never bounced by the system's own work: when everything appended meanwhile
+        was appended by the system (a breach, a reminder, a notice), the command is decided again
+        on the new state, and succeeds if it is still valid. Only another person's decision
+        makes a conflict.
         """
         stream = self.aggregate.stream(key)
         for attempt in range(attempts):
@@ -101,9 +106,15 @@ class Repository(Generic[State, Cmd]):
             try:
                 return await self.store.append(stream, envelopes, expected_version=len(history))
             except WrongExpectedVersion:
-                if not retry_on_conflict or attempt == attempts - 1:
+                if attempt == attempts - 1:
+                    raise
+                if not retry_on_conflict and not await self._only_system_since(stream, history):
                     raise
         raise AssertionError("unreachable")
+
+    async def _only_system_since(self, stream: str, history: Sequence[RecordedEvent]) -> bool:
+        newer = (await self.store.read(stream))[len(history) :]
+        return bool(newer) and all(event.actor.kind == "system" for event in newer)
 
     def _envelopes(
         self, stream: str, state: State, new: list[DomainEvent], meta: Meta

@@ -18,6 +18,7 @@ from shared.reports.commands import (
     ForwardReport,
     PostFollowUp,
     RateReport,
+    RecordBreach,
     ReplyAsReporter,
     ReturnReport,
     VerifyReport,
@@ -34,6 +35,7 @@ from shared.reports.events import (
     ReportReturned,
     ReportSubmitted,
     ReportVerified,
+    SlaStage,
     Status,
 )
 from shared.reports.lifecycle import InvalidTransition, ReportNotFound
@@ -440,3 +442,22 @@ async def test_a_retried_request_racing_itself_stores_its_events_once(
     ours = await mine.execute(TRACKING_ID, AmendReport(text="Foto"), meta(CITIZEN, key="k"))
     assert types(await store.read(STREAM)) == ["ReportSubmitted", "ReportAmended"]
     assert ours == (await store.read(STREAM))[1:]
+
+
+@pytest.mark.usefixtures("submitted_report")
+async def test_a_person_is_not_bounced_by_the_systems_own_work(
+    reports: ReportRepository, racing: tuple[ReportRepository, Interleaved], store: SqliteEventStore
+) -> None:
+    """The sla ticker records a breach between the admin's read and append: the admin's
+    command is decided again on the new state and succeeds (no 409 for the machine's work)."""
+    mine, interleaved = racing
+    interleaved.interlopers.append(
+        lambda: reports.execute(
+            TRACKING_ID,
+            RecordBreach(stage=SlaStage.VERIFICATION, due=date(2026, 3, 5)),
+            meta(SYSTEM),
+        )
+    )
+    [verified] = await mine.execute(TRACKING_ID, VerifyReport(), meta(ADMIN))
+    assert verified.stream_version == 3
+    assert types(await store.read(STREAM)) == ["ReportSubmitted", "SlaBreached", "ReportVerified"]
