@@ -23,6 +23,7 @@ from shared.auth import (
     access_code_matches,
     create_token,
     hash_access_code,
+    token_id_of,
     verify_token,
 )
 from shared.crypto import (
@@ -185,9 +186,11 @@ def test_a_token_carries_role_agency_and_region(
     role: Role, agency: str | None, region: str | None
 ) -> None:
     token = create_token(SECRET, role, agency=agency, region=region, subject="officer-7")
-    assert verify_token(SECRET, token) == Principal(
-        subject="officer-7", role=role, agency=agency, region=region
+    principal = verify_token(SECRET, token)
+    assert principal == Principal(
+        subject="officer-7", role=role, agency=agency, region=region, token_id=principal.token_id
     )
+    assert principal.token_id and principal.token_id == token_id_of(token)
 
 
 def test_a_token_without_a_subject_gets_one_naming_its_role() -> None:
