@@ -18,14 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from services.routing.desk import (
-    Caller,
-    FollowUpIn,
-    NotInInbox,
-    ReturnIn,
-    RoutingDesk,
-    TransferIn,
-)
+from services.routing.models import FollowUpIn, ReturnIn, TransferIn
+from services.routing.usecases import Caller, NotInInbox, RoutingDesk
 from shared.auth import Principal, Role
 from shared.errors import DomainError
 from shared.events.base import Actor
@@ -131,7 +125,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
         )
         return response
 
-    @router.post("/logout")
+    @router.post("/logout", response_class=RedirectResponse)
     async def logout() -> Response:
         response = to_login()
         response.delete_cookie(COOKIE, path="/desk", httponly=True, samesite="strict")
@@ -248,12 +242,12 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
                 result = await desk.return_report(
                     who.agency, tid, ReturnIn.model_validate(form), caller
                 )
-                suggestion = result["suggested_agency"]
-                note = f"+suggested+{suggestion['code']}" if suggestion else ""
+                suggestion = result.suggested_agency
+                note = f"+suggested+{suggestion.code}" if suggestion else ""
                 return RedirectResponse(f"/desk?msg=returned+{tid}{note}", status_code=303)
-            result = await desk.transfer(who.agency, tid, TransferIn.model_validate(form), caller)
+            moved = await desk.transfer(who.agency, tid, TransferIn.model_validate(form), caller)
             return RedirectResponse(
-                f"/desk?msg=transferred+{tid}+to+{result['agency_code']}", status_code=303
+                f"/desk?msg=transferred+{tid}+to+{moved.agency_code}", status_code=303
             )
         except (
             ValidationError,
