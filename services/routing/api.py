@@ -43,7 +43,6 @@ from shared.directory.model import (
     check_region_code,
 )
 from shared.directory.state import InstitutionExists
-from shared.events.base import Actor
 from shared.http.auth import Auth
 from shared.http.common import correlation_id
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -119,10 +118,10 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         return principal.agency
 
     def agency_caller(request: Request, agency: str, key: str | None) -> Caller:
-        return Caller(Actor(kind="agency", id=agency), correlation_id(request), key)
+        return Caller.agency(agency, correlation_id(request), key)
 
     def admin_caller(request: Request, principal: Principal, key: str | None) -> Caller:
-        return Caller(Actor(kind="admin", id=principal.subject), correlation_id(request), key)
+        return Caller.admin(principal.subject, correlation_id(request), key)
 
     # --- directory (public reads, admin changes) -----------------------------------------------
     @router.get("/agencies", tags=["directory"])

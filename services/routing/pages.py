@@ -22,7 +22,6 @@ from services.routing.models import FollowUpIn, ReturnIn, TransferIn
 from services.routing.usecases import Caller, NotInInbox, RoutingDesk
 from shared.auth import Principal, Role
 from shared.errors import DomainError
-from shared.events.base import Actor
 from shared.http.common import correlation_id
 from shared.reports.events import FollowUpKind
 from shared.reports.lifecycle import InvalidTransition, NotYourReport, ReportNotFound
@@ -231,7 +230,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
         if tid is None:
             return await report_page(request, who, tracking_id, error="tracking_id: invalid")
         key = str(form.pop("idempotency_key", "") or "") or None
-        caller = Caller(Actor(kind="agency", id=who.agency), correlation_id(request), key)
+        caller = Caller.agency(who.agency, correlation_id(request), key)
         try:
             if action == "follow-up":
                 await desk.follow_up(who.agency, tid, FollowUpIn.model_validate(form), caller)

@@ -79,6 +79,14 @@ class Caller:
     correlation_id: str
     idempotency_key: str | None = None
 
+    @classmethod
+    def agency(cls, code: str, correlation_id: str, key: str | None = None) -> Caller:
+        return cls(Actor(kind="agency", id=code), correlation_id, key)
+
+    @classmethod
+    def admin(cls, subject: str, correlation_id: str, key: str | None = None) -> Caller:
+        return cls(Actor(kind="admin", id=subject), correlation_id, key)
+
     def meta(self, action: str) -> Meta:
         key = self.idempotency_key
         return Meta(
