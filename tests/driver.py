@@ -131,9 +131,10 @@ class Driver:
     ) -> httpx.Response:
         return await self.agency(tracking_id, "follow-ups", agency, {"text": text, "kind": kind})
 
-    async def inbox(self, agency: str) -> list[dict[str, Any]]:
+    async def inbox(self, agency: str, **filters: Any) -> list[dict[str, Any]]:
+        """The institution's inbox; `filters` are its query parameters (status, overdue…)."""
         token = self.token("agency", agency=agency)
-        response = await self.client("routing", token).get("/api/v1/inbox")
+        response = await self.client("routing", token).get("/api/v1/inbox", params=filters)
         assert response.status_code == 200, response.text
         items: list[dict[str, Any]] = response.json()
         return items
