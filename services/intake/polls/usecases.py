@@ -28,7 +28,6 @@ from pydantic import ValidationError
 
 import services.intake.regions as regions
 from services.intake.polls.codes import CodeSender, VerificationCodes, parse_identity, voter_hash
-from services.intake.polls.config import PollSettings
 from services.intake.polls.models import (
     AnswerIn,
     AnswerOut,
@@ -131,7 +130,6 @@ class Polls:
         self,
         ctx: Context,
         intake: IntakePart,
-        settings: PollSettings,
         projector: Projector,
         codes: VerificationCodes,
         sender: CodeSender,
@@ -139,7 +137,6 @@ class Polls:
         self.ctx = ctx
         self.intake = intake
         self.secret = intake.secret
-        self.settings = settings
         self.repo = PollRepository(ctx.store, ctx.clock)
         self.projector = projector
         self.view = PollsView(projector.path)

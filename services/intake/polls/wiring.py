@@ -22,7 +22,6 @@ def build(ctx: Context, intake: IntakePart) -> Service:
     polls = Polls(
         ctx,
         intake,
-        settings,
         projector=create_projector(data),
         codes=VerificationCodes(data / "poll_codes.db", intake.secret, settings),
         sender=CodeSender(ctx.settings.sms_sendsms_url, ctx.settings.smtp_url),
