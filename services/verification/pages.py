@@ -21,16 +21,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ValidationError
 
-from services.verification.desk import Conflict, Desk, Forbidden, Invalid, Outcome
-from services.verification.inputs import (
+from services.verification.models import (
+    MAX_BULK,
+    ConflictDetail,
     NotOurAuthorityIn,
     PostponeIn,
     ProtectionIn,
     RejectIn,
     RequestCompletionIn,
     VerifyIn,
+)
+from services.verification.usecases import (
+    Conflict,
+    Desk,
+    Forbidden,
+    Invalid,
+    Outcome,
     protection_command,
-    reject_command,
     verify_command,
 )
 from services.verification.views import QueueFilter
@@ -136,14 +143,14 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         }
 
     # -- sign in and out --
-    @r.get("/login")
+    @r.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> Response:
         found = session(request)
         if found and found[0].role is Role.ADMIN:
             return RedirectResponse("/console", status_code=303)
         return render("login.html", error=None)
 
-    @r.post("/login")
+    @r.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
         form = await request.form()
         token = form.get("token")
@@ -170,7 +177,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         )
         return response
 
-    @r.post("/logout")
+    @r.post("/logout", response_class=HTMLResponse)
     async def logout(request: Request) -> Response:
         found = session(request)
         form = await request.form()
@@ -179,7 +186,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         return to_login()
 
     # -- the queue --
-    @r.get("")
+    @r.get("", response_class=HTMLResponse)
     async def queue_page(
         request: Request,
         status: Annotated[str | None, Query(max_length=32)] = None,
@@ -274,7 +281,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         status_code: int = 200,
         message: str | None = None,
         error: str | None = None,
-        conflict: dict[str, Any] | None = None,
+        conflict: ConflictDetail | None = None,
     ) -> Response:
         try:
             report = await desk.detail(principal, tracking_id)
@@ -301,7 +308,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             categories=categories(),
             classifications=[c.value for c in Classification],
             reasons=[reason.value for reason in RejectionReason],
-            today=desk.today(report["location"]["region_code"]).isoformat(),
+            today=desk.today(report.location.region_code).isoformat(),
         )
 
     def tracking_id_or_none(raw: str) -> str | None:
@@ -310,7 +317,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         except InvalidTrackingId:
             return None
 
-    @r.get("/reports/{tracking_id}")
+    @r.get("/reports/{tracking_id}", response_class=HTMLResponse)
     async def report_view(
         request: Request,
         tracking_id: str,
@@ -361,7 +368,9 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 if normal is None:
                     raise Invalid("duplicate_of", "not a valid tracking ID")
                 rejection = rejection.model_copy(update={"duplicate_of": normal})
-            return await reject_command(desk, tracking_id, rejection)
+            return await desk.reject_command(
+                rejection.reason, rejection.note, rejection.duplicate_of, tracking_id
+            )
         if action == "postpone":
             postpone = PostponeIn.model_validate(form_fields(form, ("until", "note")))
             desk.check_postpone(postpone.until)
@@ -382,7 +391,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return protection_command(protect)
         raise Invalid("action", f"unknown action {action!r}")
 
-    @r.post("/reports/{tracking_id}/{action}")
+    @r.post("/reports/{tracking_id}/{action}", response_class=HTMLResponse)
     async def act(request: Request, tracking_id: str, action: str) -> Response:
         found = session(request)
         if found is None:
@@ -430,7 +439,6 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 message=f"No report {normal}.",
                 principal=principal,
             )
-        await desk.wait_projected(outcome.position)
         changed = "1" if outcome.changed else "0"
         if action in BACK_TO_QUEUE:
             target = "/console?" + urlencode({"done": action, "id": normal, "changed": changed})
@@ -438,7 +446,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             target = f"/console/reports/{normal}?" + urlencode({"done": action, "changed": changed})
         return RedirectResponse(target, status_code=303)
 
-    @r.post("/bulk-verify")
+    @r.post("/bulk-verify", response_class=HTMLResponse)
     async def bulk_verify(request: Request) -> Response:
         found = session(request)
         if found is None:
@@ -461,16 +469,14 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             )
         key = form.get("idem")
         try:
-            results = await desk.bulk_verify(
-                ids[:200],
+            done = await desk.bulk_verify(
+                ids[:MAX_BULK],
                 principal,
                 correlation_id(request),
                 key if isinstance(key, str) and key else None,
             )
         except Forbidden as error:
             return forbidden(str(error), principal)
-        positions = [r["position"] for r in results if r.get("position") is not None]
-        await desk.wait_projected(max(positions) if positions else None)
-        return render("bulk.html", **base(principal, token), results=results, error=None)
+        return render("bulk.html", **base(principal, token), results=done.results, error=None)
 
     return r
