@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
 
 from services.verification.models import (
     MAX_BULK,
@@ -135,6 +136,27 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
     def checked_csrf(form: Mapping[str, Any], token: str) -> bool:
         return csrf.matches_session(form.get("csrf"), token, "verification-console-csrf")
 
+    def admin_session(request: Request) -> tuple[Principal, str] | Response:
+        """The signed-in admin and their token, or the page to answer instead."""
+        found = session(request)
+        if found is None:
+            return to_login()
+        principal, _token = found
+        if principal.role is not Role.ADMIN:
+            return forbidden(f"role {principal.role.value} may not use the desk", principal)
+        return found
+
+    async def admin_form(request: Request) -> tuple[Principal, str, FormData] | Response:
+        """A form an admin posted with their session's CSRF token, or the page to answer."""
+        found = admin_session(request)
+        if isinstance(found, Response):
+            return found
+        principal, token = found
+        form = await request.form()
+        if not checked_csrf(form, token):
+            return forbidden("csrf: the form is stale; reload the page and try again", principal)
+        return principal, token, form
+
     def base(principal: Principal, token: str) -> dict[str, Any]:
         return {
             "principal": principal,
@@ -201,12 +223,10 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         id: Annotated[str | None, Query(max_length=20)] = None,
         changed: Annotated[str | None, Query(max_length=1)] = None,
     ) -> Response:
-        found = session(request)
-        if found is None:
-            return to_login()
+        found = admin_session(request)
+        if isinstance(found, Response):
+            return found
         principal, token = found
-        if principal.role is not Role.ADMIN:
-            return forbidden(f"role {principal.role.value} may not use the desk", principal)
         errors: list[str] = []
         filters = {
             "status": _blank(status),
@@ -324,12 +344,10 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         done: Annotated[str | None, Query(max_length=32)] = None,
         changed: Annotated[str | None, Query(max_length=1)] = None,
     ) -> Response:
-        found = session(request)
-        if found is None:
-            return to_login()
+        found = admin_session(request)
+        if isinstance(found, Response):
+            return found
         principal, token = found
-        if principal.role is not Role.ADMIN:
-            return forbidden(f"role {principal.role.value} may not use the desk", principal)
         normal = tracking_id_or_none(tracking_id)
         if normal is None:
             return render(
@@ -393,15 +411,10 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
 
     @r.post("/reports/{tracking_id}/{action}", response_class=HTMLResponse)
     async def act(request: Request, tracking_id: str, action: str) -> Response:
-        found = session(request)
-        if found is None:
-            return to_login()
-        principal, token = found
-        if principal.role is not Role.ADMIN:
-            return forbidden(f"role {principal.role.value} may not use the desk", principal)
-        form = await request.form()
-        if not checked_csrf(form, token):
-            return forbidden("csrf: the form is stale; reload the page and try again", principal)
+        posted = await admin_form(request)
+        if isinstance(posted, Response):
+            return posted
+        principal, token, form = posted
         normal = tracking_id_or_none(tracking_id)
         if normal is None or action not in DONE_MESSAGES:
             return render(
@@ -448,15 +461,10 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
 
     @r.post("/bulk-verify", response_class=HTMLResponse)
     async def bulk_verify(request: Request) -> Response:
-        found = session(request)
-        if found is None:
-            return to_login()
-        principal, token = found
-        if principal.role is not Role.ADMIN:
-            return forbidden(f"role {principal.role.value} may not use the desk", principal)
-        form = await request.form()
-        if not checked_csrf(form, token):
-            return forbidden("csrf: the form is stale; reload the page and try again", principal)
+        posted = await admin_form(request)
+        if isinstance(posted, Response):
+            return posted
+        principal, token, form = posted
         raw = [v for v in form.getlist("tracking_id") if isinstance(v, str)]
         ids = [t for t in (tracking_id_or_none(v) for v in raw) if t is not None]
         if not ids:
