@@ -44,6 +44,15 @@ REPORTER_ERRORS: dict[int | str, dict[str, Any]] = {
     429: _PROBLEM | {"description": "Too many wrong access codes from this address"},
 }
 
+# The HTML page's errors are JSON all the same (FastAPI would list them as text/html).
+_PROBLEM_JSON = {
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+}
+PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: _PROBLEM_JSON | {"description": answer["description"]}
+    for code, answer in REPORTER_ERRORS.items()
+}
+
 
 def _invalid(location: str, name: str, message: str) -> HTTPException:
     return HTTPException(422, [{"loc": [location, name], "field": name, "msg": message}])
@@ -254,7 +263,7 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
     @reporter_api.get(
         "/reports/{tracking_id}/evidence.html",
         response_class=HTMLResponse,
-        responses=REPORTER_ERRORS,
+        responses=PAGE_ERRORS,
     )
     async def evidence_html(
         tracking_id: TrackingId,
