@@ -1,7 +1,9 @@
-"""Value types more than one context uses (reports and polls): channels and attached files."""
+"""Value types more than one context uses (reports and polls): channels, attached files and
+phone numbers."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,3 +29,27 @@ class Attachment(BaseModel):
     name: str = Field(max_length=255)
     media_type: str = Field(max_length=127)
     size: int = Field(ge=0)
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+def normalize_phone(raw: str | None) -> str | None:
+    """An Indonesian-aware E.164 form (`0812…`, `62812…`, `+62 812-…` -> `+62812…`), or None.
+
+    Alphanumeric senders (an operator's name) are not phone numbers: None.
+    """
+    if not raw:
+        return None
+    text = _PHONE_SEPARATORS.sub("", raw.strip())
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    plus = text.startswith("+")
+    digits = text[1:] if plus else text
+    if not digits.isdigit() or not 6 <= len(digits) <= 15:
+        return None
+    if plus:
+        return "+" + digits
+    if digits.startswith("0"):
+        return "+62" + digits[1:]
+    return "+" + digits

@@ -40,6 +40,7 @@ class Driver:
     make_client: Callable[[str, str | None], httpx.AsyncClient]
     make_token: Callable[..., str]
     _clients: dict[tuple[str, str | None], httpx.AsyncClient] = field(default_factory=dict)
+    _admin: str | None = None
 
     @classmethod
     def of(cls, system: InProcessSystem | System) -> Driver:
@@ -65,6 +66,13 @@ class Driver:
 
     def token(self, role: str, agency: str | None = None, region: str | None = None) -> str:
         return self.make_token(role, agency=agency, region=region)
+
+    def admin(self) -> str:
+        """The token of the national administrator who acts when no other token is given (one
+        person for the driver's life: a repeat by them is a repeat, not another admin's)."""
+        if self._admin is None:
+            self._admin = self.token("admin")
+        return self._admin
 
     # --- citizens ---------------------------------------------------------------------------
     async def submit(self, **fields: Any) -> Submitted:
@@ -101,16 +109,37 @@ class Driver:
         action: str,
         body: dict[str, Any] | None = None,
         token: str | None = None,
+        key: str | None = None,
     ) -> httpx.Response:
-        """A verification desk action: `verify`, `reject`, `request-completion`, `postpone`…"""
-        return await self.client("verification", token or self.token("admin")).post(
-            f"/api/v1/reports/{tracking_id}/{action}", json=body or {}
+        """A verification desk action: `verify`, `reject`, `request-completion`, `postpone`…
+        (`key`: an Idempotency-Key)."""
+        headers = {"Idempotency-Key": key} if key else {}
+        return await self.client("verification", token or self.admin()).post(
+            f"/api/v1/reports/{tracking_id}/{action}", json=body or {}, headers=headers
         )
 
     async def verify(self, tracking_id: str, **body: Any) -> httpx.Response:
         response = await self.desk(tracking_id, "verify", body)
         assert response.status_code == 200, response.text
         return response
+
+    async def desk_report(self, tracking_id: str, token: str | None = None) -> dict[str, Any]:
+        """The verification desk's view of one report."""
+        response = await self.client("verification", token or self.admin()).get(
+            f"/api/v1/reports/{tracking_id}"
+        )
+        assert response.status_code == 200, response.text
+        report: dict[str, Any] = response.json()
+        return report
+
+    async def queue(self, token: str | None = None, **params: Any) -> list[dict[str, Any]]:
+        """The verification desk's queue (`status`, `region`, `q`, `overdue`… as query)."""
+        response = await self.client("verification", token or self.admin()).get(
+            "/api/v1/queue", params=params
+        )
+        assert response.status_code == 200, response.text
+        rows: list[dict[str, Any]] = response.json()
+        return rows
 
     # --- institutions ------------------------------------------------------------------------
     async def agency(
@@ -131,9 +160,10 @@ class Driver:
     ) -> httpx.Response:
         return await self.agency(tracking_id, "follow-ups", agency, {"text": text, "kind": kind})
 
-    async def inbox(self, agency: str) -> list[dict[str, Any]]:
+    async def inbox(self, agency: str, **filters: Any) -> list[dict[str, Any]]:
+        """The institution's inbox; `filters` are its query parameters (status, overdue…)."""
         token = self.token("agency", agency=agency)
-        response = await self.client("routing", token).get("/api/v1/inbox")
+        response = await self.client("routing", token).get("/api/v1/inbox", params=filters)
         assert response.status_code == 200, response.text
         items: list[dict[str, Any]] = response.json()
         return items

@@ -1,23 +1,27 @@
-"""Routing decisions: which institution gets a report, which one to suggest after a return, and
-when its first follow-up is due. Pure: the directory, calendar and policy are passed in."""
+"""Routing decisions: which institution gets a report and which one to suggest after a return.
+Pure: the directory is passed in.
+
+Only routing chooses institutions, so these stay here rather than in `shared/directory/` (which
+holds the directory's own rule, `Directory.route`). When the first follow-up is due is not decided
+here: it is the agency's `follow_up` limit of `shared.reports.policy`, counted like every other
+deadline (`Limit.due_after`, `shared.reports.deadlines.time_left`).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Literal
 
-from shared.calendar import WorkingDayCalendar, deadline_end, local_date, timezone_for_region
 from shared.directory.model import Directory, Institution
-from shared.reports.policy import SlaPolicy, policy_for
 
 RoutedBy = Literal["rule", "region", "national", "admin", "transfer", "reopen"]
 _REGION = re.compile(r"^[0-9]{2,10}$")
 
 
 def usable_region(region_code: str | None) -> str | None:
-    """A region code the directory and calendar accept, else None (route nationally)."""
+    """A region code the directory and calendar accept, else None (route nationally; count
+    deadlines in WIB with national holidays)."""
     return region_code if region_code is not None and _REGION.fullmatch(region_code) else None
 
 
@@ -81,42 +85,3 @@ def next_candidate(
         if inst.code not in tried:
             return inst
     return None
-
-
-def follow_up_due(
-    calendar: WorkingDayCalendar,
-    agency_code: str,
-    forwarded_at: datetime,
-    region_code: str | None,
-    policy: SlaPolicy | None = None,
-) -> date:
-    """The last day for the first follow-up: the agency's follow-up limit (5 working days by
-    default) counted from the local day of forwarding in the report's region."""
-    limits = policy_for(agency_code) if policy is None else policy.policy_for(agency_code)
-    return limits.follow_up.due_after(forwarded_at, calendar, usable_region(region_code))
-
-
-@dataclass(frozen=True)
-class TimeLeft:
-    due: date
-    deadline: datetime
-    seconds: int
-    working_days: int
-    overdue: bool
-
-
-def time_left(
-    calendar: WorkingDayCalendar, due: date, now: datetime, region_code: str | None
-) -> TimeLeft:
-    """How long until the end of the due day (region's local time); negative when overdue."""
-    region = usable_region(region_code)
-    tz = timezone_for_region(region)
-    end = deadline_end(due, tz)
-    today = local_date(now, tz)
-    return TimeLeft(
-        due=due,
-        deadline=end,
-        seconds=int((end - now).total_seconds()),
-        working_days=calendar.working_days_between(today, due, region),
-        overdue=now > end,
-    )

@@ -18,17 +18,10 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from services.routing.desk import (
-    Caller,
-    FollowUpIn,
-    NotInInbox,
-    ReturnIn,
-    RoutingDesk,
-    TransferIn,
-)
+from services.routing.models import FollowUpIn, ReturnIn, TransferIn
+from services.routing.usecases import Caller, NotInInbox, RoutingDesk
 from shared.auth import Principal, Role
 from shared.errors import DomainError
-from shared.events.base import Actor
 from shared.http.common import correlation_id
 from shared.reports.events import FollowUpKind
 from shared.reports.lifecycle import InvalidTransition, NotYourReport, ReportNotFound
@@ -131,7 +124,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
         )
         return response
 
-    @router.post("/logout")
+    @router.post("/logout", response_class=RedirectResponse)
     async def logout() -> Response:
         response = to_login()
         response.delete_cookie(COOKIE, path="/desk", httponly=True, samesite="strict")
@@ -237,7 +230,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
         if tid is None:
             return await report_page(request, who, tracking_id, error="tracking_id: invalid")
         key = str(form.pop("idempotency_key", "") or "") or None
-        caller = Caller(Actor(kind="agency", id=who.agency), correlation_id(request), key)
+        caller = Caller.agency(who.agency, correlation_id(request), key)
         try:
             if action == "follow-up":
                 await desk.follow_up(who.agency, tid, FollowUpIn.model_validate(form), caller)
@@ -248,12 +241,12 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
                 result = await desk.return_report(
                     who.agency, tid, ReturnIn.model_validate(form), caller
                 )
-                suggestion = result["suggested_agency"]
-                note = f"+suggested+{suggestion['code']}" if suggestion else ""
+                suggestion = result.suggested_agency
+                note = f"+suggested+{suggestion.code}" if suggestion else ""
                 return RedirectResponse(f"/desk?msg=returned+{tid}{note}", status_code=303)
-            result = await desk.transfer(who.agency, tid, TransferIn.model_validate(form), caller)
+            moved = await desk.transfer(who.agency, tid, TransferIn.model_validate(form), caller)
             return RedirectResponse(
-                f"/desk?msg=transferred+{tid}+to+{result['agency_code']}", status_code=303
+                f"/desk?msg=transferred+{tid}+to+{moved.agency_code}", status_code=303
             )
         except (
             ValidationError,

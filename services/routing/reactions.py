@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter
 
-from services.routing.decisions import choose, follow_up_due
+from services.routing.decisions import choose, usable_region
 from shared.calendar import WorkingDayCalendar
 from shared.directory.events import DIRECTORY_STREAM
 from shared.events.base import Actor
@@ -19,8 +19,9 @@ from shared.logs import get_logger
 from shared.reports.commands import ForwardReport
 from shared.reports.events import ReportVerified, Status
 from shared.reports.lifecycle import InvalidTransition
+from shared.reports.policy import policy_for
 from shared.runtime.directory import LiveDirectory
-from shared.runtime.repository import Meta, ReportRepository, fixed_event_id
+from shared.runtime.repository import Meta, ReportRepository, done_before
 from shared.store.port import RecordedEvent
 
 log = get_logger(__name__)
@@ -59,7 +60,7 @@ async def forward_verified(
     tracking_id = event.stream.removeprefix("report-")
     key = f"routing:forward:{event.event_id}"
     state, history = await reports.load(tracking_id)
-    done = fixed_event_id(event.stream, key, 0) in {e.event_id for e in history}
+    done = bool(done_before(event.stream, history, key))
     if state is None or (state.status is not Status.VERIFIED and not done):
         # Forwarded by hand (and maybe returned since) before this reaction ran: a late
         # automatic forward must not undo what people decided.
@@ -75,11 +76,12 @@ async def forward_verified(
             agency_code=verified.agency_code,
             routed_to=choice.agency_code,
         )
+    limits = policy_for(choice.agency_code)
     command = ForwardReport(
         agency_code=choice.agency_code,
         agency_name=choice.agency_name,
-        follow_up_due=follow_up_due(
-            calendar, choice.agency_code, event.occurred_at, verified.region_code
+        follow_up_due=limits.follow_up.due_after(
+            event.occurred_at, calendar, usable_region(verified.region_code)
         ),
         routed_by=choice.routed_by,
     )

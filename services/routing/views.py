@@ -1,4 +1,5 @@
-"""Routing's read models: the agency desk's report view and each report's history, from events.
+"""Routing's read models: the agency desk's report view and each report's history, from events,
+and the queries the desk asks of them.
 
 Nothing here ever holds who reported: the reporter's encrypted identity is not copied, and the
 history keeps only what a report's public timeline shows (plus the actor's kind).
@@ -10,7 +11,7 @@ import json
 import sqlite3
 from functools import lru_cache
 
-from services.routing.decisions import follow_up_due
+from services.routing.decisions import usable_region
 from shared.calendar import WorkingDayCalendar
 from shared.reports.events import (
     FollowUpPosted,
@@ -26,6 +27,8 @@ from shared.reports.events import (
     ReportVerified,
     Status,
 )
+from shared.reports.policy import policy_for
+from shared.runtime.projection import ViewReader
 from shared.store.port import RecordedEvent
 
 SCHEMA = """
@@ -72,6 +75,7 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE INDEX IF NOT EXISTS routing_history_by_report ON history (tracking_id, position);
 """
 TABLES = ("reports", "history")
+WITH_AGENCY = (Status.FORWARDED.value, Status.FOLLOWED_UP.value)
 
 # What the desk shows of each event: the same fields as the public timeline, never the reporter.
 HISTORY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -232,8 +236,11 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 (tracking_id,),
             ).fetchone()
             agency = payload.agency_code or (row["agency_code"] if row else None)
+            # The reopening carries no due date: the agency's follow-up limit from that day.
             due = (
-                follow_up_due(_calendar(), agency, event.occurred_at, row["region_code"])
+                policy_for(agency).follow_up.due_after(
+                    event.occurred_at, _calendar(), usable_region(row["region_code"])
+                )
                 if agency and row
                 else None
             )
@@ -250,3 +257,60 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
             )
         case _:
             pass
+
+
+# --- queries -----------------------------------------------------------------------------------
+async def inbox(
+    views: ViewReader,
+    agency: str,
+    *,
+    status: str | None = None,
+    category: str | None = None,
+    q: str | None = None,
+    not_followed_up: bool = False,
+    page: tuple[int, int] | None = None,
+) -> list[sqlite3.Row]:
+    """The reports with `agency`, not followed up first, then soonest due; `page` is
+    (limit, offset)."""
+    where = ["agency_code = ?", "status IN (?, ?)"]
+    params: list[object] = [agency, *WITH_AGENCY]
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if category:
+        where.append("category = ?")
+        params.append(category)
+    if q:
+        where.append("(title LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\')")
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params.extend([like, like])
+    if not_followed_up:
+        where.append("followed_up = 0")
+    order = " ORDER BY followed_up ASC, follow_up_due ASC, forwarded_at ASC"
+    sql = "SELECT * FROM reports WHERE " + " AND ".join(where) + order  # noqa: S608
+    if page is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params.extend(page)
+    return await views.fetchall(sql, params)
+
+
+async def inbox_report(views: ViewReader, agency: str, tracking_id: str) -> sqlite3.Row | None:
+    """The report if it is now with `agency`."""
+    return await views.fetchone(
+        "SELECT * FROM reports WHERE tracking_id = ? AND agency_code = ? AND status IN (?, ?)",
+        (tracking_id, agency, *WITH_AGENCY),
+    )
+
+
+async def history(views: ViewReader, tracking_id: str) -> list[sqlite3.Row]:
+    return await views.fetchall(
+        "SELECT * FROM history WHERE tracking_id = ? ORDER BY position", (tracking_id,)
+    )
+
+
+async def returned(views: ViewReader, limit: int, offset: int) -> list[sqlite3.Row]:
+    """Reports institutions sent back, longest waiting first."""
+    return await views.fetchall(
+        "SELECT * FROM reports WHERE status = ? ORDER BY updated_at LIMIT ? OFFSET ?",
+        (Status.RETURNED.value, limit, offset),
+    )

@@ -1,11 +1,12 @@
 """The durable timer loop: act on every deadline that has passed, exactly once.
 
-Nothing lives only in memory. Each tick (every ``settings.sla_tick_seconds``, at ``clock.now()``):
+Nothing lives only in memory. Each tick (the periodic job "tick", every
+``settings.sla_tick_seconds``, at ``clock.now()``):
 
 1. reads from the view the deadlines whose action (breach or auto-close) is due and that the
    ticker has not finished with (``timer_done``);
 2. for each of their reports, reads the report's stream and derives its deadlines again
-   (``rules.derive``), so a view that lags the store never causes a wrong action;
+   (``shared.reports.deadlines.derive``), so a view that lags the store never causes a wrong action;
 3. runs every action that is due through ``ReportRepository.execute`` with the action's fixed
    idempotency key and ``retry_on_conflict=True``: a repeat (after a crash, by a second replica)
    finds its event already stored and appends nothing, and the domain records a breach only once
@@ -35,6 +36,7 @@ from shared.reports.commands import CloseReport, Command, RecordBreach
 from shared.reports.deadlines import Action, derive, facts_of
 from shared.reports.events import CloseReason, SlaStage
 from shared.reports.lifecycle import stream_name
+from shared.runtime.bus import Periodic
 from shared.runtime.projection import Projector, open_view_db
 from shared.runtime.repository import Meta, ReportRepository, fixed_event_id
 from shared.store.port import RecordedEvent, StoreError
@@ -77,17 +79,20 @@ class Ticker:
         self.interval = interval
         self._reader: sqlite3.Connection | None = None
 
-    async def run(self) -> None:
-        """Tick forever; a failed tick is logged and the next one tries again."""
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the loop must survive anything a tick meets
-                metrics.TICK_ERRORS.labels("tick").inc()
-                log.error("sla_tick_failed", error_type=type(error).__name__, exc_info=error)
-            await asyncio.sleep(self.interval)
+    def job(self) -> Periodic:
+        """The ticker as the runtime's periodic job "tick", every `interval` seconds (in process,
+        a test runs it when it wants: `await lapor.run("sla", "tick")`)."""
+        return Periodic("tick", lambda: self.interval, self.scheduled_tick)
+
+    async def scheduled_tick(self) -> TickResult:
+        """One tick at the clock's now; a failed tick is counted and logged, and the runtime's
+        next run tries again."""
+        try:
+            return await self.tick()
+        except Exception as error:  # counted here; the runtime goes on with the next run
+            metrics.TICK_ERRORS.labels("tick").inc()
+            log.error("sla_tick_failed", error_type=type(error).__name__, exc_info=error)
+            raise
 
     async def tick(self, now: datetime | None = None) -> TickResult:
         now = now or self.clock.now()

@@ -1,7 +1,8 @@
 """The sla service's read models: every report's deadlines, derived from its events.
 
-`sla_reports` keeps each report's facts (``rules.Fact``: no text, no personal data); on every
-relevant event the report's deadlines are derived again (``rules.derive``) and its rows in
+`sla_reports` keeps each report's facts (``shared.reports.deadlines.Fact``: no text, no personal
+data); on every relevant event the report's deadlines are derived again
+(``shared.reports.deadlines.derive``) and its rows in
 `deadlines` replaced. So the timers are rows derived from events: a restart or a rebuild
 (``lapor rebuild sla``) finds them all again. What depends on the clock (pending, due soon,
 overdue) is decided at read time from the stored instants.
@@ -21,7 +22,7 @@ from typing import Any
 
 from services.sla import metrics
 from services.sla.config import Rules
-from shared.reports.deadlines import Deadline, Fact, State, derive, fact_of_recorded
+from shared.reports.deadlines import Deadline, Fact, Stage, State, derive, fact_of_recorded
 from shared.runtime.projection import Apply
 from shared.store.port import RecordedEvent
 
@@ -183,6 +184,59 @@ def state_condition(state: State, now: datetime) -> tuple[str, list[object]]:
         case State.MET_LATE:
             return "status = 'met' AND late = 1", []
     return "status = ?", [state.value]
+
+
+def deadlines_query(
+    now: datetime,
+    *,
+    tracking_id: str | None,
+    agency_code: str | None,
+    region_prefix: str | None,
+    state: State | None,
+    stage: Stage | None,
+    limit: int,
+    offset: int,
+) -> tuple[str, list[object]]:
+    """SQL (and parameters) of one page of deadlines, soonest first (those without an end last)."""
+    where: list[str] = []
+    params: list[object] = []
+    if tracking_id is not None:
+        where.append("tracking_id = ?")
+        params.append(tracking_id)
+    if agency_code is not None:
+        where.append("agency_code = ?")
+        params.append(agency_code)
+    if region_prefix is not None:
+        where.append("region_code LIKE ?")
+        params.append(region_prefix + "%")
+    if state is not None:
+        condition, values = state_condition(state, now)
+        where.append(condition)
+        params.extend(values)
+    if stage is not None:
+        where.append("stage = ?")
+        params.append(stage.value)
+    sql = "SELECT * FROM deadlines"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY deadline_utc IS NULL, deadline_utc, tracking_id, stage, cycle"
+    return sql + " LIMIT ? OFFSET ?", [*params, limit, offset]
+
+
+def compliance_query(
+    *, agency_code: str | None, region_prefix: str | None
+) -> tuple[str, list[object]]:
+    """SQL (and parameters) of the deadlines compliance counts: verification, follow-up and
+    resolution (auto-close and escalation are the reporter's clock, not an institution's)."""
+    sql = "SELECT * FROM deadlines WHERE stage IN ('verification', 'follow_up', 'resolution')"
+    params: list[object] = []
+    if agency_code is not None:
+        sql += " AND agency_code = ?"
+        params.append(agency_code)
+    if region_prefix is not None:
+        sql += " AND region_code LIKE ?"
+        params.append(region_prefix + "%")
+    return sql, params
 
 
 def row_state(row: sqlite3.Row, now: datetime) -> State:

@@ -1,22 +1,26 @@
 """The verification desk's read models, built from events; reads never load aggregates.
 
 Tables
-    desk_reports     one row per report: what an admin needs to decide, and the verification clock
+    desk_reports     one row per report: what an admin needs to decide, and its verification
+                     deadline (due day and end, or paused with the working days left)
+    desk_clock       the facts of each report still at the desk (``shared.reports.deadlines.Fact``:
+                     no text, no personal data), from which that deadline is derived
     desk_text        FTS5 index of each report's content words (for duplicate suggestions)
     desk_history     every event of every report, with its actor (admins see who did what)
     duplicate_links  report → the report it was rejected as a duplicate of
 
-The verification clock (DESIGN §2: verification within 3 working days of submission, a limit that
-comes from `shared.reports.policy`): it starts at submission, pauses while a completion request
-waits for the reporter (keeping the days that were left), resumes when the reporter amends the
-report, and stops when the report is verified or rejected. A referral to another region recounts
-the due day in that region's calendar and time zone.
+The verification deadline (DESIGN §2: verification within 3 working days of submission, a limit
+that comes from `shared.reports.policy`) is not counted here: on every event that moves it, the
+report's facts go to `shared.reports.deadlines.derive`, the calculator the sla service uses too,
+so the desk and the sla service always agree. It pauses while a completion request waits for the
+reporter and resumes when the reporter amends the report; a referral recounts it in the new
+region's calendar and time zone; it stops when the report is verified or rejected (and its facts
+are dropped).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +28,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.verification.similarity import bounding_box, fts_query, tokens
-from shared.calendar import WorkingDayCalendar, deadline_end, local_date, timezone_for_region
+from shared.calendar import WorkingDayCalendar
+from shared.events.base import DomainEvent
+from shared.reports.deadlines import Deadline, Fact, Stage, derive, fact_of
+from shared.reports.deadlines import Status as DeadlineStatus
 from shared.reports.events import (
     REPORT_EVENTS,
     FollowUpPosted,
@@ -45,7 +52,7 @@ from shared.reports.events import (
     SlaStage,
     Status,
 )
-from shared.reports.policy import DEFAULT_POLICY, Limit
+from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.projection import ViewReader
 from shared.store.port import RecordedEvent
 
@@ -69,7 +76,6 @@ CREATE TABLE IF NOT EXISTS desk_reports (
     submitted_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     version INTEGER NOT NULL,
-    clock_started_at TEXT,
     clock_days INTEGER,
     paused INTEGER NOT NULL DEFAULT 0,
     due_date TEXT,
@@ -89,6 +95,10 @@ CREATE INDEX IF NOT EXISTS desk_by_status ON desk_reports (status, submitted_at)
 CREATE INDEX IF NOT EXISTS desk_by_region ON desk_reports (region_code);
 CREATE INDEX IF NOT EXISTS desk_by_submitted ON desk_reports (submitted_at);
 CREATE INDEX IF NOT EXISTS desk_by_place ON desk_reports (lat, lon);
+CREATE TABLE IF NOT EXISTS desk_clock (
+    tracking_id TEXT PRIMARY KEY,
+    facts TEXT NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS desk_text USING fts5(tokens);
 CREATE TABLE IF NOT EXISTS desk_history (
     position INTEGER PRIMARY KEY,
@@ -109,13 +119,24 @@ CREATE TABLE IF NOT EXISTS duplicate_links (
 );
 CREATE INDEX IF NOT EXISTS duplicate_links_by_original ON duplicate_links (duplicate_of);
 """
-TABLES = ("desk_reports", "desk_text", "desk_history", "duplicate_links")
+TABLES = ("desk_reports", "desk_clock", "desk_text", "desk_history", "duplicate_links")
 
 OPEN_STATUSES = (Status.SUBMITTED.value, Status.COMPLETION_REQUESTED.value)
-_REGION = re.compile(r"[0-9]{2,10}")
 # Never shown, not even to admins: who reported is encrypted and stays with intake.
 _HIDDEN_FIELDS = frozenset({"reporter", "access_code_hash", "title", "body"})
 _REPORT_TYPES = frozenset(cls.event_type for cls in REPORT_EVENTS)
+# The events the verification deadline depends on (the rest of a report's life does not move it).
+CLOCK_EVENTS = frozenset(
+    cls.event_type
+    for cls in (
+        ReportSubmitted,
+        ReportCompletionRequested,
+        ReportAmended,
+        ReportReferred,
+        ReportVerified,
+        ReportRejected,
+    )
+)
 
 
 def iso(at: datetime) -> str:
@@ -123,88 +144,17 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _calendar_region(code: str | None) -> str | None:
-    return code if code is not None and _REGION.fullmatch(code) else None
-
-
-# --- the verification clock --------------------------------------------------------------------
-@dataclass(frozen=True)
-class TimeLeft:
-    due_date: date | None
-    due_at: datetime | None
-    seconds_left: float | None
-    working_days_left: int | None
-    overdue: bool
-    paused: bool
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "due_date": self.due_date.isoformat() if self.due_date else None,
-            "due_at": self.due_at.isoformat() if self.due_at else None,
-            "seconds_left": self.seconds_left,
-            "working_days_left": self.working_days_left,
-            "overdue": self.overdue,
-            "paused": self.paused,
-        }
-
-
-class VerificationClock:
-    """Counts the verification limit in the working-day calendar of a report's region."""
-
-    def __init__(self, calendar: WorkingDayCalendar, limit: Limit) -> None:
-        self.calendar = calendar
-        self.limit = limit
-
-    @classmethod
-    def default(cls) -> VerificationClock:
-        return cls(WorkingDayCalendar.default(), DEFAULT_POLICY.national.verification)
-
-    def _shift(self, start: date, days: int, region: str | None) -> date:
-        if self.limit.unit == "working":
-            return self.calendar.add_working_days(start, days, region)
-        return start + timedelta(days=days)
-
-    def due(self, started_at: datetime, days: int, region_code: str | None) -> date:
-        """The due day of `days` (limit units) counted from the local day of `started_at`."""
-        region = _calendar_region(region_code)
-        return self._shift(local_date(started_at, timezone_for_region(region)), days, region)
-
-    def deadline(self, due: date, region_code: str | None) -> datetime:
-        return deadline_end(due, timezone_for_region(_calendar_region(region_code)))
-
-    def days_left(self, at: datetime, due: date, region_code: str | None) -> int:
-        """Limit units from the local day of `at` to the due day (negative once overdue)."""
-        region = _calendar_region(region_code)
-        today = local_date(at, timezone_for_region(region))
-        if self.limit.unit == "working":
-            return self.calendar.working_days_between(today, due, region)
-        return (due - today).days
-
-    def time_left(self, row: sqlite3.Row, now: datetime) -> TimeLeft | None:
-        if row["status"] not in OPEN_STATUSES:
-            return None
-        if row["paused"]:
-            return TimeLeft(None, None, None, row["clock_days"], False, True)
-        if row["due_date"] is None:
-            return None
-        due = date.fromisoformat(row["due_date"])
-        end = self.deadline(due, row["region_code"])
-        return TimeLeft(
-            due_date=due,
-            due_at=end,
-            seconds_left=round((end - now).total_seconds(), 3),
-            working_days_left=self.days_left(now, due, row["region_code"]),
-            overdue=now > end,
-            paused=False,
-        )
-
-
 # --- the projection ----------------------------------------------------------------------------
 class DeskViews:
     """`apply` for the Projector: one event at a time, inside the projector's transaction."""
 
-    def __init__(self, clock: VerificationClock) -> None:
-        self.clock = clock
+    def __init__(
+        self,
+        calendar: WorkingDayCalendar | None = None,
+        policy: SlaPolicy = DEFAULT_POLICY,
+    ) -> None:
+        self.calendar = calendar or WorkingDayCalendar.default()
+        self.policy = policy
 
     def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
         if not event.stream.startswith("report-") or event.event_type not in _REPORT_TYPES:
@@ -235,6 +185,7 @@ class DeskViews:
         )
         if isinstance(payload, ReportSubmitted):
             self._submitted(conn, tracking_id, payload, event)
+            self._clock(conn, tracking_id, payload, event)
             return
         row = conn.execute(
             "SELECT rowid, * FROM desk_reports WHERE tracking_id = ?", (tracking_id,)
@@ -244,7 +195,15 @@ class DeskViews:
         self._update(conn, tracking_id, {"version": event.stream_version})
         match payload:
             case ReportCompletionRequested():
-                self._pause(conn, row, event)
+                self._update(
+                    conn,
+                    tracking_id,
+                    {
+                        "status": Status.COMPLETION_REQUESTED.value,
+                        "completion_requested_at": at,
+                        "completion_note": payload.note,
+                    },
+                )
             case ReportAmended():
                 self._amended(conn, row, payload, event)
             case ReportVerified():
@@ -296,14 +255,7 @@ class DeskViews:
                     {"postponed_until": payload.until.isoformat(), "postpone_note": payload.note},
                 )
             case ReportReferred():
-                changes: dict[str, Any] = {"region_code": payload.to_region}
-                if row["due_date"] is not None and row["clock_started_at"] is not None:
-                    changes |= self._due(
-                        datetime.fromisoformat(row["clock_started_at"]),
-                        row["clock_days"],
-                        payload.to_region,
-                    )
-                self._update(conn, tracking_id, changes)
+                self._update(conn, tracking_id, {"region_code": payload.to_region})
             case ProtectionChanged():
                 self._update(
                     conn,
@@ -337,20 +289,70 @@ class DeskViews:
                     self._update(conn, tracking_id, {"breached": 1})
             case _:
                 pass
+        self._clock(conn, tracking_id, payload, event)
         conn.execute(
             "UPDATE desk_reports SET updated_at = ? WHERE tracking_id = ?", (at, tracking_id)
         )
 
     # -- helpers --
-    def _due(self, started_at: datetime, days: int, region_code: str | None) -> dict[str, Any]:
-        due = self.clock.due(started_at, days, region_code)
-        return {
-            "clock_started_at": iso(started_at),
-            "clock_days": days,
-            "paused": 0,
-            "due_date": due.isoformat(),
-            "due_at": iso(self.clock.deadline(due, region_code)),
-        }
+    def _clock(
+        self,
+        conn: sqlite3.Connection,
+        tracking_id: str,
+        payload: DomainEvent,
+        event: RecordedEvent,
+    ) -> None:
+        """Fold the event into the report's facts and derive its verification deadline again."""
+        if event.event_type not in CLOCK_EVENTS:
+            return
+        fact = fact_of(
+            payload,
+            version=event.stream_version,
+            at=event.occurred_at,
+            event_id=str(event.event_id),
+            correlation_id=event.correlation_id,
+        )
+        stored = conn.execute(
+            "SELECT facts FROM desk_clock WHERE tracking_id = ?", (tracking_id,)
+        ).fetchone()
+        if fact is None or (stored is None and fact.event_type != "ReportSubmitted"):
+            return  # the deadline has stopped already: nothing moves it any more
+        facts = [Fact.model_validate(f) for f in json.loads(stored[0])] if stored else []
+        if any(f.version == fact.version for f in facts):
+            return
+        facts.append(fact)
+        found = derive(tracking_id, facts, self.calendar, self.policy).of_stage(Stage.VERIFICATION)
+        if not found:
+            return
+        deadline = found[-1]
+        if deadline.status in (DeadlineStatus.OPEN, DeadlineStatus.PAUSED):
+            conn.execute(
+                "INSERT INTO desk_clock (tracking_id, facts) VALUES (?, ?)"
+                " ON CONFLICT(tracking_id) DO UPDATE SET facts = excluded.facts",
+                (tracking_id, json.dumps([f.model_dump(mode="json") for f in facts])),
+            )
+        else:
+            conn.execute("DELETE FROM desk_clock WHERE tracking_id = ?", (tracking_id,))
+        self._update(conn, tracking_id, self._deadline_columns(deadline))
+
+    @classmethod
+    def _deadline_columns(cls, deadline: Deadline) -> dict[str, Any]:
+        if deadline.status is DeadlineStatus.PAUSED:
+            return {
+                "paused": 1,
+                "clock_days": deadline.remaining_working_days,
+                "due_date": None,
+                "due_at": None,
+            }
+        if deadline.status is DeadlineStatus.OPEN:
+            assert deadline.due is not None and deadline.deadline_end is not None
+            return {
+                "paused": 0,
+                "clock_days": deadline.remaining_working_days,
+                "due_date": deadline.due.isoformat(),
+                "due_at": iso(deadline.deadline_end),
+            }
+        return cls._stopped()
 
     @staticmethod
     def _stopped() -> dict[str, Any]:
@@ -370,13 +372,11 @@ class DeskViews:
         loc = p.location
         words = tokens(p.title, p.body)
         at = iso(event.occurred_at)
-        clock = self._due(event.occurred_at, self.clock.limit.days, loc.region_code)
         cursor = conn.execute(
             "INSERT OR IGNORE INTO desk_reports (tracking_id, status, classification, title, body,"
             " category, suggested_category, suggested_region, lat, lon, region_code, address,"
-            " channel, anonymous, confidential, submitted_at, updated_at, version,"
-            " clock_started_at, clock_days, paused, due_date, due_at, tokens)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " channel, anonymous, confidential, submitted_at, updated_at, version, tokens)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 tracking_id,
                 Status.SUBMITTED.value,
@@ -396,11 +396,6 @@ class DeskViews:
                 at,
                 at,
                 event.stream_version,
-                clock["clock_started_at"],
-                clock["clock_days"],
-                0,
-                clock["due_date"],
-                clock["due_at"],
                 " ".join(sorted(words)),
             ),
         )
@@ -409,21 +404,6 @@ class DeskViews:
                 "INSERT INTO desk_text (rowid, tokens) VALUES (?, ?)",
                 (cursor.lastrowid, " ".join(sorted(words))),
             )
-
-    def _pause(self, conn: sqlite3.Connection, row: sqlite3.Row, event: RecordedEvent) -> None:
-        payload = event.payload()
-        assert isinstance(payload, ReportCompletionRequested)
-        changes: dict[str, Any] = {
-            "status": Status.COMPLETION_REQUESTED.value,
-            "completion_requested_at": iso(event.occurred_at),
-            "completion_note": payload.note,
-        }
-        if row["due_date"] is not None:
-            left = self.clock.days_left(
-                event.occurred_at, date.fromisoformat(row["due_date"]), row["region_code"]
-            )
-            changes |= {"paused": 1, "clock_days": left, "due_date": None, "due_at": None}
-        self._update(conn, row["tracking_id"], changes)
 
     def _amended(
         self, conn: sqlite3.Connection, row: sqlite3.Row, p: ReportAmended, event: RecordedEvent
@@ -439,8 +419,6 @@ class DeskViews:
         }
         if row["status"] == Status.COMPLETION_REQUESTED.value:
             changes |= {"status": Status.SUBMITTED.value}
-            if row["paused"]:
-                changes |= self._due(event.occurred_at, row["clock_days"], row["region_code"])
         self._update(conn, row["tracking_id"], changes)
         conn.execute("DELETE FROM desk_text WHERE rowid = ?", (row["rowid"],))
         conn.execute(

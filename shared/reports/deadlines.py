@@ -822,3 +822,30 @@ def _finish(tracking_id: str, w: _Walk, cycle: _Cycle) -> Deadline:
 def _warned_keys(w: _Walk) -> set[tuple[str, date]]:
     # SlaDueSoon names the breach stage, whose value is the deadline stage's.
     return w.warned
+
+
+# --- time left --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TimeLeft:
+    """What a deadline due on `due` leaves at an instant, counted as every deadline is counted."""
+
+    due: date
+    deadline_end: datetime  # the last instant of the due day, in the region's local time
+    remaining: timedelta  # negative once overdue
+    working_days: int  # working days d with today < d <= due; negative once past the due day
+    overdue: bool
+
+
+def time_left(
+    due: date, now: datetime, calendar: WorkingDayCalendar, region_code: str | None = None
+) -> TimeLeft:
+    """How long until the end of the due day in the region's local time, at the instant `now`."""
+    tz = timezone_for_region(region_code)
+    end = deadline_end(due, tz)
+    return TimeLeft(
+        due=due,
+        deadline_end=end,
+        remaining=end - now,
+        working_days=calendar.working_days_between(local_date(now, tz), due, region_code),
+        overdue=now > end,
+    )

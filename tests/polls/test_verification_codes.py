@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.intake.polls import Identity, PollSettings, VerificationCodes, voter_hash
+from services.intake.polls.codes import Identity, VerificationCodes, voter_hash
+from services.intake.polls.config import PollSettings
 
 SECRET = b"test-secret-for-lapor"
 SITI = Identity("email", "siti@example.id")

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.routing.decisions import candidates, choose, follow_up_due, next_candidate
+from services.routing.decisions import candidates, choose, next_candidate
 from shared.calendar import WorkingDayCalendar
 from shared.directory.events import DirectoryChanged
 from shared.directory.model import (
@@ -26,6 +26,8 @@ from shared.directory.state import (
     decide_update,
     validated,
 )
+from shared.reports.deadlines import time_left
+from shared.reports.policy import policy_for
 
 SEED = default_directory()
 CALENDAR = WorkingDayCalendar.default()
@@ -78,9 +80,21 @@ def test_after_a_return_the_next_candidate_is_suggested() -> None:
 def test_follow_up_is_due_five_working_days_after_the_local_day_of_forwarding() -> None:
     # Friday 23:30 in Kupang (WITA) is already Saturday: day one is Monday.
     at = datetime(2025, 10, 3, 16, 30, tzinfo=UTC)
-    due = follow_up_due(CALENDAR, "DINKES-KOTA-KUPANG", at, "5371")
+    due = policy_for("DINKES-KOTA-KUPANG").follow_up.due_after(at, CALENDAR, "5371")
     assert due == CALENDAR.add_working_days(date(2025, 10, 4), 5, "5371")
     assert due == date(2025, 10, 10)
+
+
+def test_the_time_left_runs_to_the_end_of_the_due_day_in_the_regions_time() -> None:
+    # Monday 6 October 2025, 09:00 in Kupang (WITA); due Friday 10 October.
+    now = datetime(2025, 10, 6, 1, 0, tzinfo=UTC)
+    left = time_left(date(2025, 10, 10), now, CALENDAR, "5371")
+    assert left.deadline_end.isoformat() == "2025-10-10T23:59:59.999999+08:00"
+    assert int(left.remaining.total_seconds()) == 4 * 86400 + 15 * 3600 - 1
+    assert (left.working_days, left.overdue) == (4, False)
+    late = time_left(date(2025, 10, 3), now, CALENDAR, "5371")
+    assert (late.working_days, late.overdue) == (-1, True)
+    assert late.remaining.total_seconds() < 0
 
 
 def test_a_new_rule_is_more_specific_and_wins() -> None:

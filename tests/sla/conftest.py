@@ -1,90 +1,101 @@
-"""One running LAPOR (relay, intake, sla) per test module, on a nats-server of its own.
+"""The sla service's stories: intake and sla, with an institution's own policy, and the test's own
+hands on the store.
 
-Like `fresh_nats` in tests/conftest.py, but module-scoped: the module's tests share one system and
-walk simulated time forward together (each test uses its own reports), so the processes start
-once per module. The test process drives the lifecycle by appending to the same SQLite store
-through `ReportRepository`, with the same file clock as the services.
+In process (`lapor`, `drive`, `story`): the services run in the test's event loop
+(tests/harness.py); the ticker runs only when the test calls `story.tick()`, and the clock moves
+when the test calls `lapor.set_clock(...)`, so a story puts every event exactly where it wants it.
+
+Over real processes (`running`): relay, intake and sla on a nats-server of the test's own, for
+what only processes can show (the sla service SIGKILLed and started again).
+
+Either way the test drives the lifecycle past intake (verification, forwarding, follow-ups) by
+appending to the same SQLite store through `ReportRepository`, with the services' file clock:
+the sla service sees those events as it sees any other.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from services.sla.ticker import TickResult
 from shared.clock import FileClock
 from shared.events.base import Actor
-from shared.reports.commands import Command
+from shared.reports.commands import Command, ForwardReport, VerifyReport
 from shared.reports.lifecycle import stream_name
 from shared.runtime.repository import Meta, ReportRepository
-from shared.store.port import RecordedEvent
+from shared.store.port import EventStore, RecordedEvent
 from shared.store.sqlite import SqliteEventStore
-from tests.support import NatsServer, System, async_wait_for, nats_server, start_system
+from tests.driver import Driver, Submitted, driving, eventually
+from tests.harness import InProcessSystem, in_process
+from tests.support import NatsServer, System, start_system
 
 ADMIN = Actor(kind="admin", id="admin-test")
 # An institution with its own policy: reports it followed up close after 5 working days.
 POLICY = {"agencies": {"DISHUB-KOTA-KUPANG": {"auto_close": 5}}}
 START_CLOCK = "2026-03-01T08:00:00+07:00"
+REPORTER = {"name": "Siti", "phone": "+6281234567890"}
 
 
-@pytest.fixture(scope="module")
-def module_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    with nats_server(tmp_path_factory.mktemp("sla-nats")) as server:
-        yield server
-
-
-def _metric(text: str, name: str, labels: str = "") -> float | None:
+def metric_value(text: str, name: str, labels: str = "") -> float | None:
     pattern = re.compile(rf"^{re.escape(name)}{re.escape(labels)} ([0-9.e+-]+)$", re.M)
     found = pattern.search(text)
     return float(found.group(1)) if found else None
 
 
+def _data_dir(root: Path) -> tuple[Path, Path]:
+    """A data directory with the start clock and the policy file."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "clock.txt").write_text(START_CLOCK)
+    policy = root / "sla-policy.json"
+    policy.write_text(json.dumps(POLICY))
+    return root, policy
+
+
 @dataclass
-class Lapor:
-    """The running system and the test's own hands on its store."""
+class Story:
+    """What an sla story does beside the driver: act on reports as the administration and the
+    institutions do (straight on the store), and read the store and the deadlines."""
 
-    system: System
-    store: SqliteEventStore
+    drive: Driver
+    store: EventStore
     reports: ReportRepository
-    http: httpx.AsyncClient
+    settle: Callable[[], Awaitable[object]]
 
-    @property
-    def sla(self) -> str:
-        return self.system.url("sla")
-
-    @property
-    def intake(self) -> str:
-        return self.system.url("intake")
-
-    def set_clock(self, iso: str) -> None:
-        self.system.set_clock(iso)
-
-    def token(self, role: str, agency: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.system.token(role, agency=agency)}"}
-
-    async def submit(self, region: str = "3171", title: str = "Puskesmas tutup") -> tuple[str, str]:
-        answer = await self.http.post(
-            f"{self.intake}/api/v1/reports",
-            json={
-                "title": title,
-                "body": "Puskesmas tutup pada jam layanan, warga tidak terlayani.",
-                "location": {"region_code": region},
-                "reporter": {"name": "Siti", "phone": "+6281234567890"},
-            },
-            timeout=10,
+    async def submit(
+        self, region: str = "3171", title: str = "Puskesmas tutup", **fields: Any
+    ) -> Submitted:
+        return await self.drive.submit(
+            title=title,
+            body="Puskesmas tutup pada jam layanan, warga tidak terlayani.",
+            location={"region_code": region},
+            reporter=REPORTER,
+            **fields,
         )
-        assert answer.status_code == 201, answer.text
-        body = answer.json()
-        return body["tracking_id"], body["access_code"]
 
-    async def run(self, tracking_id: str, command: Command) -> list[RecordedEvent]:
-        return await self.reports.execute(
+    async def act(self, tracking_id: str, command: Command) -> list[RecordedEvent]:
+        stored = await self.reports.execute(
             tracking_id, command, Meta(actor=ADMIN, correlation_id=f"test-{tracking_id}")
+        )
+        await self.settle()
+        return stored
+
+    async def forward(
+        self, tracking_id: str, agency: str, due: str, inspection: bool = False
+    ) -> None:
+        await self.act(tracking_id, VerifyReport(requires_field_inspection=inspection))
+        await self.act(
+            tracking_id,
+            ForwardReport(
+                agency_code=agency, agency_name=agency, follow_up_due=date.fromisoformat(due)
+            ),
         )
 
     async def events(self, tracking_id: str, event_type: str | None = None) -> list[RecordedEvent]:
@@ -92,8 +103,8 @@ class Lapor:
         return [e for e in stream if event_type is None or e.event_type == event_type]
 
     async def deadlines(self, **params: str) -> list[dict[str, Any]]:
-        answer = await self.http.get(
-            f"{self.sla}/api/v1/deadlines", params=params, headers=self.token("admin"), timeout=10
+        answer = await self.drive.client("sla", self.drive.token("admin")).get(
+            "/api/v1/deadlines", params=params
         )
         assert answer.status_code == 200, answer.text
         result: list[dict[str, Any]] = answer.json()
@@ -105,22 +116,22 @@ class Lapor:
                 return d
         return None
 
-    async def metrics(self) -> str:
-        return (await self.http.get(f"{self.sla}/metrics", timeout=5)).text
-
     async def metric(self, name: str, labels: str = "") -> float:
-        return _metric(await self.metrics(), name, labels) or 0.0
+        text = (await self.drive.client("sla").get("/metrics")).text
+        return metric_value(text, name, labels) or 0.0
 
     async def wait_deadline(
         self, tracking_id: str, stage: str, what: str, cycle: int = 1, **expected: Any
     ) -> dict[str, Any]:
+        """The deadline once it shows `expected` (at once in process, where reads never lag)."""
+
         async def check() -> dict[str, Any] | None:
             found = await self.deadline(tracking_id, stage, cycle)
             if found and all(found.get(k) == v for k, v in expected.items()):
                 return found
             return None
 
-        return await async_wait_for(check, timeout=30, what=what)
+        return await eventually(check, timeout=30, what=what)
 
     async def wait_events(
         self, tracking_id: str, event_type: str, count: int
@@ -129,9 +140,55 @@ class Lapor:
             found = await self.events(tracking_id, event_type)
             return found if len(found) >= count else None
 
-        return await async_wait_for(
-            check, timeout=30, what=f"{count} {event_type} of {tracking_id}"
-        )
+        return await eventually(check, timeout=30, what=f"{count} {event_type} of {tracking_id}")
+
+
+# --- in process -------------------------------------------------------------------------------
+@dataclass
+class InProcessStory(Story):
+    lapor: InProcessSystem
+
+    async def tick(self) -> TickResult:
+        """One run of the sla ticker at the clock's now (and what it stored delivered)."""
+        result = await self.lapor.run("sla", "tick")
+        assert isinstance(result, TickResult)
+        return result
+
+
+@pytest.fixture
+async def lapor(tmp_path: Path) -> AsyncIterator[InProcessSystem]:
+    """intake and sla in this event loop, the clock at START_CLOCK, DISHUB's own policy."""
+    data, policy = _data_dir(tmp_path / "lapor")
+    async with in_process(
+        data, ("intake", "sla"), env={"LAPOR_SLA_POLICY_FILE": str(policy)}
+    ) as system:
+        yield system
+
+
+@pytest.fixture
+def story(lapor: InProcessSystem, drive: Driver) -> InProcessStory:
+    return InProcessStory(
+        drive,
+        lapor.store,
+        ReportRepository(lapor.store, FileClock(lapor.data_dir / "clock.txt")),
+        lapor.settle,
+        lapor,
+    )
+
+
+# --- real processes ---------------------------------------------------------------------------
+async def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Running(Story):
+    """The running system (relay, intake, sla) and the test's own hands on its store."""
+
+    system: System
+
+    def set_clock(self, iso: str) -> None:
+        self.system.set_clock(iso)
 
     async def ticks(self, n: int = 2) -> None:
         """Wait until n more ticks have completed: at least one started after this call."""
@@ -140,17 +197,17 @@ class Lapor:
         async def check() -> bool:
             return await self.metric("lapor_sla_ticks_total") >= start + n
 
-        await async_wait_for(check, timeout=30, what=f"{n} ticks of the sla ticker")
+        await eventually(check, timeout=30, what=f"{n} ticks of the sla ticker")
 
     async def caught_up(self) -> None:
         """Wait until the sla view has applied everything in the store (nothing in flight)."""
         last = await self.store.last_position()
 
         async def check() -> bool:
-            position = _metric(await self.metrics(), "lapor_projection_position", '{service="sla"}')
-            return position is not None and position >= last
+            position = await self.metric("lapor_projection_position", '{service="sla"}')
+            return position >= last
 
-        await async_wait_for(check, timeout=30, what=f"sla view at position {last}")
+        await eventually(check, timeout=30, what=f"sla view at position {last}")
 
     async def restart_sla(self, clock: str | None = None) -> None:
         """SIGKILL the sla service once its view is quiet, move the clock, start it again."""
@@ -162,27 +219,21 @@ class Lapor:
         self.system.wait_ready("sla")
 
 
-@pytest.fixture(scope="module")
-async def lapor(
-    tmp_path_factory: pytest.TempPathFactory, module_nats: NatsServer
-) -> AsyncIterator[Lapor]:
-    data = tmp_path_factory.mktemp("sla-system") / "data"
-    data.mkdir(parents=True)
-    (data / "clock.txt").write_text(START_CLOCK)
-    policy = data / "sla-policy.json"
-    policy.write_text(json.dumps(POLICY))
+@pytest.fixture
+async def running(tmp_path: Path, fresh_nats: NatsServer) -> AsyncIterator[Running]:
+    data, policy = _data_dir(tmp_path / "data")
     system = start_system(
         data,
-        module_nats.url,
+        fresh_nats.url,
         services=("intake", "sla"),
         extra_env={"LAPOR_SLA_POLICY_FILE": str(policy), "LAPOR_SLA_TICK_SECONDS": "0.2"},
     )
     store = SqliteEventStore(data / "events.db")
-    http = httpx.AsyncClient(timeout=10)
     try:
-        yield Lapor(system, store, ReportRepository(store, FileClock(data / "clock.txt")), http)
+        async with driving(system) as drive:
+            reports = ReportRepository(store, FileClock(data / "clock.txt"))
+            yield Running(drive, store, reports, _nothing, system)
     finally:
-        await http.aclose()
         await store.close()
         system.stop_all()
         print(system.log("sla")[-4000:])

@@ -18,11 +18,18 @@ from services.sla.evidence import (
 from shared.calendar import WIB, WorkingDayCalendar
 from shared.clock import FixedClock
 from shared.events.base import Actor
-from shared.reports.commands import EscalateToOmbudsman, ForwardReport, VerifyReport
+from shared.reports.commands import (
+    EscalateToOmbudsman,
+    ForwardReport,
+    RecordBreach,
+    VerifyReport,
+)
 from shared.reports.deadlines import derive, facts_of
-from shared.reports.events import Location
+from shared.reports.events import Location, SlaStage
+from shared.reports.lifecycle import ReportState
 from shared.reports.policy import DEFAULT_POLICY
 from shared.runtime.repository import Meta, ReportRepository
+from shared.store.port import RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import submit_command
 
@@ -41,13 +48,18 @@ def test_the_key_is_generated_once_private_and_shared_by_every_instance(tmp_path
     assert signers[0].public_key_json()["public_key_pem"].startswith("-----BEGIN PUBLIC KEY")
 
 
-async def test_a_signed_pack_verifies_and_any_change_breaks_it(tmp_path: Path) -> None:
+CLOCK = FixedClock(datetime(2026, 3, 2, 9, tzinfo=WIB))
+
+
+async def escalated(
+    tmp_path: Path, title: str = "Jalan rusak", *, breach_in_between: bool = False
+) -> tuple[ReportState, list[RecordedEvent]]:
+    """A report forwarded and escalated; with `breach_in_between`, a breach the ticker stores
+    after the reporter's request read the trail and before the escalation is appended."""
     store = SqliteEventStore(tmp_path / "events.db")
-    clock = FixedClock(datetime(2026, 3, 2, 9, tzinfo=WIB))
-    reports = ReportRepository(store, clock)
+    reports = ReportRepository(store, CLOCK)
     meta = Meta(actor=Actor(kind="admin", id="admin-1"), correlation_id="cid")
     try:
-        title = "<script>alert('x')</script> Jalan rusak"
         await reports.execute(
             TID, submit_command(TID, title=title, location=Location(region_code="5371")), meta
         )
@@ -57,14 +69,18 @@ async def test_a_signed_pack_verifies_and_any_change_breaks_it(tmp_path: Path) -
             ForwardReport(agency_code="X", agency_name="X", follow_up_due=date(2026, 3, 9)),
             meta,
         )
-        _, before = await reports.load(TID)
+        _, seen = await reports.load(TID)  # what the reporter's request read
+        if breach_in_between:
+            await reports.execute(
+                TID, RecordBreach(stage=SlaStage.FOLLOW_UP, due=date(2026, 3, 9)), meta
+            )
         await reports.execute(
             TID,
             EscalateToOmbudsman(
                 ombudsman_office="OMBUDSMAN-53",
                 province_code="53",
                 eligible=True,
-                evidence_sha256=trail_sha256(before),
+                evidence_sha256=trail_sha256(seen),
             ),
             meta,
         )
@@ -72,6 +88,11 @@ async def test_a_signed_pack_verifies_and_any_change_breaks_it(tmp_path: Path) -
     finally:
         await store.close()
     assert state is not None
+    return state, events
+
+
+async def test_a_signed_pack_verifies_and_any_change_breaks_it(tmp_path: Path) -> None:
+    state, events = await escalated(tmp_path, "<script>alert('x')</script> Jalan rusak")
     deadlines = derive(TID, facts_of(events), WorkingDayCalendar.default(), DEFAULT_POLICY)
     signer = EvidenceSigner(tmp_path / "keys")
     document = signer.sign(
@@ -79,7 +100,7 @@ async def test_a_signed_pack_verifies_and_any_change_breaks_it(tmp_path: Path) -
             state,
             events,
             deadlines,
-            generated_at=clock.now(),
+            generated_at=CLOCK.now(),
             ombudsman_office={"code": "OMBUDSMAN-53", "name": "Ombudsman NTT"},
         )
     )
@@ -100,3 +121,22 @@ async def test_a_signed_pack_verifies_and_any_change_breaks_it(tmp_path: Path) -
     page = render_html(document)
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     assert TID in page and "Ombudsman NTT" in page and document["chain"]["head"] in page
+
+
+async def test_a_breach_recorded_between_the_request_and_the_escalation_is_not_covered(
+    tmp_path: Path,
+) -> None:
+    """The reporter's request hashes the trail it read; a breach the ticker stores before the
+    escalation's append is not in that digest, and the pack says exactly how far it reaches."""
+    state, events = await escalated(tmp_path, breach_in_between=True)
+    assert [e.event_type for e in events][3:] == ["SlaBreached", "EscalatedToOmbudsman"]
+    document = build_document(
+        state,
+        events,
+        derive(TID, facts_of(events), WorkingDayCalendar.default(), DEFAULT_POLICY),
+        generated_at=CLOCK.now(),
+        ombudsman_office=None,
+    )
+    assert document["escalation"]["stream_version"] == 5
+    assert document["escalation"]["evidence_covers_versions"] == 3
+    assert trail_sha256(events[:3]) == document["escalation"]["evidence_sha256"]

@@ -151,14 +151,42 @@ async def test_a_breach_is_stored_once_whatever_happens_to_the_ticker(world: Wor
     )
 
 
+class Replica:
+    """The store as one replica sees it: its first read of a report waits for the other
+    replica's, so both decide on the same stream before either appends (the race the fixed
+    idempotency key settles), whatever the scheduler does."""
+
+    def __init__(self, store: SqliteEventStore, together: asyncio.Barrier) -> None:
+        self.store = store
+        self.together = together
+        self.met = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def read(self, stream: str) -> list[RecordedEvent]:
+        events = await self.store.read(stream)
+        if not self.met:
+            self.met = True
+            await self.together.wait()
+        return events
+
+
 async def test_two_replicas_ticking_at_once_store_one_breach(world: World) -> None:
     await submit(world, "TWINS2345C", wib("2026-03-02"))
     await world.project()
     other = world.new_projector("sla-replica")
+    together = asyncio.Barrier(2)
+
+    def replica(projector: Projector) -> Ticker:
+        reports = ReportRepository(Replica(world.store, together), world.clock)  # type: ignore[arg-type]
+        return Ticker(projector, reports, world.clock, RULES, 0.01)
+
     try:
         await asyncio.to_thread(other.apply_batch, await world.store.read_all(0, 1000))
         a, b = await asyncio.gather(
-            world.ticker().tick(wib("2026-03-06")), world.ticker(other).tick(wib("2026-03-06"))
+            replica(world.projector).tick(wib("2026-03-06")),
+            replica(other).tick(wib("2026-03-06")),
         )
     finally:
         other.close()

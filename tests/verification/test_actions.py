@@ -1,16 +1,10 @@
-"""The desk's JSON API against running processes: every action through HTTP, the completion round
-trip with intake, the duplicate link, two admins at once, and double clicks."""
+"""The desk's JSON API in process: every action through HTTP, the completion round trip with
+intake, the duplicate link, two admins at once, and double clicks."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
-from typing import Any
-
-import httpx
 
 from shared.calendar import WorkingDayCalendar
 from shared.clock import FixedClock
@@ -19,22 +13,37 @@ from shared.reports.commands import SubmitReport
 from shared.reports.events import Classification, Location
 from shared.reports.tracking import new_tracking_id
 from shared.runtime.repository import Meta, ReportRepository
-from shared.store.sqlite import SqliteEventStore
 from shared.values import Channel
-from tests.support import wait_for
-from tests.verification.conftest import Lapor, days_from_now, fresh_region
+from tests.driver import Driver
+from tests.harness import InProcessSystem
+from tests.verification.conftest import (
+    Call,
+    at_once,
+    days_from_now,
+    fresh_region,
+    history,
+    queue_ids,
+    stored,
+)
 
 TUESDAY_17_MARCH_2026 = datetime(2026, 3, 17, 3, 0, tzinfo=UTC)  # 10:00 WIB
+REPORT = {"title": "Jalan rusak", "body": "Jalan di depan puskesmas rusak parah dan berlubang."}
+
+
+async def submit(drive: Driver, **fields: object) -> tuple[str, str]:
+    """A citizen reports through intake (in a region of its own unless given one)."""
+    done = await drive.submit(**({"location": {"region_code": fresh_region()}} | REPORT | fields))
+    return done.tracking_id, done.access_code
 
 
 # --- the queue -----------------------------------------------------------------------------------
-def test_the_queue_is_oldest_first_with_time_left_channel_and_suggestions(
-    wall_clock: Lapor,
+async def test_the_queue_is_oldest_first_with_time_left_channel_and_suggestions(
+    lapor: InProcessSystem, drive: Driver
 ) -> None:
-    lapor = wall_clock
     region = fresh_region("31")  # Jakarta: WIB, no regional holidays
     lapor.set_clock(TUESDAY_17_MARCH_2026)
-    first, _ = lapor.submit(
+    first, _ = await submit(
+        drive,
         title="Puskesmas tutup",
         body="Puskesmas tutup pada jam pelayanan tanpa pemberitahuan.",
         category="kesehatan",
@@ -42,14 +51,14 @@ def test_the_queue_is_oldest_first_with_time_left_channel_and_suggestions(
         location={"region_code": region, "address": "Jl. Kenari 2"},
     )
     lapor.set_clock(datetime(2026, 3, 17, 5, 0, tzinfo=UTC))
-    second, _ = lapor.submit(
+    second, _ = await submit(
+        drive,
         title="Usul taman baca",
         body="Mohon dibangun taman baca untuk anak-anak di kelurahan kami.",
         classification="aspiration",
         location={"region_code": region},
     )
-    lapor.seen(second)
-    rows = lapor.queued(region=region)
+    rows = await drive.queue(region=region)
     assert [r["tracking_id"] for r in rows] == [first, second]
     top = rows[0]
     assert top["channel"] == "web"
@@ -65,48 +74,50 @@ def test_the_queue_is_oldest_first_with_time_left_channel_and_suggestions(
     assert rows[1]["classification"] == "aspiration"
 
     lapor.set_clock(datetime(2026, 3, 31, 2, 0, tzinfo=UTC))  # the Tuesday after
-    late = lapor.queued(region=region, overdue="true")
+    late = await drive.queue(region=region, overdue="true")
     assert [r["tracking_id"] for r in late] == [first, second]
     assert late[0]["time_left"]["overdue"] is True
     assert late[0]["time_left"]["working_days_left"] == -2  # Monday 30 and Tuesday 31 March
-    assert lapor.queued(region=region, overdue="false") == []
+    assert await drive.queue(region=region, overdue="false") == []
 
 
-def test_filters_and_search(lapor: Lapor) -> None:
+async def test_filters_and_search(drive: Driver) -> None:
     region = fresh_region("33")
-    health, _ = lapor.submit(
+    health, _ = await submit(
+        drive,
         title="Obat habis",
         body="Stok obat di apotek puskesmas kosong berminggu-minggu.",
         category="kesehatan",
         location={"region_code": region},
     )
-    school, _ = lapor.submit(
+    school, _ = await submit(
+        drive,
         title="Pungutan sekolah",
         body="Sekolah memungut biaya seragam yang mahal sekali.",
         category="pendidikan",
         classification="information_request",
         location={"region_code": region},
     )
-    lapor.seen(school)
-    assert lapor.queue_ids(region=region) == [health, school]
-    assert lapor.queue_ids(region=region, category="pendidikan") == [school]
-    assert lapor.queue_ids(region=region, classification="information_request") == [school]
-    assert lapor.queue_ids(region=region, channel="web") == [health, school]
-    assert lapor.queue_ids(region=region, channel="sms") == []
-    assert lapor.queue_ids(region=region, q="apotek") == [health]
-    assert lapor.queue_ids(q=school) == [school]
-    assert lapor.queue_ids(region=region, status="verified") == []
-    listing = lapor.desk.get("/api/v1/queue", params={"region": region}, headers=lapor.auth())
+    assert await queue_ids(drive, region=region) == [health, school]
+    assert await queue_ids(drive, region=region, category="pendidikan") == [school]
+    assert await queue_ids(drive, region=region, classification="information_request") == [school]
+    assert await queue_ids(drive, region=region, channel="web") == [health, school]
+    assert await queue_ids(drive, region=region, channel="sms") == []
+    assert await queue_ids(drive, region=region, q="apotek") == [health]
+    assert await queue_ids(drive, q=school) == [school]
+    assert await queue_ids(drive, region=region, status="verified") == []
+    desk = drive.client("verification", drive.admin())
+    listing = await desk.get("/api/v1/queue", params={"region": region})
     assert listing.headers["X-Total-Count"] == "2"
-    bad = lapor.desk.get("/api/v1/queue", params={"status": "nope"}, headers=lapor.auth())
+    bad = await desk.get("/api/v1/queue", params={"status": "nope"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "status"
 
 
 # --- actions -------------------------------------------------------------------------------------
-def test_verify_as_submitted_with_an_empty_body(lapor: Lapor) -> None:
-    tid, _ = lapor.submit()
-    lapor.seen(tid)
-    done = lapor.desk.post(f"/api/v1/reports/{tid}/verify", headers=lapor.auth())
+async def test_verify_as_submitted_with_an_empty_body(drive: Driver) -> None:
+    tid, _ = await submit(drive)
+    await drive.desk_report(tid)
+    done = await drive.client("verification", drive.admin()).post(f"/api/v1/reports/{tid}/verify")
     assert done.status_code == 200, done.text
     assert done.json() | {"version": 0} == {
         "tracking_id": tid,
@@ -116,17 +127,19 @@ def test_verify_as_submitted_with_an_empty_body(lapor: Lapor) -> None:
         "events": ["ReportVerified"],
         "version": 0,
     }
-    other, _ = lapor.submit()
-    assert lapor.act(other, "verify", {}).json()["status"] == "verified"
-    assert lapor.seen(other)["status"] == "verified"  # the desk waits for its own view
+    other, _ = await submit(drive)
+    assert (await drive.desk(other, "verify", {})).json()["status"] == "verified"
+    assert (await drive.desk_report(other))["status"] == "verified"  # the desk's own view
 
 
-def test_verify_with_corrections_records_the_admin(lapor: Lapor) -> None:
+async def test_verify_with_corrections_records_the_admin(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
     region = fresh_region("53")
-    tid, _ = lapor.submit(location={"region_code": region})
-    lapor.seen(tid)
+    tid, code = await submit(drive, location={"region_code": region})
+    await drive.desk_report(tid)
     better = fresh_region("53")
-    done = lapor.act(
+    done = await drive.desk(
         tid,
         "verify",
         {
@@ -139,7 +152,7 @@ def test_verify_with_corrections_records_the_admin(lapor: Lapor) -> None:
         },
     )
     assert done.status_code == 200, done.text
-    report = lapor.seen(tid)
+    report = await drive.desk_report(tid)
     assert report["status"] == "verified"
     assert report["classification"] == "aspiration"
     assert report["category"] == "infrastruktur"
@@ -156,39 +169,37 @@ def test_verify_with_corrections_records_the_admin(lapor: Lapor) -> None:
     assert verified["event_type"] == "ReportVerified"
     assert verified["actor"]["kind"] == "admin"
     assert verified["actor"]["id"].startswith("admin-")
-    assert tid not in lapor.queue_ids(region=region)
-    assert lapor.stored(tid) == ["ReportSubmitted", "ReportVerified"]
-    assert [e["event_type"] for e in lapor.timeline(tid, 2)] == lapor.stored(tid)  # intake too
+    assert tid not in await queue_ids(drive, region=region)
+    assert await stored(lapor, tid) == ["ReportSubmitted", "ReportVerified"]
+    timeline = await drive.timeline(tid, code)
+    assert [e["event_type"] for e in timeline] == await stored(lapor, tid)  # intake too
 
 
-def test_the_completion_round_trip_through_intake(wall_clock: Lapor) -> None:
-    lapor = wall_clock
+async def test_the_completion_round_trip_through_intake(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
     region = fresh_region("31")
     lapor.set_clock(TUESDAY_17_MARCH_2026)
-    tid, access_code = lapor.submit(location={"region_code": region})
-    lapor.seen(tid)
+    tid, access_code = await submit(drive, location={"region_code": region})
+    await drive.desk_report(tid)
     lapor.set_clock(datetime(2026, 3, 26, 2, 0, tzinfo=UTC))  # Thursday: one working day left
-    asked = lapor.act(tid, "request-completion", {"note": "Di mana persisnya? Mohon foto."})
+    asked = await drive.desk(tid, "request-completion", {"note": "Di mana persisnya? Mohon foto."})
     assert asked.status_code == 200, asked.text
     assert asked.json()["status"] == "completion_requested"
-    waiting = lapor.seen(tid)
+    waiting = await drive.desk_report(tid)
     assert waiting["completion_note"] == "Di mana persisnya? Mohon foto."
     assert waiting["time_left"]["paused"] is True
     assert waiting["time_left"]["working_days_left"] == 1
-    assert tid not in lapor.queue_ids(region=region)
-    assert lapor.queue_ids(region=region, status="completion_requested") == [tid]
+    assert tid not in await queue_ids(drive, region=region)
+    assert await queue_ids(drive, region=region, status="completion_requested") == [tid]
 
     lapor.set_clock(datetime(2026, 4, 6, 2, 0, tzinfo=UTC))  # the reporter answers on a Monday
-    amended = lapor.intake.post(
-        f"/api/v1/reports/{tid}/amendments",
-        json={"text": "Di Jl. Sudirman no. 5, depan pasar."},
-        headers={"X-Access-Code": access_code},
+    amended = await drive.reporter(
+        tid, access_code, "amendments", {"text": "Di Jl. Sudirman no. 5, depan pasar."}
     )
     assert amended.status_code == 201, amended.text
-    back = wait_for(
-        lambda: (rows := lapor.queued(region=region)) and rows[0]["status"] == "submitted" and rows,
-        what="back in the queue",
-    )
+    back = await drive.queue(region=region)
+    assert back[0]["status"] == "submitted"
     assert back[0]["tracking_id"] == tid
     assert back[0]["amendments"][0]["text"] == "Di Jl. Sudirman no. 5, depan pasar."
     resumed = WorkingDayCalendar.default().add_working_days(date(2026, 4, 6), 1, region)
@@ -196,8 +207,8 @@ def test_the_completion_round_trip_through_intake(wall_clock: Lapor) -> None:
         "due_date": resumed.isoformat(),
         "paused": False,
     }
-    assert lapor.act(tid, "verify").json()["status"] == "verified"
-    assert lapor.stored(tid) == [
+    assert (await drive.desk(tid, "verify")).json()["status"] == "verified"
+    assert await stored(lapor, tid) == [
         "ReportSubmitted",
         "ReportCompletionRequested",
         "ReportAmended",
@@ -205,68 +216,70 @@ def test_the_completion_round_trip_through_intake(wall_clock: Lapor) -> None:
     ]
 
 
-def test_reject_with_each_reason(lapor: Lapor) -> None:
+async def test_reject_with_each_reason(lapor: InProcessSystem, drive: Driver) -> None:
     for reason in ("spam", "not_public_service", "no_response_to_completion", "other"):
-        tid, _ = lapor.submit()
-        lapor.seen(tid)
-        done = lapor.act(tid, "reject", {"reason": reason, "note": f"because {reason}"})
+        tid, _ = await submit(drive)
+        await drive.desk_report(tid)
+        done = await drive.desk(tid, "reject", {"reason": reason, "note": f"because {reason}"})
         assert done.status_code == 200, done.text
-        report = lapor.seen(tid)
+        report = await drive.desk_report(tid)
         assert (report["status"], report["rejected_reason"]) == ("rejected", reason)
         assert report["history"][-1]["details"]["note"] == f"because {reason}"
-    tid, _ = lapor.submit()
-    no_reason = lapor.act(tid, "reject", {"note": "?"})
+    tid, _ = await submit(drive)
+    no_reason = await drive.desk(tid, "reject", {"note": "?"})
     assert no_reason.status_code == 422
     assert no_reason.json()["detail"][0]["field"] == "reason"
-    unnamed = lapor.act(tid, "reject", {"reason": "duplicate"})
+    unnamed = await drive.desk(tid, "reject", {"reason": "duplicate"})
     assert unnamed.status_code == 422
     assert unnamed.json()["detail"][0]["field"] == "duplicate_of"
-    itself = lapor.act(tid, "reject", {"duplicate_of": tid})
+    itself = await drive.desk(tid, "reject", {"duplicate_of": tid})
     assert itself.status_code == 422 and itself.json()["detail"][0]["field"] == "duplicate_of"
-    nowhere = lapor.act(tid, "reject", {"duplicate_of": new_tracking_id()})
+    nowhere = await drive.desk(tid, "reject", {"duplicate_of": new_tracking_id()})
     assert nowhere.status_code == 422 and nowhere.json()["detail"][0]["field"] == "duplicate_of"
-    assert lapor.stored(tid) == ["ReportSubmitted"]
+    assert await stored(lapor, tid) == ["ReportSubmitted"]
 
 
-def test_postpone_hides_the_report_until_the_date(lapor: Lapor) -> None:
+async def test_postpone_hides_the_report_until_the_date(drive: Driver) -> None:
     region = fresh_region()
-    tid, _ = lapor.submit(location={"region_code": region})
-    lapor.seen(tid)
+    tid, _ = await submit(drive, location={"region_code": region})
+    await drive.desk_report(tid)
     until = days_from_now(3)
-    done = lapor.act(tid, "postpone", {"until": until, "note": "menunggu data dinas"})
+    done = await drive.desk(tid, "postpone", {"until": until, "note": "menunggu data dinas"})
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "submitted"
-    assert lapor.queue_ids(region=region) == []
-    postponed = lapor.queued(region=region, postponed="only")
+    assert await queue_ids(drive, region=region) == []
+    postponed = await drive.queue(region=region, postponed="only")
     assert [(r["tracking_id"], r["postponed_until"]) for r in postponed] == [(tid, until)]
-    assert lapor.queue_ids(region=region, postponed="include") == [tid]
-    past = lapor.act(tid, "postpone", {"until": "2020-01-01"})
+    assert await queue_ids(drive, region=region, postponed="include") == [tid]
+    past = await drive.desk(tid, "postpone", {"until": "2020-01-01"})
     assert past.status_code == 422 and past.json()["detail"][0]["field"] == "until"
-    garbage = lapor.act(tid, "postpone", {"until": "tomorrow"})
+    garbage = await drive.desk(tid, "postpone", {"until": "tomorrow"})
     assert garbage.status_code == 422 and garbage.json()["detail"][0]["field"] == "until"
 
 
-def test_not_our_authority_goes_to_another_region_or_the_national_desk(lapor: Lapor) -> None:
+async def test_not_our_authority_goes_to_another_region_or_the_national_desk(
+    drive: Driver,
+) -> None:
     here, there = fresh_region("52"), fresh_region("63")
-    tid, _ = lapor.submit(location={"region_code": here})
-    lapor.seen(tid)
-    local = lapor.token("admin", region=here)
-    other = lapor.token("admin", region=there)
-    moved = lapor.act(
+    tid, _ = await submit(drive, location={"region_code": here})
+    await drive.desk_report(tid)
+    local = drive.token("admin", region=here)
+    other = drive.token("admin", region=there)
+    moved = await drive.desk(
         tid, "not-our-authority", {"to_region": there, "note": "wrong province"}, local
     )
     assert moved.status_code == 200, moved.text
-    assert lapor.seen(tid)["location"]["region_code"] == there
-    assert lapor.queue_ids(local, region=here) == []
-    assert lapor.queue_ids(other) == [tid]
-    assert lapor.act(tid, "verify", token=local).status_code == 403
-    national = lapor.act(tid, "not-our-authority", {"note": "national matter"}, other)
+    assert (await drive.desk_report(tid))["location"]["region_code"] == there
+    assert await queue_ids(drive, local, region=here) == []
+    assert await queue_ids(drive, other) == [tid]
+    assert (await drive.desk(tid, "verify", token=local)).status_code == 403
+    national = await drive.desk(tid, "not-our-authority", {"note": "national matter"}, other)
     assert national.status_code == 200, national.text
-    assert lapor.seen(tid)["location"]["region_code"] is None
-    assert lapor.queue_ids(other) == []
-    assert lapor.act(tid, "verify", token=other).status_code == 403
-    assert lapor.act(tid, "verify").status_code == 200  # the national desk can
-    assert lapor.history(tid) == [
+    assert (await drive.desk_report(tid))["location"]["region_code"] is None
+    assert await queue_ids(drive, other) == []
+    assert (await drive.desk(tid, "verify", token=other)).status_code == 403
+    assert (await drive.desk(tid, "verify")).status_code == 200  # the national desk can
+    assert await history(drive, tid) == [
         "ReportSubmitted",
         "ReportReferred",
         "ReportReferred",
@@ -274,39 +287,35 @@ def test_not_our_authority_goes_to_another_region_or_the_national_desk(lapor: La
     ]
 
 
-def test_set_and_lift_anonymous_and_confidential(lapor: Lapor) -> None:
-    tid, _ = lapor.submit()
-    lapor.seen(tid)
-    hidden = lapor.act(
+async def test_set_and_lift_anonymous_and_confidential(drive: Driver) -> None:
+    tid, _ = await submit(drive)
+    await drive.desk_report(tid)
+    hidden = await drive.desk(
         tid, "protection", {"anonymous": True, "confidential": True, "note": "lupa centang"}
     )
     assert hidden.status_code == 200, hidden.text
-    report = lapor.seen(tid)
+    report = await drive.desk_report(tid)
     assert (report["anonymous"], report["confidential"]) == (True, True)
     # Intake's public view hides a confidential report now.
-    wait_for(
-        lambda: lapor.intake.get(f"/api/v1/reports/{tid}").status_code == 404,
-        what="confidential at intake",
-    )
-    lifted = lapor.act(tid, "protection", {"confidential": False})
+    assert (await drive.report(tid)).status_code == 404
+    lifted = await drive.desk(tid, "protection", {"confidential": False})
     assert lifted.status_code == 200
-    report = lapor.seen(tid)
+    report = await drive.desk_report(tid)
     assert (report["anonymous"], report["confidential"]) == (True, False)
-    again = lapor.act(tid, "protection", {"confidential": False})
+    again = await drive.desk(tid, "protection", {"confidential": False})
     assert (again.status_code, again.json()["changed"]) == (200, False)
-    empty = lapor.act(tid, "protection", {"note": "nothing"})
+    empty = await drive.desk(tid, "protection", {"note": "nothing"})
     assert empty.status_code == 422 and empty.json()["detail"][0]["field"] == "anonymous"
 
 
-def test_bulk_verify(lapor: Lapor) -> None:
-    ids = [lapor.submit()[0] for _ in range(3)]
+async def test_bulk_verify(drive: Driver) -> None:
+    ids = [(await submit(drive))[0] for _ in range(3)]
     for tid in ids:
-        lapor.seen(tid)
+        await drive.desk_report(tid)
     unknown = new_tracking_id()
-    done = lapor.desk.post(
-        "/api/v1/bulk-verify",
-        json={"tracking_ids": [*ids, ids[0].lower(), unknown]},
-        headers=lapor.auth(),
+    desk = drive.client("verification", drive.admin())
+    done = await desk.post(
+        "/api/v1/bulk-verify", json={"tracking_ids": [*ids, ids[0].lower(), unknown]}
     )
     assert done.status_code == 200, done.text
     assert done.json()["verified"] == 3
@@ -318,73 +327,68 @@ def test_bulk_verify(lapor: Lapor) -> None:
         unknown: "not_found",
     }
     for tid in ids:
-        assert lapor.seen(tid)["status"] == "verified"
-    again = lapor.desk.post(
-        "/api/v1/bulk-verify", json={"tracking_ids": ids}, headers=lapor.auth()
-    ).json()
+        assert (await drive.desk_report(tid))["status"] == "verified"
+    again = (await desk.post("/api/v1/bulk-verify", json={"tracking_ids": ids})).json()
     assert [r["outcome"] for r in again["results"]] == ["unchanged"] * 3
-    typo = lapor.desk.post(
-        "/api/v1/bulk-verify", json={"tracking_ids": [ids[0], "ABC"]}, headers=lapor.auth()
-    )
+    typo = await desk.post("/api/v1/bulk-verify", json={"tracking_ids": [ids[0], "ABC"]})
     assert typo.status_code == 422 and typo.json()["detail"][0]["field"] == "tracking_ids.1"
-    empty = lapor.desk.post("/api/v1/bulk-verify", json={"tracking_ids": []}, headers=lapor.auth())
+    empty = await desk.post("/api/v1/bulk-verify", json={"tracking_ids": []})
     assert empty.status_code == 422
 
 
 # --- duplicates ----------------------------------------------------------------------------------
-def submit_by_sms(lapor: Lapor, body: str, region: str) -> str:
-    """A report that came in by SMS 1708 (written to the shared store as intake's SMS channel
-    would, since the SMS channel is another issue)."""
+async def submit_by_sms(lapor: InProcessSystem, body: str, region: str) -> str:
+    """A report that came in by SMS 1708 (written to the store as intake's SMS channel would)."""
     tracking_id = new_tracking_id()
-
-    async def write() -> None:
-        store = SqliteEventStore(lapor.system.data_dir / "events.db")
-        try:
-            await ReportRepository(store, FixedClock(datetime.now(UTC))).execute(
-                tracking_id,
-                SubmitReport(
-                    tracking_id=tracking_id,
-                    classification=Classification.COMPLAINT,
-                    title=body[:60],
-                    body=body,
-                    location=Location(region_code=region),
-                    channel=Channel.SMS,
-                    channel_message_id=uuid.uuid4().hex,
-                    access_code_hash="not-used-here",
-                ),
-                Meta(actor=Actor(kind="citizen", id="reporter"), correlation_id="sms-test"),
-            )
-        finally:
-            await store.close()
-
-    asyncio.run(write())
+    await ReportRepository(lapor.store, FixedClock(datetime.now(UTC))).execute(
+        tracking_id,
+        SubmitReport(
+            tracking_id=tracking_id,
+            classification=Classification.COMPLAINT,
+            title=body[:60],
+            body=body,
+            location=Location(region_code=region),
+            channel=Channel.SMS,
+            channel_message_id=uuid.uuid4().hex,
+            access_code_hash="not-used-here",
+        ),
+        Meta(actor=Actor(kind="citizen", id="reporter"), correlation_id="sms-test"),
+    )
+    await lapor.settle()
     return tracking_id
 
 
-def test_duplicate_suggestions_and_the_one_step_link(lapor: Lapor) -> None:
+async def test_duplicate_suggestions_and_the_one_step_link(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
     region = fresh_region("53")
     place = {"region_code": region, "lat": -10.1583, "lon": 123.5810}
-    original, _ = lapor.submit(
+    original, _ = await submit(
+        drive,
         title="Jembatan Liliba ambruk",
         body="Jembatan kayu di Liliba ambruk sebagian, warga tidak bisa menyeberang.",
         location=place,
     )
-    web_again, _ = lapor.submit(
+    web_again, code = await submit(
+        drive,
         title="Jembatan ambruk di Liliba",
         body="Warga tidak bisa menyeberang karena jembatan kayu Liliba ambruk.",
         location={**place, "lat": -10.1590},  # ~80 m away
     )
-    by_sms = submit_by_sms(
+    by_sms = await submit_by_sms(
         lapor, "LAPOR jembatan kayu liliba ambruk warga tidak bisa menyeberang", region
     )
-    unrelated, _ = lapor.submit(
+    unrelated, _ = await submit(
+        drive,
         title="Gaji honorer terlambat",
         body="Gaji guru honorer sudah tiga bulan belum dibayar oleh dinas.",
         location={"region_code": region, "lat": -10.30, "lon": 123.90},
     )
     for tid in (original, web_again, by_sms, unrelated):
-        lapor.seen(tid)
-    found = lapor.desk.get(f"/api/v1/reports/{web_again}/duplicates", headers=lapor.auth())
+        await drive.desk_report(tid)
+    found = await drive.client("verification", drive.admin()).get(
+        f"/api/v1/reports/{web_again}/duplicates"
+    )
     assert found.status_code == 200, found.text
     suggestions = {s["tracking_id"]: s for s in found.json()}
     assert set(suggestions) == {original, by_sms}
@@ -394,43 +398,28 @@ def test_duplicate_suggestions_and_the_one_step_link(lapor: Lapor) -> None:
     assert suggestions[by_sms]["channel"] == "sms"
     assert suggestions[by_sms]["reasons"] == ["similar_text"]
 
-    linked = lapor.act(web_again, "reject", {"duplicate_of": original.lower()})
+    linked = await drive.desk(web_again, "reject", {"duplicate_of": original.lower()})
     assert linked.status_code == 200, linked.text
-    duplicate = lapor.seen(web_again)
+    duplicate = await drive.desk_report(web_again)
     assert (duplicate["status"], duplicate["rejected_reason"]) == ("rejected", "duplicate")
     assert duplicate["duplicate_of"] == original
-    assert [d["tracking_id"] for d in lapor.seen(original)["duplicates"]] == [web_again]
-    timeline = lapor.timeline(web_again, 2)
+    assert [d["tracking_id"] for d in (await drive.desk_report(original))["duplicates"]] == [
+        web_again
+    ]
+    timeline = await drive.timeline(web_again, code)
+    assert len(timeline) == 2
     assert timeline[-1]["event_type"] == "ReportRejected"
     assert timeline[-1]["duplicate_of"] == original
 
 
 # --- two admins at once, double clicks -----------------------------------------------------------
-Call = tuple[str, str, dict[str, Any], str, str | None]  # tracking id, action, body, token, key
-
-
-def at_once(*calls: Call, lapor: Lapor) -> list[httpx.Response]:
-    """Send the requests as close together as threads allow."""
-    barrier = threading.Barrier(len(calls))
-
-    def send(call: Call) -> httpx.Response:
-        tid, action, body, token, key = call
-        with httpx.Client(base_url=lapor.system.url("verification"), timeout=10) as client:
-            headers = lapor.auth(token) | ({"Idempotency-Key": key} if key else {})
-            barrier.wait()
-            return client.post(f"/api/v1/reports/{tid}/{action}", json=body, headers=headers)
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(send, calls))
-
-
-def test_two_admins_at_once_one_wins_the_other_gets_409_with_the_current_state(
-    lapor: Lapor,
+async def test_two_admins_at_once_one_wins_the_other_gets_409_with_the_current_state(
+    lapor: InProcessSystem, drive: Driver
 ) -> None:
-    ani, budi = lapor.token("admin", subject="ani"), lapor.token("admin", subject="budi")
+    ani, budi = lapor.token("admin"), lapor.token("admin")
     for round_ in range(6):
-        tid, _ = lapor.submit()
-        lapor.seen(tid)
+        tid, _ = await submit(drive)
+        await drive.desk_report(tid)
         calls: list[Call]
         if round_ % 2:
             calls = [
@@ -442,7 +431,7 @@ def test_two_admins_at_once_one_wins_the_other_gets_409_with_the_current_state(
                 (tid, "verify", {"category": "kesehatan"}, ani, None),
                 (tid, "verify", {"category": "pendidikan"}, budi, None),
             ]
-        answers = at_once(*calls, lapor=lapor)
+        answers = await at_once(drive, *calls)
         codes = sorted(a.status_code for a in answers)
         assert codes == [200, 409], [a.text for a in answers]
         won = next(a for a in answers if a.status_code == 200).json()
@@ -451,42 +440,43 @@ def test_two_admins_at_once_one_wins_the_other_gets_409_with_the_current_state(
         assert lost["current"]["status"] == won["status"]
         assert lost["current_version"] == 2
         assert lost["msg"]
-        assert len(lapor.stored(tid)) == 2
+        assert len(await stored(lapor, tid)) == 2
 
 
-def test_a_double_click_is_harmless(lapor: Lapor) -> None:
-    ani = lapor.token("admin", subject="ani-double")
+async def test_a_double_click_is_harmless(lapor: InProcessSystem, drive: Driver) -> None:
+    ani = lapor.token("admin")
     # One after the other, without a key: the second changes nothing.
-    tid, _ = lapor.submit()
-    lapor.seen(tid)
-    first, second = lapor.act(tid, "verify", token=ani), lapor.act(tid, "verify", token=ani)
+    tid, _ = await submit(drive)
+    await drive.desk_report(tid)
+    first = await drive.desk(tid, "verify", token=ani)
+    second = await drive.desk(tid, "verify", token=ani)
     assert (first.status_code, first.json()["changed"]) == (200, True)
     assert (second.status_code, second.json()["changed"]) == (200, False)
     # With an Idempotency-Key: the same answer again.
-    tid, _ = lapor.submit()
-    lapor.seen(tid)
+    tid, _ = await submit(drive)
+    await drive.desk_report(tid)
     key = uuid.uuid4().hex
-    once = lapor.act(tid, "request-completion", {"note": "foto?"}, ani, key)
-    twice = lapor.act(tid, "request-completion", {"note": "foto?"}, ani, key)
+    once = await drive.desk(tid, "request-completion", {"note": "foto?"}, ani, key)
+    twice = await drive.desk(tid, "request-completion", {"note": "foto?"}, ani, key)
     assert once.status_code == twice.status_code == 200
     assert once.json() == twice.json()
     # At the same moment, with and without a key.
     for same_key in (uuid.uuid4().hex, None):
-        tid, _ = lapor.submit()
-        lapor.seen(tid)
-        answers = at_once(
+        tid, _ = await submit(drive)
+        await drive.desk_report(tid)
+        answers = await at_once(
+            drive,
             (tid, "reject", {"reason": "spam"}, ani, same_key),
             (tid, "reject", {"reason": "spam"}, ani, same_key),
-            lapor=lapor,
         )
         assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
-        assert lapor.stored(tid) == ["ReportSubmitted", "ReportRejected"]
+        assert await stored(lapor, tid) == ["ReportSubmitted", "ReportRejected"]
 
 
-def test_an_action_the_status_does_not_allow_is_409_with_the_status(lapor: Lapor) -> None:
-    tid, _ = lapor.submit()
-    lapor.seen(tid)
-    assert lapor.act(tid, "reject", {"reason": "spam"}).status_code == 200
+async def test_an_action_the_status_does_not_allow_is_409_with_the_status(drive: Driver) -> None:
+    tid, _ = await submit(drive)
+    await drive.desk_report(tid)
+    assert (await drive.desk(tid, "reject", {"reason": "spam"})).status_code == 200
     for action, body in (
         ("verify", {}),
         ("request-completion", {"note": "x"}),
@@ -494,14 +484,16 @@ def test_an_action_the_status_does_not_allow_is_409_with_the_status(lapor: Lapor
         ("not-our-authority", {"to_region": "3171"}),
         ("protection", {"anonymous": True}),
     ):
-        refused = lapor.act(tid, action, body)
+        refused = await drive.desk(tid, action, body)
         assert refused.status_code == 409, (action, refused.text)
         assert refused.json()["detail"]["status"] == "rejected"
 
 
-def test_bad_input_names_the_field_and_never_500s(lapor: Lapor) -> None:
-    tid, _ = lapor.submit()
-    lapor.seen(tid)
+async def test_bad_input_names_the_field_and_never_500s(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    tid, _ = await submit(drive)
+    await drive.desk_report(tid)
     cases = [
         ("/api/v1/reports/NOT-AN-ID/verify", {}, 422, "tracking_id"),
         (f"/api/v1/reports/{tid}/verify", {"category": "no-such"}, 422, "category"),
@@ -514,16 +506,17 @@ def test_bad_input_names_the_field_and_never_500s(lapor: Lapor) -> None:
         (f"/api/v1/reports/{tid}/reject", {"reason": "boring"}, 422, "reason"),
         (f"/api/v1/reports/{tid}/not-our-authority", {"to_region": "x"}, 422, "to_region"),
     ]
+    desk = drive.client("verification", drive.admin())
     for url, body, status, field in cases:
-        answer = lapor.desk.post(url, json=body, headers=lapor.auth())
+        answer = await desk.post(url, json=body)
         assert answer.status_code == status, (url, body, answer.text)
         assert answer.json()["detail"][0]["field"] == field, (url, body, answer.text)
-    missing = lapor.act(new_tracking_id(), "verify")
+    missing = await drive.desk(new_tracking_id(), "verify")
     assert missing.status_code == 404 and missing.json() == {"detail": "report not found"}
-    broken = lapor.desk.post(
+    broken = await desk.post(
         f"/api/v1/reports/{tid}/verify",
         content=b"{not json",
-        headers=lapor.auth() | {"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json"},
     )
     assert broken.status_code == 422
-    assert lapor.stored(tid) == ["ReportSubmitted"]
+    assert await stored(lapor, tid) == ["ReportSubmitted"]

@@ -3,15 +3,16 @@ and a regional admin outside their region (403) — and refusing changes nothing
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.auth import Role, create_token
-from tests.verification.conftest import Lapor, days_from_now, fresh_region
+from tests.driver import Driver, driving
+from tests.harness import InProcessSystem, in_process
+from tests.verification.conftest import SERVICES, days_from_now, fresh_region, queue_ids, stored
 
 REGION = "3578"  # Kota Surabaya
 INSIDE = f"{REGION}01"
@@ -19,17 +20,30 @@ OUTSIDE = "5371"  # Kota Kupang
 
 
 @pytest.fixture(scope="module")
-def report(lapor: Lapor) -> str:
+async def lapor(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InProcessSystem]:
+    """One system for the module: the matrix below is 90 requests that must change nothing."""
+    async with in_process(tmp_path_factory.mktemp("authorization"), SERVICES) as system:
+        yield system
+
+
+@pytest.fixture(scope="module")
+async def drive(lapor: InProcessSystem) -> AsyncIterator[Driver]:
+    async with driving(lapor) as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+async def report(drive: Driver) -> str:
     """A report in Surabaya that no refused request may change."""
-    tid, _ = lapor.submit(location={"region_code": INSIDE})
-    lapor.seen(tid)
+    tid = (await drive.submit(location={"region_code": INSIDE})).tracking_id
+    await drive.desk_report(tid)
     return tid
 
 
 @pytest.fixture(scope="module")
-def original(lapor: Lapor) -> str:
-    tid, _ = lapor.submit(location={"region_code": INSIDE})
-    lapor.seen(tid)
+async def original(drive: Driver) -> str:
+    tid = (await drive.submit(location={"region_code": INSIDE})).tracking_id
+    await drive.desk_report(tid)
     return tid
 
 
@@ -65,7 +79,7 @@ ENDPOINT_NAMES = [
     "bulk-verify",
 ]
 
-SECRET = b"test-secret-for-lapor"  # tests.support.System.secret
+SECRET = b"test-secret-for-lapor"  # tests.harness.SECRET
 Credentials = Callable[[], dict[str, str]]
 
 
@@ -101,69 +115,74 @@ CALLERS: dict[str, tuple[Credentials, int]] = {
 
 @pytest.mark.parametrize("caller", list(CALLERS))
 @pytest.mark.parametrize("endpoint", range(len(ENDPOINT_NAMES)), ids=ENDPOINT_NAMES)
-def test_every_endpoint_refuses(
-    lapor: Lapor, report: str, original: str, caller: str, endpoint: int
+async def test_every_endpoint_refuses(
+    lapor: InProcessSystem,
+    drive: Driver,
+    report: str,
+    original: str,
+    caller: str,
+    endpoint: int,
 ) -> None:
-    assert lapor.system.secret.encode() == SECRET
+    assert lapor.secret.encode() == SECRET
     method, path, body = endpoints(report, original)[endpoint]
     headers, expected = CALLERS[caller]
+    desk = drive.client("verification")
     if caller == "admin of another region" and path == "/api/v1/queue":
         # The queue is filtered to their region rather than refused; asking for another is not.
-        answer = lapor.desk.get(path, params={"region": REGION}, headers=headers())
+        answer = await desk.get(path, params={"region": REGION}, headers=headers())
     else:
-        answer = lapor.desk.request(method, path, json=body, headers=headers())
+        answer = await desk.request(method, path, json=body, headers=headers())
     assert answer.status_code == expected, answer.text
     assert isinstance(answer.json()["detail"], str) and answer.json()["detail"]
     if expected == 401:
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_refusals_changed_nothing(lapor: Lapor, report: str) -> None:
+async def test_refusals_changed_nothing(lapor: InProcessSystem, report: str) -> None:
     # Runs after the matrix in this module (pytest keeps file order).
-    assert lapor.stored(report) == ["ReportSubmitted"]
+    assert await stored(lapor, report) == ["ReportSubmitted"]
 
 
-def test_a_regional_admin_sees_and_acts_in_their_region_only(lapor: Lapor) -> None:
+async def test_a_regional_admin_sees_and_acts_in_their_region_only(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
     province = "74"  # Sulawesi Tenggara
     mine = fresh_region(province)
     theirs = fresh_region("75")
     words = {"title": "Pasar Wuawua becek", "body": "Los ikan pasar Wuawua becek dan bau."}
-    here, _ = lapor.submit(location={"region_code": mine}, **words)
-    there, _ = lapor.submit(location={"region_code": theirs})
-    lapor.seen(here)
-    lapor.seen(there)
-    regional = lapor.token("admin", region=province)
-    queue = lapor.queue_ids(regional)
+    here = (await drive.submit(location={"region_code": mine}, **words)).tracking_id
+    there = (await drive.submit(location={"region_code": theirs})).tracking_id
+    await drive.desk_report(here)
+    await drive.desk_report(there)
+    regional = drive.token("admin", region=province)
+    queue = await queue_ids(drive, regional)
     assert here in queue and there not in queue
-    assert lapor.queue_ids(regional, region=mine) == [here]
-    denied = lapor.desk.get(
-        "/api/v1/queue", params={"region": theirs}, headers=lapor.auth(regional)
-    )
+    assert await queue_ids(drive, regional, region=mine) == [here]
+    desk = drive.client("verification", regional)
+    denied = await desk.get("/api/v1/queue", params={"region": theirs})
     assert denied.status_code == 403 and "region" in denied.json()["detail"]
-    assert (
-        lapor.desk.get(f"/api/v1/reports/{there}", headers=lapor.auth(regional)).status_code == 403
-    )
+    assert (await desk.get(f"/api/v1/reports/{there}")).status_code == 403
     # Not into another region either, and a bulk verify is refused as a whole.
-    into = lapor.act(here, "verify", {"region_code": theirs}, regional)
+    into = await drive.desk(here, "verify", {"region_code": theirs}, regional)
     assert into.status_code == 403 and "region_code" in into.json()["detail"]
-    bulk = lapor.desk.post(
-        "/api/v1/bulk-verify", json={"tracking_ids": [here, there]}, headers=lapor.auth(regional)
-    )
+    bulk = await desk.post("/api/v1/bulk-verify", json={"tracking_ids": [here, there]})
     assert bulk.status_code == 403 and there in bulk.json()["detail"]
-    assert lapor.stored(here) == ["ReportSubmitted"]
-    assert lapor.act(here, "verify", token=regional).status_code == 200
+    assert await stored(lapor, here) == ["ReportSubmitted"]
+    assert (await drive.desk(here, "verify", token=regional)).status_code == 200
     # A suggestion from another region is not shown to them.
-    twin, _ = lapor.submit(location={"region_code": theirs}, **words)
-    lapor.seen(twin)
-    suggestions = lapor.desk.get(f"/api/v1/reports/{here}/duplicates", headers=lapor.auth(regional))
+    twin = (await drive.submit(location={"region_code": theirs}, **words)).tracking_id
+    await drive.desk_report(twin)
+    suggestions = await desk.get(f"/api/v1/reports/{here}/duplicates")
     assert suggestions.status_code == 200
     assert twin not in [s["tracking_id"] for s in suggestions.json()]
-    national = lapor.desk.get(f"/api/v1/reports/{here}/duplicates", headers=lapor.auth())
+    national = await drive.client("verification", drive.admin()).get(
+        f"/api/v1/reports/{here}/duplicates"
+    )
     assert twin in [s["tracking_id"] for s in national.json()]
 
 
-def test_the_openapi_document_lists_the_desk(lapor: Lapor) -> None:
-    spec = httpx.get(f"{lapor.system.url('verification')}/openapi.json").json()
+async def test_the_openapi_document_lists_the_desk(drive: Driver) -> None:
+    spec = (await drive.client("verification").get("/openapi.json")).json()
     for path in ("/api/v1/queue", "/api/v1/reports/{tracking_id}/verify", "/api/v1/bulk-verify"):
         assert path in spec["paths"]
     assert not any(p.startswith("/console") for p in spec["paths"])

@@ -1,8 +1,10 @@
 """The desk's rules in-process, on a real SQLite store and view database (no NATS, no HTTP):
-the verification clock, the similarity measures, and what a repeat or a lost race answers."""
+the verification deadline (derived with `shared.reports.deadlines`), the similarity measures, and
+what a repeat or a lost race answers."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,15 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.verification.desk import Conflict, Desk, Forbidden
 from services.verification.similarity import haversine_metres, jaccard, tokens
-from services.verification.views import (
-    SCHEMA,
-    TABLES,
-    DeskViews,
-    QueueFilter,
-    VerificationClock,
-)
+from services.verification.usecases import Conflict, Desk, Forbidden
+from services.verification.views import SCHEMA, TABLES, DeskViews, QueueFilter
 from shared.auth import Principal, Role
 from shared.calendar import WorkingDayCalendar
 from shared.clock import FixedClock
@@ -34,7 +30,7 @@ from shared.reports.commands import (
     VerifyReport,
 )
 from shared.reports.events import Classification, Location, RejectionReason
-from shared.reports.policy import DEFAULT_POLICY
+from shared.reports.policy import SlaPolicy
 from shared.reports.tracking import new_tracking_id
 from shared.runtime.projection import Projector
 from shared.runtime.repository import Meta, ReportRepository
@@ -56,7 +52,7 @@ class Bench:
         self.projector = projector
         self.clock = clock
         self.reports = ReportRepository(store, clock)
-        self.desk = Desk(self.reports, projector, clock, VerificationClock.default())
+        self.desk = Desk(self.reports, projector, clock)
 
     async def sync(self) -> None:
         events = await self.store.read_all(self.projector.checkpoint(), 10_000)
@@ -89,17 +85,24 @@ class Bench:
         return tracking_id
 
     async def row(self, tracking_id: str) -> dict[str, Any]:
-        return await self.desk.detail(ADMIN_A, tracking_id)
+        return (await self.desk.detail(ADMIN_A, tracking_id)).model_dump(mode="json")
+
+
+@contextlib.asynccontextmanager
+async def bench_on(path: Path, views: DeskViews) -> AsyncIterator[Bench]:
+    store = SqliteEventStore(path / "events.db")
+    projector = Projector(path / "verification.db", "verification", SCHEMA, views.apply, TABLES)
+    try:
+        yield Bench(store, projector, FixedClock(TUESDAY))
+    finally:
+        projector.close()
+        await store.close()
 
 
 @pytest.fixture
 async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
-    store = SqliteEventStore(tmp_path / "events.db")
-    views = DeskViews(VerificationClock.default())
-    projector = Projector(tmp_path / "verification.db", "verification", SCHEMA, views.apply, TABLES)
-    yield Bench(store, projector, FixedClock(TUESDAY))
-    projector.close()
-    await store.close()
+    async with bench_on(tmp_path, DeskViews()) as bench:
+        yield bench
 
 
 # --- the verification clock ---------------------------------------------------------------------
@@ -156,7 +159,7 @@ async def test_overdue_reports_are_marked_and_filtered(bench: Bench) -> None:
     row = await bench.row(tid)
     assert row["time_left"]["overdue"] is True
     overdue, _ = await bench.desk.queue(ADMIN_A, QueueFilter(overdue=True))
-    assert tid in [r["tracking_id"] for r in overdue]
+    assert tid in [r.tracking_id for r in overdue]
 
 
 async def test_the_views_can_be_rebuilt_from_the_store(bench: Bench, tmp_path: Path) -> None:
@@ -170,8 +173,49 @@ async def test_the_views_can_be_rebuilt_from_the_store(bench: Bench, tmp_path: P
     assert await bench.row(tid) == before
 
 
-def test_the_limit_is_policy_data() -> None:
-    assert VerificationClock.default().limit == DEFAULT_POLICY.national.verification
+async def test_the_limit_is_policy_data(tmp_path: Path) -> None:
+    five = SlaPolicy.from_dict({"defaults": {"verification": 5}})
+    async with bench_on(tmp_path, DeskViews(policy=five)) as bench:
+        tid = await bench.submit()
+        left = (await bench.row(tid))["time_left"]
+    # Three working days end on Friday 27 March; five end on Tuesday 31 March.
+    assert left["due_date"] == "2026-03-31"
+    assert left["working_days_left"] == 5
+
+
+# Where the desk's own clock (before it used shared.reports.deadlines) counted otherwise:
+async def test_a_completion_request_after_the_deadline_does_not_pause_it(bench: Bench) -> None:
+    tid = await bench.submit()  # due Friday 27 March
+    bench.clock.set(datetime(2026, 3, 31, 2, 0, tzinfo=UTC))
+    await bench.reports.execute(tid, RequestCompletion(note="foto?"), _admin(ADMIN_A))
+    await bench.sync()
+    row = await bench.row(tid)
+    assert row["status"] == "completion_requested"
+    assert row["time_left"] | {"seconds_left": None} == {
+        "due_date": "2026-03-27",
+        "due_at": "2026-03-27T23:59:59.999999+07:00",
+        "seconds_left": None,
+        "working_days_left": -2,  # Monday 30 and Tuesday 31 March
+        "overdue": True,
+        "paused": False,
+    }
+    overdue, _ = await bench.desk.queue(
+        ADMIN_A, QueueFilter(status="completion_requested", overdue=True)
+    )
+    assert [r.tracking_id for r in overdue] == [tid]
+
+
+async def test_an_amendment_always_gives_the_admins_a_working_day(bench: Bench) -> None:
+    tid = await bench.submit()
+    bench.clock.set(datetime(2026, 3, 27, 2, 0, tzinfo=UTC))  # the due day itself
+    await bench.reports.execute(tid, RequestCompletion(note="foto?"), _admin(ADMIN_A))
+    await bench.sync()
+    assert (await bench.row(tid))["time_left"]["working_days_left"] == 0
+    bench.clock.set(datetime(2026, 4, 4, 2, 0, tzinfo=UTC))  # answered on a Saturday
+    await bench.reports.execute(tid, AmendReport(text="ini fotonya"), CITIZEN)
+    await bench.sync()
+    left = (await bench.row(tid))["time_left"]
+    assert (left["due_date"], left["working_days_left"], left["paused"]) == ("2026-04-06", 1, False)
 
 
 # --- repeats and races ---------------------------------------------------------------------------
@@ -192,8 +236,8 @@ async def test_a_decision_another_admin_already_took_is_a_conflict(bench: Bench)
     await bench.desk.act(tid, VerifyReport(), ADMIN_A, "c1")
     with pytest.raises(Conflict) as caught:
         await bench.desk.act(tid, VerifyReport(category="kesehatan"), ADMIN_B, "c2")
-    assert caught.value.detail()["status"] == "verified"
-    assert caught.value.detail()["last_event"]["actor"]["id"] == "admin-a"
+    assert caught.value.detail().model_dump(mode="json")["status"] == "verified"
+    assert caught.value.detail().model_dump(mode="json")["last_event"]["actor"]["id"] == "admin-a"
     with pytest.raises(Conflict):
         await bench.desk.act(tid, RejectReport(reason=RejectionReason.SPAM), ADMIN_B, "c3")
 
@@ -226,12 +270,11 @@ async def test_losing_a_race_answers_409_with_the_winners_state(bench: Bench) ->
         ReportRepository(racing, bench.clock),  # type: ignore[arg-type]
         bench.projector,
         bench.clock,
-        VerificationClock.default(),
     )
     racing.command = RejectReport(reason=RejectionReason.SPAM)
     with pytest.raises(Conflict) as caught:
         await desk.act(tid, VerifyReport(), ADMIN_A, "c1")
-    assert caught.value.detail()["status"] == "rejected"
+    assert caught.value.detail().model_dump(mode="json")["status"] == "rejected"
     events = await bench.store.read(f"report-{tid}")
     assert [e.event_type for e in events] == ["ReportSubmitted", "ReportRejected"]
 
@@ -244,7 +287,6 @@ async def test_losing_a_race_to_your_own_double_click_is_harmless(bench: Bench) 
         ReportRepository(racing, bench.clock),  # type: ignore[arg-type]
         bench.projector,
         bench.clock,
-        VerificationClock.default(),
     )
     racing.command = VerifyReport()
     outcome = await desk.act(tid, VerifyReport(), ADMIN_A, "c1")
@@ -308,9 +350,10 @@ async def test_duplicates_across_channels_within_30_days_and_500_metres(bench: B
     bench.clock.set(TUESDAY + timedelta(days=31))
     late = await bench.submit(location=here)
     bench.clock.set(TUESDAY)
-    found = {d["tracking_id"]: d for d in await bench.desk.duplicates(ADMIN_A, original)}
+    found = {d.tracking_id: d for d in await bench.desk.duplicates(ADMIN_A, original)}
     assert set(found) == {sms, nearby}
-    assert found[sms]["reasons"] == ["similar_text"]
-    assert found[nearby]["reasons"] == ["nearby"]
-    assert 100 < found[nearby]["distance_m"] < 200
+    assert found[sms].reasons == ["similar_text"]
+    assert found[nearby].reasons == ["nearby"]
+    distance = found[nearby].distance_m
+    assert distance is not None and 100 < distance < 200
     assert far not in found and late not in found

@@ -1,9 +1,10 @@
 """The verification desk's use cases: who may act on what, one command per action, and what to
 tell an administrator when someone else acted first.
 
-Edges (the JSON API and the HTML console) parse input, call these, and translate the errors:
-`Forbidden` → 403, `Conflict` → 409 with the report's current state, `Invalid` → 422 naming the
-field, `ReportNotFound` → 404.
+Edges (the JSON API in `api.py` and the HTML console in `pages.py`) parse input, call these, and
+translate the errors: `Forbidden` → 403, `Conflict` → 409 with the report's current state,
+`Invalid` → 422 naming the field, `ReportNotFound` → 404. The answers are the response models of
+`models.py`.
 
 Idempotency: an `Idempotency-Key` becomes fixed event ids (a retry returns the first answer).
 Without a key, a repeated action is harmless too: the domain decides nothing new, and the desk
@@ -17,12 +18,35 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.verification import views
+from services.verification.models import (
+    ActionOutcome,
+    ActorOut,
+    Amendment,
+    BulkConflict,
+    BulkDone,
+    BulkNotFound,
+    BulkResult,
+    BulkVerifyOut,
+    ConflictDetail,
+    DeskLocation,
+    DuplicateLink,
+    DuplicateSuggestion,
+    EventSummary,
+    HistoryEntry,
+    ProtectionIn,
+    QueueRow,
+    ReportDetail,
+    StateSummary,
+    TimeLeft,
+    VerifyIn,
+)
 from services.verification.similarity import (
     NEARBY_METRES,
     WINDOW_DAYS,
@@ -30,10 +54,11 @@ from services.verification.similarity import (
     haversine_metres,
     jaccard,
 )
-from services.verification.views import QueueFilter, VerificationClock
+from services.verification.views import OPEN_STATUSES, QueueFilter
 from shared.auth import Principal
-from shared.calendar import local_date, timezone_for_region
+from shared.calendar import WorkingDayCalendar, local_date, timezone_for_region
 from shared.clock import Clock
+from shared.directory.model import load_categories
 from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.logs import get_logger
@@ -116,38 +141,38 @@ class Conflict(Exception):
         self.state = state
         self.last = last
 
-    def detail(self) -> dict[str, Any]:
-        return {
-            "msg": self.msg,
-            "status": self.state.status.value if self.state else None,
-            "current_version": self.state.version if self.state else 0,
-            "current": state_summary(self.state) if self.state else None,
-            "last_event": event_summary(self.last) if self.last else None,
-        }
+    def detail(self) -> ConflictDetail:
+        return ConflictDetail(
+            msg=self.msg,
+            status=self.state.status if self.state else None,
+            current_version=self.state.version if self.state else 0,
+            current=state_summary(self.state) if self.state else None,
+            last_event=event_summary(self.last) if self.last else None,
+        )
 
 
-def state_summary(s: ReportState) -> dict[str, Any]:
-    return {
-        "tracking_id": s.tracking_id,
-        "status": s.status.value,
-        "version": s.version,
-        "classification": s.classification.value,
-        "category": s.category,
-        "region_code": s.region_code,
-        "anonymous": s.anonymous,
-        "confidential": s.confidential,
-        "postponed_until": s.postponed_until.isoformat() if s.postponed_until else None,
-        "agency_code": s.agency_code,
-        "requires_field_inspection": s.requires_field_inspection,
-    }
+def state_summary(s: ReportState) -> StateSummary:
+    return StateSummary(
+        tracking_id=s.tracking_id,
+        status=s.status,
+        version=s.version,
+        classification=s.classification,
+        category=s.category,
+        region_code=s.region_code,
+        anonymous=s.anonymous,
+        confidential=s.confidential,
+        postponed_until=s.postponed_until,
+        agency_code=s.agency_code,
+        requires_field_inspection=s.requires_field_inspection,
+    )
 
 
-def event_summary(e: RecordedEvent) -> dict[str, Any]:
-    return {
-        "event_type": e.event_type,
-        "occurred_at": e.occurred_at.isoformat(),
-        "actor": {"kind": e.actor.kind, "id": e.actor.id},
-    }
+def event_summary(e: RecordedEvent) -> EventSummary:
+    return EventSummary(
+        event_type=e.event_type,
+        occurred_at=e.occurred_at.isoformat(),
+        actor=ActorOut(kind=e.actor.kind, id=e.actor.id),
+    )
 
 
 @dataclass(frozen=True)
@@ -160,15 +185,17 @@ class Outcome:
     version: int
     position: int | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "tracking_id": self.tracking_id,
-            "action": self.action,
-            "status": self.status,
-            "changed": self.changed,
-            "events": list(self.events),
-            "version": self.version,
-        }
+    def answer(self) -> ActionOutcome:
+        return ActionOutcome.model_validate(
+            {
+                "tracking_id": self.tracking_id,
+                "action": self.action,
+                "status": self.status,
+                "changed": self.changed,
+                "events": list(self.events),
+                "version": self.version,
+            }
+        )
 
 
 def admin_actor(principal: Principal) -> Actor:
@@ -186,13 +213,60 @@ def scoped_region(principal: Principal, region: str | None) -> str | None:
     raise Forbidden(f"region: {region} is outside your region {principal.region}")
 
 
+# --- from a request to a command ----------------------------------------------------------------
+def categories() -> list[dict[str, str]]:
+    """The shared category list (code and name); empty if it cannot be read."""
+    try:
+        return [{"code": c.code, "name": c.name} for c in load_categories()]
+    except (OSError, ValueError):
+        return []
+
+
+@lru_cache(maxsize=1)
+def category_codes() -> frozenset[str]:
+    """The category codes of the shared category list (empty if it cannot be read)."""
+    return frozenset(c["code"] for c in categories())
+
+
+def check_category(code: str | None) -> None:
+    known = category_codes()
+    if code is not None and known and code not in known:
+        raise Invalid("category", f"unknown category {code!r}")
+
+
+def verify_command(body: VerifyIn) -> VerifyReport:
+    """A region given on its own wins over the region of a corrected location."""
+    check_category(body.category)
+    region = body.region_code or (body.location.region_code if body.location else None)
+    location = body.location
+    if location is not None and region is not None and location.region_code != region:
+        location = location.model_copy(update={"region_code": region})
+    return VerifyReport(
+        classification=body.classification,
+        category=body.category,
+        region_code=region,
+        location=location,
+        requires_field_inspection=body.requires_field_inspection,
+        agency_code=body.agency_code,
+    )
+
+
+def protection_command(body: ProtectionIn) -> ChangeProtection:
+    if body.anonymous is None and body.confidential is None:
+        raise Invalid("anonymous", "give anonymous, confidential or both")
+    return ChangeProtection(
+        anonymous=body.anonymous, confidential=body.confidential, note=body.note
+    )
+
+
+# --- the desk ------------------------------------------------------------------------------------
 class Desk:
     def __init__(
         self,
         reports: ReportRepository,
         projector: Projector,
         clock: Clock,
-        verification_clock: VerificationClock,
+        calendar: WorkingDayCalendar | None = None,
         caught_up: Callable[[int | None], Awaitable[bool]] | None = None,
     ) -> None:
         self.reports = reports
@@ -200,7 +274,8 @@ class Desk:
         self.projector = projector
         self.reader = ViewReader(projector.path)
         self.clock = clock
-        self.verification_clock = verification_clock
+        # The calendar the deadlines were derived with (for the working days left until them).
+        self.calendar = calendar or WorkingDayCalendar.default()
 
     # -- commands --
     async def load_for(
@@ -228,6 +303,22 @@ class Desk:
         principal: Principal,
         correlation_id: str,
         idempotency_key: str | None = None,
+    ) -> Outcome:
+        """One action on one report; answers once this service's views show it (read your
+        writes), so the next page the admin opens includes it."""
+        outcome = await self._attempt(
+            tracking_id, command, principal, correlation_id, idempotency_key
+        )
+        await self.caught_up(outcome.position)
+        return outcome
+
+    async def _attempt(
+        self,
+        tracking_id: str,
+        command: Command,
+        principal: Principal,
+        correlation_id: str,
+        idempotency_key: str | None,
     ) -> Outcome:
         action = ACTIONS[type(command)]
         structlog.contextvars.bind_contextvars(tracking_id=tracking_id)
@@ -340,8 +431,9 @@ class Desk:
         principal: Principal,
         correlation_id: str,
         idempotency_key: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Verify each report as submitted. Authorization is all or nothing; the rest per report."""
+    ) -> BulkVerifyOut:
+        """Verify each report as submitted. Authorization is all or nothing; the rest per report.
+        Answers once this service's views show every change."""
         unique = list(dict.fromkeys(tracking_ids))
         found: dict[str, ReportState] = {}
         outside: list[str] = []
@@ -357,13 +449,16 @@ class Desk:
             raise Forbidden(
                 f"tracking_ids: {', '.join(outside)} outside your region {principal.region}"
             )
-        results: list[dict[str, Any]] = []
+        results: list[BulkResult] = []
+        positions: list[int] = []
         for tracking_id in unique:
             if tracking_id not in found:
-                results.append({"tracking_id": tracking_id, "outcome": "not_found", "status": None})
+                results.append(
+                    BulkNotFound(tracking_id=tracking_id, outcome="not_found", status=None)
+                )
                 continue
             try:
-                outcome = await self.act(
+                outcome = await self._attempt(
                     tracking_id,
                     VerifyReport(),
                     principal,
@@ -372,24 +467,31 @@ class Desk:
                 )
             except Conflict as conflict:
                 results.append(
-                    {
-                        "tracking_id": tracking_id,
-                        "outcome": "conflict",
-                        "status": conflict.state.status.value if conflict.state else None,
-                        "detail": conflict.msg,
-                    }
+                    BulkConflict(
+                        tracking_id=tracking_id,
+                        outcome="conflict",
+                        status=conflict.state.status if conflict.state else None,
+                        detail=conflict.msg,
+                    )
                 )
                 continue
+            if outcome.position is not None:
+                positions.append(outcome.position)
             results.append(
-                {
-                    "tracking_id": tracking_id,
-                    "outcome": "verified" if outcome.changed else "unchanged",
-                    "status": outcome.status,
-                    "events": list(outcome.events),
-                    "position": outcome.position,
-                }
+                BulkDone.model_validate(
+                    {
+                        "tracking_id": tracking_id,
+                        "outcome": "verified" if outcome.changed else "unchanged",
+                        "status": outcome.status,
+                        "events": list(outcome.events),
+                    }
+                )
             )
-        return results
+        await self.caught_up(max(positions) if positions else None)
+        return BulkVerifyOut(
+            results=results,
+            verified=sum(1 for r in results if r.outcome == "verified"),
+        )
 
     async def reject_command(
         self,
@@ -422,10 +524,6 @@ class Desk:
         if until > today + timedelta(days=366):
             raise Invalid("until", "must be within a year")
 
-    async def wait_projected(self, position: int | None) -> bool:
-        """Read your writes: this service's views include `position` before it answers."""
-        return await self.caught_up(position)
-
     # -- reads --
     def now(self) -> datetime:
         return self.clock.now()
@@ -433,24 +531,54 @@ class Desk:
     def today(self, region_code: str | None = None) -> date:
         return local_date(self.now(), timezone_for_region(region_code))
 
-    def row_json(self, row: Any, now: datetime) -> dict[str, Any]:
-        left = self.verification_clock.time_left(row, now)
+    def time_left(self, row: Any, now: datetime) -> TimeLeft | None:
+        """The verification deadline of a report at the desk, as the view derived it (with
+        ``shared.reports.deadlines``), counted down to `now` in the report's region."""
+        if row["status"] not in OPEN_STATUSES:
+            return None
+        if row["paused"]:
+            return TimeLeft(
+                due_date=None,
+                due_at=None,
+                seconds_left=None,
+                working_days_left=row["clock_days"],
+                overdue=False,
+                paused=True,
+            )
+        if row["due_date"] is None:
+            return None
+        region = row["region_code"]
+        zone = timezone_for_region(region)
+        due = date.fromisoformat(row["due_date"])
+        end = datetime.fromisoformat(row["due_at"]).astimezone(zone)
+        return TimeLeft(
+            due_date=due,
+            due_at=end.isoformat(),
+            seconds_left=round((end - now).total_seconds(), 3),
+            working_days_left=self.calendar.working_days_between(
+                local_date(now, zone), due, region
+            ),
+            overdue=now > end,
+            paused=False,
+        )
+
+    def row_fields(self, row: Any, now: datetime) -> dict[str, Any]:
         return {
             "tracking_id": row["tracking_id"],
             "status": row["status"],
             "classification": row["classification"],
             "title": row["title"],
             "body": row["body"],
-            "amendments": views_amendments(row),
+            "amendments": [Amendment.model_validate(a) for a in json.loads(row["amendments"])],
             "category": row["category"],
             "suggested_category": row["suggested_category"],
             "suggested_region": row["suggested_region"],
-            "location": {
-                "lat": row["lat"],
-                "lon": row["lon"],
-                "region_code": row["region_code"],
-                "address": row["address"],
-            },
+            "location": DeskLocation(
+                lat=row["lat"],
+                lon=row["lon"],
+                region_code=row["region_code"],
+                address=row["address"],
+            ),
             "channel": row["channel"],
             "anonymous": bool(row["anonymous"]),
             "confidential": bool(row["confidential"]),
@@ -463,15 +591,15 @@ class Desk:
             "completion_requested_at": row["completion_requested_at"],
             "completion_note": row["completion_note"],
             "verification_breached": bool(row["breached"]),
-            "time_left": left.as_json() if left else None,
+            "time_left": self.time_left(row, now),
         }
 
-    async def queue(self, principal: Principal, f: QueueFilter) -> tuple[list[dict[str, Any]], int]:
+    async def queue(self, principal: Principal, f: QueueFilter) -> tuple[list[QueueRow], int]:
         region = scoped_region(principal, f.region)
         f = replace(f, region=region)
         now = self.now()
         rows, total = await views.queue(self.reader, f, now, self.today(principal.region))
-        return [self.row_json(r, now) for r in rows], total
+        return [QueueRow.model_validate(self.row_fields(r, now)) for r in rows], total
 
     async def visible_row(self, principal: Principal, tracking_id: str) -> Any:
         row = await views.report(self.reader, tracking_id)
@@ -483,7 +611,7 @@ class Desk:
             )
         return row
 
-    async def detail(self, principal: Principal, tracking_id: str) -> dict[str, Any]:
+    async def detail(self, principal: Principal, tracking_id: str) -> ReportDetail:
         row = await self.visible_row(principal, tracking_id)
         if row["confidential"]:
             # Security hook (issue 12, access audit): recorded before the detail is returned.
@@ -497,30 +625,33 @@ class Desk:
             )
         events = await views.history(self.reader, tracking_id)
         links = await views.duplicates_of(self.reader, tracking_id)
-        return self.row_json(row, self.now()) | {
-            "verified_at": row["verified_at"],
-            "rejected_reason": row["rejected_reason"],
-            "duplicate_of": row["duplicate_of"],
-            "decided_by": row["decided_by"],
-            "duplicates": [
-                {"tracking_id": link["tracking_id"], "linked_at": link["linked_at"]}
-                for link in links
-            ],
-            "history": [
-                {
-                    "event_type": e["event_type"],
-                    "occurred_at": e["occurred_at"],
-                    "stream_version": e["stream_version"],
-                    "actor": {"kind": e["actor_kind"], "id": e["actor_id"]},
-                    "details": json.loads(e["details"]),
-                }
-                for e in events
-            ],
-        }
+        return ReportDetail.model_validate(
+            self.row_fields(row, self.now())
+            | {
+                "verified_at": row["verified_at"],
+                "rejected_reason": row["rejected_reason"],
+                "duplicate_of": row["duplicate_of"],
+                "decided_by": row["decided_by"],
+                "duplicates": [
+                    DuplicateLink(tracking_id=link["tracking_id"], linked_at=link["linked_at"])
+                    for link in links
+                ],
+                "history": [
+                    HistoryEntry(
+                        event_type=e["event_type"],
+                        occurred_at=e["occurred_at"],
+                        stream_version=e["stream_version"],
+                        actor=ActorOut(kind=e["actor_kind"], id=e["actor_id"]),
+                        details=json.loads(e["details"]),
+                    )
+                    for e in events
+                ],
+            }
+        )
 
     async def duplicates(
         self, principal: Principal, tracking_id: str, limit: int = 10
-    ) -> list[dict[str, Any]]:
+    ) -> list[DuplicateSuggestion]:
         """Likely duplicates: similar words or within ~500 m, submitted within 30 days either
         side, from any channel and in any status, that the caller may see; best first (ties:
         closest in time first)."""
@@ -549,19 +680,21 @@ class Desk:
 
         found.sort(key=lambda pair: (-pair[0].score, apart(pair[1])))
         return [
-            {
-                "tracking_id": row["tracking_id"],
-                "title": row["title"],
-                "status": row["status"],
-                "channel": row["channel"],
-                "category": row["category"],
-                "region_code": row["region_code"],
-                "submitted_at": row["submitted_at"],
-                "text_similarity": s.text,
-                "distance_m": s.distance_m,
-                "score": s.score,
-                "reasons": s.reasons,
-            }
+            DuplicateSuggestion.model_validate(
+                {
+                    "tracking_id": row["tracking_id"],
+                    "title": row["title"],
+                    "status": row["status"],
+                    "channel": row["channel"],
+                    "category": row["category"],
+                    "region_code": row["region_code"],
+                    "submitted_at": row["submitted_at"],
+                    "text_similarity": s.text,
+                    "distance_m": s.distance_m,
+                    "score": s.score,
+                    "reasons": s.reasons,
+                }
+            )
             for s, row in found[:limit]
         ]
 
@@ -573,8 +706,3 @@ class Desk:
 
 async def _nothing_to_wait_for(position: int | None) -> bool:
     return True
-
-
-def views_amendments(row: Any) -> list[dict[str, Any]]:
-    value: list[dict[str, Any]] = json.loads(row["amendments"])
-    return value

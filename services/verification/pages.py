@@ -20,17 +20,25 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
 
-from services.verification.desk import Conflict, Desk, Forbidden, Invalid, Outcome
-from services.verification.inputs import (
+from services.verification.models import (
+    MAX_BULK,
+    ConflictDetail,
     NotOurAuthorityIn,
     PostponeIn,
     ProtectionIn,
     RejectIn,
     RequestCompletionIn,
     VerifyIn,
+)
+from services.verification.usecases import (
+    Conflict,
+    Desk,
+    Forbidden,
+    Invalid,
+    Outcome,
     protection_command,
-    reject_command,
     verify_command,
 )
 from services.verification.views import QueueFilter
@@ -128,6 +136,27 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
     def checked_csrf(form: Mapping[str, Any], token: str) -> bool:
         return csrf.matches_session(form.get("csrf"), token, "verification-console-csrf")
 
+    def admin_session(request: Request) -> tuple[Principal, str] | Response:
+        """The signed-in admin and their token, or the page to answer instead."""
+        found = session(request)
+        if found is None:
+            return to_login()
+        principal, _token = found
+        if principal.role is not Role.ADMIN:
+            return forbidden(f"role {principal.role.value} may not use the desk", principal)
+        return found
+
+    async def admin_form(request: Request) -> tuple[Principal, str, FormData] | Response:
+        """A form an admin posted with their session's CSRF token, or the page to answer."""
+        found = admin_session(request)
+        if isinstance(found, Response):
+            return found
+        principal, token = found
+        form = await request.form()
+        if not checked_csrf(form, token):
+            return forbidden("csrf: the form is stale; reload the page and try again", principal)
+        return principal, token, form
+
     def base(principal: Principal, token: str) -> dict[str, Any]:
         return {
             "principal": principal,
@@ -136,14 +165,14 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         }
 
     # -- sign in and out --
-    @r.get("/login")
+    @r.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> Response:
         found = session(request)
         if found and found[0].role is Role.ADMIN:
             return RedirectResponse("/console", status_code=303)
         return render("login.html", error=None)
 
-    @r.post("/login")
+    @r.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
         form = await request.form()
         token = form.get("token")
@@ -170,7 +199,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         )
         return response
 
-    @r.post("/logout")
+    @r.post("/logout", response_class=HTMLResponse)
     async def logout(request: Request) -> Response:
         found = session(request)
         form = await request.form()
@@ -179,7 +208,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         return to_login()
 
     # -- the queue --
-    @r.get("")
+    @r.get("", response_class=HTMLResponse)
     async def queue_page(
         request: Request,
         status: Annotated[str | None, Query(max_length=32)] = None,
@@ -194,12 +223,10 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         id: Annotated[str | None, Query(max_length=20)] = None,
         changed: Annotated[str | None, Query(max_length=1)] = None,
     ) -> Response:
-        found = session(request)
-        if found is None:
-            return to_login()
+        found = admin_session(request)
+        if isinstance(found, Response):
+            return found
         principal, token = found
-        if principal.role is not Role.ADMIN:
-            return forbidden(f"role {principal.role.value} may not use the desk", principal)
         errors: list[str] = []
         filters = {
             "status": _blank(status),
@@ -274,7 +301,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         status_code: int = 200,
         message: str | None = None,
         error: str | None = None,
-        conflict: dict[str, Any] | None = None,
+        conflict: ConflictDetail | None = None,
     ) -> Response:
         try:
             report = await desk.detail(principal, tracking_id)
@@ -301,7 +328,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             categories=categories(),
             classifications=[c.value for c in Classification],
             reasons=[reason.value for reason in RejectionReason],
-            today=desk.today(report["location"]["region_code"]).isoformat(),
+            today=desk.today(report.location.region_code).isoformat(),
         )
 
     def tracking_id_or_none(raw: str) -> str | None:
@@ -310,19 +337,17 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         except InvalidTrackingId:
             return None
 
-    @r.get("/reports/{tracking_id}")
+    @r.get("/reports/{tracking_id}", response_class=HTMLResponse)
     async def report_view(
         request: Request,
         tracking_id: str,
         done: Annotated[str | None, Query(max_length=32)] = None,
         changed: Annotated[str | None, Query(max_length=1)] = None,
     ) -> Response:
-        found = session(request)
-        if found is None:
-            return to_login()
+        found = admin_session(request)
+        if isinstance(found, Response):
+            return found
         principal, token = found
-        if principal.role is not Role.ADMIN:
-            return forbidden(f"role {principal.role.value} may not use the desk", principal)
         normal = tracking_id_or_none(tracking_id)
         if normal is None:
             return render(
@@ -361,7 +386,9 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 if normal is None:
                     raise Invalid("duplicate_of", "not a valid tracking ID")
                 rejection = rejection.model_copy(update={"duplicate_of": normal})
-            return await reject_command(desk, tracking_id, rejection)
+            return await desk.reject_command(
+                rejection.reason, rejection.note, rejection.duplicate_of, tracking_id
+            )
         if action == "postpone":
             postpone = PostponeIn.model_validate(form_fields(form, ("until", "note")))
             desk.check_postpone(postpone.until)
@@ -382,17 +409,12 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return protection_command(protect)
         raise Invalid("action", f"unknown action {action!r}")
 
-    @r.post("/reports/{tracking_id}/{action}")
+    @r.post("/reports/{tracking_id}/{action}", response_class=HTMLResponse)
     async def act(request: Request, tracking_id: str, action: str) -> Response:
-        found = session(request)
-        if found is None:
-            return to_login()
-        principal, token = found
-        if principal.role is not Role.ADMIN:
-            return forbidden(f"role {principal.role.value} may not use the desk", principal)
-        form = await request.form()
-        if not checked_csrf(form, token):
-            return forbidden("csrf: the form is stale; reload the page and try again", principal)
+        posted = await admin_form(request)
+        if isinstance(posted, Response):
+            return posted
+        principal, token, form = posted
         normal = tracking_id_or_none(tracking_id)
         if normal is None or action not in DONE_MESSAGES:
             return render(
@@ -430,7 +452,6 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 message=f"No report {normal}.",
                 principal=principal,
             )
-        await desk.wait_projected(outcome.position)
         changed = "1" if outcome.changed else "0"
         if action in BACK_TO_QUEUE:
             target = "/console?" + urlencode({"done": action, "id": normal, "changed": changed})
@@ -438,17 +459,12 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             target = f"/console/reports/{normal}?" + urlencode({"done": action, "changed": changed})
         return RedirectResponse(target, status_code=303)
 
-    @r.post("/bulk-verify")
+    @r.post("/bulk-verify", response_class=HTMLResponse)
     async def bulk_verify(request: Request) -> Response:
-        found = session(request)
-        if found is None:
-            return to_login()
-        principal, token = found
-        if principal.role is not Role.ADMIN:
-            return forbidden(f"role {principal.role.value} may not use the desk", principal)
-        form = await request.form()
-        if not checked_csrf(form, token):
-            return forbidden("csrf: the form is stale; reload the page and try again", principal)
+        posted = await admin_form(request)
+        if isinstance(posted, Response):
+            return posted
+        principal, token, form = posted
         raw = [v for v in form.getlist("tracking_id") if isinstance(v, str)]
         ids = [t for t in (tracking_id_or_none(v) for v in raw) if t is not None]
         if not ids:
@@ -461,16 +477,14 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             )
         key = form.get("idem")
         try:
-            results = await desk.bulk_verify(
-                ids[:200],
+            done = await desk.bulk_verify(
+                ids[:MAX_BULK],
                 principal,
                 correlation_id(request),
                 key if isinstance(key, str) and key else None,
             )
         except Forbidden as error:
             return forbidden(str(error), principal)
-        positions = [r["position"] for r in results if r.get("position") is not None]
-        await desk.wait_projected(max(positions) if positions else None)
-        return render("bulk.html", **base(principal, token), results=results, error=None)
+        return render("bulk.html", **base(principal, token), results=done.results, error=None)
 
     return r

@@ -1,0 +1,311 @@
+"""Routing's JSON API: the directory (public reads, admin changes), the agency desk (inbox,
+follow-ups, returns, transfers) and the admins' forwarding. Each route parses, calls a use case
+and answers a model of `models.py`; the directory's refusals become errors naming the field.
+
+No `from __future__ import annotations` here: FastAPI must resolve the route signatures that refer
+to dependencies defined inside `api_router`.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+
+from services.routing.models import (
+    AGENCY_CODE,
+    AgencyChanged,
+    AgencyDetail,
+    AgencyOut,
+    ErrorOut,
+    FollowUpIn,
+    FollowUpOut,
+    ForwardIn,
+    ForwardOut,
+    InboxDetail,
+    InboxItem,
+    ReturnedItem,
+    ReturnIn,
+    ReturnOut,
+    RoutingRuleChanged,
+    RoutingRuleOut,
+    RoutingRuleRemoved,
+    TransferIn,
+    TransferOut,
+)
+from services.routing.usecases import Caller, DirectoryDesk, NotInInbox, RoutingDesk
+from shared.auth import Principal, Role
+from shared.directory.model import (
+    DirectoryError,
+    Institution,
+    RoutingRule,
+    UnknownAgency,
+    check_region_code,
+)
+from shared.directory.state import InstitutionExists
+from shared.http.auth import Auth
+from shared.http.common import correlation_id
+from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of a route, for the OpenAPI document: all are `{"detail": …}`."""
+    return {code: {"model": ErrorOut} for code in codes}
+
+
+def tracking_id_param(tracking_id: Annotated[str, Path(max_length=40)]) -> str:
+    try:
+        return normalize_tracking_id(tracking_id)
+    except InvalidTrackingId as error:
+        raise HTTPException(
+            422, [{"loc": ["path", "tracking_id"], "field": "tracking_id", "msg": str(error)}]
+        ) from error
+
+
+TrackingId = Annotated[str, Depends(tracking_id_param)]
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+AgencyCode = Annotated[str, Path(pattern=AGENCY_CODE, max_length=64)]
+
+_PROBLEM_FIELDS = (
+    ("parent", "parent"),
+    ("keyword", "sms_keywords"),
+    ("category", "categories"),
+    ("region", "region_code"),
+    ("government", "region_code"),
+    ("level", "level"),
+    ("agency code", "agency_code"),
+)
+
+
+def directory_problems(error: DirectoryError) -> HTTPException:
+    """A directory that would be invalid: 400 naming the field each problem is about."""
+    detail = []
+    for problem in error.problems:
+        text = problem.lower()
+        field = next((f for word, f in _PROBLEM_FIELDS if word in text), "institution")
+        detail.append({"loc": ["body", field], "field": field, "msg": problem})
+    return HTTPException(400, detail)
+
+
+@contextmanager
+def directory_refusals() -> Iterator[None]:
+    """A directory change refused: the errors name the field it is about."""
+    try:
+        yield
+    except DirectoryError as error:
+        raise directory_problems(error) from error
+    except InstitutionExists as error:
+        raise field_error(409, "body", "code", str(error)) from error
+
+
+def unknown_institution(code: str) -> HTTPException:
+    return HTTPException(404, f"code: unknown institution {code}")
+
+
+def field_error(status: int, where: str, field: str, msg: str) -> HTTPException:
+    return HTTPException(status, [{"loc": [where, field], "field": field, "msg": msg}])
+
+
+def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+
+    require_agency = auth.require(Role.AGENCY)
+    require_admin = auth.require(Role.ADMIN)
+
+    def agency_of(principal: Annotated[Principal, Depends(require_agency)]) -> str:
+        if not principal.agency:
+            raise HTTPException(403, "Authorization: this agency token names no agency")
+        return principal.agency
+
+    def agency_caller(request: Request, agency: str, key: str | None) -> Caller:
+        return Caller.agency(agency, correlation_id(request), key)
+
+    def admin_caller(request: Request, principal: Principal, key: str | None) -> Caller:
+        return Caller.admin(principal.subject, correlation_id(request), key)
+
+    # --- directory (public reads, admin changes) -----------------------------------------------
+    @router.get("/agencies", tags=["directory"])
+    async def agencies(
+        level: Annotated[str | None, Query(max_length=16)] = None,
+        region: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
+        parent: Annotated[str | None, Query(pattern=AGENCY_CODE, max_length=64)] = None,
+        q: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> list[AgencyOut]:
+        """The institutions that receive reports: `[{code, name, level, region_code, parent}]`."""
+        return await directory.agencies(level=level, region=region, parent=parent, q=q)
+
+    @router.get("/agencies/{code}", tags=["directory"], responses=_errors(404))
+    async def agency(code: AgencyCode) -> AgencyDetail:
+        try:
+            return await directory.agency(code)
+        except UnknownAgency as error:
+            raise unknown_institution(code) from error
+
+    @router.post(
+        "/agencies", tags=["directory"], status_code=201, responses=_errors(400, 401, 403, 409)
+    )
+    async def add_agency(
+        body: Institution,
+        request: Request,
+        principal: Annotated[Principal, Depends(require_admin)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> AgencyChanged:
+        """Add an institution (admin): a DirectoryChanged event on the `directory` stream."""
+        with directory_refusals():
+            return await directory.add(body, admin_caller(request, principal, idempotency_key))
+
+    @router.put("/agencies/{code}", tags=["directory"], responses=_errors(400, 401, 403, 404))
+    async def update_agency(
+        code: AgencyCode,
+        body: Institution,
+        request: Request,
+        principal: Annotated[Principal, Depends(require_admin)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> AgencyChanged:
+        """Replace an institution's entry (admin): name, parent, keywords, categories, officers."""
+        if body.code != code:
+            raise field_error(400, "body", "code", f"must be {code} (the path)")
+        caller = admin_caller(request, principal, idempotency_key)
+        try:
+            with directory_refusals():
+                return await directory.update(body, caller)
+        except UnknownAgency as error:
+            raise unknown_institution(code) from error
+
+    @router.get("/routing-rules", tags=["directory"])
+    async def routing_rules() -> list[RoutingRuleOut]:
+        """Region (prefix) and category → institution; the most specific rule wins."""
+        return await directory.rules()
+
+    @router.post("/routing-rules", tags=["directory"], responses=_errors(400, 401, 403))
+    async def set_routing_rule(
+        body: RoutingRule,
+        request: Request,
+        principal: Annotated[Principal, Depends(require_admin)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> RoutingRuleChanged:
+        """Add or replace the rule for (region_prefix, category) (admin)."""
+        with directory_refusals():
+            return await directory.set_rule(body, admin_caller(request, principal, idempotency_key))
+
+    @router.delete("/routing-rules", tags=["directory"], responses=_errors(400, 401, 403))
+    async def remove_routing_rule(
+        request: Request,
+        principal: Annotated[Principal, Depends(require_admin)],
+        region_prefix: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
+        category: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> RoutingRuleRemoved:
+        """Remove the rule for (region_prefix, category) (admin)."""
+        if region_prefix is not None:
+            try:
+                check_region_code(region_prefix)
+            except ValueError as error:
+                raise field_error(422, "query", "region_prefix", str(error)) from error
+        caller = admin_caller(request, principal, None)
+        with directory_refusals():
+            return await directory.remove_rule(region_prefix, category, caller)
+
+    # --- agency desk ---------------------------------------------------------------------------
+    @router.get("/inbox", tags=["agency desk"], responses=_errors(401, 403))
+    async def inbox(
+        agency: Annotated[str, Depends(agency_of)],
+        status: Annotated[str | None, Query(pattern=r"^(forwarded|followed_up)$")] = None,
+        category: Annotated[str | None, Query(max_length=64)] = None,
+        overdue: Annotated[bool | None, Query()] = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[InboxItem]:
+        """Reports now with your institution (confidential ones included), soonest due first.
+
+        `time_left` counts to the end of the first follow-up's due day in the report's region;
+        it is null once a follow-up was posted. Never shows who reported."""
+        return await desk.inbox(
+            agency,
+            status=status,
+            category=category,
+            overdue=overdue,
+            q=q,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.get("/inbox/{tracking_id}", tags=["agency desk"], responses=_errors(401, 403, 404))
+    async def inbox_item(
+        tracking_id: TrackingId,
+        agency: Annotated[str, Depends(agency_of)],
+        reader: Annotated[Principal, Depends(require_agency)],  # security hook (issue 12)
+    ) -> InboxDetail:
+        """One report in your inbox with its history; 404 if it is not with your institution."""
+        try:
+            return await desk.inbox_item(agency, tracking_id, reader=reader)
+        except NotInInbox as error:
+            raise HTTPException(404, "report not found") from error
+
+    desk_errors = _errors(400, 401, 403, 404, 409)
+
+    @router.post(
+        "/reports/{tracking_id}/follow-ups",
+        tags=["agency desk"],
+        status_code=201,
+        responses=desk_errors,
+    )
+    async def follow_up(
+        tracking_id: TrackingId,
+        body: FollowUpIn,
+        request: Request,
+        agency: Annotated[str, Depends(agency_of)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> FollowUpOut:
+        """Post a follow-up (interim, final, or a question the reporter is asked through LAPOR)."""
+        caller = agency_caller(request, agency, idempotency_key)
+        return await desk.follow_up(agency, tracking_id, body, caller)
+
+    @router.post("/reports/{tracking_id}/return", tags=["agency desk"], responses=desk_errors)
+    async def return_report(
+        tracking_id: TrackingId,
+        body: ReturnIn,
+        request: Request,
+        agency: Annotated[str, Depends(agency_of)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> ReturnOut:
+        """Not ours: back to the admins with a reason; LAPOR suggests the next candidate."""
+        caller = agency_caller(request, agency, idempotency_key)
+        return await desk.return_report(agency, tracking_id, body, caller)
+
+    @router.post("/reports/{tracking_id}/transfer", tags=["agency desk"], responses=desk_errors)
+    async def transfer(
+        tracking_id: TrackingId,
+        body: TransferIn,
+        request: Request,
+        agency: Annotated[str, Depends(agency_of)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> TransferOut:
+        """Hand the report to an institution under the same parent (e.g. a sibling OPD)."""
+        caller = agency_caller(request, agency, idempotency_key)
+        return await desk.transfer(agency, tracking_id, body, caller)
+
+    # --- admins --------------------------------------------------------------------------------
+    @router.post("/reports/{tracking_id}/forward", tags=["admin"], responses=desk_errors)
+    async def forward(
+        tracking_id: TrackingId,
+        body: ForwardIn,
+        request: Request,
+        principal: Annotated[Principal, Depends(require_admin)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> ForwardOut:
+        """Forward a verified or returned report to the institution the admin chooses."""
+        return await desk.forward(
+            tracking_id, body, admin_caller(request, principal, idempotency_key)
+        )
+
+    @router.get("/returned", tags=["admin"], responses=_errors(401, 403))
+    async def returned(
+        _: Annotated[Principal, Depends(require_admin)],
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[ReturnedItem]:
+        """Reports institutions sent back, with their reason and the suggested next institution."""
+        return await desk.returned(limit, offset)
+
+    return router

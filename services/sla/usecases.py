@@ -1,0 +1,295 @@
+"""What the sla service's routes do: the calendar, the deadlines and compliance queries, the
+reporter's escalation to the Ombudsman and the evidence pack.
+
+The deadlines of a report are derived from its stream (``shared.reports.deadlines``) whenever a
+decision depends on them (escalation, the evidence pack), never taken from the view, which may
+lag; the view answers the lists (``views``).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from typing import Any, Literal
+
+from services.sla import views
+from services.sla.config import Rules
+from services.sla.evidence import EvidenceSigner, build_document, trail_sha256
+from shared.auth import Principal, Role
+from shared.calendar import Holiday, deadline_end, timezone_for_region
+from shared.directory.model import Directory
+from shared.errors import DomainError
+from shared.events.base import Actor
+from shared.reports.commands import EscalateToOmbudsman
+from shared.reports.deadlines import ReportDeadlines, Stage, State, derive, facts_of
+from shared.reports.lifecycle import ReportNotFound, ReportState
+from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
+from shared.runtime.projection import ViewReader
+from shared.runtime.repository import Meta
+from shared.runtime.service import Context
+from shared.store.port import RecordedEvent
+
+
+class OtherInstitution(DomainError):
+    """An institution asking for another institution's deadlines."""
+
+
+class NotEligible(DomainError):
+    """The report may not be escalated (yet): `reason`, and from when it may (if a matter of
+    time)."""
+
+    def __init__(self, reason: str, eligible_from: datetime | None) -> None:
+        super().__init__(f"not eligible for escalation: {reason}")
+        self.eligible_from = eligible_from
+
+
+@dataclass(frozen=True)
+class Escalated:
+    """The escalation of a report: made by this request (`new`) or found in its stream."""
+
+    tracking_id: str
+    new: bool
+    ombudsman_office: str | None
+    ombudsman_office_name: str | None
+    province_code: str | None
+    evidence_sha256: str | None
+    escalated_at: datetime
+
+
+@cache
+def _directory() -> Directory:
+    return Directory.load()
+
+
+def ombudsman_office(region_code: str | None) -> dict[str, str]:
+    """The Ombudsman RI office for a report's region (its province's, else the national one)."""
+    directory = _directory()
+    office = directory.ombudsman_office_for(region_code)
+    return {
+        "code": office.code,
+        "name": office.name,
+        "province_code": directory.province_of(region_code) or "",
+    }
+
+
+def may_read(state: ReportState, who: Principal) -> bool:
+    """May an officer read a report's evidence pack without its access code?"""
+    if who.role in (Role.ADMIN, Role.OMBUDSMAN):
+        return who.covers_region(state.region_code)
+    if who.role is Role.AGENCY:
+        # Only the institution that holds the report now, not one it was transferred from.
+        return who.agency is not None and state.agency_code == who.agency
+    return False
+
+
+def agency_scope(principal: Principal, agency: str | None) -> str | None:
+    """The institution whose deadlines a caller sees: any (or the one asked for) for officers,
+    only its own for an institution."""
+    if principal.role is not Role.AGENCY:
+        return agency
+    if agency is not None and agency != principal.agency:
+        raise OtherInstitution("agency: an institution sees only its own deadlines")
+    return principal.agency
+
+
+class Sla:
+    """The use cases of the sla service, on one process's calendar and policy (`rules`)."""
+
+    def __init__(
+        self, ctx: Context, rules: Rules, reader: ViewReader, signer: EvidenceSigner
+    ) -> None:
+        self.ctx = ctx
+        self.rules = rules
+        self.reader = reader
+        self.signer = signer
+
+    # -- the calendar --
+    def working_days(self, start: date, days: int, region: str | None) -> tuple[date, datetime]:
+        """The Nth working day after `start` and the last instant of it in the region."""
+        due = self.rules.calendar.add_working_days(start, days, region)
+        return due, deadline_end(due, timezone_for_region(region))
+
+    def holidays(self, year: int | None, region: str | None) -> list[Holiday]:
+        """Every holiday and cuti bersama day of `year` (this year in the region by default)."""
+        year = year or self.ctx.clock.now().astimezone(timezone_for_region(region)).year
+        return list(self.rules.calendar.holidays_in(year, region))
+
+    # -- deadlines and compliance --
+    async def deadlines(
+        self,
+        principal: Principal,
+        *,
+        tracking_id: str | None,
+        agency: str | None,
+        state: State | None,
+        stage: Stage | None,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        now = self.ctx.clock.now()
+        sql, params = views.deadlines_query(
+            now,
+            tracking_id=tracking_id,
+            agency_code=agency_scope(principal, agency),
+            region_prefix=principal.region,
+            state=state,
+            stage=stage,
+            limit=limit,
+            offset=offset,
+        )
+        return [views.deadline_json(r, now) for r in await self.reader.fetchall(sql, params)]
+
+    async def compliance(self, principal: Principal, agency: str | None) -> dict[str, Any]:
+        now = self.ctx.clock.now()
+        scoped = agency_scope(principal, agency)
+        sql, params = views.compliance_query(agency_code=scoped, region_prefix=principal.region)
+        rows = await self.reader.fetchall(sql, params)
+        return summarize_compliance(rows, now, include_desk=scoped is None)
+
+    # -- escalation and evidence --
+    def derived(self, tracking_id: str, events: list[RecordedEvent]) -> ReportDeadlines:
+        return derive(tracking_id, facts_of(events), self.rules.calendar, self.rules.policy)
+
+    async def load(self, tracking_id: str) -> tuple[ReportState, list[RecordedEvent]]:
+        state, events = await self.ctx.reports.load(tracking_id)
+        if state is None:
+            raise ReportNotFound(tracking_id)
+        return state, events
+
+    async def escalate(
+        self, state: ReportState, events: list[RecordedEvent], correlation_id: str
+    ) -> Escalated:
+        """Escalate to the Ombudsman after 60 working days (policy) without any follow-up; a
+        report escalated before answers with that escalation."""
+        tracking_id = state.tracking_id
+        if state.escalated:
+            done = next(e for e in events if e.event_type == "EscalatedToOmbudsman")
+            return Escalated(
+                tracking_id=tracking_id,
+                new=False,
+                ombudsman_office=done.data.get("ombudsman_office"),
+                ombudsman_office_name=None,
+                province_code=done.data.get("province_code"),
+                evidence_sha256=done.data.get("evidence_sha256"),
+                escalated_at=done.occurred_at,
+            )
+        eligibility = self.derived(tracking_id, events).escalation_eligibility(self.ctx.clock.now())
+        if not eligibility.eligible:
+            raise NotEligible(eligibility.reason, eligibility.eligible_from)
+        office = ombudsman_office(state.region_code)
+        stored = await self.ctx.reports.execute(
+            tracking_id,
+            EscalateToOmbudsman(
+                ombudsman_office=office["code"],
+                province_code=office["province_code"] or None,
+                eligible=True,
+                # What the reporter saw when asking; a breach the ticker records before the
+                # append is not covered (the pack says how many events are: evidence.py).
+                evidence_sha256=trail_sha256(events),
+            ),
+            Meta(
+                actor=Actor(kind="citizen", id="anonymous" if state.anonymous else "reporter"),
+                correlation_id=correlation_id,
+                idempotency_key=f"sla:escalate:{tracking_id}",
+            ),
+        )
+        event = stored[0]
+        return Escalated(
+            tracking_id=tracking_id,
+            new=True,
+            ombudsman_office=office["code"],
+            ombudsman_office_name=office["name"],
+            province_code=event.data.get("province_code"),
+            evidence_sha256=event.data.get("evidence_sha256"),
+            escalated_at=event.occurred_at,
+        )
+
+    async def officer_reads(self, state: ReportState, who: Principal) -> None:
+        """An officer reads a report's evidence: only within their remit (else, as for a report
+        that does not exist, 404); a confidential report's read is recorded first."""
+        if not may_read(state, who):
+            raise ReportNotFound(state.tracking_id)
+        if state.confidential:
+            # Security hook (issue 12, access audit): recorded before the pack is returned.
+            await record_confidential_read(
+                self.ctx.store,
+                who,
+                state.tracking_id,
+                service=self.ctx.name,
+                what="report",
+                at=self.ctx.clock.now(),
+            )
+
+    def evidence(self, state: ReportState, events: list[RecordedEvent]) -> dict[str, Any]:
+        """The signed evidence pack of a report as of now."""
+        document = build_document(
+            state,
+            events,
+            self.derived(state.tracking_id, events),
+            generated_at=self.ctx.clock.now(),
+            ombudsman_office=ombudsman_office(state.region_code),
+        )
+        return self.signer.sign(document)
+
+
+# --- compliance -------------------------------------------------------------------------------
+def _share(within: int, decided: int) -> float | None:
+    return round(within / decided, 4) if decided else None
+
+
+def summarize_compliance(rows: list[Any], now: datetime, *, include_desk: bool) -> dict[str, Any]:
+    """Per institution and stage: met within the limit, late, overdue, still running; the share
+    within the limit of those decided (met in time / (met in time + met late + overdue)); and the
+    median working days from forwarding to the first follow-up."""
+    by_agency: dict[str, dict[str, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
+    follow_up_days: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        state = views.row_state(row, now)
+        key = row["agency_code"] or "_"
+        counts = by_agency[key][row["stage"]]
+        outcome: Literal["within_limit", "late", "overdue", "running", "other"]
+        if state is State.MET:
+            outcome = "within_limit"
+        elif state is State.MET_LATE:
+            outcome = "late"
+        elif state is State.OVERDUE:
+            outcome = "overdue"
+        elif state in (State.PENDING, State.DUE_SOON, State.PAUSED):
+            outcome = "running"
+        else:
+            outcome = "other"
+        counts[outcome] += 1
+        if row["stage"] == "follow_up" and row["ended_by"] == "FollowUpPosted":
+            follow_up_days[key].append(int(row["working_days"]))
+    agencies: list[dict[str, Any]] = []
+    desk: dict[str, Any] | None = None
+    for key in sorted(by_agency):
+        entry: dict[str, Any] = {"agency_code": None if key == "_" else key}
+        for stage in ("verification", "follow_up", "resolution"):
+            if stage not in by_agency[key]:
+                continue
+            c = by_agency[key][stage]
+            decided = c["within_limit"] + c["late"] + c["overdue"]
+            entry[stage] = {
+                "within_limit": c["within_limit"],
+                "late": c["late"],
+                "overdue": c["overdue"],
+                "running": c["running"],
+                "share_within_limit": _share(c["within_limit"], decided),
+            }
+        days = follow_up_days.get(key)
+        entry["median_working_days_to_first_follow_up"] = statistics.median(days) if days else None
+        entry["first_follow_ups"] = len(days or [])
+        if key == "_":
+            desk = entry
+        else:
+            agencies.append(entry)
+    answer: dict[str, Any] = {"as_of": now.isoformat(), "agencies": agencies}
+    if include_desk:
+        answer["verification_desk"] = desk.get("verification") if desk else None
+    return answer

@@ -1,0 +1,111 @@
+"""The directory through routing's API and `lapor directory import`, in process: every change is
+an audited event on the `directory` stream, and routing follows it at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from services.routing.directory_import import run_import
+from shared.directory.model import DirectoryError, default_directory
+from shared.runtime.bus import read_range
+from tests.driver import Driver
+from tests.harness import InProcessSystem
+from tests.routing.steps import DINKES, admin, agency, forwarded, item
+
+ALAK = {
+    "code": "PUSKESMAS-ALAK",
+    "name": "Puskesmas Alak",
+    "level": "unit",
+    "region_code": "537101",
+    "parent": DINKES,
+    "categories": ["kesehatan"],
+}
+
+
+async def directory_events(lapor: InProcessSystem) -> list[tuple[str, str]]:
+    """(stream, code) of every DirectoryChanged in the store, in order."""
+    events = await read_range(lapor.store, 0, await lapor.store.last_position())
+    return [(e.stream, e.data["code"]) for e in events if e.event_type == "DirectoryChanged"]
+
+
+async def test_directory_changes_are_audited_events_and_route_at_once(
+    lapor: InProcessSystem, drive: Driver, tmp_path: Path
+) -> None:
+    boss = admin(drive, "routing")  # one admin: a retry is the same person's same request
+    public = drive.client("routing")
+    retry = {"Idempotency-Key": "add-alak"}
+    assert (await public.post("/api/v1/agencies", json=ALAK)).status_code == 401
+    refused = await agency(drive, DINKES).post("/api/v1/agencies", json=ALAK)
+    assert refused.status_code == 403
+    added = await boss.post("/api/v1/agencies", json=ALAK, headers=retry)
+    assert added.status_code == 201, added.text
+    assert (await boss.post("/api/v1/agencies", json=ALAK, headers=retry)).status_code == 201
+    assert await directory_events(lapor) == [("directory", "PUSKESMAS-ALAK")]
+    listed = (await public.get("/api/v1/agencies", params={"parent": DINKES})).json()
+    assert {
+        "code": "PUSKESMAS-ALAK",
+        "name": "Puskesmas Alak",
+        "level": "unit",
+        "region_code": "537101",
+        "parent": DINKES,
+    } in listed
+
+    # Refusals name the field: an unknown parent, a taken code, a malformed code.
+    orphan = await boss.post(
+        "/api/v1/agencies", json={**ALAK, "code": "PUSKESMAS-X", "parent": "NOWHERE"}
+    )
+    assert orphan.status_code == 400 and orphan.json()["detail"][0]["field"] == "parent"
+    taken = await boss.post("/api/v1/agencies", json={**ALAK, "name": "Lain"})
+    assert taken.status_code == 409 and taken.json()["detail"][0]["field"] == "code"
+    malformed = await boss.post("/api/v1/agencies", json={**ALAK, "code": "alak"})
+    assert malformed.status_code == 422 and malformed.json()["detail"][0]["field"] == "code"
+
+    # A more specific rule for the new unit's district wins from now on.
+    rule = {"region_prefix": "537101", "category": "kesehatan", "agency_code": "PUSKESMAS-ALAK"}
+    assert (await boss.post("/api/v1/routing-rules", json=rule)).status_code == 200
+    tracking_id, code = await forwarded(
+        drive, "Bidan tidak ada", region="537101", category="kesehatan"
+    )
+    assert code == "PUSKESMAS-ALAK"
+    shown = item(await drive.inbox("PUSKESMAS-ALAK"), tracking_id)
+    assert shown is not None and shown["routed_by"] == "rule"
+
+    renamed = await boss.put(
+        "/api/v1/agencies/PUSKESMAS-ALAK", json={**ALAK, "name": "UPTD Puskesmas Alak"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    detail = (await public.get("/api/v1/agencies/PUSKESMAS-ALAK")).json()
+    assert detail["name"] == "UPTD Puskesmas Alak" and detail["categories"] == ["kesehatan"]
+
+    # `lapor directory import FILE`: one event per new or changed institution, then nothing.
+    data = default_directory().to_dict()
+    data["institutions"].append(
+        {
+            "code": "DINKES-PROV-NTT",
+            "name": "Dinas Kesehatan Provinsi NTT",
+            "level": "opd",
+            "region_code": "53",
+            "parent": "PEMPROV-NTT",
+            "categories": ["kesehatan"],
+        }
+    )
+    file = tmp_path / "directory.json"
+    file.write_text(json.dumps(data))
+    # The CLI's own entry point, with its own store connection (as `lapor` would have).
+    first = await asyncio.to_thread(run_import, lapor.settings, file)
+    assert (first.added, first.updated, first.rules_set) == (["DINKES-PROV-NTT"], [], 0)
+    assert (await asyncio.to_thread(run_import, lapor.settings, file)).events == 0
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({**data, "routing_rules": [{"agency_code": "NOWHERE"}]}))
+    with pytest.raises(DirectoryError):
+        await asyncio.to_thread(run_import, lapor.settings, broken)
+    codes = [code for _, code in await directory_events(lapor)]
+    assert codes == ["PUSKESMAS-ALAK", "PUSKESMAS-ALAK", "PUSKESMAS-ALAK", "DINKES-PROV-NTT"]
+    # The running service learns of the import through the event stream.
+    await lapor.settle()
+    served = (await public.get("/api/v1/agencies")).json()
+    assert any(a["code"] == "DINKES-PROV-NTT" for a in served)
