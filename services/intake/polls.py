@@ -111,8 +111,8 @@ from shared.store.port import (
 from shared.values import Attachment, Channel
 
 if TYPE_CHECKING:
-    from services.intake.bootstrap import Intake
     from services.intake.channels.common import ChannelDesk
+    from services.intake.usecases import Intake
 
 log = get_logger(__name__)
 
