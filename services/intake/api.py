@@ -335,11 +335,7 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         idempotency_key: IdemKey = None,
     ) -> ActionOut:
         """The reporter adds missing information (and files)."""
-
-        def command() -> AmendReport:
-            files = intake.limited(intake.resolve(body.attachments))
-            return AmendReport(text=body.text, attachments=files)
-
+        command = with_text(AmendReport, body)
         return await as_reporter(tracking_id, x_access_code, request, command, idempotency_key)
 
     @router.post(
@@ -356,11 +352,7 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         idempotency_key: IdemKey = None,
     ) -> ActionOut:
         """The reporter answers the institution's follow-up (with files, if any)."""
-
-        def command() -> ReplyAsReporter:
-            files = intake.limited(intake.resolve(body.attachments))
-            return ReplyAsReporter(text=body.text, attachments=files)
-
+        command = with_text(ReplyAsReporter, body)
         return await as_reporter(tracking_id, x_access_code, request, command, idempotency_key)
 
     @router.post(
@@ -390,6 +382,17 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
             return RateReport(rating=body.rating, comment=body.comment, now=ctx.clock.now())
 
         return await as_reporter(tracking_id, x_access_code, request, command, None)
+
+    def with_text(
+        kind: type[AmendReport] | type[ReplyAsReporter], body: TextIn
+    ) -> Callable[[], Command]:
+        """The reporter's text (and files named by sha256), resolved once the code is checked."""
+
+        def command() -> Command:
+            files = intake.limited(intake.resolve(body.attachments))
+            return kind(text=body.text, attachments=files)
+
+        return command
 
     async def as_reporter(
         tracking_id: str,

@@ -136,10 +136,7 @@ class Intake:
         more by sha256 (uploaded before through the API).
         """
         files = (*attachments, *self.resolve(report.attachments))
-        if len(files) > self.limits.max_attachments:
-            raise AttachmentRejected(
-                f"attachments: at most {self.limits.max_attachments} files per report"
-            )
+        self._at_most(len(files), "per report")
         if report.category is not None and not category_known(report.category):
             raise DomainError("category: unknown category")
         if idempotency_key:
@@ -184,20 +181,20 @@ class Intake:
 
     def limited(self, files: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
         """At most `max_attachments` files with one action."""
-        if len(files) > self.limits.max_attachments:
-            raise AttachmentRejected(
-                f"attachments: at most {self.limits.max_attachments} files at once"
-            )
+        self._at_most(len(files), "at once")
         return files
+
+    def _at_most(self, count: int, per: str) -> None:
+        if count > self.limits.max_attachments:
+            raise AttachmentRejected(
+                f"attachments: at most {self.limits.max_attachments} files {per}"
+            )
 
     async def store_uploads(
         self, files: Sequence[tuple[bytes, str | None, str | None]]
     ) -> tuple[Attachment, ...]:
         """Store uploaded files (data, name, declared type) off the event loop."""
-        if len(files) > self.limits.max_attachments:
-            raise AttachmentRejected(
-                f"attachments: at most {self.limits.max_attachments} files at once"
-            )
+        self._at_most(len(files), "at once")
         stored = []
         for data, name, media_type in files:
             stored.append(await asyncio.to_thread(self.attachments.store, data, name, media_type))
