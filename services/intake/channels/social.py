@@ -351,10 +351,11 @@ WEBHOOK_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "Body too large"},
     503: {"model": ErrorOut, "description": "Channel not configured"},
 }
+_JSON_ERROR = {"application/json": {"schema": ErrorOut.model_json_schema()}}
 HANDSHAKE_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": "hub.challenge, echoed as text/plain"},
-    403: {"model": ErrorOut, "description": "Wrong hub.verify_token"},
-    503: {"model": ErrorOut, "description": "Channel not configured"},
+    403: {"description": "Wrong hub.verify_token", "content": _JSON_ERROR},
+    503: {"description": "Channel not configured", "content": _JSON_ERROR},
 }
 
 
