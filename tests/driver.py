@@ -168,6 +168,16 @@ class Driver:
         items: list[dict[str, Any]] = response.json()
         return items
 
+    # --- operations --------------------------------------------------------------------------
+    async def notifications(self, **params: str) -> list[dict[str, Any]]:
+        """notify's delivery log, as an administrator reads it (`tracking_id`, `status`…)."""
+        response = await self.client("notify", self.token("admin")).get(
+            "/api/v1/notifications", params=params
+        )
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()
+        return items
+
 
 async def eventually(
     check: Callable[[], Awaitable[T | None]], timeout: float = 15.0, what: str = ""

@@ -1,4 +1,5 @@
-"""Intake's own knobs (`LAPOR_INTAKE_*`): body sizes, attachment limits and rate limits."""
+"""Intake's own knobs (`LAPOR_INTAKE_*`): body sizes, attachment limits and rate limits; and how
+long its views keep a finished report's text (`LAPOR_VIEW_*`)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,17 @@ class IntakeSettings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure (set when served over HTTPS)"
     )
+
+
+class ViewRetention(BaseSettings):
+    """Security hook (issue 12): how long intake's views keep a finished report's text."""
+
+    model_config = SettingsConfigDict(env_prefix="LAPOR_VIEW_", extra="ignore")
+
+    retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Closed and rejected reports' body, address and free text in the timeline"
+        " are dropped from intake's views this many days after their last change; unset: kept",
+    )
+    retention_check_seconds: float = Field(default=3600.0, gt=0, description="How often")

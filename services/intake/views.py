@@ -43,6 +43,7 @@ from shared.reports.events import (
     ReportVerified,
     Status,
 )
+from shared.runtime.projection import Projector
 from shared.store.port import RecordedEvent
 
 SCHEMA = """
@@ -630,3 +631,27 @@ def stats_from_counts(rows: Sequence[sqlite3.Row | tuple[str, str, int]]) -> dic
 
 def _sorted(counts: dict[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def drop_expired_text(projector: Projector, cutoff: datetime) -> int:
+    """Blank the body and address of reports finished before `cutoff`, and the free text (text,
+    note, comment) of their timeline, in the projector's transaction (so a rebuild, which brings
+    them back, is blanked again at the next pass). Returns how many reports were blanked."""
+    at = cutoff.isoformat()
+    with projector.transaction() as conn:
+        conn.execute(
+            "UPDATE timeline SET details = json_remove(details, '$.text', '$.note', '$.comment')"
+            " WHERE tracking_id IN (SELECT tracking_id FROM reports"
+            " WHERE status IN ('closed', 'rejected') AND updated_at < ?)"
+            " AND (json_extract(details, '$.text') IS NOT NULL"
+            " OR json_extract(details, '$.note') IS NOT NULL"
+            " OR json_extract(details, '$.comment') IS NOT NULL)",
+            (at,),
+        )
+        blanked = conn.execute(
+            "UPDATE reports SET body = '', address = NULL"
+            " WHERE status IN ('closed', 'rejected') AND updated_at < ?"
+            " AND (body != '' OR address IS NOT NULL)",
+            (at,),
+        )
+        return int(blanked.rowcount)

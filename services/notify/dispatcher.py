@@ -2,16 +2,22 @@
 
 Decoupled from the event consumer on purpose: a channel that is down for an hour must not stall
 the event stream (or make JetStream redeliver it). Reactions only plan notices into the outbox;
-this loop sends them.
+the periodic job "dispatch" sends them: the runtime runs it every `POLL_SECONDS`, and a test that
+runs notify in process calls it when it wants (`await lapor.run("notify", "dispatch")`).
+
+A run sends what is due now. It takes every notice whose turn has come (notices to the same
+recipient about the same report go out one at a time, in the report's order) and whose backoff
+has passed, each at most once per run, until none is left; a notice that becomes due during the
+run (the next one to a recipient whose previous notice just went out) is taken in the same run.
 
 Per notice: (1) if the event store already holds its outcome, adopt it and send nothing; (2)
 resolve the address (decrypt; erased key -> NotificationSkipped "cannot reach reporter (identity
-erased)"); (3) up to `LAPOR_NOTIFY_MAX_ATTEMPTS` attempts (tenacity, exponential backoff, only
-for transient errors), each written to the outbox before the message leaves and each taking a
-token from the channel's bucket; (4) the outcome event (NotificationSent / NotificationFailed /
+erased)"); (3) one attempt, written to the outbox before the message leaves and taking a token
+from the channel's bucket. A transient error (gateway down, timeout) leaves the notice `retrying`
+until its backoff has passed (exponential: `LAPOR_NOTIFY_RETRY_BASE_SECONDS` doubled per attempt,
+at most `LAPOR_NOTIFY_RETRY_MAX_SECONDS`), up to `LAPOR_NOTIFY_MAX_ATTEMPTS` attempts; a permanent
+one fails at once. (4) The outcome event (NotificationSent / NotificationFailed /
 NotificationSkipped, with a fixed event id) into `notifications-<tracking_id>`.
-
-Notices to the same recipient about the same report go out one at a time, in the report's order.
 
 The at-least-once window: if the process dies after a message left (Kannel answered 202, the
 SMTP server said 250) but before that was written down, the restart cannot know whether it left,
@@ -30,14 +36,6 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from services.notify.contacts import Contacts, Unreachable
 from services.notify.metrics import NOTIFICATIONS, OUTBOX_OPEN
@@ -71,7 +69,8 @@ from shared.store.port import EventStore, NewEvent
 log = get_logger(__name__)
 
 POLL_SECONDS = 1.0
-ERROR_PAUSE_SECONDS = 1.0
+# Notices looked at per query of the outbox (the first one of each recipient's queue).
+HEADS = 2000
 NOTIFY_ACTOR = Actor(kind="system", id="notify")
 
 
@@ -137,9 +136,7 @@ class Dispatcher:
         self.senders = dict(senders)
         self.unconfigured = dict(unconfigured)
         self.settings = settings
-        self._wake: asyncio.Event | None = None
-        self._in_flight: set[tuple[str, str, str]] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._one_run = asyncio.Lock()
         # Deliveries between "attempt written down" and "outcome written down": a graceful stop
         # lets them finish, so only a crash (SIGKILL, power loss) can leave a "maybe sent".
         self._critical: set[asyncio.Task[Any]] = set()
@@ -151,56 +148,61 @@ class Dispatcher:
             for c in NotificationChannel
         }
 
-    # -- the loop -------------------------------------------------------------------------
-    def wake(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
+    # -- a run ----------------------------------------------------------------------------
+    async def dispatch(self) -> int:
+        """One run (the periodic job "dispatch"): deliver what is due now, each notice at most
+        once; returns how many notices it took. Cancelling it is a graceful stop."""
+        async with self._one_run:
+            taken: set[uuid.UUID] = set()
+            running: set[asyncio.Task[None]] = set()
+            try:
+                while True:
+                    for row in await self._due(taken):
+                        taken.add(row.notification_id)
+                        running.add(
+                            asyncio.create_task(
+                                self._deliver(row), name=f"notify-{row.notification_id}"
+                            )
+                        )
+                    if not running:
+                        return len(taken)
+                    # Each delivery that ends may bring the next notice of its recipient due.
+                    _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                await self._stop(running)
+                raise
+            except Exception:
+                await asyncio.gather(*running, return_exceptions=True)
+                raise
 
-    async def run(self) -> None:
-        self._wake = asyncio.Event()
-        try:
-            while True:
-                self._wake.clear()
-                try:
-                    rows = await asyncio.to_thread(self.outbox.heads, 2000)
-                    self._schedule(rows)
-                    counts = await asyncio.to_thread(self.outbox.open_by_channel)
-                    for channel in NotificationChannel:
-                        OUTBOX_OPEN.labels(channel.value).set(counts.get(channel.value, 0))
-                except Exception as error:
-                    log.error("dispatcher_loop_error", error_type=type(error).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-        finally:
-            await self._stop_deliveries()
+    async def _due(self, taken: set[uuid.UUID]) -> list[OutboxRow]:
+        """The first unrecorded notice of each (report, recipient), if its backoff has passed
+        and this run has not taken it yet."""
+        rows = await asyncio.to_thread(self.outbox.heads, HEADS)
+        counts = await asyncio.to_thread(self.outbox.open_by_channel)
+        for channel in NotificationChannel:
+            OUTBOX_OPEN.labels(channel.value).set(counts.get(channel.value, 0))
+        now = time.time()
+        return [
+            row
+            for row in rows  # in the order of the report events
+            if row.notification_id not in taken
+            and (row.finished or row.next_attempt_epoch is None or row.next_attempt_epoch <= now)
+        ]
 
-    async def _stop_deliveries(self) -> None:
-        """Cancel deliveries that wait (for a token, a backoff, the store); let the ones whose
+    async def _stop(self, running: set[asyncio.Task[None]]) -> None:
+        """Cancel deliveries that wait (for a token, a slot, the store); let the ones whose
         message is on its way finish, within the send timeout."""
-        for task in self._tasks - self._critical:
+        for task in running - self._critical:
             task.cancel()
-        sending = [t for t in self._tasks if t in self._critical]
+        sending = [t for t in running if t in self._critical]
         if sending:
             log.info("notify_stopping_waits_for_sends", count=len(sending))
             await asyncio.wait(sending, timeout=self.settings.notify_send_timeout_seconds)
-        for task in list(self._tasks):
+        for task in running:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-    def _schedule(self, rows: list[OutboxRow]) -> None:
-        seen: set[tuple[str, str, str]] = set()
-        for row in rows:  # in the order of the report events
-            key = row.sequence_key
-            if key in seen:
-                continue  # an earlier notice to this recipient about this report goes first
-            seen.add(key)
-            if key in self._in_flight:
-                continue
-            self._in_flight.add(key)
-            task = asyncio.create_task(self._deliver(row), name=f"notify-{row.notification_id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:
@@ -209,18 +211,15 @@ class Dispatcher:
             await self._record(row.notification_id)
         except asyncio.CancelledError:
             raise
-        except Exception as error:
+        except Exception as error:  # the store may be down: the next run tries again
             log.error(
                 "notification_delivery_error",
                 tracking_id=row.tracking_id,
                 notification_id=str(row.notification_id),
                 error_type=type(error).__name__,
             )
-            await asyncio.sleep(ERROR_PAUSE_SECONDS)  # the store may be down: no hot loop
         finally:
-            self._critical.discard(asyncio.current_task())
-            self._in_flight.discard(row.sequence_key)
-            self.wake()
+            self._release()
 
     # -- one notice -----------------------------------------------------------------------
     def _release(self) -> None:
@@ -230,6 +229,11 @@ class Dispatcher:
 
     def _now(self) -> str:
         return self.clock.now().isoformat()
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1, 2, …): exponential."""
+        base = self.settings.notify_retry_base_seconds
+        return min(self.settings.notify_retry_max_seconds, base * 2.0 ** (attempt - 1))
 
     async def _finish(
         self,
@@ -314,54 +318,39 @@ class Dispatcher:
                 detail=row.detail or f"gave up after {row.attempts} attempts",
             )
             return
-        if row.next_attempt_epoch is not None:
-            delay = row.next_attempt_epoch - time.time()
-            if delay > 0:
-                await asyncio.sleep(min(delay, self.settings.notify_retry_max_seconds))
         try:
-            await self._send_with_retries(row, sender, address, message, remaining)
+            await self._attempt(row, sender, address, message)
+        except TransientSendError as error:
+            if remaining > 1:
+                await self._retry_later(row, error)
+                return
+            await self._finish(row, "failed", "failed", detail=scrub(str(error)))
+            return
         except SendError as error:
             await self._finish(row, "failed", "failed", detail=scrub(str(error)))
             return
         await self._finish(row, "sent", "sent")
 
-    async def _send_with_retries(
-        self, row: OutboxRow, sender: Sender, address: Address, message: Message, attempts: int
-    ) -> None:
-        async def before_sleep(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            wait = state.upcoming_sleep
-            NOTIFICATIONS.labels(row.channel, "retry").inc()
-            log.info(
-                "notification_retry",
-                tracking_id=row.tracking_id,
-                notification_id=str(row.notification_id),
-                channel=row.channel,
-                attempt=state.attempt_number,
-                wait_seconds=round(wait, 3),
-                error=scrub(str(error)) if error else None,
-            )
-            await asyncio.to_thread(
-                self.outbox.attempt_failed,
-                row.notification_id,
-                scrub(str(error)) if error else "failed",
-                time.time() + wait,
-            )
-            self._release()
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential(
-                multiplier=self.settings.notify_retry_base_seconds,
-                max=self.settings.notify_retry_max_seconds,
-            ),
-            retry=retry_if_exception_type(TransientSendError),
-            before_sleep=before_sleep,
-            reraise=True,
+    async def _retry_later(self, row: OutboxRow, error: SendError) -> None:
+        """A transient failure: the notice waits out its backoff in the outbox (a later run
+        takes it again)."""
+        attempt = row.attempts + 1
+        wait = self.backoff(attempt)
+        detail = scrub(str(error))
+        NOTIFICATIONS.labels(row.channel, "retry").inc()
+        log.info(
+            "notification_retry",
+            tracking_id=row.tracking_id,
+            notification_id=str(row.notification_id),
+            channel=row.channel,
+            attempt=attempt,
+            wait_seconds=round(wait, 3),
+            error=detail,
         )
-        async for attempt in retrying:
-            with attempt:
-                await self._attempt(row, sender, address, message)
+        await asyncio.to_thread(
+            self.outbox.attempt_failed, row.notification_id, detail, time.time() + wait
+        )
+        self._release()
 
     async def _attempt(
         self, row: OutboxRow, sender: Sender, address: Address, message: Message

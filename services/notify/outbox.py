@@ -28,6 +28,7 @@ from typing import Any
 
 from services.notify.notices import Notice
 
+FILE_NAME = "notify_outbox.db"  # in the data directory
 OPEN_STATES = ("pending", "sending", "retrying")
 FINAL_STATES = ("sent", "failed", "skipped")
 

@@ -1,4 +1,5 @@
-"""Notify's reaction to report events: plan the notices into the outbox, then wake the sender.
+"""Notify's reaction to report events: plan the notices into the outbox (the dispatcher's next
+run sends them).
 
 Idempotent by construction: notice ids are deterministic and the outbox ignores an id it already
 holds, so a redelivered event (after a crash before the checkpoint moved) plans nothing new. No
@@ -8,7 +9,6 @@ message is sent here, so a slow or broken channel never holds up the event strea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from services.notify.notices import NOTIFYING, Links, OfficerLookup, plan, report_facts
 from services.notify.outbox import Outbox
@@ -28,14 +28,12 @@ class Reactions:
         clock: Clock,
         officers: OfficerLookup,
         links: Links,
-        wake: Callable[[], None],
     ) -> None:
         self.store = store
         self.outbox = outbox
         self.clock = clock
         self.officers = officers
         self.links = links
-        self.wake = wake
 
     async def __call__(self, event: RecordedEvent) -> None:
         if not event.stream.startswith("report-") or event.event_type not in NOTIFYING:
@@ -57,4 +55,3 @@ class Reactions:
                 count=added,
                 correlation_id=event.correlation_id,
             )
-            self.wake()

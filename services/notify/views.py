@@ -15,6 +15,7 @@ from shared.notifications.events import (
     NotificationSent,
     NotificationSkipped,
 )
+from shared.runtime.projection import ViewReader
 from shared.store.port import RecordedEvent
 
 SCHEMA = """
@@ -80,3 +81,20 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
             event.correlation_id,
         ),
     )
+
+
+async def outcomes(
+    view: ViewReader, tracking_id: str | None, status: str | None, limit: int
+) -> list[sqlite3.Row]:
+    """Recorded outcomes in the store's order, of one report and/or with one status."""
+    where, params = [], []
+    if tracking_id is not None:
+        where.append("tracking_id = ?")
+        params.append(tracking_id)
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    sql = "SELECT * FROM notifications"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return await view.fetchall(sql + " ORDER BY position LIMIT ?", [*params, limit])

@@ -1,4 +1,5 @@
-"""Walk-in, letters and the suggestion box: staff record paper reports with channel `offline`."""
+"""Walk-in, letters and the suggestion box: staff record paper reports with channel `offline`.
+In process (tests/harness.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from tests.intake_channels.conftest import ChannelSystem
+from tests.driver import Driver
+from tests.harness import InProcessSystem
 
 LETTER = {
     "source": "letter",
@@ -19,42 +21,44 @@ LETTER = {
 }
 
 
-def record(
-    channels: ChannelSystem, body: dict[str, Any], role: str | None = "admin"
-) -> httpx.Response:
-    headers = {}
+async def record(drive: Driver, body: dict[str, Any], role: str | None = "admin") -> httpx.Response:
+    token = None
     if role:
-        agency = "PEMKOT-KUPANG" if role == "agency" else None
-        headers["Authorization"] = f"Bearer {channels.token(role, agency=agency)}"
-    return httpx.post(f"{channels.url}/api/v1/offline-reports", json=body, headers=headers)
+        token = drive.token(role, agency="PEMKOT-KUPANG" if role == "agency" else None)
+    return await drive.client("intake", token).post("/api/v1/offline-reports", json=body)
 
 
-def test_only_admins_record_offline_reports(channels: ChannelSystem) -> None:
-    assert record(channels, LETTER, role=None).status_code == 401
-    assert record(channels, LETTER, role="agency").status_code == 403
-    assert record(channels, LETTER, role="client").status_code == 403
+async def test_only_admins_record_offline_reports(drive: Driver) -> None:
+    assert (await record(drive, LETTER, role=None)).status_code == 401
+    assert (await record(drive, LETTER, role="agency")).status_code == 403
+    assert (await record(drive, LETTER, role="client")).status_code == 403
 
 
-def test_a_letter_is_recorded_once_with_channel_offline(channels: ChannelSystem) -> None:
-    first = record(channels, LETTER)
-    again = record(channels, LETTER)
+async def test_a_letter_is_recorded_once_with_channel_offline(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    first = await record(drive, LETTER)
+    again = await record(drive, LETTER)
 
     assert first.status_code == again.status_code == 201, first.text
     assert first.json() == again.json()  # the same letter twice: one report
     created = first.json()
     assert set(created) == {"tracking_id", "access_code", "status"}
-    report = channels.report(created["tracking_id"])
+    report = (await drive.report(created["tracking_id"])).json()
     assert report["channel"] == "offline"
     assert report["category"] == "pendidikan"
     assert "Kepala Desa" not in str(report)
-    assert channels.timeline(created["tracking_id"]) == ["ReportSubmitted"]
-    (submitted,) = channels.events(created["tracking_id"])
+    timeline = await drive.timeline(created["tracking_id"])
+    assert [e["event_type"] for e in timeline] == ["ReportSubmitted"]
+    (submitted,) = await lapor.store.read(f"report-{created['tracking_id']}")
     assert submitted.data["channel_message_id"] == "letter:Surat No. 045/II/2026"
 
 
-def test_suggestion_box_reports_can_be_anonymous_and_confidential(channels: ChannelSystem) -> None:
-    created = record(
-        channels,
+async def test_suggestion_box_reports_can_be_anonymous_and_confidential(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    response = await record(
+        drive,
         {
             "source": "suggestion_box",
             "title": "Petugas puskesmas kasar",
@@ -62,21 +66,22 @@ def test_suggestion_box_reports_can_be_anonymous_and_confidential(channels: Chan
             "anonymous": True,
             "confidential": True,
         },
-    ).json()
+    )
+    created = response.json()
     tracking_id = created["tracking_id"]
 
-    mine = channels.report(tracking_id, created["access_code"])
+    mine = (await drive.report(tracking_id, created["access_code"])).json()
     assert mine["anonymous"] is True and mine["confidential"] is True
-    assert httpx.get(f"{channels.url}/api/v1/reports/{tracking_id}").status_code == 404
-    (submitted,) = channels.events(tracking_id)
+    assert (await drive.report(tracking_id)).status_code == 404
+    (submitted,) = await lapor.store.read(f"report-{tracking_id}")
     assert submitted.actor.id == "anonymous"
     assert submitted.data["reporter"] is None
 
 
-def test_bad_input_names_the_field(channels: ChannelSystem) -> None:
-    response = record(channels, {**LETTER, "source": "pigeon"})
+async def test_bad_input_names_the_field(drive: Driver) -> None:
+    response = await record(drive, {**LETTER, "source": "pigeon"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "source"
-    response = record(channels, {**LETTER, "body": "pendek"})
+    response = await record(drive, {**LETTER, "body": "pendek"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "body"

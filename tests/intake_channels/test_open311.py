@@ -1,5 +1,5 @@
 """Open311 GeoReport v2: every response checked against the spec's field names and types, in
-JSON and in XML."""
+JSON and in XML. In process (tests/harness.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import httpx
 import pytest
 
 from shared.directory.model import load_categories
-from tests.intake_channels.conftest import ChannelSystem
-from tests.support import wait_for
+from shared.reports.commands import RejectReport
+from shared.reports.events import RejectionReason
+from tests.driver import Driver
+from tests.harness import InProcessSystem
+from tests.intake_web.officers import act
 
 SERVICE_FIELDS = {
     "service_code",
@@ -55,8 +58,8 @@ REQUEST_FIELDS = {
 }
 
 
-def v2(channels: ChannelSystem, path: str) -> str:
-    return f"{channels.url}/open311/v2/{path}"
+async def get(drive: Driver, path: str, **params: str) -> httpx.Response:
+    return await drive.client("intake").get(f"/open311/v2/{path}", params=params)
 
 
 def iso_with_zone(value: str) -> datetime:
@@ -65,9 +68,9 @@ def iso_with_zone(value: str) -> datetime:
     return moment
 
 
-def create(channels: ChannelSystem, fmt: str = "json", **fields: str) -> httpx.Response:
+async def create(drive: Driver, fmt: str = "json", **fields: str) -> httpx.Response:
     form = {
-        "api_key": channels.token("client"),
+        "api_key": drive.token("client"),
         "jurisdiction_id": "lapor.go.id",
         "service_code": "infrastruktur",
         "lat": "-10.1772",
@@ -80,7 +83,9 @@ def create(channels: ChannelSystem, fmt: str = "json", **fields: str) -> httpx.R
         "attribute[region_code]": "5371",
     }
     form.update(fields)
-    return httpx.post(v2(channels, f"requests.{fmt}"), data={k: v for k, v in form.items() if v})
+    return await drive.client("intake").post(
+        f"/open311/v2/requests.{fmt}", data={k: v for k, v in form.items() if v}
+    )
 
 
 def errors_of(response: httpx.Response, status: int) -> list[dict[str, Any]]:
@@ -100,8 +105,8 @@ def xml_errors(response: httpx.Response, status: int) -> None:
     assert [e.findtext("code") for e in root] == [str(status)]
 
 
-def test_discovery(channels: ChannelSystem) -> None:
-    body = httpx.get(v2(channels, "discovery.json")).json()
+async def test_discovery(drive: Driver) -> None:
+    body = (await get(drive, "discovery.json")).json()
     assert {"changeset", "contact", "key_service", "endpoints"} <= set(body)
     (endpoint,) = body["endpoints"]
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
@@ -109,7 +114,7 @@ def test_discovery(channels: ChannelSystem) -> None:
     assert set(endpoint["formats"]) == {"text/xml", "application/json"}
     iso_with_zone(endpoint["changeset"])
 
-    xml = httpx.get(v2(channels, "discovery.xml"))
+    xml = await get(drive, "discovery.xml")
     assert xml.headers["content-type"].startswith("text/xml")
     assert xml.content.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
     root = ET.fromstring(xml.content)
@@ -120,8 +125,8 @@ def test_discovery(channels: ChannelSystem) -> None:
     ]
 
 
-def test_the_service_list_is_our_categories(channels: ChannelSystem) -> None:
-    services = httpx.get(v2(channels, "services.json")).json()
+async def test_the_service_list_is_our_categories(drive: Driver) -> None:
+    services = (await get(drive, "services.json")).json()
     assert [s["service_code"] for s in services] == [c.code for c in load_categories()]
     for service in services:
         assert set(service) == SERVICE_FIELDS
@@ -129,7 +134,7 @@ def test_the_service_list_is_our_categories(channels: ChannelSystem) -> None:
         assert isinstance(service["metadata"], bool)
         assert service["type"] in {"realtime", "batch", "blackbox"}
 
-    root = ET.fromstring(httpx.get(v2(channels, "services.xml")).content)
+    root = ET.fromstring((await get(drive, "services.xml")).content)
     assert root.tag == "services"
     assert {child.tag for child in root} == {"service"}
     first = root[0]
@@ -137,8 +142,8 @@ def test_the_service_list_is_our_categories(channels: ChannelSystem) -> None:
     assert first.findtext("metadata") in {"true", "false"}
 
 
-def test_a_service_definition_and_an_unknown_code(channels: ChannelSystem) -> None:
-    definition = httpx.get(v2(channels, "services/kesehatan.json")).json()
+async def test_a_service_definition_and_an_unknown_code(drive: Driver) -> None:
+    definition = (await get(drive, "services/kesehatan.json")).json()
     assert definition["service_code"] == "kesehatan"
     orders = []
     for attribute in definition["attributes"]:
@@ -153,19 +158,19 @@ def test_a_service_definition_and_an_unknown_code(channels: ChannelSystem) -> No
     codes = {a["code"] for a in definition["attributes"]}
     assert {"anonymous", "confidential", "classification"} <= codes
 
-    root = ET.fromstring(httpx.get(v2(channels, "services/kesehatan.xml")).content)
+    root = ET.fromstring((await get(drive, "services/kesehatan.xml")).content)
     assert root.tag == "service_definition"
     assert root.find("attributes/attribute/values/value/key") is not None
 
-    errors_of(httpx.get(v2(channels, "services/tidak-ada.json")), 404)
-    xml_errors(httpx.get(v2(channels, "services/tidak-ada.xml")), 404)
+    errors_of(await get(drive, "services/tidak-ada.json"), 404)
+    xml_errors(await get(drive, "services/tidak-ada.xml"), 404)
 
 
-def test_posting_needs_a_client_api_key(channels: ChannelSystem) -> None:
-    errors_of(create(channels, api_key=""), 403)
-    errors_of(create(channels, api_key="not-a-token"), 403)
-    errors_of(create(channels, api_key=channels.token("admin")), 403)
-    xml_errors(create(channels, "xml", api_key=""), 403)
+async def test_posting_needs_a_client_api_key(drive: Driver) -> None:
+    errors_of(await create(drive, api_key=""), 403)
+    errors_of(await create(drive, api_key="not-a-token"), 403)
+    errors_of(await create(drive, api_key=drive.token("admin")), 403)
+    xml_errors(await create(drive, "xml", api_key=""), 403)
 
 
 @pytest.mark.parametrize(
@@ -181,28 +186,24 @@ def test_posting_needs_a_client_api_key(channels: ChannelSystem) -> None:
         ({"email": "bukan-email"}, "email"),
     ],
 )
-def test_bad_requests_name_the_field(
-    channels: ChannelSystem, fields: dict[str, str], field: str
+async def test_bad_requests_name_the_field(
+    drive: Driver, fields: dict[str, str], field: str
 ) -> None:
-    (error,) = errors_of(create(channels, **fields), 400)
+    (error,) = errors_of(await create(drive, **fields), 400)
     assert error["description"].startswith(field), error
 
 
-def test_a_request_is_created_and_read_back_in_both_formats(channels: ChannelSystem) -> None:
-    created = create(channels)
+async def test_a_request_is_created_and_read_back_in_both_formats(drive: Driver) -> None:
+    created = await create(drive)
     assert created.status_code == 200, created.text
     (result,) = created.json()
     assert set(result) >= {"service_request_id", "service_notice", "account_id"}
     tracking_id = result["service_request_id"]
     assert isinstance(tracking_id, str) and len(result["access_code"]) == 8
 
-    (one,) = wait_for(
-        lambda: (
-            (r := httpx.get(v2(channels, f"requests/{tracking_id}.json"))).status_code == 200
-            and r.json()
-        ),
-        what="request readable",
-    )
+    readable = await get(drive, f"requests/{tracking_id}.json")
+    assert readable.status_code == 200, readable.text
+    (one,) = readable.json()
     assert set(one) == REQUEST_FIELDS
     assert one["service_request_id"] == tracking_id
     assert one["status"] == "open"
@@ -214,7 +215,7 @@ def test_a_request_is_created_and_read_back_in_both_formats(channels: ChannelSys
     iso_with_zone(one["updated_datetime"])
     assert "maria" not in str(one).lower()
 
-    root = ET.fromstring(httpx.get(v2(channels, f"requests/{tracking_id}.xml")).content)
+    root = ET.fromstring((await get(drive, f"requests/{tracking_id}.xml")).content)
     assert root.tag == "service_requests"
     (request,) = root
     assert request.tag == "request"
@@ -222,57 +223,60 @@ def test_a_request_is_created_and_read_back_in_both_formats(channels: ChannelSys
     assert request.findtext("status") == "open"
     assert float(request.findtext("lat") or "nan") == -10.1772
 
-    token = httpx.get(v2(channels, f"tokens/{tracking_id}.json")).json()
+    token = (await get(drive, f"tokens/{tracking_id}.json")).json()
     assert token == [{"service_request_id": tracking_id, "token": tracking_id}]
-    errors_of(httpx.get(v2(channels, "requests/ABCDEFGHJ2.json")), 404)
-    errors_of(httpx.get(v2(channels, "tokens/ABCDEFGHJ2.json")), 404)
-    report = channels.report(tracking_id)
+    errors_of(await get(drive, "requests/ABCDEFGHJ2.json"), 404)
+    errors_of(await get(drive, "tokens/ABCDEFGHJ2.json"), 404)
+    report = (await drive.report(tracking_id)).json()
     assert (report["channel"], report["category"]) == ("open311", "infrastruktur")
 
 
-def test_listing_filters_and_the_open_closed_mapping(channels: ChannelSystem) -> None:
-    kept = create(channels, service_code="kesehatan").json()[0]["service_request_id"]
-    closed = create(channels, service_code="kesehatan").json()[0]["service_request_id"]
-    secret = create(
-        channels, service_code="kesehatan", **{"attribute[confidential]": "true"}
+async def test_listing_filters_and_the_open_closed_mapping(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    kept = (await create(drive, service_code="kesehatan")).json()[0]["service_request_id"]
+    closed = (await create(drive, service_code="kesehatan")).json()[0]["service_request_id"]
+    secret = (
+        await create(drive, service_code="kesehatan", **{"attribute[confidential]": "true"})
     ).json()[0]["service_request_id"]
-    channels.report(kept)
-    channels.drive(closed, "reject")
-    wait_for(lambda: channels.report(closed)["status"] == "rejected", what="rejection in view")
+    await act(lapor, closed, RejectReport(reason=RejectionReason.SPAM))
+    assert (await drive.report(closed)).json()["status"] == "rejected"
 
-    def ids(**params: str) -> list[str]:
-        response = httpx.get(v2(channels, "requests.json"), params=params)
+    async def ids(**params: str) -> list[str]:
+        response = await get(drive, "requests.json", **params)
         assert response.status_code == 200, response.text
         return [r["service_request_id"] for r in response.json()]
 
-    listed = ids(service_code="kesehatan")
+    listed = await ids(service_code="kesehatan")
     assert kept in listed and closed in listed
     assert secret not in listed  # confidential: never listed
-    assert kept in ids(service_code="kesehatan", status="open")
-    assert closed not in ids(service_code="kesehatan", status="open")
-    assert ids(service_code="kesehatan", status="closed") == [closed]
-    assert set(ids(service_request_id=f"{kept},{secret},{closed}")) == {kept, closed}
-    errors_of(httpx.get(v2(channels, f"requests/{secret}.json")), 404)
+    assert kept in await ids(service_code="kesehatan", status="open")
+    assert closed not in await ids(service_code="kesehatan", status="open")
+    assert await ids(service_code="kesehatan", status="closed") == [closed]
+    assert set(await ids(service_request_id=f"{kept},{secret},{closed}")) == {kept, closed}
+    errors_of(await get(drive, f"requests/{secret}.json"), 404)
 
     now = datetime.now(UTC)
-    assert kept in ids(start_date=(now - timedelta(hours=1)).isoformat())
-    assert kept not in ids(end_date=(now - timedelta(days=1)).isoformat())
+    assert kept in await ids(start_date=(now - timedelta(hours=1)).isoformat())
+    assert kept not in await ids(end_date=(now - timedelta(days=1)).isoformat())
     (error,) = errors_of(
-        httpx.get(
-            v2(channels, "requests.json"),
-            params={"start_date": "2025-01-01T00:00:00+07:00", "end_date": "2025-06-01T00:00:00Z"},
+        await get(
+            drive,
+            "requests.json",
+            start_date="2025-01-01T00:00:00+07:00",
+            end_date="2025-06-01T00:00:00Z",
         ),
         400,
     )
     assert error["description"].startswith("end_date")
-    errors_of(httpx.get(v2(channels, "requests.json"), params={"status": "pending"}), 400)
-    errors_of(httpx.get(v2(channels, "requests.json"), params={"start_date": "kemarin"}), 400)
+    errors_of(await get(drive, "requests.json", status="pending"), 400)
+    errors_of(await get(drive, "requests.json", start_date="kemarin"), 400)
 
 
-def test_an_anonymous_request_and_an_unsupported_format(channels: ChannelSystem) -> None:
-    created = create(
-        channels, first_name="", last_name="", email="", **{"attribute[anonymous]": "true"}
+async def test_an_anonymous_request_and_an_unsupported_format(drive: Driver) -> None:
+    created = await create(
+        drive, first_name="", last_name="", email="", **{"attribute[anonymous]": "true"}
     )
     tracking_id = created.json()[0]["service_request_id"]
-    assert channels.report(tracking_id)["anonymous"] is True
-    errors_of(httpx.get(v2(channels, "services.yaml")), 400)
+    assert (await drive.report(tracking_id)).json()["anonymous"] is True
+    errors_of(await get(drive, "services.yaml"), 400)

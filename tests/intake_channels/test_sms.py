@@ -1,8 +1,8 @@
-"""SMS 1708 end to end: a handset (fakesmsc) -> the real Kannel -> intake -> the reply SMS."""
+"""SMS 1708 end to end: a handset (fakesmsc) -> the real Kannel -> intake -> the reply SMS (real
+processes). The webhook's behaviour for calls a handset cannot produce: test_sms_webhook.py."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,12 +10,9 @@ import httpx
 import pytest
 
 from shared.sms.grammar import HELP_TEXT
-from shared.sms.gsm7 import is_gsm7, septet_length
-from tests.intake_channels.conftest import ChannelSystem
+from tests.intake_channels.conftest import ChannelSystem, one_sms, receipt
 from tests.intake_channels.kannel import KannelGateway, require_kannel
 from tests.support import wait_for
-
-RECEIPT = re.compile(r"ID: (?P<id>[2-9A-HJ-NP-Z]{10}) Kode akses: (?P<code>[2-9A-HJ-NP-Z]{8})")
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +22,6 @@ def kannel(
     require_kannel()
     with KannelGateway(tmp_path_factory.mktemp("kannel"), channels.url) as gateway:
         yield gateway
-
-
-def one_sms(text: str) -> str:
-    assert is_gsm7(text), text
-    assert septet_length(text) <= 160, (septet_length(text), text)
-    return text
-
-
-def receipt(text: str) -> tuple[str, str]:
-    match = RECEIPT.search(one_sms(text))
-    assert match, text
-    return match["id"], match["code"]
 
 
 def sms_get(channels: ChannelSystem, sender: str, text: str, message_id: str) -> httpx.Response:
@@ -102,18 +87,6 @@ def test_empty_and_unusable_messages_get_the_format_not_an_error(
     assert (no_sender.status_code, no_sender.text) == (200, HELP_TEXT)
 
 
-def test_the_same_kannel_message_id_twice_is_one_report(channels: ChannelSystem) -> None:
-    text = "KOTA KUPANG air PDAM tidak mengalir tiga hari"
-    first = sms_get(channels, "+6281234500005", text, "2f1c6c9e-dup-0001")
-    again = sms_get(channels, "+6281234500005", text, "2f1c6c9e-dup-0001")
-
-    assert first.status_code == again.status_code == 200
-    assert first.text == again.text  # same tracking ID and access code
-    tracking_id, _ = receipt(first.text)
-    channels.report(tracking_id)
-    assert channels.timeline(tracking_id) == ["ReportSubmitted"]
-
-
 def test_cek_answers_the_status_and_balas_answers_the_follow_up(
     kannel: KannelGateway, channels: ChannelSystem
 ) -> None:
@@ -146,72 +119,6 @@ def test_cek_answers_the_status_and_balas_answers_the_follow_up(
     assert channels.timeline(tracking_id).count("ReporterReplied") == 1
 
 
-def test_balas_while_completion_is_requested_adds_the_missing_information(
-    channels: ChannelSystem,
-) -> None:
-    phone = "+6281234500008"
-    tracking_id, _ = receipt(sms_get(channels, phone, "KUPANG pungli di kantor", "c-1").text)
-    _request_completion(channels, tracking_id)
-
-    answer = sms_get(channels, phone, f"BALAS {tracking_id} Kantor kelurahan Oebobo, Senin", "c-2")
-    assert answer.text.startswith("Keterangan tambahan")
-    wait_for(lambda: "ReportAmended" in channels.timeline(tracking_id), what="amendment")
-
-
-def _request_completion(channels: ChannelSystem, tracking_id: str) -> None:
-    import asyncio
-
-    from shared.clock import SystemClock
-    from shared.events.base import Actor
-    from shared.reports.commands import RequestCompletion
-    from shared.runtime.repository import Meta, ReportRepository
-    from shared.store.sqlite import SqliteEventStore
-
-    async def run() -> None:
-        store = SqliteEventStore(channels.data_dir / "events.db")
-        try:
-            await ReportRepository(store, SystemClock()).execute(
-                tracking_id,
-                RequestCompletion(note="Sebutkan kantor dan harinya"),
-                Meta(actor=Actor(kind="admin", id="test"), correlation_id="test"),
-            )
-        finally:
-            await store.close()
-
-    asyncio.run(run())
-
-
-def test_a_confidential_report_is_not_confirmed_to_another_phone(channels: ChannelSystem) -> None:
-    created = httpx.post(
-        f"{channels.url}/api/v1/offline-reports",
-        headers={"Authorization": f"Bearer {channels.token('admin')}"},
-        json={
-            "source": "walk_in",
-            "title": "Dugaan pungli",
-            "body": "Petugas meminta uang untuk KTP elektronik.",
-            "confidential": True,
-            "reporter": {"phone": "0812-3450-0009"},
-        },
-    )
-    assert created.status_code == 201, created.text
-    tracking_id = created.json()["tracking_id"]
-
-    stranger = sms_get(channels, "+6281234500010", f"CEK {tracking_id}", "conf-1").text
-    assert stranger == f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
-    reporter = sms_get(channels, "+6281234500009", f"CEK {tracking_id}", "conf-2").text
-    assert reporter.startswith(f"Laporan {tracking_id}: diterima")
-
-
-def test_too_many_messages_from_one_phone_get_a_polite_reply(channels: ChannelSystem) -> None:
-    phone = "+6281234500011"
-    replies = [sms_get(channels, phone, f"CEK ABCDEFGHJK{i}", f"rate-{i}") for i in range(11)]
-
-    assert all(r.status_code == 200 for r in replies)
-    assert "terlalu banyak pesan" not in replies[9].text
-    assert one_sms(replies[10].text).startswith("Maaf, terlalu banyak pesan")
-    assert "terlalu banyak" not in sms_get(channels, "+6281234500012", "CEK X", "rate-x").text
-
-
 def test_kannel_post_url_works_too(channels: ChannelSystem, tmp_path: Path) -> None:
     require_kannel()
     with KannelGateway(tmp_path, channels.url, mode="post") as gateway:
@@ -240,21 +147,3 @@ def test_a_unicode_sms_keeps_its_text(kannel: KannelGateway, channels: ChannelSy
     report = channels.report(tracking_id)
     assert report["body"] == "banjir di Oesapa 🌊\nair setinggi lutut, rumah warga terendam"
     assert report["title"] == "banjir di Oesapa 🌊"
-
-
-def test_post_calls_without_kannel_headers_or_as_a_form(channels: ChannelSystem) -> None:
-    """post-url with only X-Kannel-From (no %p in the URL), and a plain form post."""
-    by_header = httpx.post(
-        f"{channels.url}/channels/sms?id=hdr-1",
-        content="KUPANG jalan rusak di Oebufu".encode("latin-1"),
-        headers={"Content-Type": "text/plain", "X-Kannel-From": "+6281234500016"},
-    )
-    as_form = httpx.post(
-        f"{channels.url}/channels/sms",
-        data={"from": "+6281234500017", "to": "1708", "text": "KUPANG mampet", "id": "f-1"},
-    )
-    garbage = httpx.get(f"{channels.url}/channels/sms?from=%2B6281234500018&text=%FF%FE%00&id=g-1")
-
-    receipt(by_header.text)
-    assert "terlalu pendek" in as_form.text  # "mampet" alone is not a report yet
-    assert garbage.status_code == 200 and one_sms(garbage.text)

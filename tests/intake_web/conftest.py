@@ -1,21 +1,53 @@
-"""Fixtures for intake's web and API tests: one real system (nats-server, relay, intake) shared
-by the package's modules (tests never assume an empty system: they use their own markers and
-compare counts before and after), plus helpers that wait for the views to catch up."""
+"""Fixtures for intake's web and API tests.
+
+In process (most tests): `lapor` here is intake alone on a real SQLite store (tests/harness.py);
+the other services' decisions are appended to the store by `officers.act`. `drive` (the driver of
+tests/driver.py) and `web` (an HTTP client with its own cookie jar, like a new visitor) speak to
+it. Real processes (nats-server, relay, intake) only where the process matters: the Chromium
+browser, and what the process writes to its log."""
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.harness import InProcessSystem, in_process
 from tests.support import NatsServer, System, nats_server, start_system, wait_for
 
 
+# --- in process ----------------------------------------------------------------------------------
+@pytest.fixture
+async def lapor(tmp_path: Path) -> AsyncIterator[InProcessSystem]:
+    """Intake alone, in this event loop (the other services' steps: `officers.act`)."""
+    async with in_process(tmp_path / "lapor", ("intake",)) as system:
+        yield system
+
+
+@pytest.fixture
+async def web(lapor: InProcessSystem) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of intake with a fresh cookie jar per test, like a new visitor."""
+    async with lapor.client("intake") as client:
+        yield client
+
+
+async def seen(
+    client: httpx.AsyncClient, tracking_id: str, code: str | None = None
+) -> dict[str, Any]:
+    """The report as intake's API shows it (in process it is there as soon as it was written)."""
+    headers = {"X-Access-Code": code} if code else {}
+    response = await client.get(f"/api/v1/reports/{tracking_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report
+
+
+# --- real processes ------------------------------------------------------------------------------
 @pytest.fixture(scope="package")
 def module_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     """A nats-server of this package's own (its systems outlive a test's fresh_nats)."""
@@ -23,12 +55,9 @@ def module_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
         yield server
 
 
-def _system(
-    tmp_path_factory: pytest.TempPathFactory, nats: NatsServer, env: dict[str, str] | None = None
-) -> Iterator[System]:
-    system = start_system(
-        tmp_path_factory.mktemp("data"), nats.url, services=("intake",), extra_env=env
-    )
+@pytest.fixture(scope="package")
+def system(tmp_path_factory: pytest.TempPathFactory, module_nats: NatsServer) -> Iterator[System]:
+    system = start_system(tmp_path_factory.mktemp("data"), module_nats.url, services=("intake",))
     try:
         yield system
     finally:
@@ -38,11 +67,6 @@ def _system(
             print(log[-5000:])
             if os.environ.get("LAPOR_TEST_LOGS"):
                 print("RELAY", system.log("relay")[-3000:])
-
-
-@pytest.fixture(scope="package")
-def system(tmp_path_factory: pytest.TempPathFactory, module_nats: NatsServer) -> Iterator[System]:
-    yield from _system(tmp_path_factory, module_nats)
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +89,15 @@ def submit(api: httpx.Client, **fields: Any) -> dict[str, Any]:
 
 
 def visible(api: httpx.Client, tracking_id: str, code: str | None = None) -> dict[str, Any]:
-    """Wait until the report is in intake's view."""
+    """Wait until the report is in intake's view (over real processes a read may lag)."""
     headers = {"X-Access-Code": code} if code else {}
 
-    def seen() -> dict[str, Any] | None:
+    def found() -> dict[str, Any] | None:
         response = api.get(f"/api/v1/reports/{tracking_id}", headers=headers)
         return response.json() if response.status_code == 200 else None
 
-    found: dict[str, Any] = wait_for(seen, what=f"report {tracking_id} in the view")
-    return found
+    report: dict[str, Any] = wait_for(found, what=f"report {tracking_id} in the view")
+    return report
 
 
 def jpeg_with_gps() -> bytes:
@@ -86,7 +110,3 @@ def jpeg_with_gps() -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", exif=exif.tobytes())
     return out.getvalue()
-
-
-def data_dir(system: System) -> Path:
-    return system.data_dir

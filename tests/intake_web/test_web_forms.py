@@ -1,24 +1,15 @@
 """The web pages without JavaScript (as a basic phone browser would use them): submit through
 the form, the region picker by reloading, the confirmation, tracking, the reporter's actions,
-escaping, CSRF and the English switch."""
+escaping, CSRF and the English switch. In process; `web` is a new visitor (its own cookies)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
-from tests.intake_web.conftest import jpeg_with_gps, visible
-from tests.support import System, wait_for
-
-
-@pytest.fixture
-def browser(system: System) -> Iterator[httpx.Client]:
-    """A fresh cookie jar per test, like a new visitor."""
-    with httpx.Client(base_url=system.url("intake"), timeout=10) as client:
-        yield client
+from tests.harness import InProcessSystem
+from tests.intake_web.conftest import jpeg_with_gps, seen
 
 
 def token(page: httpx.Response) -> str:
@@ -33,20 +24,20 @@ def hidden(page: httpx.Response, name: str) -> str:
     return found.group(1)
 
 
-def test_home_is_indonesian_and_switches_to_english(browser: httpx.Client) -> None:
-    home = browser.get("/")
+async def test_home_is_indonesian_and_switches_to_english(web: httpx.AsyncClient) -> None:
+    home = await web.get("/")
     assert home.status_code == 200 and '<html lang="id">' in home.text
     assert "Buat laporan" in home.text
     assert "content-security-policy" in home.headers
-    english = browser.get("/?lang=en")
+    english = await web.get("/?lang=en")
     assert '<html lang="en">' in english.text and "Make a report" in english.text
-    assert '<html lang="en">' in browser.get("/lacak").text  # remembered in a cookie
+    assert '<html lang="en">' in (await web.get("/lacak")).text  # remembered in a cookie
 
 
-def test_the_region_picker_works_by_reloading_the_form(browser: httpx.Client) -> None:
-    form = browser.get("/lapor")
+async def test_the_region_picker_works_by_reloading_the_form(web: httpx.AsyncClient) -> None:
+    form = await web.get("/lapor")
     assert 'name="province"' in form.text and "Nusa Tenggara Timur" in form.text
-    step = browser.post(
+    step = await web.post(
         "/lapor",
         data={
             "csrf_token": token(form),
@@ -58,17 +49,17 @@ def test_the_region_picker_works_by_reloading_the_form(browser: httpx.Client) ->
     )
     assert step.status_code == 200
     assert "Kota Kupang" in step.text and 'value="Judul yang saya ketik"' in step.text
-    step2 = browser.post(
+    step2 = await web.post(
         "/lapor",
         data={"csrf_token": token(step), "province": "53", "regency": "5371", "step": "region"},
     )
     assert "Oebobo" in step2.text
 
 
-def test_a_citizen_submits_tracks_and_completes_a_report_without_javascript(
-    browser: httpx.Client, system: System
+async def test_a_citizen_submits_tracks_and_completes_a_report_without_javascript(
+    web: httpx.AsyncClient, lapor: InProcessSystem
 ) -> None:
-    form = browser.get("/lapor")
+    form = await web.get("/lapor")
     fields = {
         "csrf_token": token(form),
         "submission_key": hidden(form, "submission_key"),
@@ -88,9 +79,8 @@ def test_a_citizen_submits_tracks_and_completes_a_report_without_javascript(
         "email": "",
         "step": "submit",
     }
-    done = browser.post(
-        "/lapor", data=fields, files={"attachments": ("simpang.jpg", jpeg_with_gps(), "image/jpeg")}
-    )
+    photo_file = {"attachments": ("simpang.jpg", jpeg_with_gps(), "image/jpeg")}
+    done = await web.post("/lapor", data=fields, files=photo_file)
     assert done.status_code == 200, done.text[:500]
     tid = re.search(r'id="tracking-id">([^<]+)<', done.text)
     code = re.search(r'id="access-code">([^<]+)<', done.text)
@@ -99,76 +89,76 @@ def test_a_citizen_submits_tracks_and_completes_a_report_without_javascript(
     assert done.headers["cache-control"] == "no-store"
     assert code_ not in str(done.url)
     # The same form sent twice (a double tap, a reload) is the same report.
-    again = browser.post(
-        "/lapor", data=fields, files={"attachments": ("simpang.jpg", jpeg_with_gps(), "image/jpeg")}
-    )
+    again = await web.post("/lapor", data=fields, files=photo_file)
     assert f'id="tracking-id">{tid_}<' in again.text
 
-    report = visible(browser, tid_)
+    report = await seen(web, tid_)
     assert report["location"]["region_code"] == "537103" and report["attachment_count"] == 1
     assert report["category"] == "perhubungan" and report["event_date"] == "2026-03-01"
 
-    page = browser.get(f"/laporan/{tid_}")
+    page = await web.get(f"/laporan/{tid_}")
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "Yohanes" not in page.text
     # The confirmation signed the reporter in for this report only: the actions are there.
     assert 'id="reporter-actions"' in page.text and "/lengkapi" in page.text
 
-    stranger = httpx.Client(base_url=str(browser.base_url))
-    public = stranger.get(f"/laporan/{tid_}")
-    assert 'id="reporter-actions"' not in public.text and "simpang.jpg" not in public.text
-    tracked = stranger.get("/lacak", params={"id": tid_.lower()}, follow_redirects=True)
-    assert str(tracked.url).endswith(f"/laporan/{tid_}") and 'id="report-title"' in tracked.text
-    assert stranger.get("/lacak", params={"id": "ABCDEFGHJK"}).status_code in (400, 303)
+    async with lapor.client("intake") as stranger, lapor.client("intake") as nobody:
+        public = await stranger.get(f"/laporan/{tid_}")
+        assert 'id="reporter-actions"' not in public.text and "simpang.jpg" not in public.text
+        tracked = await stranger.get("/lacak", params={"id": tid_.lower()}, follow_redirects=True)
+        assert str(tracked.url).endswith(f"/laporan/{tid_}")
+        assert 'id="report-title"' in tracked.text
+        unknown = await stranger.get("/lacak", params={"id": "ABCDEFGHJK"})
+        assert unknown.status_code in (400, 303)
 
-    # Signing in with the access code (posted, never in a URL) then adding information.
-    signin_page = stranger.get(f"/laporan/{tid_}")
-    wrong = stranger.post(
-        f"/laporan/{tid_}/masuk", data={"csrf_token": token(signin_page), "access_code": "XXXX"}
-    )
-    assert wrong.status_code == 403
-    signed = stranger.post(
-        f"/laporan/{tid_}/masuk",
-        data={"csrf_token": token(signin_page), "access_code": code_},
-        follow_redirects=True,
-    )
-    assert 'id="reporter-actions"' in signed.text and "simpang.jpg" in signed.text
-    photo = re.search(rf'href="(/laporan/{tid_}/lampiran/[0-9a-f]+)"', signed.text)
-    assert photo and stranger.get(photo.group(1)).headers["content-type"] == "image/jpeg"
-    assert httpx.get(str(browser.base_url) + photo.group(1)).status_code == 404
-    amended = stranger.post(
-        f"/laporan/{tid_}/lengkapi",
-        data={
-            "csrf_token": token(signed),
-            "action_key": hidden(signed, "action_key"),
-            "text": "Tepatnya di depan kantor camat.",
-        },
-    )
-    assert amended.status_code == 303 and amended.headers["location"].endswith("?ok=1")
-    wait_for(
-        lambda: "Tepatnya di depan kantor camat." in stranger.get(f"/laporan/{tid_}").text,
-        what="amendment on the timeline",
-    )
-    stranger.close()
+        # Signing in with the access code (posted, never in a URL) then adding information.
+        signin_page = await stranger.get(f"/laporan/{tid_}")
+        wrong = await stranger.post(
+            f"/laporan/{tid_}/masuk", data={"csrf_token": token(signin_page), "access_code": "XXXX"}
+        )
+        assert wrong.status_code == 403
+        signed = await stranger.post(
+            f"/laporan/{tid_}/masuk",
+            data={"csrf_token": token(signin_page), "access_code": code_},
+            follow_redirects=True,
+        )
+        assert 'id="reporter-actions"' in signed.text and "simpang.jpg" in signed.text
+        photo = re.search(rf'href="(/laporan/{tid_}/lampiran/[0-9a-f]+)"', signed.text)
+        assert photo
+        assert (await stranger.get(photo.group(1))).headers["content-type"] == "image/jpeg"
+        assert (await nobody.get(photo.group(1))).status_code == 404
+        amended = await stranger.post(
+            f"/laporan/{tid_}/lengkapi",
+            data={
+                "csrf_token": token(signed),
+                "action_key": hidden(signed, "action_key"),
+                "text": "Tepatnya di depan kantor camat.",
+            },
+        )
+        assert amended.status_code == 303 and amended.headers["location"].endswith("?ok=1")
+        assert "Tepatnya di depan kantor camat." in (await stranger.get(f"/laporan/{tid_}")).text
 
 
-def test_forms_without_the_token_are_refused(browser: httpx.Client) -> None:
-    browser.get("/lapor")
-    forged = browser.post(
+async def test_forms_without_the_token_are_refused(
+    web: httpx.AsyncClient, lapor: InProcessSystem
+) -> None:
+    await web.get("/lapor")
+    forged = await web.post(
         "/lapor", data={"csrf_token": "x.y", "title": "Judul", "body": "Isi yang cukup panjang"}
     )
     assert forged.status_code == 403
-    cookieless = httpx.post(
-        str(browser.base_url) + "/lapor",
-        data={"csrf_token": token(browser.get("/lapor")), "title": "Judul", "body": "Isi panjang"},
-    )
-    assert cookieless.status_code == 403
+    form_token = token(await web.get("/lapor"))
+    async with lapor.client("intake") as cookieless:
+        refused = await cookieless.post(
+            "/lapor", data={"csrf_token": form_token, "title": "Judul", "body": "Isi panjang"}
+        )
+    assert refused.status_code == 403
 
 
-def test_form_errors_name_the_fields_and_keep_the_input(browser: httpx.Client) -> None:
-    form = browser.get("/lapor")
-    response = browser.post(
+async def test_form_errors_name_the_fields_and_keep_the_input(web: httpx.AsyncClient) -> None:
+    form = await web.get("/lapor")
+    response = await web.post(
         "/lapor",
         data={
             "csrf_token": token(form),
@@ -183,7 +173,7 @@ def test_form_errors_name_the_fields_and_keep_the_input(browser: httpx.Client) -
     for field in ("title", "phone", "lat"):
         assert f'id="{field}-error"' in response.text
     assert "Isi yang cukup panjang." in response.text
-    bad_file = browser.post(
+    bad_file = await web.post(
         "/lapor",
         data={"csrf_token": token(form), "title": "Judul benar", "body": "Isi yang cukup panjang."},
         files={"attachments": ("x.exe", b"MZ\x90\x00", "application/octet-stream")},
@@ -191,10 +181,12 @@ def test_form_errors_name_the_fields_and_keep_the_input(browser: httpx.Client) -
     assert bad_file.status_code == 422 and 'id="attachments-error"' in bad_file.text
 
 
-def test_public_list_map_and_statistics_pages(browser: httpx.Client) -> None:
-    assert browser.get("/laporan", params={"q": '"NEAR(', "status": "bogus"}).status_code == 200
-    assert browser.get("/peta").status_code == 200
-    stats = browser.get("/statistik")
+async def test_public_list_map_and_statistics_pages(web: httpx.AsyncClient) -> None:
+    listed = await web.get("/laporan", params={"q": '"NEAR(', "status": "bogus"})
+    assert listed.status_code == 200
+    assert (await web.get("/peta")).status_code == 200
+    stats = await web.get("/statistik")
     assert stats.status_code == 200 and 'id="stats-total"' in stats.text
-    assert browser.get("/static/lapor.js").headers["content-type"].startswith("text/javascript")
-    assert browser.get("/static/../app.py").status_code == 404
+    script = await web.get("/static/lapor.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert (await web.get("/static/../app.py")).status_code == 404

@@ -1,13 +1,15 @@
-"""What the notify tests need besides running processes: the other services' side of a report
-(appending their events to the same SQLite store), an SMTP server that keeps what it receives,
-and a scripted channel for the in-process dispatcher tests."""
+"""What the notify tests need besides LAPOR itself: the other services' side of a report
+(appending their decisions to the store), an SMTP server that keeps what it receives, a scripted
+channel for the dispatcher tests, and reading what arrived on the real Kannel's handset."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from email import message_from_bytes
@@ -16,12 +18,12 @@ from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 from aiosmtpd.controller import Controller
 
-import shared.crypto
 from shared.auth import hash_access_code
 from shared.clock import SystemClock
-from shared.crypto import KeyStore
+from shared.crypto import ErasureIncomplete, KeyStore
 from shared.events.base import Actor
 from shared.notifications.events import NotificationChannel
 from shared.reports.commands import Command, SubmitReport
@@ -29,9 +31,10 @@ from shared.reports.events import Classification, Location
 from shared.reports.tracking import new_access_code, new_tracking_id
 from shared.runtime.repository import Meta, ReportRepository
 from shared.senders.base import Address, Message, SendError
-from shared.store.port import RecordedEvent
+from shared.store.port import EventStore, RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from shared.values import Channel
+from tests.intake_channels.kannel import Handset, KannelGateway, Sms
 from tests.support import free_port, wait_for
 
 AGENCY = "DINKES-KOTA-KUPANG"
@@ -40,10 +43,14 @@ AGENCY_OFFICER = "dinkes-kota-kupang@penghubung.lapor.example"
 ADMIN = Actor(kind="admin", id="admin-test")
 OFFICER = Actor(kind="agency", id="officer-test")
 SLA = Actor(kind="system", id="sla")
-# Raised when another connection still held old pages (newer shared.crypto); absent before.
-_ERASURE_INCOMPLETE: tuple[type[Exception], ...] = tuple(
-    c for c in (getattr(shared.crypto, "ErasureIncomplete", None),) if c is not None
-)
+# Generous: a wait returns as soon as its condition holds; a loaded machine needs the slack.
+WAIT = 60.0
+PUBLIC = "https://lapor.example"  # LAPOR_PUBLIC_BASE_URL: the links in notices
+FAST_RETRIES = {
+    "LAPOR_NOTIFY_RETRY_BASE_SECONDS": "0.05",
+    "LAPOR_NOTIFY_RETRY_MAX_SECONDS": "0.2",
+    "LAPOR_NOTIFY_MAX_ATTEMPTS": "5",
+}
 
 
 @dataclass
@@ -53,18 +60,28 @@ class Submitted:
     correlation_id: str
 
 
-class Lapor:
-    """The test's hands on the event store: it plays intake, the admin desk, the agency, sla."""
+class Hands:
+    """The test's hands on the event store: it plays intake's channels, the admin desk, the
+    agency and sla, appending what they would decide."""
 
-    def __init__(self, data_dir: Path, secret: str) -> None:
+    def __init__(self, store: EventStore, data_dir: Path, secret: str) -> None:
         self.secret = secret.encode()
-        self.store = SqliteEventStore(data_dir / "events.db")
+        self.store = store
         self.keys = KeyStore(data_dir / "keys.db", self.secret)
-        self.reports = ReportRepository(self.store, SystemClock())
+        self.reports = ReportRepository(store, SystemClock())
+        self._own_store = False
+
+    @classmethod
+    def on(cls, data_dir: Path, secret: str) -> Hands:
+        """Hands with a store of their own (beside real processes)."""
+        hands = cls(SqliteEventStore(data_dir / "events.db"), data_dir, secret)
+        hands._own_store = True
+        return hands
 
     async def close(self) -> None:
         self.keys.close()
-        await self.store.close()
+        if self._own_store:
+            await self.store.close()
 
     async def submit(
         self,
@@ -130,7 +147,7 @@ class Lapor:
         def done() -> bool:
             try:
                 self.keys.erase(tracking_id)
-            except _ERASURE_INCOMPLETE:
+            except ErasureIncomplete:
                 return False
             return True
 
@@ -139,6 +156,73 @@ class Lapor:
 
 def due_in(days: int) -> date:
     return date.today() + timedelta(days=days)
+
+
+def outcomes_settled(
+    hands: Hands, tracking_id: str, count: int
+) -> Callable[[], Awaitable[list[RecordedEvent] | None]]:
+    async def settled() -> list[RecordedEvent] | None:
+        events = await hands.outcomes(tracking_id)
+        return events if len(events) >= count else None
+
+    return settled
+
+
+def metric(text: str, channel: str, outcome: str) -> float:
+    """`lapor_notifications_total{channel, outcome}` in a /metrics text (0 when absent)."""
+    pattern = (
+        r'^lapor_notifications_total\{channel="'
+        + channel
+        + r'",outcome="'
+        + outcome
+        + r'"\} (\S+)$'
+    )
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+# --- SMS on the real Kannel's handset ------------------------------------------------------
+_PART = re.compile(r"^%05%00%03%([0-9A-F]{2})%([0-9A-F]{2})%([0-9A-F]{2}) data (.*)$")
+
+
+def whole(received: list[Sms]) -> list[Sms]:
+    """fakesmsc prints each part of a concatenated SMS (UDH + data): join them again."""
+    out: list[Sms] = []
+    pending: dict[tuple[str, str, str], dict[int, str]] = {}
+    for sms in received:
+        part = _PART.match(sms.text)
+        if part is None:
+            out.append(sms)
+            continue
+        ref, total, index, data = part.groups()
+        parts = pending.setdefault((sms.sender, sms.to, ref), {})
+        parts[int(index, 16)] = urllib.parse.unquote_plus(data)
+        if len(parts) == int(total, 16):
+            out.append(Sms(sms.sender, sms.to, "".join(parts[i] for i in sorted(parts))))
+            del pending[(sms.sender, sms.to, ref)]
+    return out
+
+
+def sms_to(phone: str, *words: str) -> Callable[[Sms], bool]:
+    return lambda m: m.to == phone and all(w in m.text for w in words)
+
+
+def arrived(handset: Handset, phone: str, *words: str) -> Sms:
+    """Wait for a whole SMS (all its parts) to `phone` that says all `words`."""
+    match = sms_to(phone, *words)
+    handset.wait_for(lambda _: any(match(m) for m in whole(handset.received)), timeout=WAIT)
+    return next(m for m in whole(handset.received) if match(m))
+
+
+def sentinel(kannel: KannelGateway, phone: Handset) -> list[Sms]:
+    """Everything the handset got before a marker SMS sent last (Kannel keeps the order)."""
+    marker = f"SENTINEL-{uuid.uuid4().hex[:8]}"
+    # httpx replaces a URL's query with `params`: keep the credentials in.
+    query = urllib.parse.urlencode({"to": "+620000", "text": marker})
+    response = httpx.get(f"{kannel.sendsms_url}&{query}")
+    assert response.status_code == 202, response.text
+    phone.wait_for(lambda m: marker in m.text, timeout=WAIT)
+    return [m for m in whole(phone.received) if marker not in m.text]
 
 
 # --- SMTP ----------------------------------------------------------------------------------
@@ -158,6 +242,12 @@ class Mail:
         body = self.message.get_body(preferencelist=(subtype,))
         assert body is not None, f"no text/{subtype} part"
         return str(body.get_content())
+
+
+def mail_to(address: str, *words: str) -> Callable[[Mail], bool]:
+    return lambda m: (
+        address in m.recipients and all(w in m.subject + m.part("plain") for w in words)
+    )
 
 
 class SmtpSink:
@@ -198,7 +288,7 @@ class SmtpSink:
         )
 
 
-# --- a channel the in-process tests script -----------------------------------------------
+# --- a channel the dispatcher tests script -------------------------------------------------
 @dataclass
 class ScriptedSender:
     """Fails with the scripted errors first, then succeeds; can hold a send open."""

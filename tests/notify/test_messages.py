@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import default as default_policy
 from typing import Any
@@ -222,14 +221,6 @@ async def test_kannel_unreachable_is_transient() -> None:
     with pytest.raises(TransientSendError, match="unreachable"):
         await sms.send(PHONE, MESSAGE, NID)
     await sms.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
 
 
 async def test_an_email_has_a_text_and_an_html_part_and_a_stable_message_id(

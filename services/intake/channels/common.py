@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import Counter
 
 from services.intake.channels.config import ChannelSettings
-from services.intake.limits import RateLimiter
+from services.intake.models import ReporterIn, ReportIn, SubmitOut
 from shared.crypto import KeyErased, keyed_hash
 from shared.errors import DomainError
 from shared.events.base import Actor
+from shared.http.limits import RateLimiter
 from shared.logs import get_logger
 from shared.reports.commands import AmendReport, ReplyAsReporter
 from shared.reports.events import Location, Status
@@ -34,7 +35,7 @@ from shared.store.port import WrongExpectedVersion
 from shared.values import Attachment, Channel
 
 if TYPE_CHECKING:
-    from services.intake.bootstrap import Intake, ReporterIn, SubmitOut
+    from services.intake.usecases import Intake
     from shared.runtime.service import Context
 
 log = get_logger(__name__)
@@ -96,8 +97,6 @@ class Sender:
         return keyed_hash(secret, "channel-sender", who)
 
     def reporter(self) -> ReporterIn | None:
-        from services.intake.bootstrap import ReporterIn
-
         phone = self.phone
         if phone is None and self.name is None:
             return None
@@ -269,8 +268,6 @@ class ChannelDesk:
         reporter: ReporterIn | None = None,
     ) -> SubmitOut:
         """Submit a report from a channel. Raises pydantic's ValidationError for unusable text."""
-        from services.intake.bootstrap import ReportIn
-
         report = ReportIn(
             title=title or title_from(text),
             body=text,

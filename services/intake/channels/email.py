@@ -46,6 +46,7 @@ from services.intake.channels.common import (
     Sender,
     title_from,
 )
+from services.intake.models import ReporterIn
 from shared.directory.model import default_directory
 from shared.logs import get_logger
 from shared.sms.grammar import SmsGrammar
@@ -255,8 +256,6 @@ class MailIntake:
                 " describe the problem in the body of the mail)",
                 "invalid_too_short",
             )
-        from services.intake.bootstrap import ReporterIn
-
         try:
             reporter = ReporterIn(email=address, name=(name.strip()[:200] or None))
         except ValidationError as error:

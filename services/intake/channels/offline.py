@@ -10,12 +10,13 @@ No `from __future__ import annotations`: FastAPI resolves the route's local name
 """
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
 from services.intake.channels.common import CHANNEL_MESSAGES
+from services.intake.models import ErrorOut, ReportIn, SubmitOut
 from shared.auth import Principal, Role
 from shared.http.common import correlation_id
 from shared.logs import get_logger
@@ -23,7 +24,7 @@ from shared.store.port import WrongExpectedVersion
 from shared.values import Channel
 
 if TYPE_CHECKING:
-    from services.intake.bootstrap import Intake
+    from services.intake.usecases import Intake
     from shared.runtime.service import Context
 
 log = get_logger(__name__)
@@ -36,18 +37,17 @@ class OfflineSource(StrEnum):
     PHONE_CALL = "phone_call"
 
 
+class OfflineReportIn(ReportIn):
+    source: OfflineSource = Field(description="How the report reached the desk")
+    reference: str | None = Field(
+        default=None,
+        max_length=100,
+        pattern=r"^[\w./\-: ]+$",
+        description="The letter's or form's number; recording it twice gives one report",
+    )
+
+
 def build(ctx: "Context", intake: "Intake") -> APIRouter:
-    from services.intake.bootstrap import ReportIn, SubmitOut
-
-    class OfflineReportIn(ReportIn):
-        source: OfflineSource = Field(description="How the report reached the desk")
-        reference: str | None = Field(
-            default=None,
-            max_length=100,
-            pattern=r"^[\w./\-: ]+$",
-            description="The letter's or form's number; recording it twice gives one report",
-        )
-
     router = APIRouter(prefix="/api/v1", tags=["reports"])
     admin = ctx.auth.require(Role.ADMIN)
 
@@ -56,12 +56,13 @@ def build(ctx: "Context", intake: "Intake") -> APIRouter:
         status_code=201,
         response_model=SubmitOut,
         summary="Record a walk-in, letter or suggestion-box report (admin)",
+        responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
     )
     async def record(
         body: OfflineReportIn,
         request: Request,
         officer: Annotated[Principal, Depends(admin)],
-    ) -> Any:
+    ) -> SubmitOut:
         report = ReportIn.model_validate(body.model_dump(exclude={"source", "reference"}))
         key = f"offline:{body.source.value}:{body.reference}" if body.reference else None
         message_id = (

@@ -19,22 +19,27 @@ import math
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from services.intake.channels.common import CHANNEL_MESSAGES, title_from
+from services.intake.models import ReporterIn, ReportIn
 from shared.auth import InvalidToken, Role, verify_token
 from shared.directory.model import Category, load_categories
 from shared.http.common import correlation_id
 from shared.logs import get_logger
-from shared.reports.events import Classification, Status
+from shared.reports.events import Classification, Location, Status
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.store.port import WrongExpectedVersion
 from shared.values import Channel
+
+if TYPE_CHECKING:
+    from services.intake.usecases import Intake
+    from shared.runtime.service import Context
 
 log = get_logger(__name__)
 
@@ -98,7 +103,17 @@ def to_xml(root: str, value: Any) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode("utf-8")
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def render(fmt: str, root: str, value: Any, status: int = 200) -> Response:
+    """`value` (models, lists, dicts) as JSON, or as the spec's XML under `root`."""
+    value = _plain(value)
     if fmt == "xml":
         return Response(to_xml(root, value), status_code=status, media_type=MEDIA["xml"])
     body = json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -118,6 +133,107 @@ def _format(fmt: str) -> str:
     if fmt not in MEDIA:
         raise Open311Error(400, f"format: .{fmt[:10]} is not supported; use .xml or .json")
     return fmt
+
+
+# --- the answers: JSON as these models, XML mirrors them ----------------------------------------
+class EndpointOut(BaseModel):
+    specification: str
+    url: str
+    changeset: str
+    type: str
+    formats: list[str]
+
+
+class DiscoveryOut(BaseModel):
+    changeset: str
+    contact: str
+    key_service: str
+    endpoints: list[EndpointOut]
+
+
+class ServiceOut(BaseModel):
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
+
+
+class ChoiceOut(BaseModel):
+    key: str
+    name: str
+
+
+class AttributeOut(BaseModel):
+    variable: bool
+    code: str
+    datatype: str
+    required: bool
+    datatype_description: str
+    order: int
+    description: str
+    values: list[ChoiceOut]
+
+
+class ServiceDefinitionOut(BaseModel):
+    service_code: str
+    attributes: list[AttributeOut]
+
+
+class ServiceRequestOut(BaseModel):
+    """A service request (a LAPOR! report) as the spec names its fields; never who reported."""
+
+    service_request_id: str
+    status: str
+    status_notes: str
+    service_name: str | None
+    service_code: str | None
+    description: str
+    agency_responsible: str | None
+    service_notice: str | None
+    requested_datetime: str | None
+    updated_datetime: str | None
+    expected_datetime: str | None
+    address: str | None
+    address_id: str | None
+    zipcode: str | None
+    lat: float | None
+    long: float | None
+    media_url: str | None
+
+
+class CreatedRequestOut(BaseModel):
+    """The answer to a new request; `access_code` (an extension) goes to the reporter."""
+
+    service_request_id: str
+    service_notice: str
+    account_id: str | None
+    access_code: str
+
+
+class TokenOut(BaseModel):
+    service_request_id: str
+    token: str
+
+
+class Open311ErrorOut(BaseModel):
+    code: int
+    description: str
+
+
+_XML = {"text/xml": {"schema": {"type": "string", "description": "The same answer in XML"}}}
+
+
+def answers(model: Any) -> dict[str, Any]:
+    """What a `.{fmt}` route declares: `.json` answers `model`, `.xml` its XML mirror; errors are
+    a list of `{code, description}` in the same format."""
+    errors = {
+        status: {"model": list[Open311ErrorOut], "description": what, "content": _XML}
+        for status, what in ((400, "Bad request"), (403, "api_key"), (404, "Not found"))
+    }
+    return {"response_model": model, "responses": {200: {"content": _XML}, **errors}}
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -145,16 +261,16 @@ def open_or_closed(status: str) -> str:
     return "closed" if status in CLOSED else "open"
 
 
-def service_of(category: Category) -> dict[str, Any]:
-    return {
-        "service_code": category.code,
-        "service_name": category.name,
-        "description": f"{category.name} ({category.name_en})",
-        "metadata": True,
-        "type": "realtime",
-        "keywords": category.name_en,
-        "group": "LAPOR!",
-    }
+def service_of(category: Category) -> ServiceOut:
+    return ServiceOut(
+        service_code=category.code,
+        service_name=category.name,
+        description=f"{category.name} ({category.name_en})",
+        metadata=True,
+        type="realtime",
+        keywords=category.name_en,
+        group="LAPOR!",
+    )
 
 
 def _choice(key: str, name: str) -> dict[str, str]:
@@ -220,28 +336,28 @@ ATTRIBUTES: list[dict[str, Any]] = [
 ]
 
 
-def request_of(row: Any, names: Mapping[str, str]) -> dict[str, Any]:
+def request_of(row: Any, names: Mapping[str, str]) -> ServiceRequestOut:
     status = row["status"]
     code = row["category"]
-    return {
-        "service_request_id": row["tracking_id"],
-        "status": open_or_closed(status),
-        "status_notes": f"LAPOR! status: {status}",
-        "service_name": names.get(code) if code else None,
-        "service_code": code,
-        "description": row["body"],
-        "agency_responsible": row["agency_name"],
-        "service_notice": None,
-        "requested_datetime": iso(row["submitted_at"]),
-        "updated_datetime": iso(row["updated_at"]),
-        "expected_datetime": due_datetime(row["follow_up_due"]),
-        "address": row["address"],
-        "address_id": None,
-        "zipcode": None,
-        "lat": row["lat"],
-        "long": row["lon"],
-        "media_url": None,
-    }
+    return ServiceRequestOut(
+        service_request_id=row["tracking_id"],
+        status=open_or_closed(status),
+        status_notes=f"LAPOR! status: {status}",
+        service_name=names.get(code) if code else None,
+        service_code=code,
+        description=row["body"],
+        agency_responsible=row["agency_name"],
+        service_notice=None,
+        requested_datetime=iso(row["submitted_at"]),
+        updated_datetime=iso(row["updated_at"]),
+        expected_datetime=due_datetime(row["follow_up_due"]),
+        address=row["address"],
+        address_id=None,
+        zipcode=None,
+        lat=row["lat"],
+        long=row["lon"],
+        media_url=None,
+    )
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -312,10 +428,7 @@ def _coordinate(form: FormData, name: str, bound: float) -> float | None:
     return value
 
 
-def build(ctx: Any, intake: Any) -> APIRouter:
-    from services.intake.bootstrap import ReporterIn, ReportIn
-    from shared.reports.events import Location
-
+def build(ctx: Context, intake: Intake) -> APIRouter:
     router = APIRouter(prefix="/open311/v2", tags=["open311"])
     categories = {c.code: c for c in load_categories()}
     names = {code: c.name for code, c in categories.items()}
@@ -329,50 +442,62 @@ def build(ctx: Any, intake: Any) -> APIRouter:
         except Open311Error as error:
             return error_response(fmt, error.status, error.description)
 
-    @router.get("/discovery.{fmt}", summary="Open311 service discovery")
+    @router.get("/discovery.{fmt}", summary="Open311 service discovery", **answers(DiscoveryOut))
     async def discovery(fmt: str, request: Request) -> Response:
         async def produce(f: str) -> Response:
             return render(
                 f,
                 "discovery",
-                {
-                    "changeset": CHANGESET,
-                    "contact": "LAPOR! SP4N - https://www.lapor.go.id",
-                    "key_service": "api_key: a LAPOR! client token"
-                    " (lapor token create --role client)",
-                    "endpoints": [
-                        {
-                            "specification": SPEC,
-                            "url": base_url(request),
-                            "changeset": CHANGESET,
-                            "type": "production",
-                            "formats": ["text/xml", "application/json"],
-                        }
+                DiscoveryOut(
+                    changeset=CHANGESET,
+                    contact="LAPOR! SP4N - https://www.lapor.go.id",
+                    key_service="api_key: a LAPOR! client token (lapor token create --role client)",
+                    endpoints=[
+                        EndpointOut(
+                            specification=SPEC,
+                            url=base_url(request),
+                            changeset=CHANGESET,
+                            type="production",
+                            formats=["text/xml", "application/json"],
+                        )
                     ],
-                },
+                ),
             )
 
         return await guarded(fmt, produce)
 
-    @router.get("/services.{fmt}", summary="Service list: LAPOR! report categories")
+    @router.get(
+        "/services.{fmt}",
+        summary="Service list: LAPOR! report categories",
+        **answers(list[ServiceOut]),
+    )
     async def services(fmt: str) -> Response:
         async def produce(f: str) -> Response:
             return render(f, "services", [service_of(c) for c in categories.values()])
 
         return await guarded(fmt, produce)
 
-    @router.get("/services/{service_code}.{fmt}", summary="Service definition")
+    @router.get(
+        "/services/{service_code}.{fmt}",
+        summary="Service definition",
+        **answers(ServiceDefinitionOut),
+    )
     async def service_definition(service_code: str, fmt: str) -> Response:
         async def produce(f: str) -> Response:
             if service_code not in categories:
                 raise Open311Error(404, f"service_code: {service_code[:64]} not found")
-            return render(
-                f, "service_definition", {"service_code": service_code, "attributes": ATTRIBUTES}
+            definition = ServiceDefinitionOut.model_validate(
+                {"service_code": service_code, "attributes": ATTRIBUTES}
             )
+            return render(f, "service_definition", definition)
 
         return await guarded(fmt, produce)
 
-    @router.post("/requests.{fmt}", summary="Create a service request (a LAPOR! report)")
+    @router.post(
+        "/requests.{fmt}",
+        summary="Create a service request (a LAPOR! report)",
+        **answers(list[CreatedRequestOut]),
+    )
     async def create_request(fmt: str, request: Request) -> Response:
         async def produce(f: str) -> Response:
             try:
@@ -460,18 +585,22 @@ def build(ctx: Any, intake: Any) -> APIRouter:
                 f,
                 "service_requests",
                 [
-                    {
-                        "service_request_id": created.tracking_id,
-                        "service_notice": "Laporan diterima; diverifikasi dalam 3 hari kerja.",
-                        "account_id": None,
-                        "access_code": created.access_code,
-                    }
+                    CreatedRequestOut(
+                        service_request_id=created.tracking_id,
+                        service_notice="Laporan diterima; diverifikasi dalam 3 hari kerja.",
+                        account_id=None,
+                        access_code=created.access_code,
+                    )
                 ],
             )
 
         return await guarded(fmt, produce)
 
-    @router.get("/requests.{fmt}", summary="Service requests (public, never confidential)")
+    @router.get(
+        "/requests.{fmt}",
+        summary="Service requests (public, never confidential)",
+        **answers(list[ServiceRequestOut]),
+    )
     async def list_requests(fmt: str, request: Request) -> Response:
         async def produce(f: str) -> Response:
             params = request.query_params
@@ -519,7 +648,11 @@ def build(ctx: Any, intake: Any) -> APIRouter:
 
         return await guarded(fmt, produce)
 
-    @router.get("/requests/{service_request_id}.{fmt}", summary="One service request")
+    @router.get(
+        "/requests/{service_request_id}.{fmt}",
+        summary="One service request",
+        **answers(list[ServiceRequestOut]),
+    )
     async def one_request(service_request_id: str, fmt: str) -> Response:
         async def produce(f: str) -> Response:
             row = await _public_row(service_request_id)
@@ -527,13 +660,17 @@ def build(ctx: Any, intake: Any) -> APIRouter:
 
         return await guarded(fmt, produce)
 
-    @router.get("/tokens/{token}.{fmt}", summary="service_request_id from a token")
+    @router.get(
+        "/tokens/{token}.{fmt}",
+        summary="service_request_id from a token",
+        **answers(list[TokenOut]),
+    )
     async def token_lookup(token: str, fmt: str) -> Response:
         async def produce(f: str) -> Response:
             # Requests are realtime: the token of a request is its service_request_id.
             row = await _public_row(token)
             tid = row["tracking_id"]
-            return render(f, "service_requests", [{"service_request_id": tid, "token": tid}])
+            return render(f, "service_requests", [TokenOut(service_request_id=tid, token=tid)])
 
         return await guarded(fmt, produce)
 

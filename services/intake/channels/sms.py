@@ -44,6 +44,11 @@ _PARAMETERS: list[dict[str, Any]] = [
     )
 ]
 
+# Always 200 (Kannel sends a non-2xx as "Could not fetch content"): the reply SMS itself.
+ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The reply SMS (text/plain, GSM-7, at most 160 characters), errors too"}
+}
+
 
 def parse_query(raw: bytes) -> dict[str, bytes]:
     """Query or form fields as raw bytes: the text's encoding is decided afterwards."""
@@ -133,6 +138,7 @@ def build(desk: ChannelDesk) -> APIRouter:
         response_class=PlainTextResponse,
         summary="SMS 1708: Kannel get-url",
         openapi_extra={"parameters": _PARAMETERS},
+        responses=ANSWER,
     )
     async def sms_get(request: Request) -> Response:
         fields = parse_query(request.scope.get("query_string", b""))
@@ -146,6 +152,7 @@ def build(desk: ChannelDesk) -> APIRouter:
         response_class=PlainTextResponse,
         summary="SMS 1708: Kannel post-url (text as the body) or a form post",
         openapi_extra={"parameters": _PARAMETERS},
+        responses=ANSWER,
     )
     async def sms_post(request: Request) -> Response:
         fields = parse_query(request.scope.get("query_string", b""))

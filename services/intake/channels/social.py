@@ -31,7 +31,7 @@ import httpx
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -42,6 +42,7 @@ from tenacity import (
 from services.intake.channels.common import CHANNEL_MESSAGES, CHANNEL_REPLIES, ChannelDesk, Sender
 from services.intake.channels.config import ChannelSettings
 from services.intake.channels.conversation import converse
+from services.intake.models import ErrorOut
 from shared.http.common import correlation_id
 from shared.logs import get_logger
 from shared.values import Channel
@@ -330,6 +331,34 @@ def _unconfigured(setting: str) -> JSONResponse:
     return JSONResponse({"detail": f"channel not configured: set {setting}"}, status_code=503)
 
 
+class DeliveryOut(BaseModel):
+    """A webhook delivery was taken: `ok` with how many messages it carried (answered in the
+    background), or `ignored` (another object than this webhook's; no `messages`)."""
+
+    status: str
+    messages: int | None = None
+
+
+class CrcOut(BaseModel):
+    """X's CRC check: `sha256=<base64 HMAC-SHA256(consumer secret, crc_token)>`."""
+
+    response_token: str
+
+
+WEBHOOK_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Not a JSON object"},
+    403: {"model": ErrorOut, "description": "Missing or wrong signature"},
+    413: {"model": ErrorOut, "description": "Body too large"},
+    503: {"model": ErrorOut, "description": "Channel not configured"},
+}
+_JSON_ERROR = {"application/json": {"schema": ErrorOut.model_json_schema()}}
+HANDSHAKE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "hub.challenge, echoed as text/plain"},
+    403: {"description": "Wrong hub.verify_token", "content": _JSON_ERROR},
+    503: {"description": "Channel not configured", "content": _JSON_ERROR},
+}
+
+
 META_PATHS: dict[str, tuple[Channel, str]] = {
     "whatsapp": (Channel.WHATSAPP, "whatsapp_business_account"),
     "messenger": (Channel.FACEBOOK, "page"),
@@ -354,7 +383,9 @@ def build(desk: ChannelDesk, api: SendApi) -> APIRouter:
             return JSONResponse({"detail": "hub.verify_token: wrong token"}, status_code=403)
         return PlainTextResponse(params.get("hub.challenge", ""))
 
-    async def meta_delivery(request: Request, background: BackgroundTasks, path: str) -> Response:
+    async def meta_delivery(
+        request: Request, background: BackgroundTasks, path: str
+    ) -> Response | DeliveryOut:
         channel, expected_object = META_PATHS[path]
         if config.meta_app_secret is None:
             return _unconfigured("LAPOR_META_APP_SECRET")
@@ -368,20 +399,22 @@ def build(desk: ChannelDesk, api: SendApi) -> APIRouter:
         if isinstance(payload, Response):
             return payload
         if payload.get("object") != expected_object:
-            return JSONResponse({"status": "ignored"})
+            return DeliveryOut(status="ignored")
         messages = (
             parse_whatsapp(payload)
             if channel is Channel.WHATSAPP
             else parse_messaging(payload, channel)
         )
         await hooks.handle(request, messages, background)
-        return JSONResponse({"status": "ok", "messages": len(messages)})
+        return DeliveryOut(status="ok", messages=len(messages))
 
     def routes_for(path: str) -> None:
         async def get_handshake(request: Request) -> Response:
             return meta_handshake(request)
 
-        async def post_delivery(request: Request, background: BackgroundTasks) -> Response:
+        async def post_delivery(
+            request: Request, background: BackgroundTasks
+        ) -> Response | DeliveryOut:
             return await meta_delivery(request, background, path)
 
         router.add_api_route(
@@ -390,19 +423,28 @@ def build(desk: ChannelDesk, api: SendApi) -> APIRouter:
             methods=["GET"],
             summary=f"{path}: webhook subscription handshake (hub.challenge)",
             response_class=PlainTextResponse,
+            responses=HANDSHAKE_ANSWERS,
         )
         router.add_api_route(
             f"/{path}",
             post_delivery,
             methods=["POST"],
             summary=f"{path}: webhook delivery (X-Hub-Signature-256)",
+            response_model=DeliveryOut,
+            response_model_exclude_unset=True,
+            responses=WEBHOOK_ERRORS,
         )
 
     for path in META_PATHS:
         routes_for(path)
 
-    @router.get("/x", summary="X: CRC check (crc_token)")
-    async def x_crc(request: Request) -> Response:
+    @router.get(
+        "/x",
+        summary="X: CRC check (crc_token)",
+        response_model=CrcOut,
+        responses={400: WEBHOOK_ERRORS[400], 503: WEBHOOK_ERRORS[503]},
+    )
+    async def x_crc(request: Request) -> Response | CrcOut:
         secret = config.x_consumer_secret
         if secret is None:
             return _unconfigured("LAPOR_X_CONSUMER_SECRET")
@@ -410,10 +452,16 @@ def build(desk: ChannelDesk, api: SendApi) -> APIRouter:
         if not crc_token:
             return JSONResponse({"detail": "crc_token: required"}, status_code=400)
         token = x_signature(secret.get_secret_value(), crc_token.encode())
-        return JSONResponse({"response_token": token})
+        return CrcOut(response_token=token)
 
-    @router.post("/x", summary="X: Account Activity delivery (x-twitter-webhooks-signature)")
-    async def x_delivery(request: Request, background: BackgroundTasks) -> Response:
+    @router.post(
+        "/x",
+        summary="X: Account Activity delivery (x-twitter-webhooks-signature)",
+        response_model=DeliveryOut,
+        response_model_exclude_unset=True,
+        responses=WEBHOOK_ERRORS,
+    )
+    async def x_delivery(request: Request, background: BackgroundTasks) -> Response | DeliveryOut:
         secret = config.x_consumer_secret
         if secret is None:
             return _unconfigured("LAPOR_X_CONSUMER_SECRET")
@@ -428,6 +476,6 @@ def build(desk: ChannelDesk, api: SendApi) -> APIRouter:
             return payload
         messages = parse_x(payload)
         await hooks.handle(request, messages, background)
-        return JSONResponse({"status": "ok", "messages": len(messages)})
+        return DeliveryOut(status="ok", messages=len(messages))
 
     return router

@@ -20,27 +20,23 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from services.intake import regions, views
+from services.intake.api import file_response, sha256_param
 from services.intake.attachments import AttachmentRejected
-from services.intake.bootstrap import (
-    Intake,
-    ReportIn,
-    attachment_response,
-    known_categories,
-    sha256_param,
-)
 from services.intake.i18n import LANGUAGES, translator
-from services.intake.limits import client_address
+from services.intake.models import ReportIn
+from services.intake.usecases import Intake, known_categories
 from shared.crypto import derive_key
 from shared.errors import DomainError
 from shared.http.common import correlation_id
 from shared.http.csrf import FIELD as CSRF_FIELD
 from shared.http.csrf import Csrf
+from shared.http.limits import client_address
 from shared.http.security import PUBLIC_PAGE_HEADERS
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
 from shared.reports.events import Classification, CloseReason, Status
@@ -84,7 +80,7 @@ def _mac(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def web_router(ctx: Context, intake: Intake) -> APIRouter:
+def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -211,7 +207,7 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
     async def home(request: Request) -> HTMLResponse:
         return render(request, "home.html")
 
-    @router.get("/static/{name}")
+    @router.get("/static/{name}", response_class=Response)
     async def static(name: str) -> Response:
         if name not in STATIC:
             raise HTTPException(404, "not found")
@@ -370,7 +366,7 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
             status=status,
             private=reporter or bool(row["confidential"]),
             report=row,
-            timeline=await intake.timeline(tracking_id),
+            timeline=[e.model_dump(exclude_unset=True) for e in await intake.timeline(tracking_id)],
             reporter=reporter,
             files=files if reporter else [],
             file_count=len(files),
@@ -493,7 +489,7 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
     async def rate(request: Request, tracking_id: str) -> Response:
         return await reporter_action(request, tracking_id, "rate")
 
-    @router.get("/laporan/{tracking_id}/lampiran/{sha256}")
+    @router.get("/laporan/{tracking_id}/lampiran/{sha256}", response_class=FileResponse)
     async def attachment(request: Request, tracking_id: str, sha256: str) -> Response:
         try:
             tid = tracking_id_or_404(tracking_id)
@@ -502,7 +498,7 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
         row = await intake.report_row(tid)
         if row is None or not is_reporter(request, tid, row["access_code_hash"]):
             return error_page(request, WebError(404, "error.not_found"))
-        return attachment_response(intake, row, sha256_param(sha256))
+        return file_response(*await intake.file_of(row, sha256_param(sha256)))
 
     # --- public views ------------------------------------------------------------------------
     @router.get("/laporan", response_class=HTMLResponse)
@@ -542,8 +538,7 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
 
     @router.get("/peta", response_class=HTMLResponse)
     async def map_page(request: Request) -> HTMLResponse:
-        sql, params = views.map_query(views.ReportFilter(), 50, None)
-        rows = await intake.views.fetchall(sql, params)
+        rows = await intake.map_rows(views.ReportFilter(), 50, None)
         return render(request, "map.html", rows=rows, provinces=regions.provinces())
 
     @router.get("/statistik", response_class=HTMLResponse)
@@ -552,7 +547,7 @@ def web_router(ctx: Context, intake: Intake) -> APIRouter:
         return render(
             request,
             "stats.html",
-            stats=stats,
+            stats=stats.model_dump(),
             category_names=dict(categories(language(request))),
         )
 

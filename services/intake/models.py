@@ -1,0 +1,254 @@
+"""Intake's HTTP contract: what the JSON API takes (`…In`) and answers (`…Out`).
+
+Citizens' apps, institutions and other systems code against these names and shapes: a field is
+never renamed nor retyped. Answers that leave a field out (a report's files for the public, the
+officers' reads for anyone but the reporter) are served with `response_model_exclude_unset`, so
+a field that was not set stays out of the JSON as it always has.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from shared.reports.events import Classification, Location
+
+
+# --- what the API takes ------------------------------------------------------------------------
+class ReporterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 \-]{6,20}$")
+    email: EmailStr | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.name or self.phone or self.email)
+
+
+class AttachmentRef(BaseModel):
+    """A file uploaded before (POST /api/v1/attachments), named by its sha256."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    name: str | None = Field(default=None, max_length=255)
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    classification: Classification = Classification.COMPLAINT
+    title: str = Field(min_length=3, max_length=200)
+    body: str = Field(min_length=10, max_length=10_000)
+    category: str | None = Field(default=None, max_length=64)
+    location: Location = Location()
+    event_date: date | None = None
+    anonymous: bool = False
+    confidential: bool = False
+    reporter: ReporterIn | None = None
+    language: str = Field(default="id", pattern=r"^(id|en)$")
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
+
+
+class TextIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=10_000)
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+# --- what it answers ---------------------------------------------------------------------------
+class SubmitOut(BaseModel):
+    tracking_id: str
+    access_code: str
+    status: str
+
+
+class ActionOut(BaseModel):
+    """A reporter's action was recorded: the events it appended, in order."""
+
+    tracking_id: str
+    events: list[str]
+
+
+class ErrorOut(BaseModel):
+    """Every error: `detail` is a message naming the field, or a list of `{field, msg, …}`."""
+
+    detail: str | list[dict[str, object]]
+
+
+class FileOut(BaseModel):
+    """A stored file: content-addressed, its type read from its bytes."""
+
+    sha256: str
+    name: str
+    media_type: str
+    size: int
+
+
+class CategoryOut(BaseModel):
+    code: str
+    name: str
+    name_en: str
+
+
+class RegionOut(BaseModel):
+    code: str
+    name: str
+    level: str
+    lat: float | None
+    lon: float | None
+
+
+class LocationOut(BaseModel):
+    lat: float | None
+    lon: float | None
+    region_code: str | None
+    address: str | None
+
+
+class OfficerReadOut(BaseModel):
+    """One entry of a confidential report's access log, as its reporter sees it."""
+
+    event_type: str
+    read_at: str
+    reader_role: str | None = None
+    reader_agency: str | None = None
+    service: str | None = None
+    what: str | None = None
+
+
+class ReportOut(BaseModel):
+    """A report as the public sees it; `attachments` only for its reporter and the officers who
+    handle it; `reporter_identity_erased` and `officer_reads` only on a single report."""
+
+    tracking_id: str
+    status: str
+    classification: str
+    title: str
+    body: str
+    category: str | None
+    location: LocationOut
+    channel: str
+    anonymous: bool
+    confidential: bool
+    agency_code: str | None
+    agency_name: str | None
+    follow_up_due: str | None
+    event_date: str | None
+    rating: int | None
+    attachment_count: int
+    submitted_at: str
+    updated_at: str
+    attachments: list[FileOut] | None = None
+    reporter_identity_erased: bool | None = None
+    officer_reads: list[OfficerReadOut] | None = Field(
+        default=None, description="Only for the reporter of a confidential report"
+    )
+
+
+class TimelineEntryOut(BaseModel):
+    """One event of a report, with the public part of its data after the three fields every
+    entry has. Which more fields depends on the event type (never who reported, never file
+    names): `channel` (ReportSubmitted); `note` (ReportCompletionRequested); `text`
+    (ReportAmended, ReporterReplied); `classification`, `category`, `region_code`,
+    `requires_field_inspection` (ReportVerified); `reason`, `note`, `duplicate_of`
+    (ReportRejected); `until`, `note` (ReportPostponed); `to_region`, `note` (ReportReferred);
+    `agency_code`, `agency_name`, `follow_up_due` (ForwardedToOPD); `agency_code`, `reason`,
+    `note` (ReportReturned); `from_agency`, `to_agency`, `to_agency_name`, `note`
+    (ReportTransferred); `agency_code`, `text`, `kind` (FollowUpPosted); `reason`, `note`
+    (ReportClosed); `rating`, `comment` (ReportRated); `reason`, `agency_code`
+    (ReportReopened); `stage`, `due`, `agency_code` (SlaBreached); `ombudsman_office`
+    (EscalatedToOmbudsman); `anonymous`, `confidential` (ProtectionChanged); and
+    `attachment_count` when files came with the event. Free text may be gone after the views'
+    retention period."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_type: str
+    occurred_at: str
+    actor: str = Field(description="Who acted: citizen, admin, agency, system…")
+
+
+class FollowUpStats(BaseModel):
+    forwarded: int
+    followed_up: int
+    on_time: int
+    late: int
+    share_on_time: float | None
+
+
+class RatingStats(BaseModel):
+    count: int
+    average: float | None
+    by_stars: dict[str, int]
+
+
+class StatsOut(BaseModel):
+    """Counts of public reports by dimension; confidential ones only in `total`/`confidential`."""
+
+    total: int
+    confidential: int
+    public: int
+    by_status: dict[str, int]
+    by_category: dict[str, int]
+    by_classification: dict[str, int]
+    by_channel: dict[str, int]
+    by_province: dict[str, int]
+    by_regency: dict[str, int]
+    by_agency: dict[str, int]
+    follow_up: FollowUpStats
+    rating: RatingStats
+
+
+# --- the map: GeoJSON (RFC 7946) --------------------------------------------------------------
+class PointOut(BaseModel):
+    type: Literal["Point"] = "Point"
+    coordinates: list[float] = Field(description="[longitude, latitude]")
+
+
+class FeaturePropertiesOut(BaseModel):
+    tracking_id: str
+    status: str
+    category: str | None
+    classification: str
+    title: str
+    submitted_at: str
+
+
+class FeatureOut(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    geometry: PointOut
+    properties: FeaturePropertiesOut
+
+
+class FeatureCollectionOut(BaseModel):
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[FeatureOut]
+
+
+Answers = dict[int | str, dict[str, Any]]
+NOT_FOUND: Answers = {
+    404: {"model": ErrorOut, "description": "No such report (or not yours to see)"}
+}
+TOO_MANY: Answers = {429: {"model": ErrorOut, "description": "Too many tries from this address"}}
+REPORTER_ERRORS: Answers = {
+    401: {"model": ErrorOut, "description": "X-Access-Code missing"},
+    403: {"model": ErrorOut, "description": "Wrong access code"},
+    **NOT_FOUND,
+    409: {"model": ErrorOut, "description": "Not possible in the report's status"},
+    **TOO_MANY,
+}

@@ -1,0 +1,452 @@
+"""What intake does for its routes, pages and channels: submit a report, check a reporter's access
+code, act as the reporter, and read the views (a report, its timeline, lists, the map, stats).
+
+The routes (`api.py`, `pages.py`) and the channels (`channels/`) only translate to and from these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException
+
+from services.intake import views
+from services.intake.attachments import AttachmentRejected, AttachmentStore
+from services.intake.config import IntakeSettings
+from services.intake.models import (
+    AttachmentRef,
+    FeatureCollectionOut,
+    FeatureOut,
+    FeaturePropertiesOut,
+    FileOut,
+    LocationOut,
+    OfficerReadOut,
+    PointOut,
+    ReportIn,
+    ReportOut,
+    StatsOut,
+    SubmitOut,
+    TimelineEntryOut,
+)
+from shared.auth import Principal, Role, access_code_matches, hash_access_code
+from shared.crypto import KeyStore, derive_key
+from shared.errors import DomainError
+from shared.events.base import Actor
+from shared.http.limits import RateLimiter, too_many
+from shared.logs import get_logger
+from shared.reports.commands import Command, SubmitReport
+from shared.reports.tracking import (
+    ALPHABET,
+    RANDOM_LENGTH,
+    _check_symbol,
+    new_access_code,
+    new_tracking_id,
+)
+from shared.runtime.access_audit import access_log, record_confidential_read  # security hook
+from shared.runtime.projection import Projector, ViewReader
+from shared.runtime.repository import Meta
+from shared.runtime.service import Context
+from shared.store.port import RecordedEvent
+from shared.values import Attachment, Channel
+
+NAME = "intake"
+log = get_logger(__name__)
+
+
+def derived_ids(secret: bytes, key: str) -> tuple[str, str]:
+    """A retried submission (same idempotency key) gets the same tracking ID and access code."""
+    seed = hmac.new(derive_key(secret, "idempotent-intake"), key.encode(), hashlib.sha256).digest()
+    payload = "".join(ALPHABET[b % len(ALPHABET)] for b in seed[:RANDOM_LENGTH])
+    code = "".join(ALPHABET[b % len(ALPHABET)] for b in seed[16:24])
+    return payload + _check_symbol(payload), code
+
+
+def known_categories() -> dict[str, tuple[str, str]]:
+    """Category code -> (Indonesian name, English name)."""
+    from shared.directory.model import load_categories
+
+    return {c.code: (c.name, c.name_en) for c in load_categories()}
+
+
+def category_known(code: str) -> bool:
+    """Whether `code` is a category; without a readable category list every code passes."""
+    try:
+        return code in known_categories()
+    except Exception:  # the list is shared data: a broken file must not refuse reports
+        log.exception("categories_unreadable")
+        return True
+
+
+def officer_may_read(row: Any, officer: Principal | None) -> bool:
+    """Officers who handle a report see all of it: its region's admins, the Ombudsman, and the
+    institution it was forwarded to."""
+    if officer is None:
+        return False
+    if officer.role is Role.ADMIN:
+        return officer.covers_region(row["region_code"])
+    if officer.role is Role.OMBUDSMAN:
+        return True
+    return officer.role is Role.AGENCY and officer.agency == row["agency_code"]
+
+
+class Intake:
+    """What intake's routes (and the channels) share: the use cases and the citizen's checks."""
+
+    def __init__(self, ctx: Context, projector: Projector) -> None:
+        self.ctx = ctx
+        self.secret = ctx.settings.master_secret
+        self.keys = KeyStore(ctx.settings.data_dir / "keys.db", self.secret)
+        self.projector = projector
+        self.views = ViewReader(projector.path)
+        self.limits = IntakeSettings()
+        self.attachments = AttachmentStore(
+            ctx.settings.data_dir / "attachments",
+            max_bytes=self.limits.max_attachment_bytes,
+            max_pixels=self.limits.max_image_pixels,
+        )
+        self.submissions = RateLimiter(self.limits.submissions_per_minute)
+        self.failed_codes = RateLimiter(self.limits.failed_access_codes_per_minute)
+
+    async def close(self) -> None:
+        self.keys.close()
+
+    # --- submitting ----------------------------------------------------------------------------
+    async def submit(
+        self,
+        report: ReportIn,
+        channel: Channel,
+        cid: str,
+        idempotency_key: str | None,
+        channel_message_id: str | None = None,
+        *,
+        attachments: tuple[Attachment, ...] = (),
+        contact: dict[str, str] | None = None,
+    ) -> SubmitOut:
+        """`contact`: more of the reporter's contact for the encrypted blob (a channel's user id).
+
+        `attachments`: files stored already (`store_uploads`); `report.attachments` may name
+        more by sha256 (uploaded before through the API).
+        """
+        files = (*attachments, *self.resolve(report.attachments))
+        self._at_most(len(files), "per report")
+        if report.category is not None and not category_known(report.category):
+            raise DomainError("category: unknown category")
+        if idempotency_key:
+            body_digest = hashlib.sha256(report.model_dump_json().encode()).hexdigest()
+            tracking_id, access_code = derived_ids(self.secret, f"{idempotency_key}|{body_digest}")
+        else:
+            tracking_id, access_code = new_tracking_id(), new_access_code()
+        reporter = None
+        details: dict[str, str] = dict(contact or {})
+        if report.reporter is not None and not report.reporter.is_empty():
+            details |= report.reporter.model_dump(mode="json", exclude_none=True)
+        if details:
+            reporter = self.keys.encrypt(tracking_id, details | {"channel": channel.value})
+        command = SubmitReport(
+            tracking_id=tracking_id,
+            classification=report.classification,
+            title=report.title,
+            body=report.body,
+            category=report.category,
+            location=report.location,
+            event_date=report.event_date,
+            channel=channel,
+            channel_message_id=channel_message_id,
+            anonymous=report.anonymous,
+            confidential=report.confidential,
+            reporter=reporter,
+            attachments=files,
+            access_code_hash=hash_access_code(self.secret, tracking_id, access_code),
+            language=report.language,
+        )
+        meta = Meta(
+            actor=Actor(kind="citizen", id="anonymous" if report.anonymous else "reporter"),
+            correlation_id=cid,
+            idempotency_key=idempotency_key and f"submit|{idempotency_key}",
+        )
+        await self.ctx.reports.execute(tracking_id, command, meta)
+        log.info("report_submitted", tracking_id=tracking_id, channel=channel.value)
+        return SubmitOut(tracking_id=tracking_id, access_code=access_code, status="submitted")
+
+    def resolve(self, refs: Sequence[AttachmentRef]) -> tuple[Attachment, ...]:
+        return tuple(self.attachments.resolve(ref.sha256, ref.name) for ref in refs)
+
+    def limited(self, files: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
+        """At most `max_attachments` files with one action."""
+        self._at_most(len(files), "at once")
+        return files
+
+    def _at_most(self, count: int, per: str) -> None:
+        if count > self.limits.max_attachments:
+            raise AttachmentRejected(
+                f"attachments: at most {self.limits.max_attachments} files {per}"
+            )
+
+    async def store_uploads(
+        self, files: Sequence[tuple[bytes, str | None, str | None]]
+    ) -> tuple[Attachment, ...]:
+        """Store uploaded files (data, name, declared type) off the event loop."""
+        self._at_most(len(files), "at once")
+        stored = []
+        for data, name, media_type in files:
+            stored.append(await asyncio.to_thread(self.attachments.store, data, name, media_type))
+        return tuple(stored)
+
+    async def upload(self, data: bytes, name: str | None, media_type: str | None) -> FileOut:
+        """One file through the API, counted on the address's submission budget by the caller."""
+        if len(data) > self.limits.max_attachment_bytes:
+            raise HTTPException(
+                413, f"file: at most {self.limits.max_attachment_bytes} bytes per file"
+            )
+        (stored,) = await self.store_uploads([(data, name, media_type)])
+        return FileOut.model_validate(stored.model_dump(mode="json"))
+
+    # --- the reporter ----------------------------------------------------------------------------
+    async def expected_code_hash(self, tracking_id: str) -> str | None:
+        """The report's access-code hash, from the view or (if it lags) the store."""
+        row = await self.report_row(tracking_id)
+        if row is not None:
+            return str(row["access_code_hash"])
+        state, _ = await self.ctx.reports.load(tracking_id)
+        return state.access_code_hash if state is not None else None
+
+    async def code_is_right(
+        self, tracking_id: str, code: str | None, address: str, field: str = "X-Access-Code"
+    ) -> bool:
+        """Check an access code, counting wrong ones per address (429 past the limit)."""
+        if not code:
+            return False
+        wait = self.failed_codes.retry_after(address)
+        if wait > 0:
+            raise too_many(wait, field)
+        expected = await self.expected_code_hash(tracking_id)
+        if expected is not None and access_code_matches(
+            self.secret, tracking_id, code[:64], expected
+        ):
+            return True
+        self.failed_codes.hit(address)
+        return False
+
+    async def require_reporter(
+        self, tracking_id: str, code: str | None, address: str, field: str = "X-Access-Code"
+    ) -> None:
+        if not code:
+            raise HTTPException(401, f"{field}: the report's access code is required")
+        if not await self.code_is_right(tracking_id, code, address, field):
+            if await self.expected_code_hash(tracking_id) is None:
+                raise HTTPException(404, "report not found")
+            raise HTTPException(403, f"{field}: wrong access code for this report")
+
+    async def act(
+        self, tracking_id: str, command: Command, cid: str, key: str | None
+    ) -> list[RecordedEvent]:
+        meta = Meta(
+            actor=Actor(kind="citizen", id="reporter"), correlation_id=cid, idempotency_key=key
+        )
+        return await self.ctx.reports.execute(tracking_id, command, meta)
+
+    async def act_as_reporter(
+        self,
+        tracking_id: str,
+        code: str | None,
+        address: str,
+        command: Callable[[], Command],
+        cid: str,
+        key: str | None,
+    ) -> list[str]:
+        """The reporter (checked by the access code first) acts on their report: the types of
+        the events it appended. `command` is made after the check (it resolves files)."""
+        await self.require_reporter(tracking_id, code, address)
+        events = await self.act(tracking_id, command(), cid, key)
+        return [e.event_type for e in events]
+
+    # --- reading -------------------------------------------------------------------------------
+    async def report_row(self, tracking_id: str) -> Any:
+        return await self.views.fetchone(
+            "SELECT * FROM reports WHERE tracking_id = ?", (tracking_id,)
+        )
+
+    async def readable(
+        self,
+        tracking_id: str,
+        code: str | None,
+        officer: Principal | None,
+        address: str,
+        cid: str,
+        what: str = "report",
+    ) -> tuple[Any, bool]:
+        """The row, and whether the caller may see the reporter's part (files)."""
+        # Security hook (issue 12, enumeration): unknown or hidden tracking IDs draw on the
+        # address's failed-lookup budget (shared with wrong access codes); once it is used up,
+        # every lookup from there gets 429, hit or miss alike, so 429 reveals nothing either.
+        wait = self.failed_codes.retry_after(address)
+        if wait > 0:
+            raise too_many(wait, "tracking_id")
+        row = await self.report_row(tracking_id)
+        if row is None:
+            if await self.expected_code_hash(tracking_id) is None:  # not merely a lagging view
+                self.failed_codes.hit(address)
+            raise HTTPException(404, "report not found")
+        privileged = officer_may_read(row, officer) or (
+            code is not None and await self.code_is_right(tracking_id, code, address)
+        )
+        if row["confidential"] and not privileged:
+            if code is None:  # a wrong code was counted already
+                self.failed_codes.hit(address)
+            raise HTTPException(404, "report not found")
+        # Security hook (issue 12, access audit): an officer's read of a confidential report is
+        # recorded on access-<tracking_id> before anything is returned (fail closed).
+        if row["confidential"] and officer is not None and officer_may_read(row, officer):
+            await record_confidential_read(
+                self.ctx.store,
+                officer,
+                tracking_id,
+                service=NAME,
+                what=what,
+                at=self.ctx.clock.now(),
+                correlation_id=cid,
+            )
+        return row, privileged
+
+    async def report(
+        self,
+        tracking_id: str,
+        code: str | None,
+        officer: Principal | None,
+        address: str,
+        cid: str,
+    ) -> ReportOut:
+        """One report as the caller may see it."""
+        row, privileged = await self.readable(tracking_id, code, officer, address, cid)
+        view = public_view(row, reporter=privileged)
+        # Security hooks (issue 12): erasure shows in the view; the reporter (access code, no
+        # officer token) sees who read their confidential report.
+        more: dict[str, Any] = {
+            "reporter_identity_erased": await asyncio.to_thread(self.keys.is_erased, tracking_id)
+        }
+        if privileged and officer is None and row["confidential"]:
+            reads = await access_log(self.ctx.store, tracking_id)
+            more["officer_reads"] = [OfficerReadOut.model_validate(r) for r in reads]
+        return view.model_copy(update=more)
+
+    async def timeline(self, tracking_id: str) -> list[TimelineEntryOut]:
+        rows = await self.views.fetchall(
+            "SELECT event_type, occurred_at, actor_kind, details FROM timeline"
+            " WHERE tracking_id = ? ORDER BY position",
+            (tracking_id,),
+        )
+        return [
+            TimelineEntryOut.model_validate(
+                {
+                    "event_type": r["event_type"],
+                    "occurred_at": r["occurred_at"],
+                    "actor": r["actor_kind"],
+                    **json.loads(r["details"]),
+                }
+            )
+            for r in rows
+        ]
+
+    async def file_of(self, row: Any, sha256: str) -> tuple[Path, FileOut]:
+        """A file of this report (by its sha256) and where it is stored; 404 when it is not one
+        of the report's files."""
+        files = {a["sha256"]: a for a in json.loads(row["attachments"] or "[]")}
+        meta = files.get(sha256)
+        path = self.attachments.path_of(sha256)
+        if meta is None or not path.is_file():
+            raise HTTPException(404, "attachment not found")
+        return path, FileOut.model_validate(meta)
+
+    async def page(
+        self, f: views.ReportFilter, limit: int, cursor: int | None, offset: int = 0
+    ) -> views.Page:
+        query = views.list_query(f, limit + 1, cursor, offset)
+        if query is None:
+            return views.Page()
+        rows = await self.views.fetchall(*query)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return views.Page(rows=rows, next_cursor=int(rows[-1]["seq"]) if more and rows else None)
+
+    async def map_rows(
+        self, f: views.ReportFilter, limit: int, bbox: tuple[float, float, float, float] | None
+    ) -> list[Any]:
+        sql, params = views.map_query(f, limit, bbox)
+        return await self.views.fetchall(sql, params)
+
+    async def map(
+        self, f: views.ReportFilter, limit: int, bbox: tuple[float, float, float, float] | None
+    ) -> FeatureCollectionOut:
+        return FeatureCollectionOut(
+            features=[feature(r) for r in await self.map_rows(f, limit, bbox)]
+        )
+
+    async def stats(self) -> StatsOut:
+        rows = await self.views.fetchall("SELECT dimension, key, n FROM stats_counts")
+        return StatsOut.model_validate(views.stats_from_counts([(r[0], r[1], r[2]) for r in rows]))
+
+    # --- keeping the views ---------------------------------------------------------------------
+    async def drop_expired_text(self, retention_days: float) -> int:
+        """Security hook (issue 12, retention): blank finished reports' text older than the
+        retention period in the views (the store keeps every event; see docs/security.md)."""
+        cutoff = self.ctx.clock.now() - timedelta(days=retention_days)
+        try:
+            dropped = await asyncio.to_thread(views.drop_expired_text, self.projector, cutoff)
+        except sqlite3.Error as error:
+            log.warning("view_retention_failed", error_type=type(error).__name__)
+            return 0
+        if dropped:
+            log.info("view_retention_dropped", reports=dropped)
+        return dropped
+
+
+def public_view(row: Any, reporter: bool = False) -> ReportOut:
+    """A report as the public sees it (`reporter=True`: as its reporter or an officer does)."""
+    files = json.loads(row["attachments"] or "[]")
+    view: dict[str, Any] = {
+        "tracking_id": row["tracking_id"],
+        "status": row["status"],
+        "classification": row["classification"],
+        "title": row["title"],
+        "body": row["body"],
+        "category": row["category"],
+        "location": LocationOut(
+            lat=row["lat"], lon=row["lon"], region_code=row["region_code"], address=row["address"]
+        ),
+        "channel": row["channel"],
+        "anonymous": bool(row["anonymous"]),
+        "confidential": bool(row["confidential"]),
+        "agency_code": row["agency_code"],
+        "agency_name": row["agency_name"],
+        "follow_up_due": row["follow_up_due"],
+        "event_date": row["event_date"],
+        "rating": row["rating"],
+        "attachment_count": len(files),
+        "submitted_at": row["submitted_at"],
+        "updated_at": row["updated_at"],
+    }
+    if reporter:
+        view["attachments"] = [FileOut.model_validate(f) for f in files]
+    return ReportOut.model_validate(view)
+
+
+def feature(row: Any) -> FeatureOut:
+    return FeatureOut(
+        geometry=PointOut(coordinates=[row["lon"], row["lat"]]),
+        properties=FeaturePropertiesOut(
+            tracking_id=row["tracking_id"],
+            status=row["status"],
+            category=row["category"],
+            classification=row["classification"],
+            title=row["title"],
+            submitted_at=row["submitted_at"],
+        ),
+    )

@@ -1,0 +1,92 @@
+"""The SMS webhook as Kannel calls it (get-url, post-url, a form post), for what a handset cannot
+produce: the same message id twice, replies, limits, odd encodings. In process; the end to end
+path through a real Kannel is in test_sms.py."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.intake_channels.conftest import Hooks, one_sms, receipt
+
+
+async def sms_get(hooks: Hooks, sender: str, text: str, message_id: str) -> httpx.Response:
+    """What Kannel's get-url does."""
+    return await hooks.http.get(
+        "/channels/sms", params={"from": sender, "to": "1708", "text": text, "id": message_id}
+    )
+
+
+async def test_the_same_kannel_message_id_twice_is_one_report(hooks: Hooks) -> None:
+    text = "KOTA KUPANG air PDAM tidak mengalir tiga hari"
+    first = await sms_get(hooks, "+6281234500005", text, "2f1c6c9e-dup-0001")
+    again = await sms_get(hooks, "+6281234500005", text, "2f1c6c9e-dup-0001")
+
+    assert first.status_code == again.status_code == 200
+    assert first.text == again.text  # same tracking ID and access code
+    tracking_id, _ = receipt(first.text)
+    await hooks.report(tracking_id)
+    assert await hooks.timeline(tracking_id) == ["ReportSubmitted"]
+
+
+async def test_balas_while_completion_is_requested_adds_the_missing_information(
+    hooks: Hooks,
+) -> None:
+    phone = "+6281234500008"
+    tracking_id, _ = receipt((await sms_get(hooks, phone, "KUPANG pungli di kantor", "c-1")).text)
+    await hooks.drive(tracking_id, "request_completion")
+
+    answer = await sms_get(
+        hooks, phone, f"BALAS {tracking_id} Kantor kelurahan Oebobo, Senin", "c-2"
+    )
+    assert answer.text.startswith("Keterangan tambahan")
+    assert "ReportAmended" in await hooks.timeline(tracking_id)
+
+
+async def test_a_confidential_report_is_not_confirmed_to_another_phone(hooks: Hooks) -> None:
+    created = await hooks.http.post(
+        "/api/v1/offline-reports",
+        headers={"Authorization": f"Bearer {hooks.lapor.token('admin')}"},
+        json={
+            "source": "walk_in",
+            "title": "Dugaan pungli",
+            "body": "Petugas meminta uang untuk KTP elektronik.",
+            "confidential": True,
+            "reporter": {"phone": "0812-3450-0009"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    tracking_id = created.json()["tracking_id"]
+
+    stranger = (await sms_get(hooks, "+6281234500010", f"CEK {tracking_id}", "conf-1")).text
+    assert stranger == f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
+    reporter = (await sms_get(hooks, "+6281234500009", f"CEK {tracking_id}", "conf-2")).text
+    assert reporter.startswith(f"Laporan {tracking_id}: diterima")
+
+
+async def test_too_many_messages_from_one_phone_get_a_polite_reply(hooks: Hooks) -> None:
+    phone = "+6281234500011"
+    replies = [await sms_get(hooks, phone, f"CEK ABCDEFGHJK{i}", f"rate-{i}") for i in range(11)]
+
+    assert all(r.status_code == 200 for r in replies)
+    assert "terlalu banyak pesan" not in replies[9].text
+    assert one_sms(replies[10].text).startswith("Maaf, terlalu banyak pesan")
+    other = await sms_get(hooks, "+6281234500012", "CEK X", "rate-x")
+    assert "terlalu banyak" not in other.text
+
+
+async def test_post_calls_without_kannel_headers_or_as_a_form(hooks: Hooks) -> None:
+    """post-url with only X-Kannel-From (no %p in the URL), and a plain form post."""
+    by_header = await hooks.http.post(
+        "/channels/sms?id=hdr-1",
+        content="KUPANG jalan rusak di Oebufu".encode("latin-1"),
+        headers={"Content-Type": "text/plain", "X-Kannel-From": "+6281234500016"},
+    )
+    as_form = await hooks.http.post(
+        "/channels/sms",
+        data={"from": "+6281234500017", "to": "1708", "text": "KUPANG mampet", "id": "f-1"},
+    )
+    garbage = await hooks.http.get("/channels/sms?from=%2B6281234500018&text=%FF%FE%00&id=g-1")
+
+    receipt(by_header.text)
+    assert "terlalu pendek" in as_form.text  # "mampet" alone is not a report yet
+    assert garbage.status_code == 200 and one_sms(garbage.text)
