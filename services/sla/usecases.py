@@ -41,9 +41,12 @@ class NotEligible(DomainError):
     """The report may not be escalated (yet): `reason`, and from when it may (if a matter of
     time)."""
 
-    def __init__(self, reason: str, eligible_from: datetime | None) -> None:
+    def __init__(
+        self, reason: str, eligible_from: datetime | None, opens_on: date | None = None
+    ) -> None:
         super().__init__(f"not eligible for escalation: {reason}")
         self.eligible_from = eligible_from
+        self.opens_on = opens_on
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ class Sla:
             )
         eligibility = self.derived(tracking_id, events).escalation_eligibility(self.ctx.clock.now())
         if not eligibility.eligible:
-            raise NotEligible(eligibility.reason, eligibility.eligible_from)
+            raise NotEligible(eligibility.reason, eligibility.eligible_from, eligibility.opens_on)
         office = ombudsman_office(state.region_code)
         stored = await self.ctx.reports.execute(
             tracking_id,
@@ -186,6 +189,7 @@ class Sla:
                 ombudsman_office=office["code"],
                 province_code=office["province_code"] or None,
                 eligible=True,
+                grounds=eligibility.grounds,
                 # What the reporter saw when asking; a breach the ticker records before the
                 # append is not covered (the pack says how many events are: evidence.py).
                 evidence_sha256=trail_sha256(events),
