@@ -32,7 +32,8 @@ from shared.clock import Clock
 from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.logs import get_logger
-from shared.reports.deadlines import Action, derive, facts_of
+from shared.reports.deadlines import Action, derive
+from shared.reports.facts import facts_of
 from shared.reports.lifecycle import stream_name
 from shared.runtime.bus import Periodic
 from shared.runtime.projection import Projector, open_view_db

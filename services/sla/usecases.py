@@ -24,7 +24,8 @@ from shared.directory.model import Directory
 from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.reports.commands import EscalateToOmbudsman
-from shared.reports.deadlines import ReportDeadlines, Stage, State, derive, facts_of
+from shared.reports.deadlines import ReportDeadlines, Stage, State, derive
+from shared.reports.facts import facts_of
 from shared.reports.lifecycle import ReportNotFound, ReportState
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
 from shared.runtime.projection import ViewReader

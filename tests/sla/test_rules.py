@@ -16,16 +16,7 @@ from hypothesis import strategies as st
 from shared.calendar import WIB, WIT, WITA, WorkingDayCalendar
 from shared.events.base import DomainEvent
 from shared.reports.commands import CloseReport, RecordBreach, RecordDueSoon, RemindCompletion
-from shared.reports.deadlines import (
-    Action,
-    Fact,
-    ReportDeadlines,
-    Stage,
-    State,
-    Status,
-    derive,
-    fact_of,
-)
+from shared.reports.deadlines import Action, ReportDeadlines, Stage, State, Status, derive
 from shared.reports.events import (
     AdministratorReplied,
     Classification,
@@ -54,6 +45,7 @@ from shared.reports.events import (
     SlaDueSoon,
     SlaStage,
 )
+from shared.reports.facts import Fact, fact_of
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.values import Channel
 
