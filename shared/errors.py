@@ -8,3 +8,8 @@ from __future__ import annotations
 
 class DomainError(Exception):
     """A command the rules do not allow."""
+
+
+class InvalidInput(DomainError):
+    """A command whose content is wrong for this report ("until: after the due date…"): the HTTP
+    edge answers 422 naming the field, like any other invalid input."""

@@ -10,6 +10,7 @@ from shared.reports.commands import SubmitReport
 from shared.reports.events import (
     Classification,
     CloseReason,
+    FollowUpKind,
     FollowUpPosted,
     ForwardedToOPD,
     Location,
@@ -78,8 +79,8 @@ def forwarded(agency: str = AGENCY) -> ForwardedToOPD:
     )
 
 
-def followed_up(agency: str = AGENCY) -> FollowUpPosted:
-    return FollowUpPosted(agency_code=agency, text="Tim kami akan memeriksa minggu ini.")
+def followed_up(agency: str = AGENCY, kind: FollowUpKind = FollowUpKind.INTERIM) -> FollowUpPosted:
+    return FollowUpPosted(agency_code=agency, text="Tim kami akan memeriksa minggu ini.", kind=kind)
 
 
 # The shortest history that leaves a report in each status.
@@ -97,7 +98,13 @@ HISTORIES: dict[Status, list[DomainEvent]] = {
         forwarded(),
         ReportReturned(agency_code=AGENCY, reason="not_our_authority"),
     ],
-    Status.FOLLOWED_UP: [submitted(), verified(), forwarded(), followed_up()],
+    # answered for good: the report counts down to closing unless someone replies
+    Status.FOLLOWED_UP: [
+        submitted(),
+        verified(),
+        forwarded(),
+        followed_up(kind=FollowUpKind.FINAL),
+    ],
     Status.CLOSED: [
         submitted(),
         verified(),

@@ -208,6 +208,7 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
                     "eligible_from": error.eligible_from.isoformat()
                     if error.eligible_from
                     else None,
+                    "opens_on": error.opens_on.isoformat() if error.opens_on else None,
                 },
             ) from error
         if done.new:

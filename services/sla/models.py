@@ -31,6 +31,9 @@ class NotEligibleDetail(BaseModel):
     eligible_from: str | None = Field(
         description="The first instant the reporter may escalate (when that is a matter of time)"
     )
+    opens_on: str | None = Field(
+        default=None, description="The first day (local) the reporter may escalate, YYYY-MM-DD"
+    )
 
 
 class NotEligible(BaseModel):

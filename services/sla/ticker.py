@@ -32,9 +32,8 @@ from shared.clock import Clock
 from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.logs import get_logger
-from shared.reports.commands import CloseReport, Command, RecordBreach
-from shared.reports.deadlines import Action, derive, facts_of
-from shared.reports.events import CloseReason, SlaStage
+from shared.reports.deadlines import Action, derive
+from shared.reports.facts import facts_of
 from shared.reports.lifecycle import stream_name
 from shared.runtime.bus import Periodic
 from shared.runtime.projection import Projector, open_view_db
@@ -55,12 +54,6 @@ class TickResult:
     appended: list[str] = field(default_factory=list)  # action keys that stored an event
     finished: list[tuple[str, str]] = field(default_factory=list)  # (key, outcome)
     retry: list[str] = field(default_factory=list)  # keys left for a later tick
-
-
-def command_for(action: Action) -> Command:
-    if action.kind == "auto_close":
-        return CloseReport(reason=CloseReason.NO_RESPONSE, no_response_after=action.follow_up_at)
-    return RecordBreach(stage=SlaStage(action.stage.value), due=action.due)
 
 
 class Ticker:
@@ -163,7 +156,7 @@ class Ticker:
         )
         try:
             stored = await self.reports.execute(
-                action.tracking_id, command_for(action), meta, retry_on_conflict=True
+                action.tracking_id, action.command(), meta, retry_on_conflict=True
             )
         except DomainError as error:
             log.info(

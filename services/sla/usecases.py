@@ -24,7 +24,8 @@ from shared.directory.model import Directory
 from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.reports.commands import EscalateToOmbudsman
-from shared.reports.deadlines import ReportDeadlines, Stage, State, derive, facts_of
+from shared.reports.deadlines import ReportDeadlines, Stage, State, derive
+from shared.reports.facts import facts_of
 from shared.reports.lifecycle import ReportNotFound, ReportState
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
 from shared.runtime.projection import ViewReader
@@ -41,9 +42,12 @@ class NotEligible(DomainError):
     """The report may not be escalated (yet): `reason`, and from when it may (if a matter of
     time)."""
 
-    def __init__(self, reason: str, eligible_from: datetime | None) -> None:
+    def __init__(
+        self, reason: str, eligible_from: datetime | None, opens_on: date | None = None
+    ) -> None:
         super().__init__(f"not eligible for escalation: {reason}")
         self.eligible_from = eligible_from
+        self.opens_on = opens_on
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,7 @@ class Sla:
             )
         eligibility = self.derived(tracking_id, events).escalation_eligibility(self.ctx.clock.now())
         if not eligibility.eligible:
-            raise NotEligible(eligibility.reason, eligibility.eligible_from)
+            raise NotEligible(eligibility.reason, eligibility.eligible_from, eligibility.opens_on)
         office = ombudsman_office(state.region_code)
         stored = await self.ctx.reports.execute(
             tracking_id,
@@ -186,6 +190,7 @@ class Sla:
                 ombudsman_office=office["code"],
                 province_code=office["province_code"] or None,
                 eligible=True,
+                grounds=eligibility.grounds,
                 # What the reporter saw when asking; a breach the ticker records before the
                 # append is not covered (the pack says how many events are: evidence.py).
                 evidence_sha256=trail_sha256(events),

@@ -22,7 +22,8 @@ from typing import Any
 
 from services.sla import metrics
 from services.sla.config import Rules
-from shared.reports.deadlines import Deadline, Fact, Stage, State, derive, fact_of_recorded
+from shared.reports.deadlines import Deadline, Stage, State, derive
+from shared.reports.facts import Fact, fact_of_recorded
 from shared.runtime.projection import Apply
 from shared.store.port import RecordedEvent
 

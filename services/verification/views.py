@@ -30,7 +30,7 @@ from typing import Any
 from services.verification.similarity import bounding_box, fts_query, tokens
 from shared.calendar import WorkingDayCalendar
 from shared.events.base import DomainEvent
-from shared.reports.deadlines import Deadline, Fact, Stage, derive, fact_of
+from shared.reports.deadlines import Deadline, Stage, derive
 from shared.reports.deadlines import Status as DeadlineStatus
 from shared.reports.events import (
     REPORT_EVENTS,
@@ -52,6 +52,7 @@ from shared.reports.events import (
     SlaStage,
     Status,
 )
+from shared.reports.facts import Fact, fact_of
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.projection import ViewReader
 from shared.store.port import RecordedEvent

@@ -15,11 +15,16 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import DomainError
+from shared.errors import DomainError, InvalidInput
 from shared.http.limits import BodySizeLimit
 from shared.logs import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from shared.reports.lifecycle import InvalidTransition, NotYourReport, ReportNotFound
+from shared.reports.lifecycle import (
+    EscalationNotOpen,
+    InvalidTransition,
+    NotYourReport,
+    ReportNotFound,
+)
 from shared.runtime.projection import disk_trouble
 from shared.store.port import EventRejected, StoreUnavailable, WrongExpectedVersion
 
@@ -113,6 +118,23 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
     async def _conflict(_: Request, error: InvalidTransition) -> JSONResponse:
         return _error(
             409, {"msg": str(error), "status": error.status.value if error.status else None}
+        )
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
+        field, _sep, msg = str(error).partition(": ")
+        return _error(
+            422, [{"loc": ["body", field], "field": field, "msg": msg, "type": "value_error"}]
+        )
+
+    @app.exception_handler(EscalationNotOpen)
+    async def _not_yet(_: Request, error: EscalationNotOpen) -> JSONResponse:
+        return _error(
+            409,
+            {
+                "msg": str(error),
+                "opens_on": error.opens_on.isoformat() if error.opens_on else None,
+            },
         )
 
     @app.exception_handler(DomainError)

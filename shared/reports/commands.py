@@ -15,6 +15,7 @@ from shared.crypto import EncryptedBlob
 from shared.reports.events import (
     Classification,
     CloseReason,
+    EscalationGrounds,
     FollowUpKind,
     Location,
     RejectionReason,
@@ -74,6 +75,9 @@ class RejectReport(Command):
 class PostponeReport(Command):
     until: date
     note: str | None = None
+    due: date | None = Field(
+        default=None, description="The report's current due date: postponing never passes it"
+    )
 
 
 class ReferReport(Command):
@@ -145,5 +149,35 @@ class RecordBreach(Command):
 class EscalateToOmbudsman(Command):
     ombudsman_office: str
     province_code: str | None
-    eligible: bool = Field(description="60 working days passed without a follow-up (sla decides)")
+    eligible: bool = Field(description="Escalation is open (sla decides from the deadlines)")
+    opens_on: date | None = Field(default=None, description="When it opens, if not yet")
+    grounds: EscalationGrounds | None = None
     evidence_sha256: str | None = None
+
+
+class DelegateReport(Command):
+    """The institution holding a report hands it to one of its own units (routing checks)."""
+
+    from_agency: str
+    to_agency: str
+    to_agency_name: str
+    note: str | None = None
+
+
+class ReplyAsAdministrator(Command):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class SetPublicText(Command):
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=10_000)
+    note: str | None = None
+
+
+class RemindCompletion(Command):
+    closes_on: date
+
+
+class RecordDueSoon(Command):
+    stage: SlaStage
+    due: date

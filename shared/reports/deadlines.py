@@ -28,32 +28,40 @@ The deadlines
         clock; the working days used so far are the working days d with start < d ≤ P (the day
         of the request counts as used when it is a working day), and remaining = N - used. A
         ReportAmended on local day A resumes it: due on the max(remaining, 1)-th working day after
-        A (the day of the amendment never counts, like any start day, and the admins always get
-        at least one working day to read the amendment). Several pauses chain the same way, each
-        resume counting from its own A. A request that comes after the deadline ended does not
-        pause it: the deadline was missed and stays missed. ReportPostponed and ReportReferred do
-        not pause it (the report stays with the admins).
+        A. Several pauses chain the same way. A request that comes after the deadline ended does
+        not pause it. ReportPostponed and ReportReferred never pause or move it.
+    completion_reminder / completion_expiry (5 and 10 working days, national limits)
+        From each ReportCompletionRequested; met by ReportAmended (or a decision: verified,
+        rejected, closed). When the reminder's deadline passes the ticker appends
+        CompletionReminded (once); when the expiry's passes, ReportClosed(reason=incomplete).
+    reforward (3 working days, national limits)
+        From each ReportReturned; met by the next ForwardedToOPD, ReportRejected, ReportReferred
+        or ReportClosed. Breached like verification.
     follow_up (the ``follow_up_due`` date carried by the event; limit ``follow_up`` only for the
     due-soon offset)
         A cycle per ForwardedToOPD and ReportTransferred, due on the event's ``follow_up_due``
         (routing counted it), and per ReportReopened, due ``follow_up`` working days after the
-        reopening (that event carries no date), for the institution then holding the report.
-        Met by the first FollowUpPosted; ended early (cancelled) by ReportReturned,
-        ReportTransferred, a new ForwardedToOPD or ReportClosed.
+        reopening. Met by the first FollowUpPosted of kind ``interim`` or ``final`` (a question
+        meets nothing); a ReportDelegated keeps it running for the unit; ended early (cancelled)
+        by ReportReturned, ReportTransferred, a new ForwardedToOPD or ReportClosed.
     resolution (``resolution`` = 14 calendar days, or ``resolution_field_inspection`` = 60
     calendar days when the latest ReportVerified says requires_field_inspection; limits of the
     institution holding the report, else of the first one)
-        One per report, from the first ForwardedToOPD (a transfer, a return or a reopening does not
-        restart the citizen's clock); met by the first FollowUpPosted(kind=final) or ReportClosed.
-    auto_close (``auto_close``, 10 working days, limits of the institution that posted)
-        A cycle per FollowUpPosted, due ``auto_close`` working days after it; open while it is the
-        last follow-up, nobody replied after it (ReporterReplied, ordered by place in the stream)
-        and the report is still followed_up. When it passes the ticker runs
-        CloseReport(reason=no_response, no_response_after=<that follow-up's occurred_at>).
-    escalation (``escalation``, 60 working days, limits of the institution holding the report)
-        From the first ForwardedToOPD while the report has never had any FollowUpPosted. After it
-        passes the reporter may escalate, as long as the report is with an institution (status
-        forwarded); EscalatedToOmbudsman ends it, a follow-up or a closing cancels it.
+        From the first ForwardedToOPD, and again from each ReportReopened; met by the next
+        FollowUpPosted(kind=final) or ReportClosed.
+    auto_close (``auto_close``, 10 working days, limits of the institution that answered)
+        From each FollowUpPosted(kind=final), and again from each ReporterReplied or
+        AdministratorReplied while that final answer stands (a reply restarts the count); any
+        later follow-up that is not final stops it until the next final answer. When it passes
+        the ticker runs CloseReport(reason=no_response, no_response_after=<its start>).
+    escalation (``escalation``, 60 working days, from ReportSubmitted; then
+    ``escalation_after_reopening``, 5 working days, from each ReportReopened; national limits)
+        Open until a FollowUpPosted(kind=final) (met), EscalatedToOmbudsman (escalated), or
+        ReportClosed/ReportRejected (cancelled). Once it has passed the reporter may escalate,
+        wherever the report is (unverified, returned, with an institution).
+    due soon (warnings)
+        When verification, reforward or follow_up is open and due soon, the ticker appends
+        SlaDueSoon(stage, due) once per deadline, for the people who must act.
 
 Breaches (SlaBreached, exactly once per stage and report, as the domain's RecordBreach decides)
     A breach is due when a verification, follow_up or resolution deadline ends later than its
@@ -74,30 +82,21 @@ from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from shared.calendar import WorkingDayCalendar, deadline_end, local_date, timezone_for_region
-from shared.events.base import DomainEvent
+from shared.reports.commands import (
+    CloseReport,
+    Command,
+    RecordBreach,
+    RecordDueSoon,
+    RemindCompletion,
+)
 from shared.reports.events import (
-    EscalatedToOmbudsman,
-    FollowUpPosted,
-    ForwardedToOPD,
-    ReportAmended,
-    ReportClosed,
-    ReportCompletionRequested,
-    ReporterReplied,
-    ReportReferred,
-    ReportRejected,
-    ReportReopened,
-    ReportReturned,
-    ReportSubmitted,
-    ReportTransferred,
-    ReportVerified,
-    SlaBreached,
+    CloseReason,
+    EscalationGrounds,
     SlaStage,
 )
+from shared.reports.facts import Fact
 from shared.reports.policy import Limit, SlaLimits, SlaPolicy
-from shared.store.port import RecordedEvent
 
 
 class Stage(StrEnum):
@@ -106,13 +105,19 @@ class Stage(StrEnum):
     RESOLUTION = "resolution"
     AUTO_CLOSE = "auto_close"
     ESCALATION = "escalation"
+    REFORWARD = "reforward"
+    COMPLETION_REMINDER = "completion_reminder"
+    COMPLETION_EXPIRY = "completion_expiry"
 
 
 BREACH_STAGES: dict[Stage, SlaStage] = {
     Stage.VERIFICATION: SlaStage.VERIFICATION,
     Stage.FOLLOW_UP: SlaStage.FOLLOW_UP,
     Stage.RESOLUTION: SlaStage.RESOLUTION,
+    Stage.REFORWARD: SlaStage.REFORWARD,
 }
+# The deadlines whose people are warned the working day before (SlaDueSoon).
+WARNED_STAGES = frozenset({Stage.VERIFICATION, Stage.FOLLOW_UP, Stage.REFORWARD})
 
 
 class Status(StrEnum):
@@ -122,8 +127,9 @@ class Status(StrEnum):
     PAUSED = "paused"
     MET = "met"
     CANCELLED = "cancelled"
-    CLOSED = "closed"  # auto_close: the report was closed for no response
+    CLOSED = "closed"  # auto_close / completion_expiry: the report was closed for it
     ESCALATED = "escalated"  # escalation: the reporter escalated
+    REMINDED = "reminded"  # completion_reminder: the reporter was reminded
 
 
 class State(StrEnum):
@@ -138,143 +144,24 @@ class State(StrEnum):
     CANCELLED = "cancelled"
     CLOSED = "closed"
     ESCALATED = "escalated"
+    REMINDED = "reminded"
 
 
 OPEN_STATES: tuple[State, ...] = (State.PENDING, State.DUE_SOON, State.OVERDUE)
 
-# The events that move a deadline; every other event is ignored (and never parsed).
-RELEVANT_EVENT_TYPES: frozenset[str] = frozenset(
-    cls.event_type
-    for cls in (
-        ReportSubmitted,
-        ReportCompletionRequested,
-        ReportAmended,
-        ReportVerified,
-        ReportRejected,
-        ReportReferred,
-        ForwardedToOPD,
-        ReportReturned,
-        ReportTransferred,
-        FollowUpPosted,
-        ReporterReplied,
-        ReportClosed,
-        ReportReopened,
-        SlaBreached,
-        EscalatedToOmbudsman,
-    )
-)
 _REGION_EVENTS = frozenset({"ReportSubmitted", "ReportReferred", "ReportVerified"})
 _FORWARDINGS = frozenset({"ForwardedToOPD", "ReportTransferred"})
 
 
-class Fact(BaseModel):
-    """What the sla rules keep of one event: no text, no personal data."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    event_type: str
-    version: int
-    at: datetime
-    event_id: str
-    correlation_id: str
-    agency_code: str | None = None
-    follow_up_due: date | None = None
-    region_code: str | None = None
-    requires_field_inspection: bool | None = None
-    kind: str | None = None
-    stage: str | None = None
-    due: date | None = None
-    reason: str | None = None
-
-
-def fact_of(
-    payload: DomainEvent, *, version: int, at: datetime, event_id: str, correlation_id: str
-) -> Fact | None:
-    """The fact of one event, or None for an event no deadline depends on."""
-    base = {"version": version, "at": at, "event_id": event_id, "correlation_id": correlation_id}
-    match payload:
-        case ReportSubmitted():
-            return Fact(
-                event_type=payload.event_type, region_code=payload.location.region_code, **base
-            )
-        case ReportVerified():
-            return Fact(
-                event_type=payload.event_type,
-                region_code=payload.region_code,
-                requires_field_inspection=payload.requires_field_inspection,
-                **base,
-            )
-        case ReportReferred():
-            return Fact(event_type=payload.event_type, region_code=payload.to_region, **base)
-        case ForwardedToOPD():
-            return Fact(
-                event_type=payload.event_type,
-                agency_code=payload.agency_code,
-                follow_up_due=payload.follow_up_due,
-                **base,
-            )
-        case ReportTransferred():
-            return Fact(
-                event_type=payload.event_type,
-                agency_code=payload.to_agency,
-                follow_up_due=payload.follow_up_due,
-                **base,
-            )
-        case ReportReturned():
-            return Fact(event_type=payload.event_type, agency_code=payload.agency_code, **base)
-        case FollowUpPosted():
-            return Fact(
-                event_type=payload.event_type,
-                agency_code=payload.agency_code,
-                kind=payload.kind.value,
-                **base,
-            )
-        case ReportClosed():
-            return Fact(event_type=payload.event_type, reason=payload.reason.value, **base)
-        case ReportReopened():
-            return Fact(event_type=payload.event_type, agency_code=payload.agency_code, **base)
-        case SlaBreached():
-            return Fact(
-                event_type=payload.event_type,
-                stage=payload.stage.value,
-                due=payload.due,
-                agency_code=payload.agency_code,
-                **base,
-            )
-        case (
-            ReportCompletionRequested()
-            | ReportAmended()
-            | ReportRejected()
-            | ReporterReplied()
-            | EscalatedToOmbudsman()
-        ):
-            return Fact(event_type=payload.event_type, **base)
-    return None
-
-
-def fact_of_recorded(event: RecordedEvent) -> Fact | None:
-    """The fact of a stored event; None for other streams' and irrelevant event types."""
-    if event.event_type not in RELEVANT_EVENT_TYPES:
-        return None
-    return fact_of(
-        event.payload(),
-        version=event.stream_version,
-        at=event.occurred_at,
-        event_id=str(event.event_id),
-        correlation_id=event.correlation_id,
-    )
-
-
-def facts_of(events: Iterable[RecordedEvent]) -> list[Fact]:
-    return [f for f in (fact_of_recorded(e) for e in events) if f is not None]
-
-
 # --- deadlines and actions --------------------------------------------------------------------
+ActionKind = Literal["breach", "auto_close", "remind", "close_incomplete", "due_soon"]
+
+
 @dataclass(frozen=True)
 class Action:
     """What the ticker must do once `not_before` has passed, under a fixed idempotency key."""
 
-    kind: Literal["breach", "auto_close"]
+    kind: ActionKind
     tracking_id: str
     stage: Stage
     key: str
@@ -283,7 +170,21 @@ class Action:
     agency_code: str | None
     correlation_id: str
     causation_id: str
-    follow_up_at: datetime | None = None
+    follow_up_at: datetime | None = None  # auto_close: the quiet time it counted from
+    closes_on: date | None = None  # remind: when the report closes without an answer
+
+    def command(self) -> Command:
+        """The domain command that carries the action out (idempotent under `key`)."""
+        if self.kind == "auto_close":
+            return CloseReport(reason=CloseReason.NO_RESPONSE, no_response_after=self.follow_up_at)
+        if self.kind == "close_incomplete":
+            return CloseReport(reason=CloseReason.INCOMPLETE)
+        if self.kind == "remind":
+            assert self.closes_on is not None
+            return RemindCompletion(closes_on=self.closes_on)
+        if self.kind == "due_soon":
+            return RecordDueSoon(stage=BREACH_STAGES[self.stage], due=self.due)
+        return RecordBreach(stage=BREACH_STAGES[self.stage], due=self.due)
 
 
 @dataclass(frozen=True)
@@ -304,6 +205,8 @@ class Deadline:
     current_scope: bool
     remaining_working_days: int | None = None  # verification only
     working_days_taken: int | None = None  # from the start day to the day it ended
+    warned: bool = False  # a SlaDueSoon for this deadline's due day is recorded
+    closes_on: date | None = None  # completion_reminder: the expiry's due day
 
     @property
     def key(self) -> str:
@@ -328,44 +231,61 @@ class Deadline:
             return State.MET_LATE if self.late else State.MET
         return State(self.status.value)
 
-    @property
-    def planned_action(self) -> Action | None:
-        """The action this deadline will need once its deadline has passed (None if none)."""
-        if self.due is None or self.deadline_end is None:
-            return None
-        if self.stage is Stage.AUTO_CLOSE:
-            if self.status is not Status.OPEN:
-                return None
-            return Action(
-                kind="auto_close",
-                tracking_id=self.tracking_id,
-                stage=self.stage,
-                key=f"sla:autoclose:{self.tracking_id}:{self.start.version}",
-                due=self.due,
-                not_before=self.deadline_end,
-                agency_code=self.agency_code,
-                correlation_id=self.start.correlation_id,
-                causation_id=self.start.event_id,
-                follow_up_at=self.start.at,
-            )
-        if self.stage not in BREACH_STAGES or self.breach_recorded or not self.current_scope:
-            return None
-        if self.status is not Status.OPEN and not self.late:
-            return None
+    def _action(self, kind: ActionKind, key: str, not_before: datetime) -> Action:
+        assert self.due is not None
         return Action(
-            kind="breach",
+            kind=kind,
             tracking_id=self.tracking_id,
             stage=self.stage,
-            key=(
-                f"sla:breach:{self.stage.value}:{self.tracking_id}:{self.due.isoformat()}"
-                f":v{self.start.version}"
-            ),
+            key=key,
             due=self.due,
-            not_before=self.deadline_end,
+            not_before=not_before,
             agency_code=self.agency_code,
             correlation_id=self.start.correlation_id,
             causation_id=self.start.event_id,
+            follow_up_at=self.start.at if kind == "auto_close" else None,
+            closes_on=self.closes_on,
         )
+
+    @property
+    def planned_actions(self) -> list[Action]:
+        """What this deadline will need: a warning when it is due soon, and the action once it
+        has passed (a breach, a reminder, a closing)."""
+        if self.due is None or self.deadline_end is None:
+            return []
+        tid, version, open_ = self.tracking_id, self.start.version, self.status is Status.OPEN
+        actions: list[Action] = []
+        if open_ and self.stage in WARNED_STAGES and not self.warned and self.due_soon_from:
+            key = f"sla:duesoon:{self.stage.value}:{tid}:{self.due.isoformat()}"
+            actions.append(self._action("due_soon", key, self.due_soon_from))
+        if self.stage is Stage.AUTO_CLOSE:
+            if open_:
+                key = f"sla:autoclose:{tid}:{version}"
+                actions.append(self._action("auto_close", key, self.deadline_end))
+            return actions
+        if self.stage is Stage.COMPLETION_REMINDER:
+            if open_:
+                key = f"sla:remind:{tid}:v{version}"
+                actions.append(self._action("remind", key, self.deadline_end))
+            return actions
+        if self.stage is Stage.COMPLETION_EXPIRY:
+            if open_:
+                key = f"sla:incomplete:{tid}:v{version}"
+                actions.append(self._action("close_incomplete", key, self.deadline_end))
+            return actions
+        if self.stage not in BREACH_STAGES or self.breach_recorded or not self.current_scope:
+            return actions
+        if self.status is not Status.OPEN and not self.late:
+            return actions
+        key = f"sla:breach:{self.stage.value}:{tid}:{self.due.isoformat()}:v{version}"
+        actions.append(self._action("breach", key, self.deadline_end))
+        return actions
+
+    @property
+    def planned_action(self) -> Action | None:
+        """The action once the deadline has passed (what the deadlines view shows)."""
+        found = [a for a in self.planned_actions if a.kind != "due_soon"]
+        return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -373,6 +293,8 @@ class Eligibility:
     eligible: bool
     reason: str
     eligible_from: datetime | None = None
+    opens_on: date | None = None  # the first local day on which the reporter may escalate
+    grounds: EscalationGrounds | None = None
 
 
 @dataclass(frozen=True)
@@ -393,36 +315,45 @@ class ReportDeadlines:
         return found[-1] if found else None
 
     def planned_actions(self) -> list[Action]:
-        return [a for a in (d.planned_action for d in self.deadlines) if a is not None]
+        return [a for d in self.deadlines for a in d.planned_actions]
 
     def due_actions(self, now: datetime) -> list[Action]:
-        """The actions whose deadline has passed at `now`."""
+        """The actions whose moment has come at `now`."""
         return [a for a in self.planned_actions() if now > a.not_before]
 
     def escalation_eligibility(self, now: datetime) -> Eligibility:
-        """May the reporter escalate to the Ombudsman at `now`?"""
+        """May the reporter escalate to the Ombudsman at `now`? Wherever the report is stuck:
+        60 working days after submission without a final answer, or 5 working days after a
+        reopening without a new one."""
         deadline = self.escalation
         if deadline is None:
-            return Eligibility(False, "the report has not been forwarded to an institution yet")
+            return Eligibility(False, "there is no such report")
         if deadline.status is Status.ESCALATED:
             return Eligibility(False, "the report has been escalated already")
-        if deadline.status is Status.CANCELLED:
-            if deadline.ended is not None and deadline.ended.event_type == "FollowUpPosted":
-                return Eligibility(False, "the institution has posted a follow-up")
+        if deadline.status is Status.MET:
+            return Eligibility(False, "the institution has given its final answer")
+        if deadline.status is not Status.OPEN:
             return Eligibility(False, f"the report is {self.status}")
-        assert deadline.deadline_end is not None
+        assert deadline.deadline_end is not None and deadline.due is not None
         eligible_from = deadline.deadline_end + timedelta(microseconds=1)
+        opens_on = deadline.due + timedelta(days=1)
+        grounds = (
+            EscalationGrounds.NO_FINAL_ANSWER
+            if deadline.cycle == 1
+            else EscalationGrounds.REOPENED_WITHOUT_ANSWER
+        )
         if now <= deadline.deadline_end:
             return Eligibility(
                 False,
-                f"escalation is possible only after {deadline.limit} without a follow-up",
+                f"escalation opens on {opens_on.isoformat()}: {deadline.limit} without a final"
+                " answer",
                 eligible_from,
+                opens_on,
+                grounds,
             )
-        if self.status != "forwarded":
-            return Eligibility(
-                False, f"the report is {self.status}, not with an institution", eligible_from
-            )
-        return Eligibility(True, "no follow-up within the limit", eligible_from)
+        return Eligibility(
+            True, f"no final answer within {deadline.limit}", eligible_from, opens_on, grounds
+        )
 
 
 # --- derivation -------------------------------------------------------------------------------
@@ -438,6 +369,7 @@ class _Cycle:
     ended: Fact | None = None
     remaining: int | None = None
     counted_from: date | None = None
+    closes_on: date | None = None
 
     def end(self, fact: Fact, status: Status) -> None:
         self.status = status
@@ -462,6 +394,8 @@ class _Walk:
     first_follow_up: Fact | None = None
     escalated: Fact | None = None
     closed: Fact | None = None
+    final_standing: bool = False  # a final answer stands (no later follow-up that is not one)
+    warned: set[tuple[str, date]] = field(default_factory=set)
 
     def day(self, at: datetime) -> date:
         return local_date(at, self.tz)
@@ -522,17 +456,24 @@ def derive(
 
 def _step(w: _Walk, f: Fact) -> None:
     cycle: _Cycle | None
+    national = w.limits(None)
     match f.event_type:
         case "ReportSubmitted":
             if w.cycles:
                 return  # a second submission cannot redefine the report
-            limit = w.limits(None).verification
+            limit = national.verification
             cycle = w.new_cycle(Stage.VERIFICATION, f, None, limit)
             cycle.counted_from = w.day(f.at)
             cycle.remaining = limit.days
             cycle.due = limit.due(cycle.counted_from, w.calendar, w.region)
+            _start(w, Stage.ESCALATION, f, None, national.escalation)
         case "ReportCompletionRequested":
             w.status = "completion_requested"
+            _start(w, Stage.COMPLETION_REMINDER, f, None, national.completion_reminder)
+            expiry = _start(w, Stage.COMPLETION_EXPIRY, f, None, national.completion_expiry)
+            reminder = w.open_cycle(Stage.COMPLETION_REMINDER)
+            if reminder is not None:
+                reminder.closes_on = expiry.due
             cycle = w.open_cycle(Stage.VERIFICATION)
             if cycle is None or cycle.status is not Status.OPEN or cycle.due is None:
                 return
@@ -546,6 +487,7 @@ def _step(w: _Walk, f: Fact) -> None:
         case "ReportAmended":
             if w.status == "completion_requested":
                 w.status = "submitted"
+            _end_completion(w, f, Status.MET)
             cycle = w.open_cycle(Stage.VERIFICATION)
             if cycle is None or cycle.status is not Status.PAUSED:
                 return
@@ -554,18 +496,27 @@ def _step(w: _Walk, f: Fact) -> None:
             cycle.remaining = max(cycle.remaining, 1)
             cycle.status = Status.OPEN
             cycle.due = w.calendar.add_working_days(cycle.counted_from, cycle.remaining, w.region)
+        case "CompletionReminded":
+            w.end_open(Stage.COMPLETION_REMINDER, f, Status.REMINDED)
         case "ReportVerified":
             w.status = "verified"
             w.field_inspection = bool(f.requires_field_inspection)
             w.end_open(Stage.VERIFICATION, f, Status.MET)
+            _end_completion(w, f, Status.CANCELLED)
         case "ReportRejected":
             w.status = "rejected"
             w.closed = f
             w.end_open(Stage.VERIFICATION, f, Status.MET)
+            w.end_open(Stage.REFORWARD, f, Status.MET)
+            w.end_open(Stage.ESCALATION, f, Status.CANCELLED)
+            _end_completion(w, f, Status.CANCELLED)
+        case "ReportReferred":
+            w.end_open(Stage.REFORWARD, f, Status.MET)  # a decision: sent up or across
         case "ForwardedToOPD" | "ReportTransferred":
             w.status = "forwarded"
             w.agency = f.agency_code
             w.forwardings.append(f.version)
+            w.end_open(Stage.REFORWARD, f, Status.MET)
             w.end_open(Stage.FOLLOW_UP, f, Status.CANCELLED)
             cycle = w.new_cycle(
                 Stage.FOLLOW_UP, f, f.agency_code, w.limits(f.agency_code).follow_up
@@ -573,50 +524,83 @@ def _step(w: _Walk, f: Fact) -> None:
             cycle.due = f.follow_up_due
             if w.first_agency is None:
                 w.first_agency = f.agency_code
-                w.new_cycle(Stage.RESOLUTION, f, f.agency_code, w.limits(None).resolution)
-                w.new_cycle(Stage.ESCALATION, f, f.agency_code, w.limits(None).escalation)
+                w.new_cycle(Stage.RESOLUTION, f, f.agency_code, national.resolution)
+        case "ReportDelegated":
+            w.agency = f.agency_code  # the unit answers under the same deadline
         case "ReportReturned":
             w.status = "returned"
             w.agency = None
             w.end_open(Stage.FOLLOW_UP, f, Status.CANCELLED)
+            _start(w, Stage.REFORWARD, f, None, national.reforward)
         case "FollowUpPosted":
             w.status = "followed_up"
-            w.end_open(Stage.FOLLOW_UP, f, Status.MET)
+            if f.kind != "question":  # a question answers nothing
+                w.end_open(Stage.FOLLOW_UP, f, Status.MET)
             w.end_open(Stage.AUTO_CLOSE, f, Status.CANCELLED)
-            if f.kind == "final":
-                w.end_open(Stage.RESOLUTION, f, Status.MET)
             if w.first_follow_up is None:
                 w.first_follow_up = f
-            agency = f.agency_code or w.agency
-            limit = w.limits(agency).auto_close
-            cycle = w.new_cycle(Stage.AUTO_CLOSE, f, agency, limit)
-            cycle.due = limit.due(w.day(f.at), w.calendar, w.region)
-        case "ReporterReplied":
+            w.final_standing = f.kind == "final"
+            if w.final_standing:
+                w.end_open(Stage.RESOLUTION, f, Status.MET)
+                w.end_open(Stage.ESCALATION, f, Status.MET)
+                _start_auto_close(w, f, f.agency_code or w.agency)
+        case "ReporterReplied" | "AdministratorReplied":
             w.end_open(Stage.AUTO_CLOSE, f, Status.CANCELLED)
+            if w.final_standing:  # a reply restarts the count to closing
+                _start_auto_close(w, f, w.agency)
         case "ReportClosed":
             w.status = "closed"
             w.closed = f
+            w.final_standing = False
             w.end_open(Stage.FOLLOW_UP, f, Status.CANCELLED)
             w.end_open(Stage.RESOLUTION, f, Status.MET)
+            w.end_open(Stage.REFORWARD, f, Status.MET)
+            w.end_open(Stage.ESCALATION, f, Status.CANCELLED)
             closing = Status.CLOSED if f.reason == "no_response" else Status.CANCELLED
             w.end_open(Stage.AUTO_CLOSE, f, closing)
+            w.end_open(Stage.COMPLETION_REMINDER, f, Status.CANCELLED)
+            expired = Status.CLOSED if f.reason == "incomplete" else Status.CANCELLED
+            w.end_open(Stage.COMPLETION_EXPIRY, f, expired)
         case "ReportReopened":
             w.status = "forwarded"
             w.closed = None
+            w.final_standing = False
             w.agency = f.agency_code or w.agency
             limit = w.limits(w.agency).follow_up
             cycle = w.new_cycle(Stage.FOLLOW_UP, f, w.agency, limit)
             cycle.due = limit.due(w.day(f.at), w.calendar, w.region)
+            w.new_cycle(Stage.RESOLUTION, f, w.agency, national.resolution)
+            _start(w, Stage.ESCALATION, f, None, national.escalation_after_reopening)
         case "SlaBreached":
             w.breaches.append(f)
+        case "SlaDueSoon":
+            if f.stage and f.due:
+                w.warned.add((f.stage, f.due))
         case "EscalatedToOmbudsman":
             w.escalated = f
-        case "ReportReferred":
-            pass  # only the region changes (see _final_region)
+            w.end_open(Stage.ESCALATION, f, Status.ESCALATED)
+
+
+def _start(w: _Walk, stage: Stage, f: Fact, agency: str | None, limit: Limit) -> _Cycle:
+    """A new cycle of `stage` from `f`, due `limit` after its day (an open one ends first)."""
+    w.end_open(stage, f, Status.CANCELLED)
+    cycle = w.new_cycle(stage, f, agency, limit)
+    cycle.due = limit.due(w.day(f.at), w.calendar, w.region)
+    return cycle
+
+
+def _start_auto_close(w: _Walk, f: Fact, agency: str | None) -> None:
+    _start(w, Stage.AUTO_CLOSE, f, agency, w.limits(agency).auto_close)
+
+
+def _end_completion(w: _Walk, f: Fact, status: Status) -> None:
+    w.end_open(Stage.COMPLETION_REMINDER, f, status)
+    w.end_open(Stage.COMPLETION_EXPIRY, f, status)
 
 
 def _with_late_cycles(w: _Walk) -> list[_Cycle]:
-    """Settle the report-wide deadlines (resolution, escalation) once every fact is known."""
+    """Settle the resolution deadlines once every fact is known: their limit depends on the
+    institution holding the report and on the field inspection the latest verification asked."""
     holder = w.agency or w.first_agency
     limits = w.limits(holder)
     for cycle in w.cycles:
@@ -624,16 +608,6 @@ def _with_late_cycles(w: _Walk) -> list[_Cycle]:
             cycle.agency_code = holder
             cycle.limit = limits.resolution_limit(w.field_inspection)
             cycle.due = cycle.limit.due(w.day(cycle.start.at), w.calendar, w.region)
-        elif cycle.stage is Stage.ESCALATION:
-            cycle.agency_code = holder
-            cycle.limit = limits.escalation
-            cycle.due = cycle.limit.due(w.day(cycle.start.at), w.calendar, w.region)
-            if w.escalated is not None:
-                cycle.end(w.escalated, Status.ESCALATED)
-            elif w.first_follow_up is not None:
-                cycle.end(w.first_follow_up, Status.CANCELLED)
-            elif w.closed is not None:
-                cycle.end(w.closed, Status.CANCELLED)
     return w.cycles
 
 
@@ -683,7 +657,14 @@ def _finish(tracking_id: str, w: _Walk, cycle: _Cycle) -> Deadline:
         current_scope=before is None,
         remaining_working_days=cycle.remaining if cycle.stage is Stage.VERIFICATION else None,
         working_days_taken=taken,
+        warned=cycle.due is not None and (cycle.stage.value, cycle.due) in _warned_keys(w),
+        closes_on=cycle.closes_on,
     )
+
+
+def _warned_keys(w: _Walk) -> set[tuple[str, date]]:
+    # SlaDueSoon names the breach stage, whose value is the deadline stage's.
+    return w.warned
 
 
 # --- time left --------------------------------------------------------------------------------

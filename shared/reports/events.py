@@ -44,15 +44,22 @@ class RejectionReason(StrEnum):
 
 class CloseReason(StrEnum):
     BY_REPORTER = "by_reporter"
-    NO_RESPONSE = "no_response"
+    NO_RESPONSE = "no_response"  # 10 working days after a final answer without a reply
     RESOLVED = "resolved"
     BY_ADMIN = "by_admin"
+    INCOMPLETE = "incomplete"  # 10 working days after a completion request without an answer
 
 
 class SlaStage(StrEnum):
-    VERIFICATION = "verification"
-    FOLLOW_UP = "follow_up"
-    RESOLUTION = "resolution"
+    VERIFICATION = "verification"  # 3 working days from submission to verification
+    FOLLOW_UP = "follow_up"  # 5 working days from forwarding to the first interim or final answer
+    RESOLUTION = "resolution"  # 14/60 days from forwarding to the final answer
+    REFORWARD = "reforward"  # 3 working days from a return to the next forwarding or decision
+
+
+class EscalationGrounds(StrEnum):
+    NO_FINAL_ANSWER = "no_final_answer"  # 60 working days since submission without a final answer
+    REOPENED_WITHOUT_ANSWER = "reopened_without_answer"  # 5 working days after reopening
 
 
 class FollowUpKind(StrEnum):
@@ -214,6 +221,56 @@ class EscalatedToOmbudsman(DomainEvent):
     ombudsman_office: str
     province_code: str | None
     evidence_sha256: str | None = None
+    grounds: EscalationGrounds | None = Field(
+        default=None, description="Why escalation was open (absent in events before it existed)"
+    )
+
+
+class ReportDelegated(DomainEvent):
+    """An institution hands a report to one of its own units (Dinkes → Puskesmas, a city's
+    desk → its OPD). The unit answers under the same follow-up deadline."""
+
+    event_type: ClassVar[str] = "ReportDelegated"
+    from_agency: str
+    to_agency: str
+    to_agency_name: str
+    note: str | None = None
+
+
+class AdministratorReplied(DomainEvent):
+    """A LAPOR administrator answers on the report's follow-up page (it restarts the 10 working
+    days after which a report with a final answer closes)."""
+
+    event_type: ClassVar[str] = "AdministratorReplied"
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class PublicTextSet(DomainEvent):
+    """What the public sees of a report instead of the reporter's own words (a phone number or
+    a name taken out). The original stays for the reporter and the institution."""
+
+    event_type: ClassVar[str] = "PublicTextSet"
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=10_000)
+    note: str | None = None
+
+
+class CompletionReminded(DomainEvent):
+    """The reporter was asked for missing information 5 working days ago and has not answered:
+    sla reminds them once; the report closes as incomplete on `closes_on` without an answer."""
+
+    event_type: ClassVar[str] = "CompletionReminded"
+    closes_on: date
+
+
+class SlaDueSoon(DomainEvent):
+    """A deadline ends on `due` (the next working day or sooner): a warning for the people who
+    must act (administrators for verification and re-forwarding, the institution for answers)."""
+
+    event_type: ClassVar[str] = "SlaDueSoon"
+    stage: SlaStage
+    due: date
+    agency_code: str | None = None
 
 
 REPORT_EVENTS: tuple[type[DomainEvent], ...] = (
@@ -235,6 +292,11 @@ REPORT_EVENTS: tuple[type[DomainEvent], ...] = (
     ReportReopened,
     SlaBreached,
     EscalatedToOmbudsman,
+    ReportDelegated,
+    AdministratorReplied,
+    PublicTextSet,
+    CompletionReminded,
+    SlaDueSoon,
 )
 
 # (event_type, from_version) -> upcaster to the next version. None yet: every report event is v1.

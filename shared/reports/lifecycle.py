@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from shared.crypto import EncryptedBlob
-from shared.errors import DomainError
+from shared.errors import DomainError, InvalidInput
 from shared.events.aggregate import Aggregate
 from shared.events.base import DomainEvent
 from shared.reports.commands import (
@@ -21,33 +21,43 @@ from shared.reports.commands import (
     ChangeProtection,
     CloseReport,
     Command,
+    DelegateReport,
     EscalateToOmbudsman,
     ForwardReport,
     PostFollowUp,
     PostponeReport,
     RateReport,
     RecordBreach,
+    RecordDueSoon,
     ReferReport,
     RejectReport,
+    RemindCompletion,
+    ReplyAsAdministrator,
     ReplyAsReporter,
     RequestCompletion,
     ReturnReport,
+    SetPublicText,
     SubmitReport,
     TransferReport,
     VerifyReport,
 )
 from shared.reports.events import (
+    AdministratorReplied,
     Classification,
     CloseReason,
+    CompletionReminded,
     EscalatedToOmbudsman,
+    FollowUpKind,
     FollowUpPosted,
     ForwardedToOPD,
     Location,
     ProtectionChanged,
+    PublicTextSet,
     RejectionReason,
     ReportAmended,
     ReportClosed,
     ReportCompletionRequested,
+    ReportDelegated,
     ReporterReplied,
     ReportPostponed,
     ReportRated,
@@ -59,6 +69,7 @@ from shared.reports.events import (
     ReportTransferred,
     ReportVerified,
     SlaBreached,
+    SlaDueSoon,
     SlaStage,
     Status,
 )
@@ -86,6 +97,18 @@ class NotYourReport(DomainError):
 
 class ReportNotFound(DomainError):
     pass
+
+
+class EscalationNotOpen(DomainError):
+    """The reporter may not escalate yet: `opens_on` is the first day they may."""
+
+    def __init__(self, opens_on: date | None) -> None:
+        when = f" from {opens_on.isoformat()}" if opens_on else ""
+        super().__init__(
+            f"escalation to the Ombudsman is possible{when}: 60 working days after the report"
+            " without a final answer, or 5 working days after a reopening without one"
+        )
+        self.opens_on = opens_on
 
 
 class TrackingIdTaken(DomainError):
@@ -129,6 +152,21 @@ class ReportState:
     escalated: bool = False
     returned_by: tuple[str, ...] = ()
     transferred_from: str | None = None  # the agency of the last transfer, while it holds
+    delegated_from: str | None = None  # the agency of the last delegation, while it holds
+    ever_forwarded: bool = False
+    final_answer_at: datetime | None = None  # the standing final answer (none after reopening)
+    # Since when the report has been quiet after a final answer: the final answer itself, or the
+    # latest reply of the reporter or an administrator after it. None: nothing counts down.
+    auto_close_since: datetime | None = None
+    completion_reminded: bool = False
+    warned: frozenset[tuple[SlaStage, date]] = frozenset()
+    public_text: tuple[str, str] | None = None  # (title, body) the public sees instead
+
+    @property
+    def published(self) -> bool:
+        """Public (lists, search, map, its public page) once forwarded, unless confidential;
+        never when rejected (DESIGN §9)."""
+        return self.ever_forwarded and not self.confidential and self.status is not Status.REJECTED
 
     @property
     def awaiting_reply(self) -> bool:
@@ -169,7 +207,14 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
     state = replace(state, version=state.version + 1)
     match event:
         case ReportCompletionRequested():
-            return replace(state, status=Status.COMPLETION_REQUESTED, completion_requested_at=at)
+            return replace(
+                state,
+                status=Status.COMPLETION_REQUESTED,
+                completion_requested_at=at,
+                completion_reminded=False,
+            )
+        case CompletionReminded():
+            return replace(state, completion_reminded=True)
         case ReportAmended():
             if state.status is Status.COMPLETION_REQUESTED:
                 return replace(state, status=Status.SUBMITTED, completion_requested_at=None)
@@ -202,7 +247,12 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 forwarded_at=at,
                 breached=state.breached - {SlaStage.FOLLOW_UP},
                 transferred_from=None,
+                delegated_from=None,
+                ever_forwarded=True,
             )
+        case ReportDelegated():
+            # The unit answers under the same deadline: nothing is reset.
+            return replace(state, agency_code=event.to_agency, delegated_from=event.from_agency)
         case ReportReturned():
             return replace(
                 state,
@@ -210,6 +260,7 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 agency_code=None,
                 returned_by=(*state.returned_by, event.agency_code),
                 transferred_from=None,
+                delegated_from=None,
             )
         case ReportSubmitted():
             return state  # a second submission cannot redefine the report: the first one stands
@@ -221,6 +272,7 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 forwarded_at=at,
                 breached=state.breached - {SlaStage.FOLLOW_UP},
                 transferred_from=event.from_agency,
+                delegated_from=None,
             )
         case FollowUpPosted():
             return replace(
@@ -230,13 +282,28 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 last_follow_up_version=state.version,
                 first_follow_up_at=state.first_follow_up_at or at,
                 follow_up_count=state.follow_up_count + 1,
+                # Only a final answer starts the count to closing; anything else stops it.
+                final_answer_at=at if event.kind is FollowUpKind.FINAL else state.final_answer_at,
+                auto_close_since=at if event.kind is FollowUpKind.FINAL else None,
             )
         case ReporterReplied():
-            return replace(state, last_reply_at=at, last_reply_version=state.version)
+            return replace(
+                state,
+                last_reply_at=at,
+                last_reply_version=state.version,
+                auto_close_since=at if state.auto_close_since else None,
+            )
+        case AdministratorReplied():
+            return replace(state, auto_close_since=at if state.auto_close_since else None)
         case ReportClosed():
             # Each closure is rated on its own (a reopened report is rated again when it closes).
             return replace(
-                state, status=Status.CLOSED, closed_at=at, close_reason=event.reason, rating=None
+                state,
+                status=Status.CLOSED,
+                closed_at=at,
+                close_reason=event.reason,
+                rating=None,
+                auto_close_since=None,
             )
         case ReportRated():
             return replace(state, rating=event.rating)
@@ -249,12 +316,18 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 close_reason=None,
                 last_follow_up_at=None,
                 last_follow_up_version=None,
+                final_answer_at=None,
+                auto_close_since=None,
                 forwarded_at=at,
                 # A reopened report gets a new follow-up deadline, which can be breached anew.
                 breached=state.breached - {SlaStage.FOLLOW_UP},
             )
         case SlaBreached():
             return replace(state, breached=state.breached | {event.stage})
+        case PublicTextSet():
+            return replace(state, public_text=(event.title, event.body))
+        case SlaDueSoon():
+            return replace(state, warned=state.warned | {(event.stage, event.due)})
         case EscalatedToOmbudsman():
             return replace(state, escalated=True)
     return state
@@ -262,6 +335,7 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
 
 OPEN_FOR_VERIFICATION = (Status.SUBMITTED, Status.COMPLETION_REQUESTED)
 WITH_AGENCY = (Status.FORWARDED, Status.FOLLOWED_UP)
+WITH_ADMINS = (*OPEN_FOR_VERIFICATION, Status.RETURNED)
 _VERIFIED_ONWARDS = (Status.VERIFIED, Status.FORWARDED, Status.RETURNED, Status.FOLLOWED_UP)
 
 # The status machine of DESIGN §2 in one table: for each command, the statuses it acts on and the
@@ -273,21 +347,30 @@ TRANSITIONS: Mapping[type[Command], Mapping[Status, Status | None]] = MappingPro
         RequestCompletion: {Status.SUBMITTED: Status.COMPLETION_REQUESTED},
         AmendReport: dict.fromkeys(OPEN_FOR_VERIFICATION, Status.SUBMITTED),
         VerifyReport: dict.fromkeys(OPEN_FOR_VERIFICATION, Status.VERIFIED),
-        RejectReport: dict.fromkeys(OPEN_FOR_VERIFICATION, Status.REJECTED),
+        # A returned report is with the administrators again: forward, reject or send it up.
+        RejectReport: dict.fromkeys(WITH_ADMINS, Status.REJECTED),
         PostponeReport: dict.fromkeys(OPEN_FOR_VERIFICATION),
-        ReferReport: dict.fromkeys(OPEN_FOR_VERIFICATION),
+        ReferReport: dict.fromkeys(WITH_ADMINS),
         ChangeProtection: dict.fromkeys(
             (s for s in Status if s not in (Status.CLOSED, Status.REJECTED)), None
         ),
         ForwardReport: {Status.VERIFIED: Status.FORWARDED, Status.RETURNED: Status.FORWARDED},
         ReturnReport: {Status.FORWARDED: Status.RETURNED},
         TransferReport: {Status.FORWARDED: None},
+        DelegateReport: dict.fromkeys(WITH_AGENCY),
         PostFollowUp: dict.fromkeys(WITH_AGENCY, Status.FOLLOWED_UP),
         ReplyAsReporter: {Status.FOLLOWED_UP: None},
+        ReplyAsAdministrator: {Status.FOLLOWED_UP: None},
+        SetPublicText: dict.fromkeys(s for s in Status if s is not Status.REJECTED),
         CloseReport: dict.fromkeys(_VERIFIED_ONWARDS, Status.CLOSED),
         RateReport: {Status.CLOSED: None},
         RecordBreach: dict.fromkeys(Status),
-        EscalateToOmbudsman: {Status.FORWARDED: None},
+        RecordDueSoon: dict.fromkeys(Status),
+        RemindCompletion: {Status.COMPLETION_REQUESTED: None},
+        # Wherever the report is stuck, as long as it is not finished (sla says when it opens).
+        EscalateToOmbudsman: dict.fromkeys(
+            (s for s in Status if s not in (Status.CLOSED, Status.REJECTED)), None
+        ),
     }
 )
 
@@ -376,6 +459,8 @@ def _reject(s: ReportState, c: RejectReport) -> list[DomainEvent]:
         raise DomainError("duplicate_of: a duplicate must name the report it duplicates")
     if c.duplicate_of == s.tracking_id:
         raise DomainError("duplicate_of: a report cannot duplicate itself")
+    if c.reason is RejectionReason.OTHER and not (c.note and c.note.strip()):
+        raise InvalidInput("note: say why the report is rejected when the reason is other")
     return [ReportRejected(reason=c.reason, note=c.note, duplicate_of=c.duplicate_of)]
 
 
@@ -383,6 +468,10 @@ def _postpone(s: ReportState, c: PostponeReport) -> list[DomainEvent]:
     _check(s, c, "postpone")
     if s.postponed_until == c.until:
         return []
+    if c.due is not None and c.until > c.due:
+        raise InvalidInput(
+            f"until: postponing may not pass the due date {c.due.isoformat()}: the deadline stays"
+        )
     return [ReportPostponed(until=c.until, note=c.note)]
 
 
@@ -477,10 +566,15 @@ def _close(s: ReportState, c: CloseReport) -> list[DomainEvent]:
     if s.status is Status.CLOSED:
         return []
     if c.reason is CloseReason.NO_RESPONSE:
-        # Only the follow-up the deadline was counted from, still unanswered, closes the report.
-        if s.status is not Status.FOLLOWED_UP or not s.awaiting_reply:
+        # Only the quiet time the deadline was counted from (a final answer, or the latest reply
+        # after it) closes the report; a stale timer changes nothing.
+        if s.status is not Status.FOLLOWED_UP or s.auto_close_since is None:
             return []
-        if c.no_response_after is not None and s.last_follow_up_at != c.no_response_after:
+        if c.no_response_after is not None and s.auto_close_since != c.no_response_after:
+            return []
+    elif c.reason is CloseReason.INCOMPLETE:
+        # sla's timer on an unanswered completion request; stale once the reporter answered.
+        if s.status is not Status.COMPLETION_REQUESTED:
             return []
     else:
         _check(s, c, "close")
@@ -507,15 +601,58 @@ def _breach(s: ReportState, c: RecordBreach) -> list[DomainEvent]:
 def _escalate(s: ReportState, c: EscalateToOmbudsman) -> list[DomainEvent]:
     if s.escalated:
         return []
-    if s.status is not Status.FORWARDED or not c.eligible:
-        raise DomainError("escalation is possible only after 60 working days without follow-up")
+    _check(s, c, "escalate")
+    if not c.eligible:
+        raise EscalationNotOpen(c.opens_on)
     return [
         EscalatedToOmbudsman(
             ombudsman_office=c.ombudsman_office,
             province_code=c.province_code,
             evidence_sha256=c.evidence_sha256,
+            grounds=c.grounds,
         )
     ]
+
+
+def _delegate(s: ReportState, c: DelegateReport) -> list[DomainEvent]:
+    if c.to_agency == c.from_agency:
+        raise DomainError("agency_code: cannot delegate a report to the same institution")
+    if s.agency_code == c.to_agency and s.delegated_from == c.from_agency:
+        return []  # this very delegation happened already
+    _check(s, c, "delegate")
+    _require_agency(s, c.from_agency)
+    return [
+        ReportDelegated(
+            from_agency=c.from_agency,
+            to_agency=c.to_agency,
+            to_agency_name=c.to_agency_name,
+            note=c.note,
+        )
+    ]
+
+
+def _admin_reply(s: ReportState, c: ReplyAsAdministrator) -> list[DomainEvent]:
+    _check(s, c, "reply to")
+    return [AdministratorReplied(text=c.text)]
+
+
+def _public_text(s: ReportState, c: SetPublicText) -> list[DomainEvent]:
+    if s.public_text == (c.title, c.body):
+        return []
+    _check(s, c, "set the public text of")
+    return [PublicTextSet(title=c.title, body=c.body, note=c.note)]
+
+
+def _remind(s: ReportState, c: RemindCompletion) -> list[DomainEvent]:
+    if s.status is not Status.COMPLETION_REQUESTED or s.completion_reminded:
+        return []  # answered meanwhile, or reminded once already
+    return [CompletionReminded(closes_on=c.closes_on)]
+
+
+def _due_soon(s: ReportState, c: RecordDueSoon) -> list[DomainEvent]:
+    if (c.stage, c.due) in s.warned:
+        return []
+    return [SlaDueSoon(stage=c.stage, due=c.due, agency_code=s.agency_code)]
 
 
 _DECIDERS: dict[type[Command], Callable[[ReportState, Any], list[DomainEvent]]] = {
@@ -535,6 +672,11 @@ _DECIDERS: dict[type[Command], Callable[[ReportState, Any], list[DomainEvent]]] 
     RateReport: _rate,
     RecordBreach: _breach,
     EscalateToOmbudsman: _escalate,
+    DelegateReport: _delegate,
+    ReplyAsAdministrator: _admin_reply,
+    SetPublicText: _public_text,
+    RemindCompletion: _remind,
+    RecordDueSoon: _due_soon,
 }
 
 

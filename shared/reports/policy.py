@@ -17,14 +17,22 @@ National defaults (DESIGN §2):
 limit                          default                    counted from → what happens when due
 =============================  =========================  ======================================
 verification                   3 working days             submission → SlaBreached(verification)
-follow_up                      5 working days             forwarding → SlaBreached(follow_up)
-auto_close                     10 working days            a follow-up with no reply → ReportClosed
-                                                          (reason=no_response)
-resolution                     14 calendar days           forwarding → SlaBreached(resolution)
-resolution_field_inspection    60 calendar days           forwarding → SlaBreached(resolution),
-                                                          when the report needs a field inspection
-escalation                     60 working days            forwarding with no follow-up at all →
+reforward                      3 working days             a return → SlaBreached(reforward)
+follow_up                      5 working days             forwarding → SlaBreached(follow_up) unless
+                                                          an interim or final answer came
+auto_close                     10 working days            a final answer (or a reply after it) with
+                                                          no reply → ReportClosed(no_response)
+completion_reminder            5 working days             a completion request → CompletionReminded
+completion_expiry              10 working days            a completion request → ReportClosed
+                                                          (reason=incomplete)
+resolution                     14 calendar days           forwarding (or reopening) →
+                                                          SlaBreached(resolution) before a final one
+resolution_field_inspection    60 calendar days           the same, when the report needs a field
+                                                          inspection
+escalation                     60 working days            submission with no final answer →
                                                           the reporter may escalate to the Ombudsman
+escalation_after_reopening     5 working days             reopening with no new final answer →
+                                                          the reporter may escalate
 due_soon                       1 working day              a deadline is "due soon" from the start of
                                                           the day this many days before its due day
 =============================  =========================  ======================================
@@ -123,12 +131,24 @@ class SlaLimits(BaseModel):
     verification: Limit = Field(
         default=_working(3), description="From submission until verified, rejected or sent back"
     )
+    reforward: Limit = Field(
+        default=_working(3),
+        description="From a return by an institution until forwarded again (or decided)",
+    )
+    completion_reminder: Limit = Field(
+        default=_working(5), description="From a completion request to reminding the reporter"
+    )
+    completion_expiry: Limit = Field(
+        default=_working(10),
+        description="From a completion request without an answer to closing as incomplete",
+    )
     follow_up: Limit = Field(
         default=_working(5), description="From forwarding to the institution's first follow-up"
     )
     auto_close: Limit = Field(
         default=_working(10),
-        description="From a follow-up with no reply from reporter or admin to closing it",
+        description="From a final answer (or the latest reply after it) with no reply from"
+        " reporter or admin to closing it",
     )
     resolution: Limit = Field(
         default=_calendar(14), description="From forwarding to resolution, no field inspection"
@@ -138,7 +158,11 @@ class SlaLimits(BaseModel):
     )
     escalation: Limit = Field(
         default=_working(60),
-        description="From forwarding with no follow-up at all until the reporter may escalate",
+        description="From submission with no final answer until the reporter may escalate",
+    )
+    escalation_after_reopening: Limit = Field(
+        default=_working(5),
+        description="From a reopening with no new final answer until the reporter may escalate",
     )
     due_soon: Limit = Field(
         default=_working(1), description="How long before its due day a deadline is due soon"
@@ -205,6 +229,10 @@ class SlaLimitsOverride(BaseModel):
     resolution_field_inspection: LimitPatch | None = None
     escalation: LimitPatch | None = None
     due_soon: LimitPatch | None = None
+    reforward: LimitPatch | None = None
+    completion_reminder: LimitPatch | None = None
+    completion_expiry: LimitPatch | None = None
+    escalation_after_reopening: LimitPatch | None = None
 
     def apply(self, base: SlaLimits) -> SlaLimits:
         return SlaLimits(
@@ -217,6 +245,12 @@ class SlaLimitsOverride(BaseModel):
             ),
             escalation=_patch(base.escalation, self.escalation),
             due_soon=_patch(base.due_soon, self.due_soon),
+            reforward=_patch(base.reforward, self.reforward),
+            completion_reminder=_patch(base.completion_reminder, self.completion_reminder),
+            completion_expiry=_patch(base.completion_expiry, self.completion_expiry),
+            escalation_after_reopening=_patch(
+                base.escalation_after_reopening, self.escalation_after_reopening
+            ),
         )
 
 

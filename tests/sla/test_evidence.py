@@ -24,8 +24,9 @@ from shared.reports.commands import (
     RecordBreach,
     VerifyReport,
 )
-from shared.reports.deadlines import derive, facts_of
+from shared.reports.deadlines import derive
 from shared.reports.events import Location, SlaStage
+from shared.reports.facts import facts_of
 from shared.reports.lifecycle import ReportState
 from shared.reports.policy import DEFAULT_POLICY
 from shared.runtime.repository import Meta, ReportRepository

@@ -15,28 +15,37 @@ from hypothesis import strategies as st
 
 from shared.calendar import WIB, WIT, WITA, WorkingDayCalendar
 from shared.events.base import DomainEvent
-from shared.reports.deadlines import Fact, ReportDeadlines, Stage, State, Status, derive, fact_of
+from shared.reports.commands import CloseReport, RecordBreach, RecordDueSoon, RemindCompletion
+from shared.reports.deadlines import Action, ReportDeadlines, Stage, State, Status, derive
 from shared.reports.events import (
+    AdministratorReplied,
     Classification,
     CloseReason,
+    CompletionReminded,
     EscalatedToOmbudsman,
+    EscalationGrounds,
     FollowUpKind,
     FollowUpPosted,
     ForwardedToOPD,
     Location,
+    RejectionReason,
     ReportAmended,
     ReportClosed,
     ReportCompletionRequested,
+    ReportDelegated,
     ReporterReplied,
     ReportReferred,
+    ReportRejected,
     ReportReopened,
     ReportReturned,
     ReportSubmitted,
     ReportTransferred,
     ReportVerified,
     SlaBreached,
+    SlaDueSoon,
     SlaStage,
 )
+from shared.reports.facts import Fact, fact_of
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.values import Channel
 
@@ -106,6 +115,11 @@ def report(
     return derive(TID, facts(*steps), CAL, policy)
 
 
+def acts(r: ReportDeadlines, now: datetime) -> list[Action]:
+    """What the ticker does at `now`, warnings aside (see the due-soon tests for those)."""
+    return [a for a in r.due_actions(now) if a.kind != "due_soon"]
+
+
 # --- verification -----------------------------------------------------------------------------
 def test_verification_is_due_three_working_days_after_the_day_of_submission_across_lebaran() -> (
     None
@@ -119,9 +133,11 @@ def test_verification_is_due_three_working_days_after_the_day_of_submission_acro
     assert v.state(at("2026-03-25", 23, 59)) is State.PENDING
     assert v.state(start_of("2026-03-26")) is State.DUE_SOON
     assert v.state(end_of("2026-03-27")) is State.DUE_SOON
-    assert r.due_actions(end_of("2026-03-27")) == []
+    assert acts(r, end_of("2026-03-27")) == []
+    [warning] = r.due_actions(at("2026-03-26", 0, 1))  # the admins are warned the day before
+    assert (warning.kind, warning.key) == ("due_soon", f"sla:duesoon:verification:{TID}:2026-03-27")
     assert v.state(start_of("2026-03-28")) is State.OVERDUE
-    [action] = r.due_actions(start_of("2026-03-28"))
+    [action] = acts(r, start_of("2026-03-28"))
     assert action.kind == "breach" and action.stage is Stage.VERIFICATION
     assert action.key == f"sla:breach:verification:{TID}:2026-03-27:v1"
     assert action.due == date(2026, 3, 27)
@@ -174,7 +190,8 @@ def test_a_request_for_completion_pauses_verification_and_an_amendment_resumes_t
     [p] = paused.of_stage(Stage.VERIFICATION)
     assert p.status is Status.PAUSED and p.due is None and p.deadline_end is None
     assert p.state(at("2027-01-01")) is State.PAUSED
-    assert paused.due_actions(at("2027-01-01")) == []
+    # while paused, only the completion request's own timers act: a reminder, then the closing
+    assert {a.kind for a in paused.due_actions(at("2027-01-01"))} == {"remind", "close_incomplete"}
 
 
 def test_an_amendment_during_lebaran_resumes_on_the_first_working_day_after_it() -> None:
@@ -205,7 +222,7 @@ def test_a_request_after_the_deadline_does_not_pause_a_missed_verification() -> 
     )
     [v] = r.of_stage(Stage.VERIFICATION)
     assert v.status is Status.OPEN and v.due == date(2026, 3, 5)
-    assert [a.stage for a in r.due_actions(at("2026-03-09", 12))] == [Stage.VERIFICATION]
+    assert [a.stage for a in acts(r, at("2026-03-09", 12))] == [Stage.VERIFICATION]
 
 
 def test_pauses_chain() -> None:
@@ -285,9 +302,7 @@ def test_a_transfer_starts_a_new_follow_up_deadline_and_scope() -> None:
         False,
     )
     assert [
-        (a.stage, a.agency_code)
-        for a in r.due_actions(at("2026-03-21"))
-        if a.stage is Stage.FOLLOW_UP
+        (a.stage, a.agency_code) for a in acts(r, at("2026-03-21")) if a.stage is Stage.FOLLOW_UP
     ] == [(Stage.FOLLOW_UP, OTHER)]
 
 
@@ -311,7 +326,7 @@ def test_a_return_cancels_the_follow_up_deadline_and_a_new_forwarding_starts_one
     first, second = r.of_stage(Stage.FOLLOW_UP)
     assert first.status is Status.CANCELLED and not first.late
     assert second.status is Status.OPEN and second.agency_code == OTHER
-    assert r.due_actions(at("2026-03-13", 12)) == []
+    assert acts(r, at("2026-03-13", 12)) == []
 
 
 # --- resolution -------------------------------------------------------------------------------
@@ -355,7 +370,7 @@ def test_an_institution_policy_overrides_the_national_limits() -> None:
         (submitted(), at("2026-03-10")),
         (verified(), at("2026-03-11")),
         (forwarded("2026-03-26"), at("2026-03-16")),
-        (follow_up(), at("2026-03-17")),
+        (follow_up(FollowUpKind.FINAL), at("2026-03-17")),
         policy=policy,
     )
     # 17 Mar, then 25, 26, 27, 30, 31 Mar, 1, 2 Apr; 3 Apr is Good Friday; 6, 7 Apr.
@@ -369,36 +384,59 @@ def year_end(*more: tuple[DomainEvent, datetime]) -> ReportDeadlines:
         (submitted(), at("2026-12-14")),
         (verified(), at("2026-12-15")),
         (forwarded("2026-12-23"), at("2026-12-16")),
-        (follow_up(), at("2026-12-23", 14)),
+        (follow_up(FollowUpKind.FINAL), at("2026-12-23", 14)),
         *more,
     )
 
 
-def test_auto_close_ten_working_days_after_the_last_follow_up_across_the_year_end() -> None:
+def test_auto_close_ten_working_days_after_the_final_answer_across_the_year_end() -> None:
     r = year_end()
     [a] = r.of_stage(Stage.AUTO_CLOSE)
     # 24, 25 Dec: cuti bersama and Christmas; 1 Jan: New Year; 5 Jan 2027: Isra Mikraj.
     assert a.due == date(2027, 1, 12)
-    assert [x.stage for x in r.due_actions(end_of("2027-01-12"))] == [Stage.RESOLUTION]
+    assert acts(r, end_of("2027-01-12")) == []  # the final answer met resolution in time
     [action] = [x for x in r.due_actions(start_of("2027-01-13")) if x.kind == "auto_close"]
     assert action.follow_up_at == at("2026-12-23", 14)
     assert action.key == f"sla:autoclose:{TID}:4"
     assert action.causation_id == "e4"
 
 
-def test_a_reply_stops_auto_close_and_the_next_follow_up_starts_it_again() -> None:
-    replied = year_end((ReporterReplied(text="Belum beres"), at("2027-01-05")))
-    assert replied.of_stage(Stage.AUTO_CLOSE)[0].status is Status.CANCELLED
-    assert [x for x in replied.due_actions(at("2027-02-01")) if x.kind == "auto_close"] == []
-    again = year_end(
-        (ReporterReplied(text="Belum beres"), at("2027-01-05")),
-        (follow_up(), at("2027-01-06")),
-    )
-    first, second = again.of_stage(Stage.AUTO_CLOSE)
+def test_only_a_final_answer_starts_auto_close() -> None:
+    for kind in (FollowUpKind.INTERIM, FollowUpKind.QUESTION):
+        r = report(
+            (submitted(), at("2026-12-14")),
+            (verified(), at("2026-12-15")),
+            (forwarded("2026-12-23"), at("2026-12-16")),
+            (follow_up(kind), at("2026-12-23", 14)),
+        )
+        assert r.of_stage(Stage.AUTO_CLOSE) == []
+        assert [x for x in r.due_actions(at("2027-06-01")) if x.kind == "auto_close"] == []
+
+
+@pytest.mark.parametrize(
+    "reply", [ReporterReplied(text="Belum beres"), AdministratorReplied(text="Mohon dicek")]
+)
+def test_a_reply_restarts_auto_close_and_a_later_answer_that_is_not_final_stops_it(
+    reply: DomainEvent,
+) -> None:
+    replied = year_end((reply, at("2027-01-05")))
+    first, second = replied.of_stage(Stage.AUTO_CLOSE)
     assert first.status is Status.CANCELLED
-    assert second.status is Status.OPEN and second.due == date(2027, 1, 20)
+    # 5 Jan is Isra Mikraj: day one is 6 Jan, the tenth working day 19 Jan.
+    assert second.status is Status.OPEN and second.due == date(2027, 1, 19)
     assert second.planned_action is not None
-    assert second.planned_action.key == f"sla:autoclose:{TID}:6"
+    assert second.planned_action.key == f"sla:autoclose:{TID}:5"
+    assert second.planned_action.follow_up_at == at("2027-01-05")
+    asked = year_end(
+        (reply, at("2027-01-05")), (follow_up(FollowUpKind.QUESTION), at("2027-01-06"))
+    )
+    assert all(d.status is Status.CANCELLED for d in asked.of_stage(Stage.AUTO_CLOSE))
+    answered = year_end(
+        (reply, at("2027-01-05")),
+        (follow_up(FollowUpKind.QUESTION), at("2027-01-06")),
+        (follow_up(FollowUpKind.FINAL), at("2027-01-07")),
+    )
+    assert answered.of_stage(Stage.AUTO_CLOSE)[-1].due == date(2027, 1, 21)
 
 
 def test_closing_for_no_response_ends_auto_close() -> None:
@@ -408,18 +446,27 @@ def test_closing_for_no_response_ends_auto_close() -> None:
 
 
 # --- escalation -------------------------------------------------------------------------------
-def test_escalation_after_60_working_days_without_any_follow_up() -> None:
-    r = report(
-        (submitted(KUPANG), at("2026-03-01", zone=WITA)),
-        (verified(KUPANG), at("2026-03-02", zone=WITA)),
-        (forwarded("2026-03-09"), at("2026-03-02", zone=WITA)),
-    )
+@pytest.mark.parametrize("stuck", ["unverified", "returned", "with the institution"])
+def test_escalation_60_working_days_after_submission_without_a_final_answer(stuck: str) -> None:
+    """Wherever the report is stuck; counted from the Sunday it was sent (day one Monday)."""
+    steps: list[tuple[DomainEvent, datetime]] = [(submitted(KUPANG), at("2026-03-01", zone=WITA))]
+    if stuck != "unverified":
+        steps += [
+            (verified(KUPANG), at("2026-03-02", zone=WITA)),
+            (forwarded("2026-03-09"), at("2026-03-02", zone=WITA)),
+            (follow_up(FollowUpKind.INTERIM), at("2026-03-03", zone=WITA)),
+        ]
+    if stuck == "returned":
+        steps.append((ReportReturned(agency_code=AGENCY, reason="x"), at("2026-03-04", zone=WITA)))
+    r = report(*steps)
     e = r.escalation
-    assert e is not None and e.due == date(2026, 6, 10)
-    early = r.escalation_eligibility(end_of("2026-06-10", WITA))
-    assert not early.eligible
-    assert early.eligible_from == start_of("2026-06-11", WITA)
-    assert r.escalation_eligibility(start_of("2026-06-11", WITA)).eligible
+    assert e is not None and e.due == date(2026, 6, 9)
+    early = r.escalation_eligibility(end_of("2026-06-09", WITA))
+    assert not early.eligible and early.opens_on == date(2026, 6, 10)
+    assert early.eligible_from == start_of("2026-06-10", WITA)
+    assert "2026-06-10" in early.reason
+    open_ = r.escalation_eligibility(start_of("2026-06-10", WITA))
+    assert open_.eligible and open_.grounds is EscalationGrounds.NO_FINAL_ANSWER
 
 
 def test_no_escalation_once_there_was_a_follow_up_or_it_was_escalated_or_returned() -> None:
@@ -429,10 +476,14 @@ def test_no_escalation_once_there_was_a_follow_up_or_it_was_escalated_or_returne
         (forwarded("2026-03-09"), at("2026-03-02")),
     ]
     late = at("2026-12-01")
-    followed = report(*base, (follow_up(), at("2026-06-30")))
-    assert followed.escalation_eligibility(late).reason == "the institution has posted a follow-up"
-    returned = report(*base, (ReportReturned(agency_code=AGENCY, reason="x"), at("2026-06-30")))
-    assert not returned.escalation_eligibility(late).eligible
+    answered = report(*base, (follow_up(FollowUpKind.FINAL), at("2026-06-30")))
+    assert answered.escalation_eligibility(late).reason == (
+        "the institution has given its final answer"
+    )
+    interim = report(*base, (follow_up(FollowUpKind.INTERIM), at("2026-06-30")))
+    assert interim.escalation_eligibility(late).eligible  # "akan kami cek" changes nothing
+    rejected = report(*base[:1], (ReportRejected(reason=RejectionReason.SPAM), at("2026-03-02")))
+    assert not rejected.escalation_eligibility(late).eligible
     escalated = report(
         *base,
         (
@@ -443,7 +494,6 @@ def test_no_escalation_once_there_was_a_follow_up_or_it_was_escalated_or_returne
     assert escalated.escalation is not None
     assert escalated.escalation.state(late) is State.ESCALATED
     assert not escalated.escalation_eligibility(late).eligible
-    assert report(*base[:2]).escalation_eligibility(late).reason.startswith("the report has not")
 
 
 # --- region, reopening, idempotency ------------------------------------------------------------
@@ -470,6 +520,11 @@ def test_a_reopened_report_gets_a_new_follow_up_deadline() -> None:
     # 5 working days after Mon 16 March: 17, 25, 26, 27, 30 March.
     assert second.status is Status.OPEN and second.due == date(2026, 3, 30)
     assert r.status == "forwarded"
+    # and its completion clock and escalation start again: 5 working days without a final answer
+    assert r.of_stage(Stage.RESOLUTION)[-1].status is Status.OPEN
+    assert r.escalation is not None and r.escalation.due == date(2026, 3, 30)
+    reopened = r.escalation_eligibility(start_of("2026-03-31"))
+    assert reopened.eligible and reopened.grounds is EscalationGrounds.REOPENED_WITHOUT_ANSWER
 
 
 def test_derivation_ignores_repeated_and_reordered_facts() -> None:
@@ -511,3 +566,98 @@ def test_a_pause_never_changes_the_working_days_the_admins_get(
     after = CAL.working_days_between(amended_on, v.due, JAKARTA)
     assert used + after == max(3, used + 1)
     assert CAL.is_working_day(v.due, JAKARTA)
+
+
+# --- issue 16: answers that count, nothing stranded ----------------------------------------------
+def test_a_question_meets_no_deadline_an_interim_answer_meets_the_first_one() -> None:
+    base = [
+        (submitted(), at("2026-03-02")),
+        (verified(), at("2026-03-02")),
+        (forwarded("2026-03-09"), at("2026-03-02")),
+    ]
+    asked = report(*base, (follow_up(FollowUpKind.QUESTION), at("2026-03-03")))
+    [first] = asked.of_stage(Stage.FOLLOW_UP)
+    assert first.status is Status.OPEN  # "Anak Anda umur berapa?" answers nothing
+    assert [a.stage for a in acts(asked, at("2026-03-10"))] == [Stage.FOLLOW_UP]
+    interim = report(*base, (follow_up(FollowUpKind.INTERIM), at("2026-03-03")))
+    assert interim.of_stage(Stage.FOLLOW_UP)[0].status is Status.MET
+    # "akan kami cek" starts nothing else: the completion clock still runs
+    assert interim.of_stage(Stage.RESOLUTION)[0].status is Status.OPEN
+    assert interim.of_stage(Stage.AUTO_CLOSE) == []
+
+
+def test_a_delegation_keeps_the_deadline_running_for_the_unit() -> None:
+    delegated = ReportDelegated(
+        from_agency=AGENCY, to_agency="PUSKESMAS-OEBOBO", to_agency_name="Puskesmas Oebobo"
+    )
+    r = report(
+        (submitted(), at("2026-03-02")),
+        (verified(), at("2026-03-02")),
+        (forwarded("2026-03-09"), at("2026-03-02")),
+        (delegated, at("2026-03-04")),
+    )
+    [deadline] = r.of_stage(Stage.FOLLOW_UP)
+    assert deadline.status is Status.OPEN and deadline.due == date(2026, 3, 9)
+    assert r.agency_code == "PUSKESMAS-OEBOBO"
+
+
+def test_a_returned_report_must_be_forwarded_again_within_three_working_days() -> None:
+    base = [
+        (submitted(), at("2026-03-02")),
+        (verified(), at("2026-03-02")),
+        (forwarded("2026-03-09"), at("2026-03-02")),
+        (ReportReturned(agency_code=AGENCY, reason="bukan kewenangan"), at("2026-03-04")),
+    ]
+    r = report(*base)
+    [reforward] = r.of_stage(Stage.REFORWARD)
+    assert reforward.due == date(2026, 3, 9)  # Thu 5, Fri 6, Mon 9
+    assert [a.kind for a in r.due_actions(at("2026-03-09", 0, 1))] == ["due_soon"]
+    [breach] = acts(r, at("2026-03-10", 0, 1))
+    assert (breach.stage, breach.command()) == (
+        Stage.REFORWARD,
+        RecordBreach(stage=SlaStage.REFORWARD, due=date(2026, 3, 9)),
+    )
+    again = report(*base, (forwarded("2026-03-13", OTHER), at("2026-03-06")))
+    assert again.of_stage(Stage.REFORWARD)[0].status is Status.MET
+    assert acts(again, at("2026-03-10", 0, 1)) == []
+
+
+def test_a_completion_request_reminds_after_5_and_closes_after_10_working_days() -> None:
+    requested = (ReportCompletionRequested(note="Foto lokasi?"), at("2026-03-03"))
+    r = report((submitted(), at("2026-03-02")), requested)
+    [reminder] = r.of_stage(Stage.COMPLETION_REMINDER)
+    [expiry] = r.of_stage(Stage.COMPLETION_EXPIRY)
+    assert (reminder.due, expiry.due) == (date(2026, 3, 10), date(2026, 3, 17))
+    [remind] = acts(r, at("2026-03-11", 0, 1))
+    assert remind.command() == RemindCompletion(closes_on=date(2026, 3, 17))
+    reminded = report(
+        (submitted(), at("2026-03-02")),
+        requested,
+        (CompletionReminded(closes_on=expiry.due), at("2026-03-11")),
+    )
+    assert acts(reminded, at("2026-03-17", 12)) == []
+    [close] = acts(reminded, at("2026-03-18", 0, 1))
+    assert close.command() == CloseReport(reason=CloseReason.INCOMPLETE)
+    answered = report(
+        (submitted(), at("2026-03-02")),
+        requested,
+        (ReportAmended(text="Ini fotonya"), at("2026-03-12")),
+    )
+    assert answered.of_stage(Stage.COMPLETION_EXPIRY)[0].status is Status.MET
+    assert [a for a in acts(answered, at("2026-04-01")) if a.kind != "breach"] == []
+
+
+def test_the_institution_is_warned_the_day_before_its_first_answer_is_due_once() -> None:
+    base = [
+        (submitted(), at("2026-03-02")),
+        (verified(), at("2026-03-02")),
+        (forwarded("2026-03-09"), at("2026-03-02")),
+    ]
+    [warning] = report(*base).due_actions(at("2026-03-06", 0, 1))
+    assert warning.kind == "due_soon" and warning.command() == RecordDueSoon(
+        stage=SlaStage.FOLLOW_UP, due=date(2026, 3, 9)
+    )
+    warned = report(
+        *base, (SlaDueSoon(stage=SlaStage.FOLLOW_UP, due=date(2026, 3, 9)), at("2026-03-06"))
+    )
+    assert warned.due_actions(at("2026-03-06", 12)) == []

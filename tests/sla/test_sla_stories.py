@@ -20,6 +20,7 @@ from services.sla.evidence import verify_document
 from services.sla.ticker import TickResult
 from shared.calendar import WorkingDayCalendar
 from shared.reports.commands import PostFollowUp, ReplyAsReporter
+from shared.reports.events import FollowUpKind
 from shared.reports.tracking import new_tracking_id
 from shared.store.chain import canonical_json, verify_chain
 from tests.driver import Driver
@@ -162,6 +163,8 @@ async def test_escalation_after_60_working_days_without_follow_up_with_signed_ev
     early = await sla.post(url, headers={"X-Access-Code": code})
     assert early.status_code == 409, early.text
     assert early.json()["detail"]["eligible_from"] == "2026-07-30T00:00:00+08:00"
+    assert early.json()["detail"]["opens_on"] == "2026-07-30"
+    assert "2026-07-30" in early.json()["detail"]["msg"]
     assert (await sla.post(url)).status_code == 401
     assert (await sla.post(url, headers={"X-Access-Code": "ZZZZZZZZ"})).status_code == 403
 
@@ -194,10 +197,13 @@ async def test_escalation_after_60_working_days_without_follow_up_with_signed_ev
     lifecycle = ["ReportSubmitted", "ReportVerified", "ForwardedToOPD"]
     breaches = ["SlaBreached", "SlaBreached"]
     escalation = ["EscalatedToOmbudsman"]
-    assert [e.event_type for e in stored] == (
+    # The ticker also warned the institution the day before its answer was due (SlaDueSoon).
+    decisions = [e.event_type for e in stored if e.event_type != "SlaDueSoon"]
+    assert decisions == (
         lifecycle + breaches + escalation if breaches_first else lifecycle + escalation + breaches
     )
-    assert escalated.stream_version == (6 if breaches_first else 4)
+    assert [e.data["stage"] for e in stored if e.event_type == "SlaDueSoon"] == ["follow_up"]
+    assert escalated.data["grounds"] == "no_final_answer"
 
     # The evidence pack: signed with the service's Ed25519 key, the chain is the store's.
     key = (await sla.get("/api/v1/evidence-key")).json()
@@ -225,7 +231,7 @@ async def test_escalation_after_60_working_days_without_follow_up_with_signed_ev
     covered = document["escalation"]["evidence_covers_versions"]
     assert covered == escalated.stream_version - 1
     before = document["trail"][:covered]
-    assert [e["event_type"] for e in before] == (
+    assert [e["event_type"] for e in before if e["event_type"] != "SlaDueSoon"] == (
         lifecycle + breaches if breaches_first else lifecycle
     )
     assert hashlib.sha256(canonical_json(before).encode()).hexdigest() == body["evidence_sha256"]
@@ -253,20 +259,32 @@ async def test_escalation_after_60_working_days_without_follow_up_with_signed_ev
         assert await story.metric("lapor_sla_breaches_total", label) == counted[stage] + 1
 
 
-async def test_escalation_is_refused_after_a_follow_up(
+async def test_escalation_is_refused_after_a_final_answer_not_after_an_interim_one(
     story: InProcessStory, lapor: InProcessSystem
 ) -> None:
     lapor.set_clock("2026-08-03T09:00:00+07:00")
     tid, code = astuple(await story.submit())
-    await story.forward(tid, DINKES, "2026-08-10")
-    await story.act(tid, PostFollowUp(agency_code=DINKES, text="Kami tindak lanjuti"))
+    checking, checking_code = astuple(await story.submit(title="Jalan berlubang"))
+    for report in (tid, checking):
+        await story.forward(report, DINKES, "2026-08-10")
+    await story.act(checking, PostFollowUp(agency_code=DINKES, text="Akan kami cek"))
+    await story.act(
+        tid, PostFollowUp(agency_code=DINKES, text="Sudah selesai", kind=FollowUpKind.FINAL)
+    )
     lapor.set_clock("2026-12-01T09:00:00+07:00")
     sla = story.drive.client("sla")
-    refused = await sla.post(f"/api/v1/reports/{tid}/escalate", headers={"X-Access-Code": code})
+    url = f"/api/v1/reports/{tid}/escalate"
+    # "Akan kami cek" and nothing after it for 60 working days: the reporter may escalate
+    allowed = await sla.post(
+        f"/api/v1/reports/{checking}/escalate", headers={"X-Access-Code": checking_code}
+    )
+    assert allowed.status_code == 201, allowed.text
+    refused = await sla.post(url, headers={"X-Access-Code": code})
     assert refused.status_code == 409
     assert refused.json()["detail"] == {
-        "msg": "not eligible for escalation: the institution has posted a follow-up",
+        "msg": "not eligible for escalation: the institution has given its final answer",
         "eligible_from": None,
+        "opens_on": None,
     }
     assert await story.events(tid, "EscalatedToOmbudsman") == []
     assert (await sla.post("/api/v1/reports/ABCDEFGH2/escalate")).status_code == 422
@@ -294,7 +312,8 @@ async def test_auto_close_across_the_year_end_once_and_only_without_a_reply(
         await story.forward(tid, agency, "2026-12-23")
     lapor.set_clock("2026-12-23T14:00:00+07:00")
     for tid, agency in ((quiet, DINKES), (replied, DINKES), (own_policy, DISHUB)):
-        await story.act(tid, PostFollowUp(agency_code=agency, text="Sudah diperbaiki"))
+        final = PostFollowUp(agency_code=agency, text="Sudah diperbaiki", kind=FollowUpKind.FINAL)
+        await story.act(tid, final)
     # 24-25 Dec, 1 Jan and 5 Jan are holidays; DISHUB closes after 5 working days by its policy.
     quiet_close = await story.deadline(quiet, "auto_close")
     own_close = await story.deadline(own_policy, "auto_close")
@@ -320,8 +339,13 @@ async def test_auto_close_across_the_year_end_once_and_only_without_a_reply(
     assert len(await story.events(quiet, "ReportClosed")) == 1
     assert len(await story.events(own_policy, "ReportClosed")) == 1
     assert await story.events(replied, "ReportClosed") == []
-    cancelled = await story.deadline(replied, "auto_close")
-    assert cancelled is not None and cancelled["state"] == "cancelled"
+    # The reply restarted the count: ten working days after 5 January (Isra Mikraj): the 19th.
+    restarted = await story.deadline(replied, "auto_close", cycle=2)
+    assert restarted is not None and restarted["due"] == "2027-01-19"
+    lapor.set_clock("2027-01-20T00:00:01+07:00")
+    assert closings(await story.tick()) == [f"sla:autoclose:{replied}:5"]
+    [closed_later] = await story.events(replied, "ReportClosed")
+    assert closed_later.data["reason"] == "no_response"
 
 
 # --- who sees which deadlines; compliance --------------------------------------------------------

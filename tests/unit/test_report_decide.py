@@ -15,40 +15,49 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.errors import DomainError
+from shared.errors import DomainError, InvalidInput
 from shared.events.base import DomainEvent
 from shared.reports.commands import (
     AmendReport,
     ChangeProtection,
     CloseReport,
     Command,
+    DelegateReport,
     EscalateToOmbudsman,
     ForwardReport,
     PostFollowUp,
     PostponeReport,
     RateReport,
     RecordBreach,
+    RecordDueSoon,
     ReferReport,
     RejectReport,
+    RemindCompletion,
+    ReplyAsAdministrator,
     ReplyAsReporter,
     RequestCompletion,
     ReturnReport,
+    SetPublicText,
     TransferReport,
     VerifyReport,
 )
 from shared.reports.events import (
+    AdministratorReplied,
     Classification,
     CloseReason,
+    CompletionReminded,
     EscalatedToOmbudsman,
     FollowUpKind,
     FollowUpPosted,
     ForwardedToOPD,
     Location,
     ProtectionChanged,
+    PublicTextSet,
     RejectionReason,
     ReportAmended,
     ReportClosed,
     ReportCompletionRequested,
+    ReportDelegated,
     ReporterReplied,
     ReportPostponed,
     ReportRated,
@@ -60,12 +69,14 @@ from shared.reports.events import (
     ReportTransferred,
     ReportVerified,
     SlaBreached,
+    SlaDueSoon,
     SlaStage,
     Status,
 )
 from shared.reports.lifecycle import (
     REOPEN_WINDOW,
     TRANSITIONS,
+    EscalationNotOpen,
     InvalidTransition,
     NotYourReport,
     ReportNotFound,
@@ -139,6 +150,7 @@ TABLE: dict[str, Row] = {
         {
             S.SUBMITTED: (ReportRejected,),
             S.COMPLETION_REQUESTED: (ReportRejected,),
+            S.RETURNED: (ReportRejected,),  # back with the administrators
             S.REJECTED: NOTHING,
         },
         leads_to=S.REJECTED,
@@ -149,7 +161,11 @@ TABLE: dict[str, Row] = {
     ),
     "refer (not our authority)": Row(
         ReferReport(to_region="5372", note="Kabupaten Kupang, bukan Kota"),
-        {S.SUBMITTED: (ReportReferred,), S.COMPLETION_REQUESTED: (ReportReferred,)},
+        {
+            S.SUBMITTED: (ReportReferred,),
+            S.COMPLETION_REQUESTED: (ReportReferred,),
+            S.RETURNED: (ReportReferred,),
+        },
     ),
     "change protection": Row(
         ChangeProtection(confidential=True),
@@ -215,10 +231,39 @@ TABLE: dict[str, Row] = {
         RecordBreach(stage=SlaStage.VERIFICATION, due=date(2026, 3, 5)),
         dict.fromkeys(Status, (SlaBreached,)),
     ),
+    # wherever the report is stuck, once sla says escalation is open
     "escalate to the Ombudsman": Row(
         EscalateToOmbudsman(ombudsman_office="NTT", province_code="53", eligible=True),
-        {S.FORWARDED: (EscalatedToOmbudsman,)},
-        otherwise=DomainError,
+        dict.fromkeys(NOT_ENDED, (EscalatedToOmbudsman,)),
+    ),
+    "delegate to a unit": Row(
+        DelegateReport(
+            from_agency=AGENCY, to_agency="PUSKESMAS-OEBOBO", to_agency_name="Puskesmas Oebobo"
+        ),
+        dict.fromkeys(WITH_AGENCY, (ReportDelegated,)),
+    ),
+    "reply as administrator": Row(
+        ReplyAsAdministrator(text="Mohon pelapor menanggapi."),
+        {S.FOLLOWED_UP: (AdministratorReplied,)},
+        message=True,
+    ),
+    "set the public text": Row(
+        SetPublicText(title="Jalan rusak", body="Jalan berlubang di depan sekolah."),
+        {s: (PublicTextSet,) for s in Status if s is not S.REJECTED},
+    ),
+    # sla's timers: a stale one changes nothing (never an error)
+    "remind of the completion request": Row(
+        RemindCompletion(closes_on=date(2026, 3, 16)),
+        {**dict.fromkeys(Status, NOTHING), S.COMPLETION_REQUESTED: (CompletionReminded,)},
+    ),
+    "close (incomplete)": Row(
+        CloseReport(reason=CloseReason.INCOMPLETE),
+        {**dict.fromkeys(Status, NOTHING), S.COMPLETION_REQUESTED: (ReportClosed,)},
+        leads_to=S.CLOSED,
+    ),
+    "warn that a deadline is near": Row(
+        RecordDueSoon(stage=SlaStage.VERIFICATION, due=date(2026, 3, 5)),
+        dict.fromkeys(Status, (SlaDueSoon,)),
     ),
 }
 
@@ -566,26 +611,40 @@ def test_a_report_closed_before_it_reached_an_agency_is_not_reopened_by_a_low_ra
 
 
 # --- auto-close when the reporter does not answer a follow-up -------------------------------------
-def test_no_response_closes_only_while_the_follow_up_is_unanswered() -> None:
-    state = state_in(S.FOLLOWED_UP)
-    assert state.awaiting_reply
-    replied = apply(state, decide(state, ReplyAsReporter(text="Masih rusak")), LATER)
-    assert not replied.awaiting_reply
-    assert decide(replied, CloseReport(reason=CloseReason.NO_RESPONSE)) == []
-    # a new follow-up starts a new wait
-    again = apply(
-        replied, decide(replied, PostFollowUp(agency_code=AGENCY, text="Dicek ulang")), LATER
-    )
-    assert again.awaiting_reply
-    assert [type(e) for e in decide(again, CloseReport(reason=CloseReason.NO_RESPONSE))] == [
+def test_only_a_final_answer_counts_down_to_closing() -> None:
+    """An interim answer or a question never closes a report for want of a reply."""
+    forwarded_state = state_in(S.FORWARDED)
+    for kind in (FollowUpKind.INTERIM, FollowUpKind.QUESTION):
+        asked = apply(forwarded_state, [followed_up(kind=kind)], T0)
+        assert asked.status is S.FOLLOWED_UP and asked.auto_close_since is None
+        assert decide(asked, CloseReport(reason=CloseReason.NO_RESPONSE)) == []
+    answered = apply(forwarded_state, [followed_up(kind=FollowUpKind.FINAL)], T0)
+    assert answered.auto_close_since == T0
+    assert [type(e) for e in decide(answered, CloseReport(reason=CloseReason.NO_RESPONSE))] == [
         ReportClosed
     ]
+    # a question after the final answer stops the count until the next final answer
+    asked_again = apply(answered, [followed_up(kind=FollowUpKind.QUESTION)], LATER)
+    assert decide(asked_again, CloseReport(reason=CloseReason.NO_RESPONSE)) == []
 
 
-def test_no_response_closes_only_for_the_follow_up_the_deadline_was_counted_from() -> None:
+@pytest.mark.parametrize(
+    "reply", [ReplyAsReporter(text="Masih rusak"), ReplyAsAdministrator(text="Sudah dicek?")]
+)
+def test_a_reply_of_the_reporter_or_an_administrator_restarts_the_count(reply: Command) -> None:
+    answered = apply(state_in(S.FORWARDED), [followed_up(kind=FollowUpKind.FINAL)], T0)
+    replied = apply(answered, decide(answered, reply), LATER)
+    assert replied.auto_close_since == LATER
+    stale = CloseReport(reason=CloseReason.NO_RESPONSE, no_response_after=T0)
+    assert decide(replied, stale) == []  # counted from the final answer: the reply restarted it
+    current = CloseReport(reason=CloseReason.NO_RESPONSE, no_response_after=LATER)
+    assert [type(e) for e in decide(replied, current)] == [ReportClosed]
+
+
+def test_no_response_closes_only_for_the_quiet_time_the_deadline_was_counted_from() -> None:
     first_at, second_at = T0, T0 + timedelta(days=3)
-    state = apply(state_in(S.FORWARDED), [followed_up()], first_at)
-    state = apply(state, [followed_up()], second_at)
+    state = apply(state_in(S.FORWARDED), [followed_up(kind=FollowUpKind.FINAL)], first_at)
+    state = apply(state, [followed_up(kind=FollowUpKind.FINAL)], second_at)
     stale = CloseReport(reason=CloseReason.NO_RESPONSE, no_response_after=first_at)
     assert decide(state, stale) == []
     current = CloseReport(reason=CloseReason.NO_RESPONSE, no_response_after=second_at)
@@ -603,13 +662,63 @@ def test_a_reply_at_the_same_instant_as_the_follow_up_still_answers_it() -> None
     for reply_at in (T0, T0 - timedelta(seconds=5)):
         replied = apply(state, [ReporterReplied(text="Terima kasih")], reply_at)
         assert not replied.awaiting_reply
-        assert decide(replied, CloseReport(reason=CloseReason.NO_RESPONSE)) == []
 
 
 def test_a_follow_up_at_the_same_instant_as_an_earlier_reply_waits_for_a_new_reply() -> None:
     state = apply(state_in(S.FOLLOWED_UP), [ReporterReplied(text="Masih rusak")], T0)
     state = apply(state, [followed_up()], T0)
     assert state.awaiting_reply
+
+
+def test_postponing_never_passes_the_due_date() -> None:
+    state = state_in(S.SUBMITTED)
+    due = date(2026, 3, 5)
+    with pytest.raises(InvalidInput, match=r"^until: "):
+        decide(state, PostponeReport(until=due + timedelta(days=1), due=due))
+    assert [type(e) for e in decide(state, PostponeReport(until=due, due=due))] == [ReportPostponed]
+
+
+def test_a_rejection_for_another_reason_must_say_which() -> None:
+    for note in (None, "   "):
+        with pytest.raises(InvalidInput, match=r"^note: "):
+            decide(state_in(S.SUBMITTED), RejectReport(reason=RejectionReason.OTHER, note=note))
+
+
+def test_escalation_before_it_opens_names_the_day_it_does() -> None:
+    opens = date(2026, 6, 1)
+    with pytest.raises(EscalationNotOpen) as refused:
+        decide(
+            state_in(S.VERIFIED),
+            EscalateToOmbudsman(
+                ombudsman_office="NTT", province_code="53", eligible=False, opens_on=opens
+            ),
+        )
+    assert refused.value.opens_on == opens and "2026-06-01" in str(refused.value)
+
+
+def test_a_delegation_keeps_the_deadline_and_is_done_once() -> None:
+    state = state_in(S.FORWARDED)
+    command = DelegateReport(
+        from_agency=AGENCY, to_agency="PUSKESMAS-OEBOBO", to_agency_name="Puskesmas Oebobo"
+    )
+    delegated = apply(state, decide(state, command), LATER)
+    assert delegated.agency_code == "PUSKESMAS-OEBOBO"
+    assert delegated.forwarded_at == state.forwarded_at  # the same follow-up deadline
+    assert decide(delegated, command) == []
+    with pytest.raises(NotYourReport):
+        decide(state, command.model_copy(update={"from_agency": OTHER_AGENCY}))
+
+
+def test_a_report_is_public_once_forwarded_unless_confidential_or_rejected() -> None:
+    assert not state_in(S.SUBMITTED).published
+    assert not state_in(S.VERIFIED).published
+    assert state_in(S.FORWARDED).published
+    assert state_in(S.RETURNED).published  # published once, it stays so
+    assert not state_in(S.REJECTED).published
+    confidential = apply(
+        state_in(S.FORWARDED), [ProtectionChanged(anonymous=False, confidential=True)], LATER
+    )
+    assert not confidential.published
 
 
 # --- SLA breaches and the Ombudsman ---------------------------------------------------------------
@@ -771,9 +880,17 @@ def test_the_history_helpers_build_what_they_say() -> None:
     assert state.access_code_hash == ACCESS_HASH
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in TABLE if n not in ("submit again", "close (no response)")]
+# Commands of the system's timers: a stale one changes nothing rather than failing, so their
+# rows say "nothing" where the table says "not allowed".
+SYSTEM_TIMERS = (
+    "submit again",
+    "close (no response)",
+    "close (incomplete)",
+    "remind of the completion request",
 )
+
+
+@pytest.mark.parametrize("name", [n for n in TABLE if n not in SYSTEM_TIMERS])
 def test_the_transitions_table_is_the_lifecycle(name: str) -> None:
     """`TRANSITIONS` (which decide checks and pages read) says exactly where a command acts."""
     row = TABLE[name]
