@@ -73,19 +73,9 @@ class Child:
 
 
 def nats_argv(settings: Settings) -> list[str]:
-    store_dir = (settings.data_dir / "nats").resolve()
-    return [
-        nats_server_binary(),
-        "--jetstream",
-        "--store_dir",
-        str(store_dir),
-        "--addr",
-        settings.host,
-        "--port",
-        str(settings.nats_port),
-        "--server_name",
-        "lapor-local",
-    ]
+    """nats-server with a user per process and per institution, reloaded as the directory
+    changes (`lapor nats serve`): anonymous clients are refused."""
+    return [sys.executable, "-m", "cli.main", "nats", "serve"]
 
 
 def children(settings: Settings) -> list[Child]:

@@ -20,6 +20,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("./data"), description="Where the store and views live")
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_public_url: str | None = Field(
+        default=None,
+        description="The NATS URL institutions connect to (`lapor nats credentials`); default:"
+        " LAPOR_NATS_URL",
+    )
     event_store: str | None = Field(
         default=None, description="sqlite:///path or kurrentdb://…; default: DATA_DIR/events.db"
     )
@@ -47,6 +52,12 @@ class Settings(BaseSettings):
     nats_port: int = 4222
     relay_metrics_port: int = 8005
     nats_stream_replicas: int = 1
+    agency_ack_wait_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="An institution's consumer delivers again what it has not acknowledged"
+        " within this time",
+    )
     failed_access_codes_per_minute: float = Field(
         default=20,
         description="Wrong X-Access-Code answers per client address a minute (sla, notify)",

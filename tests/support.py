@@ -144,6 +144,67 @@ def nats_server(tmp: Path) -> Iterator[NatsServer]:
         server.stop()
 
 
+@dataclass
+class LaporNats:
+    """nats-server as LAPOR runs it (`lapor nats serve`): a user per process and institution
+    from the directory in `data_dir`'s store, passwords from `secret`, no anonymous client."""
+
+    port: int
+    data_dir: Path
+    secret: str = "test-secret-for-lapor"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_")}
+        env.update(
+            LAPOR_DATA_DIR=str(self.data_dir),
+            LAPOR_SECRET_KEY=self.secret,
+            LAPOR_NATS_PORT=str(self.port),
+            LAPOR_NATS_URL=self.url,
+        )
+        return env
+
+    def start(self) -> LaporNats:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "nats.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "nats", "serve"],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        wait_for_port(self.port, 30 * load_factor())
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(20)
+
+    def lapor(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A `lapor` command against this server's data directory and secret."""
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def credentials(self, *args: str) -> str:
+        """The URL `lapor nats credentials ARGS` prints on its last line."""
+        done = self.lapor("nats", "credentials", *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+
 SERVICES = ("intake", "verification", "routing", "sla", "notify")
 
 

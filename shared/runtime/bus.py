@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,8 @@ HANDLER_ATTEMPTS = 3
 REACT_CONCURRENCY = 32
 # How often a consumer checks that its views have not been left behind the store.
 CATCH_UP_SECONDS = 5.0
+# Positions a service without views remembers having handled (copies arrive right after).
+RECENT_POSITIONS = 10_000
 # Errors worth waiting out (NACK and redeliver) rather than dead-lettering an event for.
 TRANSIENT = (StoreError, OSError, asyncio.TimeoutError, ConnectionError)
 
@@ -140,6 +143,7 @@ class EventConsumer:
         # Deliveries and the timer take turns: one stretch of the store at a time.
         self._turn = asyncio.Lock()
         self._behind: int | None = None
+        self._recent: OrderedDict[int, None] = OrderedDict()
 
     def checkpoint(self) -> int:
         """The position every projection has reached (0 without projections)."""
@@ -148,13 +152,20 @@ class EventConsumer:
 
     async def handle(self, bodies: list[dict[str, Any]]) -> None:
         """A JetStream delivery: handle the store up to the newest event delivered."""
-        events = sorted((RecordedEvent.model_validate(b) for b in bodies), key=lambda e: e.position)
+        # The relay publishes some events twice (a copy on the subject of the institution a
+        # report leaves): one store position is one event, whatever the deliveries.
+        unique = {event.position: event for event in map(RecordedEvent.model_validate, bodies)}
+        events = sorted(unique.values(), key=lambda e: e.position)
         if not events:
             return
         async with self._turn:
             if not self.service.projectors:
-                # Nothing to keep in step: react to exactly what was delivered.
-                await self.handle_events(events)
+                # Nothing to keep in step: react to exactly what was delivered, once.
+                fresh = [e for e in events if e.position not in self._recent]
+                self._recent.update((e.position, None) for e in fresh)
+                while len(self._recent) > RECENT_POSITIONS:
+                    self._recent.popitem(last=False)
+                await self.handle_events(fresh)
                 return
             done = await asyncio.to_thread(self.checkpoint)
             if events[-1].position <= done:

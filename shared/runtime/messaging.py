@@ -33,7 +33,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9-]+$")
 log = get_logger(__name__)
 
 
-def _token(value: str | None) -> str:
+def subject_token(value: str | None) -> str:
     # Subject tokens must not contain dots, spaces or wildcards; anything odd becomes "_".
     if value and _TOKEN.match(value):
         return value
@@ -43,8 +43,8 @@ def _token(value: str | None) -> str:
 def subject_for(event: RecordedEvent) -> str:
     """lapor.v1.events.<EventType>.<region_code or _>.<agency_code or _>"""
     return (
-        f"{SUBJECT_PREFIX}.{_token(event.event_type)}."
-        f"{_token(event.region_code)}.{_token(event.agency_code)}"
+        f"{SUBJECT_PREFIX}.{subject_token(event.event_type)}."
+        f"{subject_token(event.region_code)}.{subject_token(event.agency_code)}"
     )
 
 
@@ -135,7 +135,9 @@ def _exit_when_closed_for_good() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def connection_options(name: str) -> dict[str, Any]:
+def connection_options(name: str, credentials: dict[str, str] | None = None) -> dict[str, Any]:
+    """nats.py options; `credentials` (`user`, `password`) when the URL carries none."""
+
     async def closed_cb() -> None:
         _exit_when_closed_for_good()
 
@@ -157,11 +159,12 @@ def connection_options(name: str) -> dict[str, Any]:
         "disconnected_cb": disconnected_cb,
         "reconnected_cb": reconnected_cb,
         "error_cb": error_cb,
+        **(credentials or {}),
     }
 
 
-async def connect(url: str, name: str) -> NatsClient:
-    return await nats.connect(servers=url.split(","), **connection_options(name))
+async def connect(url: str, name: str, credentials: dict[str, str] | None = None) -> NatsClient:
+    return await nats.connect(servers=url.split(","), **connection_options(name, credentials))
 
 
 def _fetch_timeouts_as_nats_errors() -> None:

@@ -34,6 +34,7 @@ from shared.runtime.messaging import (
     release_unacked,
     wait_for_event_stream,
 )
+from shared.runtime.nats_auth import nats_security
 from shared.runtime.repository import ReportRepository
 from shared.settings import Settings, get_settings
 from shared.store import open_store
@@ -92,6 +93,7 @@ def create_app(
         settings.nats_url.split(","),
         # FastStream's per-message log lines go to DEBUG; our own JSON logs say what matters.
         log_level=logging.DEBUG,
+        security=nats_security(settings.nats_url, settings.master_secret, name),
         **connection_options(f"lapor-{name}"),
     )
     context = Context(
