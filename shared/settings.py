@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = Field(
         default=None, description="Read the master secret from this file instead"
     )
+    key_store: str | None = Field(
+        default=None,
+        description="sqlite:///PATH for the per-report data keys; default: the SQLite event"
+        " store's own database (every replica reads them there)",
+    )
     sms_sendsms_url: str | None = None
     smtp_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8000"
