@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 from faststream.nats import NatsBroker, TestNatsBroker
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.access.events import TOKENS_STREAM
 from shared.clock import Clock, clock_from
@@ -183,9 +184,17 @@ def create_app(
         return ready.is_set()
 
     install_common(app, name, is_ready)
+    # The client's address (rate limits, logs) and scheme come from X-Forwarded-For/-Proto only
+    # when the peer is one of LAPOR_TRUSTED_PROXIES (in the app, so every way of serving it and
+    # the in-process tests behave alike; uvicorn's own handling is off).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies(settings))
     for router in service.routers:
         app.include_router(router)
     return app
+
+
+def trusted_proxies(settings: Settings) -> list[str]:
+    return [part.strip() for part in settings.trusted_proxies.split(",") if part.strip()]
 
 
 def run(name: str, app: FastAPI, settings: Settings | None = None) -> None:
@@ -198,5 +207,6 @@ def run(name: str, app: FastAPI, settings: Settings | None = None) -> None:
         port=settings.port_of(name),
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # the app does it, from LAPOR_TRUSTED_PROXIES
         timeout_graceful_shutdown=10,
     )
