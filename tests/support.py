@@ -153,6 +153,7 @@ class LaporNats:
     data_dir: Path
     secret: str = "test-secret-for-lapor"
     process: subprocess.Popen[bytes] | None = None
+    base: Path | None = None  # a deploy/nats configuration instead of `lapor up`'s own
 
     @property
     def url(self) -> str:
@@ -171,8 +172,9 @@ class LaporNats:
     def start(self) -> LaporNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "nats.log").open("ab")
+        base = ["--base", str(self.base)] if self.base else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "nats", "serve"],
+            [sys.executable, "-m", "cli.main", "nats", "serve", *base],
             cwd=ROOT,
             env=self.env(),
             stdout=log,
