@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from faststream.nats import NatsBroker, TestNatsBroker
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -23,6 +24,7 @@ from shared.access.events import TOKENS_STREAM
 from shared.clock import Clock, clock_from
 from shared.http.auth import Auth
 from shared.http.common import install_common
+from shared.http.openapi import document_errors
 from shared.logs import configure_logging, get_logger
 from shared.metrics import (
     TimedAppends,
@@ -170,12 +172,16 @@ def create_app(
             projector.close()
         await store.close()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI and ReDoc served by LAPOR itself: they work offline and
+    # load nothing from a CDN.
+    app = FastAPIOffline(
         title=title or f"LAPOR {name}",
         description=description,
         version="1.0.0",
         lifespan=lifespan,
+        static_url="/docs-static",
     )
+    document_errors(app)
     app.state.context = context
     app.state.service = service
     app.state.consumer = consumer
