@@ -32,6 +32,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from services.relay.agencies import reconcile
 from services.relay.lifecycle import LifecycleMetrics
+from shared import tracing
 from shared.directory.events import DIRECTORY_STREAM
 from shared.logs import configure_logging, get_logger
 from shared.reports.audience import agencies_left
@@ -160,6 +161,7 @@ def messages_of(event: RecordedEvent) -> list[Message]:
         "content-type": "application/json",
     }
     primary = subject_for(event)
+    headers |= tracing.publish_headers(event.correlation_id, event.causation_id, primary)
     result = [Message(primary, body, headers)]
     for agency in agencies_left(event.event_type, event.data, event.agency_code):
         subject = primary.rsplit(".", 1)[0] + "." + subject_token(agency)
@@ -285,6 +287,7 @@ class Relay:
 async def run_relay(settings: Settings | None = None, metrics_port: int | None = None) -> None:
     settings = settings or get_settings()
     configure_logging("relay", settings.log_level)
+    tracing.tracer_provider("relay")
     if metrics_port:
         try:
             start_http_server(metrics_port, addr=settings.host)
@@ -317,3 +320,4 @@ async def run_relay(settings: Settings | None = None, metrics_port: int | None =
             await nc.drain()
         checkpoint.close()
         await store.close()
+        tracing.shutdown("relay")

@@ -23,10 +23,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from fastapi import APIRouter
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 
+from shared import tracing
 from shared.logs import get_logger
 from shared.metrics import CONSUMER_REDELIVERIES, DEAD_LETTERS, EVENTS_HANDLED, PROJECTION_POSITION
 from shared.runtime.messaging import ALL_EVENTS, DEAD_LETTER_PREFIX, STREAM_NAME
@@ -51,6 +53,16 @@ TRANSIENT = (StoreError, OSError, asyncio.TimeoutError, ConnectionError)
 
 React = Callable[[RecordedEvent], Awaitable[None]]
 Observer = Callable[[RecordedEvent], None]
+
+
+def event_log_context(event: RecordedEvent) -> dict[str, str]:
+    """What the log lines of an event's handling carry: its correlation id, and its report."""
+    context = {"correlation_id": event.correlation_id, "event_type": event.event_type}
+    stream = event.stream
+    for prefix in ("report-", "notifications-", "access-"):
+        if stream.startswith(prefix):
+            context["tracking_id"] = stream.removeprefix(prefix)
+    return context
 
 
 def transient(error: BaseException) -> bool:
@@ -213,6 +225,10 @@ class EventConsumer:
     async def handle_events(self, fresh: Sequence[RecordedEvent]) -> None:
         if not fresh:
             return
+        with tracing.handling_all(self.name, fresh):
+            await self._handle_events(fresh)
+
+    async def _handle_events(self, fresh: Sequence[RecordedEvent]) -> None:
         for event in fresh:
             for observe in self.observers:
                 observe(event)
@@ -271,6 +287,11 @@ class EventConsumer:
                 raise outcome
 
     async def _react(self, event: RecordedEvent) -> None:
+        # Every line logged while handling the event (ours, a library's) carries its ids.
+        with structlog.contextvars.bound_contextvars(**event_log_context(event)):
+            await self._react_bound(event)
+
+    async def _react_bound(self, event: RecordedEvent) -> None:
         assert self.service.react is not None
         for attempt in range(1, HANDLER_ATTEMPTS + 1):
             try:

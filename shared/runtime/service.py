@@ -20,6 +20,7 @@ from fastapi_offline import FastAPIOffline
 from faststream.nats import NatsBroker, TestNatsBroker
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from shared import tracing
 from shared.access.events import TOKENS_STREAM
 from shared.clock import Clock, clock_from
 from shared.http.auth import Auth
@@ -95,6 +96,9 @@ def create_app(
     broker = NatsBroker(
         settings.nats_url.split(","),
         # FastStream's per-message log lines go to DEBUG; our own JSON logs say what matters.
+        # Its own logger would print coloured text to stdout: ours goes through the JSON handler.
+        logger=logging.getLogger(f"lapor.{name}.faststream"),
+        middlewares=tracing.broker_middlewares(name),
         log_level=logging.DEBUG,
         security=nats_security(settings.nats_url, settings.master_secret, name),
         **connection_options(f"lapor-{name}"),
@@ -164,6 +168,7 @@ def create_app(
                     await task
             await broker.stop()
             await stop()
+            tracing.shutdown(name)
 
     async def stop() -> None:
         for hook in service.on_stop:
@@ -182,6 +187,7 @@ def create_app(
         static_url="/docs-static",
     )
     document_errors(app)
+    tracing.instrument_app(app, name)
     app.state.context = context
     app.state.service = service
     app.state.consumer = consumer
@@ -212,6 +218,7 @@ def run(name: str, app: FastAPI, settings: Settings | None = None) -> None:
         host=settings.host,
         port=settings.port_of(name),
         log_level="warning",
+        log_config=None,  # uvicorn's records go through the JSON handler (shared/logs.py)
         access_log=False,
         proxy_headers=False,  # the app does it, from LAPOR_TRUSTED_PROXIES
         timeout_graceful_shutdown=10,
