@@ -15,8 +15,8 @@ import contextlib
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shared.logs import configure_logging, get_logger
 from shared.runtime.nats_auth import (
     OPS_USER,
     agency_consumer,
@@ -27,9 +27,9 @@ from shared.runtime.nats_auth import (
     with_credentials,
 )
 from shared.settings import Settings
-from shared.store.port import EventStore
 
-log = get_logger(__name__)
+if TYPE_CHECKING:
+    from shared.store.port import EventStore
 
 # How often `serve` looks at the store for directory changes.
 WATCH_SECONDS = 1.0
@@ -104,10 +104,12 @@ def server_config(settings: Settings, base: Path | None, codes: list[str]) -> st
 
 async def serve(settings: Settings, base: Path | None, config: Path) -> int:
     """nats-server with the generated accounts, reloaded when the directory changes."""
+    from shared.logs import configure_logging, get_logger
     from shared.store import open_store
     from shared.store.port import follow
 
     configure_logging("nats", settings.log_level)
+    log = get_logger(__name__)
     store = open_store(settings.event_store_url)
     since = await store.last_position()
     codes = await directory_codes(store)

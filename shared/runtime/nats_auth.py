@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from faststream.security import SASLPlaintext
-
 from shared.crypto import keyed_hash
-from shared.runtime.messaging import ALL_EVENTS, DEAD_LETTER_PREFIX, STREAM_NAME
+
+if TYPE_CHECKING:
+    from faststream.security import SASLPlaintext
+
+# The same names as shared.runtime.messaging (checked by tests/unit/test_nats_auth.py), kept
+# here so that `lapor nats credentials` answers without loading the NATS client.
+STREAM_NAME = "LAPOR_EVENTS"
+ALL_EVENTS = "lapor.v1.events.>"
+DEAD_LETTER_PREFIX = "lapor.v1.deadletter"
 
 ACCOUNT = "LAPOR"
 RELAY_USER = "relay"
@@ -206,5 +213,7 @@ def process_credentials(url: str, master_secret: bytes, user: str) -> dict[str, 
 
 def nats_security(url: str, master_secret: bytes, user: str) -> SASLPlaintext | None:
     """`process_credentials` for a FastStream broker."""
+    from faststream.security import SASLPlaintext
+
     found = process_credentials(url, master_secret, user)
     return None if found is None else SASLPlaintext(found["user"], found["password"])
