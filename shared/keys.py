@@ -12,10 +12,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from pathlib import Path
+from typing import Any
 
-from shared.crypto import KeyStore
+from shared.crypto import EncryptedBlob, KeyStore
 from shared.logs import get_logger
+from shared.runtime.projection import disk_trouble
 from shared.settings import Settings
+from shared.store.port import StoreUnavailable
 
 log = get_logger(__name__)
 
@@ -33,9 +36,23 @@ def key_store_path(settings: Settings) -> Path:
     return settings.data_dir / LEGACY_FILE
 
 
+class KeysInTheStore(KeyStore):
+    """The data keys in the event store's own database: a key that cannot be written (full disk,
+    read-only, locked) is the store being unavailable, and says so (503, nothing stored)."""
+
+    def encrypt(self, key_id: str, payload: dict[str, Any]) -> EncryptedBlob:
+        try:
+            return super().encrypt(key_id, payload)
+        except sqlite3.OperationalError as error:
+            if disk_trouble(error):
+                raise StoreUnavailable(f"data keys: {error}") from error
+            raise
+
+
 def open_key_store(settings: Settings) -> KeyStore:
     path = key_store_path(settings)
-    keys = KeyStore(path, settings.master_secret)
+    in_store = settings.event_store_url == f"sqlite:///{path}"
+    keys = (KeysInTheStore if in_store else KeyStore)(path, settings.master_secret)
     legacy = settings.data_dir / LEGACY_FILE
     if legacy.exists() and legacy.resolve() != path.resolve():
         migrate_legacy(legacy, path)

@@ -36,7 +36,14 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _library_message],
+            foreign_pre_chain=[
+                *shared,
+                structlog.stdlib.add_logger_name,
+                # A library's own context (FastStream: subject, stream, message_id).
+                structlog.stdlib.ExtraAdder(),
+                _drop_personal_data,
+                _library_message,
+            ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,

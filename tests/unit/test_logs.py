@@ -24,7 +24,9 @@ SCRIPT = textwrap.dedent(
     configure_logging("intake")
     logging.getLogger("uvicorn.error").warning("uvicorn says hello")
     logging.getLogger("faststream").warning("faststream says hello")
-    logging.getLogger("faststream.access.nats").warning("faststream access line")
+    logging.getLogger("faststream.access.nats").warning(
+        "faststream access line", extra={"subject": "lapor.v1.events.>", "phone": "+62812"}
+    )
     logging.getLogger("nats.aio.client").error("nats says hello")
     logging.getLogger("httpx").warning("httpx says hello")
     get_logger("lapor").info("structlog says hello", tracking_id=None)
@@ -63,6 +65,8 @@ def test_every_line_is_json_and_an_event_handlers_lines_carry_its_ids() -> None:
         "structlog says hello",
     ):
         assert text in said, text
+    assert said["faststream access line"]["subject"] == "lapor.v1.events.>"  # its context kept
+    assert said["faststream access line"]["phone"] == "[redacted]"  # never personal data
     for text in ("reacting", "a library inside the reaction"):
         assert said[text]["correlation_id"] == "corr-42"
         assert said[text]["tracking_id"] == "7XK4PQ2MHT"
