@@ -54,9 +54,11 @@ def run(
 def up() -> None:
     """Start nats-server, the relay and all five services; restart any that die; Ctrl-C stops."""
     from cli.supervisor import supervise
+    from services.intake.channels.config import ensure_sms_webhook_token
 
     settings = get_settings()
     _ = settings.master_secret  # generated once here (when unset), before the children start
+    sms_token = ensure_sms_webhook_token(settings.data_dir)  # the same: intake reads the file
 
     def ready() -> None:
         print("LAPOR is up. Data in", settings.data_dir.resolve(), flush=True)
@@ -69,6 +71,11 @@ def up() -> None:
         print("  .venv/bin/lapor token create --role admin")
         print("  .venv/bin/lapor token create --role agency --agency DINKES-KOTA-KUPANG")
         print("Watch one report go through its whole life: .venv/bin/lapor demo")
+        print("SMS 1708: put this get-url in Kannel's sms-service (the token is the gateway's):")
+        print(
+            f'  get-url = "{settings.url_of("intake")}/channels/sms?token={sms_token}'
+            '&from=%p&to=%P&text=%b&id=%I&coding=%c&charset=%C"'
+        )
         print(
             "Logs in",
             (settings.data_dir / "logs").resolve(),

@@ -26,8 +26,9 @@ def router(log: DeliveryLog, auth: Auth, guard: AccessCodeGuard) -> APIRouter:
     @routes.get(
         "/notifications",
         summary="The delivery log: which notice went where, and how it ended",
-        description="Officers (admin, ombudsman) see every notice; a reporter (X-Access-Code with"
-        " tracking_id) sees the notices to them. Contact details appear masked at most.",
+        description="Officers (admin, ombudsman) see every notice (a regional officer those of"
+        " the reports in their region); a reporter (X-Access-Code with tracking_id) sees the"
+        " notices to them. Contact details appear masked at most.",
         responses={
             401: {"model": Problem, "description": "No or an invalid token or access code"},
             403: {
@@ -73,7 +74,11 @@ def router(log: DeliveryLog, auth: Auth, guard: AccessCodeGuard) -> APIRouter:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return await log.entries(
-            tracking_id=tracking_id, status=status, limit=limit, reporter_only=reporter_only
+            tracking_id=tracking_id,
+            status=status,
+            limit=limit,
+            reporter_only=reporter_only,
+            region=principal.region if principal is not None else None,
         )
 
     return routes

@@ -154,6 +154,16 @@ class RateLimiter:
             self._buckets[key] = (tokens - 1, now)
             return 0.0
 
+    def refund(self, key: str) -> None:
+        """Give back a token `hit` took, for an attempt that turned out fine: reserving first and
+        refunding after is how a limit holds while many requests await at once."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if key in self._buckets:
+                now = self.clock()
+                self._buckets[key] = (min(self.capacity, self._tokens(key, now) + 1), now)
+
     def _prune(self, now: float) -> None:
         full = [k for k in self._buckets if self._tokens(k, now) >= self.capacity]
         for key in full:

@@ -251,7 +251,7 @@ class Polls:
         if row is None:
             raise HTTPException(404, "poll not found")
         owner = officer is not None and (
-            officer.role is Role.ADMIN
+            (officer.role is Role.ADMIN and officer.covers_region(row["region_code"]))
             or (officer.role is Role.AGENCY and officer.agency == row["agency_code"])
         )
         questions = json.loads(row["questions"])
@@ -329,6 +329,7 @@ class Polls:
     async def close(self, code: str, officer: Principal, cid: str) -> ClosedOut:
         by = officer.agency if officer.role is Role.AGENCY else None
         meta = Meta(actor=officer_actor(officer), correlation_id=cid)
+        await self.require_in_region(code, officer)
         with http_errors():
             events = await self.repo.execute(code, ClosePoll(now=self.now(), by_agency=by), meta)
             state = await self.repo.state(code)
@@ -349,6 +350,7 @@ class Polls:
         by = officer.agency if officer.role is Role.AGENCY else None
         attachment = self.attachment(body.attachment)
         meta = Meta(actor=officer_actor(officer), correlation_id=cid)
+        await self.require_in_region(code, officer)
         with http_errors():
             state = await self.repo.state(code)
             if state is not None and by is not None and by != state.opened.agency_code:
@@ -360,6 +362,19 @@ class Polls:
             events = await self.repo.execute(code, command, meta)
         await self.caught_up(events)
         return RespondedOut(code=code, published=bool(events), text=body.text.strip())
+
+    async def require_in_region(self, code: str, officer: Principal) -> None:
+        """A regional administrator acts only on the polls of their region (403 elsewhere, and
+        on national polls); 404 for a poll that does not exist."""
+        if officer.role is not Role.ADMIN or officer.region is None:
+            return
+        state = await self.repo.state(code)
+        if state is None:
+            raise HTTPException(404, "poll not found")
+        if not officer.covers_region(state.opened.region_code):
+            raise HTTPException(
+                403, f"Authorization: poll {code} is outside your region {officer.region}"
+            )
 
     def attachment(self, ref: AttachmentIn | None) -> Attachment | None:
         if ref is None:
