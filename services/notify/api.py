@@ -61,10 +61,10 @@ def router(log: DeliveryLog, auth: Auth, guard: AccessCodeGuard) -> APIRouter:
                     403, f"Authorization: role {principal.role.value} may not do this"
                 )
         elif x_access_code and tracking_id:
-            guard.check(request)
+            guard.reserve(request)  # before the await: the limit holds for parallel guesses
             if not await log.reporter_may_read(tracking_id, x_access_code):
-                guard.failed(request)
                 raise HTTPException(403, "X-Access-Code: wrong access code for this report")
+            guard.release(request)
             reporter_only = True
         else:
             raise HTTPException(

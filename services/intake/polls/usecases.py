@@ -189,15 +189,17 @@ class Polls:
     async def answer(self, code: str, body: AnswerIn, address: str, cid: str) -> AnswerOut:
         await self.require_open(code)  # a late answer is refused before any code is tried
         identity = parse_identity(body.identity)
-        wait = self.intake.failed_codes.retry_after(address)
+        # One try reserved before the check is awaited, given back unless the code was wrong:
+        # the budget holds however many tries arrive at once.
+        wait = self.intake.failed_codes.hit(address)
         if wait > 0:
             raise too_many(wait, "code")
         checked = await asyncio.to_thread(
             self.codes.check, code, identity, body.code, self.now().timestamp()
         )
+        if checked != "wrong":
+            self.intake.failed_codes.refund(address)
         if checked != "ok":
-            if checked == "wrong":
-                self.intake.failed_codes.hit(address)
             raise HTTPException(
                 403,
                 {
