@@ -35,6 +35,7 @@ from services.intake.models import (
     StatsOut,
     SubmitOut,
     TimelineEntryOut,
+    UploadOut,
 )
 from shared.auth import Principal, Role, access_code_matches, hash_access_code
 from shared.crypto import KeyStore, derive_key
@@ -111,6 +112,7 @@ class Intake:
             ctx.settings.data_dir / "attachments",
             max_bytes=self.limits.max_attachment_bytes,
             max_pixels=self.limits.max_image_pixels,
+            secret=self.secret,
         )
         self.submissions = RateLimiter(self.limits.submissions_per_minute)
         self.failed_codes = RateLimiter(self.limits.failed_access_codes_per_minute)
@@ -177,7 +179,9 @@ class Intake:
         return SubmitOut(tracking_id=tracking_id, access_code=access_code, status="submitted")
 
     def resolve(self, refs: Sequence[AttachmentRef]) -> tuple[Attachment, ...]:
-        return tuple(self.attachments.resolve(ref.sha256, ref.name) for ref in refs)
+        return tuple(
+            self.attachments.resolve(ref.sha256, ref.name, ref.upload_token) for ref in refs
+        )
 
     def limited(self, files: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
         """At most `max_attachments` files with one action."""
@@ -200,14 +204,18 @@ class Intake:
             stored.append(await asyncio.to_thread(self.attachments.store, data, name, media_type))
         return tuple(stored)
 
-    async def upload(self, data: bytes, name: str | None, media_type: str | None) -> FileOut:
-        """One file through the API, counted on the address's submission budget by the caller."""
+    async def upload(self, data: bytes, name: str | None, media_type: str | None) -> UploadOut:
+        """One file through the API, counted on the address's submission budget by the caller;
+        the answer's upload_token is what attaches it."""
         if len(data) > self.limits.max_attachment_bytes:
             raise HTTPException(
                 413, f"file: at most {self.limits.max_attachment_bytes} bytes per file"
             )
         (stored,) = await self.store_uploads([(data, name, media_type)])
-        return FileOut.model_validate(stored.model_dump(mode="json"))
+        return UploadOut.model_validate(
+            stored.model_dump(mode="json")
+            | {"upload_token": self.attachments.upload_token(stored.sha256)}
+        )
 
     # --- the reporter ----------------------------------------------------------------------------
     async def expected_code_hash(self, tracking_id: str) -> str | None:

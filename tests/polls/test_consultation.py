@@ -48,7 +48,11 @@ async def test_a_consultation_on_the_web_from_opening_to_the_institutions_respon
         files={"file": ("rancangan-perwali.pdf", draft, "application/pdf")},
     )
     assert uploaded.status_code == 201, uploaded.text
-    attachment = {"sha256": uploaded.json()["sha256"], "name": "rancangan-perwali.pdf"}
+    attachment = {
+        "sha256": uploaded.json()["sha256"],
+        "name": "rancangan-perwali.pdf",
+        "upload_token": uploaded.json()["upload_token"],
+    }
     poll = air26(code="air26", attachment=attachment)
     # Only institutions open polls; an agency opens for itself.
     assert (await citizen.post("/api/v1/polls", json=poll)).status_code == 401

@@ -277,12 +277,12 @@ async def kupang(drive: Driver) -> Kupang:
     intake = drive.client("intake")
     upload = await intake.post("/api/v1/attachments", files={"file": ("a.png", _png())})
     assert upload.status_code == 201, upload.text
-    sha = upload.json()["sha256"]
+    sha, token = upload.json()["sha256"], upload.json()["upload_token"]
     confidential = await drive.submit(
         **_report(
             title=f"Pungutan liar {MARK} {SECRET}",
             confidential=True,
-            attachments=[{"sha256": sha, "name": "resep.png"}],
+            attachments=[{"sha256": sha, "name": "resep.png", "upload_token": token}],
         )
     )
     await drive.verify(confidential.tracking_id)

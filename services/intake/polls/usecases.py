@@ -382,10 +382,12 @@ class Polls:
         if ref is None:
             return None
         try:
-            return self.intake.attachments.resolve(ref.sha256, ref.name)
-        except DomainError:  # nothing uploaded under this sha256
+            return self.intake.attachments.resolve(ref.sha256, ref.name, ref.upload_token)
+        except DomainError:  # nothing uploaded under this sha256 by this caller
             raise HTTPException(
-                400, "attachment: no uploaded file with this sha256 (POST /api/v1/attachments)"
+                400,
+                "attachment: no file uploaded by you with this sha256 and upload_token"
+                " (POST /api/v1/attachments answers both)",
             ) from None
 
     async def caught_up(self, events: Sequence[RecordedEvent]) -> None:
