@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     sla_tick_seconds: float = 5.0
+    audit_checkpoint_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="The relay signs a checkpoint of the store's heads at most this often (when"
+        " something happened): how long a deleted newest event can go unnoticed per report",
+    )
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

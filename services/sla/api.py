@@ -247,7 +247,7 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
             await sla.officer_reads(state, who)
         else:
             state, events = await reporter.load(tracking_id, code, request)
-        return sla.evidence(state, events)
+        return await sla.evidence(state, events)
 
     @reporter_api.get(
         "/reports/{tracking_id}/evidence.json",
