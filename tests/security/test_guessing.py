@@ -10,6 +10,8 @@ sla's tracking-ID lookups cost from the same budget, so sla is no enumeration or
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from pathlib import Path
 
 import httpx
@@ -24,19 +26,29 @@ WRONG = "ZZZZ2222"
 
 
 def _checked(answers: list[httpx.Response]) -> int:
-    """How many tries were looked at (anything but 429), asserting no 5xx."""
+    """How many tries were looked at (anything but 429), asserting no 5xx and that every
+    refusal says when to come back."""
     assert all(a.status_code < 500 for a in answers), [a.text for a in answers][:3]
-    return sum(1 for a in answers if a.status_code != 429)
+    refused = [a for a in answers if a.status_code == 429]
+    assert all("Retry-After" in a.headers for a in refused)
+    return len(answers) - len(refused)
+
+
+def allowed(seconds: float) -> int:
+    """The budget, plus what it refills (BUDGET a minute) while the tries were on their way."""
+    return BUDGET + math.ceil(seconds * BUDGET / 60)
 
 
 async def _at_once(
     lapor: InProcessSystem, service: str, method: str, url: str, **kw: object
-) -> int:
+) -> tuple[int, int]:
+    """(tries checked, tries the budget allowed in the time they took)."""
+    started = time.monotonic()
     async with lapor.client(service) as client:
         answers = await asyncio.gather(
             *(client.request(method, url, **kw) for _ in range(PARALLEL))  # type: ignore[arg-type]
         )
-    return _checked(list(answers))
+    return _checked(list(answers)), allowed(time.monotonic() - started)
 
 
 async def test_parallel_wrong_codes_get_no_more_checks_than_the_budget(tmp_path: Path) -> None:
@@ -44,10 +56,17 @@ async def test_parallel_wrong_codes_get_no_more_checks_than_the_budget(tmp_path:
         report = await drive.submit(confidential=True)
         tid = report.tracking_id
         wrong = {"X-Access-Code": WRONG}
-
         checked = {
-            "intake": await _at_once(
+            "intake report": await _at_once(
                 lapor, "intake", "GET", f"/api/v1/reports/{tid}", headers=wrong
+            ),
+            "intake reply": await _at_once(
+                lapor,
+                "intake",
+                "POST",
+                f"/api/v1/reports/{tid}/replies",
+                json={"text": "x"},
+                headers=wrong | {"X-Forwarded-For": "ignored: no proxy is trusted"},
             ),
             "notify": await _at_once(
                 lapor,
@@ -61,20 +80,9 @@ async def test_parallel_wrong_codes_get_no_more_checks_than_the_budget(tmp_path:
                 lapor, "sla", "POST", f"/api/v1/reports/{tid}/escalate", headers=wrong
             ),
         }
-        assert all(n <= BUDGET for n in checked.values()), checked
-        # Once spent, the reporter's actions from that address are refused as well.
-        async with lapor.client("intake") as intake:
-            replied = await intake.post(
-                f"/api/v1/reports/{tid}/replies", json={"text": "x"}, headers=wrong
-            )
-            assert replied.status_code == 429
-        # The right code from a spent address is refused too: a 429 tells nothing.
-        async with lapor.client("sla") as sla:
-            right = await sla.get(
-                f"/api/v1/reports/{tid}/evidence.json",
-                headers={"X-Access-Code": report.access_code},
-            )
-            assert right.status_code == 429
+        assert all(n <= most for n, most in checked.values()), checked
+        # The reply burst came from the address intake's reads had spent already.
+        assert checked["intake reply"][0] <= checked["intake reply"][1] - BUDGET
 
 
 async def test_the_reporters_own_reads_cost_nothing(tmp_path: Path) -> None:
@@ -97,18 +105,21 @@ async def test_tracking_ids_cannot_be_enumerated_through_sla(tmp_path: Path) -> 
     async with in_process(tmp_path / "lapor", ("intake", "sla")) as lapor, driving(lapor) as drive:
         report = await drive.submit()
         async with lapor.client("sla") as sla:
+            started = time.monotonic()
             tries = [
                 await sla.get(
                     f"/api/v1/reports/{new_tracking_id()}/evidence.json",
                     headers={"X-Access-Code": WRONG},
                 )
-                for _ in range(BUDGET + 5)
+                for _ in range(2 * BUDGET)
             ]
+            most = allowed(time.monotonic() - started)
             assert [t.status_code for t in tries[:BUDGET]] == [404] * BUDGET
-            assert {t.status_code for t in tries[BUDGET:]} == {429}
-            assert "Retry-After" in tries[-1].headers
+            assert _checked(tries) <= most
+            assert {t.status_code for t in tries[BUDGET:]} <= {404, 429}
+            assert any(t.status_code == 429 for t in tries[BUDGET:])
             # …and an existing report answers the same from there: nothing is told apart.
             known = await sla.post(
                 f"/api/v1/reports/{report.tracking_id}/escalate", headers={"X-Access-Code": WRONG}
             )
-            assert known.status_code == 429
+            assert known.status_code == 429 or (known.status_code == 403 and most > BUDGET)
