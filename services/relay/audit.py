@@ -91,7 +91,7 @@ class Checkpointer:
         standing_file: StandingFile | None,
         *,
         interval: float = 5.0,
-        max_heads: int = 500,
+        max_heads: int = 2000,
         batch: int = 1000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
