@@ -86,8 +86,11 @@ async def test_answers_are_sealed_until_closing_and_checkable_after(tmp_path: Pa
         results = (await lapor.client("intake").get("/api/v1/polls/TARIF/results")).json()
         assert results["tallies"]["1"] == counted == {"A": 4, "B": 2, "C": 1}
         assert results["total_voters"] == len(PICKED)
-        # Seven voters of no known region: one group, large enough to be shown.
+        # Seven voters of no known region: one group, large enough to be shown; the page says
+        # why smaller groups are not.
         assert results["by_region"]["unknown"]["voters"] == len(PICKED)
+        page = (await lapor.client("intake").get("/jajak-pendapat/TARIF")).text
+        assert 'id="poll-regions"' in page and "kurang dari 5 responden" in page
 
         # A sealed answer does not open with another poll's or another voter's binding.
         first = next(e for e in events if e.event_type == "OpinionSubmitted")
