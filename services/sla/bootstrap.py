@@ -17,6 +17,8 @@ from services.sla.evidence import EvidenceSigner
 from services.sla.ticker import Ticker
 from services.sla.usecases import Sla
 from shared.runtime.bus import Service
+from shared.runtime.directory import LiveDirectory, follow
+from shared.runtime.escalation import Escalations
 from shared.runtime.projection import Projector, ViewReader
 from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
@@ -40,11 +42,13 @@ def create_projectors(settings: Settings) -> list[Projector]:
 def build(ctx: Context) -> Service:
     rules = load_rules(SlaSettings())
     projector = create_projector(ctx.settings, rules)
+    directory = LiveDirectory(ctx.store)
     sla = Sla(
         ctx,
         rules,
         ViewReader(projector.path),
         EvidenceSigner(ctx.settings.data_dir / "keys"),
+        Escalations(ctx.reports, directory, rules, ctx.clock),
     )
     ticker = Ticker(projector, ctx.reports, ctx.clock, rules, ctx.settings.sla_tick_seconds)
 
@@ -54,6 +58,7 @@ def build(ctx: Context) -> Service:
     return Service(
         routers=api.routers(ctx, sla),
         projectors=[projector],
+        react=follow(directory),
         periodic=[ticker.job()],
         on_stop=[close_ticker],
     )
