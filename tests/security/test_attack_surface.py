@@ -629,6 +629,7 @@ POLICY: dict[tuple[str, str, str], tuple[str, set[str]]] = {
     ("sla", "GET", "/api/v1/compliance"): ("officer", {"admin", "ombudsman", "agency"}),
     ("sla", "GET", "/api/v1/evidence-key"): PUBLIC,
     ("sla", "POST", "/api/v1/reports/{tracking_id}/escalate"): REPORTER,
+    ("sla", "GET", "/api/v1/escalations"): ("officer", {"admin", "ombudsman"}),
     ("sla", "GET", "/api/v1/reports/{tracking_id}/evidence.json"): (
         "reporter_or_officer",
         {"admin", "ombudsman", "agency"},
