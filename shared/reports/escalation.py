@@ -9,13 +9,17 @@ on two channels, escalates once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from shared.calendar import WorkingDayCalendar
 from shared.directory.model import Directory, Institution, province_code
 from shared.reports.commands import EscalateToOmbudsman
-from shared.reports.deadlines import Eligibility, ReportDeadlines
+from shared.reports.deadlines import Eligibility, ReportDeadlines, derive
+from shared.reports.facts import Fact
 from shared.reports.lifecycle import ReportState
+from shared.reports.policy import SlaPolicy
 
 
 def escalation_key(tracking_id: str) -> str:
@@ -68,3 +72,16 @@ def plan_escalation(
             eligible_from=eligibility.eligible_from,
         ),
     )
+
+
+def escalation_opens_on(
+    tracking_id: str,
+    facts: Iterable[Fact],
+    calendar: WorkingDayCalendar,
+    policy: SlaPolicy,
+    now: datetime,
+) -> date | None:
+    """From which day the reporter may escalate to the Ombudsman (today's date or earlier when
+    it is open already); None when it is not a matter of time (a final answer was given, the
+    report is finished or escalated). What every notice that names the Ombudsman says."""
+    return derive(tracking_id, facts, calendar, policy).escalation_eligibility(now).opens_on
