@@ -326,8 +326,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "This report has been taken to",
     ),
     "escalation.sms": (
-        "Lewat SMS: ESKALASI <ID> ke 1708 dari nomor yang Anda pakai melapor.",
-        "By SMS: ESKALASI <ID> to 1708 from the number you reported with.",
+        "Lewat SMS ke 1708, dari nomor yang Anda pakai melapor:",
+        "By SMS to 1708, from the number you reported with:",
     ),
     "error.escalation_not_open": (
         "Laporan ini belum dapat diteruskan ke Ombudsman RI.",

@@ -64,6 +64,18 @@ def reporter_actions(status: str) -> tuple[str, ...]:
     return tuple(name for name, command in REPORTER_ACTIONS if allows(command, Status(status)))
 
 
+def open_question(timeline: list[dict[str, Any]]) -> int | None:
+    """The place in the timeline of the institution's question the reporter has not answered
+    yet (the last follow-up, if it is a question with no reply after it)."""
+    for index in range(len(timeline) - 1, -1, -1):
+        kind = timeline[index]["event_type"]
+        if kind == "ReporterReplied":
+            return None
+        if kind == "FollowUpPosted":
+            return index if timeline[index].get("kind") == "question" else None
+    return None
+
+
 def shown_report(row: Mapping[str, Any], reporter: bool) -> dict[str, Any]:
     """What the report page shows of a report: all of it to its reporter; to anyone else the
     public text when one was set, and of an unpublished report only its status and dates."""
@@ -386,9 +398,13 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             private=reporter or bool(row["confidential"]) or not row["published"],
             report=shown_report(row, reporter),
             limited=not reporter and not row["published"],
-            timeline=[
-                e.model_dump(exclude_unset=True) for e in await intake.timeline_for(row, reporter)
-            ],
+            timeline=(
+                timeline := [
+                    e.model_dump(exclude_unset=True)
+                    for e in await intake.timeline_for(row, reporter)
+                ]
+            ),
+            open_question=open_question(timeline),
             reporter=reporter,
             files=files if reporter else [],
             file_count=len(files),

@@ -7,11 +7,20 @@ What needs the clock to run for weeks across real processes is in test_process_s
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
+from shared.calendar import WorkingDayCalendar
+from shared.clock import FileClock
+from shared.runtime.directory import LiveDirectory
+from shared.runtime.escalation import Escalations
+from shared.runtime.repository import ReportRepository
+from shared.runtime.rules import load_rules
 from tests.driver import Driver
 from tests.harness import InProcessSystem
+
+CAL = WorkingDayCalendar.default()
 
 DINKES = "DINKES-KOTA-KUPANG"
 PEMKOT = "PEMKOT-KUPANG"
@@ -226,3 +235,84 @@ async def test_escalating_before_it_is_open_names_the_day_and_appends_nothing(
     assert (
         await drive.client("sla", drive.token("agency", agency=DINKES)).get("/api/v1/escalations")
     ).status_code == 403
+
+
+# --- the Ombudsman, on the report page and racing the ticker -------------------------------------
+def form_token(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found
+    return found.group(1)
+
+
+async def test_the_signed_in_reporter_escalates_from_the_report_page(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    lapor.set_clock("2026-03-02T09:00:00+08:00")  # Monday, Kupang (WITA)
+    report = await drive.submit(**CLINIC)
+    tid = report.tracking_id
+    opens = CAL.add_working_days(date(2026, 3, 2), 60, "5371") + timedelta(days=1)
+    async with lapor.client("intake") as web:
+        page = (await web.get(f"/laporan/{tid}")).text
+        signed = await web.post(
+            f"/laporan/{tid}/masuk",
+            data={"csrf_token": form_token(page), "access_code": report.access_code},
+        )
+        assert signed.status_code == 303
+        page = (await web.get(f"/laporan/{tid}")).text
+        # Not open yet: the page says from which day, and offers no button.
+        assert f'id="escalation-opens-on" datetime="{opens.isoformat()}"' in page
+        assert opens.strftime("%d-%m-%Y") in page and f"/laporan/{tid}/eskalasi" not in page
+        early = await web.post(f"/laporan/{tid}/eskalasi", data={"csrf_token": form_token(page)})
+        assert early.status_code == 409
+        assert "EscalatedToOmbudsman" not in await events(lapor, tid)
+
+        lapor.set_clock(f"{opens.isoformat()}T08:00:00+08:00")
+        page = (await web.get(f"/laporan/{tid}")).text
+        assert f'action="/laporan/{tid}/eskalasi"' in page
+        done = await web.post(f"/laporan/{tid}/eskalasi", data={"csrf_token": form_token(page)})
+        assert done.status_code == 303, done.text
+        page = (await web.get(f"/laporan/{tid}")).text
+        assert "Laporan ini telah diteruskan ke Ombudsman RI Perwakilan Nusa Tenggara Timur" in page
+    # The API (and SMS) run the same use case under the same key: it finds this escalation.
+    again = await drive.client("sla").post(
+        f"/api/v1/reports/{tid}/escalate", headers={"X-Access-Code": report.access_code}
+    )
+    assert again.status_code == 200 and again.json()["ombudsman_office"] == "OMBUDSMAN-53"
+    assert (await events(lapor, tid)).count("EscalatedToOmbudsman") == 1
+    listed = (
+        await drive.client("sla", drive.token("ombudsman", region="53")).get("/api/v1/escalations")
+    ).json()
+    assert listed[0]["tracking_id"] == tid
+    assert listed[0]["evidence"]["json"] == f"/api/v1/reports/{tid}/evidence.json"
+    assert listed[0]["ombudsman_office_name"] == "Ombudsman RI Perwakilan Nusa Tenggara Timur"
+    elsewhere = drive.client("sla", drive.token("ombudsman", region="35"))
+    assert tid not in [
+        r["tracking_id"] for r in (await elsewhere.get("/api/v1/escalations")).json()
+    ]
+
+
+async def test_an_escalation_racing_the_tickers_breach_is_decided_again_not_bounced(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    """The reporter's request read the stream; the ticker appended a breach before the
+    escalation was appended: the system's own work never bounces a person (found: 409 "someone
+    else changed this report first")."""
+    lapor.set_clock("2026-03-02T09:00:00+08:00")
+    report = await drive.submit(**CLINIC)
+    opens = CAL.add_working_days(date(2026, 3, 2), 60, "5371") + timedelta(days=1)
+    lapor.set_clock(f"{opens.isoformat()}T08:00:00+08:00")
+    clock = FileClock(lapor.data_dir / "clock.txt")
+    escalations = Escalations(
+        ReportRepository(lapor.store, clock), LiveDirectory(lapor.store), load_rules(), clock
+    )
+    state, seen = await escalations.load(report.tracking_id)  # the request has read the stream
+    await lapor.run("sla", "tick")  # meanwhile the ticker records the verification breach
+    assert (await events(lapor, report.tracking_id))[-1] == "SlaBreached"
+    done = await escalations.escalate(state, seen, "race")
+    assert done.new and done.ombudsman_office == "OMBUDSMAN-53"
+    assert (await events(lapor, report.tracking_id))[-2:] == ["SlaBreached", "EscalatedToOmbudsman"]
+    pack = await drive.client("sla").get(
+        f"/api/v1/reports/{report.tracking_id}/evidence.json",
+        headers={"X-Access-Code": report.access_code},
+    )
+    assert pack.json()["escalation"]["evidence_covers_versions"] == len(seen)
