@@ -30,7 +30,12 @@ NAME = "sla"
 def create_projector(settings: Settings, rules: Rules | None = None) -> Projector:
     rules = rules or load_rules()
     return Projector(
-        settings.view_db(NAME), NAME, views.SCHEMA, views.make_apply(rules), views.TABLES
+        settings.view_db(NAME),
+        NAME,
+        views.SCHEMA,
+        views.make_apply(rules),
+        views.TABLES,
+        views.VERSION,
     )
 
 

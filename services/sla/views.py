@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS timer_done (
 );
 """
 TABLES = ("sla_reports", "deadlines", "escalations", "timer_done")
+VERSION = 2  # PRAGMA user_version of the view file: raise it when SCHEMA changes
 
 _INSERT = (
     "INSERT INTO deadlines (key, tracking_id, stage, cycle, agency_code, region_code, limit_text,"

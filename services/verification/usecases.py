@@ -755,7 +755,7 @@ class Desk:
 
     async def refresh_queue_depth(self) -> None:
         counts = {r["status"]: r["n"] for r in await views.count_open(self.reader)}
-        for status in (Status.SUBMITTED, Status.COMPLETION_REQUESTED):
+        for status in (Status.SUBMITTED, Status.COMPLETION_REQUESTED, Status.RETURNED):
             QUEUE_DEPTH.labels(status.value).set(counts.get(status.value, 0))
 
 

@@ -606,7 +606,8 @@ async def candidates(
 
 
 async def count_open(reader: ViewReader) -> Sequence[sqlite3.Row]:
+    """How many reports wait at the desk, by status (returned ones included)."""
     return await reader.fetchall(
-        "SELECT status, COUNT(*) AS n FROM desk_reports WHERE status IN (?, ?) GROUP BY status",
-        OPEN_STATUSES,
+        "SELECT status, COUNT(*) AS n FROM desk_reports WHERE status IN (?, ?, ?) GROUP BY status",
+        (*OPEN_STATUSES, Status.RETURNED.value),
     )
