@@ -192,9 +192,6 @@ _PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "CompletionReminded": ("closes_on",),
     "SlaDueSoon": ("stage", "due"),
 }
-# What anyone with the tracking ID sees of an unpublished report's timeline: what happened and
-# when, never what anybody wrote.
-DATES_ONLY = frozenset({"event_type", "occurred_at", "actor"})
 
 
 def region_parts(code: str | None) -> tuple[str | None, str | None, str | None]:

@@ -171,6 +171,8 @@ async def test_an_administrator_answers_and_sets_the_public_text(
     intake = drive.client("intake")
     assert (await intake.get("/api/v1/reports", params={"q": phone})).json() == []
     assert phone not in (await intake.get(f"/laporan/{tid}")).text
+    assert "Pelapor: Puskesmas" not in (await intake.get("/laporan")).text  # the title only
+    assert tid in (await intake.get("/laporan")).text
     [item] = [i for i in await drive.inbox(DINKES) if i["tracking_id"] == tid]
     assert phone in item["body"]  # the institution keeps the original
 
