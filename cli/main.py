@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -21,8 +22,10 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Bearer tokens for officers and systems.", no_args_is_help=True)
 audit_app = typer.Typer(help="Tamper evidence of the event store.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Evidence packs for the Ombudsman.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 console = Console(stderr=True)
 
 
@@ -184,6 +187,45 @@ def audit_verify(
     if tracking_id is None and result.uncovered:
         covered += f"; {result.uncovered} newest event(s) not checkpointed yet"
     print(f"audit OK: {streams} stream(s), {events} event(s), every hash chain intact; {covered}")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    file: Annotated[Path, typer.Argument(help="The pack (evidence.json)", exists=True)],
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The sla service's public key: what GET /api/v1/evidence-key answers (saved to a"
+            " file), a PEM public key, or base64; default: this machine's sla key"
+        ),
+    ] = None,
+) -> None:
+    """Check an evidence pack offline: its signature, hash chain and digests; exit 1 if not."""
+    from cli.evidence import KeyProblem, check_pack, local_key, read_public_key
+
+    try:
+        public = read_public_key(key.read_text()) if key else local_key(get_settings().data_dir)
+    except (KeyProblem, ValueError, OSError) as error:
+        raise typer.BadParameter(str(error), param_hint="--key") from error
+    if public is None:
+        raise typer.BadParameter(
+            "no key: save GET /api/v1/evidence-key of the sla service and pass it",
+            param_hint="--key",
+        )
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(f"not a JSON evidence pack: {error}", param_hint="FILE") from error
+    verdict = check_pack(document, public)
+    for line in verdict.checks:
+        print(f"OK: {line}")
+    for line in verdict.problems:
+        print(f"FAILED: {line}")
+    tid = document.get("tracking_id") if isinstance(document, dict) else None
+    if not verdict.ok:
+        print(f"evidence FAILED: {len(verdict.problems)} problem(s) in the pack of {tid}")
+        raise typer.Exit(1)
+    print(f"evidence OK: the pack of {tid} is intact and signed by the key given")
 
 
 @app.command()

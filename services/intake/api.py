@@ -222,7 +222,7 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
     async def timeline(
         tracking_id: TrackingId, request: Request, officer: Officer, x_access_code: Code = None
     ) -> list[TimelineEntryOut]:
-        await intake.readable(
+        row, privileged = await intake.readable(
             tracking_id,
             x_access_code,
             officer,
@@ -230,7 +230,7 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
             correlation_id(request),
             "timeline",
         )
-        return await intake.timeline(tracking_id)
+        return await intake.timeline_for(row, privileged)
 
     @router.get(
         "/reports/{tracking_id}/attachments/{sha256}",

@@ -52,8 +52,11 @@ from shared.reports.tracking import (
     new_tracking_id,
 )
 from shared.runtime.access_audit import access_log, record_confidential_read  # security hook
+from shared.runtime.directory import LiveDirectory
+from shared.runtime.escalation import Escalations
 from shared.runtime.projection import Projector, ViewReader
 from shared.runtime.repository import Meta
+from shared.runtime.rules import load_rules
 from shared.runtime.service import Context
 from shared.store.port import RecordedEvent
 from shared.values import Attachment, Channel
@@ -116,6 +119,10 @@ class Intake:
         )
         self.submissions = RateLimiter(self.limits.submissions_per_minute)
         self.failed_codes = RateLimiter(self.limits.failed_access_codes_per_minute)
+        # The reporter's escalation to the Ombudsman (the report page, SMS ESKALASI): the same
+        # use case as sla's API, counted with the same calendar and policy.
+        self.directory = LiveDirectory(ctx.store)
+        self.escalations = Escalations(ctx.reports, self.directory, load_rules(), ctx.clock)
 
     async def close(self) -> None:
         self.keys.close()
@@ -355,23 +362,43 @@ class Intake:
             more["officer_reads"] = [OfficerReadOut.model_validate(r) for r in reads]
         return view.model_copy(update=more)
 
-    async def timeline(self, tracking_id: str) -> list[TimelineEntryOut]:
+    async def timeline(
+        self, tracking_id: str, *, full: bool = True, redacted: bool = False
+    ) -> list[TimelineEntryOut]:
+        """A report's events in order. `full=False` (an unpublished report, for anyone but its
+        reporter and officers): what happened and when only. `redacted` (a public text was set,
+        read by the public): the reporter's amendments, part of the report, are left out too."""
         rows = await self.views.fetchall(
             "SELECT event_type, occurred_at, actor_kind, details FROM timeline"
             " WHERE tracking_id = ? ORDER BY position",
             (tracking_id,),
         )
-        return [
-            TimelineEntryOut.model_validate(
-                {
-                    "event_type": r["event_type"],
-                    "occurred_at": r["occurred_at"],
-                    "actor": r["actor_kind"],
-                    **json.loads(r["details"]),
-                }
+        entries = []
+        for r in rows:
+            details = json.loads(r["details"])
+            if not full or (redacted and r["event_type"] == "ReportAmended"):
+                details = {}
+            entries.append(
+                TimelineEntryOut.model_validate(
+                    {
+                        "event_type": r["event_type"],
+                        "occurred_at": r["occurred_at"],
+                        "actor": r["actor_kind"],
+                        **details,
+                    }
+                )
             )
-            for r in rows
-        ]
+        return entries
+
+    async def timeline_for(self, row: Any, privileged: bool) -> list[TimelineEntryOut]:
+        """The timeline as this caller may read it (see `timeline`)."""
+        if privileged:
+            return await self.timeline(row["tracking_id"])
+        return await self.timeline(
+            row["tracking_id"],
+            full=bool(row["published"]),
+            redacted=row["public_title"] is not None,
+        )
 
     async def file_of(self, row: Any, sha256: str) -> tuple[Path, FileOut]:
         """A file of this report (by its sha256) and where it is stored; 404 when it is not one
@@ -427,14 +454,31 @@ class Intake:
 
 
 def public_view(row: Any, reporter: bool = False) -> ReportOut:
-    """A report as the public sees it (`reporter=True`: as its reporter or an officer does)."""
+    """A report as the public sees it (`reporter=True`: as its reporter or an officer does).
+
+    Unpublished (not yet forwarded, or rejected): the public sees its status and dates only.
+    Published with a public text: the public reads that text; the reporter and officers read the
+    reporter's own words (and the public text beside them)."""
+    if not reporter and not row["published"]:
+        return ReportOut(
+            tracking_id=row["tracking_id"],
+            status=row["status"],
+            published=False,
+            submitted_at=row["submitted_at"],
+            updated_at=row["updated_at"],
+        )
     files = json.loads(row["attachments"] or "[]")
+    redacted = row["public_title"] is not None
+    title, body = row["title"], row["body"]
+    if redacted and not reporter:
+        title, body = row["public_title"], row["public_body"]
     view: dict[str, Any] = {
         "tracking_id": row["tracking_id"],
         "status": row["status"],
+        "published": bool(row["published"]),
         "classification": row["classification"],
-        "title": row["title"],
-        "body": row["body"],
+        "title": title,
+        "body": body,
         "category": row["category"],
         "location": LocationOut(
             lat=row["lat"], lon=row["lon"], region_code=row["region_code"], address=row["address"]
@@ -453,6 +497,9 @@ def public_view(row: Any, reporter: bool = False) -> ReportOut:
     }
     if reporter:
         view["attachments"] = [FileOut.model_validate(f) for f in files]
+        if redacted:
+            view["public_title"] = row["public_title"]
+            view["public_body"] = row["public_body"]
     return ReportOut.model_validate(view)
 
 
@@ -464,7 +511,7 @@ def feature(row: Any) -> FeatureOut:
             status=row["status"],
             category=row["category"],
             classification=row["classification"],
-            title=row["title"],
+            title=row["public_title"] or row["title"],
             submitted_at=row["submitted_at"],
         ),
     )

@@ -19,12 +19,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.sla import models
 from services.sla.evidence import render_html
-from services.sla.usecases import NotEligible, OtherInstitution, Sla
+from services.sla.usecases import OtherInstitution, Sla
 from shared.auth import Principal, Role, access_code_matches
 from shared.http.common import correlation_id
 from shared.http.limits import AccessCodeGuard
 from shared.reports.deadlines import Stage, State
-from shared.reports.lifecycle import ReportState
+from shared.reports.lifecycle import EscalationNotOpen, ReportState
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.runtime.service import Context
 from shared.store.port import RecordedEvent
@@ -205,15 +205,17 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
         response: Response,
         x_access_code: Annotated[str | None, Header()] = None,
     ) -> models.EscalationOutcome:
-        """Escalate to the Ombudsman after 60 working days (policy) without any follow-up."""
+        """Escalate to the Ombudsman RI office of the report's province: open 60 working days
+        after the report without a final answer (wherever it is stuck), or 5 working days after
+        a reopening without a new one. 409 names the day it opens."""
         state, events = await reporter.load(tracking_id, x_access_code, request)
         try:
             done = await sla.escalate(state, events, correlation_id(request))
-        except NotEligible as error:
+        except EscalationNotOpen as error:
             raise HTTPException(
                 409,
                 {
-                    "msg": str(error),
+                    "msg": f"not eligible for escalation: {error.reason or error}",
                     "eligible_from": error.eligible_from.isoformat()
                     if error.eligible_from
                     else None,
@@ -284,5 +286,36 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
         """A readable, printable proof of a prior complaint."""
         document = await evidence_for(tracking_id, x_access_code, who, request)
         return HTMLResponse(render_html(document))
+
+    # -- the Ombudsman's list --
+    ombudsman = ctx.auth.require(Role.OMBUDSMAN, Role.ADMIN)
+
+    @reporter_api.get(
+        "/escalations",
+        response_model=list[models.EscalationRow],
+        responses=OFFICER_ERRORS,
+    )
+    async def escalations(
+        principal: Annotated[Principal, Depends(ombudsman)],
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[models.EscalationRow]:
+        """Reports escalated to the Ombudsman RI, newest first: for role `ombudsman` (and the
+        national administrators), only the reports of the token's region. Each names the office
+        that received it and links its signed evidence pack (an officer reads it with the same
+        token)."""
+        rows = await sla.escalation_list(principal, limit, offset)
+        return [
+            models.EscalationRow.model_validate(
+                row
+                | {
+                    "evidence": {
+                        "json": f"/api/v1/reports/{row['tracking_id']}/evidence.json",
+                        "html": f"/api/v1/reports/{row['tracking_id']}/evidence.html",
+                    }
+                }
+            )
+            for row in rows
+        ]
 
     return [calendar, api, reporter_api]

@@ -24,7 +24,6 @@ what the Ombudsman was sent: ``sha256(canonical_json(trail[:k]))`` where k is
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +34,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from shared.calendar import timezone_for_region
 from shared.reports.deadlines import ReportDeadlines
 from shared.reports.lifecycle import ReportState
-from shared.store.chain import GENESIS, canonical_json, verify_chain
+from shared.store.chain import GENESIS, digest, trail_digest, verify_chain
 from shared.store.port import RecordedEvent
 
 FORMAT = "lapor-evidence/1"
@@ -48,12 +47,12 @@ def trail_entry(event: RecordedEvent) -> dict[str, Any]:
 
 
 def sha256_of(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+    return digest(value)
 
 
 def trail_sha256(events: Sequence[RecordedEvent]) -> str:
     """The digest EscalatedToOmbudsman records: SHA-256 of the canonical JSON of the trail."""
-    return sha256_of([trail_entry(e) for e in events])
+    return trail_digest([trail_entry(e) for e in events])
 
 
 def check_chain(stream: str, trail: Sequence[dict[str, Any]]) -> dict[str, Any]:

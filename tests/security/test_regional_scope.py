@@ -112,6 +112,7 @@ SCOPE: dict[tuple[str, str, str], Rule] = {
     ("intake", "POST", "/laporan/{tracking_id}/masuk"): Rule(OTHER),
     ("intake", "POST", "/laporan/{tracking_id}/keluar"): Rule(OTHER),
     ("intake", "POST", "/laporan/{tracking_id}/lengkapi"): Rule(OTHER),
+    ("intake", "POST", "/laporan/{tracking_id}/eskalasi"): Rule(OTHER),
     ("intake", "POST", "/laporan/{tracking_id}/balas"): Rule(OTHER),
     ("intake", "POST", "/laporan/{tracking_id}/tutup"): Rule(OTHER),
     ("intake", "POST", "/laporan/{tracking_id}/nilai"): Rule(OTHER),
@@ -145,6 +146,13 @@ SCOPE: dict[tuple[str, str, str], Rule] = {
         REFUSED, {"confidential": False}
     ),
     ("verification", "POST", "/api/v1/bulk-verify"): Rule(REFUSED),
+    ("verification", "POST", "/api/v1/reports/{tracking_id}/forward"): Rule(
+        REFUSED, {"agency_code": AGENCY}
+    ),
+    ("verification", "POST", "/api/v1/reports/{tracking_id}/reply"): Rule(REFUSED, {"text": "x"}),
+    ("verification", "POST", "/api/v1/reports/{tracking_id}/public-text"): Rule(
+        REFUSED, {"title": "Judul umum", "body": "Isi yang boleh dibaca umum."}
+    ),
     ("verification", "GET", "/console/login"): Rule(PUBLIC),
     ("verification", "POST", "/console/login"): Rule(PUBLIC),
     ("verification", "POST", "/console/logout"): Rule(PUBLIC),
@@ -185,6 +193,11 @@ SCOPE: dict[tuple[str, str, str], Rule] = {
         REFUSED, {"agency_code": "DINDIK-KOTA-BLITAR"}
     ),
     ("routing", "GET", "/api/v1/returned"): Rule(LISTED),
+    ("routing", "POST", "/api/v1/reports/{tracking_id}/delegate"): Rule(
+        OTHER, {"agency_code": "PUSKESMAS-OEBOBO"}
+    ),
+    ("routing", "GET", "/api/v1/handed-on"): Rule(OTHER),
+    ("routing", "POST", "/desk/reports/{tracking_id}/delegate"): Rule(OTHER),
     ("routing", "GET", "/desk/login"): Rule(PUBLIC),
     ("routing", "POST", "/desk/login"): Rule(OTHER),
     ("routing", "POST", "/desk/logout"): Rule(PUBLIC),
@@ -200,6 +213,7 @@ SCOPE: dict[tuple[str, str, str], Rule] = {
     ("sla", "GET", "/api/v1/calendar/holidays"): Rule(PUBLIC),
     ("sla", "GET", "/api/v1/deadlines"): Rule(LISTED),
     ("sla", "GET", "/api/v1/compliance"): Rule(LISTED),
+    ("sla", "GET", "/api/v1/escalations"): Rule(LISTED),
     ("sla", "GET", "/api/v1/evidence-key"): Rule(PUBLIC),
     ("sla", "POST", "/api/v1/reports/{tracking_id}/escalate"): Rule(OTHER),
     ("sla", "GET", "/api/v1/reports/{tracking_id}/evidence.json"): Rule(REFUSED),

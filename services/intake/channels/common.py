@@ -15,6 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,13 @@ from shared.http.limits import RateLimiter
 from shared.logs import get_logger
 from shared.reports.commands import AmendReport, ReplyAsReporter
 from shared.reports.events import Location, Status
-from shared.reports.lifecycle import OPEN_FOR_VERIFICATION, InvalidTransition, ReportState
+from shared.reports.lifecycle import (
+    OPEN_FOR_VERIFICATION,
+    EscalationNotOpen,
+    InvalidTransition,
+    ReportNotFound,
+    ReportState,
+)
 from shared.runtime.repository import Meta
 from shared.store.port import WrongExpectedVersion
 from shared.values import Attachment, Channel
@@ -241,6 +248,16 @@ class ReplyOutcome:
     status: Status | None = None
 
 
+@dataclass(frozen=True)
+class EscalationOutcome:
+    """What became of an `ESKALASI <ID>`: `kind` is escalated|already|not_open|not_possible|
+    finished|not_found; `opens_on` when escalation opens later."""
+
+    kind: str
+    office_name: str | None = None
+    opens_on: date | None = None
+
+
 class ChannelDesk:
     """The channels' use of intake: submit a report, read its status, answer as the reporter."""
 
@@ -365,6 +382,29 @@ class ChannelDesk:
         except (InvalidTransition, DomainError):
             return ReplyOutcome("closed", state.status)
         return ReplyOutcome(kind, state.status)
+
+    async def escalate(self, tracking_id: str, sender: Sender, cid: str) -> EscalationOutcome:
+        """The reporter takes the report to the Ombudsman RI (the use case of the report page
+        and sla's API). Only from the phone or account the report came from: anyone else is
+        told what they would be told of a report that does not exist."""
+        escalations = self.intake.escalations
+        try:
+            state, events = await escalations.load(tracking_id)
+        except ReportNotFound:
+            return EscalationOutcome("not_found")
+        if not sender.matches(self.reporter_contact(state)):
+            return EscalationOutcome("not_found")
+        if state.status in (Status.CLOSED, Status.REJECTED) and not state.escalated:
+            return EscalationOutcome("finished")
+        try:
+            done = await escalations.escalate(state, events, cid)
+        except EscalationNotOpen as refused:
+            status = await escalations.status(state, events)
+            kind = "not_open" if refused.opens_on else "not_possible"
+            return EscalationOutcome(kind, status.office_name, refused.opens_on)
+        except InvalidTransition:
+            return EscalationOutcome("finished")
+        return EscalationOutcome("escalated" if done.new else "already", done.ombudsman_office_name)
 
     def close(self) -> None:
         self.replies.close()

@@ -15,6 +15,7 @@ from services.intake.channels.common import (
     BODY_MIN,
     CHANNEL_MESSAGES,
     ChannelDesk,
+    EscalationOutcome,
     Sender,
     StatusInfo,
 )
@@ -24,6 +25,7 @@ from shared.logs import get_logger
 from shared.reports.events import Status
 from shared.sms.grammar import (
     HELP_TEXT,
+    Escalate,
     Invalid,
     NewReport,
     PollAnswer,
@@ -109,6 +111,27 @@ def reply_text(kind: str, tracking_id: str, status: Status | None) -> str:
     return f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
 
 
+def escalation_text(tracking_id: str, outcome: EscalationOutcome) -> str:
+    """The answer to `ESKALASI <ID>`; every text that names the Ombudsman says when."""
+    office = outcome.office_name or "Ombudsman RI"
+    if outcome.kind in ("escalated", "already"):
+        return f"Laporan {tracking_id} telah diteruskan ke {office}. Cek: CEK {tracking_id}"
+    if outcome.kind == "not_open" and outcome.opens_on is not None:
+        return (
+            f"Laporan {tracking_id} belum dapat diteruskan ke Ombudsman RI. Jika belum ada"
+            f" tanggapan akhir, kirim ESKALASI {tracking_id} mulai"
+            f" {outcome.opens_on.strftime('%d-%m-%Y')}."
+        )
+    if outcome.kind == "not_possible":
+        return (
+            f"Instansi sudah memberi tanggapan akhir untuk laporan {tracking_id}. Jika tidak"
+            f" puas, beri penilaian di halaman laporan. Cek: CEK {tracking_id}"
+        )
+    if outcome.kind == "finished":
+        return f"Laporan {tracking_id} sudah selesai atau ditolak. Cek: CEK {tracking_id}"
+    return reply_text("not_found", tracking_id, None)
+
+
 async def converse(
     desk: ChannelDesk,
     sender: Sender,
@@ -163,6 +186,13 @@ async def _converse(
                 reply_text(outcome.kind, tracking_id, outcome.status),
                 f"reply_{outcome.kind}",
                 tracking_id if outcome.kind != "not_found" else None,
+            )
+        case Escalate(tracking_id=tracking_id):
+            escalation = await desk.escalate(tracking_id, sender, cid)
+            return Answer(
+                escalation_text(tracking_id, escalation),
+                f"escalate_{escalation.kind}",
+                tracking_id if escalation.kind != "not_found" else None,
             )
         case PollAnswer(code=code, choice=choice):
             reply_sms, poll_outcome = await answer_by_sms(desk, sender, code, choice, key, cid)
