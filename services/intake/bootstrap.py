@@ -24,6 +24,7 @@ from services.intake.usecases import NAME, Intake
 from shared.http.limits import BodySizeLimit
 from shared.logs import get_logger
 from shared.runtime.bus import Periodic, Service
+from shared.runtime.directory import follow
 from shared.runtime.projection import Projector, open_view_db
 from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
@@ -145,6 +146,7 @@ def build(ctx: Context) -> Service:
             *channel_routers(ctx, intake),
         ],
         projectors=[projector],
+        react=follow(intake.directory),
         periodic=retention_jobs(intake),
         on_stop=[intake.close],
     ).including(build_polls(ctx, intake))

@@ -275,6 +275,64 @@ TEXT: dict[str, tuple[str, str]] = {
     "event.ReportReopened": ("Laporan dibuka kembali", "Report reopened"),
     "event.SlaBreached": ("Batas waktu terlewati", "Time limit passed"),
     "event.EscalatedToOmbudsman": ("Diteruskan ke Ombudsman", "Escalated to the Ombudsman"),
+    "event.ReportDelegated": ("Diserahkan ke unit instansi", "Handed to a unit of the institution"),
+    "event.AdministratorReplied": ("Tanggapan admin LAPOR!", "A LAPOR! administrator answered"),
+    "event.PublicTextSet": (
+        "Teks publik disunting admin",
+        "Public text edited by an administrator",
+    ),
+    "event.CompletionReminded": ("Pengingat: lengkapi laporan", "Reminder: complete the report"),
+    "event.SlaDueSoon": ("Batas waktu segera berakhir", "Time limit ends soon"),
+    "kind.interim": ("Tanggapan sementara", "Interim answer"),
+    "kind.final": ("Tanggapan akhir", "Final answer"),
+    "kind.question": ("Pertanyaan untuk pelapor", "A question for the reporter"),
+    "question.lead": (
+        "Instansi bertanya kepada Anda. Jawab di bawah agar laporan dapat ditindaklanjuti.",
+        "The institution asks you a question. Answer below so it can act on your report.",
+    ),
+    "closes_on": (
+        "Laporan ditutup sebagai tidak lengkap pada",
+        "The report closes as incomplete on",
+    ),
+    "report.unpublished": (
+        "Laporan ini belum diterbitkan. Isinya tampil untuk umum setelah admin LAPOR!"
+        " memverifikasi dan meneruskannya ke instansi; sampai saat itu hanya status dan"
+        " tanggalnya yang terlihat. Pelapor dapat melihat seluruh isinya dengan kode akses.",
+        "This report is not published yet. Its content becomes public once a LAPOR!"
+        " administrator has verified it and forwarded it to the institution; until then only its"
+        " status and dates show. The reporter sees all of it with the access code.",
+    ),
+    "report.unpublished.title": ("Laporan belum diterbitkan", "Report not published yet"),
+    "report.public_text": (
+        "Untuk umum, laporan ini tampil dengan teks yang disunting admin (data pribadi dihapus):",
+        "The public reads this report in a text edited by an administrator (personal data"
+        " removed):",
+    ),
+    "escalation.title": ("Ombudsman Republik Indonesia", "Ombudsman of the Republic of Indonesia"),
+    "escalation.open": (
+        "Sudah 60 hari kerja tanpa tanggapan akhir dari instansi (atau 5 hari kerja sejak"
+        " laporan dibuka kembali). Anda dapat meneruskan laporan ini ke",
+        "60 working days have passed without a final answer from the institution (or 5 working"
+        " days since the report was reopened). You may take this report to",
+    ),
+    "escalation.from": (
+        "Jika instansi tidak memberi tanggapan akhir, Anda dapat meneruskan laporan ini ke"
+        " Ombudsman RI mulai tanggal",
+        "If the institution gives no final answer, you may take this report to the Ombudsman from",
+    ),
+    "escalation.button": ("Teruskan ke Ombudsman RI", "Take it to the Ombudsman"),
+    "escalation.done": (
+        "Laporan ini telah diteruskan ke",
+        "This report has been taken to",
+    ),
+    "escalation.sms": (
+        "Lewat SMS ke 1708, dari nomor yang Anda pakai melapor:",
+        "By SMS to 1708, from the number you reported with:",
+    ),
+    "error.escalation_not_open": (
+        "Laporan ini belum dapat diteruskan ke Ombudsman RI.",
+        "This report cannot be taken to the Ombudsman yet.",
+    ),
     "error.title": ("Terjadi masalah", "Something went wrong"),
     "error.csrf": (
         "Formulir kedaluwarsa. Muat ulang halaman lalu coba lagi.",

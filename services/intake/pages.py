@@ -40,7 +40,7 @@ from shared.http.limits import client_address
 from shared.http.security import PUBLIC_PAGE_HEADERS
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
 from shared.reports.events import Classification, CloseReason, Status
-from shared.reports.lifecycle import InvalidTransition, allows
+from shared.reports.lifecycle import EscalationNotOpen, InvalidTransition, allows
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.runtime.access_audit import access_log  # security hook (issue 12)
 from shared.runtime.service import Context
@@ -62,6 +62,33 @@ REPORTER_ACTIONS: tuple[tuple[str, type[Command]], ...] = (
 
 def reporter_actions(status: str) -> tuple[str, ...]:
     return tuple(name for name, command in REPORTER_ACTIONS if allows(command, Status(status)))
+
+
+def open_question(timeline: list[dict[str, Any]]) -> int | None:
+    """The place in the timeline of the institution's question the reporter has not answered
+    yet (the last follow-up, if it is a question with no reply after it)."""
+    for index in range(len(timeline) - 1, -1, -1):
+        kind = timeline[index]["event_type"]
+        if kind == "ReporterReplied":
+            return None
+        if kind == "FollowUpPosted":
+            return index if timeline[index].get("kind") == "question" else None
+    return None
+
+
+def shown_report(row: Mapping[str, Any], reporter: bool) -> dict[str, Any]:
+    """What the report page shows of a report: all of it to its reporter; to anyone else the
+    public text when one was set, and of an unpublished report only its status and dates."""
+    shown = dict(row)
+    if reporter:
+        return shown
+    if not row["published"]:
+        for name in ("title", "body", "address", "category", "region_code", "lat", "lon"):
+            shown[name] = None
+        shown["attachments"] = "[]"
+    elif row["public_title"] is not None:
+        shown["title"], shown["body"] = row["public_title"], row["public_body"]
+    return shown
 
 
 # Form field that shows a validation error, by the ReportIn field it came from.
@@ -358,20 +385,32 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         officer_reads = (
             await access_log(ctx.store, tracking_id) if reporter and row["confidential"] else None
         )
+        escalation = None
+        if reporter and (row["escalated"] or row["status"] not in ("closed", "rejected")):
+            state, events = await intake.escalations.load(tracking_id)
+            escalation = await intake.escalations.status(state, events)
         return render(
             request,
             "report.html",
             identity_erased=identity_erased,
             officer_reads=officer_reads,
             status=status,
-            private=reporter or bool(row["confidential"]),
-            report=row,
-            timeline=[e.model_dump(exclude_unset=True) for e in await intake.timeline(tracking_id)],
+            private=reporter or bool(row["confidential"]) or not row["published"],
+            report=shown_report(row, reporter),
+            limited=not reporter and not row["published"],
+            timeline=(
+                timeline := [
+                    e.model_dump(exclude_unset=True)
+                    for e in await intake.timeline_for(row, reporter)
+                ]
+            ),
+            open_question=open_question(timeline),
             reporter=reporter,
             files=files if reporter else [],
             file_count=len(files),
             actions=reporter_actions(row["status"]) if reporter else (),
             category_name=dict(categories(language(request))).get(row["category"] or ""),
+            escalation=escalation,
             error=error,
             notice=notice,
             action_key=secrets.token_urlsafe(12),
@@ -395,17 +434,19 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         if tid != tracking_id:
             return see_other(f"/laporan/{tid}")
         # Security hook (issue 12, enumeration): the same failed-lookup budget as the JSON API.
+        # Reserved before the lookup, given back when it finds what this visitor may see.
         where = address(request)
-        wait = intake.failed_codes.retry_after(where)
+        wait = intake.failed_codes.hit(where)
         if wait > 0:
             headers = {"Retry-After": str(int(wait) + 1)}
             return error_page(request, WebError(429, "error.too_many", headers))
         row = await intake.report_row(tid)
         reporter = row is not None and is_reporter(request, tid, row["access_code_hash"])
-        if (row is None and await intake.expected_code_hash(tid) is None) or (
-            row is not None and row["confidential"] and not reporter
+        if not (
+            (row is None and await intake.expected_code_hash(tid) is None)
+            or (row is not None and row["confidential"] and not reporter)
         ):
-            intake.failed_codes.hit(where)
+            intake.failed_codes.refund(where)
         notice = "action.done" if request.query_params.get("ok") else None
         return await report_page(request, tid, notice=notice)
 
@@ -488,6 +529,28 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     @router.post("/laporan/{tracking_id}/nilai", response_class=HTMLResponse)
     async def rate(request: Request, tracking_id: str) -> Response:
         return await reporter_action(request, tracking_id, "rate")
+
+    @router.post("/laporan/{tracking_id}/eskalasi", response_class=HTMLResponse)
+    async def escalate(request: Request, tracking_id: str) -> Response:
+        """The signed-in reporter takes the report to the Ombudsman RI (the use case sla's API
+        runs too, under the same key)."""
+        try:
+            tid = tracking_id_or_404(tracking_id)
+            await form_of(request)
+        except WebError as error:
+            return error_page(request, error)
+        code_hash = await intake.expected_code_hash(tid)
+        if not is_reporter(request, tid, code_hash):
+            return await report_page(request, tid, status=403, error="report.reporter.lead")
+        try:
+            state, events = await intake.escalations.load(tid)
+            done = await intake.escalations.escalate(state, events, correlation_id(request))
+        except EscalationNotOpen:
+            return await report_page(request, tid, status=409, error="error.escalation_not_open")
+        except InvalidTransition:
+            return await report_page(request, tid, status=409, error="error.conflict")
+        await ctx.caught_up(done.position)
+        return see_other(f"/laporan/{tid}?ok=1")
 
     @router.get("/laporan/{tracking_id}/lampiran/{sha256}", response_class=FileResponse)
     async def attachment(request: Request, tracking_id: str, sha256: str) -> Response:

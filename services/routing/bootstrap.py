@@ -14,10 +14,10 @@ from services.routing.integration import asyncapi_router
 from services.routing.pages import pages_router
 from services.routing.reactions import make_react
 from services.routing.usecases import DirectoryDesk, RoutingDesk
-from shared.calendar import WorkingDayCalendar
 from shared.runtime.bus import Service
 from shared.runtime.directory import DirectoryRepository, LiveDirectory
 from shared.runtime.projection import Projector, ViewReader
+from shared.runtime.rules import load_rules
 from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
@@ -26,7 +26,9 @@ NAME = "routing"
 
 
 def create_projector(settings: Settings) -> Projector:
-    return Projector(settings.view_db(NAME), NAME, views.SCHEMA, views.apply, views.TABLES)
+    return Projector(
+        settings.view_db(NAME), NAME, views.SCHEMA, views.apply, views.TABLES, views.VERSION
+    )
 
 
 def create_projectors(settings: Settings) -> list[Projector]:
@@ -36,7 +38,8 @@ def create_projectors(settings: Settings) -> list[Projector]:
 
 def build(ctx: Context) -> Service:
     projector = create_projector(ctx.settings)
-    calendar = WorkingDayCalendar.default()
+    rules = load_rules()  # the calendar and policy the sla service counts deadlines with
+    calendar = rules.calendar
     live = LiveDirectory(ctx.store)
     desk = RoutingDesk(
         ctx.reports,
@@ -45,6 +48,7 @@ def build(ctx: Context) -> Service:
         calendar,
         ctx.clock.now,
         ctx.caught_up,
+        rules.policy,
     )
     directory = DirectoryDesk(live, DirectoryRepository(ctx.store, ctx.clock, live.base))
     return Service(
@@ -54,7 +58,7 @@ def build(ctx: Context) -> Service:
             asyncapi_router(ctx.settings),
         ],
         projectors=[projector],
-        react=make_react(ctx.reports, live, calendar),
+        react=make_react(ctx.reports, live, calendar, rules.policy),
     )
 
 
