@@ -68,10 +68,11 @@ class Settings(BaseSettings):
         description="Wrong X-Access-Code answers per client address a minute (sla, notify)",
     )
     trusted_proxies: str = Field(
-        default="127.0.0.1",
+        default="",
         description="Addresses or networks (comma-separated, CIDR allowed) of the reverse"
         " proxies whose X-Forwarded-For / X-Forwarded-Proto every service believes; from any"
-        " other peer the headers are ignored. The one setting for all services.",
+        " other peer the headers are ignored (default: none trusted). The one setting for all"
+        " services.",
     )
     log_level: str = "INFO"
     sla_tick_seconds: float = 5.0
