@@ -66,6 +66,8 @@ def reporter_actions(status: str) -> tuple[str, ...]:
 
 # Form field that shows a validation error, by the ReportIn field it came from.
 _FORM_FIELD = {"region_code": "province", "lat": "lat", "lon": "lon", "address": "address"}
+# The picker's levels, top down, and how many digits each level's code has.
+REGION_LEVELS = (("province", 2), ("regency", 4), ("district", 6), ("village", 10))
 
 
 class WebError(Exception):
@@ -226,6 +228,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     ) -> HTMLResponse:
         lang = language(request)
         province, regency = values.get("province", ""), values.get("regency", "")
+        district = values.get("district", "")
         return render(
             request,
             "submit.html",
@@ -238,6 +241,8 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             provinces=regions.provinces(),
             regencies=regions.children(province) if province else [],
             districts=regions.children(regency) if regency else [],
+            villages=regions.children(district) if district else [],
+            map_tiles=intake.limits.map_tiles_url,
             submission_key=values.get("submission_key") or secrets.token_urlsafe(16),
             max_attachments=intake.limits.max_attachments,
         )
@@ -247,8 +252,10 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         request: Request,
         province: Annotated[str, Query(pattern=r"^([0-9]{2})?$")] = "",
         regency: Annotated[str, Query(pattern=r"^([0-9]{4})?$")] = "",
+        district: Annotated[str, Query(pattern=r"^([0-9]{6})?$")] = "",
     ) -> HTMLResponse:
-        values = {"province": province, "regency": regency if regency[:2] == province else ""}
+        values = {"province": province, "regency": regency, "district": district, "village": ""}
+        _consistent_region(values)
         return form_page(request, values)
 
     @router.post("/lapor", response_class=HTMLResponse)
@@ -258,9 +265,12 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         except WebError as error:
             return error_page(request, error)
         values = _values(form)
-        _consistent_region(values)
         if values.get("step") == "region":
+            _consistent_region(values)  # a level above changed: the ones below start again
             return form_page(request, values)
+        mismatch = _region_mismatch(values)
+        if mismatch:
+            return form_page(request, values, mismatch, status=422)
         wait = intake.submissions.hit(address(request))
         if wait > 0:
             return error_page(
@@ -282,6 +292,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             )
         except (AttachmentRejected, DomainError) as error:
             field, _, msg = str(error).partition(": ")
+            field = _FORM_FIELD.get(field.rsplit(".", 1)[-1], field)
             return form_page(request, values, {field: msg or str(error)}, status=422)
         response = render(request, "done.html", private=True, out=out)
         await sign_in(response, out.tracking_id)
@@ -563,6 +574,7 @@ _FIELDS = (
     "province",
     "regency",
     "district",
+    "village",
     "address",
     "lat",
     "lon",
@@ -588,15 +600,43 @@ def _values(form: FormData) -> dict[str, str]:
 
 
 def _consistent_region(values: dict[str, str]) -> None:
-    """Drop a lower level that does not belong to the chosen upper one."""
-    if values["regency"][:2] != values["province"] or len(values["regency"]) != 4:
-        values["regency"] = ""
-    if values["district"][:4] != values["regency"] or len(values["district"]) != 6:
-        values["district"] = ""
+    """Drop a lower level that does not belong to the chosen upper one (the picker's next step
+    after a level above changed)."""
+    above = ""
+    for name, digits in REGION_LEVELS:
+        value = values.get(name, "")
+        if len(value) != digits or not value.startswith(above):
+            values[name] = ""
+        above = values[name]
+        if not above:
+            for lower, _ in REGION_LEVELS[REGION_LEVELS.index((name, digits)) + 1 :]:
+                values[lower] = ""
+            return
+
+
+def _region_mismatch(values: Mapping[str, str]) -> dict[str, str]:
+    """On submitting: a level that is not inside the level above it is refused, by name (a
+    village of another district, a district of another regency)."""
+    errors: dict[str, str] = {}
+    above = ("", "")
+    for name, digits in REGION_LEVELS:
+        value = values.get(name, "")
+        if not value:
+            continue
+        if len(value) != digits or not value.isdigit():
+            errors[name] = f"{value} is not a {name} code"
+        elif above[1] and not value.startswith(above[1]):
+            errors[name] = f"{value} is not in the chosen {above[0]} {above[1]}"
+        elif not above[1] and digits != 2:
+            errors[name] = (
+                f"choose the {REGION_LEVELS[REGION_LEVELS.index((name, digits)) - 1][0]} first"
+            )
+        above = (name, value)
+    return errors
 
 
 def _report_data(values: Mapping[str, str], form: FormData, lang: str) -> dict[str, Any]:
-    region = values["district"] or values["regency"] or values["province"] or None
+    region = values["village"] or values["district"] or values["regency"] or values["province"]
     contact = {k: values[k] or None for k in ("name", "phone", "email")}
     return {
         "classification": values["classification"] or Classification.COMPLAINT.value,
@@ -604,7 +644,7 @@ def _report_data(values: Mapping[str, str], form: FormData, lang: str) -> dict[s
         "body": values["body"],
         "category": values["category"] or None,
         "location": {
-            "region_code": region,
+            "region_code": region or None,
             "address": values["address"] or None,
             "lat": values["lat"] or None,
             "lon": values["lon"] or None,

@@ -44,7 +44,7 @@ AGENCY_CODE_MAX = 64
 REGION_CODE_RE = re.compile(r"^[0-9]+$")
 REGION_CODE_LENGTHS: tuple[int, ...] = (2, 4, 6, 10)
 KEYWORD_RE = re.compile(r"^[A-Z0-9]+(?: [A-Z0-9]+)*$")
-KEYWORD_MAX = 40
+KEYWORD_MAX = 60
 CATEGORY_CODE_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # First words of the SMS 1708 commands (shared.sms.grammar): a keyword may not start with one.
 RESERVED_KEYWORDS: frozenset[str] = frozenset({"CEK", "BALAS", "POLL"})
@@ -305,6 +305,10 @@ class Directory:
         self._keywords: dict[str, Institution] = {
             k: i for i in data.institutions for k in i.sms_keywords
         }
+        # SMS matching ignores spacing (`KOTKUPANG` is `KOT KUPANG`): lookups do too.
+        self._compact: dict[str, Institution] = {
+            k.replace(" ", ""): i for k, i in self._keywords.items()
+        }
         self._sorted_keywords: tuple[str, ...] = tuple(
             sorted(self._keywords, key=lambda k: (-len(k), k))
         )
@@ -457,7 +461,22 @@ class Directory:
         return self._sorted_keywords
 
     def institution_for_keyword(self, keyword: str) -> Institution | None:
-        return self._keywords.get(normalize_keyword(keyword))
+        word = normalize_keyword(keyword)
+        return self._keywords.get(word) or self._compact.get(word.replace(" ", ""))
+
+    def alternatives(self, keyword: str) -> tuple[tuple[str, str], ...]:
+        """For a bare name several regions share (`MALANG`: the city; `KAB MALANG`, the
+        regency; `BENGKULU`: the city; `PROV BENGKULU`), the others' keywords and names."""
+        owner = self.institution_for_keyword(keyword)
+        if owner is None:
+            return ()
+        word = normalize_keyword(keyword)
+        found: list[tuple[str, str]] = []
+        for prefix in ("KAB", "KOTA", "PROV"):
+            other = self._keywords.get(f"{prefix} {word}")
+            if other is not None and other.code != owner.code:
+                found.append((f"{prefix} {word}", other.name))
+        return tuple(found)
 
     def region_for_keyword(self, keyword: str) -> str | None:
         """The region code the keyword names (None if unknown or a national institution's)."""
@@ -508,7 +527,8 @@ def _validate(data: DirectoryFile, categories: frozenset[str]) -> list[str]:
             problem = _check_keyword(kw)
             if problem:
                 problems.append(f"{where}: {problem}")
-            owner = keywords.setdefault(kw, inst.code)
+            # Spacing does not tell keywords apart in an SMS (`BATU BARA` is `BATUBARA`).
+            owner = keywords.setdefault(kw.replace(" ", ""), inst.code)
             if owner != inst.code:
                 problems.append(f"{where}: SMS keyword {kw!r} is already used by {owner}")
         if len(set(inst.sms_keywords)) != len(inst.sms_keywords):

@@ -1,0 +1,72 @@
+"""Where a report is, checked: a real region code, coordinates in Indonesia, both or neither.
+
+Pure rules the domain (`shared.reports.lifecycle`) and the edges share. Each refusal is an
+`InvalidInput` ("field: what is wrong"), which the HTTP edge answers with 422 naming the field;
+an unknown region code also carries its nearest real parent as `suggestion`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.errors import InvalidInput
+from shared.regions import InvalidRegionCode, Region, normalize_code, regions
+from shared.regions.geo import in_indonesia
+
+
+class UnknownRegion(InvalidInput):
+    """A region code that is not in the official list (or no longer is)."""
+
+    def __init__(self, field: str, code: str, suggestion: Region | None) -> None:
+        hint = (
+            f"; the nearest real region is {suggestion.code} ({suggestion.name})"
+            if suggestion is not None
+            else ""
+        )
+        super().__init__(f"{field}: unknown region code {code}{hint}")
+        self.field = field
+        self.code = code
+        self.suggestion = suggestion
+
+    def extra(self) -> dict[str, Any]:
+        """More of the answer: the suggested code and name (for the 422's detail)."""
+        if self.suggestion is None:
+            return {}
+        return {"suggestion": {"code": self.suggestion.code, "name": self.suggestion.name}}
+
+
+class OutsideIndonesia(InvalidInput):
+    pass
+
+
+def region_code(raw: str | None, field: str = "region_code") -> str | None:
+    """The official code (digits) for `raw` (dots allowed), None for none; refused otherwise."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        code = normalize_code(raw)
+    except InvalidRegionCode as error:
+        raise InvalidInput(
+            f"{field}: {raw.strip()!r} is not a region code (2, 4, 6 or 10 digits, dots allowed)"
+        ) from error
+    if regions().get(code) is None:
+        raise UnknownRegion(field, code, regions().nearest_known(code))
+    return code
+
+
+def coordinates(lat: float | None, lon: float | None, prefix: str = "") -> None:
+    """Both or neither, and in Indonesia (its land and seas; see `shared.regions.geo`)."""
+    if (lat is None) != (lon is None):
+        missing = "lon" if lon is None else "lat"
+        raise InvalidInput(f"{prefix}{missing}: latitude and longitude go together")
+    if lat is not None and lon is not None and not in_indonesia(lat, lon):
+        raise OutsideIndonesia(
+            f"{prefix}lat: {lat:.5f}, {lon:.5f} is outside Indonesia"
+            " (latitude first, south is negative: Jakarta is -6.2, 106.8)"
+        )
+
+
+def district_matches(village: str | None, district: str | None) -> None:
+    """A village chosen under another district than the one chosen (the web form's levels)."""
+    if village and district and not village.startswith(district):
+        raise InvalidInput(f"village: {village} is not in district {district}")
