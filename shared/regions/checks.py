@@ -7,7 +7,9 @@ an unknown region code also carries its nearest real parent as `suggestion`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
 
 from shared.errors import InvalidInput
 from shared.regions import InvalidRegionCode, Region, normalize_code, regions
@@ -70,3 +72,27 @@ def district_matches(village: str | None, district: str | None) -> None:
     """A village chosen under another district than the one chosen (the web form's levels)."""
     if village and district and not village.startswith(district):
         raise InvalidInput(f"village: {village} is not in district {district}")
+
+
+def _digits(value: object) -> object:
+    """Dotted input (`35.78.01`) to the one form (`357801`); anything else as it came, for the
+    field's own pattern or the domain to refuse by name."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    try:
+        return normalize_code(value)
+    except InvalidRegionCode:
+        return value.strip()
+
+
+# A region code field of a request: digits or dotted in, digits out.
+RegionCodeIn = Annotated[
+    str,
+    BeforeValidator(_digits),
+    Field(
+        pattern=r"^[0-9]{2,10}$",
+        description="Kemendagri code: digits (3578) or dotted (35.78); stored as digits",
+    ),
+]

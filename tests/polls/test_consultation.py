@@ -74,7 +74,7 @@ async def test_a_consultation_on_the_web_from_opening_to_the_institutions_respon
         "identity": "siti.rahma@example.id",
         "answers": {"1": "A", "2": ["A", "B"]},
         "comment": "Tekanan air di Oebobo lemah setiap sore.",
-        "region_code": "537103",
+        "region_code": "537104",
     }
     wrong = "000000" if siti_code != "000000" else "111111"
     assert (await answer(drive, "AIR26", {**siti, "code": wrong})).status_code == 403
@@ -136,7 +136,7 @@ async def test_a_consultation_on_the_web_from_opening_to_the_institutions_respon
                 "otp": mailed_code(mailbox, "ani@example.id", 1),
                 "q1": "A",
                 "q2": ["A", "C"],
-                "region_code": "537103",
+                "region_code": "537104",
             },
         )
         assert done.status_code == 200, done.text
@@ -172,8 +172,8 @@ async def test_a_consultation_on_the_web_from_opening_to_the_institutions_respon
     body = results.json()
     assert body["total_voters"] == 3
     assert body["tallies"] == {"1": {"A": 1, "B": 1, "C": 1}, "2": {"A": 1, "B": 1, "C": 2}}
-    assert body["by_region"]["537103"]["voters"] == 2
-    assert body["by_region"]["537103"]["name"] == "Oebobo"
+    assert body["by_region"]["537104"]["voters"] == 2
+    assert body["by_region"]["537104"]["name"] == "Oebobo"
     assert body["by_region"]["537101"]["tallies"]["1"] == {"A": 0, "B": 1, "C": 0}
     assert body["by_channel"] == {"web": 3}
     assert "comments" not in body and body["comment_count"] == 1
