@@ -314,15 +314,16 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         status: Annotated[str | None, Query(pattern=_STATUSES)] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
         region: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
+        agency: Annotated[str | None, Query(max_length=64)] = None,
         bbox: Annotated[str | None, Query(max_length=100)] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     ) -> FeatureCollectionOut:
         """Public reports with a position (never confidential ones, never who reported).
 
         Without `bbox` the newest; with `bbox=min_lon,min_lat,max_lon,max_lat` up to `limit`
-        inside it.
+        inside it. `agency`: only those with that institution.
         """
-        f = views.ReportFilter(status=status, category=category, region=region)
+        f = views.ReportFilter(status=status, category=category, region=region, agency=agency)
         return await intake.map(f, limit, parse_bbox(bbox))
 
     @router.get("/stats", tags=["views"], response_model=StatsOut)

@@ -253,6 +253,7 @@ class FeaturePropertiesOut(BaseModel):
     classification: str
     title: str
     submitted_at: str
+    agency_code: str | None = Field(default=None, description="The institution it is with")
 
 
 class FeatureOut(BaseModel):

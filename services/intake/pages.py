@@ -27,6 +27,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from services.intake import regions, views
 from services.intake.api import file_response, sha256_param
+from services.intake.assets import Assets, map_page_policy
 from services.intake.attachments import AttachmentRejected
 from services.intake.i18n import LANGUAGES, translator
 from services.intake.models import ReportIn
@@ -47,7 +48,6 @@ from shared.runtime.service import Context
 from shared.values import Attachment, Channel
 
 HERE = Path(__file__).parent
-STATIC = {"lapor.css": "text/css", "lapor.js": "text/javascript"}
 LANG_COOKIE = "lapor_lang"
 REPORTER_COOKIE = "lapor_pelapor"
 REPORTER_TTL = 12 * 3600
@@ -66,8 +66,16 @@ def reporter_actions(status: str) -> tuple[str, ...]:
 
 # Form field that shows a validation error, by the ReportIn field it came from.
 _FORM_FIELD = {"region_code": "province", "lat": "lat", "lon": "lon", "address": "address"}
+# Pages that show a map: their Content-Security-Policy lets the map load tiles.
+MAP_PAGES = frozenset({"submit.html", "map.html"})
 # The picker's levels, top down, and how many digits each level's code has.
 REGION_LEVELS = (("province", 2), ("regency", 4), ("district", 6), ("village", 10))
+LEVEL_NAMES = {
+    "province": "provinsi",
+    "regency": "kabupaten/kota",
+    "district": "kecamatan",
+    "village": "desa/kelurahan",
+}
 
 
 class WebError(Exception):
@@ -93,9 +101,17 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     csrf = Csrf(intake.secret, secure_cookies=intake.limits.secure_cookies)
     session_key = derive_key(intake.secret, "web-reporter-session")
     secure = intake.limits.secure_cookies
+    assets = Assets()
     static_version = hashlib.sha256(
-        b"".join((HERE / "static" / name).read_bytes() for name in STATIC)
+        b"".join(assets.files[name].data for name in ("lapor.css", "lapor.js"))
     ).hexdigest()[:10]
+    tiles, attribution = intake.limits.map_tiles_url, intake.limits.map_attribution
+    map_headers = {
+        **PUBLIC_PAGE_HEADERS,
+        "Content-Security-Policy": map_page_policy(
+            PUBLIC_PAGE_HEADERS["Content-Security-Policy"], tiles
+        ),
+    }
 
     # --- page plumbing -----------------------------------------------------------------------
     def language(request: Request) -> str:
@@ -127,13 +143,17 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             path=request.url.path,
             csrf_token=token,
             static_version=static_version,
+            asset=assets.url,
+            map_tiles=tiles,
+            map_attribution=attribution,
             status_label=lambda s: t(f"status.{s}"),
             region_name=regions.name_of,
             region_label=regions.label,
             **context,
         )
         response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
-        response.headers.update(PUBLIC_PAGE_HEADERS)
+        # Pages with a map (the form's picker, the map) may show tiles from the tile server.
+        response.headers.update(map_headers if template in MAP_PAGES else PUBLIC_PAGE_HEADERS)
         response.headers["Cache-Control"] = "no-store" if private else "no-cache"
         response.headers["Vary"] = "Cookie"
         csrf.remember(request, response, token)
@@ -209,15 +229,20 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     async def home(request: Request) -> HTMLResponse:
         return render(request, "home.html")
 
-    @router.get("/static/{name}", response_class=Response)
-    async def static(name: str) -> Response:
-        if name not in STATIC:
+    @router.get("/static/{name:path}", response_class=Response)
+    async def static(request: Request, name: str) -> Response:
+        found = assets.get(name)
+        if found is None:
             raise HTTPException(404, "not found")
-        return Response(
-            (HERE / "static" / name).read_bytes(),
-            media_type=STATIC[name],
-            headers={"Cache-Control": "public, max-age=604800", **PUBLIC_PAGE_HEADERS},
-        )
+        headers = {
+            "Cache-Control": "public, max-age=604800",
+            "Vary": "Accept-Encoding",
+            **PUBLIC_PAGE_HEADERS,
+        }
+        if found.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(found.gzipped, media_type=found.media_type, headers=headers)
+        return Response(found.data, media_type=found.media_type, headers=headers)
 
     # --- submitting --------------------------------------------------------------------------
     def form_page(
@@ -242,7 +267,6 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             regencies=regions.children(province) if province else [],
             districts=regions.children(regency) if regency else [],
             villages=regions.children(district) if district else [],
-            map_tiles=intake.limits.map_tiles_url,
             submission_key=values.get("submission_key") or secrets.token_urlsafe(16),
             max_attachments=intake.limits.max_attachments,
         )
@@ -548,9 +572,33 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         )
 
     @router.get("/peta", response_class=HTMLResponse)
-    async def map_page(request: Request) -> HTMLResponse:
-        rows = await intake.map_rows(views.ReportFilter(), 50, None)
-        return render(request, "map.html", rows=rows, provinces=regions.provinces())
+    async def map_page(
+        request: Request,
+        status: Annotated[str, Query(max_length=32)] = "",
+        category: Annotated[str, Query(max_length=64)] = "",
+        agency: Annotated[str, Query(max_length=64)] = "",
+    ) -> HTMLResponse:
+        """Public reports on a map (Leaflet, pins clustered at national zoom), filtered by
+        status, category and institution; without JavaScript the same filters list them."""
+        known_status = status if status in {s.value for s in Status} else ""
+        f = views.ReportFilter(
+            status=known_status or None, category=category or None, agency=agency or None
+        )
+        filters = {"status": known_status, "category": category, "agency": agency}
+        source = "/api/v1/map.geojson?" + urlencode(
+            {"limit": 2000, **{k: v for k, v in filters.items() if v}}
+        )
+        return render(
+            request,
+            "map.html",
+            rows=await intake.map_rows(f, 50, None),
+            filters=filters,
+            statuses=[s.value for s in Status],
+            categories=categories(language(request)),
+            agencies=await intake.map_agencies(),
+            provinces=regions.provinces(),
+            source=source,
+        )
 
     @router.get("/statistik", response_class=HTMLResponse)
     async def stats_page(request: Request) -> HTMLResponse:
@@ -624,13 +672,14 @@ def _region_mismatch(values: Mapping[str, str]) -> dict[str, str]:
         if not value:
             continue
         if len(value) != digits or not value.isdigit():
-            errors[name] = f"{value} is not a {name} code"
+            errors[name] = f"{value}: bukan kode {LEVEL_NAMES[name]} / not a {name} code"
         elif above[1] and not value.startswith(above[1]):
-            errors[name] = f"{value} is not in the chosen {above[0]} {above[1]}"
-        elif not above[1] and digits != 2:
             errors[name] = (
-                f"choose the {REGION_LEVELS[REGION_LEVELS.index((name, digits)) - 1][0]} first"
+                f"{value} tidak berada di {LEVEL_NAMES[above[0]]} {above[1]} yang dipilih"
+                f" / is not in the chosen {above[0]} {above[1]}"
             )
+        elif not above[1] and digits != 2:
+            errors[name] = "pilih wilayah di atasnya dulu / choose the level above first"
         above = (name, value)
     return errors
 

@@ -20,12 +20,13 @@ class UnknownRegion(InvalidInput):
     """A region code that is not in the official list (or no longer is)."""
 
     def __init__(self, field: str, code: str, suggestion: Region | None) -> None:
-        hint = (
-            f"; the nearest real region is {suggestion.code} ({suggestion.name})"
-            if suggestion is not None
-            else ""
+        near = (suggestion.code, suggestion.name) if suggestion is not None else None
+        hint_id = f"; wilayah terdekat: {near[0]} ({near[1]})" if near else ""
+        hint_en = f"; the nearest real region is {near[0]} ({near[1]})" if near else ""
+        super().__init__(
+            f"{field}: kode wilayah {code} tidak dikenal{hint_id}"
+            f" / unknown region code {code}{hint_en}"
         )
-        super().__init__(f"{field}: unknown region code {code}{hint}")
         self.field = field
         self.code = code
         self.suggestion = suggestion
@@ -49,7 +50,8 @@ def region_code(raw: str | None, field: str = "region_code") -> str | None:
         code = normalize_code(raw)
     except InvalidRegionCode as error:
         raise InvalidInput(
-            f"{field}: {raw.strip()!r} is not a region code (2, 4, 6 or 10 digits, dots allowed)"
+            f"{field}: {raw.strip()!r} bukan kode wilayah (2, 4, 6 atau 10 angka, boleh bertitik)"
+            " / is not a region code (2, 4, 6 or 10 digits, dots allowed)"
         ) from error
     if regions().get(code) is None:
         raise UnknownRegion(field, code, regions().nearest_known(code))
@@ -60,18 +62,25 @@ def coordinates(lat: float | None, lon: float | None, prefix: str = "") -> None:
     """Both or neither, and in Indonesia (its land and seas; see `shared.regions.geo`)."""
     if (lat is None) != (lon is None):
         missing = "lon" if lon is None else "lat"
-        raise InvalidInput(f"{prefix}{missing}: latitude and longitude go together")
+        raise InvalidInput(
+            f"{prefix}{missing}: lintang dan bujur diisi bersama / latitude and longitude go"
+            " together"
+        )
     if lat is not None and lon is not None and not in_indonesia(lat, lon):
         raise OutsideIndonesia(
-            f"{prefix}lat: {lat:.5f}, {lon:.5f} is outside Indonesia"
-            " (latitude first, south is negative: Jakarta is -6.2, 106.8)"
+            f"{prefix}lat: {lat:.5f}, {lon:.5f} di luar Indonesia (lintang dulu, selatan negatif:"
+            " Jakarta -6.2, 106.8) / is outside Indonesia (latitude first, south is negative:"
+            " Jakarta is -6.2, 106.8)"
         )
 
 
 def district_matches(village: str | None, district: str | None) -> None:
     """A village chosen under another district than the one chosen (the web form's levels)."""
     if village and district and not village.startswith(district):
-        raise InvalidInput(f"village: {village} is not in district {district}")
+        raise InvalidInput(
+            f"village: desa {village} tidak berada di kecamatan {district} / village {village}"
+            f" is not in district {district}"
+        )
 
 
 def _digits(value: object) -> object:
