@@ -266,7 +266,7 @@ def _read_categories(path: Path) -> tuple[Category, ...]:
     try:
         parsed = CategoriesFile.model_validate(raw)
     except ValidationError as exc:
-        raise DirectoryError(_pydantic_problems(exc, raw), str(path)) from None
+        raise DirectoryError(pydantic_problems(exc, raw), str(path)) from None
     seen: set[str] = set()
     problems = []
     for i, cat in enumerate(parsed.categories):
@@ -337,7 +337,7 @@ class Directory:
         try:
             data = DirectoryFile.model_validate(raw)
         except ValidationError as exc:
-            raise DirectoryError(_pydantic_problems(exc, raw)) from None
+            raise DirectoryError(pydantic_problems(exc, raw)) from None
         return cls(data, categories=categories)
 
     @classmethod
@@ -703,7 +703,7 @@ def _parse_json(text: str | bytes) -> Any:
         ) from None
 
 
-def _pydantic_problems(exc: ValidationError, raw: Any) -> list[str]:
+def pydantic_problems(exc: ValidationError, raw: Any) -> list[str]:
     out = []
     for err in exc.errors():
         loc = err["loc"]
