@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.regions import regions
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_DIRECTORY_PATH = DATA_DIR / "directory.json"
 DEFAULT_CATEGORIES_PATH = DATA_DIR / "categories.json"
@@ -51,7 +53,7 @@ RESERVED_KEYWORDS: frozenset[str] = frozenset({"CEK", "BALAS", "POLL"})
 # The two digits after the province in a regency/city code: regencies 01-70, cities 71-99.
 FIRST_CITY_NUMBER = 71
 
-# Kemendagri province codes (38 provinces).
+# Kemendagri province codes (38 provinces); every region code must also be in `shared.regions`.
 PROVINCES: Mapping[str, str] = {
     "11": "Aceh",
     "12": "Sumatera Utara",
@@ -557,6 +559,10 @@ def _check_level(inst: Institution, parent: Institution | None) -> list[str]:
     out: list[str] = []
     if region is not None and region[:2] not in PROVINCES:
         out.append(f"region code {region} does not start with a Kemendagri province code")
+    elif region is not None and regions().get(region) is None:
+        nearest = regions().nearest_known(region)
+        hint = f" (the nearest is {nearest.code} {nearest.name})" if nearest else ""
+        out.append(f"region code {region} is not in the official region list{hint}")
     if level == "national":
         if region is not None:
             out.append("a national institution has no region_code")
@@ -653,6 +659,10 @@ def _check_rules(
             )
         if rule.region_prefix is not None and rule.region_prefix[:2] not in PROVINCES:
             problems.append(f"{where}: region_prefix {rule.region_prefix} is not in a province")
+        elif rule.region_prefix is not None and regions().get(rule.region_prefix) is None:
+            problems.append(
+                f"{where}: region_prefix {rule.region_prefix} is not in the official region list"
+            )
         if rule.category is not None and rule.category not in categories:
             problems.append(f"{where}: unknown category {rule.category!r}")
         agency = by_code.get(rule.agency_code)
