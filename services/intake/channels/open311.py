@@ -546,7 +546,7 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
             classification = (_field(form, "attribute[classification]") or "complaint").strip()
             if classification not in {c.value for c in Classification}:
                 raise Open311Error(400, "attribute[classification]: not one of the values")
-            region = _text(form, "attribute[region_code]", 10)
+            region = _text(form, "attribute[region_code]", 14)  # dotted: 35.78.01.1001
             title = _text(form, "attribute[title]", 200)
             name = " ".join(
                 p for p in (_text(form, "first_name", 100), _text(form, "last_name", 100)) if p
