@@ -53,9 +53,11 @@ def run(
 def up() -> None:
     """Start nats-server, the relay and all five services; restart any that die; Ctrl-C stops."""
     from cli.supervisor import supervise
+    from services.intake.channels.config import ensure_sms_webhook_token
 
     settings = get_settings()
     _ = settings.master_secret  # generated once here (when unset), before the children start
+    sms_token = ensure_sms_webhook_token(settings.data_dir)  # the same: intake reads the file
 
     def ready() -> None:
         print("LAPOR is up. Data in", settings.data_dir.resolve(), flush=True)
@@ -68,6 +70,11 @@ def up() -> None:
         print("  .venv/bin/lapor token create --role admin")
         print("  .venv/bin/lapor token create --role agency --agency DINKES-KOTA-KUPANG")
         print("Watch one report go through its whole life: .venv/bin/lapor demo")
+        print("SMS 1708: put this get-url in Kannel's sms-service (the token is the gateway's):")
+        print(
+            f'  get-url = "{settings.url_of("intake")}/channels/sms?token={sms_token}'
+            '&from=%p&to=%P&text=%b&id=%I&coding=%c&charset=%C"'
+        )
         print(
             "Logs in",
             (settings.data_dir / "logs").resolve(),
@@ -137,8 +144,9 @@ def audit_verify(
     tracking_id: Annotated[str | None, typer.Argument(help="One report; default: all")] = None,
 ) -> None:
     """Recompute every hash chain; name any altered, missing or reordered event; exit 1 if any."""
-    from cli.audit import audit_sqlite_positions, audit_store
+    from cli.audit import AuditResult, audit_sqlite_positions, audit_store
     from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+    from shared.signing import public_key_of
     from shared.store import open_store
 
     settings = get_settings()
@@ -148,25 +156,34 @@ def audit_verify(
         except InvalidTrackingId as error:
             raise typer.BadParameter(str(error), param_hint="TRACKING_ID") from error
 
-    async def go() -> tuple[int, int, list[str]]:
+    async def go() -> AuditResult:
         problems: list[str] = []
         url = settings.event_store_url
         if url.startswith("sqlite:///") and tracking_id is None:
             problems.extend(audit_sqlite_positions(Path(url.removeprefix("sqlite:///"))))
         store = open_store(url, create=False)
         try:
-            result = await audit_store(store, tracking_id)
+            result = await audit_store(
+                store, tracking_id, public_key_of(settings.data_dir / "keys")
+            )
         finally:
             await store.close()
-        return result.streams, result.events, [*result.problems, *problems]
+        result.problems.extend(problems)
+        return result
 
-    streams, events, problems = asyncio.run(go())
+    result = asyncio.run(go())
+    streams, events, problems = result.streams, result.events, result.problems
     for problem in problems:
         print(f"TAMPERED: {problem}")
+    for note in result.notes:
+        print(f"note: {note}")
     if problems:
         print(f"audit FAILED: {len(problems)} problem(s) in {streams} stream(s), {events} event(s)")
         raise typer.Exit(1)
-    print(f"audit OK: {streams} stream(s), {events} event(s), every hash chain intact")
+    covered = f"{result.checkpoints} signed checkpoint(s)"
+    if tracking_id is None and result.uncovered:
+        covered += f"; {result.uncovered} newest event(s) not checkpointed yet"
+    print(f"audit OK: {streams} stream(s), {events} event(s), every hash chain intact; {covered}")
 
 
 @app.command()

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import os
 import re
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shared.crypto import keyed_hash
 from shared.errors import DomainError
 from shared.values import Attachment
 
@@ -122,6 +124,12 @@ def _plain_copy(image: Image.Image, media_type: str) -> Image.Image:
     return plain
 
 
+NOT_UPLOADED = (
+    "attachments: no file uploaded by you with this sha256 and upload_token"
+    " (POST /api/v1/attachments answers both)"
+)
+
+
 class AttachmentStore:
     """Content-addressed files under `root`."""
 
@@ -130,10 +138,17 @@ class AttachmentStore:
         root: Path,
         max_bytes: int = MAX_BYTES,
         max_pixels: int = MAX_PIXELS,
+        secret: bytes = b"",
     ) -> None:
         self.root = root
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        self._secret = secret
+
+    def upload_token(self, sha256: str) -> str:
+        """What proves a client uploaded a file (it is in the upload's answer, nowhere else):
+        a keyed hash of its sha256, so only who had the bytes can attach the file."""
+        return keyed_hash(self._secret, "attachment-upload", sha256)
 
     def path_of(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
@@ -174,15 +189,19 @@ class AttachmentStore:
             Path(temp).unlink(missing_ok=True)
             raise
 
-    def resolve(self, sha256: str, name: str | None = None) -> Attachment:
-        """An attachment stored earlier (e.g. uploaded before the report), by its sha256."""
+    def resolve(self, sha256: str, name: str | None, upload_token: str) -> Attachment:
+        """A file the client uploaded earlier (e.g. before the report): its sha256 and the
+        `upload_token` the upload answered with. A wrong token and a missing file get the same
+        refusal, so no answer tells whether a file exists."""
         path = self.path_of(sha256)
-        if not path.is_file():
-            raise AttachmentRejected(f"attachments: no uploaded file {sha256}")
+        if not hmac.compare_digest(upload_token.encode(), self.upload_token(sha256).encode()) or (
+            not path.is_file()
+        ):
+            raise AttachmentRejected(NOT_UPLOADED)
         with path.open("rb") as handle:
             kind = sniff(handle.read(16))
         if kind is None:  # pragma: no cover - only files we wrote live here
-            raise AttachmentRejected(f"attachments: no uploaded file {sha256}")
+            raise AttachmentRejected(NOT_UPLOADED)
         return Attachment(
             sha256=sha256,
             name=display_name(name, kind),

@@ -29,13 +29,21 @@ class ReporterIn(BaseModel):
         return not (self.name or self.phone or self.email)
 
 
+UPLOAD_TOKEN = Field(
+    pattern=r"^[0-9a-f]{64}$",
+    description="The upload_token POST /api/v1/attachments answered: only who uploaded a file"
+    " can attach it",
+)
+
+
 class AttachmentRef(BaseModel):
-    """A file uploaded before (POST /api/v1/attachments), named by its sha256."""
+    """A file uploaded before (POST /api/v1/attachments), named by its sha256 and upload_token."""
 
     model_config = ConfigDict(extra="forbid")
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     name: str | None = Field(default=None, max_length=255)
+    upload_token: str = UPLOAD_TOKEN
 
 
 class LocationIn(Location):
@@ -123,6 +131,14 @@ class FileOut(BaseModel):
     name: str
     media_type: str
     size: int
+
+
+class UploadOut(FileOut):
+    """The file just uploaded, with what attaches it (to a report, a reply, a poll)."""
+
+    upload_token: str = Field(
+        description="Name it with the sha256 in `attachments`: proof that you uploaded the file"
+    )
 
 
 class CategoryOut(BaseModel):

@@ -430,17 +430,19 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         if tid != tracking_id:
             return see_other(f"/laporan/{tid}")
         # Security hook (issue 12, enumeration): the same failed-lookup budget as the JSON API.
+        # Reserved before the lookup, given back when it finds what this visitor may see.
         where = address(request)
-        wait = intake.failed_codes.retry_after(where)
+        wait = intake.failed_codes.hit(where)
         if wait > 0:
             headers = {"Retry-After": str(int(wait) + 1)}
             return error_page(request, WebError(429, "error.too_many", headers))
         row = await intake.report_row(tid)
         reporter = row is not None and is_reporter(request, tid, row["access_code_hash"])
-        if (row is None and await intake.expected_code_hash(tid) is None) or (
-            row is not None and row["confidential"] and not reporter
+        if not (
+            (row is None and await intake.expected_code_hash(tid) is None)
+            or (row is not None and row["confidential"] and not reporter)
         ):
-            intake.failed_codes.hit(where)
+            intake.failed_codes.refund(where)
         notice = "action.done" if request.query_params.get("ok") else None
         return await report_page(request, tid, notice=notice)
 

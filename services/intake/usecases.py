@@ -35,6 +35,7 @@ from services.intake.models import (
     StatsOut,
     SubmitOut,
     TimelineEntryOut,
+    UploadOut,
 )
 from shared.auth import Principal, Role, access_code_matches, hash_access_code
 from shared.crypto import KeyStore, derive_key
@@ -111,6 +112,7 @@ class Intake:
             ctx.settings.data_dir / "attachments",
             max_bytes=self.limits.max_attachment_bytes,
             max_pixels=self.limits.max_image_pixels,
+            secret=self.secret,
         )
         self.submissions = RateLimiter(self.limits.submissions_per_minute)
         self.failed_codes = RateLimiter(self.limits.failed_access_codes_per_minute)
@@ -177,7 +179,9 @@ class Intake:
         return SubmitOut(tracking_id=tracking_id, access_code=access_code, status="submitted")
 
     def resolve(self, refs: Sequence[AttachmentRef]) -> tuple[Attachment, ...]:
-        return tuple(self.attachments.resolve(ref.sha256, ref.name) for ref in refs)
+        return tuple(
+            self.attachments.resolve(ref.sha256, ref.name, ref.upload_token) for ref in refs
+        )
 
     def limited(self, files: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
         """At most `max_attachments` files with one action."""
@@ -200,14 +204,18 @@ class Intake:
             stored.append(await asyncio.to_thread(self.attachments.store, data, name, media_type))
         return tuple(stored)
 
-    async def upload(self, data: bytes, name: str | None, media_type: str | None) -> FileOut:
-        """One file through the API, counted on the address's submission budget by the caller."""
+    async def upload(self, data: bytes, name: str | None, media_type: str | None) -> UploadOut:
+        """One file through the API, counted on the address's submission budget by the caller;
+        the answer's upload_token is what attaches it."""
         if len(data) > self.limits.max_attachment_bytes:
             raise HTTPException(
                 413, f"file: at most {self.limits.max_attachment_bytes} bytes per file"
             )
         (stored,) = await self.store_uploads([(data, name, media_type)])
-        return FileOut.model_validate(stored.model_dump(mode="json"))
+        return UploadOut.model_validate(
+            stored.model_dump(mode="json")
+            | {"upload_token": self.attachments.upload_token(stored.sha256)}
+        )
 
     # --- the reporter ----------------------------------------------------------------------------
     async def expected_code_hash(self, tracking_id: str) -> str | None:
@@ -218,21 +226,33 @@ class Intake:
         state, _ = await self.ctx.reports.load(tracking_id)
         return state.access_code_hash if state is not None else None
 
+    def reserve_lookup(self, address: str, field: str) -> None:
+        """Take one try from the address's failed-lookup budget before looking anything up (429
+        when it is spent); `lookup_succeeded` gives it back. Reserving before the first await
+        is what keeps the budget when hundreds of tries arrive at once."""
+        wait = self.failed_codes.hit(address)
+        if wait > 0:
+            raise too_many(wait, field)
+
+    def lookup_succeeded(self, address: str) -> None:
+        self.failed_codes.refund(address)
+
+    async def code_matches(self, tracking_id: str, code: str) -> bool:
+        expected = await self.expected_code_hash(tracking_id)
+        return expected is not None and access_code_matches(
+            self.secret, tracking_id, code[:64], expected
+        )
+
     async def code_is_right(
         self, tracking_id: str, code: str | None, address: str, field: str = "X-Access-Code"
     ) -> bool:
         """Check an access code, counting wrong ones per address (429 past the limit)."""
         if not code:
             return False
-        wait = self.failed_codes.retry_after(address)
-        if wait > 0:
-            raise too_many(wait, field)
-        expected = await self.expected_code_hash(tracking_id)
-        if expected is not None and access_code_matches(
-            self.secret, tracking_id, code[:64], expected
-        ):
+        self.reserve_lookup(address, field)
+        if await self.code_matches(tracking_id, code):
+            self.lookup_succeeded(address)
             return True
-        self.failed_codes.hit(address)
         return False
 
     async def require_reporter(
@@ -284,24 +304,22 @@ class Intake:
         what: str = "report",
     ) -> tuple[Any, bool]:
         """The row, and whether the caller may see the reporter's part (files)."""
-        # Security hook (issue 12, enumeration): unknown or hidden tracking IDs draw on the
-        # address's failed-lookup budget (shared with wrong access codes); once it is used up,
-        # every lookup from there gets 429, hit or miss alike, so 429 reveals nothing either.
-        wait = self.failed_codes.retry_after(address)
-        if wait > 0:
-            raise too_many(wait, "tracking_id")
+        # Security hook (issue 12, enumeration): unknown or hidden tracking IDs and wrong codes
+        # draw on the address's failed-lookup budget; once it is used up, every lookup from
+        # there gets 429, hit or miss alike, so 429 reveals nothing either. One try is reserved
+        # before anything is awaited and given back when the lookup finds what it may see.
+        self.reserve_lookup(address, "tracking_id")
         row = await self.report_row(tracking_id)
         if row is None:
-            if await self.expected_code_hash(tracking_id) is None:  # not merely a lagging view
-                self.failed_codes.hit(address)
+            if await self.expected_code_hash(tracking_id) is not None:  # only a lagging view
+                self.lookup_succeeded(address)
             raise HTTPException(404, "report not found")
-        privileged = officer_may_read(row, officer) or (
-            code is not None and await self.code_is_right(tracking_id, code, address)
-        )
+        right_code = code is not None and await self.code_matches(tracking_id, code)
+        privileged = officer_may_read(row, officer) or right_code
         if row["confidential"] and not privileged:
-            if code is None:  # a wrong code was counted already
-                self.failed_codes.hit(address)
             raise HTTPException(404, "report not found")
+        if code is None or right_code:  # a wrong code stays counted, whatever the report
+            self.lookup_succeeded(address)
         # Security hook (issue 12, access audit): an officer's read of a confidential report is
         # recorded on access-<tracking_id> before anything is returned (fail closed).
         if row["confidential"] and officer is not None and officer_may_read(row, officer):

@@ -152,7 +152,9 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     ) -> AgencyChanged:
         """Add an institution (admin): a DirectoryChanged event on the `directory` stream."""
         with directory_refusals():
-            return await directory.add(body, admin_caller(request, principal, idempotency_key))
+            return await directory.add(
+                body, admin_caller(request, principal, idempotency_key), principal
+            )
 
     @router.put("/agencies/{code}", tags=["directory"], responses=_errors(400, 401, 403, 404))
     async def update_agency(
@@ -168,7 +170,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         caller = admin_caller(request, principal, idempotency_key)
         try:
             with directory_refusals():
-                return await directory.update(body, caller)
+                return await directory.update(body, caller, principal)
         except UnknownAgency as error:
             raise unknown_institution(code) from error
 
@@ -186,7 +188,9 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     ) -> RoutingRuleChanged:
         """Add or replace the rule for (region_prefix, category) (admin)."""
         with directory_refusals():
-            return await directory.set_rule(body, admin_caller(request, principal, idempotency_key))
+            return await directory.set_rule(
+                body, admin_caller(request, principal, idempotency_key), principal
+            )
 
     @router.delete("/routing-rules", tags=["directory"], responses=_errors(400, 401, 403))
     async def remove_routing_rule(
@@ -203,7 +207,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
                 raise field_error(422, "query", "region_prefix", str(error)) from error
         caller = admin_caller(request, principal, None)
         with directory_refusals():
-            return await directory.remove_rule(region_prefix, category, caller)
+            return await directory.remove_rule(region_prefix, category, caller, principal)
 
     # --- agency desk ---------------------------------------------------------------------------
     @router.get("/inbox", tags=["agency desk"], responses=_errors(401, 403))
@@ -296,16 +300,17 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     ) -> ForwardOut:
         """Forward a verified or returned report to the institution the admin chooses."""
         return await desk.forward(
-            tracking_id, body, admin_caller(request, principal, idempotency_key)
+            tracking_id, body, admin_caller(request, principal, idempotency_key), principal
         )
 
     @router.get("/returned", tags=["admin"], responses=_errors(401, 403))
     async def returned(
-        _: Annotated[Principal, Depends(require_admin)],
+        principal: Annotated[Principal, Depends(require_admin)],
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[ReturnedItem]:
-        """Reports institutions sent back, with their reason and the suggested next institution."""
-        return await desk.returned(limit, offset)
+        """Reports institutions sent back, with their reason and the suggested next institution
+        (a regional admin's: those of their region)."""
+        return await desk.returned(limit, offset, principal.region)
 
     return router

@@ -230,9 +230,12 @@ class RoutingDesk:
         history = await views.history(self.views, tracking_id)
         return InboxDetail(**dict(item), history=[history_item(h) for h in history])
 
-    async def returned(self, limit: int = 50, offset: int = 0) -> list[ReturnedItem]:
-        """Reports institutions sent back, for the admins: the reason and a suggestion."""
-        rows = await views.returned(self.views, limit, offset)
+    async def returned(
+        self, limit: int = 50, offset: int = 0, region: str | None = None
+    ) -> list[ReturnedItem]:
+        """Reports institutions sent back, for the admins (a regional admin's `region` only):
+        the reason and a suggestion."""
+        rows = await views.returned(self.views, limit, offset, region)
         directory = await self.directory.get()
         out = []
         for row in rows:
@@ -374,9 +377,13 @@ class RoutingDesk:
             events=_types(events),
         )
 
-    async def forward(self, tracking_id: str, body: ForwardIn, caller: Caller) -> ForwardOut:
-        """An admin forwards a verified or returned report by hand."""
+    async def forward(
+        self, tracking_id: str, body: ForwardIn, caller: Caller, admin: Principal
+    ) -> ForwardOut:
+        """An admin forwards a verified or returned report by hand (a regional admin only the
+        reports of their region)."""
         state, _ = await self._state(tracking_id)
+        admin.require_region(state.region_code, "tracking_id")
         _, target = await self._target(body.agency_code)
         due = self._follow_up_due(target.code, state.region_code)
         command = ForwardReport(
@@ -452,21 +459,38 @@ class DirectoryDesk:
                 await self.live.refresh()
         return _types(stored)
 
-    async def add(self, inst: Institution, caller: Caller) -> AgencyChanged:
+    async def add(self, inst: Institution, caller: Caller, admin: Principal) -> AgencyChanged:
+        admin.require_region(inst.region_code, "region_code")
         events = await self._change(lambda directory: decide_add(directory, inst), caller)
         return AgencyChanged(**dict(AgencyOut.of(inst)), events=events)
 
-    async def update(self, inst: Institution, caller: Caller) -> AgencyChanged:
+    async def update(self, inst: Institution, caller: Caller, admin: Principal) -> AgencyChanged:
+        """Replace an institution's entry; a regional admin only one of their region, and it
+        stays there."""
+        if admin.region is not None:
+            current = (await self.live.get()).find(inst.code)
+            if current is None:
+                raise UnknownAgency(inst.code)
+            admin.require_region(current.region_code, "code")
+            admin.require_region(inst.region_code, "region_code")
         events = await self._change(lambda directory: decide_update(directory, inst), caller)
         return AgencyChanged(**dict(AgencyOut.of(inst)), events=events)
 
-    async def set_rule(self, rule: RoutingRule, caller: Caller) -> RoutingRuleChanged:
+    async def set_rule(
+        self, rule: RoutingRule, caller: Caller, admin: Principal
+    ) -> RoutingRuleChanged:
+        admin.require_region(rule.region_prefix, "region_prefix")
         events = await self._change(lambda directory: decide_rule(directory, rule), caller)
         return RoutingRuleChanged(**dict(RoutingRuleOut.of(rule)), events=events)
 
     async def remove_rule(
-        self, region_prefix: str | None, category: str | None, caller: Caller
+        self,
+        region_prefix: str | None,
+        category: str | None,
+        caller: Caller,
+        admin: Principal,
     ) -> RoutingRuleRemoved:
+        admin.require_region(region_prefix, "region_prefix")
         events = await self._change(
             lambda directory: decide_rule_removal(directory, region_prefix, category), caller
         )

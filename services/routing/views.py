@@ -309,9 +309,17 @@ async def history(views: ViewReader, tracking_id: str) -> list[sqlite3.Row]:
     )
 
 
-async def returned(views: ViewReader, limit: int, offset: int) -> list[sqlite3.Row]:
-    """Reports institutions sent back, longest waiting first."""
+async def returned(
+    views: ViewReader, limit: int, offset: int, region_prefix: str | None = None
+) -> list[sqlite3.Row]:
+    """Reports institutions sent back, longest waiting first (within a region, when given)."""
+    if region_prefix is None:
+        return await views.fetchall(
+            "SELECT * FROM reports WHERE status = ? ORDER BY updated_at LIMIT ? OFFSET ?",
+            (Status.RETURNED.value, limit, offset),
+        )
     return await views.fetchall(
-        "SELECT * FROM reports WHERE status = ? ORDER BY updated_at LIMIT ? OFFSET ?",
-        (Status.RETURNED.value, limit, offset),
+        "SELECT * FROM reports WHERE status = ? AND substr(region_code, 1, ?) = ?"
+        " ORDER BY updated_at LIMIT ? OFFSET ?",
+        (Status.RETURNED.value, len(region_prefix), region_prefix, limit, offset),
     )

@@ -13,7 +13,6 @@ from fastapi import FastAPI
 
 from services.sla import api, views
 from services.sla.config import Rules, SlaSettings, load_rules
-from services.sla.evidence import EvidenceSigner
 from services.sla.ticker import Ticker
 from services.sla.usecases import Sla
 from shared.runtime.bus import Service
@@ -21,6 +20,7 @@ from shared.runtime.projection import Projector, ViewReader
 from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
+from shared.signing import Signer
 
 NAME = "sla"
 
@@ -44,7 +44,7 @@ def build(ctx: Context) -> Service:
         ctx,
         rules,
         ViewReader(projector.path),
-        EvidenceSigner(ctx.settings.data_dir / "keys"),
+        Signer(ctx.settings.data_dir / "keys"),
     )
     ticker = Ticker(projector, ctx.reports, ctx.clock, rules, ctx.settings.sla_tick_seconds)
 

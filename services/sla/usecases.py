@@ -17,7 +17,9 @@ from typing import Any, Literal
 
 from services.sla import views
 from services.sla.config import Rules
-from services.sla.evidence import EvidenceSigner, build_document, trail_sha256
+from services.sla.evidence import build_document, trail_sha256, with_checkpoint
+from shared.audit.checkpoints import head_evidence
+from shared.audit.events import StoreCheckpointed
 from shared.auth import Principal, Role
 from shared.calendar import Holiday, deadline_end, timezone_for_region
 from shared.directory.model import Directory
@@ -26,11 +28,12 @@ from shared.events.base import Actor
 from shared.reports.commands import EscalateToOmbudsman
 from shared.reports.deadlines import ReportDeadlines, Stage, State, derive
 from shared.reports.facts import facts_of
-from shared.reports.lifecycle import ReportNotFound, ReportState
+from shared.reports.lifecycle import ReportNotFound, ReportState, stream_name
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
 from shared.runtime.projection import ViewReader
 from shared.runtime.repository import Meta
 from shared.runtime.service import Context
+from shared.signing import Signer
 from shared.store.port import RecordedEvent
 
 
@@ -102,9 +105,7 @@ def agency_scope(principal: Principal, agency: str | None) -> str | None:
 class Sla:
     """The use cases of the sla service, on one process's calendar and policy (`rules`)."""
 
-    def __init__(
-        self, ctx: Context, rules: Rules, reader: ViewReader, signer: EvidenceSigner
-    ) -> None:
+    def __init__(self, ctx: Context, rules: Rules, reader: ViewReader, signer: Signer) -> None:
         self.ctx = ctx
         self.rules = rules
         self.reader = reader
@@ -228,8 +229,10 @@ class Sla:
                 at=self.ctx.clock.now(),
             )
 
-    def evidence(self, state: ReportState, events: list[RecordedEvent]) -> dict[str, Any]:
-        """The signed evidence pack of a report as of now."""
+    async def evidence(self, state: ReportState, events: list[RecordedEvent]) -> dict[str, Any]:
+        """The signed evidence pack of a report as of now, with the newest head of its stream
+        a signed store checkpoint vouched for: a trail whose newest events were deleted is
+        `verified: false` and says so."""
         document = build_document(
             state,
             events,
@@ -237,7 +240,25 @@ class Sla:
             generated_at=self.ctx.clock.now(),
             ombudsman_office=ombudsman_office(state.region_code),
         )
-        return self.signer.sign(document)
+        vouched = await self.vouched_head(stream_name(state.tracking_id))
+        return self.signer.sign(with_checkpoint(document, vouched))
+
+    async def vouched_head(self, stream: str) -> dict[str, Any] | None:
+        """What proves the stream's newest checkpointed head: the head, its Merkle proof and
+        the checkpoint's signed part and signature (None: no checkpoint covers it yet)."""
+        row = await self.reader.fetchone(
+            "SELECT checkpoint_position FROM audit_heads WHERE stream = ?", (stream,)
+        )
+        if row is None:
+            return None
+        position = int(row["checkpoint_position"])
+        found = await self.ctx.store.read_all(position - 1, 1)
+        if not found or found[0].position != position:
+            return {"position": position, "missing": True}
+        checkpoint = found[0].payload()
+        if not isinstance(checkpoint, StoreCheckpointed):
+            return {"position": position, "missing": True}
+        return head_evidence(checkpoint, position, stream)
 
 
 # --- compliance -------------------------------------------------------------------------------

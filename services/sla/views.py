@@ -70,8 +70,16 @@ CREATE TABLE IF NOT EXISTS timer_done (
     outcome TEXT NOT NULL,
     done_at TEXT NOT NULL
 );
+-- The newest head of each report's stream a signed store checkpoint vouched for (the relay's
+-- StoreCheckpointed): what the evidence pack proves the trail against.
+CREATE TABLE IF NOT EXISTS audit_heads (
+    stream TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    checkpoint_position INTEGER NOT NULL
+);
 """
-TABLES = ("sla_reports", "deadlines", "timer_done")
+TABLES = ("sla_reports", "deadlines", "timer_done", "audit_heads")
 
 _INSERT = (
     "INSERT INTO deadlines (key, tracking_id, stage, cycle, agency_code, region_code, limit_text,"
@@ -125,6 +133,9 @@ def make_apply(rules: Rules) -> Apply:
     """The projector's apply: fold the event into its report's facts and re-derive."""
 
     def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        if event.event_type == "StoreCheckpointed":
+            _vouched(conn, event)
+            return
         if not event.stream.startswith("report-"):
             return
         fact = fact_of_recorded(event)
@@ -157,6 +168,20 @@ def make_apply(rules: Rules) -> Apply:
         conn.executemany(_INSERT, [_row(d) for d in derived.deadlines])
 
     return apply
+
+
+def _vouched(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+    conn.executemany(
+        "INSERT INTO audit_heads (stream, version, hash, checkpoint_position)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT(stream) DO UPDATE SET version = excluded.version,"
+        " hash = excluded.hash, checkpoint_position = excluded.checkpoint_position"
+        " WHERE excluded.version >= audit_heads.version",
+        [
+            (stream, version, event_hash, event.position)
+            for stream, version, event_hash in event.data.get("heads", ())
+            if stream.startswith("report-")
+        ],
+    )
 
 
 def _count(fact: Fact) -> None:

@@ -189,12 +189,7 @@ def create_app(
 def run(name: str, app: FastAPI, settings: Settings | None = None) -> None:
     import uvicorn
 
+    from shared.http.server import server_config
+
     settings = settings or get_settings()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port_of(name),
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.Server(server_config(app, settings.host, settings.port_of(name))).run()

@@ -9,6 +9,7 @@ import time
 from shared.directory.build import bare_name, keyword
 from shared.regions import regions
 from tests.intake_channels.conftest import Hooks
+from tests.support import SMS_WEBHOOK_TOKEN
 
 
 async def test_the_keyword_of_every_regency_and_city_lands_in_its_region(hooks: Hooks) -> None:
@@ -24,6 +25,7 @@ async def test_the_keyword_of_every_regency_and_city_lands_in_its_region(hooks: 
                 "to": "1708",
                 "text": text,
                 "id": f"every-region-{regency.code}",
+                "token": SMS_WEBHOOK_TOKEN,
             },
         )
         assert answer.status_code == 200

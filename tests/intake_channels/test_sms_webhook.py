@@ -7,12 +7,20 @@ from __future__ import annotations
 import httpx
 
 from tests.intake_channels.conftest import Hooks, one_sms, receipt
+from tests.support import SMS_WEBHOOK_TOKEN
 
 
 async def sms_get(hooks: Hooks, sender: str, text: str, message_id: str) -> httpx.Response:
     """What Kannel's get-url does."""
     return await hooks.http.get(
-        "/channels/sms", params={"from": sender, "to": "1708", "text": text, "id": message_id}
+        "/channels/sms",
+        params={
+            "from": sender,
+            "to": "1708",
+            "text": text,
+            "id": message_id,
+            "token": SMS_WEBHOOK_TOKEN,
+        },
     )
 
 
@@ -77,15 +85,23 @@ async def test_too_many_messages_from_one_phone_get_a_polite_reply(hooks: Hooks)
 async def test_post_calls_without_kannel_headers_or_as_a_form(hooks: Hooks) -> None:
     """post-url with only X-Kannel-From (no %p in the URL), and a plain form post."""
     by_header = await hooks.http.post(
-        "/channels/sms?id=hdr-1",
+        f"/channels/sms?id=hdr-1&token={SMS_WEBHOOK_TOKEN}",
         content="KUPANG jalan rusak di Oebufu".encode("latin-1"),
         headers={"Content-Type": "text/plain", "X-Kannel-From": "+6281234500016"},
     )
     as_form = await hooks.http.post(
         "/channels/sms",
-        data={"from": "+6281234500017", "to": "1708", "text": "KUPANG mampet", "id": "f-1"},
+        data={
+            "from": "+6281234500017",
+            "to": "1708",
+            "text": "KUPANG mampet",
+            "id": "f-1",
+            "token": SMS_WEBHOOK_TOKEN,
+        },
     )
-    garbage = await hooks.http.get("/channels/sms?from=%2B6281234500018&text=%FF%FE%00&id=g-1")
+    garbage = await hooks.http.get(
+        f"/channels/sms?from=%2B6281234500018&text=%FF%FE%00&id=g-1&token={SMS_WEBHOOK_TOKEN}"
+    )
 
     receipt(by_header.text)
     assert "terlalu pendek" in as_form.text  # "mampet" alone is not a report yet

@@ -231,7 +231,7 @@ async def test_an_idempotency_key_makes_a_retry_return_the_same_report(
             {
                 "title": "Judul",
                 "body": "cukup panjang isinya",
-                "attachments": [{"sha256": "0" * 64}],
+                "attachments": [{"sha256": "0" * 64, "upload_token": "1" * 64}],
             },
             "attachments",
         ),

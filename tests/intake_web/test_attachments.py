@@ -50,8 +50,12 @@ async def test_a_report_names_its_files_and_only_the_reporter_downloads_them(
         title="Jalan berlubang dengan foto",
         body="Foto lubang di jalan terlampir, juga surat dari RT.",
         attachments=[
-            {"sha256": photo["sha256"], "name": "lubang KTP Budi.jpg"},
-            {"sha256": pdf["sha256"]},
+            {
+                "sha256": photo["sha256"],
+                "name": "lubang KTP Budi.jpg",
+                "upload_token": photo["upload_token"],
+            },
+            {"sha256": pdf["sha256"], "upload_token": pdf["upload_token"]},
         ],
     )
     tid, code = created.tracking_id, created.access_code
@@ -114,7 +118,12 @@ async def test_amendments_carry_files_too(drive: Driver, web: httpx.AsyncClient)
     assert uploaded["media_type"] == "image/png"
     amended = await web.post(
         f"/api/v1/reports/{tid}/amendments",
-        json={"text": "Foto tambahan.", "attachments": [{"sha256": uploaded["sha256"]}]},
+        json={
+            "text": "Foto tambahan.",
+            "attachments": [
+                {"sha256": uploaded["sha256"], "upload_token": uploaded["upload_token"]}
+            ],
+        },
         headers={"X-Access-Code": code},
     )
     assert amended.status_code == 201

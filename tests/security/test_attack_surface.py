@@ -112,7 +112,13 @@ def hostile(lapor: Lapor) -> dict[str, str]:
         body=f"Lubang besar {BREAKOUT} di jalan {SCRIPT} dekat pasar.",
         location=KUPANG | {"address": f"Jl. {BREAKOUT}"},
         reporter={"name": SCRIPT},
-        attachments=[{"sha256": upload.json()["sha256"], "name": f"{BREAKOUT}.png"}],
+        attachments=[
+            {
+                "sha256": upload.json()["sha256"],
+                "name": f"{BREAKOUT}.png",
+                "upload_token": upload.json()["upload_token"],
+            }
+        ],
     )
     reporter = {"X-Access-Code": code, "X-Forwarded-For": new_address()}
     lapor.seen(tid)

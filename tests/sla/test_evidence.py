@@ -8,13 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 
-from services.sla.evidence import (
-    EvidenceSigner,
-    build_document,
-    render_html,
-    trail_sha256,
-    verify_document,
-)
+from services.sla.evidence import build_document, render_html, trail_sha256
 from shared.calendar import WIB, WorkingDayCalendar
 from shared.clock import FixedClock
 from shared.events.base import Actor
@@ -30,6 +24,8 @@ from shared.reports.facts import facts_of
 from shared.reports.lifecycle import ReportState
 from shared.reports.policy import DEFAULT_POLICY
 from shared.runtime.repository import Meta, ReportRepository
+from shared.signing import Signer as EvidenceSigner
+from shared.signing import verify_document
 from shared.store.port import RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import submit_command

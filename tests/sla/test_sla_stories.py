@@ -16,12 +16,12 @@ from datetime import date, timedelta
 import holidays
 import pytest
 
-from services.sla.evidence import verify_document
 from services.sla.ticker import TickResult
 from shared.calendar import WorkingDayCalendar
 from shared.reports.commands import PostFollowUp, ReplyAsReporter
 from shared.reports.events import FollowUpKind
 from shared.reports.tracking import new_tracking_id
+from shared.signing import verify_document
 from shared.store.chain import canonical_json, verify_chain
 from tests.driver import Driver
 from tests.harness import InProcessSystem

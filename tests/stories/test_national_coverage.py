@@ -11,11 +11,19 @@ import pytest
 from shared.regions import regions
 from tests.driver import Driver
 from tests.harness import InProcessSystem
+from tests.support import SMS_WEBHOOK_TOKEN
 
 
 async def sms(drive: Driver, text: str, message_id: str, sender: str = "+6281234509999") -> str:
     answer = await drive.client("intake").get(
-        "/channels/sms", params={"from": sender, "to": "1708", "text": text, "id": message_id}
+        "/channels/sms",
+        params={
+            "from": sender,
+            "to": "1708",
+            "text": text,
+            "id": message_id,
+            "token": SMS_WEBHOOK_TOKEN,
+        },
     )
     assert answer.status_code == 200, answer.text
     return answer.text

@@ -235,7 +235,7 @@ class StatusInfo:
 
 @dataclass(frozen=True)
 class ReplyOutcome:
-    """What became of a reporter's reply: `kind` is replied|amended|not_found|not_yours|closed."""
+    """What became of a reporter's reply: `kind` is replied|amended|not_found|closed."""
 
     kind: str
     status: Status | None = None
@@ -249,6 +249,9 @@ class ChannelDesk:
         self.intake = intake
         self.config = config or ChannelSettings()
         self.limits = SenderLimits(self.config.channel_messages_per_hour, intake.secret)
+        # Per tracking ID, whoever asks: a phone probing IDs meets this as well as its own limit.
+        per_hour = self.config.channel_lookups_per_report_per_hour
+        self.lookups = RateLimiter(per_minute=per_hour / 60.0, burst=per_hour)
         self.replies = ReplyLog(ctx.settings.data_dir / "channel_replies.db", intake.secret)
 
     async def new_report(
@@ -308,21 +311,15 @@ class ChannelDesk:
             return None
 
     async def status(self, tracking_id: str, sender: Sender | None) -> StatusInfo | None:
-        """The report's status for a CEK; None when unknown, or confidential and not the
-        sender's own (a confidential report is not confirmed to exist to anyone else)."""
-        row = await self.intake.report_row(tracking_id)
-        state: ReportState | None = None
-        if row is None:
-            state = await self.state(tracking_id)  # the view may not have caught up yet
-            if state is None:
-                return None
-            confidential = state.confidential
-        else:
-            confidential = bool(row["confidential"])
-        if confidential:
-            state = state or await self.state(tracking_id)
-            if state is None or sender is None or not sender.matches(self.reporter_contact(state)):
-                return None
+        """The report's status for a CEK, for its reporter's own phone or account only; None
+        otherwise, exactly as for a report that does not exist: a message names no access
+        code, so the sender is the only proof, and an answer must neither confirm that an ID
+        exists nor that a number is (or is not) its reporter."""
+        state = await self.state(tracking_id)
+        if state is None or sender is None or not sender.matches(self.reporter_contact(state)):
+            return None
+        confidential = state.confidential
+        row = await self.intake.report_row(tracking_id)  # the view may not have caught up yet
         if row is not None:
             follow_up = await self.intake.views.fetchone(
                 "SELECT details FROM timeline WHERE tracking_id = ? AND event_type ="
@@ -351,12 +348,11 @@ class ChannelDesk:
         cid: str,
     ) -> ReplyOutcome:
         """The reporter answers: a follow-up (ReporterReplied) or a completion request
-        (ReportAmended). Only from the phone or account the report came from."""
+        (ReportAmended). Only from the phone or account the report came from; anyone else is
+        answered as for a report that does not exist."""
         state = await self.state(tracking_id)
-        if state is None:
+        if state is None or not sender.matches(self.reporter_contact(state)):
             return ReplyOutcome("not_found")
-        if not sender.matches(self.reporter_contact(state)):
-            return ReplyOutcome("not_found" if state.confidential else "not_yours", state.status)
         command: AmendReport | ReplyAsReporter
         if state.status in OPEN_FOR_VERIFICATION:
             command, kind = AmendReport(text=text), "amended"

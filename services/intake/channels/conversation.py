@@ -58,6 +58,7 @@ INVALID_REPLIES: dict[str, str] = {
 }
 BUSY = "Maaf, LAPOR! sedang sibuk. Laporan Anda belum tersimpan, silakan kirim ulang nanti."
 RATE_LIMITED = "Maaf, terlalu banyak pesan dari nomor/akun Anda. Silakan coba lagi dalam satu jam."
+REPORT_LIMITED = "Maaf, terlalu banyak permintaan untuk ID ini. Silakan coba lagi dalam satu jam."
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,6 @@ def reply_text(kind: str, tracking_id: str, status: Status | None) -> str:
         return f"Balasan Anda untuk laporan {tracking_id} sudah diterima. Terima kasih."
     if kind == "amended":
         return f"Keterangan tambahan untuk laporan {tracking_id} sudah diterima. Terima kasih."
-    if kind == "not_yours":
-        return f"Hanya pelapor (nomor/akun pengirim laporan) yang dapat membalas {tracking_id}."
     if kind == "closed":
         label = STATUS_LABELS.get(status, "") if status else ""
         return (
@@ -160,16 +159,25 @@ async def _converse(
         case Invalid(code=code):
             return Answer(INVALID_REPLIES.get(code, HELP_TEXT), f"invalid_{code}")
         case StatusQuery(tracking_id=tracking_id):
+            # Reserved before the lookup, refunded when it was the reporter's own: the per-report
+            # budget holds however many lookups are on their way at once.
+            if desk.lookups.hit(tracking_id) > 0:
+                return Answer(REPORT_LIMITED, "rate_limited_report")
             info = await desk.status(tracking_id, sender)
             if info is None:
                 return Answer(reply_text("not_found", tracking_id, None), "status_unknown")
+            desk.lookups.refund(tracking_id)
             return Answer(status_text(info, limit), "status", tracking_id)
         case Reply(tracking_id=tracking_id, text=reply):
+            if desk.lookups.hit(tracking_id) > 0:
+                return Answer(REPORT_LIMITED, "rate_limited_report")
             outcome = await desk.reply(tracking_id, reply, sender, key, cid)
+            if outcome.kind != "not_found":
+                desk.lookups.refund(tracking_id)
             return Answer(
                 reply_text(outcome.kind, tracking_id, outcome.status),
                 f"reply_{outcome.kind}",
-                tracking_id,
+                tracking_id if outcome.kind != "not_found" else None,
             )
         case PollAnswer(code=code, choice=choice):
             reply_sms, poll_outcome = await answer_by_sms(desk, sender, code, choice, key, cid)
