@@ -78,13 +78,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "form.province": ("Provinsi", "Province"),
     "form.regency": ("Kabupaten/Kota", "Regency/City"),
     "form.district": ("Kecamatan", "District"),
+    "form.village": ("Desa/Kelurahan", "Village"),
+    "form.open_map": ("Tandai di peta", "Mark it on the map"),
     "form.choose": ("— pilih —", "— choose —"),
     "form.pick_region": ("Tampilkan pilihan wilayah berikutnya", "Show the next level of regions"),
     "form.pick_region.help": (
         "Tanpa JavaScript: pilih provinsi lalu tekan tombol ini untuk memilih kabupaten/kota,"
-        " lalu kecamatan. Isian Anda tidak hilang, tetapi lampiran perlu dipilih ulang.",
+        " lalu kecamatan, lalu desa/kelurahan. Isian Anda tidak hilang, tetapi lampiran perlu"
+        " dipilih ulang.",
         "Without JavaScript: choose the province, then press this button to choose the"
-        " regency/city, then the district. What you typed stays; attachments must be chosen again.",
+        " regency/city, then the district, then the village. What you typed stays; attachments"
+        " must be chosen again.",
     ),
     "form.address": ("Alamat atau patokan", "Address or landmark"),
     "form.pin": ("Titik di peta (opsional)", "Point on the map (optional)"),
@@ -229,6 +233,15 @@ TEXT: dict[str, tuple[str, str]] = {
         "Public reports with a location. Confidential reports are never shown.",
     ),
     "map.geojson": ("Unduh GeoJSON", "Download GeoJSON"),
+    "map.status": ("Status", "Status"),
+    "map.agency": ("Instansi", "Institution"),
+    "map.count": ("Laporan di peta", "Reports on the map"),
+    "map.newest": ("Laporan terbaru dengan lokasi", "Newest reports with a location"),
+    "map.offline": (
+        "Peta dasar tidak dapat dimuat (tanpa internet?): yang tampil adalah garis pantai"
+        " Indonesia dari LAPOR.",
+        "The base map could not load (no internet?): showing LAPOR's own outline of Indonesia.",
+    ),
     "stats.title": ("Statistik", "Statistics"),
     "stats.total": ("Jumlah laporan", "Reports"),
     "stats.confidential": ("di antaranya rahasia", "of which confidential"),

@@ -27,6 +27,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from services.intake import regions, views
 from services.intake.api import file_response, sha256_param
+from services.intake.assets import Assets, map_page_policy
 from services.intake.attachments import AttachmentRejected
 from services.intake.i18n import LANGUAGES, translator
 from services.intake.models import ReportIn
@@ -47,7 +48,6 @@ from shared.runtime.service import Context
 from shared.values import Attachment, Channel
 
 HERE = Path(__file__).parent
-STATIC = {"lapor.css": "text/css", "lapor.js": "text/javascript"}
 LANG_COOKIE = "lapor_lang"
 REPORTER_COOKIE = "lapor_pelapor"
 REPORTER_TTL = 12 * 3600
@@ -93,6 +93,16 @@ def shown_report(row: Mapping[str, Any], reporter: bool) -> dict[str, Any]:
 
 # Form field that shows a validation error, by the ReportIn field it came from.
 _FORM_FIELD = {"region_code": "province", "lat": "lat", "lon": "lon", "address": "address"}
+# Pages that show a map: their Content-Security-Policy lets the map load tiles.
+MAP_PAGES = frozenset({"submit.html", "map.html"})
+# The picker's levels, top down, and how many digits each level's code has.
+REGION_LEVELS = (("province", 2), ("regency", 4), ("district", 6), ("village", 10))
+LEVEL_NAMES = {
+    "province": "provinsi",
+    "regency": "kabupaten/kota",
+    "district": "kecamatan",
+    "village": "desa/kelurahan",
+}
 
 
 class WebError(Exception):
@@ -118,9 +128,17 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     csrf = Csrf(intake.secret, secure_cookies=intake.limits.secure_cookies)
     session_key = derive_key(intake.secret, "web-reporter-session")
     secure = intake.limits.secure_cookies
+    assets = Assets()
     static_version = hashlib.sha256(
-        b"".join((HERE / "static" / name).read_bytes() for name in STATIC)
+        b"".join(assets.files[name].data for name in ("lapor.css", "lapor.js"))
     ).hexdigest()[:10]
+    tiles, attribution = intake.limits.map_tiles_url, intake.limits.map_attribution
+    map_headers = {
+        **PUBLIC_PAGE_HEADERS,
+        "Content-Security-Policy": map_page_policy(
+            PUBLIC_PAGE_HEADERS["Content-Security-Policy"], tiles
+        ),
+    }
 
     # --- page plumbing -----------------------------------------------------------------------
     def language(request: Request) -> str:
@@ -152,13 +170,17 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             path=request.url.path,
             csrf_token=token,
             static_version=static_version,
+            asset=assets.url,
+            map_tiles=tiles,
+            map_attribution=attribution,
             status_label=lambda s: t(f"status.{s}"),
             region_name=regions.name_of,
             region_label=regions.label,
             **context,
         )
         response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
-        response.headers.update(PUBLIC_PAGE_HEADERS)
+        # Pages with a map (the form's picker, the map) may show tiles from the tile server.
+        response.headers.update(map_headers if template in MAP_PAGES else PUBLIC_PAGE_HEADERS)
         response.headers["Cache-Control"] = "no-store" if private else "no-cache"
         response.headers["Vary"] = "Cookie"
         csrf.remember(request, response, token)
@@ -234,15 +256,20 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     async def home(request: Request) -> HTMLResponse:
         return render(request, "home.html")
 
-    @router.get("/static/{name}", response_class=Response)
-    async def static(name: str) -> Response:
-        if name not in STATIC:
+    @router.get("/static/{name:path}", response_class=Response)
+    async def static(request: Request, name: str) -> Response:
+        found = assets.get(name)
+        if found is None:
             raise HTTPException(404, "not found")
-        return Response(
-            (HERE / "static" / name).read_bytes(),
-            media_type=STATIC[name],
-            headers={"Cache-Control": "public, max-age=604800", **PUBLIC_PAGE_HEADERS},
-        )
+        headers = {
+            "Cache-Control": "public, max-age=604800",
+            "Vary": "Accept-Encoding",
+            **PUBLIC_PAGE_HEADERS,
+        }
+        if found.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(found.gzipped, media_type=found.media_type, headers=headers)
+        return Response(found.data, media_type=found.media_type, headers=headers)
 
     # --- submitting --------------------------------------------------------------------------
     def form_page(
@@ -253,6 +280,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     ) -> HTMLResponse:
         lang = language(request)
         province, regency = values.get("province", ""), values.get("regency", "")
+        district = values.get("district", "")
         return render(
             request,
             "submit.html",
@@ -265,6 +293,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             provinces=regions.provinces(),
             regencies=regions.children(province) if province else [],
             districts=regions.children(regency) if regency else [],
+            villages=regions.children(district) if district else [],
             submission_key=values.get("submission_key") or secrets.token_urlsafe(16),
             max_attachments=intake.limits.max_attachments,
         )
@@ -274,8 +303,10 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         request: Request,
         province: Annotated[str, Query(pattern=r"^([0-9]{2})?$")] = "",
         regency: Annotated[str, Query(pattern=r"^([0-9]{4})?$")] = "",
+        district: Annotated[str, Query(pattern=r"^([0-9]{6})?$")] = "",
     ) -> HTMLResponse:
-        values = {"province": province, "regency": regency if regency[:2] == province else ""}
+        values = {"province": province, "regency": regency, "district": district, "village": ""}
+        _consistent_region(values)
         return form_page(request, values)
 
     @router.post("/lapor", response_class=HTMLResponse)
@@ -285,9 +316,12 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         except WebError as error:
             return error_page(request, error)
         values = _values(form)
-        _consistent_region(values)
         if values.get("step") == "region":
+            _consistent_region(values)  # a level above changed: the ones below start again
             return form_page(request, values)
+        mismatch = _region_mismatch(values)
+        if mismatch:
+            return form_page(request, values, mismatch, status=422)
         wait = intake.submissions.hit(address(request))
         if wait > 0:
             return error_page(
@@ -309,6 +343,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             )
         except (AttachmentRejected, DomainError) as error:
             field, _, msg = str(error).partition(": ")
+            field = _FORM_FIELD.get(field.rsplit(".", 1)[-1], field)
             return form_page(request, values, {field: msg or str(error)}, status=422)
         response = render(request, "done.html", private=True, out=out)
         await sign_in(response, out.tracking_id)
@@ -600,9 +635,33 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         )
 
     @router.get("/peta", response_class=HTMLResponse)
-    async def map_page(request: Request) -> HTMLResponse:
-        rows = await intake.map_rows(views.ReportFilter(), 50, None)
-        return render(request, "map.html", rows=rows, provinces=regions.provinces())
+    async def map_page(
+        request: Request,
+        status: Annotated[str, Query(max_length=32)] = "",
+        category: Annotated[str, Query(max_length=64)] = "",
+        agency: Annotated[str, Query(max_length=64)] = "",
+    ) -> HTMLResponse:
+        """Public reports on a map (Leaflet, pins clustered at national zoom), filtered by
+        status, category and institution; without JavaScript the same filters list them."""
+        known_status = status if status in {s.value for s in Status} else ""
+        f = views.ReportFilter(
+            status=known_status or None, category=category or None, agency=agency or None
+        )
+        filters = {"status": known_status, "category": category, "agency": agency}
+        source = "/api/v1/map.geojson?" + urlencode(
+            {"limit": 2000, **{k: v for k, v in filters.items() if v}}
+        )
+        return render(
+            request,
+            "map.html",
+            rows=await intake.map_rows(f, 50, None),
+            filters=filters,
+            statuses=[s.value for s in Status],
+            categories=categories(language(request)),
+            agencies=await intake.map_agencies(),
+            provinces=regions.provinces(),
+            source=source,
+        )
 
     @router.get("/statistik", response_class=HTMLResponse)
     async def stats_page(request: Request) -> HTMLResponse:
@@ -626,6 +685,7 @@ _FIELDS = (
     "province",
     "regency",
     "district",
+    "village",
     "address",
     "lat",
     "lon",
@@ -651,15 +711,44 @@ def _values(form: FormData) -> dict[str, str]:
 
 
 def _consistent_region(values: dict[str, str]) -> None:
-    """Drop a lower level that does not belong to the chosen upper one."""
-    if values["regency"][:2] != values["province"] or len(values["regency"]) != 4:
-        values["regency"] = ""
-    if values["district"][:4] != values["regency"] or len(values["district"]) != 6:
-        values["district"] = ""
+    """Drop a lower level that does not belong to the chosen upper one (the picker's next step
+    after a level above changed)."""
+    above = ""
+    for name, digits in REGION_LEVELS:
+        value = values.get(name, "")
+        if len(value) != digits or not value.startswith(above):
+            values[name] = ""
+        above = values[name]
+        if not above:
+            for lower, _ in REGION_LEVELS[REGION_LEVELS.index((name, digits)) + 1 :]:
+                values[lower] = ""
+            return
+
+
+def _region_mismatch(values: Mapping[str, str]) -> dict[str, str]:
+    """On submitting: a level that is not inside the level above it is refused, by name (a
+    village of another district, a district of another regency)."""
+    errors: dict[str, str] = {}
+    above = ("", "")
+    for name, digits in REGION_LEVELS:
+        value = values.get(name, "")
+        if not value:
+            continue
+        if len(value) != digits or not value.isdigit():
+            errors[name] = f"{value}: bukan kode {LEVEL_NAMES[name]} / not a {name} code"
+        elif above[1] and not value.startswith(above[1]):
+            errors[name] = (
+                f"{value} tidak berada di {LEVEL_NAMES[above[0]]} {above[1]} yang dipilih"
+                f" / is not in the chosen {above[0]} {above[1]}"
+            )
+        elif not above[1] and digits != 2:
+            errors[name] = "pilih wilayah di atasnya dulu / choose the level above first"
+        above = (name, value)
+    return errors
 
 
 def _report_data(values: Mapping[str, str], form: FormData, lang: str) -> dict[str, Any]:
-    region = values["district"] or values["regency"] or values["province"] or None
+    region = values["village"] or values["district"] or values["regency"] or values["province"]
     contact = {k: values[k] or None for k in ("name", "phone", "email")}
     return {
         "classification": values["classification"] or Classification.COMPLAINT.value,
@@ -667,7 +756,7 @@ def _report_data(values: Mapping[str, str], form: FormData, lang: str) -> dict[s
         "body": values["body"],
         "category": values["category"] or None,
         "location": {
-            "region_code": region,
+            "region_code": region or None,
             "address": values["address"] or None,
             "lat": values["lat"] or None,
             "lon": values["lon"] or None,

@@ -22,6 +22,7 @@ from services.intake.channels.common import (
 from services.intake.polls import answer_by_sms
 from shared.directory.model import default_directory
 from shared.logs import get_logger
+from shared.regions import regions
 from shared.reports.events import Status
 from shared.sms.grammar import (
     HELP_TEXT,
@@ -71,11 +72,25 @@ class Answer:
     tracking_id: str | None = None
 
 
-def receipt(tracking_id: str, access_code: str, national: bool) -> str:
+def receipt(
+    tracking_id: str,
+    access_code: str,
+    national: bool,
+    region_code: str | None = None,
+    alternatives: tuple[str, ...] = (),
+) -> str:
     text = f"LAPOR! Laporan diterima. ID: {tracking_id} Kode akses: {access_code}."
     if national:
         # No region keyword: the national desk takes it; say how to name a region next time.
         return text + " Wilayah tak dikenal, ke pusat. " + SHORT_FORMAT
+    if alternatives:
+        # A bare name several regions share (MALANG): say which one was taken and how to name
+        # the other; the verification desk corrects this report's region if it was the other.
+        place = regions().get(region_code) if region_code else None
+        others = " atau ".join(alternatives)
+        return text + (
+            f" Wilayah: {place.name if place else region_code}. Bukan? Tulis {others} di awal SMS."
+        )
     return text + f" Cek status: CEK {tracking_id}"
 
 
@@ -197,7 +212,9 @@ async def _converse(
         case PollAnswer(code=code, choice=choice):
             reply_sms, poll_outcome = await answer_by_sms(desk, sender, code, choice, key, cid)
             return Answer(reply_sms, poll_outcome)
-        case NewReport(text=body, region_code=region_code, keyword=keyword):
+        case NewReport(
+            text=body, region_code=region_code, keyword=keyword, alternatives=alternatives
+        ):
             if len(body.strip()) < BODY_MIN:
                 return Answer("Laporan terlalu pendek. " + SHORT_FORMAT, "invalid_too_short")
             try:
@@ -215,7 +232,13 @@ async def _converse(
                 log.info("channel_report_invalid", channel=sender.channel.value, fields=fields)
                 return Answer(HELP_TEXT, "invalid_report")
             return Answer(
-                receipt(created.tracking_id, created.access_code, keyword is None),
+                receipt(
+                    created.tracking_id,
+                    created.access_code,
+                    keyword is None,
+                    region_code,
+                    alternatives,
+                ),
                 "report",
                 created.tracking_id,
             )
