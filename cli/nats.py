@@ -146,7 +146,7 @@ async def serve(settings: Settings, base: Path | None, config: Path) -> int:
         if server.returncode is None:
             server.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(server.wait(), 15)
+                await asyncio.wait_for(server.wait(), 60)  # a consumer per institution to flush
             except TimeoutError:
                 server.kill()
                 await server.wait()

@@ -141,5 +141,5 @@ def supervise(settings: Settings, on_ready: object = None) -> int:
                 child.process.send_signal(signal.SIGTERM)
         for child in reversed(rest):
             child.stop()
-        nats.stop()
+        nats.stop(timeout=75)  # nats-server flushes a consumer per institution on its way out
     return 0

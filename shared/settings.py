@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     nats_port: int = 4222
     relay_metrics_port: int = 8005
     nats_stream_replicas: int = 1
+    agency_consumers: bool = Field(
+        default=True,
+        description="The relay keeps a durable consumer agency-<CODE> for every institution"
+        " (off only for test systems that need none: over a thousand consumers slow a"
+        " nats-server's start and stop)",
+    )
     agency_ack_wait_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -133,7 +133,7 @@ class NatsServer:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(sig)
-            self.process.wait(10)
+            self.process.wait(30 * load_factor())
 
 
 @contextmanager
@@ -189,7 +189,7 @@ class LaporNats:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(20)
+            self.process.wait(60 * load_factor())
 
     def lapor(self, *args: str) -> subprocess.CompletedProcess[str]:
         """A `lapor` command against this server's data directory and secret."""
@@ -233,6 +233,9 @@ class System:
             LAPOR_SLA_TICK_SECONDS="0.5",
             LAPOR_SMS_WEBHOOK_TOKEN=SMS_WEBHOOK_TOKEN,
             PYTHONUNBUFFERED="1",
+            # Institutions' consumers (over a thousand) only where a test asks for them: they
+            # cost a nats-server seconds to stop (test_agency_consumer.py and others turn them on).
+            LAPOR_AGENCY_CONSUMERS="false",
         )
         for name, port in self.ports.items():
             env[f"LAPOR_{name.upper()}_PORT"] = str(port)

@@ -331,7 +331,8 @@ async def run_relay(settings: Settings | None = None, metrics_port: int | None =
     try:
         relay = Relay(store, js, checkpoint, auditor=auditor)
         relay.agency_ack_wait = settings.agency_ack_wait_seconds
-        consumers = asyncio.create_task(relay.keep_agency_consumers(stop), name="agency-consumers")
+        keep = relay.keep_agency_consumers(stop) if settings.agency_consumers else stop.wait()
+        consumers = asyncio.create_task(keep, name="agency-consumers")
         try:
             await relay.run(stop)
         finally:

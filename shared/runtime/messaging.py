@@ -28,6 +28,9 @@ ALL_EVENTS = f"{SUBJECT_PREFIX}.>"
 DEAD_LETTER_PREFIX = "lapor.v1.deadletter"
 DUPLICATE_WINDOW_SECONDS = 15 * 60
 POSITION_HEADER = "Lapor-Position"
+# A durable consumer per institution (over a thousand) besides the services': nats-server caps a
+# stream whose max_consumers is left unset (-1) at 1000, so the stream says how many it allows.
+MAX_CONSUMERS = 20_000
 
 _TOKEN = re.compile(r"^[A-Za-z0-9-]+$")
 log = get_logger(__name__)
@@ -56,6 +59,7 @@ def stream_config(replicas: int = 1) -> StreamConfig:
         retention=RetentionPolicy.LIMITS,
         discard=DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        max_consumers=MAX_CONSUMERS,
         num_replicas=replicas,
         description="Every LAPOR event, in the event store's global order (published by the relay)",
     )

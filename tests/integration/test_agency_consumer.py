@@ -41,7 +41,10 @@ def system(lapor_nats: LaporNats) -> Iterator[System]:
         lapor_nats.data_dir,
         lapor_nats.url,
         services=SERVICES,
-        extra_env={"LAPOR_AGENCY_ACK_WAIT_SECONDS": str(ACK_WAIT)},
+        extra_env={
+            "LAPOR_AGENCY_ACK_WAIT_SECONDS": str(ACK_WAIT),
+            "LAPOR_AGENCY_CONSUMERS": "true",
+        },
     )
     try:
         yield running

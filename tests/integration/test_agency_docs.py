@@ -45,7 +45,12 @@ def system(tmp_path: Path) -> Iterator[tuple[LaporNats, System]]:
     port = free_port()
     server = LaporNats(port, tmp_path / "data", base=deploy_config(tmp_path, port)).start()
     try:
-        running = start_system(server.data_dir, server.url, ("intake", "verification", "routing"))
+        running = start_system(
+            server.data_dir,
+            server.url,
+            ("intake", "verification", "routing"),
+            extra_env={"LAPOR_AGENCY_CONSUMERS": "true"},
+        )
         try:
             yield server, running
         finally:
