@@ -13,9 +13,10 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
+import nats
 import pytest
 
-from tests.driver import driving
+from tests.driver import driving, eventually
 from tests.routing.steps import DINKES, forwarded
 from tests.support import ROOT, LaporNats, System, free_port, start_system
 
@@ -71,6 +72,15 @@ async def test_the_documented_example_receives_its_institutions_events(
         assert agency == DINKES
         assert (await drive.follow_up(tracking_id, DINKES, "Obat dikirim.")).status_code == 201
 
+    async def consumer_ready() -> bool:  # the relay makes 1000+ consumers after a fresh start
+        nc = await nats.connect(url, inbox_prefix=f"_INBOX.agency-{DINKES}")
+        try:
+            await nc.jetstream().consumer_info("LAPOR_EVENTS", f"agency-{DINKES}")
+            return True
+        finally:
+            await nc.close()
+
+    await eventually(consumer_ready, 60, what="the institution's consumer")
     monkeypatch.setenv("LAPOR_AGENCY_NATS_URL", url)
     monkeypatch.setenv("LAPOR_AGENCY", DINKES)
     example = types.ModuleType("agency_example")
