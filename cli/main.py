@@ -68,7 +68,10 @@ def up() -> None:
             print(
                 f"  {name:<13} {settings.url_of(name)}   (API docs: {settings.url_of(name)}/docs)"
             )
-        print(f"  {'nats':<13} nats://{settings.host}:{settings.nats_port}")
+        print(
+            f"  {'nats':<13} nats://{settings.host}:{settings.nats_port}"
+            "   (no anonymous clients: lapor nats credentials --ops | --agency CODE)"
+        )
         print("Citizens: open the intake URL. Officers: get a token with")
         print("  .venv/bin/lapor token create --role admin")
         print("  .venv/bin/lapor token create --role agency --agency DINKES-KOTA-KUPANG")
@@ -346,6 +349,73 @@ def directory_import(
     for warning in result.warnings:
         print("warning:", warning)
     print(result.summary())
+
+
+nats_app = typer.Typer(
+    help="NATS: users from the directory, credentials, the server.", no_args_is_help=True
+)
+app.add_typer(nats_app, name="nats")
+
+
+@nats_app.command("accounts")
+def nats_accounts(
+    out: Annotated[
+        Path | None, typer.Option(help="Write here (mode 0600) instead of printing")
+    ] = None,
+) -> None:
+    """The accounts block of nats-server's configuration, generated from the directory."""
+    from cli.nats import accounts_text, read_codes, write_private
+
+    settings = get_settings()
+    text = accounts_text(settings, asyncio.run(read_codes(settings)))
+    if out is None:
+        print(text, end="")
+        return
+    write_private(out, text)
+    print(f"wrote {out}")
+
+
+@nats_app.command("credentials")
+def nats_credentials(
+    agency: Annotated[str | None, typer.Option(help="An institution's code")] = None,
+    ops: Annotated[bool, typer.Option("--ops", help="Read-only monitoring")] = False,
+) -> None:
+    """Print a NATS URL with credentials on the last line (--agency CODE or --ops)."""
+    from cli.nats import credentials
+
+    if ops == (agency is not None):
+        raise typer.BadParameter(
+            "give exactly one of --agency CODE or --ops", param_hint="--agency"
+        )
+    settings = get_settings()
+    if agency is not None:
+        from cli.tokens import check_agency
+
+        check_agency(settings, agency)
+    lines = credentials(settings, agency, ops)
+    for line in lines[:-1]:
+        console.print(line, highlight=False, markup=False)
+    print(lines[-1])
+
+
+@nats_app.command("serve")
+def nats_serve(
+    base: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="Server configuration without accounts (deploy/nats)"
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Where the full configuration is written")
+    ] = None,
+) -> None:
+    """Run nats-server with the generated accounts; reload it when the directory changes."""
+    from cli.nats import serve
+
+    settings = get_settings()
+    target = config or settings.data_dir / "nats" / "nats.conf"
+    raise typer.Exit(asyncio.run(serve(settings, base, target)))
 
 
 @app.command()

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.access.events import ReporterIdentityErased, access_stream
-from shared.crypto import ErasureIncomplete, KeyStore
+from shared.crypto import ErasureIncomplete
 from shared.events.base import Actor
+from shared.keys import open_key_store
 from shared.reports.lifecycle import ReportNotFound, stream_name
 from shared.reports.tracking import normalize_tracking_id
 from shared.settings import Settings
@@ -63,7 +64,7 @@ def erase_reporter(
         raise ValueError("attempts: at least 1")
     tid = normalize_tracking_id(tracking_id)
     asyncio.run(_require_report(settings, tid))
-    keys = KeyStore(settings.data_dir / "keys.db", settings.master_secret)
+    keys = open_key_store(settings)
     try:
         already = keys.is_erased(tid)
         deleted: bool | None = None

@@ -73,19 +73,9 @@ class Child:
 
 
 def nats_argv(settings: Settings) -> list[str]:
-    store_dir = (settings.data_dir / "nats").resolve()
-    return [
-        nats_server_binary(),
-        "--jetstream",
-        "--store_dir",
-        str(store_dir),
-        "--addr",
-        settings.host,
-        "--port",
-        str(settings.nats_port),
-        "--server_name",
-        "lapor-local",
-    ]
+    """nats-server with a user per process and per institution, reloaded as the directory
+    changes (`lapor nats serve`): anonymous clients are refused."""
+    return [sys.executable, "-m", "cli.main", "nats", "serve"]
 
 
 def children(settings: Settings) -> list[Child]:
@@ -151,5 +141,5 @@ def supervise(settings: Settings, on_ready: object = None) -> int:
                 child.process.send_signal(signal.SIGTERM)
         for child in reversed(rest):
             child.stop()
-        nats.stop()
+        nats.stop(timeout=75)  # nats-server flushes a consumer per institution on its way out
     return 0

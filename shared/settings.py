@@ -20,6 +20,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("./data"), description="Where the store and views live")
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_public_url: str | None = Field(
+        default=None,
+        description="The NATS URL institutions connect to (`lapor nats credentials`); default:"
+        " LAPOR_NATS_URL",
+    )
     event_store: str | None = Field(
         default=None, description="sqlite:///path or kurrentdb://…; default: DATA_DIR/events.db"
     )
@@ -30,6 +35,11 @@ class Settings(BaseSettings):
     )
     secret_key_file: Path | None = Field(
         default=None, description="Read the master secret from this file instead"
+    )
+    key_store: str | None = Field(
+        default=None,
+        description="sqlite:///PATH for the per-report data keys; default: the SQLite event"
+        " store's own database (every replica reads them there)",
     )
     sms_sendsms_url: str | None = None
     smtp_url: str | None = None
@@ -47,9 +57,28 @@ class Settings(BaseSettings):
     nats_port: int = 4222
     relay_metrics_port: int = 8005
     nats_stream_replicas: int = 1
+    agency_consumers: bool = Field(
+        default=True,
+        description="The relay keeps a durable consumer agency-<CODE> for every institution"
+        " (off only for test systems that need none: over a thousand consumers slow a"
+        " nats-server's start and stop)",
+    )
+    agency_ack_wait_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="An institution's consumer delivers again what it has not acknowledged"
+        " within this time",
+    )
     failed_access_codes_per_minute: float = Field(
         default=20,
         description="Wrong X-Access-Code answers per client address a minute (sla, notify)",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or networks (comma-separated, CIDR allowed) of the reverse"
+        " proxies whose X-Forwarded-For / X-Forwarded-Proto every service believes; from any"
+        " other peer the headers are ignored (default: none trusted). The one setting for all"
+        " services.",
     )
     log_level: str = "INFO"
     sla_tick_seconds: float = 5.0

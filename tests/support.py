@@ -133,7 +133,7 @@ class NatsServer:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(sig)
-            self.process.wait(10)
+            self.process.wait(30 * load_factor())
 
 
 @contextmanager
@@ -144,6 +144,69 @@ def nats_server(tmp: Path) -> Iterator[NatsServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class LaporNats:
+    """nats-server as LAPOR runs it (`lapor nats serve`): a user per process and institution
+    from the directory in `data_dir`'s store, passwords from `secret`, no anonymous client."""
+
+    port: int
+    data_dir: Path
+    secret: str = "test-secret-for-lapor"
+    process: subprocess.Popen[bytes] | None = None
+    base: Path | None = None  # a deploy/nats configuration instead of `lapor up`'s own
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_")}
+        env.update(
+            LAPOR_DATA_DIR=str(self.data_dir),
+            LAPOR_SECRET_KEY=self.secret,
+            LAPOR_NATS_PORT=str(self.port),
+            LAPOR_NATS_URL=self.url,
+        )
+        return env
+
+    def start(self) -> LaporNats:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "nats.log").open("ab")
+        base = ["--base", str(self.base)] if self.base else []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "nats", "serve", *base],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        wait_for_port(self.port, 30 * load_factor())
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(60 * load_factor())
+
+    def lapor(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A `lapor` command against this server's data directory and secret."""
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def credentials(self, *args: str) -> str:
+        """The URL `lapor nats credentials ARGS` prints on its last line."""
+        done = self.lapor("nats", "credentials", *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout.strip().splitlines()[-1]
 
 
 SERVICES = ("intake", "verification", "routing", "sla", "notify")
@@ -170,6 +233,9 @@ class System:
             LAPOR_SLA_TICK_SECONDS="0.5",
             LAPOR_SMS_WEBHOOK_TOKEN=SMS_WEBHOOK_TOKEN,
             PYTHONUNBUFFERED="1",
+            # Institutions' consumers (over a thousand) only where a test asks for them: they
+            # cost a nats-server seconds to stop (test_agency_consumer.py and others turn them on).
+            LAPOR_AGENCY_CONSUMERS="false",
         )
         for name, port in self.ports.items():
             env[f"LAPOR_{name.upper()}_PORT"] = str(port)

@@ -148,7 +148,7 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["reports"])
 
     def address(request: Request) -> str:
-        return client_address(request, intake.limits.trust_forwarded_for)
+        return client_address(request)
 
     Officer = Annotated[Principal | None, Depends(ctx.auth.optional())]
 

@@ -29,10 +29,6 @@ class IntakeSettings(BaseSettings):
     failed_access_codes_per_minute: float = Field(
         default=20.0, ge=0, description="Per client address: wrong access codes; 0 = no limit"
     )
-    trust_forwarded_for: bool = Field(
-        default=False,
-        description="Take the client address from X-Forwarded-For (behind a trusted proxy only)",
-    )
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure (set when served over HTTPS)"
     )

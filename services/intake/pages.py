@@ -200,7 +200,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         )
 
     def address(request: Request) -> str:
-        return client_address(request, intake.limits.trust_forwarded_for)
+        return client_address(request)
 
     def categories(lang: str) -> list[tuple[str, str]]:
         try:

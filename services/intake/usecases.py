@@ -38,10 +38,11 @@ from services.intake.models import (
     UploadOut,
 )
 from shared.auth import Principal, Role, access_code_matches, hash_access_code
-from shared.crypto import KeyStore, derive_key
+from shared.crypto import derive_key
 from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.http.limits import RateLimiter, too_many
+from shared.keys import open_key_store
 from shared.logs import get_logger
 from shared.reports.commands import Command, SubmitReport
 from shared.reports.tracking import (
@@ -107,7 +108,7 @@ class Intake:
     def __init__(self, ctx: Context, projector: Projector) -> None:
         self.ctx = ctx
         self.secret = ctx.settings.master_secret
-        self.keys = KeyStore(ctx.settings.data_dir / "keys.db", self.secret)
+        self.keys = open_key_store(ctx.settings)
         self.projector = projector
         self.views = ViewReader(projector.path)
         self.limits = IntakeSettings()

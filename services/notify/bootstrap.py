@@ -20,8 +20,8 @@ from services.notify.rendering import Renderer
 from services.notify.senders import build_senders
 from services.notify.settings import NotifySettings
 from services.notify.usecases import DeliveryLog
-from shared.crypto import KeyStore
 from shared.http.limits import AccessCodeGuard
+from shared.keys import open_key_store
 from shared.runtime.bus import Periodic, Service
 from shared.runtime.projection import Projector, ViewReader
 from shared.runtime.service import Context
@@ -45,7 +45,7 @@ def build(ctx: Context) -> Service:
     settings = ctx.settings
     projector = create_projector(settings)
     outbox = Outbox(settings.data_dir / FILE_NAME)
-    keys = KeyStore(settings.data_dir / "keys.db", settings.master_secret)
+    keys = open_key_store(settings)
     officers = OfficerDirectory(settings.master_secret)
     senders, missing = build_senders(settings, notify_settings)
     dispatcher = Dispatcher(

@@ -25,13 +25,19 @@ from pathlib import Path
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
+from nats.js.api import PubAck
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from services.relay.agencies import reconcile
 from services.relay.audit import Checkpointer, StandingFile
 from services.relay.lifecycle import LifecycleMetrics
+from shared import tracing
+from shared.directory.events import DIRECTORY_STREAM
 from shared.logs import configure_logging, get_logger
+from shared.reports.audience import agencies_left
+from shared.runtime.directory import LiveDirectory
 from shared.runtime.messaging import (
     POSITION_HEADER,
     STREAM_NAME,
@@ -39,11 +45,13 @@ from shared.runtime.messaging import (
     declare_event_stream,
     mark_shutting_down,
     subject_for,
+    subject_token,
 )
+from shared.runtime.nats_auth import RELAY_USER, process_credentials
 from shared.settings import Settings, get_settings
 from shared.signing import Signer
 from shared.store import open_store
-from shared.store.port import EventStore, RecordedEvent
+from shared.store.port import EventStore, RecordedEvent, StoreError
 
 log = get_logger(__name__)
 
@@ -126,12 +134,30 @@ async def trusted_tail(store: EventStore, tail: Tail | None) -> int | None:
     if tail.position < 1:
         return None
     found = await store.read_all(tail.position - 1, 1)
-    if found and found[0].position == tail.position and str(found[0].event_id) == tail.event_id:
-        return tail.position
-    return None
+    if not found or found[0].position != tail.position:
+        return None
+    ids = [m.headers["Nats-Msg-Id"] for m in messages_of(found[0])]
+    if tail.event_id not in ids:
+        return None
+    # A crash between an event and its last copy: publish that event again (JetStream drops
+    # what it already holds), so no institution misses its copy.
+    return tail.position if tail.event_id == ids[-1] else tail.position - 1
 
 
-def encode(event: RecordedEvent) -> tuple[bytes, dict[str, str]]:
+COPY_HEADER = "Lapor-Copy-For"
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def messages_of(event: RecordedEvent) -> list[Message]:
+    """The event on its own subject, then a copy on the subject of each institution the report
+    leaves with it (a transfer or delegation names the receiver). A copy carries the same body
+    and position; its `Nats-Msg-Id` is `<event_id>:<AGENCY>` so JetStream keeps both."""
     body = event.model_dump_json().encode()
     headers = {
         "Nats-Msg-Id": str(event.event_id),
@@ -140,7 +166,19 @@ def encode(event: RecordedEvent) -> tuple[bytes, dict[str, str]]:
         "correlation_id": event.correlation_id,
         "content-type": "application/json",
     }
-    return body, headers
+    primary = subject_for(event)
+    headers |= tracing.publish_headers(event.correlation_id, event.causation_id, primary)
+    result = [Message(primary, body, headers)]
+    for agency in agencies_left(event.event_type, event.data, event.agency_code):
+        subject = primary.rsplit(".", 1)[0] + "." + subject_token(agency)
+        copy = headers | {"Nats-Msg-Id": f"{event.event_id}:{agency}", COPY_HEADER: agency}
+        result.append(Message(subject, body, copy))
+    return result
+
+
+def encode(event: RecordedEvent) -> tuple[bytes, dict[str, str]]:
+    first = messages_of(event)[0]
+    return first.body, first.headers
 
 
 # An idle relay polls the store at most this far apart: the floor of its latency after a lull.
@@ -162,6 +200,8 @@ class Relay:
         self.batch = batch
         self.position = 0
         self.lifecycle = LifecycleMetrics()
+        self.directory_changed = asyncio.Event()
+        self.agency_ack_wait = 60.0
         self.auditor = auditor  # signed checkpoints of what was published (services/relay/audit)
 
     async def start_position(self) -> int:
@@ -182,11 +222,18 @@ class Relay:
 
     async def publish_batch(self, events: list[RecordedEvent]) -> None:
         started = time.perf_counter()
-        futures = []
+        futures: list[asyncio.Future[PubAck]] = []
+        firsts: list[int] = []
         for event in events:
-            body, headers = encode(event)
-            futures.append(await self.js.publish_async(subject_for(event), body, headers=headers))
-        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=5)
+            firsts.append(len(futures))
+            for message in messages_of(event):
+                futures.append(
+                    await self.js.publish_async(
+                        message.subject, message.body, headers=message.headers
+                    )
+                )
+        everything = await asyncio.wait_for(asyncio.gather(*futures), timeout=5)
+        acks = [everything[i] for i in firsts]
         DUPLICATES.inc(sum(1 for ack in acks if ack.duplicate))
         PUBLISHED.inc(len(events))
         self.position = events[-1].position
@@ -202,6 +249,25 @@ class Relay:
         self.lifecycle.observe(fresh)
         if self.auditor is not None:
             await self.auditor.observe(events)
+        if any(event.stream == DIRECTORY_STREAM for event in events):
+            self.directory_changed.set()
+
+    async def keep_agency_consumers(self, stop: asyncio.Event) -> None:
+        """One durable consumer per institution, in step with the directory (see agencies.py)."""
+        directory = LiveDirectory(self.store)
+        self.directory_changed.set()
+        while not stop.is_set():
+            await self.directory_changed.wait()
+            self.directory_changed.clear()
+            try:
+                await directory.refresh()
+                codes = [i.code for i in directory.current]
+                await reconcile(self.js, codes, self.agency_ack_wait)
+            except (TimeoutError, NatsError, StoreError) as error:
+                log.warning("agency_consumers_not_reconciled", error=type(error).__name__)
+                self.directory_changed.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=5)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.position = await self.start_position()
@@ -239,6 +305,7 @@ class Relay:
 async def run_relay(settings: Settings | None = None, metrics_port: int | None = None) -> None:
     settings = settings or get_settings()
     configure_logging("relay", settings.log_level)
+    tracing.tracer_provider("relay")
     if metrics_port:
         try:
             start_http_server(metrics_port, addr=settings.host)
@@ -246,7 +313,8 @@ async def run_relay(settings: Settings | None = None, metrics_port: int | None =
             # Metrics are not worth stopping the relay for: publish on, say so.
             log.warning("relay_metrics_port_unavailable", port=metrics_port, error=str(error))
     store = open_store(settings.event_store_url)
-    nc: NatsClient = await connect(settings.nats_url, "lapor-relay")
+    credentials = process_credentials(settings.nats_url, settings.master_secret, RELAY_USER)
+    nc: NatsClient = await connect(settings.nats_url, "lapor-relay", credentials)
     js = nc.jetstream(timeout=10)
     await declare_event_stream(js, settings.nats_stream_replicas)
     checkpoint = Checkpoint(settings.data_dir / "relay.db")
@@ -261,10 +329,20 @@ async def run_relay(settings: Settings | None = None, metrics_port: int | None =
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await Relay(store, js, checkpoint, auditor=auditor).run(stop)
+        relay = Relay(store, js, checkpoint, auditor=auditor)
+        relay.agency_ack_wait = settings.agency_ack_wait_seconds
+        keep = relay.keep_agency_consumers(stop) if settings.agency_consumers else stop.wait()
+        consumers = asyncio.create_task(keep, name="agency-consumers")
+        try:
+            await relay.run(stop)
+        finally:
+            consumers.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await consumers
     finally:
         mark_shutting_down()
         with contextlib.suppress(Exception):
             await nc.drain()
         checkpoint.close()
         await store.close()
+        tracing.shutdown("relay")

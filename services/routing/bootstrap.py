@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.routing import views
 from services.routing.api import api_router
+from services.routing.integration import asyncapi_router
 from services.routing.pages import pages_router
 from services.routing.reactions import make_react
 from services.routing.usecases import DirectoryDesk, RoutingDesk
@@ -51,7 +52,11 @@ def build(ctx: Context) -> Service:
     )
     directory = DirectoryDesk(live, DirectoryRepository(ctx.store, ctx.clock, live.base))
     return Service(
-        routers=[api_router(ctx.auth, desk, directory), pages_router(ctx, desk)],
+        routers=[
+            api_router(ctx.auth, desk, directory),
+            pages_router(ctx, desk),
+            asyncapi_router(ctx.settings),
+        ],
         projectors=[projector],
         react=make_react(ctx.reports, live, calendar, rules.policy),
     )

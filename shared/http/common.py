@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import tracing
 from shared.auth import OutsideRegion
 from shared.errors import DomainError, InvalidInput
 from shared.http.limits import BodySizeLimit
@@ -52,7 +53,11 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
     async def _observe(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        cid = (
+            request.headers.get(CORRELATION_HEADER)
+            or tracing.correlation_id_for_request()  # one trace, one correlation id
+            or str(uuid.uuid4())
+        )
         request.state.correlation_id = cid[:100]
         structlog.contextvars.bind_contextvars(correlation_id=request.state.correlation_id)
         started = time.perf_counter()

@@ -182,13 +182,10 @@ def too_many(seconds: float, what: str) -> HTTPException:
     )
 
 
-def client_address(request: Request, trust_forwarded_for: bool = False) -> str:
-    if trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-        if hops:
-            return hops[-1][:64]
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request) -> str:
+    """The client's address: X-Forwarded-For is already applied, and only when it came from a
+    trusted proxy (LAPOR_TRUSTED_PROXIES, `shared.runtime.service`)."""
+    return request.client.host[:64] if request.client else "unknown"
 
 
 def enforce(limiter: RateLimiter, key: str, what: str) -> None:

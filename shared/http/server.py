@@ -98,7 +98,9 @@ def server_config(app: Any, host: str, port: int) -> Config:
         port=port,
         http=GuardedH11Protocol,
         log_level="warning",
+        log_config=None,  # uvicorn's records go through the JSON handler (shared/logs.py)
         access_log=False,
+        proxy_headers=False,  # the app does it, from LAPOR_TRUSTED_PROXIES (shared/runtime)
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
         limit_concurrency=MAX_CONNECTIONS,
         timeout_graceful_shutdown=10,

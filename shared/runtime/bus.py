@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from fastapi import APIRouter
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 
+from shared import tracing
 from shared.logs import get_logger
 from shared.metrics import CONSUMER_REDELIVERIES, DEAD_LETTERS, EVENTS_HANDLED, PROJECTION_POSITION
 from shared.runtime.messaging import ALL_EVENTS, DEAD_LETTER_PREFIX, STREAM_NAME
@@ -43,11 +46,23 @@ HANDLER_ATTEMPTS = 3
 REACT_CONCURRENCY = 32
 # How often a consumer checks that its views have not been left behind the store.
 CATCH_UP_SECONDS = 5.0
+# Positions a service without views remembers having handled (copies arrive right after).
+RECENT_POSITIONS = 10_000
 # Errors worth waiting out (NACK and redeliver) rather than dead-lettering an event for.
 TRANSIENT = (StoreError, OSError, asyncio.TimeoutError, ConnectionError)
 
 React = Callable[[RecordedEvent], Awaitable[None]]
 Observer = Callable[[RecordedEvent], None]
+
+
+def event_log_context(event: RecordedEvent) -> dict[str, str]:
+    """What the log lines of an event's handling carry: its correlation id, and its report."""
+    context = {"correlation_id": event.correlation_id, "event_type": event.event_type}
+    stream = event.stream
+    for prefix in ("report-", "notifications-", "access-"):
+        if stream.startswith(prefix):
+            context["tracking_id"] = stream.removeprefix(prefix)
+    return context
 
 
 def transient(error: BaseException) -> bool:
@@ -143,6 +158,7 @@ class EventConsumer:
         # Deliveries and the timer take turns: one stretch of the store at a time.
         self._turn = asyncio.Lock()
         self._behind: int | None = None
+        self._recent: OrderedDict[int, None] = OrderedDict()
 
     def checkpoint(self) -> int:
         """The position every projection has reached (0 without projections)."""
@@ -151,13 +167,20 @@ class EventConsumer:
 
     async def handle(self, bodies: list[dict[str, Any]]) -> None:
         """A JetStream delivery: handle the store up to the newest event delivered."""
-        events = sorted((RecordedEvent.model_validate(b) for b in bodies), key=lambda e: e.position)
+        # The relay publishes some events twice (a copy on the subject of the institution a
+        # report leaves): one store position is one event, whatever the deliveries.
+        unique = {event.position: event for event in map(RecordedEvent.model_validate, bodies)}
+        events = sorted(unique.values(), key=lambda e: e.position)
         if not events:
             return
         async with self._turn:
             if not self.service.projectors:
-                # Nothing to keep in step: react to exactly what was delivered.
-                await self.handle_events(events)
+                # Nothing to keep in step: react to exactly what was delivered, once.
+                fresh = [e for e in events if e.position not in self._recent]
+                self._recent.update((e.position, None) for e in fresh)
+                while len(self._recent) > RECENT_POSITIONS:
+                    self._recent.popitem(last=False)
+                await self.handle_events(fresh)
                 return
             done = await asyncio.to_thread(self.checkpoint)
             if events[-1].position <= done:
@@ -205,6 +228,10 @@ class EventConsumer:
     async def handle_events(self, fresh: Sequence[RecordedEvent]) -> None:
         if not fresh:
             return
+        with tracing.handling_all(self.name, fresh):
+            await self._handle_events(fresh)
+
+    async def _handle_events(self, fresh: Sequence[RecordedEvent]) -> None:
         for event in fresh:
             for observe in self.observers:
                 observe(event)
@@ -263,6 +290,11 @@ class EventConsumer:
                 raise outcome
 
     async def _react(self, event: RecordedEvent) -> None:
+        # Every line logged while handling the event (ours, a library's) carries its ids.
+        with structlog.contextvars.bound_contextvars(**event_log_context(event)):
+            await self._react_bound(event)
+
+    async def _react_bound(self, event: RecordedEvent) -> None:
         assert self.service.react is not None
         for attempt in range(1, HANDLER_ATTEMPTS + 1):
             try:

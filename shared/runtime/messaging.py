@@ -28,12 +28,15 @@ ALL_EVENTS = f"{SUBJECT_PREFIX}.>"
 DEAD_LETTER_PREFIX = "lapor.v1.deadletter"
 DUPLICATE_WINDOW_SECONDS = 15 * 60
 POSITION_HEADER = "Lapor-Position"
+# A durable consumer per institution (over a thousand) besides the services': nats-server caps a
+# stream whose max_consumers is left unset (-1) at 1000, so the stream says how many it allows.
+MAX_CONSUMERS = 20_000
 
 _TOKEN = re.compile(r"^[A-Za-z0-9-]+$")
 log = get_logger(__name__)
 
 
-def _token(value: str | None) -> str:
+def subject_token(value: str | None) -> str:
     # Subject tokens must not contain dots, spaces or wildcards; anything odd becomes "_".
     if value and _TOKEN.match(value):
         return value
@@ -43,8 +46,8 @@ def _token(value: str | None) -> str:
 def subject_for(event: RecordedEvent) -> str:
     """lapor.v1.events.<EventType>.<region_code or _>.<agency_code or _>"""
     return (
-        f"{SUBJECT_PREFIX}.{_token(event.event_type)}."
-        f"{_token(event.region_code)}.{_token(event.agency_code)}"
+        f"{SUBJECT_PREFIX}.{subject_token(event.event_type)}."
+        f"{subject_token(event.region_code)}.{subject_token(event.agency_code)}"
     )
 
 
@@ -56,6 +59,7 @@ def stream_config(replicas: int = 1) -> StreamConfig:
         retention=RetentionPolicy.LIMITS,
         discard=DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        max_consumers=MAX_CONSUMERS,
         num_replicas=replicas,
         description="Every LAPOR event, in the event store's global order (published by the relay)",
     )
@@ -135,7 +139,9 @@ def _exit_when_closed_for_good() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def connection_options(name: str) -> dict[str, Any]:
+def connection_options(name: str, credentials: dict[str, str] | None = None) -> dict[str, Any]:
+    """nats.py options; `credentials` (`user`, `password`) when the URL carries none."""
+
     async def closed_cb() -> None:
         _exit_when_closed_for_good()
 
@@ -157,11 +163,12 @@ def connection_options(name: str) -> dict[str, Any]:
         "disconnected_cb": disconnected_cb,
         "reconnected_cb": reconnected_cb,
         "error_cb": error_cb,
+        **(credentials or {}),
     }
 
 
-async def connect(url: str, name: str) -> NatsClient:
-    return await nats.connect(servers=url.split(","), **connection_options(name))
+async def connect(url: str, name: str, credentials: dict[str, str] | None = None) -> NatsClient:
+    return await nats.connect(servers=url.split(","), **connection_options(name, credentials))
 
 
 def _fetch_timeouts_as_nats_errors() -> None:

@@ -16,12 +16,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from faststream.nats import NatsBroker, TestNatsBroker
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from shared import tracing
 from shared.access.events import TOKENS_STREAM
 from shared.clock import Clock, clock_from
 from shared.http.auth import Auth
 from shared.http.common import install_common
+from shared.http.openapi import document_errors
 from shared.logs import configure_logging, get_logger
 from shared.metrics import (
     TimedAppends,
@@ -34,6 +38,7 @@ from shared.runtime.messaging import (
     release_unacked,
     wait_for_event_stream,
 )
+from shared.runtime.nats_auth import nats_security
 from shared.runtime.repository import ReportRepository
 from shared.settings import Settings, get_settings
 from shared.store import open_store
@@ -91,7 +96,11 @@ def create_app(
     broker = NatsBroker(
         settings.nats_url.split(","),
         # FastStream's per-message log lines go to DEBUG; our own JSON logs say what matters.
+        # Its own logger would print coloured text to stdout: ours goes through the JSON handler.
+        logger=logging.getLogger(f"lapor.{name}.faststream"),
+        middlewares=tracing.broker_middlewares(name),
         log_level=logging.DEBUG,
+        security=nats_security(settings.nats_url, settings.master_secret, name),
         **connection_options(f"lapor-{name}"),
     )
     context = Context(
@@ -164,6 +173,7 @@ def create_app(
                     await task
             await broker.stop()
             await stop()
+            tracing.shutdown(name)
 
     async def stop() -> None:
         for hook in service.on_stop:
@@ -172,12 +182,17 @@ def create_app(
             projector.close()
         await store.close()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI and ReDoc served by LAPOR itself: they work offline and
+    # load nothing from a CDN.
+    app = FastAPIOffline(
         title=title or f"LAPOR {name}",
         description=description,
         version="1.0.0",
         lifespan=lifespan,
+        static_url="/docs-static",
     )
+    document_errors(app)
+    tracing.instrument_app(app, name)
     app.state.context = context
     app.state.service = service
     app.state.consumer = consumer
@@ -186,9 +201,17 @@ def create_app(
         return ready.is_set()
 
     install_common(app, name, is_ready)
+    # The client's address (rate limits, logs) and scheme come from X-Forwarded-For/-Proto only
+    # when the peer is one of LAPOR_TRUSTED_PROXIES (in the app, so every way of serving it and
+    # the in-process tests behave alike; uvicorn's own handling is off).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies(settings))
     for router in service.routers:
         app.include_router(router)
     return app
+
+
+def trusted_proxies(settings: Settings) -> list[str]:
+    return [part.strip() for part in settings.trusted_proxies.split(",") if part.strip()]
 
 
 def run(name: str, app: FastAPI, settings: Settings | None = None) -> None:

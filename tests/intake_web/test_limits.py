@@ -1,6 +1,6 @@
 """Abuse limits per client address: submissions and wrong access codes get 429 with Retry-After.
-In process, with an intake of small limits (and X-Forwarded-For trusted, so one test can speak
-for several addresses)."""
+In process, with an intake of small limits (and the test client a trusted proxy, so one test can
+speak for several addresses)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     env = {
         "LAPOR_INTAKE_SUBMISSIONS_PER_MINUTE": "3",
         "LAPOR_INTAKE_FAILED_ACCESS_CODES_PER_MINUTE": "2",
-        "LAPOR_INTAKE_TRUST_FORWARDED_FOR": "true",
+        "LAPOR_TRUSTED_PROXIES": "127.0.0.1",  # the test client: a proxy speaking for many
     }
     async with (
         in_process(tmp_path / "lapor", ("intake",), env=env) as limited,

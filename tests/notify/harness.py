@@ -67,7 +67,7 @@ class Hands:
     def __init__(self, store: EventStore, data_dir: Path, secret: str) -> None:
         self.secret = secret.encode()
         self.store = store
-        self.keys = KeyStore(data_dir / "keys.db", self.secret)
+        self.keys = KeyStore(data_dir / "events.db", self.secret)  # the keys live in the store
         self.reports = ReportRepository(store, SystemClock())
         self._own_store = False
 

@@ -1,5 +1,6 @@
-"""A real three-node NATS cluster on loopback, built from deploy/nats/cluster.conf and
-accounts.conf (the production files, with hosts and ports rewritten to free loopback ports)."""
+"""A real three-node NATS cluster on loopback, built as `lapor nats serve` builds it in
+production: deploy/nats/cluster.conf (hosts and ports rewritten to free loopback ports) plus the
+accounts generated from the directory (`shared.runtime.nats_auth`)."""
 
 from __future__ import annotations
 
@@ -14,24 +15,31 @@ from typing import Any
 
 import httpx
 
+from shared.runtime.nats_auth import nats_password, server_accounts
 from tests.ops.tools import DEPLOY
 from tests.support import free_port, nats_server_binary, wait_for, wait_for_port
 
 NATS_DIR = DEPLOY / "nats"
 USERS = ("relay", "intake", "verification", "routing", "sla", "notify", "ops", "sys")
-AGENCY_USER = "dinkes-kota-kupang"
+AGENCY = "DINKES-KOTA-KUPANG"
+AGENCY_USER = f"agency-{AGENCY}"
+SECRET = b"cluster-test-secret"
 
 
 def passwords() -> dict[str, str]:
-    """The environment deploy/nats/*.conf needs: one test password per user."""
-    env = {f"LAPOR_NATS_{user.upper()}_PASSWORD": f"pw-{user}" for user in USERS}
-    env["LAPOR_NATS_AGENCY_DINKES_KOTA_KUPANG_PASSWORD"] = f"pw-{AGENCY_USER}"
-    env["LAPOR_NATS_ROUTE_PASSWORD"] = "pw-route"
-    return env
+    """The environment deploy/nats/cluster.conf needs (the routes' password)."""
+    return {"LAPOR_NATS_ROUTE_PASSWORD": "pw-route"}
 
 
 def password_of(user: str) -> str:
-    return f"pw-{user}"
+    return nats_password(SECRET, user)
+
+
+def accounts() -> str:
+    """What `lapor nats serve` appends: the users of the seed directory's institutions."""
+    from shared.directory.model import default_directory
+
+    return server_accounts(SECRET, [i.code for i in default_directory()])
 
 
 @dataclass
@@ -128,8 +136,7 @@ class Cluster:
 
 def build_cluster(tmp: Path, size: int = 3) -> Cluster:
     """Write one config per node from deploy/nats/cluster.conf, on free loopback ports."""
-    template = (NATS_DIR / "cluster.conf").read_text()
-    (tmp / "accounts.conf").write_text((NATS_DIR / "accounts.conf").read_text())
+    template = (NATS_DIR / "cluster.conf").read_text() + "\n" + accounts()
     nodes = [
         Node(
             name=f"nats-{i}",

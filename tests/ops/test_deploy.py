@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.ops.nats_cluster import NATS_DIR, check_config, passwords
+from shared.runtime.nats_auth import service_permissions
+from tests.ops.nats_cluster import NATS_DIR, accounts, check_config, password_of, passwords
 from tests.ops.tools import DEPLOY, PROMETHEUS_DIR, load_yaml
 from tests.support import ROOT
 
@@ -90,18 +91,72 @@ def test_every_service_has_an_image_a_healthcheck_and_defined_networks_and_volum
 def test_lapor_processes_each_connect_as_their_own_nats_user(
     compose: tuple[str, dict[str, Any]],
 ) -> None:
+    """No password in any file: a process logs in as itself with a password derived from
+    LAPOR_SECRET_KEY, and the NATS nodes generate the same users (`lapor nats serve`)."""
     name, content = compose
-    accounts = (NATS_DIR / "accounts.conf").read_text()
+    generated = accounts()
     for process in LAPOR:
         spec = content["services"][process]
         assert spec["command"] == ["run", process], f"{name}: {process}"
-        url = spec["environment"]["LAPOR_NATS_URL"]
-        users = set(re.findall(r"nats://(\w+):", url))
-        assert users == {process}, f"{name}: {process} connects as {users}"
-        assert re.search(
-            rf"user: {process}, password: \$LAPOR_NATS_{process.upper()}_PASSWORD", accounts
+        environment = spec["environment"]
+        assert "@" not in environment["LAPOR_NATS_URL"], f"{name}: {process} has a password"
+        assert environment["LAPOR_SECRET_KEY"].startswith("${LAPOR_SECRET_KEY:?")
+        assert f'user: "{process}", password: "{password_of(process)}"' in generated
+        assert environment["LAPOR_RELAY_METRICS_PORT"] == "8005"
+    for node, spec in content["services"].items():
+        if node == "nats" or re.fullmatch(r"nats-\d", node):
+            assert spec["command"][:3] == ["nats", "serve", "--base"], f"{name}: {node}"
+            assert spec["environment"]["LAPOR_SECRET_KEY"].startswith("${LAPOR_SECRET_KEY:?")
+
+
+def test_each_lapor_process_has_what_it_needs(compose: tuple[str, dict[str, Any]]) -> None:
+    """Parsed as CI sees it: image, environment, volumes and healthcheck of every process."""
+    name, content = compose
+    needed = {"LAPOR_DATA_DIR", "LAPOR_SECRET_KEY", "LAPOR_NATS_URL", "LAPOR_TRUSTED_PROXIES"}
+    for process in LAPOR:
+        spec = content["services"][process]
+        where = f"{name}: {process}"
+        assert spec["image"], where
+        assert needed <= set(spec["environment"]), f"{where}: {needed - set(spec['environment'])}"
+        mounts = {m.split(":")[1] for m in spec["volumes"]}
+        assert "/data" in mounts, where
+        if name == "production.yml":
+            assert spec["environment"]["LAPOR_EVENT_STORE"].startswith("kurrentdb://"), where
+            # The data keys where every replica of every host reads them.
+            key_store = spec["environment"]["LAPOR_KEY_STORE"]
+            assert key_store.split(":-sqlite:///")[-1].rstrip("}").startswith("/keys/"), where
+            assert "/keys" in mounts, where
+        port = SERVICE_PORTS.get(process, 8005)
+        assert str(port) in " ".join(spec["healthcheck"]["test"]), where
+
+
+def test_production_runs_on_plain_docker_compose() -> None:
+    """No Swarm-only keys: `deploy` may only say how many replicas (and their resources)."""
+    services = project("production.yml")["services"]
+    for service, spec in services.items():
+        assert set(spec.get("deploy") or {}) <= {"replicas", "resources", "restart_policy"}, (
+            f"{service}: Swarm-only deploy keys {set(spec['deploy'])}"
         )
-        assert spec["environment"]["LAPOR_RELAY_METRICS_PORT"] == "8005"
+    proxy_address = services["proxy"]["networks"]["lapor"]["ipv4_address"]
+    for process in LAPOR:
+        trusted = services[process]["environment"]["LAPOR_TRUSTED_PROXIES"]
+        assert trusted == proxy_address, process  # X-Forwarded-For believed from nginx only
+
+
+def test_nginx_terminates_tls_and_keeps_each_client_on_one_replica() -> None:
+    conf = (DEPLOY / "nginx" / "nginx.conf").read_text()
+    for port in SERVICE_PORTS.values():
+        assert re.search(rf"listen {port} ssl;", conf), port
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in conf
+    assert "Strict-Transport-Security" in conf
+    assert "ssl_certificate     /etc/nginx/tls/fullchain.pem;" in conf
+    upstreams = re.findall(r"upstream (\w+)\s*\{([^}]*)\}", conf)
+    assert {name for name, _ in upstreams} == set(SERVICE_PORTS)
+    for name, body in upstreams:  # per-address rate limits hold across a service's replicas
+        assert "hash $remote_addr consistent;" in body, name
+    # What a client claims is replaced, never appended to.
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
+    assert "$proxy_add_x_forwarded_for" not in conf
 
 
 def test_the_environment_example_names_every_required_variable(
@@ -134,7 +189,7 @@ def test_one_host_runs_everything_once() -> None:
     assert len(published) == len(set(published))
     for service, port in SERVICE_PORTS.items():
         assert f"{port}:{port}" in services[service]["ports"]
-    assert services["nats"]["entrypoint"][-1] == "/etc/nats/single.conf"
+    assert services["nats"]["command"][:4] == ["nats", "serve", "--base", "/etc/nats/single.conf"]
 
 
 def test_production_is_a_nats_cluster_a_kurrentdb_cluster_and_replicated_services() -> None:
@@ -143,7 +198,7 @@ def test_production_is_a_nats_cluster_a_kurrentdb_cluster_and_replicated_service
     assert len(nodes) == 3
     assert {spec["environment"]["NATS_SERVER_NAME"] for spec in nodes.values()} == set(nodes)
     for spec in nodes.values():
-        assert spec["entrypoint"][-1] == "/etc/nats/cluster.conf"
+        assert spec["command"][:4] == ["nats", "serve", "--base", "/etc/nats/cluster.conf"]
         routes = {spec["environment"][f"NATS_ROUTE_{i}"] for i in (1, 2, 3)}
         assert {re.sub(r".*@", "", r) for r in routes} == {f"{n}:6222" for n in nodes}
     assert len([n for n in services if n.startswith("kurrentdb-") and n not in JOBS]) == 3
@@ -159,29 +214,26 @@ def test_production_is_a_nats_cluster_a_kurrentdb_cluster_and_replicated_service
     assert {"proxy", "prometheus", "grafana", "kannel"} <= set(services)
 
 
-def test_the_nats_configurations_are_valid_and_fsync_every_write() -> None:
+def test_the_nats_configurations_are_valid_and_fsync_every_write(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", **passwords(), "NATS_SERVER_NAME": "nats-1"}
     for i in (1, 2, 3):  # as deploy/compose/production.yml sets them
         env[f"NATS_ROUTE_{i}"] = f"nats-route://route:pw@nats-{i}:6222"
     for name in ("single.conf", "cluster.conf"):
-        path = NATS_DIR / name
-        assert re.search(r"^\s*sync_interval:\s*always\s*$", path.read_text(), re.M), name
-        done = check_config(path, env)
+        base = (NATS_DIR / name).read_text()
+        assert re.search(r"^\s*sync_interval:\s*always\s*$", base, re.M), name
+        assert "accounts" not in re.sub(r"#.*", "", base), f"{name}: users are generated"
+        full = tmp_path / name  # what `lapor nats serve --base` writes
+        full.write_text(base + "\n" + accounts())
+        done = check_config(full, env)
         assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
-        # Without its passwords the server refuses to start: nothing runs with a default.
-        missing = {k: v for k, v in env.items() if k != "LAPOR_NATS_RELAY_PASSWORD"}
-        assert check_config(path, missing).returncode != 0, name
 
 
 def test_each_service_may_use_only_its_own_durable() -> None:
-    accounts = (NATS_DIR / "accounts.conf").read_text()
     for service in LAPOR[1:]:
-        block = re.search(rf"SERVICE_{service.upper()} = \{{(.*?)\n\}}", accounts, re.S)
-        assert block, service
-        durables = set(re.findall(r"LAPOR_EVENTS\.(\w+)", block.group(1)))
+        publish, subscribe = service_permissions(service)
+        durables = set(re.findall(r"LAPOR_EVENTS\.(\w+)", " ".join(publish + subscribe)))
         assert durables == {service}, f"{service} may use the durables {durables}"
-        assert "$JS.API.STREAM.DELETE" not in block.group(1)
-        assert '"lapor.v1.events.>"' not in block.group(1)  # only the relay publishes events
+        assert not any("STREAM.DELETE" in p or p.startswith("lapor.v1.events") for p in publish)
 
 
 def test_the_dockerfile_copies_what_exists() -> None:

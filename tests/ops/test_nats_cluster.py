@@ -21,9 +21,10 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.client import JetStreamContext
 
+from services.relay.agencies import reconcile
 from shared.runtime.messaging import ALL_EVENTS, STREAM_NAME, declare_event_stream
 from shared.store.sqlite import SqliteEventStore
-from tests.ops.nats_cluster import AGENCY_USER, Cluster, Node, build_cluster
+from tests.ops.nats_cluster import AGENCY, AGENCY_USER, Cluster, Node, build_cluster
 from tests.ops.tools import wait_ready
 from tests.support import System, async_wait_for, free_port, wait_for
 
@@ -172,37 +173,44 @@ async def test_an_r3_stream_loses_no_acknowledged_event_when_its_leader_is_kille
     await relay.close()
 
 
-async def test_agencies_see_only_their_own_events_and_cannot_publish(
+async def test_agencies_pull_only_their_own_consumer_and_cannot_publish(
     cluster: Cluster, violations: Violations
 ) -> None:
     relay = await connect(cluster, "relay", cluster.nodes, violations)
     js = relay.jetstream(timeout=2)
     await declare_event_stream(js, replicas=3)
+    await reconcile(js, [AGENCY, "DPUPR-KOTA-KUPANG"])  # what the relay keeps from the directory
     denied: list[str] = []
 
     async def agency_errors(error: Exception) -> None:
         denied.append(str(error))
 
     agency = await nats.connect(
-        servers=[cluster.nodes[2].url(AGENCY_USER)], error_cb=agency_errors, connect_timeout=2
+        servers=[cluster.nodes[2].url(AGENCY_USER)],
+        error_cb=agency_errors,
+        connect_timeout=2,
+        inbox_prefix=f"_INBOX.{AGENCY_USER}",
     )
-    own = await agency.subscribe("lapor.v1.events.*.*.DINKES-KOTA-KUPANG")
+    own = await agency.jetstream().pull_subscribe_bind(AGENCY_USER, STREAM_NAME)
     everything = await agency.subscribe("lapor.v1.events.>")
-    await agency.publish("lapor.v1.events.ReportSubmitted.5371.DINKES-KOTA-KUPANG", b"forged")
+    await agency.publish(f"lapor.v1.events.ReportSubmitted.5371.{AGENCY}", b"forged")
     await agency.flush()
-    for agency_code in ("DPUPR-KOTA-KUPANG", "DINKES-KOTA-KUPANG", "_"):
+    for agency_code in ("DPUPR-KOTA-KUPANG", AGENCY, "_"):
         subject = f"lapor.v1.events.ForwardedToOPD.5371.{agency_code}"
         await js.publish(subject, agency_code.encode(), headers={"Nats-Msg-Id": agency_code})
-    got = await own.next_msg(timeout=5)
-    assert got.data == b"DINKES-KOTA-KUPANG"
-    with pytest.raises(nats.errors.TimeoutError):
-        await own.next_msg(timeout=0.5)  # nothing of the other institution's, nor its forgery
+    got = await own.fetch(10, timeout=5)
+    assert [m.data for m in got] == [AGENCY.encode()]  # nothing of the other's, nor its forgery
+    await got[0].ack()
     with pytest.raises(nats.errors.TimeoutError):
         await everything.next_msg(timeout=0.1)
+    other = await agency.jetstream().pull_subscribe_bind("agency-DPUPR-KOTA-KUPANG", STREAM_NAME)
+    with pytest.raises(nats.errors.TimeoutError):
+        await other.fetch(1, timeout=1)
     await async_wait_for(
         lambda: _true(
             any("subscription" in e.lower() and "lapor.v1.events.>" in e for e in denied)
-            and any("publish" in e.lower() for e in denied)
+            and any("publish" in e.lower() and "dpupr" in e.lower() for e in denied)
+            and any("publish" in e.lower() and "reportsubmitted" in e.lower() for e in denied)
         ),
         5,
         what=f"permission violations reported to the agency: {denied}",
@@ -236,7 +244,9 @@ def test_the_relay_and_a_service_carry_on_when_the_stream_leader_is_killed(
         ops_url = cluster.urls("ops")
 
         async def leader_and_replicas() -> tuple[str, int]:
-            nc = await nats.connect(servers=ops_url.split(","), connect_timeout=2)
+            nc = await nats.connect(
+                servers=ops_url.split(","), connect_timeout=2, inbox_prefix="_INBOX.ops"
+            )
             try:
                 info = await nc.jetstream(timeout=2).stream_info(STREAM_NAME)
                 assert info.cluster is not None

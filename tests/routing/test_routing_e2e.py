@@ -37,7 +37,8 @@ def system(fresh_nats: NatsServer, tmp_path: Path) -> Iterator[System]:
 async def test_an_agency_system_subscribed_to_its_subject_gets_exactly_its_events(
     system: System,
 ) -> None:
-    # The worked example of docs/agency-integration.md: a durable pull consumer on its subject.
+    # A durable pull consumer of its own on its subject (what an operator can make on a server
+    # without LAPOR's users; institutions get `agency-<CODE>`: test_agency_consumer.py).
     nc = await nats.connect(system.nats_url)
     try:
         js = nc.jetstream()

@@ -113,8 +113,9 @@ def test_a_fresh_lapor_up_refuses_open_webhooks_and_keeps_its_files_private(
         assert report.status_code == 201, report.text
         stored = data / "attachments" / photo["sha256"][:2] / photo["sha256"]
         assert stored.is_file()
-        for name in ("events.db", "keys.db", "secret.key", "intake.db", "notify.db", "logs"):
+        for name in ("events.db", "secret.key", "intake.db", "notify.db", "logs"):
             assert (data / name).exists(), name
+        assert not (data / "keys.db").exists()  # the data keys are in events.db (issue 20)
         assert _open_to_others(data) == []
     finally:
         up.send_signal(signal.SIGINT)

@@ -318,7 +318,7 @@ def _stored_reporter_blob(system: System, tracking_id: str) -> EncryptedBlob:
 
 
 def _decrypt(system: System, blob: EncryptedBlob) -> dict[str, Any]:
-    keys = KeyStore(system.data_dir / "keys.db", system.secret.encode())
+    keys = KeyStore(system.data_dir / "events.db", system.secret.encode())
     try:
         return keys.decrypt(blob)
     finally:

@@ -221,11 +221,15 @@ SCOPE: dict[tuple[str, str, str], Rule] = {
     # notify
     ("notify", "GET", "/api/v1/notifications"): Rule(LISTED),
 }
+# routing: the AsyncAPI document of the events, public like the OpenAPI document (issue 20).
+SCOPE[("routing", "GET", "/asyncapi.json")] = Rule(PUBLIC)
+SCOPE[("routing", "GET", "/asyncapi")] = Rule(PUBLIC)
 # Every service's own: health, metrics, the OpenAPI document and its pages.
 for _service in ("intake", "verification", "routing", "sla", "notify"):
     for _path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"):
         SCOPE[(_service, "GET", _path)] = Rule(PUBLIC)
     SCOPE[(_service, "GET", "/docs/oauth2-redirect")] = Rule(PUBLIC)
+    SCOPE[(_service, "GET", "/docs-static/{path}")] = Rule(PUBLIC)  # Swagger UI's own files
     if _service != "intake":
         SCOPE[(_service, "GET", "/")] = Rule(PUBLIC)
 

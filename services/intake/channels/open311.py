@@ -684,7 +684,7 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
             row = await _public_row(service_request_id)
             code = request.headers.get("X-Access-Code")
             reporter = code is not None and await intake.code_is_right(
-                row["tracking_id"], code, client_address(request, intake.limits.trust_forwarded_for)
+                row["tracking_id"], code, client_address(request)
             )
             return render(f, "service_requests", [request_of(row, names, reporter)])
 

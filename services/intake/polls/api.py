@@ -39,7 +39,7 @@ def router(ctx: Context, intake: IntakePart, polls: Polls) -> APIRouter:
     Code = Annotated[str, Depends(normalize_code)]
 
     def address(request: Request) -> str:
-        return client_address(request, intake.limits.trust_forwarded_for)
+        return client_address(request)
 
     @api.get("/polls")
     async def list_polls(

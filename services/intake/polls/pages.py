@@ -61,7 +61,7 @@ def router(intake: IntakePart, polls: Polls) -> APIRouter:
     csrf = Csrf(intake.secret, secure_cookies=intake.limits.secure_cookies)
 
     def address(request: Request) -> str:
-        return client_address(request, intake.limits.trust_forwarded_for)
+        return client_address(request)
 
     def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         token = csrf.token(request)

@@ -19,9 +19,6 @@ class Limits(Protocol):
     """Intake's settings that the polls' pages and routes honour too."""
 
     @property
-    def trust_forwarded_for(self) -> bool: ...
-
-    @property
     def secure_cookies(self) -> bool: ...
 
 
