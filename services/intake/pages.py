@@ -28,7 +28,6 @@ from starlette.datastructures import FormData, UploadFile
 from services.intake import regions, views
 from services.intake.api import file_response, sha256_param
 from services.intake.attachments import AttachmentRejected
-from services.intake.i18n import LANGUAGES, translator
 from services.intake.models import ReportIn
 from services.intake.usecases import Intake, known_categories
 from shared.crypto import derive_key
@@ -38,6 +37,10 @@ from shared.http.csrf import FIELD as CSRF_FIELD
 from shared.http.csrf import Csrf
 from shared.http.limits import client_address
 from shared.http.security import PUBLIC_PAGE_HEADERS
+from shared.i18n import LANGUAGES, N_, translator
+from shared.i18n.jinja import install as install_i18n
+from shared.i18n.jinja import language_of
+from shared.i18n.labels import status_label
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
 from shared.reports.events import Classification, CloseReason, Status
 from shared.reports.lifecycle import InvalidTransition, allows
@@ -64,6 +67,13 @@ def reporter_actions(status: str) -> tuple[str, ...]:
     return tuple(name for name, command in REPORTER_ACTIONS if allows(command, Status(status)))
 
 
+# The help under each kind of report on the form (`class.<kind>.help`).
+CLASSIFICATION_HELP = (
+    N_("class.complaint.help"),
+    N_("class.aspiration.help"),
+    N_("class.information_request.help"),
+)
+
 # Form field that shows a validation error, by the ReportIn field it came from.
 _FORM_FIELD = {"region_code": "province", "lat": "lat", "lon": "lon", "address": "address"}
 
@@ -82,11 +92,13 @@ def _mac(key: bytes, text: str) -> str:
 
 def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    env = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(["html"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
+    env = install_i18n(
+        Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(["html"], default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
     )
     csrf = Csrf(intake.secret, secure_cookies=intake.limits.secure_cookies)
     session_key = derive_key(intake.secret, "web-reporter-session")
@@ -97,11 +109,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
 
     # --- page plumbing -----------------------------------------------------------------------
     def language(request: Request) -> str:
-        asked = request.query_params.get("lang")
-        if asked in LANGUAGES:
-            return asked
-        cookie = request.cookies.get(LANG_COOKIE)
-        return cookie if cookie in LANGUAGES else "id"
+        return language_of(request, LANG_COOKIE)
 
     def check_csrf(request: Request, form: FormData) -> None:
         if not csrf.matches(request, form.get(CSRF_FIELD)):
@@ -125,7 +133,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             path=request.url.path,
             csrf_token=token,
             static_version=static_version,
-            status_label=lambda s: t(f"status.{s}"),
+            status_label=lambda s: status_label(s, lang),
             region_name=regions.name_of,
             region_label=regions.label,
             **context,
