@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -30,6 +31,7 @@ from services.intake.api import file_response, sha256_param
 from services.intake.attachments import AttachmentRejected
 from services.intake.models import ReportIn
 from services.intake.usecases import Intake, known_categories
+from services.intake.web_errors import decimal, domain_error, form_errors
 from shared.crypto import derive_key
 from shared.errors import DomainError
 from shared.http.common import correlation_id
@@ -39,8 +41,9 @@ from shared.http.limits import client_address
 from shared.http.security import PUBLIC_PAGE_HEADERS
 from shared.i18n import LANGUAGES, N_, translator
 from shared.i18n.jinja import install as install_i18n
-from shared.i18n.jinja import language_of
+from shared.i18n.jinja import language_of, page_context
 from shared.i18n.labels import status_label
+from shared.notifications.events import notification_stream
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
 from shared.reports.events import Classification, CloseReason, Status
 from shared.reports.lifecycle import InvalidTransition, allows
@@ -50,7 +53,7 @@ from shared.runtime.service import Context
 from shared.values import Attachment, Channel
 
 HERE = Path(__file__).parent
-STATIC = {"lapor.css": "text/css", "lapor.js": "text/javascript"}
+STATIC = {"lapor.css": "text/css", "lapor.js": "text/javascript", "uploads.js": "text/javascript"}
 LANG_COOKIE = "lapor_lang"
 REPORTER_COOKIE = "lapor_pelapor"
 REPORTER_TTL = 12 * 3600
@@ -67,15 +70,26 @@ def reporter_actions(status: str) -> tuple[str, ...]:
     return tuple(name for name, command in REPORTER_ACTIONS if allows(command, Status(status)))
 
 
+# Messages the handlers pass on by key (`error=…`, `WebError(…)`, `?ok=1`), said by the templates.
+PAGE_MESSAGES = (
+    N_("track.not_found"),
+    N_("track.bad_id"),
+    N_("track.bad_code"),
+    N_("action.done"),
+    N_("error.csrf"),
+    N_("error.not_found"),
+    N_("error.too_many"),
+    N_("error.conflict"),
+    N_("form.errors"),
+    N_("report.reporter.lead"),
+)
+
 # The help under each kind of report on the form (`class.<kind>.help`).
 CLASSIFICATION_HELP = (
     N_("class.complaint.help"),
     N_("class.aspiration.help"),
     N_("class.information_request.help"),
 )
-
-# Form field that shows a validation error, by the ReportIn field it came from.
-_FORM_FIELD = {"region_code": "province", "lat": "lat", "lon": "lon", "address": "address"}
 
 
 class WebError(Exception):
@@ -90,9 +104,9 @@ def _mac(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def pages_router(ctx: Context, intake: Intake) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-    env = install_i18n(
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return install_i18n(
         Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"], default=True),
@@ -100,12 +114,52 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             lstrip_blocks=True,
         )
     )
+
+
+@lru_cache(maxsize=1)
+def static_files_version() -> str:
+    return hashlib.sha256(
+        b"".join((HERE / "static" / name).read_bytes() for name in STATIC)
+    ).hexdigest()[:10]
+
+
+def error_html(language: str, status: int, key: str, values: Mapping[str, Any]) -> str:
+    """An error page in the site's style, for a request the pages' own code never saw (a path
+    that is not there, a body too large, a crash)."""
+    return (
+        environment()
+        .get_template("error.html")
+        .render(
+            **page_context(language),
+            path="/",
+            static_version=static_files_version(),
+            message=key,
+            message_values=dict(values),
+            status=status,
+        )
+    )
+
+
+def error_page(
+    request: Request, status: int, key: str, headers: dict[str, str], values: dict[str, Any]
+) -> HTMLResponse:
+    response = HTMLResponse(
+        error_html(language_of(request, LANG_COOKIE), status, key, values),
+        status_code=status,
+        headers=headers,
+    )
+    response.headers.update(PUBLIC_PAGE_HEADERS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def pages_router(ctx: Context, intake: Intake) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    env = environment()
     csrf = Csrf(intake.secret, secure_cookies=intake.limits.secure_cookies)
     session_key = derive_key(intake.secret, "web-reporter-session")
     secure = intake.limits.secure_cookies
-    static_version = hashlib.sha256(
-        b"".join((HERE / "static" / name).read_bytes() for name in STATIC)
-    ).hexdigest()[:10]
+    static_version = static_files_version()
 
     # --- page plumbing -----------------------------------------------------------------------
     def language(request: Request) -> str:
@@ -156,6 +210,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             status=error.status,
             headers=error.headers,
             message=error.message_key,
+            message_values={},
         )
 
     def address(request: Request) -> str:
@@ -177,7 +232,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         files = [f for f in form.getlist("attachments") if isinstance(f, UploadFile) and f.filename]
         read = []
         for f in files:
-            data = await f.read(intake.limits.max_attachment_bytes + 1)
+            data = await f.read(intake.attachments.max_photo_bytes + 1)
             read.append((data, f.filename, f.content_type))
         return await intake.store_uploads(read)
 
@@ -248,6 +303,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             districts=regions.children(regency) if regency else [],
             submission_key=values.get("submission_key") or secrets.token_urlsafe(16),
             max_attachments=intake.limits.max_attachments,
+            max_attachment_bytes=intake.limits.max_attachment_bytes,
         )
 
     @router.get("/lapor", response_class=HTMLResponse)
@@ -275,10 +331,11 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
                 request, WebError(429, "error.too_many", {"Retry-After": str(int(wait) + 1)})
             )
         lang = language(request)
+        t = translator(lang)
         try:
             report = ReportIn.model_validate(_report_data(values, form, lang))
         except ValidationError as error:
-            return form_page(request, values, _errors(error), status=422)
+            return form_page(request, values, form_errors(error, t), status=422)
         try:
             files = await uploads(form)
             out = await intake.submit(
@@ -289,8 +346,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
                 attachments=files,
             )
         except (AttachmentRejected, DomainError) as error:
-            field, _, msg = str(error).partition(": ")
-            return form_page(request, values, {field: msg or str(error)}, status=422)
+            return form_page(request, values, domain_error(error, t), status=422)
         response = render(request, "done.html", private=True, out=out)
         await sign_in(response, out.tracking_id)
         return response
@@ -348,6 +404,8 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         status: int = 200,
         error: str | None = None,
         notice: str | None = None,
+        problems: Mapping[str, str] | None = None,
+        typed: Mapping[str, str] | None = None,
     ) -> HTMLResponse:
         row = await intake.report_row(tracking_id)
         reporter = row is not None and is_reporter(request, tracking_id, row["access_code_hash"])
@@ -366,6 +424,14 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         officer_reads = (
             await access_log(ctx.store, tracking_id) if reporter and row["confidential"] else None
         )
+        timeline = [e.model_dump(exclude_unset=True) for e in await intake.timeline(tracking_id)]
+        agency_names = {
+            str(e.get("agency_code") or e.get("to_agency")): str(
+                e.get("agency_name") or e.get("to_agency_name")
+            )
+            for e in timeline
+            if e.get("agency_name") or e.get("to_agency_name")
+        }
         return render(
             request,
             "report.html",
@@ -374,7 +440,9 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             status=status,
             private=reporter or bool(row["confidential"]),
             report=row,
-            timeline=[e.model_dump(exclude_unset=True) for e in await intake.timeline(tracking_id)],
+            timeline=timeline,
+            agency_names=agency_names,
+            notices=await notices_to(tracking_id) if reporter else None,
             reporter=reporter,
             files=files if reporter else [],
             file_count=len(files),
@@ -382,9 +450,29 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             category_name=dict(categories(language(request))).get(row["category"] or ""),
             error=error,
             notice=notice,
+            problems=dict(problems or {}),
+            typed=dict(typed or {}),
             action_key=secrets.token_urlsafe(12),
             max_attachments=intake.limits.max_attachments,
+            max_attachment_bytes=intake.limits.max_attachment_bytes,
         )
+
+    async def notices_to(tracking_id: str) -> list[dict[str, Any]]:
+        """What LAPOR told the reporter, and where (the web shows every notice too)."""
+        told = []
+        for event in await ctx.store.read(notification_stream(tracking_id)):
+            data = event.data
+            if data.get("recipient_kind") != "reporter":
+                continue
+            told.append(
+                {
+                    "at": event.occurred_at.isoformat(),
+                    "about": data.get("cause_event_type", ""),
+                    "channel": data.get("channel", "web"),
+                    "delivered": event.event_type == "NotificationSent",
+                }
+            )
+        return told
 
     def tracking_id_or_404(raw: str) -> str:
         try:
@@ -417,6 +505,18 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         notice = "action.done" if request.query_params.get("ok") else None
         return await report_page(request, tid, notice=notice)
 
+    @router.get("/laporan/{tracking_id}/masuk", response_class=HTMLResponse)
+    async def report_sign_in_page(request: Request, tracking_id: str) -> Response:
+        """Where a notice about a confidential report leads: its sign-in with the access code
+        (the same page whether or not the report exists; a signed-in reporter goes on)."""
+        try:
+            tid = tracking_id_or_404(tracking_id)
+        except WebError as error:
+            return error_page(request, error)
+        if is_reporter(request, tid, await intake.expected_code_hash(tid)):
+            return see_other(f"/laporan/{tid}")
+        return render(request, "track.html", values={"id": tid}, sign_in=True, private=True)
+
     @router.post("/laporan/{tracking_id}/masuk", response_class=HTMLResponse)
     async def report_sign_in(request: Request, tracking_id: str) -> Response:
         try:
@@ -446,12 +546,20 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         code_hash = await intake.expected_code_hash(tid)
         if not is_reporter(request, tid, code_hash):
             return await report_page(request, tid, status=403, error="report.reporter.lead")
+        t = translator(language(request))
+        typed = {f"{action}.{k}": _text(form, k, 10_000) for k in ("text", "note", "comment")}
         try:
             command = await _command(action, form)
-        except ValidationError:
-            return await report_page(request, tid, status=422, error="form.errors")
-        except (AttachmentRejected, DomainError) as error:
-            return await report_page(request, tid, status=422, error=str(error))
+        except ValidationError as invalid:
+            problems = form_errors(invalid, t)
+            return await report_page(
+                request, tid, status=422, error="form.errors", problems=problems, typed=typed
+            )
+        except (AttachmentRejected, DomainError) as refused:
+            problems = domain_error(refused, t)
+            return await report_page(
+                request, tid, status=422, error="form.errors", problems=problems, typed=typed
+            )
         key = _text(form, "action_key", 40)
         try:
             await intake.act(
@@ -614,8 +722,8 @@ def _report_data(values: Mapping[str, str], form: FormData, lang: str) -> dict[s
         "location": {
             "region_code": region,
             "address": values["address"] or None,
-            "lat": values["lat"] or None,
-            "lon": values["lon"] or None,
+            "lat": decimal(values["lat"]) or None,
+            "lon": decimal(values["lon"]) or None,
         },
         "event_date": values["event_date"] or None,
         "anonymous": bool(values["anonymous"]),
@@ -623,17 +731,6 @@ def _report_data(values: Mapping[str, str], form: FormData, lang: str) -> dict[s
         "reporter": contact if any(contact.values()) else None,
         "language": lang,
     }
-
-
-def _errors(error: ValidationError) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for e in error.errors():
-        loc = [str(p) for p in e.get("loc", ())]
-        if not loc:
-            continue
-        name = loc[-1] if loc[0] in ("location", "reporter") and len(loc) > 1 else loc[0]
-        found.setdefault(_FORM_FIELD.get(name, name), e.get("msg", "invalid"))
-    return found
 
 
 def _required(text: str, field: str) -> str:

@@ -58,7 +58,7 @@ def build(ctx: Context) -> Service:
         outbox=outbox,
         store=ctx.store,
         clock=ctx.clock,
-        renderer=Renderer(),
+        renderer=Renderer(reply_address=notify_settings.intake_email_from),
         contacts=contacts,
         senders=senders,
         unconfigured=missing,

@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from shared.i18n import LANGUAGES, normalize_language
 from shared.i18n.jinja import install, page_context
 from shared.senders.base import Message
+from shared.senders.mail_threads import reply_address
 from shared.sms.gsm7 import shorten, sms_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -45,14 +46,21 @@ def _block(source: Any, ctx: Any, name: str) -> str | None:
 
 
 class Renderer:
-    def __init__(self) -> None:
+    """`reply_address`: where LAPOR reads replies (intake's e-mail channel,
+    `LAPOR_INTAKE_EMAIL_FROM`); without it a notice does not invite a reply."""
+
+    def __init__(self, reply_address: str | None = None) -> None:
         self._text = _environment(autoescape=False)
         self._html = _environment(autoescape=True)
+        self.reply_address = reply_address
 
     def render(self, template: str, language: str, context: dict[str, Any]) -> Message:
         language = normalize_language(language if language in LANGUAGES else "id")
         source = self._text.get_template(f"{template}.txt.j2")
         words = page_context(language)
+        tracking_id = context.get("tracking_id")
+        replyable = bool(context.get("replyable")) and self.reply_address is not None
+        context = {**context, "replyable": replyable}
         values = {"language": language, **context, **words}
         ctx = source.new_context(values)
         subject = " ".join((_block(source, ctx, "subject") or "").split())
@@ -78,6 +86,12 @@ class Renderer:
             html=html,
             sms=sms,
             language=language,
+            tracking_id=tracking_id if isinstance(tracking_id, str) else None,
+            reply_to=(
+                reply_address(self.reply_address, tracking_id)
+                if replyable and self.reply_address and isinstance(tracking_id, str)
+                else None
+            ),
         )
 
 

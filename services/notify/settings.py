@@ -53,6 +53,11 @@ class NotifySettings(SenderSettings):
         description="Where the Ombudsman's links point (sla's evidence packs); default: the public"
         " host, sla's port",
     )
+    intake_email_from: str | None = Field(
+        default=None,
+        description="intake's e-mail address (the same setting as intake's): notices to"
+        " reporters invite a reply there (Reply-To lapor+<ID>@…); unset: they do not",
+    )
     sla_policy_file: Path | None = Field(
         default=None, description="The SLA policy (the same file as sla's, for dates in notices)"
     )

@@ -22,8 +22,8 @@ from shared.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
 ROOT = LOCALE_DIR.parents[2]
 MAPPING_FILE = ROOT / "babel.cfg"
 KEYWORDS = {"t": None, "_": None, "gettext": None, "N_": None}
-# A key: lower-case words joined by dots, underscores or hyphens (`notice.received.sms`).
-KEY = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_\-]+)+$")
+# A key: a lower-case word, or words joined by dots (`back`, `notice.received.sms`).
+KEY = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_\-]+)*$")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")
 
 

@@ -35,6 +35,8 @@ CHANNEL = (
     N_("channel.instagram"),
     N_("channel.open311"),
     N_("channel.offline"),
+    N_("channel.messenger"),  # notify's channels beyond the report's
+    N_("channel.x"),
 )
 REJECTION = (
     N_("rejection.duplicate"),

@@ -86,7 +86,7 @@ ONE_SMS = (
 
 @pytest.fixture(scope="module")
 def renderer() -> Renderer:
-    return Renderer()
+    return Renderer(reply_address="pengaduan@lapor.example")
 
 
 def test_every_template_is_a_notice_the_planner_knows() -> None:

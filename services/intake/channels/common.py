@@ -114,6 +114,9 @@ class Sender:
         """Is this sender the reporter whose (decrypted) contact this is?"""
         if not contact:
             return False
+        if self.channel is Channel.EMAIL:
+            email = contact.get("email")
+            return isinstance(email, str) and email.strip().lower() == self.address.strip().lower()
         if self.phone is not None:
             return normalize_phone(contact.get("phone")) == self.phone
         return contact.get("channel") == self.channel.value and (
@@ -349,6 +352,7 @@ class ChannelDesk:
         sender: Sender,
         idempotency_key: str | None,
         cid: str,
+        attachments: tuple[Attachment, ...] = (),
     ) -> ReplyOutcome:
         """The reporter answers: a follow-up (ReporterReplied) or a completion request
         (ReportAmended). Only from the phone or account the report came from."""
@@ -359,15 +363,16 @@ class ChannelDesk:
             return ReplyOutcome("not_found" if state.confidential else "not_yours", state.status)
         command: AmendReport | ReplyAsReporter
         if state.status in OPEN_FOR_VERIFICATION:
-            command, kind = AmendReport(text=text), "amended"
+            command, kind = AmendReport(text=text, attachments=attachments), "amended"
         else:
-            command, kind = ReplyAsReporter(text=text), "replied"
+            command, kind = ReplyAsReporter(text=text, attachments=attachments), "replied"
         actor = Actor(kind="citizen", id="anonymous" if state.anonymous else "reporter")
         meta = Meta(actor=actor, correlation_id=cid, idempotency_key=idempotency_key)
         try:
-            await self.ctx.reports.execute(tracking_id, command, meta)
+            events = await self.ctx.reports.execute(tracking_id, command, meta)
         except (InvalidTransition, DomainError):
             return ReplyOutcome("closed", state.status)
+        await self.intake.caught_up(events)
         return ReplyOutcome(kind, state.status)
 
     def close(self) -> None:
