@@ -545,3 +545,12 @@ def scratch(prefix: str, keep: bool = False) -> Iterator[Path]:
 
 def today() -> date:
     return datetime.now(UTC).date()
+
+
+def result(**figures: object) -> None:
+    """The last line of every benchmark: its figures as JSON (DESIGN §9), ratios to the raw limits
+    measured in the same run first, and the machine's load, so a reader can weigh them."""
+    import json as _json
+
+    figures.setdefault("load_average", load_average())
+    print("RESULT " + _json.dumps(figures, sort_keys=True, default=str))

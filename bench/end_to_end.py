@@ -52,6 +52,7 @@ from bench.common import (
     ms,
     pct,
     print_header,
+    result,
     scratch,
     submit_command,
     table,
@@ -502,6 +503,17 @@ async def run_phases(
                 f"{(cpu1[name] - cpu0[name]) / max(1, len(closed)) * 1e3:.2f}",
             ]
         )
+    per_report = {
+        name: (cpu1[name] - cpu0[name]) / max(1, len(closed)) * 1e3
+        for name in pids
+        if name != "bench"
+    }
+    figures: dict[str, object] = {
+        # LAPOR's processes (relay, services, nats-server): the load generator is not LAPOR's.
+        "cpu_ms_per_report": round(sum(per_report.values()), 3),
+        "cpu_ms_per_report_by_process": {k: round(v, 3) for k, v in per_report.items()},
+        "reports_per_second_closed_loop": round(throughput, 1),
+    }
     for proc in profiles:
         await asyncio.to_thread(proc.wait)
 
@@ -520,6 +532,8 @@ async def run_phases(
         achieved = len(opened) / elapsed
         vis = [r.visible - r.planned for r in opened if r.visible]
         p99 = pct(vis, 99)
+        figures["open_loop_rate"] = args.rate
+        figures["p99_submission_to_visible_ms"] = round(p99 * 1000, 1) if p99 else None
         summary.append(
             f"open loop at {args.rate:g}/s for {args.open_seconds:g} s: {len(opened)} reports,"
             f" {achieved:,.0f}/s achieved; p99 submission->visible {ms(p99)} ms"
@@ -585,6 +599,7 @@ async def run_phases(
         print("\nprofiles (py-spy, inclusive share of samples, our code only):")
         print(await asyncio.to_thread(summarise_profiles, directory))
     print(f"\nload average at end: {load_average()}")
+    result(**figures)
 
 
 def main() -> None:

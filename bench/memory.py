@@ -16,7 +16,15 @@ import contextlib
 import sys
 import time
 
-from bench.common import load_average, print_header, rss_mb, scratch, table, verdict
+from bench.common import (
+    load_average,
+    print_header,
+    result,
+    rss_mb,
+    scratch,
+    table,
+    verdict,
+)
 from bench.end_to_end import Run, bulk_verify, closed_loop, report_bodies
 from shared.logs import configure_logging
 from shared.runtime.messaging import mark_shutting_down
@@ -113,6 +121,10 @@ def main() -> None:
     for line in checks:
         print("- " + line)
     print(f"\nload average at end: {load_average()}")
+    result(
+        idle_mb={name: round(min(r[name]["idle"] for r in runs)) for name in runs[0]},
+        peak_mb={name: round(max(r[name]["peak"] for r in runs)) for name in runs[0]},
+    )
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from bench.common import (
     load_average,
     ms,
     print_header,
+    result,
     rss_mb,
     scratch,
     table,
@@ -345,6 +346,12 @@ def main() -> None:
     )
     print(f"- {args.requests} requests per query and run, one client, keep-alive")
     print(f"\nload average at end: {load_average()}")
+    result(
+        worst_api_p99_ms=round(worst * 1000, 2),
+        reports=args.reports,
+        intake_rss_mb=round(rss),
+        p99_ms={q.name: round(min(s.p99 for s in http[q.name]) * 1000, 2) for q in qs},
+    )
 
 
 if __name__ == "__main__":

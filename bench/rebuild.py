@@ -32,6 +32,7 @@ from bench.common import (
     load_average,
     print_header,
     rate,
+    result,
     scratch,
     spread,
     table,
@@ -176,6 +177,7 @@ def main() -> None:
             print(f"  run {run + 1} {name}: {sample.per_second:,.0f} events/s", file=sys.stderr)
     rows = []
     checks = []
+    per_cpu: dict[str, int] = {}
     for name, samples in results.items():
         s = best(samples)
         rows.append(
@@ -191,6 +193,7 @@ def main() -> None:
             ]
         )
         if name.startswith("rebuild"):
+            per_cpu[name.removeprefix("rebuild ")] = round(1e6 / s.extra["cpu_us"])
             checks.append(
                 f"{name}: {s.per_second:,.0f} events/s"
                 f" (target >= 30,000: {verdict(s.per_second >= 30_000)});"
@@ -215,6 +218,14 @@ def main() -> None:
     for line in checks:
         print("- " + line)
     print(f"\nload average at end: {load_average()}")
+    decode = best(results["store.read_all -> RecordedEvent"])
+    result(
+        rebuild_events_per_cpu_second=per_cpu,
+        read_all_events_per_cpu_second=round(1e6 / decode.extra["cpu_us"])
+        if "cpu_us" in decode.extra
+        else None,
+        events=limit,
+    )
 
 
 if __name__ == "__main__":

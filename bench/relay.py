@@ -32,6 +32,7 @@ from bench.common import (
     ms,
     print_header,
     rate,
+    result,
     scratch,
     spread,
     table,
@@ -211,6 +212,13 @@ def main() -> None:
     print(f"\n- relay/raw = {relay / raw:.0%} (target >= 50%: {verdict(relay >= raw / 2)})")
     print(f"- nats-server CPUs: {os.cpu_count()} shared with this process")
     print(f"\nload average at end: {load_average()}")
+    bare = top["lapor Relay without lifecycle metrics (diagnostic)"].per_second
+    result(
+        relay_of_raw=round(relay / raw, 3),
+        relay_without_lifecycle_of_raw=round(bare / raw, 3),
+        relay_events_per_second=round(relay),
+        raw_events_per_second=round(raw),
+    )
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from bench.common import (
     ms,
     print_header,
     rate,
+    result,
     scratch,
     spread,
     submitted_event,
@@ -293,6 +294,7 @@ def main() -> None:
     print(f"event data: {size:.0f} bytes of JSON on average (ReportSubmitted)\n")
     rows_out: list[list[object]] = []
     checks: list[str] = []
+    figures: dict[str, object] = {}
     for n in args.concurrency:
         results: dict[str, list[Sample]] = {}
         for run in range(args.runs):
@@ -361,6 +363,14 @@ def main() -> None:
                     note,
                 ]
             )
+        figures[f"store_of_raw_n{n}"] = round(lapor / raw, 3)
+        figures[f"store_events_per_second_n{n}"] = round(lapor)
+        if peer:
+            figures[f"store_vs_eventsourcing_n{n}"] = round(lapor / peer.per_second, 2)
+        if peer_async:
+            figures[f"store_vs_eventsourcing_asyncio_n{n}"] = round(
+                lapor / peer_async.per_second, 2
+            )
         checks.append(
             f"N={n}: lapor/raw = {lapor / raw:.0%} (target >= 50%: {verdict(lapor >= raw / 2)})"
             + (
@@ -395,6 +405,7 @@ def main() -> None:
     for line in checks:
         print("- " + line)
     print(f"\nload average at end: {load_average()}")
+    result(**figures)
 
 
 if __name__ == "__main__":
