@@ -4,6 +4,8 @@ path through a real Kannel is in test_sms.py."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from tests.intake_channels.conftest import Hooks, one_sms, receipt
@@ -90,3 +92,24 @@ async def test_post_calls_without_kannel_headers_or_as_a_form(hooks: Hooks) -> N
     receipt(by_header.text)
     assert "terlalu pendek" in as_form.text  # "mampet" alone is not a report yet
     assert garbage.status_code == 200 and one_sms(garbage.text)
+
+
+async def test_cek_says_status_institution_and_day_in_one_sms(hooks: Hooks) -> None:
+    """Issue 17: CEK cut the follow-up mid-sentence and dropped its date."""
+    phone = "+6281234500021"
+    tracking_id, _ = receipt((await sms_get(hooks, phone, "KUPANG jalan rusak parah", "k-1")).text)
+    await hooks.drive(tracking_id, "verify", "forward", "follow_up")
+    status = one_sms((await sms_get(hooks, phone, f"CEK {tracking_id}", "k-2")).text)
+    assert status.startswith(f"Laporan {tracking_id}: sudah ditindaklanjuti - ")
+    assert "Pemerintah Kota Kupang" in status
+    assert re.search(r", \d{1,2} [A-Z][a-z]{2} \d{4}\.", status), status
+    assert "..." not in status and status.endswith(f"BALAS {tracking_id} pesan")
+
+
+async def test_balas_without_text_explains_balas(hooks: Hooks) -> None:
+    phone = "+6281234500022"
+    tracking_id, _ = receipt((await sms_get(hooks, phone, "KUPANG lampu mati", "b-1")).text)
+    answer = one_sms((await sms_get(hooks, phone, f"BALAS {tracking_id}", "b-2")).text)
+    assert answer.startswith("BALAS untuk menanggapi")
+    assert f"BALAS {tracking_id} isi pesan" in answer
+    assert "NAMA WILAYAH" not in answer  # not the report format

@@ -26,6 +26,7 @@ from shared.crypto import KeyErased, keyed_hash
 from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.http.limits import RateLimiter
+from shared.i18n.dates import local_day, short_day
 from shared.logs import get_logger
 from shared.reports.commands import AmendReport, ReplyAsReporter
 from shared.reports.events import Location, Status
@@ -234,6 +235,7 @@ class StatusInfo:
     agency_name: str | None
     last_follow_up: str | None
     confidential: bool
+    changed_on: str | None = None  # the day the status last changed, in the report's zone
 
 
 @dataclass(frozen=True)
@@ -341,9 +343,17 @@ class ChannelDesk:
                 row["agency_name"],
                 text,
                 confidential,
+                short_day(local_day(row["updated_at"], row["region_code"]), "id"),
             )
         assert state is not None
-        return StatusInfo(tracking_id, state.status, None, None, confidential)
+        return StatusInfo(
+            tracking_id,
+            state.status,
+            None,
+            None,
+            confidential,
+            short_day(local_day(state.submitted_at, state.location.region_code), "id"),
+        )
 
     async def reply(
         self,

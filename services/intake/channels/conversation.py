@@ -31,7 +31,8 @@ from shared.sms.grammar import (
     StatusQuery,
     parse_sms,
 )
-from shared.sms.gsm7 import fit_one_sms, septet_length, to_gsm7
+from shared.sms.gsm7 import fit_one_sms, septet_length, shorten, to_gsm7
+from shared.values import Attachment
 
 log = get_logger(__name__)
 
@@ -55,6 +56,12 @@ INVALID_REPLIES: dict[str, str] = {
     "bad_poll_code": "Kode jajak pendapat tidak valid. Format: POLL KODE PILIHAN.",
     "missing_choice": "Pilihan belum ditulis. Format: POLL KODE PILIHAN.",
 }
+# `BALAS <ID>` with nothing after it: say what BALAS is for (not the report format).
+BALAS_HELP = (
+    "BALAS untuk menanggapi tindak lanjut atau melengkapi laporan. Format: BALAS {tracking_id}"
+    " isi pesan Anda. Cek status: CEK {tracking_id}"
+)
+HELD_BY_AGENCY = frozenset({Status.FORWARDED, Status.FOLLOWED_UP, Status.CLOSED})
 BUSY = "Maaf, LAPOR! sedang sibuk. Laporan Anda belum tersimpan, silakan kirim ulang nanti."
 RATE_LIMITED = "Maaf, terlalu banyak pesan dari nomor/akun Anda. Silakan coba lagi dalam satu jam."
 
@@ -77,22 +84,31 @@ def receipt(tracking_id: str, access_code: str, national: bool) -> str:
 
 
 def status_text(info: StatusInfo, limit: int | None = None) -> str:
+    """`CEK <ID>` in one SMS: the status, the institution that holds the report and the day the
+    status last changed, then what the reporter can do. The latest answer is added only when it
+    fits whole (never cut mid-sentence: the notice with the answer carried it in full)."""
     label = STATUS_LABELS.get(info.status, info.status.value)
-    if info.agency_name and info.status in (Status.FORWARDED, Status.FOLLOWED_UP):
-        label += f" ({info.agency_name})"
-    head = to_gsm7(f"Laporan {info.tracking_id}: {label}.")
+    head = f"Laporan {info.tracking_id}: {label}"
     tail = ""
     if info.status is Status.FOLLOWED_UP:
         tail = f" Balas: BALAS {info.tracking_id} pesan"
     elif info.status is Status.COMPLETION_REQUESTED:
         tail = f" Lengkapi: BALAS {info.tracking_id} keterangan"
-    middle = ""
+    when = f", {info.changed_on}" if info.changed_on else ""
+    budget = (limit or 10_000) - septet_length(to_gsm7(head + when + "." + tail))
+    agency = ""
+    if info.agency_name and info.status in HELD_BY_AGENCY:
+        name = to_gsm7(" ".join(info.agency_name.split()))
+        room = budget - len(" - ")
+        if room >= 12:
+            agency = " - " + (name if septet_length(name) <= room else shorten(name, room))
+    text = to_gsm7(head + agency + when + ".")
+    answer = ""
     if info.last_follow_up and info.status in (Status.FOLLOWED_UP, Status.CLOSED):
-        middle = " Tindak lanjut: " + " ".join(info.last_follow_up.split())
-        if limit is not None:
-            room = limit - septet_length(head) - septet_length(tail)
-            middle = fit_one_sms(middle, room) if room > 20 else ""
-    return head + middle + tail
+        answer = to_gsm7(" Tanggapan: " + " ".join(info.last_follow_up.split()))
+        if limit is not None and septet_length(text + answer + tail) > limit:
+            answer = ""
+    return text + answer + to_gsm7(tail)
 
 
 def reply_text(kind: str, tracking_id: str, status: Status | None) -> str:
@@ -117,12 +133,14 @@ async def converse(
     message_id: str | None,
     cid: str,
     limit: int | None = None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> Answer:
     """Handle one message to 1708 (or its chat equivalent); returns what to answer.
 
-    `limit`: the answer must fit that many GSM-7 septets (one SMS: 160).
+    `limit`: the answer must fit that many GSM-7 septets (one SMS: 160). `attachments`: files
+    that came with a chat message (a WhatsApp photo), stored already.
     """
-    answer = await _converse(desk, sender, text, message_id, cid, limit)
+    answer = await _converse(desk, sender, text, message_id, cid, limit, attachments)
     CHANNEL_MESSAGES.labels(sender.channel.value, answer.outcome).inc()
     if limit is not None:
         return Answer(fit_one_sms(answer.text, limit), answer.outcome, answer.tracking_id)
@@ -136,12 +154,17 @@ async def _converse(
     message_id: str | None,
     cid: str,
     limit: int | None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> Answer:
     key = f"{sender.channel.value}:{message_id}" if message_id else None
     if not desk.limits.allow(sender, key):
         return Answer(RATE_LIMITED, "rate_limited")
     parsed = parse_sms(text, default_directory())
     match parsed:
+        case Invalid(code="missing_text", reason=reason) if reason.startswith("BALAS"):
+            words = text.split()
+            tracking_id = words[1].upper() if len(words) > 1 and len(words[1]) <= 12 else "ID"
+            return Answer(BALAS_HELP.format(tracking_id=tracking_id), "invalid_missing_reply")
         case Invalid(code=code):
             return Answer(INVALID_REPLIES.get(code, HELP_TEXT), f"invalid_{code}")
         case StatusQuery(tracking_id=tracking_id):
@@ -150,7 +173,7 @@ async def _converse(
                 return Answer(reply_text("not_found", tracking_id, None), "status_unknown")
             return Answer(status_text(info, limit), "status", tracking_id)
         case Reply(tracking_id=tracking_id, text=reply):
-            outcome = await desk.reply(tracking_id, reply, sender, key, cid)
+            outcome = await desk.reply(tracking_id, reply, sender, key, cid, attachments)
             return Answer(
                 reply_text(outcome.kind, tracking_id, outcome.status),
                 f"reply_{outcome.kind}",
@@ -171,6 +194,7 @@ async def _converse(
                     message_id=message_id,
                     cid=cid,
                     region_code=region_code,
+                    attachments=attachments,
                 )
             except ValidationError as error:
                 fields = ",".join(str(e["loc"][0]) for e in error.errors() if e.get("loc"))
