@@ -18,7 +18,7 @@ import json
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -29,8 +29,10 @@ from starlette.datastructures import FormData
 from services.intake.channels.common import CHANNEL_MESSAGES, title_from
 from services.intake.models import ReporterIn, ReportIn
 from shared.auth import InvalidToken, Role, verify_token
+from shared.calendar import deadline_end
 from shared.directory.model import Category, load_categories
 from shared.http.common import correlation_id
+from shared.i18n.dates import zone_for
 from shared.logs import get_logger
 from shared.reports.events import Classification, Location, Status
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -250,11 +252,14 @@ def iso(value: str | None) -> str | None:
     return moment.isoformat(timespec="seconds")
 
 
-def due_datetime(day: str | None) -> str | None:
-    """A follow-up due date as the end of that day in Jakarta time (WIB, +07:00)."""
+def due_datetime(day: str | None, region_code: str | None = None) -> str | None:
+    """A follow-up due date as the end of that day in the report's own zone (Kupang: WITA,
+    +08:00; Jayapura: WIT, +09:00; no region: WIB, +07:00), as the deadline is counted."""
     if not day:
         return None
-    return f"{day[:10]}T23:59:59+07:00"
+    return deadline_end(date.fromisoformat(day[:10]), zone_for(region_code)).isoformat(
+        timespec="seconds"
+    )
 
 
 def open_or_closed(status: str) -> str:
@@ -350,7 +355,7 @@ def request_of(row: Any, names: Mapping[str, str]) -> ServiceRequestOut:
         service_notice=None,
         requested_datetime=iso(row["submitted_at"]),
         updated_datetime=iso(row["updated_at"]),
-        expected_datetime=due_datetime(row["follow_up_due"]),
+        expected_datetime=due_datetime(row["follow_up_due"], row["region_code"]),
         address=row["address"],
         address_id=None,
         zipcode=None,
