@@ -660,11 +660,18 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     @router.get("/statistik", response_class=HTMLResponse)
     async def stats_page(request: Request) -> HTMLResponse:
         stats = await intake.stats()
+        codes = list(stats.by_agency)
+        marks = ",".join("?" * len(codes))  # placeholders only: the codes are parameters
+        query = (
+            f"SELECT DISTINCT agency_code, agency_name FROM reports WHERE agency_code IN ({marks})"  # noqa: S608
+        )
+        named = await intake.views.fetchall(query, codes) if codes else []
         return render(
             request,
             "stats.html",
             stats=stats.model_dump(),
             category_names=dict(categories(language(request))),
+            agency_names={r["agency_code"]: r["agency_name"] for r in named},
         )
 
     return router

@@ -32,7 +32,9 @@ from shared.auth import InvalidToken, Role, verify_token
 from shared.calendar import deadline_end
 from shared.directory.model import Category, load_categories
 from shared.http.common import correlation_id
-from shared.i18n.dates import zone_for
+from shared.i18n import text as texts
+from shared.i18n.dates import day, zone_for
+from shared.i18n.labels import status_label
 from shared.logs import get_logger
 from shared.reports.events import Classification, Location, Status
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -262,6 +264,17 @@ def due_datetime(day: str | None, region_code: str | None = None) -> str | None:
     )
 
 
+def status_notes(row: Any) -> str:
+    """The status as a person reads it (Bahasa Indonesia): where the report is and until when,
+    the due day in the report's own zone."""
+    text = status_label(row["status"], "id")
+    if row["agency_name"]:
+        text += f": {row['agency_name']}"
+    if row["follow_up_due"] and row["status"] == "forwarded":
+        text += " (" + texts("id", "report.follow_up_due") + " " + day(row["follow_up_due"]) + ")"
+    return text
+
+
 def open_or_closed(status: str) -> str:
     return "closed" if status in CLOSED else "open"
 
@@ -347,7 +360,7 @@ def request_of(row: Any, names: Mapping[str, str]) -> ServiceRequestOut:
     return ServiceRequestOut(
         service_request_id=row["tracking_id"],
         status=open_or_closed(status),
-        status_notes=f"LAPOR! status: {status}",
+        status_notes=status_notes(row),
         service_name=names.get(code) if code else None,
         service_code=code,
         description=row["body"],
