@@ -59,6 +59,7 @@ from services.intake.channels.email_replies import (
 )
 from services.intake.models import ReporterIn
 from shared.directory.model import default_directory
+from shared.i18n import translator
 from shared.logs import get_logger
 from shared.senders.mail_threads import reply_address, thread_message_id, thread_root
 from shared.sms.grammar import SmsGrammar
@@ -384,8 +385,11 @@ class MailIntake:
             shown = display_name(name, part.get_content_type())
             if not isinstance(payload, bytes) or not payload:
                 continue
+            t = translator("id")
             if len(stored) >= self.max_attachments:
-                refused.append(f"{shown}: lebih dari {self.max_attachments} lampiran")
+                refused.append(
+                    t("error.attachment.count", max=self.max_attachments) + f" ({shown})"
+                )
                 continue
             try:
                 stored.append(
@@ -394,7 +398,7 @@ class MailIntake:
                     )
                 )
             except AttachmentRejected as error:
-                refused.append(f"{shown}: {str(error).removeprefix('attachments: ')}")
+                refused.append(t(error.key, field=shown, **error.values))
         return tuple(stored), refused
 
     # --- the reply ------------------------------------------------------------------------
@@ -491,9 +495,10 @@ def reply_mail(
     mail = EmailMessage()
     mail["From"] = Address("LAPOR!", addr_spec=reply_from) if "@" in reply_from else reply_from
     mail["To"] = to
+    t = translator("id")
     clean_subject = " ".join(subject.split())[:150]
     mail["Subject"] = f"[LAPOR! {tracking_id}] " + (
-        f"Re: {clean_subject}" if clean_subject else "Laporan diterima"
+        f"Re: {clean_subject}" if clean_subject else t("mail.receipt.subject")
     )
     domain = reply_from.rpartition("@")[2] or "lapor.localhost"
     # The report in the Message-ID, a reply address with its ID: an answer lands on the report.
@@ -505,25 +510,24 @@ def reply_mail(
     if in_reply_to:
         mail["In-Reply-To"] = in_reply_to
     mail["References"] = references
-    lines = [
-        "Terima kasih, laporan Anda sudah kami terima.",
-        "",
-        f"ID laporan: {tracking_id}",
-        f"Kode akses: {access_code}",
-        "",
-        f"Lacak laporan Anda di {public_url.rstrip('/')} dengan ID laporan di atas; kode akses",
-        "diperlukan untuk melengkapi atau membalas. Simpan kode akses ini, jangan dibagikan.",
-        "Cek status lewat SMS: kirim CEK " + tracking_id + " ke 1708.",
-    ]
-    if refused:
-        lines += ["", "Lampiran berikut tidak dapat kami terima:"]
-        lines += [f"- {item}" for item in refused]
-    lines += [
-        "",
-        "--",
-        "Thank you, we have received your report.",
-        f"Tracking ID: {tracking_id} - access code: {access_code} (keep it private).",
-    ]
+    link = f"{public_url.rstrip('/')}/laporan/{tracking_id}"
+    lines: list[str] = []
+    for language in ("id", "en"):  # Bahasa Indonesia first, then English
+        t = translator(language)
+        lines += [
+            t("mail.receipt.thanks"),
+            "",
+            t("mail.receipt.tracking_id", tracking_id=tracking_id),
+            t("mail.receipt.access_code", access_code=access_code),
+            "",
+            t("mail.receipt.track", url=link),
+            t("mail.receipt.reply"),
+            t("mail.receipt.sms", tracking_id=tracking_id),
+        ]
+        if refused and language == "id":
+            lines += ["", t("mail.receipt.refused")]
+            lines += [f"- {item}" for item in refused]
+        lines += ["", "--", ""] if language == "id" else []
     mail.set_content("\n".join(lines) + "\n")
     return mail
 
