@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -21,8 +22,10 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Bearer tokens for officers and systems.", no_args_is_help=True)
 audit_app = typer.Typer(help="Tamper evidence of the event store.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Evidence packs for the Ombudsman.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 console = Console(stderr=True)
 
 
@@ -53,9 +56,11 @@ def run(
 def up() -> None:
     """Start nats-server, the relay and all five services; restart any that die; Ctrl-C stops."""
     from cli.supervisor import supervise
+    from services.intake.channels.config import ensure_sms_webhook_token
 
     settings = get_settings()
     _ = settings.master_secret  # generated once here (when unset), before the children start
+    sms_token = ensure_sms_webhook_token(settings.data_dir)  # the same: intake reads the file
 
     def ready() -> None:
         print("LAPOR is up. Data in", settings.data_dir.resolve(), flush=True)
@@ -68,6 +73,11 @@ def up() -> None:
         print("  .venv/bin/lapor token create --role admin")
         print("  .venv/bin/lapor token create --role agency --agency DINKES-KOTA-KUPANG")
         print("Watch one report go through its whole life: .venv/bin/lapor demo")
+        print("SMS 1708: put this get-url in Kannel's sms-service (the token is the gateway's):")
+        print(
+            f'  get-url = "{settings.url_of("intake")}/channels/sms?token={sms_token}'
+            '&from=%p&to=%P&text=%b&id=%I&coding=%c&charset=%C"'
+        )
         print(
             "Logs in",
             (settings.data_dir / "logs").resolve(),
@@ -137,8 +147,9 @@ def audit_verify(
     tracking_id: Annotated[str | None, typer.Argument(help="One report; default: all")] = None,
 ) -> None:
     """Recompute every hash chain; name any altered, missing or reordered event; exit 1 if any."""
-    from cli.audit import audit_sqlite_positions, audit_store
+    from cli.audit import AuditResult, audit_sqlite_positions, audit_store
     from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+    from shared.signing import public_key_of
     from shared.store import open_store
 
     settings = get_settings()
@@ -148,25 +159,73 @@ def audit_verify(
         except InvalidTrackingId as error:
             raise typer.BadParameter(str(error), param_hint="TRACKING_ID") from error
 
-    async def go() -> tuple[int, int, list[str]]:
+    async def go() -> AuditResult:
         problems: list[str] = []
         url = settings.event_store_url
         if url.startswith("sqlite:///") and tracking_id is None:
             problems.extend(audit_sqlite_positions(Path(url.removeprefix("sqlite:///"))))
         store = open_store(url, create=False)
         try:
-            result = await audit_store(store, tracking_id)
+            result = await audit_store(
+                store, tracking_id, public_key_of(settings.data_dir / "keys")
+            )
         finally:
             await store.close()
-        return result.streams, result.events, [*result.problems, *problems]
+        result.problems.extend(problems)
+        return result
 
-    streams, events, problems = asyncio.run(go())
+    result = asyncio.run(go())
+    streams, events, problems = result.streams, result.events, result.problems
     for problem in problems:
         print(f"TAMPERED: {problem}")
+    for note in result.notes:
+        print(f"note: {note}")
     if problems:
         print(f"audit FAILED: {len(problems)} problem(s) in {streams} stream(s), {events} event(s)")
         raise typer.Exit(1)
-    print(f"audit OK: {streams} stream(s), {events} event(s), every hash chain intact")
+    covered = f"{result.checkpoints} signed checkpoint(s)"
+    if tracking_id is None and result.uncovered:
+        covered += f"; {result.uncovered} newest event(s) not checkpointed yet"
+    print(f"audit OK: {streams} stream(s), {events} event(s), every hash chain intact; {covered}")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    file: Annotated[Path, typer.Argument(help="The pack (evidence.json)", exists=True)],
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The sla service's public key: what GET /api/v1/evidence-key answers (saved to a"
+            " file), a PEM public key, or base64; default: this machine's sla key"
+        ),
+    ] = None,
+) -> None:
+    """Check an evidence pack offline: its signature, hash chain and digests; exit 1 if not."""
+    from cli.evidence import KeyProblem, check_pack, local_key, read_public_key
+
+    try:
+        public = read_public_key(key.read_text()) if key else local_key(get_settings().data_dir)
+    except (KeyProblem, ValueError, OSError) as error:
+        raise typer.BadParameter(str(error), param_hint="--key") from error
+    if public is None:
+        raise typer.BadParameter(
+            "no key: save GET /api/v1/evidence-key of the sla service and pass it",
+            param_hint="--key",
+        )
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(f"not a JSON evidence pack: {error}", param_hint="FILE") from error
+    verdict = check_pack(document, public)
+    for line in verdict.checks:
+        print(f"OK: {line}")
+    for line in verdict.problems:
+        print(f"FAILED: {line}")
+    tid = document.get("tracking_id") if isinstance(document, dict) else None
+    if not verdict.ok:
+        print(f"evidence FAILED: {len(verdict.problems)} problem(s) in the pack of {tid}")
+        raise typer.Exit(1)
+    print(f"evidence OK: the pack of {tid} is intact and signed by the key given")
 
 
 @app.command()

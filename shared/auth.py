@@ -55,6 +55,22 @@ class Principal(BaseModel):
             return True
         return region_code is not None and region_code.startswith(self.region)
 
+    def require_region(self, region_code: str | None, field: str) -> None:
+        """OutsideRegion (403) unless the officer's region covers `region_code` (a region-scoped
+        officer never acts on national things: no region code)."""
+        if not self.covers_region(region_code):
+            raise OutsideRegion(field, region_code, self.region or "")
+
+
+class OutsideRegion(Exception):
+    """A region-scoped officer acting outside their region: the edge answers 403 naming the
+    field the region came from."""
+
+    def __init__(self, field: str, region_code: str | None, scope: str) -> None:
+        what = f"region {region_code}" if region_code else "a national matter (no region)"
+        super().__init__(f"{field}: {what} is outside your region {scope}")
+        self.field = field
+
 
 class InvalidToken(Exception):
     pass

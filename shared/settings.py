@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     sla_tick_seconds: float = 5.0
+    audit_checkpoint_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="The relay signs a checkpoint of the store's heads at most this often (when"
+        " something happened): how long a deleted newest event can go unnoticed per report",
+    )
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
@@ -95,8 +101,40 @@ def generated_secret(path: Path) -> bytes:
     return path.read_bytes().strip()
 
 
+# What LAPOR writes is for LAPOR only: the store, keys, views, logs, attachments and secrets hold
+# personal data. Files 0600, folders 0700, for everything a LAPOR process (or nats-server, its
+# child) creates, now or later.
+PRIVATE_UMASK = 0o077
+
+
+def keep_private(data_dir: Path, depth: int = 2) -> None:
+    """Make this process create files 0600 and folders 0700, and take group and other rights
+    away from what is already in the data directory (an older install, a volume created 0755):
+    the directory itself and `depth` levels below it. Deeper files (attachments) are then out of
+    reach through their closed folders; walking them all would slow every start."""
+    os.umask(PRIVATE_UMASK)
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    def tighten(path: Path, level: int) -> None:
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            return
+        if path.is_symlink():
+            return
+        if mode & 0o077:
+            with contextlib.suppress(OSError):
+                path.chmod((mode & 0o700) | (0o700 if path.is_dir() else 0o600))
+        if path.is_dir() and level < depth:
+            with contextlib.suppress(OSError):
+                for child in path.iterdir():
+                    tighten(child, level + 1)
+
+    tighten(data_dir, 0)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keep_private(settings.data_dir)
     return settings

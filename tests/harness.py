@@ -32,6 +32,7 @@ from shared.runtime.bus import EventConsumer, Periodic, read_range
 from shared.runtime.messaging import STREAM_NAME, subject_for
 from shared.settings import SERVICE_NAMES, Settings
 from shared.store.sqlite import SqliteEventStore
+from tests.support import SMS_WEBHOOK_TOKEN
 
 SECRET = "test-secret-for-lapor"
 
@@ -159,8 +160,9 @@ async def in_process(
     data_dir: Path, names: tuple[str, ...] = SERVICE_NAMES, env: dict[str, str] | None = None
 ) -> AsyncIterator[InProcessSystem]:
     """`async with in_process(tmp_path, ("intake", "verification")) as lapor: …`"""
-    saved = {k: os.environ.get(k) for k in env or {}}
-    os.environ.update(env or {})
+    env = {"LAPOR_SMS_WEBHOOK_TOKEN": SMS_WEBHOOK_TOKEN} | (env or {})
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     system = InProcessSystem(data_dir)
     try:
         await system.start(names)

@@ -18,6 +18,8 @@ from typing import TypeVar
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# The SMS gateway's token (`?token=` on /channels/sms), set for every system the tests start.
+SMS_WEBHOOK_TOKEN = "sms-webhook-token-for-tests"
 T = TypeVar("T")
 
 
@@ -166,6 +168,7 @@ class System:
             LAPOR_SECRET_KEY=self.secret,
             LAPOR_CLOCK_FILE=str(self.data_dir / "clock.txt"),
             LAPOR_SLA_TICK_SECONDS="0.5",
+            LAPOR_SMS_WEBHOOK_TOKEN=SMS_WEBHOOK_TOKEN,
             PYTHONUNBUFFERED="1",
         )
         for name, port in self.ports.items():

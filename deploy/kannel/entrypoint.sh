@@ -5,7 +5,8 @@ set -eu
 : "${KANNEL_SMSC_HOST:?the operator SMSC (SMPP) host}" "${KANNEL_SMSC_PORT:=2775}"
 : "${KANNEL_SMSC_USERNAME:?}" "${KANNEL_SMSC_PASSWORD:?}"
 : "${LAPOR_INTAKE_URL:=http://intake:8000}"
-export KANNEL_SMSC_PORT LAPOR_INTAKE_URL
+: "${LAPOR_SMS_WEBHOOK_TOKEN:?intake refuses SMS without the webhook token}"
+export KANNEL_SMSC_PORT LAPOR_INTAKE_URL LAPOR_SMS_WEBHOOK_TOKEN
 envsubst < /etc/kannel/kannel.conf.template > /tmp/kannel.conf
 chmod 0600 /tmp/kannel.conf
 bearerbox /tmp/kannel.conf &

@@ -42,6 +42,7 @@ from services.intake.models import (
     SubmitOut,
     TextIn,
     TimelineEntryOut,
+    UploadOut,
 )
 from services.intake.usecases import Intake, known_categories, public_view
 from shared.auth import Principal
@@ -171,7 +172,7 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         "/attachments",
         status_code=201,
         tags=["attachments"],
-        response_model=FileOut,
+        response_model=UploadOut,
         responses={
             400: {"model": ErrorOut, "description": "Not a file we take"},
             413: {"model": ErrorOut, "description": "Too large"},
@@ -180,8 +181,9 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
     )
     async def upload(
         request: Request, file: Annotated[UploadFile, File(description="JPEG, PNG, WebP or PDF")]
-    ) -> FileOut:
-        """Upload one file; name it in a report's or action's `attachments` by its sha256."""
+    ) -> UploadOut:
+        """Upload one file; name it in a report's or action's `attachments` by its sha256 and
+        the `upload_token` of this answer (nobody else can attach it)."""
         enforce(intake.submissions, address(request), "file")
         data = await file.read(intake.attachments.max_photo_bytes + 1)
         return await intake.upload(data, file.filename, file.content_type)
@@ -220,7 +222,7 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
     async def timeline(
         tracking_id: TrackingId, request: Request, officer: Officer, x_access_code: Code = None
     ) -> list[TimelineEntryOut]:
-        await intake.readable(
+        row, privileged = await intake.readable(
             tracking_id,
             x_access_code,
             officer,
@@ -228,7 +230,7 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
             correlation_id(request),
             "timeline",
         )
-        return await intake.timeline(tracking_id)
+        return await intake.timeline_for(row, privileged)
 
     @router.get(
         "/reports/{tracking_id}/attachments/{sha256}",

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import os
 import re
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shared.crypto import keyed_hash
 from shared.errors import DomainError
 from shared.i18n import N_
 from shared.values import Attachment
@@ -145,6 +147,12 @@ def _plain_copy(image: Image.Image, media_type: str) -> Image.Image:
     return plain
 
 
+NOT_UPLOADED = (
+    "attachments: no file uploaded by you with this sha256 and upload_token"
+    " (POST /api/v1/attachments answers both)"
+)
+
+
 class AttachmentStore:
     """Content-addressed files under `root`."""
 
@@ -154,11 +162,18 @@ class AttachmentStore:
         max_bytes: int = MAX_BYTES,
         max_pixels: int = MAX_PIXELS,
         max_photo_bytes: int = MAX_PHOTO_BYTES,
+        secret: bytes = b"",
     ) -> None:
         self.root = root
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         self.max_photo_bytes = max(max_photo_bytes, max_bytes)
+        self._secret = secret
+
+    def upload_token(self, sha256: str) -> str:
+        """What proves a client uploaded a file (it is in the upload's answer, nowhere else):
+        a keyed hash of its sha256, so only who had the bytes can attach the file."""
+        return keyed_hash(self._secret, "attachment-upload", sha256)
 
     def path_of(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
@@ -216,15 +231,19 @@ class AttachmentStore:
             Path(temp).unlink(missing_ok=True)
             raise
 
-    def resolve(self, sha256: str, name: str | None = None) -> Attachment:
-        """An attachment stored earlier (e.g. uploaded before the report), by its sha256."""
+    def resolve(self, sha256: str, name: str | None, upload_token: str) -> Attachment:
+        """A file the client uploaded earlier (e.g. before the report): its sha256 and the
+        `upload_token` the upload answered with. A wrong token and a missing file get the same
+        refusal, so no answer tells whether a file exists."""
         path = self.path_of(sha256)
-        if not path.is_file():
-            raise AttachmentRejected(f"attachments: no uploaded file {sha256}")
+        if not hmac.compare_digest(upload_token.encode(), self.upload_token(sha256).encode()) or (
+            not path.is_file()
+        ):
+            raise AttachmentRejected(NOT_UPLOADED)
         with path.open("rb") as handle:
             kind = sniff(handle.read(16))
         if kind is None:  # pragma: no cover - only files we wrote live here
-            raise AttachmentRejected(f"attachments: no uploaded file {sha256}")
+            raise AttachmentRejected(NOT_UPLOADED)
         return Attachment(
             sha256=sha256,
             name=display_name(name, kind),

@@ -17,13 +17,15 @@ from services.intake.api import api_router
 from services.intake.channels import email, offline, open311, sms, social
 from services.intake.channels.common import ChannelDesk
 from services.intake.config import IntakeSettings, ViewRetention
-from services.intake.pages import error_html, error_page, pages_router
+from services.intake.pages import pages_router
 from services.intake.polls import build as build_polls
 from services.intake.polls import create_projector as polls_projector
+from services.intake.site import error_html, error_page
 from services.intake.usecases import NAME, Intake
 from shared.http.limits import BodySizeLimit
 from shared.logs import get_logger
 from shared.runtime.bus import Periodic, Service
+from shared.runtime.directory import follow
 from shared.runtime.projection import Projector, open_view_db
 from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
@@ -145,6 +147,7 @@ def build(ctx: Context) -> Service:
             *channel_routers(ctx, intake),
         ],
         projectors=[projector],
+        react=follow(intake.directory),
         periodic=retention_jobs(intake),
         on_stop=[intake.close],
     ).including(build_polls(ctx, intake))

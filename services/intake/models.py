@@ -48,13 +48,21 @@ class ReporterIn(BaseModel):
         return not (self.name or self.phone or self.email)
 
 
+UPLOAD_TOKEN = Field(
+    pattern=r"^[0-9a-f]{64}$",
+    description="The upload_token POST /api/v1/attachments answered: only who uploaded a file"
+    " can attach it",
+)
+
+
 class AttachmentRef(BaseModel):
-    """A file uploaded before (POST /api/v1/attachments), named by its sha256."""
+    """A file uploaded before (POST /api/v1/attachments), named by its sha256 and upload_token."""
 
     model_config = ConfigDict(extra="forbid")
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     name: str | None = Field(default=None, max_length=255)
+    upload_token: str = UPLOAD_TOKEN
 
 
 class ReportIn(BaseModel):
@@ -119,6 +127,14 @@ class FileOut(BaseModel):
     size: int
 
 
+class UploadOut(FileOut):
+    """The file just uploaded, with what attaches it (to a report, a reply, a poll)."""
+
+    upload_token: str = Field(
+        description="Name it with the sha256 in `attachments`: proof that you uploaded the file"
+    )
+
+
 class CategoryOut(BaseModel):
     code: str
     name: str
@@ -152,28 +168,43 @@ class OfficerReadOut(BaseModel):
 
 
 class ReportOut(BaseModel):
-    """A report as the public sees it; `attachments` only for its reporter and the officers who
-    handle it; `reporter_identity_erased` and `officer_reads` only on a single report."""
+    """A report as the caller may see it.
+
+    Published (forwarded to an institution, not rejected): everything but who reported; the
+    public reads the public text when an administrator set one. Not published yet: anyone with
+    the tracking ID sees `tracking_id`, `status`, `published` and the dates only; its reporter
+    (`X-Access-Code`) and the officers who handle it see everything. `attachments` (and
+    `public_title`/`public_body`) only for the reporter and officers; `reporter_identity_erased`
+    and `officer_reads` only on a single report."""
 
     tracking_id: str
     status: str
-    classification: str
-    title: str
-    body: str
-    category: str | None
-    location: LocationOut
-    channel: str
-    anonymous: bool
-    confidential: bool
-    agency_code: str | None
-    agency_name: str | None
-    follow_up_due: str | None
-    event_date: str | None
-    rating: int | None
-    attachment_count: int
+    published: bool | None = Field(
+        default=None, description="Public: forwarded at least once, not rejected (DESIGN §9)"
+    )
+    classification: str | None = None
+    title: str | None = None
+    body: str | None = None
+    category: str | None = None
+    location: LocationOut | None = None
+    channel: str | None = None
+    anonymous: bool | None = None
+    confidential: bool | None = None
+    agency_code: str | None = None
+    agency_name: str | None = None
+    follow_up_due: str | None = None
+    event_date: str | None = None
+    rating: int | None = None
+    attachment_count: int | None = None
     submitted_at: str
     updated_at: str
     attachments: list[FileOut] | None = None
+    public_title: str | None = Field(
+        default=None, description="What the public reads instead of the title (if set)"
+    )
+    public_body: str | None = Field(
+        default=None, description="What the public reads instead of the text (if set)"
+    )
     reporter_identity_erased: bool | None = None
     officer_reads: list[OfficerReadOut] | None = Field(
         default=None, description="Only for the reporter of a confidential report"

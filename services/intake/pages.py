@@ -15,14 +15,11 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
@@ -30,6 +27,13 @@ from services.intake import regions, views
 from services.intake.api import file_response, sha256_param
 from services.intake.attachments import AttachmentRejected
 from services.intake.models import ReportIn
+from services.intake.site import (
+    HERE,
+    LANG_COOKIE,
+    STATIC,
+    environment,
+    static_files_version,
+)
 from services.intake.usecases import Intake, known_categories
 from services.intake.web_errors import decimal, domain_error, form_errors
 from shared.crypto import derive_key
@@ -40,21 +44,17 @@ from shared.http.csrf import Csrf
 from shared.http.limits import client_address
 from shared.http.security import PUBLIC_PAGE_HEADERS
 from shared.i18n import LANGUAGES, N_, translator
-from shared.i18n.jinja import install as install_i18n
-from shared.i18n.jinja import language_of, page_context
+from shared.i18n.jinja import language_of
 from shared.i18n.labels import status_label
 from shared.notifications.events import notification_stream
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
 from shared.reports.events import Classification, CloseReason, Status
-from shared.reports.lifecycle import InvalidTransition, allows
+from shared.reports.lifecycle import EscalationNotOpen, InvalidTransition, allows
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.runtime.access_audit import access_log  # security hook (issue 12)
 from shared.runtime.service import Context
 from shared.values import Attachment, Channel
 
-HERE = Path(__file__).parent
-STATIC = {"lapor.css": "text/css", "lapor.js": "text/javascript", "uploads.js": "text/javascript"}
-LANG_COOKIE = "lapor_lang"
 REPORTER_COOKIE = "lapor_pelapor"
 REPORTER_TTL = 12 * 3600
 # The reporter's actions on the report page, each shown where the status machine allows it.
@@ -82,6 +82,7 @@ PAGE_MESSAGES = (
     N_("error.conflict"),
     N_("form.errors"),
     N_("report.reporter.lead"),
+    N_("error.escalation_not_open"),
 )
 
 # The help under each kind of report on the form (`class.<kind>.help`).
@@ -90,6 +91,33 @@ CLASSIFICATION_HELP = (
     N_("class.aspiration.help"),
     N_("class.information_request.help"),
 )
+
+
+def open_question(timeline: list[dict[str, Any]]) -> int | None:
+    """The place in the timeline of the institution's question the reporter has not answered
+    yet (the last follow-up, if it is a question with no reply after it)."""
+    for index in range(len(timeline) - 1, -1, -1):
+        kind = timeline[index]["event_type"]
+        if kind == "ReporterReplied":
+            return None
+        if kind == "FollowUpPosted":
+            return index if timeline[index].get("kind") == "question" else None
+    return None
+
+
+def shown_report(row: Mapping[str, Any], reporter: bool) -> dict[str, Any]:
+    """What the report page shows of a report: all of it to its reporter; to anyone else the
+    public text when one was set, and of an unpublished report only its status and dates."""
+    shown = dict(row)
+    if reporter:
+        return shown
+    if not row["published"]:
+        for name in ("title", "body", "address", "category", "region_code", "lat", "lon"):
+            shown[name] = None
+        shown["attachments"] = "[]"
+    elif row["public_title"] is not None:
+        shown["title"], shown["body"] = row["public_title"], row["public_body"]
+    return shown
 
 
 class WebError(Exception):
@@ -102,55 +130,6 @@ class WebError(Exception):
 
 def _mac(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    return install_i18n(
-        Environment(
-            loader=FileSystemLoader(HERE / "templates"),
-            autoescape=select_autoescape(["html"], default=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-    )
-
-
-@lru_cache(maxsize=1)
-def static_files_version() -> str:
-    return hashlib.sha256(
-        b"".join((HERE / "static" / name).read_bytes() for name in STATIC)
-    ).hexdigest()[:10]
-
-
-def error_html(language: str, status: int, key: str, values: Mapping[str, Any]) -> str:
-    """An error page in the site's style, for a request the pages' own code never saw (a path
-    that is not there, a body too large, a crash)."""
-    return (
-        environment()
-        .get_template("error.html")
-        .render(
-            **page_context(language),
-            path="/",
-            static_version=static_files_version(),
-            message=key,
-            message_values=dict(values),
-            status=status,
-        )
-    )
-
-
-def error_page(
-    request: Request, status: int, key: str, headers: dict[str, str], values: dict[str, Any]
-) -> HTMLResponse:
-    response = HTMLResponse(
-        error_html(language_of(request, LANG_COOKIE), status, key, values),
-        status_code=status,
-        headers=headers,
-    )
-    response.headers.update(PUBLIC_PAGE_HEADERS)
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def pages_router(ctx: Context, intake: Intake) -> APIRouter:
@@ -424,7 +403,9 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         officer_reads = (
             await access_log(ctx.store, tracking_id) if reporter and row["confidential"] else None
         )
-        timeline = [e.model_dump(exclude_unset=True) for e in await intake.timeline(tracking_id)]
+        timeline = [
+            e.model_dump(exclude_unset=True) for e in await intake.timeline_for(row, reporter)
+        ]
         agency_names = {
             str(e.get("agency_code") or e.get("to_agency")): str(
                 e.get("agency_name") or e.get("to_agency_name")
@@ -432,22 +413,29 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             for e in timeline
             if e.get("agency_name") or e.get("to_agency_name")
         }
+        escalation = None
+        if reporter and (row["escalated"] or row["status"] not in ("closed", "rejected")):
+            state, events = await intake.escalations.load(tracking_id)
+            escalation = await intake.escalations.status(state, events)
         return render(
             request,
             "report.html",
             identity_erased=identity_erased,
             officer_reads=officer_reads,
             status=status,
-            private=reporter or bool(row["confidential"]),
-            report=row,
+            private=reporter or bool(row["confidential"]) or not row["published"],
+            report=shown_report(row, reporter),
+            limited=not reporter and not row["published"],
             timeline=timeline,
             agency_names=agency_names,
+            open_question=open_question(timeline),
             notices=await notices_to(tracking_id) if reporter else None,
             reporter=reporter,
             files=files if reporter else [],
             file_count=len(files),
             actions=reporter_actions(row["status"]) if reporter else (),
             category_name=dict(categories(language(request))).get(row["category"] or ""),
+            escalation=escalation,
             error=error,
             notice=notice,
             problems=dict(problems or {}),
@@ -491,17 +479,19 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         if tid != tracking_id:
             return see_other(f"/laporan/{tid}")
         # Security hook (issue 12, enumeration): the same failed-lookup budget as the JSON API.
+        # Reserved before the lookup, given back when it finds what this visitor may see.
         where = address(request)
-        wait = intake.failed_codes.retry_after(where)
+        wait = intake.failed_codes.hit(where)
         if wait > 0:
             headers = {"Retry-After": str(int(wait) + 1)}
             return error_page(request, WebError(429, "error.too_many", headers))
         row = await intake.report_row(tid)
         reporter = row is not None and is_reporter(request, tid, row["access_code_hash"])
-        if (row is None and await intake.expected_code_hash(tid) is None) or (
-            row is not None and row["confidential"] and not reporter
+        if not (
+            (row is None and await intake.expected_code_hash(tid) is None)
+            or (row is not None and row["confidential"] and not reporter)
         ):
-            intake.failed_codes.hit(where)
+            intake.failed_codes.refund(where)
         notice = "action.done" if request.query_params.get("ok") else None
         return await report_page(request, tid, notice=notice)
 
@@ -604,6 +594,28 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     @router.post("/laporan/{tracking_id}/nilai", response_class=HTMLResponse)
     async def rate(request: Request, tracking_id: str) -> Response:
         return await reporter_action(request, tracking_id, "rate")
+
+    @router.post("/laporan/{tracking_id}/eskalasi", response_class=HTMLResponse)
+    async def escalate(request: Request, tracking_id: str) -> Response:
+        """The signed-in reporter takes the report to the Ombudsman RI (the use case sla's API
+        runs too, under the same key)."""
+        try:
+            tid = tracking_id_or_404(tracking_id)
+            await form_of(request)
+        except WebError as error:
+            return error_page(request, error)
+        code_hash = await intake.expected_code_hash(tid)
+        if not is_reporter(request, tid, code_hash):
+            return await report_page(request, tid, status=403, error="report.reporter.lead")
+        try:
+            state, events = await intake.escalations.load(tid)
+            done = await intake.escalations.escalate(state, events, correlation_id(request))
+        except EscalationNotOpen:
+            return await report_page(request, tid, status=409, error="error.escalation_not_open")
+        except InvalidTransition:
+            return await report_page(request, tid, status=409, error="error.conflict")
+        await ctx.caught_up(done.position)
+        return see_other(f"/laporan/{tid}?ok=1")
 
     @router.get("/laporan/{tracking_id}/lampiran/{sha256}", response_class=FileResponse)
     async def attachment(request: Request, tracking_id: str, sha256: str) -> Response:

@@ -35,6 +35,7 @@ from services.intake.models import (
     StatsOut,
     SubmitOut,
     TimelineEntryOut,
+    UploadOut,
 )
 from shared.auth import Principal, Role, access_code_matches, hash_access_code
 from shared.crypto import KeyStore, derive_key
@@ -51,8 +52,11 @@ from shared.reports.tracking import (
     new_tracking_id,
 )
 from shared.runtime.access_audit import access_log, record_confidential_read  # security hook
+from shared.runtime.directory import LiveDirectory
+from shared.runtime.escalation import Escalations
 from shared.runtime.projection import Projector, ViewReader
 from shared.runtime.repository import Meta
+from shared.runtime.rules import load_rules
 from shared.runtime.service import Context
 from shared.store.port import RecordedEvent
 from shared.values import Attachment, Channel
@@ -112,9 +116,14 @@ class Intake:
             max_bytes=self.limits.max_attachment_bytes,
             max_pixels=self.limits.max_image_pixels,
             max_photo_bytes=self.limits.max_photo_bytes,
+            secret=self.secret,
         )
         self.submissions = RateLimiter(self.limits.submissions_per_minute)
         self.failed_codes = RateLimiter(self.limits.failed_access_codes_per_minute)
+        # The reporter's escalation to the Ombudsman (the report page, SMS ESKALASI): the same
+        # use case as sla's API, counted with the same calendar and policy.
+        self.directory = LiveDirectory(ctx.store)
+        self.escalations = Escalations(ctx.reports, self.directory, load_rules(), ctx.clock)
 
     async def close(self) -> None:
         self.keys.close()
@@ -179,7 +188,9 @@ class Intake:
         return SubmitOut(tracking_id=tracking_id, access_code=access_code, status="submitted")
 
     def resolve(self, refs: Sequence[AttachmentRef]) -> tuple[Attachment, ...]:
-        return tuple(self.attachments.resolve(ref.sha256, ref.name) for ref in refs)
+        return tuple(
+            self.attachments.resolve(ref.sha256, ref.name, ref.upload_token) for ref in refs
+        )
 
     def limited(self, files: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
         """At most `max_attachments` files with one action."""
@@ -202,8 +213,10 @@ class Intake:
             stored.append(await asyncio.to_thread(self.attachments.store, data, name, media_type))
         return tuple(stored)
 
-    async def upload(self, data: bytes, name: str | None, media_type: str | None) -> FileOut:
-        """One file through the API, counted on the address's submission budget by the caller."""
+    async def upload(self, data: bytes, name: str | None, media_type: str | None) -> UploadOut:
+        """One file through the API, counted on the address's submission budget by the caller;
+        the answer's upload_token is what attaches it. A photo may come larger than the limit
+        per file (it is scaled down); what is stored must fit it (413 otherwise)."""
         if len(data) > self.attachments.max_photo_bytes:
             raise HTTPException(
                 413, f"file: at most {self.limits.max_attachment_bytes} bytes per file"
@@ -214,7 +227,10 @@ class Intake:
             if refused.key == "error.attachment.too_large":
                 raise HTTPException(413, f"file: {str(refused).partition(': ')[2]}") from None
             raise
-        return FileOut.model_validate(stored.model_dump(mode="json"))
+        return UploadOut.model_validate(
+            stored.model_dump(mode="json")
+            | {"upload_token": self.attachments.upload_token(stored.sha256)}
+        )
 
     # --- the reporter ----------------------------------------------------------------------------
     async def expected_code_hash(self, tracking_id: str) -> str | None:
@@ -225,21 +241,33 @@ class Intake:
         state, _ = await self.ctx.reports.load(tracking_id)
         return state.access_code_hash if state is not None else None
 
+    def reserve_lookup(self, address: str, field: str) -> None:
+        """Take one try from the address's failed-lookup budget before looking anything up (429
+        when it is spent); `lookup_succeeded` gives it back. Reserving before the first await
+        is what keeps the budget when hundreds of tries arrive at once."""
+        wait = self.failed_codes.hit(address)
+        if wait > 0:
+            raise too_many(wait, field)
+
+    def lookup_succeeded(self, address: str) -> None:
+        self.failed_codes.refund(address)
+
+    async def code_matches(self, tracking_id: str, code: str) -> bool:
+        expected = await self.expected_code_hash(tracking_id)
+        return expected is not None and access_code_matches(
+            self.secret, tracking_id, code[:64], expected
+        )
+
     async def code_is_right(
         self, tracking_id: str, code: str | None, address: str, field: str = "X-Access-Code"
     ) -> bool:
         """Check an access code, counting wrong ones per address (429 past the limit)."""
         if not code:
             return False
-        wait = self.failed_codes.retry_after(address)
-        if wait > 0:
-            raise too_many(wait, field)
-        expected = await self.expected_code_hash(tracking_id)
-        if expected is not None and access_code_matches(
-            self.secret, tracking_id, code[:64], expected
-        ):
+        self.reserve_lookup(address, field)
+        if await self.code_matches(tracking_id, code):
+            self.lookup_succeeded(address)
             return True
-        self.failed_codes.hit(address)
         return False
 
     async def require_reporter(
@@ -299,24 +327,22 @@ class Intake:
         what: str = "report",
     ) -> tuple[Any, bool]:
         """The row, and whether the caller may see the reporter's part (files)."""
-        # Security hook (issue 12, enumeration): unknown or hidden tracking IDs draw on the
-        # address's failed-lookup budget (shared with wrong access codes); once it is used up,
-        # every lookup from there gets 429, hit or miss alike, so 429 reveals nothing either.
-        wait = self.failed_codes.retry_after(address)
-        if wait > 0:
-            raise too_many(wait, "tracking_id")
+        # Security hook (issue 12, enumeration): unknown or hidden tracking IDs and wrong codes
+        # draw on the address's failed-lookup budget; once it is used up, every lookup from
+        # there gets 429, hit or miss alike, so 429 reveals nothing either. One try is reserved
+        # before anything is awaited and given back when the lookup finds what it may see.
+        self.reserve_lookup(address, "tracking_id")
         row = await self.report_row(tracking_id)
         if row is None:
-            if await self.expected_code_hash(tracking_id) is None:  # not merely a lagging view
-                self.failed_codes.hit(address)
+            if await self.expected_code_hash(tracking_id) is not None:  # only a lagging view
+                self.lookup_succeeded(address)
             raise HTTPException(404, "report not found")
-        privileged = officer_may_read(row, officer) or (
-            code is not None and await self.code_is_right(tracking_id, code, address)
-        )
+        right_code = code is not None and await self.code_matches(tracking_id, code)
+        privileged = officer_may_read(row, officer) or right_code
         if row["confidential"] and not privileged:
-            if code is None:  # a wrong code was counted already
-                self.failed_codes.hit(address)
             raise HTTPException(404, "report not found")
+        if code is None or right_code:  # a wrong code stays counted, whatever the report
+            self.lookup_succeeded(address)
         # Security hook (issue 12, access audit): an officer's read of a confidential report is
         # recorded on access-<tracking_id> before anything is returned (fail closed).
         if row["confidential"] and officer is not None and officer_may_read(row, officer):
@@ -352,23 +378,43 @@ class Intake:
             more["officer_reads"] = [OfficerReadOut.model_validate(r) for r in reads]
         return view.model_copy(update=more)
 
-    async def timeline(self, tracking_id: str) -> list[TimelineEntryOut]:
+    async def timeline(
+        self, tracking_id: str, *, full: bool = True, redacted: bool = False
+    ) -> list[TimelineEntryOut]:
+        """A report's events in order. `full=False` (an unpublished report, for anyone but its
+        reporter and officers): what happened and when only. `redacted` (a public text was set,
+        read by the public): the reporter's amendments, part of the report, are left out too."""
         rows = await self.views.fetchall(
             "SELECT event_type, occurred_at, actor_kind, details FROM timeline"
             " WHERE tracking_id = ? ORDER BY position",
             (tracking_id,),
         )
-        return [
-            TimelineEntryOut.model_validate(
-                {
-                    "event_type": r["event_type"],
-                    "occurred_at": r["occurred_at"],
-                    "actor": r["actor_kind"],
-                    **json.loads(r["details"]),
-                }
+        entries = []
+        for r in rows:
+            details = json.loads(r["details"])
+            if not full or (redacted and r["event_type"] == "ReportAmended"):
+                details = {}
+            entries.append(
+                TimelineEntryOut.model_validate(
+                    {
+                        "event_type": r["event_type"],
+                        "occurred_at": r["occurred_at"],
+                        "actor": r["actor_kind"],
+                        **details,
+                    }
+                )
             )
-            for r in rows
-        ]
+        return entries
+
+    async def timeline_for(self, row: Any, privileged: bool) -> list[TimelineEntryOut]:
+        """The timeline as this caller may read it (see `timeline`)."""
+        if privileged:
+            return await self.timeline(row["tracking_id"])
+        return await self.timeline(
+            row["tracking_id"],
+            full=bool(row["published"]),
+            redacted=row["public_title"] is not None,
+        )
 
     async def file_of(self, row: Any, sha256: str) -> tuple[Path, FileOut]:
         """A file of this report (by its sha256) and where it is stored; 404 when it is not one
@@ -424,14 +470,31 @@ class Intake:
 
 
 def public_view(row: Any, reporter: bool = False) -> ReportOut:
-    """A report as the public sees it (`reporter=True`: as its reporter or an officer does)."""
+    """A report as the public sees it (`reporter=True`: as its reporter or an officer does).
+
+    Unpublished (not yet forwarded, or rejected): the public sees its status and dates only.
+    Published with a public text: the public reads that text; the reporter and officers read the
+    reporter's own words (and the public text beside them)."""
+    if not reporter and not row["published"]:
+        return ReportOut(
+            tracking_id=row["tracking_id"],
+            status=row["status"],
+            published=False,
+            submitted_at=row["submitted_at"],
+            updated_at=row["updated_at"],
+        )
     files = json.loads(row["attachments"] or "[]")
+    redacted = row["public_title"] is not None
+    title, body = row["title"], row["body"]
+    if redacted and not reporter:
+        title, body = row["public_title"], row["public_body"]
     view: dict[str, Any] = {
         "tracking_id": row["tracking_id"],
         "status": row["status"],
+        "published": bool(row["published"]),
         "classification": row["classification"],
-        "title": row["title"],
-        "body": row["body"],
+        "title": title,
+        "body": body,
         "category": row["category"],
         "location": LocationOut(
             lat=row["lat"], lon=row["lon"], region_code=row["region_code"], address=row["address"]
@@ -450,6 +513,9 @@ def public_view(row: Any, reporter: bool = False) -> ReportOut:
     }
     if reporter:
         view["attachments"] = [FileOut.model_validate(f) for f in files]
+        if redacted:
+            view["public_title"] = row["public_title"]
+            view["public_body"] = row["public_body"]
     return ReportOut.model_validate(view)
 
 
@@ -461,7 +527,7 @@ def feature(row: Any) -> FeatureOut:
             status=row["status"],
             category=row["category"],
             classification=row["classification"],
-            title=row["title"],
+            title=row["public_title"] or row["title"],
             submitted_at=row["submitted_at"],
         ),
     )

@@ -8,8 +8,12 @@ Tables (one SQLite file, rebuilt from the store by `lapor rebuild intake`):
 - `stats_counts`: counters by status, category, region, agency, … kept as events arrive, so the
   statistics page reads a few hundred rows however many reports there are.
 
-Confidential reports live here too (their reporter may read them) but every public query filters
-them out, and they count only in the totals.
+Every report lives here from its submission (its reporter may read it), but the public sees a
+report only once it is **published**: forwarded to an institution at least once, not rejected,
+not confidential (DESIGN §9). Public queries (lists, search, map, statistics, Open311 lists) hold
+only published reports; confidential ones count only in the statistics' totals. What the public
+reads of a report is its public text when an administrator set one (PublicTextSet: a phone number
+or a name taken out), else the reporter's own words; the search indexes what the public reads.
 """
 
 from __future__ import annotations
@@ -25,13 +29,16 @@ from typing import Any
 from shared.calendar import deadline_end, timezone_for_region
 from shared.events.base import UnknownEventType
 from shared.reports.events import (
+    AdministratorReplied,
     EscalatedToOmbudsman,
     FollowUpPosted,
     ForwardedToOPD,
     ProtectionChanged,
+    PublicTextSet,
     ReportAmended,
     ReportClosed,
     ReportCompletionRequested,
+    ReportDelegated,
     ReporterReplied,
     ReportRated,
     ReportReferred,
@@ -70,31 +77,52 @@ CREATE TABLE IF NOT EXISTS reports (
     follow_up_due TEXT,
     first_follow_up_at TEXT,
     follow_up_on_time INTEGER,
-    rating INTEGER
+    rating INTEGER,
+    published INTEGER NOT NULL DEFAULT 0,
+    public_title TEXT,
+    public_body TEXT,
+    escalated INTEGER NOT NULL DEFAULT 0
 );
 -- Public lists: one partial index per filter; the rowid (seq) at the end of every index entry
 -- gives "newest first" without sorting.
-CREATE INDEX IF NOT EXISTS reports_by_status ON reports (status) WHERE confidential = 0;
-CREATE INDEX IF NOT EXISTS reports_by_category ON reports (category) WHERE confidential = 0;
-CREATE INDEX IF NOT EXISTS reports_by_province ON reports (province_code) WHERE confidential = 0;
-CREATE INDEX IF NOT EXISTS reports_by_regency ON reports (regency_code) WHERE confidential = 0;
-CREATE INDEX IF NOT EXISTS reports_by_district ON reports (district_code) WHERE confidential = 0;
-CREATE INDEX IF NOT EXISTS reports_by_region ON reports (region_code) WHERE confidential = 0;
-CREATE INDEX IF NOT EXISTS reports_by_agency ON reports (agency_code) WHERE confidential = 0;
+CREATE INDEX IF NOT EXISTS reports_by_status ON reports (status)
+    WHERE confidential = 0 AND published = 1;
+CREATE INDEX IF NOT EXISTS reports_by_category ON reports (category)
+    WHERE confidential = 0 AND published = 1;
+CREATE INDEX IF NOT EXISTS reports_by_province ON reports (province_code)
+    WHERE confidential = 0 AND published = 1;
+CREATE INDEX IF NOT EXISTS reports_by_regency ON reports (regency_code)
+    WHERE confidential = 0 AND published = 1;
+CREATE INDEX IF NOT EXISTS reports_by_district ON reports (district_code)
+    WHERE confidential = 0 AND published = 1;
+CREATE INDEX IF NOT EXISTS reports_by_region ON reports (region_code)
+    WHERE confidential = 0 AND published = 1;
+CREATE INDEX IF NOT EXISTS reports_by_agency ON reports (agency_code)
+    WHERE confidential = 0 AND published = 1;
 CREATE VIRTUAL TABLE IF NOT EXISTS reports_fts USING fts5(
     title, body, content='reports', content_rowid='seq', tokenize='unicode61 remove_diacritics 2'
 );
+-- The search indexes what the public reads: the public text when there is one.
 CREATE TRIGGER IF NOT EXISTS reports_fts_insert AFTER INSERT ON reports BEGIN
-    INSERT INTO reports_fts (rowid, title, body) VALUES (new.seq, new.title, new.body);
+    INSERT INTO reports_fts (rowid, title, body) VALUES (
+        new.seq, COALESCE(new.public_title, new.title), COALESCE(new.public_body, new.body)
+    );
 END;
 CREATE TRIGGER IF NOT EXISTS reports_fts_delete AFTER DELETE ON reports BEGIN
-    INSERT INTO reports_fts (reports_fts, rowid, title, body)
-    VALUES ('delete', old.seq, old.title, old.body);
+    INSERT INTO reports_fts (reports_fts, rowid, title, body) VALUES (
+        'delete', old.seq, COALESCE(old.public_title, old.title),
+        COALESCE(old.public_body, old.body)
+    );
 END;
-CREATE TRIGGER IF NOT EXISTS reports_fts_update AFTER UPDATE OF title, body ON reports BEGIN
-    INSERT INTO reports_fts (reports_fts, rowid, title, body)
-    VALUES ('delete', old.seq, old.title, old.body);
-    INSERT INTO reports_fts (rowid, title, body) VALUES (new.seq, new.title, new.body);
+CREATE TRIGGER IF NOT EXISTS reports_fts_update
+AFTER UPDATE OF title, body, public_title, public_body ON reports BEGIN
+    INSERT INTO reports_fts (reports_fts, rowid, title, body) VALUES (
+        'delete', old.seq, COALESCE(old.public_title, old.title),
+        COALESCE(old.public_body, old.body)
+    );
+    INSERT INTO reports_fts (rowid, title, body) VALUES (
+        new.seq, COALESCE(new.public_title, new.title), COALESCE(new.public_body, new.body)
+    );
 END;
 CREATE VIRTUAL TABLE IF NOT EXISTS reports_geo USING rtree(
     seq, min_lat, max_lat, min_lon, max_lon
@@ -116,7 +144,7 @@ CREATE TABLE IF NOT EXISTS stats_counts (
 ) WITHOUT ROWID;
 """
 TABLES = ("reports_fts", "reports_geo", "reports", "timeline", "stats_counts")
-VERSION = 2  # PRAGMA user_version of the view file; raise it when SCHEMA changes incompatibly
+VERSION = 3  # PRAGMA user_version of the view file; raise it when SCHEMA changes incompatibly
 
 
 def is_stale(conn: sqlite3.Connection) -> bool:
@@ -157,8 +185,12 @@ _PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "ReportRated": ("rating", "comment"),
     "ReportReopened": ("reason", "agency_code"),
     "SlaBreached": ("stage", "due", "agency_code"),
-    "EscalatedToOmbudsman": ("ombudsman_office",),
+    "EscalatedToOmbudsman": ("ombudsman_office", "province_code", "grounds"),
     "ProtectionChanged": ("anonymous", "confidential"),
+    "ReportDelegated": ("from_agency", "to_agency", "to_agency_name"),
+    "AdministratorReplied": ("text",),
+    "CompletionReminded": ("closes_on",),
+    "SlaDueSoon": ("stage", "due"),
 }
 
 
@@ -315,7 +347,11 @@ def _apply_report(
         case ReportReferred():
             _set_region(conn, tracking_id, payload.to_region)
         case ReportRejected():
-            _status(conn, tracking_id, Status.REJECTED, at)
+            conn.execute(
+                "UPDATE reports SET status = 'rejected', published = 0, updated_at = ?"
+                " WHERE tracking_id = ?",
+                (at, tracking_id),
+            )
         case ProtectionChanged():
             conn.execute(
                 "UPDATE reports SET anonymous = ?, confidential = ?, updated_at = ?"
@@ -323,9 +359,11 @@ def _apply_report(
                 (int(payload.anonymous), int(payload.confidential), at, tracking_id),
             )
         case ForwardedToOPD():
+            # Published from its first forwarding on (seed 000: "LAPOR! akan menerbitkan tiap
+            # laporan yang telah dilanjutkan").
             conn.execute(
-                "UPDATE reports SET status = 'forwarded', agency_code = ?, agency_name = ?,"
-                " follow_up_due = ?, updated_at = ? WHERE tracking_id = ?",
+                "UPDATE reports SET status = 'forwarded', published = 1, agency_code = ?,"
+                " agency_name = ?, follow_up_due = ?, updated_at = ? WHERE tracking_id = ?",
                 (
                     payload.agency_code,
                     payload.agency_name,
@@ -352,6 +390,18 @@ def _apply_report(
                     tracking_id,
                 ),
             )
+        case ReportDelegated():
+            conn.execute(
+                "UPDATE reports SET agency_code = ?, agency_name = ?, updated_at = ?"
+                " WHERE tracking_id = ?",
+                (payload.to_agency, payload.to_agency_name, at, tracking_id),
+            )
+        case PublicTextSet():
+            conn.execute(
+                "UPDATE reports SET public_title = ?, public_body = ?, updated_at = ?"
+                " WHERE tracking_id = ?",
+                (payload.title, payload.body, at, tracking_id),
+            )
         case FollowUpPosted():
             _status(conn, tracking_id, Status.FOLLOWED_UP, at)
             _first_follow_up(conn, tracking_id, event.occurred_at)
@@ -361,6 +411,10 @@ def _apply_report(
                 "UPDATE reports SET updated_at = ? WHERE tracking_id = ?", (at, tracking_id)
             )
             _add_attachments(conn, tracking_id, event)
+        case AdministratorReplied():
+            conn.execute(
+                "UPDATE reports SET updated_at = ? WHERE tracking_id = ?", (at, tracking_id)
+            )
         case ReportClosed():
             _status(conn, tracking_id, Status.CLOSED, at)
         case ReportRated():
@@ -372,7 +426,8 @@ def _apply_report(
             _status(conn, tracking_id, Status.FORWARDED, at)
         case EscalatedToOmbudsman():
             conn.execute(
-                "UPDATE reports SET updated_at = ? WHERE tracking_id = ?", (at, tracking_id)
+                "UPDATE reports SET escalated = 1, updated_at = ? WHERE tracking_id = ?",
+                (at, tracking_id),
             )
         case _:
             pass
@@ -397,8 +452,9 @@ def _first_follow_up(conn: sqlite3.Connection, tracking_id: str, at: datetime) -
 
 # --- statistics: counters kept by difference -------------------------------------------------
 def contributions(row: sqlite3.Row | None) -> list[tuple[str, str]]:
-    """The counters one report adds to. Confidential reports count only in the totals."""
-    if row is None:
+    """The counters one report adds to: only published reports count (DESIGN §9), confidential
+    ones only in the totals."""
+    if row is None or not row["published"]:
         return []
     keys = [("total", "all")]
     if row["confidential"]:
@@ -443,7 +499,13 @@ def _count(conn: sqlite3.Connection, before: sqlite3.Row | None, after: sqlite3.
 
 
 def _geo_key(row: sqlite3.Row | None) -> tuple[int, float, float] | None:
-    if row is None or row["confidential"] or row["lat"] is None or row["lon"] is None:
+    if (
+        row is None
+        or row["confidential"]
+        or not row["published"]
+        or row["lat"] is None
+        or row["lon"] is None
+    ):
         return None
     return int(row["seq"]), float(row["lat"]), float(row["lon"])
 
@@ -493,7 +555,7 @@ _REGION_COLUMN = {2: "province_code", 4: "regency_code", 6: "district_code"}
 
 
 def _filters(f: ReportFilter, alias: str = "r") -> tuple[list[str], list[object]]:
-    where = [f"{alias}.confidential = 0"]
+    where = [f"{alias}.confidential = 0", f"{alias}.published = 1"]
     params: list[object] = []
     for column, value in (
         ("status", f.status),

@@ -26,8 +26,9 @@ def router(log: DeliveryLog, auth: Auth, guard: AccessCodeGuard) -> APIRouter:
     @routes.get(
         "/notifications",
         summary="The delivery log: which notice went where, and how it ended",
-        description="Officers (admin, ombudsman) see every notice; a reporter (X-Access-Code with"
-        " tracking_id) sees the notices to them. Contact details appear masked at most.",
+        description="Officers (admin, ombudsman) see every notice (a regional officer those of"
+        " the reports in their region); a reporter (X-Access-Code with tracking_id) sees the"
+        " notices to them. Contact details appear masked at most.",
         responses={
             401: {"model": Problem, "description": "No or an invalid token or access code"},
             403: {
@@ -60,10 +61,10 @@ def router(log: DeliveryLog, auth: Auth, guard: AccessCodeGuard) -> APIRouter:
                     403, f"Authorization: role {principal.role.value} may not do this"
                 )
         elif x_access_code and tracking_id:
-            guard.check(request)
+            guard.reserve(request)  # before the await: the limit holds for parallel guesses
             if not await log.reporter_may_read(tracking_id, x_access_code):
-                guard.failed(request)
                 raise HTTPException(403, "X-Access-Code: wrong access code for this report")
+            guard.release(request)
             reporter_only = True
         else:
             raise HTTPException(
@@ -73,7 +74,11 @@ def router(log: DeliveryLog, auth: Auth, guard: AccessCodeGuard) -> APIRouter:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return await log.entries(
-            tracking_id=tracking_id, status=status, limit=limit, reporter_only=reporter_only
+            tracking_id=tracking_id,
+            status=status,
+            limit=limit,
+            reporter_only=reporter_only,
+            region=principal.region if principal is not None else None,
         )
 
     return routes

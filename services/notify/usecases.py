@@ -24,6 +24,8 @@ from shared.store.port import EventStore
 # The outbox says `skipped` where the log (and NotificationSkipped's view) says `unreachable`.
 _OUTBOX_STATE = {"skipped": "unreachable"}
 _LOG_STATUS = {"unreachable": "skipped"}
+# The most entries one request reads to fill a regional officer's page.
+_MOST_READ = 100_000
 
 
 class DeliveryLog:
@@ -49,6 +51,15 @@ class DeliveryLog:
             self.master_secret, tracking_id, access_code, submitted.access_code_hash
         )
 
+    async def region_of(self, tracking_ids: set[str]) -> dict[str, str | None]:
+        """Each report's region now: from the view, else (a report older than the view's
+        region table, or not projected yet) from the envelope of its newest stored event."""
+        found = await views.regions(self.view, tracking_ids)
+        for tracking_id in tracking_ids - found.keys():
+            events = await self.store.read(stream_name(tracking_id))
+            found[tracking_id] = events[-1].region_code if events else None
+        return found
+
     async def entries(
         self,
         *,
@@ -56,9 +67,26 @@ class DeliveryLog:
         status: str | None,
         limit: int,
         reporter_only: bool,
+        region: str | None = None,
     ) -> list[Notification]:
         """Notices in the report's order (the outbox's first, then outcomes only the store has);
-        a reporter sees the notices to them only."""
+        a reporter sees the notices to them only; a regional officer (`region`) those of the
+        reports in their region."""
+        if region is None:
+            return await self._entries(tracking_id, status, limit, reporter_only)
+        # Reports elsewhere are left out; read further until the page is full or all is read.
+        fetch = limit
+        while True:
+            items = await self._entries(tracking_id, status, fetch, reporter_only)
+            places = await self.region_of({i.tracking_id for i in items})
+            mine = [i for i in items if (places.get(i.tracking_id) or "").startswith(region)]
+            if len(mine) >= limit or len(items) < fetch or fetch >= _MOST_READ:
+                return mine[:limit]
+            fetch = min(fetch * 4, _MOST_READ)
+
+    async def _entries(
+        self, tracking_id: str | None, status: str | None, limit: int, reporter_only: bool
+    ) -> list[Notification]:
         outbox_state = _LOG_STATUS.get(status or "", status)
         rows = await asyncio.to_thread(self.outbox.rows_for, tracking_id, outbox_state, limit)
         erased = {

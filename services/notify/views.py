@@ -15,6 +15,7 @@ from shared.notifications.events import (
     NotificationSent,
     NotificationSkipped,
 )
+from shared.reports.lifecycle import stream_name
 from shared.runtime.projection import ViewReader
 from shared.store.port import RecordedEvent
 
@@ -39,11 +40,24 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 CREATE INDEX IF NOT EXISTS notifications_tracking ON notifications (tracking_id, position);
 CREATE INDEX IF NOT EXISTS notifications_status ON notifications (status, position);
+-- Each report's region now (the envelope's region_code of its newest event): what a regional
+-- administrator's view of the log is limited to.
+CREATE TABLE IF NOT EXISTS report_regions (
+    tracking_id TEXT PRIMARY KEY,
+    region_code TEXT
+);
 """
-TABLES = ("notifications",)
+TABLES = ("notifications", "report_regions")
+REPORT_STREAM_PREFIX = stream_name("")
 
 
 def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+    if event.stream.startswith(REPORT_STREAM_PREFIX):
+        conn.execute(
+            "INSERT OR REPLACE INTO report_regions (tracking_id, region_code) VALUES (?, ?)",
+            (event.stream.removeprefix(REPORT_STREAM_PREFIX), event.region_code),
+        )
+        return
     if not event.stream.startswith(NOTIFICATION_STREAM_PREFIX):
         return
     if event.event_type not in ("NotificationSent", "NotificationFailed", "NotificationSkipped"):
@@ -81,6 +95,21 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
             event.correlation_id,
         ),
     )
+
+
+async def regions(view: ViewReader, tracking_ids: set[str]) -> dict[str, str | None]:
+    """The region of each report the view knows of (a report it does not know is left out)."""
+    found: dict[str, str | None] = {}
+    ids = sorted(tracking_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = await view.fetchall(
+            "SELECT tracking_id, region_code FROM report_regions WHERE tracking_id IN"  # noqa: S608
+            f" ({', '.join('?' * len(chunk))})",  # placeholders only: the ids are parameters
+            chunk,
+        )
+        found |= {r["tracking_id"]: r["region_code"] for r in rows}
+    return found
 
 
 async def outcomes(

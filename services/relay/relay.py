@@ -29,6 +29,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from services.relay.audit import Checkpointer, StandingFile
 from services.relay.lifecycle import LifecycleMetrics
 from shared.logs import configure_logging, get_logger
 from shared.runtime.messaging import (
@@ -40,6 +41,7 @@ from shared.runtime.messaging import (
     subject_for,
 )
 from shared.settings import Settings, get_settings
+from shared.signing import Signer
 from shared.store import open_store
 from shared.store.port import EventStore, RecordedEvent
 
@@ -84,6 +86,10 @@ class Checkpoint:
             " ON CONFLICT(id) DO UPDATE SET position = excluded.position",
             (position,),
         )
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
 
     def close(self) -> None:
         self._conn.close()
@@ -143,7 +149,12 @@ IDLE_MAX_SECONDS = 0.02
 
 class Relay:
     def __init__(
-        self, store: EventStore, js: JetStreamContext, checkpoint: Checkpoint, batch: int = 500
+        self,
+        store: EventStore,
+        js: JetStreamContext,
+        checkpoint: Checkpoint,
+        batch: int = 500,
+        auditor: Checkpointer | None = None,
     ) -> None:
         self.store = store
         self.js = js
@@ -151,6 +162,7 @@ class Relay:
         self.batch = batch
         self.position = 0
         self.lifecycle = LifecycleMetrics()
+        self.auditor = auditor  # signed checkpoints of what was published (services/relay/audit)
 
     async def start_position(self) -> int:
         saved = self.checkpoint.load()
@@ -188,9 +200,13 @@ class Relay:
         BATCH_LATENCY.observe(time.perf_counter() - started)
         fresh = [event for event, ack in zip(events, acks, strict=True) if not ack.duplicate]
         self.lifecycle.observe(fresh)
+        if self.auditor is not None:
+            await self.auditor.observe(events)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.position = await self.start_position()
+        if self.auditor is not None:
+            await self.auditor.start(self.position)
         log.info("relay_started", position=self.position)
         idle = 0.01
         backoff = 0.1
@@ -199,6 +215,8 @@ class Relay:
             if not events:
                 LAG_EVENTS.set(0)
                 LAG_SECONDS.set(0)
+                if self.auditor is not None:
+                    await self.auditor.tick()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle)
                 idle = min(idle * 2, IDLE_MAX_SECONDS)
@@ -232,12 +250,18 @@ async def run_relay(settings: Settings | None = None, metrics_port: int | None =
     js = nc.jetstream(timeout=10)
     await declare_event_stream(js, settings.nats_stream_replicas)
     checkpoint = Checkpoint(settings.data_dir / "relay.db")
+    auditor = Checkpointer(
+        store,
+        Signer(settings.data_dir / "keys"),
+        StandingFile(checkpoint.connection),
+        interval=settings.audit_checkpoint_seconds,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await Relay(store, js, checkpoint).run(stop)
+        await Relay(store, js, checkpoint, auditor=auditor).run(stop)
     finally:
         mark_shutting_down()
         with contextlib.suppress(Exception):

@@ -17,11 +17,14 @@ from services.routing.models import (
     AgencyChanged,
     AgencyDetail,
     AgencyOut,
+    DelegateIn,
+    DelegateOut,
     ErrorOut,
     FollowUpIn,
     FollowUpOut,
     ForwardIn,
     ForwardOut,
+    HandedOnItem,
     InboxDetail,
     InboxItem,
     ReturnedItem,
@@ -152,7 +155,9 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     ) -> AgencyChanged:
         """Add an institution (admin): a DirectoryChanged event on the `directory` stream."""
         with directory_refusals():
-            return await directory.add(body, admin_caller(request, principal, idempotency_key))
+            return await directory.add(
+                body, admin_caller(request, principal, idempotency_key), principal
+            )
 
     @router.put("/agencies/{code}", tags=["directory"], responses=_errors(400, 401, 403, 404))
     async def update_agency(
@@ -168,7 +173,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         caller = admin_caller(request, principal, idempotency_key)
         try:
             with directory_refusals():
-                return await directory.update(body, caller)
+                return await directory.update(body, caller, principal)
         except UnknownAgency as error:
             raise unknown_institution(code) from error
 
@@ -186,7 +191,9 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     ) -> RoutingRuleChanged:
         """Add or replace the rule for (region_prefix, category) (admin)."""
         with directory_refusals():
-            return await directory.set_rule(body, admin_caller(request, principal, idempotency_key))
+            return await directory.set_rule(
+                body, admin_caller(request, principal, idempotency_key), principal
+            )
 
     @router.delete("/routing-rules", tags=["directory"], responses=_errors(400, 401, 403))
     async def remove_routing_rule(
@@ -203,7 +210,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
                 raise field_error(422, "query", "region_prefix", str(error)) from error
         caller = admin_caller(request, principal, None)
         with directory_refusals():
-            return await directory.remove_rule(region_prefix, category, caller)
+            return await directory.remove_rule(region_prefix, category, caller, principal)
 
     # --- agency desk ---------------------------------------------------------------------------
     @router.get("/inbox", tags=["agency desk"], responses=_errors(401, 403))
@@ -257,7 +264,9 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         agency: Annotated[str, Depends(agency_of)],
         idempotency_key: IdempotencyKey = None,
     ) -> FollowUpOut:
-        """Post a follow-up (interim, final, or a question the reporter is asked through LAPOR)."""
+        """Post a follow-up: `interim` (work in progress: meets the first-response deadline),
+        `final` (done: starts the 10 working days to closing) or `question` (to the reporter:
+        meets nothing; the inbox flags the report when the reporter answers)."""
         caller = agency_caller(request, agency, idempotency_key)
         return await desk.follow_up(agency, tracking_id, body, caller)
 
@@ -281,9 +290,34 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         agency: Annotated[str, Depends(agency_of)],
         idempotency_key: IdempotencyKey = None,
     ) -> TransferOut:
-        """Hand the report to an institution under the same parent (e.g. a sibling OPD)."""
+        """Hand the report to an institution under the same parent (a sibling OPD: a new
+        follow-up deadline), or to one of your own units (a delegation: the same deadline)."""
         caller = agency_caller(request, agency, idempotency_key)
         return await desk.transfer(agency, tracking_id, body, caller)
+
+    @router.post("/reports/{tracking_id}/delegate", tags=["agency desk"], responses=desk_errors)
+    async def delegate(
+        tracking_id: TrackingId,
+        body: DelegateIn,
+        request: Request,
+        agency: Annotated[str, Depends(agency_of)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> DelegateOut:
+        """Hand the report to one of your own units in the directory (a city's desk to its OPD,
+        a Dinkes to its Puskesmas). The unit answers under the same follow-up deadline; the
+        report stays in your desk as handed on (`GET /api/v1/handed-on`)."""
+        caller = agency_caller(request, agency, idempotency_key)
+        return await desk.delegate(agency, tracking_id, body, caller)
+
+    @router.get("/handed-on", tags=["agency desk"], responses=_errors(401, 403))
+    async def handed_on(
+        agency: Annotated[str, Depends(agency_of)],
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[HandedOnItem]:
+        """Reports that left your institution (delegated to a unit, transferred, returned to
+        the admins), newest first, with their status and the institution holding them now."""
+        return await desk.handed_on(agency, limit, offset)
 
     # --- admins --------------------------------------------------------------------------------
     @router.post("/reports/{tracking_id}/forward", tags=["admin"], responses=desk_errors)
@@ -296,16 +330,17 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     ) -> ForwardOut:
         """Forward a verified or returned report to the institution the admin chooses."""
         return await desk.forward(
-            tracking_id, body, admin_caller(request, principal, idempotency_key)
+            tracking_id, body, admin_caller(request, principal, idempotency_key), principal
         )
 
     @router.get("/returned", tags=["admin"], responses=_errors(401, 403))
     async def returned(
-        _: Annotated[Principal, Depends(require_admin)],
+        principal: Annotated[Principal, Depends(require_admin)],
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[ReturnedItem]:
-        """Reports institutions sent back, with their reason and the suggested next institution."""
-        return await desk.returned(limit, offset)
+        """Reports institutions sent back, with their reason and the suggested next institution
+        (a regional admin's: those of their region)."""
+        return await desk.returned(limit, offset, principal.region)
 
     return router

@@ -13,10 +13,10 @@ from services.routing.api import api_router
 from services.routing.pages import pages_router
 from services.routing.reactions import make_react
 from services.routing.usecases import DirectoryDesk, RoutingDesk
-from shared.calendar import WorkingDayCalendar
 from shared.runtime.bus import Service
 from shared.runtime.directory import DirectoryRepository, LiveDirectory
 from shared.runtime.projection import Projector, ViewReader
+from shared.runtime.rules import load_rules
 from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
@@ -25,7 +25,9 @@ NAME = "routing"
 
 
 def create_projector(settings: Settings) -> Projector:
-    return Projector(settings.view_db(NAME), NAME, views.SCHEMA, views.apply, views.TABLES)
+    return Projector(
+        settings.view_db(NAME), NAME, views.SCHEMA, views.apply, views.TABLES, views.VERSION
+    )
 
 
 def create_projectors(settings: Settings) -> list[Projector]:
@@ -35,7 +37,8 @@ def create_projectors(settings: Settings) -> list[Projector]:
 
 def build(ctx: Context) -> Service:
     projector = create_projector(ctx.settings)
-    calendar = WorkingDayCalendar.default()
+    rules = load_rules()  # the calendar and policy the sla service counts deadlines with
+    calendar = rules.calendar
     live = LiveDirectory(ctx.store)
     desk = RoutingDesk(
         ctx.reports,
@@ -44,12 +47,13 @@ def build(ctx: Context) -> Service:
         calendar,
         ctx.clock.now,
         ctx.caught_up,
+        rules.policy,
     )
     directory = DirectoryDesk(live, DirectoryRepository(ctx.store, ctx.clock, live.base))
     return Service(
         routers=[api_router(ctx.auth, desk, directory), pages_router(ctx, desk)],
         projectors=[projector],
-        react=make_react(ctx.reports, live, calendar),
+        react=make_react(ctx.reports, live, calendar, rules.policy),
     )
 
 

@@ -55,9 +55,23 @@ class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agency_code: str = Field(
-        pattern=AGENCY_CODE, max_length=64, description="An institution under the same parent"
+        pattern=AGENCY_CODE,
+        max_length=64,
+        description="An institution under the same parent, or one of your own units (then it is"
+        " a delegation: the unit answers under the same deadline)",
     )
     note: str | None = Field(default=None, max_length=2000, description="Why it goes there")
+
+
+class DelegateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency_code: str = Field(
+        pattern=AGENCY_CODE,
+        max_length=64,
+        description="One of your own units in the directory (e.g. a Puskesmas of a Dinkes)",
+    )
+    note: str | None = Field(default=None, max_length=2000, description="What the unit should do")
 
 
 class ForwardIn(BaseModel):
@@ -166,10 +180,21 @@ class InboxItem(BaseModel):
     follow_up_done: bool
     follow_up_count: int
     time_left: TimeLeftOut | None = Field(
-        description="Until the end of the first follow-up's due day; null once followed up"
+        description="Until the end of the first follow-up's due day; null once an interim or"
+        " final follow-up was posted (a question answers nothing)"
     )
     submitted_at: str
     updated_at: str
+    last_follow_up_kind: str | None = Field(
+        default=None, description="interim|final|question: the kind of your last follow-up"
+    )
+    answered_since_follow_up: bool = Field(
+        default=False,
+        description="The reporter answered since your last follow-up (e.g. your question)",
+    )
+    delegated_from: str | None = Field(
+        default=None, description="The institution that delegated it to you, if one did"
+    )
 
 
 class HistoryItem(BaseModel):
@@ -226,6 +251,30 @@ class TransferOut(BaseModel):
     agency_name: str
     follow_up_due: str
     events: list[str]
+
+
+class DelegateOut(BaseModel):
+    tracking_id: str
+    status: str
+    agency_code: str
+    agency_name: str
+    follow_up_due: str | None = Field(description="Unchanged: the unit answers by the same day")
+    events: list[str]
+
+
+class HandedOnItem(BaseModel):
+    """A report that left your institution, and where it is now."""
+
+    tracking_id: str
+    title: str
+    how: Literal["delegated", "transferred", "returned"]
+    at: str = Field(description="When it left (ISO 8601)")
+    to_agency: str | None = Field(description="Where it went (none: back to the LAPOR admins)")
+    to_agency_name: str | None
+    status: str = Field(description="Its status now")
+    now_agency_code: str | None = Field(description="The institution holding it now")
+    now_agency_name: str | None
+    confidential: bool
 
 
 class ForwardOut(BaseModel):

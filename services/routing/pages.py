@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from services.routing.models import FollowUpIn, ReturnIn, TransferIn
+from services.routing.models import DelegateIn, FollowUpIn, ReturnIn, TransferIn
 from services.routing.usecases import Caller, NotInInbox, RoutingDesk
 from shared.auth import Principal, Role
 from shared.errors import DomainError
@@ -150,6 +150,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
                 "agency": who.agency,
                 "agency_name": await agency_name(who.agency),
                 "items": items,
+                "handed_on": await desk.handed_on(who.agency, limit=50),
                 "status": status or "",
                 "overdue": overdue == "1",
                 "msg": msg,
@@ -182,6 +183,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
             if own is not None and own.parent is not None
             else []
         )
+        units = list(directory.children(own.code)) if own is not None else []
         return templates.TemplateResponse(
             request,
             "report.html",
@@ -190,6 +192,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
                 "agency_name": own.name if own else who.agency,
                 "r": item,
                 "siblings": siblings,
+                "units": units,
                 "reasons": RETURN_REASONS,
                 "kinds": FOLLOW_UP_KINDS,
                 "error": error,
@@ -237,6 +240,13 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
                 return RedirectResponse(
                     f"/desk/reports/{tid}?msg=follow-up+posted", status_code=303
                 )
+            if action == "delegate":
+                given = await desk.delegate(
+                    who.agency, tid, DelegateIn.model_validate(form), caller
+                )
+                return RedirectResponse(
+                    f"/desk?msg=delegated+{tid}+to+{given.agency_code}", status_code=303
+                )
             if action == "return":
                 result = await desk.return_report(
                     who.agency, tid, ReturnIn.model_validate(form), caller
@@ -283,6 +293,17 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
     ) -> Response:
         form = _clean(reason=reason, note=note, idempotency_key=idempotency_key)
         return await act(request, tracking_id, "return", form)
+
+    @router.post("/reports/{tracking_id}/delegate", response_class=HTMLResponse)
+    async def delegate_form(
+        request: Request,
+        tracking_id: str,
+        agency_code: str = Form(""),
+        note: str = Form(""),
+        idempotency_key: str = Form(""),
+    ) -> Response:
+        form = _clean(agency_code=agency_code, note=note, idempotency_key=idempotency_key)
+        return await act(request, tracking_id, "delegate", form)
 
     @router.post("/reports/{tracking_id}/transfer", response_class=HTMLResponse)
     async def transfer_form(

@@ -19,7 +19,7 @@ from shared.logs import get_logger
 from shared.reports.commands import ForwardReport
 from shared.reports.events import ReportVerified, Status
 from shared.reports.lifecycle import InvalidTransition
-from shared.reports.policy import policy_for
+from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.directory import LiveDirectory
 from shared.runtime.repository import Meta, ReportRepository, done_before
 from shared.store.port import RecordedEvent
@@ -37,6 +37,7 @@ def make_react(
     reports: ReportRepository,
     directory: LiveDirectory,
     calendar: WorkingDayCalendar,
+    policy: SlaPolicy = DEFAULT_POLICY,
 ) -> Callable[[RecordedEvent], Awaitable[None]]:
     async def react(event: RecordedEvent) -> None:
         if event.stream == DIRECTORY_STREAM:
@@ -44,7 +45,7 @@ def make_react(
                 await directory.refresh()
             return
         if event.event_type == ReportVerified.event_type and event.stream.startswith("report-"):
-            await forward_verified(reports, directory, calendar, event)
+            await forward_verified(reports, directory, calendar, event, policy)
 
     return react
 
@@ -54,6 +55,7 @@ async def forward_verified(
     directory: LiveDirectory,
     calendar: WorkingDayCalendar,
     event: RecordedEvent,
+    policy: SlaPolicy = DEFAULT_POLICY,
 ) -> None:
     verified = event.payload()
     assert isinstance(verified, ReportVerified)
@@ -76,7 +78,7 @@ async def forward_verified(
             agency_code=verified.agency_code,
             routed_to=choice.agency_code,
         )
-    limits = policy_for(choice.agency_code)
+    limits = policy.policy_for(choice.agency_code)
     command = ForwardReport(
         agency_code=choice.agency_code,
         agency_name=choice.agency_name,

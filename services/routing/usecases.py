@@ -22,10 +22,13 @@ from services.routing.models import (
     AgencyChanged,
     AgencyDetail,
     AgencyOut,
+    DelegateIn,
+    DelegateOut,
     FollowUpIn,
     FollowUpOut,
     ForwardIn,
     ForwardOut,
+    HandedOnItem,
     HistoryItem,
     InboxDetail,
     InboxItem,
@@ -49,11 +52,17 @@ from shared.directory.model import Directory, Institution, RoutingRule, UnknownA
 from shared.directory.state import decide_add, decide_rule, decide_rule_removal, decide_update
 from shared.errors import DomainError
 from shared.events.base import Actor
-from shared.reports.commands import ForwardReport, PostFollowUp, ReturnReport, TransferReport
+from shared.reports.commands import (
+    DelegateReport,
+    ForwardReport,
+    PostFollowUp,
+    ReturnReport,
+    TransferReport,
+)
 from shared.reports.deadlines import time_left
 from shared.reports.events import ReportTransferred, Status
 from shared.reports.lifecycle import NotYourReport, ReportNotFound, ReportState, stream_name
-from shared.reports.policy import policy_for
+from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
 from shared.runtime.directory import DirectoryRepository, LiveDirectory
 from shared.runtime.projection import ViewReader
@@ -134,6 +143,9 @@ def report_item(row: Any, calendar: WorkingDayCalendar, now: datetime) -> InboxI
         time_left=left,
         submitted_at=row["submitted_at"],
         updated_at=row["updated_at"],
+        last_follow_up_kind=row["last_follow_up_kind"],
+        answered_since_follow_up=bool(row["answered_since_follow_up"]),
+        delegated_from=row["delegated_from"],
     )
 
 
@@ -144,6 +156,13 @@ def history_item(row: Any) -> HistoryItem:
         actor=row["actor_kind"],
         **json.loads(row["details"]),
     )
+
+
+def is_own_unit(directory: Directory, agency: str, code: str) -> bool:
+    """Is `code` one of `agency`'s units (a child or deeper) in the directory?"""
+    if code == agency or directory.find(code) is None:
+        return False
+    return any(a.code == agency for a in directory.ancestors(code))
 
 
 def suggestion(inst: Institution | None) -> SuggestedAgency | None:
@@ -168,6 +187,7 @@ class RoutingDesk:
         calendar: WorkingDayCalendar,
         now: Callable[[], datetime],
         caught_up: Callable[[int | None], Awaitable[bool]] | None = None,
+        policy: SlaPolicy = DEFAULT_POLICY,
     ) -> None:
         self.reports = reports
         self.views = views
@@ -175,6 +195,7 @@ class RoutingDesk:
         self.calendar = calendar
         self.now = now
         self.caught_up = caught_up
+        self.policy = policy
 
     async def _settle(self, events: list[RecordedEvent]) -> None:
         """Read your writes: the desk's views include what was stored before it answers."""
@@ -230,9 +251,12 @@ class RoutingDesk:
         history = await views.history(self.views, tracking_id)
         return InboxDetail(**dict(item), history=[history_item(h) for h in history])
 
-    async def returned(self, limit: int = 50, offset: int = 0) -> list[ReturnedItem]:
-        """Reports institutions sent back, for the admins: the reason and a suggestion."""
-        rows = await views.returned(self.views, limit, offset)
+    async def returned(
+        self, limit: int = 50, offset: int = 0, region: str | None = None
+    ) -> list[ReturnedItem]:
+        """Reports institutions sent back, for the admins (a regional admin's `region` only):
+        the reason and a suggestion."""
+        rows = await views.returned(self.views, limit, offset, region)
         directory = await self.directory.get()
         out = []
         for row in rows:
@@ -268,7 +292,7 @@ class RoutingDesk:
 
     def _follow_up_due(self, agency_code: str, region_code: str | None) -> date:
         """From now, the agency's follow-up limit of the policy, in the report's region."""
-        limits = policy_for(agency_code)
+        limits = self.policy.policy_for(agency_code)
         return limits.follow_up.due_after(self.now(), self.calendar, usable_region(region_code))
 
     async def _target(self, code: str) -> tuple[Directory, Institution]:
@@ -345,13 +369,28 @@ class RoutingDesk:
         )
         self._require(state, agency, repeat or self._replayed(tracking_id, meta, history))
         directory, target = await self._target(body.agency_code)
+        if is_own_unit(directory, agency, target.code):
+            # The documented way to give a report to one of your units: a delegation (the unit
+            # answers under your deadline), not a transfer to a sibling with a new one.
+            delegated = await self.delegate(
+                agency, tracking_id, DelegateIn(agency_code=target.code, note=body.note), caller
+            )
+            return TransferOut(
+                tracking_id=tracking_id,
+                status=delegated.status,
+                agency_code=delegated.agency_code,
+                agency_name=delegated.agency_name,
+                follow_up_due=delegated.follow_up_due or "",
+                events=delegated.events,
+            )
         own = directory.find(agency)
         if target.code != agency and (
             own is None or not directory.same_parent(agency, target.code)
         ):
             parent = own.parent if own is not None else None
             raise DomainError(
-                f"agency_code: {target.code} is not under the same parent as {agency}"
+                f"agency_code: {target.code} is neither one of your units nor under the same"
+                f" parent as {agency}"
                 + (f" ({parent}); return the report to the admins instead" if parent else "")
             )
         due = self._follow_up_due(target.code, state.region_code)
@@ -374,9 +413,63 @@ class RoutingDesk:
             events=_types(events),
         )
 
-    async def forward(self, tracking_id: str, body: ForwardIn, caller: Caller) -> ForwardOut:
-        """An admin forwards a verified or returned report by hand."""
+    async def delegate(
+        self, agency: str, tracking_id: str, body: DelegateIn, caller: Caller
+    ) -> DelegateOut:
+        """Hand a report to one of your own units (a city's desk to its OPD, a Dinkes to its
+        Puskesmas): the unit answers under the same follow-up deadline, and the report stays
+        in your desk as handed on."""
+        meta = caller.meta("delegate")
+        state, history = await self._state(tracking_id)
+        repeat = state.agency_code == body.agency_code and state.delegated_from == agency
+        self._require(state, agency, repeat or self._replayed(tracking_id, meta, history))
+        directory, target = await self._target(body.agency_code)
+        if not is_own_unit(directory, agency, target.code):
+            raise DomainError(
+                f"agency_code: {target.code} is not one of the units of {agency} in the"
+                " directory; transfer to a sibling, or return the report to the admins"
+            )
+        command = DelegateReport(
+            from_agency=agency, to_agency=target.code, to_agency_name=target.name, note=body.note
+        )
+        events = await self.reports.execute(tracking_id, command, meta)
+        await self._settle(events)
+        row = await views.report_row(self.views, tracking_id)
+        return DelegateOut(
+            tracking_id=tracking_id,
+            status=state.status.value,
+            agency_code=target.code,
+            agency_name=target.name,
+            follow_up_due=row["follow_up_due"] if row else None,
+            events=_types(events),
+        )
+
+    async def handed_on(self, agency: str, limit: int = 50, offset: int = 0) -> list[HandedOnItem]:
+        """Reports that left `agency`, newest first, and where each is now."""
+        rows = await views.handed_on(self.views, agency, limit, offset)
+        return [
+            HandedOnItem(
+                tracking_id=r["tracking_id"],
+                title=r["title"],
+                how=r["how"],
+                at=r["at"],
+                to_agency=r["to_agency"],
+                to_agency_name=r["to_agency_name"],
+                status=r["status"],
+                now_agency_code=r["now_agency_code"],
+                now_agency_name=r["now_agency_name"],
+                confidential=bool(r["confidential"]),
+            )
+            for r in rows
+        ]
+
+    async def forward(
+        self, tracking_id: str, body: ForwardIn, caller: Caller, admin: Principal
+    ) -> ForwardOut:
+        """An admin forwards a verified or returned report by hand (a regional admin only the
+        reports of their region)."""
         state, _ = await self._state(tracking_id)
+        admin.require_region(state.region_code, "tracking_id")
         _, target = await self._target(body.agency_code)
         due = self._follow_up_due(target.code, state.region_code)
         command = ForwardReport(
@@ -452,21 +545,38 @@ class DirectoryDesk:
                 await self.live.refresh()
         return _types(stored)
 
-    async def add(self, inst: Institution, caller: Caller) -> AgencyChanged:
+    async def add(self, inst: Institution, caller: Caller, admin: Principal) -> AgencyChanged:
+        admin.require_region(inst.region_code, "region_code")
         events = await self._change(lambda directory: decide_add(directory, inst), caller)
         return AgencyChanged(**dict(AgencyOut.of(inst)), events=events)
 
-    async def update(self, inst: Institution, caller: Caller) -> AgencyChanged:
+    async def update(self, inst: Institution, caller: Caller, admin: Principal) -> AgencyChanged:
+        """Replace an institution's entry; a regional admin only one of their region, and it
+        stays there."""
+        if admin.region is not None:
+            current = (await self.live.get()).find(inst.code)
+            if current is None:
+                raise UnknownAgency(inst.code)
+            admin.require_region(current.region_code, "code")
+            admin.require_region(inst.region_code, "region_code")
         events = await self._change(lambda directory: decide_update(directory, inst), caller)
         return AgencyChanged(**dict(AgencyOut.of(inst)), events=events)
 
-    async def set_rule(self, rule: RoutingRule, caller: Caller) -> RoutingRuleChanged:
+    async def set_rule(
+        self, rule: RoutingRule, caller: Caller, admin: Principal
+    ) -> RoutingRuleChanged:
+        admin.require_region(rule.region_prefix, "region_prefix")
         events = await self._change(lambda directory: decide_rule(directory, rule), caller)
         return RoutingRuleChanged(**dict(RoutingRuleOut.of(rule)), events=events)
 
     async def remove_rule(
-        self, region_prefix: str | None, category: str | None, caller: Caller
+        self,
+        region_prefix: str | None,
+        category: str | None,
+        caller: Caller,
+        admin: Principal,
     ) -> RoutingRuleRemoved:
+        admin.require_region(region_prefix, "region_prefix")
         events = await self._change(
             lambda directory: decide_rule_removal(directory, region_prefix, category), caller
         )

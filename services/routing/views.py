@@ -14,10 +14,13 @@ from functools import lru_cache
 from services.routing.decisions import usable_region
 from shared.calendar import WorkingDayCalendar
 from shared.reports.events import (
+    FollowUpKind,
     FollowUpPosted,
     ForwardedToOPD,
     ProtectionChanged,
     ReportClosed,
+    ReportDelegated,
+    ReporterReplied,
     ReportReferred,
     ReportRejected,
     ReportReopened,
@@ -59,7 +62,10 @@ CREATE TABLE IF NOT EXISTS reports (
     suggested_agency TEXT,
     submitted_at TEXT NOT NULL,
     verified_at TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    last_follow_up_kind TEXT,
+    answered_since_follow_up INTEGER NOT NULL DEFAULT 0,
+    delegated_from TEXT
 );
 CREATE INDEX IF NOT EXISTS routing_reports_by_agency
     ON reports (agency_code, status, follow_up_due);
@@ -73,8 +79,21 @@ CREATE TABLE IF NOT EXISTS history (
     details TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS routing_history_by_report ON history (tracking_id, position);
+-- Every time a report leaves an institution (delegated to its unit, transferred, returned to the
+-- admins): the institution it left keeps seeing it, as handed on, in its desk.
+CREATE TABLE IF NOT EXISTS handed_on (
+    position INTEGER PRIMARY KEY,
+    tracking_id TEXT NOT NULL,
+    from_agency TEXT NOT NULL,
+    to_agency TEXT,
+    to_agency_name TEXT,
+    how TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS handed_on_by_agency ON handed_on (from_agency, position);
 """
-TABLES = ("reports", "history")
+TABLES = ("reports", "history", "handed_on")
+VERSION = 2  # PRAGMA user_version of the view file: raise it when SCHEMA changes
 WITH_AGENCY = (Status.FORWARDED.value, Status.FOLLOWED_UP.value)
 
 # What the desk shows of each event: the same fields as the public timeline, never the reporter.
@@ -95,14 +114,44 @@ HISTORY_FIELDS: dict[str, tuple[str, ...]] = {
     "ReportRated": ("rating", "comment"),
     "ReportReopened": ("reason", "agency_code"),
     "SlaBreached": ("stage", "due", "agency_code"),
-    "EscalatedToOmbudsman": ("ombudsman_office",),
+    "EscalatedToOmbudsman": ("ombudsman_office", "province_code", "grounds"),
     "ProtectionChanged": ("anonymous", "confidential"),
+    "ReportDelegated": ("from_agency", "to_agency", "to_agency_name", "note"),
+    "AdministratorReplied": ("text",),
+    "SlaDueSoon": ("stage", "due", "agency_code"),
 }
 
 
 @lru_cache(maxsize=1)
 def _calendar() -> WorkingDayCalendar:
     return WorkingDayCalendar.default()
+
+
+def _handed_on(
+    conn: sqlite3.Connection,
+    event: RecordedEvent,
+    tracking_id: str,
+    from_agency: str,
+    to_agency: str | None,
+) -> None:
+    how = {
+        "ReportDelegated": "delegated",
+        "ReportTransferred": "transferred",
+        "ReportReturned": "returned",
+    }[event.event_type]
+    conn.execute(
+        "INSERT OR IGNORE INTO handed_on (position, tracking_id, from_agency, to_agency,"
+        " to_agency_name, how, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            event.position,
+            tracking_id,
+            from_agency,
+            to_agency,
+            event.data.get("to_agency_name"),
+            how,
+            event.occurred_at.isoformat(),
+        ),
+    )
 
 
 def _set(conn: sqlite3.Connection, tracking_id: str, at: str, **columns: object) -> None:
@@ -190,7 +239,20 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 forwarded_at=at,
                 followed_up=0,
             )
+        case ReportDelegated():
+            _handed_on(conn, event, tracking_id, payload.from_agency, payload.to_agency)
+            _set(
+                conn,
+                tracking_id,
+                at,
+                agency_code=payload.to_agency,
+                agency_name=payload.to_agency_name,
+                delegated_from=payload.from_agency,
+            )
+        case ReporterReplied():
+            _set(conn, tracking_id, at, answered_since_follow_up=1)
         case ReportReturned():
+            _handed_on(conn, event, tracking_id, payload.agency_code, None)
             row = conn.execute(
                 "SELECT returned_by FROM reports WHERE tracking_id = ?", (tracking_id,)
             ).fetchone()
@@ -210,6 +272,7 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 suggested_agency=payload.suggested_agency,
             )
         case ReportTransferred():
+            _handed_on(conn, event, tracking_id, payload.from_agency, payload.to_agency)
             _set(
                 conn,
                 tracking_id,
@@ -222,11 +285,14 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 followed_up=0,
             )
         case FollowUpPosted():
+            # A question answers nothing: the first follow-up is still due after one.
+            answered = int(payload.kind is not FollowUpKind.QUESTION)
             conn.execute(
-                "UPDATE reports SET status = ?, followed_up = 1,"
-                " follow_up_count = follow_up_count + 1, last_follow_up_at = ?, updated_at = ?"
+                "UPDATE reports SET status = ?, followed_up = MAX(followed_up, ?),"
+                " follow_up_count = follow_up_count + 1, last_follow_up_at = ?,"
+                " last_follow_up_kind = ?, answered_since_follow_up = 0, updated_at = ?"
                 " WHERE tracking_id = ?",
-                (Status.FOLLOWED_UP.value, at, at, tracking_id),
+                (Status.FOLLOWED_UP.value, answered, at, payload.kind.value, at, tracking_id),
             )
         case ReportClosed():
             _set(conn, tracking_id, at, status=Status.CLOSED.value)
@@ -270,8 +336,8 @@ async def inbox(
     not_followed_up: bool = False,
     page: tuple[int, int] | None = None,
 ) -> list[sqlite3.Row]:
-    """The reports with `agency`, not followed up first, then soonest due; `page` is
-    (limit, offset)."""
+    """The reports with `agency`: those waiting for it first (not followed up yet, or the
+    reporter answered since its last follow-up), then soonest due; `page` is (limit, offset)."""
     where = ["agency_code = ?", "status IN (?, ?)"]
     params: list[object] = [agency, *WITH_AGENCY]
     if status:
@@ -286,7 +352,10 @@ async def inbox(
         params.extend([like, like])
     if not_followed_up:
         where.append("followed_up = 0")
-    order = " ORDER BY followed_up ASC, follow_up_due ASC, forwarded_at ASC"
+    order = (
+        " ORDER BY (followed_up = 0 OR answered_since_follow_up = 1) DESC, follow_up_due ASC,"
+        " forwarded_at ASC"
+    )
     sql = "SELECT * FROM reports WHERE " + " AND ".join(where) + order  # noqa: S608
     if page is not None:
         sql += " LIMIT ? OFFSET ?"
@@ -302,15 +371,39 @@ async def inbox_report(views: ViewReader, agency: str, tracking_id: str) -> sqli
     )
 
 
+async def report_row(views: ViewReader, tracking_id: str) -> sqlite3.Row | None:
+    return await views.fetchone("SELECT * FROM reports WHERE tracking_id = ?", (tracking_id,))
+
+
 async def history(views: ViewReader, tracking_id: str) -> list[sqlite3.Row]:
     return await views.fetchall(
         "SELECT * FROM history WHERE tracking_id = ? ORDER BY position", (tracking_id,)
     )
 
 
-async def returned(views: ViewReader, limit: int, offset: int) -> list[sqlite3.Row]:
-    """Reports institutions sent back, longest waiting first."""
+async def handed_on(views: ViewReader, agency: str, limit: int, offset: int) -> list[sqlite3.Row]:
+    """Reports that left `agency` (delegated, transferred, returned), newest first, with where
+    each is now."""
     return await views.fetchall(
-        "SELECT * FROM reports WHERE status = ? ORDER BY updated_at LIMIT ? OFFSET ?",
-        (Status.RETURNED.value, limit, offset),
+        "SELECT h.*, r.status, r.title, r.agency_code AS now_agency_code,"
+        " r.agency_name AS now_agency_name, r.follow_up_due, r.confidential"
+        " FROM handed_on h JOIN reports r ON r.tracking_id = h.tracking_id"
+        " WHERE h.from_agency = ? ORDER BY h.position DESC LIMIT ? OFFSET ?",
+        (agency, limit, offset),
+    )
+
+
+async def returned(
+    views: ViewReader, limit: int, offset: int, region_prefix: str | None = None
+) -> list[sqlite3.Row]:
+    """Reports institutions sent back, longest waiting first (within a region, when given)."""
+    if region_prefix is None:
+        return await views.fetchall(
+            "SELECT * FROM reports WHERE status = ? ORDER BY updated_at LIMIT ? OFFSET ?",
+            (Status.RETURNED.value, limit, offset),
+        )
+    return await views.fetchall(
+        "SELECT * FROM reports WHERE status = ? AND substr(region_code, 1, ?) = ?"
+        " ORDER BY updated_at LIMIT ? OFFSET ?",
+        (Status.RETURNED.value, len(region_prefix), region_prefix, limit, offset),
     )

@@ -19,15 +19,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.sla import models
 from services.sla.evidence import render_html
-from services.sla.usecases import NotEligible, OtherInstitution, Sla
+from services.sla.usecases import OtherInstitution, Sla
 from shared.auth import Principal, Role, access_code_matches
 from shared.http.common import correlation_id
 from shared.http.limits import AccessCodeGuard
 from shared.i18n.jinja import language_of
 from shared.reports.deadlines import Stage, State
-from shared.reports.lifecycle import ReportState
+from shared.reports.lifecycle import EscalationNotOpen, ReportState
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.runtime.service import Context
+from shared.store.port import RecordedEvent
 
 REGION = r"^[0-9]{2,10}$"
 AGENCY = r"^[A-Z0-9-]+$"
@@ -74,26 +75,35 @@ def _forbidden(error: OtherInstitution) -> HTTPException:
 
 
 class ReporterCheck:
-    """The reporter's proof that a report is theirs: its access code, guessing slowed down."""
+    """The reporter's proof that a report is theirs: its access code, guessing slowed down.
 
-    def __init__(self, secret: bytes, failures_per_minute: float) -> None:
+    A try is reserved from the address's budget before the report is even loaded: an unknown
+    tracking ID costs as much as a wrong code (no enumeration), and the budget holds however
+    many tries arrive at once. The right code gives its try back."""
+
+    def __init__(self, sla: Sla, secret: bytes, failures_per_minute: float) -> None:
+        self.sla = sla
         self.secret = secret
         self.guard = AccessCodeGuard(failures_per_minute)
 
-    def __call__(self, state: ReportState, code: str | None, request: Request) -> None:
+    async def load(
+        self, tracking_id: str, code: str | None, request: Request
+    ) -> tuple[ReportState, list[RecordedEvent]]:
         if not code:
             raise HTTPException(401, "X-Access-Code: the report's access code is required")
-        self.guard.check(request)
+        self.guard.reserve(request)
+        state, events = await self.sla.load(tracking_id)  # 404 for an unknown ID: still spent
         if not access_code_matches(self.secret, state.tracking_id, code, state.access_code_hash):
-            self.guard.failed(request)
             raise HTTPException(403, "X-Access-Code: wrong access code for this report")
+        self.guard.release(request)
+        return state, events
 
 
 def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
     officer = ctx.auth.require(*OFFICERS)
     optional_officer = ctx.auth.optional()
-    check_access_code = ReporterCheck(
-        ctx.settings.master_secret, ctx.settings.failed_access_codes_per_minute
+    reporter = ReporterCheck(
+        sla, ctx.settings.master_secret, ctx.settings.failed_access_codes_per_minute
     )
 
     # -- the calendar (public) --
@@ -196,16 +206,17 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
         response: Response,
         x_access_code: Annotated[str | None, Header()] = None,
     ) -> models.EscalationOutcome:
-        """Escalate to the Ombudsman after 60 working days (policy) without any follow-up."""
-        state, events = await sla.load(tracking_id)
-        check_access_code(state, x_access_code, request)
+        """Escalate to the Ombudsman RI office of the report's province: open 60 working days
+        after the report without a final answer (wherever it is stuck), or 5 working days after
+        a reopening without a new one. 409 names the day it opens."""
+        state, events = await reporter.load(tracking_id, x_access_code, request)
         try:
             done = await sla.escalate(state, events, correlation_id(request))
-        except NotEligible as error:
+        except EscalationNotOpen as error:
             raise HTTPException(
                 409,
                 {
-                    "msg": str(error),
+                    "msg": f"not eligible for escalation: {error.reason or error}",
                     "eligible_from": error.eligible_from.isoformat()
                     if error.eligible_from
                     else None,
@@ -234,12 +245,12 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
     async def evidence_for(
         tracking_id: str, code: str | None, who: Principal | None, request: Request
     ) -> dict[str, Any]:
-        state, events = await sla.load(tracking_id)
         if who is not None and code is None:
+            state, events = await sla.load(tracking_id)
             await sla.officer_reads(state, who)
         else:
-            check_access_code(state, code, request)
-        return sla.evidence(state, events)
+            state, events = await reporter.load(tracking_id, code, request)
+        return await sla.evidence(state, events)
 
     @reporter_api.get(
         "/reports/{tracking_id}/evidence.json",
@@ -276,5 +287,36 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
         """A readable, printable proof of a prior complaint."""
         document = await evidence_for(tracking_id, x_access_code, who, request)
         return HTMLResponse(render_html(document, language_of(request)))
+
+    # -- the Ombudsman's list --
+    ombudsman = ctx.auth.require(Role.OMBUDSMAN, Role.ADMIN)
+
+    @reporter_api.get(
+        "/escalations",
+        response_model=list[models.EscalationRow],
+        responses=OFFICER_ERRORS,
+    )
+    async def escalations(
+        principal: Annotated[Principal, Depends(ombudsman)],
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[models.EscalationRow]:
+        """Reports escalated to the Ombudsman RI, newest first: for role `ombudsman` (and the
+        national administrators), only the reports of the token's region. Each names the office
+        that received it and links its signed evidence pack (an officer reads it with the same
+        token)."""
+        rows = await sla.escalation_list(principal, limit, offset)
+        return [
+            models.EscalationRow.model_validate(
+                row
+                | {
+                    "evidence": {
+                        "json": f"/api/v1/reports/{row['tracking_id']}/evidence.json",
+                        "html": f"/api/v1/reports/{row['tracking_id']}/evidence.html",
+                    }
+                }
+            )
+            for row in rows
+        ]
 
     return [calendar, api, reporter_api]

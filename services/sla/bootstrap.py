@@ -13,14 +13,16 @@ from fastapi import FastAPI
 
 from services.sla import api, views
 from services.sla.config import Rules, SlaSettings, load_rules
-from services.sla.evidence import EvidenceSigner
 from services.sla.ticker import Ticker
 from services.sla.usecases import Sla
 from shared.runtime.bus import Service
+from shared.runtime.directory import LiveDirectory, follow
+from shared.runtime.escalation import Escalations
 from shared.runtime.projection import Projector, ViewReader
 from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
+from shared.signing import Signer
 
 NAME = "sla"
 
@@ -28,7 +30,12 @@ NAME = "sla"
 def create_projector(settings: Settings, rules: Rules | None = None) -> Projector:
     rules = rules or load_rules()
     return Projector(
-        settings.view_db(NAME), NAME, views.SCHEMA, views.make_apply(rules), views.TABLES
+        settings.view_db(NAME),
+        NAME,
+        views.SCHEMA,
+        views.make_apply(rules),
+        views.TABLES,
+        views.VERSION,
     )
 
 
@@ -40,11 +47,13 @@ def create_projectors(settings: Settings) -> list[Projector]:
 def build(ctx: Context) -> Service:
     rules = load_rules(SlaSettings())
     projector = create_projector(ctx.settings, rules)
+    directory = LiveDirectory(ctx.store)
     sla = Sla(
         ctx,
         rules,
         ViewReader(projector.path),
-        EvidenceSigner(ctx.settings.data_dir / "keys"),
+        Signer(ctx.settings.data_dir / "keys"),
+        Escalations(ctx.reports, directory, rules, ctx.clock),
     )
     ticker = Ticker(projector, ctx.reports, ctx.clock, rules, ctx.settings.sla_tick_seconds)
 
@@ -54,6 +63,7 @@ def build(ctx: Context) -> Service:
     return Service(
         routers=api.routers(ctx, sla),
         projectors=[projector],
+        react=follow(directory),
         periodic=[ticker.job()],
         on_stop=[close_ticker],
     )

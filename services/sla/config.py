@@ -1,43 +1,7 @@
-"""The sla service's own settings (`LAPOR_SLA_*`) and the calendar and policy they select."""
+"""The sla service's settings (`LAPOR_SLA_*`): the calendar and policy every service shares."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from shared.runtime.rules import Rules, SlaSettings, load_rules
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from shared.calendar import WorkingDayCalendar
-from shared.reports.policy import SlaPolicy, load_policy
-
-
-class SlaSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LAPOR_SLA_", extra="ignore")
-
-    policy_file: Path | None = Field(
-        default=None,
-        description="Policy file (JSON or TOML, see shared.reports.policy); unset: national limits",
-    )
-    calendar_file: Path | None = Field(
-        default=None,
-        description="Calendar override file (see shared.calendar); the shipped one if unset",
-    )
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The calendar and policy every deadline of this process is counted with."""
-
-    calendar: WorkingDayCalendar
-    policy: SlaPolicy
-
-
-def load_rules(settings: SlaSettings | None = None) -> Rules:
-    settings = settings or SlaSettings()
-    calendar = (
-        WorkingDayCalendar.from_file(settings.calendar_file)
-        if settings.calendar_file is not None
-        else WorkingDayCalendar.default()
-    )
-    return Rules(calendar, load_policy(settings.policy_file))
+__all__ = ["Rules", "SlaSettings", "load_rules"]

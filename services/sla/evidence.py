@@ -12,7 +12,8 @@ The JSON document (``format: lapor-evidence/1``) holds
     * ``trail_sha256``: SHA-256 of the canonical JSON of ``trail``;
     * ``signature``: Ed25519 over the canonical JSON (sorted keys, no spaces, UTF-8) of the whole
       document without its ``signature`` member. The public key is served at
-      ``GET /api/v1/evidence-key``; ``key_id`` is the first 16 hex digits of the SHA-256 of the
+      ``GET /api/v1/evidence-key`` (the key is shared/signing.py's, which also signs the store's
+      audit checkpoints); ``key_id`` is the first 16 hex digits of the SHA-256 of the
       raw 32-byte public key.
 
 EscalatedToOmbudsman carries ``evidence_sha256``: the SHA-256 of the canonical JSON of the trail
@@ -23,30 +24,21 @@ what the Ombudsman was sent: ``sha256(canonical_json(trail[:k]))`` where k is
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import hashlib
-import os
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from shared.i18n import dates, normalize_language
 from shared.i18n.jinja import install, page_context
 from shared.reports.deadlines import ReportDeadlines
 from shared.reports.lifecycle import ReportState
-from shared.store.chain import GENESIS, canonical_json, verify_chain
+from shared.store.chain import GENESIS, digest, trail_digest, verify_chain
 from shared.store.port import RecordedEvent
 
 FORMAT = "lapor-evidence/1"
-KEY_FILE = "sla-evidence-ed25519.pem"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -56,12 +48,12 @@ def trail_entry(event: RecordedEvent) -> dict[str, Any]:
 
 
 def sha256_of(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+    return digest(value)
 
 
 def trail_sha256(events: Sequence[RecordedEvent]) -> str:
     """The digest EscalatedToOmbudsman records: SHA-256 of the canonical JSON of the trail."""
-    return sha256_of([trail_entry(e) for e in events])
+    return trail_digest([trail_entry(e) for e in events])
 
 
 def check_chain(stream: str, trail: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -74,94 +66,6 @@ def check_chain(stream: str, trail: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "verified": not problems,
         "problems": [str(p) for p in problems],
     }
-
-
-# --- the signing key --------------------------------------------------------------------------
-class EvidenceSigner:
-    """An Ed25519 key generated once under `key_dir` (0600), shared by every replica."""
-
-    def __init__(self, key_dir: Path) -> None:
-        self.path = key_dir / KEY_FILE
-        self._key = self._load_or_create(key_dir)
-        raw = self._key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        self.public_key_raw = raw
-        self.key_id = hashlib.sha256(raw).hexdigest()[:16]
-
-    def _load_or_create(self, key_dir: Path) -> Ed25519PrivateKey:
-        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not self.path.exists():
-            key = Ed25519PrivateKey.generate()
-            pem = key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            temporary = key_dir / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(pem)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                # link() fails if another process created the key first: then that key wins.
-                with contextlib.suppress(FileExistsError):
-                    os.link(temporary, self.path)
-            finally:
-                temporary.unlink(missing_ok=True)
-        loaded = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise ValueError(f"{self.path} does not hold an Ed25519 private key")
-        return loaded
-
-    @property
-    def public_key_pem(self) -> str:
-        return (
-            self._key.public_key()
-            .public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            .decode()
-        )
-
-    def public_key_json(self) -> dict[str, str]:
-        return {
-            "algorithm": "Ed25519",
-            "key_id": self.key_id,
-            "public_key": base64.b64encode(self.public_key_raw).decode(),
-            "public_key_pem": self.public_key_pem,
-        }
-
-    def sign(self, document: dict[str, Any]) -> dict[str, Any]:
-        """The document with a `signature` member over everything else in it."""
-        unsigned = {k: v for k, v in document.items() if k != "signature"}
-        value = self._key.sign(canonical_json(unsigned).encode())
-        return unsigned | {
-            "signature": {
-                "algorithm": "Ed25519",
-                "key_id": self.key_id,
-                "public_key": base64.b64encode(self.public_key_raw).decode(),
-                "signed": "canonical JSON (sorted keys, no spaces, UTF-8) of the document"
-                " without its signature member",
-                "value": base64.b64encode(value).decode(),
-            }
-        }
-
-
-def verify_document(document: dict[str, Any], public_key_raw: bytes) -> bool:
-    """True when the document's signature verifies with the given raw Ed25519 public key."""
-    signature = document.get("signature")
-    if not isinstance(signature, dict) or signature.get("algorithm") != "Ed25519":
-        return False
-    unsigned = {k: v for k, v in document.items() if k != "signature"}
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key_raw).verify(
-            base64.b64decode(signature["value"]), canonical_json(unsigned).encode()
-        )
-    except (InvalidSignature, ValueError, KeyError):
-        return False
-    return True
 
 
 # --- the document -----------------------------------------------------------------------------
@@ -234,6 +138,39 @@ def build_document(
         "trail_sha256": sha256_of(trail),
         "chain": check_chain(stream, trail),
     }
+
+
+def with_checkpoint(document: dict[str, Any], vouched: dict[str, Any] | None) -> dict[str, Any]:
+    """The document with `checkpoint`: the newest head of the report's stream a signed store
+    checkpoint vouched for (its Merkle proof, the checkpoint's signed part and signature; see
+    shared/audit/checkpoints.py `head_evidence_holds`), and `chain` telling whether the trail
+    still holds that head. Null: no checkpoint covers the report yet (its first seconds)."""
+    chain = dict(document["chain"])
+    trail = document["trail"]
+    if vouched is not None:
+        if vouched.get("missing"):
+            problem = (
+                f"the signed checkpoint at position {vouched['position']} that vouched for this"
+                " trail is missing from the store"
+            )
+        else:
+            head = vouched["head"]
+            held = {e["stream_version"]: e["hash"] for e in trail}.get(head["version"])
+            problem = None
+            if held != head["hash"]:
+                newest = max((e["stream_version"] for e in trail), default=0)
+                problem = (
+                    f"{head['stream']}: its newest event(s) were deleted: v{head['version']}"
+                    f" ({head['hash'][:12]}…) was vouched for by the signed checkpoint at position"
+                    f" {vouched['position']}, the trail ends at v{newest}"
+                    if held is None and newest < head["version"]
+                    else f"{head['stream']} v{head['version']}: not the event the signed"
+                    f" checkpoint at position {vouched['position']} vouched for"
+                )
+        if problem:
+            chain["problems"] = [*chain["problems"], problem]
+            chain["verified"] = False
+    return document | {"chain": chain, "checkpoint": vouched}
 
 
 def _covered(trail: Sequence[dict[str, Any]], escalation: RecordedEvent) -> int | None:

@@ -131,6 +131,25 @@ class EscalationOutcome(BaseModel):
     evidence: EvidenceLinks
 
 
+class EscalationRow(BaseModel):
+    """One escalated report in the Ombudsman's list."""
+
+    tracking_id: str
+    escalated_at: str = Field(description="ISO 8601 with offset")
+    ombudsman_office: str = Field(description="Agency code of the office that received it")
+    ombudsman_office_name: str | None
+    province_code: str | None
+    region_code: str | None
+    agency_code: str | None = Field(description="The institution holding the report then")
+    agency_name: str | None
+    grounds: str | None = Field(
+        description="no_final_answer (60 working days) or reopened_without_answer (5 after a"
+        " reopening)"
+    )
+    evidence_sha256: str | None = Field(description="Digest of the trail the reporter sent")
+    evidence: EvidenceLinks
+
+
 class EvidenceKey(BaseModel):
     algorithm: str = Field(description='"Ed25519"')
     key_id: str = Field(description="First 16 hex digits of SHA-256 of the raw public key")

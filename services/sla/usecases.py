@@ -10,73 +10,30 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from typing import Any, Literal
 
 from services.sla import views
 from services.sla.config import Rules
-from services.sla.evidence import EvidenceSigner, build_document, trail_sha256
+from services.sla.evidence import build_document, with_checkpoint
+from shared.audit.checkpoints import head_evidence
+from shared.audit.events import StoreCheckpointed
 from shared.auth import Principal, Role
 from shared.calendar import Holiday, deadline_end, timezone_for_region
-from shared.directory.model import Directory
 from shared.errors import DomainError
-from shared.events.base import Actor
-from shared.reports.commands import EscalateToOmbudsman
-from shared.reports.deadlines import ReportDeadlines, Stage, State, derive
-from shared.reports.facts import facts_of
-from shared.reports.lifecycle import ReportNotFound, ReportState
+from shared.reports.deadlines import ReportDeadlines, Stage, State
+from shared.reports.escalation import ombudsman_office
+from shared.reports.lifecycle import ReportNotFound, ReportState, stream_name
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
+from shared.runtime.escalation import Escalated, Escalations
 from shared.runtime.projection import ViewReader
-from shared.runtime.repository import Meta
 from shared.runtime.service import Context
+from shared.signing import Signer
 from shared.store.port import RecordedEvent
 
 
 class OtherInstitution(DomainError):
     """An institution asking for another institution's deadlines."""
-
-
-class NotEligible(DomainError):
-    """The report may not be escalated (yet): `reason`, and from when it may (if a matter of
-    time)."""
-
-    def __init__(
-        self, reason: str, eligible_from: datetime | None, opens_on: date | None = None
-    ) -> None:
-        super().__init__(f"not eligible for escalation: {reason}")
-        self.eligible_from = eligible_from
-        self.opens_on = opens_on
-
-
-@dataclass(frozen=True)
-class Escalated:
-    """The escalation of a report: made by this request (`new`) or found in its stream."""
-
-    tracking_id: str
-    new: bool
-    ombudsman_office: str | None
-    ombudsman_office_name: str | None
-    province_code: str | None
-    evidence_sha256: str | None
-    escalated_at: datetime
-
-
-@cache
-def _directory() -> Directory:
-    return Directory.load()
-
-
-def ombudsman_office(region_code: str | None) -> dict[str, str]:
-    """The Ombudsman RI office for a report's region (its province's, else the national one)."""
-    directory = _directory()
-    office = directory.ombudsman_office_for(region_code)
-    return {
-        "code": office.code,
-        "name": office.name,
-        "province_code": directory.province_of(region_code) or "",
-    }
 
 
 def may_read(state: ReportState, who: Principal) -> bool:
@@ -103,12 +60,18 @@ class Sla:
     """The use cases of the sla service, on one process's calendar and policy (`rules`)."""
 
     def __init__(
-        self, ctx: Context, rules: Rules, reader: ViewReader, signer: EvidenceSigner
+        self,
+        ctx: Context,
+        rules: Rules,
+        reader: ViewReader,
+        signer: Signer,
+        escalations: Escalations,
     ) -> None:
         self.ctx = ctx
         self.rules = rules
         self.reader = reader
         self.signer = signer
+        self.escalations = escalations
 
     # -- the calendar --
     def working_days(self, start: date, days: int, region: str | None) -> tuple[date, datetime]:
@@ -155,62 +118,45 @@ class Sla:
 
     # -- escalation and evidence --
     def derived(self, tracking_id: str, events: list[RecordedEvent]) -> ReportDeadlines:
-        return derive(tracking_id, facts_of(events), self.rules.calendar, self.rules.policy)
+        return self.escalations.deadlines(tracking_id, events)
 
     async def load(self, tracking_id: str) -> tuple[ReportState, list[RecordedEvent]]:
-        state, events = await self.ctx.reports.load(tracking_id)
-        if state is None:
-            raise ReportNotFound(tracking_id)
-        return state, events
+        return await self.escalations.load(tracking_id)
 
     async def escalate(
         self, state: ReportState, events: list[RecordedEvent], correlation_id: str
     ) -> Escalated:
-        """Escalate to the Ombudsman after 60 working days (policy) without any follow-up; a
-        report escalated before answers with that escalation."""
-        tracking_id = state.tracking_id
-        if state.escalated:
-            done = next(e for e in events if e.event_type == "EscalatedToOmbudsman")
-            return Escalated(
-                tracking_id=tracking_id,
-                new=False,
-                ombudsman_office=done.data.get("ombudsman_office"),
-                ombudsman_office_name=None,
-                province_code=done.data.get("province_code"),
-                evidence_sha256=done.data.get("evidence_sha256"),
-                escalated_at=done.occurred_at,
+        """Escalate to the Ombudsman (the shared use case: the same on the web and by SMS);
+        `EscalationNotOpen` names the day it opens."""
+        return await self.escalations.escalate(state, events, correlation_id)
+
+    async def escalation_list(
+        self, principal: Principal, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """Escalated reports for the Ombudsman (their region's), newest first."""
+        sql, params = views.escalations_query(
+            region_prefix=principal.region, office=None, limit=limit, offset=offset
+        )
+        directory = await self.escalations.directory.get()
+        rows = []
+        for row in await self.reader.fetchall(sql, params):
+            office = directory.find(row["ombudsman_office"])
+            holder = directory.find(row["agency_code"]) if row["agency_code"] else None
+            rows.append(
+                {
+                    "tracking_id": row["tracking_id"],
+                    "escalated_at": row["escalated_at"],
+                    "ombudsman_office": row["ombudsman_office"],
+                    "ombudsman_office_name": office.name if office else None,
+                    "province_code": row["province_code"],
+                    "region_code": row["region_code"],
+                    "agency_code": row["agency_code"],
+                    "agency_name": holder.name if holder else None,
+                    "grounds": row["grounds"],
+                    "evidence_sha256": row["evidence_sha256"],
+                }
             )
-        eligibility = self.derived(tracking_id, events).escalation_eligibility(self.ctx.clock.now())
-        if not eligibility.eligible:
-            raise NotEligible(eligibility.reason, eligibility.eligible_from, eligibility.opens_on)
-        office = ombudsman_office(state.region_code)
-        stored = await self.ctx.reports.execute(
-            tracking_id,
-            EscalateToOmbudsman(
-                ombudsman_office=office["code"],
-                province_code=office["province_code"] or None,
-                eligible=True,
-                grounds=eligibility.grounds,
-                # What the reporter saw when asking; a breach the ticker records before the
-                # append is not covered (the pack says how many events are: evidence.py).
-                evidence_sha256=trail_sha256(events),
-            ),
-            Meta(
-                actor=Actor(kind="citizen", id="anonymous" if state.anonymous else "reporter"),
-                correlation_id=correlation_id,
-                idempotency_key=f"sla:escalate:{tracking_id}",
-            ),
-        )
-        event = stored[0]
-        return Escalated(
-            tracking_id=tracking_id,
-            new=True,
-            ombudsman_office=office["code"],
-            ombudsman_office_name=office["name"],
-            province_code=event.data.get("province_code"),
-            evidence_sha256=event.data.get("evidence_sha256"),
-            escalated_at=event.occurred_at,
-        )
+        return rows
 
     async def officer_reads(self, state: ReportState, who: Principal) -> None:
         """An officer reads a report's evidence: only within their remit (else, as for a report
@@ -228,16 +174,42 @@ class Sla:
                 at=self.ctx.clock.now(),
             )
 
-    def evidence(self, state: ReportState, events: list[RecordedEvent]) -> dict[str, Any]:
-        """The signed evidence pack of a report as of now."""
+    async def evidence(self, state: ReportState, events: list[RecordedEvent]) -> dict[str, Any]:
+        """The signed evidence pack of a report as of now, with the newest head of its stream
+        a signed store checkpoint vouched for: a trail whose newest events were deleted is
+        `verified: false` and says so."""
+        directory = await self.escalations.directory.get()
+        office = ombudsman_office(directory, state.region_code)
         document = build_document(
             state,
             events,
             self.derived(state.tracking_id, events),
             generated_at=self.ctx.clock.now(),
-            ombudsman_office=ombudsman_office(state.region_code),
+            ombudsman_office={
+                "code": office.code,
+                "name": office.name,
+                "province_code": directory.province_of(state.region_code) or "",
+            },
         )
-        return self.signer.sign(document)
+        vouched = await self.vouched_head(stream_name(state.tracking_id))
+        return self.signer.sign(with_checkpoint(document, vouched))
+
+    async def vouched_head(self, stream: str) -> dict[str, Any] | None:
+        """What proves the stream's newest checkpointed head: the head, its Merkle proof and
+        the checkpoint's signed part and signature (None: no checkpoint covers it yet)."""
+        row = await self.reader.fetchone(
+            "SELECT checkpoint_position FROM audit_heads WHERE stream = ?", (stream,)
+        )
+        if row is None:
+            return None
+        position = int(row["checkpoint_position"])
+        found = await self.ctx.store.read_all(position - 1, 1)
+        if not found or found[0].position != position:
+            return {"position": position, "missing": True}
+        checkpoint = found[0].payload()
+        if not isinstance(checkpoint, StoreCheckpointed):
+            return {"position": position, "missing": True}
+        return head_evidence(checkpoint, position, stream)
 
 
 # --- compliance -------------------------------------------------------------------------------

@@ -65,13 +65,34 @@ CREATE INDEX IF NOT EXISTS deadlines_by_report ON deadlines (tracking_id, stage,
 CREATE INDEX IF NOT EXISTS deadlines_by_agency ON deadlines (agency_code, stage);
 CREATE INDEX IF NOT EXISTS deadlines_by_status ON deadlines (status, deadline_utc);
 CREATE INDEX IF NOT EXISTS deadlines_by_action ON deadlines (action_at) WHERE action IS NOT NULL;
+CREATE TABLE IF NOT EXISTS escalations (
+    tracking_id TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    escalated_at TEXT NOT NULL,
+    ombudsman_office TEXT NOT NULL,
+    province_code TEXT,
+    region_code TEXT,
+    agency_code TEXT,
+    grounds TEXT,
+    evidence_sha256 TEXT
+);
+CREATE INDEX IF NOT EXISTS escalations_by_office ON escalations (ombudsman_office, position);
 CREATE TABLE IF NOT EXISTS timer_done (
     action_key TEXT PRIMARY KEY,
     outcome TEXT NOT NULL,
     done_at TEXT NOT NULL
 );
+-- The newest head of each report's stream a signed store checkpoint vouched for (the relay's
+-- StoreCheckpointed): what the evidence pack proves the trail against.
+CREATE TABLE IF NOT EXISTS audit_heads (
+    stream TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    checkpoint_position INTEGER NOT NULL
+);
 """
-TABLES = ("sla_reports", "deadlines", "timer_done")
+TABLES = ("sla_reports", "deadlines", "escalations", "timer_done", "audit_heads")
+VERSION = 2  # PRAGMA user_version of the view file: raise it when SCHEMA changes
 
 _INSERT = (
     "INSERT INTO deadlines (key, tracking_id, stage, cycle, agency_code, region_code, limit_text,"
@@ -125,6 +146,9 @@ def make_apply(rules: Rules) -> Apply:
     """The projector's apply: fold the event into its report's facts and re-derive."""
 
     def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        if event.event_type == "StoreCheckpointed":
+            _vouched(conn, event)
+            return
         if not event.stream.startswith("report-"):
             return
         fact = fact_of_recorded(event)
@@ -140,6 +164,8 @@ def make_apply(rules: Rules) -> Apply:
             return  # delivered again
         facts.append(fact)
         derived = derive(tracking_id, facts, rules.calendar, rules.policy)
+        if event.event_type == "EscalatedToOmbudsman":
+            _escalated(conn, event, tracking_id, derived.region_code, derived.agency_code)
         conn.execute(
             "INSERT INTO sla_reports (tracking_id, facts, status, region_code, agency_code)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT(tracking_id) DO UPDATE SET facts = excluded.facts,"
@@ -157,6 +183,66 @@ def make_apply(rules: Rules) -> Apply:
         conn.executemany(_INSERT, [_row(d) for d in derived.deadlines])
 
     return apply
+
+
+def _vouched(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+    conn.executemany(
+        "INSERT INTO audit_heads (stream, version, hash, checkpoint_position)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT(stream) DO UPDATE SET version = excluded.version,"
+        " hash = excluded.hash, checkpoint_position = excluded.checkpoint_position"
+        " WHERE excluded.version >= audit_heads.version",
+        [
+            (stream, version, event_hash, event.position)
+            for stream, version, event_hash in event.data.get("heads", ())
+            if stream.startswith("report-")
+        ],
+    )
+
+
+def _escalated(
+    conn: sqlite3.Connection,
+    event: RecordedEvent,
+    tracking_id: str,
+    region_code: str | None,
+    agency_code: str | None,
+) -> None:
+    """The Ombudsman's list: one row per escalated report (what the office needs to find it)."""
+    data = event.data
+    conn.execute(
+        "INSERT OR IGNORE INTO escalations (tracking_id, position, escalated_at, ombudsman_office,"
+        " province_code, region_code, agency_code, grounds, evidence_sha256)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            tracking_id,
+            event.position,
+            event.occurred_at.isoformat(),
+            data.get("ombudsman_office") or "",
+            data.get("province_code"),
+            region_code,
+            agency_code,
+            data.get("grounds"),
+            data.get("evidence_sha256"),
+        ),
+    )
+
+
+def escalations_query(
+    *, region_prefix: str | None, office: str | None, limit: int, offset: int
+) -> tuple[str, list[object]]:
+    """SQL (and parameters) of one page of escalations, newest first; `region_prefix`: only
+    reports of that region (a report without a region goes to the national office)."""
+    where: list[str] = []
+    params: list[object] = []
+    if region_prefix is not None:
+        where.append("region_code LIKE ?")
+        params.append(region_prefix + "%")
+    if office is not None:
+        where.append("ombudsman_office = ?")
+        params.append(office)
+    sql = "SELECT * FROM escalations"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY position DESC LIMIT ? OFFSET ?", [*params, limit, offset]
 
 
 def _count(fact: Fact) -> None:

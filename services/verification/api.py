@@ -22,21 +22,25 @@ from fastapi.responses import JSONResponse
 from services.verification.models import (
     REGION_PATTERN,
     ActionOutcome,
+    AdminReplyIn,
     BulkVerifyIn,
     BulkVerifyOut,
     ConflictOut,
     DuplicateSuggestion,
+    ForwardIn,
     InvalidOut,
     NotOurAuthorityIn,
     PostponeIn,
     Problem,
     ProtectionIn,
+    PublicTextIn,
     QueueRow,
     RejectIn,
     ReportDetail,
     RequestCompletionIn,
     VerifyIn,
 )
+from services.verification.process import refer_command
 from services.verification.usecases import (
     Conflict,
     Desk,
@@ -48,7 +52,7 @@ from services.verification.usecases import (
 from services.verification.views import QueueFilter
 from shared.auth import Principal, Role
 from shared.http.common import correlation_id
-from shared.reports.commands import Command, PostponeReport, ReferReport, RequestCompletion
+from shared.reports.commands import Command, ReplyAsAdministrator, SetPublicText
 from shared.reports.events import Classification, Status
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.runtime.service import Context
@@ -139,8 +143,11 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
     ) -> list[QueueRow]:
         """Reports waiting for an administrator, oldest first, each with its time left.
 
-        Without `status`: submitted reports that are not postponed beyond today. A regional
-        admin sees only their region. The total is in the `X-Total-Count` header.
+        Without `status`: everything that needs an administrator: new reports (and those the
+        reporter completed after a request, `amended_after_request`) not postponed beyond today,
+        and reports an institution returned (`returned`, with their 3-working-day re-forward
+        deadline in `time_left`). A regional admin sees only their region. The total is in the
+        `X-Total-Count` header.
         """
         rows, total = await desk.queue(
             principal,
@@ -194,8 +201,11 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         body: RequestCompletionIn,
         idempotency_key: IdempotencyKey = None,
     ) -> ActionOutcome:
-        """Ask the reporter to complete the report; the deadline pauses until they do."""
-        command = RequestCompletion(note=body.note)
+        """Ask the reporter to complete the report; the deadline pauses until they do. The
+        request says (in the text the reporter receives) that the report closes as incomplete
+        10 working days later without an answer; the reporter is reminded after 5."""
+        await desk.load_for(principal, tracking_id)  # 403 and 404 first
+        command = await desk.completion_command(tracking_id, body.note)
         return await act(request, principal, tracking_id, command, idempotency_key)
 
     @r.post("/reports/{tracking_id}/reject", responses=ACTION_ERRORS)
@@ -220,10 +230,10 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         body: PostponeIn,
         idempotency_key: IdempotencyKey = None,
     ) -> ActionOutcome:
-        """Hide the report from the queue until a later day (within a year)."""
+        """Hide the report from the queue until a later day, at the latest its due date: the
+        deadline never moves (422 naming `until` beyond it)."""
         await desk.load_for(principal, tracking_id)  # 403 and 404 before judging the body
-        desk.check_postpone(body.until)
-        command = PostponeReport(until=body.until, note=body.note)
+        command = await desk.postpone_command(tracking_id, body.until, body.note)
         return await act(request, principal, tracking_id, command, idempotency_key)
 
     @r.post("/reports/{tracking_id}/not-our-authority", responses=ACTION_ERRORS)
@@ -234,9 +244,51 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         body: Annotated[NotOurAuthorityIn | None, Body()] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> ActionOutcome:
-        """Refer the report to another region's admins, or (without `to_region`) nationally."""
+        """Not our authority: a regional desk sends the report up to the national desk; the
+        national desk may refer it to a region's admins (`to_region`). Also for a report an
+        institution returned."""
         body = body or NotOurAuthorityIn()
-        command = ReferReport(to_region=body.to_region, note=body.note)
+        command = refer_command(principal, body.to_region, body.note)
+        return await act(request, principal, tracking_id, command, idempotency_key)
+
+    @r.post("/reports/{tracking_id}/forward", responses=ACTION_ERRORS)
+    async def forward(
+        tracking_id: TrackingId,
+        principal: Admin,
+        request: Request,
+        body: ForwardIn,
+        idempotency_key: IdempotencyKey = None,
+    ) -> ActionOutcome:
+        """Forward a report an institution returned (or a verified one) to an institution of
+        the directory; its first follow-up is due under that institution's limit from now."""
+        await desk.load_for(principal, tracking_id)
+        command = await desk.forward_command(tracking_id, body.agency_code)
+        return await act(request, principal, tracking_id, command, idempotency_key)
+
+    @r.post("/reports/{tracking_id}/reply", responses=ACTION_ERRORS)
+    async def reply(
+        tracking_id: TrackingId,
+        principal: Admin,
+        request: Request,
+        body: AdminReplyIn,
+        idempotency_key: IdempotencyKey = None,
+    ) -> ActionOutcome:
+        """An administrator answers on a followed-up report's page (AdministratorReplied): the
+        reporter sees it, and it restarts the 10 working days to closing after a final answer."""
+        command = ReplyAsAdministrator(text=body.text)
+        return await act(request, principal, tracking_id, command, idempotency_key)
+
+    @r.post("/reports/{tracking_id}/public-text", responses=ACTION_ERRORS)
+    async def public_text(
+        tracking_id: TrackingId,
+        principal: Admin,
+        request: Request,
+        body: PublicTextIn,
+        idempotency_key: IdempotencyKey = None,
+    ) -> ActionOutcome:
+        """Set what the public reads of the report (PublicTextSet), e.g. without a phone number
+        or a name; the reporter and the institution keep the original."""
+        command = SetPublicText(title=body.title, body=body.body, note=body.note)
         return await act(request, principal, tracking_id, command, idempotency_key)
 
     @r.post("/reports/{tracking_id}/protection", responses=ACTION_ERRORS)

@@ -10,11 +10,11 @@ from fastapi import FastAPI
 
 from services.verification import api, pages
 from services.verification.usecases import Desk, categories
-from services.verification.views import SCHEMA, TABLES, DeskViews
-from shared.calendar import WorkingDayCalendar
-from shared.reports.policy import DEFAULT_POLICY
+from services.verification.views import SCHEMA, TABLES, VERSION, DeskViews
 from shared.runtime.bus import Periodic, Service
+from shared.runtime.directory import LiveDirectory, follow
 from shared.runtime.projection import Projector
+from shared.runtime.rules import Rules, load_rules
 from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
@@ -23,9 +23,10 @@ NAME = "verification"
 QUEUE_DEPTH_EVERY_SECONDS = 15.0
 
 
-def create_projector(settings: Settings, calendar: WorkingDayCalendar | None = None) -> Projector:
-    views = DeskViews(calendar or WorkingDayCalendar.default(), DEFAULT_POLICY)
-    return Projector(settings.view_db(NAME), NAME, SCHEMA, views.apply, TABLES)
+def create_projector(settings: Settings, rules: Rules | None = None) -> Projector:
+    rules = rules or load_rules()
+    views = DeskViews(rules.calendar, rules.policy)
+    return Projector(settings.view_db(NAME), NAME, SCHEMA, views.apply, TABLES, VERSION)
 
 
 def create_projectors(settings: Settings) -> list[Projector]:
@@ -34,13 +35,17 @@ def create_projectors(settings: Settings) -> list[Projector]:
 
 
 def build(ctx: Context) -> Service:
-    # One calendar for the deadlines the view derives and the days left the desk counts.
-    calendar = WorkingDayCalendar.default()
-    projector = create_projector(ctx.settings, calendar)
-    desk = Desk(ctx.reports, projector, ctx.clock, calendar, ctx.caught_up)
+    # One calendar and policy for the deadlines the view derives and the days the desk counts.
+    rules = load_rules()
+    projector = create_projector(ctx.settings, rules)
+    directory = LiveDirectory(ctx.store)
+    desk = Desk(
+        ctx.reports, projector, ctx.clock, rules.calendar, ctx.caught_up, directory, rules.policy
+    )
     return Service(
         routers=[api.router(ctx, desk), pages.router(ctx, desk, categories)],
         projectors=[projector],
+        react=follow(directory),
         periodic=[
             Periodic("queue_depth", lambda: QUEUE_DEPTH_EVERY_SECONDS, desk.refresh_queue_depth)
         ],

@@ -65,6 +65,32 @@ class NotOurAuthorityIn(BaseModel):
     )
 
 
+class ForwardIn(BaseModel):
+    """Forward a returned report to an institution (its follow-up deadline counted from now)."""
+
+    model_config = ConfigDict(extra="forbid")
+    agency_code: str = Field(pattern=AGENCY_PATTERN, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AdminReplyIn(BaseModel):
+    """An administrator's answer on the report's follow-up page (it restarts the 10 working days
+    after which a report with a final answer closes)."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class PublicTextIn(BaseModel):
+    """What the public reads of the report instead of the reporter's words (a phone number or a
+    name taken out); the reporter and the institution keep the original."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=10_000)
+    note: str | None = Field(default=None, max_length=2000)
+
+
 class ProtectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     anonymous: bool | None = None
@@ -79,9 +105,10 @@ class BulkVerifyIn(BaseModel):
 
 # --- the queue and one report ------------------------------------------------------------------
 class TimeLeft(BaseModel):
-    """The verification deadline (3 working days in the region's calendar, paused while the
-    reporter completes the report). While paused only `working_days_left` is known: the working
-    days the admins will have again once the reporter answers."""
+    """The desk's deadline: verification (3 working days in the region's calendar, paused while
+    the reporter completes the report), or re-forwarding a report an institution returned (3
+    working days). While paused only `working_days_left` is known: the working days the admins
+    will have again once the reporter answers."""
 
     due_date: date | None
     due_at: str | None = Field(description="The end of the due day, in the region's time zone")
@@ -101,6 +128,13 @@ class DeskLocation(BaseModel):
     lon: float | None
     region_code: str | None
     address: str | None
+
+
+class ReturnedInfo(BaseModel):
+    by: str | None = Field(description="The institution that returned it")
+    reason: str | None
+    note: str | None
+    suggested_agency: str | None = Field(description="Who LAPOR or the institution suggests")
 
 
 class QueueRow(BaseModel):
@@ -129,6 +163,18 @@ class QueueRow(BaseModel):
     completion_note: str | None
     verification_breached: bool
     time_left: TimeLeft | None = Field(description="None once the report has left the desk")
+    deadline_stage: Literal["verification", "reforward"] | None = Field(
+        default=None, description="Which deadline `time_left` counts down"
+    )
+    reforward_breached: bool = False
+    amended_after_request: bool = Field(
+        default=False, description="The reporter answered a completion request: decide again"
+    )
+    returned: ReturnedInfo | None = Field(
+        default=None, description="For a returned report: who returned it and why"
+    )
+    public_title: str | None = Field(default=None, description="The public text, if one is set")
+    public_body: str | None = None
 
 
 class DuplicateLink(BaseModel):
@@ -184,7 +230,15 @@ class ActionOutcome(BaseModel):
 
     tracking_id: str
     action: Literal[
-        "verify", "reject", "request-completion", "postpone", "not-our-authority", "protection"
+        "verify",
+        "reject",
+        "request-completion",
+        "postpone",
+        "not-our-authority",
+        "protection",
+        "forward",
+        "reply",
+        "public-text",
     ]
     status: Status
     changed: bool

@@ -24,14 +24,18 @@ from starlette.datastructures import FormData
 
 from services.verification.models import (
     MAX_BULK,
+    AdminReplyIn,
     ConflictDetail,
+    ForwardIn,
     NotOurAuthorityIn,
     PostponeIn,
     ProtectionIn,
+    PublicTextIn,
     RejectIn,
     RequestCompletionIn,
     VerifyIn,
 )
+from services.verification.process import refer_command
 from services.verification.usecases import (
     Conflict,
     Desk,
@@ -43,10 +47,11 @@ from services.verification.usecases import (
 )
 from services.verification.views import QueueFilter
 from shared.auth import InvalidToken, Principal, Role, verify_token
+from shared.errors import InvalidInput
 from shared.http.common import correlation_id
 from shared.http.csrf import Csrf
 from shared.http.security import STAFF_PAGE_HEADERS
-from shared.reports.commands import Command, PostponeReport, ReferReport, RequestCompletion
+from shared.reports.commands import Command, ReplyAsAdministrator, SetPublicText
 from shared.reports.events import Classification, RejectionReason, Status
 from shared.reports.lifecycle import ReportNotFound
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -64,9 +69,12 @@ DONE_MESSAGES = {
     "postpone": "Report {id} postponed.",
     "not-our-authority": "Report {id} referred onwards.",
     "protection": "Protection of report {id} changed.",
+    "forward": "Laporan {id} diteruskan ke instansi. / Report {id} forwarded.",
+    "reply": "Tanggapan admin untuk {id} tersimpan. / Your answer on {id} is recorded.",
+    "public-text": "Teks publik {id} tersimpan. / The public text of {id} is saved.",
 }
 # After these, the report leaves the queue: go back to the queue for the next one.
-BACK_TO_QUEUE = {"verify", "reject", "not-our-authority"}
+BACK_TO_QUEUE = {"verify", "reject", "not-our-authority", "forward"}
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -329,6 +337,9 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             classifications=[c.value for c in Classification],
             reasons=[reason.value for reason in RejectionReason],
             today=desk.today(report.location.region_code).isoformat(),
+            agencies=await desk.agency_choices(report),
+            completion_days=desk.policy.national.completion_expiry.days,
+            reminder_days=desk.policy.national.completion_reminder.days,
         )
 
     def tracking_id_or_none(raw: str) -> str | None:
@@ -364,7 +375,9 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 message += " (nothing changed: it was already so)"
         return await report_page(principal, token, normal, message=message)
 
-    async def command_from(action: str, form: Mapping[str, Any], tracking_id: str) -> Command:
+    async def command_from(
+        action: str, form: Mapping[str, Any], tracking_id: str, principal: Principal
+    ) -> Command:
         model: type[BaseModel]
         if action == "verify":
             data = form_fields(
@@ -376,7 +389,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return verify_command(VerifyIn.model_validate(data))
         if action == "request-completion":
             body = RequestCompletionIn.model_validate(form_fields(form, ("note",)))
-            return RequestCompletion(note=body.note)
+            return await desk.completion_command(tracking_id, body.note)
         if action == "reject":
             rejection = RejectIn.model_validate(
                 form_fields(form, ("reason", "note", "duplicate_of"))
@@ -391,11 +404,19 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             )
         if action == "postpone":
             postpone = PostponeIn.model_validate(form_fields(form, ("until", "note")))
-            desk.check_postpone(postpone.until)
-            return PostponeReport(until=postpone.until, note=postpone.note)
+            return await desk.postpone_command(tracking_id, postpone.until, postpone.note)
         if action == "not-our-authority":
             refer = NotOurAuthorityIn.model_validate(form_fields(form, ("to_region", "note")))
-            return ReferReport(to_region=refer.to_region, note=refer.note)
+            return refer_command(principal, refer.to_region, refer.note)
+        if action == "forward":
+            forward = ForwardIn.model_validate(form_fields(form, ("agency_code", "note")))
+            return await desk.forward_command(tracking_id, forward.agency_code)
+        if action == "reply":
+            reply = AdminReplyIn.model_validate(form_fields(form, ("text",)))
+            return ReplyAsAdministrator(text=reply.text)
+        if action == "public-text":
+            text = PublicTextIn.model_validate(form_fields(form, ("title", "body", "note")))
+            return SetPublicText(title=text.title, body=text.body, note=text.note)
         if action == "protection":
             model = ProtectionIn
             protect = model.model_validate(
@@ -424,7 +445,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         outcome: Outcome
         try:
             await desk.load_for(principal, normal)
-            command = await command_from(action, form, normal)
+            command = await command_from(action, form, normal, principal)
             outcome = await desk.act(
                 normal,
                 command,
@@ -436,7 +457,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return await report_page(
                 principal, token, normal, status_code=422, error=validation_message(error)
             )
-        except Invalid as error:
+        except (Invalid, InvalidInput) as error:
             return await report_page(principal, token, normal, status_code=422, error=str(error))
         except Conflict as error:
             return await report_page(

@@ -25,6 +25,8 @@ import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.verification import views
+from services.verification.errors import Forbidden as Forbidden  # re-exported for the edges
+from services.verification.errors import Invalid as Invalid
 from services.verification.models import (
     ActionOutcome,
     ActorOut,
@@ -43,9 +45,17 @@ from services.verification.models import (
     ProtectionIn,
     QueueRow,
     ReportDetail,
+    ReturnedInfo,
     StateSummary,
     TimeLeft,
     VerifyIn,
+)
+from services.verification.process import (
+    closes_on,
+    completion_note,
+    forward_choices,
+    forward_command,
+    verification_due,
 )
 from services.verification.similarity import (
     NEARBY_METRES,
@@ -54,7 +64,7 @@ from services.verification.similarity import (
     haversine_metres,
     jaccard,
 )
-from services.verification.views import OPEN_STATUSES, QueueFilter
+from services.verification.views import QueueFilter
 from shared.auth import Principal
 from shared.calendar import WorkingDayCalendar, local_date, timezone_for_region
 from shared.clock import Clock
@@ -65,15 +75,20 @@ from shared.logs import get_logger
 from shared.reports.commands import (
     ChangeProtection,
     Command,
+    ForwardReport,
     PostponeReport,
     ReferReport,
     RejectReport,
+    ReplyAsAdministrator,
     RequestCompletion,
+    SetPublicText,
     VerifyReport,
 )
 from shared.reports.events import RejectionReason, Status
 from shared.reports.lifecycle import InvalidTransition, ReportNotFound, ReportState, decide
+from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
+from shared.runtime.directory import LiveDirectory
 from shared.runtime.projection import Projector, ViewReader
 from shared.runtime.repository import Meta, ReportRepository
 from shared.store.port import RecordedEvent, WrongExpectedVersion
@@ -113,23 +128,12 @@ ACTIONS: dict[type[Command], Action] = {
     PostponeReport: Action("postpone", "ReportPostponed", False),
     ReferReport: Action("not-our-authority", "ReportReferred", False),
     ChangeProtection: Action("protection", "ProtectionChanged", False),
+    # A returned report forwarded again (a different institution than another admin chose is a
+    # conflict the domain reports: the report is with an institution again).
+    ForwardReport: Action("forward", "ForwardedToOPD", False),
+    ReplyAsAdministrator: Action("reply", "AdministratorReplied", False),
+    SetPublicText: Action("public-text", "PublicTextSet", False),
 }
-
-
-class Forbidden(Exception):
-    """The caller may not do this (403)."""
-
-
-class Invalid(Exception):
-    """Bad input that only the desk can judge (422), naming the field."""
-
-    def __init__(self, field: str, msg: str) -> None:
-        super().__init__(f"{field}: {msg}")
-        self.field = field
-        self.msg = msg
-
-    def detail(self) -> list[dict[str, Any]]:
-        return [{"loc": ["body", self.field], "field": self.field, "msg": self.msg}]
 
 
 class Conflict(Exception):
@@ -268,6 +272,8 @@ class Desk:
         clock: Clock,
         calendar: WorkingDayCalendar | None = None,
         caught_up: Callable[[int | None], Awaitable[bool]] | None = None,
+        directory: LiveDirectory | None = None,
+        policy: SlaPolicy = DEFAULT_POLICY,
     ) -> None:
         self.reports = reports
         self.caught_up = caught_up or _nothing_to_wait_for
@@ -276,6 +282,39 @@ class Desk:
         self.clock = clock
         # The calendar the deadlines were derived with (for the working days left until them).
         self.calendar = calendar or WorkingDayCalendar.default()
+        self.directory = directory or LiveDirectory(reports.store)
+        self.policy = policy
+
+    # -- commands that carry the process's dates (see process.py) --
+    async def completion_command(self, tracking_id: str, note: str) -> RequestCompletion:
+        """The request, saying when the report closes as incomplete without an answer."""
+        state, _ = await self.reports.load(tracking_id)
+        region = state.region_code if state is not None else None
+        closing = closes_on(self.now(), region, self.calendar, self.policy)
+        days = self.policy.national.completion_expiry.days
+        return RequestCompletion(note=completion_note(note, closing, days))
+
+    async def postpone_command(
+        self, tracking_id: str, until: date, note: str | None
+    ) -> PostponeReport:
+        """Postponing hides the report from the queue until `until`, never past its due date."""
+        self.check_postpone(until)
+        _, events = await self.reports.load(tracking_id)
+        due = verification_due(tracking_id, events, self.calendar, self.policy)
+        return PostponeReport(until=until, note=note, due=due)
+
+    async def agency_choices(self, report: ReportDetail) -> list[tuple[str, str]]:
+        """Where the console offers to forward a returned report (code, name), best first."""
+        suggested = report.returned.suggested_agency if report.returned else None
+        region = report.location.region_code
+        return forward_choices(await self.directory.get(), region, suggested)
+
+    async def forward_command(self, tracking_id: str, agency_code: str) -> ForwardReport:
+        state, _ = await self.reports.load(tracking_id)
+        region = state.region_code if state is not None else None
+        return forward_command(
+            await self.directory.get(), agency_code, region, self.now(), self.calendar, self.policy
+        )
 
     # -- commands --
     async def load_for(
@@ -532,9 +571,10 @@ class Desk:
         return local_date(self.now(), timezone_for_region(region_code))
 
     def time_left(self, row: Any, now: datetime) -> TimeLeft | None:
-        """The verification deadline of a report at the desk, as the view derived it (with
-        ``shared.reports.deadlines``), counted down to `now` in the report's region."""
-        if row["status"] not in OPEN_STATUSES:
+        """The desk's deadline of a report (verification, or re-forwarding a returned one), as
+        the view derived it (with ``shared.reports.deadlines``), counted down to `now` in the
+        report's region."""
+        if row["deadline_stage"] is None:
             return None
         if row["paused"]:
             return TimeLeft(
@@ -592,6 +632,21 @@ class Desk:
             "completion_note": row["completion_note"],
             "verification_breached": bool(row["breached"]),
             "time_left": self.time_left(row, now),
+            "deadline_stage": row["deadline_stage"],
+            "reforward_breached": bool(row["reforward_breached"]),
+            "amended_after_request": bool(row["amended_after_request"]),
+            "returned": (
+                ReturnedInfo(
+                    by=row["returned_from"],
+                    reason=row["return_reason"],
+                    note=row["return_note"],
+                    suggested_agency=row["suggested_agency"],
+                )
+                if row["status"] == Status.RETURNED.value
+                else None
+            ),
+            "public_title": row["public_title"],
+            "public_body": row["public_body"],
         }
 
     async def queue(self, principal: Principal, f: QueueFilter) -> tuple[list[QueueRow], int]:
@@ -700,7 +755,7 @@ class Desk:
 
     async def refresh_queue_depth(self) -> None:
         counts = {r["status"]: r["n"] for r in await views.count_open(self.reader)}
-        for status in (Status.SUBMITTED, Status.COMPLETION_REQUESTED):
+        for status in (Status.SUBMITTED, Status.COMPLETION_REQUESTED, Status.RETURNED):
             QUEUE_DEPTH.labels(status.value).set(counts.get(status.value, 0))
 
 

@@ -1,10 +1,11 @@
 """The verification desk's read models, built from events; reads never load aggregates.
 
 Tables
-    desk_reports     one row per report: what an admin needs to decide, and its verification
-                     deadline (due day and end, or paused with the working days left)
-    desk_clock       the facts of each report still at the desk (``shared.reports.deadlines.Fact``:
-                     no text, no personal data), from which that deadline is derived
+    desk_reports     one row per report: what an admin needs to decide, and the desk's deadline
+                     (due day and end, or paused with the working days left): verification, or
+                     re-forwarding once an institution returned it (`deadline_stage`)
+    desk_clock       the facts of each report (``shared.reports.deadlines.Fact``: no text, no
+                     personal data), from which that deadline is derived
     desk_text        FTS5 index of each report's content words (for duplicate suggestions)
     desk_history     every event of every report, with its actor (admins see who did what)
     duplicate_links  report → the report it was rejected as a duplicate of
@@ -14,8 +15,9 @@ that comes from `shared.reports.policy`) is not counted here: on every event tha
 report's facts go to `shared.reports.deadlines.derive`, the calculator the sla service uses too,
 so the desk and the sla service always agree. It pauses while a completion request waits for the
 reporter and resumes when the reporter amends the report; a referral recounts it in the new
-region's calendar and time zone; it stops when the report is verified or rejected (and its facts
-are dropped).
+region's calendar and time zone; it stops when the report is verified or rejected. A report an
+institution returns is the desk's again: 3 working days to forward it, reject it or send it up
+(`reforward`, the same calculator). A rejected report's facts are dropped.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from shared.reports.events import (
     FollowUpPosted,
     ForwardedToOPD,
     ProtectionChanged,
+    PublicTextSet,
     ReportAmended,
     ReportClosed,
     ReportCompletionRequested,
+    ReportDelegated,
     ReportPostponed,
     ReportReferred,
     ReportRejected,
@@ -90,7 +94,16 @@ CREATE TABLE IF NOT EXISTS desk_reports (
     duplicate_of TEXT,
     decided_by TEXT,
     breached INTEGER NOT NULL DEFAULT 0,
-    tokens TEXT NOT NULL DEFAULT ''
+    tokens TEXT NOT NULL DEFAULT '',
+    deadline_stage TEXT,
+    reforward_breached INTEGER NOT NULL DEFAULT 0,
+    amended_after_request INTEGER NOT NULL DEFAULT 0,
+    returned_from TEXT,
+    return_reason TEXT,
+    return_note TEXT,
+    suggested_agency TEXT,
+    public_title TEXT,
+    public_body TEXT
 );
 CREATE INDEX IF NOT EXISTS desk_by_status ON desk_reports (status, submitted_at);
 CREATE INDEX IF NOT EXISTS desk_by_region ON desk_reports (region_code);
@@ -121,12 +134,17 @@ CREATE TABLE IF NOT EXISTS duplicate_links (
 CREATE INDEX IF NOT EXISTS duplicate_links_by_original ON duplicate_links (duplicate_of);
 """
 TABLES = ("desk_reports", "desk_clock", "desk_text", "desk_history", "duplicate_links")
+VERSION = 2  # PRAGMA user_version of the view file: raise it when SCHEMA changes
 
 OPEN_STATUSES = (Status.SUBMITTED.value, Status.COMPLETION_REQUESTED.value)
+# What needs an administrator (the queue without a status): new and amended reports, and those an
+# institution returned (to forward, reject or send up within 3 working days).
+WAITING_STATUSES = (Status.SUBMITTED.value, Status.RETURNED.value)
 # Never shown, not even to admins: who reported is encrypted and stays with intake.
 _HIDDEN_FIELDS = frozenset({"reporter", "access_code_hash", "title", "body"})
 _REPORT_TYPES = frozenset(cls.event_type for cls in REPORT_EVENTS)
-# The events the verification deadline depends on (the rest of a report's life does not move it).
+# The events the desk's deadlines depend on: verification (3 working days from submission) and
+# re-forwarding (3 working days from a return), both from `shared.reports.deadlines`.
 CLOCK_EVENTS = frozenset(
     cls.event_type
     for cls in (
@@ -136,6 +154,11 @@ CLOCK_EVENTS = frozenset(
         ReportReferred,
         ReportVerified,
         ReportRejected,
+        ForwardedToOPD,
+        ReportTransferred,
+        ReportReturned,
+        ReportClosed,
+        ReportReopened,
     )
 )
 
@@ -222,6 +245,7 @@ class DeskViews:
                         "verified_at": at,
                         "decided_by": event.actor.id,
                         "postponed_until": None,
+                        "amended_after_request": 0,
                         **self._stopped(),
                         **(
                             {"lat": loc.lat, "lon": loc.lon, "address": loc.address}
@@ -238,6 +262,7 @@ class DeskViews:
                         "status": Status.REJECTED.value,
                         "rejected_reason": payload.reason.value,
                         "postponed_until": None,
+                        "amended_after_request": 0,
                         "duplicate_of": payload.duplicate_of,
                         "decided_by": event.actor.id,
                         **self._stopped(),
@@ -277,10 +302,23 @@ class DeskViews:
                 self._update(
                     conn,
                     tracking_id,
-                    {"status": Status.RETURNED.value, "agency_code": None},
+                    {
+                        "status": Status.RETURNED.value,
+                        "agency_code": None,
+                        "returned_from": payload.agency_code,
+                        "return_reason": payload.reason,
+                        "return_note": payload.note,
+                        "suggested_agency": payload.suggested_agency,
+                    },
                 )
             case ReportTransferred():
                 self._update(conn, tracking_id, {"agency_code": payload.to_agency})
+            case ReportDelegated():
+                self._update(conn, tracking_id, {"agency_code": payload.to_agency})
+            case PublicTextSet():
+                self._update(
+                    conn, tracking_id, {"public_title": payload.title, "public_body": payload.body}
+                )
             case FollowUpPosted():
                 self._update(conn, tracking_id, {"status": Status.FOLLOWED_UP.value})
             case ReportClosed():
@@ -288,6 +326,8 @@ class DeskViews:
             case SlaBreached():
                 if payload.stage is SlaStage.VERIFICATION:
                     self._update(conn, tracking_id, {"breached": 1})
+                elif payload.stage is SlaStage.REFORWARD:
+                    self._update(conn, tracking_id, {"reforward_breached": 1})
             case _:
                 pass
         self._clock(conn, tracking_id, payload, event)
@@ -303,7 +343,7 @@ class DeskViews:
         payload: DomainEvent,
         event: RecordedEvent,
     ) -> None:
-        """Fold the event into the report's facts and derive its verification deadline again."""
+        """Fold the event into the report's facts and derive the desk's deadline again."""
         if event.event_type not in CLOCK_EVENTS:
             return
         fact = fact_of(
@@ -322,18 +362,24 @@ class DeskViews:
         if any(f.version == fact.version for f in facts):
             return
         facts.append(fact)
-        found = derive(tracking_id, facts, self.calendar, self.policy).of_stage(Stage.VERIFICATION)
-        if not found:
-            return
-        deadline = found[-1]
-        if deadline.status in (DeadlineStatus.OPEN, DeadlineStatus.PAUSED):
+        derived = derive(tracking_id, facts, self.calendar, self.policy)
+        if fact.event_type == "ReportRejected":
+            # Rejected is final: nothing at the desk will count for this report again.
+            conn.execute("DELETE FROM desk_clock WHERE tracking_id = ?", (tracking_id,))
+        else:
             conn.execute(
                 "INSERT INTO desk_clock (tracking_id, facts) VALUES (?, ?)"
                 " ON CONFLICT(tracking_id) DO UPDATE SET facts = excluded.facts",
                 (tracking_id, json.dumps([f.model_dump(mode="json") for f in facts])),
             )
-        else:
-            conn.execute("DELETE FROM desk_clock WHERE tracking_id = ?", (tracking_id,))
+        # The desk's deadline: verification while the report waits for its first decision,
+        # re-forwarding while an institution's return waits for the next one.
+        stage = Stage.REFORWARD if derived.status == "returned" else Stage.VERIFICATION
+        found = derived.of_stage(stage)
+        if not found:
+            self._update(conn, tracking_id, self._stopped())
+            return
+        deadline = found[-1]
         self._update(conn, tracking_id, self._deadline_columns(deadline))
 
     @classmethod
@@ -344,6 +390,7 @@ class DeskViews:
                 "clock_days": deadline.remaining_working_days,
                 "due_date": None,
                 "due_at": None,
+                "deadline_stage": deadline.stage.value,
             }
         if deadline.status is DeadlineStatus.OPEN:
             assert deadline.due is not None and deadline.deadline_end is not None
@@ -352,12 +399,13 @@ class DeskViews:
                 "clock_days": deadline.remaining_working_days,
                 "due_date": deadline.due.isoformat(),
                 "due_at": iso(deadline.deadline_end),
+                "deadline_stage": deadline.stage.value,
             }
         return cls._stopped()
 
     @staticmethod
     def _stopped() -> dict[str, Any]:
-        return {"paused": 0, "due_date": None, "due_at": None}
+        return {"paused": 0, "due_date": None, "due_at": None, "deadline_stage": None}
 
     @staticmethod
     def _update(conn: sqlite3.Connection, tracking_id: str, changes: dict[str, Any]) -> None:
@@ -419,7 +467,7 @@ class DeskViews:
             "tokens": " ".join(sorted(words)),
         }
         if row["status"] == Status.COMPLETION_REQUESTED.value:
-            changes |= {"status": Status.SUBMITTED.value}
+            changes |= {"status": Status.SUBMITTED.value, "amended_after_request": 1}
         self._update(conn, row["tracking_id"], changes)
         conn.execute("DELETE FROM desk_text WHERE rowid = ?", (row["rowid"],))
         conn.execute(
@@ -448,11 +496,16 @@ def _like(text: str) -> str:
 
 
 def queue_query(f: QueueFilter, now: datetime, today: date) -> tuple[str, str, list[object]]:
-    """(rows SQL, count SQL, params) for the queue: oldest first; submitted ones by default."""
+    """(rows SQL, count SQL, params) for the queue, oldest first. Without a status: everything
+    that needs an administrator (new, amended after a completion request, returned)."""
     where: list[str] = []
     params: list[object] = []
-    where.append("status = ?")
-    params.append(f.status or Status.SUBMITTED.value)
+    if f.status:
+        where.append("status = ?")
+        params.append(f.status)
+    else:
+        where.append(f"status IN ({', '.join('?' * len(WAITING_STATUSES))})")
+        params.extend(WAITING_STATUSES)
     if f.postponed == "hide":
         where.append("(postponed_until IS NULL OR postponed_until <= ?)")
         params.append(today.isoformat())
@@ -553,7 +606,8 @@ async def candidates(
 
 
 async def count_open(reader: ViewReader) -> Sequence[sqlite3.Row]:
+    """How many reports wait at the desk, by status (returned ones included)."""
     return await reader.fetchall(
-        "SELECT status, COUNT(*) AS n FROM desk_reports WHERE status IN (?, ?) GROUP BY status",
-        OPEN_STATUSES,
+        "SELECT status, COUNT(*) AS n FROM desk_reports WHERE status IN (?, ?, ?) GROUP BY status",
+        (*OPEN_STATUSES, Status.RETURNED.value),
     )

@@ -47,7 +47,7 @@ KEYWORD_RE = re.compile(r"^[A-Z0-9]+(?: [A-Z0-9]+)*$")
 KEYWORD_MAX = 40
 CATEGORY_CODE_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # First words of the SMS 1708 commands (shared.sms.grammar): a keyword may not start with one.
-RESERVED_KEYWORDS: frozenset[str] = frozenset({"CEK", "BALAS", "POLL"})
+RESERVED_KEYWORDS: frozenset[str] = frozenset({"CEK", "BALAS", "POLL", "ESKALASI"})
 # The two digits after the province in a regency/city code: regencies 01-70, cities 71-99.
 FIRST_CITY_NUMBER = 71
 

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from shared.access.events import ACCESS_EVENTS
+from shared.audit.events import AUDIT_EVENTS
 from shared.directory.events import DIRECTORY_EVENTS
 from shared.events.base import DomainEvent, UnknownEventType, Upcaster
 from shared.notifications.events import NOTIFICATION_EVENTS
@@ -24,6 +25,7 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     *DIRECTORY_EVENTS,
     *NOTIFICATION_EVENTS,
     *ACCESS_EVENTS,
+    *AUDIT_EVENTS,
 )
 
 # event_type -> the payload class of its current version.

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.auth import OutsideRegion
 from shared.errors import DomainError, InvalidInput
 from shared.http.limits import BodySizeLimit
 from shared.logs import get_logger
@@ -112,6 +113,10 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
 
     @app.exception_handler(NotYourReport)
     async def _forbidden(_: Request, error: NotYourReport) -> JSONResponse:
+        return _error(403, str(error))
+
+    @app.exception_handler(OutsideRegion)
+    async def _outside_region(_: Request, error: OutsideRegion) -> JSONResponse:
         return _error(403, str(error))
 
     @app.exception_handler(InvalidTransition)

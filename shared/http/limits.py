@@ -177,6 +177,16 @@ class RateLimiter:
             self._buckets[key] = (tokens - 1, now)
             return 0.0
 
+    def refund(self, key: str) -> None:
+        """Give back a token `hit` took, for an attempt that turned out fine: reserving first and
+        refunding after is how a limit holds while many requests await at once."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if key in self._buckets:
+                now = self.clock()
+                self._buckets[key] = (min(self.capacity, self._tokens(key, now) + 1), now)
+
     def _prune(self, now: float) -> None:
         full = [k for k in self._buckets if self._tokens(k, now) >= self.capacity]
         for key in full:
@@ -212,19 +222,23 @@ def enforce(limiter: RateLimiter, key: str, what: str) -> None:
 
 
 class AccessCodeGuard:
-    """Slows down access-code guessing: after `per_minute` wrong codes from one address, 429.
+    """Slows down access-code guessing: after `per_minute` wrong codes (or unknown tracking IDs)
+    from one address, 429 for every try, right or wrong.
 
     Every service that accepts `X-Access-Code` uses one, so no service is a cheaper oracle than
-    another. `check` before comparing, `failed` after a wrong code.
+    another. `reserve` before anything is looked up or awaited, `release` once the code proved
+    right: a wrong try keeps its reservation. Reserving first is what keeps the limit when many
+    tries arrive at once (checking first and counting after the await let 300 parallel wrong
+    codes all through the check).
     """
 
     def __init__(self, per_minute: float = 20) -> None:
         self.limiter = RateLimiter(per_minute)
 
-    def check(self, request: Request) -> None:
-        wait = self.limiter.retry_after(client_address(request))
+    def reserve(self, request: Request) -> None:
+        wait = self.limiter.hit(client_address(request))
         if wait > 0:
             raise too_many(wait, "X-Access-Code")
 
-    def failed(self, request: Request) -> None:
-        self.limiter.hit(client_address(request))
+    def release(self, request: Request) -> None:
+        self.limiter.refund(client_address(request))

@@ -11,6 +11,11 @@ typed by citizens in `POLL <CODE> <CHOICE>`). Events, in the order a poll lives 
   appended right after `PollClosed`; nothing tallies answers before that.
 - `AgencyResponsePublished`: the institution's answer to the consultation, after closing.
 
+Secrecy: answers are sealed (`sealed`, shared/polls/ballots.py) with the poll's own key until it
+closes; `PollClosed` releases the key, so nobody with the stream or NATS can count a running poll
+and everybody can check the published tallies afterwards. Results by region never show a group
+of fewer than `MIN_GROUP` voters.
+
 Privacy: a citizen appears only as `voter_hash`, a keyed hash (HMAC with a key derived from the
 master secret) of the verified phone number or e-mail address *and the poll's code*, so answers
 to two polls cannot be linked to each other nor to the person without the master secret.
@@ -34,6 +39,9 @@ VOTER_HASH_PATTERN = r"^[0-9a-f]{64}$"
 REGION_PATTERN = r"^[0-9]{2,10}$"
 AGENCY_PATTERN = r"^[A-Z0-9-]{1,64}$"
 UNKNOWN_REGION = "unknown"
+# Results by region show no group smaller than this: the smaller ones are counted together.
+MIN_GROUP = 5
+OTHER_REGIONS = "other"
 MAX_COMMENT = 1000
 
 # question key -> the choice keys picked (one for a single-choice question), in choice order
@@ -94,11 +102,20 @@ class _Opinion(DomainEvent):
         pattern=VOTER_HASH_PATTERN,
         description="Keyed hash of the verified phone/e-mail and the poll code; never the person",
     )
-    answers: Answers = Field(description="question key -> choice keys")
+    answers: Answers = Field(
+        default_factory=dict,
+        description="question key -> choice keys; empty when the answer is sealed",
+    )
     comment: str | None = Field(default=None, max_length=MAX_COMMENT)
     channel: Channel
     region_code: str | None = Field(
         default=None, pattern=REGION_PATTERN, description="Where the citizen lives, if given"
+    )
+    sealed: str | None = Field(
+        default=None,
+        max_length=8000,
+        description="The answer, comment and region sealed with the poll's ballot key until it"
+        " closes (shared/polls/ballots.py); then `answers`, `comment`, `region_code` are empty",
     )
 
 
@@ -118,6 +135,11 @@ class PollClosed(DomainEvent):
     reason: CloseReason
     closed_at: AwareDatetime = Field(
         description="closes_at for a scheduled close (even if noticed later), else the moment"
+    )
+    ballot_key: str | None = Field(
+        default=None,
+        description="The poll's ballot key (base64url), released at closing: every sealed"
+        " answer of the stream can be opened with it and the tallies checked",
     )
 
 
@@ -139,7 +161,9 @@ class PollResultsPublished(DomainEvent):
     total_voters: int = Field(ge=0)
     tallies: Tallies = Field(description="question key -> choice key -> voters")
     by_region: dict[str, RegionResult] = Field(
-        description=f"region code (or {UNKNOWN_REGION!r}) -> voters and tallies"
+        description=f"region code (or {UNKNOWN_REGION!r}) -> voters and tallies; only groups of"
+        f" {MIN_GROUP} voters or more, the smaller ones together as {OTHER_REGIONS!r} (when"
+        " that makes a group of as many)"
     )
     by_channel: dict[str, int] = Field(description="channel -> voters")
     comments: tuple[PollComment, ...] = ()

@@ -9,8 +9,10 @@ Rules:
   choice on a single-choice question: a PollError and no events.
 - One answer per `voter_hash`. The same answer again is a no-op; a different one before closing
   is an `OpinionChanged` that replaces the earlier answer (a comment or region left out is kept).
-- Closing appends `PollClosed` and, in the same step, `PollResultsPublished`: the tallies are
-  computed here, once, from each voter's latest answer. Nothing counts answers before that.
+- Answers are stored sealed with the poll's ballot key (ballots.py); closing takes the key,
+  opens them, and appends `PollClosed` (releasing the key) and, in the same step,
+  `PollResultsPublished`: the tallies are computed here, once, from each voter's latest answer.
+  Nothing can count answers before that. Results by region hide groups under MIN_GROUP.
 - `read_results` refuses until the poll has closed. It takes no role on purpose: nobody,
   administrators included, can read running tallies.
 - Only the poll's institution (or an administrator, `by_agency=None`) closes it or publishes the
@@ -33,9 +35,12 @@ from pydantic import ValidationError
 from shared.errors import DomainError
 from shared.events.aggregate import Aggregate
 from shared.events.base import DomainEvent
+from shared.polls.ballots import BallotSealBroken, encode_key, open_sealed, seal
 from shared.polls.events import (
     BALLOT_EVENTS,
     MAX_COMMENT,
+    MIN_GROUP,
+    OTHER_REGIONS,
     UNKNOWN_REGION,
     AgencyResponsePublished,
     Answers,
@@ -122,7 +127,10 @@ class OpenPoll:
 
 @dataclass(frozen=True)
 class SubmitOpinion:
-    """A verified citizen's answer. `comment`/`region_code` None keep an earlier answer's."""
+    """A verified citizen's answer. `comment`/`region_code` None keep an earlier answer's.
+
+    With `ballot_key` (the poll's, see ballots.py) and a fresh random `nonce` the answer is
+    stored sealed; without, in the clear (only events written before sealing existed are)."""
 
     voter_hash: str
     answers: Mapping[str, Sequence[str]]
@@ -130,14 +138,18 @@ class SubmitOpinion:
     now: datetime
     comment: str | None = None
     region_code: str | None = None
+    ballot_key: bytes | None = None
+    nonce: bytes | None = None
 
 
 @dataclass(frozen=True)
 class ClosePoll:
-    """`by_agency`: the institution closing it; None for an administrator or the schedule."""
+    """`by_agency`: the institution closing it; None for an administrator or the schedule.
+    `ballot_key` opens the sealed answers to count them and is released in PollClosed."""
 
     now: datetime
     by_agency: str | None = None
+    ballot_key: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -160,10 +172,20 @@ class Ballot:
     region_code: str | None
 
 
+@dataclass(frozen=True)
+class Cast:
+    """A voter's latest answer as stored: sealed (opened only with the ballot key) or, from
+    before sealing, in the clear."""
+
+    channel: Channel
+    sealed: str | None = None
+    plain: Ballot | None = None
+
+
 @dataclass
 class PollState:
     opened: PollOpened
-    ballots: dict[str, Ballot] = field(default_factory=dict)
+    ballots: dict[str, Cast] = field(default_factory=dict)
     closed: PollClosed | None = None
     results: PollResultsPublished | None = None
     response: AgencyResponsePublished | None = None
@@ -191,12 +213,19 @@ def evolve(state: PollState | None, event: DomainEvent) -> PollState | None:
         return None
     if isinstance(event, OpinionSubmitted | OpinionChanged):
         if state.closed is None:
-            state.ballots[event.voter_hash] = Ballot(
-                answers={k: tuple(v) for k, v in event.answers.items()},
-                comment=event.comment,
-                channel=event.channel,
-                region_code=event.region_code,
-            )
+            if event.sealed is not None:
+                cast = Cast(channel=event.channel, sealed=event.sealed)
+            else:
+                cast = Cast(
+                    channel=event.channel,
+                    plain=Ballot(
+                        answers={k: tuple(v) for k, v in event.answers.items()},
+                        comment=event.comment,
+                        channel=event.channel,
+                        region_code=event.region_code,
+                    ),
+                )
+            state.ballots[event.voter_hash] = cast
     elif isinstance(event, PollClosed):
         state.closed = state.closed or event
     elif isinstance(event, PollResultsPublished):
@@ -320,34 +349,66 @@ def _clean_comment(opened: PollOpened, comment: str | None) -> str | None:
     return text
 
 
+def open_ballot(state: PollState, voter_hash: str, key: bytes | None) -> Ballot | None:
+    """A voter's latest answer, opened with the ballot key (PollError without the right one)."""
+    cast = state.ballots.get(voter_hash)
+    if cast is None:
+        return None
+    if cast.plain is not None:
+        return cast.plain
+    assert cast.sealed is not None
+    if key is None:
+        raise PollError(f"ballot_key: the answers of poll {state.code} are sealed")
+    try:
+        content = open_sealed(key, state.code, voter_hash, cast.sealed)
+    except BallotSealBroken as error:
+        raise PollError(f"ballot_key: {error}") from None
+    return Ballot(
+        answers={k: tuple(v) for k, v in content["answers"].items()},
+        comment=content.get("comment"),
+        channel=cast.channel,
+        region_code=content.get("region_code"),
+    )
+
+
+def _opinion(
+    kind: type[OpinionSubmitted] | type[OpinionChanged],
+    state: PollState,
+    c: SubmitOpinion,
+    ballot: Ballot,
+) -> DomainEvent:
+    if c.ballot_key is None:
+        return kind(
+            voter_hash=c.voter_hash,
+            answers=ballot.answers,
+            comment=ballot.comment,
+            channel=c.channel,
+            region_code=ballot.region_code,
+        )
+    if c.nonce is None:
+        raise PollError("nonce: a sealed answer needs a fresh nonce")
+    content = {
+        "answers": {k: list(v) for k, v in ballot.answers.items()},
+        "comment": ballot.comment,
+        "region_code": ballot.region_code,
+    }
+    sealed = seal(c.ballot_key, c.nonce, state.code, c.voter_hash, content)
+    return kind(voter_hash=c.voter_hash, channel=c.channel, sealed=sealed)
+
+
 def _submit(state: PollState, c: SubmitOpinion) -> list[DomainEvent]:
     check_open(state, c.now)
     answers = validate_answers(state.opened, c.answers)
     comment = _clean_comment(state.opened, c.comment)
-    previous = state.ballots.get(c.voter_hash)
+    previous = open_ballot(state, c.voter_hash, c.ballot_key)
     if previous is None:
-        return [
-            OpinionSubmitted(
-                voter_hash=c.voter_hash,
-                answers=answers,
-                comment=comment,
-                channel=c.channel,
-                region_code=c.region_code,
-            )
-        ]
+        ballot = Ballot(answers, comment, c.channel, c.region_code)
+        return [_opinion(OpinionSubmitted, state, c, ballot)]
     comment = comment if comment is not None else previous.comment
     region = c.region_code if c.region_code is not None else previous.region_code
     if (answers, comment, region) == (previous.answers, previous.comment, previous.region_code):
         return []  # the same answer again: one voter, one answer
-    return [
-        OpinionChanged(
-            voter_hash=c.voter_hash,
-            answers=answers,
-            comment=comment,
-            channel=c.channel,
-            region_code=region,
-        )
-    ]
+    return [_opinion(OpinionChanged, state, c, Ballot(answers, comment, c.channel, region))]
 
 
 def _owner(state: PollState, by_agency: str | None) -> None:
@@ -359,11 +420,15 @@ def _close(state: PollState, c: ClosePoll) -> list[DomainEvent]:
     _owner(state, c.by_agency)
     if state.closed is not None:
         return []
+    results = tally(state, c.ballot_key)  # opens every sealed answer: a wrong key fails here
+    key = encode_key(c.ballot_key) if c.ballot_key is not None else None
     if c.now >= state.opened.closes_at:
-        closed = PollClosed(reason=CloseReason.SCHEDULE, closed_at=state.opened.closes_at)
+        closed = PollClosed(
+            reason=CloseReason.SCHEDULE, closed_at=state.opened.closes_at, ballot_key=key
+        )
     else:
-        closed = PollClosed(reason=CloseReason.EARLY, closed_at=c.now)
-    return [closed, tally(state)]
+        closed = PollClosed(reason=CloseReason.EARLY, closed_at=c.now, ballot_key=key)
+    return [closed, results]
 
 
 def _respond(state: PollState, c: PublishResponse) -> list[DomainEvent]:
@@ -385,33 +450,70 @@ def _empty_tallies(opened: PollOpened) -> Tallies:
     return {q.key: {c.key: 0 for c in q.choices} for q in opened.questions}
 
 
-def tally(state: PollState) -> PollResultsPublished:
-    """Count each voter's latest answer: overall, by the voter's region, by channel."""
+def tally(state: PollState, key: bytes | None = None) -> PollResultsPublished:
+    """Count each voter's latest answer (opened with the ballot key): overall, by the voter's
+    region (no group smaller than MIN_GROUP, see `suppress_small_groups`), by channel."""
     totals = _empty_tallies(state.opened)
     regions: dict[str, tuple[list[int], Tallies]] = {}
     channels: dict[str, int] = {}
     comments: list[PollComment] = []
-    for ballot in state.ballots.values():
+    opened = [open_ballot(state, voter, key) for voter in state.ballots]
+    for ballot in (b for b in opened if b is not None):
         region = ballot.region_code or UNKNOWN_REGION
-        voters, by_region = regions.setdefault(region, ([0], _empty_tallies(state.opened)))
+        voters, in_region = regions.setdefault(region, ([0], _empty_tallies(state.opened)))
         voters[0] += 1
         channels[ballot.channel.value] = channels.get(ballot.channel.value, 0) + 1
         for question, picked in ballot.answers.items():
             for choice in picked:
                 totals[question][choice] += 1
-                by_region[question][choice] += 1
+                in_region[question][choice] += 1
         if ballot.comment:
             comments.append(PollComment(text=ballot.comment, region_code=ballot.region_code))
+    by_region = suppress_small_groups(
+        {
+            region: RegionResult(voters=voters[0], tallies=counts)
+            for region, (voters, counts) in sorted(regions.items())
+        }
+    )
     return PollResultsPublished(
         total_voters=len(state.ballots),
         tallies=totals,
-        by_region={
-            region: RegionResult(voters=voters[0], tallies=counts)
-            for region, (voters, counts) in sorted(regions.items())
-        },
+        by_region=by_region,
         by_channel=dict(sorted(channels.items())),
-        comments=tuple(comments),
+        # A comment names its region only where that region is shown as a group of its own.
+        comments=tuple(
+            c if c.region_code in by_region else c.model_copy(update={"region_code": None})
+            for c in comments
+        ),
     )
+
+
+def suppress_small_groups(
+    by_region: Mapping[str, RegionResult], minimum: int = MIN_GROUP
+) -> dict[str, RegionResult]:
+    """Results by region without any group smaller than `minimum` voters.
+
+    Regions below it are counted together as OTHER_REGIONS. Were that group itself smaller
+    than `minimum`, the total minus the regions shown would give it away: then the smallest
+    regions shown join it until it is large enough, and if it never is, nothing is shown by
+    region at all. Applied to what is stored (older results too) before anyone reads it.
+    """
+    shown = {k: v for k, v in by_region.items() if k != OTHER_REGIONS and v.voters >= minimum}
+    rest = [v for k, v in by_region.items() if k not in shown]
+    while shown and 0 < sum(v.voters for v in rest) < minimum:
+        smallest = min(shown, key=lambda k: (shown[k].voters, k))
+        rest.append(shown.pop(smallest))
+    result = dict(sorted(shown.items()))
+    voters = sum(v.voters for v in rest)
+    if voters >= minimum:
+        merged: Tallies = {}
+        for part in rest:
+            for question, choices in part.tallies.items():
+                counts = merged.setdefault(question, {})
+                for choice, n in choices.items():
+                    counts[choice] = counts.get(choice, 0) + n
+        result[OTHER_REGIONS] = RegionResult(voters=voters, tallies=merged)
+    return result
 
 
 def read_results(state: PollState | None) -> PollResultsPublished:

@@ -153,6 +153,10 @@ class EscalateToOmbudsman(Command):
     opens_on: date | None = Field(default=None, description="When it opens, if not yet")
     grounds: EscalationGrounds | None = None
     evidence_sha256: str | None = None
+    reason: str | None = Field(default=None, description="Why it is not open, if it is not")
+    eligible_from: datetime | None = Field(
+        default=None, description="The first instant it is open, if a matter of time"
+    )
 
 
 class DelegateReport(Command):

@@ -172,6 +172,7 @@ class Action:
     causation_id: str
     follow_up_at: datetime | None = None  # auto_close: the quiet time it counted from
     closes_on: date | None = None  # remind: when the report closes without an answer
+    expires: datetime | None = None  # due_soon: pointless once the deadline itself has passed
 
     def command(self) -> Command:
         """The domain command that carries the action out (idempotent under `key`)."""
@@ -245,6 +246,7 @@ class Deadline:
             causation_id=self.start.event_id,
             follow_up_at=self.start.at if kind == "auto_close" else None,
             closes_on=self.closes_on,
+            expires=self.deadline_end if kind == "due_soon" else None,
         )
 
     @property
@@ -318,8 +320,14 @@ class ReportDeadlines:
         return [a for d in self.deadlines for a in d.planned_actions]
 
     def due_actions(self, now: datetime) -> list[Action]:
-        """The actions whose moment has come at `now`."""
-        return [a for a in self.planned_actions() if now > a.not_before]
+        """The actions whose moment has come at `now`. A warning that a deadline is due soon
+        is not given once the deadline has passed (a service that was down, a clock moved on):
+        the breach says it then."""
+        return [
+            a
+            for a in self.planned_actions()
+            if now > a.not_before and (a.expires is None or now <= a.expires)
+        ]
 
     def escalation_eligibility(self, now: datetime) -> Eligibility:
         """May the reporter escalate to the Ombudsman at `now`? Wherever the report is stuck:

@@ -100,15 +100,27 @@ class ReportNotFound(DomainError):
 
 
 class EscalationNotOpen(DomainError):
-    """The reporter may not escalate yet: `opens_on` is the first day they may."""
+    """The reporter may not escalate (yet): `opens_on` is the first day they may, when it is a
+    matter of time; `reason` says why not otherwise (a final answer was given)."""
 
-    def __init__(self, opens_on: date | None) -> None:
-        when = f" from {opens_on.isoformat()}" if opens_on else ""
-        super().__init__(
-            f"escalation to the Ombudsman is possible{when}: 60 working days after the report"
-            " without a final answer, or 5 working days after a reopening without one"
+    def __init__(
+        self,
+        opens_on: date | None,
+        reason: str | None = None,
+        eligible_from: datetime | None = None,
+    ) -> None:
+        rule = (
+            "60 working days after the report without a final answer, or 5 working days after a"
+            " reopening without one"
         )
+        if opens_on is not None:
+            text = f"escalation to the Ombudsman is possible from {opens_on.isoformat()}: {rule}"
+        else:
+            text = f"escalation to the Ombudsman is not possible: {reason or rule}"
+        super().__init__(text)
         self.opens_on = opens_on
+        self.reason = reason
+        self.eligible_from = eligible_from
 
 
 class TrackingIdTaken(DomainError):
@@ -603,7 +615,7 @@ def _escalate(s: ReportState, c: EscalateToOmbudsman) -> list[DomainEvent]:
         return []
     _check(s, c, "escalate")
     if not c.eligible:
-        raise EscalationNotOpen(c.opens_on)
+        raise EscalationNotOpen(c.opens_on, c.reason, c.eligible_from)
     return [
         EscalatedToOmbudsman(
             ombudsman_office=c.ombudsman_office,

@@ -4,7 +4,7 @@ service keeps current from the `directory` stream's events."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from shared.clock import Clock
 from shared.directory.events import DIRECTORY_STREAM, DirectoryChanged
@@ -93,3 +93,14 @@ class LiveDirectory:
 
     async def refresh(self) -> None:
         self.reset(await self.store.read(DIRECTORY_STREAM))
+
+
+def follow(live: LiveDirectory) -> Callable[[RecordedEvent], Awaitable[None]]:
+    """A reaction that keeps `live` current from the `directory` stream's events (a service
+    that reads the directory passes it to its consumer, alone or with its own reactions)."""
+
+    async def react(event: RecordedEvent) -> None:
+        if event.stream == DIRECTORY_STREAM and not live.observe(event):
+            await live.refresh()
+
+    return react

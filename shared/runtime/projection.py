@@ -67,7 +67,11 @@ def open_view_db(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 class Projector:
-    """Applies events to one service's views. Writes happen on one thread; reads anywhere."""
+    """Applies events to one service's views. Writes happen on one thread; reads anywhere.
+
+    `version` (PRAGMA user_version of the view file): raise it when the schema changes. A file
+    of an older version is dropped when the projector opens it (`stale` is then True) and the
+    service rebuilds it from the store before it starts (`shared.runtime.service`)."""
 
     def __init__(
         self,
@@ -76,6 +80,7 @@ class Projector:
         schema: str,
         apply: Apply,
         drop: Sequence[str] = (),
+        version: int = 0,
     ) -> None:
         self.path = path
         self.name = name
@@ -84,7 +89,17 @@ class Projector:
         self._drop = drop
         self._lock = threading.Lock()
         self.conn = open_view_db(path)
-        self.conn.executescript(_CHECKPOINT_SCHEMA + schema)
+        self.conn.executescript(_CHECKPOINT_SCHEMA)
+        self.stale = False
+        if version:
+            found = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+            if found < version and self.checkpoint() > 0:
+                for table in drop:
+                    self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+                self.conn.execute("DELETE FROM checkpoint WHERE name = ?", (name,))
+                self.stale = True
+            self.conn.execute(f"PRAGMA user_version = {int(version)}")
+        self.conn.executescript(schema)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

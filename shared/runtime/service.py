@@ -116,6 +116,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for event in await store.read(TOKENS_STREAM):  # revocations made before this start
             revocations(event)
+        for projector in service.projectors:
+            if projector.stale:  # a view file of an older schema, dropped: rebuild it first
+                count = await projector.rebuild(store)
+                projector.stale = False
+                log.warning("views_rebuilt_after_upgrade", projector=projector.name, events=count)
         if in_process:
             async with TestNatsBroker(broker):
                 ready.set()
@@ -189,12 +194,7 @@ def create_app(
 def run(name: str, app: FastAPI, settings: Settings | None = None) -> None:
     import uvicorn
 
+    from shared.http.server import server_config
+
     settings = settings or get_settings()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port_of(name),
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.Server(server_config(app, settings.host, settings.port_of(name))).run()

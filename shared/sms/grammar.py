@@ -3,6 +3,7 @@
 Grammar, tried in this order on the message with surrounding whitespace removed:
 - `CEK <ID>` -> StatusQuery. The ID may contain spaces, hyphens or dots (`CEK ABCDE-FGHJK`).
 - `BALAS <ID> <text>` -> Reply to a follow-up. The ID is one word (`ABCDE-FGHJK` is fine).
+- `ESKALASI <ID>` -> Escalate the report to the Ombudsman RI (DESIGN §9). The ID as for `CEK`.
 - `POLL <CODE> <CHOICE>` -> PollAnswer.
 - `<REGION KEYWORD> <text>` -> NewReport for the keyword's region. Keywords may be several words,
   are matched case-insensitively, longest first, with any run of whitespace between words, and
@@ -33,7 +34,8 @@ POLL_CODE_MAX = 32
 CMD_STATUS = "CEK"
 CMD_REPLY = "BALAS"
 CMD_POLL = "POLL"
-COMMANDS: frozenset[str] = frozenset({CMD_STATUS, CMD_REPLY, CMD_POLL})
+CMD_ESCALATE = "ESKALASI"
+COMMANDS: frozenset[str] = frozenset({CMD_STATUS, CMD_REPLY, CMD_POLL, CMD_ESCALATE})
 
 # A reply that explains the format, in GSM-7 and within one SMS.
 HELP_TEXT = (
@@ -77,6 +79,12 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class Escalate:
+    tracking_id: str
+    kind: Literal["escalate"] = field(default="escalate", init=False)
+
+
+@dataclass(frozen=True, slots=True)
 class PollAnswer:
     """`code` upper-cased; `choice` as sent, whitespace collapsed (matching is the poll's job)."""
 
@@ -92,7 +100,7 @@ class Invalid:
     kind: Literal["invalid"] = field(default="invalid", init=False)
 
 
-SmsMessage = NewReport | StatusQuery | Reply | PollAnswer | Invalid
+SmsMessage = NewReport | StatusQuery | Reply | Escalate | PollAnswer | Invalid
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +158,8 @@ class SmsGrammar:
             return _reply(rest)
         if command == CMD_POLL:
             return _poll(rest)
+        if command == CMD_ESCALATE:
+            return _escalate(rest)
         return self._report(text)
 
     def match_keyword(self, text: str) -> tuple[str, int] | None:
@@ -221,6 +231,13 @@ def _status(rest: str) -> SmsMessage:
         return Invalid("missing_tracking_id", "CEK needs a tracking ID: CEK <ID>")
     result = _tracking_id(rest.strip())
     return result if isinstance(result, Invalid) else StatusQuery(result)
+
+
+def _escalate(rest: str) -> SmsMessage:
+    if not rest.strip():
+        return Invalid("missing_tracking_id", "ESKALASI needs a tracking ID: ESKALASI <ID>")
+    result = _tracking_id(rest.strip())
+    return result if isinstance(result, Invalid) else Escalate(result)
 
 
 def _reply(rest: str) -> SmsMessage:

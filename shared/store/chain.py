@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,3 +142,14 @@ def verify_chain(stream: str, rows: Iterable[dict[str, Any]]) -> list[ChainProbl
         prev = row["hash"]
         expected_version = version + 1
     return problems
+
+
+def digest(value: Any) -> str:
+    """SHA-256 of the canonical JSON of `value`."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def trail_digest(trail: Sequence[dict[str, Any]]) -> str:
+    """The digest of a report's trail (its events as stored, in stream order): what
+    EscalatedToOmbudsman records as `evidence_sha256` and the evidence pack as `trail_sha256`."""
+    return digest(list(trail))

@@ -41,6 +41,7 @@ from services.intake.channels.social import meta_signature, x_signature
 from shared.reports.tracking import InvalidTrackingId, is_valid_tracking_id, normalize_tracking_id
 from shared.settings import SERVICE_NAMES
 from tests.faults.harness import SECRET_META, SECRET_X, Faults
+from tests.support import SMS_WEBHOOK_TOKEN
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -135,7 +136,13 @@ SMS_TEXT = st.one_of(
 def test_any_sms_gets_a_2xx_answer(faults: Faults, sender: str, text: str, message_id: str) -> None:
     response = httpx.get(
         f"{faults.url('intake')}/channels/sms",
-        params={"from": sender, "to": "1708", "text": text, "id": message_id},
+        params={
+            "from": sender,
+            "to": "1708",
+            "text": text,
+            "id": message_id,
+            "token": SMS_WEBHOOK_TOKEN,
+        },
         timeout=60,
     )
     assert 200 <= response.status_code < 300, (response.status_code, response.text)

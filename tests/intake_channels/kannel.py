@@ -38,7 +38,7 @@ from types import TracebackType
 
 import httpx
 
-from tests.support import free_port, load_factor, wait_for, wait_for_port
+from tests.support import SMS_WEBHOOK_TOKEN, free_port, load_factor, wait_for, wait_for_port
 
 BEARERBOX = "bearerbox"
 SMSBOX = "smsbox"
@@ -164,12 +164,20 @@ class KannelGateway:
     (text in the body, sender in X-Kannel-From via send-sender, id in the query string).
     """
 
-    def __init__(self, directory: Path, intake_url: str, *, mode: str = "get") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        intake_url: str,
+        *,
+        mode: str = "get",
+        token: str = SMS_WEBHOOK_TOKEN,
+    ) -> None:
         if mode not in ("get", "post"):
             raise ValueError("mode: get or post")
         self.directory = directory
         self.intake_url = intake_url.rstrip("/")
         self.mode = mode
+        self.token = token  # intake's LAPOR_SMS_WEBHOOK_TOKEN, sent as ?token=
         self.admin_port = free_port()
         self.box_port = free_port()
         self.smsc_port = free_port()
@@ -221,12 +229,12 @@ class KannelGateway:
             ]
         return None
 
-    @staticmethod
-    def _query(url: str, with_text: bool) -> str:
+    def _query(self, url: str, with_text: bool) -> str:
         query = url.strip('"').partition("?")[2]
-        if with_text:
-            return query
-        return "&".join(p for p in query.split("&") if not p.startswith("text="))
+        parts = [p for p in query.split("&") if not p.startswith("token=")]
+        if not with_text:
+            parts = [p for p in parts if not p.startswith("text=")]
+        return "&".join([f"token={self.token}", *parts])
 
     # --- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> KannelGateway:

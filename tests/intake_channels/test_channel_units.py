@@ -23,6 +23,7 @@ from services.intake.channels.common import (
 from services.intake.channels.conversation import (
     INVALID_REPLIES,
     RATE_LIMITED,
+    REPORT_LIMITED,
     receipt,
     reply_text,
     status_text,
@@ -44,6 +45,7 @@ from shared.sms.grammar import HELP_TEXT, SmsGrammar
 from shared.sms.gsm7 import is_gsm7, septet_length
 from shared.values import Channel
 from tests.intake_channels.kannel import KannelGateway, _parse_got, missing_kannel, require_kannel
+from tests.support import SMS_WEBHOOK_TOKEN
 
 
 @pytest.mark.parametrize(
@@ -166,10 +168,10 @@ def test_a_short_answer_is_in_the_status_sms_whole() -> None:
 
 
 def test_fixed_answers_are_gsm7_and_one_sms() -> None:
-    texts = [*INVALID_REPLIES.values(), RATE_LIMITED, HELP_TEXT]
+    texts = [*INVALID_REPLIES.values(), RATE_LIMITED, REPORT_LIMITED, HELP_TEXT]
     texts += [
         reply_text(k, "ABCDEFGHJK", Status.CLOSED)
-        for k in ("replied", "amended", "not_yours", "closed", "not_found")
+        for k in ("replied", "amended", "closed", "not_found")
     ]
     for text in texts:
         assert is_gsm7(text), text
@@ -392,9 +394,10 @@ def test_the_kannel_config_gets_free_ports_and_the_intake_url(tmp_path: Path) ->
         assert old not in config
     assert f"admin-port = {gateway.admin_port}" in config
     assert f"bearerbox-port = {gateway.box_port}" in config
-    assert 'get-url = "http://127.0.0.1:12345/channels/sms?from=%p&to=%P&text=%b&id=%I"' in config
+    query = f"token={SMS_WEBHOOK_TOKEN}&from=%p&to=%P"
+    assert f'get-url = "http://127.0.0.1:12345/channels/sms?{query}&text=%b&id=%I"' in config
     post = KannelGateway(tmp_path, "http://127.0.0.1:12345", mode="post").config_text()
-    assert 'post-url = "http://127.0.0.1:12345/channels/sms?from=%p&to=%P&id=%I"' in post
+    assert f'post-url = "http://127.0.0.1:12345/channels/sms?{query}&id=%I"' in post
     assert "send-sender = true" in post
     sms = _parse_got("2026 INFO: Got message 1: <1708 +62812 text LAPOR! ID: X>")
     assert sms is not None and (sms.sender, sms.to, sms.text) == ("1708", "+62812", "LAPOR! ID: X")

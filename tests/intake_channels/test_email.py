@@ -97,7 +97,9 @@ def test_a_mail_becomes_a_report_and_the_reply_carries_the_tracking_id(
     assert code_line
     assert "lihat.exe" in text  # the refused attachment is named in the reply
 
-    report = channels.report(tracking_id)
+    public = httpx.get(f"{channels.url}/api/v1/reports/{tracking_id}").json()
+    assert "title" not in public  # not published yet: status and dates only
+    report = channels.report(tracking_id, code_line[1])
     assert report["channel"] == "email"
     assert report["title"] == "Lampu jalan mati di Jl. Timor Raya"
     assert report["location"]["region_code"] == "5371"

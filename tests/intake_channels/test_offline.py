@@ -44,7 +44,7 @@ async def test_a_letter_is_recorded_once_with_channel_offline(
     assert first.json() == again.json()  # the same letter twice: one report
     created = first.json()
     assert set(created) == {"tracking_id", "access_code", "status"}
-    report = (await drive.report(created["tracking_id"])).json()
+    report = (await drive.report(created["tracking_id"], created["access_code"])).json()
     assert report["channel"] == "offline"
     assert report["category"] == "pendidikan"
     assert "Kepala Desa" not in str(report)

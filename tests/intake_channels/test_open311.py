@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from shared.directory.model import load_categories
-from shared.reports.commands import RejectReport
-from shared.reports.events import RejectionReason
+from shared.reports.commands import CloseReport, RejectReport
+from shared.reports.events import CloseReason, RejectionReason
 from tests.driver import Driver
 from tests.harness import InProcessSystem
-from tests.intake_web.officers import act
+from tests.intake_web.officers import act, publish
 
 SERVICE_FIELDS = {
     "service_code",
@@ -58,8 +58,10 @@ REQUEST_FIELDS = {
 }
 
 
-async def get(drive: Driver, path: str, **params: str) -> httpx.Response:
-    return await drive.client("intake").get(f"/open311/v2/{path}", params=params)
+async def get(drive: Driver, path: str, code: str | None = None, **params: str) -> httpx.Response:
+    """An Open311 read (`code`: the reporter's access code, as `X-Access-Code`)."""
+    headers = {"X-Access-Code": code} if code else {}
+    return await drive.client("intake").get(f"/open311/v2/{path}", params=params, headers=headers)
 
 
 def iso_with_zone(value: str) -> datetime:
@@ -193,13 +195,30 @@ async def test_bad_requests_name_the_field(
     assert error["description"].startswith(field), error
 
 
-async def test_a_request_is_created_and_read_back_in_both_formats(drive: Driver) -> None:
+async def test_a_request_is_created_and_read_back_in_both_formats(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
     created = await create(drive)
     assert created.status_code == 200, created.text
     (result,) = created.json()
     assert set(result) >= {"service_request_id", "service_notice", "account_id"}
     tracking_id = result["service_request_id"]
     assert isinstance(tracking_id, str) and len(result["access_code"]) == 8
+
+    # Not published yet: the public reads its status and dates, never what it says or where.
+    (early,) = (await get(drive, f"requests/{tracking_id}.json")).json()
+    assert set(early) == REQUEST_FIELDS and early["status"] == "open"
+    assert (early["description"], early["address"], early["lat"], early["service_code"]) == (
+        "",
+        None,
+        None,
+        None,
+    )
+    iso_with_zone(early["requested_datetime"])
+    # Its reporter reads all of it with the access code.
+    (own,) = (await get(drive, f"requests/{tracking_id}.json", result["access_code"])).json()
+    assert own["service_code"] == "infrastruktur" and own["description"].startswith("Lubang")
+    await publish(lapor, tracking_id)
 
     readable = await get(drive, f"requests/{tracking_id}.json")
     assert readable.status_code == 200, readable.text
@@ -239,8 +258,13 @@ async def test_listing_filters_and_the_open_closed_mapping(
     secret = (
         await create(drive, service_code="kesehatan", **{"attribute[confidential]": "true"})
     ).json()[0]["service_request_id"]
-    await act(lapor, closed, RejectReport(reason=RejectionReason.SPAM))
-    assert (await drive.report(closed)).json()["status"] == "rejected"
+    spam = (await create(drive, service_code="kesehatan")).json()[0]["service_request_id"]
+    waiting = (await create(drive, service_code="kesehatan")).json()[0]["service_request_id"]
+    for tid in (kept, closed, secret):
+        await publish(lapor, tid)
+    await act(lapor, closed, CloseReport(reason=CloseReason.BY_ADMIN))
+    await act(lapor, spam, RejectReport(reason=RejectionReason.SPAM))
+    assert (await drive.report(closed)).json()["status"] == "closed"
 
     async def ids(**params: str) -> list[str]:
         response = await get(drive, "requests.json", **params)
@@ -250,10 +274,12 @@ async def test_listing_filters_and_the_open_closed_mapping(
     listed = await ids(service_code="kesehatan")
     assert kept in listed and closed in listed
     assert secret not in listed  # confidential: never listed
+    assert spam not in listed and waiting not in listed  # rejected, not yet forwarded
     assert kept in await ids(service_code="kesehatan", status="open")
     assert closed not in await ids(service_code="kesehatan", status="open")
     assert await ids(service_code="kesehatan", status="closed") == [closed]
-    assert set(await ids(service_request_id=f"{kept},{secret},{closed}")) == {kept, closed}
+    both = {kept, closed}
+    assert set(await ids(service_request_id=f"{kept},{secret},{closed},{spam}")) == both
     errors_of(await get(drive, f"requests/{secret}.json"), 404)
 
     now = datetime.now(UTC)
@@ -277,8 +303,8 @@ async def test_an_anonymous_request_and_an_unsupported_format(drive: Driver) -> 
     created = await create(
         drive, first_name="", last_name="", email="", **{"attribute[anonymous]": "true"}
     )
-    tracking_id = created.json()[0]["service_request_id"]
-    assert (await drive.report(tracking_id)).json()["anonymous"] is True
+    tracking_id, code = created.json()[0]["service_request_id"], created.json()[0]["access_code"]
+    assert (await drive.report(tracking_id, code)).json()["anonymous"] is True
     errors_of(await get(drive, "services.yaml"), 400)
 
 

@@ -13,7 +13,7 @@ import pytest
 from shared.sms.grammar import HELP_TEXT
 from tests.intake_channels.conftest import ChannelSystem, one_sms, receipt
 from tests.intake_channels.kannel import KannelGateway, require_kannel
-from tests.support import wait_for
+from tests.support import SMS_WEBHOOK_TOKEN, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,13 @@ def sms_get(channels: ChannelSystem, sender: str, text: str, message_id: str) ->
     """What Kannel's get-url does, for cases a handset cannot produce (same id twice, empty)."""
     return httpx.get(
         f"{channels.url}/channels/sms",
-        params={"from": sender, "to": "1708", "text": text, "id": message_id},
+        params={
+            "from": sender,
+            "to": "1708",
+            "text": text,
+            "id": message_id,
+            "token": SMS_WEBHOOK_TOKEN,
+        },
     )
 
 
@@ -84,7 +90,10 @@ def test_empty_and_unusable_messages_get_the_format_not_an_error(
     assert "Isi laporan kosong" in one_sms(kannel.send("+6281234500004", "KUPANG"))
     assert "ID laporan tidak valid" in one_sms(kannel.send("+6281234500004", "CEK ABCDEFGHJ2"))
     assert "terlalu pendek" in one_sms(kannel.send("+6281234500004", "jalan"))
-    no_sender = httpx.get(f"{channels.url}/channels/sms", params={"text": "KUPANG jalan rusak"})
+    no_sender = httpx.get(
+        f"{channels.url}/channels/sms",
+        params={"text": "KUPANG jalan rusak", "token": SMS_WEBHOOK_TOKEN},
+    )
     assert (no_sender.status_code, no_sender.text) == (200, HELP_TEXT)
 
 
@@ -103,7 +112,7 @@ def test_cek_answers_the_status_and_balas_answers_the_follow_up(
     wait_for(
         lambda: channels.report(tracking_id)["status"] == "followed_up", what="follow-up in view"
     )
-    status = one_sms(kannel.send("081234500007", f"CEK {tracking_id[:5]}-{tracking_id[5:]}"))
+    status = one_sms(kannel.send("081234500006", f"CEK {tracking_id[:5]}-{tracking_id[5:]}"))
     # One SMS: status, institution and day; the answer itself only when it fits whole (this
     # one does not: the follow-up notice carried it), never cut mid-sentence.
     assert re.fullmatch(
@@ -112,9 +121,11 @@ def test_cek_answers_the_status_and_balas_answers_the_follow_up(
         status,
     ), status
 
-    # Only the reporter's phone may answer.
+    # Only the reporter's phone is answered; another phone hears what an unknown ID gets.
+    not_found = f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
+    assert one_sms(kannel.send("+6281234500007", f"CEK {tracking_id}")) == not_found
     other = kannel.send("+6281234500007", f"BALAS {tracking_id} bukan saya")
-    assert "Hanya pelapor" in one_sms(other)
+    assert one_sms(other) == not_found
     answer = kannel.send(phone, f"BALAS {tracking_id} Sudah baik, terima kasih")
     assert (
         one_sms(answer) == f"Balasan Anda untuk laporan {tracking_id} sudah diterima. Terima kasih."

@@ -5,16 +5,29 @@ path through a real Kannel is in test_sms.py."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import httpx
 
+from shared.calendar import WorkingDayCalendar
+from shared.i18n.dates import short_day
 from tests.intake_channels.conftest import Hooks, one_sms, receipt
+from tests.support import SMS_WEBHOOK_TOKEN
+
+CAL = WorkingDayCalendar.default()
 
 
 async def sms_get(hooks: Hooks, sender: str, text: str, message_id: str) -> httpx.Response:
     """What Kannel's get-url does."""
     return await hooks.http.get(
-        "/channels/sms", params={"from": sender, "to": "1708", "text": text, "id": message_id}
+        "/channels/sms",
+        params={
+            "from": sender,
+            "to": "1708",
+            "text": text,
+            "id": message_id,
+            "token": SMS_WEBHOOK_TOKEN,
+        },
     )
 
 
@@ -79,15 +92,23 @@ async def test_too_many_messages_from_one_phone_get_a_polite_reply(hooks: Hooks)
 async def test_post_calls_without_kannel_headers_or_as_a_form(hooks: Hooks) -> None:
     """post-url with only X-Kannel-From (no %p in the URL), and a plain form post."""
     by_header = await hooks.http.post(
-        "/channels/sms?id=hdr-1",
+        f"/channels/sms?id=hdr-1&token={SMS_WEBHOOK_TOKEN}",
         content="KUPANG jalan rusak di Oebufu".encode("latin-1"),
         headers={"Content-Type": "text/plain", "X-Kannel-From": "+6281234500016"},
     )
     as_form = await hooks.http.post(
         "/channels/sms",
-        data={"from": "+6281234500017", "to": "1708", "text": "KUPANG mampet", "id": "f-1"},
+        data={
+            "from": "+6281234500017",
+            "to": "1708",
+            "text": "KUPANG mampet",
+            "id": "f-1",
+            "token": SMS_WEBHOOK_TOKEN,
+        },
     )
-    garbage = await hooks.http.get("/channels/sms?from=%2B6281234500018&text=%FF%FE%00&id=g-1")
+    garbage = await hooks.http.get(
+        f"/channels/sms?from=%2B6281234500018&text=%FF%FE%00&id=g-1&token={SMS_WEBHOOK_TOKEN}"
+    )
 
     receipt(by_header.text)
     assert "terlalu pendek" in as_form.text  # "mampet" alone is not a report yet
@@ -113,3 +134,44 @@ async def test_balas_without_text_explains_balas(hooks: Hooks) -> None:
     assert answer.startswith("BALAS untuk menanggapi")
     assert f"BALAS {tracking_id} isi pesan" in answer
     assert "NAMA WILAYAH" not in answer  # not the report format
+
+
+async def test_eskalasi_from_the_reporters_phone_takes_the_report_to_the_ombudsman(
+    hooks: Hooks,
+) -> None:
+    """DESIGN §9: `ESKALASI <ID>` escalates, from the reporter's own number only; before it is
+    open the answer says from which day it is. (Found before: it became a new junk report.)"""
+    hooks.lapor.set_clock("2026-03-02T09:00:00+08:00")  # Monday, Kupang (WITA)
+    phone = "+6281234500020"
+    tracking_id, _ = receipt((await sms_get(hooks, phone, "KUPANG lampu jalan mati", "e-1")).text)
+    opens = CAL.add_working_days(date(2026, 3, 2), 60, "5371") + timedelta(days=1)
+
+    early = one_sms((await sms_get(hooks, phone, f"eskalasi {tracking_id}", "e-2")).text)
+    assert early == (
+        f"Laporan {tracking_id} belum dapat diteruskan ke Ombudsman RI. Jika belum ada tanggapan"
+        f" akhir, kirim ESKALASI {tracking_id} mulai {short_day(opens, 'id')}."
+    )
+    stranger = await sms_get(hooks, "+6281234500021", f"ESKALASI {tracking_id}", "e-3")
+    assert stranger.text == f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
+    assert await hooks.timeline(tracking_id) == ["ReportSubmitted"]  # nothing appended
+
+    # Never verified for 60 working days: open, wherever the report is stuck.
+    hooks.lapor.set_clock(f"{opens.isoformat()}T08:00:00+08:00")
+    stranger = await sms_get(hooks, "+6281234500021", f"ESKALASI {tracking_id}", "e-4")
+    assert stranger.text == f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
+    done = one_sms((await sms_get(hooks, phone, f"ESKALASI {tracking_id}", "e-5")).text)
+    assert done == (
+        f"Laporan {tracking_id} telah diteruskan ke Ombudsman RI Perwakilan Nusa Tenggara Timur."
+        f" Cek: CEK {tracking_id}"
+    )
+    again = one_sms((await sms_get(hooks, phone, f"ESKALASI {tracking_id}", "e-6")).text)
+    assert again == done
+    (escalated,) = [
+        e
+        for e in await hooks.lapor.store.read(f"report-{tracking_id}")
+        if e.event_type == "EscalatedToOmbudsman"
+    ]
+    assert escalated.data["ombudsman_office"] == "OMBUDSMAN-53"
+    assert escalated.data["grounds"] == "no_final_answer"
+    assert escalated.actor.kind == "citizen"
+    assert (await hooks.timeline(tracking_id))[-1] == "EscalatedToOmbudsman"

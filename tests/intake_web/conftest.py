@@ -88,6 +88,36 @@ def submit(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     return created
 
 
+def publish_in(system: System, tracking_id: str) -> None:
+    """Verify and forward a report of a running system (appended to its store, as the desk and
+    routing would): published from then on."""
+    import asyncio
+    from datetime import date
+
+    from shared.clock import clock_from
+    from shared.events.base import Actor
+    from shared.reports.commands import ForwardReport, VerifyReport
+    from shared.runtime.repository import Meta, ReportRepository
+    from shared.store.sqlite import SqliteEventStore
+
+    async def go() -> None:
+        store = SqliteEventStore(system.data_dir / "events.db")
+        try:
+            repo = ReportRepository(store, clock_from(system.data_dir / "clock.txt"))
+            meta = Meta(actor=Actor(kind="admin", id="admin-test"), correlation_id="test")
+            await repo.execute(tracking_id, VerifyReport(), meta)
+            forward = ForwardReport(
+                agency_code="DINKES-KOTA-KUPANG",
+                agency_name="Dinas Kesehatan Kota Kupang",
+                follow_up_due=date(2099, 1, 5),
+            )
+            await repo.execute(tracking_id, forward, meta)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
 def visible(api: httpx.Client, tracking_id: str, code: str | None = None) -> dict[str, Any]:
     """Wait until the report is in intake's view (over real processes a read may lag)."""
     headers = {"X-Access-Code": code} if code else {}

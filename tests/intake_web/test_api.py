@@ -16,7 +16,7 @@ from shared.reports.events import CloseReason
 from tests.driver import Driver
 from tests.harness import InProcessSystem
 from tests.intake_web.conftest import seen
-from tests.intake_web.officers import act
+from tests.intake_web.officers import act, publish
 
 PLAIN = {"category": None}  # the driver's report without its category
 
@@ -34,7 +34,9 @@ async def test_categories_and_regions_for_the_forms(web: httpx.AsyncClient) -> N
     assert (await web.get("/api/v1/regions", params={"parent": "x"})).status_code == 422
 
 
-async def test_a_report_is_submitted_read_and_listed(web: httpx.AsyncClient) -> None:
+async def test_a_report_is_submitted_read_and_listed(
+    web: httpx.AsyncClient, lapor: InProcessSystem
+) -> None:
     response = await web.post(
         "/api/v1/reports",
         json={
@@ -55,7 +57,19 @@ async def test_a_report_is_submitted_read_and_listed(web: httpx.AsyncClient) -> 
     created = response.json()
     assert created["status"] == "submitted"
     assert len(created["tracking_id"]) == 10 and len(created["access_code"]) == 8
-    report = await seen(web, created["tracking_id"])
+    tid = created["tracking_id"]
+    # Not published yet: anyone with the ID sees its status and dates, nothing it says.
+    assert await seen(web, tid) == {
+        "tracking_id": tid,
+        "status": "submitted",
+        "published": False,
+        "submitted_at": (await seen(web, tid))["submitted_at"],
+        "updated_at": (await seen(web, tid))["updated_at"],
+        "reporter_identity_erased": False,
+    }
+    listed = (await web.get("/api/v1/reports", params={"q": "oepoi puskesmas"})).json()
+    assert tid not in {r["tracking_id"] for r in listed}
+    report = await seen(web, tid, created["access_code"])
     for key in (
         "tracking_id",
         "status",
@@ -80,6 +94,8 @@ async def test_a_report_is_submitted_read_and_listed(web: httpx.AsyncClient) -> 
     assert report["channel"] == "web" and report["event_date"] == "2026-03-02"
     timeline = (await web.get(f"/api/v1/reports/{created['tracking_id']}/timeline")).json()
     assert [(e["event_type"], "occurred_at" in e) for e in timeline] == [("ReportSubmitted", True)]
+    await publish(lapor, tid)
+    assert (await seen(web, tid))["title"] == "Puskesmas tutup di jam kerja"
     listed = (
         await web.get("/api/v1/reports", params={"region": "53", "category": "kesehatan"})
     ).json()
@@ -90,7 +106,9 @@ async def test_a_report_is_submitted_read_and_listed(web: httpx.AsyncClient) -> 
     assert closed.json() == []
 
 
-async def test_lists_page_with_a_cursor(drive: Driver, web: httpx.AsyncClient) -> None:
+async def test_lists_page_with_a_cursor(
+    drive: Driver, web: httpx.AsyncClient, lapor: InProcessSystem
+) -> None:
     marker = uuid.uuid4().hex[:8]
     made = [
         await drive.submit(
@@ -98,6 +116,8 @@ async def test_lists_page_with_a_cursor(drive: Driver, web: httpx.AsyncClient) -
         )
         for n in range(5)
     ]
+    for report in made:
+        await publish(lapor, report.tracking_id)
     seen_ids: list[str] = []
     cursor: str | None = None
     while True:
@@ -143,9 +163,10 @@ async def test_search_input_is_never_a_server_error(
 
 
 async def test_confidential_reports_stay_out_of_every_public_view(
-    drive: Driver, web: httpx.AsyncClient
+    drive: Driver, web: httpx.AsyncClient, lapor: InProcessSystem
 ) -> None:
-    await drive.submit(**PLAIN)  # something public to count beside it
+    public = await drive.submit(**PLAIN)  # something public to count beside it
+    await publish(lapor, public.tracking_id)
     marker = "rahasia" + uuid.uuid4().hex[:6]
     before = (await web.get("/api/v1/stats")).json()
     secret = await drive.submit(
@@ -157,6 +178,7 @@ async def test_confidential_reports_stay_out_of_every_public_view(
         reporter={"name": "Budi Santoso", "phone": "+6281200000001"},
     )
     tid, code = secret.tracking_id, secret.access_code
+    await publish(lapor, tid, agency="PEMKOT-BLITAR")
     # Not for the public, but for its reporter and the officers who handle it.
     assert (await web.get(f"/api/v1/reports/{tid}")).status_code == 404
     assert (await web.get(f"/api/v1/reports/{tid}/timeline")).status_code == 404
@@ -166,6 +188,8 @@ async def test_confidential_reports_stay_out_of_every_public_view(
     admin = {"Authorization": f"Bearer {drive.token('admin')}"}
     assert (await web.get(f"/api/v1/reports/{tid}", headers=admin)).status_code == 200
     other_agency = {"Authorization": f"Bearer {drive.token('agency', agency='DINKES-KOTA-KUPANG')}"}
+    holder = {"Authorization": f"Bearer {drive.token('agency', agency='PEMKOT-BLITAR')}"}
+    assert (await web.get(f"/api/v1/reports/{tid}", headers=holder)).status_code == 200
     assert (await web.get(f"/api/v1/reports/{tid}", headers=other_agency)).status_code == 404
     assert (await web.get("/api/v1/reports", params={"q": marker})).json() == []
     listed = (await web.get("/api/v1/reports", params={"limit": 200})).json()
@@ -231,7 +255,7 @@ async def test_an_idempotency_key_makes_a_retry_return_the_same_report(
             {
                 "title": "Judul",
                 "body": "cukup panjang isinya",
-                "attachments": [{"sha256": "0" * 64}],
+                "attachments": [{"sha256": "0" * 64, "upload_token": "1" * 64}],
             },
             "attachments",
         ),
@@ -396,23 +420,17 @@ async def test_map_and_statistics(
         location={"region_code": "1703", "lat": -3.33, "lon": 101.98},
     )
     tid = created.tracking_id
-    collection = await web.get("/api/v1/map.geojson", params={"bbox": "101,-4,103,-3"})
+    bbox = {"bbox": "101,-4,103,-3"}
+    unpublished = (await web.get("/api/v1/map.geojson", params=bbox)).json()["features"]
+    assert tid not in {f["properties"]["tracking_id"] for f in unpublished}
+    await publish(lapor, tid, agency="PEMKAB-BENGKULU-UTARA")
+    collection = await web.get("/api/v1/map.geojson", params=bbox)
     assert collection.headers["content-type"].startswith("application/geo+json")
     features = collection.json()["features"]
     mine = next(f for f in features if f["properties"]["tracking_id"] == tid)
     assert mine["geometry"] == {"type": "Point", "coordinates": [101.98, -3.33]}
     assert set(mine["properties"]) >= {"tracking_id", "status", "category", "title"}
     assert "reporter" not in collection.text and "access_code" not in collection.text
-    await act(lapor, tid, VerifyReport())
-    await act(
-        lapor,
-        tid,
-        ForwardReport(
-            agency_code="PEMKAB-BENGKULU-UTARA",
-            agency_name="Pemkab",
-            follow_up_due=date.today() + timedelta(days=5),
-        ),
-    )
     await act(lapor, tid, PostFollowUp(agency_code="PEMKAB-BENGKULU-UTARA", text="OK"), "agency")
     stats = (await web.get("/api/v1/stats")).json()
     assert stats["by_agency"].get("PEMKAB-BENGKULU-UTARA")

@@ -12,6 +12,7 @@ from PIL import Image
 from tests.driver import Driver
 from tests.harness import InProcessSystem
 from tests.intake_web.conftest import jpeg_with_gps, seen
+from tests.intake_web.officers import publish
 
 
 async def test_a_photo_loses_its_gps_position_and_is_stored_by_its_hash(
@@ -39,7 +40,7 @@ async def test_a_photo_loses_its_gps_position_and_is_stored_by_its_hash(
 
 
 async def test_a_report_names_its_files_and_only_the_reporter_downloads_them(
-    drive: Driver, web: httpx.AsyncClient
+    drive: Driver, web: httpx.AsyncClient, lapor: InProcessSystem
 ) -> None:
     upload = await web.post("/api/v1/attachments", files={"file": ("lubang.jpg", jpeg_with_gps())})
     photo = upload.json()
@@ -50,11 +51,17 @@ async def test_a_report_names_its_files_and_only_the_reporter_downloads_them(
         title="Jalan berlubang dengan foto",
         body="Foto lubang di jalan terlampir, juga surat dari RT.",
         attachments=[
-            {"sha256": photo["sha256"], "name": "lubang KTP Budi.jpg"},
-            {"sha256": pdf["sha256"]},
+            {
+                "sha256": photo["sha256"],
+                "name": "lubang KTP Budi.jpg",
+                "upload_token": photo["upload_token"],
+            },
+            {"sha256": pdf["sha256"], "upload_token": pdf["upload_token"]},
         ],
     )
     tid, code = created.tracking_id, created.access_code
+    assert "attachment_count" not in await seen(web, tid)  # unpublished: status and dates only
+    await publish(lapor, tid)
     public = await seen(web, tid)
     assert public["attachment_count"] == 2 and "attachments" not in public
     assert "Budi" not in (await web.get(f"/api/v1/reports/{tid}/timeline")).text
@@ -114,8 +121,13 @@ async def test_amendments_carry_files_too(drive: Driver, web: httpx.AsyncClient)
     assert uploaded["media_type"] == "image/png"
     amended = await web.post(
         f"/api/v1/reports/{tid}/amendments",
-        json={"text": "Foto tambahan.", "attachments": [{"sha256": uploaded["sha256"]}]},
+        json={
+            "text": "Foto tambahan.",
+            "attachments": [
+                {"sha256": uploaded["sha256"], "upload_token": uploaded["upload_token"]}
+            ],
+        },
         headers={"X-Access-Code": code},
     )
     assert amended.status_code == 201
-    assert (await seen(web, tid))["attachment_count"] == 1
+    assert (await seen(web, tid, code))["attachment_count"] == 1

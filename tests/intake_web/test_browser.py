@@ -99,7 +99,10 @@ def test_submit_through_the_web_form_then_track_it(
     track.goto(f"{base}/lacak")
     track.fill("#track-id", tracking_id.lower())
     track.click("#track-form button[type=submit]")
-    expect(track.locator("#report-title")).to_have_text("Trotoar rusak di Jalan El Tari")
+    # Not forwarded yet, so not published: a visitor sees its status and dates, not its words.
+    expect(track.locator("#report-title")).to_have_text("Laporan belum diterbitkan")
+    expect(track.locator("#unpublished")).to_be_visible()
+    assert "Trotoar" not in track.content()
     assert track.url.endswith(f"/laporan/{tracking_id}")
     expect(track.locator("#report-status")).to_have_text("Terkirim")
     expect(track.locator("#timeline li")).to_have_count(1)
@@ -108,6 +111,7 @@ def test_submit_through_the_web_form_then_track_it(
     # The English switch.
     track.click("a.lang")
     expect(track.locator("#report-status")).to_have_text("Submitted")
+    expect(track.locator("#report-title")).to_have_text("Report not published yet")
     track.screenshot(path=str(shots / "report.png"), full_page=True)
     visitor.close()
     context.close()

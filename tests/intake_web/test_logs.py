@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.intake_web.conftest import submit, visible
-from tests.support import System
+from tests.intake_web.conftest import publish_in, submit, visible
+from tests.support import System, wait_for
 
 
 def test_an_anonymous_reporter_is_never_shown(api: httpx.Client, system: System) -> None:
@@ -19,7 +19,10 @@ def test_an_anonymous_reporter_is_never_shown(api: httpx.Client, system: System)
         reporter={"name": "Siti Aminah", "phone": "+6281234567890", "email": "siti@contoh.id"},
     )
     tid = created["tracking_id"]
-    report = visible(api, tid)
+    publish_in(system, tid)  # forwarded: published, so every public view shows it
+    report = wait_for(
+        lambda: (r := visible(api, tid)).get("published") and r, what="published report"
+    )
     assert report["anonymous"] is True
     shown = "".join(
         [

@@ -21,10 +21,13 @@ from shared.reports.commands import (
     Command,
     ForwardReport,
     PostFollowUp,
+    RejectReport,
+    ReturnReport,
+    SetPublicText,
     SubmitReport,
     VerifyReport,
 )
-from shared.reports.events import Classification, Location
+from shared.reports.events import Classification, Location, RejectionReason
 from shared.runtime.projection import Projector
 from shared.runtime.repository import Meta, ReportRepository
 from shared.settings import Settings
@@ -46,7 +49,22 @@ class World:
         asyncio.run(self.repo.execute(tracking_id, command, Meta(actor=actor, correlation_id="t")))
         asyncio.run(self.projector.rebuild(self.store))
 
-    def submit(self, title: str, body: str, **extra: Any) -> str:
+    def publish(self, *tracking_ids: str) -> None:
+        """Verify and forward: published from then on (DESIGN §9)."""
+        for tracking_id in tracking_ids:
+            self.run(tracking_id, VerifyReport(), kind="admin")
+            self.run(
+                tracking_id,
+                ForwardReport(
+                    agency_code="DINKES-KOTA-KUPANG",
+                    agency_name="Dinkes",
+                    follow_up_due=date(2026, 3, 9),
+                ),
+                kind="system",
+            )
+
+    def submit(self, title: str, body: str, published: bool = True, **extra: Any) -> str:
+        """A report (published at once unless `published=False`)."""
         self.count += 1
         tracking_id = f"T{self.count:03d}"
         self.run(
@@ -61,6 +79,8 @@ class World:
                 **extra,
             ),
         )
+        if published:
+            self.publish(tracking_id)
         return tracking_id
 
     def query(self, sql_params: tuple[str, list[object]] | None) -> list[sqlite3.Row]:
@@ -156,7 +176,7 @@ def test_confidential_reports_are_in_no_public_query_and_count_only_in_totals(
     assert (stats["total"], stats["confidential"], stats["public"]) == (2, 1, 1)
     assert stats["by_category"] == {"infrastruktur": 1}
     assert stats["by_province"] == {"53": 1}
-    assert stats["by_status"] == {"submitted": 1}
+    assert stats["by_status"] == {"forwarded": 1}
 
     # Made confidential later: it leaves every public view; made public again: it comes back.
     world.run(public, ChangeProtection(confidential=True), kind="admin")
@@ -188,13 +208,19 @@ def test_region_filters_match_the_region_and_everything_below_it(world: World) -
 
 def test_followed_up_within_the_limit_counts_on_time(world: World) -> None:
     on_time = world.submit(
-        "Obat habis", "Puskesmas kehabisan obat.", location=Location(region_code="5371")
+        "Obat habis",
+        "Puskesmas kehabisan obat.",
+        published=False,
+        location=Location(region_code="5371"),
     )
     late = world.submit(
-        "Dokter absen", "Dokter tidak datang.", location=Location(region_code="5371")
+        "Dokter absen",
+        "Dokter tidak datang.",
+        published=False,
+        location=Location(region_code="5371"),
     )
     waiting = world.submit(
-        "Antre lama", "Antrean berjam-jam.", location=Location(region_code="5371")
+        "Antre lama", "Antrean berjam-jam.", published=False, location=Location(region_code="5371")
     )
     for tid, due in (
         (on_time, date(2026, 3, 2)),
@@ -227,7 +253,9 @@ def test_the_timeline_never_names_the_reporter_nor_the_files(world: World) -> No
     from shared.values import Attachment
 
     photo = Attachment(sha256="a" * 64, name="KTP Siti Aminah.jpg", media_type="image/jpeg", size=9)
-    tid = world.submit("Jalan rusak", "Jalan rusak parah.", anonymous=True, attachments=(photo,))
+    tid = world.submit(
+        "Jalan rusak", "Jalan rusak parah.", published=False, anonymous=True, attachments=(photo,)
+    )
     rows = world.projector.conn.execute("SELECT details, actor_kind FROM timeline").fetchall()
     assert len(rows) == 1
     assert "Siti" not in rows[0]["details"]
@@ -279,3 +307,62 @@ def test_a_view_file_of_an_older_schema_is_dropped_and_rebuilt(tmp_path: Path) -
     assert projector.checkpoint() == 1
     projector.close()
     assert upgrade_views(settings) is False
+
+
+def test_only_forwarded_reports_are_public_and_rejected_ones_never(world: World) -> None:
+    """DESIGN §9: a report is published once it is forwarded; before that, and once rejected,
+    it is in no public query and counts nowhere."""
+    waiting = world.submit(
+        "Tagihan air", "Nomor saya 0812 3456 7890, alamat Jl. Kenanga 5.", published=False
+    )
+    forwarded = world.submit("Jalan rusak", "Lubang besar di depan sekolah.")
+    assert world.search() == [forwarded]
+    assert world.search(q="kenanga") == []
+    assert world.stats()["total"] == 1
+    world.publish(waiting)
+    assert world.search(q="kenanga") == [waiting]
+    # Returned by the institution and then rejected: out of every public view again.
+    world.run(
+        forwarded,
+        ReturnReport(agency_code="DINKES-KOTA-KUPANG", reason="not_our_authority"),
+        kind="agency",
+    )
+    assert world.search(q="lubang") == [forwarded]  # returned: still published
+    world.run(
+        forwarded, RejectReport(reason=RejectionReason.OTHER, note="Bukan layanan publik"), "admin"
+    )
+    assert world.search() == [waiting]
+    assert world.stats()["total"] == 1 and world.stats()["by_status"] == {"forwarded": 1}
+
+
+def test_the_public_text_replaces_the_reporters_words_in_every_public_query(world: World) -> None:
+    tid = world.submit(
+        "Pungutan di kelurahan Siti Aminah",
+        "Saya Siti Aminah, HP 081234567890, dimintai uang untuk KTP.",
+        location=Location(lat=-10.16, lon=123.61, region_code="537103"),
+    )
+    world.run(
+        tid,
+        SetPublicText(
+            title="Pungutan di kelurahan", body="Pelapor dimintai uang untuk mengurus KTP."
+        ),
+        kind="admin",
+    )
+    assert world.search(q="aminah") == []
+    assert world.search(q="081234567890") == []
+    assert world.search(q="mengurus ktp") == [tid]
+    mapped = world.query(views.map_query(views.ReportFilter(), 10, None))
+    assert [r["title"] for r in mapped] == ["Pungutan di kelurahan Siti Aminah"]  # the row
+    from services.intake.usecases import feature, public_view
+
+    assert feature(mapped[0]).properties.title == "Pungutan di kelurahan"
+    public = public_view(mapped[0])
+    assert (public.title, public.body) == (
+        "Pungutan di kelurahan",
+        "Pelapor dimintai uang untuk mengurus KTP.",
+    )
+    own = public_view(mapped[0], reporter=True)
+    assert own.body == "Saya Siti Aminah, HP 081234567890, dimintai uang untuk KTP."
+    assert own.public_body == "Pelapor dimintai uang untuk mengurus KTP."
+    asyncio.run(world.projector.rebuild(world.store))
+    assert world.search(q="aminah") == [] and world.search(q="mengurus") == [tid]

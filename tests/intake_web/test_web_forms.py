@@ -10,6 +10,7 @@ import httpx
 
 from tests.harness import InProcessSystem
 from tests.intake_web.conftest import jpeg_with_gps, seen
+from tests.intake_web.officers import publish
 
 
 def token(page: httpx.Response) -> str:
@@ -92,7 +93,7 @@ async def test_a_citizen_submits_tracks_and_completes_a_report_without_javascrip
     again = await web.post("/lapor", data=fields, files=photo_file)
     assert f'id="tracking-id">{tid_}<' in again.text
 
-    report = await seen(web, tid_)
+    report = await seen(web, tid_, code_)
     assert report["location"]["region_code"] == "537103" and report["attachment_count"] == 1
     assert report["category"] == "perhubungan" and report["event_date"] == "2026-03-01"
 
@@ -106,6 +107,8 @@ async def test_a_citizen_submits_tracks_and_completes_a_report_without_javascrip
     async with lapor.client("intake") as stranger, lapor.client("intake") as nobody:
         public = await stranger.get(f"/laporan/{tid_}")
         assert 'id="reporter-actions"' not in public.text and "simpang.jpg" not in public.text
+        # Not published yet: a stranger with the ID sees its status and dates, not its words.
+        assert 'id="unpublished"' in public.text and "Oebobo" not in public.text
         tracked = await stranger.get("/lacak", params={"id": tid_.lower()}, follow_redirects=True)
         assert str(tracked.url).endswith(f"/laporan/{tid_}")
         assert 'id="report-title"' in tracked.text
@@ -138,6 +141,9 @@ async def test_a_citizen_submits_tracks_and_completes_a_report_without_javascrip
         )
         assert amended.status_code == 303 and amended.headers["location"].endswith("?ok=1")
         assert "Tepatnya di depan kantor camat." in (await stranger.get(f"/laporan/{tid_}")).text
+        await publish(lapor, tid_)
+        published = await nobody.get(f"/laporan/{tid_}")
+        assert 'id="unpublished"' not in published.text and "simpang Oebobo" in published.text
 
 
 async def test_forms_without_the_token_are_refused(

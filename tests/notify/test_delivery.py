@@ -56,7 +56,7 @@ from tests.notify.harness import (
     metric,
     sentinel,
 )
-from tests.support import async_wait_for, free_port, wait_for
+from tests.support import SMS_WEBHOOK_TOKEN, async_wait_for, free_port, wait_for
 
 ADMIN_DESK = "pemkot-kupang@penghubung.lapor.example"  # the LAPOR desk of Kota Kupang
 
@@ -109,6 +109,7 @@ class Notifying:
                 "to": "1708",
                 "text": "KUPANG Jalan rusak di depan Puskesmas Oepoi sudah tiga minggu",
                 "id": str(uuid.uuid4()),
+                "token": SMS_WEBHOOK_TOKEN,
             },
         )
         ids = [t for t in re.findall(r"[2-9A-HJ-NP-Z]{10}", reply.text) if is_valid_tracking_id(t)]

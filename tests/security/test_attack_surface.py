@@ -112,7 +112,13 @@ def hostile(lapor: Lapor) -> dict[str, str]:
         body=f"Lubang besar {BREAKOUT} di jalan {SCRIPT} dekat pasar.",
         location=KUPANG | {"address": f"Jl. {BREAKOUT}"},
         reporter={"name": SCRIPT},
-        attachments=[{"sha256": upload.json()["sha256"], "name": f"{BREAKOUT}.png"}],
+        attachments=[
+            {
+                "sha256": upload.json()["sha256"],
+                "name": f"{BREAKOUT}.png",
+                "upload_token": upload.json()["upload_token"],
+            }
+        ],
     )
     reporter = {"X-Access-Code": code, "X-Forwarded-For": new_address()}
     lapor.seen(tid)
@@ -609,6 +615,9 @@ POLICY: dict[tuple[str, str, str], tuple[str, set[str]]] = {
     ("verification", "POST", "/api/v1/reports/{tracking_id}/not-our-authority"): ADMIN,
     ("verification", "POST", "/api/v1/reports/{tracking_id}/protection"): ADMIN,
     ("verification", "POST", "/api/v1/bulk-verify"): ADMIN,
+    ("verification", "POST", "/api/v1/reports/{tracking_id}/forward"): ADMIN,
+    ("verification", "POST", "/api/v1/reports/{tracking_id}/reply"): ADMIN,
+    ("verification", "POST", "/api/v1/reports/{tracking_id}/public-text"): ADMIN,
     ("routing", "GET", "/api/v1/agencies"): PUBLIC,
     ("routing", "POST", "/api/v1/agencies"): ADMIN,
     ("routing", "GET", "/api/v1/agencies/{code}"): PUBLIC,
@@ -621,6 +630,8 @@ POLICY: dict[tuple[str, str, str], tuple[str, set[str]]] = {
     ("routing", "POST", "/api/v1/reports/{tracking_id}/follow-ups"): AGENCY,
     ("routing", "POST", "/api/v1/reports/{tracking_id}/return"): AGENCY,
     ("routing", "POST", "/api/v1/reports/{tracking_id}/transfer"): AGENCY,
+    ("routing", "POST", "/api/v1/reports/{tracking_id}/delegate"): AGENCY,
+    ("routing", "GET", "/api/v1/handed-on"): AGENCY,
     ("routing", "POST", "/api/v1/reports/{tracking_id}/forward"): ADMIN,
     ("routing", "GET", "/api/v1/returned"): ADMIN,
     ("sla", "GET", "/api/v1/calendar/working-days"): PUBLIC,
@@ -629,6 +640,7 @@ POLICY: dict[tuple[str, str, str], tuple[str, set[str]]] = {
     ("sla", "GET", "/api/v1/compliance"): ("officer", {"admin", "ombudsman", "agency"}),
     ("sla", "GET", "/api/v1/evidence-key"): PUBLIC,
     ("sla", "POST", "/api/v1/reports/{tracking_id}/escalate"): REPORTER,
+    ("sla", "GET", "/api/v1/escalations"): ("officer", {"admin", "ombudsman"}),
     ("sla", "GET", "/api/v1/reports/{tracking_id}/evidence.json"): (
         "reporter_or_officer",
         {"admin", "ombudsman", "agency"},

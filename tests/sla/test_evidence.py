@@ -9,13 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 
-from services.sla.evidence import (
-    EvidenceSigner,
-    build_document,
-    render_html,
-    trail_sha256,
-    verify_document,
-)
+from services.sla.evidence import build_document, render_html, trail_sha256
 from shared.calendar import WIB, WorkingDayCalendar
 from shared.clock import FixedClock
 from shared.events.base import Actor
@@ -31,6 +25,8 @@ from shared.reports.facts import facts_of
 from shared.reports.lifecycle import ReportState
 from shared.reports.policy import DEFAULT_POLICY
 from shared.runtime.repository import Meta, ReportRepository
+from shared.signing import Signer as EvidenceSigner
+from shared.signing import verify_document
 from shared.store.port import RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import submit_command
@@ -147,3 +143,59 @@ async def test_a_breach_recorded_between_the_request_and_the_escalation_is_not_c
     assert document["escalation"]["stream_version"] == 5
     assert document["escalation"]["evidence_covers_versions"] == 3
     assert trail_sha256(events[:3]) == document["escalation"]["evidence_sha256"]
+
+
+async def test_lapor_evidence_verify_checks_a_pack_offline_with_the_served_key(
+    tmp_path: Path,
+) -> None:
+    """`lapor evidence verify FILE --key KEY`: the key as sla serves it; a pack changed anywhere,
+    or checked with another key, fails with exit 1 and says what."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    state, events = await escalated(tmp_path, breach_in_between=True)
+    signer = EvidenceSigner(tmp_path / "keys")
+    document = signer.sign(
+        build_document(
+            state,
+            events,
+            derive(TID, facts_of(events), WorkingDayCalendar.default(), DEFAULT_POLICY),
+            generated_at=CLOCK.now(),
+            ombudsman_office={"code": "OMBUDSMAN-53", "name": "Ombudsman NTT"},
+        )
+    )
+    pack = tmp_path / "evidence.json"
+    pack.write_text(json.dumps(document))
+    served = tmp_path / "evidence-key.json"  # what GET /api/v1/evidence-key answers
+    served.write_text(json.dumps(signer.public_key_json()))
+    runner = CliRunner()
+
+    good = runner.invoke(app, ["evidence", "verify", str(pack), "--key", str(served)])
+    assert good.exit_code == 0, good.output
+    assert f"evidence OK: the pack of {TID}" in good.output
+    assert "OK: hash chain: 5 event(s)" in good.output
+    assert "OK: escalation: to OMBUDSMAN-53, its evidence_sha256 covers the first 3" in good.output
+    pem = tmp_path / "key.pem"
+    pem.write_text(signer.public_key_pem)
+    assert runner.invoke(app, ["evidence", "verify", str(pack), "--key", str(pem)]).exit_code == 0
+
+    altered = json.loads(pack.read_text())
+    altered["trail"][0]["data"]["title"] = "Jalan bagus"
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(altered))
+    bad = runner.invoke(app, ["evidence", "verify", str(changed), "--key", str(served)])
+    assert bad.exit_code == 1
+    assert "FAILED: signature: does not verify" in bad.output
+    assert "FAILED: chain:" in bad.output and "content altered" in bad.output
+    assert "FAILED: trail_sha256" in bad.output
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(EvidenceSigner(tmp_path / "other-keys").public_key_json()))
+    wrong = runner.invoke(app, ["evidence", "verify", str(pack), "--key", str(other)])
+    assert wrong.exit_code == 1 and "not with the key given" in wrong.output
+    junk = tmp_path / "junk.txt"
+    junk.write_text("not a key")
+    assert runner.invoke(app, ["evidence", "verify", str(pack), "--key", str(junk)]).exit_code == 2

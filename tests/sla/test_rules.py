@@ -661,3 +661,11 @@ def test_the_institution_is_warned_the_day_before_its_first_answer_is_due_once()
         *base, (SlaDueSoon(stage=SlaStage.FOLLOW_UP, due=date(2026, 3, 9)), at("2026-03-06"))
     )
     assert warned.due_actions(at("2026-03-06", 12)) == []
+
+
+def test_no_warning_that_a_deadline_is_due_soon_once_it_has_passed() -> None:
+    """A ticker that first runs after the deadline (the service was down, the clock jumped)
+    records the breach only: telling people a day late that it is due tomorrow would mislead."""
+    r = report((submitted(), at("2026-03-17", 9)))
+    assert [a.kind for a in r.due_actions(end_of("2026-03-27"))] == ["due_soon"]
+    assert [a.kind for a in r.due_actions(start_of("2026-03-28"))] == ["breach"]

@@ -13,6 +13,7 @@ from shared.reports.tracking import new_tracking_id
 from shared.sms.grammar import (
     COMMANDS,
     HELP_TEXT,
+    Escalate,
     Invalid,
     KeywordTarget,
     NewReport,
@@ -207,6 +208,8 @@ def test_status_query_maps_look_alikes() -> None:
         ("BALAS ABCDEFGHJK terima kasih", "bad_tracking_id"),  # wrong check character
         (f"BALAS {TID}", "missing_text"),
         (f"BALAS {TID}   ", "missing_text"),
+        ("ESKALASI", "missing_tracking_id"),
+        ("ESKALASI ABCDEFGHJK", "bad_tracking_id"),
         ("POLL", "bad_poll_code"),
         ("POLL KOTA_2024 1", "bad_poll_code"),
         ("POLL ÅB 1", "bad_poll_code"),
@@ -258,6 +261,13 @@ def test_poll_answer(message: str, code: str, choice: str) -> None:
     assert parse(message) == PollAnswer(code, choice)
 
 
+@pytest.mark.parametrize(
+    "message", [f"ESKALASI {TID}", f"eskalasi {TID.lower()}", f"Eskalasi {grouped(TID)}"]
+)
+def test_escalation(message: str) -> None:
+    assert parse(message) == Escalate(TID)
+
+
 def test_commands_only_as_the_first_whole_word() -> None:
     assert parse("CEKLIS KUPANG") == NewReport("CEKLIS KUPANG")
     assert parse("KUPANG cek jalan") == NewReport("cek jalan", "5371", "PEMKOT-KUPANG", "KUPANG")
@@ -275,6 +285,7 @@ def test_results_are_tagged() -> None:
             StatusQuery(TID),
             Reply(TID, "x"),
             PollAnswer("A", "1"),
+            Escalate(TID),
             Invalid("empty", "x"),
         )
     }
@@ -283,6 +294,7 @@ def test_results_are_tagged() -> None:
         "StatusQuery": "status_query",
         "Reply": "reply",
         "PollAnswer": "poll_answer",
+        "Escalate": "escalate",
         "Invalid": "invalid",
     }
     assert dataclasses.asdict(StatusQuery(TID)) == {"tracking_id": TID, "kind": "status_query"}

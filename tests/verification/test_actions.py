@@ -187,7 +187,12 @@ async def test_the_completion_round_trip_through_intake(
     assert asked.status_code == 200, asked.text
     assert asked.json()["status"] == "completion_requested"
     waiting = await drive.desk_report(tid)
-    assert waiting["completion_note"] == "Di mana persisnya? Mohon foto."
+    closes = WorkingDayCalendar.default().add_working_days(date(2026, 3, 26), 10, region)
+    assert waiting["completion_note"] == (
+        "Di mana persisnya? Mohon foto.\n\nJika tidak dilengkapi dalam 10 hari kerja (sampai"
+        f" {closes:%d-%m-%Y}), laporan ditutup sebagai tidak lengkap. / Without an answer within"
+        f" 10 working days (by {closes:%d-%m-%Y}) the report closes as incomplete."
+    )
     assert waiting["time_left"]["paused"] is True
     assert waiting["time_left"]["working_days_left"] == 1
     assert tid not in await queue_ids(drive, region=region)
@@ -202,6 +207,7 @@ async def test_the_completion_round_trip_through_intake(
     assert back[0]["status"] == "submitted"
     assert back[0]["tracking_id"] == tid
     assert back[0]["amendments"][0]["text"] == "Di Jl. Sudirman no. 5, depan pasar."
+    assert back[0]["amended_after_request"] is True
     resumed = WorkingDayCalendar.default().add_working_days(date(2026, 4, 6), 1, region)
     assert back[0]["time_left"] == back[0]["time_left"] | {
         "due_date": resumed.isoformat(),
@@ -257,28 +263,31 @@ async def test_postpone_hides_the_report_until_the_date(drive: Driver) -> None:
     assert garbage.status_code == 422 and garbage.json()["detail"][0]["field"] == "until"
 
 
-async def test_not_our_authority_goes_to_another_region_or_the_national_desk(
+async def test_not_our_authority_at_a_regional_desk_goes_up_to_the_national_desk(
     drive: Driver,
 ) -> None:
+    """Seed 002: what is not the region's authority goes back to the centre, which sends it on
+    to whoever should handle it."""
     here, there = fresh_region("52"), fresh_region("63")
     tid, _ = await submit(drive, location={"region_code": here})
     await drive.desk_report(tid)
     local = drive.token("admin", region=here)
     other = drive.token("admin", region=there)
-    moved = await drive.desk(
+    sideways = await drive.desk(
         tid, "not-our-authority", {"to_region": there, "note": "wrong province"}, local
     )
+    assert sideways.status_code == 403 and "to_region" in sideways.json()["detail"]
+    up = await drive.desk(tid, "not-our-authority", {"note": "bukan kewenangan kami"}, local)
+    assert up.status_code == 200, up.text
+    assert (await drive.desk_report(tid))["location"]["region_code"] is None
+    assert await queue_ids(drive, local, region=here) == []
+    assert (await drive.desk(tid, "verify", token=local)).status_code == 403
+    # The national desk sends it to the region that should handle it.
+    moved = await drive.desk(tid, "not-our-authority", {"to_region": there})
     assert moved.status_code == 200, moved.text
     assert (await drive.desk_report(tid))["location"]["region_code"] == there
-    assert await queue_ids(drive, local, region=here) == []
     assert await queue_ids(drive, other) == [tid]
-    assert (await drive.desk(tid, "verify", token=local)).status_code == 403
-    national = await drive.desk(tid, "not-our-authority", {"note": "national matter"}, other)
-    assert national.status_code == 200, national.text
-    assert (await drive.desk_report(tid))["location"]["region_code"] is None
-    assert await queue_ids(drive, other) == []
-    assert (await drive.desk(tid, "verify", token=other)).status_code == 403
-    assert (await drive.desk(tid, "verify")).status_code == 200  # the national desk can
+    assert (await drive.desk(tid, "verify", token=other)).status_code == 200
     assert await history(drive, tid) == [
         "ReportSubmitted",
         "ReportReferred",

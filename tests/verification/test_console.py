@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
 import httpx
@@ -15,7 +15,7 @@ import pytest
 from shared.auth import Role, create_token
 from tests.driver import Driver
 from tests.harness import InProcessSystem
-from tests.verification.conftest import days_from_now, fresh_region, stored
+from tests.verification.conftest import fresh_region, stored
 
 
 class Form(HTMLParser):
@@ -195,7 +195,11 @@ async def test_every_action_through_the_console(
     amended = await drive.reporter(tid, access_code, "amendments", {"text": "Jl. Gajah Mada 12"})
     assert amended.status_code == 201
     assert len(await drive.timeline(tid, access_code)) == 3
-    until = days_from_now(4)
+    # Postponing never passes the due date: the deadline stays where it is.
+    until = (await drive.desk_report(tid))["time_left"]["due_date"]
+    beyond = (date.fromisoformat(until) + timedelta(days=1)).isoformat()
+    refused = await console.submit(page, f"{page}/postpone", {"until": beyond})
+    assert refused.status_code == 422 and f"may not pass the due date {until}" in refused.text
     assert (await console.submit(page, f"{page}/postpone", {"until": until})).status_code == 303
     protected = await console.submit(
         page, f"{page}/protection", {"anonymous": "on", "note": "lupa"}

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,13 @@ from shared.i18n.dates import local_day, short_day
 from shared.logs import get_logger
 from shared.reports.commands import AmendReport, ReplyAsReporter
 from shared.reports.events import Location, Status
-from shared.reports.lifecycle import OPEN_FOR_VERIFICATION, InvalidTransition, ReportState
+from shared.reports.lifecycle import (
+    OPEN_FOR_VERIFICATION,
+    EscalationNotOpen,
+    InvalidTransition,
+    ReportNotFound,
+    ReportState,
+)
 from shared.runtime.repository import Meta
 from shared.store.port import WrongExpectedVersion
 from shared.values import Attachment, Channel
@@ -240,10 +247,20 @@ class StatusInfo:
 
 @dataclass(frozen=True)
 class ReplyOutcome:
-    """What became of a reporter's reply: `kind` is replied|amended|not_found|not_yours|closed."""
+    """What became of a reporter's reply: `kind` is replied|amended|not_found|closed."""
 
     kind: str
     status: Status | None = None
+
+
+@dataclass(frozen=True)
+class EscalationOutcome:
+    """What became of an `ESKALASI <ID>`: `kind` is escalated|already|not_open|not_possible|
+    finished|not_found; `opens_on` when escalation opens later."""
+
+    kind: str
+    office_name: str | None = None
+    opens_on: date | None = None
 
 
 class ChannelDesk:
@@ -254,6 +271,9 @@ class ChannelDesk:
         self.intake = intake
         self.config = config or ChannelSettings()
         self.limits = SenderLimits(self.config.channel_messages_per_hour, intake.secret)
+        # Per tracking ID, whoever asks: a phone probing IDs meets this as well as its own limit.
+        per_hour = self.config.channel_lookups_per_report_per_hour
+        self.lookups = RateLimiter(per_minute=per_hour / 60.0, burst=per_hour)
         self.replies = ReplyLog(ctx.settings.data_dir / "channel_replies.db", intake.secret)
 
     async def new_report(
@@ -313,21 +333,15 @@ class ChannelDesk:
             return None
 
     async def status(self, tracking_id: str, sender: Sender | None) -> StatusInfo | None:
-        """The report's status for a CEK; None when unknown, or confidential and not the
-        sender's own (a confidential report is not confirmed to exist to anyone else)."""
-        row = await self.intake.report_row(tracking_id)
-        state: ReportState | None = None
-        if row is None:
-            state = await self.state(tracking_id)  # the view may not have caught up yet
-            if state is None:
-                return None
-            confidential = state.confidential
-        else:
-            confidential = bool(row["confidential"])
-        if confidential:
-            state = state or await self.state(tracking_id)
-            if state is None or sender is None or not sender.matches(self.reporter_contact(state)):
-                return None
+        """The report's status for a CEK, for its reporter's own phone or account only; None
+        otherwise, exactly as for a report that does not exist: a message names no access
+        code, so the sender is the only proof, and an answer must neither confirm that an ID
+        exists nor that a number is (or is not) its reporter."""
+        state = await self.state(tracking_id)
+        if state is None or sender is None or not sender.matches(self.reporter_contact(state)):
+            return None
+        confidential = state.confidential
+        row = await self.intake.report_row(tracking_id)  # the view may not have caught up yet
         if row is not None:
             follow_up = await self.intake.views.fetchone(
                 "SELECT details FROM timeline WHERE tracking_id = ? AND event_type ="
@@ -365,12 +379,11 @@ class ChannelDesk:
         attachments: tuple[Attachment, ...] = (),
     ) -> ReplyOutcome:
         """The reporter answers: a follow-up (ReporterReplied) or a completion request
-        (ReportAmended). Only from the phone or account the report came from."""
+        (ReportAmended). Only from the phone or account the report came from; anyone else is
+        answered as for a report that does not exist."""
         state = await self.state(tracking_id)
-        if state is None:
+        if state is None or not sender.matches(self.reporter_contact(state)):
             return ReplyOutcome("not_found")
-        if not sender.matches(self.reporter_contact(state)):
-            return ReplyOutcome("not_found" if state.confidential else "not_yours", state.status)
         command: AmendReport | ReplyAsReporter
         if state.status in OPEN_FOR_VERIFICATION:
             command, kind = AmendReport(text=text, attachments=attachments), "amended"
@@ -384,6 +397,29 @@ class ChannelDesk:
             return ReplyOutcome("closed", state.status)
         await self.intake.caught_up(events)
         return ReplyOutcome(kind, state.status)
+
+    async def escalate(self, tracking_id: str, sender: Sender, cid: str) -> EscalationOutcome:
+        """The reporter takes the report to the Ombudsman RI (the use case of the report page
+        and sla's API). Only from the phone or account the report came from: anyone else is
+        told what they would be told of a report that does not exist."""
+        escalations = self.intake.escalations
+        try:
+            state, events = await escalations.load(tracking_id)
+        except ReportNotFound:
+            return EscalationOutcome("not_found")
+        if not sender.matches(self.reporter_contact(state)):
+            return EscalationOutcome("not_found")
+        if state.status in (Status.CLOSED, Status.REJECTED) and not state.escalated:
+            return EscalationOutcome("finished")
+        try:
+            done = await escalations.escalate(state, events, cid)
+        except EscalationNotOpen as refused:
+            status = await escalations.status(state, events)
+            kind = "not_open" if refused.opens_on else "not_possible"
+            return EscalationOutcome(kind, status.office_name, refused.opens_on)
+        except InvalidTransition:
+            return EscalationOutcome("finished")
+        return EscalationOutcome("escalated" if done.new else "already", done.ombudsman_office_name)
 
     def close(self) -> None:
         self.replies.close()

@@ -6,8 +6,12 @@ optional; a channel whose secret is missing refuses its webhook (503) instead of
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SMS_WEBHOOK_TOKEN_FILE = "sms-webhook.token"  # noqa: S105 - a file name, not the token
 
 
 class ChannelSettings(BaseSettings):
@@ -21,10 +25,19 @@ class ChannelSettings(BaseSettings):
         " 0 = no limit",
     )
 
+    channel_lookups_per_report_per_hour: float = Field(
+        default=10.0,
+        ge=0,
+        description="CEK/BALAS of one tracking ID that find nothing of the sender's (from any"
+        " sender, on every channel) before that ID answers only 'try later'; 0 = no limit",
+    )
+
     # --- SMS 1708 (Kannel) -------------------------------------------------------------------
     sms_webhook_token: SecretStr | None = Field(
         default=None,
-        description="If set, /channels/sms requires ?token=<this> (add it to Kannel's get-url)",
+        description="/channels/sms requires ?token=<this> (in Kannel's get-url). Unset: the one"
+        f" `lapor up` generated into DATA_DIR/{SMS_WEBHOOK_TOKEN_FILE}; neither: every call is"
+        " refused (503)",
     )
 
     # --- e-mail ------------------------------------------------------------------------------
@@ -73,3 +86,26 @@ class ChannelSettings(BaseSettings):
     # --- outbound HTTP -------------------------------------------------------------------------
     channel_http_timeout: float = Field(default=10.0, gt=0, description="Send API timeout (s)")
     channel_http_attempts: int = Field(default=3, ge=1, le=10, description="Send API attempts")
+
+
+def sms_webhook_token(config: ChannelSettings, data_dir: Path) -> SecretStr | None:
+    """The token Kannel's get-url must carry: the setting, else the file `lapor up` generates
+    (`ensure_sms_webhook_token`); None when there is neither (the webhook then refuses)."""
+    if config.sms_webhook_token is not None and config.sms_webhook_token.get_secret_value():
+        return config.sms_webhook_token
+    try:
+        text = (data_dir / SMS_WEBHOOK_TOKEN_FILE).read_text().strip()
+    except OSError:
+        return None
+    return SecretStr(text) if text else None
+
+
+def ensure_sms_webhook_token(data_dir: Path) -> str:
+    """The SMS webhook token (LAPOR_SMS_WEBHOOK_TOKEN, else generated once into the data
+    directory with mode 0600): `lapor up` calls this before intake starts."""
+    from shared.settings import generated_secret
+
+    configured = ChannelSettings().sms_webhook_token
+    if configured is not None and configured.get_secret_value():
+        return configured.get_secret_value()
+    return generated_secret(data_dir / SMS_WEBHOOK_TOKEN_FILE).decode()

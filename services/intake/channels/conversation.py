@@ -15,15 +15,18 @@ from services.intake.channels.common import (
     BODY_MIN,
     CHANNEL_MESSAGES,
     ChannelDesk,
+    EscalationOutcome,
     Sender,
     StatusInfo,
 )
 from services.intake.polls import answer_by_sms
 from shared.directory.model import default_directory
+from shared.i18n.dates import short_day
 from shared.logs import get_logger
 from shared.reports.events import Status
 from shared.sms.grammar import (
     HELP_TEXT,
+    Escalate,
     Invalid,
     NewReport,
     PollAnswer,
@@ -64,6 +67,7 @@ BALAS_HELP = (
 HELD_BY_AGENCY = frozenset({Status.FORWARDED, Status.FOLLOWED_UP, Status.CLOSED})
 BUSY = "Maaf, LAPOR! sedang sibuk. Laporan Anda belum tersimpan, silakan kirim ulang nanti."
 RATE_LIMITED = "Maaf, terlalu banyak pesan dari nomor/akun Anda. Silakan coba lagi dalam satu jam."
+REPORT_LIMITED = "Maaf, terlalu banyak permintaan untuk ID ini. Silakan coba lagi dalam satu jam."
 
 
 @dataclass(frozen=True)
@@ -116,14 +120,33 @@ def reply_text(kind: str, tracking_id: str, status: Status | None) -> str:
         return f"Balasan Anda untuk laporan {tracking_id} sudah diterima. Terima kasih."
     if kind == "amended":
         return f"Keterangan tambahan untuk laporan {tracking_id} sudah diterima. Terima kasih."
-    if kind == "not_yours":
-        return f"Hanya pelapor (nomor/akun pengirim laporan) yang dapat membalas {tracking_id}."
     if kind == "closed":
         label = STATUS_LABELS.get(status, "") if status else ""
         return (
             f"Laporan {tracking_id} tidak sedang menunggu balasan ({label}). Cek: CEK {tracking_id}"
         )
     return f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
+
+
+def escalation_text(tracking_id: str, outcome: EscalationOutcome) -> str:
+    """The answer to `ESKALASI <ID>`; every text that names the Ombudsman says when."""
+    office = outcome.office_name or "Ombudsman RI"
+    if outcome.kind in ("escalated", "already"):
+        return f"Laporan {tracking_id} telah diteruskan ke {office}. Cek: CEK {tracking_id}"
+    if outcome.kind == "not_open" and outcome.opens_on is not None:
+        return (
+            f"Laporan {tracking_id} belum dapat diteruskan ke Ombudsman RI. Jika belum ada"
+            f" tanggapan akhir, kirim ESKALASI {tracking_id} mulai"
+            f" {short_day(outcome.opens_on, 'id')}."
+        )
+    if outcome.kind == "not_possible":
+        return (
+            f"Instansi sudah memberi tanggapan akhir untuk laporan {tracking_id}. Jika tidak"
+            f" puas, beri penilaian di halaman laporan. Cek: CEK {tracking_id}"
+        )
+    if outcome.kind == "finished":
+        return f"Laporan {tracking_id} sudah selesai atau ditolak. Cek: CEK {tracking_id}"
+    return reply_text("not_found", tracking_id, None)
 
 
 async def converse(
@@ -168,16 +191,32 @@ async def _converse(
         case Invalid(code=code):
             return Answer(INVALID_REPLIES.get(code, HELP_TEXT), f"invalid_{code}")
         case StatusQuery(tracking_id=tracking_id):
+            # Reserved before the lookup, refunded when it was the reporter's own: the per-report
+            # budget holds however many lookups are on their way at once.
+            if desk.lookups.hit(tracking_id) > 0:
+                return Answer(REPORT_LIMITED, "rate_limited_report")
             info = await desk.status(tracking_id, sender)
             if info is None:
                 return Answer(reply_text("not_found", tracking_id, None), "status_unknown")
+            desk.lookups.refund(tracking_id)
             return Answer(status_text(info, limit), "status", tracking_id)
         case Reply(tracking_id=tracking_id, text=reply):
+            if desk.lookups.hit(tracking_id) > 0:
+                return Answer(REPORT_LIMITED, "rate_limited_report")
             outcome = await desk.reply(tracking_id, reply, sender, key, cid, attachments)
+            if outcome.kind != "not_found":
+                desk.lookups.refund(tracking_id)
             return Answer(
                 reply_text(outcome.kind, tracking_id, outcome.status),
                 f"reply_{outcome.kind}",
-                tracking_id,
+                tracking_id if outcome.kind != "not_found" else None,
+            )
+        case Escalate(tracking_id=tracking_id):
+            escalation = await desk.escalate(tracking_id, sender, cid)
+            return Answer(
+                escalation_text(tracking_id, escalation),
+                f"escalate_{escalation.kind}",
+                tracking_id if escalation.kind != "not_found" else None,
             )
         case PollAnswer(code=code, choice=choice):
             reply_sms, poll_outcome = await answer_by_sms(desk, sender, code, choice, key, cid)

@@ -7,8 +7,10 @@
   tracking ID as `service_request_id` and, as an extension, the reporter's `access_code`;
 - `GET requests.{fmt}` with the spec's filters, `GET requests/{id}.{fmt}`,
   `GET tokens/{token}.{fmt}`.
-`fmt` is `xml` (required by the spec) or `json`. Our statuses map to `open`/`closed`; confidential
-reports are never listed nor shown; a request never names who reported. Errors are a list of
+`fmt` is `xml` (required by the spec) or `json`. Our statuses map to `open`/`closed`; lists hold
+only published reports (forwarded, not rejected, not confidential: DESIGN §9), and a request not
+yet published shows its status and dates only (all of it with its reporter's `X-Access-Code`);
+confidential reports are never shown; a request never names who reported. Errors are a list of
 `{code, description}`: 404 unknown id or code, 403 missing or bad api_key, 400 anything else.
 """
 
@@ -32,6 +34,7 @@ from shared.auth import InvalidToken, Role, verify_token
 from shared.calendar import deadline_end
 from shared.directory.model import Category, load_categories
 from shared.http.common import correlation_id
+from shared.http.limits import client_address
 from shared.i18n import text as texts
 from shared.i18n.dates import day, zone_for
 from shared.i18n.labels import status_label
@@ -354,26 +357,33 @@ ATTRIBUTES: list[dict[str, Any]] = [
 ]
 
 
-def request_of(row: Any, names: Mapping[str, str]) -> ServiceRequestOut:
+def request_of(row: Any, names: Mapping[str, str], reporter: bool = False) -> ServiceRequestOut:
+    """A report as a service request. The public reads a published report (its public text when
+    one was set); of an unpublished one only its status and dates (DESIGN §9); its reporter
+    (`X-Access-Code`) reads all of it."""
     status = row["status"]
     code = row["category"]
+    full = reporter or bool(row["published"])
+    body = row["body"]
+    if not reporter and row["public_body"] is not None:
+        body = row["public_body"]
     return ServiceRequestOut(
         service_request_id=row["tracking_id"],
         status=open_or_closed(status),
         status_notes=status_notes(row),
-        service_name=names.get(code) if code else None,
-        service_code=code,
-        description=row["body"],
+        service_name=names.get(code) if code and full else None,
+        service_code=code if full else None,
+        description=body if full else "",
         agency_responsible=row["agency_name"],
         service_notice=None,
         requested_datetime=iso(row["submitted_at"]),
         updated_datetime=iso(row["updated_at"]),
         expected_datetime=due_datetime(row["follow_up_due"], row["region_code"]),
-        address=row["address"],
+        address=row["address"] if full else None,
         address_id=None,
         zipcode=None,
-        lat=row["lat"],
-        long=row["lon"],
+        lat=row["lat"] if full else None,
+        long=row["lon"] if full else None,
         media_url=None,
     )
 
@@ -622,7 +632,7 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
     async def list_requests(fmt: str, request: Request) -> Response:
         async def produce(f: str) -> Response:
             params = request.query_params
-            where = ["confidential = 0"]
+            where = ["confidential = 0", "published = 1"]
             args: list[object] = []
             ids = [i.strip() for i in params.get("service_request_id", "").split(",") if i.strip()]
             if ids:
@@ -671,10 +681,14 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
         summary="One service request",
         **answers(list[ServiceRequestOut]),
     )
-    async def one_request(service_request_id: str, fmt: str) -> Response:
+    async def one_request(service_request_id: str, fmt: str, request: Request) -> Response:
         async def produce(f: str) -> Response:
             row = await _public_row(service_request_id)
-            return render(f, "service_requests", [request_of(row, names)])
+            code = request.headers.get("X-Access-Code")
+            reporter = code is not None and await intake.code_is_right(
+                row["tracking_id"], code, client_address(request, intake.limits.trust_forwarded_for)
+            )
+            return render(f, "service_requests", [request_of(row, names, reporter)])
 
         return await guarded(fmt, produce)
 

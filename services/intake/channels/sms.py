@@ -18,9 +18,10 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from services.intake.channels.common import CHANNEL_MESSAGES, ChannelDesk, Sender
+from services.intake.channels.config import sms_webhook_token
 from services.intake.channels.conversation import BUSY, converse
 from shared.http.common import correlation_id
 from shared.logs import get_logger
@@ -40,13 +41,16 @@ _PARAMETERS: list[dict[str, Any]] = [
         ("id", "Kannel's message id (%I): the idempotency key"),
         ("coding", "Optional: Kannel's coding (%c): 2 = UCS-2"),
         ("charset", "Optional: the text's charset (%C)"),
-        ("token", "Required when LAPOR_SMS_WEBHOOK_TOKEN is set"),
+        ("token", "Required: the gateway's token (LAPOR_SMS_WEBHOOK_TOKEN)"),
     )
 ]
 
-# Always 200 (Kannel sends a non-2xx as "Could not fetch content"): the reply SMS itself.
+# 200 for everything Kannel relays (it sends a non-2xx as "Could not fetch content"): the reply
+# SMS itself. Only a caller that is not the gateway gets anything else.
 ANSWER: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The reply SMS (text/plain, GSM-7, at most 160 characters), errors too"}
+    200: {"description": "The reply SMS (text/plain, GSM-7, at most 160 characters), errors too"},
+    403: {"description": "token: wrong or missing webhook token (not the gateway)"},
+    503: {"description": "The webhook token is not configured: every call is refused"},
 }
 
 
@@ -71,7 +75,7 @@ def decode_text(data: bytes, coding: str | None = None, charset: str | None = No
     if charset:
         try:
             return data.decode(charset.strip().strip('"').lower())
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # unknown, undecodable, or not a name (a NUL in it)
             pass
     try:
         return data.decode("utf-8")
@@ -94,10 +98,22 @@ def _field(fields: Mapping[str, bytes], name: str) -> str | None:
 
 def build(desk: ChannelDesk) -> APIRouter:
     router = APIRouter(prefix="/channels", tags=["channels"])
-    token = desk.config.sms_webhook_token
+    token = sms_webhook_token(desk.config, desk.ctx.settings.data_dir)
 
     def text_reply(text: str, status: int = 200) -> PlainTextResponse:
         return PlainTextResponse(text, status_code=status)
+
+    def refusal(fields: Mapping[str, bytes]) -> Response | None:
+        """Only the gateway may speak for a phone number: without the token nothing is read.
+        Checked before anything else of the call is decoded."""
+        if token is None:
+            return JSONResponse(
+                {"detail": "channel not configured: set LAPOR_SMS_WEBHOOK_TOKEN"}, status_code=503
+            )
+        given = fields.get("token") or b""
+        if not hmac.compare_digest(given, token.get_secret_value().encode()):
+            return text_reply("token: wrong or missing webhook token", 403)
+        return None
 
     async def answer(
         request: Request,
@@ -105,10 +121,6 @@ def build(desk: ChannelDesk) -> APIRouter:
         text: str | None,
         sender_header: str | None = None,
     ) -> Response:
-        if token is not None and not hmac.compare_digest(
-            (_field(fields, "token") or "").encode(), token.get_secret_value().encode()
-        ):
-            return text_reply("token: wrong or missing webhook token", 403)
         sender = _field(fields, "from") or sender_header
         message_id = _field(fields, "id") or None
         if not sender:
@@ -142,6 +154,8 @@ def build(desk: ChannelDesk) -> APIRouter:
     )
     async def sms_get(request: Request) -> Response:
         fields = parse_query(request.scope.get("query_string", b""))
+        if (refused := refusal(fields)) is not None:
+            return refused
         raw = fields.get("text")
         coding, charset = _field(fields, "coding"), _field(fields, "charset")
         text = None if raw is None else decode_text(raw, coding, charset)
@@ -156,6 +170,17 @@ def build(desk: ChannelDesk) -> APIRouter:
     )
     async def sms_post(request: Request) -> Response:
         fields = parse_query(request.scope.get("query_string", b""))
+        if (refused := refusal(fields)) is not None:
+            # A form post carries the token in its body: read it (capped) to check it.
+            body = await request.body()
+            content_type = request.headers.get("content-type", "").lower()
+            if len(body) > MAX_SMS_BYTES or not content_type.startswith(
+                "application/x-www-form-urlencoded"
+            ):
+                return refused
+            fields = {**fields, **parse_query(body)}
+            if (refused := refusal(fields)) is not None:
+                return refused
         body = await request.body()
         if len(body) > MAX_SMS_BYTES:
             return text_reply("Pesan terlalu panjang. " + HELP_TEXT)

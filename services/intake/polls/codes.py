@@ -23,7 +23,7 @@ from email_validator import EmailNotValidError, validate_email
 from fastapi import HTTPException
 
 from services.intake.polls.config import PollSettings
-from shared.crypto import keyed_hash
+from shared.crypto import derive_key, keyed_hash
 from shared.logs import get_logger
 from shared.privacy import mask_email, mask_phone
 from shared.senders.base import Address, Message, SendError
@@ -67,6 +67,13 @@ def parse_identity(raw: str, field: str = "identity") -> Identity:
 def voter_hash(secret: bytes, code: str, identity: str) -> str:
     """One voter in one poll: not linkable across polls, not reversible without the secret."""
     return keyed_hash(secret, "poll-voter", f"{code}|{identity}")
+
+
+def ballot_key(secret: bytes, code: str) -> bytes:
+    """The poll's own key that seals its answers until it closes (then PollClosed releases it).
+    Derived, so every intake replica has it and nothing is stored; releasing one poll's key
+    tells nothing of another's nor of the master secret."""
+    return derive_key(secret, f"poll-ballots:{code}")
 
 
 CodeCheck = Literal["ok", "wrong", "expired", "locked"]

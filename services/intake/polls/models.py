@@ -33,11 +33,15 @@ def normalize_code(code: str) -> str:
 
 # --- requests ---------------------------------------------------------------------------------
 class AttachmentIn(BaseModel):
-    """A file uploaded before (POST /api/v1/attachments), named by its sha256."""
+    """A file uploaded before (POST /api/v1/attachments), named by its sha256 and the
+    upload_token that upload answered with."""
 
     model_config = ConfigDict(extra="forbid")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     name: str | None = Field(default=None, max_length=255)
+    upload_token: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="From POST /api/v1/attachments' answer"
+    )
 
 
 class ChoiceIn(BaseModel):

@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 import services.intake.regions as regions
-from services.intake.pages import environment, static_files_version
 from services.intake.polls.models import AnswerIn, PollOut, normalize_code
 from services.intake.polls.ports import IntakePart
 from services.intake.polls.usecases import WEB_BASE, Document, Polls
+from services.intake.site import environment, static_files_version
 from shared.directory.model import default_directory
 from shared.http.common import correlation_id
 from shared.http.csrf import FIELD as CSRF_FIELD

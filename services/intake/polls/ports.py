@@ -28,8 +28,9 @@ class Limits(Protocol):
 class Attachments(Protocol):
     """Intake's attachment store: a poll's document is uploaded like a report's photo."""
 
-    def resolve(self, sha256: str, name: str | None = None) -> Attachment:
-        """A file uploaded earlier; a DomainError (naming `attachments`) when there is none."""
+    def resolve(self, sha256: str, name: str | None, upload_token: str) -> Attachment:
+        """A file the caller uploaded earlier (its upload_token proves it); a DomainError
+        (naming `attachments`) when there is none, or the token is not its."""
         ...
 
     def path_of(self, sha256: str) -> Path: ...

@@ -11,7 +11,6 @@ from shared.polls.events import Answers
 from shared.polls.lifecycle import (
     InvalidAnswer,
     PollNotOpen,
-    SubmitOpinion,
     check_open,
     choice_keys,
     parse_sms_choice,
@@ -38,7 +37,7 @@ async def answer_by_sms(
     phone = sender.phone
     if phone is None:
         return NO_PHONE, "poll_no_phone"
-    repo = PollRepository(desk.ctx.store, desk.ctx.clock)
+    repo = PollRepository(desk.ctx.store, desk.ctx.clock, desk.intake.secret)
     now = desk.ctx.clock.now()
     state = await repo.state(code)
     if state is None:
@@ -55,7 +54,8 @@ async def answer_by_sms(
     try:
         check_open(state, now)
         answers = parse_sms_choice(state.opened, choice)
-        command = SubmitOpinion(
+        command = repo.opinion(
+            code,
             voter_hash=voter_hash(desk.intake.secret, code, phone),
             answers=answers,
             channel=sender.channel,

@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,13 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 
 import services.intake.regions as regions
-from services.intake.polls.codes import CodeSender, VerificationCodes, parse_identity, voter_hash
+from services.intake.polls.codes import (
+    CodeSender,
+    VerificationCodes,
+    ballot_key,
+    parse_identity,
+    voter_hash,
+)
 from services.intake.polls.models import (
     AnswerIn,
     AnswerOut,
@@ -51,7 +58,16 @@ from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.http.limits import enforce, too_many
 from shared.logs import get_logger
-from shared.polls.events import OpinionChanged, PollOpened, PollQuestion, PollResultsPublished
+from shared.polls.ballots import NONCE_BYTES
+from shared.polls.events import (
+    MIN_GROUP,
+    OTHER_REGIONS,
+    OpinionChanged,
+    PollOpened,
+    PollQuestion,
+    PollResultsPublished,
+    RegionResult,
+)
 from shared.polls.lifecycle import (
     POLLS,
     ClosePoll,
@@ -70,6 +86,7 @@ from shared.polls.lifecycle import (
     check_open,
     decide,
     read_results,
+    suppress_small_groups,
 )
 from shared.reports.tracking import ALPHABET
 from shared.runtime.projection import Projector
@@ -90,8 +107,39 @@ Outcome = Literal["submitted", "changed", "unchanged"]
 class PollRepository(Repository[PollState | None, Command]):
     """Load a poll's stream, decide, append with the expected version."""
 
-    def __init__(self, store: EventStore, clock: Clock) -> None:
+    def __init__(self, store: EventStore, clock: Clock, secret: bytes) -> None:
         super().__init__(store, clock, POLLS)
+        self.secret = secret
+
+    def ballot_key(self, code: str) -> bytes:
+        return ballot_key(self.secret, code)
+
+    def opinion(
+        self,
+        code: str,
+        *,
+        voter_hash: str,
+        answers: Mapping[str, Sequence[str]],
+        channel: Channel,
+        now: datetime,
+        comment: str | None = None,
+        region_code: str | None = None,
+    ) -> SubmitOpinion:
+        """An answer to store sealed with the poll's key (a fresh nonce each time)."""
+        return SubmitOpinion(
+            voter_hash=voter_hash,
+            answers=answers,
+            channel=channel,
+            now=now,
+            comment=comment,
+            region_code=region_code,
+            ballot_key=self.ballot_key(code),
+            nonce=os.urandom(NONCE_BYTES),
+        )
+
+    def closing(self, code: str, now: datetime, by_agency: str | None = None) -> ClosePoll:
+        """Close with the key that opens the answers; PollClosed releases it."""
+        return ClosePoll(now=now, by_agency=by_agency, ballot_key=self.ballot_key(code))
 
     async def state(self, code: str) -> PollState | None:
         state, _ = await self.load(code)
@@ -104,7 +152,7 @@ class PollRepository(Repository[PollState | None, Command]):
         if state is None or not state.close_due(now):
             return []
         meta = Meta(actor=SYSTEM, correlation_id=cid, idempotency_key=f"intake:poll-close:{code}")
-        return await self.execute(code, ClosePoll(now=now), meta, retry_on_conflict=True)
+        return await self.execute(code, self.closing(code, now), meta, retry_on_conflict=True)
 
 
 def outcome_of(events: Sequence[RecordedEvent]) -> Outcome:
@@ -137,7 +185,7 @@ class Polls:
         self.ctx = ctx
         self.intake = intake
         self.secret = intake.secret
-        self.repo = PollRepository(ctx.store, ctx.clock)
+        self.repo = PollRepository(ctx.store, ctx.clock, intake.secret)
         self.projector = projector
         self.view = PollsView(projector.path)
         self.codes = codes
@@ -189,15 +237,17 @@ class Polls:
     async def answer(self, code: str, body: AnswerIn, address: str, cid: str) -> AnswerOut:
         await self.require_open(code)  # a late answer is refused before any code is tried
         identity = parse_identity(body.identity)
-        wait = self.intake.failed_codes.retry_after(address)
+        # One try reserved before the check is awaited, given back unless the code was wrong:
+        # the budget holds however many tries arrive at once.
+        wait = self.intake.failed_codes.hit(address)
         if wait > 0:
             raise too_many(wait, "code")
         checked = await asyncio.to_thread(
             self.codes.check, code, identity, body.code, self.now().timestamp()
         )
+        if checked != "wrong":
+            self.intake.failed_codes.refund(address)
         if checked != "ok":
-            if checked == "wrong":
-                self.intake.failed_codes.hit(address)
             raise HTTPException(
                 403,
                 {
@@ -206,7 +256,8 @@ class Polls:
                     "locked": "code: too many wrong tries; request a new code",
                 }[checked],
             )
-        command = SubmitOpinion(
+        command = self.repo.opinion(
+            code,
             voter_hash=voter_hash(self.secret, code, identity.value),
             answers=body.raw_answers(),
             channel=Channel.WEB,
@@ -251,7 +302,7 @@ class Polls:
         if row is None:
             raise HTTPException(404, "poll not found")
         owner = officer is not None and (
-            officer.role is Role.ADMIN
+            (officer.role is Role.ADMIN and officer.covers_region(row["region_code"]))
             or (officer.role is Role.AGENCY and officer.agency == row["agency_code"])
         )
         questions = json.loads(row["questions"])
@@ -329,8 +380,9 @@ class Polls:
     async def close(self, code: str, officer: Principal, cid: str) -> ClosedOut:
         by = officer.agency if officer.role is Role.AGENCY else None
         meta = Meta(actor=officer_actor(officer), correlation_id=cid)
+        await self.require_in_region(code, officer)
         with http_errors():
-            events = await self.repo.execute(code, ClosePoll(now=self.now(), by_agency=by), meta)
+            events = await self.repo.execute(code, self.repo.closing(code, self.now(), by), meta)
             state = await self.repo.state(code)
         if state is None or state.closed is None:  # pragma: no cover - decide closed it
             raise HTTPException(404, "poll not found")
@@ -349,6 +401,7 @@ class Polls:
         by = officer.agency if officer.role is Role.AGENCY else None
         attachment = self.attachment(body.attachment)
         meta = Meta(actor=officer_actor(officer), correlation_id=cid)
+        await self.require_in_region(code, officer)
         with http_errors():
             state = await self.repo.state(code)
             if state is not None and by is not None and by != state.opened.agency_code:
@@ -361,14 +414,29 @@ class Polls:
         await self.caught_up(events)
         return RespondedOut(code=code, published=bool(events), text=body.text.strip())
 
+    async def require_in_region(self, code: str, officer: Principal) -> None:
+        """A regional administrator acts only on the polls of their region (403 elsewhere, and
+        on national polls); 404 for a poll that does not exist."""
+        if officer.role is not Role.ADMIN or officer.region is None:
+            return
+        state = await self.repo.state(code)
+        if state is None:
+            raise HTTPException(404, "poll not found")
+        if not officer.covers_region(state.opened.region_code):
+            raise HTTPException(
+                403, f"Authorization: poll {code} is outside your region {officer.region}"
+            )
+
     def attachment(self, ref: AttachmentIn | None) -> Attachment | None:
         if ref is None:
             return None
         try:
-            return self.intake.attachments.resolve(ref.sha256, ref.name)
-        except DomainError:  # nothing uploaded under this sha256
+            return self.intake.attachments.resolve(ref.sha256, ref.name, ref.upload_token)
+        except DomainError:  # nothing uploaded under this sha256 by this caller
             raise HTTPException(
-                400, "attachment: no uploaded file with this sha256 (POST /api/v1/attachments)"
+                400,
+                "attachment: no file uploaded by you with this sha256 and upload_token"
+                " (POST /api/v1/attachments answers both)",
             ) from None
 
     async def caught_up(self, events: Sequence[RecordedEvent]) -> None:
@@ -505,6 +573,9 @@ def poll_out(
 def results_out(
     code: str, questions: list[dict[str, Any]], results: dict[str, Any], owner: bool
 ) -> ResultsOut | OwnerResultsOut:
+    shown = suppress_small_groups(
+        {k: RegionResult.model_validate(v) for k, v in results["by_region"].items()}
+    )
     public = ResultsOut(
         code=code,
         total_voters=results["total_voters"],
@@ -522,8 +593,8 @@ def results_out(
             for q in questions
         ],
         by_region={
-            region: {"name": regions.name_of(region), **counts}
-            for region, counts in results["by_region"].items()
+            region: {"name": region_name(region), **counts.model_dump(mode="json")}
+            for region, counts in shown.items()
         },
         by_channel=results["by_channel"],
         comment_count=len(results["comments"]),
@@ -532,8 +603,21 @@ def results_out(
     if not owner:
         return public
     # free text may name people: the institution and administrators read it
-    comments = [CommentOut.model_validate(c) for c in results["comments"]]
+    comments = [
+        CommentOut.model_validate(c if c.get("region_code") in shown else c | {"region_code": None})
+        for c in results["comments"]
+    ]
     return OwnerResultsOut(**dict(public), comments=comments)
+
+
+def region_name(code: str) -> str | None:
+    if code == OTHER_REGIONS:
+        return OTHER_REGIONS_NAME
+    return regions.name_of(code)
+
+
+# What the smaller groups are called together (results by region show no group under 5 voters).
+OTHER_REGIONS_NAME = f"Wilayah lain (masing-masing < {MIN_GROUP} orang) / other regions"
 
 
 def _results_dict(payload: PollResultsPublished, at: str | None) -> dict[str, Any]:

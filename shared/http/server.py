@@ -1,0 +1,105 @@
+"""How every service listens: uvicorn with slow clients timed out and a ceiling on connections.
+
+uvicorn times out idle keep-alive connections, but not a client that sends its request slowly: a
+connection trickling one header byte at a time (slowloris) was held for as long as it kept
+trickling, and twenty of them tied up a service. `GuardedH11Protocol` closes a connection whose
+request headers are not complete `header_timeout` seconds after it began sending them, and one
+whose client sends nothing for `read_idle_timeout` seconds while the server waits for the rest of
+a request. `limit_concurrency` answers 503 past that many open connections, so memory and file
+descriptors stay bounded whatever a flood does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import h11
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+# Defaults; each can be set in the environment (seconds; connections).
+HEADER_TIMEOUT = float(os.environ.get("LAPOR_HTTP_HEADER_TIMEOUT_SECONDS", "10"))
+READ_IDLE_TIMEOUT = float(os.environ.get("LAPOR_HTTP_READ_IDLE_TIMEOUT_SECONDS", "30"))
+KEEP_ALIVE_TIMEOUT = int(os.environ.get("LAPOR_HTTP_KEEP_ALIVE_SECONDS", "5"))
+MAX_CONNECTIONS = int(os.environ.get("LAPOR_HTTP_MAX_CONNECTIONS", "1000"))
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, closing connections that send a request too slowly."""
+
+    header_timeout: float = HEADER_TIMEOUT
+    read_idle_timeout: float = READ_IDLE_TIMEOUT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_deadline: asyncio.TimerHandle | None = None
+        self._idle_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # A new connection owes its first request's headers from now on.
+        self._header_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.transport.is_closing():
+            return
+        self._watch()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel()
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # Between requests uvicorn's own keep-alive timeout applies.
+        if self.conn.their_state is h11.IDLE:
+            self._cancel()
+
+    def _watch(self) -> None:
+        """After data arrived: still inside a request's headers, or waiting for its body?"""
+        state = self.conn.their_state
+        if state is h11.IDLE:
+            if self._header_deadline is None:  # a keep-alive connection's next request began
+                self._header_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+        elif self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+        if self._idle_deadline is not None:
+            self._idle_deadline.cancel()
+            self._idle_deadline = None
+        if state in (h11.IDLE, h11.SEND_BODY):
+            self._idle_deadline = self.loop.call_later(self.read_idle_timeout, self._too_slow)
+
+    def _cancel(self) -> None:
+        for handle in (self._header_deadline, self._idle_deadline):
+            if handle is not None:
+                handle.cancel()
+        self._header_deadline = self._idle_deadline = None
+
+    def _too_slow(self) -> None:
+        self._cancel()
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            # The app is reading a body that stopped coming: it sees the client gone.
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.close()
+
+
+def server_config(app: Any, host: str, port: int) -> Config:
+    """The uvicorn configuration every service runs with."""
+    return Config(
+        app,
+        host=host,
+        port=port,
+        http=GuardedH11Protocol,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_graceful_shutdown=10,
+    )

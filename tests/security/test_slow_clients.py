@@ -1,0 +1,117 @@
+"""Slow clients are timed out (issue 18, #10).
+
+Twenty connections that send their request headers a byte at a time (slowloris) were held for as
+long as they kept sending (75 s in the adversarial test). Every service listens through
+`shared.http.server.server_config` (what `lapor run`/`lapor up` use): headers must be complete
+within the header timeout, a request body may not stall longer than the read-idle timeout, and a
+ceiling on connections keeps a flood bounded. The timeouts are shortened here to keep the test
+short; their production values are in the module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from shared.http.server import GuardedH11Protocol, server_config
+from tests.support import Deadline, free_port, wait_for
+
+HEADER_TIMEOUT = 1.5
+READ_IDLE_TIMEOUT = 2.0
+SLOWLORIS = 20
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setattr(GuardedH11Protocol, "header_timeout", HEADER_TIMEOUT)
+    monkeypatch.setattr(GuardedH11Protocol, "read_idle_timeout", READ_IDLE_TIMEOUT)
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/echo")
+    async def echo(payload: dict[str, str]) -> dict[str, str]:
+        return payload
+
+    port = free_port()
+    config = server_config(app, "127.0.0.1", port)
+    assert config.limit_concurrency and config.timeout_keep_alive <= 5
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, what="server up")
+    yield url
+    running.should_exit = True
+    thread.join(15)
+
+
+def _closed(sock: socket.socket) -> bool:
+    """Has the server closed this connection (EOF or reset)?"""
+    sock.settimeout(0.05)
+    try:
+        return sock.recv(1024) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def test_slowloris_connections_are_closed_and_others_are_served(server: str) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    stop = threading.Event()
+    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(SLOWLORIS)]
+    for sock in sockets:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: lapor\r\n")
+
+    def drip() -> None:  # the attacker: one more header line every half second, never the end
+        while not stop.wait(0.5):
+            for sock in sockets:
+                with contextlib.suppress(OSError):  # closed by the server: the point
+                    sock.sendall(b"X-Slow: 1\r\n")
+
+    dripper = threading.Thread(target=drip, daemon=True)
+    dripper.start()
+    started = time.monotonic()
+    try:
+        # Meanwhile everyone else is served at once.
+        for _ in range(5):
+            assert httpx.get(f"{server}/healthz", timeout=2).status_code == 200
+        wait_for(
+            lambda: all(_closed(s) for s in sockets),
+            timeout=HEADER_TIMEOUT + 5,
+            what="the slow connections closed",
+        )
+        held = time.monotonic() - started
+        assert held < (HEADER_TIMEOUT + 5) * 2, held
+    finally:
+        stop.set()
+        dripper.join(5)
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_request_body_that_stops_coming_is_cut_off(server: str) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: lapor\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"a": '
+        )
+        deadline = Deadline(READ_IDLE_TIMEOUT + 5)
+        while not _closed(sock):
+            assert not deadline.passed(), "a stalled body kept its connection"
+    # A request at a normal pace is unaffected, also on a kept-alive connection.
+    with httpx.Client(base_url=server, timeout=5) as client:
+        for _ in range(3):
+            assert client.post("/echo", json={"a": "b"}).json() == {"a": "b"}

@@ -1,0 +1,116 @@
+"""The audit checkpoints' pure parts: the Merkle proofs over heads, the digest chain over the
+global order, the chain of checkpoints (shared/audit/checkpoints.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.audit.checkpoints import (
+    CheckpointAudit,
+    GlobalDigest,
+    VouchedHead,
+    build_checkpoint,
+    checkpoint_is_genuine,
+    head_evidence,
+    head_evidence_holds,
+    merkle_proof,
+    merkle_root,
+    root_from_proof,
+    truncation_problem,
+)
+from shared.signing import Signer, verify_bytes
+
+
+@pytest.mark.parametrize("n", range(1, 10))
+def test_every_head_proves_itself_against_the_root(n: int) -> None:
+    heads = [(f"report-{i}", i + 1, f"{i:064x}") for i in range(n)]
+    root = merkle_root(heads)
+    for index, head in enumerate(heads):
+        assert root_from_proof(head, merkle_proof(heads, index)) == root
+        forged = (head[0], head[1] + 1, head[2])
+        assert root_from_proof(forged, merkle_proof(heads, index)) != root
+
+
+def _chain(signer: Signer, hashes: list[list[str]]) -> tuple[CheckpointAudit, list[str]]:
+    """Checkpoints over consecutive ranges of event hashes; the audit fed with them."""
+    audit = CheckpointAudit(verify=lambda data, sig: verify_bytes(signer.public_key_raw, data, sig))
+    order: list[str] = []
+    digest, start = GlobalDigest(), 0
+    for number, batch in enumerate(hashes, start=1):
+        for h in batch:
+            digest.add(h)
+        order.extend(batch)
+        checkpoint = build_checkpoint(
+            from_position=start,
+            to_position=len(order),
+            digest=digest,
+            heads={f"s-{h[:4]}": (1, h) for h in batch},
+            key_id=signer.key_id,
+            sign=signer.sign_bytes,
+        )
+        assert checkpoint_is_genuine(checkpoint, audit.verify or (lambda d, s: False))
+        audit.add_checkpoint(1000 + number, checkpoint)
+        digest, start = GlobalDigest(checkpoint.digest), len(order)
+    return audit, order
+
+
+def test_the_global_order_is_checked_range_by_range(tmp_path: Path) -> None:
+    signer = Signer(tmp_path)
+    hashes = [[f"{i:064x}" for i in range(j * 3, j * 3 + 3)] for j in range(4)]
+    audit, order = _chain(signer, hashes)
+    assert audit.problems == []
+    assert audit.global_order([*order, "f" * 64]) == 1  # one event after the last checkpoint
+    assert audit.problems == []
+
+    deleted = order[:4] + order[5:]
+    audit.global_order(deleted)
+    assert len(audit.problems) == 1
+    assert "signed checkpoint at 1002" in audit.problems[0]
+    assert "2 later checkpoint(s)" in audit.problems[0]
+
+
+def test_a_head_that_is_gone_is_named(tmp_path: Path) -> None:
+    signer = Signer(tmp_path)
+    audit, _ = _chain(signer, [["a" * 64, "b" * 64]])
+    checkpoint = audit.checkpoints[0][1]
+    evidence = head_evidence(checkpoint, 1001, "s-aaaa")
+    verify = audit.verify
+    assert verify is not None and head_evidence_holds(evidence, verify)
+    evidence["head"]["version"] = 2
+    assert not head_evidence_holds(evidence, verify)
+    vouched = VouchedHead(version=3, hash="c" * 64, checkpoint_position=1001)
+    assert (
+        truncation_problem("report-X", [(1, "a" * 64), (2, "b" * 64), (3, "c" * 64)], vouched)
+        is None
+    )
+    problem = truncation_problem("report-X", [(1, "a" * 64), (2, "b" * 64)], vouched)
+    assert problem and "report-X: its newest event(s) were deleted" in problem and "v2" in problem
+    replaced = truncation_problem(
+        "report-X", [(1, "a" * 64), (2, "b" * 64), (3, "d" * 64)], vouched
+    )
+    assert replaced and "not the event" in replaced
+
+
+def test_checkpoints_must_follow_each_other(tmp_path: Path) -> None:
+    signer = Signer(tmp_path)
+    audit, _ = _chain(signer, [["a" * 64], ["b" * 64]])
+    first = audit.checkpoints[0][1]
+    again = CheckpointAudit(verify=audit.verify)
+    again.add_checkpoint(1, first)
+    again.add_checkpoint(2, first)  # the same range twice: not the next one
+    assert any("does not follow" in p for p in again.problems)
+    stranger = Signer(tmp_path / "other")
+    digest = GlobalDigest(first.digest)
+    digest.add("e" * 64)
+    forged = build_checkpoint(
+        from_position=1,
+        to_position=2,
+        digest=digest,
+        heads={"s": (1, "e" * 64)},
+        key_id=stranger.key_id,
+        sign=stranger.sign_bytes,
+    )
+    again.add_checkpoint(3, forged)
+    assert any("do not verify" in p for p in again.problems)
