@@ -21,6 +21,7 @@ from services.intake.channels.common import (
 )
 from services.intake.polls import answer_by_sms
 from shared.directory.model import default_directory
+from shared.i18n import translator
 from shared.i18n.dates import short_day
 from shared.logs import get_logger
 from shared.reports.events import Status
@@ -39,35 +40,34 @@ from shared.values import Attachment
 
 log = get_logger(__name__)
 
-SHORT_FORMAT = "Format: NAMA WILAYAH isi laporan, mis. KUPANG jalan rusak."
+# The answers to 1708 are Bahasa Indonesia (GSM-7), from the catalogs like every other text.
+t = translator("id")
+SHORT_FORMAT = t("sms.short_format")
 STATUS_LABELS: dict[Status, str] = {
-    Status.SUBMITTED: "diterima, menunggu verifikasi",
-    Status.COMPLETION_REQUESTED: "perlu dilengkapi",
-    Status.VERIFIED: "terverifikasi, menunggu diteruskan",
-    Status.FORWARDED: "diteruskan",
-    Status.RETURNED: "sedang dialihkan ke instansi lain",
-    Status.FOLLOWED_UP: "sudah ditindaklanjuti",
-    Status.CLOSED: "selesai",
-    Status.REJECTED: "ditolak",
+    Status.SUBMITTED: t("sms.status.submitted"),
+    Status.COMPLETION_REQUESTED: t("sms.status.completion_requested"),
+    Status.VERIFIED: t("sms.status.verified"),
+    Status.FORWARDED: t("sms.status.forwarded"),
+    Status.RETURNED: t("sms.status.returned"),
+    Status.FOLLOWED_UP: t("sms.status.followed_up"),
+    Status.CLOSED: t("sms.status.closed"),
+    Status.REJECTED: t("sms.status.rejected"),
 }
 INVALID_REPLIES: dict[str, str] = {
     "empty": HELP_TEXT,
-    "too_long": "Pesan terlalu panjang. " + SHORT_FORMAT,
-    "missing_text": "Isi laporan kosong. " + SHORT_FORMAT,
-    "missing_tracking_id": "ID laporan belum ditulis. Cek: CEK ID. Balas: BALAS ID pesan.",
-    "bad_tracking_id": "ID laporan tidak valid, periksa lagi. Cek: CEK ID. Balas: BALAS ID pesan.",
-    "bad_poll_code": "Kode jajak pendapat tidak valid. Format: POLL KODE PILIHAN.",
-    "missing_choice": "Pilihan belum ditulis. Format: POLL KODE PILIHAN.",
+    "too_long": t("sms.invalid.too_long", short_format=SHORT_FORMAT),
+    "missing_text": t("sms.invalid.missing_text", short_format=SHORT_FORMAT),
+    "missing_tracking_id": t("sms.invalid.missing_tracking_id"),
+    "bad_tracking_id": t("sms.invalid.bad_tracking_id"),
+    "bad_poll_code": t("sms.invalid.bad_poll_code"),
+    "missing_choice": t("sms.invalid.missing_choice"),
 }
 # `BALAS <ID>` with nothing after it: say what BALAS is for (not the report format).
-BALAS_HELP = (
-    "BALAS untuk menanggapi tindak lanjut atau melengkapi laporan. Format: BALAS {tracking_id}"
-    " isi pesan Anda. Cek status: CEK {tracking_id}"
-)
+BALAS_HELP = t("sms.balas_help")
 HELD_BY_AGENCY = frozenset({Status.FORWARDED, Status.FOLLOWED_UP, Status.CLOSED})
-BUSY = "Maaf, LAPOR! sedang sibuk. Laporan Anda belum tersimpan, silakan kirim ulang nanti."
-RATE_LIMITED = "Maaf, terlalu banyak pesan dari nomor/akun Anda. Silakan coba lagi dalam satu jam."
-REPORT_LIMITED = "Maaf, terlalu banyak permintaan untuk ID ini. Silakan coba lagi dalam satu jam."
+BUSY = t("sms.busy")
+RATE_LIMITED = t("sms.rate_limited")
+REPORT_LIMITED = t("sms.report_limited")
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,11 @@ class Answer:
 
 
 def receipt(tracking_id: str, access_code: str, national: bool) -> str:
-    text = f"LAPOR! Laporan diterima. ID: {tracking_id} Kode akses: {access_code}."
+    text = t("sms.receipt", tracking_id=tracking_id, access_code=access_code)
     if national:
         # No region keyword: the national desk takes it; say how to name a region next time.
-        return text + " Wilayah tak dikenal, ke pusat. " + SHORT_FORMAT
-    return text + f" Cek status: CEK {tracking_id}"
+        return text + " " + t("sms.receipt.national") + " " + SHORT_FORMAT
+    return text + " " + t("sms.receipt.check", tracking_id=tracking_id)
 
 
 def status_text(info: StatusInfo, limit: int | None = None) -> str:
@@ -92,12 +92,12 @@ def status_text(info: StatusInfo, limit: int | None = None) -> str:
     status last changed, then what the reporter can do. The latest answer is added only when it
     fits whole (never cut mid-sentence: the notice with the answer carried it in full)."""
     label = STATUS_LABELS.get(info.status, info.status.value)
-    head = f"Laporan {info.tracking_id}: {label}"
+    head = t("sms.status", tracking_id=info.tracking_id, label=label)
     tail = ""
     if info.status is Status.FOLLOWED_UP:
-        tail = f" Balas: BALAS {info.tracking_id} pesan"
+        tail = " " + t("sms.status.reply", tracking_id=info.tracking_id)
     elif info.status is Status.COMPLETION_REQUESTED:
-        tail = f" Lengkapi: BALAS {info.tracking_id} keterangan"
+        tail = " " + t("sms.status.complete", tracking_id=info.tracking_id)
     when = f", {info.changed_on}" if info.changed_on else ""
     budget = (limit or 10_000) - septet_length(to_gsm7(head + when + "." + tail))
     agency = ""
@@ -109,7 +109,7 @@ def status_text(info: StatusInfo, limit: int | None = None) -> str:
     text = to_gsm7(head + agency + when + ".")
     answer = ""
     if info.last_follow_up and info.status in (Status.FOLLOWED_UP, Status.CLOSED):
-        answer = to_gsm7(" Tanggapan: " + " ".join(info.last_follow_up.split()))
+        answer = to_gsm7(" " + t("sms.status.answer", text=" ".join(info.last_follow_up.split())))
         if limit is not None and septet_length(text + answer + tail) > limit:
             answer = ""
     return text + answer + to_gsm7(tail)
@@ -117,35 +117,27 @@ def status_text(info: StatusInfo, limit: int | None = None) -> str:
 
 def reply_text(kind: str, tracking_id: str, status: Status | None) -> str:
     if kind == "replied":
-        return f"Balasan Anda untuk laporan {tracking_id} sudah diterima. Terima kasih."
+        return t("sms.reply.replied", tracking_id=tracking_id)
     if kind == "amended":
-        return f"Keterangan tambahan untuk laporan {tracking_id} sudah diterima. Terima kasih."
+        return t("sms.reply.amended", tracking_id=tracking_id)
     if kind == "closed":
         label = STATUS_LABELS.get(status, "") if status else ""
-        return (
-            f"Laporan {tracking_id} tidak sedang menunggu balasan ({label}). Cek: CEK {tracking_id}"
-        )
-    return f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
+        return t("sms.reply.closed", tracking_id=tracking_id, label=label)
+    return t("sms.not_found", tracking_id=tracking_id)
 
 
 def escalation_text(tracking_id: str, outcome: EscalationOutcome) -> str:
     """The answer to `ESKALASI <ID>`; every text that names the Ombudsman says when."""
     office = outcome.office_name or "Ombudsman RI"
     if outcome.kind in ("escalated", "already"):
-        return f"Laporan {tracking_id} telah diteruskan ke {office}. Cek: CEK {tracking_id}"
+        return t("sms.escalation.done", tracking_id=tracking_id, office=office)
     if outcome.kind == "not_open" and outcome.opens_on is not None:
-        return (
-            f"Laporan {tracking_id} belum dapat diteruskan ke Ombudsman RI. Jika belum ada"
-            f" tanggapan akhir, kirim ESKALASI {tracking_id} mulai"
-            f" {short_day(outcome.opens_on, 'id')}."
-        )
+        opens_on = short_day(outcome.opens_on, "id")
+        return t("sms.escalation.not_open", tracking_id=tracking_id, opens_on=opens_on)
     if outcome.kind == "not_possible":
-        return (
-            f"Instansi sudah memberi tanggapan akhir untuk laporan {tracking_id}. Jika tidak"
-            f" puas, beri penilaian di halaman laporan. Cek: CEK {tracking_id}"
-        )
+        return t("sms.escalation.final_given", tracking_id=tracking_id)
     if outcome.kind == "finished":
-        return f"Laporan {tracking_id} sudah selesai atau ditolak. Cek: CEK {tracking_id}"
+        return t("sms.escalation.finished", tracking_id=tracking_id)
     return reply_text("not_found", tracking_id, None)
 
 
@@ -187,7 +179,7 @@ async def _converse(
         case Invalid(code="missing_text", reason=reason) if reason.startswith("BALAS"):
             words = text.split()
             tracking_id = words[1].upper() if len(words) > 1 and len(words[1]) <= 12 else "ID"
-            return Answer(BALAS_HELP.format(tracking_id=tracking_id), "invalid_missing_reply")
+            return Answer(BALAS_HELP % {"tracking_id": tracking_id}, "invalid_missing_reply")
         case Invalid(code=code):
             return Answer(INVALID_REPLIES.get(code, HELP_TEXT), f"invalid_{code}")
         case StatusQuery(tracking_id=tracking_id):
