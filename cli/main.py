@@ -331,12 +331,15 @@ def directory_import(
     ],
     dry_run: Annotated[bool, typer.Option(help="Validate and count; append nothing")] = False,
 ) -> None:
-    """Import a directory file: one event per new or changed entry; a re-import appends nothing."""
+    """Import a directory file (a whole directory, or an institution's own OPDs and units under
+    parents already in it): one event per new or changed entry; a re-import appends nothing."""
+    from cli.progress import ImportProgress
     from services.routing.directory_import import run_import
     from shared.directory.model import DirectoryError
 
     try:
-        result = run_import(get_settings(), file, dry_run=dry_run)
+        with ImportProgress() as progress:
+            result = run_import(get_settings(), file, dry_run=dry_run, progress=progress)
     except DirectoryError as error:
         print(error)
         raise typer.Exit(1) from error

@@ -13,3 +13,7 @@ class DomainError(Exception):
 class InvalidInput(DomainError):
     """A command whose content is wrong for this report ("until: after the due date…"): the HTTP
     edge answers 422 naming the field, like any other invalid input."""
+
+    def extra(self) -> dict[str, object]:
+        """More for the answer's detail beside field and msg (e.g. a suggested value)."""
+        return {}

@@ -48,6 +48,7 @@ from services.intake.usecases import Intake, known_categories, public_view
 from shared.auth import Principal
 from shared.http.common import correlation_id
 from shared.http.limits import client_address, enforce
+from shared.regions import checks
 from shared.reports.commands import (
     AmendReport,
     CloseReport,
@@ -158,14 +159,26 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
             for code, (name, name_en) in known_categories().items()
         ]
 
-    @router.get("/regions", tags=["reference"], response_model=list[RegionOut])
+    @router.get(
+        "/regions",
+        tags=["reference"],
+        response_model=list[RegionOut],
+        responses={422: {"model": ErrorOut, "description": "Unknown parent (nearest suggested)"}},
+    )
     async def region_list(
-        parent: Annotated[str | None, Query(pattern=r"^[0-9]{2,6}$")] = None,
+        response: Response,
+        parent: Annotated[str | None, Query(max_length=14)] = None,
     ) -> list[RegionOut]:
-        """Regions for the location picker: provinces, or the children of `parent`."""
+        """Every region of Indonesia, one level at a time (official Kemendagri codes as digits):
+        the 38 provinces, or the regions under `parent` (a province's regencies and cities, a
+        regency's districts, a district's villages; dots allowed: `35.78`). An unknown `parent`
+        is refused (422) with the nearest real region suggested. Cacheable for a day: the list
+        changes only with a release."""
+        code = checks.region_code(parent, "parent")
+        response.headers["Cache-Control"] = "public, max-age=86400"
         return [
             RegionOut(code=r.code, name=r.name, level=r.level, lat=r.lat, lon=r.lon)
-            for r in regions.children(parent)
+            for r in regions.children(code)
         ]
 
     @router.post(
@@ -303,15 +316,16 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         status: Annotated[str | None, Query(pattern=_STATUSES)] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
         region: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
+        agency: Annotated[str | None, Query(max_length=64)] = None,
         bbox: Annotated[str | None, Query(max_length=100)] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     ) -> FeatureCollectionOut:
         """Public reports with a position (never confidential ones, never who reported).
 
         Without `bbox` the newest; with `bbox=min_lon,min_lat,max_lon,max_lat` up to `limit`
-        inside it.
+        inside it. `agency`: only those with that institution.
         """
-        f = views.ReportFilter(status=status, category=category, region=region)
+        f = views.ReportFilter(status=status, category=category, region=region, agency=agency)
         return await intake.map(f, limit, parse_bbox(bbox))
 
     @router.get("/stats", tags=["views"], response_model=StatsOut)

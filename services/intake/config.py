@@ -1,10 +1,14 @@
-"""Intake's own knobs (`LAPOR_INTAKE_*`): body sizes, attachment limits and rate limits; and how
-long its views keep a finished report's text (`LAPOR_VIEW_*`)."""
+"""Intake's own knobs (`LAPOR_INTAKE_*`): body sizes, attachment limits and rate limits; the
+map's tiles (`LAPOR_MAP_TILES_URL`, `LAPOR_MAP_ATTRIBUTION`); and how long its views keep a
+finished report's text (`LAPOR_VIEW_*`)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 
 
 class IntakeSettings(BaseSettings):
@@ -40,6 +44,19 @@ class IntakeSettings(BaseSettings):
     )
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure (set when served over HTTPS)"
+    )
+    map_tiles_url: str = Field(
+        default=OSM_TILES,
+        validation_alias=AliasChoices("LAPOR_MAP_TILES_URL", "LAPOR_INTAKE_MAP_TILES_URL"),
+        pattern=r"^https?://[^\s\"'<>]+\{z\}[^\s\"'<>]*$",
+        description="Map tiles, a Leaflet URL template with {z}/{x}/{y} (and {s}); the map pages'"
+        " Content-Security-Policy allows images from its host. Default: OpenStreetMap's tiles",
+    )
+    map_attribution: str = Field(
+        default=OSM_ATTRIBUTION,
+        validation_alias=AliasChoices("LAPOR_MAP_ATTRIBUTION", "LAPOR_INTAKE_MAP_ATTRIBUTION"),
+        max_length=300,
+        description="Shown on the map: what the tile server's licence asks for",
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from shared.regions import InvalidRegionCode, normalize_code
 from shared.reports.events import Classification, Location
 from shared.values import normalize_phone
 
@@ -65,6 +66,31 @@ class AttachmentRef(BaseModel):
     upload_token: str = UPLOAD_TOKEN
 
 
+class LocationIn(Location):
+    """Where it happened. `region_code`: an official Kemendagri code of any level, digits or
+    dotted (`3578`, `35.78.01`); unknown codes are refused (422) with the nearest real region
+    suggested. `lat` and `lon` go together and must be in Indonesia."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region_code: str | None = Field(
+        default=None,
+        max_length=14,
+        description="Kemendagri code, digits (3578011001) or dotted (35.78.01.1001)",
+    )
+
+    @field_validator("region_code", mode="before")
+    @classmethod
+    def _plain(cls, value: object) -> object:
+        # Dotted to digits; anything else goes on as it is, for the domain to refuse by name.
+        if not isinstance(value, str) or not value.strip():
+            return None if isinstance(value, str) else value
+        try:
+            return normalize_code(value)
+        except InvalidRegionCode:
+            return value.strip()
+
+
 class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -72,7 +98,7 @@ class ReportIn(BaseModel):
     title: str = Field(min_length=3, max_length=200)
     body: str = Field(min_length=10, max_length=10_000)
     category: str | None = Field(default=None, max_length=64)
-    location: Location = Location()
+    location: LocationIn = LocationIn()
     event_date: date | None = None
     anonymous: bool = False
     confidential: bool = False
@@ -278,6 +304,7 @@ class FeaturePropertiesOut(BaseModel):
     classification: str
     title: str
     submitted_at: str
+    agency_code: str | None = Field(default=None, description="The institution it is with")
 
 
 class FeatureOut(BaseModel):

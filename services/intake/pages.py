@@ -25,17 +25,24 @@ from starlette.datastructures import FormData, UploadFile
 
 from services.intake import regions, views
 from services.intake.api import file_response, sha256_param
+from services.intake.assets import Assets, map_page_policy
 from services.intake.attachments import AttachmentRejected
+from services.intake.forms import (
+    _consistent_region,
+    _region_mismatch,
+    _report_data,
+    _required,
+    _text,
+    _values,
+)
 from services.intake.models import ReportIn
 from services.intake.site import (
-    HERE,
     LANG_COOKIE,
-    STATIC,
     environment,
     static_files_version,
 )
 from services.intake.usecases import Intake, known_categories
-from services.intake.web_errors import decimal, domain_error, form_errors
+from services.intake.web_errors import domain_error, form_errors
 from shared.crypto import derive_key
 from shared.errors import DomainError
 from shared.http.common import correlation_id
@@ -120,6 +127,10 @@ def shown_report(row: Mapping[str, Any], reporter: bool) -> dict[str, Any]:
     return shown
 
 
+# Pages that show a map: their Content-Security-Policy lets the map load tiles.
+MAP_PAGES = frozenset({"submit.html", "map.html"})
+
+
 class WebError(Exception):
     def __init__(self, status: int, message_key: str, headers: dict[str, str] | None = None):
         super().__init__(message_key)
@@ -138,7 +149,15 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     csrf = Csrf(intake.secret, secure_cookies=intake.limits.secure_cookies)
     session_key = derive_key(intake.secret, "web-reporter-session")
     secure = intake.limits.secure_cookies
+    assets = Assets()
     static_version = static_files_version()
+    tiles, attribution = intake.limits.map_tiles_url, intake.limits.map_attribution
+    map_headers = {
+        **PUBLIC_PAGE_HEADERS,
+        "Content-Security-Policy": map_page_policy(
+            PUBLIC_PAGE_HEADERS["Content-Security-Policy"], tiles
+        ),
+    }
 
     # --- page plumbing -----------------------------------------------------------------------
     def language(request: Request) -> str:
@@ -166,13 +185,17 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             path=request.url.path,
             csrf_token=token,
             static_version=static_version,
+            asset=assets.url,
+            map_tiles=tiles,
+            map_attribution=attribution,
             status_label=lambda s: status_label(s, lang),
             region_name=regions.name_of,
             region_label=regions.label,
             **context,
         )
         response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
-        response.headers.update(PUBLIC_PAGE_HEADERS)
+        # Pages with a map (the form's picker, the map) may show tiles from the tile server.
+        response.headers.update(map_headers if template in MAP_PAGES else PUBLIC_PAGE_HEADERS)
         response.headers["Cache-Control"] = "no-store" if private else "no-cache"
         response.headers["Vary"] = "Cookie"
         csrf.remember(request, response, token)
@@ -249,15 +272,20 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     async def home(request: Request) -> HTMLResponse:
         return render(request, "home.html")
 
-    @router.get("/static/{name}", response_class=Response)
-    async def static(name: str) -> Response:
-        if name not in STATIC:
+    @router.get("/static/{name:path}", response_class=Response)
+    async def static(request: Request, name: str) -> Response:
+        found = assets.get(name)
+        if found is None:
             raise HTTPException(404, "not found")
-        return Response(
-            (HERE / "static" / name).read_bytes(),
-            media_type=STATIC[name],
-            headers={"Cache-Control": "public, max-age=604800", **PUBLIC_PAGE_HEADERS},
-        )
+        headers = {
+            "Cache-Control": "public, max-age=604800",
+            "Vary": "Accept-Encoding",
+            **PUBLIC_PAGE_HEADERS,
+        }
+        if found.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(found.gzipped, media_type=found.media_type, headers=headers)
+        return Response(found.data, media_type=found.media_type, headers=headers)
 
     # --- submitting --------------------------------------------------------------------------
     def form_page(
@@ -268,6 +296,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     ) -> HTMLResponse:
         lang = language(request)
         province, regency = values.get("province", ""), values.get("regency", "")
+        district = values.get("district", "")
         return render(
             request,
             "submit.html",
@@ -280,6 +309,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             provinces=regions.provinces(),
             regencies=regions.children(province) if province else [],
             districts=regions.children(regency) if regency else [],
+            villages=regions.children(district) if district else [],
             submission_key=values.get("submission_key") or secrets.token_urlsafe(16),
             max_attachments=intake.limits.max_attachments,
             max_attachment_bytes=intake.limits.max_attachment_bytes,
@@ -290,8 +320,10 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         request: Request,
         province: Annotated[str, Query(pattern=r"^([0-9]{2})?$")] = "",
         regency: Annotated[str, Query(pattern=r"^([0-9]{4})?$")] = "",
+        district: Annotated[str, Query(pattern=r"^([0-9]{6})?$")] = "",
     ) -> HTMLResponse:
-        values = {"province": province, "regency": regency if regency[:2] == province else ""}
+        values = {"province": province, "regency": regency, "district": district, "village": ""}
+        _consistent_region(values)
         return form_page(request, values)
 
     @router.post("/lapor", response_class=HTMLResponse)
@@ -301,9 +333,12 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         except WebError as error:
             return error_page(request, error)
         values = _values(form)
-        _consistent_region(values)
         if values.get("step") == "region":
+            _consistent_region(values)  # a level above changed: the ones below start again
             return form_page(request, values)
+        mismatch = _region_mismatch(values, translator(language(request)))
+        if mismatch:
+            return form_page(request, values, mismatch, status=422)
         wait = intake.submissions.hit(address(request))
         if wait > 0:
             return error_page(
@@ -665,9 +700,33 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         )
 
     @router.get("/peta", response_class=HTMLResponse)
-    async def map_page(request: Request) -> HTMLResponse:
-        rows = await intake.map_rows(views.ReportFilter(), 50, None)
-        return render(request, "map.html", rows=rows, provinces=regions.provinces())
+    async def map_page(
+        request: Request,
+        status: Annotated[str, Query(max_length=32)] = "",
+        category: Annotated[str, Query(max_length=64)] = "",
+        agency: Annotated[str, Query(max_length=64)] = "",
+    ) -> HTMLResponse:
+        """Public reports on a map (Leaflet, pins clustered at national zoom), filtered by
+        status, category and institution; without JavaScript the same filters list them."""
+        known_status = status if status in {s.value for s in Status} else ""
+        f = views.ReportFilter(
+            status=known_status or None, category=category or None, agency=agency or None
+        )
+        filters = {"status": known_status, "category": category, "agency": agency}
+        source = "/api/v1/map.geojson?" + urlencode(
+            {"limit": 2000, **{k: v for k, v in filters.items() if v}}
+        )
+        return render(
+            request,
+            "map.html",
+            rows=await intake.map_rows(f, 50, None),
+            filters=filters,
+            statuses=[s.value for s in Status],
+            categories=categories(language(request)),
+            agencies=await intake.map_agencies(),
+            provinces=regions.provinces(),
+            source=source,
+        )
 
     @router.get("/statistik", response_class=HTMLResponse)
     async def stats_page(request: Request) -> HTMLResponse:
@@ -687,72 +746,3 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         )
 
     return router
-
-
-# --- form helpers ------------------------------------------------------------------------------
-_FIELDS = (
-    "classification",
-    "title",
-    "body",
-    "category",
-    "province",
-    "regency",
-    "district",
-    "address",
-    "lat",
-    "lon",
-    "event_date",
-    "name",
-    "phone",
-    "email",
-    "submission_key",
-    "step",
-)
-
-
-def _text(form: FormData, name: str, limit: int) -> str:
-    value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def _values(form: FormData) -> dict[str, str]:
-    values = {name: _text(form, name, 10_000) for name in _FIELDS}
-    for box in ("anonymous", "confidential"):
-        values[box] = "on" if form.get(box) else ""
-    return values
-
-
-def _consistent_region(values: dict[str, str]) -> None:
-    """Drop a lower level that does not belong to the chosen upper one."""
-    if values["regency"][:2] != values["province"] or len(values["regency"]) != 4:
-        values["regency"] = ""
-    if values["district"][:4] != values["regency"] or len(values["district"]) != 6:
-        values["district"] = ""
-
-
-def _report_data(values: Mapping[str, str], form: FormData, lang: str) -> dict[str, Any]:
-    region = values["district"] or values["regency"] or values["province"] or None
-    contact = {k: values[k] or None for k in ("name", "phone", "email")}
-    return {
-        "classification": values["classification"] or Classification.COMPLAINT.value,
-        "title": values["title"],
-        "body": values["body"],
-        "category": values["category"] or None,
-        "location": {
-            "region_code": region,
-            "address": values["address"] or None,
-            "lat": decimal(values["lat"]) or None,
-            "lon": decimal(values["lon"]) or None,
-        },
-        "event_date": values["event_date"] or None,
-        "anonymous": bool(values["anonymous"]),
-        "confidential": bool(values["confidential"]),
-        "reporter": contact if any(contact.values()) else None,
-        "language": lang,
-    }
-
-
-def _required(text: str, field: str) -> str:
-    if not text:
-        raise DomainError(f"{field}: please write something")
-    return text

@@ -1,8 +1,6 @@
-"""Regions for the location picker: province → regency/city → district (Kemendagri codes).
-
-The list lives in `services/intake/data/regions.json` (a sample: every province, the pilot
-provinces' regencies and the pilot cities' districts). A code's parent is its prefix.
-"""
+"""Regions for intake's pages and picker: `shared.regions` (every region of Indonesia, official
+Kemendagri codes) plus where each province's capital is, to centre the map on a chosen province
+(`data/province_centres.json`; the official list has no coordinates)."""
 
 from __future__ import annotations
 
@@ -11,59 +9,56 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-DATA = Path(__file__).parent / "data" / "regions.json"
+from shared.regions import InvalidRegionCode, normalize_code, regions
+
+CENTRES = Path(__file__).parent / "data" / "province_centres.json"
 
 
-@dataclass(frozen=True)
-class Region:
+@dataclass(frozen=True, slots=True)
+class Place:
     code: str
     name: str
+    level: str
     lat: float | None = None
     lon: float | None = None
 
-    @property
-    def level(self) -> str:
-        return {2: "province", 4: "regency", 6: "district"}.get(len(self.code), "village")
-
-    @property
-    def parent(self) -> str | None:
-        return {4: self.code[:2], 6: self.code[:4], 10: self.code[:6]}.get(len(self.code))
-
 
 @lru_cache(maxsize=1)
-def all_regions() -> dict[str, Region]:
-    raw = json.loads(DATA.read_text(encoding="utf-8"))
-    return {
-        r["code"]: Region(r["code"], r["name"], r.get("lat"), r.get("lon")) for r in raw["regions"]
-    }
+def _centres() -> dict[str, tuple[float, float]]:
+    raw = json.loads(CENTRES.read_text(encoding="utf-8"))
+    return {code: (float(lat), float(lon)) for code, (lat, lon) in raw.items()}
 
 
-def provinces() -> list[Region]:
-    return sorted((r for r in all_regions().values() if len(r.code) == 2), key=lambda r: r.name)
+def _place(code: str, name: str, level: str) -> Place:
+    centre = _centres().get(code)
+    return Place(code, name, level, *(centre or (None, None)))
 
 
-def children(code: str | None) -> list[Region]:
+def provinces() -> list[Place]:
+    """The 38 provinces, by name."""
+    return sorted(
+        (_place(r.code, r.name, r.level) for r in regions().provinces()), key=lambda p: p.name
+    )
+
+
+def children(code: str | None) -> list[Place]:
+    """Provinces (no code), or the regions one level below `code` (dots allowed), by code."""
     if not code:
         return provinces()
-    return sorted((r for r in all_regions().values() if r.parent == code), key=lambda r: r.code)
+    try:
+        parent = normalize_code(code)
+    except InvalidRegionCode:
+        return []
+    return [_place(r.code, r.name, r.level) for r in regions().children(parent)]
 
 
 def name_of(code: str | None) -> str | None:
-    if not code:
-        return None
-    region = all_regions().get(code)
+    region = regions().get(code) if code else None
     return region.name if region else None
 
 
-def path_of(code: str | None) -> list[Region]:
-    """The known regions from the province down to `code`."""
-    if not code:
-        return []
-    found = [all_regions().get(code[:n]) for n in (2, 4, 6, 10) if len(code) >= n]
-    return [r for r in found if r is not None]
-
-
 def label(code: str | None) -> str | None:
-    """ "Oebobo, Kota Kupang, Nusa Tenggara Timur" for 537103; None for an unknown code."""
-    names = [r.name for r in reversed(path_of(code))]
-    return ", ".join(names) if names else None
+    """ "Oebobo, Kota Kupang, Nusa Tenggara Timur" for 537104; None for an unknown code."""
+    if not code or regions().get(code) is None:
+        return None
+    return regions().label(code)

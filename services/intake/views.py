@@ -206,7 +206,8 @@ def region_parts(code: str | None) -> tuple[str | None, str | None, str | None]:
 
 
 def _details(event: RecordedEvent) -> dict[str, Any]:
-    details = {k: event.data.get(k) for k in _PUBLIC_FIELDS.get(event.event_type, ())}
+    data = event.current_data()
+    details = {k: data.get(k) for k in _PUBLIC_FIELDS.get(event.event_type, ())}
     attachments = event.data.get("attachments")
     if attachments:
         details["attachment_count"] = len(attachments)

@@ -28,6 +28,7 @@ log = get_logger(__name__)
 
 # The form's own label of each field an error can name.
 FIELD_LABELS: dict[str, str] = {
+    "village": N_("form.village"),
     "classification": N_("form.classification"),
     "title": N_("form.report_title"),
     "body": N_("form.body"),
@@ -123,8 +124,9 @@ def form_errors(error: ValidationError, t: Translator) -> dict[str, str]:
 
 def domain_error(error: DomainError, t: Translator) -> dict[str, str]:
     """A rule's refusal (`field: what`) as a message for the form."""
-    field, _, detail = str(error).partition(": ")
-    field = FORM_FIELD.get(field, field) if detail else "form"
+    path, _, detail = str(error).partition(": ")
+    field = path.rsplit(".", 1)[-1] if detail else "form"
+    field = FORM_FIELD.get(field, field)
     name = label(field, t)
     if isinstance(error, AttachmentRejected):
         return {"attachments": t(error.key, field=name, **error.values)}
@@ -132,6 +134,10 @@ def domain_error(error: DomainError, t: Translator) -> dict[str, str]:
         return {field: t("error.category", field=name)}
     if detail == "please write something":
         return {field: t("error.required", field=name)}
+    if " / " in detail:
+        # The rules that say it in both languages ("… tidak dikenal / unknown …"): the reader's.
+        said_id, _, said_en = detail.partition(" / ")
+        return {field: f"{name}: {said_en if t.language == 'en' else said_id}"}
     return {field: t("error.invalid", field=name)}
 
 

@@ -167,7 +167,8 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
         return
     tracking_id = event.stream.removeprefix("report-")
     at = event.occurred_at.isoformat()
-    details = {k: event.data.get(k) for k in HISTORY_FIELDS[event.event_type]}
+    data = event.current_data()
+    details = {k: data.get(k) for k in HISTORY_FIELDS[event.event_type]}
     conn.execute(
         "INSERT OR IGNORE INTO history (position, tracking_id, event_type, occurred_at,"
         " actor_kind, details) VALUES (?, ?, ?, ?, ?, ?)",

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.regions.checks import RegionCodeIn
 from shared.reports.events import Classification, Location, RejectionReason, Status
 from shared.values import Channel
 
@@ -31,7 +32,7 @@ class VerifyIn(BaseModel):
 
     classification: Classification | None = None
     category: str | None = Field(default=None, max_length=64)
-    region_code: str | None = Field(default=None, pattern=REGION_PATTERN)
+    region_code: RegionCodeIn | None = None
     requires_field_inspection: bool = False
     agency_code: str | None = Field(default=None, pattern=AGENCY_PATTERN, max_length=100)
     location: Location | None = Field(default=None, description="A corrected location")
@@ -60,8 +61,8 @@ class PostponeIn(BaseModel):
 class NotOurAuthorityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(default=None, max_length=2000)
-    to_region: str | None = Field(
-        default=None, pattern=REGION_PATTERN, description="Another region's admins; none: national"
+    to_region: RegionCodeIn | None = Field(
+        default=None, description="Another region's admins (digits or dotted); none: national"
     )
 
 

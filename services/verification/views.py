@@ -186,7 +186,7 @@ class DeskViews:
         tracking_id = event.stream.removeprefix("report-")
         payload = event.payload()
         at = iso(event.occurred_at)
-        details = {k: v for k, v in event.data.items() if k not in _HIDDEN_FIELDS}
+        details = {k: v for k, v in event.current_data().items() if k not in _HIDDEN_FIELDS}
         if isinstance(payload, ReportSubmitted):
             details = {
                 k: details.get(k)

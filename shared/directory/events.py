@@ -10,11 +10,12 @@ Whether a change makes a valid directory is checked when it is decided, and agai
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.base import DomainEvent
+from shared.events.base import DomainEvent, Upcaster
+from shared.regions.legacy import official_code
 
 DIRECTORY_STREAM = "directory"
 
@@ -59,6 +60,8 @@ class DirectoryChanged(DomainEvent):
     """One institution added or updated, or one routing rule set or removed."""
 
     event_type: ClassVar[str] = "DirectoryChanged"
+    # v2: region codes are official Kemendagri codes (v1 was written with the pilot's codes)
+    schema_version: ClassVar[int] = 2
 
     change: DirectoryChange
     code: str = Field(description="The institution's agency code (for a rule: its agency)")
@@ -74,8 +77,26 @@ class DirectoryChanged(DomainEvent):
 
 DIRECTORY_EVENTS: tuple[type[DomainEvent], ...] = (DirectoryChanged,)
 
+
+def _official_codes(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    institution, rule = data.get("institution"), data.get("rule")
+    if isinstance(institution, dict) and institution.get("region_code"):
+        out["institution"] = {
+            **institution,
+            "region_code": official_code(institution["region_code"]),
+        }
+    if isinstance(rule, dict) and rule.get("region_prefix"):
+        out["rule"] = {**rule, "region_prefix": official_code(rule["region_prefix"])}
+    return out
+
+
+# Version 1 carried the pilot's region codes (`shared.regions.legacy`); read as official ones.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {("DirectoryChanged", 1): _official_codes}
+
 __all__ = [
     "DIRECTORY_STREAM",
+    "UPCASTERS",
     "DirectoryChange",
     "DirectoryChanged",
     "InstitutionRecord",

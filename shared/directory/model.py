@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.regions import regions
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_DIRECTORY_PATH = DATA_DIR / "directory.json"
 DEFAULT_CATEGORIES_PATH = DATA_DIR / "categories.json"
@@ -44,14 +46,14 @@ AGENCY_CODE_MAX = 64
 REGION_CODE_RE = re.compile(r"^[0-9]+$")
 REGION_CODE_LENGTHS: tuple[int, ...] = (2, 4, 6, 10)
 KEYWORD_RE = re.compile(r"^[A-Z0-9]+(?: [A-Z0-9]+)*$")
-KEYWORD_MAX = 40
+KEYWORD_MAX = 60
 CATEGORY_CODE_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # First words of the SMS 1708 commands (shared.sms.grammar): a keyword may not start with one.
 RESERVED_KEYWORDS: frozenset[str] = frozenset({"CEK", "BALAS", "POLL", "ESKALASI"})
 # The two digits after the province in a regency/city code: regencies 01-70, cities 71-99.
 FIRST_CITY_NUMBER = 71
 
-# Kemendagri province codes (38 provinces).
+# Kemendagri province codes (38 provinces); every region code must also be in `shared.regions`.
 PROVINCES: Mapping[str, str] = {
     "11": "Aceh",
     "12": "Sumatera Utara",
@@ -266,7 +268,7 @@ def _read_categories(path: Path) -> tuple[Category, ...]:
     try:
         parsed = CategoriesFile.model_validate(raw)
     except ValidationError as exc:
-        raise DirectoryError(_pydantic_problems(exc, raw), str(path)) from None
+        raise DirectoryError(pydantic_problems(exc, raw), str(path)) from None
     seen: set[str] = set()
     problems = []
     for i, cat in enumerate(parsed.categories):
@@ -305,6 +307,10 @@ class Directory:
         self._keywords: dict[str, Institution] = {
             k: i for i in data.institutions for k in i.sms_keywords
         }
+        # SMS matching ignores spacing (`KOTKUPANG` is `KOT KUPANG`): lookups do too.
+        self._compact: dict[str, Institution] = {
+            k.replace(" ", ""): i for k, i in self._keywords.items()
+        }
         self._sorted_keywords: tuple[str, ...] = tuple(
             sorted(self._keywords, key=lambda k: (-len(k), k))
         )
@@ -333,7 +339,7 @@ class Directory:
         try:
             data = DirectoryFile.model_validate(raw)
         except ValidationError as exc:
-            raise DirectoryError(_pydantic_problems(exc, raw)) from None
+            raise DirectoryError(pydantic_problems(exc, raw)) from None
         return cls(data, categories=categories)
 
     @classmethod
@@ -457,7 +463,22 @@ class Directory:
         return self._sorted_keywords
 
     def institution_for_keyword(self, keyword: str) -> Institution | None:
-        return self._keywords.get(normalize_keyword(keyword))
+        word = normalize_keyword(keyword)
+        return self._keywords.get(word) or self._compact.get(word.replace(" ", ""))
+
+    def alternatives(self, keyword: str) -> tuple[tuple[str, str], ...]:
+        """For a bare name several regions share (`MALANG`: the city; `KAB MALANG`, the
+        regency; `BENGKULU`: the city; `PROV BENGKULU`), the others' keywords and names."""
+        owner = self.institution_for_keyword(keyword)
+        if owner is None:
+            return ()
+        word = normalize_keyword(keyword)
+        found: list[tuple[str, str]] = []
+        for prefix in ("KAB", "KOTA", "PROV"):
+            other = self._keywords.get(f"{prefix} {word}")
+            if other is not None and other.code != owner.code:
+                found.append((f"{prefix} {word}", other.name))
+        return tuple(found)
 
     def region_for_keyword(self, keyword: str) -> str | None:
         """The region code the keyword names (None if unknown or a national institution's)."""
@@ -508,7 +529,8 @@ def _validate(data: DirectoryFile, categories: frozenset[str]) -> list[str]:
             problem = _check_keyword(kw)
             if problem:
                 problems.append(f"{where}: {problem}")
-            owner = keywords.setdefault(kw, inst.code)
+            # Spacing does not tell keywords apart in an SMS (`BATU BARA` is `BATUBARA`).
+            owner = keywords.setdefault(kw.replace(" ", ""), inst.code)
             if owner != inst.code:
                 problems.append(f"{where}: SMS keyword {kw!r} is already used by {owner}")
         if len(set(inst.sms_keywords)) != len(inst.sms_keywords):
@@ -537,6 +559,10 @@ def _check_level(inst: Institution, parent: Institution | None) -> list[str]:
     out: list[str] = []
     if region is not None and region[:2] not in PROVINCES:
         out.append(f"region code {region} does not start with a Kemendagri province code")
+    elif region is not None and regions().get(region) is None:
+        nearest = regions().nearest_known(region)
+        hint = f" (the nearest is {nearest.code} {nearest.name})" if nearest else ""
+        out.append(f"region code {region} is not in the official region list{hint}")
     if level == "national":
         if region is not None:
             out.append("a national institution has no region_code")
@@ -633,6 +659,10 @@ def _check_rules(
             )
         if rule.region_prefix is not None and rule.region_prefix[:2] not in PROVINCES:
             problems.append(f"{where}: region_prefix {rule.region_prefix} is not in a province")
+        elif rule.region_prefix is not None and regions().get(rule.region_prefix) is None:
+            problems.append(
+                f"{where}: region_prefix {rule.region_prefix} is not in the official region list"
+            )
         if rule.category is not None and rule.category not in categories:
             problems.append(f"{where}: unknown category {rule.category!r}")
         agency = by_code.get(rule.agency_code)
@@ -683,7 +713,7 @@ def _parse_json(text: str | bytes) -> Any:
         ) from None
 
 
-def _pydantic_problems(exc: ValidationError, raw: Any) -> list[str]:
+def pydantic_problems(exc: ValidationError, raw: Any) -> list[str]:
     out = []
     for err in exc.errors():
         loc = err["loc"]

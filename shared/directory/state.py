@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from shared.directory.events import (
     DIRECTORY_STREAM,
@@ -182,10 +182,25 @@ def decide_rule_removal(
     return []
 
 
-def decide_import(directory: Directory, wanted: Directory) -> list[DirectoryChanged]:
-    """Every institution and rule of `wanted` that is new or different; nothing is removed."""
+class Entries(Protocol):
+    """What an import brings: a whole directory, or only some institutions and rules."""
+
+    @property
+    def institutions(self) -> Sequence[Institution]: ...
+
+    @property
+    def rules(self) -> Sequence[RoutingRule]: ...
+
+
+def decide_import(
+    directory: Directory, wanted: Entries, progress: Callable[[int], None] | None = None
+) -> list[DirectoryChanged]:
+    """Every institution and rule of `wanted` that is new or different; nothing is removed.
+    `progress(n)` is told after every n institutions compared (for a progress bar)."""
     changes: list[DirectoryChanged] = []
-    for inst in wanted.institutions:
+    for index, inst in enumerate(wanted.institutions, 1):
+        if progress is not None and index % 100 == 0:
+            progress(100)
         existing = directory.find(inst.code)
         if existing == inst:
             continue

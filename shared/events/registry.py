@@ -13,9 +13,11 @@ from typing import Any
 from shared.access.events import ACCESS_EVENTS
 from shared.audit.events import AUDIT_EVENTS
 from shared.directory.events import DIRECTORY_EVENTS
+from shared.directory.events import UPCASTERS as DIRECTORY_UPCASTERS
 from shared.events.base import DomainEvent, UnknownEventType, Upcaster
 from shared.notifications.events import NOTIFICATION_EVENTS
 from shared.polls.events import POLL_EVENTS
+from shared.polls.events import UPCASTERS as POLL_UPCASTERS
 from shared.reports.events import REPORT_EVENTS
 from shared.reports.events import UPCASTERS as REPORT_UPCASTERS
 
@@ -34,7 +36,9 @@ EVENT_TYPES: MappingProxyType[str, type[DomainEvent]] = MappingProxyType(
 )
 
 # (event_type, from_version) -> function turning that payload into the next version's shape.
-UPCASTERS: MappingProxyType[tuple[str, int], Upcaster] = MappingProxyType({**REPORT_UPCASTERS})
+UPCASTERS: MappingProxyType[tuple[str, int], Upcaster] = MappingProxyType(
+    {**REPORT_UPCASTERS, **POLL_UPCASTERS, **DIRECTORY_UPCASTERS}
+)
 
 
 def parse_payload(event_type: str, schema_version: int, data: dict[str, Any]) -> DomainEvent:

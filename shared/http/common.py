@@ -128,9 +128,8 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
     @app.exception_handler(InvalidInput)
     async def _invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
         field, _sep, msg = str(error).partition(": ")
-        return _error(
-            422, [{"loc": ["body", field], "field": field, "msg": msg, "type": "value_error"}]
-        )
+        item = {"loc": ["body", *field.split(".")], "field": field, "msg": msg}
+        return _error(422, [{**item, "type": "value_error", **error.extra()}])
 
     @app.exception_handler(EscalationNotOpen)
     async def _not_yet(_: Request, error: EscalationNotOpen) -> JSONResponse:

@@ -24,11 +24,12 @@ to two polls cannot be linked to each other nor to the person without the master
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.events.base import DomainEvent
+from shared.events.base import DomainEvent, Upcaster
+from shared.regions.legacy import official_code
 from shared.values import Attachment, Channel
 
 POLL_STREAM_PREFIX = "poll-"
@@ -82,6 +83,7 @@ class PollQuestion(_Frozen):
 
 class PollOpened(DomainEvent):
     event_type: ClassVar[str] = "PollOpened"
+    schema_version: ClassVar[int] = 2  # v2: `region_code` is official (v1: the pilot's codes)
 
     code: str = Field(pattern=POLL_CODE_PATTERN, description="The poll's id and SMS code")
     title: str = Field(min_length=3, max_length=200)
@@ -121,12 +123,14 @@ class _Opinion(DomainEvent):
 
 class OpinionSubmitted(_Opinion):
     event_type: ClassVar[str] = "OpinionSubmitted"
+    schema_version: ClassVar[int] = 2  # v2: `region_code` is official (v1: the pilot's codes)
 
 
 class OpinionChanged(_Opinion):
     """The same voter answered again, differently, before closing: this answer replaces theirs."""
 
     event_type: ClassVar[str] = "OpinionChanged"
+    schema_version: ClassVar[int] = 2  # v2: `region_code` is official (v1: the pilot's codes)
 
 
 class PollClosed(DomainEvent):
@@ -157,6 +161,7 @@ class PollResultsPublished(DomainEvent):
     """Counted once, when the poll closed, from each voter's latest answer."""
 
     event_type: ClassVar[str] = "PollResultsPublished"
+    schema_version: ClassVar[int] = 2  # v2: region codes are official (v1: the pilot's codes)
 
     total_voters: int = Field(ge=0)
     tallies: Tallies = Field(description="question key -> choice key -> voters")
@@ -193,4 +198,35 @@ POLL_EVENTS: tuple[type[DomainEvent], ...] = (
     PollResultsPublished,
     AgencyResponsePublished,
 )
+
+
+def _official_region(data: dict[str, Any]) -> dict[str, Any]:
+    code = data.get("region_code")
+    return {**data, "region_code": official_code(code)} if code else data
+
+
+def _official_results(data: dict[str, Any]) -> dict[str, Any]:
+    by_region: dict[str, Any] = {}
+    for code, result in (data.get("by_region") or {}).items():
+        key = code if code == UNKNOWN_REGION else official_code(code) or code
+        if key not in by_region:
+            by_region[key] = result
+            continue
+        merged = by_region[key]  # two pilot codes for one region: add their counts up
+        tallies: dict[str, dict[str, int]] = {q: dict(c) for q, c in merged["tallies"].items()}
+        for question, counts in result["tallies"].items():
+            for choice, n in counts.items():
+                tallies.setdefault(question, {})[choice] = tallies[question].get(choice, 0) + n
+        by_region[key] = {"voters": merged["voters"] + result["voters"], "tallies": tallies}
+    comments = [_official_region(c) for c in data.get("comments") or ()]
+    return {**data, "by_region": by_region, "comments": comments}
+
+
+# Version 1 carried the pilot's region codes (`shared.regions.legacy`); read as official ones.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("PollOpened", 1): _official_region,
+    ("OpinionSubmitted", 1): _official_region,
+    ("OpinionChanged", 1): _official_region,
+    ("PollResultsPublished", 1): _official_results,
+}
 BALLOT_EVENTS: frozenset[str] = frozenset({OpinionSubmitted.event_type, OpinionChanged.event_type})

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.crypto import EncryptedBlob
 from shared.events.base import DomainEvent, Upcaster
+from shared.regions.legacy import official_code
 from shared.values import Attachment, Channel
 
 
@@ -80,7 +81,10 @@ class Location(BaseModel):
 
 
 class ReportSubmitted(DomainEvent):
+    """v2: `location.region_code` is an official Kemendagri code (v1 had the pilot's codes)."""
+
     event_type: ClassVar[str] = "ReportSubmitted"
+    schema_version: ClassVar[int] = 2
 
     tracking_id: str
     classification: Classification
@@ -115,7 +119,10 @@ class ReportAmended(DomainEvent):
 
 
 class ReportVerified(DomainEvent):
+    """v2: `region_code` and `location.region_code` are official codes (v1: the pilot's)."""
+
     event_type: ClassVar[str] = "ReportVerified"
+    schema_version: ClassVar[int] = 2
     classification: Classification
     category: str | None
     region_code: str | None
@@ -141,6 +148,7 @@ class ReportReferred(DomainEvent):
     """Not our authority at the verification desk: to another region's admins or the nation."""
 
     event_type: ClassVar[str] = "ReportReferred"
+    schema_version: ClassVar[int] = 2  # v2: `to_region` is an official code (v1: the pilot's)
     to_region: str | None = None
     note: str | None = None
 
@@ -299,5 +307,27 @@ REPORT_EVENTS: tuple[type[DomainEvent], ...] = (
     SlaDueSoon,
 )
 
-# (event_type, from_version) -> upcaster to the next version. None yet: every report event is v1.
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+def _official_location(data: dict[str, Any]) -> dict[str, Any]:
+    location = data.get("location")
+    if isinstance(location, dict) and location.get("region_code"):
+        location = {**location, "region_code": official_code(location["region_code"])}
+        return {**data, "location": location}
+    return data
+
+
+def _official_field(name: str) -> Upcaster:
+    def upcast(data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, name: official_code(data.get(name))} if data.get(name) else data
+
+    return upcast
+
+
+# (event_type, from_version) -> upcaster to the next version. Version 1 of the events that carry
+# a region code was written with the pilot's region file: its codes become the official ones of
+# the same name (`shared.regions.legacy`); the stored events stay as they are.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("ReportSubmitted", 1): _official_location,
+    ("ReportVerified", 1): lambda data: _official_field("region_code")(_official_location(data)),
+    ("ReportReferred", 1): _official_field("to_region"),
+}

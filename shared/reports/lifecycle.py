@@ -16,6 +16,7 @@ from shared.crypto import EncryptedBlob
 from shared.errors import DomainError, InvalidInput
 from shared.events.aggregate import Aggregate
 from shared.events.base import DomainEvent
+from shared.regions import checks
 from shared.reports.commands import (
     AmendReport,
     ChangeProtection,
@@ -421,7 +422,7 @@ def _submit(state: ReportState | None, c: SubmitReport) -> list[DomainEvent]:
             title=c.title,
             body=c.body,
             category=c.category,
-            location=c.location,
+            location=checked_location(c.location),
             event_date=c.event_date,
             channel=c.channel,
             channel_message_id=c.channel_message_id,
@@ -455,8 +456,8 @@ def _verify(s: ReportState, c: VerifyReport) -> list[DomainEvent]:
         ReportVerified(
             classification=c.classification or s.classification,
             category=c.category or s.category,
-            region_code=c.region_code or s.region_code,
-            location=c.location,
+            region_code=checks.region_code(c.region_code) or s.region_code,
+            location=checked_location(c.location) if c.location is not None else None,
             requires_field_inspection=c.requires_field_inspection,
             agency_code=c.agency_code,
         )
@@ -489,9 +490,18 @@ def _postpone(s: ReportState, c: PostponeReport) -> list[DomainEvent]:
 
 def _refer(s: ReportState, c: ReferReport) -> list[DomainEvent]:
     _check(s, c, "refer")
-    if s.region_code == c.to_region:
+    to_region = checks.region_code(c.to_region, "to_region")
+    if s.region_code == to_region:
         return []
-    return [ReportReferred(to_region=c.to_region, note=c.note)]
+    return [ReportReferred(to_region=to_region, note=c.note)]
+
+
+def checked_location(location: Location) -> Location:
+    """A report's place as the rules want it: an official region code (digits), coordinates in
+    Indonesia, both or neither. `InvalidInput` naming `location.<field>` otherwise."""
+    checks.coordinates(location.lat, location.lon, "location.")
+    code = checks.region_code(location.region_code, "location.region_code")
+    return Location(lat=location.lat, lon=location.lon, region_code=code, address=location.address)
 
 
 def _protect(s: ReportState, c: ChangeProtection) -> list[DomainEvent]:

@@ -109,7 +109,10 @@ async def read_range(store: EventStore, after: int, upto: int) -> list[RecordedE
     events: list[RecordedEvent] = []
     position = after
     while position < upto:
-        page = await store.read_all(position, 1000)
+        # Positions only grow (gaps allowed): never more than upto - position events to read. A
+        # delivery one event at a time after a big append (a directory import) reads one row,
+        # not the next thousand each time.
+        page = await store.read_all(position, min(1000, upto - position))
         if not page:
             break
         for event in page:

@@ -6,9 +6,15 @@ Grammar, tried in this order on the message with surrounding whitespace removed:
 - `ESKALASI <ID>` -> Escalate the report to the Ombudsman RI (DESIGN §9). The ID as for `CEK`.
 - `POLL <CODE> <CHOICE>` -> PollAnswer.
 - `<REGION KEYWORD> <text>` -> NewReport for the keyword's region. Keywords may be several words,
-  are matched case-insensitively, longest first, with any run of whitespace between words, and
-  only as whole words (`KUPANGAN ...` does not match `KUPANG`). A `:`, `-`, `,`, `;`, `/` or `.`
-  right after the keyword is dropped (`KUPANG: jalan rusak`).
+  are matched case-insensitively, longest first, with any spacing between and inside the words
+  (`TIMOR TENGAH UTARA`, `timor  tengah utara`, `KOTKUPANG`, `KOT KUPANG`; a `-`, `.` or `'`
+  inside a name counts as a space: `TOLI-TOLI`, `KAB. MALANG`), and only as whole words
+  (`KUPANGAN ...` does not match `KUPANG`). A `:`, `-`, `,`, `;`, `/` or `.` right after the
+  keyword is dropped (`KUPANG: jalan rusak`). A bare name shared by a city and a regency
+  (`MALANG`) names the city; the NewReport then carries the keywords of the others
+  (`KAB MALANG`) for the reply. Matching walks a trie of the keywords' letters: its cost grows
+  with the keyword's length, not with the number of keywords (every regency and city of
+  Indonesia).
 - anything else -> NewReport without a region: the national desk handles it.
 Command words are matched case-insensitively as the first word. Anything unusable -> Invalid,
 with a machine `code` (for choosing a reply) and a `reason` in English (for logs).
@@ -21,7 +27,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from shared.directory.model import Directory
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -56,12 +62,14 @@ InvalidCode = Literal[
 
 @dataclass(frozen=True, slots=True)
 class NewReport:
-    """A new report. `region_code`/`agency_hint` are None when no keyword matched."""
+    """A new report. `region_code`/`agency_hint` are None when no keyword matched.
+    `alternatives`: the keywords of the other regions a bare name could mean (`KAB MALANG`)."""
 
     text: str
     region_code: str | None = None
     agency_hint: str | None = None
     keyword: str | None = None
+    alternatives: tuple[str, ...] = ()
     kind: Literal["new_report"] = field(default="new_report", init=False)
 
 
@@ -107,9 +115,9 @@ SmsMessage = NewReport | StatusQuery | Reply | Escalate | PollAnswer | Invalid
 class KeywordTarget:
     region_code: str | None
     agency_code: str
+    alternatives: tuple[str, ...] = ()
 
 
-_LEADING_ALNUM = re.compile(r"[A-Za-z0-9]+")
 _AFTER_KEYWORD = re.compile(r"^[\s:;,\-–—/.]+")
 # Whitespace and invisible format characters (zero-width space/joiners, BOM) at either end.
 _EDGE_CHARS = "".join(c for c in map(chr, range(0x10000)) if c.isspace()) + (
@@ -117,22 +125,28 @@ _EDGE_CHARS = "".join(c for c in map(chr, range(0x10000)) if c.isspace()) + (
 )
 
 
+# Characters that may stand between (or inside) a keyword's words: spacing and name punctuation.
+_SPACING = frozenset(" \t\r\n\u00a0-.'’`")
+_END = ""  # the trie key that marks "a keyword ends here"
+
+
 class SmsGrammar:
     """The 1708 grammar for one set of region keywords (build once, parse many)."""
 
     def __init__(self, keywords: Mapping[str, KeywordTarget]) -> None:
         self._targets: dict[str, KeywordTarget] = {}
-        index: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        # A trie over the keywords' letters and digits without spaces: `KOTA KUPANG` and
+        # `KOTAKUPANG` are one path; its end holds the keyword.
+        self._trie: dict[str, Any] = {}
         for raw, target in keywords.items():
             keyword = " ".join(raw.split()).upper()
             if not keyword:
                 continue
-            tokens = tuple(keyword.split(" "))
             self._targets[keyword] = target
-            index.setdefault(tokens[0], []).append((keyword, tokens))
-        for candidates in index.values():
-            candidates.sort(key=lambda kt: (-len(kt[0]), kt[0]))
-        self._index = index
+            node = self._trie
+            for char in keyword.replace(" ", ""):
+                node = node.setdefault(char, {})
+            node.setdefault(_END, keyword)  # two spellings of one path: the first listed wins
 
     @classmethod
     def from_directory(cls, directory: Directory) -> SmsGrammar:
@@ -140,7 +154,8 @@ class SmsGrammar:
         for keyword in directory.keywords():
             inst = directory.institution_for_keyword(keyword)
             if inst is not None:
-                targets[keyword] = KeywordTarget(inst.region_code, inst.code)
+                others = tuple(k for k, _ in directory.alternatives(keyword))
+                targets[keyword] = KeywordTarget(inst.region_code, inst.code, others)
         return cls(targets)
 
     def parse(self, message: str) -> SmsMessage:
@@ -164,14 +179,24 @@ class SmsGrammar:
 
     def match_keyword(self, text: str) -> tuple[str, int] | None:
         """The longest keyword at the start of `text` as whole words, and where it ends."""
-        lead = _LEADING_ALNUM.match(text)
-        if lead is None:
-            return None
-        for keyword, tokens in self._index.get(lead.group().upper(), ()):
-            end = _match_tokens(text, tokens)
-            if end is not None:
-                return keyword, end
-        return None
+        node = self._trie
+        best: tuple[str, int] | None = None
+        pos = 0
+        length = len(text)
+        while pos < length:
+            char = text[pos]
+            if char in _SPACING and node is not self._trie:
+                pos += 1
+                continue
+            child = node.get(char.upper()) if char.isascii() else None
+            if child is None:
+                break
+            node = child
+            pos += 1
+            keyword = node.get(_END)
+            if keyword is not None and (pos == length or not _is_word_char(text[pos])):
+                best = (keyword, pos)
+        return best
 
     def _report(self, text: str) -> SmsMessage:
         found = self.match_keyword(text)
@@ -182,7 +207,7 @@ class SmsGrammar:
         if not body:
             return Invalid("missing_text", f"keyword {keyword} is not followed by a report")
         target = self._targets[keyword]
-        return NewReport(body, target.region_code, target.agency_code, keyword)
+        return NewReport(body, target.region_code, target.agency_code, keyword, target.alternatives)
 
 
 def parse_sms(message: str, grammar: SmsGrammar | Directory) -> SmsMessage:
@@ -199,24 +224,6 @@ def _grammar_for(directory: Directory) -> SmsGrammar:
 
 def _is_word_char(char: str) -> bool:
     return char.isalnum() or unicodedata.category(char).startswith("M")
-
-
-def _match_tokens(text: str, tokens: tuple[str, ...]) -> int | None:
-    pos = 0
-    for i, token in enumerate(tokens):
-        if i:
-            start = pos
-            while pos < len(text) and text[pos].isspace():
-                pos += 1
-            if pos == start:
-                return None
-        piece = text[pos : pos + len(token)]
-        if not (piece.isascii() and piece.upper() == token):
-            return None
-        pos += len(token)
-    if pos < len(text) and _is_word_char(text[pos]):
-        return None
-    return pos
 
 
 def _tracking_id(raw: str) -> str | Invalid:

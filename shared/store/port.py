@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.events.base import Actor, DomainEvent
-from shared.events.registry import parse_payload
+from shared.events.registry import UPCASTERS, parse_payload
 
 NO_STREAM = 0
 ANY: None = None
@@ -106,6 +106,15 @@ class RecordedEvent(NewEvent):
 
     def payload(self) -> DomainEvent:
         return parse_payload(self.event_type, self.schema_version, self.data)
+
+    def current_data(self) -> dict[str, Any]:
+        """`data` in the shape of the event type's current version (old versions upcast), for
+        views that show fields as they are now (a pilot-era region code as the official one)."""
+        data, version = self.data, self.schema_version
+        while (self.event_type, version) in UPCASTERS:
+            data = UPCASTERS[(self.event_type, version)](data)
+            version += 1
+        return data
 
     def stored_form(self) -> dict[str, Any]:
         """The event exactly as stored: the fields its hash covers, plus the hashes."""

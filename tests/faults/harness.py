@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from shared.audit.events import CHECKPOINT_STREAM
 from shared.settings import SERVICE_NAMES
 from shared.store.sqlite import readonly_uri
 from tests.notify.harness import SmtpSink
@@ -74,6 +75,7 @@ class Quiet:
     last_position: int
     checkpoints: dict[str, int]
     open_notices: int
+    vouched: bool = True  # the store's newest event is the relay's signed audit checkpoint
 
 
 @dataclass
@@ -208,17 +210,27 @@ class Faults:
                 **{name: self.checkpoint(name) for name in SERVICE_NAMES},
             },
             open_notices=self.open_notices(),
+            vouched=self.vouched(),
         )
+
+    def vouched(self) -> bool:
+        """The relay has checkpointed everything: the newest event is its StoreCheckpointed
+        (or nothing was ever stored)."""
+        rows = self.store("SELECT stream FROM events ORDER BY position DESC LIMIT 1")
+        return not rows or rows[0][0] == CHECKPOINT_STREAM
 
     def wait_quiet(self, timeout: float = 180.0) -> Quiet:
         """Until every consumer has handled every stored event, notify has nothing left to send,
-        and that stays so over three polls a second apart (sla's ticker may still append)."""
+        the relay has signed its audit checkpoint over all of it, and that stays so over three
+        polls a second apart (sla's ticker may still append)."""
         seen: list[Quiet] = []
 
         def quiet() -> Quiet | None:
             now = self.observe()
-            settled = now.open_notices == 0 and all(
-                position == now.last_position for position in now.checkpoints.values()
+            settled = (
+                now.open_notices == 0
+                and now.vouched
+                and all(position == now.last_position for position in now.checkpoints.values())
             )
             if not settled:
                 seen.clear()

@@ -37,7 +37,7 @@ BULK = 200
 ROUTES: tuple[tuple[str, str, str], ...] = (
     ("5371", "kesehatan", "DINKES-KOTA-KUPANG"),
     ("5371", "infrastruktur", "DPUPR-KOTA-KUPANG"),
-    ("5305", "kesehatan", "DINKES-KAB-TTU"),
+    ("5303", "kesehatan", "DINKES-KAB-TTU"),
     ("3572", "pendidikan", "DINDIK-KOTA-BLITAR"),
 )
 

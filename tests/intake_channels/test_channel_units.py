@@ -212,7 +212,7 @@ def test_a_subject_gives_title_region_and_the_reporters_choices() -> None:
     grammar = SmsGrammar.from_directory(default_directory())
     subject = read_subject("Re: [RAHASIA] Timor Tengah Utara: sekolah roboh [anonim]", grammar)
     assert subject.title == "sekolah roboh"
-    assert subject.region_code == "5305"
+    assert subject.region_code == "5303"
     assert subject.anonymous and subject.confidential
     plain = read_subject("Pungli di kantor kelurahan", grammar)
     assert plain.region_code is None and not plain.anonymous and not plain.confidential

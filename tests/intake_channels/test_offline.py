@@ -85,3 +85,11 @@ async def test_bad_input_names_the_field(drive: Driver) -> None:
     response = await record(drive, {**LETTER, "body": "pendek"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "body"
+    # where it is (issue 19): refused by name with the nearest real region, nothing stored
+    stale = await record(drive, {**LETTER, "location": {"region_code": "5399"}})
+    assert stale.status_code == 422, stale.text
+    detail = stale.json()["detail"][0]
+    assert detail["field"] == "location.region_code" and detail["suggestion"]["code"] == "53"
+    abroad = await record(drive, {**LETTER, "location": {"lat": 1.35, "lon": 103.82}})
+    assert abroad.status_code == 422
+    assert abroad.json()["detail"][0]["field"] == "location.lat"

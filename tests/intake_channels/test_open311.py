@@ -186,6 +186,10 @@ async def test_posting_needs_a_client_api_key(drive: Driver) -> None:
         ({"description": "x" * 4001}, "description"),
         ({"attribute[anonymous]": "mungkin"}, "attribute[anonymous]"),
         ({"email": "bukan-email"}, "email"),
+        # where it is (issue 19): official region codes, coordinates in Indonesia
+        ({"attribute[region_code]": "537199"}, "attribute[region_code]"),
+        ({"attribute[region_code]": "53-71"}, "attribute[region_code]"),
+        ({"lat": "3.1390", "long": "101.6869"}, "lat"),  # Kuala Lumpur
     ],
 )
 async def test_bad_requests_name_the_field(
@@ -322,3 +326,13 @@ async def test_a_kupang_request_expects_its_answer_in_wita_and_is_there_at_once(
     await drive.verify(request_id)
     [forwarded] = (await get(drive, f"requests/{request_id}.json")).json()
     assert forwarded["expected_datetime"].endswith("T23:59:59+08:00"), forwarded
+
+
+async def test_a_dotted_region_code_is_the_official_one(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    created = await create(drive, **{"attribute[region_code]": "53.71.04.1001"})
+    assert created.status_code == 200, created.text
+    (result,) = created.json()
+    events = await lapor.store.read(f"report-{result['service_request_id']}")
+    assert events[0].data["location"]["region_code"] == "5371041001"

@@ -55,6 +55,64 @@ async def test_the_region_picker_works_by_reloading_the_form(web: httpx.AsyncCli
         data={"csrf_token": token(step), "province": "53", "regency": "5371", "step": "region"},
     )
     assert "Oebobo" in step2.text
+    step3 = await web.post(
+        "/lapor",
+        data={
+            "csrf_token": token(step2),
+            "province": "53",
+            "regency": "5371",
+            "district": "537104",
+            "step": "region",
+        },
+    )
+    # the district's villages (kelurahan), official codes
+    assert '<option value="5371041001" >Oebobo</option>' in step3.text
+    # choosing another province starts the levels below again
+    step4 = await web.post(
+        "/lapor",
+        data={
+            "csrf_token": token(step3),
+            "province": "35",
+            "regency": "5371",
+            "district": "537104",
+            "village": "5371041001",
+            "step": "region",
+        },
+    )
+    assert "Kota Surabaya" in step4.text and "Oebobo" not in step4.text
+
+
+async def test_a_village_of_another_district_is_refused_by_name(
+    web: httpx.AsyncClient, lapor: InProcessSystem
+) -> None:
+    form = await web.get("/lapor")
+    before = await lapor.store.last_position()
+    fields = {
+        "csrf_token": token(form),
+        "submission_key": hidden(form, "submission_key"),
+        "title": "Jalan rusak",
+        "body": "Jalan rusak parah di depan kantor kelurahan.",
+        "province": "53",
+        "regency": "5371",
+        "district": "537101",  # Alak
+        "village": "5371041001",  # Oebobo's village: not in Alak
+        "step": "submit",
+    }
+    refused = await web.post("/lapor", data=fields)
+    assert refused.status_code == 422
+    assert 'id="village-error"' in refused.text and "537101" in refused.text
+    abroad = await web.post(
+        "/lapor", data={**fields, "village": "", "lat": "3.14", "lon": "101.69"}
+    )
+    assert abroad.status_code == 422 and 'id="lat-error"' in abroad.text
+    assert "di luar Indonesia" in abroad.text  # in the reader's language (issue 17)
+    abroad_en = await web.post(
+        "/lapor?lang=en", data={**fields, "village": "", "lat": "3.14", "lon": "101.69"}
+    )
+    assert "outside Indonesia" in abroad_en.text and "di luar Indonesia" not in abroad_en.text
+    half = await web.post("/lapor", data={**fields, "village": "", "lat": "-10.16"})
+    assert half.status_code == 422 and 'id="lon-error"' in half.text
+    assert await lapor.store.last_position() == before
 
 
 async def test_a_citizen_submits_tracks_and_completes_a_report_without_javascript(
@@ -70,7 +128,7 @@ async def test_a_citizen_submits_tracks_and_completes_a_report_without_javascrip
         "category": "perhubungan",
         "province": "53",
         "regency": "5371",
-        "district": "537103",
+        "district": "537104",  # Oebobo (Kemendagri 53.71.04)
         "address": "Simpang Oebobo",
         "lat": "-10.1623",
         "lon": "123.6105",
@@ -94,7 +152,7 @@ async def test_a_citizen_submits_tracks_and_completes_a_report_without_javascrip
     assert f'id="tracking-id">{tid_}<' in again.text
 
     report = await seen(web, tid_, code_)
-    assert report["location"]["region_code"] == "537103" and report["attachment_count"] == 1
+    assert report["location"]["region_code"] == "537104" and report["attachment_count"] == 1
     assert report["category"] == "perhubungan" and report["event_date"] == "2026-03-01"
 
     page = await web.get(f"/laporan/{tid_}")

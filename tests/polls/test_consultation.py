@@ -80,7 +80,7 @@ async def test_a_consultation_on_the_web_from_opening_to_the_institutions_respon
         "identity": "siti.rahma@example.id",
         "answers": {"1": "A", "2": ["A", "B"]},
         "comment": "Tekanan air di Oebobo lemah setiap sore.",
-        "region_code": "537103",
+        "region_code": "537104",
     }
     wrong = "000000" if siti_code != "000000" else "111111"
     assert (await answer(drive, "AIR26", {**siti, "code": wrong})).status_code == 403
@@ -142,7 +142,7 @@ async def test_a_consultation_on_the_web_from_opening_to_the_institutions_respon
                 "otp": mailed_code(mailbox, "ani@example.id", 1),
                 "q1": "A",
                 "q2": ["A", "C"],
-                "region_code": "537103",
+                "region_code": "537104",
             },
         )
         assert done.status_code == 200, done.text

@@ -32,7 +32,8 @@ async def test_rules_pick_the_institution_with_fallbacks_and_the_admins_override
         # (region, category, verify fields, expected agency, routed_by)
         ("5371", "kesehatan", {}, DINKES, "rule"),  # a region + category rule
         ("5371", "pendidikan", {}, "PEMKOT-KUPANG", "region"),  # no rule: the city
-        ("5310", "kesehatan", {}, "PEMPROV-NTT", "region"),  # no regency entry: the province
+        ("5310", "kesehatan", {}, "PEMKAB-MANGGARAI", "region"),  # the regency's government
+        ("53", "kesehatan", {}, "PEMPROV-NTT", "region"),  # the province's own: the province
         (None, "sosial", {}, "KEMENPANRB", "national"),  # nowhere: the national desk
         ("5371", "kesehatan", {"agency_code": "PUSKESMAS-OEPOI"}, "PUSKESMAS-OEPOI", "admin"),
     ]

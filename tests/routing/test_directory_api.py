@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,65 @@ async def test_directory_changes_are_audited_events_and_route_at_once(
     await lapor.settle()
     served = (await public.get("/api/v1/agencies")).json()
     assert any(a["code"] == "DINKES-PROV-NTT" for a in served)
+
+
+async def test_an_institution_imports_thousands_of_its_own_units_with_progress(
+    tmp_path: Path,
+) -> None:
+    """Jawa Timur's health offices bring their Puskesmas: 2,664 units under the 38 regencies and
+    cities already in the directory, in a file without national_desk/ombudsman. (Routing alone
+    runs here: every service follows the directory's events the same way.)"""
+    from shared.regions import regions
+    from tests.harness import in_process
+
+    async with in_process(tmp_path / "lapor", ("routing",)) as lapor:
+        await import_units(lapor, tmp_path, regions())
+
+
+async def import_units(lapor: InProcessSystem, tmp_path: Path, regions: Any) -> None:
+
+    governments = {
+        i.region_code: i.code for i in default_directory() if i.level in ("regency", "city")
+    }
+    units = []
+    for regency in regions.children("35"):
+        for district in regions.children(regency.code):
+            for n in range(1, 5):
+                units.append(
+                    {
+                        "code": f"PKM-{district.code}-{n}",
+                        "name": f"Puskesmas {district.name} {n}",
+                        "level": "unit",
+                        "region_code": district.code,
+                        "parent": governments[regency.code],
+                        "categories": ["kesehatan"],
+                    }
+                )
+    assert len(units) > 2500
+    file = tmp_path / "puskesmas-jatim.json"
+    file.write_text(json.dumps({"version": 1, "institutions": units}))
+    seen: list[tuple[str, int, int | None]] = []
+
+    def progress(phase: str, advance: int = 0, total: int | None = None) -> None:
+        seen.append((phase, advance, total))
+
+    result = await asyncio.to_thread(run_import, lapor.settings, file, progress=progress)
+    assert len(result.added) == len(units) and result.events == len(units)
+    compared = sum(advance for phase, advance, _ in seen if phase == "compare")
+    assert compared == len(units)
+    assert ("store", len(units), None) in seen
+    again = await asyncio.to_thread(run_import, lapor.settings, file)
+    assert again.events == 0 and again.unchanged == len(units)
+
+    await lapor.settle()
+    async with lapor.client("routing") as http:
+        served = await http.get("/api/v1/agencies", params={"region": "3578"})
+    assert any(a["code"] == "PKM-357801-1" for a in served.json())
+    # a unit whose parent is not in the directory: the whole file is refused, by name
+    orphan = tmp_path / "orphan.json"
+    orphan.write_text(
+        json.dumps({"institutions": [{**units[0], "code": "PKM-X", "parent": "NOPE"}]})
+    )
+    with pytest.raises(DirectoryError) as refused:
+        await asyncio.to_thread(run_import, lapor.settings, orphan)
+    assert any("unknown parent 'NOPE'" in p for p in refused.value.problems)

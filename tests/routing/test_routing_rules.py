@@ -50,8 +50,11 @@ ALAK = Institution(
         ("1703", "infrastruktur", "DPUPR-PROV-BENGKULU", "rule"),  # a province-wide rule
         ("5305", "pertanahan", "KEMENATR-BPN", "rule"),  # a national rule for a category
         ("5371", "pendidikan", "PEMKOT-KUPANG", "region"),  # no rule: the city's government
-        ("5310", "kesehatan", "PEMPROV-NTT", "region"),  # no city/regency entry: the province
-        ("11", "sosial", "KEMENPANRB", "national"),  # nobody in Aceh: the national desk
+        ("5310", "kesehatan", "PEMKAB-MANGGARAI", "region"),  # every regency has its government
+        ("53", "kesehatan", "PEMPROV-NTT", "region"),  # the province's own: the province
+        ("11", "sosial", "PEMPROV-ACEH", "region"),
+        ("3171", "kereta-api", "KAI", "rule"),  # a national matter: the agency
+        ("3173", "sosial", "PEMPROV-DKI", "region"),  # Jakarta's administrative cities
         (None, None, "KEMENPANRB", "national"),
         ("53.71", "kesehatan", "KEMENPANRB", "national"),  # unusable region code: national
     ],

@@ -103,7 +103,7 @@ SCOPE: dict[tuple[str, str, str], Rule] = {
     ("intake", "POST", "/api/v1/polls/{code}/response"): Rule(REFUSED, {"text": "Tanggapan."}),
     # intake's pages: citizens' (the administrator's token opens nothing there)
     ("intake", "GET", "/"): Rule(PUBLIC),
-    ("intake", "GET", "/static/{name}"): Rule(PUBLIC),
+    ("intake", "GET", "/static/{name:path}"): Rule(PUBLIC),  # incl. vendor/leaflet/… (issue 19)
     ("intake", "GET", "/lapor"): Rule(PUBLIC),
     ("intake", "POST", "/lapor"): Rule(OTHER),
     ("intake", "GET", "/lacak"): Rule(PUBLIC),

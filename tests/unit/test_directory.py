@@ -97,9 +97,16 @@ def test_seed_loads_and_is_the_default(seed: Directory) -> None:
         ("PEMKOT-KUPANG", "city", "5371", "PEMPROV-NTT"),
         ("DINKES-KOTA-KUPANG", "opd", "5371", "PEMKOT-KUPANG"),
         ("PUSKESMAS-OEPOI", "unit", "5371", "DINKES-KOTA-KUPANG"),
-        ("PEMKAB-KUPANG", "regency", "5303", "PEMPROV-NTT"),
-        ("PEMKAB-TTU", "regency", "5305", "PEMPROV-NTT"),
-        ("DINKES-KAB-TTU", "opd", "5305", "PEMKAB-TTU"),
+        # Kemendagri codes: 53.01 Kupang, 53.03 Timor Tengah Utara (the pilot had BPS-style ones)
+        ("PEMKAB-KUPANG", "regency", "5301", "PEMPROV-NTT"),
+        ("PEMKAB-TTU", "regency", "5303", "PEMPROV-NTT"),
+        ("DINKES-KAB-TTU", "opd", "5303", "PEMKAB-TTU"),
+        ("PEMKAB-ALOR", "regency", "5305", "PEMPROV-NTT"),
+        ("PEMKOT-SURABAYA", "city", "3578", "PEMPROV-JATIM"),
+        ("PEMPROV-DKI", "province", "31", None),
+        ("PEMKOT-ADM-JAKARTA-SELATAN", "opd", "3174", "PEMPROV-DKI"),
+        ("BAGORG-KAB-MALANG", "opd", "3507", "PEMKAB-MALANG"),
+        ("KAI", "national", None, None),
         ("PEMPROV-JATIM", "province", "35", None),
         ("PEMKOT-BLITAR", "city", "3572", "PEMPROV-JATIM"),
         ("PEMPROV-BENGKULU", "province", "17", None),
@@ -113,9 +120,12 @@ def test_seed_institutions(
     assert (found.level, found.region_code, found.parent) == (level, region, parent)
 
 
-def test_every_seed_institution_has_a_liaison_officer(seed: Directory) -> None:
+def test_every_pilot_institution_has_a_liaison_officer(seed: Directory) -> None:
+    # The pilot's institutions came with (placeholder) officers; the generated governments get
+    # theirs when each institution registers its pejabat penghubung.
+    for code in ("KEMENPANRB", "PEMKOT-KUPANG", "DINKES-KOTA-KUPANG", "PEMKAB-TTU"):
+        assert seed.get(code).liaison_officers, code
     for institution in seed:
-        assert institution.liaison_officers, institution.code
         for officer in institution.liaison_officers:
             assert officer.email is not None and officer.email.endswith(".example")
 
@@ -136,7 +146,7 @@ def test_seed_region_codes_fit_the_event_location_model(seed: Directory) -> None
         ("5371", "kesehatan", "DINKES-KOTA-KUPANG", "rule"),
         ("5371", "infrastruktur", "DPUPR-KOTA-KUPANG", "rule"),
         ("5371011001", "kesehatan", "DINKES-KOTA-KUPANG", "rule"),  # a village in the city
-        ("5305", "kesehatan", "DINKES-KAB-TTU", "rule"),
+        ("5303", "kesehatan", "DINKES-KAB-TTU", "rule"),
         ("3572", "pendidikan", "DINDIK-KOTA-BLITAR", "rule"),
         # a province-wide category rule reaches regencies without their own rule
         ("1703", "infrastruktur", "DPUPR-PROV-BENGKULU", "rule"),
@@ -148,17 +158,26 @@ def test_seed_region_codes_fit_the_event_location_model(seed: Directory) -> None
         ("5371", "pendidikan", "PEMKOT-KUPANG", "region"),
         ("5371", None, "PEMKOT-KUPANG", "region"),
         ("537103", "sosial", "PEMKOT-KUPANG", "region"),
-        ("5305", "pendidikan", "PEMKAB-TTU", "region"),
+        ("5303", "pendidikan", "PEMKAB-TTU", "region"),
+        ("5305", "pendidikan", "PEMKAB-ALOR", "region"),
+        ("3578", "infrastruktur", "PEMKOT-SURABAYA", "region"),  # a Surabaya road
+        ("357801", "infrastruktur", "PEMKOT-SURABAYA", "region"),
         ("1703", "kesehatan", "PEMKAB-BENGKULU-UTARA", "region"),
         ("3572", "kesehatan", "PEMKOT-BLITAR", "region"),
-        # no rule and no regency/city in the directory: the province
-        ("5304", "kesehatan", "PEMPROV-NTT", "region"),
-        ("1771", None, "PEMPROV-BENGKULU", "region"),
-        ("3505", "pendidikan", "PEMPROV-JATIM", "region"),
+        ("1771", None, "PEMKOT-BENGKULU", "region"),
+        ("3505", "pendidikan", "PEMKAB-BLITAR", "region"),
+        # a province's own reports: the province
         ("53", None, "PEMPROV-NTT", "region"),
-        # no province government either, or no region at all: the national desk
-        ("3171", "kesehatan", "KEMENPANRB", "national"),
-        ("31", None, "KEMENPANRB", "national"),
+        # DKI Jakarta's administrative cities: the provincial government
+        ("3171", "kesehatan", "PEMPROV-DKI", "region"),
+        ("3174010001", "infrastruktur", "PEMPROV-DKI", "region"),
+        ("31", None, "PEMPROV-DKI", "region"),
+        # national categories: the ministry or agency, wherever it is
+        ("3171", "kereta-api", "KAI", "rule"),  # a Jakarta commuter-train complaint
+        ("3578", "listrik", "PLN", "rule"),
+        ("5305", "jaminan-kesehatan", "BPJS-KESEHATAN", "rule"),
+        ("3174", "kepolisian", "POLRI", "rule"),
+        # no region at all: the national desk
         (None, "kesehatan", "KEMENPANRB", "national"),
         (None, None, "KEMENPANRB", "national"),
     ],
@@ -366,11 +385,13 @@ def test_same_parent_of_unknown_agency(seed: Directory) -> None:
     ("region", "province", "government", "ombudsman"),
     [
         ("5371", "53", "PEMKOT-KUPANG", "OMBUDSMAN-53"),
-        ("5305011001", "53", "PEMKAB-TTU", "OMBUDSMAN-53"),
-        ("5304", "53", "PEMPROV-NTT", "OMBUDSMAN-53"),
+        ("5303011001", "53", "PEMKAB-TTU", "OMBUDSMAN-53"),
+        ("5305", "53", "PEMKAB-ALOR", "OMBUDSMAN-53"),
+        ("53", "53", "PEMPROV-NTT", "OMBUDSMAN-53"),
         ("3572", "35", "PEMKOT-BLITAR", "OMBUDSMAN-35"),
         ("1703", "17", "PEMKAB-BENGKULU-UTARA", "OMBUDSMAN-17"),
-        ("3171", "31", None, "OMBUDSMAN"),
+        ("3171", "31", "PEMPROV-DKI", "OMBUDSMAN-31"),  # an administrative city: the province
+        ("9501", "95", "PEMKAB-JAYAWIJAYA", "OMBUDSMAN"),  # no office in Papua Pegunungan yet
         (None, None, None, "OMBUDSMAN"),
     ],
 )
@@ -390,7 +411,7 @@ def test_regions(
 def test_keywords_longest_first(seed: Directory) -> None:
     words = seed.keywords()
     assert [len(w) for w in words] == sorted((len(w) for w in words), reverse=True)
-    assert {"KUPANG", "KOTKUPANG", "TIMOR TENGAH UTARA", "TTU", "BLITAR", "BENGKULU"} <= set(words)
+    assert {"KUPANG", "KOT KUPANG", "TIMOR TENGAH UTARA", "TTU", "BLITAR", "BENGKULU"} <= set(words)
     assert words.index("BENGKULU UTARA") < words.index("BENGKULU")
 
 
@@ -399,11 +420,14 @@ def test_keywords_longest_first(seed: Directory) -> None:
     [
         ("KUPANG", "5371", "PEMKOT-KUPANG"),
         ("kotkupang", "5371", "PEMKOT-KUPANG"),
-        ("  timor   tengah utara ", "5305", "PEMKAB-TTU"),
-        ("TTU", "5305", "PEMKAB-TTU"),
-        ("Kab Kupang", "5303", "PEMKAB-KUPANG"),
+        ("  timor   tengah utara ", "5303", "PEMKAB-TTU"),
+        ("TTU", "5303", "PEMKAB-TTU"),
+        ("Kab Kupang", "5301", "PEMKAB-KUPANG"),
+        ("KABKUPANG", "5301", "PEMKAB-KUPANG"),
         ("BLITAR", "3572", "PEMKOT-BLITAR"),
-        ("BENGKULU", "17", "PEMPROV-BENGKULU"),
+        ("BENGKULU", "1771", "PEMKOT-BENGKULU"),  # a bare name is the city's
+        ("PROV BENGKULU", "17", "PEMPROV-BENGKULU"),
+        ("ALOR", "5305", "PEMKAB-ALOR"),
         ("BENGKULU UTARA", "1703", "PEMKAB-BENGKULU-UTARA"),
         ("NTT", "53", "PEMPROV-NTT"),
     ],
@@ -528,7 +552,15 @@ def by_code(raw: dict[str, Any], code: str) -> dict[str, Any]:
         (lambda r: by_code(r, "KOTA").update(sms_keywords=["KOTA-KUPANG"]), "ASCII letters"),
         (lambda r: by_code(r, "KOTA").update(sms_keywords=["KUPANG É"]), "ASCII letters"),
         (lambda r: by_code(r, "KOTA").update(sms_keywords=["   "]), "ASCII letters"),
-        (lambda r: by_code(r, "KOTA").update(sms_keywords=["K" * 41]), "longer than 40"),
+        # 60: the longest official name with its prefix (KABUPATEN KEPULAUAN SIAU TAGULANDANG BIARO)
+        (lambda r: by_code(r, "KOTA").update(sms_keywords=["K" * 61]), "longer than 60"),
+        (
+            lambda r: (
+                by_code(r, "KOTA").update(sms_keywords=["KOTAKUPANG"]),
+                by_code(r, "PROV").update(sms_keywords=["KOTA KUPANG"]),
+            ),
+            "already used by PROV",  # spacing does not tell SMS keywords apart
+        ),
         (lambda r: by_code(r, "KOTA").update(sms_keywords=["cek kupang"]), "reserved command"),
         (lambda r: by_code(r, "KOTA").update(sms_keywords=["BALAS"]), "reserved command"),
         (lambda r: by_code(r, "KOTA").update(sms_keywords=["POLL"]), "reserved command"),

@@ -160,7 +160,7 @@ TABLE: dict[str, Row] = {
         {S.SUBMITTED: (ReportPostponed,), S.COMPLETION_REQUESTED: (ReportPostponed,)},
     ),
     "refer (not our authority)": Row(
-        ReferReport(to_region="5372", note="Kabupaten Kupang, bukan Kota"),
+        ReferReport(to_region="5301", note="Kabupaten Kupang, bukan Kota"),
         {
             S.SUBMITTED: (ReportReferred,),
             S.COMPLETION_REQUESTED: (ReportReferred,),
@@ -388,8 +388,8 @@ def test_verify_keeps_what_the_admin_did_not_change_and_takes_what_they_did() ->
         VerifyReport(
             classification=Classification.ASPIRATION,
             category="kesehatan",
-            region_code="5372",
-            location=Location(region_code="5372"),
+            region_code="5301",
+            location=Location(region_code="5301"),
             requires_field_inspection=True,
         ),
     )
@@ -397,7 +397,7 @@ def test_verify_keeps_what_the_admin_did_not_change_and_takes_what_they_did() ->
     assert (after.classification, after.category, after.region_code) == (
         Classification.ASPIRATION,
         "kesehatan",
-        "5372",
+        "5301",
     )
     assert after.requires_field_inspection and after.verified_at == LATER
 
@@ -768,7 +768,7 @@ def test_escalation_needs_the_sla_to_say_it_is_eligible_and_happens_once() -> No
 texts = st.text(min_size=1, max_size=20)
 agencies = st.sampled_from([AGENCY, OTHER_AGENCY, "BPBD-KOTA-KUPANG"])
 days = st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 1, 1))
-regions = st.none() | st.sampled_from([REGION, "5372", "53"])
+regions = st.none() | st.sampled_from([REGION, "5301", "53"])
 
 EVENTS = st.one_of(
     st.just(submitted()),
@@ -779,7 +779,7 @@ EVENTS = st.one_of(
         classification=st.sampled_from(Classification),
         category=st.none() | texts,
         region_code=regions,
-        location=st.none() | st.just(Location(region_code="5372")),
+        location=st.none() | st.just(Location(region_code="5301")),
         requires_field_inspection=st.booleans(),
     ),
     st.builds(ReportRejected, reason=st.sampled_from(RejectionReason)),

@@ -206,17 +206,17 @@ async def test_envelopes_carry_the_region_and_agency_the_report_has_after_each_e
     reports: ReportRepository,
 ) -> None:
     [verified] = await reports.execute(
-        TRACKING_ID, VerifyReport(region_code="5372", location=Location(region_code="5372")), meta()
+        TRACKING_ID, VerifyReport(region_code="5301", location=Location(region_code="5301")), meta()
     )
-    assert (verified.region_code, verified.agency_code) == ("5372", None)
+    assert (verified.region_code, verified.agency_code) == ("5301", None)
     [forwarded] = await reports.execute(TRACKING_ID, forward(), meta())
-    assert (forwarded.region_code, forwarded.agency_code) == ("5372", AGENCY)
+    assert (forwarded.region_code, forwarded.agency_code) == ("5301", AGENCY)
     # a return still names the agency it came from, so that agency's systems see it
     [returned] = await reports.execute(
         TRACKING_ID, ReturnReport(agency_code=AGENCY, reason="not_ours"), meta(OFFICER)
     )
     assert isinstance(returned.payload(), ReportReturned)
-    assert (returned.region_code, returned.agency_code) == ("5372", AGENCY)
+    assert (returned.region_code, returned.agency_code) == ("5301", AGENCY)
     [again] = await reports.execute(TRACKING_ID, forward(OTHER_AGENCY), meta())
     assert again.agency_code == OTHER_AGENCY
 

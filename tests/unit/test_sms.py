@@ -49,30 +49,60 @@ def parse(text: str) -> object:
 # --- region keywords -------------------------------------------------------------------------
 
 
+KUPANG_OTHERS = ("KAB KUPANG",)  # KUPANG alone is the city; the regency is KAB KUPANG
+
+
 @pytest.mark.parametrize(
-    ("message", "region", "agency", "keyword", "text"),
+    ("message", "region", "agency", "keyword", "text", "others"),
     [
-        ("KUPANG jalan rusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan rusak"),
-        ("KOTKUPANG jalan rusak", "5371", "PEMKOT-KUPANG", "KOTKUPANG", "jalan rusak"),
-        ("kota kupang jalan rusak", "5371", "PEMKOT-KUPANG", "KOTA KUPANG", "jalan rusak"),
+        ("KUPANG jalan rusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan rusak", KUPANG_OTHERS),
+        ("KOTKUPANG jalan rusak", "5371", "PEMKOT-KUPANG", "KOT KUPANG", "jalan rusak", ()),
+        ("kota kupang jalan rusak", "5371", "PEMKOT-KUPANG", "KOTA KUPANG", "jalan rusak", ()),
+        ("KOTAKUPANG jalan rusak", "5371", "PEMKOT-KUPANG", "KOTA KUPANG", "jalan rusak", ()),
         (
             "timor tengah utara  jalan rusak",
-            "5305",
+            "5303",  # Kemendagri 53.03 (the pilot's BPS-style 5305 is Alor's code)
             "PEMKAB-TTU",
             "TIMOR TENGAH UTARA",
             "jalan rusak",
+            (),
         ),
         (
             "  TIMOR   Tengah\tUTARA \n Puskesmas tutup  ",
-            "5305",
+            "5303",
             "PEMKAB-TTU",
             "TIMOR TENGAH UTARA",
             "Puskesmas tutup",
+            (),
         ),
-        ("TTU obat habis", "5305", "PEMKAB-TTU", "TTU", "obat habis"),
-        ("ttu obat habis", "5305", "PEMKAB-TTU", "TTU", "obat habis"),
-        ("BLITAR sekolah rusak", "3572", "PEMKOT-BLITAR", "BLITAR", "sekolah rusak"),
-        ("BENGKULU jalan provinsi", "17", "PEMPROV-BENGKULU", "BENGKULU", "jalan provinsi"),
+        ("TIMOR-TENGAH-UTARA jalan", "5303", "PEMKAB-TTU", "TIMOR TENGAH UTARA", "jalan", ()),
+        ("TimorTengahUtara jalan", "5303", "PEMKAB-TTU", "TIMOR TENGAH UTARA", "jalan", ()),
+        ("TTU obat habis", "5303", "PEMKAB-TTU", "TTU", "obat habis", ()),
+        ("ttu obat habis", "5303", "PEMKAB-TTU", "TTU", "obat habis", ()),
+        ("ALOR sekolah rusak", "5305", "PEMKAB-ALOR", "ALOR", "sekolah rusak", ()),
+        ("SURABAYA jalan", "3578", "PEMKOT-SURABAYA", "SURABAYA", "jalan", ()),
+        ("KAB MALANG air", "3507", "PEMKAB-MALANG", "KAB MALANG", "air", ()),
+        ("Kab. Malang air", "3507", "PEMKAB-MALANG", "KAB MALANG", "air", ()),
+        ("MALANG banjir", "3573", "PEMKOT-MALANG", "MALANG", "banjir", ("KAB MALANG",)),
+        ("JAKSEL macet", "3174", "PEMKOT-ADM-JAKARTA-SELATAN", "JAKSEL", "macet", ()),
+        (
+            "BLITAR sekolah rusak",
+            "3572",
+            "PEMKOT-BLITAR",
+            "BLITAR",
+            "sekolah rusak",
+            ("KAB BLITAR",),
+        ),
+        # a bare name shared by a province and its capital city is the city's
+        (
+            "BENGKULU jalan kota",
+            "1771",
+            "PEMKOT-BENGKULU",
+            "BENGKULU",
+            "jalan kota",
+            ("PROV BENGKULU",),
+        ),
+        ("PROV BENGKULU jalan", "17", "PEMPROV-BENGKULU", "PROV BENGKULU", "jalan", ()),
         # a keyword that is a prefix of another: the longest wins
         (
             "BENGKULU UTARA jembatan putus",
@@ -80,6 +110,7 @@ def parse(text: str) -> object:
             "PEMKAB-BENGKULU-UTARA",
             "BENGKULU UTARA",
             "jembatan putus",
+            (),
         ),
         (
             "bengkulu   utara jembatan",
@@ -87,22 +118,34 @@ def parse(text: str) -> object:
             "PEMKAB-BENGKULU-UTARA",
             "BENGKULU UTARA",
             "jembatan",
+            (),
         ),
+        ("BATU BARA jalan", "1219", "PEMKAB-BATU-BARA", "BATU BARA", "jalan", ()),
+        ("BATU jalan", "3579", "PEMKOT-BATU", "BATU", "jalan", ()),
         # ... but only as whole words
-        ("BENGKULU UTARANYA rusak", "17", "PEMPROV-BENGKULU", "BENGKULU", "UTARANYA rusak"),
-        ("KAB KUPANG air mati", "5303", "PEMKAB-KUPANG", "KAB KUPANG", "air mati"),
-        ("KABUPATEN KUPANG air mati", "5303", "PEMKAB-KUPANG", "KABUPATEN KUPANG", "air mati"),
+        (
+            "BENGKULU UTARANYA rusak",
+            "1771",
+            "PEMKOT-BENGKULU",
+            "BENGKULU",
+            "UTARANYA rusak",
+            ("PROV BENGKULU",),
+        ),
+        ("KAB KUPANG air mati", "5301", "PEMKAB-KUPANG", "KAB KUPANG", "air mati", ()),
+        ("KABUPATEN KUPANG air mati", "5301", "PEMKAB-KUPANG", "KABUPATEN KUPANG", "air mati", ()),
         # punctuation right after the keyword is dropped; the text keeps its own lines
-        ("KUPANG: jalan rusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan rusak"),
-        ("KUPANG - jalan rusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan rusak"),
-        ("KUPANG,jalan rusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan rusak"),
-        ("KUPANG jalan\nrusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan\nrusak"),
-        ("KUPANG\njalan rusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan rusak"),
-        ("NTT 🙏 tolong", "53", "PEMPROV-NTT", "NTT", "🙏 tolong"),
+        ("KUPANG: jalan rusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan rusak", KUPANG_OTHERS),
+        ("KUPANG - jalan rusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan rusak", KUPANG_OTHERS),
+        ("KUPANG,jalan rusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan rusak", KUPANG_OTHERS),
+        ("KUPANG jalan\nrusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan\nrusak", KUPANG_OTHERS),
+        ("KUPANG\njalan rusak", "5371", "PEMKOT-KUPANG", "KUPANG", "jalan rusak", KUPANG_OTHERS),
+        ("NTT 🙏 tolong", "53", "PEMPROV-NTT", "NTT", "🙏 tolong", ()),
     ],
 )
-def test_region_keyword(message: str, region: str, agency: str, keyword: str, text: str) -> None:
-    assert parse(message) == NewReport(text, region, agency, keyword)
+def test_region_keyword(
+    message: str, region: str, agency: str, keyword: str, text: str, others: tuple[str, ...]
+) -> None:
+    assert parse(message) == NewReport(text, region, agency, keyword, others)
 
 
 @pytest.mark.parametrize(
@@ -113,7 +156,6 @@ def test_region_keyword(message: str, region: str, agency: str, keyword: str, te
         "KUPANGé jalan",
         "TTUX jalan",
         "TIMOR TENGAH jalan rusak",  # only part of a multi-word keyword
-        "TIMOR-TENGAH-UTARA jalan rusak",
         "jalan rusak di KUPANG",  # the keyword must come first
         "Mohon perbaikan jalan",
         "ＫＵＰＡＮＧ jalan",  # full-width letters are not the keyword
@@ -270,7 +312,9 @@ def test_escalation(message: str) -> None:
 
 def test_commands_only_as_the_first_whole_word() -> None:
     assert parse("CEKLIS KUPANG") == NewReport("CEKLIS KUPANG")
-    assert parse("KUPANG cek jalan") == NewReport("cek jalan", "5371", "PEMKOT-KUPANG", "KUPANG")
+    assert parse("KUPANG cek jalan") == NewReport(
+        "cek jalan", "5371", "PEMKOT-KUPANG", "KUPANG", ("KAB KUPANG",)
+    )
 
 
 def test_command_words_are_reserved_in_the_directory() -> None:

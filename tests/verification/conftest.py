@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,12 +16,25 @@ import httpx
 import pytest
 
 from shared.calendar import WIB
+from shared.regions import regions
 from tests.driver import Driver
 from tests.harness import InProcessSystem, in_process
 
 SERVICES = ("intake", "verification")
 
-_regions = itertools.count(random.randint(1000, 8999))
+_villages: dict[str, Iterator[str]] = {}
+
+
+def _villages_of(province: str) -> Iterator[str]:
+    """The province's real village codes, from a random place on (regions are checked now)."""
+    every = [
+        village.code
+        for regency in regions().children(province)
+        for district in regions().children(regency.code)
+        for village in regions().children(district.code)
+    ]
+    start = random.randrange(len(every))
+    return itertools.cycle(every[start:] + every[:start])
 
 
 @pytest.fixture
@@ -32,9 +45,10 @@ async def lapor(tmp_path: Path) -> AsyncIterator[InProcessSystem]:
 
 
 def fresh_region(province: str = "32") -> str:
-    """A region code no other report of the test uses (a made-up village under a real
-    province)."""
-    return f"{province}{next(_regions):04d}01"
+    """A region code no other report of the test uses (a real village of the province)."""
+    if province not in _villages:
+        _villages[province] = _villages_of(province)
+    return next(_villages[province])
 
 
 def days_from_now(days: int) -> str:

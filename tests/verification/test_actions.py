@@ -506,7 +506,8 @@ async def test_bad_input_names_the_field_and_never_500s(
     cases = [
         ("/api/v1/reports/NOT-AN-ID/verify", {}, 422, "tracking_id"),
         (f"/api/v1/reports/{tid}/verify", {"category": "no-such"}, 422, "category"),
-        (f"/api/v1/reports/{tid}/verify", {"region_code": "53.71"}, 422, "region_code"),
+        (f"/api/v1/reports/{tid}/verify", {"region_code": "53.7"}, 422, "region_code"),
+        (f"/api/v1/reports/{tid}/verify", {"region_code": "5399"}, 422, "region_code"),
         (f"/api/v1/reports/{tid}/verify", {"agency_code": "dinkes"}, 422, "agency_code"),
         (f"/api/v1/reports/{tid}/verify", {"classification": "rant"}, 422, "classification"),
         (f"/api/v1/reports/{tid}/verify", {"colour": "red"}, 422, "colour"),
@@ -529,3 +530,20 @@ async def test_bad_input_names_the_field_and_never_500s(
     )
     assert broken.status_code == 422
     assert await stored(lapor, tid) == ["ReportSubmitted"]
+
+
+async def test_region_codes_are_official_dotted_or_not(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    tid, _ = await submit(drive)
+    await drive.desk_report(tid)
+    desk = drive.client("verification", drive.admin())
+    unknown = await desk.post(f"/api/v1/reports/{tid}/verify", json={"region_code": "537199"})
+    assert unknown.status_code == 422, unknown.text
+    detail = unknown.json()["detail"][0]
+    assert detail["field"] == "region_code"
+    assert detail["suggestion"] == {"code": "5371", "name": "Kota Kupang"}
+    assert await stored(lapor, tid) == ["ReportSubmitted"]
+    dotted = await desk.post(f"/api/v1/reports/{tid}/verify", json={"region_code": "53.71.04"})
+    assert dotted.status_code == 200, dotted.text
+    assert (await drive.desk_report(tid))["location"]["region_code"] == "537104"

@@ -332,7 +332,7 @@ async def test_errors_and_conflicts_are_shown_on_the_report_page(
     page = f"/console/reports/{tid}"
     past = await console.submit(page, f"{page}/postpone", {"until": "2020-01-01"})
     assert past.status_code == 422 and "until:" in past.text
-    nonsense = await console.submit(page, f"{page}/verify", {"region_code": "53.71"})
+    nonsense = await console.submit(page, f"{page}/verify", {"region_code": "53.7"})
     assert nonsense.status_code == 422 and "region_code" in nonsense.text
     stale = hidden_fields(await console.page(page), f"{page}/verify")
     budi = admin_named(lapor, "budi")

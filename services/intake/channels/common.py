@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import Counter
 
 from services.intake.channels.config import ChannelSettings
-from services.intake.models import ReporterIn, ReportIn, SubmitOut
+from services.intake.models import LocationIn, ReporterIn, ReportIn, SubmitOut
 from shared.crypto import KeyErased, keyed_hash
 from shared.errors import DomainError
 from shared.events.base import Actor
@@ -30,7 +30,7 @@ from shared.http.limits import RateLimiter
 from shared.i18n.dates import local_day, short_day
 from shared.logs import get_logger
 from shared.reports.commands import AmendReport, ReplyAsReporter
-from shared.reports.events import Location, Status
+from shared.reports.events import Status
 from shared.reports.lifecycle import (
     OPEN_FOR_VERIFICATION,
     EscalationNotOpen,
@@ -296,7 +296,7 @@ class ChannelDesk:
         report = ReportIn(
             title=title or title_from(text),
             body=text,
-            location=Location(region_code=region_code),
+            location=LocationIn(region_code=region_code),
             anonymous=anonymous,
             confidential=confidential,
             reporter=reporter or (sender.reporter() if sender else None),

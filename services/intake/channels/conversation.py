@@ -24,6 +24,7 @@ from shared.directory.model import default_directory
 from shared.i18n import translator
 from shared.i18n.dates import short_day
 from shared.logs import get_logger
+from shared.regions import regions
 from shared.reports.events import Status
 from shared.sms.grammar import (
     HELP_TEXT,
@@ -79,11 +80,24 @@ class Answer:
     tracking_id: str | None = None
 
 
-def receipt(tracking_id: str, access_code: str, national: bool) -> str:
+def receipt(
+    tracking_id: str,
+    access_code: str,
+    national: bool,
+    region_code: str | None = None,
+    alternatives: tuple[str, ...] = (),
+) -> str:
     text = t("sms.receipt", tracking_id=tracking_id, access_code=access_code)
     if national:
         # No region keyword: the national desk takes it; say how to name a region next time.
         return text + " " + t("sms.receipt.national") + " " + SHORT_FORMAT
+    if alternatives:
+        # A bare name several regions share (MALANG): say which one was taken and how to name
+        # the other; the verification desk corrects this report's region if it was the other.
+        place = regions().get(region_code) if region_code else None
+        others = t("sms.or").join(alternatives)
+        name = place.name if place else region_code
+        return text + " " + t("sms.receipt.ambiguous", region=name, others=others)
     return text + " " + t("sms.receipt.check", tracking_id=tracking_id)
 
 
@@ -213,7 +227,9 @@ async def _converse(
         case PollAnswer(code=code, choice=choice):
             reply_sms, poll_outcome = await answer_by_sms(desk, sender, code, choice, key, cid)
             return Answer(reply_sms, poll_outcome)
-        case NewReport(text=body, region_code=region_code, keyword=keyword):
+        case NewReport(
+            text=body, region_code=region_code, keyword=keyword, alternatives=alternatives
+        ):
             if len(body.strip()) < BODY_MIN:
                 return Answer("Laporan terlalu pendek. " + SHORT_FORMAT, "invalid_too_short")
             try:
@@ -232,7 +248,13 @@ async def _converse(
                 log.info("channel_report_invalid", channel=sender.channel.value, fields=fields)
                 return Answer(HELP_TEXT, "invalid_report")
             return Answer(
-                receipt(created.tracking_id, created.access_code, keyword is None),
+                receipt(
+                    created.tracking_id,
+                    created.access_code,
+                    keyword is None,
+                    region_code,
+                    alternatives,
+                ),
                 "report",
                 created.tracking_id,
             )

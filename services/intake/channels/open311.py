@@ -29,17 +29,18 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from services.intake.channels.common import CHANNEL_MESSAGES, title_from
-from services.intake.models import ReporterIn, ReportIn
+from services.intake.models import LocationIn, ReporterIn, ReportIn
 from shared.auth import InvalidToken, Role, verify_token
 from shared.calendar import deadline_end
 from shared.directory.model import Category, load_categories
+from shared.errors import InvalidInput
 from shared.http.common import correlation_id
 from shared.http.limits import client_address
 from shared.i18n import text as texts
 from shared.i18n.dates import day, zone_for
 from shared.i18n.labels import status_label
 from shared.logs import get_logger
-from shared.reports.events import Classification, Location, Status
+from shared.reports.events import Classification, Status
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.store.port import WrongExpectedVersion
 from shared.values import Channel
@@ -49,6 +50,12 @@ if TYPE_CHECKING:
     from shared.runtime.service import Context
 
 log = get_logger(__name__)
+# The domain's names for where a report is, as an Open311 client sent them.
+_OPEN311_FIELDS = {
+    "location.lat": "lat",
+    "location.lon": "long",
+    "location.region_code": "attribute[region_code]",
+}
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-01-01T00:00:00+07:00"
@@ -567,7 +574,7 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
             classification = (_field(form, "attribute[classification]") or "complaint").strip()
             if classification not in {c.value for c in Classification}:
                 raise Open311Error(400, "attribute[classification]: not one of the values")
-            region = _text(form, "attribute[region_code]", 10)
+            region = _text(form, "attribute[region_code]", 14)  # dotted: 35.78.01.1001
             title = _text(form, "attribute[title]", 200)
             name = " ".join(
                 p for p in (_text(form, "first_name", 100), _text(form, "last_name", 100)) if p
@@ -584,7 +591,7 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
                     title=title or title_from(description, categories[code].name),
                     body=body,
                     category=code,
-                    location=Location(
+                    location=LocationIn(
                         lat=lat,
                         lon=lon,
                         region_code=region,
@@ -602,11 +609,20 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
             idempotency = request.headers.get("idempotency-key")
             key = f"open311:{principal.subject}:{idempotency[:200]}" if idempotency else None
             try:
-                created = await intake.submit(report, Channel.OPEN311, correlation_id(request), key)
-            except WrongExpectedVersion:
-                if key is None:
-                    raise
-                created = await intake.submit(report, Channel.OPEN311, correlation_id(request), key)
+                try:
+                    created = await intake.submit(
+                        report, Channel.OPEN311, correlation_id(request), key
+                    )
+                except WrongExpectedVersion:
+                    if key is None:
+                        raise
+                    created = await intake.submit(
+                        report, Channel.OPEN311, correlation_id(request), key
+                    )
+            except InvalidInput as error:  # where it is: region, coordinates (nothing stored)
+                name, _, msg = str(error).partition(": ")
+                field_name = _OPEN311_FIELDS.get(name, name)
+                raise Open311Error(400, f"{field_name}: {msg}") from error
             CHANNEL_MESSAGES.labels(Channel.OPEN311.value, "report").inc()
             log.info("open311_request", tracking_id=created.tracking_id)
             return render(

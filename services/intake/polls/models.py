@@ -14,12 +14,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from shared.polls.events import (
     AGENCY_PATTERN,
     MAX_COMMENT,
-    REGION_PATTERN,
     CloseReason,
     PollChoice,
     PollQuestion,
     QuestionKind,
 )
+from shared.regions.checks import RegionCodeIn
 from shared.values import Attachment
 
 
@@ -70,7 +70,7 @@ class PollIn(BaseModel):
     attachment: AttachmentIn | None = None
     questions: list[QuestionIn] = Field(min_length=1, max_length=10)
     allow_comment: bool = True
-    region_code: str | None = Field(default=None, pattern=REGION_PATTERN)
+    region_code: RegionCodeIn | None = None
     opens_at: AwareDatetime | None = Field(default=None, description="Default: now")
     closes_at: AwareDatetime
     agency_code: str | None = Field(
@@ -122,8 +122,8 @@ class AnswerIn(BaseModel):
         description='question key -> choice key(s), e.g. {"1": "B", "2": ["A", "C"]}'
     )
     comment: str | None = Field(default=None, max_length=MAX_COMMENT)
-    region_code: str | None = Field(
-        default=None, pattern=REGION_PATTERN, description="Where you live (for the breakdown)"
+    region_code: RegionCodeIn | None = Field(
+        default=None, description="Where you live (for the breakdown); digits or dotted"
     )
 
     def raw_answers(self) -> dict[str, list[str]]:
