@@ -184,3 +184,13 @@ async def test_a_confidential_reports_link_leads_to_its_sign_in(web: httpx.Async
     page = await web.get(f"/laporan/{tracking_id}/masuk")
     assert page.status_code == 200 and 'id="sign-in-lead"' in page.text
     assert 'name="access_code"' in page.text and f'value="{tracking_id}"' in page.text
+    secret = await web.post(
+        "/api/v1/reports",
+        json={
+            "title": "Pungli di kantor camat Zq9",
+            "body": "Petugas meminta uang untuk surat pindah, rahasia.",
+            "confidential": True,
+        },
+    )
+    sign_in = await web.get(f"/laporan/{secret.json()['tracking_id']}/masuk")
+    assert sign_in.status_code == 200 and "Zq9" not in sign_in.text  # nothing of the report
