@@ -82,6 +82,8 @@ def children(settings: Settings) -> list[Child]:
     env = dict(os.environ)
     env.setdefault("LAPOR_DATA_DIR", str(settings.data_dir.resolve()))
     env.setdefault("LAPOR_NATS_URL", f"nats://{settings.host}:{settings.nats_port}")
+    # Links in notices lead to this intake unless the operator names the public site.
+    env.setdefault("LAPOR_PUBLIC_BASE_URL", settings.url_of("intake"))
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     me = [sys.executable, "-m", "cli.main", "run"]

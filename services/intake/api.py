@@ -198,7 +198,7 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         """Upload one file; name it in a report's or action's `attachments` by its sha256 and
         the `upload_token` of this answer (nobody else can attach it)."""
         enforce(intake.submissions, address(request), "file")
-        data = await file.read(intake.limits.max_attachment_bytes + 1)
+        data = await file.read(intake.attachments.max_photo_bytes + 1)
         return await intake.upload(data, file.filename, file.content_type)
 
     @router.post(

@@ -2,7 +2,9 @@
 
 - Only JPEG, PNG, WebP and PDF, recognised by their bytes (the client's media type is ignored).
 - Photos are decoded and re-encoded: EXIF (GPS position, camera, time), XMP, ICC and text chunks
-  are dropped, the EXIF orientation is applied to the pixels first. PDFs are stored as sent.
+  are dropped, the EXIF orientation is applied to the pixels first, and a photo larger than
+  2048 pixels on its long side is scaled down to that (so a phone's 6 MB photo is taken, not
+  refused: the limit per file applies to what is stored). PDFs are stored as sent.
 - Stored at `<root>/<sha256[:2]>/<sha256>` of the cleaned bytes; the client's file name is kept
   only as a display name in the event, never used for a path.
 
@@ -25,10 +27,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared.crypto import keyed_hash
 from shared.errors import DomainError
+from shared.i18n import N_
 from shared.values import Attachment
 
 MAX_BYTES = 5_000_000
+MAX_PHOTO_BYTES = 20_000_000  # a photo as sent, before it is scaled down
 MAX_PIXELS = 40_000_000
+LONG_SIDE = 2048  # pixels: photos are stored at most this long
 JPEG, PNG, WEBP, PDF = "image/jpeg", "image/png", "image/webp", "application/pdf"
 ALLOWED = (JPEG, PNG, WEBP, PDF)
 _PIL_FORMAT = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
@@ -37,7 +42,13 @@ _EXTENSION = {JPEG: ".jpg", PNG: ".png", WEBP: ".webp", PDF: ".pdf"}
 
 
 class AttachmentRejected(DomainError):
-    """A file we do not take; the message names the field (`attachments: …`)."""
+    """A file we do not take; the message names the field (`attachments: …`). `key` and `values`
+    say the same for a person, in the catalogs' words (`error.attachment.*`)."""
+
+    def __init__(self, message: str, key: str = N_("error.attachment.invalid"), **values: object):
+        super().__init__(message)
+        self.key = key
+        self.values = values
 
 
 def sniff(head: bytes) -> str | None:
@@ -65,21 +76,32 @@ def display_name(name: str | None, media_type: str) -> str:
     return base
 
 
-def clean_image(data: bytes, media_type: str, max_pixels: int = MAX_PIXELS) -> bytes:
-    """Decode and re-encode a photo without any metadata (EXIF/GPS, XMP, ICC, text chunks)."""
+def clean_image(
+    data: bytes, media_type: str, max_pixels: int = MAX_PIXELS, long_side: int = LONG_SIDE
+) -> bytes:
+    """Decode and re-encode a photo without any metadata (EXIF/GPS, XMP, ICC, text chunks),
+    scaled down to at most `long_side` pixels on its long side."""
     expected = _PIL_FORMAT[media_type]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as probe:
                 if probe.format != expected:
-                    raise AttachmentRejected(f"attachments: not a valid {expected} image")
+                    raise AttachmentRejected(
+                        f"attachments: not a valid {expected} image",
+                        N_("error.attachment.unreadable"),
+                    )
                 if probe.width * probe.height > max_pixels:
-                    raise AttachmentRejected("attachments: image has too many pixels")
+                    raise AttachmentRejected(
+                        "attachments: image has too many pixels", N_("error.attachment.pixels")
+                    )
                 probe.verify()
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
                 upright = ImageOps.exif_transpose(image) or image
+                if max(upright.size) > long_side:
+                    upright = upright.copy() if upright is image else upright
+                    upright.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
                 pixels = _plain_copy(upright, media_type)
     except AttachmentRejected:
         raise
@@ -92,7 +114,8 @@ def clean_image(data: bytes, media_type: str, max_pixels: int = MAX_PIXELS) -> b
         ValueError,
     ) as error:
         raise AttachmentRejected(
-            f"attachments: the image could not be read ({expected})"
+            f"attachments: the image could not be read ({expected})",
+            N_("error.attachment.unreadable"),
         ) from error
     out = io.BytesIO()
     if media_type == JPEG:
@@ -138,11 +161,13 @@ class AttachmentStore:
         root: Path,
         max_bytes: int = MAX_BYTES,
         max_pixels: int = MAX_PIXELS,
+        max_photo_bytes: int = MAX_PHOTO_BYTES,
         secret: bytes = b"",
     ) -> None:
         self.root = root
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        self.max_photo_bytes = max(max_photo_bytes, max_bytes)
         self._secret = secret
 
     def upload_token(self, sha256: str) -> str:
@@ -158,19 +183,36 @@ class AttachmentStore:
     def store(self, data: bytes, name: str | None, media_type: str | None = None) -> Attachment:
         """Check, clean and store one file. `media_type` (the client's word) is only a hint."""
         if not data:
-            raise AttachmentRejected("attachments: the file is empty")
-        if len(data) > self.max_bytes:
-            raise AttachmentRejected(f"attachments: a file may be at most {self.max_bytes} bytes")
+            raise AttachmentRejected("attachments: the file is empty", N_("error.attachment.empty"))
         kind = sniff(data[:16])
         if kind is None:
-            raise AttachmentRejected("attachments: only JPEG, PNG, WebP and PDF files are accepted")
+            raise AttachmentRejected(
+                "attachments: only JPEG, PNG, WebP and PDF files are accepted",
+                N_("error.attachment.type"),
+            )
+        # A photo may come larger (it is scaled down); a PDF is stored as sent.
+        limit = self.max_bytes if kind == PDF else self.max_photo_bytes
+        if len(data) > limit:
+            raise self.too_large(limit)
         cleaned = data if kind == PDF else clean_image(data, kind, self.max_pixels)
+        if len(cleaned) > self.max_bytes:
+            raise self.too_large(self.max_bytes)
         if kind == PDF and b"%%EOF" not in data[-2048:]:
-            raise AttachmentRejected("attachments: the PDF is incomplete")
+            raise AttachmentRejected(
+                "attachments: the PDF is incomplete", N_("error.attachment.unreadable")
+            )
         digest = hashlib.sha256(cleaned).hexdigest()
         self._write(digest, cleaned)
         return Attachment(
             sha256=digest, name=display_name(name, kind), media_type=kind, size=len(cleaned)
+        )
+
+    @staticmethod
+    def too_large(limit: int) -> AttachmentRejected:
+        return AttachmentRejected(
+            f"attachments: a file may be at most {limit} bytes",
+            N_("error.attachment.too_large"),
+            megabytes=round(limit / 1_000_000),
         )
 
     def _write(self, digest: str, data: bytes) -> None:
@@ -219,6 +261,7 @@ def default_store() -> AttachmentStore:
         get_settings().data_dir / "attachments",
         max_bytes=limits.max_attachment_bytes,
         max_pixels=limits.max_image_pixels,
+        max_photo_bytes=limits.max_photo_bytes,
     )
 
 

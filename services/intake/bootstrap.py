@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from services.intake import views
+from services.intake import views, web_errors
 from services.intake.api import api_router
 from services.intake.channels import email, offline, open311, sms, social
 from services.intake.channels.common import ChannelDesk
@@ -20,6 +20,7 @@ from services.intake.config import IntakeSettings, ViewRetention
 from services.intake.pages import pages_router
 from services.intake.polls import build as build_polls
 from services.intake.polls import create_projector as polls_projector
+from services.intake.site import error_html, error_page
 from services.intake.usecases import NAME, Intake
 from shared.http.limits import BodySizeLimit
 from shared.logs import get_logger
@@ -167,8 +168,15 @@ def create_app(settings: Settings | None = None, *, in_process: bool = False) ->
         for route in app.router.routes
         if not (getattr(route, "path", None) == "/" and getattr(route, "name", "") == "root")
     ]
+    # The citizen's pages answer errors with a page in their language, never raw JSON.
+    web_errors.install(app, error_page)
     limits = IntakeSettings()
     app.add_middleware(
-        BodySizeLimit, max_body=limits.max_body_bytes, max_multipart=limits.max_multipart_bytes
+        BodySizeLimit,
+        max_body=limits.max_body_bytes,
+        max_multipart=limits.max_multipart_bytes,
+        page=web_errors.body_too_large_page(
+            lambda language, status, key, values: error_html(language, status, key, values).encode()
+        ),
     )
     return app

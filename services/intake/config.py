@@ -18,9 +18,18 @@ class IntakeSettings(BaseSettings):
         default=1_000_000, ge=1024, description="Largest JSON / form body (413 above it)"
     )
     max_multipart_bytes: int = Field(
-        default=10_000_000, ge=1024, description="Largest multipart body (uploads, web form)"
+        default=27_000_000,
+        ge=1024,
+        description="Largest multipart body (uploads, web form): the 5 files of 5 MB the form"
+        " promises, and the form around them",
     )
-    max_attachment_bytes: int = Field(default=5_000_000, ge=1024, description="Per file")
+    max_attachment_bytes: int = Field(default=5_000_000, ge=1024, description="Per file stored")
+    max_photo_bytes: int = Field(
+        default=20_000_000,
+        ge=1024,
+        description="A photo as sent: larger than the limit per file is fine, it is scaled down"
+        " (long side 2048 px) and must then fit",
+    )
     max_attachments: int = Field(default=5, ge=0, le=20, description="Per submission or action")
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard")
     submissions_per_minute: float = Field(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from shared.regions import InvalidRegionCode, normalize_code
 from shared.reports.events import Classification, Location
+from shared.values import normalize_phone
 
 
 # --- what the API takes ------------------------------------------------------------------------
@@ -22,8 +23,27 @@ class ReporterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 \-]{6,20}$")
+    phone: str | None = Field(
+        default=None,
+        pattern=r"^\+?[0-9 \-]{6,20}$",
+        description="Any common way of writing it (`0812 3456 7890`, `0812.3456.7890`,"
+        " `+62 812-3456-7890`); stored as +62…",
+    )
     email: EmailStr | None = None
+
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _phone(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            return normalize_phone(value) or value
+        return value
+
+    @field_validator("name", "email", mode="before")
+    @classmethod
+    def _blank(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     def is_empty(self) -> bool:
         return not (self.name or self.phone or self.email)

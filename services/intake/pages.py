@@ -15,13 +15,11 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
@@ -29,9 +27,22 @@ from services.intake import regions, views
 from services.intake.api import file_response, sha256_param
 from services.intake.assets import Assets, map_page_policy
 from services.intake.attachments import AttachmentRejected
-from services.intake.i18n import LANGUAGES, translator
+from services.intake.forms import (
+    _consistent_region,
+    _region_mismatch,
+    _report_data,
+    _required,
+    _text,
+    _values,
+)
 from services.intake.models import ReportIn
+from services.intake.site import (
+    LANG_COOKIE,
+    environment,
+    static_files_version,
+)
 from services.intake.usecases import Intake, known_categories
+from services.intake.web_errors import domain_error, form_errors
 from shared.crypto import derive_key
 from shared.errors import DomainError
 from shared.http.common import correlation_id
@@ -39,6 +50,10 @@ from shared.http.csrf import FIELD as CSRF_FIELD
 from shared.http.csrf import Csrf
 from shared.http.limits import client_address
 from shared.http.security import PUBLIC_PAGE_HEADERS
+from shared.i18n import LANGUAGES, N_, translator
+from shared.i18n.jinja import language_of
+from shared.i18n.labels import status_label
+from shared.notifications.events import notification_stream
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
 from shared.reports.events import Classification, CloseReason, Status
 from shared.reports.lifecycle import EscalationNotOpen, InvalidTransition, allows
@@ -47,8 +62,6 @@ from shared.runtime.access_audit import access_log  # security hook (issue 12)
 from shared.runtime.service import Context
 from shared.values import Attachment, Channel
 
-HERE = Path(__file__).parent
-LANG_COOKIE = "lapor_lang"
 REPORTER_COOKIE = "lapor_pelapor"
 REPORTER_TTL = 12 * 3600
 # The reporter's actions on the report page, each shown where the status machine allows it.
@@ -62,6 +75,29 @@ REPORTER_ACTIONS: tuple[tuple[str, type[Command]], ...] = (
 
 def reporter_actions(status: str) -> tuple[str, ...]:
     return tuple(name for name, command in REPORTER_ACTIONS if allows(command, Status(status)))
+
+
+# Messages the handlers pass on by key (`error=…`, `WebError(…)`, `?ok=1`), said by the templates.
+PAGE_MESSAGES = (
+    N_("track.not_found"),
+    N_("track.bad_id"),
+    N_("track.bad_code"),
+    N_("action.done"),
+    N_("error.csrf"),
+    N_("error.not_found"),
+    N_("error.too_many"),
+    N_("error.conflict"),
+    N_("form.errors"),
+    N_("report.reporter.lead"),
+    N_("error.escalation_not_open"),
+)
+
+# The help under each kind of report on the form (`class.<kind>.help`).
+CLASSIFICATION_HELP = (
+    N_("class.complaint.help"),
+    N_("class.aspiration.help"),
+    N_("class.information_request.help"),
+)
 
 
 def open_question(timeline: list[dict[str, Any]]) -> int | None:
@@ -91,18 +127,8 @@ def shown_report(row: Mapping[str, Any], reporter: bool) -> dict[str, Any]:
     return shown
 
 
-# Form field that shows a validation error, by the ReportIn field it came from.
-_FORM_FIELD = {"region_code": "province", "lat": "lat", "lon": "lon", "address": "address"}
 # Pages that show a map: their Content-Security-Policy lets the map load tiles.
 MAP_PAGES = frozenset({"submit.html", "map.html"})
-# The picker's levels, top down, and how many digits each level's code has.
-REGION_LEVELS = (("province", 2), ("regency", 4), ("district", 6), ("village", 10))
-LEVEL_NAMES = {
-    "province": "provinsi",
-    "regency": "kabupaten/kota",
-    "district": "kecamatan",
-    "village": "desa/kelurahan",
-}
 
 
 class WebError(Exception):
@@ -119,19 +145,12 @@ def _mac(key: bytes, text: str) -> str:
 
 def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    env = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(["html"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment()
     csrf = Csrf(intake.secret, secure_cookies=intake.limits.secure_cookies)
     session_key = derive_key(intake.secret, "web-reporter-session")
     secure = intake.limits.secure_cookies
     assets = Assets()
-    static_version = hashlib.sha256(
-        b"".join(assets.files[name].data for name in ("lapor.css", "lapor.js"))
-    ).hexdigest()[:10]
+    static_version = static_files_version()
     tiles, attribution = intake.limits.map_tiles_url, intake.limits.map_attribution
     map_headers = {
         **PUBLIC_PAGE_HEADERS,
@@ -142,11 +161,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
 
     # --- page plumbing -----------------------------------------------------------------------
     def language(request: Request) -> str:
-        asked = request.query_params.get("lang")
-        if asked in LANGUAGES:
-            return asked
-        cookie = request.cookies.get(LANG_COOKIE)
-        return cookie if cookie in LANGUAGES else "id"
+        return language_of(request, LANG_COOKIE)
 
     def check_csrf(request: Request, form: FormData) -> None:
         if not csrf.matches(request, form.get(CSRF_FIELD)):
@@ -173,7 +188,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             asset=assets.url,
             map_tiles=tiles,
             map_attribution=attribution,
-            status_label=lambda s: t(f"status.{s}"),
+            status_label=lambda s: status_label(s, lang),
             region_name=regions.name_of,
             region_label=regions.label,
             **context,
@@ -197,6 +212,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             status=error.status,
             headers=error.headers,
             message=error.message_key,
+            message_values={},
         )
 
     def address(request: Request) -> str:
@@ -218,7 +234,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         files = [f for f in form.getlist("attachments") if isinstance(f, UploadFile) and f.filename]
         read = []
         for f in files:
-            data = await f.read(intake.limits.max_attachment_bytes + 1)
+            data = await f.read(intake.attachments.max_photo_bytes + 1)
             read.append((data, f.filename, f.content_type))
         return await intake.store_uploads(read)
 
@@ -296,6 +312,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             villages=regions.children(district) if district else [],
             submission_key=values.get("submission_key") or secrets.token_urlsafe(16),
             max_attachments=intake.limits.max_attachments,
+            max_attachment_bytes=intake.limits.max_attachment_bytes,
         )
 
     @router.get("/lapor", response_class=HTMLResponse)
@@ -319,7 +336,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         if values.get("step") == "region":
             _consistent_region(values)  # a level above changed: the ones below start again
             return form_page(request, values)
-        mismatch = _region_mismatch(values)
+        mismatch = _region_mismatch(values, translator(language(request)))
         if mismatch:
             return form_page(request, values, mismatch, status=422)
         wait = intake.submissions.hit(address(request))
@@ -328,10 +345,11 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
                 request, WebError(429, "error.too_many", {"Retry-After": str(int(wait) + 1)})
             )
         lang = language(request)
+        t = translator(lang)
         try:
             report = ReportIn.model_validate(_report_data(values, form, lang))
         except ValidationError as error:
-            return form_page(request, values, _errors(error), status=422)
+            return form_page(request, values, form_errors(error, t), status=422)
         try:
             files = await uploads(form)
             out = await intake.submit(
@@ -342,9 +360,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
                 attachments=files,
             )
         except (AttachmentRejected, DomainError) as error:
-            field, _, msg = str(error).partition(": ")
-            field = _FORM_FIELD.get(field.rsplit(".", 1)[-1], field)
-            return form_page(request, values, {field: msg or str(error)}, status=422)
+            return form_page(request, values, domain_error(error, t), status=422)
         response = render(request, "done.html", private=True, out=out)
         await sign_in(response, out.tracking_id)
         return response
@@ -402,6 +418,8 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         status: int = 200,
         error: str | None = None,
         notice: str | None = None,
+        problems: Mapping[str, str] | None = None,
+        typed: Mapping[str, str] | None = None,
     ) -> HTMLResponse:
         row = await intake.report_row(tracking_id)
         reporter = row is not None and is_reporter(request, tracking_id, row["access_code_hash"])
@@ -420,6 +438,16 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         officer_reads = (
             await access_log(ctx.store, tracking_id) if reporter and row["confidential"] else None
         )
+        timeline = [
+            e.model_dump(exclude_unset=True) for e in await intake.timeline_for(row, reporter)
+        ]
+        agency_names = {
+            str(e.get("agency_code") or e.get("to_agency")): str(
+                e.get("agency_name") or e.get("to_agency_name")
+            )
+            for e in timeline
+            if e.get("agency_name") or e.get("to_agency_name")
+        }
         escalation = None
         if reporter and (row["escalated"] or row["status"] not in ("closed", "rejected")):
             state, events = await intake.escalations.load(tracking_id)
@@ -433,13 +461,10 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             private=reporter or bool(row["confidential"]) or not row["published"],
             report=shown_report(row, reporter),
             limited=not reporter and not row["published"],
-            timeline=(
-                timeline := [
-                    e.model_dump(exclude_unset=True)
-                    for e in await intake.timeline_for(row, reporter)
-                ]
-            ),
+            timeline=timeline,
+            agency_names=agency_names,
             open_question=open_question(timeline),
+            notices=await notices_to(tracking_id) if reporter else None,
             reporter=reporter,
             files=files if reporter else [],
             file_count=len(files),
@@ -448,9 +473,29 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             escalation=escalation,
             error=error,
             notice=notice,
+            problems=dict(problems or {}),
+            typed=dict(typed or {}),
             action_key=secrets.token_urlsafe(12),
             max_attachments=intake.limits.max_attachments,
+            max_attachment_bytes=intake.limits.max_attachment_bytes,
         )
+
+    async def notices_to(tracking_id: str) -> list[dict[str, Any]]:
+        """What LAPOR told the reporter, and where (the web shows every notice too)."""
+        told = []
+        for event in await ctx.store.read(notification_stream(tracking_id)):
+            data = event.data
+            if data.get("recipient_kind") != "reporter":
+                continue
+            told.append(
+                {
+                    "at": event.occurred_at.isoformat(),
+                    "about": data.get("cause_event_type", ""),
+                    "channel": data.get("channel", "web"),
+                    "delivered": event.event_type == "NotificationSent",
+                }
+            )
+        return told
 
     def tracking_id_or_404(raw: str) -> str:
         try:
@@ -485,6 +530,18 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         notice = "action.done" if request.query_params.get("ok") else None
         return await report_page(request, tid, notice=notice)
 
+    @router.get("/laporan/{tracking_id}/masuk", response_class=HTMLResponse)
+    async def report_sign_in_page(request: Request, tracking_id: str) -> Response:
+        """Where a notice about a confidential report leads: its sign-in with the access code
+        (the same page whether or not the report exists; a signed-in reporter goes on)."""
+        try:
+            tid = tracking_id_or_404(tracking_id)
+        except WebError as error:
+            return error_page(request, error)
+        if is_reporter(request, tid, await intake.expected_code_hash(tid)):
+            return see_other(f"/laporan/{tid}")
+        return render(request, "track.html", values={"id": tid}, sign_in=True, private=True)
+
     @router.post("/laporan/{tracking_id}/masuk", response_class=HTMLResponse)
     async def report_sign_in(request: Request, tracking_id: str) -> Response:
         try:
@@ -514,12 +571,20 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         code_hash = await intake.expected_code_hash(tid)
         if not is_reporter(request, tid, code_hash):
             return await report_page(request, tid, status=403, error="report.reporter.lead")
+        t = translator(language(request))
+        typed = {f"{action}.{k}": _text(form, k, 10_000) for k in ("text", "note", "comment")}
         try:
             command = await _command(action, form)
-        except ValidationError:
-            return await report_page(request, tid, status=422, error="form.errors")
-        except (AttachmentRejected, DomainError) as error:
-            return await report_page(request, tid, status=422, error=str(error))
+        except ValidationError as invalid:
+            problems = form_errors(invalid, t)
+            return await report_page(
+                request, tid, status=422, error="form.errors", problems=problems, typed=typed
+            )
+        except (AttachmentRejected, DomainError) as refused:
+            problems = domain_error(refused, t)
+            return await report_page(
+                request, tid, status=422, error="form.errors", problems=problems, typed=typed
+            )
         key = _text(form, "action_key", 40)
         try:
             await intake.act(
@@ -666,121 +731,18 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     @router.get("/statistik", response_class=HTMLResponse)
     async def stats_page(request: Request) -> HTMLResponse:
         stats = await intake.stats()
+        codes = list(stats.by_agency)
+        marks = ",".join("?" * len(codes))  # placeholders only: the codes are parameters
+        query = (
+            f"SELECT DISTINCT agency_code, agency_name FROM reports WHERE agency_code IN ({marks})"  # noqa: S608
+        )
+        named = await intake.views.fetchall(query, codes) if codes else []
         return render(
             request,
             "stats.html",
             stats=stats.model_dump(),
             category_names=dict(categories(language(request))),
+            agency_names={r["agency_code"]: r["agency_name"] for r in named},
         )
 
     return router
-
-
-# --- form helpers ------------------------------------------------------------------------------
-_FIELDS = (
-    "classification",
-    "title",
-    "body",
-    "category",
-    "province",
-    "regency",
-    "district",
-    "village",
-    "address",
-    "lat",
-    "lon",
-    "event_date",
-    "name",
-    "phone",
-    "email",
-    "submission_key",
-    "step",
-)
-
-
-def _text(form: FormData, name: str, limit: int) -> str:
-    value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def _values(form: FormData) -> dict[str, str]:
-    values = {name: _text(form, name, 10_000) for name in _FIELDS}
-    for box in ("anonymous", "confidential"):
-        values[box] = "on" if form.get(box) else ""
-    return values
-
-
-def _consistent_region(values: dict[str, str]) -> None:
-    """Drop a lower level that does not belong to the chosen upper one (the picker's next step
-    after a level above changed)."""
-    above = ""
-    for name, digits in REGION_LEVELS:
-        value = values.get(name, "")
-        if len(value) != digits or not value.startswith(above):
-            values[name] = ""
-        above = values[name]
-        if not above:
-            for lower, _ in REGION_LEVELS[REGION_LEVELS.index((name, digits)) + 1 :]:
-                values[lower] = ""
-            return
-
-
-def _region_mismatch(values: Mapping[str, str]) -> dict[str, str]:
-    """On submitting: a level that is not inside the level above it is refused, by name (a
-    village of another district, a district of another regency)."""
-    errors: dict[str, str] = {}
-    above = ("", "")
-    for name, digits in REGION_LEVELS:
-        value = values.get(name, "")
-        if not value:
-            continue
-        if len(value) != digits or not value.isdigit():
-            errors[name] = f"{value}: bukan kode {LEVEL_NAMES[name]} / not a {name} code"
-        elif above[1] and not value.startswith(above[1]):
-            errors[name] = (
-                f"{value} tidak berada di {LEVEL_NAMES[above[0]]} {above[1]} yang dipilih"
-                f" / is not in the chosen {above[0]} {above[1]}"
-            )
-        elif not above[1] and digits != 2:
-            errors[name] = "pilih wilayah di atasnya dulu / choose the level above first"
-        above = (name, value)
-    return errors
-
-
-def _report_data(values: Mapping[str, str], form: FormData, lang: str) -> dict[str, Any]:
-    region = values["village"] or values["district"] or values["regency"] or values["province"]
-    contact = {k: values[k] or None for k in ("name", "phone", "email")}
-    return {
-        "classification": values["classification"] or Classification.COMPLAINT.value,
-        "title": values["title"],
-        "body": values["body"],
-        "category": values["category"] or None,
-        "location": {
-            "region_code": region or None,
-            "address": values["address"] or None,
-            "lat": values["lat"] or None,
-            "lon": values["lon"] or None,
-        },
-        "event_date": values["event_date"] or None,
-        "anonymous": bool(values["anonymous"]),
-        "confidential": bool(values["confidential"]),
-        "reporter": contact if any(contact.values()) else None,
-        "language": lang,
-    }
-
-
-def _errors(error: ValidationError) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for e in error.errors():
-        loc = [str(p) for p in e.get("loc", ())]
-        if not loc:
-            continue
-        name = loc[-1] if loc[0] in ("location", "reporter") and len(loc) > 1 else loc[0]
-        found.setdefault(_FORM_FIELD.get(name, name), e.get("msg", "invalid"))
-    return found
-
-
-def _required(text: str, field: str) -> str:
-    if not text:
-        raise DomainError(f"{field}: please write something")
-    return text

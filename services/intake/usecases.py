@@ -116,6 +116,7 @@ class Intake:
             ctx.settings.data_dir / "attachments",
             max_bytes=self.limits.max_attachment_bytes,
             max_pixels=self.limits.max_image_pixels,
+            max_photo_bytes=self.limits.max_photo_bytes,
             secret=self.secret,
         )
         self.submissions = RateLimiter(self.limits.submissions_per_minute)
@@ -182,8 +183,9 @@ class Intake:
             correlation_id=cid,
             idempotency_key=idempotency_key and f"submit|{idempotency_key}",
         )
-        await self.ctx.reports.execute(tracking_id, command, meta)
+        stored = await self.ctx.reports.execute(tracking_id, command, meta)
         log.info("report_submitted", tracking_id=tracking_id, channel=channel.value)
+        await self.caught_up(stored)
         return SubmitOut(tracking_id=tracking_id, access_code=access_code, status="submitted")
 
     def resolve(self, refs: Sequence[AttachmentRef]) -> tuple[Attachment, ...]:
@@ -214,12 +216,18 @@ class Intake:
 
     async def upload(self, data: bytes, name: str | None, media_type: str | None) -> UploadOut:
         """One file through the API, counted on the address's submission budget by the caller;
-        the answer's upload_token is what attaches it."""
-        if len(data) > self.limits.max_attachment_bytes:
+        the answer's upload_token is what attaches it. A photo may come larger than the limit
+        per file (it is scaled down); what is stored must fit it (413 otherwise)."""
+        if len(data) > self.attachments.max_photo_bytes:
             raise HTTPException(
                 413, f"file: at most {self.limits.max_attachment_bytes} bytes per file"
             )
-        (stored,) = await self.store_uploads([(data, name, media_type)])
+        try:
+            (stored,) = await self.store_uploads([(data, name, media_type)])
+        except AttachmentRejected as refused:
+            if refused.key == "error.attachment.too_large":
+                raise HTTPException(413, f"file: {str(refused).partition(': ')[2]}") from None
+            raise
         return UploadOut.model_validate(
             stored.model_dump(mode="json")
             | {"upload_token": self.attachments.upload_token(stored.sha256)}
@@ -279,7 +287,15 @@ class Intake:
         meta = Meta(
             actor=Actor(kind="citizen", id="reporter"), correlation_id=cid, idempotency_key=key
         )
-        return await self.ctx.reports.execute(tracking_id, command, meta)
+        events = await self.ctx.reports.execute(tracking_id, command, meta)
+        await self.caught_up(events)
+        return events
+
+    async def caught_up(self, events: Sequence[RecordedEvent]) -> None:
+        """Read your own writes: the caller's next read (the report page, its timeline, Open311's
+        GET) already shows what was just appended. Bounded: waits for intake's own views only."""
+        if events:
+            await self.ctx.caught_up(max(e.position for e in events))
 
     async def act_as_reporter(
         self,

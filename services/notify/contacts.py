@@ -10,17 +10,19 @@ reached: that is an outcome, not a failure.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from services.notify.notices import Officer
+from services.notify.notices import Officer, StaffGroup
 from services.notify.outbox import OutboxRow
 from shared.crypto import KeyErased, KeyStore, keyed_hash
+from shared.directory.model import Directory, Institution, load_categories
 from shared.logs import get_logger
 from shared.notifications.events import NotificationChannel, SkipReason
 from shared.privacy import mask_email, mask_handle, mask_phone
 from shared.reports.events import ReportSubmitted
 from shared.reports.lifecycle import stream_name
+from shared.runtime.directory import LiveDirectory
 from shared.senders.base import Address, PermanentSendError
 from shared.store.port import EventStore
 
@@ -36,47 +38,85 @@ class Unreachable(Exception):
         self.detail = detail
 
 
-class OfficerDirectory:
-    """Liaison officers per agency, from the directory (e-mail only: notices go by e-mail).
+class StaffDirectory:
+    """Who gets staff notices, from the live directory (the `directory` stream's events, so an
+    officer added or removed through routing's API is heard at once): the liaison officers of an
+    institution; the administrators of a region (the officers of its own government, the region's
+    LAPOR desk, else the national desk); the Ombudsman office of its province.
 
-    Officers are named in the outbox by `ref`, a keyed hash of their address, so the outbox holds
-    no address and a reordered directory still finds the same officer.
+    Staff are e-mailed only, and named in the outbox by `ref`, a keyed hash of their address, so
+    the outbox holds no address and a reordered directory still finds the same person.
     """
 
-    def __init__(self, secret: bytes, directory: Any | None = None) -> None:
+    def __init__(self, secret: bytes, live: LiveDirectory) -> None:
         self._secret = secret
-        self._directory = directory if directory is not None else _load_directory()
+        self.live = live
 
-    def officers(self, agency_code: str) -> Sequence[Officer]:
-        if self._directory is None:
-            return []
-        institution = self._directory.find(agency_code)
+    async def ready(self) -> None:
+        """Read the directory stream once (later changes arrive as events)."""
+        await self.live.get()
+
+    def _directory(self) -> Directory:
+        return self.live.current
+
+    def _group(self, institution: Institution | None) -> StaffGroup | None:
         if institution is None:
-            return []
-        return [
+            return None
+        members = tuple(
             Officer(ref=self.ref(o.email), email=o.email)
             for o in institution.liaison_officers
-            if getattr(o, "email", None)
-        ]
+            if o.email
+        )
+        return StaffGroup(institution.code, institution.name, members)
+
+    def officers(self, agency_code: str) -> StaffGroup | None:
+        return self._group(self._directory().find(agency_code))
+
+    def administrators(self, region_code: str | None) -> StaffGroup | None:
+        directory = self._directory()
+        try:
+            desk = directory.government_for(region_code)
+        except ValueError:  # a malformed region code: the national desk
+            desk = None
+        return self._group(desk or directory.national_desk)
+
+    def ombudsman(self, region_code: str | None) -> StaffGroup | None:
+        try:
+            office = self._directory().ombudsman_office_for(region_code)
+        except ValueError:
+            office = self._directory().ombudsman
+        return self._group(office)
+
+    def name_of(self, agency_code: str) -> str | None:
+        found = self._directory().find(agency_code)
+        return found.name if found is not None else None
+
+    def category_name(self, code: str | None) -> str | None:
+        if not code:
+            return None
+        return _category_names().get(code)
 
     def ref(self, email: str) -> str:
         return keyed_hash(self._secret, "notify-officer", email.strip().lower())[:16]
 
     def find(self, agency_code: str, ref: str) -> Officer | None:
-        return next((o for o in self.officers(agency_code) if o.ref == ref), None)
+        group = self.officers(agency_code)
+        if group is None:
+            return None
+        return next((o for o in group.members if o.ref == ref), None)
 
 
-def _load_directory() -> Any | None:
+@lru_cache(maxsize=1)
+def _category_names() -> dict[str, str]:
     try:
-        from shared.directory.model import default_directory
-    except ImportError:  # the directory module is optional for notify
-        log.warning("directory_unavailable")
-        return None
-    return default_directory()
+        return {c.code: c.name for c in load_categories()}
+    except Exception:  # the names only decorate a notice
+        log.warning("categories_unreadable")
+        return {}
 
 
 class Contacts:
-    def __init__(self, store: EventStore, keys: KeyStore, officers: OfficerDirectory) -> None:
+    def __init__(self, store: EventStore, keys: KeyStore, officers: StaffDirectory) -> None:
         self._store = store
         self._keys = keys
         self._officers = officers
@@ -84,6 +124,7 @@ class Contacts:
     async def address(self, row: OutboxRow) -> Address:
         channel = NotificationChannel(row.channel)
         if row.recipient_kind == "officer":
+            await self._officers.ready()
             officer = self._officers.find(row.agency_code or "", row.recipient_ref)
             if officer is None:
                 raise Unreachable(
@@ -92,6 +133,10 @@ class Contacts:
             return Address(officer.email, mask_email(officer.email))
         contact = await self._reporter_contact(row.tracking_id)
         return _pick(channel, contact)
+
+    async def reporter_contact(self, tracking_id: str) -> dict[str, Any]:
+        """The reporter's decrypted contact (Unreachable when there is none, or it is erased)."""
+        return await self._reporter_contact(tracking_id)
 
     async def _reporter_contact(self, tracking_id: str) -> dict[str, Any]:
         events = await self._store.read(stream_name(tracking_id))
@@ -135,3 +180,18 @@ def _pick(channel: NotificationChannel, contact: dict[str, Any]) -> Address:
         if handle:
             return Address(handle, mask_handle(handle))
     raise Unreachable(SkipReason.NO_CONTACT, f"no {channel.value} contact for the reporter")
+
+
+def reporter_channel(
+    wrote_on: NotificationChannel, contact: dict[str, Any] | None
+) -> NotificationChannel:
+    """Where the reporter hears from LAPOR: the channel they wrote on when it can answer them
+    (SMS, e-mail, chat); otherwise (web, app, Open311, walk-in) e-mail when they left an address,
+    SMS when they left only a phone number, else only the report page."""
+    if wrote_on is not NotificationChannel.WEB or not contact:
+        return wrote_on
+    for key, channel in (("email", NotificationChannel.EMAIL), ("phone", NotificationChannel.SMS)):
+        value = contact.get(key)
+        if isinstance(value, str) and value.strip():
+            return channel
+    return NotificationChannel.WEB

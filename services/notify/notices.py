@@ -1,38 +1,52 @@
 """Which notices a report event causes, and to whom. Pure: no I/O, no clock, no contact details.
 
-A notice names its recipient by kind (the reporter, or one liaison officer of an agency) and the
-channel it goes out on; the address itself is looked up only when it is sent. Its id is
-deterministic, uuid5(cause event id, "kind|channel[|officer ref]"), so the same event planned twice
-(a redelivery, a restart) gives the same notices.
+A notice names its recipient by kind (the reporter, or one member of a staff group: the liaison
+officers of the institution now holding the report, the administrators of the report's region,
+the Ombudsman office of its province) and the channel it goes out on; the address itself is looked
+up only when it is sent. Its id is deterministic, uuid5(cause event id, "kind|channel[|ref]"), so
+the same event planned twice (a redelivery, a restart) gives the same notices.
+
+The reporter's channel is decided by the caller (it needs the decrypted contact): the channel they
+wrote on when it can answer them (SMS, e-mail, WhatsApp, Messenger, Instagram, X), otherwise
+e-mail when they left an address, SMS when they left only a phone number, else the report page.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from datetime import date
+from typing import Any, Protocol
 
 from shared.notifications.events import NotificationChannel, RecipientKind
 from shared.reports.events import (
+    AdministratorReplied,
+    CompletionReminded,
     EscalatedToOmbudsman,
     FollowUpKind,
     FollowUpPosted,
     ForwardedToOPD,
+    ReportAmended,
     ReportClosed,
     ReportCompletionRequested,
+    ReportDelegated,
+    ReporterReplied,
     ReportRejected,
+    ReportReturned,
     ReportSubmitted,
     ReportTransferred,
     ReportVerified,
     SlaBreached,
+    SlaDueSoon,
     SlaStage,
+    Status,
 )
+from shared.reports.lifecycle import ReportState, evolve
 from shared.store.port import RecordedEvent
 from shared.values import Channel
 
-# The channel a reporter wrote on is the channel they hear back on. Web, mobile, Open311 and
-# walk-in reporters read their notices on the report page.
+# The channel a reporter wrote on is the channel they hear back on, where LAPOR can answer there.
 REPORTER_CHANNEL: dict[Channel, NotificationChannel] = {
     Channel.SMS: NotificationChannel.SMS,
     Channel.EMAIL: NotificationChannel.EMAIL,
@@ -41,18 +55,28 @@ REPORTER_CHANNEL: dict[Channel, NotificationChannel] = {
     Channel.INSTAGRAM: NotificationChannel.INSTAGRAM,
     Channel.TWITTER: NotificationChannel.X,
 }
+# Channels whose own answer (the SMS reply, the confirmation mail, the chat reply) is the receipt:
+# the `received` notice is only recorded for the report page there, so nobody gets two.
+ANSWERED_AT_ONCE = frozenset(REPORTER_CHANNEL)
 
 # Report events that cause a notice (everything else is ignored).
 NOTIFYING = frozenset(
     {
         "ReportSubmitted",
         "ReportCompletionRequested",
+        "CompletionReminded",
+        "ReportAmended",
         "ReportVerified",
         "ForwardedToOPD",
         "ReportTransferred",
+        "ReportDelegated",
+        "ReportReturned",
         "FollowUpPosted",
+        "ReporterReplied",
+        "AdministratorReplied",
         "ReportClosed",
         "ReportRejected",
+        "SlaDueSoon",
         "SlaBreached",
         "EscalatedToOmbudsman",
     }
@@ -61,16 +85,26 @@ NOTIFYING = frozenset(
 REPORTER_TEMPLATES = (
     "received",
     "completion_requested",
+    "completion_reminded",
     "verified",
     "forwarded",
     "follow_up",
     "question",
+    "administrator_replied",
     "closed",
     "rejected",
     "escalation_possible",
     "escalated",
 )
-OFFICER_TEMPLATES = ("officer_forwarded", "officer_sla_breached")
+STAFF_TEMPLATES = (
+    "officer_forwarded",
+    "officer_due_soon",
+    "officer_sla_breached",
+    "officer_reporter_answered",
+    "admin_attention",
+    "ombudsman_escalated",
+)
+OFFICER_TEMPLATES = STAFF_TEMPLATES  # the name this module used before staff other than officers
 
 
 @dataclass(frozen=True)
@@ -84,55 +118,103 @@ class ReportFacts:
     title: str
     category: str | None
     region_code: str | None
+    confidential: bool = False
     agency_code: str | None = None
     agency_name: str | None = None
+    status_before: Status = Status.SUBMITTED  # before the event being notified
+    last_follow_up_kind: FollowUpKind | None = None  # the latest answer before the event
 
     @property
     def reporter_channel(self) -> NotificationChannel:
+        """The reporter's channel by the report alone (the caller refines it by their contact)."""
         if not self.has_reporter:
             return NotificationChannel.WEB
         return REPORTER_CHANNEL.get(self.channel, NotificationChannel.WEB)
 
 
 def report_facts(history: Sequence[RecordedEvent]) -> ReportFacts | None:
-    """Fold the report's stream (up to and including the event being notified)."""
-    facts: ReportFacts | None = None
-    for event in history:
+    """Fold the report's stream up to and including the event being notified (the last one)."""
+    if not history:
+        return None
+    state: ReportState | None = None
+    names: dict[str, str] = {}
+    last_kind: FollowUpKind | None = None
+    before: ReportState | None = None
+    language = "id"
+    for index, event in enumerate(history):
         payload = event.payload()
+        if index == len(history) - 1:
+            before = state
         if isinstance(payload, ReportSubmitted):
-            if facts is None:
-                facts = ReportFacts(
-                    tracking_id=payload.tracking_id,
-                    channel=payload.channel,
-                    language=payload.language,
-                    has_reporter=payload.reporter is not None,
-                    title=payload.title,
-                    category=payload.category,
-                    region_code=payload.location.region_code,
-                )
-            continue
-        if facts is None:
-            continue
-        if isinstance(payload, ReportVerified):
-            facts = replace(facts, category=payload.category, region_code=payload.region_code)
+            language = payload.language
         elif isinstance(payload, ForwardedToOPD):
-            facts = replace(facts, agency_code=payload.agency_code, agency_name=payload.agency_name)
-        elif isinstance(payload, ReportTransferred):
-            facts = replace(
-                facts, agency_code=payload.to_agency, agency_name=payload.to_agency_name
-            )
-    return facts
+            names[payload.agency_code] = payload.agency_name
+        elif isinstance(payload, ReportTransferred | ReportDelegated):
+            names[payload.to_agency] = payload.to_agency_name
+        if index < len(history) - 1 and isinstance(payload, FollowUpPosted):
+            last_kind = payload.kind
+        state = evolve(state, payload, event.occurred_at)
+    if state is None:
+        return None
+    agency = state.agency_code
+    return ReportFacts(
+        tracking_id=state.tracking_id,
+        channel=state.channel,
+        language=language,
+        has_reporter=state.reporter is not None,
+        title=state.title,
+        category=state.category,
+        region_code=state.region_code or state.location.region_code,
+        confidential=state.confidential,
+        agency_code=agency,
+        agency_name=names.get(agency) if agency else None,
+        status_before=before.status if before is not None else Status.SUBMITTED,
+        last_follow_up_kind=last_kind,
+    )
+
+
+@dataclass(frozen=True)
+class Dates:
+    """The days a notice mentions, from the report's deadlines as of the event (see
+    `shared.reports.deadlines`): computed by the caller with the calendar and policy."""
+
+    verification_due: date | None = None
+    completion_closes_on: date | None = None
+    auto_close_on: date | None = None
+    reforward_due: date | None = None
+    escalation_opens_on: date | None = None
 
 
 @dataclass(frozen=True)
 class Officer:
-    """A liaison officer who gets notices by e-mail. `ref` names them without their address."""
+    """A member of staff who gets notices by e-mail. `ref` names them without their address."""
 
     ref: str
     email: str
 
 
-OfficerLookup = Callable[[str], Sequence[Officer]]
+@dataclass(frozen=True)
+class StaffGroup:
+    """The people behind one desk: an institution's liaison officers, a region's administrators,
+    an Ombudsman office. `code` is the institution's agency code (kept with each notice)."""
+
+    code: str
+    name: str
+    members: tuple[Officer, ...] = ()
+
+
+class Staff(Protocol):
+    """Who works where, from the live directory (see contacts.StaffDirectory)."""
+
+    def officers(self, agency_code: str) -> StaffGroup | None: ...
+
+    def administrators(self, region_code: str | None) -> StaffGroup | None: ...
+
+    def ombudsman(self, region_code: str | None) -> StaffGroup | None: ...
+
+    def name_of(self, agency_code: str) -> str | None: ...
+
+    def category_name(self, code: str | None) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -161,161 +243,357 @@ def notification_id(
 
 @dataclass(frozen=True)
 class Links:
-    public_base_url: str
+    """Where a notice sends its reader: the reporter to the report page (a confidential report's
+    to its sign-in with the access code), officers to their desk item, administrators to the
+    console, the Ombudsman to the evidence pack."""
 
-    def report(self, tracking_id: str) -> str:
-        return f"{self.public_base_url.rstrip('/')}/reports/{tracking_id}"
+    public_base_url: str
+    desk_base_url: str = ""
+    console_base_url: str = ""
+    evidence_base_url: str = ""
+
+    def report(self, tracking_id: str, confidential: bool = False) -> str:
+        base = self.public_base_url.rstrip("/")
+        return f"{base}/laporan/{tracking_id}" + ("/masuk" if confidential else "")
+
+    def desk(self, tracking_id: str) -> str:
+        return (
+            f"{(self.desk_base_url or self.public_base_url).rstrip('/')}/desk/reports/{tracking_id}"
+        )
+
+    def console(self, tracking_id: str) -> str:
+        base = (self.console_base_url or self.public_base_url).rstrip("/")
+        return f"{base}/console/reports/{tracking_id}"
+
+    def evidence(self, tracking_id: str) -> str:
+        base = (self.evidence_base_url or self.public_base_url).rstrip("/")
+        return f"{base}/api/v1/reports/{tracking_id}/evidence.html"
 
 
 def plan(
-    event: RecordedEvent, facts: ReportFacts, officers: OfficerLookup, links: Links
+    event: RecordedEvent,
+    facts: ReportFacts,
+    staff: Staff,
+    links: Links,
+    *,
+    reporter_channel: NotificationChannel | None = None,
+    dates: Dates | None = None,
 ) -> list[Notice]:
     """The notices one report event causes (none for events nobody is told about)."""
     if event.event_type not in NOTIFYING:
         return []
-    payload = event.payload()
-    base = {
-        "tracking_id": facts.tracking_id,
-        "title": facts.title,
-        "report_url": links.report(facts.tracking_id),
-        "channel": facts.reporter_channel.value,
-    }
-    notices: list[Notice] = []
+    return _Planner(event, facts, staff, links, reporter_channel, dates or Dates()).plan()
 
-    def reporter(template: str, **context: Any) -> None:
-        notices.append(
-            _notice(
-                event,
-                facts,
-                "reporter",
-                "",
-                None,
-                facts.reporter_channel,
-                template,
-                facts.language,
-                base | context,
-            )
+
+class _Planner:
+    def __init__(
+        self,
+        event: RecordedEvent,
+        facts: ReportFacts,
+        staff: Staff,
+        links: Links,
+        reporter_channel: NotificationChannel | None,
+        dates: Dates,
+    ) -> None:
+        self.event = event
+        self.facts = facts
+        self.staff = staff
+        self.links = links
+        self.channel = reporter_channel or facts.reporter_channel
+        self.dates = dates
+        self.notices: list[Notice] = []
+        self._seen: set[uuid.UUID] = set()
+
+    # -- recipients ----------------------------------------------------------------------
+    def reporter(
+        self, template: str, *, channel: NotificationChannel | None = None, **context: Any
+    ) -> None:
+        facts = self.facts
+        channel = channel or self.channel
+        url = self.links.report(facts.tracking_id, facts.confidential)
+        base = {
+            "tracking_id": facts.tracking_id,
+            "title": facts.title,
+            "report_url": url,
+            "channel": channel.value,
+            # An e-mail reporter may answer by replying (the reply lands on the report).
+            "replyable": channel is NotificationChannel.EMAIL,
+        }
+        self._add(
+            "reporter", "reporter", "", None, channel, template, facts.language, base | context
         )
 
-    def officers_of(agency_code: str | None, template: str, **context: Any) -> None:
-        if not agency_code:
+    def staff_group(
+        self, role: str, group: StaffGroup | None, template: str, url: str, **context: Any
+    ) -> None:
+        if group is None:
             return
-        officer_context = {
+        facts = self.facts
+        common = {
             "tracking_id": facts.tracking_id,
             "title": facts.title,
             "category": facts.category,
+            "category_name": self.staff.category_name(facts.category) or facts.category,
             "region_code": facts.region_code,
-            "report_url": links.report(facts.tracking_id),
+            "report_url": url,
             "channel": NotificationChannel.EMAIL.value,
-            "agency_code": agency_code,
+            "agency_code": group.code,
+            "agency_name": group.name,
+            "desk_name": group.name,
+            "office_name": group.name,
         } | context
-        for officer in officers(agency_code):
-            notices.append(
-                _notice(
-                    event,
-                    facts,
-                    "officer",
-                    officer.ref,
-                    agency_code,
-                    NotificationChannel.EMAIL,
-                    template,
-                    "id",
-                    officer_context,
-                )
+        for member in group.members:
+            # Officer notices keep their id formula of old; other staff are named by their role.
+            kind = "officer" if role == "officer" else f"staff:{role}:{group.code}"
+            self._add(
+                kind,
+                "officer",
+                member.ref,
+                group.code,
+                NotificationChannel.EMAIL,
+                template,
+                "id",
+                common,
             )
 
-    match payload:
-        case ReportSubmitted():
-            reporter("received")
-        case ReportCompletionRequested():
-            reporter("completion_requested", note=payload.note)
-        case ReportVerified():
-            reporter("verified")
-        case ForwardedToOPD():
-            due = payload.follow_up_due.isoformat()
-            reporter("forwarded", agency_name=payload.agency_name, follow_up_due=due)
-            officers_of(
-                payload.agency_code,
-                "officer_forwarded",
-                agency_name=payload.agency_name,
-                follow_up_due=due,
+    def officers(self, agency_code: str | None, template: str, **context: Any) -> None:
+        if not agency_code:
+            return
+        group = self.staff.officers(agency_code)
+        self.staff_group(
+            "officer", group, template, self.links.desk(self.facts.tracking_id), **context
+        )
+
+    def administrators(self, template: str, **context: Any) -> None:
+        group = self.staff.administrators(self.facts.region_code)
+        self.staff_group(
+            "admin", group, template, self.links.console(self.facts.tracking_id), **context
+        )
+
+    def _add(
+        self,
+        id_kind: str,
+        kind: RecipientKind,
+        ref: str,
+        agency_code: str | None,
+        channel: NotificationChannel,
+        template: str,
+        language: str,
+        context: dict[str, Any],
+    ) -> None:
+        nid = notification_id(self.event.event_id, id_kind, channel, ref)
+        if nid in self._seen:
+            return
+        self._seen.add(nid)
+        self.notices.append(
+            Notice(
+                notification_id=nid,
+                tracking_id=self.facts.tracking_id,
+                cause_event_id=self.event.event_id,
+                cause_event_type=self.event.event_type,
+                cause_position=self.event.position,
+                correlation_id=self.event.correlation_id,
+                recipient_kind=kind,
+                recipient_ref=ref,
+                agency_code=agency_code,
+                channel=channel,
+                template=template,
+                language=language,
+                context=context,
             )
-        case ReportTransferred():
-            due = payload.follow_up_due.isoformat()
-            reporter("forwarded", agency_name=payload.to_agency_name, follow_up_due=due)
-            officers_of(
-                payload.to_agency,
-                "officer_forwarded",
-                agency_name=payload.to_agency_name,
-                follow_up_due=due,
-            )
-        case FollowUpPosted():
-            agency_name = facts.agency_name or payload.agency_code
-            if payload.kind is FollowUpKind.QUESTION:
-                reporter("question", agency_name=agency_name, text=payload.text)
-            else:
-                reporter(
-                    "follow_up",
-                    agency_name=agency_name,
-                    text=payload.text,
-                    final=payload.kind is FollowUpKind.FINAL,
+        )
+
+    # -- what each event says --------------------------------------------------------------
+    def plan(self) -> list[Notice]:
+        payload = self.event.payload()
+        facts, dates = self.facts, self.dates
+        iso = _iso
+        match payload:
+            case ReportSubmitted():
+                channel = NotificationChannel.WEB if facts.channel in ANSWERED_AT_ONCE else None
+                self.reporter(
+                    "received", channel=channel, verification_due=iso(dates.verification_due)
                 )
-        case ReportClosed():
-            reporter(
-                "closed", reason=payload.reason.value, rate_url=links.report(facts.tracking_id)
-            )
-        case ReportRejected():
-            reporter(
-                "rejected",
-                reason=payload.reason.value,
-                note=payload.note,
-                duplicate_of=payload.duplicate_of,
-            )
-        case SlaBreached():
-            agency_code = payload.agency_code or facts.agency_code
-            if payload.stage is SlaStage.FOLLOW_UP:
-                reporter(
-                    "escalation_possible",
-                    agency_name=facts.agency_name or agency_code,
-                    due=payload.due.isoformat(),
+            case ReportCompletionRequested():
+                self.reporter(
+                    "completion_requested",
+                    note=payload.note,
+                    closes_on=iso(dates.completion_closes_on),
                 )
-            officers_of(
-                agency_code,
-                "officer_sla_breached",
-                stage=payload.stage.value,
-                due=payload.due.isoformat(),
-                agency_name=facts.agency_name,
+            case CompletionReminded():
+                self.reporter("completion_reminded", closes_on=payload.closes_on.isoformat())
+            case ReportAmended():
+                if facts.status_before in (Status.SUBMITTED, Status.COMPLETION_REQUESTED):
+                    self.administrators(
+                        "admin_attention", what="amended", stage=None, due=None, note=None
+                    )
+                else:
+                    self.officers(
+                        facts.agency_code,
+                        "officer_reporter_answered",
+                        answered_question=facts.last_follow_up_kind is FollowUpKind.QUESTION,
+                        amended=True,
+                    )
+            case ReportVerified():
+                self.reporter("verified")
+            case ForwardedToOPD():
+                due = payload.follow_up_due.isoformat()
+                self.reporter("forwarded", agency_name=payload.agency_name, follow_up_due=due)
+                self.officers(
+                    payload.agency_code,
+                    "officer_forwarded",
+                    follow_up_due=due,
+                    delegated_by=None,
+                    note=None,
+                )
+            case ReportTransferred():
+                due = payload.follow_up_due.isoformat()
+                self.reporter("forwarded", agency_name=payload.to_agency_name, follow_up_due=due)
+                self.officers(
+                    payload.to_agency,
+                    "officer_forwarded",
+                    follow_up_due=due,
+                    delegated_by=None,
+                    note=payload.note,
+                )
+            case ReportDelegated():
+                by = self.staff.name_of(payload.from_agency) or payload.from_agency
+                self.officers(
+                    payload.to_agency,
+                    "officer_forwarded",
+                    follow_up_due=None,
+                    delegated_by=by,
+                    note=payload.note,
+                )
+            case ReportReturned():
+                self.administrators(
+                    "admin_attention",
+                    what="returned",
+                    stage=SlaStage.REFORWARD.value,
+                    due=iso(dates.reforward_due),
+                    note=payload.note or payload.reason,
+                    agency_name=self.staff.name_of(payload.agency_code) or payload.agency_code,
+                )
+            case FollowUpPosted():
+                agency_name = (
+                    self.staff.name_of(payload.agency_code)
+                    or facts.agency_name
+                    or payload.agency_code
+                )
+                if payload.kind is FollowUpKind.QUESTION:
+                    self.reporter("question", agency_name=agency_name, text=payload.text)
+                else:
+                    final = payload.kind is FollowUpKind.FINAL
+                    self.reporter(
+                        "follow_up",
+                        agency_name=agency_name,
+                        text=payload.text,
+                        final=final,
+                        closes_on=iso(dates.auto_close_on) if final else None,
+                    )
+            case ReporterReplied():
+                self.officers(
+                    facts.agency_code,
+                    "officer_reporter_answered",
+                    answered_question=facts.last_follow_up_kind is FollowUpKind.QUESTION,
+                    amended=False,
+                )
+            case AdministratorReplied():
+                self.reporter("administrator_replied", text=payload.text)
+            case ReportClosed():
+                self.reporter(
+                    "closed",
+                    reason=payload.reason.value,
+                    rate_url=self.links.report(facts.tracking_id, facts.confidential),
+                )
+            case ReportRejected():
+                self.reporter(
+                    "rejected",
+                    reason=payload.reason.value,
+                    note=payload.note,
+                    duplicate_of=payload.duplicate_of,
+                )
+            case SlaDueSoon():
+                due = payload.due.isoformat()
+                if payload.stage in (SlaStage.VERIFICATION, SlaStage.REFORWARD):
+                    self.administrators(
+                        "admin_attention",
+                        what="due_soon",
+                        stage=payload.stage.value,
+                        due=due,
+                        note=None,
+                    )
+                else:
+                    self.officers(
+                        payload.agency_code or facts.agency_code,
+                        "officer_due_soon",
+                        stage=payload.stage.value,
+                        due=due,
+                    )
+            case SlaBreached():
+                self._breached(payload)
+            case EscalatedToOmbudsman():
+                office = self.staff.name_of(payload.ombudsman_office) or payload.ombudsman_office
+                self.reporter("escalated", ombudsman_office=office)
+                group = self.staff.ombudsman(facts.region_code)
+                self.staff_group(
+                    "ombudsman",
+                    group,
+                    "ombudsman_escalated",
+                    self.links.evidence(facts.tracking_id),
+                    grounds=payload.grounds.value if payload.grounds else None,
+                    agency_name=facts.agency_name,
+                )
+            case _:
+                pass
+        return self.notices
+
+    def _breached(self, payload: SlaBreached) -> None:
+        facts, due = self.facts, payload.due.isoformat()
+        opens_on = _iso(self.dates.escalation_opens_on)
+        if payload.stage in (SlaStage.VERIFICATION, SlaStage.REFORWARD):
+            self.administrators(
+                "admin_attention", what="breached", stage=payload.stage.value, due=due, note=None
             )
-        case EscalatedToOmbudsman():
-            reporter("escalated", ombudsman_office=payload.ombudsman_office)
-        case _:
-            pass
-    return notices
+            return
+        agency_code = payload.agency_code or facts.agency_code
+        if payload.stage is SlaStage.FOLLOW_UP and opens_on is not None:
+            self.reporter(
+                "escalation_possible",
+                agency_name=(self.staff.name_of(agency_code) if agency_code else None)
+                or facts.agency_name
+                or agency_code
+                or "-",
+                due=due,
+                escalation_opens_on=opens_on,
+            )
+        self.officers(
+            agency_code,
+            "officer_sla_breached",
+            stage=payload.stage.value,
+            due=due,
+            escalation_opens_on=opens_on,
+        )
 
 
-def _notice(
-    event: RecordedEvent,
-    facts: ReportFacts,
-    kind: RecipientKind,
-    ref: str,
-    agency_code: str | None,
-    channel: NotificationChannel,
-    template: str,
-    language: str,
-    context: dict[str, Any],
-) -> Notice:
-    return Notice(
-        notification_id=notification_id(event.event_id, kind, channel, ref),
-        tracking_id=facts.tracking_id,
-        cause_event_id=event.event_id,
-        cause_event_type=event.event_type,
-        cause_position=event.position,
-        correlation_id=event.correlation_id,
-        recipient_kind=kind,
-        recipient_ref=ref,
-        agency_code=agency_code,
-        channel=channel,
-        template=template,
-        language=language,
-        context=context,
-    )
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+__all__ = [
+    "NOTIFYING",
+    "OFFICER_TEMPLATES",
+    "REPORTER_TEMPLATES",
+    "STAFF_TEMPLATES",
+    "Dates",
+    "Links",
+    "Notice",
+    "Officer",
+    "ReportFacts",
+    "Staff",
+    "StaffGroup",
+    "notification_id",
+    "plan",
+    "replace",
+    "report_facts",
+]

@@ -1,5 +1,6 @@
-"""Notify's reaction to report events: plan the notices into the outbox (the dispatcher's next
-run sends them).
+"""Notify's reaction to events: plan the notices of a report event into the outbox (the
+dispatcher's next run sends them), and keep the live directory current from the `directory`
+stream (who the liaison officers, administrators and Ombudsman offices are).
 
 Idempotent by construction: notice ids are deterministic and the outbox ignores an id it already
 holds, so a redelivered event (after a crash before the checkpoint moved) plans nothing new. No
@@ -9,14 +10,27 @@ message is sent here, so a slow or broken channel never holds up the event strea
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import date
 
-from services.notify.notices import NOTIFYING, Links, OfficerLookup, plan, report_facts
+from services.notify.contacts import Contacts, StaffDirectory, Unreachable, reporter_channel
+from services.notify.notices import NOTIFYING, Dates, Links, ReportFacts, plan, report_facts
 from services.notify.outbox import Outbox
+from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock
+from shared.directory.events import DIRECTORY_STREAM
 from shared.logs import get_logger
+from shared.notifications.events import NotificationChannel
+from shared.reports.deadlines import ReportDeadlines, Stage, derive
+from shared.reports.deadlines import Status as DeadlineStatus
+from shared.reports.facts import facts_of
+from shared.reports.policy import SlaPolicy
+from shared.senders.base import PermanentSendError
 from shared.store.port import EventStore, RecordedEvent
 
 log = get_logger(__name__)
+REMEMBERED_CHANNELS = 10_000
 
 
 class Reactions:
@@ -26,24 +40,47 @@ class Reactions:
         store: EventStore,
         outbox: Outbox,
         clock: Clock,
-        officers: OfficerLookup,
+        staff: StaffDirectory,
+        contacts: Contacts,
         links: Links,
+        calendar: WorkingDayCalendar,
+        policy: SlaPolicy,
     ) -> None:
         self.store = store
         self.outbox = outbox
         self.clock = clock
-        self.officers = officers
+        self.staff = staff
+        self.contacts = contacts
         self.links = links
+        self.calendar = calendar
+        self.policy = policy
+        self._channels: OrderedDict[str, NotificationChannel] = OrderedDict()
 
     async def __call__(self, event: RecordedEvent) -> None:
+        if event.stream == DIRECTORY_STREAM:
+            if not self.staff.live.observe(event):
+                await self.staff.live.refresh()
+            return
         if not event.stream.startswith("report-") or event.event_type not in NOTIFYING:
             return
-        history = await self.store.read(event.stream)
-        facts = report_facts([e for e in history if e.stream_version <= event.stream_version])
+        history = [
+            e
+            for e in await self.store.read(event.stream)
+            if e.stream_version <= event.stream_version
+        ]
+        facts = report_facts(history)
         if facts is None:
             log.warning("notify_report_without_submission", event_type=event.event_type)
             return
-        notices = plan(event, facts, self.officers, self.links)
+        await self.staff.ready()
+        notices = plan(
+            event,
+            facts,
+            self.staff,
+            self.links,
+            reporter_channel=await self._reporter_channel(facts),
+            dates=self._dates(facts, history, event),
+        )
         if not notices:
             return
         added = await asyncio.to_thread(self.outbox.enqueue, notices, self.clock.now().isoformat())
@@ -55,3 +92,49 @@ class Reactions:
                 count=added,
                 correlation_id=event.correlation_id,
             )
+
+    async def _reporter_channel(self, facts: ReportFacts) -> NotificationChannel:
+        wrote_on = facts.reporter_channel
+        if wrote_on is not NotificationChannel.WEB or not facts.has_reporter:
+            return wrote_on
+        known = self._channels.get(facts.tracking_id)
+        if known is not None:
+            self._channels.move_to_end(facts.tracking_id)
+            return known
+        try:
+            contact = await self.contacts.reporter_contact(facts.tracking_id)
+        except (Unreachable, PermanentSendError):
+            return NotificationChannel.WEB  # erased or unreadable: the report page only
+        channel = reporter_channel(wrote_on, contact)
+        self._channels[facts.tracking_id] = channel
+        while len(self._channels) > REMEMBERED_CHANNELS:
+            self._channels.popitem(last=False)
+        return channel
+
+    def _dates(
+        self, facts: ReportFacts, history: Sequence[RecordedEvent], event: RecordedEvent
+    ) -> Dates:
+        try:
+            deadlines = derive(facts.tracking_id, facts_of(history), self.calendar, self.policy)
+        except Exception as error:  # dates decorate a notice: never lose the notice for them
+            log.warning("notify_deadlines_unavailable", error_type=type(error).__name__)
+            return Dates()
+        return Dates(
+            verification_due=_first_due(deadlines, Stage.VERIFICATION),
+            completion_closes_on=_open_due(deadlines, Stage.COMPLETION_EXPIRY),
+            auto_close_on=_open_due(deadlines, Stage.AUTO_CLOSE),
+            reforward_due=_open_due(deadlines, Stage.REFORWARD),
+            escalation_opens_on=deadlines.escalation_eligibility(event.occurred_at).opens_on,
+        )
+
+
+def _first_due(deadlines: ReportDeadlines, stage: Stage) -> date | None:
+    found = deadlines.of_stage(stage)
+    return found[0].due if found else None
+
+
+def _open_due(deadlines: ReportDeadlines, stage: Stage) -> date | None:
+    for deadline in reversed(deadlines.of_stage(stage)):
+        if deadline.status is DeadlineStatus.OPEN:
+            return deadline.due
+    return None

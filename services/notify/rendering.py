@@ -1,65 +1,30 @@
-"""Notices from Jinja2 templates, in Bahasa Indonesia and English.
+"""Notices from Jinja2 templates and the shared catalogs (`shared/i18n`), in Bahasa Indonesia and
+English.
 
-Each notice is one file per language, `templates/<lang>/<name>.txt.j2`, with three blocks:
-`subject` (e-mail subject), `sms` (one short GSM-7-safe line; made single-line and GSM-7 here as
-well, and cut to at most three concatenated SMS) and `text` (the e-mail text part and the message
-on WhatsApp, Messenger, Instagram and X). The HTML part of an e-mail is `templates/email.html.j2`
-(autoescaped) around the same text, so the two parts never say different things.
+Each notice is one file, `templates/<name>.txt.j2`, with up to three blocks: `subject` (the
+e-mail subject), `sms` (one short line; made single-line and GSM-7 here as well, and cut to at
+most three concatenated SMS; staff notices, which go by e-mail only, leave it out) and `text`
+(the e-mail text part and the message on WhatsApp, Messenger, Instagram and X). The words come
+from the catalogs (`t("notice.…")`), dates and times are said the one way of `shared.i18n.dates`.
+The HTML part of an e-mail is `templates/email.html.j2` (autoescaped) around the same text, so
+the two parts never say different things.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from shared.i18n import LANGUAGES, normalize_language
+from shared.i18n.jinja import install, page_context
 from shared.senders.base import Message
+from shared.senders.mail_threads import reply_address
 from shared.sms.gsm7 import shorten, sms_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-LANGUAGES = ("id", "en")
-
-_MONTHS = {
-    "id": (
-        "Januari",
-        "Februari",
-        "Maret",
-        "April",
-        "Mei",
-        "Juni",
-        "Juli",
-        "Agustus",
-        "September",
-        "Oktober",
-        "November",
-        "Desember",
-    ),
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-}
-
-
-def long_date(value: str | date | None, language: str = "id") -> str:
-    """`2026-12-01` -> `1 Desember 2026` (or `1 December 2026`)."""
-    if value is None:
-        return ""
-    day = value if isinstance(value, date) else date.fromisoformat(str(value))
-    months = _MONTHS.get(language, _MONTHS["id"])
-    return f"{day.day} {months[day.month - 1]} {day.year}"
+NOTICES = tuple(sorted(p.name.removesuffix(".txt.j2") for p in TEMPLATES_DIR.glob("*.txt.j2")))
 
 
 def _environment(autoescape: bool) -> Environment:
@@ -72,39 +37,65 @@ def _environment(autoescape: bool) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["shorten"] = shorten
-    env.filters["long_date"] = long_date
-    return env
+    return install(env)
+
+
+def _block(source: Any, ctx: Any, name: str) -> str | None:
+    block = source.blocks.get(name)
+    return None if block is None else "".join(block(ctx))
 
 
 class Renderer:
-    def __init__(self) -> None:
+    """`reply_address`: where LAPOR reads replies (intake's e-mail channel,
+    `LAPOR_INTAKE_EMAIL_FROM`); without it a notice does not invite a reply."""
+
+    def __init__(self, reply_address: str | None = None) -> None:
         self._text = _environment(autoescape=False)
         self._html = _environment(autoescape=True)
+        self.reply_address = reply_address
 
     def render(self, template: str, language: str, context: dict[str, Any]) -> Message:
-        language = language if language in LANGUAGES else "id"
-        source = self._text.get_template(f"{language}/{template}.txt.j2")
-        values = {"language": language, **context}
+        language = normalize_language(language if language in LANGUAGES else "id")
+        source = self._text.get_template(f"{template}.txt.j2")
+        words = page_context(language)
+        tracking_id = context.get("tracking_id")
+        replyable = bool(context.get("replyable")) and self.reply_address is not None
+        context = {**context, "replyable": replyable}
+        values = {"language": language, **context, **words}
         ctx = source.new_context(values)
-        subject = " ".join("".join(source.blocks["subject"](ctx)).split())
-        sms = sms_text("".join(source.blocks["sms"](ctx)))
-        text = "".join(source.blocks["text"](ctx)).strip() + "\n"
-        paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+        subject = " ".join((_block(source, ctx, "subject") or "").split())
+        text = (_block(source, ctx, "text") or "").strip() + "\n"
+        text = "\n\n".join(_paragraphs(text)) + "\n"
+        sms = sms_text(_block(source, ctx, "sms") or subject)
+        t = words["t"]
+        # A reporter may answer a notice by replying to its e-mail (it lands on the report);
+        # staff notices come from a mailbox nobody reads.
+        footer = t("notice.footer.reply") if context.get("replyable") else t("notice.footer")
         html = self._html.get_template("email.html.j2").render(
             language=language,
             subject=subject,
-            paragraphs=[p.split("\n") for p in paragraphs],
+            paragraphs=[p.split("\n") for p in _paragraphs(text)],
             link=context.get("rate_url") or context.get("report_url"),
             rate=bool(context.get("rate_url")),
+            footer=footer,
+            **words,
         )
-        footer = {
-            "id": "Pesan ini dikirim otomatis oleh LAPOR! (SP4N). Mohon tidak membalas e-mail ini.",
-            "en": "This message was sent automatically by LAPOR! (SP4N). Please do not reply.",
-        }[language]
         return Message(
             subject=subject,
             text=f"{text}\n--\n{footer}\n",
             html=html,
             sms=sms,
             language=language,
+            tracking_id=tracking_id if isinstance(tracking_id, str) else None,
+            reply_to=(
+                reply_address(self.reply_address, tracking_id)
+                if replyable and self.reply_address and isinstance(tracking_id, str)
+                else None
+            ),
         )
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Paragraphs without blank-line runs (conditional parts of a template leave them)."""
+    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n")]
+    return [b for b in blocks if b]

@@ -6,6 +6,8 @@ settings; the rest is notify's alone.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -35,6 +37,33 @@ class NotifySettings(SenderSettings):
     instagram_token: SecretStr | None = None
     x_api_url: str | None = Field(default=None, description="X API base, e.g. https://api.x.com")
     x_token: SecretStr | None = None
+
+    desk_base_url: str | None = Field(
+        default=None,
+        description="Where officers' links point (routing's desk); default: the public host,"
+        " routing's port",
+    )
+    console_base_url: str | None = Field(
+        default=None,
+        description="Where administrators' links point (the verification console); default: the"
+        " public host, verification's port",
+    )
+    evidence_base_url: str | None = Field(
+        default=None,
+        description="Where the Ombudsman's links point (sla's evidence packs); default: the public"
+        " host, sla's port",
+    )
+    intake_email_from: str | None = Field(
+        default=None,
+        description="intake's e-mail address (the same setting as intake's): notices to"
+        " reporters invite a reply there (Reply-To lapor+<ID>@…); unset: they do not",
+    )
+    sla_policy_file: Path | None = Field(
+        default=None, description="The SLA policy (the same file as sla's, for dates in notices)"
+    )
+    sla_calendar_file: Path | None = Field(
+        default=None, description="The calendar overrides (the same file as sla's)"
+    )
 
     notify_max_attempts: int = Field(default=5, ge=1, le=20)
     notify_retry_base_seconds: float = Field(default=1.0, gt=0)

@@ -9,8 +9,10 @@ Every form carries a fresh idempotency key, so a double click stores one follow-
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,8 +23,12 @@ from pydantic import ValidationError
 from services.routing.models import DelegateIn, FollowUpIn, ReturnIn, TransferIn
 from services.routing.usecases import Caller, NotInInbox, RoutingDesk
 from shared.auth import Principal, Role
+from shared.directory.model import default_directory
 from shared.errors import DomainError
 from shared.http.common import correlation_id
+from shared.i18n import N_, translator
+from shared.i18n.jinja import install as install_i18n
+from shared.i18n.jinja import language_of, page_context
 from shared.reports.events import FollowUpKind
 from shared.reports.lifecycle import InvalidTransition, NotYourReport, ReportNotFound
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -34,17 +40,60 @@ if TYPE_CHECKING:
 COOKIE = "lapor_desk"
 COOKIE_MAX_AGE = 8 * 3600
 RETURN_REASONS = {
-    "not_our_authority": "Bukan kewenangan kami (not our authority)",
-    "wrong_region": "Wilayah salah (wrong region)",
-    "duplicate": "Duplikat (duplicate)",
-    "other": "Lainnya (other, explain in the note)",
+    "not_our_authority": N_("desk.reason.not_our_authority"),
+    "wrong_region": N_("desk.reason.wrong_region"),
+    "duplicate": N_("desk.reason.duplicate"),
+    "other": N_("desk.reason.other"),
 }
-FOLLOW_UP_KINDS = {
-    FollowUpKind.INTERIM.value: "Tindak lanjut sementara (interim)",
-    FollowUpKind.FINAL.value: "Tindak lanjut akhir (final)",
-    FollowUpKind.QUESTION.value: "Pertanyaan ke pelapor (question to the reporter)",
+FOLLOW_UP_KINDS = (
+    FollowUpKind.INTERIM.value,
+    FollowUpKind.FINAL.value,
+    FollowUpKind.QUESTION.value,
+)
+# What the desk says after an action (`?done=…`), with the report and the institution named.
+DONE = {
+    "follow-up": N_("desk.done.follow_up"),
+    "delegated": N_("desk.done.delegated"),
+    "returned": N_("desk.done.returned"),
+    "transferred": N_("desk.done.transferred"),
 }
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+install_i18n(templates.env)
+
+
+def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """A desk page in the reader's language (`?lang=`, remembered), institutions by name."""
+    lang = language_of(request)
+    words = page_context(lang)
+    t = words["t"]
+    reasons = {value: t(key) for value, key in RETURN_REASONS.items()}
+    response = templates.TemplateResponse(
+        request,
+        name,
+        words | {"agency_names": agency_names(), "reasons": reasons} | context,
+        status_code=status_code,
+    )
+    if request.query_params.get("lang") in ("id", "en"):
+        response.set_cookie("lapor_lang", lang, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+@lru_cache(maxsize=1)
+def agency_names() -> dict[str, str]:
+    return {i.code: i.name for i in default_directory().institutions}
+
+
+def done_message(request: Request) -> str | None:
+    done = request.query_params.get("done")
+    if done not in DONE:
+        return None
+    t = translator(language_of(request))
+    agency = request.query_params.get("to") or ""
+    return t(
+        DONE[done],
+        id=request.query_params.get("id", ""),
+        agency=agency_names().get(agency, agency),
+    )
 
 
 def _error_text(error: Exception) -> str:
@@ -86,8 +135,20 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
             return None
         return principal if principal.role is Role.AGENCY and principal.agency else None
 
-    def to_login() -> RedirectResponse:
-        return RedirectResponse("/desk/login", status_code=303)
+    def to_login(next_page: str | None = None) -> RedirectResponse:
+        """The sign-in, remembering where the officer was going (a link in a notice)."""
+        query = f"?{urlencode({'next': next_page})}" if next_page else ""
+        return RedirectResponse(f"/desk/login{query}", status_code=303)
+
+    def safe_next(raw: object) -> str:
+        """Only a desk page of this site (never another host)."""
+        text = str(raw or "")
+        return text if text.startswith("/desk/") and "//" not in text else "/desk"
+
+    async def agency_region(code: str) -> str | None:
+        """Where the desk is: its times are told in that zone."""
+        inst = (await desk.directory.get()).find(code)
+        return inst.region_code if inst else None
 
     async def agency_name(code: str) -> str:
         inst = (await desk.directory.get()).find(code)
@@ -95,10 +156,13 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
 
     @router.get("/login", response_class=HTMLResponse)
     async def login_page(request: Request) -> Response:
-        return templates.TemplateResponse(request, "login.html", {"error": None})
+        nxt = request.query_params.get("next")
+        return page(request, "login.html", {"error": None, "next": safe_next(nxt) if nxt else None})
 
     @router.post("/login", response_class=HTMLResponse)
-    async def login(request: Request, token: str = Form(max_length=4000)) -> Response:
+    async def login(
+        request: Request, token: str = Form(max_length=4000), next: str = Form("", max_length=200)
+    ) -> Response:
         try:
             principal = ctx.auth.principal(
                 HTTPAuthorizationCredentials(scheme="Bearer", credentials=token.strip())
@@ -106,13 +170,14 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
         except HTTPException:
             principal = None
         if principal is None or principal.role is not Role.AGENCY or not principal.agency:
-            return templates.TemplateResponse(
+            t = translator(language_of(request))
+            return page(
                 request,
                 "login.html",
-                {"error": "token: not a valid agency token (lapor token create --role agency)"},
+                {"error": t("desk.error.token"), "next": safe_next(next) if next else None},
                 status_code=401,
             )
-        response = RedirectResponse("/desk", status_code=303)
+        response = RedirectResponse(safe_next(next) if next else "/desk", status_code=303)
         response.set_cookie(
             COOKIE,
             token.strip(),
@@ -135,7 +200,6 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
         request: Request,
         status: str | None = None,
         overdue: str | None = None,
-        msg: str | None = None,
     ) -> Response:
         who = officer(request)
         if who is None or who.agency is None:
@@ -143,17 +207,18 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
         status = status if status in ("forwarded", "followed_up") else None
         only_overdue = True if overdue == "1" else None
         items = await desk.inbox(who.agency, status=status, overdue=only_overdue, limit=200)
-        return templates.TemplateResponse(
+        return page(
             request,
             "inbox.html",
             {
                 "agency": who.agency,
                 "agency_name": await agency_name(who.agency),
+                "agency_region": await agency_region(who.agency),
                 "items": items,
                 "handed_on": await desk.handed_on(who.agency, limit=50),
                 "status": status or "",
                 "overdue": overdue == "1",
-                "msg": msg,
+                "msg": done_message(request),
             },
         )
 
@@ -170,7 +235,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
         try:
             item = await desk.inbox_item(who.agency, tracking_id, reader=who)
         except NotInInbox:
-            return templates.TemplateResponse(
+            return page(
                 request,
                 "not_found.html",
                 {"agency": who.agency, "tracking_id": tracking_id, "error": error},
@@ -184,7 +249,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
             else []
         )
         units = list(directory.children(own.code)) if own is not None else []
-        return templates.TemplateResponse(
+        return page(
             request,
             "report.html",
             {
@@ -193,10 +258,9 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
                 "r": item,
                 "siblings": siblings,
                 "units": units,
-                "reasons": RETURN_REASONS,
                 "kinds": FOLLOW_UP_KINDS,
                 "error": error,
-                "msg": msg,
+                "msg": msg or done_message(request),
                 "form_key": uuid.uuid4().hex,
             },
             status_code=status_code,
@@ -209,19 +273,19 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
             return None
 
     @router.get("/reports/{tracking_id}", response_class=HTMLResponse)
-    async def report(request: Request, tracking_id: str, msg: str | None = None) -> Response:
+    async def report(request: Request, tracking_id: str) -> Response:
         who = officer(request)
         if who is None:
-            return to_login()
+            return to_login(f"/desk/reports/{tracking_id[:20]}")
         tid = normalized(tracking_id)
         if tid is None:
-            return templates.TemplateResponse(
+            return page(
                 request,
                 "not_found.html",
                 {"agency": who.agency, "tracking_id": tracking_id, "error": None},
                 status_code=404,
             )
-        return await report_page(request, who, tid, msg=msg)
+        return await report_page(request, who, tid)
 
     async def act(
         request: Request, tracking_id: str, action: str, form: dict[str, Any]
@@ -238,26 +302,25 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
             if action == "follow-up":
                 await desk.follow_up(who.agency, tid, FollowUpIn.model_validate(form), caller)
                 return RedirectResponse(
-                    f"/desk/reports/{tid}?msg=follow-up+posted", status_code=303
+                    f"/desk/reports/{tid}?{urlencode({'done': 'follow-up', 'id': tid})}",
+                    status_code=303,
                 )
             if action == "delegate":
                 given = await desk.delegate(
                     who.agency, tid, DelegateIn.model_validate(form), caller
                 )
-                return RedirectResponse(
-                    f"/desk?msg=delegated+{tid}+to+{given.agency_code}", status_code=303
-                )
+                done = {"done": "delegated", "id": tid, "to": given.agency_code}
+                return RedirectResponse(f"/desk?{urlencode(done)}", status_code=303)
             if action == "return":
                 result = await desk.return_report(
                     who.agency, tid, ReturnIn.model_validate(form), caller
                 )
                 suggestion = result.suggested_agency
-                note = f"+suggested+{suggestion.code}" if suggestion else ""
-                return RedirectResponse(f"/desk?msg=returned+{tid}{note}", status_code=303)
+                done = {"done": "returned", "id": tid, "to": suggestion.code if suggestion else ""}
+                return RedirectResponse(f"/desk?{urlencode(done)}", status_code=303)
             moved = await desk.transfer(who.agency, tid, TransferIn.model_validate(form), caller)
-            return RedirectResponse(
-                f"/desk?msg=transferred+{tid}+to+{moved.agency_code}", status_code=303
-            )
+            done = {"done": "transferred", "id": tid, "to": moved.agency_code}
+            return RedirectResponse(f"/desk?{urlencode(done)}", status_code=303)
         except (
             ValidationError,
             DomainError,

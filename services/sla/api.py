@@ -23,6 +23,7 @@ from services.sla.usecases import OtherInstitution, Sla
 from shared.auth import Principal, Role, access_code_matches
 from shared.http.common import correlation_id
 from shared.http.limits import AccessCodeGuard
+from shared.i18n.jinja import language_of
 from shared.reports.deadlines import Stage, State
 from shared.reports.lifecycle import EscalationNotOpen, ReportState
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -285,7 +286,7 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
     ) -> HTMLResponse:
         """A readable, printable proof of a prior complaint."""
         document = await evidence_for(tracking_id, x_access_code, who, request)
-        return HTMLResponse(render_html(document))
+        return HTMLResponse(render_html(document, language_of(request)))
 
     # -- the Ombudsman's list --
     ombudsman = ctx.auth.require(Role.OMBUDSMAN, Role.ADMIN)

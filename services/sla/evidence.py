@@ -31,7 +31,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from shared.calendar import timezone_for_region
+from shared.i18n import dates, normalize_language
+from shared.i18n.jinja import install, page_context
 from shared.reports.deadlines import ReportDeadlines
 from shared.reports.lifecycle import ReportState
 from shared.store.chain import GENESIS, digest, trail_digest, verify_chain
@@ -205,24 +206,37 @@ _SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
     "EscalatedToOmbudsman": ("ombudsman_office", "evidence_sha256"),
 }
 
-_environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
+_environment = install(
+    Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 )
 
 
-def render_html(document: dict[str, Any]) -> str:
-    """A readable, printable page of a signed evidence document."""
+def render_html(document: dict[str, Any], language: str = "id") -> str:
+    """A readable, printable page of a signed evidence document, in the reader's language; every
+    time in the report's own zone (WIB/WITA/WIT), labelled, with the month by name."""
     report = document["report"]
-    tz = timezone_for_region(report.get("region_code"))
+    region = report.get("region_code")
+    lang = normalize_language(language)
 
     def local(text: str | None) -> str:
-        if not text:
-            return "—"
-        return datetime.fromisoformat(text).astimezone(tz).strftime("%d-%m-%Y %H:%M %Z")
+        return dates.when(text, region, lang) if text else "—"
 
+    agency_name = None
+    for e in document["trail"]:
+        data = e["data"]
+        if e["event_type"] == "ForwardedToOPD" and data.get("agency_code") == report.get(
+            "agency_code"
+        ):
+            agency_name = data.get("agency_name")
+        elif e["event_type"] in ("ReportTransferred", "ReportDelegated") and data.get(
+            "to_agency"
+        ) == report.get("agency_code"):
+            agency_name = data.get("to_agency_name")
     rows = [
         {
             "version": e["stream_version"],
@@ -239,4 +253,11 @@ def render_html(document: dict[str, Any]) -> str:
         for e in document["trail"]
     ]
     template = _environment.get_template("evidence.html")
-    return template.render(doc=document, report=report, rows=rows, local=local)
+    return template.render(
+        **page_context(lang),
+        doc=document,
+        report=report,
+        rows=rows,
+        local=local,
+        agency_name=agency_name,
+    )

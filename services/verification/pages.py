@@ -11,12 +11,13 @@ No `from __future__ import annotations` here: FastAPI must resolve the route sig
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from contextvars import ContextVar
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ValidationError
@@ -47,10 +48,14 @@ from services.verification.usecases import (
 )
 from services.verification.views import QueueFilter
 from shared.auth import InvalidToken, Principal, Role, verify_token
+from shared.directory.model import default_directory
 from shared.errors import InvalidInput
 from shared.http.common import correlation_id
 from shared.http.csrf import Csrf
 from shared.http.security import STAFF_PAGE_HEADERS
+from shared.i18n import N_, translator
+from shared.i18n.jinja import install as install_i18n
+from shared.i18n.jinja import language_of, page_context
 from shared.reports.commands import Command, ReplyAsAdministrator, SetPublicText
 from shared.reports.events import Classification, RejectionReason, Status
 from shared.reports.lifecycle import ReportNotFound
@@ -63,40 +68,60 @@ COOKIE_PATH = "/console"
 SESSION_SECONDS = 8 * 3600
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DONE_MESSAGES = {
-    "verify": "Report {id} verified.",
-    "request-completion": "The reporter of {id} was asked to complete the report.",
-    "reject": "Report {id} rejected.",
-    "postpone": "Report {id} postponed.",
-    "not-our-authority": "Report {id} referred onwards.",
-    "protection": "Protection of report {id} changed.",
-    "forward": "Laporan {id} diteruskan ke instansi. / Report {id} forwarded.",
-    "reply": "Tanggapan admin untuk {id} tersimpan. / Your answer on {id} is recorded.",
-    "public-text": "Teks publik {id} tersimpan. / The public text of {id} is saved.",
+    "verify": N_("console.done.verify"),
+    "request-completion": N_("console.done.request-completion"),
+    "reject": N_("console.done.reject"),
+    "postpone": N_("console.done.postpone"),
+    "not-our-authority": N_("console.done.not-our-authority"),
+    "protection": N_("console.done.protection"),
+    "forward": N_("console.done.forward"),
+    "reply": N_("console.done.reply"),
+    "public-text": N_("console.done.public-text"),
 }
+# The language of the page being answered (set per request from ?lang= or the cookie).
+LANGUAGE: ContextVar[str] = ContextVar("console_language", default="id")
+LANGUAGE_PICKED: ContextVar[bool] = ContextVar("console_language_picked", default=False)
 # After these, the report leaves the queue: go back to the queue for the next one.
 BACK_TO_QUEUE = {"verify", "reject", "not-our-authority", "forward"}
 
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
+_env = install_i18n(
+    Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 )
 
 
-def _fmt_time(value: str | None) -> str:
-    if not value:
-        return ""
-    at = datetime.fromisoformat(value)
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+def t(key: str, **values: Any) -> str:
+    """A text in the language of the page being answered."""
+    return translator(LANGUAGE.get())(key, **values)
 
 
-_env.filters["when"] = _fmt_time
+async def pick_language(request: Request) -> None:
+    """Every console route: the reader's language for this request (`?lang=`, the cookie)."""
+    LANGUAGE.set(language_of(request))
+    LANGUAGE_PICKED.set(request.query_params.get("lang") in ("id", "en"))
 
 
 def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    html = _env.get_template(name).render(**context)
-    return HTMLResponse(html, status_code=status_code, headers=dict(STAFF_PAGE_HEADERS))
+    lang = LANGUAGE.get()
+    html = _env.get_template(name).render(
+        **page_context(lang),
+        agency_names=agency_names(),
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status_code, headers=dict(STAFF_PAGE_HEADERS))
+    if LANGUAGE_PICKED.get():  # remembered for the next page
+        response.set_cookie("lapor_lang", lang, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+@lru_cache(maxsize=1)
+def agency_names() -> dict[str, str]:
+    """Institutions by name (they only decorate the page)."""
+    return {i.code: i.name for i in default_directory().institutions}
 
 
 def _blank(value: Any) -> Any:
@@ -116,7 +141,7 @@ def validation_message(error: ValidationError) -> str:
 
 
 def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str]]]) -> APIRouter:
-    r = APIRouter(prefix="/console", include_in_schema=False)
+    r = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(pick_language)])
     secret = ctx.settings.master_secret
 
     csrf = Csrf(secret)
@@ -139,7 +164,13 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         return response
 
     def forbidden(message: str, principal: Principal | None = None) -> HTMLResponse:
-        return render("error.html", 403, title="Not allowed", message=message, principal=principal)
+        return render(
+            "error.html",
+            403,
+            title=t("console.error.forbidden"),
+            message=message,
+            principal=principal,
+        )
 
     def checked_csrf(form: Mapping[str, Any], token: str) -> bool:
         return csrf.matches_session(form.get("csrf"), token, "verification-console-csrf")
@@ -151,7 +182,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return to_login()
         principal, _token = found
         if principal.role is not Role.ADMIN:
-            return forbidden(f"role {principal.role.value} may not use the desk", principal)
+            return forbidden(t("console.error.role", role=principal.role.value), principal)
         return found
 
     async def admin_form(request: Request) -> tuple[Principal, str, FormData] | Response:
@@ -162,7 +193,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         principal, token = found
         form = await request.form()
         if not checked_csrf(form, token):
-            return forbidden("csrf: the form is stale; reload the page and try again", principal)
+            return forbidden(t("console.error.csrf"), principal)
         return principal, token, form
 
     def base(principal: Principal, token: str) -> dict[str, Any]:
@@ -185,15 +216,15 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         form = await request.form()
         token = form.get("token")
         if not isinstance(token, str) or not token.strip():
-            return render("login.html", 422, error="token: paste your admin token")
+            return render("login.html", 422, error=t("console.error.no_token"))
         token = token.strip()
         try:
             principal = verify_token(secret, token)
         except InvalidToken:
-            return render("login.html", 401, error="token: invalid or expired token")
+            return render("login.html", 401, error=t("console.error.bad_token"))
         if principal.role is not Role.ADMIN:
             return render(
-                "login.html", 403, error=f"token: role {principal.role.value} may not use the desk"
+                "login.html", 403, error=t("console.error.token_role", role=principal.role.value)
             )
         response = RedirectResponse("/console", status_code=303)
         response.set_cookie(
@@ -212,7 +243,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         found = session(request)
         form = await request.form()
         if found is not None and not checked_csrf(form, found[1]):
-            return forbidden("csrf: the form is stale; reload the page and try again")
+            return forbidden(t("console.error.csrf"))
         return to_login()
 
     # -- the queue --
@@ -250,10 +281,10 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             ("classification", {c.value for c in Classification}),
         ):
             if filters[name] is not None and filters[name] not in allowed:
-                errors.append(f"{name}: unknown value {filters[name]!r}")
+                errors.append(t("console.error.unknown_value", field=name, value=filters[name]))
                 filters[name] = None
         if filters["region"] is not None and not str(filters["region"]).isdigit():
-            errors.append("region: a Kemendagri code of digits")
+            errors.append(t("console.error.region"))
             filters["region"] = None
         limit = 50
         try:
@@ -270,9 +301,9 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return forbidden(str(error), principal)
         message = None
         if done in DONE_MESSAGES and id:
-            message = DONE_MESSAGES[done].format(id=id)
+            message = t(DONE_MESSAGES[done], id=id)
             if changed == "0":
-                message += " (nothing changed: it was already done)"
+                message += " " + t("console.done.unchanged")
         page = {k: v for k, v in filters.items() if v is not None} | {"postponed": postponed}
         return render(
             "queue.html",
@@ -318,8 +349,8 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return render(
                 "error.html",
                 404,
-                title="Not found",
-                message=f"No report {tracking_id} (it may take a moment to appear).",
+                title=t("console.error.not_found"),
+                message=t("console.error.no_report_yet", id=tracking_id),
                 principal=principal,
             )
         except Forbidden as failure:
@@ -364,15 +395,15 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return render(
                 "error.html",
                 404,
-                title="Not found",
-                message="That is not a valid tracking ID.",
+                title=t("console.error.not_found"),
+                message=t("track.bad_id"),
                 principal=principal,
             )
         message = None
         if done in DONE_MESSAGES:
-            message = DONE_MESSAGES[done].format(id=normal)
+            message = t(DONE_MESSAGES[done], id=normal)
             if changed == "0":
-                message += " (nothing changed: it was already so)"
+                message += " " + t("console.done.unchanged")
         return await report_page(principal, token, normal, message=message)
 
     async def command_from(
@@ -439,7 +470,11 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         normal = tracking_id_or_none(tracking_id)
         if normal is None or action not in DONE_MESSAGES:
             return render(
-                "error.html", 404, title="Not found", message="No such page.", principal=principal
+                "error.html",
+                404,
+                title=t("console.error.not_found"),
+                message=t("error.not_found"),
+                principal=principal,
             )
         key = form.get("idem")
         outcome: Outcome
@@ -469,8 +504,8 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return render(
                 "error.html",
                 404,
-                title="Not found",
-                message=f"No report {normal}.",
+                title=t("console.error.not_found"),
+                message=t("console.error.no_report", id=normal),
                 principal=principal,
             )
         changed = "1" if outcome.changed else "0"
@@ -494,7 +529,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 422,
                 **base(principal, token),
                 results=[],
-                error="tracking_id: tick at least one report",
+                error=t("console.error.tick"),
             )
         key = form.get("idem")
         try:

@@ -26,10 +26,18 @@ class BodySizeLimit:
     sees the client gone, and whatever it answers is dropped.
     """
 
-    def __init__(self, app: ASGIApp, max_body: int, max_multipart: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body: int,
+        max_multipart: int,
+        page: Callable[[Scope, int, int], bytes | None] | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.max_multipart = max_multipart
+        # A service with pages answers a browser's too-large form with a page, not JSON.
+        self.page = page
 
     def _limit(self, scope: Scope) -> int:
         for name, value in scope.get("headers", ()):
@@ -52,7 +60,7 @@ class BodySizeLimit:
                     await _reply(send, 400, "content-length: not a number")
                     return
                 if declared > limit:
-                    await _reply(send, 413, too_large(limit))
+                    await self._too_large(scope, send, limit)
                     return
         received = 0
         refused = False
@@ -68,7 +76,7 @@ class BodySizeLimit:
                 if received > limit:
                     refused = True
                     if not started:
-                        await _reply(send, 413, too_large(limit))
+                        await self._too_large(scope, send, limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -82,17 +90,32 @@ class BodySizeLimit:
 
         await self.app(scope, limited, guarded)
 
+    async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
+        html = self.page(scope, 413, limit) if self.page is not None else None
+        if html is not None:
+            await _reply(send, 413, "", body=html, content_type=b"text/html; charset=utf-8")
+            return
+        await _reply(send, 413, too_large(limit))
 
-async def _reply(send: Send, status: int, detail: str) -> None:
+
+async def _reply(
+    send: Send,
+    status: int,
+    detail: str,
+    *,
+    body: bytes | None = None,
+    content_type: bytes = b"application/json",
+) -> None:
     import json
 
-    body = json.dumps({"detail": detail}).encode()
+    if body is None:
+        body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],

@@ -62,13 +62,19 @@ class Context:
 
     async def caught_up(self, position: int | None, timeout: float = 2.0) -> bool:
         """Read your writes: bring this service's views up to `position` (an event it has just
-        appended) before answering. Bounded: False if that took longer than `timeout`."""
+        appended) before answering. Bounded: False if that took longer than `timeout`, or the
+        views cannot take it now (the write itself stands; the next delivery catches up)."""
         if position is None or self.consumer is None:
             return True
         try:
             await asyncio.wait_for(self.consumer.advance_to(position), timeout)
         except TimeoutError:
             log.warning("read_your_writes_timeout", position=position)
+            return False
+        except Exception as error:  # the views cannot take it now (a full disk): the write stands
+            log.warning(
+                "read_your_writes_failed", position=position, error_type=type(error).__name__
+            )
             return False
         return True
 

@@ -32,6 +32,10 @@ class Message:
     html: str
     sms: str
     language: str
+    # E-mail only: the report the mail is about (its Message-ID and thread name it), and where a
+    # reply goes when LAPOR reads replies (intake's address with the ID).
+    tracking_id: str | None = None
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)

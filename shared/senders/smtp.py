@@ -3,7 +3,8 @@
 `LAPOR_SMTP_URL`: `smtp://host:port` (plain, STARTTLS when the server offers it),
 `smtp+starttls://host:port` (STARTTLS required) or `smtps://host:port` (TLS from the start);
 `user:password@` before the host logs in. The Message-ID is derived from the notification id, so
-a mail that had to be sent again after a crash can be recognised as the same message.
+a mail that had to be sent again after a crash can be recognised as the same message, and names
+the report (shared/senders/mail_threads.py), so a reply to it lands on the report.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import aiosmtplib
 
 from shared.notifications.events import NotificationChannel
 from shared.senders.base import Address, Message, PermanentSendError, SendError, TransientSendError
+from shared.senders.mail_threads import thread_message_id, thread_root
 
 # 7-bit on the wire (quoted-printable bodies, RFC 2047 headers): any relay takes it, with or
 # without 8BITMIME / SMTPUTF8.
@@ -51,7 +53,15 @@ class SmtpEmail:
         mail["To"] = to.value
         mail["Subject"] = message.subject
         mail["Date"] = formatdate(usegmt=True)
-        mail["Message-ID"] = f"<{notification_id}@{self._domain}>"
+        if message.tracking_id:
+            # The report in the Message-ID and one thread per report: a reply finds the report.
+            tid = message.tracking_id
+            mail["Message-ID"] = thread_message_id(tid, str(notification_id), self._domain)
+            mail["References"] = thread_root(tid, self._domain)
+        else:
+            mail["Message-ID"] = f"<{notification_id}@{self._domain}>"
+        if message.reply_to:
+            mail["Reply-To"] = message.reply_to
         mail["Content-Language"] = message.language
         mail["Auto-Submitted"] = "auto-generated"
         mail["X-LAPOR-Notification-ID"] = str(notification_id)

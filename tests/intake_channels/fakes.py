@@ -20,7 +20,7 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from tests.support import free_port, wait_for
 
@@ -38,6 +38,7 @@ class FakePlatforms:
     port: int = field(default_factory=free_port)
     calls: list[Call] = field(default_factory=list)
     failures_to_serve: int = 0
+    media: dict[str, bytes] = field(default_factory=dict)  # WhatsApp media id -> the file
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -104,6 +105,29 @@ class FakePlatforms:
             return JSONResponse(
                 {"recipient_id": body["recipient"]["id"], "message_id": f"m_{uuid.uuid4().hex}"}
             )
+
+        @app.get("/graph/{version}/{media_id}")
+        async def media_url(version: str, media_id: str, request: Request) -> JSONResponse:
+            # Cloud API: GET /{media-id} -> a short-lived URL (fetched with the same token).
+            if not (request.headers.get("authorization") or "").startswith("Bearer "):
+                return unauthorized()
+            if media_id not in self.media:
+                return JSONResponse({"error": {"message": "Unknown media", "code": 100}}, 400)
+            return JSONResponse(
+                {
+                    "url": f"{self.url}/media-download/{media_id}",
+                    "mime_type": "image/jpeg",
+                    "file_size": len(self.media[media_id]),
+                    "id": media_id,
+                    "messaging_product": "whatsapp",
+                }
+            )
+
+        @app.get("/media-download/{media_id}")
+        async def media_download(media_id: str, request: Request) -> Response:
+            if not (request.headers.get("authorization") or "").startswith("Bearer "):
+                return unauthorized()
+            return Response(self.media.get(media_id, b""), media_type="image/jpeg")
 
         @app.post("/instagram/{version}/{account}/messages")
         async def instagram(version: str, account: str, request: Request) -> JSONResponse:

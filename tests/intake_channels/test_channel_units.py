@@ -132,14 +132,39 @@ def test_every_status_answer_fits_one_sms(status: Status) -> None:
         "Terima kasih atas laporan Anda. " * 20,
         False,
     )
+    info = StatusInfo(
+        info.tracking_id,
+        info.status,
+        info.agency_name,
+        info.last_follow_up,
+        False,
+        "5 Mar 2026",
+    )
     text = status_text(info, 160)
-    from shared.sms.gsm7 import fit_one_sms
-
-    fitted = fit_one_sms(text)
-    assert fitted.startswith("Laporan ABCDEFGHJK: ")
+    # One SMS, whole: status, institution and date; never a follow-up cut mid-sentence.
+    assert septet_length(text) <= 160, text
+    assert text.startswith("Laporan ABCDEFGHJK: ") and "5 Mar 2026." in text
+    assert "..." not in text
+    if status in (Status.FORWARDED, Status.FOLLOWED_UP, Status.CLOSED):
+        assert "Dinas Pekerjaan Umum" in text
     if status is Status.FOLLOWED_UP:
         assert text.endswith("BALAS ABCDEFGHJK pesan")
-        assert septet_length(text) <= 160
+
+
+def test_a_short_answer_is_in_the_status_sms_whole() -> None:
+    info = StatusInfo(
+        "ABCDEFGHJK",
+        Status.FOLLOWED_UP,
+        "Dinas Kesehatan Kota Kupang",
+        "Sudah kami perbaiki.",
+        False,
+        "5 Mar 2026",
+    )
+    text = status_text(info, 160)
+    assert text == (
+        "Laporan ABCDEFGHJK: sudah ditindaklanjuti - Dinas Kesehatan Kota Kupang, 5 Mar 2026."
+        " Tanggapan: Sudah kami perbaiki. Balas: BALAS ABCDEFGHJK pesan"
+    )
 
 
 def test_fixed_answers_are_gsm7_and_one_sms() -> None:

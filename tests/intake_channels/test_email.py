@@ -191,3 +191,133 @@ def test_an_oversized_mail_is_refused_by_the_smtp_server(channels: ChannelSystem
     message.add_attachment(b"\0" * 2_500_000, maintype="video", subtype="mp4", filename="v.mp4")
     code, _ = deliver(channels, message)  # LAPOR_INTAKE_SMTP_MAX_BYTES is 3 MB here
     assert code == 552
+
+
+def deliver_raw(channels: ChannelSystem, raw: bytes, mail_from: str) -> tuple[int, str]:
+    with smtplib.SMTP("127.0.0.1", channels.smtp_port, timeout=20) as smtp:
+        smtp.ehlo("client.example.id")
+        smtp.mail(mail_from)
+        smtp.rcpt(INBOX)
+        code, answer = smtp.data(raw)
+    return code, answer.decode()
+
+
+def test_a_reply_to_the_confirmation_lands_on_the_report_without_the_quote_or_the_code(
+    channels: ChannelSystem,
+) -> None:
+    """Issue 17: answering LAPOR's mail is the reporter's answer on that report, never a new
+    (public) report quoting the access code."""
+    reporter = "dewi.lestari@example.id"
+    first = mail(
+        f"Dewi Lestari <{reporter}>",
+        "KUPANG: Sampah menumpuk di Pasar Oeba",
+        "Sampah di Pasar Oeba tidak diangkut sejak seminggu, baunya sampai ke rumah warga.",
+    )
+    code, answer = deliver(channels, first)
+    assert code == 250, answer
+    tracking_id = answer.rsplit(" ", 1)[1]
+    confirmation = reply_to(channels, reporter, str(first["Message-ID"]))
+    access_code = re.search(r"Kode akses: ([2-9A-Z]{8})", confirmation.get_content())[1]  # type: ignore[index]
+    assert tracking_id in str(confirmation["Message-ID"])
+    assert f"+{tracking_id}@" in str(confirmation["Reply-To"])
+
+    answer_text = "Tambahan: tumpukan sampah ada di sisi timur pasar, dekat los ikan."
+    quoted = "\n".join(f"> {line}" for line in confirmation.get_content().splitlines())
+    reply = mail(
+        f"Dewi Lestari <{reporter}>",
+        f"Re: {confirmation['Subject']}",
+        f"{answer_text}\n\nKode akses saya {access_code}.\n\n"
+        f"Pada 5 Mar 2026, LAPOR! menulis:\n{quoted}\n\n-- \nDewi\nDikirim dari HP saya",
+        In_Reply_To=str(confirmation["Message-ID"]),
+        References=str(confirmation["Message-ID"]),
+    )
+    before = len(httpx.get(f"{channels.url}/api/v1/reports").json())
+    code, answer = deliver(channels, reply)
+    assert code == 250 and f"reply recorded on report {tracking_id}" in answer, answer
+
+    # No new report, and the answer is on this one, as the reporter wrote it.
+    assert wait_for(
+        lambda: "ReportAmended" in channels.timeline(tracking_id) or None,
+        what="the reply on the report",
+    )
+    entries = httpx.get(
+        f"{channels.url}/api/v1/reports/{tracking_id}/timeline",
+        headers={"X-Access-Code": access_code},
+    ).json()
+    amended = next(e for e in entries if e["event_type"] == "ReportAmended")
+    assert amended["text"].startswith(answer_text)
+    assert ">" not in amended["text"] and "menulis" not in amended["text"]
+    assert "Dikirim dari" not in amended["text"]
+    assert access_code not in amended["text"]  # even where they wrote it themselves
+    assert len(httpx.get(f"{channels.url}/api/v1/reports").json()) == before
+    for url in (
+        f"/api/v1/reports/{tracking_id}",
+        f"/api/v1/reports/{tracking_id}/timeline",
+        "/api/v1/reports",
+        f"/laporan/{tracking_id}",
+    ):
+        assert access_code not in httpx.get(channels.url + url).text, url
+
+
+def test_only_the_reporters_own_address_may_answer_by_mail(channels: ChannelSystem) -> None:
+    reporter = "yakob@example.id"
+    first = mail(
+        reporter,
+        "KUPANG: Air PDAM keruh",
+        "Air PDAM di Kelurahan Oebobo keruh dan berbau sejak tiga hari.",
+    )
+    tracking_id = deliver(channels, first)[1].rsplit(" ", 1)[1]
+    confirmation = reply_to(channels, reporter, str(first["Message-ID"]))
+    forged = mail(
+        "orang.lain@example.id",
+        f"Re: {confirmation['Subject']}",
+        "Laporan ini palsu, tolong ditutup saja.",
+        In_Reply_To=str(confirmation["Message-ID"]),
+    )
+    code, answer = deliver(channels, forged)
+    assert code == 550 and "reporter's own address" in answer
+    assert channels.timeline(tracking_id) == ["ReportSubmitted"]
+    # A reply naming a report that does not exist is refused the same way.
+    made_up = mail(
+        "orang.lain@example.id",
+        "Re: [LAPOR! 23456789AB] Laporan diterima",
+        "Ini balasan untuk laporan yang tidak ada.",
+    )
+    assert deliver(channels, made_up)[0] in (250, 550)
+    assert "orang.lain" not in channels.system.log("intake")
+
+
+def test_headers_that_decode_to_line_breaks_neither_crash_nor_stall(
+    channels: ChannelSystem,
+) -> None:
+    """Security finding 9: a Message-ID decoding to CR/LF crashed the reply task; a From with an
+    encoded CR/LF got 451 (the sending server retries forever)."""
+    body = "Jalan di depan kantor lurah Oepura berlubang besar dan membahayakan pengendara."
+    injected_id = (
+        b"From: Rina <rina.crlf@example.id>\r\nTo: " + INBOX.encode() + b"\r\n"
+        b"Subject: KUPANG: Jalan berlubang di Oepura\r\n"
+        b"Message-ID: =?utf-8?q?=3Cabc=0D=0ABcc=3A_victim=40example=2Eid=3E?=\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.encode() + b"\r\n"
+    )
+    code, answer = deliver_raw(channels, injected_id, "rina.crlf@example.id")
+    assert code == 250, answer
+    tracking_id = answer.rsplit(" ", 1)[1]
+
+    def confirmation() -> EmailMessage | None:
+        mails = channels.mailbox.to("rina.crlf@example.id")
+        return mails[0].message if mails else None
+
+    sent = wait_for(confirmation, timeout=20, what="the confirmation despite the bad Message-ID")
+    assert tracking_id in str(sent["Subject"])
+    assert "victim" not in sent.as_string()
+    assert channels.mailbox.to("victim@example.id") == []
+
+    injected_from = (
+        b"From: =?utf-8?q?Evil=0D=0ABcc=3A_x=40example=2Eid?= <evil@example.id>\r\n"
+        b"To: " + INBOX.encode() + b"\r\nSubject: Jalan rusak\r\n"
+        b"Message-ID: <crlf-from@example.id>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.encode() + b"\r\n"
+    )
+    code, answer = deliver_raw(channels, injected_from, "evil@example.id")
+    assert code == 550 and "From" in answer, answer  # final: no retries forever
+    assert "evil@example.id" not in channels.system.log("intake")

@@ -312,6 +312,22 @@ async def test_an_anonymous_request_and_an_unsupported_format(drive: Driver) -> 
     errors_of(await get(drive, "services.yaml"), 400)
 
 
+async def test_a_kupang_request_expects_its_answer_in_wita_and_is_there_at_once(
+    drive: Driver,
+) -> None:
+    """Issue 17: expected_datetime was +07:00 for every report (Kupang is WITA, +08:00); a GET
+    right after the POST answered 404."""
+    created = await create(drive)
+    assert created.status_code == 200, created.text
+    [receipt] = created.json()
+    request_id = receipt["service_request_id"]
+    first = await get(drive, f"requests/{request_id}.json")
+    assert first.status_code == 200, first.text  # the client reads what it just wrote
+    await drive.verify(request_id)
+    [forwarded] = (await get(drive, f"requests/{request_id}.json")).json()
+    assert forwarded["expected_datetime"].endswith("T23:59:59+08:00"), forwarded
+
+
 async def test_a_dotted_region_code_is_the_official_one(
     drive: Driver, lapor: InProcessSystem
 ) -> None:

@@ -4,11 +4,13 @@ path through a real Kannel is in test_sms.py."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import httpx
 
 from shared.calendar import WorkingDayCalendar
+from shared.i18n.dates import short_day
 from tests.intake_channels.conftest import Hooks, one_sms, receipt
 from tests.support import SMS_WEBHOOK_TOKEN
 
@@ -113,6 +115,27 @@ async def test_post_calls_without_kannel_headers_or_as_a_form(hooks: Hooks) -> N
     assert garbage.status_code == 200 and one_sms(garbage.text)
 
 
+async def test_cek_says_status_institution_and_day_in_one_sms(hooks: Hooks) -> None:
+    """Issue 17: CEK cut the follow-up mid-sentence and dropped its date."""
+    phone = "+6281234500021"
+    tracking_id, _ = receipt((await sms_get(hooks, phone, "KUPANG jalan rusak parah", "k-1")).text)
+    await hooks.drive(tracking_id, "verify", "forward", "follow_up")
+    status = one_sms((await sms_get(hooks, phone, f"CEK {tracking_id}", "k-2")).text)
+    assert status.startswith(f"Laporan {tracking_id}: sudah ditindaklanjuti - ")
+    assert "Pemerintah Kota Kupang" in status
+    assert re.search(r", \d{1,2} [A-Z][a-z]{2} \d{4}\.", status), status
+    assert "..." not in status and status.endswith(f"BALAS {tracking_id} pesan")
+
+
+async def test_balas_without_text_explains_balas(hooks: Hooks) -> None:
+    phone = "+6281234500022"
+    tracking_id, _ = receipt((await sms_get(hooks, phone, "KUPANG lampu mati", "b-1")).text)
+    answer = one_sms((await sms_get(hooks, phone, f"BALAS {tracking_id}", "b-2")).text)
+    assert answer.startswith("BALAS untuk menanggapi")
+    assert f"BALAS {tracking_id} isi pesan" in answer
+    assert "NAMA WILAYAH" not in answer  # not the report format
+
+
 async def test_eskalasi_from_the_reporters_phone_takes_the_report_to_the_ombudsman(
     hooks: Hooks,
 ) -> None:
@@ -126,7 +149,7 @@ async def test_eskalasi_from_the_reporters_phone_takes_the_report_to_the_ombudsm
     early = one_sms((await sms_get(hooks, phone, f"eskalasi {tracking_id}", "e-2")).text)
     assert early == (
         f"Laporan {tracking_id} belum dapat diteruskan ke Ombudsman RI. Jika belum ada tanggapan"
-        f" akhir, kirim ESKALASI {tracking_id} mulai {opens.strftime('%d-%m-%Y')}."
+        f" akhir, kirim ESKALASI {tracking_id} mulai {short_day(opens, 'id')}."
     )
     stranger = await sms_get(hooks, "+6281234500021", f"ESKALASI {tracking_id}", "e-3")
     assert stranger.text == f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."

@@ -8,16 +8,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import re
 import uuid
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from tests.harness import InProcessSystem
 from tests.intake_channels.conftest import META_SECRET, META_VERIFY_TOKEN, X_SECRET, Hooks
-from tests.intake_channels.fakes import Call
+from tests.intake_channels.fakes import Call, FakePlatforms
 
 TRACKING = re.compile(r"ID: ([2-9A-HJ-NP-Z]{10}) Kode akses: ([2-9A-HJ-NP-Z]{8})")
 PHONE_NUMBER_ID = "106540352242922"
@@ -284,3 +286,33 @@ async def test_a_whatsapp_reporter_follows_up_by_chat(hooks: Hooks) -> None:
     assert "ReporterReplied" in await hooks.timeline(tracking_id)
     answers = [c for c in hooks.platforms.calls if c.json.get("to") == phone][1:]
     assert answers[0].json["text"]["body"].startswith(f"Balasan Anda untuk laporan {tracking_id}")
+
+
+async def test_a_whatsapp_photo_with_a_caption_is_a_report_with_its_photo(
+    hooks: Hooks, platforms: FakePlatforms
+) -> None:
+    """Issue 17: a WhatsApp photo with a caption was dropped as empty."""
+    photo = io.BytesIO()
+    Image.new("RGB", (3000, 2000), (30, 120, 200)).save(photo, "JPEG")
+    platforms.media["media-123"] = photo.getvalue()
+    payload = whatsapp("6281234560099", "")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["type"] = "image"
+    del message["text"]
+    message["image"] = {
+        "id": "media-123",
+        "mime_type": "image/jpeg",
+        "caption": "KUPANG got mampet di depan pasar Oeba",
+    }
+    response = await post(hooks, "whatsapp", payload, signed_meta)
+    assert response.status_code == 200, response.text
+    call = answer(hooks, "graph", PHONE_NUMBER_ID, "6281234560099")
+    tracking_id, code = TRACKING.search(call.json["text"]["body"]).groups()  # type: ignore[union-attr]
+    report = await hooks.report(tracking_id, code)
+    assert report["body"] == "got mampet di depan pasar Oeba"
+    assert report["location"]["region_code"] == "5371"
+    [photo_file] = report["attachments"]
+    assert photo_file["media_type"] == "image/jpeg"
+    sha = photo_file["sha256"]
+    stored_photo = (hooks.lapor.data_dir / "attachments" / sha[:2] / sha).read_bytes()
+    assert max(Image.open(io.BytesIO(stored_photo)).size) == 2048  # scaled down on the way in

@@ -105,7 +105,11 @@ async def test_a_village_of_another_district_is_refused_by_name(
         "/lapor", data={**fields, "village": "", "lat": "3.14", "lon": "101.69"}
     )
     assert abroad.status_code == 422 and 'id="lat-error"' in abroad.text
-    assert "outside Indonesia" in abroad.text
+    assert "di luar Indonesia" in abroad.text  # in the reader's language (issue 17)
+    abroad_en = await web.post(
+        "/lapor?lang=en", data={**fields, "village": "", "lat": "3.14", "lon": "101.69"}
+    )
+    assert "outside Indonesia" in abroad_en.text and "di luar Indonesia" not in abroad_en.text
     half = await web.post("/lapor", data={**fields, "village": "", "lat": "-10.16"})
     assert half.status_code == 422 and 'id="lon-error"' in half.text
     assert await lapor.store.last_position() == before

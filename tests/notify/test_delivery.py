@@ -58,6 +58,8 @@ from tests.notify.harness import (
 )
 from tests.support import SMS_WEBHOOK_TOKEN, async_wait_for, free_port, wait_for
 
+ADMIN_DESK = "pemkot-kupang@penghubung.lapor.example"  # the LAPOR desk of Kota Kupang
+
 
 @dataclass
 class Notifying:
@@ -112,6 +114,8 @@ class Notifying:
         )
         ids = [t for t in re.findall(r"[2-9A-HJ-NP-Z]{10}", reply.text) if is_valid_tracking_id(t)]
         assert ids, f"no tracking ID in intake's SMS reply: {reply.text!r}"
+        # The answer to the SMS is the receipt: tracking ID and access code, in one SMS.
+        assert "diterima" in reply.text and "Kode akses" in reply.text
         await self.send()
         return Submitted(ids[0], "", "")
 
@@ -138,15 +142,17 @@ async def test_each_reporter_hears_every_step_on_their_own_channel(
     async with notifying(tmp_path, env) as lapor:
         before = await lapor.metrics()
         with kannel.handset() as phone:
-            # A reporter who wrote by SMS hears back by SMS at every step.
+            # A reporter who wrote by SMS hears back by SMS at every step (the answer to their
+            # SMS was the receipt: notify only records it for the report page).
             a = await lapor.submit_by_sms(sms_phone)
             tid = a.tracking_id
-            received = arrived(phone, sms_phone, tid, "diterima")
-            assert "kode akses" in received.text and received.sender == "1708"
 
             await lapor.do(tid, RequestCompletion(note="Mohon sebutkan nama jalannya."))
-            arrived(phone, sms_phone, tid, "lengkapi", "nama jalannya")
-            await lapor.do(tid, AmendReport(text="Jalan Frans Seda."), OFFICER)  # no notice
+            completion = arrived(phone, sms_phone, tid, "lengkapi", "nama jalannya")
+            assert completion.sender == "1708"
+            # The region's administrators hear that what they asked for arrived.
+            await lapor.do(tid, AmendReport(text="Jalan Frans Seda."), OFFICER)
+            smtp.wait_for(mail_to(ADMIN_DESK, tid, "melengkapi"))
             verify_cid = await lapor.do(tid, VerifyReport())
             arrived(phone, sms_phone, tid, "diverifikasi")
             forward = ForwardReport(
@@ -162,22 +168,23 @@ async def test_each_reporter_hears_every_step_on_their_own_channel(
             await lapor.do(tid, question, OFFICER)
             arrived(phone, sms_phone, tid, "bertanya", "Di depan gedung yang mana?")
             await lapor.do(tid, ReplyAsReporter(text="Gedung B."), OFFICER)
+            smtp.wait_for(mail_to(AGENCY_OFFICER, tid, "menjawab pertanyaan"))
             # A long answer goes out as a concatenated SMS and arrives whole.
             answer = "Sudah ditambal. " + "Tim kami meninjau lokasi dan menutup lubang. " * 3
             final = PostFollowUp(agency_code=AGENCY, text=answer, kind=FollowUpKind.FINAL)
             await lapor.do(tid, final, OFFICER)
             arrived(phone, sms_phone, tid, "Tanggapan akhir", answer.strip())
             await lapor.do(tid, CloseReport(reason=CloseReason.RESOLVED))
-            arrived(phone, sms_phone, tid, "selesai", f"{PUBLIC}/reports/{tid}")
+            arrived(phone, sms_phone, tid, "ditutup", f"{PUBLIC}/laporan/{tid}")
 
             # A second SMS reporter is rejected, and told why.
             c = await lapor.submit(Channel.SMS, {"phone": sms_phone})
             await lapor.do(c.tracking_id, RejectReport(reason=RejectionReason.NOT_PUBLIC_SERVICE))
             arrived(phone, sms_phone, c.tracking_id, "bukan tentang pelayanan publik")
 
-            # A reporter who wrote by e-mail (in English) gets a mail at every step.
+            # A web reporter who left an e-mail address (in English) gets a mail at every step.
             email = "siti.rahma@example.com"
-            b = await lapor.submit(Channel.EMAIL, {"name": "Siti", "email": email}, language="en")
+            b = await lapor.submit(Channel.WEB, {"name": "Siti", "email": email}, language="en")
             welcome = smtp.wait_for(mail_to(email, b.tracking_id, "received"))
             assert "access code" in welcome.part("plain") and "<html" in welcome.part("html")
             await lapor.do(b.tracking_id, VerifyReport())
@@ -189,9 +196,9 @@ async def test_each_reporter_hears_every_step_on_their_own_channel(
             smtp.wait_for(mail_to(email, b.tracking_id, "Tim kami sedang meninjau."))
             await lapor.do(b.tracking_id, CloseReport(reason=CloseReason.RESOLVED))
             closed = smtp.wait_for(mail_to(email, b.tracking_id, "closed"))
-            assert f'href="{PUBLIC}/reports/{b.tracking_id}"' in closed.part("html")
+            assert f'href="{PUBLIC}/laporan/{b.tracking_id}"' in closed.part("html")
 
-            # A web reporter's notices stay on the report page, whatever contact they left.
+            # A web reporter who left only a phone number hears by SMS.
             web_report = await lapor.drive.submit(
                 title="Lampu jalan mati",
                 body="Lampu jalan di Jalan Timor Raya mati sejak seminggu.",
@@ -199,15 +206,16 @@ async def test_each_reporter_hears_every_step_on_their_own_channel(
                 reporter={"phone": web_phone},
             )
             await lapor.send()
+            arrived(phone, web_phone, web_report.tracking_id, "diterima")
             [web] = await lapor.hands.outcomes(web_report.tracking_id)
-            assert (web.event_type, web.data["channel"]) == ("NotificationSent", "web")
+            assert (web.event_type, web.data["channel"]) == ("NotificationSent", "sms")
 
             # The liaison officers heard of the new reports and of the breach, without the
             # reporter's name, number or address.
             wait_for(
-                lambda: len(smtp.received(lambda m: AGENCY_OFFICER in m.recipients)) >= 3,
+                lambda: len(smtp.received(lambda m: AGENCY_OFFICER in m.recipients)) >= 4,
                 WAIT,
-                what="three officer mails",
+                what="four officer mails",
             )
             officer_mails = smtp.received(lambda m: AGENCY_OFFICER in m.recipients)
             subjects = sorted(m.subject for m in officer_mails)
@@ -216,6 +224,7 @@ async def test_each_reporter_hears_every_step_on_their_own_channel(
                     f"[LAPOR!] Laporan baru {tid} untuk {AGENCY_NAME}",
                     f"[LAPOR!] Laporan baru {b.tracking_id} untuk {AGENCY_NAME}",
                     f"[LAPOR!] Batas waktu tindak lanjut pertama terlampaui: laporan {tid}",
+                    f"[LAPOR!] Pelapor menjawab pertanyaan Anda: laporan {tid}",
                 ]
             )
             for mail in officer_mails:
@@ -225,19 +234,19 @@ async def test_each_reporter_hears_every_step_on_their_own_channel(
 
             # Exactly once: one SMS per step, none for the web reporter.
             got = sentinel(kannel, phone)
-            assert [m.to for m in got].count(web_phone) == 0
-            assert len([m for m in got if tid in m.text]) == 8
-            assert len([m for m in got if c.tracking_id in m.text]) == 2
+            assert [m.to for m in got].count(web_phone) == 1
+            assert len([m for m in got if tid in m.text]) == 7
+            assert len([m for m in got if c.tracking_id in m.text]) == 1  # the rejection
             assert len(smtp.received(lambda m: email in m.recipients)) == 5
 
         # The delivery log: what, where, how it ended; contact details masked at most.
         events = await lapor.hands.outcomes(tid)
-        assert len(events) == 10
+        assert len(events) == 12  # 8 to the reporter, 3 to the officers, 1 to the admins
         assert all(e.event_type == "NotificationSent" for e in events)
         verified = next(e for e in events if e.data["template"] == "verified")
         assert verified.correlation_id == verify_cid  # carried end to end
         log = await lapor.drive.notifications(tracking_id=tid)
-        assert len(log) == 10
+        assert len(log) == 12
         reporter_rows = [r for r in log if r["recipient"] == "reporter"]
         assert [r["template"] for r in reporter_rows] == [
             "received",
@@ -249,13 +258,16 @@ async def test_each_reporter_hears_every_step_on_their_own_channel(
             "follow_up",
             "closed",
         ]
-        assert {(r["channel"], r["status"], r["attempts"]) for r in reporter_rows} == {
-            ("sms", "sent", 1)
-        }
-        assert {r["recipient_masked"] for r in reporter_rows} == {"+62*********01"}
-        assert all(r["completed_at"] and r["first_attempt_at"] for r in reporter_rows)
+        receipt, *by_sms = reporter_rows
+        assert (receipt["channel"], receipt["status"], receipt["attempts"]) == ("web", "sent", 0)
+        assert {(r["channel"], r["status"], r["attempts"]) for r in by_sms} == {("sms", "sent", 1)}
+        assert {r["recipient_masked"] for r in by_sms} == {"+62*********01"}
+        assert all(r["completed_at"] and r["first_attempt_at"] for r in by_sms)
         officer_rows = [r for r in log if r["recipient"] == "officer"]
-        assert {(r["channel"], r["agency_code"]) for r in officer_rows} == {("email", AGENCY)}
+        assert {(r["channel"], r["agency_code"]) for r in officer_rows} == {
+            ("email", AGENCY),
+            ("email", "PEMKOT-KUPANG"),
+        }
         notify = lapor.drive.client("notify")
         raw = (
             await notify.get(
@@ -289,13 +301,13 @@ async def test_each_reporter_hears_every_step_on_their_own_channel(
         def sent(channel: str) -> float:
             return metric(after, channel, "sent") - metric(before, channel, "sent")
 
-        assert sent("sms") >= 10
+        assert sent("sms") >= 9
         assert sent("email") >= 8
         assert sent("web") >= 1
 
     notify_log = service_log()
     assert "notification_sent" in notify_log
-    for secret in (sms_phone, web_phone, email, "Yohanes", AGENCY_OFFICER):
+    for secret in (sms_phone, web_phone, email, "Yohanes", AGENCY_OFFICER, ADMIN_DESK):
         assert secret not in notify_log
 
 
@@ -308,8 +320,8 @@ async def test_a_failing_channel_ends_in_notification_failed_after_its_retries(
     }
     async with notifying(tmp_path, env) as lapor:
         before = await lapor.metrics()
-        by_sms = await lapor.submit(Channel.SMS, {"phone": "+6281234567809"})
-        by_mail = await lapor.submit(Channel.EMAIL, {"email": "rina@example.com"})
+        by_sms = await lapor.submit(Channel.WEB, {"phone": "+6281234567809"})
+        by_mail = await lapor.submit(Channel.WEB, {"email": "rina@example.com"})
         [sms_failed] = await lapor.until_outcomes(by_sms.tracking_id, 1)
         [mail_failed] = await lapor.until_outcomes(by_mail.tracking_id, 1)
         assert sms_failed.event_type == "NotificationFailed"
@@ -344,7 +356,7 @@ async def test_an_erased_reporter_cannot_be_reached(
     env = {"LAPOR_SMS_SENDSMS_URL": kannel.sendsms_url}
     async with notifying(tmp_path, env) as lapor:
         with kannel.handset() as phone:
-            report = await lapor.submit(Channel.SMS, {"phone": number})
+            report = await lapor.submit(Channel.WEB, {"phone": number})
             arrived(phone, number, report.tracking_id, "diterima")
             lapor.hands.erase(report.tracking_id)  # the reporter asked to be forgotten
             await lapor.do(report.tracking_id, VerifyReport())

@@ -17,15 +17,18 @@ from typing import Any
 import pytest
 
 from services.notify.bootstrap import create_projector
-from services.notify.contacts import Contacts, OfficerDirectory
+from services.notify.contacts import Contacts, StaffDirectory
 from services.notify.dispatcher import Dispatcher
 from services.notify.notices import Links
 from services.notify.outbox import Outbox
 from services.notify.reactions import Reactions
 from services.notify.rendering import Renderer
 from services.notify.settings import NotifySettings
+from shared.calendar import WorkingDayCalendar
 from shared.clock import SystemClock
 from shared.reports.commands import VerifyReport
+from shared.reports.policy import DEFAULT_POLICY
+from shared.runtime.directory import LiveDirectory
 from shared.senders.base import PermanentSendError, Sender, TransientSendError
 from shared.settings import Settings
 from shared.store.port import RecordedEvent
@@ -35,11 +38,6 @@ from tests.support import async_wait_for
 
 SECRET = "dispatcher-test-secret"
 PHONE = "+6281234500001"
-
-
-class NoDirectory:
-    def find(self, code: str) -> None:
-        return None
 
 
 class World:
@@ -54,6 +52,8 @@ class World:
         )
         self.position = 0
         self.outbox = Outbox(tmp / "notify_outbox.db")
+        self.staff = StaffDirectory(SECRET.encode(), LiveDirectory(self.lapor.store))
+        self.contacts = Contacts(self.lapor.store, self.lapor.keys, self.staff)
 
     def dispatcher(self, senders: dict[str, Sender]) -> Dispatcher:
         return Dispatcher(
@@ -61,11 +61,7 @@ class World:
             store=self.lapor.store,
             clock=SystemClock(),
             renderer=Renderer(),
-            contacts=Contacts(
-                self.lapor.store,
-                self.lapor.keys,
-                OfficerDirectory(SECRET.encode(), NoDirectory()),
-            ),
+            contacts=self.contacts,
             senders=senders,
             unconfigured={"email": "e-mail is not configured (LAPOR_SMTP_URL is not set)"},
             settings=self.settings,
@@ -76,8 +72,11 @@ class World:
             store=self.lapor.store,
             outbox=self.outbox,
             clock=SystemClock(),
-            officers=lambda code: [],
+            staff=self.staff,
+            contacts=self.contacts,
             links=Links("https://lapor.example"),
+            calendar=WorkingDayCalendar.default(),
+            policy=DEFAULT_POLICY,
         )
 
     async def new_events(self) -> list[RecordedEvent]:
@@ -135,7 +134,7 @@ async def a_run(dispatcher: Dispatcher) -> AsyncIterator[asyncio.Task[int]]:
 async def test_a_notice_is_sent_once_however_often_its_event_arrives(world: World) -> None:
     sms = ScriptedSender()
     dispatcher = world.dispatcher({"sms": sms})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.react(times=3)
     [sent] = await dispatched(
         dispatcher, lambda: world.outcomes(report.tracking_id), "NotificationSent"
@@ -154,7 +153,7 @@ async def test_a_notice_is_sent_once_however_often_its_event_arrives(world: Worl
 async def test_transient_failures_are_retried_with_backoff(world: World) -> None:
     sms = ScriptedSender(failures=[TransientSendError("sendsms answered HTTP 503")] * 2)
     dispatcher = world.dispatcher({"sms": sms})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.react()
     [sent] = await dispatched(
         dispatcher, lambda: world.outcomes(report.tracking_id), "NotificationSent"
@@ -167,7 +166,7 @@ async def test_a_run_sends_what_is_due_and_leaves_a_backoff_to_a_later_run(world
     world.settings.notify_retry_max_seconds = 60.0
     sms = ScriptedSender(failures=[TransientSendError("sendsms answered HTTP 503")])
     dispatcher = world.dispatcher({"sms": sms})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.react()
     assert await dispatcher.dispatch() == 1
     [row] = world.outbox.rows_for(report.tracking_id)
@@ -187,7 +186,7 @@ async def test_a_run_sends_what_is_due_and_leaves_a_backoff_to_a_later_run(world
 async def test_a_channel_that_keeps_failing_ends_in_notification_failed(world: World) -> None:
     sms = ScriptedSender(failures=[TransientSendError("sendsms answered HTTP 503")] * 10)
     dispatcher = world.dispatcher({"sms": sms})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.react()
     [failed] = await dispatched(
         dispatcher, lambda: world.outcomes(report.tracking_id), "NotificationFailed"
@@ -202,7 +201,7 @@ async def test_a_channel_that_keeps_failing_ends_in_notification_failed(world: W
 async def test_a_permanent_refusal_is_not_retried(world: World) -> None:
     sms = ScriptedSender(failures=[PermanentSendError("sendsms refused the message (HTTP 400)")])
     dispatcher = world.dispatcher({"sms": sms})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.react()
     [failed] = await dispatched(
         dispatcher, lambda: world.outcomes(report.tracking_id), "NotificationFailed"
@@ -212,7 +211,7 @@ async def test_a_permanent_refusal_is_not_retried(world: World) -> None:
 
 async def test_a_channel_without_configuration_fails_naming_the_setting(world: World) -> None:
     dispatcher = world.dispatcher({})
-    report = await world.lapor.submit(Channel.EMAIL, {"email": "siti@example.com"})
+    report = await world.lapor.submit(Channel.WEB, {"email": "siti@example.com"})
     await world.react()
     [failed] = await dispatched(
         dispatcher, lambda: world.outcomes(report.tracking_id), "NotificationFailed"
@@ -220,10 +219,12 @@ async def test_a_channel_without_configuration_fails_naming_the_setting(world: W
     assert "LAPOR_SMTP_URL" in failed.data["error"] and failed.data["attempts"] == 0
 
 
-async def test_a_web_reporter_reads_the_notice_on_the_report_page(world: World) -> None:
+async def test_an_sms_reporters_receipt_is_the_sms_answer_and_only_recorded_for_the_page(
+    world: World,
+) -> None:
     sms = ScriptedSender()
     dispatcher = world.dispatcher({"sms": sms})
-    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
     await world.react()
     [sent] = await dispatched(
         dispatcher, lambda: world.outcomes(report.tracking_id), "NotificationSent"
@@ -237,11 +238,12 @@ async def test_an_erased_reporter_cannot_be_reached_and_that_is_not_a_failure(
     sms = ScriptedSender()
     dispatcher = world.dispatcher({"sms": sms})
     report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    await world.lapor.do(report.tracking_id, VerifyReport())
     world.lapor.erase(report.tracking_id)
     await world.react()
-    [skipped] = await dispatched(
-        dispatcher, lambda: world.outcomes(report.tracking_id), "NotificationSkipped"
-    )
+    _receipt, skipped = await dispatched(
+        dispatcher, lambda: _count(world.outcomes(report.tracking_id), 2), "two outcomes"
+    ) and await world.outcomes(report.tracking_id)
     assert skipped.event_type == "NotificationSkipped"
     assert skipped.data["reason"] == "identity_erased"
     assert skipped.data["detail"] == "cannot reach reporter (identity erased)"
@@ -251,7 +253,7 @@ async def test_an_erased_reporter_cannot_be_reached_and_that_is_not_a_failure(
 async def test_notices_to_one_reporter_keep_the_reports_order(world: World) -> None:
     sms = ScriptedSender(failures=[TransientSendError("busy")] * 2)
     dispatcher = world.dispatcher({"sms": sms})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.lapor.do(report.tracking_id, VerifyReport())
     await world.react()
     await dispatched(
@@ -264,7 +266,7 @@ async def test_notices_to_one_reporter_keep_the_reports_order(world: World) -> N
 async def test_one_run_sends_a_recipients_notices_one_after_another(world: World) -> None:
     sms = ScriptedSender()
     dispatcher = world.dispatcher({"sms": sms})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.lapor.do(report.tracking_id, VerifyReport())
     await world.react()
     assert await dispatcher.dispatch() == 2  # the second became due when the first went out
@@ -283,7 +285,7 @@ async def test_a_crash_during_a_send_resends_and_flags_a_possible_duplicate(
 ) -> None:
     hanging = ScriptedSender(hold=asyncio.Event())
     dispatcher = world.dispatcher({"sms": hanging})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.react()
     async with a_run(dispatcher):
         await asyncio.wait_for(hanging.entered.wait(), 10)  # the message is on its way: crash
@@ -303,7 +305,7 @@ async def test_a_crash_during_a_send_resends_and_flags_a_possible_duplicate(
 async def test_a_graceful_stop_lets_a_send_on_its_way_finish(world: World) -> None:
     slow = ScriptedSender(hold=asyncio.Event())
     dispatcher = world.dispatcher({"sms": slow})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.react()
     async with a_run(dispatcher) as task:
         await asyncio.wait_for(slow.entered.wait(), 10)
@@ -324,7 +326,7 @@ async def test_a_graceful_stop_lets_a_send_on_its_way_finish(world: World) -> No
 
 async def test_a_crash_after_the_send_records_it_without_sending_again(world: World) -> None:
     sms = ScriptedSender()
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.react()
     [row] = world.outbox.rows_for(report.tracking_id)
     world.outbox.begin_attempt(row.notification_id, "2026-03-02T08:00:00+00:00")
@@ -341,7 +343,7 @@ async def test_a_crash_after_the_send_records_it_without_sending_again(world: Wo
 async def test_a_lost_outbox_does_not_resend_what_the_store_records(world: World) -> None:
     sms = ScriptedSender()
     dispatcher = world.dispatcher({"sms": sms})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     events = await world.new_events()
     for event in events:
         await world.reactions()(event)
@@ -371,7 +373,7 @@ async def _recorded(outbox: Outbox, tracking_id: str) -> bool:
 async def test_the_delivery_log_can_be_rebuilt_from_the_store(world: World) -> None:
     sms = ScriptedSender(failures=[PermanentSendError("sendsms refused the message (HTTP 400)")])
     dispatcher = world.dispatcher({"sms": sms})
-    report = await world.lapor.submit(Channel.SMS, {"phone": PHONE})
+    report = await world.lapor.submit(Channel.WEB, {"phone": PHONE})
     await world.lapor.do(report.tracking_id, VerifyReport())
     await world.react()
     await dispatched(

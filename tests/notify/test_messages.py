@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from services.notify.notices import OFFICER_TEMPLATES, REPORTER_TEMPLATES
+from services.notify.notices import REPORTER_TEMPLATES, STAFF_TEMPLATES
 from services.notify.ratelimit import TokenBucket
-from services.notify.rendering import Renderer, long_date
+from services.notify.rendering import NOTICES, Renderer
+from shared.i18n.dates import day as long_date
 from shared.notifications.events import NotificationChannel
 from shared.privacy import mask_email, mask_phone, scrub
 from shared.senders.base import Address, Message, PermanentSendError, TransientSendError
@@ -40,8 +41,8 @@ TID = "ABCDEFGH2K"
 CONTEXT: dict[str, Any] = {
     "tracking_id": TID,
     "title": "Jalan rusak <di> depan “puskesmas” & pasar",
-    "report_url": f"https://lapor.example/reports/{TID}",
-    "rate_url": f"https://lapor.example/reports/{TID}",
+    "report_url": f"https://lapor.example/laporan/{TID}",
+    "rate_url": f"https://lapor.example/laporan/{TID}",
     "channel": "sms",
     "note": "Mohon sertakan foto dan alamat lengkap.",
     "agency_name": "Dinas Kesehatan Kota Kupang",
@@ -55,7 +56,19 @@ CONTEXT: dict[str, Any] = {
     "ombudsman_office": "OMBUDSMAN-53",
     "stage": "follow_up",
     "category": "kesehatan",
+    "category_name": "Kesehatan",
     "region_code": "5371",
+    "verification_due": "2026-03-05",
+    "closes_on": "2026-03-16",
+    "escalation_opens_on": "2026-05-27",
+    "replyable": False,
+    "delegated_by": None,
+    "answered_question": True,
+    "amended": False,
+    "what": "returned",
+    "desk_name": "Pemerintah Kota Kupang",
+    "office_name": "Ombudsman RI Perwakilan Nusa Tenggara Timur",
+    "grounds": "no_final_answer",
 }
 # With ordinary texts these fit one SMS; only a long note or answer needs concatenation.
 ONE_SMS = (
@@ -66,20 +79,22 @@ ONE_SMS = (
     "follow_up",
     "closed",
     "rejected",
-    "escalation_possible",
     "escalated",
-    "officer_forwarded",
-    "officer_sla_breached",
+    "completion_reminded",
 )
 
 
 @pytest.fixture(scope="module")
 def renderer() -> Renderer:
-    return Renderer()
+    return Renderer(reply_address="pengaduan@lapor.example")
+
+
+def test_every_template_is_a_notice_the_planner_knows() -> None:
+    assert set(NOTICES) == set(REPORTER_TEMPLATES + STAFF_TEMPLATES)
 
 
 @pytest.mark.parametrize("language", ["id", "en"])
-@pytest.mark.parametrize("template", REPORTER_TEMPLATES + OFFICER_TEMPLATES)
+@pytest.mark.parametrize("template", REPORTER_TEMPLATES + STAFF_TEMPLATES)
 def test_every_notice_renders_in_both_languages(
     renderer: Renderer, template: str, language: str
 ) -> None:
@@ -111,8 +126,8 @@ def test_the_received_notice_gives_the_tracking_id_and_keeps_the_access_code_sec
 
 def test_closed_links_to_the_rating_and_rejected_gives_the_reason(renderer: Renderer) -> None:
     closed = renderer.render("closed", "id", CONTEXT)
-    assert f"https://lapor.example/reports/{TID}" in closed.sms
-    assert 'href="https://lapor.example/reports/ABCDEFGH2K"' in closed.html
+    assert f"https://lapor.example/laporan/{TID}" in closed.sms
+    assert 'href="https://lapor.example/laporan/ABCDEFGH2K"' in closed.html
     assert "Beri penilaian" in closed.html
     rejected = renderer.render(
         "rejected", "en", CONTEXT | {"reason": "duplicate", "duplicate_of": "XYZ", "note": "Sama."}
@@ -126,8 +141,9 @@ def test_sms_and_email_reporters_are_told_how_to_answer_on_their_own_channel(
 ) -> None:
     by_sms = renderer.render("question", "id", CONTEXT)
     assert f"BALAS {TID}" in by_sms.text
-    by_mail = renderer.render("question", "id", CONTEXT | {"channel": "email"})
+    by_mail = renderer.render("question", "id", CONTEXT | {"channel": "email", "replyable": True})
     assert "BALAS" not in by_mail.text and CONTEXT["report_url"] in by_mail.text
+    assert "membalas e-mail ini" in by_mail.text  # a reply to the mail lands on the report
 
 
 def test_a_long_answer_from_an_agency_is_cut_to_fit(renderer: Renderer) -> None:
@@ -296,7 +312,7 @@ async def test_social_send_apis() -> None:
         )
 
 
-@pytest.mark.parametrize("template", REPORTER_TEMPLATES + OFFICER_TEMPLATES)
+@pytest.mark.parametrize("template", REPORTER_TEMPLATES + STAFF_TEMPLATES)
 def test_every_subject_survives_the_trip_through_smtp(renderer: Renderer, template: str) -> None:
     message = renderer.render(template, "id", CONTEXT | {"title": "ümlaut “judul” " * 3})
     raw = SmtpEmail("smtp://127.0.0.1:25", "LAPOR! <noreply@lapor.example>").build(

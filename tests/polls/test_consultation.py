@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
-from tests.driver import Driver
-from tests.harness import InProcessSystem
+from tests.driver import Driver, driving
+from tests.harness import InProcessSystem, in_process
 from tests.intake_channels.fakes import Mailbox
 from tests.polls.conftest import (
     AFTER_BBM,
@@ -20,6 +21,7 @@ from tests.polls.conftest import (
     CLOSES_BBM,
     OTHER,
     OWNER,
+    START,
     air26,
     answer,
     assert_sealed,
@@ -256,3 +258,21 @@ async def test_results_asked_for_after_the_closing_time_close_the_poll_first(
     assert results.json()["tallies"] == {"1": {"A": 0, "B": 0, "C": 1}}
     assert (await event_types(lapor, "BBM26"))[-2:] == ["PollClosed", "PollResultsPublished"]
     assert await lapor.run("intake", "close-polls") == 0  # nothing left to close
+
+
+async def test_the_poll_page_says_in_indonesian_when_codes_cannot_be_sent(
+    tmp_path: Path,
+) -> None:
+    """Issue 17: without an SMS gateway or an SMTP server nobody can get a code: the page says
+    so (and how to answer by SMS) instead of a form that can only fail."""
+    async with in_process(tmp_path / "lapor", ("intake",)) as lapor, driving(lapor) as drive:
+        lapor.set_clock(START)
+        opened = await intake(drive, "agency", OWNER).post("/api/v1/polls", json=air26())
+        assert opened.status_code == 201, opened.text
+        page = await intake(drive).get("/jajak-pendapat/AIR26")
+        assert page.status_code == 200
+        assert 'id="poll-codes-off"' in page.text
+        assert "tidak dapat dikirim lewat SMS atau e-mail" in page.text
+        assert "POLL AIR26" in page.text and 'id="poll-code-form"' not in page.text
+        english = await intake(drive).get("/jajak-pendapat/AIR26", params={"lang": "en"})
+        assert "cannot be sent by SMS or e-mail" in english.text

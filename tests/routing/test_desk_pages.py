@@ -55,3 +55,33 @@ async def test_the_html_desk_logs_in_with_a_token_cookie_and_posts_a_follow_up(
     assert event_types(events).count("FollowUpPosted") == 1
     assert events[-1]["kind"] == "final"
     await reaches(drive, tracking_id, "followed_up")
+
+
+async def test_a_link_to_a_desk_item_signs_in_then_opens_it_in_indonesian_and_wita(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Issue 17: the link in an officer's notice leads to their desk item, through the sign-in;
+    the desk speaks Indonesian (English on request) and tells times in its own zone."""
+    tracking_id, _ = await forwarded(
+        drive, "Drainase tersumbat", region="5371", category="infrastruktur"
+    )
+    async with lapor.client("routing") as browser:
+        away = await browser.get(f"/desk/reports/{tracking_id}")
+        assert away.status_code == 303
+        login = await browser.get(away.headers["location"])
+        assert login.status_code == 200 and "Masuk ke meja instansi" in login.text
+        assert f'name="next" value="/desk/reports/{tracking_id}"' in login.text
+        token = drive.token("agency", agency=DPUPR)
+        signed = await browser.post(
+            "/desk/login", data={"token": token, "next": f"/desk/reports/{tracking_id}"}
+        )
+        assert signed.headers["location"] == f"/desk/reports/{tracking_id}"
+        elsewhere = await browser.post(
+            "/desk/login", data={"token": token, "next": "https://evil.example/desk/"}
+        )
+        assert elsewhere.headers["location"] == "/desk"
+        item_page = (await browser.get(f"/desk/reports/{tracking_id}")).text
+        assert "Tindak lanjut pertama paling lambat" in item_page and "WITA" in item_page
+        assert "Kota Kupang" in item_page
+        english = (await browser.get(f"/desk/reports/{tracking_id}?lang=en")).text
+        assert "First follow-up due by" in english

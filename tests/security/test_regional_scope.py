@@ -109,6 +109,8 @@ SCOPE: dict[tuple[str, str, str], Rule] = {
     ("intake", "GET", "/lacak"): Rule(PUBLIC),
     ("intake", "POST", "/lacak"): Rule(OTHER),
     ("intake", "GET", "/laporan/{tracking_id}"): Rule(REFUSED),
+    # The sign-in form: it echoes only the ID it was asked for, the same for any report.
+    ("intake", "GET", "/laporan/{tracking_id}/masuk"): Rule(ANYWHERE),
     ("intake", "POST", "/laporan/{tracking_id}/masuk"): Rule(OTHER),
     ("intake", "POST", "/laporan/{tracking_id}/keluar"): Rule(OTHER),
     ("intake", "POST", "/laporan/{tracking_id}/lengkapi"): Rule(OTHER),

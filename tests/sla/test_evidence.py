@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
@@ -118,6 +119,11 @@ async def test_a_signed_pack_verifies_and_any_change_breaks_it(tmp_path: Path) -
     page = render_html(document)
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     assert TID in page and "Ombudsman NTT" in page and document["chain"]["head"] in page
+    # One language at a time, times in the report's own zone with the month by name.
+    assert "Bukti Pengaduan" in page and "Proof of a prior complaint" not in page
+    assert re.search(r"\d{1,2} \w+ \d{4}, \d{2}\.\d{2} WITA", page)
+    english = render_html(document, "en")
+    assert "Proof of a prior complaint" in english and "WITA" in english
 
 
 async def test_a_breach_recorded_between_the_request_and_the_escalation_is_not_covered(

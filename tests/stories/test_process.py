@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.calendar import WorkingDayCalendar
 from shared.clock import FileClock
+from shared.i18n.dates import day
 from shared.runtime.directory import LiveDirectory
 from shared.runtime.escalation import Escalations
 from shared.runtime.repository import ReportRepository
@@ -263,7 +264,7 @@ async def test_the_signed_in_reporter_escalates_from_the_report_page(
         page = (await web.get(f"/laporan/{tid}")).text
         # Not open yet: the page says from which day, and offers no button.
         assert f'id="escalation-opens-on" datetime="{opens.isoformat()}"' in page
-        assert opens.strftime("%d-%m-%Y") in page and f"/laporan/{tid}/eskalasi" not in page
+        assert day(opens, "id") in page and f"/laporan/{tid}/eskalasi" not in page
         early = await web.post(f"/laporan/{tid}/eskalasi", data={"csrf_token": form_token(page)})
         assert early.status_code == 409
         assert "EscalatedToOmbudsman" not in await events(lapor, tid)

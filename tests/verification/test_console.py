@@ -65,8 +65,11 @@ def hidden_fields(html: str, action: str) -> dict[str, str]:
 class Console:
     """A browser on the console: its own cookie jar, forms filled in as a person would."""
 
-    def __init__(self, lapor: InProcessSystem) -> None:
+    def __init__(self, lapor: InProcessSystem, language: str = "en") -> None:
         self.http: httpx.AsyncClient = lapor.client("verification")
+        # The console speaks Indonesian unless its reader picked English (a cookie): these
+        # tests read it in English.
+        self.http.cookies.set("lapor_lang", language)
 
     @classmethod
     async def signed_in(cls, lapor: InProcessSystem, token: str) -> Console:
@@ -391,4 +394,26 @@ async def test_signing_out_clears_the_cookie(lapor: InProcessSystem, drive: Driv
         'lapor_console=""' in out.headers["set-cookie"] or "Max-Age=0" in out.headers["set-cookie"]
     )
     assert (await console.http.get("/console")).status_code == 303
+    await console.close()
+
+
+async def test_the_console_speaks_indonesian_and_tells_times_in_the_reports_zone(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Issue 17: staff pages too — Indonesian first (English on request), times in the report's
+    own zone with the month by name, regions by name."""
+    console = await Console.signed_in(lapor, drive.admin())
+    console.http.cookies.delete("lapor_lang")
+    tid, _ = await submit(drive, location={"region_code": "5371"})
+    queue = await console.page("/console?q=" + tid)
+    assert "Antrean verifikasi" in queue and "hari kerja" in queue
+    assert "Kota Kupang" in queue and "WITA" in queue and "UTC" not in queue
+    report = await console.page(f"/console/reports/{tid}")
+    assert "Verifikasi" in report and "Minta kelengkapan" in report
+    assert re.search(r"\d{1,2} [A-Z][a-z]+ \d{4}, \d{2}\.\d{2} WITA", report)
+    english = await console.page(f"/console/reports/{tid}?lang=en")
+    assert "Request completion" in english and "WITA" in english
+    for page in (queue, report):
+        visible = re.sub(r"<[^>]+>", " ", page)
+        assert not re.search(r"\bconsole\.[a-z_.\-]+\b", visible), "a catalog key shown as itself"
     await console.close()

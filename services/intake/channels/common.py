@@ -27,6 +27,7 @@ from shared.crypto import KeyErased, keyed_hash
 from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.http.limits import RateLimiter
+from shared.i18n.dates import local_day, short_day
 from shared.logs import get_logger
 from shared.reports.commands import AmendReport, ReplyAsReporter
 from shared.reports.events import Status
@@ -121,6 +122,9 @@ class Sender:
         """Is this sender the reporter whose (decrypted) contact this is?"""
         if not contact:
             return False
+        if self.channel is Channel.EMAIL:
+            email = contact.get("email")
+            return isinstance(email, str) and email.strip().lower() == self.address.strip().lower()
         if self.phone is not None:
             return normalize_phone(contact.get("phone")) == self.phone
         return contact.get("channel") == self.channel.value and (
@@ -238,6 +242,7 @@ class StatusInfo:
     agency_name: str | None
     last_follow_up: str | None
     confidential: bool
+    changed_on: str | None = None  # the day the status last changed, in the report's zone
 
 
 @dataclass(frozen=True)
@@ -352,9 +357,17 @@ class ChannelDesk:
                 row["agency_name"],
                 text,
                 confidential,
+                short_day(local_day(row["updated_at"], row["region_code"]), "id"),
             )
         assert state is not None
-        return StatusInfo(tracking_id, state.status, None, None, confidential)
+        return StatusInfo(
+            tracking_id,
+            state.status,
+            None,
+            None,
+            confidential,
+            short_day(local_day(state.submitted_at, state.location.region_code), "id"),
+        )
 
     async def reply(
         self,
@@ -363,6 +376,7 @@ class ChannelDesk:
         sender: Sender,
         idempotency_key: str | None,
         cid: str,
+        attachments: tuple[Attachment, ...] = (),
     ) -> ReplyOutcome:
         """The reporter answers: a follow-up (ReporterReplied) or a completion request
         (ReportAmended). Only from the phone or account the report came from; anyone else is
@@ -372,15 +386,16 @@ class ChannelDesk:
             return ReplyOutcome("not_found")
         command: AmendReport | ReplyAsReporter
         if state.status in OPEN_FOR_VERIFICATION:
-            command, kind = AmendReport(text=text), "amended"
+            command, kind = AmendReport(text=text, attachments=attachments), "amended"
         else:
-            command, kind = ReplyAsReporter(text=text), "replied"
+            command, kind = ReplyAsReporter(text=text, attachments=attachments), "replied"
         actor = Actor(kind="citizen", id="anonymous" if state.anonymous else "reporter")
         meta = Meta(actor=actor, correlation_id=cid, idempotency_key=idempotency_key)
         try:
-            await self.ctx.reports.execute(tracking_id, command, meta)
+            events = await self.ctx.reports.execute(tracking_id, command, meta)
         except (InvalidTransition, DomainError):
             return ReplyOutcome("closed", state.status)
+        await self.intake.caught_up(events)
         return ReplyOutcome(kind, state.status)
 
     async def escalate(self, tracking_id: str, sender: Sender, cid: str) -> EscalationOutcome:

@@ -21,6 +21,8 @@ from services.intake.channels.common import (
 )
 from services.intake.polls import answer_by_sms
 from shared.directory.model import default_directory
+from shared.i18n import translator
+from shared.i18n.dates import short_day
 from shared.logs import get_logger
 from shared.regions import regions
 from shared.reports.events import Status
@@ -34,33 +36,39 @@ from shared.sms.grammar import (
     StatusQuery,
     parse_sms,
 )
-from shared.sms.gsm7 import fit_one_sms, septet_length, to_gsm7
+from shared.sms.gsm7 import fit_one_sms, septet_length, shorten, to_gsm7
+from shared.values import Attachment
 
 log = get_logger(__name__)
 
-SHORT_FORMAT = "Format: NAMA WILAYAH isi laporan, mis. KUPANG jalan rusak."
+# The answers to 1708 are Bahasa Indonesia (GSM-7), from the catalogs like every other text.
+t = translator("id")
+SHORT_FORMAT = t("sms.short_format")
 STATUS_LABELS: dict[Status, str] = {
-    Status.SUBMITTED: "diterima, menunggu verifikasi",
-    Status.COMPLETION_REQUESTED: "perlu dilengkapi",
-    Status.VERIFIED: "terverifikasi, menunggu diteruskan",
-    Status.FORWARDED: "diteruskan",
-    Status.RETURNED: "sedang dialihkan ke instansi lain",
-    Status.FOLLOWED_UP: "sudah ditindaklanjuti",
-    Status.CLOSED: "selesai",
-    Status.REJECTED: "ditolak",
+    Status.SUBMITTED: t("sms.status.submitted"),
+    Status.COMPLETION_REQUESTED: t("sms.status.completion_requested"),
+    Status.VERIFIED: t("sms.status.verified"),
+    Status.FORWARDED: t("sms.status.forwarded"),
+    Status.RETURNED: t("sms.status.returned"),
+    Status.FOLLOWED_UP: t("sms.status.followed_up"),
+    Status.CLOSED: t("sms.status.closed"),
+    Status.REJECTED: t("sms.status.rejected"),
 }
 INVALID_REPLIES: dict[str, str] = {
     "empty": HELP_TEXT,
-    "too_long": "Pesan terlalu panjang. " + SHORT_FORMAT,
-    "missing_text": "Isi laporan kosong. " + SHORT_FORMAT,
-    "missing_tracking_id": "ID laporan belum ditulis. Cek: CEK ID. Balas: BALAS ID pesan.",
-    "bad_tracking_id": "ID laporan tidak valid, periksa lagi. Cek: CEK ID. Balas: BALAS ID pesan.",
-    "bad_poll_code": "Kode jajak pendapat tidak valid. Format: POLL KODE PILIHAN.",
-    "missing_choice": "Pilihan belum ditulis. Format: POLL KODE PILIHAN.",
+    "too_long": t("sms.invalid.too_long", short_format=SHORT_FORMAT),
+    "missing_text": t("sms.invalid.missing_text", short_format=SHORT_FORMAT),
+    "missing_tracking_id": t("sms.invalid.missing_tracking_id"),
+    "bad_tracking_id": t("sms.invalid.bad_tracking_id"),
+    "bad_poll_code": t("sms.invalid.bad_poll_code"),
+    "missing_choice": t("sms.invalid.missing_choice"),
 }
-BUSY = "Maaf, LAPOR! sedang sibuk. Laporan Anda belum tersimpan, silakan kirim ulang nanti."
-RATE_LIMITED = "Maaf, terlalu banyak pesan dari nomor/akun Anda. Silakan coba lagi dalam satu jam."
-REPORT_LIMITED = "Maaf, terlalu banyak permintaan untuk ID ini. Silakan coba lagi dalam satu jam."
+# `BALAS <ID>` with nothing after it: say what BALAS is for (not the report format).
+BALAS_HELP = t("sms.balas_help")
+HELD_BY_AGENCY = frozenset({Status.FORWARDED, Status.FOLLOWED_UP, Status.CLOSED})
+BUSY = t("sms.busy")
+RATE_LIMITED = t("sms.rate_limited")
+REPORT_LIMITED = t("sms.report_limited")
 
 
 @dataclass(frozen=True)
@@ -79,71 +87,71 @@ def receipt(
     region_code: str | None = None,
     alternatives: tuple[str, ...] = (),
 ) -> str:
-    text = f"LAPOR! Laporan diterima. ID: {tracking_id} Kode akses: {access_code}."
+    text = t("sms.receipt", tracking_id=tracking_id, access_code=access_code)
     if national:
         # No region keyword: the national desk takes it; say how to name a region next time.
-        return text + " Wilayah tak dikenal, ke pusat. " + SHORT_FORMAT
+        return text + " " + t("sms.receipt.national") + " " + SHORT_FORMAT
     if alternatives:
         # A bare name several regions share (MALANG): say which one was taken and how to name
         # the other; the verification desk corrects this report's region if it was the other.
         place = regions().get(region_code) if region_code else None
-        others = " atau ".join(alternatives)
-        return text + (
-            f" Wilayah: {place.name if place else region_code}. Bukan? Tulis {others} di awal SMS."
-        )
-    return text + f" Cek status: CEK {tracking_id}"
+        others = t("sms.or").join(alternatives)
+        name = place.name if place else region_code
+        return text + " " + t("sms.receipt.ambiguous", region=name, others=others)
+    return text + " " + t("sms.receipt.check", tracking_id=tracking_id)
 
 
 def status_text(info: StatusInfo, limit: int | None = None) -> str:
+    """`CEK <ID>` in one SMS: the status, the institution that holds the report and the day the
+    status last changed, then what the reporter can do. The latest answer is added only when it
+    fits whole (never cut mid-sentence: the notice with the answer carried it in full)."""
     label = STATUS_LABELS.get(info.status, info.status.value)
-    if info.agency_name and info.status in (Status.FORWARDED, Status.FOLLOWED_UP):
-        label += f" ({info.agency_name})"
-    head = to_gsm7(f"Laporan {info.tracking_id}: {label}.")
+    head = t("sms.status", tracking_id=info.tracking_id, label=label)
     tail = ""
     if info.status is Status.FOLLOWED_UP:
-        tail = f" Balas: BALAS {info.tracking_id} pesan"
+        tail = " " + t("sms.status.reply", tracking_id=info.tracking_id)
     elif info.status is Status.COMPLETION_REQUESTED:
-        tail = f" Lengkapi: BALAS {info.tracking_id} keterangan"
-    middle = ""
+        tail = " " + t("sms.status.complete", tracking_id=info.tracking_id)
+    when = f", {info.changed_on}" if info.changed_on else ""
+    budget = (limit or 10_000) - septet_length(to_gsm7(head + when + "." + tail))
+    agency = ""
+    if info.agency_name and info.status in HELD_BY_AGENCY:
+        name = to_gsm7(" ".join(info.agency_name.split()))
+        room = budget - len(" - ")
+        if room >= 12:
+            agency = " - " + (name if septet_length(name) <= room else shorten(name, room))
+    text = to_gsm7(head + agency + when + ".")
+    answer = ""
     if info.last_follow_up and info.status in (Status.FOLLOWED_UP, Status.CLOSED):
-        middle = " Tindak lanjut: " + " ".join(info.last_follow_up.split())
-        if limit is not None:
-            room = limit - septet_length(head) - septet_length(tail)
-            middle = fit_one_sms(middle, room) if room > 20 else ""
-    return head + middle + tail
+        answer = to_gsm7(" " + t("sms.status.answer", text=" ".join(info.last_follow_up.split())))
+        if limit is not None and septet_length(text + answer + tail) > limit:
+            answer = ""
+    return text + answer + to_gsm7(tail)
 
 
 def reply_text(kind: str, tracking_id: str, status: Status | None) -> str:
     if kind == "replied":
-        return f"Balasan Anda untuk laporan {tracking_id} sudah diterima. Terima kasih."
+        return t("sms.reply.replied", tracking_id=tracking_id)
     if kind == "amended":
-        return f"Keterangan tambahan untuk laporan {tracking_id} sudah diterima. Terima kasih."
+        return t("sms.reply.amended", tracking_id=tracking_id)
     if kind == "closed":
         label = STATUS_LABELS.get(status, "") if status else ""
-        return (
-            f"Laporan {tracking_id} tidak sedang menunggu balasan ({label}). Cek: CEK {tracking_id}"
-        )
-    return f"Laporan {tracking_id} tidak ditemukan. Periksa ID Anda."
+        return t("sms.reply.closed", tracking_id=tracking_id, label=label)
+    return t("sms.not_found", tracking_id=tracking_id)
 
 
 def escalation_text(tracking_id: str, outcome: EscalationOutcome) -> str:
     """The answer to `ESKALASI <ID>`; every text that names the Ombudsman says when."""
     office = outcome.office_name or "Ombudsman RI"
     if outcome.kind in ("escalated", "already"):
-        return f"Laporan {tracking_id} telah diteruskan ke {office}. Cek: CEK {tracking_id}"
+        return t("sms.escalation.done", tracking_id=tracking_id, office=office)
     if outcome.kind == "not_open" and outcome.opens_on is not None:
-        return (
-            f"Laporan {tracking_id} belum dapat diteruskan ke Ombudsman RI. Jika belum ada"
-            f" tanggapan akhir, kirim ESKALASI {tracking_id} mulai"
-            f" {outcome.opens_on.strftime('%d-%m-%Y')}."
-        )
+        opens_on = short_day(outcome.opens_on, "id")
+        return t("sms.escalation.not_open", tracking_id=tracking_id, opens_on=opens_on)
     if outcome.kind == "not_possible":
-        return (
-            f"Instansi sudah memberi tanggapan akhir untuk laporan {tracking_id}. Jika tidak"
-            f" puas, beri penilaian di halaman laporan. Cek: CEK {tracking_id}"
-        )
+        return t("sms.escalation.final_given", tracking_id=tracking_id)
     if outcome.kind == "finished":
-        return f"Laporan {tracking_id} sudah selesai atau ditolak. Cek: CEK {tracking_id}"
+        return t("sms.escalation.finished", tracking_id=tracking_id)
     return reply_text("not_found", tracking_id, None)
 
 
@@ -154,12 +162,14 @@ async def converse(
     message_id: str | None,
     cid: str,
     limit: int | None = None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> Answer:
     """Handle one message to 1708 (or its chat equivalent); returns what to answer.
 
-    `limit`: the answer must fit that many GSM-7 septets (one SMS: 160).
+    `limit`: the answer must fit that many GSM-7 septets (one SMS: 160). `attachments`: files
+    that came with a chat message (a WhatsApp photo), stored already.
     """
-    answer = await _converse(desk, sender, text, message_id, cid, limit)
+    answer = await _converse(desk, sender, text, message_id, cid, limit, attachments)
     CHANNEL_MESSAGES.labels(sender.channel.value, answer.outcome).inc()
     if limit is not None:
         return Answer(fit_one_sms(answer.text, limit), answer.outcome, answer.tracking_id)
@@ -173,12 +183,17 @@ async def _converse(
     message_id: str | None,
     cid: str,
     limit: int | None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> Answer:
     key = f"{sender.channel.value}:{message_id}" if message_id else None
     if not desk.limits.allow(sender, key):
         return Answer(RATE_LIMITED, "rate_limited")
     parsed = parse_sms(text, default_directory())
     match parsed:
+        case Invalid(code="missing_text", reason=reason) if reason.startswith("BALAS"):
+            words = text.split()
+            tracking_id = words[1].upper() if len(words) > 1 and len(words[1]) <= 12 else "ID"
+            return Answer(BALAS_HELP % {"tracking_id": tracking_id}, "invalid_missing_reply")
         case Invalid(code=code):
             return Answer(INVALID_REPLIES.get(code, HELP_TEXT), f"invalid_{code}")
         case StatusQuery(tracking_id=tracking_id):
@@ -194,7 +209,7 @@ async def _converse(
         case Reply(tracking_id=tracking_id, text=reply):
             if desk.lookups.hit(tracking_id) > 0:
                 return Answer(REPORT_LIMITED, "rate_limited_report")
-            outcome = await desk.reply(tracking_id, reply, sender, key, cid)
+            outcome = await desk.reply(tracking_id, reply, sender, key, cid, attachments)
             if outcome.kind != "not_found":
                 desk.lookups.refund(tracking_id)
             return Answer(
@@ -226,6 +241,7 @@ async def _converse(
                     message_id=message_id,
                     cid=cid,
                     region_code=region_code,
+                    attachments=attachments,
                 )
             except ValidationError as error:
                 fields = ",".join(str(e["loc"][0]) for e in error.errors() if e.get("loc"))

@@ -23,12 +23,13 @@ import html
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import make_msgid, parseaddr
+from email.utils import parseaddr
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -46,9 +47,21 @@ from services.intake.channels.common import (
     Sender,
     title_from,
 )
+from services.intake.channels.email_replies import (
+    header,
+    named_report,
+    single_line,
+    what_they_wrote,
+    without_access_code,
+)
+from services.intake.channels.email_replies import (
+    message_id as clean_message_id,
+)
 from services.intake.models import ReporterIn
 from shared.directory.model import default_directory
+from shared.i18n import translator
 from shared.logs import get_logger
+from shared.senders.mail_threads import reply_address, thread_message_id, thread_root
 from shared.sms.grammar import SmsGrammar
 from shared.store.port import StoreError
 from shared.values import Attachment, Channel
@@ -210,7 +223,7 @@ class MailIntake:
         if not isinstance(content, bytes):
             content = str(content).encode("utf-8", errors="replace")
         try:
-            return await self.receive(content, envelope.mail_from)
+            return await self.receive(content, envelope.mail_from, envelope.rcpt_tos)
         except Rejected as rejected:
             CHANNEL_MESSAGES.labels(Channel.EMAIL.value, rejected.outcome).inc()
             log.info("email_rejected", outcome=rejected.outcome)
@@ -225,15 +238,25 @@ class MailIntake:
             return "451 4.3.0 Temporary failure; please retry"
 
     # --- the mail ---------------------------------------------------------------------------
-    async def receive(self, content: bytes, mail_from: str | None) -> str:
+    async def receive(
+        self, content: bytes, mail_from: str | None, recipients: Sequence[str] = ()
+    ) -> str:
         message = BytesParser(policy=policy.default).parsebytes(content)
         assert isinstance(message, EmailMessage)
         if is_automatic(message, mail_from):
             CHANNEL_MESSAGES.labels(Channel.EMAIL.value, "automatic").inc()
+            log.info("email_automatic_dropped")
             return "250 2.0.0 OK (automatic mail: no report)"
-        name, address = parseaddr(str(message.get("From", "")))
+        # Decoded headers that hold a line break are never used: a From like that is refused
+        # for good (a 4xx would make the sending server retry it forever), a Message-ID ignored.
+        from_header = header(message, "From")
+        if from_header is None and "From" in message:
+            raise Rejected("550 5.1.7 From: not a usable address", "invalid_from")
+        name, address = parseaddr(from_header or "")
         address = address or (mail_from or "")
-        message_id = str(message.get("Message-ID", "")).strip()[:300] or None
+        if single_line(address) is None or "@" not in address:
+            raise Rejected("550 5.1.7 From: not a usable address", "invalid_from")
+        message_id = clean_message_id(message)
         key = "email:" + (message_id or hashlib.sha256(content).hexdigest())
         sender = Sender(Channel.EMAIL, address.strip().lower())
         if not self.desk.limits.allow(sender, key):
@@ -241,7 +264,11 @@ class MailIntake:
                 "451 4.7.1 Too many reports from this address; please try again later",
                 "rate_limited",
             )
-        subject = read_subject(str(message.get("Subject", "")), self.grammar)
+        answered = named_report(message, recipients)
+        if answered is not None:
+            # A reply to one of LAPOR's mails: the reporter's answer, never a new report.
+            return await self._answer(answered, message, sender, key)
+        subject = read_subject(header(message, "Subject") or "", self.grammar)
         body = body_text(message)
         if len(body) > BODY_MAX:
             raise Rejected(
@@ -292,13 +319,59 @@ class MailIntake:
             # Never the address the mail was sent to: that would let anyone pick our From.
             reply_from=self.desk.config.intake_email_from
             or f"lapor@{self.desk.config.intake_smtp_hostname}",
-            subject=str(message.get("Subject", "")),
+            subject=header(message, "Subject") or "",
             in_reply_to=message_id,
             tracking_id=created.tracking_id,
             access_code=created.access_code,
             refused=refused,
         )
         return f"250 2.0.0 OK report {created.tracking_id}"
+
+    async def _answer(
+        self, tracking_id: str, message: EmailMessage, sender: Sender, key: str
+    ) -> str:
+        """The reporter answers by mail: quoted text and signature off, the access code never
+        passed on; only from the reporter's own address (the same answer for anyone else as for
+        a report that does not exist)."""
+        refused = "550 5.7.1 Balasan hanya diterima dari alamat e-mail pelapor / Replies are"
+        refused += " accepted only from the reporter's own address"
+        state = await self.desk.state(tracking_id)
+        if state is None or not sender.matches(self.desk.reporter_contact(state)):
+            CHANNEL_MESSAGES.labels(Channel.EMAIL.value, "reply_not_reporter").inc()
+            log.info("email_reply_refused", reason="not the reporter's address or no report")
+            raise Rejected(refused, "reply_not_reporter")
+        text = without_access_code(
+            what_they_wrote(body_text(message)),
+            self.desk.intake.secret,
+            tracking_id,
+            state.access_code_hash,
+        )
+        attachments, _ = await self._attachments(message)
+        if not text and not attachments:
+            raise Rejected(
+                "550 5.6.0 Balasan kosong: tulis tanggapan Anda di atas kutipan / The reply is"
+                " empty: write above the quoted text",
+                "reply_empty",
+            )
+        outcome = await self.desk.reply(
+            tracking_id,
+            text or "(lampiran)",
+            sender,
+            key,
+            str(uuid.uuid4()),
+            attachments=attachments,
+        )
+        CHANNEL_MESSAGES.labels(Channel.EMAIL.value, f"reply_{outcome.kind}").inc()
+        log.info("email_reply", tracking_id=tracking_id, outcome=outcome.kind)
+        if outcome.kind in ("replied", "amended"):
+            return f"250 2.0.0 OK reply recorded on report {tracking_id}"
+        if outcome.kind == "closed":
+            raise Rejected(
+                f"550 5.7.1 Laporan {tracking_id} tidak sedang menunggu balasan / Report"
+                f" {tracking_id} is not waiting for a reply",
+                "reply_closed",
+            )
+        raise Rejected(refused, "reply_not_reporter")
 
     async def _attachments(self, message: EmailMessage) -> tuple[tuple[Attachment, ...], list[str]]:
         from services.intake.attachments import AttachmentRejected, display_name
@@ -312,8 +385,11 @@ class MailIntake:
             shown = display_name(name, part.get_content_type())
             if not isinstance(payload, bytes) or not payload:
                 continue
+            t = translator("id")
             if len(stored) >= self.max_attachments:
-                refused.append(f"{shown}: lebih dari {self.max_attachments} lampiran")
+                refused.append(
+                    t("error.attachment.count", max=self.max_attachments) + f" ({shown})"
+                )
                 continue
             try:
                 stored.append(
@@ -322,7 +398,7 @@ class MailIntake:
                     )
                 )
             except AttachmentRejected as error:
-                refused.append(f"{shown}: {str(error).removeprefix('attachments: ')}")
+                refused.append(t(error.key, field=shown, **error.values))
         return tuple(stored), refused
 
     # --- the reply ------------------------------------------------------------------------
@@ -345,9 +421,11 @@ class MailIntake:
     ) -> None:
         url = self.desk.ctx.settings.smtp_url
         if not url:
+            # Not silent: the reporter never gets the access code this way. `lapor up` says so
+            # at start when intake takes mail without a way to answer it.
             CHANNEL_REPLIES.labels(Channel.EMAIL.value, "skipped").inc()
-            log.info(
-                "email_reply_skipped", reason="LAPOR_SMTP_URL not set", tracking_id=tracking_id
+            log.warning(
+                "email_reply_not_sent", reason="LAPOR_SMTP_URL not set", tracking_id=tracking_id
             )
             return
         reply_key = self.desk.replies.key(Channel.EMAIL, key)
@@ -417,34 +495,39 @@ def reply_mail(
     mail = EmailMessage()
     mail["From"] = Address("LAPOR!", addr_spec=reply_from) if "@" in reply_from else reply_from
     mail["To"] = to
+    t = translator("id")
     clean_subject = " ".join(subject.split())[:150]
     mail["Subject"] = f"[LAPOR! {tracking_id}] " + (
-        f"Re: {clean_subject}" if clean_subject else "Laporan diterima"
+        f"Re: {clean_subject}" if clean_subject else t("mail.receipt.subject")
     )
-    mail["Message-ID"] = make_msgid(domain=reply_from.rpartition("@")[2] or None)
+    domain = reply_from.rpartition("@")[2] or "lapor.localhost"
+    # The report in the Message-ID, a reply address with its ID: an answer lands on the report.
+    mail["Message-ID"] = thread_message_id(tracking_id, uuid.uuid4().hex, domain)
+    if "@" in reply_from:
+        mail["Reply-To"] = Address("LAPOR!", addr_spec=reply_address(reply_from, tracking_id))
     mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: never answer this automatically
+    references = " ".join(x for x in (in_reply_to, thread_root(tracking_id, domain)) if x)
     if in_reply_to:
         mail["In-Reply-To"] = in_reply_to
-        mail["References"] = in_reply_to
-    lines = [
-        "Terima kasih, laporan Anda sudah kami terima.",
-        "",
-        f"ID laporan: {tracking_id}",
-        f"Kode akses: {access_code}",
-        "",
-        f"Lacak laporan Anda di {public_url.rstrip('/')} dengan ID laporan di atas; kode akses",
-        "diperlukan untuk melengkapi atau membalas. Simpan kode akses ini, jangan dibagikan.",
-        "Cek status lewat SMS: kirim CEK " + tracking_id + " ke 1708.",
-    ]
-    if refused:
-        lines += ["", "Lampiran berikut tidak dapat kami terima:"]
-        lines += [f"- {item}" for item in refused]
-    lines += [
-        "",
-        "--",
-        "Thank you, we have received your report.",
-        f"Tracking ID: {tracking_id} - access code: {access_code} (keep it private).",
-    ]
+    mail["References"] = references
+    link = f"{public_url.rstrip('/')}/laporan/{tracking_id}"
+    lines: list[str] = []
+    for language in ("id", "en"):  # Bahasa Indonesia first, then English
+        t = translator(language)
+        lines += [
+            t("mail.receipt.thanks"),
+            "",
+            t("mail.receipt.tracking_id", tracking_id=tracking_id),
+            t("mail.receipt.access_code", access_code=access_code),
+            "",
+            t("mail.receipt.track", url=link),
+            t("mail.receipt.reply"),
+            t("mail.receipt.sms", tracking_id=tracking_id),
+        ]
+        if refused and language == "id":
+            lines += ["", t("mail.receipt.refused")]
+            lines += [f"- {item}" for item in refused]
+        lines += ["", "--", ""] if language == "id" else []
     mail.set_content("\n".join(lines) + "\n")
     return mail
 
@@ -478,6 +561,11 @@ class MailServer:
             port=self.port,
         )
         log.info("smtp_listening", host=self.host, port=self.port)
+        if not self.handler.desk.ctx.settings.smtp_url:
+            log.warning(
+                "smtp_replies_disabled",
+                reason="LAPOR_SMTP_URL not set: mails become reports but nobody is answered",
+            )
 
     async def stop(self) -> None:
         if self._server is not None:

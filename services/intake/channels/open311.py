@@ -20,7 +20,7 @@ import json
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -31,10 +31,14 @@ from starlette.datastructures import FormData
 from services.intake.channels.common import CHANNEL_MESSAGES, title_from
 from services.intake.models import LocationIn, ReporterIn, ReportIn
 from shared.auth import InvalidToken, Role, verify_token
+from shared.calendar import deadline_end
 from shared.directory.model import Category, load_categories
 from shared.errors import InvalidInput
 from shared.http.common import correlation_id
 from shared.http.limits import client_address
+from shared.i18n import text as texts
+from shared.i18n.dates import day, zone_for
+from shared.i18n.labels import status_label
 from shared.logs import get_logger
 from shared.reports.events import Classification, Status
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -260,11 +264,25 @@ def iso(value: str | None) -> str | None:
     return moment.isoformat(timespec="seconds")
 
 
-def due_datetime(day: str | None) -> str | None:
-    """A follow-up due date as the end of that day in Jakarta time (WIB, +07:00)."""
+def due_datetime(day: str | None, region_code: str | None = None) -> str | None:
+    """A follow-up due date as the end of that day in the report's own zone (Kupang: WITA,
+    +08:00; Jayapura: WIT, +09:00; no region: WIB, +07:00), as the deadline is counted."""
     if not day:
         return None
-    return f"{day[:10]}T23:59:59+07:00"
+    return deadline_end(date.fromisoformat(day[:10]), zone_for(region_code)).isoformat(
+        timespec="seconds"
+    )
+
+
+def status_notes(row: Any) -> str:
+    """The status as a person reads it (Bahasa Indonesia): where the report is and until when,
+    the due day in the report's own zone."""
+    text = status_label(row["status"], "id")
+    if row["agency_name"]:
+        text += f": {row['agency_name']}"
+    if row["follow_up_due"] and row["status"] == "forwarded":
+        text += " (" + texts("id", "report.follow_up_due") + " " + day(row["follow_up_due"]) + ")"
+    return text
 
 
 def open_or_closed(status: str) -> str:
@@ -359,7 +377,7 @@ def request_of(row: Any, names: Mapping[str, str], reporter: bool = False) -> Se
     return ServiceRequestOut(
         service_request_id=row["tracking_id"],
         status=open_or_closed(status),
-        status_notes=f"LAPOR! status: {status}",
+        status_notes=status_notes(row),
         service_name=names.get(code) if code and full else None,
         service_code=code if full else None,
         description=body if full else "",
@@ -367,7 +385,7 @@ def request_of(row: Any, names: Mapping[str, str], reporter: bool = False) -> Se
         service_notice=None,
         requested_datetime=iso(row["submitted_at"]),
         updated_datetime=iso(row["updated_at"]),
-        expected_datetime=due_datetime(row["follow_up_due"]),
+        expected_datetime=due_datetime(row["follow_up_due"], row["region_code"]),
         address=row["address"] if full else None,
         address_id=None,
         zipcode=None,

@@ -39,13 +39,14 @@ from tenacity import (
     wait_exponential,
 )
 
+from services.intake.attachments import AttachmentRejected
 from services.intake.channels.common import CHANNEL_MESSAGES, CHANNEL_REPLIES, ChannelDesk, Sender
 from services.intake.channels.config import ChannelSettings
 from services.intake.channels.conversation import converse
 from services.intake.models import ErrorOut
 from shared.http.common import correlation_id
 from shared.logs import get_logger
-from shared.values import Channel
+from shared.values import Attachment, Channel
 
 log = get_logger(__name__)
 
@@ -68,6 +69,10 @@ def signature_ok(expected: str, received: str | None) -> bool:
 
 
 # --- incoming messages ------------------------------------------------------------------------
+MEDIA_TYPES = ("image", "document")
+MAX_MEDIA_BYTES = 20_000_000  # a photo as a phone sends it (stored scaled down)
+
+
 @dataclass(frozen=True)
 class Incoming:
     """One message from a citizen, and where to send the answer."""
@@ -78,6 +83,7 @@ class Incoming:
     text: str
     name: str | None = None
     account_id: str | None = None  # our side: phone_number_id, page id, IG account id
+    media_id: str | None = None  # WhatsApp: a photo or document sent with the message
 
 
 def _dicts(value: Any) -> Iterable[dict[str, Any]]:
@@ -108,8 +114,16 @@ def parse_whatsapp(payload: dict[str, Any]) -> list[Incoming]:
                 sender, message_id = _str(message.get("from")), _str(message.get("id"))
                 if sender is None or message_id is None:
                     continue
-                text = _obj(message.get("text"))
-                body = _str(text.get("body")) if message.get("type", "text") == "text" else None
+                kind = message.get("type", "text")
+                media_id = None
+                if kind == "text":
+                    body = _str(_obj(message.get("text")).get("body"))
+                elif kind in MEDIA_TYPES:
+                    # A photo (or a PDF) with a caption is a report with its file.
+                    media = _obj(message.get(kind))
+                    body, media_id = _str(media.get("caption")), _str(media.get("id"))
+                else:
+                    body = None
                 found.append(
                     Incoming(
                         Channel.WHATSAPP,
@@ -118,6 +132,7 @@ def parse_whatsapp(payload: dict[str, Any]) -> list[Incoming]:
                         body or "",
                         _str(names.get(sender)),
                         _str(metadata.get("phone_number_id")),
+                        media_id,
                     )
                 )
     return found
@@ -251,6 +266,39 @@ class SendApi:
             raise SendFailed(f"{type(error).__name__} {status or ''}".strip()) from error
         return True
 
+    async def media(self, message: Incoming) -> bytes | None:
+        """The file of a WhatsApp message (Cloud API: GET /{media-id} gives a short-lived URL,
+        fetched with the same token), at most MAX_MEDIA_BYTES; None when it cannot be had."""
+        token = self.config.whatsapp_access_token
+        if message.media_id is None or token is None:
+            return None
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+        base = self.config.meta_graph_url.rstrip("/")
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.config.channel_http_attempts),
+                wait=wait_exponential(multiplier=0.2, max=5),
+                retry=retry_if_exception(_retryable),
+                reraise=True,
+            ):
+                with attempt:
+                    found = await self.client.get(f"{base}/{message.media_id}", headers=headers)
+                    found.raise_for_status()
+                    url = _str(_obj(found.json()).get("url"))
+                    if url is None:
+                        return None
+                    data = bytearray()
+                    async with self.client.stream("GET", url, headers=headers) as response:
+                        response.raise_for_status()
+                        async for chunk in response.aiter_bytes():
+                            data += chunk
+                            if len(data) > MAX_MEDIA_BYTES:
+                                return None
+                    return bytes(data)
+        except (httpx.HTTPError, ValueError) as error:
+            log.warning("whatsapp_media_unavailable", error_type=type(error).__name__)
+        return None
+
     async def aclose(self) -> None:
         await self.client.aclose()
 
@@ -268,11 +316,28 @@ class Webhooks:
         cid = correlation_id(request)
         for message in messages:
             sender = Sender(message.channel, message.sender_id, message.name)
-            answer = await converse(self.desk, sender, message.text, message.message_id, cid)
+            files = await self.files(message)
+            answer = await converse(
+                self.desk, sender, message.text, message.message_id, cid, attachments=files
+            )
             if answer.tracking_id:
                 structlog.contextvars.bind_contextvars(tracking_id=answer.tracking_id)
             log.info("social_message", channel=message.channel.value, outcome=answer.outcome)
             background.add_task(self.answer, message, answer.text)
+
+    async def files(self, message: Incoming) -> tuple[Attachment, ...]:
+        """The photo or document sent with a message, checked and stored like any upload (a
+        file we do not take is left out: the report keeps its text)."""
+        if message.media_id is None:
+            return ()
+        data = await self.api.media(message)
+        if data is None:
+            return ()
+        try:
+            return await self.desk.intake.store_uploads([(data, None, None)])
+        except AttachmentRejected as refused:
+            log.info("whatsapp_media_refused", reason=refused.key)
+            return ()
 
     async def answer(self, message: Incoming, text: str) -> None:
         channel = message.channel.value

@@ -7,12 +7,12 @@ No `from __future__ import annotations`: FastAPI resolves the route signatures.
 
 import contextlib
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -20,24 +20,58 @@ import services.intake.regions as regions
 from services.intake.polls.models import AnswerIn, PollOut, normalize_code
 from services.intake.polls.ports import IntakePart
 from services.intake.polls.usecases import WEB_BASE, Document, Polls
+from services.intake.site import environment, static_files_version
+from shared.directory.model import default_directory
 from shared.http.common import correlation_id
 from shared.http.csrf import FIELD as CSRF_FIELD
 from shared.http.csrf import Csrf
 from shared.http.limits import client_address
 from shared.http.security import FILE_HEADERS, PUBLIC_PAGE_HEADERS
+from shared.i18n import Translator, translator
+from shared.i18n.jinja import language_of, page_context
 from shared.polls.events import MAX_COMMENT
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # intake's, poll_*.html
 
 
+@lru_cache(maxsize=1)
+def agency_names() -> dict[str, str]:
+    """Institutions by name (the names only decorate the page)."""
+    return {i.code: i.name for i in default_directory().institutions}
+
+
 def detail_text(error: HTTPException) -> str:
-    """An error's detail as one line for the page."""
+    """An error's detail as one line (the API's words)."""
     detail = error.detail
     if isinstance(detail, list) and detail and isinstance(detail[0], dict):
         return "; ".join(f"{d.get('field')}: {d.get('msg')}" for d in detail)
     if isinstance(detail, dict):
         return str(detail.get("msg", detail))
     return str(detail)
+
+
+def said(error: HTTPException, t: Translator) -> str:
+    """What went wrong, for the citizen on the poll page, in their language."""
+    text = detail_text(error)
+    if error.status_code == 503 and "not set up" in text:
+        return t("poll.error.codes_off")
+    if error.status_code == 502:
+        return t("poll.error.code_not_sent")
+    if error.status_code == 429:
+        return t("error.too_many")
+    if error.status_code == 409:
+        return t("poll.error.closed")
+    if error.status_code == 403 and "wrong" in text:
+        return t("poll.error.code_wrong")
+    if error.status_code == 403 and "too many" in text:
+        return t("poll.error.code_locked")
+    if error.status_code == 403:
+        return t("poll.error.code_expired")
+    if error.status_code == 400 and text.startswith(("identity", "code")):
+        return t("poll.error.identity")
+    if error.status_code == 404:
+        return t("error.not_found")
+    return t("poll.error.check")
 
 
 def file_response(document: Document) -> FileResponse:
@@ -52,13 +86,14 @@ def file_response(document: Document) -> FileResponse:
 
 def router(intake: IntakePart, polls: Polls) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment()
     csrf = Csrf(intake.secret, secure_cookies=intake.limits.secure_cookies)
+    # Which ways of sending the one-time code are set up: the page says so before anyone tries.
+    codes = {
+        "sms": polls.sender.sms is not None,
+        "email": polls.sender.email is not None,
+    }
+    codes["any"] = codes["sms"] or codes["email"]
 
     def address(request: Request) -> str:
         return client_address(request)
@@ -66,7 +101,15 @@ def router(intake: IntakePart, polls: Polls) -> APIRouter:
     def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         token = csrf.token(request)
         html = env.get_template(template).render(
-            csrf_token=token, base=WEB_BASE, region_name=regions.name_of, **context
+            **page_context(language_of(request)),
+            path=request.url.path,
+            static_version=static_files_version(),
+            csrf_token=token,
+            base=WEB_BASE,
+            region_name=regions.name_of,
+            agency_names=agency_names(),
+            codes=codes,
+            **context,
         )
         response = HTMLResponse(html, status_code=status)
         response.headers.update(PUBLIC_PAGE_HEADERS)
@@ -126,11 +169,13 @@ def router(intake: IntakePart, polls: Polls) -> APIRouter:
         try:
             sent = await polls.request_code(code, identity, "identity", address(request))
         except HTTPException as error:
-            return await page(request, code, error.status_code, error=detail_text(error), form=form)
+            t = translator(language_of(request))
+            return await page(request, code, error.status_code, error=said(error, t), form=form)
+        t = translator(language_of(request))
         return await page(
             request,
             code,
-            message=f"Kode dikirim ke {sent.sent_to}. Berlaku {sent.expires_in // 60} menit.",
+            message=t("poll.code_sent", to=sent.sent_to, minutes=sent.expires_in // 60),
             form={"identity": identity, "step": "answer"},
         )
 
@@ -157,7 +202,7 @@ def router(intake: IntakePart, polls: Polls) -> APIRouter:
                 request,
                 code,
                 400,
-                error="Periksa kode verifikasi (6 angka), nomor/e-mail dan jawaban Anda.",
+                error=translator(language_of(request))("poll.error.check"),
                 form={**form, "step": "answer"},
             )
         try:
@@ -167,7 +212,7 @@ def router(intake: IntakePart, polls: Polls) -> APIRouter:
                 request,
                 code,
                 error.status_code,
-                error=detail_text(error),
+                error=said(error, translator(language_of(request))),
                 form={**form, "step": "answer"},
             )
         return RedirectResponse(f"{WEB_BASE}/{code}/terima-kasih?hasil={result.outcome}", 303)

@@ -1,0 +1,101 @@
+"""The catalogs and the one way to say time, in a Jinja2 environment (pages and notices).
+
+`install(env)` adds filters that read the reader's language from the template context (`lang`):
+
+    {{ e.occurred_at|when(report.region_code) }}    5 Maret 2026, 14.05 WITA
+    {{ report.follow_up_due|day }}                   12 Maret 2026
+    {{ report.status|status_label }}                 Diteruskan ke instansi
+    {{ region_code|region_name }}                    Kota Kupang, Nusa Tenggara Timur
+
+and `page_context(lang)` the names every template uses: `t` (and `_`) for texts, `lang`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+
+from shared.i18n import dates, labels, normalize_language, translator
+
+
+def _lang(context: Context) -> str:
+    return normalize_language(context.get("lang"))
+
+
+def region_name(code: str | None) -> str:
+    """`Kota Kupang, Nusa Tenggara Timur` for 5371; the code itself when it is not known."""
+    if not code:
+        return ""
+    from shared.regions import regions  # lazily: the region list loads on first use
+
+    return regions().label(code)
+
+
+def install(env: Environment) -> Environment:
+    @pass_context
+    def when(context: Context, value: Any, region_code: str | None = None) -> str:
+        return dates.when(value, region_code, _lang(context))
+
+    @pass_context
+    def day(context: Context, value: Any) -> str:
+        return dates.day(value, _lang(context))
+
+    @pass_context
+    def short_day(context: Context, value: Any) -> str:
+        return dates.short_day(value, _lang(context))
+
+    def local_iso(value: Any, region_code: str | None = None) -> str:
+        return dates.local_iso(value, region_code) or ""
+
+    def labelled(label: Any) -> Any:
+        @pass_context
+        def say(context: Context, value: Any) -> str:
+            return str(label(str(value), _lang(context))) if value else ""
+
+        return say
+
+    env.filters.update(
+        when=when,
+        day=day,
+        short_day=short_day,
+        local_iso=local_iso,
+        zone_label=dates.zone_label,
+        region_name=region_name,
+        status_label=labelled(labels.status_label),
+        classification_label=labelled(labels.classification_label),
+        channel_label=labelled(labels.channel_label),
+        rejection_label=labelled(labels.rejection_label),
+        closing_label=labelled(labels.closing_label),
+        stage_label=labelled(labels.stage_label),
+        follow_up_kind_label=labelled(labels.follow_up_kind_label),
+        event_label=labelled(labels.event_label),
+    )
+    return env
+
+
+def page_context(language: str | None) -> dict[str, Any]:
+    lang = normalize_language(language)
+    t = translator(lang)
+    return {"t": t, "_": t, "lang": lang, "other_lang": "en" if lang == "id" else "id"}
+
+
+def language_of(
+    request: Any, cookie: str | None = "lapor_lang", *, accept_language: bool = False
+) -> str:
+    """The reader's language: `?lang=`, else the cookie a page set, else (for APIs that ask for
+    it) `Accept-Language`, else Indonesian. Pages ignore the browser's language on purpose: a
+    government site in Indonesia speaks Indonesian until the reader picks English."""
+    asked = request.query_params.get("lang")
+    if asked in ("id", "en"):
+        return str(asked)
+    if cookie:
+        remembered = request.cookies.get(cookie)
+        if remembered in ("id", "en"):
+            return str(remembered)
+    if not accept_language:
+        return "id"
+    accept = request.headers.get("accept-language", "")
+    first = accept.split(",", 1)[0].strip()
+    return normalize_language(first) if first else "id"

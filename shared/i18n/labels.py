@@ -1,0 +1,99 @@
+"""The names of domain values in every language: statuses, kinds, channels, reasons, events.
+
+Pages and notices build these keys at run time (`status.<value>`), which extraction cannot see;
+they are marked here once with `N_`, and `tests/unit/test_i18n.py` checks that every value of
+every enum below has its key. Say a value with `status_label("closed", "id")`.
+"""
+
+from __future__ import annotations
+
+from shared.i18n import N_, label_of
+
+STATUS = (
+    N_("status.submitted"),
+    N_("status.completion_requested"),
+    N_("status.verified"),
+    N_("status.forwarded"),
+    N_("status.returned"),
+    N_("status.followed_up"),
+    N_("status.closed"),
+    N_("status.rejected"),
+)
+CLASSIFICATION = (
+    N_("class.complaint"),
+    N_("class.aspiration"),
+    N_("class.information_request"),
+)
+CHANNEL = (
+    N_("channel.web"),
+    N_("channel.mobile"),
+    N_("channel.sms"),
+    N_("channel.email"),
+    N_("channel.whatsapp"),
+    N_("channel.twitter"),
+    N_("channel.facebook"),
+    N_("channel.instagram"),
+    N_("channel.open311"),
+    N_("channel.offline"),
+    N_("channel.messenger"),  # notify's channels beyond the report's
+    N_("channel.x"),
+)
+REJECTION = (
+    N_("rejection.duplicate"),
+    N_("rejection.spam"),
+    N_("rejection.not_public_service"),
+    N_("rejection.no_response_to_completion"),
+    N_("rejection.other"),
+)
+CLOSING = (
+    N_("closing.by_reporter"),
+    N_("closing.no_response"),
+    N_("closing.resolved"),
+    N_("closing.by_admin"),
+    N_("closing.incomplete"),
+)
+STAGE = (
+    N_("stage.verification"),
+    N_("stage.follow_up"),
+    N_("stage.resolution"),
+    N_("stage.reforward"),
+)
+FOLLOW_UP_KIND = (
+    N_("follow_up_kind.interim"),
+    N_("follow_up_kind.final"),
+    N_("follow_up_kind.question"),
+)
+EVENT = (
+    N_("event.ReportSubmitted"),
+    N_("event.ReportCompletionRequested"),
+    N_("event.ReportAmended"),
+    N_("event.ReportVerified"),
+    N_("event.ReportRejected"),
+    N_("event.ReportPostponed"),
+    N_("event.ReportReferred"),
+    N_("event.ProtectionChanged"),
+    N_("event.ForwardedToOPD"),
+    N_("event.ReportReturned"),
+    N_("event.ReportTransferred"),
+    N_("event.ReportDelegated"),
+    N_("event.FollowUpPosted"),
+    N_("event.ReporterReplied"),
+    N_("event.AdministratorReplied"),
+    N_("event.PublicTextSet"),
+    N_("event.ReportClosed"),
+    N_("event.ReportRated"),
+    N_("event.ReportReopened"),
+    N_("event.CompletionReminded"),
+    N_("event.SlaDueSoon"),
+    N_("event.SlaBreached"),
+    N_("event.EscalatedToOmbudsman"),
+)
+
+status_label = label_of("status")
+classification_label = label_of("class")
+channel_label = label_of("channel")
+rejection_label = label_of("rejection")
+closing_label = label_of("closing")
+stage_label = label_of("stage")
+follow_up_kind_label = label_of("follow_up_kind")
+event_label = label_of("event")
