@@ -7,16 +7,13 @@ start-up for a page few people open) and kept.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
 
+from services.routing.pages import page
 from shared.settings import Settings
-
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
 
 def asyncapi_router(settings: Settings) -> APIRouter:
@@ -45,7 +42,7 @@ def asyncapi_router(settings: Settings) -> APIRouter:
             }
             for name in event_types(doc)
         ]
-        return templates.TemplateResponse(
+        answer = page(
             request,
             "asyncapi.html",
             {
@@ -56,5 +53,7 @@ def asyncapi_router(settings: Settings) -> APIRouter:
                 "headers": next(iter(messages.values()))["headers"]["properties"],
             },
         )
+        assert isinstance(answer, HTMLResponse)
+        return answer
 
     return router
