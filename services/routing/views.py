@@ -13,23 +13,8 @@ from functools import lru_cache
 
 from services.routing.decisions import usable_region
 from shared.calendar import WorkingDayCalendar
-from shared.reports.events import (
-    FollowUpKind,
-    FollowUpPosted,
-    ForwardedToOPD,
-    ProtectionChanged,
-    ReportClosed,
-    ReportDelegated,
-    ReporterReplied,
-    ReportReferred,
-    ReportRejected,
-    ReportReopened,
-    ReportReturned,
-    ReportSubmitted,
-    ReportTransferred,
-    ReportVerified,
-    Status,
-)
+from shared.reports import events
+from shared.reports.events import FollowUpKind, Status
 from shared.reports.policy import policy_for
 from shared.runtime.projection import ViewReader
 from shared.store.port import RecordedEvent
@@ -176,7 +161,7 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
     )
     payload = event.payload()
     match payload:
-        case ReportSubmitted():
+        case events.ReportSubmitted():
             loc = payload.location
             conn.execute(
                 "INSERT OR IGNORE INTO reports (tracking_id, status, classification, title, body,"
@@ -200,7 +185,7 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                     at,
                 ),
             )
-        case ReportVerified():
+        case events.ReportVerified():
             _set(
                 conn,
                 tracking_id,
@@ -215,11 +200,11 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
             if payload.location is not None:
                 loc = payload.location
                 _set(conn, tracking_id, at, lat=loc.lat, lon=loc.lon, address=loc.address)
-        case ReportRejected():
+        case events.ReportRejected():
             _set(conn, tracking_id, at, status=Status.REJECTED.value)
-        case ReportReferred():
+        case events.ReportReferred():
             _set(conn, tracking_id, at, region_code=payload.to_region)
-        case ProtectionChanged():
+        case events.ProtectionChanged():
             _set(
                 conn,
                 tracking_id,
@@ -227,7 +212,7 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 anonymous=int(payload.anonymous),
                 confidential=int(payload.confidential),
             )
-        case ForwardedToOPD():
+        case events.ForwardedToOPD():
             _set(
                 conn,
                 tracking_id,
@@ -240,19 +225,30 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 forwarded_at=at,
                 followed_up=0,
             )
-        case ReportDelegated():
+        case events.ReportDelegated() | events.ReportTransferred():
             _handed_on(conn, event, tracking_id, payload.from_agency, payload.to_agency)
+            # A delegation keeps the institution's deadline; a transfer starts a new one.
+            handed: dict[str, object] = (
+                {"delegated_from": payload.from_agency}
+                if isinstance(payload, events.ReportDelegated)
+                else {
+                    "routed_by": "transfer",
+                    "follow_up_due": payload.follow_up_due.isoformat(),
+                    "forwarded_at": at,
+                    "followed_up": 0,
+                }
+            )
             _set(
                 conn,
                 tracking_id,
                 at,
                 agency_code=payload.to_agency,
                 agency_name=payload.to_agency_name,
-                delegated_from=payload.from_agency,
+                **handed,
             )
-        case ReporterReplied():
+        case events.ReporterReplied():
             _set(conn, tracking_id, at, answered_since_follow_up=1)
-        case ReportReturned():
+        case events.ReportReturned():
             _handed_on(conn, event, tracking_id, payload.agency_code, None)
             row = conn.execute(
                 "SELECT returned_by FROM reports WHERE tracking_id = ?", (tracking_id,)
@@ -272,20 +268,7 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 return_note=payload.note,
                 suggested_agency=payload.suggested_agency,
             )
-        case ReportTransferred():
-            _handed_on(conn, event, tracking_id, payload.from_agency, payload.to_agency)
-            _set(
-                conn,
-                tracking_id,
-                at,
-                agency_code=payload.to_agency,
-                agency_name=payload.to_agency_name,
-                routed_by="transfer",
-                follow_up_due=payload.follow_up_due.isoformat(),
-                forwarded_at=at,
-                followed_up=0,
-            )
-        case FollowUpPosted():
+        case events.FollowUpPosted():
             # A question answers nothing: the first follow-up is still due after one.
             answered = int(payload.kind is not FollowUpKind.QUESTION)
             conn.execute(
@@ -295,9 +278,9 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 " WHERE tracking_id = ?",
                 (Status.FOLLOWED_UP.value, answered, at, payload.kind.value, at, tracking_id),
             )
-        case ReportClosed():
+        case events.ReportClosed():
             _set(conn, tracking_id, at, status=Status.CLOSED.value)
-        case ReportReopened():
+        case events.ReportReopened():
             row = conn.execute(
                 "SELECT agency_code, region_code FROM reports WHERE tracking_id = ?",
                 (tracking_id,),
