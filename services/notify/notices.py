@@ -416,25 +416,16 @@ class _Planner:
                     )
             case events.ReportVerified():
                 self.reporter("verified")
-            case events.ForwardedToOPD():
+            case events.ForwardedToOPD() | events.ReportTransferred():
+                # A transfer reaches its new institution as a forwarding does (with its note).
+                if isinstance(payload, events.ForwardedToOPD):
+                    agency, name, note = payload.agency_code, payload.agency_name, None
+                else:
+                    agency, name, note = payload.to_agency, payload.to_agency_name, payload.note
                 due = payload.follow_up_due.isoformat()
-                self.reporter("forwarded", agency_name=payload.agency_name, follow_up_due=due)
+                self.reporter("forwarded", agency_name=name, follow_up_due=due)
                 self.officers(
-                    payload.agency_code,
-                    "officer_forwarded",
-                    follow_up_due=due,
-                    delegated_by=None,
-                    note=None,
-                )
-            case events.ReportTransferred():
-                due = payload.follow_up_due.isoformat()
-                self.reporter("forwarded", agency_name=payload.to_agency_name, follow_up_due=due)
-                self.officers(
-                    payload.to_agency,
-                    "officer_forwarded",
-                    follow_up_due=due,
-                    delegated_by=None,
-                    note=payload.note,
+                    agency, "officer_forwarded", follow_up_due=due, delegated_by=None, note=note
                 )
             case events.ReportDelegated():
                 by = self.staff.name_of(payload.from_agency) or payload.from_agency
