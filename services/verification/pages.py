@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
@@ -54,8 +53,7 @@ from shared.http.common import correlation_id
 from shared.http.csrf import Csrf
 from shared.http.security import STAFF_PAGE_HEADERS
 from shared.i18n import N_, translator
-from shared.i18n.jinja import install as install_i18n
-from shared.i18n.jinja import language_of, page_context
+from shared.i18n.jinja import language_of, page_context, page_environment
 from shared.reports.commands import Command, ReplyAsAdministrator, SetPublicText
 from shared.reports.events import Classification, RejectionReason, Status
 from shared.reports.lifecycle import ReportNotFound
@@ -84,14 +82,7 @@ LANGUAGE_PICKED: ContextVar[bool] = ContextVar("console_language_picked", defaul
 # After these, the report leaves the queue: go back to the queue for the next one.
 BACK_TO_QUEUE = {"verify", "reject", "not-our-authority", "forward"}
 
-_env = install_i18n(
-    Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-)
+_env = page_environment(TEMPLATES)
 
 
 def t(key: str, **values: Any) -> str:
