@@ -408,12 +408,7 @@ class _Planner:
                         "admin_attention", what="amended", stage=None, due=None, note=None
                     )
                 else:
-                    self.officers(
-                        facts.agency_code,
-                        "officer_reporter_answered",
-                        answered_question=facts.last_follow_up_kind is FollowUpKind.QUESTION,
-                        amended=True,
-                    )
+                    self._reporter_answered(amended=True)
             case events.ReportVerified():
                 self.reporter("verified")
             case events.ForwardedToOPD() | events.ReportTransferred():
@@ -463,12 +458,7 @@ class _Planner:
                         closes_on=iso(dates.auto_close_on) if final else None,
                     )
             case events.ReporterReplied():
-                self.officers(
-                    facts.agency_code,
-                    "officer_reporter_answered",
-                    answered_question=facts.last_follow_up_kind is FollowUpKind.QUESTION,
-                    amended=False,
-                )
+                self._reporter_answered(amended=False)
             case events.AdministratorReplied():
                 self.reporter("administrator_replied", text=payload.text)
             case events.ReportClosed():
@@ -518,6 +508,15 @@ class _Planner:
             case _:
                 pass
         return self.notices
+
+    def _reporter_answered(self, *, amended: bool) -> None:
+        """The institution hears that the reporter answered (perhaps its question)."""
+        self.officers(
+            self.facts.agency_code,
+            "officer_reporter_answered",
+            answered_question=self.facts.last_follow_up_kind is FollowUpKind.QUESTION,
+            amended=amended,
+        )
 
     def _breached(self, payload: events.SlaBreached) -> None:
         facts, due = self.facts, payload.due.isoformat()
