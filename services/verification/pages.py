@@ -19,9 +19,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from services.verification.actions import ActionIn, command_for
 from services.verification.models import (
     MAX_BULK,
     AdminReplyIn,
@@ -35,15 +36,12 @@ from services.verification.models import (
     RequestCompletionIn,
     VerifyIn,
 )
-from services.verification.process import refer_command
 from services.verification.usecases import (
     Conflict,
     Desk,
     Forbidden,
     Invalid,
     Outcome,
-    protection_command,
-    verify_command,
 )
 from services.verification.views import QueueFilter
 from shared.auth import InvalidToken, Principal, Role, verify_token
@@ -54,7 +52,7 @@ from shared.http.csrf import Csrf
 from shared.http.security import STAFF_PAGE_HEADERS
 from shared.i18n import N_, translator
 from shared.i18n.jinja import language_of, page_context, page_environment
-from shared.reports.commands import Command, ReplyAsAdministrator, SetPublicText
+from shared.reports.commands import Command
 from shared.reports.events import Classification, RejectionReason, Status
 from shared.reports.lifecycle import ReportNotFound
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -81,6 +79,15 @@ LANGUAGE: ContextVar[str] = ContextVar("console_language", default="id")
 LANGUAGE_PICKED: ContextVar[bool] = ContextVar("console_language_picked", default=False)
 # After these, the report leaves the queue: go back to the queue for the next one.
 BACK_TO_QUEUE = {"verify", "reject", "not-our-authority", "forward"}
+# The actions whose form holds the request's fields as they are: the model and the fields.
+FORM_FIELDS: dict[str, tuple[type[ActionIn], tuple[str, ...]]] = {
+    "request-completion": (RequestCompletionIn, ("note",)),
+    "postpone": (PostponeIn, ("until", "note")),
+    "not-our-authority": (NotOurAuthorityIn, ("to_region", "note")),
+    "forward": (ForwardIn, ("agency_code", "note")),
+    "reply": (AdminReplyIn, ("text",)),
+    "public-text": (PublicTextIn, ("title", "body", "note")),
+}
 
 _env = page_environment(TEMPLATES)
 
@@ -400,7 +407,10 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
     async def command_from(
         action: str, form: Mapping[str, Any], tracking_id: str, principal: Principal
     ) -> Command:
-        model: type[BaseModel]
+        return await command_for(desk, principal, tracking_id, request_of(action, form))
+
+    def request_of(action: str, form: Mapping[str, Any]) -> ActionIn:
+        """The form of an action as the API's request model (its checks, its errors)."""
         if action == "verify":
             data = form_fields(
                 form, ("classification", "category", "region_code", "agency_code")
@@ -408,10 +418,15 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             location = form_fields(form, ("lat", "lon", "address"))
             if location:
                 data["location"] = location
-            return verify_command(VerifyIn.model_validate(data))
-        if action == "request-completion":
-            body = RequestCompletionIn.model_validate(form_fields(form, ("note",)))
-            return await desk.completion_command(tracking_id, body.note)
+            return VerifyIn.model_validate(data)
+        if action == "protection":
+            return ProtectionIn.model_validate(
+                {
+                    "anonymous": form.get("anonymous") == "on",
+                    "confidential": form.get("confidential") == "on",
+                }
+                | form_fields(form, ("note",))
+            )
         if action == "reject":
             rejection = RejectIn.model_validate(
                 form_fields(form, ("reason", "note", "duplicate_of"))
@@ -421,36 +436,11 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 if normal is None:
                     raise Invalid("duplicate_of", "not a valid tracking ID")
                 rejection = rejection.model_copy(update={"duplicate_of": normal})
-            return await desk.reject_command(
-                rejection.reason, rejection.note, rejection.duplicate_of, tracking_id
-            )
-        if action == "postpone":
-            postpone = PostponeIn.model_validate(form_fields(form, ("until", "note")))
-            return await desk.postpone_command(tracking_id, postpone.until, postpone.note)
-        if action == "not-our-authority":
-            refer = NotOurAuthorityIn.model_validate(form_fields(form, ("to_region", "note")))
-            return refer_command(principal, refer.to_region, refer.note)
-        if action == "forward":
-            forward = ForwardIn.model_validate(form_fields(form, ("agency_code", "note")))
-            return await desk.forward_command(tracking_id, forward.agency_code)
-        if action == "reply":
-            reply = AdminReplyIn.model_validate(form_fields(form, ("text",)))
-            return ReplyAsAdministrator(text=reply.text)
-        if action == "public-text":
-            text = PublicTextIn.model_validate(form_fields(form, ("title", "body", "note")))
-            return SetPublicText(title=text.title, body=text.body, note=text.note)
-        if action == "protection":
-            model = ProtectionIn
-            protect = model.model_validate(
-                {
-                    "anonymous": form.get("anonymous") == "on",
-                    "confidential": form.get("confidential") == "on",
-                }
-                | form_fields(form, ("note",))
-            )
-            assert isinstance(protect, ProtectionIn)
-            return protection_command(protect)
-        raise Invalid("action", f"unknown action {action!r}")
+            return rejection
+        if action not in FORM_FIELDS:
+            raise Invalid("action", f"unknown action {action!r}")
+        model, fields = FORM_FIELDS[action]
+        return model.model_validate(form_fields(form, fields))
 
     @r.post("/reports/{tracking_id}/{action}", response_class=HTMLResponse)
     async def act(request: Request, tracking_id: str, action: str) -> Response:
