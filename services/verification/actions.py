@@ -8,32 +8,22 @@ from the model alone.
 
 from __future__ import annotations
 
-from services.verification.models import (
-    AdminReplyIn,
-    ForwardIn,
-    NotOurAuthorityIn,
-    PostponeIn,
-    ProtectionIn,
-    PublicTextIn,
-    RejectIn,
-    RequestCompletionIn,
-    VerifyIn,
-)
+from services.verification import models
 from services.verification.process import refer_command
 from services.verification.usecases import Desk, protection_command, verify_command
 from shared.auth import Principal
 from shared.reports.commands import Command, ReplyAsAdministrator, SetPublicText
 
 ActionIn = (
-    VerifyIn
-    | RequestCompletionIn
-    | RejectIn
-    | PostponeIn
-    | NotOurAuthorityIn
-    | ForwardIn
-    | AdminReplyIn
-    | PublicTextIn
-    | ProtectionIn
+    models.VerifyIn
+    | models.RequestCompletionIn
+    | models.RejectIn
+    | models.PostponeIn
+    | models.NotOurAuthorityIn
+    | models.ForwardIn
+    | models.AdminReplyIn
+    | models.PublicTextIn
+    | models.ProtectionIn
 )
 
 
@@ -42,21 +32,21 @@ async def command_for(
 ) -> Command:
     """The command an administrator's request asks for (the desk adds the process's dates)."""
     match body:
-        case VerifyIn():
+        case models.VerifyIn():
             return verify_command(body)
-        case RequestCompletionIn():
+        case models.RequestCompletionIn():
             return await desk.completion_command(tracking_id, body.note)
-        case RejectIn():
+        case models.RejectIn():
             return await desk.reject_command(body.reason, body.note, body.duplicate_of, tracking_id)
-        case PostponeIn():
+        case models.PostponeIn():
             return await desk.postpone_command(tracking_id, body.until, body.note)
-        case NotOurAuthorityIn():
+        case models.NotOurAuthorityIn():
             return refer_command(principal, body.to_region, body.note)
-        case ForwardIn():
+        case models.ForwardIn():
             return await desk.forward_command(tracking_id, body.agency_code)
-        case AdminReplyIn():
+        case models.AdminReplyIn():
             return ReplyAsAdministrator(text=body.text)
-        case PublicTextIn():
+        case models.PublicTextIn():
             return SetPublicText(title=body.title, body=body.body, note=body.note)
-        case ProtectionIn():
+        case models.ProtectionIn():
             return protection_command(body)

@@ -22,20 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from services.verification import models
 from services.verification.actions import ActionIn, command_for
-from services.verification.models import (
-    MAX_BULK,
-    AdminReplyIn,
-    ConflictDetail,
-    ForwardIn,
-    NotOurAuthorityIn,
-    PostponeIn,
-    ProtectionIn,
-    PublicTextIn,
-    RejectIn,
-    RequestCompletionIn,
-    VerifyIn,
-)
 from services.verification.usecases import (
     Conflict,
     Desk,
@@ -81,12 +69,12 @@ LANGUAGE_PICKED: ContextVar[bool] = ContextVar("console_language_picked", defaul
 BACK_TO_QUEUE = {"verify", "reject", "not-our-authority", "forward"}
 # The actions whose form holds the request's fields as they are: the model and the fields.
 FORM_FIELDS: dict[str, tuple[type[ActionIn], tuple[str, ...]]] = {
-    "request-completion": (RequestCompletionIn, ("note",)),
-    "postpone": (PostponeIn, ("until", "note")),
-    "not-our-authority": (NotOurAuthorityIn, ("to_region", "note")),
-    "forward": (ForwardIn, ("agency_code", "note")),
-    "reply": (AdminReplyIn, ("text",)),
-    "public-text": (PublicTextIn, ("title", "body", "note")),
+    "request-completion": (models.RequestCompletionIn, ("note",)),
+    "postpone": (models.PostponeIn, ("until", "note")),
+    "not-our-authority": (models.NotOurAuthorityIn, ("to_region", "note")),
+    "forward": (models.ForwardIn, ("agency_code", "note")),
+    "reply": (models.AdminReplyIn, ("text",)),
+    "public-text": (models.PublicTextIn, ("title", "body", "note")),
 }
 
 _env = page_environment(TEMPLATES)
@@ -338,7 +326,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         status_code: int = 200,
         message: str | None = None,
         error: str | None = None,
-        conflict: ConflictDetail | None = None,
+        conflict: models.ConflictDetail | None = None,
     ) -> Response:
         try:
             report = await desk.detail(principal, tracking_id)
@@ -418,9 +406,9 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             location = form_fields(form, ("lat", "lon", "address"))
             if location:
                 data["location"] = location
-            return VerifyIn.model_validate(data)
+            return models.VerifyIn.model_validate(data)
         if action == "protection":
-            return ProtectionIn.model_validate(
+            return models.ProtectionIn.model_validate(
                 {
                     "anonymous": form.get("anonymous") == "on",
                     "confidential": form.get("confidential") == "on",
@@ -428,7 +416,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 | form_fields(form, ("note",))
             )
         if action == "reject":
-            rejection = RejectIn.model_validate(
+            rejection = models.RejectIn.model_validate(
                 form_fields(form, ("reason", "note", "duplicate_of"))
             )
             if rejection.duplicate_of:
@@ -515,7 +503,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         key = form.get("idem")
         try:
             done = await desk.bulk_verify(
-                ids[:MAX_BULK],
+                ids[: models.MAX_BULK],
                 principal,
                 correlation_id(request),
                 key if isinstance(key, str) and key else None,
