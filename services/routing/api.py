@@ -12,30 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 
-from services.routing.models import (
-    AGENCY_CODE,
-    AgencyChanged,
-    AgencyDetail,
-    AgencyOut,
-    DelegateIn,
-    DelegateOut,
-    ErrorOut,
-    FollowUpIn,
-    FollowUpOut,
-    ForwardIn,
-    ForwardOut,
-    HandedOnItem,
-    InboxDetail,
-    InboxItem,
-    ReturnedItem,
-    ReturnIn,
-    ReturnOut,
-    RoutingRuleChanged,
-    RoutingRuleOut,
-    RoutingRuleRemoved,
-    TransferIn,
-    TransferOut,
-)
+from services.routing import models
 from services.routing.usecases import Caller, DirectoryDesk, NotInInbox, RoutingDesk
 from shared.auth import Principal, Role
 from shared.directory.model import (
@@ -53,7 +30,7 @@ from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The error answers of a route, for the OpenAPI document: all are `{"detail": …}`."""
-    return {code: {"model": ErrorOut} for code in codes}
+    return {code: {"model": models.ErrorOut} for code in codes}
 
 
 def tracking_id_param(tracking_id: Annotated[str, Path(max_length=40)]) -> str:
@@ -67,7 +44,7 @@ def tracking_id_param(tracking_id: Annotated[str, Path(max_length=40)]) -> str:
 
 TrackingId = Annotated[str, Depends(tracking_id_param)]
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
-AgencyCode = Annotated[str, Path(pattern=AGENCY_CODE, max_length=64)]
+AgencyCode = Annotated[str, Path(pattern=models.AGENCY_CODE, max_length=64)]
 
 _PROBLEM_FIELDS = (
     ("parent", "parent"),
@@ -131,14 +108,14 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     async def agencies(
         level: Annotated[str | None, Query(max_length=16)] = None,
         region: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
-        parent: Annotated[str | None, Query(pattern=AGENCY_CODE, max_length=64)] = None,
+        parent: Annotated[str | None, Query(pattern=models.AGENCY_CODE, max_length=64)] = None,
         q: Annotated[str | None, Query(max_length=100)] = None,
-    ) -> list[AgencyOut]:
+    ) -> list[models.AgencyOut]:
         """The institutions that receive reports: `[{code, name, level, region_code, parent}]`."""
         return await directory.agencies(level=level, region=region, parent=parent, q=q)
 
     @router.get("/agencies/{code}", tags=["directory"], responses=_errors(404))
-    async def agency(code: AgencyCode) -> AgencyDetail:
+    async def agency(code: AgencyCode) -> models.AgencyDetail:
         try:
             return await directory.agency(code)
         except UnknownAgency as error:
@@ -152,7 +129,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         request: Request,
         principal: Annotated[Principal, Depends(require_admin)],
         idempotency_key: IdempotencyKey = None,
-    ) -> AgencyChanged:
+    ) -> models.AgencyChanged:
         """Add an institution (admin): a DirectoryChanged event on the `directory` stream."""
         with directory_refusals():
             return await directory.add(
@@ -166,7 +143,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         request: Request,
         principal: Annotated[Principal, Depends(require_admin)],
         idempotency_key: IdempotencyKey = None,
-    ) -> AgencyChanged:
+    ) -> models.AgencyChanged:
         """Replace an institution's entry (admin): name, parent, keywords, categories, officers."""
         if body.code != code:
             raise field_error(400, "body", "code", f"must be {code} (the path)")
@@ -178,7 +155,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
             raise unknown_institution(code) from error
 
     @router.get("/routing-rules", tags=["directory"])
-    async def routing_rules() -> list[RoutingRuleOut]:
+    async def routing_rules() -> list[models.RoutingRuleOut]:
         """Region (prefix) and category → institution; the most specific rule wins."""
         return await directory.rules()
 
@@ -188,7 +165,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         request: Request,
         principal: Annotated[Principal, Depends(require_admin)],
         idempotency_key: IdempotencyKey = None,
-    ) -> RoutingRuleChanged:
+    ) -> models.RoutingRuleChanged:
         """Add or replace the rule for (region_prefix, category) (admin)."""
         with directory_refusals():
             return await directory.set_rule(
@@ -201,7 +178,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         principal: Annotated[Principal, Depends(require_admin)],
         region_prefix: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> RoutingRuleRemoved:
+    ) -> models.RoutingRuleRemoved:
         """Remove the rule for (region_prefix, category) (admin)."""
         if region_prefix is not None:
             try:
@@ -222,7 +199,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         q: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    ) -> list[InboxItem]:
+    ) -> list[models.InboxItem]:
         """Reports now with your institution (confidential ones included), soonest due first.
 
         `time_left` counts to the end of the first follow-up's due day in the report's region;
@@ -242,7 +219,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         tracking_id: TrackingId,
         agency: Annotated[str, Depends(agency_of)],
         reader: Annotated[Principal, Depends(require_agency)],  # security hook (issue 12)
-    ) -> InboxDetail:
+    ) -> models.InboxDetail:
         """One report in your inbox with its history; 404 if it is not with your institution."""
         try:
             return await desk.inbox_item(agency, tracking_id, reader=reader)
@@ -259,11 +236,11 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     )
     async def follow_up(
         tracking_id: TrackingId,
-        body: FollowUpIn,
+        body: models.FollowUpIn,
         request: Request,
         agency: Annotated[str, Depends(agency_of)],
         idempotency_key: IdempotencyKey = None,
-    ) -> FollowUpOut:
+    ) -> models.FollowUpOut:
         """Post a follow-up: `interim` (work in progress: meets the first-response deadline),
         `final` (done: starts the 10 working days to closing) or `question` (to the reporter:
         meets nothing; the inbox flags the report when the reporter answers)."""
@@ -273,11 +250,11 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     @router.post("/reports/{tracking_id}/return", tags=["agency desk"], responses=desk_errors)
     async def return_report(
         tracking_id: TrackingId,
-        body: ReturnIn,
+        body: models.ReturnIn,
         request: Request,
         agency: Annotated[str, Depends(agency_of)],
         idempotency_key: IdempotencyKey = None,
-    ) -> ReturnOut:
+    ) -> models.ReturnOut:
         """Not ours: back to the admins with a reason; LAPOR suggests the next candidate."""
         caller = agency_caller(request, agency, idempotency_key)
         return await desk.return_report(agency, tracking_id, body, caller)
@@ -285,11 +262,11 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     @router.post("/reports/{tracking_id}/transfer", tags=["agency desk"], responses=desk_errors)
     async def transfer(
         tracking_id: TrackingId,
-        body: TransferIn,
+        body: models.TransferIn,
         request: Request,
         agency: Annotated[str, Depends(agency_of)],
         idempotency_key: IdempotencyKey = None,
-    ) -> TransferOut:
+    ) -> models.TransferOut:
         """Hand the report to an institution under the same parent (a sibling OPD: a new
         follow-up deadline), or to one of your own units (a delegation: the same deadline)."""
         caller = agency_caller(request, agency, idempotency_key)
@@ -298,11 +275,11 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     @router.post("/reports/{tracking_id}/delegate", tags=["agency desk"], responses=desk_errors)
     async def delegate(
         tracking_id: TrackingId,
-        body: DelegateIn,
+        body: models.DelegateIn,
         request: Request,
         agency: Annotated[str, Depends(agency_of)],
         idempotency_key: IdempotencyKey = None,
-    ) -> DelegateOut:
+    ) -> models.DelegateOut:
         """Hand the report to one of your own units in the directory (a city's desk to its OPD,
         a Dinkes to its Puskesmas). The unit answers under the same follow-up deadline; the
         report stays in your desk as handed on (`GET /api/v1/handed-on`)."""
@@ -314,7 +291,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         agency: Annotated[str, Depends(agency_of)],
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    ) -> list[HandedOnItem]:
+    ) -> list[models.HandedOnItem]:
         """Reports that left your institution (delegated to a unit, transferred, returned to
         the admins), newest first, with their status and the institution holding them now."""
         return await desk.handed_on(agency, limit, offset)
@@ -323,11 +300,11 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     @router.post("/reports/{tracking_id}/forward", tags=["admin"], responses=desk_errors)
     async def forward(
         tracking_id: TrackingId,
-        body: ForwardIn,
+        body: models.ForwardIn,
         request: Request,
         principal: Annotated[Principal, Depends(require_admin)],
         idempotency_key: IdempotencyKey = None,
-    ) -> ForwardOut:
+    ) -> models.ForwardOut:
         """Forward a verified or returned report to the institution the admin chooses."""
         return await desk.forward(
             tracking_id, body, admin_caller(request, principal, idempotency_key), principal
@@ -338,7 +315,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         principal: Annotated[Principal, Depends(require_admin)],
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    ) -> list[ReturnedItem]:
+    ) -> list[models.ReturnedItem]:
         """Reports institutions sent back, with their reason and the suggested next institution
         (a regional admin's: those of their region)."""
         return await desk.returned(limit, offset, principal.region)
