@@ -124,18 +124,25 @@ def _handed_on(
         "ReportTransferred": "transferred",
         "ReportReturned": "returned",
     }[event.event_type]
+    _insert(
+        conn,
+        "handed_on",
+        position=event.position,
+        tracking_id=tracking_id,
+        from_agency=from_agency,
+        to_agency=to_agency,
+        to_agency_name=event.data.get("to_agency_name"),
+        how=how,
+        at=event.occurred_at.isoformat(),
+    )
+
+
+def _insert(conn: sqlite3.Connection, table: str, **columns: object) -> None:
+    """One row, unless it is there already (a redelivered event). Names come from code."""
+    names, marks = ", ".join(columns), ", ".join("?" for _ in columns)
     conn.execute(
-        "INSERT OR IGNORE INTO handed_on (position, tracking_id, from_agency, to_agency,"
-        " to_agency_name, how, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            event.position,
-            tracking_id,
-            from_agency,
-            to_agency,
-            event.data.get("to_agency_name"),
-            how,
-            event.occurred_at.isoformat(),
-        ),
+        f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})",  # noqa: S608
+        tuple(columns.values()),
     )
 
 
@@ -163,27 +170,24 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
     match payload:
         case events.ReportSubmitted():
             loc = payload.location
-            conn.execute(
-                "INSERT OR IGNORE INTO reports (tracking_id, status, classification, title, body,"
-                " category, lat, lon, region_code, address, channel, anonymous, confidential,"
-                " submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    tracking_id,
-                    Status.SUBMITTED.value,
-                    payload.classification.value,
-                    payload.title,
-                    payload.body,
-                    payload.category,
-                    loc.lat,
-                    loc.lon,
-                    loc.region_code,
-                    loc.address,
-                    payload.channel.value,
-                    int(payload.anonymous),
-                    int(payload.confidential),
-                    at,
-                    at,
-                ),
+            _insert(
+                conn,
+                "reports",
+                tracking_id=tracking_id,
+                status=Status.SUBMITTED.value,
+                classification=payload.classification.value,
+                title=payload.title,
+                body=payload.body,
+                category=payload.category,
+                lat=loc.lat,
+                lon=loc.lon,
+                region_code=loc.region_code,
+                address=loc.address,
+                channel=payload.channel.value,
+                anonymous=int(payload.anonymous),
+                confidential=int(payload.confidential),
+                submitted_at=at,
+                updated_at=at,
             )
         case events.ReportVerified():
             _set(
