@@ -97,8 +97,15 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
             raise HTTPException(403, "Authorization: this agency token names no agency")
         return principal.agency
 
-    def agency_caller(request: Request, agency: str, key: str | None) -> Caller:
-        return Caller.agency(agency, correlation_id(request), key)
+    Agency = Annotated[str, Depends(agency_of)]
+
+    def agency_caller(
+        request: Request, agency: Agency, idempotency_key: IdempotencyKey = None
+    ) -> Caller:
+        """The institution acting at its desk, with the request's ids."""
+        return Caller.agency(agency, correlation_id(request), idempotency_key)
+
+    AgencyCaller = Annotated[Caller, Depends(agency_caller)]
 
     def admin_caller(request: Request, principal: Principal, key: str | None) -> Caller:
         return Caller.admin(principal.subject, correlation_id(request), key)
@@ -192,7 +199,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     # --- agency desk ---------------------------------------------------------------------------
     @router.get("/inbox", tags=["agency desk"], responses=_errors(401, 403))
     async def inbox(
-        agency: Annotated[str, Depends(agency_of)],
+        agency: Agency,
         status: Annotated[str | None, Query(pattern=r"^(forwarded|followed_up)$")] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
         overdue: Annotated[bool | None, Query()] = None,
@@ -217,7 +224,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     @router.get("/inbox/{tracking_id}", tags=["agency desk"], responses=_errors(401, 403, 404))
     async def inbox_item(
         tracking_id: TrackingId,
-        agency: Annotated[str, Depends(agency_of)],
+        agency: Agency,
         reader: Annotated[Principal, Depends(require_agency)],  # security hook (issue 12)
     ) -> models.InboxDetail:
         """One report in your inbox with its history; 404 if it is not with your institution."""
@@ -237,58 +244,50 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     async def follow_up(
         tracking_id: TrackingId,
         body: models.FollowUpIn,
-        request: Request,
-        agency: Annotated[str, Depends(agency_of)],
-        idempotency_key: IdempotencyKey = None,
+        agency: Agency,
+        caller: AgencyCaller,
     ) -> models.FollowUpOut:
         """Post a follow-up: `interim` (work in progress: meets the first-response deadline),
         `final` (done: starts the 10 working days to closing) or `question` (to the reporter:
         meets nothing; the inbox flags the report when the reporter answers)."""
-        caller = agency_caller(request, agency, idempotency_key)
         return await desk.follow_up(agency, tracking_id, body, caller)
 
     @router.post("/reports/{tracking_id}/return", tags=["agency desk"], responses=desk_errors)
     async def return_report(
         tracking_id: TrackingId,
         body: models.ReturnIn,
-        request: Request,
-        agency: Annotated[str, Depends(agency_of)],
-        idempotency_key: IdempotencyKey = None,
+        agency: Agency,
+        caller: AgencyCaller,
     ) -> models.ReturnOut:
         """Not ours: back to the admins with a reason; LAPOR suggests the next candidate."""
-        caller = agency_caller(request, agency, idempotency_key)
         return await desk.return_report(agency, tracking_id, body, caller)
 
     @router.post("/reports/{tracking_id}/transfer", tags=["agency desk"], responses=desk_errors)
     async def transfer(
         tracking_id: TrackingId,
         body: models.TransferIn,
-        request: Request,
-        agency: Annotated[str, Depends(agency_of)],
-        idempotency_key: IdempotencyKey = None,
+        agency: Agency,
+        caller: AgencyCaller,
     ) -> models.TransferOut:
         """Hand the report to an institution under the same parent (a sibling OPD: a new
         follow-up deadline), or to one of your own units (a delegation: the same deadline)."""
-        caller = agency_caller(request, agency, idempotency_key)
         return await desk.transfer(agency, tracking_id, body, caller)
 
     @router.post("/reports/{tracking_id}/delegate", tags=["agency desk"], responses=desk_errors)
     async def delegate(
         tracking_id: TrackingId,
         body: models.DelegateIn,
-        request: Request,
-        agency: Annotated[str, Depends(agency_of)],
-        idempotency_key: IdempotencyKey = None,
+        agency: Agency,
+        caller: AgencyCaller,
     ) -> models.DelegateOut:
         """Hand the report to one of your own units in the directory (a city's desk to its OPD,
         a Dinkes to its Puskesmas). The unit answers under the same follow-up deadline; the
         report stays in your desk as handed on (`GET /api/v1/handed-on`)."""
-        caller = agency_caller(request, agency, idempotency_key)
         return await desk.delegate(agency, tracking_id, body, caller)
 
     @router.get("/handed-on", tags=["agency desk"], responses=_errors(401, 403))
     async def handed_on(
-        agency: Annotated[str, Depends(agency_of)],
+        agency: Agency,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[models.HandedOnItem]:
