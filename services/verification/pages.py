@@ -118,6 +118,16 @@ def form_fields(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, An
     return {name: _blank(form.get(name)) for name in names if _blank(form.get(name)) is not None}
 
 
+def done_message(done: str | None, tracking_id: str | None, changed: str | None) -> str | None:
+    """What the page says after an action sent the admin to it (`?done=…&changed=0`)."""
+    if done not in DONE_MESSAGES or not tracking_id:
+        return None
+    message = t(DONE_MESSAGES[done], id=tracking_id)
+    if changed == "0":
+        message += " " + t("console.done.unchanged")
+    return message
+
+
 def validation_message(error: ValidationError) -> str:
     parts = []
     for e in error.errors():
@@ -170,6 +180,9 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         if principal.role is not Role.ADMIN:
             return forbidden(t("console.error.role", role=principal.role.value), principal)
         return found
+
+    # A GET page's admin and token, or the page to answer instead (sign in, or forbidden).
+    SignedIn = Annotated[tuple[Principal, str] | Response, Depends(admin_session)]
 
     async def admin_form(request: Request) -> tuple[Principal, str, FormData] | Response:
         """A form an admin posted with their session's CSRF token, or the page to answer."""
@@ -235,7 +248,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
     # -- the queue --
     @r.get("", response_class=HTMLResponse)
     async def queue_page(
-        request: Request,
+        signed_in: SignedIn,
         status: Annotated[str | None, Query(max_length=32)] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
         region: Annotated[str | None, Query(max_length=10)] = None,
@@ -248,10 +261,9 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         id: Annotated[str | None, Query(max_length=20)] = None,
         changed: Annotated[str | None, Query(max_length=1)] = None,
     ) -> Response:
-        found = admin_session(request)
-        if isinstance(found, Response):
-            return found
-        principal, token = found
+        if isinstance(signed_in, Response):
+            return signed_in
+        principal, token = signed_in
         errors: list[str] = []
         filters = {
             "status": _blank(status),
@@ -285,11 +297,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             )
         except Forbidden as error:
             return forbidden(str(error), principal)
-        message = None
-        if done in DONE_MESSAGES and id:
-            message = t(DONE_MESSAGES[done], id=id)
-            if changed == "0":
-                message += " " + t("console.done.unchanged")
+        message = done_message(done, id, changed)
         page = {k: v for k, v in filters.items() if v is not None} | {"postponed": postponed}
         return render(
             "queue.html",
@@ -367,15 +375,14 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
 
     @r.get("/reports/{tracking_id}", response_class=HTMLResponse)
     async def report_view(
-        request: Request,
+        signed_in: SignedIn,
         tracking_id: str,
         done: Annotated[str | None, Query(max_length=32)] = None,
         changed: Annotated[str | None, Query(max_length=1)] = None,
     ) -> Response:
-        found = admin_session(request)
-        if isinstance(found, Response):
-            return found
-        principal, token = found
+        if isinstance(signed_in, Response):
+            return signed_in
+        principal, token = signed_in
         normal = tracking_id_or_none(tracking_id)
         if normal is None:
             return render(
@@ -385,11 +392,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 message=t("track.bad_id"),
                 principal=principal,
             )
-        message = None
-        if done in DONE_MESSAGES:
-            message = t(DONE_MESSAGES[done], id=normal)
-            if changed == "0":
-                message += " " + t("console.done.unchanged")
+        message = done_message(done, normal, changed)
         return await report_page(principal, token, normal, message=message)
 
     async def command_from(
