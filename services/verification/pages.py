@@ -159,6 +159,15 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         response.delete_cookie(COOKIE, path=COOKIE_PATH)
         return response
 
+    def not_found(message: str, principal: Principal) -> HTMLResponse:
+        return render(
+            "error.html",
+            404,
+            title=t("console.error.not_found"),
+            message=message,
+            principal=principal,
+        )
+
     def forbidden(message: str, principal: Principal | None = None) -> HTMLResponse:
         return render(
             "error.html",
@@ -340,13 +349,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             report = await desk.detail(principal, tracking_id)
             suggestions = await desk.duplicates(principal, tracking_id)
         except ReportNotFound:
-            return render(
-                "error.html",
-                404,
-                title=t("console.error.not_found"),
-                message=t("console.error.no_report_yet", id=tracking_id),
-                principal=principal,
-            )
+            return not_found(t("console.error.no_report_yet", id=tracking_id), principal)
         except Forbidden as failure:
             return forbidden(str(failure), principal)
         return render(
@@ -385,13 +388,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         principal, token = signed_in
         normal = tracking_id_or_none(tracking_id)
         if normal is None:
-            return render(
-                "error.html",
-                404,
-                title=t("console.error.not_found"),
-                message=t("track.bad_id"),
-                principal=principal,
-            )
+            return not_found(t("track.bad_id"), principal)
         message = done_message(done, normal, changed)
         return await report_page(principal, token, normal, message=message)
 
@@ -441,13 +438,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         principal, token, form = posted
         normal = tracking_id_or_none(tracking_id)
         if normal is None or action not in DONE_MESSAGES:
-            return render(
-                "error.html",
-                404,
-                title=t("console.error.not_found"),
-                message=t("error.not_found"),
-                principal=principal,
-            )
+            return not_found(t("error.not_found"), principal)
         key = form.get("idem")
         outcome: Outcome
         try:
@@ -473,13 +464,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         except Forbidden as error:
             return forbidden(str(error), principal)
         except ReportNotFound:
-            return render(
-                "error.html",
-                404,
-                title=t("console.error.not_found"),
-                message=t("console.error.no_report", id=normal),
-                principal=principal,
-            )
+            return not_found(t("console.error.no_report", id=normal), principal)
         changed = "1" if outcome.changed else "0"
         if action in BACK_TO_QUEUE:
             target = "/console?" + urlencode({"done": action, "id": normal, "changed": changed})
