@@ -107,8 +107,15 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
 
     AgencyCaller = Annotated[Caller, Depends(agency_caller)]
 
-    def admin_caller(request: Request, principal: Principal, key: str | None) -> Caller:
-        return Caller.admin(principal.subject, correlation_id(request), key)
+    Admin = Annotated[Principal, Depends(require_admin)]
+
+    def admin_caller(
+        request: Request, principal: Admin, idempotency_key: IdempotencyKey = None
+    ) -> Caller:
+        """An administrator acting, with the request's ids."""
+        return Caller.admin(principal.subject, correlation_id(request), idempotency_key)
+
+    AdminCaller = Annotated[Caller, Depends(admin_caller)]
 
     # --- directory (public reads, admin changes) -----------------------------------------------
     @router.get("/agencies", tags=["directory"])
@@ -133,28 +140,23 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     )
     async def add_agency(
         body: Institution,
-        request: Request,
-        principal: Annotated[Principal, Depends(require_admin)],
-        idempotency_key: IdempotencyKey = None,
+        principal: Admin,
+        caller: AdminCaller,
     ) -> models.AgencyChanged:
         """Add an institution (admin): a DirectoryChanged event on the `directory` stream."""
         with directory_refusals():
-            return await directory.add(
-                body, admin_caller(request, principal, idempotency_key), principal
-            )
+            return await directory.add(body, caller, principal)
 
     @router.put("/agencies/{code}", tags=["directory"], responses=_errors(400, 401, 403, 404))
     async def update_agency(
         code: AgencyCode,
         body: Institution,
-        request: Request,
-        principal: Annotated[Principal, Depends(require_admin)],
-        idempotency_key: IdempotencyKey = None,
+        principal: Admin,
+        caller: AdminCaller,
     ) -> models.AgencyChanged:
         """Replace an institution's entry (admin): name, parent, keywords, categories, officers."""
         if body.code != code:
             raise field_error(400, "body", "code", f"must be {code} (the path)")
-        caller = admin_caller(request, principal, idempotency_key)
         try:
             with directory_refusals():
                 return await directory.update(body, caller, principal)
@@ -169,20 +171,17 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     @router.post("/routing-rules", tags=["directory"], responses=_errors(400, 401, 403))
     async def set_routing_rule(
         body: RoutingRule,
-        request: Request,
-        principal: Annotated[Principal, Depends(require_admin)],
-        idempotency_key: IdempotencyKey = None,
+        principal: Admin,
+        caller: AdminCaller,
     ) -> models.RoutingRuleChanged:
         """Add or replace the rule for (region_prefix, category) (admin)."""
         with directory_refusals():
-            return await directory.set_rule(
-                body, admin_caller(request, principal, idempotency_key), principal
-            )
+            return await directory.set_rule(body, caller, principal)
 
     @router.delete("/routing-rules", tags=["directory"], responses=_errors(400, 401, 403))
     async def remove_routing_rule(
         request: Request,
-        principal: Annotated[Principal, Depends(require_admin)],
+        principal: Admin,
         region_prefix: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
     ) -> models.RoutingRuleRemoved:
@@ -300,18 +299,15 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     async def forward(
         tracking_id: TrackingId,
         body: models.ForwardIn,
-        request: Request,
-        principal: Annotated[Principal, Depends(require_admin)],
-        idempotency_key: IdempotencyKey = None,
+        principal: Admin,
+        caller: AdminCaller,
     ) -> models.ForwardOut:
         """Forward a verified or returned report to the institution the admin chooses."""
-        return await desk.forward(
-            tracking_id, body, admin_caller(request, principal, idempotency_key), principal
-        )
+        return await desk.forward(tracking_id, body, caller, principal)
 
     @router.get("/returned", tags=["admin"], responses=_errors(401, 403))
     async def returned(
-        principal: Annotated[Principal, Depends(require_admin)],
+        principal: Admin,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[models.ReturnedItem]:
