@@ -171,7 +171,9 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
         "Jl. Frans Seda, Oepoi",
     )
     waiting.goto(f"{base}/laporan/{unpublished}")
-    expect(waiting.locator("#unpublished")).to_contain_text("Laporan Anda belum diterbitkan")
+    expect(waiting.locator("#unpublished-to-reporter")).to_contain_text(
+        "Laporan Anda belum diterbitkan"
+    )
     expect(waiting.locator("#report-title")).to_have_text(
         "Obat hipertensi kosong di Puskesmas Oepoi"
     )
