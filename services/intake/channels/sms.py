@@ -155,13 +155,14 @@ def build(desk: ChannelDesk) -> APIRouter:
         log.info("sms_answered", outcome=result.outcome)
         return text_reply(result.text)
 
-    @router.get(
-        "/sms",
-        response_class=PlainTextResponse,
-        summary="SMS 1708: Kannel get-url",
-        openapi_extra={"parameters": _PARAMETERS},
-        responses=ANSWER,
-    )
+    # Both of Kannel's calls answer the same way (a plain-text reply SMS) to the same fields.
+    kannel_route: dict[str, Any] = {
+        "response_class": PlainTextResponse,
+        "openapi_extra": {"parameters": _PARAMETERS},
+        "responses": ANSWER,
+    }
+
+    @router.get("/sms", summary="SMS 1708: Kannel get-url", **kannel_route)
     async def sms_get(request: Request) -> Response:
         fields = parse_query(request.scope.get("query_string", b""))
         if (refused := refusal(fields)) is not None:
@@ -171,13 +172,7 @@ def build(desk: ChannelDesk) -> APIRouter:
         text = None if raw is None else decode_text(raw, coding, charset)
         return await answer(request, fields, text)
 
-    @router.post(
-        "/sms",
-        response_class=PlainTextResponse,
-        summary="SMS 1708: Kannel post-url (text as the body) or a form post",
-        openapi_extra={"parameters": _PARAMETERS},
-        responses=ANSWER,
-    )
+    @router.post("/sms", summary="SMS 1708: Kannel post-url or a form post", **kannel_route)
     async def sms_post(request: Request) -> Response:
         fields = parse_query(request.scope.get("query_string", b""))
         if (refused := refusal(fields)) is not None:
