@@ -138,6 +138,9 @@ def validate_schema(event: NewEvent) -> str:
         data_json = canonical_json(event.data)
     except (TypeError, ValueError) as error:
         raise EventRejected(f"{event.event_type}: data is not JSON: {error}") from error
+    if event.is_typed():
+        # Made from a validated payload of this very type: validating it again is wasted work.
+        return data_json
     try:
         parse_payload(event.event_type, event.schema_version, event.data)
     except UnknownEventType as error:
@@ -149,16 +152,19 @@ def validate_schema(event: NewEvent) -> str:
     return data_json
 
 
-@dataclass
+@dataclass(eq=False)
 class _AppendRequest:
     stream: str
     events: Sequence[NewEvent]
     expected_version: int | None
     data_json: list[str] = field(default_factory=list)
-    future: Future[list[RecordedEvent]] = field(default_factory=Future)
-    # An async caller's future and its loop: the writer wakes each loop once per group.
+    # A blocking caller waits on `future`; an async caller on `waiter` in its `loop` (the writer
+    # wakes each loop once per group).
+    future: Future[list[RecordedEvent]] | None = None
     waiter: asyncio.Future[list[RecordedEvent]] | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    # Set when the async caller gave up: the writer drops the request if it has not begun it.
+    cancelled: bool = False
 
 
 _STOP = object()
@@ -175,6 +181,30 @@ def _deliver(pairs: list[tuple[asyncio.Future[list[RecordedEvent]], Any]]) -> No
             waiter.set_result(outcome)
 
 
+def _recorded(
+    event: NewEvent,
+    data: dict[str, Any],
+    *,
+    stream: str,
+    stream_version: int,
+    prev_hash: str,
+    digest: str,
+    position: int,
+) -> RecordedEvent:
+    """The RecordedEvent of an event just written: its fields are the NewEvent's, validated when
+    it was made, so no second validation (model_construct)."""
+    values = dict(event.__dict__)
+    values.update(
+        data=data,
+        stream=stream,
+        stream_version=stream_version,
+        prev_hash=prev_hash,
+        hash=digest,
+        position=position,
+    )
+    return RecordedEvent.model_construct(**values)
+
+
 class SqliteEventStore:
     def __init__(self, path: Path, *, max_group: int = 256, create_schema: bool = True) -> None:
         """`create_schema=False` opens an existing store exactly as it is (for audits)."""
@@ -188,7 +218,10 @@ class SqliteEventStore:
             # A read-only or full data directory, a missing mount: say which file and why.
             raise StoreUnavailable(f"cannot open the event store {path}: {error}") from error
         self._max_group = max_group
-        self._requests: queue.Queue[Any] = queue.Queue()
+        # SimpleQueue: a C queue, cheaper to put to and to wake the writer from than Queue.
+        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # Appends made in one turn of an event loop go to the writer as one item (one wake-up).
+        self._pending: dict[asyncio.AbstractEventLoop, list[_AppendRequest]] = {}
         self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
         self._writer.start()
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-reader")
@@ -217,68 +250,82 @@ class SqliteEventStore:
     async def append(
         self, stream: str, events: Sequence[NewEvent], expected_version: int | None
     ) -> list[RecordedEvent]:
+        if self._closed:
+            raise StoreUnavailable("the event store is closed")
+        if not events:
+            return []
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[list[RecordedEvent]] = loop.create_future()
-        request = self._request(stream, events, expected_version, waiter, loop)
-        if request is None:
-            return []
+        request = _AppendRequest(
+            stream,
+            list(events),
+            expected_version,
+            [validate_schema(event) for event in events],
+            waiter=waiter,
+            loop=loop,
+        )
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        pending.append(request)
         try:
             return await waiter
         except asyncio.CancelledError:
             # If the caller is cancelled while waiting, the request is dropped if the writer has
             # not picked it up yet, and stored otherwise (a retry with the same ids is a no-op).
-            request.future.cancel()
+            request.cancelled = True
             raise
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """In the loop, after the appends of this turn: hand them to the writer together."""
+        batch = self._pending.pop(loop, None)
+        if batch:
+            self._requests.put(batch)
 
     def append_sync(
         self, stream: str, events: Sequence[NewEvent], expected_version: int | None
     ) -> list[RecordedEvent]:
-        request = self._request(stream, events, expected_version)
-        if request is None:
-            return []
-        return request.future.result()
-
-    def _request(
-        self,
-        stream: str,
-        events: Sequence[NewEvent],
-        expected_version: int | None,
-        waiter: asyncio.Future[list[RecordedEvent]] | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> _AppendRequest | None:
         if self._closed:
             raise StoreUnavailable("the event store is closed")
         if not events:
-            return None
-        data_json = [validate_schema(event) for event in events]
+            return []
         request = _AppendRequest(
-            stream, list(events), expected_version, data_json, waiter=waiter, loop=loop
+            stream,
+            list(events),
+            expected_version,
+            [validate_schema(event) for event in events],
+            future=Future(),
         )
-        self._requests.put(request)
-        return request
+        self._requests.put([request])
+        assert request.future is not None
+        return request.future.result()
 
     def _write_loop(self) -> None:
         conn = connect(self.path)
         try:
-            while True:
-                first = self._requests.get()
-                if first is _STOP:
-                    return
+            stopping = False
+            while not stopping:
+                items = [self._requests.get()]
+                size = 0 if items[0] is _STOP else len(items[0])
+                with contextlib.suppress(queue.Empty):
+                    while size < self._max_group:
+                        item = self._requests.get_nowait()
+                        items.append(item)
+                        size += 0 if item is _STOP else len(item)
                 group: list[_AppendRequest] = []
-                if first.future.set_running_or_notify_cancel():
-                    group.append(first)
-                while len(group) < self._max_group:
-                    try:
-                        nxt = self._requests.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is _STOP:
-                        self._requests.put(_STOP)
-                        break
-                    # A caller that gave up before its turn is dropped; once running, a request
-                    # can no longer be cancelled, so its future always takes the outcome.
-                    if nxt.future.set_running_or_notify_cancel():
-                        group.append(nxt)
+                for item in items:
+                    if item is _STOP:
+                        stopping = True
+                        continue
+                    for request in item:
+                        # A caller that gave up before its turn is dropped; once running, a
+                        # request can no longer be cancelled, so it always takes the outcome.
+                        if request.future is not None:
+                            if request.future.set_running_or_notify_cancel():
+                                group.append(request)
+                        elif not request.cancelled:
+                            group.append(request)
                 if group:
                     self._commit_group(conn, group)
         finally:
@@ -289,21 +336,25 @@ class SqliteEventStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
             for request in group:
-                conn.execute("SAVEPOINT one_append")
+                # One event is one INSERT, and a failed statement leaves nothing behind: only an
+                # append of several events needs a savepoint to fail alone.
+                savepoint = len(request.events) > 1
+                if savepoint:
+                    conn.execute("SAVEPOINT one_append")
                 try:
                     outcomes.append((request, self._append_in_txn(conn, request)))
-                    conn.execute("RELEASE one_append")
-                except (WrongExpectedVersion, EventRejected) as error:
-                    conn.execute("ROLLBACK TO one_append")
-                    conn.execute("RELEASE one_append")
-                    outcomes.append((request, error))
+                    if savepoint:
+                        conn.execute("RELEASE one_append")
                 except sqlite3.Error:
                     raise
                 except Exception as error:
-                    # Anything unexpected fails this append only, and never the writer thread.
-                    conn.execute("ROLLBACK TO one_append")
-                    conn.execute("RELEASE one_append")
-                    outcomes.append((request, EventRejected(f"append failed: {error!r}")))
+                    if savepoint:
+                        conn.execute("ROLLBACK TO one_append")
+                        conn.execute("RELEASE one_append")
+                    if not isinstance(error, WrongExpectedVersion | EventRejected):
+                        # Anything unexpected fails this append only, never the writer thread.
+                        error = EventRejected(f"append failed: {error!r}")
+                    outcomes.append((request, error))
             conn.execute("COMMIT")
         except Exception as error:
             with contextlib.suppress(sqlite3.Error):
@@ -319,10 +370,11 @@ class SqliteEventStore:
         """Tell every caller its outcome: one call into each waiting event loop, not one each."""
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = {}
         for request, outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                request.future.set_exception(outcome)
-            else:
-                request.future.set_result(outcome)
+            if request.future is not None:
+                if isinstance(outcome, BaseException):
+                    request.future.set_exception(outcome)
+                else:
+                    request.future.set_result(outcome)
             if request.waiter is not None and request.loop is not None:
                 by_loop.setdefault(request.loop, []).append((request.waiter, outcome))
         for loop, pairs in by_loop.items():
@@ -352,8 +404,9 @@ class SqliteEventStore:
             version += 1
             occurred_at = event.occurred_at.isoformat()
             actor_json = canonical_json(event.actor.model_dump(mode="json"))
-            # Hash and return exactly what a reader will get back from the stored JSON.
-            data = json.loads(data_json)
+            # Hash and return exactly what a reader will get back from the stored JSON (data a
+            # typed payload dumped in JSON mode already is).
+            data = event.data if event.is_typed() else json.loads(data_json)
             digest = chain_hash(
                 prev_hash=prev_hash,
                 event_id=str(event.event_id),
@@ -396,13 +449,13 @@ class SqliteEventStore:
                 # The same event id elsewhere in this batch or already stored in another stream.
                 raise WrongExpectedVersion(stream, request.expected_version, version - 1) from error
             recorded.append(
-                RecordedEvent(
-                    **event.model_dump(exclude={"data"}),
-                    data=data,
+                _recorded(
+                    event,
+                    data,
                     stream=stream,
                     stream_version=version,
                     prev_hash=prev_hash,
-                    hash=digest,
+                    digest=digest,
                     position=int(cursor.lastrowid or 0),
                 )
             )
@@ -465,6 +518,11 @@ class SqliteEventStore:
         if self._closed:
             return
         self._closed = True
+        # Appends made in this turn of a loop go before the stop, or their callers would wait.
+        for loop in list(self._pending):
+            batch = self._pending.pop(loop, None)
+            if batch:
+                self._requests.put(batch)
         self._requests.put(_STOP)
         await asyncio.to_thread(self._writer.join)
         self._reader.shutdown(wait=True)
