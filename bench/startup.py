@@ -7,7 +7,9 @@ Targets (DESIGN, issue 21): a service ready <= 3 s after start; `lapor token cre
 CLI commands <= 1 s. One nats-server (JetStream) for the run; each service starts alone, in a
 fresh data directory, so the services do not compete for the two cores; the clock starts just
 before the process is spawned and stops at the first 200 of `/readyz` (polled every 20 ms).
-CLI commands run as `.venv/bin/lapor ...` (the console script a person types), best of the runs.
+The relay starts with each service (it declares the stream the service consumes), as `lapor up`
+starts them. CLI commands run as `.venv/bin/lapor ...` (the console script a person types),
+best of the runs.
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ CLI_COMMANDS: dict[str, list[str]] = {
 
 
 def ready_seconds(name: str, nats_url: str, directory: Path, limit: float = 60.0) -> float:
-    system = System(directory, nats_url, {name: free_port()})
+    directory.mkdir(parents=True)
+    system = System(directory, nats_url, {name: free_port(), "relay_metrics": free_port()})
+    # The relay declares the stream the service consumes: both start together, as `lapor up`
+    # starts them; the clock runs from the service's spawn.
+    system.start("relay")
     began = time.perf_counter()
     system.start(name)
     try:
