@@ -112,6 +112,12 @@ def _actor(actor_json: str) -> Actor:
     return Actor.model_validate_json(actor_json)
 
 
+@functools.lru_cache(maxsize=4096)
+def _actor_json(actor: Actor) -> str:
+    """An actor's canonical JSON (Actor is frozen and hashable; the same few actors append)."""
+    return canonical_json(actor.model_dump(mode="json"))
+
+
 def row_to_event(row: sqlite3.Row) -> RecordedEvent:
     """A stored row as a RecordedEvent. The store wrote every column from a validated event, so
     the fields are built directly (model_construct) rather than validated again: a rebuild reads
@@ -440,7 +446,7 @@ class SqliteEventStore:
         for event, data_json in zip(request.events, request.data_json, strict=True):
             version += 1
             occurred_at = event.occurred_at.isoformat()
-            actor_json = canonical_json(event.actor.model_dump(mode="json"))
+            actor_json = _actor_json(event.actor)
             # Hash and return exactly what a reader will get back from the stored JSON (data a
             # typed payload dumped in JSON mode already is).
             data = event.data if event.is_typed() else json.loads(data_json)
