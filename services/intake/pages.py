@@ -461,6 +461,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             private=reporter or bool(row["confidential"]) or not row["published"],
             report=shown_report(row, reporter),
             limited=not reporter and not row["published"],
+            unpublished_to_reporter=reporter and not row["published"],
             timeline=timeline,
             agency_names=agency_names,
             open_question=open_question(timeline),

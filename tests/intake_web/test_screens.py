@@ -12,6 +12,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -24,7 +25,13 @@ from shared.store.sqlite import SqliteEventStore
 from tests.intake_web.test_browser import SHOTS, chromium  # noqa: F401 - the fixture
 from tests.support import System, wait_for
 
-SIZES = {"mobile": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
+SIZES: dict[str, ViewportSize] = {
+    "mobile": {"width": 390, "height": 844},
+    "desktop": {"width": 1280, "height": 900},
+}
 
 
 def as_officer(system: System, tracking_id: str, command: Command, kind: str) -> None:

@@ -26,6 +26,7 @@ from shared.store.port import (
 )
 from tests.contract.store_contract import amended, batch, ids
 from tests.kurrentdb_double import KurrentDbDouble
+from tests.support import async_wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -186,6 +187,8 @@ async def test_a_node_that_stays_down_makes_the_store_unavailable_until_it_is_ba
         with pytest.raises(StoreUnavailable):
             await store.read_all()
         double.start()  # the same port, the same data: a node restart
+        # The client reconnects on gRPC's own backoff: once a read answers, the node is back.
+        await async_wait_for(lambda: store.read("report-A"), 30, what="the node to answer again")
         second = await store.append("report-A", batch(1, "back"), 1)
         assert await store.read("report-A") == first + second
     finally:

@@ -47,10 +47,20 @@ _PARAMETERS: list[dict[str, Any]] = [
 
 # 200 for everything Kannel relays (it sends a non-2xx as "Could not fetch content"): the reply
 # SMS itself. Only a caller that is not the gateway gets anything else.
+PLAIN_TEXT = {"text/plain": {"schema": {"type": "string"}}}
 ANSWER: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The reply SMS (text/plain, GSM-7, at most 160 characters), errors too"},
-    403: {"description": "token: wrong or missing webhook token (not the gateway)"},
-    503: {"description": "The webhook token is not configured: every call is refused"},
+    200: {
+        "description": "The reply SMS (GSM-7, at most 160 characters), errors too",
+        "content": PLAIN_TEXT,
+    },
+    403: {
+        "description": "token: wrong or missing webhook token (not the gateway)",
+        "content": PLAIN_TEXT,
+    },
+    503: {
+        "description": "The webhook token is not configured: every call is refused",
+        "content": PLAIN_TEXT,
+    },
 }
 
 

@@ -1,0 +1,277 @@
+"""Screenshots of a report's path through the real services (intake, verification, routing, sla
+as processes, Debian's headless Chromium): the reporter's own page before publication, with the
+institution's question and with the way to the Ombudsman open; the verification console's queue
+and a report an institution returned; the institution desk's inbox. Each on a phone (390×844) and
+a desktop (1280×900), full page. `LAPOR_SCREENSHOTS=docs/screens` keeps them in the repository;
+otherwise they go to the test's temporary directory.
+
+The system's clock (`LAPOR_CLOCK_FILE`) starts on Monday 2 March 2026, 09:00 in Kupang, and moves
+once, last, to the day the reporter's page promised the escalation would open. The test checks
+what the screenshots must show: every time in the report's zone (WITA), labelled, never "UTC", and
+the pages in Bahasa Indonesia."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from shared.calendar import timezone_for_region
+from shared.clock import clock_from
+from shared.events.base import Actor
+from shared.reports.commands import Command, PostFollowUp, ReturnReport, VerifyReport
+from shared.reports.events import FollowUpKind
+from shared.runtime.repository import Meta, ReportRepository
+from shared.store.sqlite import SqliteEventStore
+from tests.intake_web.test_browser import SHOTS, chromium  # noqa: F401 - the fixture
+from tests.support import NatsServer, System, start_system, wait_for
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, ViewportSize
+
+SIZES: dict[str, ViewportSize] = {
+    "mobile": {"width": 390, "height": 844},
+    "desktop": {"width": 1280, "height": 900},
+}
+KUPANG = "5371"
+WITA = timezone_for_region(KUPANG)
+START = datetime.combine(date(2026, 3, 2), time(9, 0), WITA)  # a Monday morning in Kupang
+DINKES = "DINKES-KOTA-KUPANG"
+DPUPR = "DPUPR-KOTA-KUPANG"
+
+
+@pytest.fixture(scope="module")
+def process(tmp_path_factory: pytest.TempPathFactory, module_nats: NatsServer) -> Iterator[System]:
+    """The services a report passes through, on a clock that starts on `START`."""
+    data = tmp_path_factory.mktemp("screens")
+    (data / "clock.txt").write_text(START.isoformat())
+    started = start_system(
+        data, module_nats.url, services=("intake", "verification", "routing", "sla")
+    )
+    try:
+        yield started
+    finally:
+        started.stop_all()
+        for name in ("intake", "verification", "routing", "sla"):
+            if "Traceback" in started.log(name):
+                print(name, started.log(name)[-4000:])
+
+
+def act(system: System, tracking_id: str, command: Command, kind: str) -> None:
+    """An officer's step appended as their service would, at the system's clock."""
+
+    async def run() -> None:
+        store = SqliteEventStore(system.data_dir / "events.db")
+        try:
+            repo = ReportRepository(store, clock_from(system.data_dir / "clock.txt"))
+            actor = Actor.model_validate({"kind": kind, "id": f"{kind}-screens"})
+            await repo.execute(tracking_id, command, Meta(actor=actor, correlation_id="screens"))
+        finally:
+            await store.close()
+
+    # Playwright's sync API owns this thread's event loop: run the append in a thread of its own.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+def on_timeline(system: System, tracking_id: str, event_type: str) -> None:
+    """Wait until intake's public timeline of a (published) report shows `event_type`."""
+    url = f"{system.url('intake')}/api/v1/reports/{tracking_id}/timeline"
+    wait_for(lambda: event_type in httpx.get(url, timeout=5).text, what=f"{event_type} on intake")
+
+
+def submitted(page: Page, base: str, title: str, body: str, category: str, address: str) -> str:
+    """A Kupang resident sends a report through the web form; they stay signed in to it."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/lapor")
+    page.fill("#title", title)
+    page.fill("#body", body)
+    page.select_option("#category", category)
+    page.select_option("#province", "53")
+    expect(page.locator(f"#regency option[value='{KUPANG}']")).to_have_count(1)
+    page.select_option("#regency", KUPANG)
+    page.fill("#address", address)
+    page.click("#submit")
+    return str(page.locator("#tracking-id").inner_text()).strip()
+
+
+def shown(page: Page, url: str, text: str) -> None:
+    """Open `url` until it shows `text` (a service's view follows the store a moment later)."""
+
+    def there() -> bool:
+        page.goto(url)
+        return text in str(page.locator("body").inner_text())
+
+    wait_for(there, what=f"{text!r} on {url}")
+
+
+def zone_labelled(page: Page) -> str:
+    """The page's text, checked for what a reader in Kupang must see: WITA, never UTC."""
+    text = str(page.locator("body").inner_text())
+    assert "WITA" in text
+    assert "UTC" not in text
+    return text
+
+
+def shoot(page: Page, shots: Path, name: str) -> list[str]:
+    """The page on a phone and on a desktop, full page; what is wider than the screen (a reader
+    would have to scroll sideways), said after every shot was taken."""
+    too_wide = []
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        page.reload()
+        page.screenshot(path=str(shots / f"{name}-{size}.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > viewport["width"]:
+            too_wide.append(f"{name} is {width}px wide on a {size} screen")
+    return too_wide
+
+
+def sign_in(page: Page, url: str, token: str) -> None:
+    page.goto(url)
+    page.fill("#token", token)
+    page.locator("#token").press("Enter")
+
+
+def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
+    chromium: object,  # noqa: F811
+    process: System,
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(chromium, Browser)
+    shots = SHOTS if SHOTS.is_dir() else tmp_path
+    base = process.url("intake")
+    errors: list[str] = []
+    too_wide: list[str] = []
+
+    def reporter() -> Page:
+        context = chromium.new_context(viewport=SIZES["mobile"], locale="id-ID")
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    # A report just sent: only its reporter sees it, until the desk verifies and forwards it.
+    waiting = reporter()
+    unpublished = submitted(
+        waiting,
+        base,
+        "Obat hipertensi kosong di Puskesmas Oepoi",
+        "Sudah dua minggu obat hipertensi kosong, pasien disuruh membeli sendiri di apotek.",
+        "kesehatan",
+        "Jl. Frans Seda, Oepoi",
+    )
+    waiting.goto(f"{base}/laporan/{unpublished}")
+    expect(waiting.locator("#unpublished-to-reporter")).to_contain_text(
+        "Laporan Anda belum diterbitkan"
+    )
+    expect(waiting.locator("#report-title")).to_have_text(
+        "Obat hipertensi kosong di Puskesmas Oepoi"
+    )
+    expect(waiting.locator("#submitted-at")).to_contain_text("2 Maret 2026, 09.00 WITA")
+    assert "Terkirim" in zone_labelled(waiting)
+    too_wide += shoot(waiting, shots, "laporan-belum-terbit")
+
+    # Verified; routing's rule forwards it to the city's public works, which hands it back.
+    returned = submitted(
+        reporter(),
+        base,
+        "Jalan berlubang di depan SD Inpres Oebobo",
+        "Lubang besar di tengah jalan, sudah dua motor jatuh minggu ini.",
+        "infrastruktur",
+        "Jl. Soeharto, Oebobo",
+    )
+    act(process, returned, VerifyReport(), "admin")
+    on_timeline(process, returned, "ForwardedToOPD")
+    back = ReturnReport(
+        agency_code=DPUPR,
+        reason="not_our_authority",
+        note="Jalan provinsi, bukan jalan kota.",
+        suggested_agency="PEMKOT-KUPANG",
+    )
+    act(process, returned, back, "agency")
+
+    # Forwarded to the city's health office, which asks the reporter a question.
+    asked_page = reporter()
+    asked = submitted(
+        asked_page,
+        base,
+        "Antrean obat di Puskesmas Bakunase sampai sore",
+        "Setiap pagi antrean pengambilan obat baru selesai sore hari, loket hanya satu.",
+        "kesehatan",
+        "Jl. Bakunase, Kota Kupang",
+    )
+    act(process, asked, VerifyReport(), "admin")
+    on_timeline(process, asked, "ForwardedToOPD")
+    question = PostFollowUp(
+        agency_code=DINKES,
+        text="Pada hari apa saja antrean paling panjang? Apakah ada petugas di loket kedua?",
+        kind=FollowUpKind.QUESTION,
+    )
+    act(process, asked, question, "agency")
+    on_timeline(process, asked, "FollowUpPosted")
+    asked_page.goto(f"{base}/laporan/{asked}")
+    expect(asked_page.locator("#timeline li.question")).to_contain_text("Pada hari apa saja")
+    text = zone_labelled(asked_page)
+    assert "Instansi bertanya kepada Anda" in text and "Dinas Kesehatan Kota Kupang" in text
+    too_wide += shoot(asked_page, shots, "laporan-pertanyaan")
+
+    # Forwarded, and never answered: the reporter is told from when the Ombudsman hears them.
+    silent_page = reporter()
+    silent = submitted(
+        silent_page,
+        base,
+        "Puskesmas Sikumana tutup siang hari",
+        "Puskesmas Sikumana tutup pukul 12.00, warga yang datang berobat disuruh pulang.",
+        "kesehatan",
+        "Jl. Sikumana Raya",
+    )
+    act(process, silent, VerifyReport(), "admin")
+    on_timeline(process, silent, "ForwardedToOPD")
+
+    # The verification console: the queue, and the report the institution returned.
+    console = reporter()
+    sign_in(console, f"{process.url('verification')}/console/login", process.token("admin"))
+    shown(console, f"{process.url('verification')}/console/reports/{returned}", "DPUPR")
+    expect(console.locator("#returned")).to_contain_text("Jalan provinsi, bukan jalan kota.")
+    expect(console.locator("#returned")).to_contain_text("Bukan kewenangan kami")
+    text = zone_labelled(console)
+    assert "Dikembalikan" in text and "Teruskan" in text
+    too_wide += shoot(console, shots, "console-dikembalikan")
+    shown(console, f"{process.url('verification')}/console", unpublished)
+    assert "Antrean" in zone_labelled(console)
+    too_wide += shoot(console, shots, "console-antrean")
+
+    # The health office's desk: its inbox, the asked report and the silent one in it.
+    desk = reporter()
+    sign_in(desk, f"{process.url('routing')}/desk/login", process.token("agency", agency=DINKES))
+    shown(desk, f"{process.url('routing')}/desk", silent)
+    text = str(desk.locator("body").inner_text())
+    assert asked in text and "Kotak masuk" in text and "UTC" not in text
+    too_wide += shoot(desk, shots, "desk-kotak-masuk")
+
+    # The day the page promised: the clock moves there, and the way to the Ombudsman is open.
+    silent_page.goto(f"{base}/laporan/{silent}")
+    opens_on = date.fromisoformat(
+        str(silent_page.locator("#escalation-opens-on").get_attribute("datetime"))
+    )
+    process.set_clock(datetime.combine(opens_on, time(9, 0), WITA).isoformat())
+    on_timeline(process, silent, "SlaBreached")
+    shown(silent_page, f"{base}/laporan/{silent}", "Teruskan ke Ombudsman RI")
+    text = zone_labelled(silent_page)
+    assert "Ombudsman RI Perwakilan Nusa Tenggara Timur" in text
+    assert re.search(r"\b2 Maret 2026, 09\.00 WITA\b", text), text
+    # The two deadlines the clock passed at once, told apart by their stage and due day.
+    assert "Tahap: tindak lanjut pertama, jatuh tempo 9 Maret 2026" in text
+    too_wide += shoot(silent_page, shots, "laporan-eskalasi")
+    assert errors == []
+    assert too_wide == []
