@@ -184,10 +184,11 @@ class KeyStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 keys = [self._find_or_make(request.key_id) for request in batch]
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # a failed COMMIT (full disk) leaves it open
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
         for request, key in zip(batch, keys, strict=True):
             if isinstance(key, BaseException):
                 out.append(key)
