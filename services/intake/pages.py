@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -615,21 +615,25 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             now=ctx.clock.now(),
         )
 
-    @router.post("/laporan/{tracking_id}/lengkapi", response_class=HTMLResponse)
-    async def amend(request: Request, tracking_id: str) -> Response:
-        return await reporter_action(request, tracking_id, "amend")
+    def reporter_route(action: str) -> Callable[[Request, str], Awaitable[Response]]:
+        async def route(request: Request, tracking_id: str) -> Response:
+            return await reporter_action(request, tracking_id, action)
 
-    @router.post("/laporan/{tracking_id}/balas", response_class=HTMLResponse)
-    async def reply(request: Request, tracking_id: str) -> Response:
-        return await reporter_action(request, tracking_id, "reply")
+        return route
 
-    @router.post("/laporan/{tracking_id}/tutup", response_class=HTMLResponse)
-    async def close(request: Request, tracking_id: str) -> Response:
-        return await reporter_action(request, tracking_id, "close")
-
-    @router.post("/laporan/{tracking_id}/nilai", response_class=HTMLResponse)
-    async def rate(request: Request, tracking_id: str) -> Response:
-        return await reporter_action(request, tracking_id, "rate")
+    for path, action in (
+        ("lengkapi", "amend"),
+        ("balas", "reply"),
+        ("tutup", "close"),
+        ("nilai", "rate"),
+    ):
+        router.add_api_route(
+            f"/laporan/{{tracking_id}}/{path}",
+            reporter_route(action),
+            methods=["POST"],
+            response_class=HTMLResponse,
+            name=action,
+        )
 
     @router.post("/laporan/{tracking_id}/eskalasi", response_class=HTMLResponse)
     async def escalate(request: Request, tracking_id: str) -> Response:

@@ -12,11 +12,10 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 
 from shared.http.security import PUBLIC_PAGE_HEADERS
-from shared.i18n.jinja import install as install_i18n
-from shared.i18n.jinja import language_of, page_context
+from shared.i18n.jinja import language_of, page_context, page_environment
 
 HERE = Path(__file__).parent
 STATIC = {"lapor.css": "text/css", "lapor.js": "text/javascript", "uploads.js": "text/javascript"}
@@ -25,14 +24,7 @@ LANG_COOKIE = "lapor_lang"
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    return install_i18n(
-        Environment(
-            loader=FileSystemLoader(HERE / "templates"),
-            autoescape=select_autoescape(["html"], default=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-    )
+    return page_environment(HERE / "templates")
 
 
 @lru_cache(maxsize=1)

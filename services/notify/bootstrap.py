@@ -8,9 +8,8 @@ report page) and records NotificationSent / NotificationFailed / NotificationSki
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import urlsplit
-
-from fastapi import FastAPI
 
 from services.notify import api, views
 from services.notify.contacts import Contacts, StaffDirectory
@@ -121,16 +120,15 @@ def links(settings: Settings, notify: NotifySettings) -> Links:
     )
 
 
-def create_app(settings: Settings | None = None, *, in_process: bool = False) -> FastAPI:
-    return create_service_app(
-        NAME,
-        build,
-        settings,
-        in_process=in_process,
-        title="LAPOR notify",
-        description="Notices to reporters and liaison officers on their own channel, exactly"
-        " once per event and recipient, with a delivery log for ops.",
-    )
+# The service's app: `create_app(settings=None, *, in_process=False)` (the runtime's shell).
+create_app = partial(
+    create_service_app,
+    NAME,
+    build,
+    title="LAPOR notify",
+    description="Notices to reporters and liaison officers on their own channel, exactly"
+    " once per event and recipient, with a delivery log for ops.",
+)
 
 
 __all__ = ["create_app", "create_projector", "create_projectors"]

@@ -115,6 +115,15 @@ def outcome_event(row: OutboxRow, occurred_at: datetime) -> NewEvent:
     )
 
 
+def _about(row: OutboxRow) -> dict[str, str]:
+    """What a log line says of a notice: which one and where, never the address."""
+    return {
+        "tracking_id": row.tracking_id,
+        "notification_id": str(row.notification_id),
+        "channel": row.channel,
+    }
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -256,9 +265,7 @@ class Dispatcher:
         NOTIFICATIONS.labels(row.channel, outcome).inc()
         log.info(
             f"notification_{outcome}",
-            tracking_id=row.tracking_id,
-            notification_id=str(row.notification_id),
-            channel=row.channel,
+            **_about(row),
             template=row.template,
             recipient_kind=row.recipient_kind,
             correlation_id=row.correlation_id,
@@ -303,12 +310,7 @@ class Dispatcher:
             # The last run died during an attempt: the message may have left. Send again rather
             # than lose it, and say so.
             await asyncio.to_thread(self.outbox.mark_possible_duplicate, row.notification_id)
-            log.warning(
-                "notification_resent_after_interrupted_attempt",
-                tracking_id=row.tracking_id,
-                notification_id=str(row.notification_id),
-                channel=row.channel,
-            )
+            log.warning("notification_resent_after_interrupted_attempt", **_about(row))
         remaining = self.settings.notify_max_attempts - row.attempts
         if remaining <= 0:
             await self._finish(
@@ -340,9 +342,7 @@ class Dispatcher:
         NOTIFICATIONS.labels(row.channel, "retry").inc()
         log.info(
             "notification_retry",
-            tracking_id=row.tracking_id,
-            notification_id=str(row.notification_id),
-            channel=row.channel,
+            **_about(row),
             attempt=attempt,
             wait_seconds=round(wait, 3),
             error=detail,

@@ -20,28 +20,8 @@ from datetime import date
 from typing import Any, Protocol
 
 from shared.notifications.events import NotificationChannel, RecipientKind
-from shared.reports.events import (
-    AdministratorReplied,
-    CompletionReminded,
-    EscalatedToOmbudsman,
-    FollowUpKind,
-    FollowUpPosted,
-    ForwardedToOPD,
-    ReportAmended,
-    ReportClosed,
-    ReportCompletionRequested,
-    ReportDelegated,
-    ReporterReplied,
-    ReportRejected,
-    ReportReturned,
-    ReportSubmitted,
-    ReportTransferred,
-    ReportVerified,
-    SlaBreached,
-    SlaDueSoon,
-    SlaStage,
-    Status,
-)
+from shared.reports import events
+from shared.reports.events import FollowUpKind, SlaStage, Status
 from shared.reports.lifecycle import ReportState, evolve
 from shared.store.port import RecordedEvent
 from shared.values import Channel
@@ -145,13 +125,13 @@ def report_facts(history: Sequence[RecordedEvent]) -> ReportFacts | None:
         payload = event.payload()
         if index == len(history) - 1:
             before = state
-        if isinstance(payload, ReportSubmitted):
+        if isinstance(payload, events.ReportSubmitted):
             language = payload.language
-        elif isinstance(payload, ForwardedToOPD):
+        elif isinstance(payload, events.ForwardedToOPD):
             names[payload.agency_code] = payload.agency_name
-        elif isinstance(payload, ReportTransferred | ReportDelegated):
+        elif isinstance(payload, events.ReportTransferred | events.ReportDelegated):
             names[payload.to_agency] = payload.to_agency_name
-        if index < len(history) - 1 and isinstance(payload, FollowUpPosted):
+        if index < len(history) - 1 and isinstance(payload, events.FollowUpPosted):
             last_kind = payload.kind
         state = evolve(state, payload, event.occurred_at)
     if state is None:
@@ -409,54 +389,40 @@ class _Planner:
         facts, dates = self.facts, self.dates
         iso = _iso
         match payload:
-            case ReportSubmitted():
+            case events.ReportSubmitted():
                 channel = NotificationChannel.WEB if facts.channel in ANSWERED_AT_ONCE else None
                 self.reporter(
                     "received", channel=channel, verification_due=iso(dates.verification_due)
                 )
-            case ReportCompletionRequested():
+            case events.ReportCompletionRequested():
                 self.reporter(
                     "completion_requested",
                     note=payload.note,
                     closes_on=iso(dates.completion_closes_on),
                 )
-            case CompletionReminded():
+            case events.CompletionReminded():
                 self.reporter("completion_reminded", closes_on=payload.closes_on.isoformat())
-            case ReportAmended():
+            case events.ReportAmended():
                 if facts.status_before in (Status.SUBMITTED, Status.COMPLETION_REQUESTED):
                     self.administrators(
                         "admin_attention", what="amended", stage=None, due=None, note=None
                     )
                 else:
-                    self.officers(
-                        facts.agency_code,
-                        "officer_reporter_answered",
-                        answered_question=facts.last_follow_up_kind is FollowUpKind.QUESTION,
-                        amended=True,
-                    )
-            case ReportVerified():
+                    self._reporter_answered(amended=True)
+            case events.ReportVerified():
                 self.reporter("verified")
-            case ForwardedToOPD():
+            case events.ForwardedToOPD() | events.ReportTransferred():
+                # A transfer reaches its new institution as a forwarding does (with its note).
+                if isinstance(payload, events.ForwardedToOPD):
+                    agency, name, note = payload.agency_code, payload.agency_name, None
+                else:
+                    agency, name, note = payload.to_agency, payload.to_agency_name, payload.note
                 due = payload.follow_up_due.isoformat()
-                self.reporter("forwarded", agency_name=payload.agency_name, follow_up_due=due)
+                self.reporter("forwarded", agency_name=name, follow_up_due=due)
                 self.officers(
-                    payload.agency_code,
-                    "officer_forwarded",
-                    follow_up_due=due,
-                    delegated_by=None,
-                    note=None,
+                    agency, "officer_forwarded", follow_up_due=due, delegated_by=None, note=note
                 )
-            case ReportTransferred():
-                due = payload.follow_up_due.isoformat()
-                self.reporter("forwarded", agency_name=payload.to_agency_name, follow_up_due=due)
-                self.officers(
-                    payload.to_agency,
-                    "officer_forwarded",
-                    follow_up_due=due,
-                    delegated_by=None,
-                    note=payload.note,
-                )
-            case ReportDelegated():
+            case events.ReportDelegated():
                 by = self.staff.name_of(payload.from_agency) or payload.from_agency
                 self.officers(
                     payload.to_agency,
@@ -465,7 +431,7 @@ class _Planner:
                     delegated_by=by,
                     note=payload.note,
                 )
-            case ReportReturned():
+            case events.ReportReturned():
                 self.administrators(
                     "admin_attention",
                     what="returned",
@@ -474,7 +440,7 @@ class _Planner:
                     note=payload.note or payload.reason,
                     agency_name=self.staff.name_of(payload.agency_code) or payload.agency_code,
                 )
-            case FollowUpPosted():
+            case events.FollowUpPosted():
                 agency_name = (
                     self.staff.name_of(payload.agency_code)
                     or facts.agency_name
@@ -491,29 +457,24 @@ class _Planner:
                         final=final,
                         closes_on=iso(dates.auto_close_on) if final else None,
                     )
-            case ReporterReplied():
-                self.officers(
-                    facts.agency_code,
-                    "officer_reporter_answered",
-                    answered_question=facts.last_follow_up_kind is FollowUpKind.QUESTION,
-                    amended=False,
-                )
-            case AdministratorReplied():
+            case events.ReporterReplied():
+                self._reporter_answered(amended=False)
+            case events.AdministratorReplied():
                 self.reporter("administrator_replied", text=payload.text)
-            case ReportClosed():
+            case events.ReportClosed():
                 self.reporter(
                     "closed",
                     reason=payload.reason.value,
                     rate_url=self.links.report(facts.tracking_id, facts.confidential),
                 )
-            case ReportRejected():
+            case events.ReportRejected():
                 self.reporter(
                     "rejected",
                     reason=payload.reason.value,
                     note=payload.note,
                     duplicate_of=payload.duplicate_of,
                 )
-            case SlaDueSoon():
+            case events.SlaDueSoon():
                 due = payload.due.isoformat()
                 if payload.stage in (SlaStage.VERIFICATION, SlaStage.REFORWARD):
                     self.administrators(
@@ -530,9 +491,9 @@ class _Planner:
                         stage=payload.stage.value,
                         due=due,
                     )
-            case SlaBreached():
+            case events.SlaBreached():
                 self._breached(payload)
-            case EscalatedToOmbudsman():
+            case events.EscalatedToOmbudsman():
                 office = self.staff.name_of(payload.ombudsman_office) or payload.ombudsman_office
                 self.reporter("escalated", ombudsman_office=office)
                 group = self.staff.ombudsman(facts.region_code)
@@ -548,7 +509,16 @@ class _Planner:
                 pass
         return self.notices
 
-    def _breached(self, payload: SlaBreached) -> None:
+    def _reporter_answered(self, *, amended: bool) -> None:
+        """The institution hears that the reporter answered (perhaps its question)."""
+        self.officers(
+            self.facts.agency_code,
+            "officer_reporter_answered",
+            answered_question=self.facts.last_follow_up_kind is FollowUpKind.QUESTION,
+            amended=amended,
+        )
+
+    def _breached(self, payload: events.SlaBreached) -> None:
         facts, due = self.facts, payload.due.isoformat()
         opens_on = _iso(self.dates.escalation_opens_on)
         if payload.stage in (SlaStage.VERIFICATION, SlaStage.REFORWARD):

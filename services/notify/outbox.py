@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from services.notify.notices import Notice
+from shared.sql import where_equal
 
 FILE_NAME = "notify_outbox.db"  # in the data directory
 OPEN_STATES = ("pending", "sending", "retrying")
@@ -274,16 +275,8 @@ class Outbox:
     def rows_for(
         self, tracking_id: str | None = None, state: str | None = None, limit: int = 200
     ) -> list[OutboxRow]:
-        where, params = [], []
-        if tracking_id is not None:
-            where.append("tracking_id = ?")
-            params.append(tracking_id)
-        if state is not None:
-            where.append("state = ?")
-            params.append(state)
-        sql = "SELECT * FROM outbox"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        where, params = where_equal(tracking_id=tracking_id, state=state)
+        sql = "SELECT * FROM outbox" + where  # noqa: S608 (columns from code, values as parameters)
         sql += " ORDER BY cause_position, recipient_kind DESC, notification_id LIMIT ?"
         rows = self._execute(sql, [*params, limit]).fetchall()
         return [OutboxRow.from_row(r) for r in rows]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from services.notify.contacts import Contacts, StaffDirectory, Unreachable, reporter_channel
@@ -33,28 +34,19 @@ log = get_logger(__name__)
 REMEMBERED_CHANNELS = 10_000
 
 
+@dataclass(kw_only=True, eq=False)
 class Reactions:
-    def __init__(
-        self,
-        *,
-        store: EventStore,
-        outbox: Outbox,
-        clock: Clock,
-        staff: StaffDirectory,
-        contacts: Contacts,
-        links: Links,
-        calendar: WorkingDayCalendar,
-        policy: SlaPolicy,
-    ) -> None:
-        self.store = store
-        self.outbox = outbox
-        self.clock = clock
-        self.staff = staff
-        self.contacts = contacts
-        self.links = links
-        self.calendar = calendar
-        self.policy = policy
-        self._channels: OrderedDict[str, NotificationChannel] = OrderedDict()
+    store: EventStore
+    outbox: Outbox
+    clock: Clock
+    staff: StaffDirectory
+    contacts: Contacts
+    links: Links
+    calendar: WorkingDayCalendar
+    policy: SlaPolicy
+    _channels: OrderedDict[str, NotificationChannel] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     async def __call__(self, event: RecordedEvent) -> None:
         if event.stream == DIRECTORY_STREAM:

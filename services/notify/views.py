@@ -17,6 +17,7 @@ from shared.notifications.events import (
 )
 from shared.reports.lifecycle import stream_name
 from shared.runtime.projection import ViewReader
+from shared.sql import where_equal
 from shared.store.port import RecordedEvent
 
 SCHEMA = """
@@ -116,14 +117,6 @@ async def outcomes(
     view: ViewReader, tracking_id: str | None, status: str | None, limit: int
 ) -> list[sqlite3.Row]:
     """Recorded outcomes in the store's order, of one report and/or with one status."""
-    where, params = [], []
-    if tracking_id is not None:
-        where.append("tracking_id = ?")
-        params.append(tracking_id)
-    if status is not None:
-        where.append("status = ?")
-        params.append(status)
-    sql = "SELECT * FROM notifications"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return await view.fetchall(sql + " ORDER BY position LIMIT ?", [*params, limit])
+    where, params = where_equal(tracking_id=tracking_id, status=status)
+    sql = "SELECT * FROM notifications" + where + " ORDER BY position LIMIT ?"  # noqa: S608
+    return await view.fetchall(sql, [*params, limit])

@@ -12,30 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 
-from services.routing.models import (
-    AGENCY_CODE,
-    AgencyChanged,
-    AgencyDetail,
-    AgencyOut,
-    DelegateIn,
-    DelegateOut,
-    ErrorOut,
-    FollowUpIn,
-    FollowUpOut,
-    ForwardIn,
-    ForwardOut,
-    HandedOnItem,
-    InboxDetail,
-    InboxItem,
-    ReturnedItem,
-    ReturnIn,
-    ReturnOut,
-    RoutingRuleChanged,
-    RoutingRuleOut,
-    RoutingRuleRemoved,
-    TransferIn,
-    TransferOut,
-)
+from services.routing import models
 from services.routing.usecases import Caller, DirectoryDesk, NotInInbox, RoutingDesk
 from shared.auth import Principal, Role
 from shared.directory.model import (
@@ -53,7 +30,7 @@ from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The error answers of a route, for the OpenAPI document: all are `{"detail": …}`."""
-    return {code: {"model": ErrorOut} for code in codes}
+    return {code: {"model": models.ErrorOut} for code in codes}
 
 
 def tracking_id_param(tracking_id: Annotated[str, Path(max_length=40)]) -> str:
@@ -67,7 +44,7 @@ def tracking_id_param(tracking_id: Annotated[str, Path(max_length=40)]) -> str:
 
 TrackingId = Annotated[str, Depends(tracking_id_param)]
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
-AgencyCode = Annotated[str, Path(pattern=AGENCY_CODE, max_length=64)]
+AgencyCode = Annotated[str, Path(pattern=models.AGENCY_CODE, max_length=64)]
 
 _PROBLEM_FIELDS = (
     ("parent", "parent"),
@@ -120,25 +97,39 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
             raise HTTPException(403, "Authorization: this agency token names no agency")
         return principal.agency
 
-    def agency_caller(request: Request, agency: str, key: str | None) -> Caller:
-        return Caller.agency(agency, correlation_id(request), key)
+    Agency = Annotated[str, Depends(agency_of)]
 
-    def admin_caller(request: Request, principal: Principal, key: str | None) -> Caller:
-        return Caller.admin(principal.subject, correlation_id(request), key)
+    def agency_caller(
+        request: Request, agency: Agency, idempotency_key: IdempotencyKey = None
+    ) -> Caller:
+        """The institution acting at its desk, with the request's ids."""
+        return Caller.agency(agency, correlation_id(request), idempotency_key)
+
+    AgencyCaller = Annotated[Caller, Depends(agency_caller)]
+
+    Admin = Annotated[Principal, Depends(require_admin)]
+
+    def admin_caller(
+        request: Request, principal: Admin, idempotency_key: IdempotencyKey = None
+    ) -> Caller:
+        """An administrator acting, with the request's ids."""
+        return Caller.admin(principal.subject, correlation_id(request), idempotency_key)
+
+    AdminCaller = Annotated[Caller, Depends(admin_caller)]
 
     # --- directory (public reads, admin changes) -----------------------------------------------
     @router.get("/agencies", tags=["directory"])
     async def agencies(
         level: Annotated[str | None, Query(max_length=16)] = None,
         region: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
-        parent: Annotated[str | None, Query(pattern=AGENCY_CODE, max_length=64)] = None,
+        parent: Annotated[str | None, Query(pattern=models.AGENCY_CODE, max_length=64)] = None,
         q: Annotated[str | None, Query(max_length=100)] = None,
-    ) -> list[AgencyOut]:
+    ) -> list[models.AgencyOut]:
         """The institutions that receive reports: `[{code, name, level, region_code, parent}]`."""
         return await directory.agencies(level=level, region=region, parent=parent, q=q)
 
     @router.get("/agencies/{code}", tags=["directory"], responses=_errors(404))
-    async def agency(code: AgencyCode) -> AgencyDetail:
+    async def agency(code: AgencyCode) -> models.AgencyDetail:
         try:
             return await directory.agency(code)
         except UnknownAgency as error:
@@ -149,28 +140,23 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     )
     async def add_agency(
         body: Institution,
-        request: Request,
-        principal: Annotated[Principal, Depends(require_admin)],
-        idempotency_key: IdempotencyKey = None,
-    ) -> AgencyChanged:
+        principal: Admin,
+        caller: AdminCaller,
+    ) -> models.AgencyChanged:
         """Add an institution (admin): a DirectoryChanged event on the `directory` stream."""
         with directory_refusals():
-            return await directory.add(
-                body, admin_caller(request, principal, idempotency_key), principal
-            )
+            return await directory.add(body, caller, principal)
 
     @router.put("/agencies/{code}", tags=["directory"], responses=_errors(400, 401, 403, 404))
     async def update_agency(
         code: AgencyCode,
         body: Institution,
-        request: Request,
-        principal: Annotated[Principal, Depends(require_admin)],
-        idempotency_key: IdempotencyKey = None,
-    ) -> AgencyChanged:
+        principal: Admin,
+        caller: AdminCaller,
+    ) -> models.AgencyChanged:
         """Replace an institution's entry (admin): name, parent, keywords, categories, officers."""
         if body.code != code:
             raise field_error(400, "body", "code", f"must be {code} (the path)")
-        caller = admin_caller(request, principal, idempotency_key)
         try:
             with directory_refusals():
                 return await directory.update(body, caller, principal)
@@ -178,30 +164,27 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
             raise unknown_institution(code) from error
 
     @router.get("/routing-rules", tags=["directory"])
-    async def routing_rules() -> list[RoutingRuleOut]:
+    async def routing_rules() -> list[models.RoutingRuleOut]:
         """Region (prefix) and category → institution; the most specific rule wins."""
         return await directory.rules()
 
     @router.post("/routing-rules", tags=["directory"], responses=_errors(400, 401, 403))
     async def set_routing_rule(
         body: RoutingRule,
-        request: Request,
-        principal: Annotated[Principal, Depends(require_admin)],
-        idempotency_key: IdempotencyKey = None,
-    ) -> RoutingRuleChanged:
+        principal: Admin,
+        caller: AdminCaller,
+    ) -> models.RoutingRuleChanged:
         """Add or replace the rule for (region_prefix, category) (admin)."""
         with directory_refusals():
-            return await directory.set_rule(
-                body, admin_caller(request, principal, idempotency_key), principal
-            )
+            return await directory.set_rule(body, caller, principal)
 
     @router.delete("/routing-rules", tags=["directory"], responses=_errors(400, 401, 403))
     async def remove_routing_rule(
         request: Request,
-        principal: Annotated[Principal, Depends(require_admin)],
+        principal: Admin,
         region_prefix: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> RoutingRuleRemoved:
+    ) -> models.RoutingRuleRemoved:
         """Remove the rule for (region_prefix, category) (admin)."""
         if region_prefix is not None:
             try:
@@ -215,14 +198,14 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     # --- agency desk ---------------------------------------------------------------------------
     @router.get("/inbox", tags=["agency desk"], responses=_errors(401, 403))
     async def inbox(
-        agency: Annotated[str, Depends(agency_of)],
+        agency: Agency,
         status: Annotated[str | None, Query(pattern=r"^(forwarded|followed_up)$")] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
         overdue: Annotated[bool | None, Query()] = None,
         q: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    ) -> list[InboxItem]:
+    ) -> list[models.InboxItem]:
         """Reports now with your institution (confidential ones included), soonest due first.
 
         `time_left` counts to the end of the first follow-up's due day in the report's region;
@@ -240,9 +223,9 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     @router.get("/inbox/{tracking_id}", tags=["agency desk"], responses=_errors(401, 403, 404))
     async def inbox_item(
         tracking_id: TrackingId,
-        agency: Annotated[str, Depends(agency_of)],
+        agency: Agency,
         reader: Annotated[Principal, Depends(require_agency)],  # security hook (issue 12)
-    ) -> InboxDetail:
+    ) -> models.InboxDetail:
         """One report in your inbox with its history; 404 if it is not with your institution."""
         try:
             return await desk.inbox_item(agency, tracking_id, reader=reader)
@@ -259,62 +242,54 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     )
     async def follow_up(
         tracking_id: TrackingId,
-        body: FollowUpIn,
-        request: Request,
-        agency: Annotated[str, Depends(agency_of)],
-        idempotency_key: IdempotencyKey = None,
-    ) -> FollowUpOut:
+        body: models.FollowUpIn,
+        agency: Agency,
+        caller: AgencyCaller,
+    ) -> models.FollowUpOut:
         """Post a follow-up: `interim` (work in progress: meets the first-response deadline),
         `final` (done: starts the 10 working days to closing) or `question` (to the reporter:
         meets nothing; the inbox flags the report when the reporter answers)."""
-        caller = agency_caller(request, agency, idempotency_key)
         return await desk.follow_up(agency, tracking_id, body, caller)
 
     @router.post("/reports/{tracking_id}/return", tags=["agency desk"], responses=desk_errors)
     async def return_report(
         tracking_id: TrackingId,
-        body: ReturnIn,
-        request: Request,
-        agency: Annotated[str, Depends(agency_of)],
-        idempotency_key: IdempotencyKey = None,
-    ) -> ReturnOut:
+        body: models.ReturnIn,
+        agency: Agency,
+        caller: AgencyCaller,
+    ) -> models.ReturnOut:
         """Not ours: back to the admins with a reason; LAPOR suggests the next candidate."""
-        caller = agency_caller(request, agency, idempotency_key)
         return await desk.return_report(agency, tracking_id, body, caller)
 
     @router.post("/reports/{tracking_id}/transfer", tags=["agency desk"], responses=desk_errors)
     async def transfer(
         tracking_id: TrackingId,
-        body: TransferIn,
-        request: Request,
-        agency: Annotated[str, Depends(agency_of)],
-        idempotency_key: IdempotencyKey = None,
-    ) -> TransferOut:
+        body: models.TransferIn,
+        agency: Agency,
+        caller: AgencyCaller,
+    ) -> models.TransferOut:
         """Hand the report to an institution under the same parent (a sibling OPD: a new
         follow-up deadline), or to one of your own units (a delegation: the same deadline)."""
-        caller = agency_caller(request, agency, idempotency_key)
         return await desk.transfer(agency, tracking_id, body, caller)
 
     @router.post("/reports/{tracking_id}/delegate", tags=["agency desk"], responses=desk_errors)
     async def delegate(
         tracking_id: TrackingId,
-        body: DelegateIn,
-        request: Request,
-        agency: Annotated[str, Depends(agency_of)],
-        idempotency_key: IdempotencyKey = None,
-    ) -> DelegateOut:
+        body: models.DelegateIn,
+        agency: Agency,
+        caller: AgencyCaller,
+    ) -> models.DelegateOut:
         """Hand the report to one of your own units in the directory (a city's desk to its OPD,
         a Dinkes to its Puskesmas). The unit answers under the same follow-up deadline; the
         report stays in your desk as handed on (`GET /api/v1/handed-on`)."""
-        caller = agency_caller(request, agency, idempotency_key)
         return await desk.delegate(agency, tracking_id, body, caller)
 
     @router.get("/handed-on", tags=["agency desk"], responses=_errors(401, 403))
     async def handed_on(
-        agency: Annotated[str, Depends(agency_of)],
+        agency: Agency,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    ) -> list[HandedOnItem]:
+    ) -> list[models.HandedOnItem]:
         """Reports that left your institution (delegated to a unit, transferred, returned to
         the admins), newest first, with their status and the institution holding them now."""
         return await desk.handed_on(agency, limit, offset)
@@ -323,22 +298,19 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
     @router.post("/reports/{tracking_id}/forward", tags=["admin"], responses=desk_errors)
     async def forward(
         tracking_id: TrackingId,
-        body: ForwardIn,
-        request: Request,
-        principal: Annotated[Principal, Depends(require_admin)],
-        idempotency_key: IdempotencyKey = None,
-    ) -> ForwardOut:
+        body: models.ForwardIn,
+        principal: Admin,
+        caller: AdminCaller,
+    ) -> models.ForwardOut:
         """Forward a verified or returned report to the institution the admin chooses."""
-        return await desk.forward(
-            tracking_id, body, admin_caller(request, principal, idempotency_key), principal
-        )
+        return await desk.forward(tracking_id, body, caller, principal)
 
     @router.get("/returned", tags=["admin"], responses=_errors(401, 403))
     async def returned(
-        principal: Annotated[Principal, Depends(require_admin)],
+        principal: Admin,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    ) -> list[ReturnedItem]:
+    ) -> list[models.ReturnedItem]:
         """Reports institutions sent back, with their reason and the suggested next institution
         (a regional admin's: those of their region)."""
         return await desk.returned(limit, offset, principal.region)

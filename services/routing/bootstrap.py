@@ -6,7 +6,7 @@ The composition root: wires the views, the live directory, the use cases, the JS
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from functools import partial
 
 from services.routing import views
 from services.routing.api import api_router
@@ -62,18 +62,17 @@ def build(ctx: Context) -> Service:
     )
 
 
-def create_app(settings: Settings | None = None, *, in_process: bool = False) -> FastAPI:
-    return create_service_app(
-        NAME,
-        build,
-        settings,
-        in_process=in_process,
-        title="LAPOR routing",
-        description=(
-            "The institution directory and routing rules, forwarding of verified reports, and the"
-            " agency desk: inbox, follow-ups, returns and transfers (JSON API and HTML at /desk)."
-        ),
-    )
+# The service's app: `create_app(settings=None, *, in_process=False)` (the runtime's shell).
+create_app = partial(
+    create_service_app,
+    NAME,
+    build,
+    title="LAPOR routing",
+    description=(
+        "The institution directory and routing rules, forwarding of verified reports, and the"
+        " agency desk: inbox, follow-ups, returns and transfers (JSON API and HTML at /desk)."
+    ),
+)
 
 
 __all__ = ["create_app", "create_projector", "create_projectors"]

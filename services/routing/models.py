@@ -98,13 +98,7 @@ class AgencyOut(BaseModel):
 
     @classmethod
     def of(cls, inst: Institution) -> AgencyOut:
-        return cls(
-            code=inst.code,
-            name=inst.name,
-            level=inst.level,
-            region_code=inst.region_code,
-            parent=inst.parent,
-        )
+        return cls.model_validate(inst, from_attributes=True)
 
 
 class AgencyDetail(AgencyOut):

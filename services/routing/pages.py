@@ -9,6 +9,7 @@ Every form carries a fresh idempotency key, so a double click stores one follow-
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -346,37 +347,33 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
         form.setdefault("text", "")
         return await act(request, tracking_id, "follow-up", form)
 
-    @router.post("/reports/{tracking_id}/return", response_class=HTMLResponse)
-    async def return_form(
-        request: Request,
-        tracking_id: str,
-        reason: str = Form(""),
-        note: str = Form(""),
-        idempotency_key: str = Form(""),
-    ) -> Response:
-        form = _clean(reason=reason, note=note, idempotency_key=idempotency_key)
-        return await act(request, tracking_id, "return", form)
+    def hand_on_route(action: str, target: str) -> Callable[..., Awaitable[Response]]:
+        """The form of a report leaving the institution: `target` names the field that says
+        where (an institution) or why (back to the admins)."""
 
-    @router.post("/reports/{tracking_id}/delegate", response_class=HTMLResponse)
-    async def delegate_form(
-        request: Request,
-        tracking_id: str,
-        agency_code: str = Form(""),
-        note: str = Form(""),
-        idempotency_key: str = Form(""),
-    ) -> Response:
-        form = _clean(agency_code=agency_code, note=note, idempotency_key=idempotency_key)
-        return await act(request, tracking_id, "delegate", form)
+        async def route(
+            request: Request,
+            tracking_id: str,
+            where: str = Form("", alias=target),
+            note: str = Form(""),
+            idempotency_key: str = Form(""),
+        ) -> Response:
+            form = _clean(**{target: where}, note=note, idempotency_key=idempotency_key)
+            return await act(request, tracking_id, action, form)
 
-    @router.post("/reports/{tracking_id}/transfer", response_class=HTMLResponse)
-    async def transfer_form(
-        request: Request,
-        tracking_id: str,
-        agency_code: str = Form(""),
-        note: str = Form(""),
-        idempotency_key: str = Form(""),
-    ) -> Response:
-        form = _clean(agency_code=agency_code, note=note, idempotency_key=idempotency_key)
-        return await act(request, tracking_id, "transfer", form)
+        return route
+
+    for action, target in (
+        ("return", "reason"),
+        ("delegate", "agency_code"),
+        ("transfer", "agency_code"),
+    ):
+        router.add_api_route(
+            f"/reports/{{tracking_id}}/{action}",
+            hand_on_route(action, target),
+            methods=["POST"],
+            response_class=HTMLResponse,
+            name=f"{action}_form",
+        )
 
     return router

@@ -32,7 +32,6 @@ from services.routing.models import (
     HistoryItem,
     InboxDetail,
     InboxItem,
-    LocationOut,
     ReturnedInfo,
     ReturnedItem,
     ReturnIn,
@@ -119,33 +118,14 @@ def report_item(row: Any, calendar: WorkingDayCalendar, now: datetime) -> InboxI
             working_days=t.working_days,
             overdue=t.overdue,
         )
-    return InboxItem(
-        tracking_id=row["tracking_id"],
-        status=row["status"],
-        classification=row["classification"],
-        title=row["title"],
-        body=row["body"],
-        category=row["category"],
-        location=LocationOut(
-            lat=row["lat"], lon=row["lon"], region_code=row["region_code"], address=row["address"]
-        ),
-        channel=row["channel"],
-        anonymous=bool(row["anonymous"]),
-        confidential=bool(row["confidential"]),
-        requires_field_inspection=bool(row["requires_field_inspection"]),
-        agency_code=row["agency_code"],
-        agency_name=row["agency_name"],
-        routed_by=row["routed_by"],
-        forwarded_at=row["forwarded_at"],
-        follow_up_due=due,
-        follow_up_done=bool(row["followed_up"]),
-        follow_up_count=row["follow_up_count"],
-        time_left=left,
-        submitted_at=row["submitted_at"],
-        updated_at=row["updated_at"],
-        last_follow_up_kind=row["last_follow_up_kind"],
-        answered_since_follow_up=bool(row["answered_since_follow_up"]),
-        delegated_from=row["delegated_from"],
+    columns = dict(row)  # the view's columns carry the item's names
+    return InboxItem.model_validate(
+        columns
+        | {
+            "location": columns,
+            "follow_up_done": bool(row["followed_up"]),
+            "time_left": left,
+        }
     )
 
 
@@ -178,24 +158,15 @@ def _types(events: list[RecordedEvent]) -> list[str]:
 
 
 # --- the agency desk and the admins' routing ---------------------------------------------------
+@dataclass(eq=False)
 class RoutingDesk:
-    def __init__(
-        self,
-        reports: ReportRepository,
-        views: ViewReader,
-        directory: LiveDirectory,
-        calendar: WorkingDayCalendar,
-        now: Callable[[], datetime],
-        caught_up: Callable[[int | None], Awaitable[bool]] | None = None,
-        policy: SlaPolicy = DEFAULT_POLICY,
-    ) -> None:
-        self.reports = reports
-        self.views = views
-        self.directory = directory
-        self.calendar = calendar
-        self.now = now
-        self.caught_up = caught_up
-        self.policy = policy
+    reports: ReportRepository
+    views: ViewReader
+    directory: LiveDirectory
+    calendar: WorkingDayCalendar
+    now: Callable[[], datetime]
+    caught_up: Callable[[int | None], Awaitable[bool]] | None = None
+    policy: SlaPolicy = DEFAULT_POLICY
 
     async def _settle(self, events: list[RecordedEvent]) -> None:
         """Read your writes: the desk's views include what was stored before it answers."""
@@ -447,21 +418,7 @@ class RoutingDesk:
     async def handed_on(self, agency: str, limit: int = 50, offset: int = 0) -> list[HandedOnItem]:
         """Reports that left `agency`, newest first, and where each is now."""
         rows = await views.handed_on(self.views, agency, limit, offset)
-        return [
-            HandedOnItem(
-                tracking_id=r["tracking_id"],
-                title=r["title"],
-                how=r["how"],
-                at=r["at"],
-                to_agency=r["to_agency"],
-                to_agency_name=r["to_agency_name"],
-                status=r["status"],
-                now_agency_code=r["now_agency_code"],
-                now_agency_name=r["now_agency_name"],
-                confidential=bool(r["confidential"]),
-            )
-            for r in rows
-        ]
+        return [HandedOnItem.model_validate(dict(r)) for r in rows]
 
     async def forward(
         self, tracking_id: str, body: ForwardIn, caller: Caller, admin: Principal

@@ -13,23 +13,8 @@ from functools import lru_cache
 
 from services.routing.decisions import usable_region
 from shared.calendar import WorkingDayCalendar
-from shared.reports.events import (
-    FollowUpKind,
-    FollowUpPosted,
-    ForwardedToOPD,
-    ProtectionChanged,
-    ReportClosed,
-    ReportDelegated,
-    ReporterReplied,
-    ReportReferred,
-    ReportRejected,
-    ReportReopened,
-    ReportReturned,
-    ReportSubmitted,
-    ReportTransferred,
-    ReportVerified,
-    Status,
-)
+from shared.reports import events
+from shared.reports.events import FollowUpKind, Status
 from shared.reports.policy import policy_for
 from shared.runtime.projection import ViewReader
 from shared.store.port import RecordedEvent
@@ -139,18 +124,25 @@ def _handed_on(
         "ReportTransferred": "transferred",
         "ReportReturned": "returned",
     }[event.event_type]
+    _insert(
+        conn,
+        "handed_on",
+        position=event.position,
+        tracking_id=tracking_id,
+        from_agency=from_agency,
+        to_agency=to_agency,
+        to_agency_name=event.data.get("to_agency_name"),
+        how=how,
+        at=event.occurred_at.isoformat(),
+    )
+
+
+def _insert(conn: sqlite3.Connection, table: str, **columns: object) -> None:
+    """One row, unless it is there already (a redelivered event). Names come from code."""
+    names, marks = ", ".join(columns), ", ".join("?" for _ in columns)
     conn.execute(
-        "INSERT OR IGNORE INTO handed_on (position, tracking_id, from_agency, to_agency,"
-        " to_agency_name, how, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            event.position,
-            tracking_id,
-            from_agency,
-            to_agency,
-            event.data.get("to_agency_name"),
-            how,
-            event.occurred_at.isoformat(),
-        ),
+        f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})",  # noqa: S608
+        tuple(columns.values()),
     )
 
 
@@ -176,31 +168,28 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
     )
     payload = event.payload()
     match payload:
-        case ReportSubmitted():
+        case events.ReportSubmitted():
             loc = payload.location
-            conn.execute(
-                "INSERT OR IGNORE INTO reports (tracking_id, status, classification, title, body,"
-                " category, lat, lon, region_code, address, channel, anonymous, confidential,"
-                " submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    tracking_id,
-                    Status.SUBMITTED.value,
-                    payload.classification.value,
-                    payload.title,
-                    payload.body,
-                    payload.category,
-                    loc.lat,
-                    loc.lon,
-                    loc.region_code,
-                    loc.address,
-                    payload.channel.value,
-                    int(payload.anonymous),
-                    int(payload.confidential),
-                    at,
-                    at,
-                ),
+            _insert(
+                conn,
+                "reports",
+                tracking_id=tracking_id,
+                status=Status.SUBMITTED.value,
+                classification=payload.classification.value,
+                title=payload.title,
+                body=payload.body,
+                category=payload.category,
+                lat=loc.lat,
+                lon=loc.lon,
+                region_code=loc.region_code,
+                address=loc.address,
+                channel=payload.channel.value,
+                anonymous=int(payload.anonymous),
+                confidential=int(payload.confidential),
+                submitted_at=at,
+                updated_at=at,
             )
-        case ReportVerified():
+        case events.ReportVerified():
             _set(
                 conn,
                 tracking_id,
@@ -215,11 +204,11 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
             if payload.location is not None:
                 loc = payload.location
                 _set(conn, tracking_id, at, lat=loc.lat, lon=loc.lon, address=loc.address)
-        case ReportRejected():
+        case events.ReportRejected():
             _set(conn, tracking_id, at, status=Status.REJECTED.value)
-        case ReportReferred():
+        case events.ReportReferred():
             _set(conn, tracking_id, at, region_code=payload.to_region)
-        case ProtectionChanged():
+        case events.ProtectionChanged():
             _set(
                 conn,
                 tracking_id,
@@ -227,7 +216,7 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 anonymous=int(payload.anonymous),
                 confidential=int(payload.confidential),
             )
-        case ForwardedToOPD():
+        case events.ForwardedToOPD():
             _set(
                 conn,
                 tracking_id,
@@ -240,19 +229,30 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 forwarded_at=at,
                 followed_up=0,
             )
-        case ReportDelegated():
+        case events.ReportDelegated() | events.ReportTransferred():
             _handed_on(conn, event, tracking_id, payload.from_agency, payload.to_agency)
+            # A delegation keeps the institution's deadline; a transfer starts a new one.
+            handed: dict[str, object] = (
+                {"delegated_from": payload.from_agency}
+                if isinstance(payload, events.ReportDelegated)
+                else {
+                    "routed_by": "transfer",
+                    "follow_up_due": payload.follow_up_due.isoformat(),
+                    "forwarded_at": at,
+                    "followed_up": 0,
+                }
+            )
             _set(
                 conn,
                 tracking_id,
                 at,
                 agency_code=payload.to_agency,
                 agency_name=payload.to_agency_name,
-                delegated_from=payload.from_agency,
+                **handed,
             )
-        case ReporterReplied():
+        case events.ReporterReplied():
             _set(conn, tracking_id, at, answered_since_follow_up=1)
-        case ReportReturned():
+        case events.ReportReturned():
             _handed_on(conn, event, tracking_id, payload.agency_code, None)
             row = conn.execute(
                 "SELECT returned_by FROM reports WHERE tracking_id = ?", (tracking_id,)
@@ -272,20 +272,7 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 return_note=payload.note,
                 suggested_agency=payload.suggested_agency,
             )
-        case ReportTransferred():
-            _handed_on(conn, event, tracking_id, payload.from_agency, payload.to_agency)
-            _set(
-                conn,
-                tracking_id,
-                at,
-                agency_code=payload.to_agency,
-                agency_name=payload.to_agency_name,
-                routed_by="transfer",
-                follow_up_due=payload.follow_up_due.isoformat(),
-                forwarded_at=at,
-                followed_up=0,
-            )
-        case FollowUpPosted():
+        case events.FollowUpPosted():
             # A question answers nothing: the first follow-up is still due after one.
             answered = int(payload.kind is not FollowUpKind.QUESTION)
             conn.execute(
@@ -295,9 +282,9 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 " WHERE tracking_id = ?",
                 (Status.FOLLOWED_UP.value, answered, at, payload.kind.value, at, tracking_id),
             )
-        case ReportClosed():
+        case events.ReportClosed():
             _set(conn, tracking_id, at, status=Status.CLOSED.value)
-        case ReportReopened():
+        case events.ReportReopened():
             row = conn.execute(
                 "SELECT agency_code, region_code FROM reports WHERE tracking_id = ?",
                 (tracking_id,),

@@ -9,7 +9,7 @@ pack (``usecases``, ``evidence``).
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from functools import partial
 
 from services.sla import api, views
 from services.sla.config import Rules, SlaSettings, load_rules
@@ -69,16 +69,15 @@ def build(ctx: Context) -> Service:
     )
 
 
-def create_app(settings: Settings | None = None, *, in_process: bool = False) -> FastAPI:
-    return create_service_app(
-        NAME,
-        build,
-        settings,
-        in_process=in_process,
-        title="LAPOR sla",
-        description="Working-day calendar, deadlines, breaches, auto-close and escalation to the"
-        " Ombudsman.",
-    )
+# The service's app: `create_app(settings=None, *, in_process=False)` (the runtime's shell).
+create_app = partial(
+    create_service_app,
+    NAME,
+    build,
+    title="LAPOR sla",
+    description="Working-day calendar, deadlines, breaches, auto-close and escalation to the"
+    " Ombudsman.",
+)
 
 
 __all__ = ["create_app", "create_projector", "create_projectors"]

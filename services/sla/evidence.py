@@ -29,10 +29,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from shared.i18n import dates, normalize_language
-from shared.i18n.jinja import install, page_context
+from shared.i18n.jinja import page_context, page_environment
 from shared.reports.deadlines import ReportDeadlines
 from shared.reports.lifecycle import ReportState
 from shared.store.chain import GENESIS, digest, trail_digest, verify_chain
@@ -206,14 +204,7 @@ _SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
     "EscalatedToOmbudsman": ("ombudsman_office", "evidence_sha256"),
 }
 
-_environment = install(
-    Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-)
+_environment = page_environment(TEMPLATES)
 
 
 def render_html(document: dict[str, Any], language: str = "id") -> str:

@@ -19,6 +19,7 @@ from fastapi import (
 )
 from fastapi.responses import JSONResponse
 
+from services.verification.actions import ActionIn, command_for
 from services.verification.models import (
     REGION_PATTERN,
     ActionOutcome,
@@ -40,19 +41,15 @@ from services.verification.models import (
     RequestCompletionIn,
     VerifyIn,
 )
-from services.verification.process import refer_command
 from services.verification.usecases import (
     Conflict,
     Desk,
     Forbidden,
     Invalid,
-    protection_command,
-    verify_command,
 )
 from services.verification.views import QueueFilter
 from shared.auth import Principal, Role
 from shared.http.common import correlation_id
-from shared.reports.commands import Command, ReplyAsAdministrator, SetPublicText
 from shared.reports.events import Classification, Status
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.runtime.service import Context
@@ -114,8 +111,9 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
     Admin = Annotated[Principal, Depends(ctx.auth.require(Role.ADMIN))]
 
     async def act(
-        request: Request, principal: Principal, tracking_id: str, command: Command, key: str | None
+        request: Request, principal: Principal, tracking_id: str, body: ActionIn, key: str | None
     ) -> ActionOutcome:
+        command = await command_for(desk, principal, tracking_id, body)
         outcome = await desk.act(tracking_id, command, principal, correlation_id(request), key)
         return outcome.answer()
 
@@ -190,8 +188,7 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
     ) -> ActionOutcome:
         """Verify the report, as submitted (`{}` or no body) or with corrections."""
-        command = verify_command(body or VerifyIn())
-        return await act(request, principal, tracking_id, command, idempotency_key)
+        return await act(request, principal, tracking_id, body or VerifyIn(), idempotency_key)
 
     @r.post("/reports/{tracking_id}/request-completion", responses=ACTION_ERRORS)
     async def request_completion(
@@ -205,8 +202,7 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         request says (in the text the reporter receives) that the report closes as incomplete
         10 working days later without an answer; the reporter is reminded after 5."""
         await desk.load_for(principal, tracking_id)  # 403 and 404 first
-        command = await desk.completion_command(tracking_id, body.note)
-        return await act(request, principal, tracking_id, command, idempotency_key)
+        return await act(request, principal, tracking_id, body, idempotency_key)
 
     @r.post("/reports/{tracking_id}/reject", responses=ACTION_ERRORS)
     async def reject(
@@ -219,8 +215,8 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         """Reject the report with a reason; as a duplicate it names the original."""
         await desk.load_for(principal, tracking_id)  # 403 and 404 before judging the body
         duplicate_of = normalized(body.duplicate_of, "duplicate_of") if body.duplicate_of else None
-        command = await desk.reject_command(body.reason, body.note, duplicate_of, tracking_id)
-        return await act(request, principal, tracking_id, command, idempotency_key)
+        body = body.model_copy(update={"duplicate_of": duplicate_of})
+        return await act(request, principal, tracking_id, body, idempotency_key)
 
     @r.post("/reports/{tracking_id}/postpone", responses=ACTION_ERRORS)
     async def postpone(
@@ -233,8 +229,7 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         """Hide the report from the queue until a later day, at the latest its due date: the
         deadline never moves (422 naming `until` beyond it)."""
         await desk.load_for(principal, tracking_id)  # 403 and 404 before judging the body
-        command = await desk.postpone_command(tracking_id, body.until, body.note)
-        return await act(request, principal, tracking_id, command, idempotency_key)
+        return await act(request, principal, tracking_id, body, idempotency_key)
 
     @r.post("/reports/{tracking_id}/not-our-authority", responses=ACTION_ERRORS)
     async def not_our_authority(
@@ -247,9 +242,8 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         """Not our authority: a regional desk sends the report up to the national desk; the
         national desk may refer it to a region's admins (`to_region`). Also for a report an
         institution returned."""
-        body = body or NotOurAuthorityIn()
-        command = refer_command(principal, body.to_region, body.note)
-        return await act(request, principal, tracking_id, command, idempotency_key)
+        asked = body or NotOurAuthorityIn()
+        return await act(request, principal, tracking_id, asked, idempotency_key)
 
     @r.post("/reports/{tracking_id}/forward", responses=ACTION_ERRORS)
     async def forward(
@@ -262,8 +256,7 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         """Forward a report an institution returned (or a verified one) to an institution of
         the directory; its first follow-up is due under that institution's limit from now."""
         await desk.load_for(principal, tracking_id)
-        command = await desk.forward_command(tracking_id, body.agency_code)
-        return await act(request, principal, tracking_id, command, idempotency_key)
+        return await act(request, principal, tracking_id, body, idempotency_key)
 
     @r.post("/reports/{tracking_id}/reply", responses=ACTION_ERRORS)
     async def reply(
@@ -275,8 +268,7 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
     ) -> ActionOutcome:
         """An administrator answers on a followed-up report's page (AdministratorReplied): the
         reporter sees it, and it restarts the 10 working days to closing after a final answer."""
-        command = ReplyAsAdministrator(text=body.text)
-        return await act(request, principal, tracking_id, command, idempotency_key)
+        return await act(request, principal, tracking_id, body, idempotency_key)
 
     @r.post("/reports/{tracking_id}/public-text", responses=ACTION_ERRORS)
     async def public_text(
@@ -288,8 +280,7 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
     ) -> ActionOutcome:
         """Set what the public reads of the report (PublicTextSet), e.g. without a phone number
         or a name; the reporter and the institution keep the original."""
-        command = SetPublicText(title=body.title, body=body.body, note=body.note)
-        return await act(request, principal, tracking_id, command, idempotency_key)
+        return await act(request, principal, tracking_id, body, idempotency_key)
 
     @r.post("/reports/{tracking_id}/protection", responses=ACTION_ERRORS)
     async def protection(
@@ -300,8 +291,7 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
     ) -> ActionOutcome:
         """Set or lift anonymous and confidential (to protect a reporter who forgot)."""
-        command = protection_command(body)
-        return await act(request, principal, tracking_id, command, idempotency_key)
+        return await act(request, principal, tracking_id, body, idempotency_key)
 
     @r.post(
         "/bulk-verify",

@@ -19,32 +19,17 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from services.verification.models import (
-    MAX_BULK,
-    AdminReplyIn,
-    ConflictDetail,
-    ForwardIn,
-    NotOurAuthorityIn,
-    PostponeIn,
-    ProtectionIn,
-    PublicTextIn,
-    RejectIn,
-    RequestCompletionIn,
-    VerifyIn,
-)
-from services.verification.process import refer_command
+from services.verification import models
+from services.verification.actions import ActionIn, command_for
 from services.verification.usecases import (
     Conflict,
     Desk,
     Forbidden,
     Invalid,
     Outcome,
-    protection_command,
-    verify_command,
 )
 from services.verification.views import QueueFilter
 from shared.auth import InvalidToken, Principal, Role, verify_token
@@ -54,9 +39,8 @@ from shared.http.common import correlation_id
 from shared.http.csrf import Csrf
 from shared.http.security import STAFF_PAGE_HEADERS
 from shared.i18n import N_, translator
-from shared.i18n.jinja import install as install_i18n
-from shared.i18n.jinja import language_of, page_context
-from shared.reports.commands import Command, ReplyAsAdministrator, SetPublicText
+from shared.i18n.jinja import language_of, page_context, page_environment
+from shared.reports.commands import Command
 from shared.reports.events import Classification, RejectionReason, Status
 from shared.reports.lifecycle import ReportNotFound
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -83,15 +67,17 @@ LANGUAGE: ContextVar[str] = ContextVar("console_language", default="id")
 LANGUAGE_PICKED: ContextVar[bool] = ContextVar("console_language_picked", default=False)
 # After these, the report leaves the queue: go back to the queue for the next one.
 BACK_TO_QUEUE = {"verify", "reject", "not-our-authority", "forward"}
+# The actions whose form holds the request's fields as they are: the model and the fields.
+FORM_FIELDS: dict[str, tuple[type[ActionIn], tuple[str, ...]]] = {
+    "request-completion": (models.RequestCompletionIn, ("note",)),
+    "postpone": (models.PostponeIn, ("until", "note")),
+    "not-our-authority": (models.NotOurAuthorityIn, ("to_region", "note")),
+    "forward": (models.ForwardIn, ("agency_code", "note")),
+    "reply": (models.AdminReplyIn, ("text",)),
+    "public-text": (models.PublicTextIn, ("title", "body", "note")),
+}
 
-_env = install_i18n(
-    Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-)
+_env = page_environment(TEMPLATES)
 
 
 def t(key: str, **values: Any) -> str:
@@ -132,6 +118,16 @@ def form_fields(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, An
     return {name: _blank(form.get(name)) for name in names if _blank(form.get(name)) is not None}
 
 
+def done_message(done: str | None, tracking_id: str | None, changed: str | None) -> str | None:
+    """What the page says after an action sent the admin to it (`?done=…&changed=0`)."""
+    if done not in DONE_MESSAGES or not tracking_id:
+        return None
+    message = t(DONE_MESSAGES[done], id=tracking_id)
+    if changed == "0":
+        message += " " + t("console.done.unchanged")
+    return message
+
+
 def validation_message(error: ValidationError) -> str:
     parts = []
     for e in error.errors():
@@ -163,6 +159,15 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         response.delete_cookie(COOKIE, path=COOKIE_PATH)
         return response
 
+    def not_found(message: str, principal: Principal) -> HTMLResponse:
+        return render(
+            "error.html",
+            404,
+            title=t("console.error.not_found"),
+            message=message,
+            principal=principal,
+        )
+
     def forbidden(message: str, principal: Principal | None = None) -> HTMLResponse:
         return render(
             "error.html",
@@ -184,6 +189,9 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         if principal.role is not Role.ADMIN:
             return forbidden(t("console.error.role", role=principal.role.value), principal)
         return found
+
+    # A GET page's admin and token, or the page to answer instead (sign in, or forbidden).
+    SignedIn = Annotated[tuple[Principal, str] | Response, Depends(admin_session)]
 
     async def admin_form(request: Request) -> tuple[Principal, str, FormData] | Response:
         """A form an admin posted with their session's CSRF token, or the page to answer."""
@@ -249,7 +257,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
     # -- the queue --
     @r.get("", response_class=HTMLResponse)
     async def queue_page(
-        request: Request,
+        signed_in: SignedIn,
         status: Annotated[str | None, Query(max_length=32)] = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
         region: Annotated[str | None, Query(max_length=10)] = None,
@@ -262,10 +270,9 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         id: Annotated[str | None, Query(max_length=20)] = None,
         changed: Annotated[str | None, Query(max_length=1)] = None,
     ) -> Response:
-        found = admin_session(request)
-        if isinstance(found, Response):
-            return found
-        principal, token = found
+        if isinstance(signed_in, Response):
+            return signed_in
+        principal, token = signed_in
         errors: list[str] = []
         filters = {
             "status": _blank(status),
@@ -299,11 +306,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             )
         except Forbidden as error:
             return forbidden(str(error), principal)
-        message = None
-        if done in DONE_MESSAGES and id:
-            message = t(DONE_MESSAGES[done], id=id)
-            if changed == "0":
-                message += " " + t("console.done.unchanged")
+        message = done_message(done, id, changed)
         page = {k: v for k, v in filters.items() if v is not None} | {"postponed": postponed}
         return render(
             "queue.html",
@@ -340,19 +343,13 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         status_code: int = 200,
         message: str | None = None,
         error: str | None = None,
-        conflict: ConflictDetail | None = None,
+        conflict: models.ConflictDetail | None = None,
     ) -> Response:
         try:
             report = await desk.detail(principal, tracking_id)
             suggestions = await desk.duplicates(principal, tracking_id)
         except ReportNotFound:
-            return render(
-                "error.html",
-                404,
-                title=t("console.error.not_found"),
-                message=t("console.error.no_report_yet", id=tracking_id),
-                principal=principal,
-            )
+            return not_found(t("console.error.no_report_yet", id=tracking_id), principal)
         except Forbidden as failure:
             return forbidden(str(failure), principal)
         return render(
@@ -381,35 +378,27 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
 
     @r.get("/reports/{tracking_id}", response_class=HTMLResponse)
     async def report_view(
-        request: Request,
+        signed_in: SignedIn,
         tracking_id: str,
         done: Annotated[str | None, Query(max_length=32)] = None,
         changed: Annotated[str | None, Query(max_length=1)] = None,
     ) -> Response:
-        found = admin_session(request)
-        if isinstance(found, Response):
-            return found
-        principal, token = found
+        if isinstance(signed_in, Response):
+            return signed_in
+        principal, token = signed_in
         normal = tracking_id_or_none(tracking_id)
         if normal is None:
-            return render(
-                "error.html",
-                404,
-                title=t("console.error.not_found"),
-                message=t("track.bad_id"),
-                principal=principal,
-            )
-        message = None
-        if done in DONE_MESSAGES:
-            message = t(DONE_MESSAGES[done], id=normal)
-            if changed == "0":
-                message += " " + t("console.done.unchanged")
+            return not_found(t("track.bad_id"), principal)
+        message = done_message(done, normal, changed)
         return await report_page(principal, token, normal, message=message)
 
     async def command_from(
         action: str, form: Mapping[str, Any], tracking_id: str, principal: Principal
     ) -> Command:
-        model: type[BaseModel]
+        return await command_for(desk, principal, tracking_id, request_of(action, form))
+
+    def request_of(action: str, form: Mapping[str, Any]) -> ActionIn:
+        """The form of an action as the API's request model (its checks, its errors)."""
         if action == "verify":
             data = form_fields(
                 form, ("classification", "category", "region_code", "agency_code")
@@ -417,12 +406,17 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             location = form_fields(form, ("lat", "lon", "address"))
             if location:
                 data["location"] = location
-            return verify_command(VerifyIn.model_validate(data))
-        if action == "request-completion":
-            body = RequestCompletionIn.model_validate(form_fields(form, ("note",)))
-            return await desk.completion_command(tracking_id, body.note)
+            return models.VerifyIn.model_validate(data)
+        if action == "protection":
+            return models.ProtectionIn.model_validate(
+                {
+                    "anonymous": form.get("anonymous") == "on",
+                    "confidential": form.get("confidential") == "on",
+                }
+                | form_fields(form, ("note",))
+            )
         if action == "reject":
-            rejection = RejectIn.model_validate(
+            rejection = models.RejectIn.model_validate(
                 form_fields(form, ("reason", "note", "duplicate_of"))
             )
             if rejection.duplicate_of:
@@ -430,36 +424,11 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 if normal is None:
                     raise Invalid("duplicate_of", "not a valid tracking ID")
                 rejection = rejection.model_copy(update={"duplicate_of": normal})
-            return await desk.reject_command(
-                rejection.reason, rejection.note, rejection.duplicate_of, tracking_id
-            )
-        if action == "postpone":
-            postpone = PostponeIn.model_validate(form_fields(form, ("until", "note")))
-            return await desk.postpone_command(tracking_id, postpone.until, postpone.note)
-        if action == "not-our-authority":
-            refer = NotOurAuthorityIn.model_validate(form_fields(form, ("to_region", "note")))
-            return refer_command(principal, refer.to_region, refer.note)
-        if action == "forward":
-            forward = ForwardIn.model_validate(form_fields(form, ("agency_code", "note")))
-            return await desk.forward_command(tracking_id, forward.agency_code)
-        if action == "reply":
-            reply = AdminReplyIn.model_validate(form_fields(form, ("text",)))
-            return ReplyAsAdministrator(text=reply.text)
-        if action == "public-text":
-            text = PublicTextIn.model_validate(form_fields(form, ("title", "body", "note")))
-            return SetPublicText(title=text.title, body=text.body, note=text.note)
-        if action == "protection":
-            model = ProtectionIn
-            protect = model.model_validate(
-                {
-                    "anonymous": form.get("anonymous") == "on",
-                    "confidential": form.get("confidential") == "on",
-                }
-                | form_fields(form, ("note",))
-            )
-            assert isinstance(protect, ProtectionIn)
-            return protection_command(protect)
-        raise Invalid("action", f"unknown action {action!r}")
+            return rejection
+        if action not in FORM_FIELDS:
+            raise Invalid("action", f"unknown action {action!r}")
+        model, fields = FORM_FIELDS[action]
+        return model.model_validate(form_fields(form, fields))
 
     @r.post("/reports/{tracking_id}/{action}", response_class=HTMLResponse)
     async def act(request: Request, tracking_id: str, action: str) -> Response:
@@ -469,13 +438,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         principal, token, form = posted
         normal = tracking_id_or_none(tracking_id)
         if normal is None or action not in DONE_MESSAGES:
-            return render(
-                "error.html",
-                404,
-                title=t("console.error.not_found"),
-                message=t("error.not_found"),
-                principal=principal,
-            )
+            return not_found(t("error.not_found"), principal)
         key = form.get("idem")
         outcome: Outcome
         try:
@@ -501,13 +464,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         except Forbidden as error:
             return forbidden(str(error), principal)
         except ReportNotFound:
-            return render(
-                "error.html",
-                404,
-                title=t("console.error.not_found"),
-                message=t("console.error.no_report", id=normal),
-                principal=principal,
-            )
+            return not_found(t("console.error.no_report", id=normal), principal)
         changed = "1" if outcome.changed else "0"
         if action in BACK_TO_QUEUE:
             target = "/console?" + urlencode({"done": action, "id": normal, "changed": changed})
@@ -534,7 +491,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         key = form.get("idem")
         try:
             done = await desk.bulk_verify(
-                ids[:MAX_BULK],
+                ids[: models.MAX_BULK],
                 principal,
                 correlation_id(request),
                 key if isinstance(key, str) and key else None,

@@ -156,19 +156,7 @@ class Conflict(Exception):
 
 
 def state_summary(s: ReportState) -> StateSummary:
-    return StateSummary(
-        tracking_id=s.tracking_id,
-        status=s.status,
-        version=s.version,
-        classification=s.classification,
-        category=s.category,
-        region_code=s.region_code,
-        anonymous=s.anonymous,
-        confidential=s.confidential,
-        postponed_until=s.postponed_until,
-        agency_code=s.agency_code,
-        requires_field_inspection=s.requires_field_inspection,
-    )
+    return StateSummary.model_validate(s, from_attributes=True)
 
 
 def event_summary(e: RecordedEvent) -> EventSummary:
@@ -245,14 +233,8 @@ def verify_command(body: VerifyIn) -> VerifyReport:
     location = body.location
     if location is not None and region is not None and location.region_code != region:
         location = location.model_copy(update={"region_code": region})
-    return VerifyReport(
-        classification=body.classification,
-        category=body.category,
-        region_code=region,
-        location=location,
-        requires_field_inspection=body.requires_field_inspection,
-        agency_code=body.agency_code,
-    )
+    # The command has the request's fields, the region and location reconciled.
+    return VerifyReport(**dict(body) | {"region_code": region, "location": location})
 
 
 def protection_command(body: ProtectionIn) -> ChangeProtection:

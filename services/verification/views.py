@@ -32,30 +32,10 @@ from typing import Any
 from services.verification.similarity import bounding_box, fts_query, tokens
 from shared.calendar import WorkingDayCalendar
 from shared.events.base import DomainEvent
+from shared.reports import events
 from shared.reports.deadlines import Deadline, Stage, derive
 from shared.reports.deadlines import Status as DeadlineStatus
-from shared.reports.events import (
-    REPORT_EVENTS,
-    FollowUpPosted,
-    ForwardedToOPD,
-    ProtectionChanged,
-    PublicTextSet,
-    ReportAmended,
-    ReportClosed,
-    ReportCompletionRequested,
-    ReportDelegated,
-    ReportPostponed,
-    ReportReferred,
-    ReportRejected,
-    ReportReopened,
-    ReportReturned,
-    ReportSubmitted,
-    ReportTransferred,
-    ReportVerified,
-    SlaBreached,
-    SlaStage,
-    Status,
-)
+from shared.reports.events import REPORT_EVENTS, SlaStage, Status
 from shared.reports.facts import Fact, fact_of
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.projection import ViewReader
@@ -148,17 +128,17 @@ _REPORT_TYPES = frozenset(cls.event_type for cls in REPORT_EVENTS)
 CLOCK_EVENTS = frozenset(
     cls.event_type
     for cls in (
-        ReportSubmitted,
-        ReportCompletionRequested,
-        ReportAmended,
-        ReportReferred,
-        ReportVerified,
-        ReportRejected,
-        ForwardedToOPD,
-        ReportTransferred,
-        ReportReturned,
-        ReportClosed,
-        ReportReopened,
+        events.ReportSubmitted,
+        events.ReportCompletionRequested,
+        events.ReportAmended,
+        events.ReportReferred,
+        events.ReportVerified,
+        events.ReportRejected,
+        events.ForwardedToOPD,
+        events.ReportTransferred,
+        events.ReportReturned,
+        events.ReportClosed,
+        events.ReportReopened,
     )
 )
 
@@ -187,7 +167,7 @@ class DeskViews:
         payload = event.payload()
         at = iso(event.occurred_at)
         details = {k: v for k, v in event.current_data().items() if k not in _HIDDEN_FIELDS}
-        if isinstance(payload, ReportSubmitted):
+        if isinstance(payload, events.ReportSubmitted):
             details = {
                 k: details.get(k)
                 for k in ("classification", "category", "channel", "anonymous", "confidential")
@@ -207,7 +187,7 @@ class DeskViews:
                 json.dumps(details, ensure_ascii=False),
             ),
         )
-        if isinstance(payload, ReportSubmitted):
+        if isinstance(payload, events.ReportSubmitted):
             self._submitted(conn, tracking_id, payload, event)
             self._clock(conn, tracking_id, payload, event)
             return
@@ -218,7 +198,7 @@ class DeskViews:
             return
         self._update(conn, tracking_id, {"version": event.stream_version})
         match payload:
-            case ReportCompletionRequested():
+            case events.ReportCompletionRequested():
                 self._update(
                     conn,
                     tracking_id,
@@ -228,9 +208,9 @@ class DeskViews:
                         "completion_note": payload.note,
                     },
                 )
-            case ReportAmended():
+            case events.ReportAmended():
                 self._amended(conn, row, payload, event)
-            case ReportVerified():
+            case events.ReportVerified():
                 loc = payload.location
                 self._update(
                     conn,
@@ -254,7 +234,7 @@ class DeskViews:
                         ),
                     },
                 )
-            case ReportRejected():
+            case events.ReportRejected():
                 self._update(
                     conn,
                     tracking_id,
@@ -274,15 +254,15 @@ class DeskViews:
                         " linked_at, linked_by) VALUES (?, ?, ?, ?)",
                         (tracking_id, payload.duplicate_of, at, event.actor.id),
                     )
-            case ReportPostponed():
+            case events.ReportPostponed():
                 self._update(
                     conn,
                     tracking_id,
                     {"postponed_until": payload.until.isoformat(), "postpone_note": payload.note},
                 )
-            case ReportReferred():
+            case events.ReportReferred():
                 self._update(conn, tracking_id, {"region_code": payload.to_region})
-            case ProtectionChanged():
+            case events.ProtectionChanged():
                 self._update(
                     conn,
                     tracking_id,
@@ -291,14 +271,14 @@ class DeskViews:
                         "confidential": int(payload.confidential),
                     },
                 )
-            case ForwardedToOPD() | ReportReopened():
+            case events.ForwardedToOPD() | events.ReportReopened():
                 agency = payload.agency_code or row["agency_code"]
                 self._update(
                     conn,
                     tracking_id,
                     {"status": Status.FORWARDED.value, "agency_code": agency},
                 )
-            case ReportReturned():
+            case events.ReportReturned():
                 self._update(
                     conn,
                     tracking_id,
@@ -311,19 +291,19 @@ class DeskViews:
                         "suggested_agency": payload.suggested_agency,
                     },
                 )
-            case ReportTransferred():
+            case events.ReportTransferred():
                 self._update(conn, tracking_id, {"agency_code": payload.to_agency})
-            case ReportDelegated():
+            case events.ReportDelegated():
                 self._update(conn, tracking_id, {"agency_code": payload.to_agency})
-            case PublicTextSet():
+            case events.PublicTextSet():
                 self._update(
                     conn, tracking_id, {"public_title": payload.title, "public_body": payload.body}
                 )
-            case FollowUpPosted():
+            case events.FollowUpPosted():
                 self._update(conn, tracking_id, {"status": Status.FOLLOWED_UP.value})
-            case ReportClosed():
+            case events.ReportClosed():
                 self._update(conn, tracking_id, {"status": Status.CLOSED.value})
-            case SlaBreached():
+            case events.SlaBreached():
                 if payload.stage is SlaStage.VERIFICATION:
                     self._update(conn, tracking_id, {"breached": 1})
                 elif payload.stage is SlaStage.REFORWARD:
@@ -416,7 +396,11 @@ class DeskViews:
         )
 
     def _submitted(
-        self, conn: sqlite3.Connection, tracking_id: str, p: ReportSubmitted, event: RecordedEvent
+        self,
+        conn: sqlite3.Connection,
+        tracking_id: str,
+        p: events.ReportSubmitted,
+        event: RecordedEvent,
     ) -> None:
         loc = p.location
         words = tokens(p.title, p.body)
@@ -455,7 +439,11 @@ class DeskViews:
             )
 
     def _amended(
-        self, conn: sqlite3.Connection, row: sqlite3.Row, p: ReportAmended, event: RecordedEvent
+        self,
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        p: events.ReportAmended,
+        event: RecordedEvent,
     ) -> None:
         amendments = [
             *json.loads(row["amendments"]),

@@ -12,9 +12,10 @@ and `page_context(lang)` the names every template uses: `t` (and `_`) for texts,
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, pass_context
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
 from shared.i18n import dates, labels, normalize_language, translator
@@ -73,6 +74,19 @@ def install(env: Environment) -> Environment:
         event_label=labelled(labels.event_label),
     )
     return env
+
+
+def page_environment(templates: Path) -> Environment:
+    """The environment of a service's HTML pages: everything escaped, block tags leave no
+    blank lines, and the filters above."""
+    return install(
+        Environment(
+            loader=FileSystemLoader(templates),
+            autoescape=select_autoescape(["html"], default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    )
 
 
 def page_context(language: str | None) -> dict[str, Any]:

@@ -377,21 +377,15 @@ def _opinion(
     c: SubmitOpinion,
     ballot: Ballot,
 ) -> DomainEvent:
-    if c.ballot_key is None:
-        return kind(
-            voter_hash=c.voter_hash,
-            answers=ballot.answers,
-            comment=ballot.comment,
-            channel=c.channel,
-            region_code=ballot.region_code,
-        )
-    if c.nonce is None:
-        raise PollError("nonce: a sealed answer needs a fresh nonce")
     content = {
         "answers": {k: list(v) for k, v in ballot.answers.items()},
         "comment": ballot.comment,
         "region_code": ballot.region_code,
     }
+    if c.ballot_key is None:  # from before sealing: the answer in the clear
+        return kind(voter_hash=c.voter_hash, channel=c.channel, **content)
+    if c.nonce is None:
+        raise PollError("nonce: a sealed answer needs a fresh nonce")
     sealed = seal(c.ballot_key, c.nonce, state.code, c.voter_hash, content)
     return kind(voter_hash=c.voter_hash, channel=c.channel, sealed=sealed)
 

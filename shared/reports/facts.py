@@ -9,52 +9,32 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict
 
 from shared.events.base import DomainEvent
-from shared.reports.events import (
-    AdministratorReplied,
-    CompletionReminded,
-    EscalatedToOmbudsman,
-    FollowUpPosted,
-    ForwardedToOPD,
-    ReportAmended,
-    ReportClosed,
-    ReportCompletionRequested,
-    ReportDelegated,
-    ReporterReplied,
-    ReportReferred,
-    ReportRejected,
-    ReportReopened,
-    ReportReturned,
-    ReportSubmitted,
-    ReportTransferred,
-    ReportVerified,
-    SlaBreached,
-    SlaDueSoon,
-)
+from shared.reports import events
 from shared.store.port import RecordedEvent
 
 # The events that move a deadline; every other event is ignored (and never parsed).
 RELEVANT_EVENT_TYPES: frozenset[str] = frozenset(
     cls.event_type
     for cls in (
-        ReportSubmitted,
-        ReportCompletionRequested,
-        ReportAmended,
-        ReportVerified,
-        ReportRejected,
-        ReportReferred,
-        ForwardedToOPD,
-        ReportReturned,
-        ReportTransferred,
-        FollowUpPosted,
-        ReporterReplied,
-        ReportClosed,
-        ReportReopened,
-        SlaBreached,
-        EscalatedToOmbudsman,
-        ReportDelegated,
-        AdministratorReplied,
-        CompletionReminded,
-        SlaDueSoon,
+        events.ReportSubmitted,
+        events.ReportCompletionRequested,
+        events.ReportAmended,
+        events.ReportVerified,
+        events.ReportRejected,
+        events.ReportReferred,
+        events.ForwardedToOPD,
+        events.ReportReturned,
+        events.ReportTransferred,
+        events.FollowUpPosted,
+        events.ReporterReplied,
+        events.ReportClosed,
+        events.ReportReopened,
+        events.SlaBreached,
+        events.EscalatedToOmbudsman,
+        events.ReportDelegated,
+        events.AdministratorReplied,
+        events.CompletionReminded,
+        events.SlaDueSoon,
     )
 )
 
@@ -83,73 +63,57 @@ def fact_of(
     payload: DomainEvent, *, version: int, at: datetime, event_id: str, correlation_id: str
 ) -> Fact | None:
     """The fact of one event, or None for an event no deadline depends on."""
-    base = {"version": version, "at": at, "event_id": event_id, "correlation_id": correlation_id}
+    fields: dict[str, object]
     match payload:
-        case ReportSubmitted():
-            return Fact(
-                event_type=payload.event_type, region_code=payload.location.region_code, **base
-            )
-        case ReportVerified():
-            return Fact(
-                event_type=payload.event_type,
-                region_code=payload.region_code,
-                requires_field_inspection=payload.requires_field_inspection,
-                **base,
-            )
-        case ReportReferred():
-            return Fact(event_type=payload.event_type, region_code=payload.to_region, **base)
-        case ForwardedToOPD():
-            return Fact(
-                event_type=payload.event_type,
-                agency_code=payload.agency_code,
-                follow_up_due=payload.follow_up_due,
-                **base,
-            )
-        case ReportTransferred():
-            return Fact(
-                event_type=payload.event_type,
-                agency_code=payload.to_agency,
-                follow_up_due=payload.follow_up_due,
-                **base,
-            )
-        case ReportReturned():
-            return Fact(event_type=payload.event_type, agency_code=payload.agency_code, **base)
-        case FollowUpPosted():
-            return Fact(
-                event_type=payload.event_type,
-                agency_code=payload.agency_code,
-                kind=payload.kind.value,
-                **base,
-            )
-        case ReportClosed():
-            return Fact(event_type=payload.event_type, reason=payload.reason.value, **base)
-        case ReportReopened():
-            return Fact(event_type=payload.event_type, agency_code=payload.agency_code, **base)
-        case ReportDelegated():
-            return Fact(event_type=payload.event_type, agency_code=payload.to_agency, **base)
-        case SlaDueSoon():
-            return Fact(
-                event_type=payload.event_type, stage=payload.stage.value, due=payload.due, **base
-            )
-        case SlaBreached():
-            return Fact(
-                event_type=payload.event_type,
-                stage=payload.stage.value,
-                due=payload.due,
-                agency_code=payload.agency_code,
-                **base,
-            )
+        case events.ReportSubmitted():
+            fields = {"region_code": payload.location.region_code}
+        case events.ReportVerified():
+            fields = {
+                "region_code": payload.region_code,
+                "requires_field_inspection": payload.requires_field_inspection,
+            }
+        case events.ReportReferred():
+            fields = {"region_code": payload.to_region}
+        case events.ForwardedToOPD():
+            fields = {"agency_code": payload.agency_code, "follow_up_due": payload.follow_up_due}
+        case events.ReportTransferred():
+            fields = {"agency_code": payload.to_agency, "follow_up_due": payload.follow_up_due}
+        case events.ReportReturned() | events.ReportReopened():
+            fields = {"agency_code": payload.agency_code}
+        case events.FollowUpPosted():
+            fields = {"agency_code": payload.agency_code, "kind": payload.kind.value}
+        case events.ReportClosed():
+            fields = {"reason": payload.reason.value}
+        case events.ReportDelegated():
+            fields = {"agency_code": payload.to_agency}
+        case events.SlaDueSoon():
+            fields = {"stage": payload.stage.value, "due": payload.due}
+        case events.SlaBreached():
+            fields = {
+                "stage": payload.stage.value,
+                "due": payload.due,
+                "agency_code": payload.agency_code,
+            }
         case (
-            ReportCompletionRequested()
-            | ReportAmended()
-            | ReportRejected()
-            | ReporterReplied()
-            | AdministratorReplied()
-            | CompletionReminded()
-            | EscalatedToOmbudsman()
+            events.ReportCompletionRequested()
+            | events.ReportAmended()
+            | events.ReportRejected()
+            | events.ReporterReplied()
+            | events.AdministratorReplied()
+            | events.CompletionReminded()
+            | events.EscalatedToOmbudsman()
         ):
-            return Fact(event_type=payload.event_type, **base)
-    return None
+            fields = {}
+        case _:
+            return None
+    return Fact(
+        event_type=payload.event_type,
+        version=version,
+        at=at,
+        event_id=event_id,
+        correlation_id=correlation_id,
+        **fields,
+    )
 
 
 def fact_of_recorded(event: RecordedEvent) -> Fact | None:
@@ -165,5 +129,5 @@ def fact_of_recorded(event: RecordedEvent) -> Fact | None:
     )
 
 
-def facts_of(events: Iterable[RecordedEvent]) -> list[Fact]:
-    return [f for f in (fact_of_recorded(e) for e in events) if f is not None]
+def facts_of(recorded: Iterable[RecordedEvent]) -> list[Fact]:
+    return [f for f in (fact_of_recorded(e) for e in recorded) if f is not None]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -195,23 +196,19 @@ class ReportState:
         )
 
 
+# What a report's state takes over from its ReportSubmitted, as recorded.
+_SUBMITTED_FIELDS = tuple(
+    f.name for f in dataclass_fields(ReportState) if f.name in ReportSubmitted.model_fields
+)
+
+
 def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> ReportState | None:
     """Apply one event. Never raises: stored events are facts."""
     if isinstance(event, ReportSubmitted) and state is None:
         return ReportState(
-            tracking_id=event.tracking_id,
+            **{name: getattr(event, name) for name in _SUBMITTED_FIELDS},
             status=Status.SUBMITTED,
-            classification=event.classification,
-            title=event.title,
-            category=event.category,
-            location=event.location,
             region_code=event.location.region_code,
-            channel=event.channel,
-            channel_message_id=event.channel_message_id,
-            anonymous=event.anonymous,
-            confidential=event.confidential,
-            reporter=event.reporter,
-            access_code_hash=event.access_code_hash,
             submitted_at=at,
             version=1,
         )
@@ -415,25 +412,8 @@ def _submit(state: ReportState | None, c: SubmitReport) -> list[DomainEvent]:
         if state.access_code_hash != c.access_code_hash:
             raise TrackingIdTaken(f"tracking_id: {c.tracking_id} belongs to another report")
         return []  # the same submission again (same tracking id and access code): nothing new
-    return [
-        ReportSubmitted(
-            tracking_id=c.tracking_id,
-            classification=c.classification,
-            title=c.title,
-            body=c.body,
-            category=c.category,
-            location=checked_location(c.location),
-            event_date=c.event_date,
-            channel=c.channel,
-            channel_message_id=c.channel_message_id,
-            anonymous=c.anonymous,
-            confidential=c.confidential,
-            attachments=c.attachments,
-            reporter=c.reporter,
-            access_code_hash=c.access_code_hash,
-            language=c.language,
-        )
-    ]
+    # The event records the command's fields as given, the location checked.
+    return [ReportSubmitted(**dict(c) | {"location": checked_location(c.location)})]
 
 
 def _request_completion(s: ReportState, c: RequestCompletion) -> list[DomainEvent]:

@@ -9,60 +9,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.reports.commands import (
-    AmendReport,
-    ChangeProtection,
-    CloseReport,
-    Command,
-    DelegateReport,
-    EscalateToOmbudsman,
-    ForwardReport,
-    PostFollowUp,
-    PostponeReport,
-    RateReport,
-    RecordBreach,
-    RecordDueSoon,
-    ReferReport,
-    RejectReport,
-    RemindCompletion,
-    ReplyAsAdministrator,
-    ReplyAsReporter,
-    RequestCompletion,
-    ReturnReport,
-    SetPublicText,
-    TransferReport,
-    VerifyReport,
-)
+from shared.reports import commands
+from shared.reports.commands import Command
 from shared.reports.events import Status
 from shared.reports.lifecycle import LOW_RATING, REOPEN_WINDOW, TRANSITIONS
 from shared.reports.policy import Limit, SlaLimits
 
 # Who gives each command, and what it is called on the desks and in the API.
 ACTORS: Mapping[type[Command], tuple[str, str]] = {
-    RequestCompletion: ("administrator", "request completion"),
-    AmendReport: ("reporter", "complete the report"),
-    VerifyReport: ("administrator", "verify"),
-    RejectReport: ("administrator", "reject"),
-    PostponeReport: ("administrator", "postpone (never past the due date)"),
-    ReferReport: ("administrator", "not our authority (regional desk → national desk)"),
-    ChangeProtection: ("administrator", "anonymous / confidential"),
-    ForwardReport: ("administrator", "forward"),
-    ReturnReport: ("institution", "return (not our authority)"),
-    TransferReport: ("institution", "transfer to a sibling"),
-    DelegateReport: ("institution", "delegate to its own unit (same deadline)"),
-    PostFollowUp: ("institution", "follow-up: interim, final or question"),
-    ReplyAsReporter: ("reporter", "reply"),
-    ReplyAsAdministrator: ("administrator", "reply"),
-    SetPublicText: ("administrator", "set the public text"),
-    CloseReport: ("reporter, administrator", "close"),
-    RateReport: ("reporter", "rate"),
-    EscalateToOmbudsman: ("reporter", "escalate to the Ombudsman (once open)"),
-    RecordBreach: ("sla", "record a breach"),
-    RecordDueSoon: ("sla", "warn: due soon"),
-    RemindCompletion: ("sla", "remind the reporter"),
+    commands.RequestCompletion: ("administrator", "request completion"),
+    commands.AmendReport: ("reporter", "complete the report"),
+    commands.VerifyReport: ("administrator", "verify"),
+    commands.RejectReport: ("administrator", "reject"),
+    commands.PostponeReport: ("administrator", "postpone (never past the due date)"),
+    commands.ReferReport: ("administrator", "not our authority (regional desk → national desk)"),
+    commands.ChangeProtection: ("administrator", "anonymous / confidential"),
+    commands.ForwardReport: ("administrator", "forward"),
+    commands.ReturnReport: ("institution", "return (not our authority)"),
+    commands.TransferReport: ("institution", "transfer to a sibling"),
+    commands.DelegateReport: ("institution", "delegate to its own unit (same deadline)"),
+    commands.PostFollowUp: ("institution", "follow-up: interim, final or question"),
+    commands.ReplyAsReporter: ("reporter", "reply"),
+    commands.ReplyAsAdministrator: ("administrator", "reply"),
+    commands.SetPublicText: ("administrator", "set the public text"),
+    commands.CloseReport: ("reporter, administrator", "close"),
+    commands.RateReport: ("reporter", "rate"),
+    commands.EscalateToOmbudsman: ("reporter", "escalate to the Ombudsman (once open)"),
+    commands.RecordBreach: ("sla", "record a breach"),
+    commands.RecordDueSoon: ("sla", "warn: due soon"),
+    commands.RemindCompletion: ("sla", "remind the reporter"),
 }
 # The system's own bookkeeping (any status): not listed per status in the life table.
-BOOKKEEPING = frozenset({RecordBreach, RecordDueSoon})
+BOOKKEEPING = frozenset({commands.RecordBreach, commands.RecordDueSoon})
 ACTOR_ORDER = ("reporter", "administrator", "institution", "sla")
 
 

@@ -152,3 +152,31 @@ def test_every_route_declares_a_typed_response(service: str, tmp_path: Path) -> 
             if not fine:
                 untyped.append(f"{method.upper()} {path}")
     assert untyped == []
+
+
+def _architecture_doc() -> str:
+    return (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+
+
+def test_the_map_has_a_line_for_every_package() -> None:
+    """docs/architecture.md's map stays the code's map: every folder of `shared/` and
+    `services/` that holds Python modules has its own entry."""
+    block = _architecture_doc().split("## The map", 1)[1].split("```")[1]
+    entries = {line.split()[0].rstrip("/") for line in block.splitlines() if line[:1].strip()}
+    packages = {
+        str(path.parent.relative_to(ROOT))
+        for top in ("shared", "services")
+        for path in (ROOT / top).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert sorted(packages - entries) == []
+
+
+def test_the_path_of_a_report_names_modules_that_exist() -> None:
+    """Every module the path of one report names by its path is there."""
+    import re
+
+    path_section = _architecture_doc().split("## The path of one report", 1)[1]
+    named = set(re.findall(r"`((?:shared|services)/[\w/]+\.py)`", path_section))
+    assert named, "the path names no module"
+    assert sorted(name for name in named if not (ROOT / name).is_file()) == []

@@ -40,7 +40,7 @@ from shared.reports.lifecycle import (
 )
 from shared.runtime.repository import Meta
 from shared.store.port import WrongExpectedVersion
-from shared.values import Attachment, Channel
+from shared.values import Attachment, Channel, normalize_phone
 
 if TYPE_CHECKING:
     from services.intake.usecases import Intake
@@ -63,28 +63,6 @@ PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
 TITLE_MAX = 80
 BODY_MIN = 10
 _SPACES = re.compile(r"\s+")
-_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
-
-
-def normalize_phone(raw: str | None) -> str | None:
-    """An Indonesian-aware E.164 form (`0812…`, `62812…`, `+62 812-…` -> `+62812…`), or None.
-
-    Alphanumeric senders (an operator's name) are not phone numbers: None.
-    """
-    if not raw:
-        return None
-    text = _PHONE_SEPARATORS.sub("", raw.strip())
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    plus = text.startswith("+")
-    digits = text[1:] if plus else text
-    if not digits.isdigit() or not 6 <= len(digits) <= 15:
-        return None
-    if plus:
-        return "+" + digits
-    if digits.startswith("0"):
-        return "+62" + digits[1:]
-    return "+" + digits
 
 
 @dataclass(frozen=True)

@@ -313,8 +313,7 @@ class MailIntake:
             attachments=len(attachments),
             refused_attachments=len(refused),
         )
-        self._schedule_reply(
-            key,
+        receipt = Receipt(
             to=address,
             # Never the address the mail was sent to: that would let anyone pick our From.
             reply_from=self.desk.config.intake_email_from
@@ -325,6 +324,7 @@ class MailIntake:
             access_code=created.access_code,
             refused=refused,
         )
+        self._schedule_reply(key, receipt)
         return f"250 2.0.0 OK report {created.tracking_id}"
 
     async def _answer(
@@ -402,23 +402,13 @@ class MailIntake:
         return tuple(stored), refused
 
     # --- the reply ------------------------------------------------------------------------
-    def _schedule_reply(self, key: str, **details: Any) -> None:
-        task = asyncio.create_task(self._reply(key, **details), name="email-reply")
+    def _schedule_reply(self, key: str, receipt: Receipt) -> None:
+        task = asyncio.create_task(self._reply(key, receipt), name="email-reply")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _reply(
-        self,
-        key: str,
-        *,
-        to: str,
-        reply_from: str,
-        subject: str,
-        in_reply_to: str | None,
-        tracking_id: str,
-        access_code: str,
-        refused: list[str],
-    ) -> None:
+    async def _reply(self, key: str, receipt: Receipt) -> None:
+        tracking_id = receipt.tracking_id
         url = self.desk.ctx.settings.smtp_url
         if not url:
             # Not silent: the reporter never gets the access code this way. `lapor up` says so
@@ -432,16 +422,7 @@ class MailIntake:
         if not await self.desk.replies.claim(reply_key):
             CHANNEL_REPLIES.labels(Channel.EMAIL.value, "duplicate").inc()
             return
-        mail = reply_mail(
-            to=to,
-            reply_from=reply_from,
-            subject=subject,
-            in_reply_to=in_reply_to,
-            tracking_id=tracking_id,
-            access_code=access_code,
-            refused=refused,
-            public_url=self.desk.ctx.settings.public_base_url,
-        )
+        mail = reply_mail(receipt, self.desk.ctx.settings.public_base_url)
         target = smtp_target(url)
         try:
             async for attempt in AsyncRetrying(
@@ -481,22 +462,27 @@ class MailIntake:
                 await task
 
 
-def reply_mail(
-    *,
-    to: str,
-    reply_from: str,
-    subject: str,
-    in_reply_to: str | None,
-    tracking_id: str,
-    access_code: str,
-    refused: list[str],
-    public_url: str,
-) -> EmailMessage:
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to a reporter's mail: where it goes, what it answers, the report it made."""
+
+    to: str
+    reply_from: str
+    subject: str
+    in_reply_to: str | None
+    tracking_id: str
+    access_code: str
+    refused: list[str]
+
+
+def reply_mail(receipt: Receipt, public_url: str) -> EmailMessage:
+    reply_from, tracking_id = receipt.reply_from, receipt.tracking_id
+    in_reply_to = receipt.in_reply_to
     mail = EmailMessage()
     mail["From"] = Address("LAPOR!", addr_spec=reply_from) if "@" in reply_from else reply_from
-    mail["To"] = to
+    mail["To"] = receipt.to
     t = translator("id")
-    clean_subject = " ".join(subject.split())[:150]
+    clean_subject = " ".join(receipt.subject.split())[:150]
     mail["Subject"] = f"[LAPOR! {tracking_id}] " + (
         f"Re: {clean_subject}" if clean_subject else t("mail.receipt.subject")
     )
@@ -518,15 +504,15 @@ def reply_mail(
             t("mail.receipt.thanks"),
             "",
             t("mail.receipt.tracking_id", tracking_id=tracking_id),
-            t("mail.receipt.access_code", access_code=access_code),
+            t("mail.receipt.access_code", access_code=receipt.access_code),
             "",
             t("mail.receipt.track", url=link),
             t("mail.receipt.reply"),
             t("mail.receipt.sms", tracking_id=tracking_id),
         ]
-        if refused and language == "id":
+        if receipt.refused and language == "id":
             lines += ["", t("mail.receipt.refused")]
-            lines += [f"- {item}" for item in refused]
+            lines += [f"- {item}" for item in receipt.refused]
         lines += ["", "--", ""] if language == "id" else []
     mail.set_content("\n".join(lines) + "\n")
     return mail

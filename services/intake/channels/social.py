@@ -243,6 +243,15 @@ class SendApi:
             c.x_access_token,
         )
 
+    def _retrying(self) -> AsyncRetrying:
+        """Attempts of one call to a platform: transient errors again, with backoff."""
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.config.channel_http_attempts),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+
     async def send(self, message: Incoming, text: str) -> bool:
         """Send the answer. False when the channel has no token (skipped); raises SendFailed."""
         url, body, token = self.request(message, text)
@@ -250,12 +259,7 @@ class SendApi:
             return False
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.config.channel_http_attempts),
-                wait=wait_exponential(multiplier=0.2, max=5),
-                retry=retry_if_exception(_retryable),
-                reraise=True,
-            ):
+            async for attempt in self._retrying():
                 with attempt:
                     response = await self.client.post(url, json=body, headers=headers)
                     response.raise_for_status()
@@ -275,12 +279,7 @@ class SendApi:
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         base = self.config.meta_graph_url.rstrip("/")
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.config.channel_http_attempts),
-                wait=wait_exponential(multiplier=0.2, max=5),
-                retry=retry_if_exception(_retryable),
-                reraise=True,
-            ):
+            async for attempt in self._retrying():
                 with attempt:
                     found = await self.client.get(f"{base}/{message.media_id}", headers=headers)
                     found.raise_for_status()
