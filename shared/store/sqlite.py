@@ -155,7 +155,8 @@ def _built(cls: type[RecordedEvent], values: dict[str, Any]) -> RecordedEvent:
     its cost (it looks at every field's default and alias)."""
     made = cls.__new__(cls)
     object.__setattr__(made, "__dict__", values)
-    object.__setattr__(made, "__pydantic_fields_set__", _RECORDED_FIELDS)
+    # A set of its own: model_copy(update=...) adds to it.
+    object.__setattr__(made, "__pydantic_fields_set__", set(_RECORDED_FIELDS))
     object.__setattr__(made, "__pydantic_extra__", None)
     object.__setattr__(made, "__pydantic_private__", {"_typed_data": None})
     return made
