@@ -200,7 +200,7 @@ async def http_visible(
         if response.status_code == 200 and not forwarded:
             report.http_visible = time.time()
             return
-        if response.status_code == 200 and response.json()["agency_code"]:
+        if response.status_code == 200 and response.json().get("agency_code"):
             report.http_forwarded = time.time()
             return
         await asyncio.sleep(poll)

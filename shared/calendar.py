@@ -221,6 +221,7 @@ class CalendarOverrides(BaseModel):
 
 
 _NO_HOLIDAYS: Mapping[date, Holiday] = MappingProxyType({})
+_MEMO_LIMIT = 100_000
 
 
 # --- the calendar ------------------------------------------------------------------------------
@@ -239,6 +240,17 @@ class WorkingDayCalendar:
         self._national: dict[int, dict[date, Holiday]] = {}
         self._regional: dict[tuple[int, str], Mapping[date, Holiday]] = {}
         self._lock = threading.Lock()
+        # Counting is memoised (a rebuild asks the same questions for thousands of reports), by
+        # the regional prefixes that apply to a code rather than the code itself: two villages
+        # without a regional holiday count alike. Bounded: cleared when full.
+        self._prefixes = frozenset(
+            entry.region_prefix
+            for changes in self._overrides.years.values()
+            for entry in changes.regional
+        )
+        self._scopes: dict[str, tuple[str, ...]] = {}
+        self._added: dict[tuple[date, int, tuple[str, ...] | None], date] = {}
+        self._between: dict[tuple[date, date, tuple[str, ...] | None], int] = {}
 
     @classmethod
     def from_file(cls, path: Path | str, *, language: str = "id") -> WorkingDayCalendar:
@@ -317,6 +329,19 @@ class WorkingDayCalendar:
         return sorted(by_date.values())
 
     # -- counting --
+    def _scope(self, code: str | None) -> tuple[str, ...] | None:
+        """What of a region code the calendar depends on: the regional prefixes it falls under."""
+        if code is None:
+            return None
+        found = self._scopes.get(code)
+        if found is None:
+            if len(self._scopes) >= _MEMO_LIMIT:
+                self._scopes.clear()
+            found = self._scopes[code] = tuple(
+                sorted(p for p in self._prefixes if code.startswith(p))
+            )
+        return found
+
     def is_working_day(self, d: date, region_code: str | None = None) -> bool:
         """Monday–Friday and not a national, cuti bersama, override or (regional) holiday."""
         _check_date(d)
@@ -332,6 +357,10 @@ class WorkingDayCalendar:
         """
         _check_date(start, "start")
         code = _check_region(region_code)
+        key = (start, n, self._scope(code))
+        found = self._added.get(key)
+        if found is not None:
+            return found
         step = timedelta(days=1 if n >= 0 else -1)
         remaining = abs(n)
         day = start
@@ -339,6 +368,9 @@ class WorkingDayCalendar:
             day += step
             if self.is_working_day(day, code):
                 remaining -= 1
+        if len(self._added) >= _MEMO_LIMIT:
+            self._added.clear()
+        self._added[key] = day
         return day
 
     def working_days_between(self, a: date, b: date, region_code: str | None = None) -> int:
@@ -352,11 +384,19 @@ class WorkingDayCalendar:
         code = _check_region(region_code)
         if b < a:
             return -self.working_days_between(b, a, code)
-        return sum(
+        key = (a, b, self._scope(code))
+        found = self._between.get(key)
+        if found is not None:
+            return found
+        count = sum(
             1
             for offset in range(1, (b - a).days + 1)
             if self.is_working_day(a + timedelta(days=offset), code)
         )
+        if len(self._between) >= _MEMO_LIMIT:
+            self._between.clear()
+        self._between[key] = count
+        return count
 
     def working_days(self, start: date, end: date, region_code: str | None = None) -> list[date]:
         """The working days d with ``start <= d <= end``, in order."""

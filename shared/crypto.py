@@ -8,6 +8,7 @@ identity unreadable, while the event store and its hash chains stay intact.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -15,6 +16,7 @@ import json
 import os
 import sqlite3
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,13 @@ class ErasureIncomplete(Exception):
     remain in the write-ahead log on disk. Call `erase` again (it is idempotent) to finish."""
 
 
+@dataclass
+class _KeyRequest:
+    key_id: str
+    payload: dict[str, Any]
+    outcome: asyncio.Future[EncryptedBlob]
+
+
 class KeyStore:
     """Wrapped data keys in SQLite. Deletion is real: `secure_delete` overwrites freed pages."""
 
@@ -85,6 +94,9 @@ class KeyStore:
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS erasures (key_id TEXT PRIMARY KEY, erased_at TEXT NOT NULL)"
         )
+        # encrypt_async: what each event loop waits for, written together off the loop.
+        self._waiting: dict[asyncio.AbstractEventLoop, list[_KeyRequest]] = {}
+        self._drains: set[asyncio.Task[None]] = set()
 
     def close(self) -> None:
         self._conn.close()
@@ -126,7 +138,84 @@ class KeyStore:
         return self._unwrap(key_id, row[0])
 
     def encrypt(self, key_id: str, payload: dict[str, Any]) -> EncryptedBlob:
-        key = self._get_or_create(key_id)
+        return self._seal(self._get_or_create(key_id), key_id, payload)
+
+    async def encrypt_async(self, key_id: str, payload: dict[str, Any]) -> EncryptedBlob:
+        """`encrypt` off the event loop: the new data keys of the requests waiting meanwhile are
+        written in one transaction (one fsync), in a worker thread."""
+        loop = asyncio.get_running_loop()
+        request = _KeyRequest(key_id, payload, loop.create_future())
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            self._waiting[loop] = [request]
+            drain = loop.create_task(self._drain(loop))
+            self._drains.add(drain)  # a reference, so the task is not collected mid-way
+            drain.add_done_callback(self._drains.discard)
+        else:
+            waiting.append(request)
+        return await request.outcome
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write the waiting requests in groups until none wait."""
+        while batch := self._waiting.get(loop):
+            self._waiting[loop] = []
+            try:
+                blobs = await asyncio.to_thread(self._encrypt_group, batch)
+            except BaseException as error:  # the transaction failed: every request in it did
+                for request in batch:
+                    if not request.outcome.done():
+                        request.outcome.set_exception(error)
+                if isinstance(error, asyncio.CancelledError):
+                    self._waiting.pop(loop, None)
+                    raise
+                continue
+            for request, blob in zip(batch, blobs, strict=True):
+                if request.outcome.done():
+                    continue
+                if isinstance(blob, BaseException):
+                    request.outcome.set_exception(blob)
+                else:
+                    request.outcome.set_result(blob)
+        self._waiting.pop(loop, None)
+
+    def _encrypt_group(self, batch: list[_KeyRequest]) -> list[EncryptedBlob | BaseException]:
+        out: list[EncryptedBlob | BaseException] = []
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                keys = [self._find_or_make(request.key_id) for request in batch]
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:  # a failed COMMIT (full disk) leaves it open
+                    self._conn.execute("ROLLBACK")
+                raise
+        for request, key in zip(batch, keys, strict=True):
+            if isinstance(key, BaseException):
+                out.append(key)
+            else:
+                out.append(self._seal(key, request.key_id, request.payload))
+        return out
+
+    def _find_or_make(self, key_id: str) -> bytes | KeyErased:
+        """Inside a transaction: the data key, made and inserted if new (not if erased)."""
+        row = self._conn.execute(
+            "SELECT wrapped FROM data_keys WHERE key_id = ?", (key_id,)
+        ).fetchone()
+        if row is not None:
+            return self._unwrap(key_id, row[0])
+        if self._is_erased(key_id):
+            return KeyErased(key_id)
+        key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(12)
+        wrapped = nonce + self._kek.encrypt(nonce, key, key_id.encode())
+        self._conn.execute(
+            "INSERT INTO data_keys (key_id, wrapped, created_at) VALUES (?, ?, ?)",
+            (key_id, wrapped, datetime.now(UTC).isoformat()),
+        )
+        return key
+
+    @staticmethod
+    def _seal(key: bytes, key_id: str, payload: dict[str, Any]) -> EncryptedBlob:
         nonce = os.urandom(12)
         plaintext = json.dumps(payload, sort_keys=True).encode()
         ciphertext = AESGCM(key).encrypt(nonce, plaintext, key_id.encode())

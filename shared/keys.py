@@ -48,6 +48,14 @@ class KeysInTheStore(KeyStore):
                 raise StoreUnavailable(f"data keys: {error}") from error
             raise
 
+    async def encrypt_async(self, key_id: str, payload: dict[str, Any]) -> EncryptedBlob:
+        try:
+            return await super().encrypt_async(key_id, payload)
+        except sqlite3.OperationalError as error:
+            if disk_trouble(error):
+                raise StoreUnavailable(f"data keys: {error}") from error
+            raise
+
 
 def open_key_store(settings: Settings) -> KeyStore:
     path = key_store_path(settings)

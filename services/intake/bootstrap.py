@@ -37,7 +37,9 @@ RETENTION_JOB = "view-retention"
 
 def create_projector(settings: Settings) -> Projector:
     upgrade_views(settings)
-    return Projector(settings.view_db(NAME), NAME, views.SCHEMA, views.apply, views.TABLES)
+    return Projector(
+        settings.view_db(NAME), NAME, views.SCHEMA, views.apply, views.TABLES, views.VERSION
+    )
 
 
 def create_projectors(settings: Settings) -> list[Projector]:

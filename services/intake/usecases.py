@@ -160,7 +160,9 @@ class Intake:
         if report.reporter is not None and not report.reporter.is_empty():
             details |= report.reporter.model_dump(mode="json", exclude_none=True)
         if details:
-            reporter = self.keys.encrypt(tracking_id, details | {"channel": channel.value})
+            reporter = await self.keys.encrypt_async(
+                tracking_id, details | {"channel": channel.value}
+            )
         command = SubmitReport(
             tracking_id=tracking_id,
             classification=report.classification,

@@ -484,19 +484,25 @@ def contributions(row: sqlite3.Row | None) -> list[tuple[str, str]]:
 
 
 def _count(conn: sqlite3.Connection, before: sqlite3.Row | None, after: sqlite3.Row | None) -> None:
+    # Only the counters that changed: a report moving on changes its status and little else, so
+    # one decrement and one increment instead of every counter twice.
     old, new = contributions(before), contributions(after)
     if old == new:
         return
+    kept = set(old) & set(new)
     for dimension, key in old:
-        conn.execute(
-            "UPDATE stats_counts SET n = n - 1 WHERE dimension = ? AND key = ?", (dimension, key)
-        )
+        if (dimension, key) not in kept:
+            conn.execute(
+                "UPDATE stats_counts SET n = n - 1 WHERE dimension = ? AND key = ?",
+                (dimension, key),
+            )
     for dimension, key in new:
-        conn.execute(
-            "INSERT INTO stats_counts (dimension, key, n) VALUES (?, ?, 1)"
-            " ON CONFLICT (dimension, key) DO UPDATE SET n = n + 1",
-            (dimension, key),
-        )
+        if (dimension, key) not in kept:
+            conn.execute(
+                "INSERT INTO stats_counts (dimension, key, n) VALUES (?, ?, 1)"
+                " ON CONFLICT (dimension, key) DO UPDATE SET n = n + 1",
+                (dimension, key),
+            )
 
 
 def _geo_key(row: sqlite3.Row | None) -> tuple[int, float, float] | None:

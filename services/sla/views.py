@@ -14,11 +14,12 @@ from the stream before it runs). Losing it costs one more check per key, never a
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from services.sla import metrics
 from services.sla.config import Rules
@@ -103,9 +104,13 @@ _INSERT = (
 )
 
 
+_FACTS = TypeAdapter(list[Fact])
+
+
 def utc_text(at: datetime) -> str:
-    """A UTC instant as fixed-width text, so SQL compares instants by comparing strings."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A UTC instant as fixed-width text, so SQL compares instants by comparing strings
+    (what strftime("%Y-%m-%dT%H:%M:%S.%fZ") writes, at a third of its cost)."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -159,10 +164,14 @@ def make_apply(rules: Rules) -> Apply:
         row = conn.execute(
             "SELECT facts FROM sla_reports WHERE tracking_id = ?", (tracking_id,)
         ).fetchone()
-        facts = [Fact.model_validate(f) for f in json.loads(row[0])] if row else []
+        # Parsed straight from the JSON text by pydantic-core (not json.loads, then each fact).
+        facts = _FACTS.validate_json(row[0]) if row else []
         if any(f.version == fact.version for f in facts):
             return  # delivered again
         facts.append(fact)
+        # The stored list with the new fact appended: no need to serialise the others again.
+        new_json = fact.model_dump_json()
+        facts_json = f"{row[0][:-1]}, {new_json}]" if facts[:-1] else f"[{new_json}]"
         derived = derive(tracking_id, facts, rules.calendar, rules.policy)
         if event.event_type == "EscalatedToOmbudsman":
             _escalated(conn, event, tracking_id, derived.region_code, derived.agency_code)
@@ -173,16 +182,38 @@ def make_apply(rules: Rules) -> Apply:
             " agency_code = excluded.agency_code",
             (
                 tracking_id,
-                json.dumps([f.model_dump(mode="json") for f in facts]),
+                facts_json,
                 derived.status,
                 derived.region_code,
                 derived.agency_code,
             ),
         )
-        conn.execute("DELETE FROM deadlines WHERE tracking_id = ?", (tracking_id,))
-        conn.executemany(_INSERT, [_row(d) for d in derived.deadlines])
+        _write_deadlines(conn, tracking_id, [_row(d) for d in derived.deadlines])
 
     return apply
+
+
+_COLUMNS = _INSERT[_INSERT.index("(") + 1 : _INSERT.index(")")]
+
+
+def _write_deadlines(
+    conn: sqlite3.Connection, tracking_id: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """Write only the deadlines an event changed (most of a report's stay as they were): every
+    row rewritten is four index updates."""
+    stored = {
+        row[0]: tuple(row)
+        for row in conn.execute(
+            f"SELECT {_COLUMNS} FROM deadlines WHERE tracking_id = ?",  # noqa: S608
+            (tracking_id,),
+        )
+    }
+    gone = stored.keys() - {row[0] for row in rows}
+    if gone:
+        conn.executemany("DELETE FROM deadlines WHERE key = ?", [(key,) for key in gone])
+    changed = [row for row in rows if stored.get(row[0]) != row]
+    if changed:
+        conn.executemany(_INSERT.replace("INSERT", "INSERT OR REPLACE", 1), changed)
 
 
 def _vouched(conn: sqlite3.Connection, event: RecordedEvent) -> None:

@@ -13,7 +13,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import tracing
 from shared.auth import OutsideRegion
@@ -38,9 +40,48 @@ def correlation_id(request: Request) -> str:
     return str(getattr(request.state, "correlation_id", None) or uuid.uuid4())
 
 
-def _route_template(request: Request) -> str:
-    route = request.scope.get("route")
-    return getattr(route, "path", "unmatched")
+class Observe:
+    """Pure ASGI middleware: a correlation id per request (bound to the logs, echoed in the
+    answer's header), and the request counters and latency by route. Not `@app.middleware`
+    (Starlette's BaseHTTPMiddleware), which runs every request in an extra task and stream."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = (
+            Headers(scope=scope).get(CORRELATION_HEADER)
+            or tracing.correlation_id_for_request()  # one trace, one correlation id
+            or str(uuid.uuid4())
+        )[:100]
+        scope.setdefault("state", {})["correlation_id"] = cid
+        status = 500
+        header = (CORRELATION_HEADER.lower().encode(), cid.encode("latin-1", "replace"))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                if CORRELATION_HEADER in headers:
+                    del headers[CORRELATION_HEADER]
+                headers.raw.append(header)
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(correlation_id=cid)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("correlation_id", "tracking_id")
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"]
+        HTTP_REQUESTS.labels(self.service, method, route, f"{status // 100}xx").inc()
+        HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
 
 
 def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[bool]]) -> None:
@@ -49,30 +90,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
     # Every service refuses oversized bodies before reading them (intake sets tighter limits).
     app.add_middleware(BodySizeLimit, max_body=2_000_000, max_multipart=32_000_000)
 
-    @app.middleware("http")
-    async def _observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        cid = (
-            request.headers.get(CORRELATION_HEADER)
-            or tracing.correlation_id_for_request()  # one trace, one correlation id
-            or str(uuid.uuid4())
-        )
-        request.state.correlation_id = cid[:100]
-        structlog.contextvars.bind_contextvars(correlation_id=request.state.correlation_id)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("correlation_id", "tracking_id")
-        route = _route_template(request)
-        elapsed = time.perf_counter() - started
-        HTTP_REQUESTS.labels(
-            service, request.method, route, f"{response.status_code // 100}xx"
-        ).inc()
-        HTTP_LATENCY.labels(service, request.method, route).observe(elapsed)
-        response.headers[CORRELATION_HEADER] = request.state.correlation_id
-        return response
+    app.add_middleware(Observe, service=service)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

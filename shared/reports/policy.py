@@ -276,9 +276,15 @@ class SlaPolicy(BaseModel):
 
     def policy_for(self, agency_code: str | None) -> SlaLimits:
         """The limits for `agency_code` (exact match); national limits for None or no override."""
+        # pydantic's private dict, read directly: its attribute path costs microseconds, and
+        # this is asked for every deadline of every event replayed.
+        private = self.__pydantic_private__
+        assert private is not None
+        national: SlaLimits = private["_national"]
         if agency_code is None:
-            return self._national
-        return self._by_agency.get(agency_code, self._national)
+            return national
+        limits: SlaLimits = private["_by_agency"].get(agency_code, national)
+        return limits
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SlaPolicy:

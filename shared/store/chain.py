@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 GENESIS = "0" * 64
+# What json.dumps(..., ensure_ascii=False) writes for a string (the C encoder where available).
+_encode_string = json.encoder.encode_basestring
 
 
 def canonical_json(value: Any) -> str:
@@ -35,23 +37,44 @@ def chain_hash(
     """`event_hash` from the canonical JSON of `actor` and `data` already made, so an append
     serialises the data once. The body is canonical_json of the same envelope: its keys in
     sorted order, each nested value in its own canonical form (what json.dumps would write)."""
-    head = canonical_json(
-        {"agency_code": agency_code, "causation_id": causation_id, "correlation_id": correlation_id}
+    # The same bytes canonical_json writes for the envelope (keys sorted, compact, non-ASCII kept),
+    # built directly: each string escaped by the encoder json.dumps itself uses.
+    body = "".join(
+        (
+            '{"actor":',
+            actor_json,
+            ',"agency_code":',
+            _text(agency_code),
+            ',"causation_id":',
+            _text(causation_id),
+            ',"correlation_id":',
+            _text(correlation_id),
+            ',"data":',
+            data_json,
+            ',"event_id":',
+            _text(event_id),
+            ',"event_type":',
+            _text(event_type),
+            ',"occurred_at":',
+            _text(occurred_at),
+            ',"prev_hash":',
+            _text(prev_hash),
+            ',"region_code":',
+            _text(region_code),
+            ',"schema_version":',
+            int.__repr__(schema_version),
+            ',"stream":',
+            _text(stream),
+            ',"stream_version":',
+            int.__repr__(stream_version),
+            "}",
+        )
     )
-    tail = canonical_json(
-        {
-            "event_id": event_id,
-            "event_type": event_type,
-            "occurred_at": occurred_at,
-            "prev_hash": prev_hash,
-            "region_code": region_code,
-            "schema_version": schema_version,
-            "stream": stream,
-            "stream_version": stream_version,
-        }
-    )
-    body = f'{{"actor":{actor_json},{head[1:-1]},"data":{data_json},{tail[1:]}'
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _encode_string(value)
 
 
 def event_hash(

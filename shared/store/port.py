@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from shared.events.base import Actor, DomainEvent
-from shared.events.registry import UPCASTERS, parse_payload
+from shared.events.registry import EVENT_TYPES, UPCASTERS, parse_payload
 
 NO_STREAM = 0
 ANY: None = None
@@ -59,6 +59,15 @@ class NewEvent(BaseModel):
     region_code: str | None = Field(default=None, description="For the NATS subject")
     agency_code: str | None = Field(default=None, description="For the NATS subject")
     data: dict[str, Any]
+    # The data dict `of` made from a typed, validated payload: the store need not validate it
+    # again (a copy with other data, or a NewEvent built from a plain dict, is validated).
+    _typed_data: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def is_typed(self) -> bool:
+        """Made by `of` from a payload of the event type's current schema, data unchanged."""
+        # Read from pydantic's private dict: the attribute path costs more than the whole check.
+        private = self.__pydantic_private__
+        return private is not None and private.get("_typed_data") is self.data
 
     @field_validator("occurred_at")
     @classmethod
@@ -81,7 +90,7 @@ class NewEvent(BaseModel):
         agency_code: str | None = None,
     ) -> NewEvent:
         event_id = event_id or uuid.uuid4()
-        return cls(
+        made = cls(
             event_id=event_id,
             event_type=payload.event_type,
             schema_version=payload.schema_version,
@@ -93,6 +102,9 @@ class NewEvent(BaseModel):
             agency_code=agency_code,
             data=payload.model_dump(mode="json"),
         )
+        if EVENT_TYPES.get(payload.event_type) is type(payload):
+            made._typed_data = made.data
+        return made
 
 
 class RecordedEvent(NewEvent):

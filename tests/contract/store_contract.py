@@ -325,6 +325,17 @@ class EventStoreContract:
         # and the store goes on working
         assert len(await asyncio.wait_for(store.append(stream, [good], NO_STREAM), 30)) == 1
 
+    async def test_a_typed_event_whose_data_was_replaced_is_validated_again(
+        self, store: EventStore, ns: str
+    ) -> None:
+        # The store trusts data a typed payload made (no second validation); a copy carrying
+        # other data is not that payload's any more.
+        stream = f"{ns}report-A"
+        forged = amended("good").model_copy(update={"data": {"text": 42, "surprise": True}})
+        with pytest.raises(EventRejected):
+            await asyncio.wait_for(store.append(stream, [forged], NO_STREAM), 30)
+        assert await store.read(stream) == []
+
     # --- the global order -------------------------------------------------------------------
     async def test_read_all_gives_every_event_once_in_global_order(
         self, store: EventStore, ns: str

@@ -309,6 +309,35 @@ def test_a_view_file_of_an_older_schema_is_dropped_and_rebuilt(tmp_path: Path) -
     assert upgrade_views(settings) is False
 
 
+def test_views_rebuilt_into_a_fresh_directory_are_not_rebuilt_again_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """`lapor rebuild intake` into an empty data directory stamps the views' schema version, so
+    the service that starts on them next keeps them (finding F)."""
+    from services.intake.bootstrap import upgrade_views
+
+    settings = Settings(data_dir=tmp_path)
+    store = open_store(f"sqlite:///{tmp_path / 'events.db'}")
+    command = SubmitReport(
+        tracking_id="T001",
+        classification=Classification.COMPLAINT,
+        title="Jalan rusak",
+        body="Jalan rusak parah sekali.",
+        channel=Channel.WEB,
+        access_code_hash="h",
+    )
+    meta = Meta(actor=Actor(kind="citizen", id="c"), correlation_id="t")
+    asyncio.run(ReportRepository(store, FixedClock(NOW)).execute("T001", command, meta))
+    projector = create_projector(settings)
+    assert asyncio.run(projector.rebuild(store)) == 1
+    projector.close()
+    asyncio.run(store.close())
+    assert upgrade_views(settings) is False  # nothing to drop: the next start keeps the views
+    again = create_projector(settings)
+    assert not again.stale and again.checkpoint() == 1
+    again.close()
+
+
 def test_only_forwarded_reports_are_public_and_rejected_ones_never(world: World) -> None:
     """DESIGN §9: a report is published once it is forwarded; before that, and once rejected,
     it is in no public query and counts nowhere."""

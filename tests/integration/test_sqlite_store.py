@@ -457,3 +457,20 @@ async def test_two_processes_appending_to_one_file_lose_nothing(db_path: Path) -
     finally:
         await store.close()
     assert audit_sqlite_positions(db_path) == []
+
+
+async def test_events_read_back_behave_as_models(store: SqliteEventStore) -> None:
+    """Rows become RecordedEvent without a second validation: they still copy, pickle and
+    compare as the validated model would."""
+    import copy
+    import pickle
+
+    from shared.store.port import RecordedEvent
+
+    written = await store.append("report-A", batch(1), NO_STREAM)
+    [read] = await store.read("report-A")
+    assert read == written[0] == RecordedEvent.model_validate(read.model_dump())
+    changed = read.model_copy(update={"data": {"text": "lain"}})
+    assert changed.data == {"text": "lain"} and read.data != changed.data
+    assert copy.deepcopy(read) == read == pickle.loads(pickle.dumps(read))
+    assert read.model_fields_set == set(RecordedEvent.model_fields)

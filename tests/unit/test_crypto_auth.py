@@ -3,6 +3,7 @@ reporters prove a report is theirs with an access code that is never stored."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -64,6 +65,29 @@ def test_a_reporter_is_encrypted_and_decrypted_with_the_reports_own_key(keys: Ke
     # the blob survives a trip through an event (JSON) and a new key store process
     again = EncryptedBlob.model_validate_json(blob.model_dump_json())
     assert keys.decrypt(again) == REPORTER
+
+
+async def test_reporters_encrypted_together_off_the_loop_each_get_their_own_key(
+    keys: KeyStore, tmp_path: Path
+) -> None:
+    keys.erase("ERASED2222")
+    ids = [f"REPORT{i:04d}" for i in range(20)]
+    outcomes = await asyncio.gather(
+        *(keys.encrypt_async(key_id, REPORTER | {"n": key_id}) for key_id in ids),
+        keys.encrypt_async(ids[0], {"name": "again"}),  # the same report twice in one group
+        keys.encrypt_async("ERASED2222", REPORTER),
+        return_exceptions=True,
+    )
+    *blobs, again, erased = outcomes
+    assert isinstance(erased, KeyErased)  # an erased report never gets a fresh key
+    assert [keys.decrypt(b) for b in blobs] == [REPORTER | {"n": k} for k in ids]  # type: ignore[arg-type]
+    assert keys.decrypt(again) == {"name": "again"}  # type: ignore[arg-type]
+    # the keys are stored (durably, by another process too), one per report
+    reopened = KeyStore(tmp_path / "keys.db", SECRET)
+    try:
+        assert reopened.decrypt(blobs[5]) == REPORTER | {"n": ids[5]}  # type: ignore[arg-type]
+    finally:
+        reopened.close()
 
 
 def test_the_ciphertext_reveals_nothing_of_the_reporter(keys: KeyStore) -> None:
