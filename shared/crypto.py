@@ -103,21 +103,10 @@ class KeyStore:
 
     def _get_or_create(self, key_id: str) -> bytes:
         with self._lock:
-            row = self._conn.execute(
-                "SELECT wrapped FROM data_keys WHERE key_id = ?", (key_id,)
-            ).fetchone()
-            if row is not None:
-                return self._unwrap(key_id, row[0])
-            if self._is_erased(key_id):
-                raise KeyErased(key_id)
-            key = AESGCM.generate_key(bit_length=256)
-            nonce = os.urandom(12)
-            wrapped = nonce + self._kek.encrypt(nonce, key, key_id.encode())
-            self._conn.execute(
-                "INSERT INTO data_keys (key_id, wrapped, created_at) VALUES (?, ?, ?)",
-                (key_id, wrapped, datetime.now(UTC).isoformat()),
-            )
-            return key
+            found = self._find_or_make(key_id)
+        if isinstance(found, KeyErased):
+            raise found
+        return found
 
     def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
         return self._kek.decrypt(wrapped[:12], wrapped[12:], key_id.encode())

@@ -205,6 +205,18 @@ class _AppendRequest:
     # Set when the async caller gave up: the writer drops the request if it has not begun it.
     cancelled: bool = False
 
+    @classmethod
+    def of(
+        cls,
+        stream: str,
+        events: Sequence[NewEvent],
+        expected_version: int | None,
+        **waiting: Any,
+    ) -> _AppendRequest:
+        """The request, each payload's JSON made (and checked against its schema) by the caller."""
+        data = [validate_schema(event) for event in events]
+        return cls(stream, list(events), expected_version, data, **waiting)
+
 
 _STOP = object()
 
@@ -289,20 +301,11 @@ class SqliteEventStore:
     async def append(
         self, stream: str, events: Sequence[NewEvent], expected_version: int | None
     ) -> list[RecordedEvent]:
-        if self._closed:
-            raise StoreUnavailable("the event store is closed")
-        if not events:
+        if not self._accepts(events):
             return []
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[list[RecordedEvent]] = loop.create_future()
-        request = _AppendRequest(
-            stream,
-            list(events),
-            expected_version,
-            [validate_schema(event) for event in events],
-            waiter=waiter,
-            loop=loop,
-        )
+        request = _AppendRequest.of(stream, events, expected_version, waiter=waiter, loop=loop)
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
@@ -316,6 +319,12 @@ class SqliteEventStore:
             request.cancelled = True
             raise
 
+    def _accepts(self, events: Sequence[NewEvent]) -> bool:
+        """Whether there is anything to append; a closed store refuses."""
+        if self._closed:
+            raise StoreUnavailable("the event store is closed")
+        return bool(events)
+
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         """In the loop, after the appends of this turn: hand them to the writer together."""
         batch = self._pending.pop(loop, None)
@@ -325,17 +334,9 @@ class SqliteEventStore:
     def append_sync(
         self, stream: str, events: Sequence[NewEvent], expected_version: int | None
     ) -> list[RecordedEvent]:
-        if self._closed:
-            raise StoreUnavailable("the event store is closed")
-        if not events:
+        if not self._accepts(events):
             return []
-        request = _AppendRequest(
-            stream,
-            list(events),
-            expected_version,
-            [validate_schema(event) for event in events],
-            future=Future(),
-        )
+        request = _AppendRequest.of(stream, events, expected_version, future=Future())
         self._requests.put([request])
         assert request.future is not None
         return request.future.result()
