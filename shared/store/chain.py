@@ -7,7 +7,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.store.port import NewEvent
 
 GENESIS = "0" * 64
 # What json.dumps(..., ensure_ascii=False) writes for a string (the C encoder where available).
@@ -71,6 +74,34 @@ def chain_hash(
         )
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def appended_hash(
+    event: NewEvent,
+    *,
+    prev_hash: str,
+    stream: str,
+    stream_version: int,
+    occurred_at: str,
+    actor_json: str,
+    data_json: str,
+) -> str:
+    """`chain_hash` of a new event at its place in its stream (every store appends this way)."""
+    return chain_hash(
+        prev_hash=prev_hash,
+        event_id=str(event.event_id),
+        event_type=event.event_type,
+        schema_version=event.schema_version,
+        stream=stream,
+        stream_version=stream_version,
+        occurred_at=occurred_at,
+        correlation_id=event.correlation_id,
+        causation_id=event.causation_id,
+        actor_json=actor_json,
+        region_code=event.region_code,
+        agency_code=event.agency_code,
+        data_json=data_json,
+    )
 
 
 def _text(value: str | None) -> str:

@@ -76,7 +76,7 @@ from tenacity import (
 
 from shared.events.base import Actor
 from shared.logs import get_logger
-from shared.store.chain import GENESIS, canonical_json, chain_hash
+from shared.store.chain import GENESIS, appended_hash, canonical_json
 from shared.store.port import (
     EventRejected,
     NewEvent,
@@ -168,19 +168,13 @@ def encode_new(stream: str, head: Head, events: Sequence[NewEvent]) -> list[KdbN
         occurred_at = event.occurred_at.isoformat()
         # Hash exactly what a reader will get back from the stored JSON.
         data_json = canonical_json(event.data)
-        digest = chain_hash(
+        digest = appended_hash(
+            event,
             prev_hash=prev_hash,
-            event_id=str(event.event_id),
-            event_type=event.event_type,
-            schema_version=event.schema_version,
             stream=stream,
             stream_version=version,
             occurred_at=occurred_at,
-            correlation_id=event.correlation_id,
-            causation_id=event.causation_id,
             actor_json=canonical_json(event.actor.model_dump(mode="json")),
-            region_code=event.region_code,
-            agency_code=event.agency_code,
             data_json=data_json,
         )
         encoded.append(

@@ -28,7 +28,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_ex
 from shared.events.base import Actor, UnknownEventType
 from shared.events.registry import EVENT_TYPES, parse_payload
 from shared.logs import get_logger
-from shared.store.chain import GENESIS, canonical_json, chain_hash
+from shared.store.chain import GENESIS, appended_hash, canonical_json
 from shared.store.port import (
     EventRejected,
     NewEvent,
@@ -452,19 +452,13 @@ class SqliteEventStore:
             # Hash and return exactly what a reader will get back from the stored JSON (data a
             # typed payload dumped in JSON mode already is).
             data = event.data if event.is_typed() else json.loads(data_json)
-            digest = chain_hash(
+            digest = appended_hash(
+                event,
                 prev_hash=prev_hash,
-                event_id=str(event.event_id),
-                event_type=event.event_type,
-                schema_version=event.schema_version,
                 stream=stream,
                 stream_version=version,
                 occurred_at=occurred_at,
-                correlation_id=event.correlation_id,
-                causation_id=event.causation_id,
                 actor_json=actor_json,
-                region_code=event.region_code,
-                agency_code=event.agency_code,
                 data_json=data_json,
             )
             try:
