@@ -44,7 +44,7 @@ from services.intake.models import (
     TimelineEntryOut,
     UploadOut,
 )
-from services.intake.usecases import Intake, known_categories, public_view
+from services.intake.usecases import Intake, Reader, known_categories, public_view
 from shared.auth import Principal
 from shared.http.common import correlation_id
 from shared.http.limits import client_address, enforce
@@ -152,6 +152,11 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
 
     Officer = Annotated[Principal | None, Depends(ctx.auth.optional())]
 
+    def reader_of(request: Request, officer: Officer, x_access_code: Code = None) -> Reader:
+        return Reader(x_access_code, officer, address(request), correlation_id(request))
+
+    Asking = Annotated[Reader, Depends(reader_of)]
+
     @router.get("/categories", tags=["reference"], response_model=list[CategoryOut])
     async def categories() -> list[CategoryOut]:
         return [
@@ -219,12 +224,8 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         response_model_exclude_unset=True,
         responses={**NOT_FOUND, **TOO_MANY},
     )
-    async def get_report(
-        tracking_id: TrackingId, request: Request, officer: Officer, x_access_code: Code = None
-    ) -> ReportOut:
-        return await intake.report(
-            tracking_id, x_access_code, officer, address(request), correlation_id(request)
-        )
+    async def get_report(tracking_id: TrackingId, reader: Asking) -> ReportOut:
+        return await intake.report(tracking_id, reader)
 
     @router.get(
         "/reports/{tracking_id}/timeline",
@@ -232,17 +233,8 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         response_model_exclude_unset=True,
         responses={**NOT_FOUND, **TOO_MANY},
     )
-    async def timeline(
-        tracking_id: TrackingId, request: Request, officer: Officer, x_access_code: Code = None
-    ) -> list[TimelineEntryOut]:
-        row, privileged = await intake.readable(
-            tracking_id,
-            x_access_code,
-            officer,
-            address(request),
-            correlation_id(request),
-            "timeline",
-        )
+    async def timeline(tracking_id: TrackingId, reader: Asking) -> list[TimelineEntryOut]:
+        row, privileged = await intake.readable(tracking_id, reader, "timeline")
         return await intake.timeline_for(row, privileged)
 
     @router.get(
@@ -259,19 +251,10 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
     async def attachment(
         tracking_id: TrackingId,
         sha256: Annotated[str, Depends(sha256_param)],
-        request: Request,
-        officer: Officer,
-        x_access_code: Code = None,
+        reader: Asking,
     ) -> FileResponse:
         """A report's file: for its reporter (X-Access-Code) and the officers who handle it."""
-        row, privileged = await intake.readable(
-            tracking_id,
-            x_access_code,
-            officer,
-            address(request),
-            correlation_id(request),
-            "attachment",
-        )
+        row, privileged = await intake.readable(tracking_id, reader, "attachment")
         if not privileged:
             raise HTTPException(403, "X-Access-Code: only the reporter and officers see files")
         return file_response(*await intake.file_of(row, sha256))

@@ -12,6 +12,7 @@ import hmac
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,17 @@ def officer_may_read(row: Any, officer: Principal | None) -> bool:
     if officer.role is Role.OMBUDSMAN:
         return True
     return officer.role is Role.AGENCY and officer.agency == row["agency_code"]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who asks to read a report: its reporter (the access code) or an officer, and from where
+    (the failed-lookup budget is per address)."""
+
+    code: str | None
+    officer: Principal | None
+    address: str
+    cid: str
 
 
 class Intake:
@@ -321,15 +333,10 @@ class Intake:
         )
 
     async def readable(
-        self,
-        tracking_id: str,
-        code: str | None,
-        officer: Principal | None,
-        address: str,
-        cid: str,
-        what: str = "report",
+        self, tracking_id: str, reader: Reader, what: str = "report"
     ) -> tuple[Any, bool]:
         """The row, and whether the caller may see the reporter's part (files)."""
+        code, officer, address, cid = reader.code, reader.officer, reader.address, reader.cid
         # Security hook (issue 12, enumeration): unknown or hidden tracking IDs and wrong codes
         # draw on the address's failed-lookup budget; once it is used up, every lookup from
         # there gets 429, hit or miss alike, so 429 reveals nothing either. One try is reserved
@@ -360,16 +367,10 @@ class Intake:
             )
         return row, privileged
 
-    async def report(
-        self,
-        tracking_id: str,
-        code: str | None,
-        officer: Principal | None,
-        address: str,
-        cid: str,
-    ) -> ReportOut:
+    async def report(self, tracking_id: str, reader: Reader) -> ReportOut:
         """One report as the caller may see it."""
-        row, privileged = await self.readable(tracking_id, code, officer, address, cid)
+        row, privileged = await self.readable(tracking_id, reader)
+        officer = reader.officer
         view = public_view(row, reporter=privileged)
         # Security hooks (issue 12): erasure shows in the view; the reporter (access code, no
         # officer token) sees who read their confidential report.
