@@ -55,6 +55,15 @@ def module_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
         yield server
 
 
+@pytest.fixture(scope="module")
+def own_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A nats-server for a module's own whole system: two systems on one server share the one
+    event stream, and a relay rightly refuses a stream tail its store did not write (its
+    services then learn of events only by their catch-up poll)."""
+    with nats_server(tmp_path_factory.mktemp("own-nats")) as server:
+        yield server
+
+
 @pytest.fixture(scope="package")
 def system(tmp_path_factory: pytest.TempPathFactory, module_nats: NatsServer) -> Iterator[System]:
     system = start_system(tmp_path_factory.mktemp("data"), module_nats.url, services=("intake",))

@@ -35,11 +35,11 @@ PLACES = [
 
 
 @pytest.fixture(scope="module")
-def mapped(tmp_path_factory: pytest.TempPathFactory, module_nats: NatsServer) -> Iterator[System]:
+def mapped(tmp_path_factory: pytest.TempPathFactory, own_nats: NatsServer) -> Iterator[System]:
     """Intake, the desk and routing, with forwarded (public) reports all over Indonesia."""
     system = start_system(
         tmp_path_factory.mktemp("map"),
-        module_nats.url,
+        own_nats.url,
         services=("intake", "verification", "routing"),
     )
     try:

@@ -48,12 +48,12 @@ DPUPR = "DPUPR-KOTA-KUPANG"
 
 
 @pytest.fixture(scope="module")
-def process(tmp_path_factory: pytest.TempPathFactory, module_nats: NatsServer) -> Iterator[System]:
+def process(tmp_path_factory: pytest.TempPathFactory, own_nats: NatsServer) -> Iterator[System]:
     """The services a report passes through, on a clock that starts on `START`."""
     data = tmp_path_factory.mktemp("screens")
     (data / "clock.txt").write_text(START.isoformat())
     started = start_system(
-        data, module_nats.url, services=("intake", "verification", "routing", "sla")
+        data, own_nats.url, services=("intake", "verification", "routing", "sla")
     )
     try:
         yield started
