@@ -1,9 +1,9 @@
 """The sla service's read models: every report's deadlines, derived from its events.
 
 `sla_reports` keeps each report's facts (``shared.reports.deadlines.Fact``: no text, no personal
-data); on every relevant event the report's deadlines are derived again
-(``shared.reports.deadlines.derive``) and its rows in
-`deadlines` replaced. So the timers are rows derived from events: a restart or a rebuild
+data); every relevant event is folded into the report's deadlines (``shared.reports.folding``:
+the same results as ``shared.reports.deadlines.derive`` over all its facts) and the rows it
+changed in `deadlines` rewritten. So the timers are rows derived from events: a restart or a rebuild
 (``lapor rebuild sla``) finds them all again. What depends on the clock (pending, due soon,
 overdue) is decided at read time from the stored instants.
 
@@ -15,16 +15,18 @@ from the stream before it runs). Losing it costs one more check per key, never a
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 
 from services.sla import metrics
 from services.sla.config import Rules
-from shared.reports.deadlines import Deadline, Stage, State, derive
+from shared.reports.deadlines import Deadline, Stage, State
 from shared.reports.facts import Fact, fact_of_recorded
+from shared.reports.folding import Derivation
 from shared.runtime.projection import Apply
 from shared.store.port import RecordedEvent
 
@@ -147,8 +149,20 @@ def _row(d: Deadline) -> tuple[object, ...]:
     )
 
 
+# Reports whose derivation is kept between events (each a few kB): enough for the reports a busy
+# hour touches, and for a rebuild, which meets each report's events close together.
+FOLDED_REPORTS = 4096
+
+
+class _Folded(NamedTuple):
+    facts_json: str  # the stored facts these were derived from: checked before each use
+    derivation: Derivation
+    rows: dict[str, tuple[Deadline, tuple[Any, ...]]]  # the stored deadline rows, by key
+
+
 def make_apply(rules: Rules) -> Apply:
-    """The projector's apply: fold the event into its report's facts and re-derive."""
+    """The projector's apply: fold the event into its report's facts and derivation."""
+    folded: OrderedDict[str, _Folded] = OrderedDict()
 
     def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
         if event.event_type == "StoreCheckpointed":
@@ -164,15 +178,27 @@ def make_apply(rules: Rules) -> Apply:
         row = conn.execute(
             "SELECT facts FROM sla_reports WHERE tracking_id = ?", (tracking_id,)
         ).fetchone()
-        # Parsed straight from the JSON text by pydantic-core (not json.loads, then each fact).
-        facts = _FACTS.validate_json(row[0]) if row else []
-        if any(f.version == fact.version for f in facts):
+        stored_json: str | None = row[0] if row else None
+        # Kept from the last event only while the stored facts are the very text it wrote (a
+        # rolled-back transaction or another writer makes it stale, and it is derived again).
+        kept = folded.pop(tracking_id, None)
+        if kept is not None and kept.facts_json != stored_json:
+            kept = None
+        if kept is not None:
+            derivation, rows = kept.derivation, kept.rows
+        else:
+            # Parsed straight from the JSON text by pydantic-core (not json.loads, then each).
+            facts = _FACTS.validate_json(stored_json) if stored_json else []
+            derivation = Derivation.of(tracking_id, facts, rules.calendar, rules.policy)
+            rows = {}
+        if fact.version in derivation.versions:
+            if kept is not None:
+                folded[tracking_id] = kept
             return  # delivered again
-        facts.append(fact)
+        derived = derivation.fold(fact)
         # The stored list with the new fact appended: no need to serialise the others again.
         new_json = fact.model_dump_json()
-        facts_json = f"{row[0][:-1]}, {new_json}]" if facts[:-1] else f"[{new_json}]"
-        derived = derive(tracking_id, facts, rules.calendar, rules.policy)
+        facts_json = f"{stored_json[:-1]}, {new_json}]" if stored_json else f"[{new_json}]"
         if event.event_type == "EscalatedToOmbudsman":
             _escalated(conn, event, tracking_id, derived.region_code, derived.agency_code)
         conn.execute(
@@ -188,7 +214,10 @@ def make_apply(rules: Rules) -> Apply:
                 derived.agency_code,
             ),
         )
-        _write_deadlines(conn, tracking_id, [_row(d) for d in derived.deadlines])
+        rows = _write_deadlines(conn, tracking_id, derived.deadlines, rows if kept else None)
+        folded[tracking_id] = _Folded(facts_json, derivation, rows)
+        if len(folded) > FOLDED_REPORTS:
+            folded.popitem(last=False)
 
     return apply
 
@@ -197,23 +226,47 @@ _COLUMNS = _INSERT[_INSERT.index("(") + 1 : _INSERT.index(")")]
 
 
 def _write_deadlines(
-    conn: sqlite3.Connection, tracking_id: str, rows: list[tuple[Any, ...]]
-) -> None:
+    conn: sqlite3.Connection,
+    tracking_id: str,
+    deadlines: Sequence[Deadline],
+    stored: dict[str, tuple[Deadline, tuple[Any, ...]]] | None,
+) -> dict[str, tuple[Deadline, tuple[Any, ...]]]:
     """Write only the deadlines an event changed (most of a report's stay as they were): every
-    row rewritten is four index updates."""
-    stored = {
-        row[0]: tuple(row)
-        for row in conn.execute(
-            f"SELECT {_COLUMNS} FROM deadlines WHERE tracking_id = ?",  # noqa: S608
-            (tracking_id,),
-        )
-    }
-    gone = stored.keys() - {row[0] for row in rows}
+    row rewritten is four index updates. `stored`: the rows written last time, with the
+    deadlines they were made from (None: read them); a deadline that is the very object of last
+    time is unchanged without being formatted again."""
+    rows: dict[str, tuple[Deadline, tuple[Any, ...]]] = {}
+    changed: list[tuple[Any, ...]] = []
+    if stored is None:
+        stored_rows = {
+            row[0]: tuple(row)
+            for row in conn.execute(
+                f"SELECT {_COLUMNS} FROM deadlines WHERE tracking_id = ?",  # noqa: S608
+                (tracking_id,),
+            )
+        }
+        for d in deadlines:
+            made = _row(d)
+            rows[d.key] = (d, made)
+            if stored_rows.get(d.key) != made:
+                changed.append(made)
+        gone = stored_rows.keys() - rows.keys()
+    else:
+        for d in deadlines:
+            before = stored.get(d.key)
+            if before is not None and before[0] is d:
+                rows[d.key] = before
+                continue
+            made = _row(d)
+            rows[d.key] = (d, made)
+            if before is None or before[1] != made:
+                changed.append(made)
+        gone = stored.keys() - rows.keys()
     if gone:
         conn.executemany("DELETE FROM deadlines WHERE key = ?", [(key,) for key in gone])
-    changed = [row for row in rows if stored.get(row[0]) != row]
     if changed:
         conn.executemany(_INSERT.replace("INSERT", "INSERT OR REPLACE", 1), changed)
+    return rows
 
 
 def _vouched(conn: sqlite3.Connection, event: RecordedEvent) -> None:

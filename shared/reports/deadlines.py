@@ -629,6 +629,13 @@ def _scope(w: _Walk, cycle: _Cycle) -> tuple[int, int | None]:
 
 
 def _finish(tracking_id: str, w: _Walk, cycle: _Cycle) -> Deadline:
+    breach_recorded, current_scope = _breach_and_scope(w, cycle)
+    return _deadline(tracking_id, w, cycle, breach_recorded, current_scope)
+
+
+def _breach_and_scope(w: _Walk, cycle: _Cycle) -> tuple[bool, bool]:
+    """Is a SlaBreached of the cycle's stage in its breach scope; is the cycle's scope the
+    current one."""
     after, before = _scope(w, cycle)
     breach_stage = BREACH_STAGES.get(cycle.stage)
     breach_recorded = breach_stage is not None and any(
@@ -637,6 +644,12 @@ def _finish(tracking_id: str, w: _Walk, cycle: _Cycle) -> Deadline:
         and (before is None or b.version < before)
         for b in w.breaches
     )
+    return breach_recorded, before is None
+
+
+def _deadline(
+    tracking_id: str, w: _Walk, cycle: _Cycle, breach_recorded: bool, current_scope: bool
+) -> Deadline:
     end = deadline_end(cycle.due, w.tz) if cycle.due is not None else None
     soon = (
         w.limits(cycle.agency_code).due_soon_start(cycle.due, w.calendar, w.region)
@@ -662,7 +675,7 @@ def _finish(tracking_id: str, w: _Walk, cycle: _Cycle) -> Deadline:
         status=cycle.status,
         ended=cycle.ended,
         breach_recorded=breach_recorded,
-        current_scope=before is None,
+        current_scope=current_scope,
         remaining_working_days=cycle.remaining if cycle.stage is Stage.VERIFICATION else None,
         working_days_taken=taken,
         warned=cycle.due is not None and (cycle.stage.value, cycle.due) in _warned_keys(w),

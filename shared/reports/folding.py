@@ -1,0 +1,129 @@
+"""A report's deadlines kept up to date one fact at a time: the same results as
+``shared.reports.deadlines.derive`` over all the facts, without walking them all again.
+
+`derive` walks a report's whole history at every call; a view that calls it at each event pays
+for the report's n facts n times over. A `Derivation` keeps the walk's state after the last fact
+and steps only the new one through the same rules (``deadlines._step``); it derives from scratch
+only where the walk cannot be extended: a fact older than the last one, a repeat, or a region
+change (every deadline of a report is counted in its *final* region, so a new region recounts
+them all). A deadline none of whose inputs changed is the same `Deadline` object as before, so a
+view can tell the rows it must write by identity. `tests/unit/test_deadline_folding.py` checks
+that folding equals `derive` after every fact of many random and real lifecycles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+
+from shared.calendar import WorkingDayCalendar, timezone_for_region
+from shared.reports.deadlines import (
+    _REGION_EVENTS,
+    Deadline,
+    ReportDeadlines,
+    _breach_and_scope,
+    _Cycle,
+    _deadline,
+    _final_region,
+    _step,
+    _Walk,
+    _with_late_cycles,
+)
+from shared.reports.facts import Fact
+from shared.reports.policy import SlaPolicy
+
+
+class Derivation:
+    """The deadlines of one report after the facts folded so far (`facts`, by version)."""
+
+    def __init__(self, tracking_id: str, calendar: WorkingDayCalendar, policy: SlaPolicy) -> None:
+        self.tracking_id = tracking_id
+        self.calendar = calendar
+        self.policy = policy
+        self.facts: list[Fact] = []
+        self.versions: set[int] = set()
+        self.result = ReportDeadlines(tracking_id, "unknown", None, None)
+        self._walk: _Walk | None = None
+        # Each deadline's inputs when it was last made, and the Deadline made from them.
+        self._made: dict[str, tuple[Hashable, Deadline]] = {}
+
+    @classmethod
+    def of(
+        cls,
+        tracking_id: str,
+        facts: Iterable[Fact],
+        calendar: WorkingDayCalendar,
+        policy: SlaPolicy,
+    ) -> Derivation:
+        derivation = cls(tracking_id, calendar, policy)
+        derivation._restart({f.version: f for f in facts}.values())
+        return derivation
+
+    def fold(self, fact: Fact) -> ReportDeadlines:
+        """The deadlines once `fact` is known too (a version already known changes nothing)."""
+        if fact.version in self.versions:
+            return self.result
+        walk = self._walk
+        if (
+            walk is None
+            or fact.version < self.facts[-1].version
+            or (fact.event_type in _REGION_EVENTS and fact.region_code != walk.region)
+        ):
+            self._restart([*self.facts, fact])
+            return self.result
+        self.facts.append(fact)
+        self.versions.add(fact.version)
+        _step(walk, fact)
+        self.result = self._settle(walk)
+        return self.result
+
+    def _restart(self, facts: Iterable[Fact]) -> None:
+        """Walk every fact from the first, as `derive` does."""
+        self.facts = sorted(facts, key=lambda f: f.version)
+        self.versions = {f.version for f in self.facts}
+        self._made = {}
+        if not self.facts or self.facts[0].event_type != "ReportSubmitted":
+            self._walk = None
+            self.result = ReportDeadlines(self.tracking_id, "unknown", None, None)
+            return
+        region = _final_region(self.facts)
+        walk = _Walk(self.calendar, self.policy, region, timezone_for_region(region))
+        for fact in self.facts:
+            _step(walk, fact)
+        self._walk = walk
+        self.result = self._settle(walk)
+
+    def _settle(self, walk: _Walk) -> ReportDeadlines:
+        """`derive`'s ending, reusing every deadline whose inputs are those of last time."""
+        deadlines = tuple(self._made_again(walk, cycle) for cycle in _with_late_cycles(walk))
+        return ReportDeadlines(
+            tracking_id=self.tracking_id,
+            status=walk.status,
+            region_code=walk.region,
+            agency_code=walk.agency,
+            deadlines=deadlines,
+            escalated=walk.escalated is not None,
+        )
+
+    def _made_again(self, walk: _Walk, cycle: _Cycle) -> Deadline:
+        breach_recorded, current_scope = _breach_and_scope(walk, cycle)
+        # Everything `_deadline` reads besides the walk's region, which never changes in a walk.
+        inputs = (
+            cycle.agency_code,
+            cycle.limit,
+            cycle.start.version,
+            cycle.due,
+            cycle.status,
+            cycle.ended.version if cycle.ended is not None else None,
+            cycle.remaining,
+            cycle.closes_on,
+            breach_recorded,
+            current_scope,
+            cycle.due is not None and (cycle.stage.value, cycle.due) in walk.warned,
+        )
+        key = f"{cycle.stage.value}:{cycle.cycle}"
+        made = self._made.get(key)
+        if made is not None and made[0] == inputs:
+            return made[1]
+        deadline = _deadline(self.tracking_id, walk, cycle, breach_recorded, current_scope)
+        self._made[key] = (inputs, deadline)
+        return deadline
