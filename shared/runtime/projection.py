@@ -7,6 +7,7 @@ at or below the checkpoint is skipped. `rebuild` drops the views and replays the
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,10 @@ from shared.store.port import EventStore, RecordedEvent
 Apply = Callable[[sqlite3.Connection, RecordedEvent], None]
 # The views' page cache while rebuilding (KiB; the connection's own size is restored after).
 REBUILD_CACHE_KIB = 128 * 1024
+# The cyclic garbage collector's thresholds while rebuilding (restored after): a replay allocates
+# millions of short-lived objects and frees nearly all of them by reference counting, so each
+# of CPython's default 700-allocation rounds finds almost nothing and costs a third of the time.
+REBUILD_GC_THRESHOLDS = (20_000, 50, 100)
 
 _CHECKPOINT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoint (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
@@ -170,12 +175,18 @@ class Projector:
 
         The next page is read from the store while the current one is applied, and the views'
         page cache is enlarged meanwhile (a million reports' indexes do not fit SQLite's 2 MB
-        default, and every miss is a read from the file)."""
+        default, and every miss is a read from the file); the garbage collector runs less often
+        meanwhile and leaves what the process held before alone."""
         self.reset()
         total = await store.last_position()
         count = 0
         cache_size = self.conn.execute("PRAGMA cache_size").fetchone()[0]
         self.conn.execute(f"PRAGMA cache_size = {-REBUILD_CACHE_KIB}")
+        # What the process holds before the replay (modules, schemas, the calendar, the regions)
+        # lives on: the collector stops walking it at every round while the replay runs.
+        thresholds = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(*REBUILD_GC_THRESHOLDS)
         try:
             events = await store.read_all(0, batch)
             while events:
@@ -191,6 +202,8 @@ class Projector:
                     progress(position, total)
                 events = await ahead
         finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
             with self._lock:  # after an apply still running (if cancelled) has finished
                 self.conn.execute(f"PRAGMA cache_size = {int(cache_size)}")
         return count
