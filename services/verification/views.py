@@ -12,9 +12,10 @@ Tables
 
 The verification deadline (DESIGN §2: verification within 3 working days of submission, a limit
 that comes from `shared.reports.policy`) is not counted here: on every event that moves it, the
-report's facts go to `shared.reports.deadlines.derive`, the calculator the sla service uses too,
-so the desk and the sla service always agree. It pauses while a completion request waits for the
-reporter and resumes when the reporter amends the report; a referral recounts it in the new
+event is folded into the report's derivation (`shared.reports.folding`: what
+`shared.reports.deadlines.derive` gives over all its facts), the calculator the sla service uses
+too, so the desk and the sla service always agree. It pauses while a completion request waits
+for the reporter and resumes when the reporter amends the report; a referral recounts it in the new
 region's calendar and time zone; it stops when the report is verified or rejected. A report an
 institution returns is the desk's again: 3 working days to forward it, reject it or send it up
 (`reforward`, the same calculator). A rejected report's facts are dropped.
@@ -24,19 +25,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
+
+from pydantic import TypeAdapter
 
 from services.verification.similarity import bounding_box, fts_query, tokens
 from shared.calendar import WorkingDayCalendar
 from shared.events.base import DomainEvent
 from shared.reports import events
-from shared.reports.deadlines import Deadline, Stage, derive
+from shared.reports.deadlines import Deadline, Stage
 from shared.reports.deadlines import Status as DeadlineStatus
 from shared.reports.events import REPORT_EVENTS, SlaStage, Status
 from shared.reports.facts import Fact, fact_of
+from shared.reports.folding import Derivation
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.projection import ViewReader
 from shared.store.port import RecordedEvent
@@ -143,6 +148,18 @@ CLOCK_EVENTS = frozenset(
 )
 
 
+_FACTS = TypeAdapter(list[Fact])
+# Reports whose deadline derivation is kept between events (as sla's view keeps them).
+FOLDED_REPORTS = 4096
+# The deadlines the desk shows (the others are walked, never made).
+_DESK_STAGES = frozenset({Stage.VERIFICATION, Stage.REFORWARD})
+
+
+class _Folded(NamedTuple):
+    facts_json: str  # the stored facts it was derived from: checked before each use
+    derivation: Derivation
+
+
 def iso(at: datetime) -> str:
     """UTC, always with microseconds, so stored instants compare correctly as text."""
     return at.astimezone(UTC).isoformat(timespec="microseconds")
@@ -159,8 +176,21 @@ class DeskViews:
     ) -> None:
         self.calendar = calendar or WorkingDayCalendar.default()
         self.policy = policy
+        self._folded: OrderedDict[str, _Folded] = OrderedDict()
+        # The columns of desk_reports one event changes, written in one UPDATE at its end.
+        self._changes: dict[str, Any] = {}
 
     def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        self._changes = {}
+        self._apply(conn, event)
+        if self._changes:
+            columns = ", ".join(f"{name} = ?" for name in self._changes)
+            conn.execute(
+                f"UPDATE desk_reports SET {columns} WHERE tracking_id = ?",  # noqa: S608 (fixed names)
+                (*self._changes.values(), event.stream.removeprefix("report-")),
+            )
+
+    def _apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
         if not event.stream.startswith("report-") or event.event_type not in _REPORT_TYPES:
             return
         tracking_id = event.stream.removeprefix("report-")
@@ -311,9 +341,7 @@ class DeskViews:
             case _:
                 pass
         self._clock(conn, tracking_id, payload, event)
-        conn.execute(
-            "UPDATE desk_reports SET updated_at = ? WHERE tracking_id = ?", (at, tracking_id)
-        )
+        self._update(conn, tracking_id, {"updated_at": at})
 
     # -- helpers --
     def _clock(
@@ -338,20 +366,43 @@ class DeskViews:
         ).fetchone()
         if fact is None or (stored is None and fact.event_type != "ReportSubmitted"):
             return  # the deadline has stopped already: nothing moves it any more
-        facts = [Fact.model_validate(f) for f in json.loads(stored[0])] if stored else []
-        if any(f.version == fact.version for f in facts):
+        stored_json: str | None = stored[0] if stored else None
+        # Kept from the last event only while the stored facts are the very text it wrote (a
+        # rolled-back transaction makes it stale, and it is derived again).
+        kept = self._folded.pop(tracking_id, None)
+        if kept is not None and kept.facts_json != stored_json:
+            kept = None
+        derivation = (
+            kept.derivation
+            if kept is not None
+            else Derivation.of(
+                tracking_id,
+                _FACTS.validate_json(stored_json) if stored_json else [],
+                self.calendar,
+                self.policy,
+                _DESK_STAGES,
+            )
+        )
+        if fact.version in derivation.versions:
+            if kept is not None:
+                self._folded[tracking_id] = kept
             return
-        facts.append(fact)
-        derived = derive(tracking_id, facts, self.calendar, self.policy)
+        derived = derivation.fold(fact)
         if fact.event_type == "ReportRejected":
             # Rejected is final: nothing at the desk will count for this report again.
             conn.execute("DELETE FROM desk_clock WHERE tracking_id = ?", (tracking_id,))
         else:
+            # The stored list with the new fact appended: the others are not serialised again.
+            new_json = fact.model_dump_json()
+            facts_json = f"{stored_json[:-1]}, {new_json}]" if stored_json else f"[{new_json}]"
             conn.execute(
                 "INSERT INTO desk_clock (tracking_id, facts) VALUES (?, ?)"
                 " ON CONFLICT(tracking_id) DO UPDATE SET facts = excluded.facts",
-                (tracking_id, json.dumps([f.model_dump(mode="json") for f in facts])),
+                (tracking_id, facts_json),
             )
+            self._folded[tracking_id] = _Folded(facts_json, derivation)
+            if len(self._folded) > FOLDED_REPORTS:
+                self._folded.popitem(last=False)
         # The desk's deadline: verification while the report waits for its first decision,
         # re-forwarding while an institution's return waits for the next one.
         stage = Stage.REFORWARD if derived.status == "returned" else Stage.VERIFICATION
@@ -387,13 +438,10 @@ class DeskViews:
     def _stopped() -> dict[str, Any]:
         return {"paused": 0, "due_date": None, "due_at": None, "deadline_stage": None}
 
-    @staticmethod
-    def _update(conn: sqlite3.Connection, tracking_id: str, changes: dict[str, Any]) -> None:
-        columns = ", ".join(f"{name} = ?" for name in changes)
-        conn.execute(
-            f"UPDATE desk_reports SET {columns} WHERE tracking_id = ?",  # noqa: S608 (fixed names)
-            (*changes.values(), tracking_id),
-        )
+    def _update(self, conn: sqlite3.Connection, tracking_id: str, changes: dict[str, Any]) -> None:
+        """Columns of the event's report to set (the later of two settings wins), written in
+        one statement when the event has been applied."""
+        self._changes.update(changes)
 
     def _submitted(
         self,

@@ -13,13 +13,14 @@ that folding equals `derive` after every fact of many random and real lifecycles
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Collection, Hashable, Iterable
 
 from shared.calendar import WorkingDayCalendar, timezone_for_region
 from shared.reports.deadlines import (
     _REGION_EVENTS,
     Deadline,
     ReportDeadlines,
+    Stage,
     _breach_and_scope,
     _Cycle,
     _deadline,
@@ -35,8 +36,17 @@ from shared.reports.policy import SlaPolicy
 class Derivation:
     """The deadlines of one report after the facts folded so far (`facts`, by version)."""
 
-    def __init__(self, tracking_id: str, calendar: WorkingDayCalendar, policy: SlaPolicy) -> None:
+    def __init__(
+        self,
+        tracking_id: str,
+        calendar: WorkingDayCalendar,
+        policy: SlaPolicy,
+        stages: Collection[Stage] | None = None,
+    ) -> None:
+        """`stages`: only the deadlines of these stages are made (all when None); the others
+        are still walked, since they move each other."""
         self.tracking_id = tracking_id
+        self.stages = stages
         self.calendar = calendar
         self.policy = policy
         self.facts: list[Fact] = []
@@ -53,8 +63,9 @@ class Derivation:
         facts: Iterable[Fact],
         calendar: WorkingDayCalendar,
         policy: SlaPolicy,
+        stages: Collection[Stage] | None = None,
     ) -> Derivation:
-        derivation = cls(tracking_id, calendar, policy)
+        derivation = cls(tracking_id, calendar, policy, stages)
         derivation._restart({f.version: f for f in facts}.values())
         return derivation
 
@@ -94,7 +105,12 @@ class Derivation:
 
     def _settle(self, walk: _Walk) -> ReportDeadlines:
         """`derive`'s ending, reusing every deadline whose inputs are those of last time."""
-        deadlines = tuple(self._made_again(walk, cycle) for cycle in _with_late_cycles(walk))
+        stages = self.stages
+        deadlines = tuple(
+            self._made_again(walk, cycle)
+            for cycle in _with_late_cycles(walk)
+            if stages is None or cycle.stage in stages
+        )
         return ReportDeadlines(
             tracking_id=self.tracking_id,
             status=walk.status,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bench.common import lifecycle
 from shared.calendar import WorkingDayCalendar
 from shared.events.registry import parse_payload
-from shared.reports.deadlines import derive
+from shared.reports.deadlines import Stage, derive
 from shared.reports.facts import RELEVANT_EVENT_TYPES, Fact, fact_of
 from shared.reports.folding import Derivation
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
@@ -76,6 +76,14 @@ def assert_folds_like_derive(facts: list[Fact], policy: SlaPolicy) -> None:
             (f.event_type, f.version) for f in seen
         ]
     assert Derivation.of(TID, seen, CAL, policy).result == derive(TID, seen, CAL, policy)
+    # Made for some stages only (the desk's): those deadlines, the same.
+    desk = {Stage.VERIFICATION, Stage.REFORWARD}
+    some = Derivation(TID, CAL, policy, desk)
+    for n, fact in enumerate(facts, start=1):
+        derived = derive(TID, facts[:n], CAL, policy)
+        folded = some.fold(fact)
+        assert folded.status == derived.status
+        assert folded.deadlines == tuple(d for d in derived.deadlines if d.stage in desk)
 
 
 @settings(max_examples=400, deadline=None)
