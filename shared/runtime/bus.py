@@ -21,12 +21,16 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
 from fastapi import APIRouter
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from nats.errors import ConnectionClosedError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import ServiceUnavailableError
 
 from shared import tracing
 from shared.logs import get_logger
@@ -39,8 +43,10 @@ log = get_logger(__name__)
 
 MAX_DELIVER = 10
 BATCH_SIZE = 200
-# How long a pull waits to fill a batch: the floor of a view's latency behind the store.
-BATCH_WAIT_SECONDS = 0.02
+# How long one pull request waits on the server while nothing happens. It answers at once with
+# what is pending (up to BATCH_SIZE) or with the first event published meanwhile, so this bounds
+# only how often an idle service asks again, not how long a view lags behind the store.
+IDLE_PULL_SECONDS = 5.0
 HANDLER_ATTEMPTS = 3
 # Reports whose reactions run at once within a batch (each report's own events stay in order).
 REACT_CONCURRENCY = 32
@@ -349,6 +355,23 @@ class EventConsumer:
             )
 
 
+async def pull_promptly(subscriber: Any) -> None:
+    """The consumer's loop: one pull at a time, handled as soon as it brings anything."""
+    while subscriber.running:
+        try:
+            messages = await subscriber.subscription.fetch(
+                batch=subscriber.pull_sub.batch_size, timeout=subscriber.pull_sub.timeout
+            )
+        except (TimeoutError, NatsTimeoutError):
+            continue  # nothing happened for a whole period: ask again
+        except (ConnectionClosedError, ServiceUnavailableError):
+            # NATS is away: what was pulled and not acked comes again after ack_wait.
+            await asyncio.sleep(0.1)
+            continue
+        if messages and subscriber.running:
+            await subscriber.consume(messages)
+
+
 def subscribe(
     name: str,
     service: Service,
@@ -358,16 +381,22 @@ def subscribe(
 ) -> EventConsumer:
     """The service's durable pull consumer on every event, and its dead-letter advisory."""
     consumer = EventConsumer(name, service, broker, store, observers)
-    broker.subscriber(
+    subscriber = broker.subscriber(
         ALL_EVENTS,
         stream=JStream(STREAM_NAME, declare=False),
         durable=name,
-        pull_sub=PullSub(batch_size=BATCH_SIZE, timeout=BATCH_WAIT_SECONDS, batch=True),
+        pull_sub=PullSub(batch_size=BATCH_SIZE, timeout=IDLE_PULL_SECONDS, batch=True),
         config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=120, max_ack_pending=BATCH_SIZE),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=f"{name}.events",
         description=f"Every LAPOR event, consumed by the {name} service",
-    )(consumer.handle)
+    )
+    subscriber(consumer.handle)
+    # FastStream's batch loop keeps pulling until a batch is full or its timeout ends, so a short
+    # timeout (low latency) means an idle service asking 50 times a second (≈ 4% of a core each,
+    # and nats-server answering all of them). One pull that returns with whatever arrived first
+    # gives both: batches grow by themselves under load, and idle costs one request per period.
+    setattr(subscriber, "_consume_pull", partial(pull_promptly, subscriber))  # noqa: B010
 
     async def on_max_deliveries(body: dict[str, Any]) -> None:
         DEAD_LETTERS.labels(name, "max_deliveries").inc()
