@@ -29,7 +29,9 @@ def monitored_nats(tmp_path: Path) -> Iterator[NatsServer]:
 
 @pytest.fixture
 def idle_system(monitored_nats: NatsServer, tmp_path: Path) -> Iterator[System]:
-    running = start_system(tmp_path / "data", monitored_nats.url, SERVICES)
+    # Quiet means quiet: no audit checkpoint (an event every service would pull) in the window.
+    quiet = {"LAPOR_AUDIT_CHECKPOINT_SECONDS": "3600"}
+    running = start_system(tmp_path / "data", monitored_nats.url, SERVICES, extra_env=quiet)
     try:
         yield running
     finally:
