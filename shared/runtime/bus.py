@@ -52,6 +52,8 @@ HANDLER_ATTEMPTS = 3
 REACT_CONCURRENCY = 32
 # How often a consumer checks that its views have not been left behind the store.
 CATCH_UP_SECONDS = 5.0
+# Events read from the store and handled at once when a service catches up.
+ADVANCE_PAGE = 1000
 # Positions a service without views remembers having handled (copies arrive right after).
 RECENT_POSITIONS = 10_000
 # Errors worth waiting out (NACK and redeliver) rather than dead-lettering an event for.
@@ -125,15 +127,18 @@ class Service:
         return self.projectors[0] if self.projectors else None
 
 
-async def read_range(store: EventStore, after: int, upto: int) -> list[RecordedEvent]:
-    """Every event with after < position <= upto, in global order."""
+async def read_range(
+    store: EventStore, after: int, upto: int, limit: int | None = None
+) -> list[RecordedEvent]:
+    """Every event with after < position <= upto, in global order (the first `limit` of them)."""
     events: list[RecordedEvent] = []
     position = after
-    while position < upto:
+    while position < upto and (limit is None or len(events) < limit):
         # Positions only grow (gaps allowed): never more than upto - position events to read. A
         # delivery one event at a time after a big append (a directory import) reads one row,
         # not the next thousand each time.
-        page = await store.read_all(position, min(1000, upto - position))
+        wanted = min(1000, upto - position, limit - len(events) if limit else 1000)
+        page = await store.read_all(position, wanted)
         if not page:
             break
         for event in page:
@@ -231,9 +236,18 @@ class EventConsumer:
                 log.warning("catch_up_failed", error_type=type(error).__name__, error=str(error))
 
     async def _advance(self, done: int, upto: int) -> int:
-        fresh = await read_range(self.store, done, upto)
-        await self.handle_events(fresh)
-        return len(fresh)
+        """Handle the store's events after `done` up to `upto`, a page at a time: a service far
+        behind (a view added by an upgrade, views restored from an old backup) never holds the
+        whole store in memory, and each page's checkpoint is kept as it goes."""
+        handled = 0
+        while done < upto:
+            page = await read_range(self.store, done, upto, limit=ADVANCE_PAGE)
+            if not page:
+                break
+            await self.handle_events(page)
+            handled += len(page)
+            done = page[-1].position
+        return handled
 
     async def handle_events(self, fresh: Sequence[RecordedEvent]) -> None:
         if not fresh:
