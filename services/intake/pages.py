@@ -73,8 +73,19 @@ REPORTER_ACTIONS: tuple[tuple[str, type[Command]], ...] = (
 )
 
 
+# Completing is offered only when an administrator asked for it: the status machine lets a
+# reporter add to any report before verification (an e-mail reply does), but a page that invites
+# it unasked tells the reporter something is missing when nothing is.
+OFFERED_ONLY_IN = {"amend": Status.COMPLETION_REQUESTED}
+
+
 def reporter_actions(status: str) -> tuple[str, ...]:
-    return tuple(name for name, command in REPORTER_ACTIONS if allows(command, Status(status)))
+    now = Status(status)
+    return tuple(
+        name
+        for name, command in REPORTER_ACTIONS
+        if allows(command, now) and OFFERED_ONLY_IN.get(name, now) is now
+    )
 
 
 # Messages the handlers pass on by key (`error=…`, `WebError(…)`, `?ok=1`), said by the templates.
@@ -470,6 +481,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             files=files if reporter else [],
             file_count=len(files),
             actions=reporter_actions(row["status"]) if reporter else (),
+            deadline=await intake.open_deadline(tracking_id, row["status"]),
             category_name=dict(categories(language(request))).get(row["category"] or ""),
             escalation=escalation,
             error=error,
