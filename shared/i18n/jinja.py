@@ -71,7 +71,17 @@ def install(env: Environment) -> Environment:
 
         return label(str(kind), _lang(context)) if kind else ""
 
+    @pass_context
+    def refusal(context: Context, message: Any) -> str:
+        """A rule's refusal (`field: what`) in the reader's language."""
+        from shared.i18n.refusals import refusal as say
+
+        if not message:
+            return ""
+        return say(str(message), _lang(context), context.get("agency_names") or {})
+
     env.filters.update(
+        refusal=refusal,
         category_name=category,
         event_details=event_details,
         actor_label=actor_label,

@@ -174,3 +174,24 @@ async def test_the_desk_names_categories_and_marks_a_question_waiting_for_the_re
         assert "Menunggu jawaban pelapor" not in answered
         item = (await browser.get(f"/desk/reports/{tid}")).text
         assert 'id="waiting-for-reporter"' not in item
+
+
+async def test_refusals_on_the_desk_are_said_in_indonesian_first(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Issue 17: the desk says a rule's refusal in the officer's language, naming the field."""
+    tid, agency = await forwarded(drive, "Got mampet", region="5371", category="infrastruktur")
+    async with lapor.client("routing") as browser:
+        token = drive.token("agency", agency=agency)
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+        form = {"reason": "other", "note": "", "idempotency_key": "r1"}
+        refused = await browser.post(f"/desk/reports/{tid}/return", data=form)
+        assert refused.status_code == 400
+        assert "Catatan: jelaskan alasannya di catatan" in refused.text
+        assert "needs a note" not in refused.text
+        blank = await browser.post(f"/desk/reports/{tid}/follow-up", data={"text": " "})
+        assert blank.status_code == 422 and "Isi: wajib diisi." in blank.text
+        english = await browser.post(f"/desk/reports/{tid}/return?lang=en", data=form)
+        assert 'Note: say why in the note when the reason is "Other".' in english.text.replace(
+            "&#34;", '"'
+        )
