@@ -223,6 +223,7 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     expect(asked_page.locator("#timeline li.question")).to_contain_text("Pada hari apa saja")
     text = zone_labelled(asked_page)
     assert "Instansi bertanya kepada Anda" in text and "Dinas Kesehatan Kota Kupang" in text
+    assert "Lengkapi laporan" not in text  # nobody asked to complete it: a reply answers
     too_wide += shoot(asked_page, shots, "laporan-pertanyaan")
 
     # Forwarded, and never answered: the reporter is told from when the Ombudsman hears them.
@@ -241,11 +242,14 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     # The verification console: the queue, and the report the institution returned.
     console = reporter()
     sign_in(console, f"{process.url('verification')}/console/login", process.token("admin"))
-    shown(console, f"{process.url('verification')}/console/reports/{returned}", "DPUPR")
+    returned_page = f"{process.url('verification')}/console/reports/{returned}"
+    shown(console, returned_page, "Dinas Pekerjaan Umum")  # who returned it, by name
     expect(console.locator("#returned")).to_contain_text("Jalan provinsi, bukan jalan kota.")
     expect(console.locator("#returned")).to_contain_text("Bukan kewenangan kami")
     text = zone_labelled(console)
     assert "Dikembalikan" in text and "Teruskan" in text
+    # Its history in sentences: who returned it, why, by name (issue 17).
+    assert "Alasan: Bukan kewenangan kami." in text and "reason:" not in text
     too_wide += shoot(console, shots, "console-dikembalikan")
     shown(console, f"{process.url('verification')}/console", unpublished)
     assert "Antrean" in zone_labelled(console)
@@ -257,7 +261,11 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     shown(desk, f"{process.url('routing')}/desk", silent)
     text = str(desk.locator("body").inner_text())
     assert asked in text and "Kotak masuk" in text and "UTC" not in text
+    # Categories by name, and the question waiting for the reporter marked (issue 17).
+    assert "Kesehatan" in text and "Menunggu jawaban pelapor" in text
     too_wide += shoot(desk, shots, "desk-kotak-masuk")
+    shown(desk, f"{process.url('routing')}/desk/reports/{asked}", "Menunggu jawaban pelapor")
+    too_wide += shoot(desk, shots, "desk-pertanyaan")
 
     # The day the page promised: the clock moves there, and the way to the Ombudsman is open.
     silent_page.goto(f"{base}/laporan/{silent}")
@@ -272,6 +280,8 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     assert re.search(r"\b2 Maret 2026, 09\.00 WITA\b", text), text
     # The two deadlines the clock passed at once, told apart by their stage and due day.
     assert "Tahap: tindak lanjut pertama, jatuh tempo 9 Maret 2026" in text
+    # The follow-up day the page named has passed, and the page says so (issue 17).
+    assert "9 Maret 2026 — sudah lewat" in text
     too_wide += shoot(silent_page, shots, "laporan-eskalasi")
     assert errors == []
     assert too_wide == []
