@@ -127,6 +127,47 @@ async def test_a_returned_report_is_back_in_the_default_queue_and_forwarded_agai
     )
 
 
+async def test_a_returned_report_sent_up_keeps_a_re_forward_deadline_at_the_national_desk(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    """Found: a returned report that the regional desk sent up reached the national desk with no
+    deadline at all (the referral ended the only one), so nobody was warned or breached."""
+    lapor.set_clock("2026-03-02T09:00:00+08:00")  # Monday, Kupang (WITA)
+    tid, _ = await forwarded(drive)
+    lapor.set_clock("2026-03-03T09:00:00+08:00")
+    back = await drive.agency(tid, "return", DINKES, {"reason": "not_our_authority"})
+    assert back.status_code == 200, back.text
+    ntt = drive.token("admin", region="53")
+    [row] = [r for r in await drive.queue(ntt) if r["tracking_id"] == tid]
+    assert (row["deadline_stage"], row["time_left"]["due_date"]) == ("reforward", "2026-03-06")
+
+    lapor.set_clock("2026-03-05T10:00:00+08:00")  # Thursday
+    up = await drive.desk(tid, "not-our-authority", {"note": "Kewenangan pusat"}, token=ntt)
+    assert up.status_code == 200 and up.json()["events"] == ["ReportReferred"]
+    assert tid not in [r["tracking_id"] for r in await drive.queue(ntt)]
+    [row] = [r for r in await drive.queue() if r["tracking_id"] == tid]
+    # The national desk's own 3 working days from Thursday 5 March (WIB): Fri 6, Mon 9, Tue 10.
+    assert row["status"] == "returned" and row["deadline_stage"] == "reforward"
+    assert row["time_left"]["due_date"] == "2026-03-10" and row["reforward_breached"] is False
+    sla = drive.client("sla", drive.admin())
+    rows = await sla.get("/api/v1/deadlines", params={"tracking_id": tid, "stage": "reforward"})
+    assert [(d["cycle"], d["state"], d["due"], d["ended_by"]) for d in rows.json()] == [
+        (1, "met", "2026-03-06", "ReportReferred"),
+        (2, "pending", "2026-03-10", None),
+    ]
+
+    lapor.set_clock("2026-03-11T08:00:00+07:00")
+    await lapor.run("sla", "tick")  # the national desk let it pass: its breach, not the region's
+    [breach] = [
+        e.payload()
+        for e in await lapor.store.read(f"report-{tid}")
+        if e.event_type == "SlaBreached" and e.payload().stage == "reforward"  # type: ignore[attr-defined]
+    ]
+    assert breach.due == date(2026, 3, 10)  # type: ignore[attr-defined]
+    [row] = [r for r in await drive.queue() if r["tracking_id"] == tid]
+    assert row["reforward_breached"] is True and row["time_left"]["overdue"] is True
+
+
 async def test_postponing_never_passes_the_due_date(drive: Driver, lapor: InProcessSystem) -> None:
     report = await drive.submit(**CLINIC)
     due = (await drive.desk_report(report.tracking_id))["time_left"]["due_date"]

@@ -752,6 +752,23 @@ def test_a_new_agency_gets_a_new_follow_up_deadline_that_can_be_breached_again(h
     assert decide(state, RecordBreach(stage=SlaStage.FOLLOW_UP, due=date(2026, 3, 16)))
 
 
+@pytest.mark.parametrize("how", ["sent up", "returned again"])
+def test_a_desk_that_must_re_forward_gets_a_deadline_that_can_be_breached_again(how: str) -> None:
+    """Each desk that receives a returned report answers for its own re-forwarding: after a
+    referral, or after a second return, the breach of the one before does not silence it."""
+    state = state_in(S.RETURNED)
+    state = apply(state, [SlaBreached(stage=SlaStage.REFORWARD, due=date(2026, 3, 9))], LATER)
+    assert decide(state, RecordBreach(stage=SlaStage.REFORWARD, due=date(2026, 3, 9))) == []
+    new: list[DomainEvent]
+    if how == "sent up":
+        new = [ReportReferred(to_region=None, note="bukan kewenangan daerah")]
+    else:
+        new = [forwarded(OTHER_AGENCY), ReportReturned(agency_code=OTHER_AGENCY, reason="x")]
+    state = apply(state, new, LATER)
+    assert SlaStage.REFORWARD not in state.breached
+    assert decide(state, RecordBreach(stage=SlaStage.REFORWARD, due=date(2026, 3, 16)))
+
+
 def test_escalation_needs_the_sla_to_say_it_is_eligible_and_happens_once() -> None:
     state = state_in(S.FORWARDED)
     with pytest.raises(DomainError, match="60 working days"):
