@@ -359,6 +359,15 @@ async def inbox_report(views: ViewReader, agency: str, tracking_id: str) -> sqli
     )
 
 
+async def handed_on_by(views: ViewReader, agency: str, tracking_id: str) -> sqlite3.Row | None:
+    """The last time the report left `agency` (how, to whom, when), if it ever did."""
+    return await views.fetchone(
+        "SELECT how, to_agency, to_agency_name, at FROM handed_on"
+        " WHERE from_agency = ? AND tracking_id = ? ORDER BY position DESC LIMIT 1",
+        (agency, tracking_id),
+    )
+
+
 async def report_row(views: ViewReader, tracking_id: str) -> sqlite3.Row | None:
     return await views.fetchone("SELECT * FROM reports WHERE tracking_id = ?", (tracking_id,))
 

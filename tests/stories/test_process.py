@@ -260,6 +260,66 @@ async def test_a_city_desk_delegates_to_its_opd_and_the_dinkes_to_its_puskesmas(
     assert answered.status_code == 201
 
 
+async def test_the_delegating_institution_opens_the_handed_on_report_read_only(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    """Found: the Dinkes saw the report it gave its Puskesmas in its desk list, but its page
+    answered 404."""
+    lapor.set_clock("2026-03-02T09:00:00+08:00")
+    tid, _ = await forwarded(drive)
+    lapor.set_clock("2026-03-03T10:15:00+08:00")
+    given = await drive.agency(tid, "delegate", DINKES, {"agency_code": PUSKESMAS})
+    assert given.status_code == 200, given.text
+    token = drive.token("agency", agency=DINKES)
+    dinkes = drive.client("routing", token)
+    cookie = {"Cookie": f"lapor_desk={token}"}
+    listed = await dinkes.get("/desk", headers=cookie)
+    assert f'<a href="/desk/reports/{tid}">{tid}</a>' in listed.text
+
+    page = await dinkes.get(f"/desk/reports/{tid}", headers=cookie)
+    assert page.status_code == 200, page.text
+    assert 'id="handed-on-notice"' in page.text
+    assert (
+        "Laporan ini telah diserahkan ke unit: ke Puskesmas Sikumana pada 3 Maret 2026, 10.15 WITA"
+        in page.text
+    )
+    assert "hanya Puskesmas Sikumana yang menindaklanjutinya" in page.text
+    # Read-only: no form to answer, return, transfer or delegate.
+    assert f'action="/desk/reports/{tid}/' not in page.text
+    english = await dinkes.get(f"/desk/reports/{tid}?lang=en", headers=cookie)
+    assert "This report was delegated to a unit: to Puskesmas Sikumana on" in english.text
+
+    detail = (await dinkes.get(f"/api/v1/inbox/{tid}")).json()
+    assert detail["handed_on"] == {
+        "how": "delegated",
+        "at": detail["handed_on"]["at"],
+        "to_agency": PUSKESMAS,
+        "to_agency_name": "Puskesmas Sikumana",
+    }
+    assert detail["handed_on"]["at"].startswith("2026-03-03T")
+    assert detail["agency_code"] == PUSKESMAS and detail["history"][-1]["event_type"] == (
+        "ReportDelegated"
+    )
+    before = await events(lapor, tid)
+    refused = await drive.follow_up(tid, DINKES, "Sudah kami tangani.", kind="final")
+    assert refused.status_code in (403, 409) and await events(lapor, tid) == before
+    unit = (
+        await drive.client("routing", drive.token("agency", agency=PUSKESMAS)).get(
+            f"/api/v1/inbox/{tid}"
+        )
+    ).json()
+    assert unit["handed_on"] is None  # the unit holds it and acts on it
+
+    # A confidential report the institution returned is no longer its to read.
+    secret, _ = await forwarded(drive, confidential=True)
+    back = await drive.agency(secret, "return", DINKES, {"reason": "not_our_authority"})
+    assert back.status_code == 200, back.text
+    assert (await dinkes.get(f"/api/v1/inbox/{secret}")).status_code == 404
+    assert (await dinkes.get(f"/desk/reports/{secret}", headers=cookie)).status_code == 404
+    elsewhere = drive.client("routing", drive.token("agency", agency="DINDIK-KOTA-BLITAR"))
+    assert (await elsewhere.get(f"/api/v1/inbox/{tid}")).status_code == 404
+
+
 # --- escalation before it is open ---------------------------------------------------------------
 async def test_escalating_before_it_is_open_names_the_day_and_appends_nothing(
     drive: Driver, lapor: InProcessSystem

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from shared.errors import DomainError, InvalidInput
 from shared.events.base import DomainEvent
+from shared.reports.audience import readable_after_handing_on
 from shared.reports.commands import (
     AmendReport,
     ChangeProtection,
@@ -707,6 +708,14 @@ def test_a_delegation_keeps_the_deadline_and_is_done_once() -> None:
     assert decide(delegated, command) == []
     with pytest.raises(NotYourReport):
         decide(state, command.model_copy(update={"from_agency": OTHER_AGENCY}))
+
+
+def test_an_institution_reads_what_it_delegated_and_what_it_handed_on_unless_confidential() -> None:
+    assert readable_after_handing_on("delegated", confidential=False)
+    assert readable_after_handing_on("delegated", confidential=True)  # it still answers for it
+    for how in ("transferred", "returned"):
+        assert readable_after_handing_on(how, confidential=False)  # type: ignore[arg-type]
+        assert not readable_after_handing_on(how, confidential=True)  # type: ignore[arg-type]
 
 
 def test_a_report_is_public_once_forwarded_unless_confidential_or_rejected() -> None:
