@@ -7,9 +7,12 @@ What needs the clock to run for weeks across real processes is in test_process_s
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date, timedelta
 from typing import Any
+
+import httpx
 
 from shared.calendar import WorkingDayCalendar
 from shared.clock import FileClock
@@ -420,3 +423,35 @@ async def test_an_escalation_racing_the_tickers_breach_is_decided_again_not_boun
         headers={"X-Access-Code": report.access_code},
     )
     assert pack.json()["escalation"]["evidence_covers_versions"] == len(seen)
+
+
+async def test_two_simultaneous_first_escalations_escalate_once_and_the_second_hears_so(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    """Found: both callers were answered 201 "escalated" though one event was stored."""
+    lapor.set_clock("2026-03-02T09:00:00+08:00")
+    report = await drive.submit(**CLINIC)
+    tid = report.tracking_id
+    opens = CAL.add_working_days(date(2026, 3, 2), 60, "5371") + timedelta(days=1)
+    lapor.set_clock(f"{opens.isoformat()}T08:00:00+08:00")
+    sla = drive.client("sla")
+
+    async def escalate() -> httpx.Response:
+        return await sla.post(
+            f"/api/v1/reports/{tid}/escalate", headers={"X-Access-Code": report.access_code}
+        )
+
+    answers = await asyncio.gather(*(escalate() for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 201], [a.text for a in answers]
+    assert (await events(lapor, tid)).count("EscalatedToOmbudsman") == 1
+    [first] = [a.json() for a in answers if a.status_code == 201]
+    repeats = [a.json() for a in answers if a.status_code == 200]
+    assert first["already_escalated"] is False and "message" not in first
+    for repeat in repeats:
+        assert repeat["already_escalated"] is True
+        assert repeat["escalated_at"] == first["escalated_at"]
+        assert repeat["ombudsman_office"] == first["ombudsman_office"] == "OMBUDSMAN-53"
+        office = "Ombudsman RI Perwakilan Nusa Tenggara Timur"
+        assert repeat["message"].startswith(f"Laporan ini sudah diteruskan ke {office} pada ")
+        assert f" / This report was already escalated to {office} on " in repeat["message"]
+        assert "WITA" in repeat["message"]
