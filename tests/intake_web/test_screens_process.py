@@ -26,7 +26,13 @@ import pytest
 from shared.calendar import timezone_for_region
 from shared.clock import clock_from
 from shared.events.base import Actor
-from shared.reports.commands import Command, PostFollowUp, ReturnReport, VerifyReport
+from shared.reports.commands import (
+    Command,
+    DelegateReport,
+    PostFollowUp,
+    ReturnReport,
+    VerifyReport,
+)
 from shared.reports.events import FollowUpKind
 from shared.runtime.repository import Meta, ReportRepository
 from shared.store.sqlite import SqliteEventStore
@@ -239,6 +245,26 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     act(process, silent, VerifyReport(), "admin")
     on_timeline(process, silent, "ForwardedToOPD")
 
+    # Forwarded to the health office, which hands it on to its Puskesmas (issue 16).
+    handed = submitted(
+        reporter(),
+        base,
+        "Lampu ruang tunggu Puskesmas Sikumana mati",
+        "Sudah seminggu ruang tunggu gelap sejak sore, pasien lansia sulit membaca nomor antrean.",
+        "kesehatan",
+        "Jl. Sikumana Raya",
+    )
+    act(process, handed, VerifyReport(), "admin")
+    on_timeline(process, handed, "ForwardedToOPD")
+    delegation = DelegateReport(
+        from_agency=DINKES,
+        to_agency="PUSKESMAS-SIKUMANA",
+        to_agency_name="Puskesmas Sikumana",
+        note="Mohon ditangani.",
+    )
+    act(process, handed, delegation, "agency")
+    on_timeline(process, handed, "ReportDelegated")
+
     # The verification console: the queue, and the report the institution returned.
     console = reporter()
     sign_in(console, f"{process.url('verification')}/console/login", process.token("admin"))
@@ -266,6 +292,12 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     too_wide += shoot(desk, shots, "desk-kotak-masuk")
     shown(desk, f"{process.url('routing')}/desk/reports/{asked}", "Menunggu jawaban pelapor")
     too_wide += shoot(desk, shots, "desk-pertanyaan")
+    # The report it handed on: read-only, saying to whom and when; the history by role.
+    shown(desk, f"{process.url('routing')}/desk/reports/{handed}", "Telah diserahkan")
+    text = zone_labelled(desk)
+    assert "Puskesmas Sikumana" in text and "Pelapor" in text and "citizen" not in text
+    assert desk.locator("form textarea").count() == 0  # nothing to act on here
+    too_wide += shoot(desk, shots, "desk-laporan-diserahkan")
 
     # The day the page promised: the clock moves there, and the way to the Ombudsman is open.
     silent_page.goto(f"{base}/laporan/{silent}")
