@@ -53,6 +53,7 @@ from shared.http.security import PUBLIC_PAGE_HEADERS
 from shared.i18n import LANGUAGES, N_, translator
 from shared.i18n.jinja import language_of
 from shared.i18n.labels import status_label
+from shared.i18n.refusals import refusal
 from shared.notifications.events import notification_stream
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
 from shared.reports.events import Classification, CloseReason, Status
@@ -606,7 +607,11 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         except InvalidTransition:
             return await report_page(request, tid, status=409, error="error.conflict")
         except DomainError as error:
-            return await report_page(request, tid, status=400, error=str(error))
+            # A rule's refusal, in the reader's language (the field as a person calls it).
+            said = refusal(str(error), t.language)
+            return await report_page(
+                request, tid, status=400, error="form.errors", problems={"form": said}, typed=typed
+            )
         return see_other(f"/laporan/{tid}?ok=1")
 
     async def _command(action: str, form: FormData) -> Command:
