@@ -1,4 +1,5 @@
-"""Memory: resident size (VmRSS) of every LAPOR process idle, under load, and idle again.
+"""Memory: resident size (VmRSS) of every LAPOR process idle, under load, and idle again; and
+what each process costs while nothing happens (CPU share of one core over 10 idle seconds).
 
     .venv/bin/python -m bench.memory [--seconds 15] [--citizens 16] [--runs 2]
 
@@ -17,6 +18,7 @@ import sys
 import time
 
 from bench.common import (
+    cpu_seconds,
     load_average,
     print_header,
     result,
@@ -32,6 +34,7 @@ from shared.settings import SERVICE_NAMES
 from tests.support import nats_server, start_system
 
 IDLE_TARGET_MB = 120
+IDLE_CPU_SECONDS = 10.0
 
 
 async def one_run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
@@ -46,6 +49,12 @@ async def one_run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 pids["nats-server"] = nats.process.pid
             await asyncio.sleep(5)
             idle = {name: rss_mb(pid) for name, pid in pids.items()}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            await asyncio.sleep(IDLE_CPU_SECONDS)
+            idle_cpu = {
+                name: (cpu_seconds(pid) - cpu_before[name]) / IDLE_CPU_SECONDS
+                for name, pid in pids.items()
+            }
             peak = dict(idle)
             done = asyncio.Event()
 
@@ -73,7 +82,12 @@ async def one_run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 file=sys.stderr,
             )
             return {
-                name: {"idle": idle[name], "peak": peak[name], "after": after[name]}
+                name: {
+                    "idle": idle[name],
+                    "peak": peak[name],
+                    "after": after[name],
+                    "idle_cpu": idle_cpu[name],
+                }
                 for name in pids
             }
         finally:
@@ -104,6 +118,7 @@ def main() -> None:
                 spread,
                 f"{peaks:.0f}",
                 f"{best['after']:.0f}",
+                f"{min(r[name]['idle_cpu'] for r in runs):.1%}",
             ]
         )
         if name != "nats-server":
@@ -113,7 +128,14 @@ def main() -> None:
             )
     print(
         table(
-            ["process", "idle MB (best)", "idle spread", "peak under load MB", "after load MB"],
+            [
+                "process",
+                "idle MB (best)",
+                "idle spread",
+                "peak under load MB",
+                "after load MB",
+                "idle CPU (of a core)",
+            ],
             rows,
         )
     )
@@ -124,6 +146,10 @@ def main() -> None:
     result(
         idle_mb={name: round(min(r[name]["idle"] for r in runs)) for name in runs[0]},
         peak_mb={name: round(max(r[name]["peak"] for r in runs)) for name in runs[0]},
+        idle_cpu_share={name: round(min(r[name]["idle_cpu"] for r in runs), 4) for name in runs[0]},
+        idle_cpu_share_total=round(
+            sum(min(r[name]["idle_cpu"] for r in runs) for name in runs[0]), 4
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -55,10 +56,11 @@ def run(
 @app.command()
 def up() -> None:
     """Start nats-server, the relay and all five services; restart any that die; Ctrl-C stops."""
-    from cli.supervisor import supervise
+    from cli.supervisor import mail_defaults, supervise
     from services.intake.channels.config import ensure_sms_webhook_token
 
     settings = get_settings()
+    os.environ.update(mail_defaults(os.environ, settings.host))  # for every child, and told below
     _ = settings.master_secret  # generated once here (when unset), before the children start
     sms_token = ensure_sms_webhook_token(settings.data_dir)  # the same: intake reads the file
 
@@ -76,6 +78,12 @@ def up() -> None:
         print("  .venv/bin/lapor token create --role admin")
         print("  .venv/bin/lapor token create --role agency --agency DINKES-KOTA-KUPANG")
         print("Watch one report go through its whole life: .venv/bin/lapor demo")
+        if os.environ.get("LAPOR_INTAKE_SMTP_PORT"):
+            print(
+                f"E-mail: intake takes mail on {settings.host}:"
+                f"{os.environ['LAPOR_INTAKE_SMTP_PORT']}; notices invite replies to"
+                f" {os.environ.get('LAPOR_INTAKE_EMAIL_FROM', '')} (lapor+<ID>@…)"
+            )
         print("SMS 1708: put this get-url in Kannel's sms-service (the token is the gateway's):")
         print(
             f'  get-url = "{settings.url_of("intake")}/channels/sms?token={sms_token}'

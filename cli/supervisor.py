@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,12 +79,44 @@ def nats_argv(settings: Settings) -> list[str]:
     return [sys.executable, "-m", "cli.main", "nats", "serve"]
 
 
+# Where the embedded system's intake takes mail (replies to notices) unless the operator says:
+# an unprivileged port, so `lapor up` needs no root.
+EMBEDDED_SMTP_PORT = 2525
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def mail_defaults(env: Mapping[str, str], host: str) -> dict[str, str]:
+    """Intake's inbound mail for the embedded system, so that notices invite a reply out of the
+    box: intake's SMTP server on 2525 and its address `lapor@<LAPOR_INTAKE_SMTP_HOSTNAME>` (what
+    threading writes in Reply-To as lapor+<ID>@…, for intake and notify alike). What the
+    operator set stays; when 2525 is taken, neither is set (a notice must not invite a reply
+    nobody receives)."""
+    if env.get("LAPOR_INTAKE_EMAIL_FROM"):
+        return {}
+    hostname = env.get("LAPOR_INTAKE_SMTP_HOSTNAME") or "lapor.localhost"
+    address = {"LAPOR_INTAKE_EMAIL_FROM": f"lapor@{hostname}"}
+    if env.get("LAPOR_INTAKE_SMTP_PORT"):
+        return address  # the operator's own port: intake reads the replies there
+    if not port_free(env.get("LAPOR_INTAKE_SMTP_HOST") or host, EMBEDDED_SMTP_PORT):
+        return {}
+    return {"LAPOR_INTAKE_SMTP_PORT": str(EMBEDDED_SMTP_PORT), **address}
+
+
 def children(settings: Settings) -> list[Child]:
     env = dict(os.environ)
     env.setdefault("LAPOR_DATA_DIR", str(settings.data_dir.resolve()))
     env.setdefault("LAPOR_NATS_URL", f"nats://{settings.host}:{settings.nats_port}")
     # Links in notices lead to this intake unless the operator names the public site.
     env.setdefault("LAPOR_PUBLIC_BASE_URL", settings.url_of("intake"))
+    env.update(mail_defaults(env, settings.host))
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     me = [sys.executable, "-m", "cli.main", "run"]

@@ -108,12 +108,14 @@ class NatsServer:
     port: int
     store_dir: Path
     process: subprocess.Popen[bytes] | None = None
+    monitor_port: int | None = None  # nats-server's HTTP monitoring (/connz), when a test asks
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        monitoring = ["--http_port", str(self.monitor_port)] if self.monitor_port else []
         self.process = subprocess.Popen(
             [
                 nats_server_binary(),
@@ -124,6 +126,7 @@ class NatsServer:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *monitoring,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -137,8 +140,8 @@ class NatsServer:
 
 
 @contextmanager
-def nats_server(tmp: Path) -> Iterator[NatsServer]:
-    server = NatsServer(free_port(), tmp / "nats")
+def nats_server(tmp: Path, monitor: bool = False) -> Iterator[NatsServer]:
+    server = NatsServer(free_port(), tmp / "nats", monitor_port=free_port() if monitor else None)
     server.start()
     try:
         yield server

@@ -53,6 +53,7 @@ from shared.http.security import PUBLIC_PAGE_HEADERS
 from shared.i18n import LANGUAGES, N_, translator
 from shared.i18n.jinja import language_of
 from shared.i18n.labels import status_label
+from shared.i18n.refusals import refusal
 from shared.notifications.events import notification_stream
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
 from shared.reports.events import Classification, CloseReason, Status
@@ -73,8 +74,19 @@ REPORTER_ACTIONS: tuple[tuple[str, type[Command]], ...] = (
 )
 
 
+# Completing is offered only when an administrator asked for it: the status machine lets a
+# reporter add to any report before verification (an e-mail reply does), but a page that invites
+# it unasked tells the reporter something is missing when nothing is.
+OFFERED_ONLY_IN = {"amend": Status.COMPLETION_REQUESTED}
+
+
 def reporter_actions(status: str) -> tuple[str, ...]:
-    return tuple(name for name, command in REPORTER_ACTIONS if allows(command, Status(status)))
+    now = Status(status)
+    return tuple(
+        name
+        for name, command in REPORTER_ACTIONS
+        if allows(command, now) and OFFERED_ONLY_IN.get(name, now) is now
+    )
 
 
 # Messages the handlers pass on by key (`error=…`, `WebError(…)`, `?ok=1`), said by the templates.
@@ -470,6 +482,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             files=files if reporter else [],
             file_count=len(files),
             actions=reporter_actions(row["status"]) if reporter else (),
+            deadline=await intake.open_deadline(tracking_id, row["status"]),
             category_name=dict(categories(language(request))).get(row["category"] or ""),
             escalation=escalation,
             error=error,
@@ -594,7 +607,11 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         except InvalidTransition:
             return await report_page(request, tid, status=409, error="error.conflict")
         except DomainError as error:
-            return await report_page(request, tid, status=400, error=str(error))
+            # A rule's refusal, in the reader's language (the field as a person calls it).
+            said = refusal(str(error), t.language)
+            return await report_page(
+                request, tid, status=400, error="form.errors", problems={"form": said}, typed=typed
+            )
         return see_other(f"/laporan/{tid}?ok=1")
 
     async def _command(action: str, form: FormData) -> Command:

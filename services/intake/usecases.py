@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,9 @@ from shared.http.limits import RateLimiter, too_many
 from shared.keys import open_key_store
 from shared.logs import get_logger
 from shared.reports.commands import Command, SubmitReport
+from shared.reports.deadlines import Stage
+from shared.reports.deadlines import State as DeadlineState
+from shared.reports.deadlines import Status as DeadlineStatus
 from shared.reports.tracking import (
     ALPHABET,
     RANDOM_LENGTH,
@@ -73,6 +76,20 @@ def derived_ids(secret: bytes, key: str) -> tuple[str, str]:
     payload = "".join(ALPHABET[b % len(ALPHABET)] for b in seed[:RANDOM_LENGTH])
     code = "".join(ALPHABET[b % len(ALPHABET)] for b in seed[16:24])
     return payload + _check_symbol(payload), code
+
+
+@dataclass(frozen=True)
+class OpenDeadline:
+    """A running deadline as the report page says it: whose (`stage`), the day, and whether that
+    day has passed (the system keeps counting: a breach, an escalation, a closing follows)."""
+
+    stage: str
+    due: date
+    passed: bool
+
+
+# The deadline the report page tells of, by the report's status.
+_PAGE_DEADLINES = {"forwarded": Stage.FOLLOW_UP, "completion_requested": Stage.COMPLETION_EXPIRY}
 
 
 def known_categories() -> dict[str, tuple[str, str]]:
@@ -331,6 +348,27 @@ class Intake:
         return await self.views.fetchone(
             "SELECT * FROM reports WHERE tracking_id = ?", (tracking_id,)
         )
+
+    async def open_deadline(self, tracking_id: str, status: str) -> OpenDeadline | None:
+        """The deadline the report page tells of, as the system keeps it (the one calculator,
+        `shared.reports.deadlines`, on the report's events): the institution's first follow-up
+        while it holds the report (a new one after a reopening), the reporter's completion while
+        an administrator waits for it. None when none is running."""
+        stage = _PAGE_DEADLINES.get(status)
+        if stage is None:
+            return None
+        _, events = await self.escalations.load(tracking_id)
+        running = [
+            d
+            for d in self.escalations.deadlines(tracking_id, events).of_stage(stage)
+            if d.status is DeadlineStatus.OPEN and d.due is not None and d.current_scope
+        ]
+        if not running:
+            return None
+        last = running[-1]
+        assert last.due is not None
+        passed = last.state(self.ctx.clock.now()) is DeadlineState.OVERDUE
+        return OpenDeadline(stage.value, last.due, passed)
 
     async def readable(
         self, tracking_id: str, reader: Reader, what: str = "report"

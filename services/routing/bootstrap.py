@@ -17,7 +17,7 @@ from services.routing.usecases import DirectoryDesk, RoutingDesk
 from shared.runtime.bus import Service
 from shared.runtime.directory import DirectoryRepository, LiveDirectory
 from shared.runtime.projection import Projector, ViewReader
-from shared.runtime.rules import load_rules
+from shared.runtime.rules import Rules, load_rules
 from shared.runtime.service import Context
 from shared.runtime.service import create_app as create_service_app
 from shared.settings import Settings
@@ -25,10 +25,10 @@ from shared.settings import Settings
 NAME = "routing"
 
 
-def create_projector(settings: Settings) -> Projector:
-    return Projector(
-        settings.view_db(NAME), NAME, views.SCHEMA, views.apply, views.TABLES, views.VERSION
-    )
+def create_projector(settings: Settings, rules: Rules | None = None) -> Projector:
+    rules = rules or load_rules()  # a reopening's due date is counted with them
+    apply = partial(views.apply, calendar=rules.calendar, policy=rules.policy)
+    return Projector(settings.view_db(NAME), NAME, views.SCHEMA, apply, views.TABLES, views.VERSION)
 
 
 def create_projectors(settings: Settings) -> list[Projector]:
@@ -37,8 +37,8 @@ def create_projectors(settings: Settings) -> list[Projector]:
 
 
 def build(ctx: Context) -> Service:
-    projector = create_projector(ctx.settings)
     rules = load_rules()  # the calendar and policy the sla service counts deadlines with
+    projector = create_projector(ctx.settings, rules)
     calendar = rules.calendar
     live = LiveDirectory(ctx.store)
     desk = RoutingDesk(

@@ -202,8 +202,22 @@ class HistoryItem(BaseModel):
     actor: str = Field(description="The kind of actor: citizen, admin, agency, system…")
 
 
+class HandedOn(BaseModel):
+    """How a report left your institution: you may read it, only its holder acts on it."""
+
+    how: Literal["delegated", "transferred", "returned"]
+    at: str = Field(description="When it left (ISO 8601)")
+    to_agency: str | None = Field(description="Where it went (none: back to the LAPOR admins)")
+    to_agency_name: str | None
+
+
 class InboxDetail(InboxItem):
     history: list[HistoryItem] = Field(description="Oldest first")
+    handed_on: HandedOn | None = Field(
+        default=None,
+        description="Set when the report is no longer with your institution (read-only for"
+        " you): how it left, to whom and when",
+    )
 
 
 class SuggestedAgency(BaseModel):

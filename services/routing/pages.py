@@ -30,6 +30,7 @@ from shared.http.common import correlation_id
 from shared.i18n import N_, translator
 from shared.i18n.jinja import install as install_i18n
 from shared.i18n.jinja import language_of, page_context
+from shared.i18n.refusals import refusal, validation_refusals
 from shared.reports.events import FollowUpKind
 from shared.reports.lifecycle import InvalidTransition, NotYourReport, ReportNotFound
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -97,16 +98,15 @@ def done_message(request: Request) -> str | None:
     )
 
 
-def _error_text(error: Exception) -> str:
+def _error_text(error: Exception, language: str) -> str:
+    """What went wrong, in the officer's language, naming the field (the API keeps English)."""
     if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in error.errors()
-        )
+        return validation_refusals(error.errors(), language)
     if isinstance(error, InvalidTransition | NotYourReport | DomainError):
-        return str(error)
+        return refusal(str(error), language, agency_names())
     if isinstance(error, WrongExpectedVersion):
-        return "someone else changed this report first; reload and try again"
-    return "report not found"
+        return refusal("someone else changed this report first", language)
+    return refusal("report not found", language)
 
 
 def _status_of(error: Exception) -> int:
@@ -296,7 +296,8 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
             return to_login()
         tid = normalized(tracking_id)
         if tid is None:
-            return await report_page(request, who, tracking_id, error="tracking_id: invalid")
+            invalid = refusal("tracking_id: invalid", language_of(request))
+            return await report_page(request, who, tracking_id, error=invalid)
         key = str(form.pop("idempotency_key", "") or "") or None
         caller = Caller.agency(who.agency, correlation_id(request), key)
         try:
@@ -329,7 +330,11 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
             WrongExpectedVersion,
         ) as error:
             return await report_page(
-                request, who, tid, error=_error_text(error), status_code=_status_of(error)
+                request,
+                who,
+                tid,
+                error=_error_text(error, language_of(request)),
+                status_code=_status_of(error),
             )
 
     def _clean(**fields: str | None) -> dict[str, Any]:

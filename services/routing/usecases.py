@@ -28,6 +28,7 @@ from services.routing.models import (
     FollowUpOut,
     ForwardIn,
     ForwardOut,
+    HandedOn,
     HandedOnItem,
     HistoryItem,
     InboxDetail,
@@ -51,6 +52,7 @@ from shared.directory.model import Directory, Institution, RoutingRule, UnknownA
 from shared.directory.state import decide_add, decide_rule, decide_rule_removal, decide_update
 from shared.errors import DomainError
 from shared.events.base import Actor
+from shared.reports.audience import readable_after_handing_on
 from shared.reports.commands import (
     DelegateReport,
     ForwardReport,
@@ -206,8 +208,9 @@ class RoutingDesk:
         self, agency: str, tracking_id: str, reader: Principal | None = None
     ) -> InboxDetail:
         row = await views.inbox_report(self.views, agency, tracking_id)
+        handed = None
         if row is None:
-            raise NotInInbox(tracking_id)
+            row, handed = await self._handed_on_report(agency, tracking_id)
         if row["confidential"]:
             # Security hook (issue 12, access audit): recorded before the detail is returned.
             await record_confidential_read(
@@ -220,7 +223,23 @@ class RoutingDesk:
             )
         item = report_item(row, self.calendar, self.now())
         history = await views.history(self.views, tracking_id)
-        return InboxDetail(**dict(item), history=[history_item(h) for h in history])
+        return InboxDetail(
+            **dict(item),
+            history=[history_item(h) for h in history],
+            handed_on=HandedOn.model_validate(dict(handed)) if handed is not None else None,
+        )
+
+    async def _handed_on_report(self, agency: str, tracking_id: str) -> tuple[Any, Any]:
+        """A report that left `agency`, to read only (`readable_after_handing_on`)."""
+        handed = await views.handed_on_by(self.views, agency, tracking_id)
+        row = await views.report_row(self.views, tracking_id) if handed is not None else None
+        if (
+            row is None
+            or handed is None
+            or not readable_after_handing_on(handed["how"], bool(row["confidential"]))
+        ):
+            raise NotInInbox(tracking_id)
+        return row, handed
 
     async def returned(
         self, limit: int = 50, offset: int = 0, region: str | None = None

@@ -15,7 +15,7 @@ from services.routing.decisions import usable_region
 from shared.calendar import WorkingDayCalendar
 from shared.reports import events
 from shared.reports.events import FollowUpKind, Status
-from shared.reports.policy import policy_for
+from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.projection import ViewReader
 from shared.store.port import RecordedEvent
 
@@ -108,7 +108,7 @@ HISTORY_FIELDS: dict[str, tuple[str, ...]] = {
 
 
 @lru_cache(maxsize=1)
-def _calendar() -> WorkingDayCalendar:
+def _shipped_calendar() -> WorkingDayCalendar:
     return WorkingDayCalendar.default()
 
 
@@ -154,7 +154,14 @@ def _set(conn: sqlite3.Connection, tracking_id: str, at: str, **columns: object)
     )
 
 
-def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+def apply(
+    conn: sqlite3.Connection,
+    event: RecordedEvent,
+    calendar: WorkingDayCalendar | None = None,
+    policy: SlaPolicy = DEFAULT_POLICY,
+) -> None:
+    """Fold one event into the views. `calendar` and `policy` are the process's (the ones every
+    deadline is counted with: `shared.runtime.rules`); the shipped calendar when none is given."""
     if not event.stream.startswith("report-") or event.event_type not in HISTORY_FIELDS:
         return
     tracking_id = event.stream.removeprefix("report-")
@@ -290,10 +297,13 @@ def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
                 (tracking_id,),
             ).fetchone()
             agency = payload.agency_code or (row["agency_code"] if row else None)
-            # The reopening carries no due date: the agency's follow-up limit from that day.
+            # The reopening carries no due date: the agency's follow-up limit from that day, in
+            # the report's region (its time zone and holidays), as sla's deadlines count it.
             due = (
-                policy_for(agency).follow_up.due_after(
-                    event.occurred_at, _calendar(), usable_region(row["region_code"])
+                policy.policy_for(agency).follow_up.due_after(
+                    event.occurred_at,
+                    calendar or _shipped_calendar(),
+                    usable_region(row["region_code"]),
                 )
                 if agency and row
                 else None
@@ -356,6 +366,15 @@ async def inbox_report(views: ViewReader, agency: str, tracking_id: str) -> sqli
     return await views.fetchone(
         "SELECT * FROM reports WHERE tracking_id = ? AND agency_code = ? AND status IN (?, ?)",
         (tracking_id, agency, *WITH_AGENCY),
+    )
+
+
+async def handed_on_by(views: ViewReader, agency: str, tracking_id: str) -> sqlite3.Row | None:
+    """The last time the report left `agency` (how, to whom, when), if it ever did."""
+    return await views.fetchone(
+        "SELECT how, to_agency, to_agency_name, at FROM handed_on"
+        " WHERE from_agency = ? AND tracking_id = ? ORDER BY position DESC LIMIT 1",
+        (agency, tracking_id),
     )
 
 

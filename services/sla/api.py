@@ -23,10 +23,12 @@ from services.sla.usecases import OtherInstitution, Sla
 from shared.auth import Principal, Role, access_code_matches
 from shared.http.common import correlation_id
 from shared.http.limits import AccessCodeGuard
+from shared.i18n import dates, translator
 from shared.i18n.jinja import language_of
 from shared.reports.deadlines import Stage, State
 from shared.reports.lifecycle import EscalationNotOpen, ReportState
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
+from shared.runtime.escalation import Escalated
 from shared.runtime.service import Context
 from shared.store.port import RecordedEvent
 
@@ -223,10 +225,14 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
                     "opens_on": error.opens_on.isoformat() if error.opens_on else None,
                 },
             ) from error
+        named: dict[str, Any]
         if done.new:
-            named = {"ombudsman_office_name": done.ombudsman_office_name}
+            named = {
+                "ombudsman_office_name": done.ombudsman_office_name,
+                "already_escalated": False,
+            }
         else:
-            named = {}
+            named = {"already_escalated": True, "message": already_escalated(done, state)}
             response.status_code = 200
         return models.EscalationOutcome(
             tracking_id=done.tracking_id,
@@ -241,6 +247,16 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
             ),
             **named,
         )
+
+    def already_escalated(done: Escalated, state: ReportState) -> str:
+        """A repeat (or a simultaneous second request) is told so, in both languages."""
+        office = done.ombudsman_office_name or done.ombudsman_office or "Ombudsman RI"
+        said = []
+        for lang in ("id", "en"):
+            t = translator(lang)
+            at = dates.when(done.escalated_at, state.region_code, lang)
+            said.append(t("api.escalation.already", office=office, at=at))
+        return " / ".join(said)
 
     async def evidence_for(
         tracking_id: str, code: str | None, who: Principal | None, request: Request

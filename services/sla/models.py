@@ -129,6 +129,16 @@ class EscalationOutcome(BaseModel):
     evidence_sha256: str | None
     escalated_at: str
     evidence: EvidenceLinks
+    already_escalated: bool = Field(
+        default=False,
+        description="True (with 200) when the report had been escalated before this request,"
+        " also by a request at the same moment: this one escalated nothing new",
+    )
+    message: str | None = Field(
+        default=None,
+        description="With 200: that the report was escalated already, when and to which office"
+        " (Indonesian / English)",
+    )
 
 
 class EscalationRow(BaseModel):

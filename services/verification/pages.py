@@ -40,6 +40,7 @@ from shared.http.csrf import Csrf
 from shared.http.security import STAFF_PAGE_HEADERS
 from shared.i18n import N_, translator
 from shared.i18n.jinja import language_of, page_context, page_environment
+from shared.i18n.refusals import refusal, validation_refusals
 from shared.reports.commands import Command
 from shared.reports.events import Classification, RejectionReason, Status
 from shared.reports.lifecycle import ReportNotFound
@@ -51,6 +52,12 @@ COOKIE = "lapor_console"
 COOKIE_PATH = "/console"
 SESSION_SECONDS = 8 * 3600
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+BULK_OUTCOMES = (  # bulk.html says each result's outcome by these keys
+    N_("console.bulk.outcome.verified"),
+    N_("console.bulk.outcome.unchanged"),
+    N_("console.bulk.outcome.conflict"),
+    N_("console.bulk.outcome.not_found"),
+)
 DONE_MESSAGES = {
     "verify": N_("console.done.verify"),
     "request-completion": N_("console.done.request-completion"),
@@ -129,11 +136,13 @@ def done_message(done: str | None, tracking_id: str | None, changed: str | None)
 
 
 def validation_message(error: ValidationError) -> str:
-    parts = []
-    for e in error.errors():
-        field = ".".join(str(p) for p in e.get("loc", ())) or "form"
-        parts.append(f"{field}: {e.get('msg', 'invalid')}")
-    return "; ".join(parts)
+    """The form's invalid fields, named and said in the reader's language."""
+    return validation_refusals(error.errors(), LANGUAGE.get())
+
+
+def refused(error: Exception | str) -> str:
+    """A rule's refusal (`field: what`, English in the API) in the reader's language."""
+    return refusal(str(error), LANGUAGE.get(), agency_names())
 
 
 def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str]]]) -> APIRouter:
@@ -305,7 +314,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 ),
             )
         except Forbidden as error:
-            return forbidden(str(error), principal)
+            return forbidden(refused(error), principal)
         message = done_message(done, id, changed)
         page = {k: v for k, v in filters.items() if v is not None} | {"postponed": postponed}
         return render(
@@ -456,13 +465,20 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 principal, token, normal, status_code=422, error=validation_message(error)
             )
         except (Invalid, InvalidInput) as error:
-            return await report_page(principal, token, normal, status_code=422, error=str(error))
+            return await report_page(
+                principal, token, normal, status_code=422, error=refused(error)
+            )
         except Conflict as error:
             return await report_page(
-                principal, token, normal, status_code=409, error=error.msg, conflict=error.detail()
+                principal,
+                token,
+                normal,
+                status_code=409,
+                error=refused(error.msg),
+                conflict=error.detail(),
             )
         except Forbidden as error:
-            return forbidden(str(error), principal)
+            return forbidden(refused(error), principal)
         except ReportNotFound:
             return not_found(t("console.error.no_report", id=normal), principal)
         changed = "1" if outcome.changed else "0"
@@ -497,7 +513,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 key if isinstance(key, str) and key else None,
             )
         except Forbidden as error:
-            return forbidden(str(error), principal)
+            return forbidden(refused(error), principal)
         return render("bulk.html", **base(principal, token), results=done.results, error=None)
 
     return r

@@ -291,7 +291,10 @@ class DeskViews:
                     {"postponed_until": payload.until.isoformat(), "postpone_note": payload.note},
                 )
             case events.ReportReferred():
-                self._update(conn, tracking_id, {"region_code": payload.to_region})
+                changes: dict[str, Any] = {"region_code": payload.to_region}
+                if row["status"] == Status.RETURNED.value:
+                    changes["reforward_breached"] = 0  # the receiving desk's own deadline
+                self._update(conn, tracking_id, changes)
             case events.ProtectionChanged():
                 self._update(
                     conn,
@@ -319,6 +322,7 @@ class DeskViews:
                         "return_reason": payload.reason,
                         "return_note": payload.note,
                         "suggested_agency": payload.suggested_agency,
+                        "reforward_breached": 0,  # each return has its own deadline
                     },
                 )
             case events.ReportTransferred():

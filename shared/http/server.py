@@ -97,6 +97,7 @@ def server_config(app: Any, host: str, port: int) -> Config:
         host=host,
         port=port,
         http=GuardedH11Protocol,
+        loop="asyncio",  # not uvloop even where the bench group installed it (bench/floor.py)
         log_level="warning",
         log_config=None,  # uvicorn's records go through the JSON handler (shared/logs.py)
         access_log=False,

@@ -6,6 +6,8 @@
     {{ report.follow_up_due|day }}                   12 Maret 2026
     {{ report.status|status_label }}                 Diteruskan ke instansi
     {{ region_code|region_name }}                    Kota Kupang, Nusa Tenggara Timur
+    {{ report.category|category_name }}              Kesehatan (Health in English)
+    {{ e.details|event_details(e.event_type, region) }}  the event's details as sentences
 
 and `page_context(lang)` the names every template uses: `t` (and `_`) for texts, `lang`.
 """
@@ -19,19 +21,11 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 
 from shared.i18n import dates, labels, normalize_language, translator
+from shared.i18n.names import category_name, region_name
 
 
 def _lang(context: Context) -> str:
     return normalize_language(context.get("lang"))
-
-
-def region_name(code: str | None) -> str:
-    """`Kota Kupang, Nusa Tenggara Timur` for 5371; the code itself when it is not known."""
-    if not code:
-        return ""
-    from shared.regions import regions  # lazily: the region list loads on first use
-
-    return regions().label(code)
 
 
 def install(env: Environment) -> Environment:
@@ -57,7 +51,40 @@ def install(env: Environment) -> Environment:
 
         return say
 
+    @pass_context
+    def category(context: Context, code: Any) -> str:
+        return category_name(str(code) if code else None, _lang(context))
+
+    @pass_context
+    def event_details(
+        context: Context, details: Any, event_type: str, region_code: str | None = None
+    ) -> list[str]:
+        """The event's details as sentences; institutions named from `agency_names`."""
+        from shared.i18n.history import sentences
+
+        names = context.get("agency_names") or {}
+        return sentences(event_type, details or {}, _lang(context), region_code, names)
+
+    @pass_context
+    def actor_label(context: Context, kind: Any) -> str:
+        from shared.i18n.history import actor_label as label
+
+        return label(str(kind), _lang(context)) if kind else ""
+
+    @pass_context
+    def refusal(context: Context, message: Any) -> str:
+        """A rule's refusal (`field: what`) in the reader's language."""
+        from shared.i18n.refusals import refusal as say
+
+        if not message:
+            return ""
+        return say(str(message), _lang(context), context.get("agency_names") or {})
+
     env.filters.update(
+        refusal=refusal,
+        category_name=category,
+        event_details=event_details,
+        actor_label=actor_label,
         when=when,
         day=day,
         short_day=short_day,

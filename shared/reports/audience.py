@@ -9,7 +9,7 @@ of it only through a copy on its own subject: these are the institutions that ge
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 # The events with which a report leaves an institution for another, and where the leaver is.
 LEAVER_FIELD = {"ReportTransferred": "from_agency", "ReportDelegated": "from_agency"}
@@ -26,3 +26,16 @@ def agencies_left(
     if not isinstance(left, str) or not left or left == subject_agency:
         return ()
     return (left,)
+
+
+HandedOnHow = Literal["delegated", "transferred", "returned"]
+
+
+def readable_after_handing_on(how: HandedOnHow, confidential: bool) -> bool:
+    """May an institution still read (never act on) a report it handed on this way?
+
+    After a delegation always: the delegating institution keeps answering for its unit's work,
+    under the same deadline. After a transfer or a return too, unless the report is confidential:
+    a confidential (*rahasia*) report is for the reporter and the institution handling it only.
+    """
+    return how == "delegated" or not confidential

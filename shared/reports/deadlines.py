@@ -36,7 +36,10 @@ The deadlines
         CompletionReminded (once); when the expiry's passes, ReportClosed(reason=incomplete).
     reforward (3 working days, national limits)
         From each ReportReturned; met by the next ForwardedToOPD, ReportRejected, ReportReferred
-        or ReportClosed. Breached like verification.
+        or ReportClosed. A ReportReferred of a returned report (sent up, or by the national desk
+        to a region) meets the referring desk's cycle and starts a new one for the desk that
+        receives it. Breached like follow_up: each cycle in its own breach scope (the events up
+        to the next cycle's start), so each desk answers for its own days.
     follow_up (the ``follow_up_due`` date carried by the event; limit ``follow_up`` only for the
     due-soon offset)
         A cycle per ForwardedToOPD and ReportTransferred, due on the event's ``follow_up_due``
@@ -68,7 +71,8 @@ Breaches (SlaBreached, exactly once per stage and report, as the domain's Record
     deadline (met or cancelled after it) or is still open after it, and no SlaBreached of its stage
     is in its *breach scope*: for verification and resolution the whole report; for follow_up the
     events since the ForwardedToOPD or ReportTransferred that began the cycle (a new forwarding
-    starts a new scope, as in the domain's evolve). Only a follow_up cycle of the current scope is
+    starts a new scope, as in the domain's evolve); for reforward the events since the return or
+    referral that began the cycle. Only a follow_up cycle of the current scope is
     ever breached: an institution's missed deadline that the sla service only learns of after the
     report moved on to another institution is not recorded, because RecordBreach would name the
     new institution (see the report of issue 6).
@@ -519,7 +523,11 @@ def _step(w: _Walk, f: Fact) -> None:
             w.end_open(Stage.ESCALATION, f, Status.CANCELLED)
             _end_completion(w, f, Status.CANCELLED)
         case "ReportReferred":
-            w.end_open(Stage.REFORWARD, f, Status.MET)  # a decision: sent up or across
+            if w.status == "returned":
+                # A decision of the referring desk (sent up or across); the desk that receives
+                # the report has its own days to forward it (the institution's return is
+                # still waiting for an administrator).
+                _start(w, Stage.REFORWARD, f, None, national.reforward, met=True)
         case "ForwardedToOPD" | "ReportTransferred":
             w.status = "forwarded"
             w.agency = f.agency_code
@@ -589,9 +597,12 @@ def _step(w: _Walk, f: Fact) -> None:
             w.end_open(Stage.ESCALATION, f, Status.ESCALATED)
 
 
-def _start(w: _Walk, stage: Stage, f: Fact, agency: str | None, limit: Limit) -> _Cycle:
-    """A new cycle of `stage` from `f`, due `limit` after its day (an open one ends first)."""
-    w.end_open(stage, f, Status.CANCELLED)
+def _start(
+    w: _Walk, stage: Stage, f: Fact, agency: str | None, limit: Limit, *, met: bool = False
+) -> _Cycle:
+    """A new cycle of `stage` from `f`, due `limit` after its day (an open one ends first:
+    cancelled, or met when `f` is what it waited for)."""
+    w.end_open(stage, f, Status.MET if met else Status.CANCELLED)
     cycle = w.new_cycle(stage, f, agency, limit)
     cycle.due = limit.due(w.day(f.at), w.calendar, w.region)
     return cycle
@@ -621,10 +632,14 @@ def _with_late_cycles(w: _Walk) -> list[_Cycle]:
 
 def _scope(w: _Walk, cycle: _Cycle) -> tuple[int, int | None]:
     """The versions (after, before) between which a SlaBreached counts for this cycle."""
-    if cycle.stage is not Stage.FOLLOW_UP:
+    if cycle.stage is Stage.FOLLOW_UP:
+        starts = w.forwardings
+    elif cycle.stage is Stage.REFORWARD:  # each desk that must re-forward answers for its own
+        starts = [c.start.version for c in w.cycles if c.stage is Stage.REFORWARD]
+    else:
         return 0, None
-    after = max((v for v in w.forwardings if v <= cycle.start.version), default=0)
-    before = min((v for v in w.forwardings if v > cycle.start.version), default=None)
+    after = max((v for v in starts if v <= cycle.start.version), default=0)
+    before = min((v for v in starts if v > cycle.start.version), default=None)
     return after, before
 
 

@@ -246,6 +246,13 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
         case ReportPostponed():
             return replace(state, postponed_until=event.until)
         case ReportReferred():
+            if state.status is Status.RETURNED:
+                # The desk that receives a returned report has its own days to re-forward it.
+                return replace(
+                    state,
+                    region_code=event.to_region,
+                    breached=state.breached - {SlaStage.REFORWARD},
+                )
             return replace(state, region_code=event.to_region)
         case ProtectionChanged():
             return replace(state, anonymous=event.anonymous, confidential=event.confidential)
@@ -271,6 +278,8 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 returned_by=(*state.returned_by, event.agency_code),
                 transferred_from=None,
                 delegated_from=None,
+                # Each return starts a new re-forward deadline, which can be breached anew.
+                breached=state.breached - {SlaStage.REFORWARD},
             )
         case ReportSubmitted():
             return state  # a second submission cannot redefine the report: the first one stands

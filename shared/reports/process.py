@@ -118,10 +118,10 @@ RULES: Mapping[Status, tuple[Rule, ...]] = {
         Rule(
             "re-forwarding",
             "reforward",
-            "the return",
+            "the return; sent up (not our authority), the desk that receives it gets its own",
             "SlaBreached(reforward); administrators in scope are warned the working day"
-            " before. The report is in the desk's default queue until it is forwarded,"
-            " rejected or sent up",
+            " before. The report is in the desk's default queue until it is forwarded or"
+            " rejected; sending it up meets the sending desk's deadline",
             "seed 002",
         ),
     ),

@@ -57,8 +57,14 @@ def _check_symbol(payload: str) -> str:
     return ALPHABET[total]  # in GF(2^k) minus is plus: adding it makes the weighted sum zero
 
 
+def random_symbols(count: int) -> str:
+    """`count` symbols drawn uniformly from ALPHABET (a byte's low 5 bits: 256 = 8 x 32), from
+    one call to the OS's random source rather than one a symbol."""
+    return "".join(ALPHABET[byte & 31] for byte in secrets.token_bytes(count))
+
+
 def new_tracking_id() -> str:
-    payload = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+    payload = random_symbols(RANDOM_LENGTH)
     return payload + _check_symbol(payload)
 
 
@@ -83,4 +89,4 @@ def is_valid_tracking_id(raw: str) -> bool:
 
 def new_access_code() -> str:
     """Eight symbols (40 bits) from the same unambiguous alphabet."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(8))
+    return random_symbols(8)

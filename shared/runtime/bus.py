@@ -21,12 +21,16 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
 from fastapi import APIRouter
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from nats.errors import ConnectionClosedError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import ServiceUnavailableError
 
 from shared import tracing
 from shared.logs import get_logger
@@ -39,13 +43,17 @@ log = get_logger(__name__)
 
 MAX_DELIVER = 10
 BATCH_SIZE = 200
-# How long a pull waits to fill a batch: the floor of a view's latency behind the store.
-BATCH_WAIT_SECONDS = 0.02
+# How long one pull request waits on the server while nothing happens. It answers at once with
+# what is pending (up to BATCH_SIZE) or with the first event published meanwhile, so this bounds
+# only how often an idle service asks again, not how long a view lags behind the store.
+IDLE_PULL_SECONDS = 5.0
 HANDLER_ATTEMPTS = 3
 # Reports whose reactions run at once within a batch (each report's own events stay in order).
 REACT_CONCURRENCY = 32
 # How often a consumer checks that its views have not been left behind the store.
 CATCH_UP_SECONDS = 5.0
+# Events read from the store and handled at once when a service catches up.
+ADVANCE_PAGE = 1000
 # Positions a service without views remembers having handled (copies arrive right after).
 RECENT_POSITIONS = 10_000
 # Errors worth waiting out (NACK and redeliver) rather than dead-lettering an event for.
@@ -119,15 +127,18 @@ class Service:
         return self.projectors[0] if self.projectors else None
 
 
-async def read_range(store: EventStore, after: int, upto: int) -> list[RecordedEvent]:
-    """Every event with after < position <= upto, in global order."""
+async def read_range(
+    store: EventStore, after: int, upto: int, limit: int | None = None
+) -> list[RecordedEvent]:
+    """Every event with after < position <= upto, in global order (the first `limit` of them)."""
     events: list[RecordedEvent] = []
     position = after
-    while position < upto:
+    while position < upto and (limit is None or len(events) < limit):
         # Positions only grow (gaps allowed): never more than upto - position events to read. A
         # delivery one event at a time after a big append (a directory import) reads one row,
         # not the next thousand each time.
-        page = await store.read_all(position, min(1000, upto - position))
+        wanted = min(1000, upto - position, limit - len(events) if limit else 1000)
+        page = await store.read_all(position, wanted)
         if not page:
             break
         for event in page:
@@ -167,26 +178,30 @@ class EventConsumer:
 
     async def handle(self, bodies: list[dict[str, Any]]) -> None:
         """A JetStream delivery: handle the store up to the newest event delivered."""
-        # The relay publishes some events twice (a copy on the subject of the institution a
-        # report leaves): one store position is one event, whatever the deliveries.
+        if not bodies:
+            return
+        if self.service.projectors:
+            # Views are brought up to the newest position delivered, from the store: the
+            # delivered bodies say only how far (no need to validate each as an event).
+            newest = max(int(body["position"]) for body in bodies)
+            async with self._turn:
+                done = await asyncio.to_thread(self.checkpoint)
+                if newest <= done:
+                    CONSUMER_REDELIVERIES.labels(self.name).inc(len(bodies))
+                    return
+                await self._advance(done, newest)
+            return
+        # Nothing to keep in step: react to exactly what was delivered, once. The relay publishes
+        # some events twice (a copy on the subject of the institution a report leaves): one store
+        # position is one event, whatever the deliveries.
         unique = {event.position: event for event in map(RecordedEvent.model_validate, bodies)}
         events = sorted(unique.values(), key=lambda e: e.position)
-        if not events:
-            return
         async with self._turn:
-            if not self.service.projectors:
-                # Nothing to keep in step: react to exactly what was delivered, once.
-                fresh = [e for e in events if e.position not in self._recent]
-                self._recent.update((e.position, None) for e in fresh)
-                while len(self._recent) > RECENT_POSITIONS:
-                    self._recent.popitem(last=False)
-                await self.handle_events(fresh)
-                return
-            done = await asyncio.to_thread(self.checkpoint)
-            if events[-1].position <= done:
-                CONSUMER_REDELIVERIES.labels(self.name).inc(len(events))
-                return
-            await self._advance(done, events[-1].position)
+            fresh = [e for e in events if e.position not in self._recent]
+            self._recent.update((e.position, None) for e in fresh)
+            while len(self._recent) > RECENT_POSITIONS:
+                self._recent.popitem(last=False)
+            await self.handle_events(fresh)
 
     async def advance_to(self, position: int) -> None:
         """Read your writes: bring this service's views up to `position` straight from the store,
@@ -221,9 +236,18 @@ class EventConsumer:
                 log.warning("catch_up_failed", error_type=type(error).__name__, error=str(error))
 
     async def _advance(self, done: int, upto: int) -> int:
-        fresh = await read_range(self.store, done, upto)
-        await self.handle_events(fresh)
-        return len(fresh)
+        """Handle the store's events after `done` up to `upto`, a page at a time: a service far
+        behind (a view added by an upgrade, views restored from an old backup) never holds the
+        whole store in memory, and each page's checkpoint is kept as it goes."""
+        handled = 0
+        while done < upto:
+            page = await read_range(self.store, done, upto, limit=ADVANCE_PAGE)
+            if not page:
+                break
+            await self.handle_events(page)
+            handled += len(page)
+            done = page[-1].position
+        return handled
 
     async def handle_events(self, fresh: Sequence[RecordedEvent]) -> None:
         if not fresh:
@@ -349,6 +373,23 @@ class EventConsumer:
             )
 
 
+async def pull_promptly(subscriber: Any) -> None:
+    """The consumer's loop: one pull at a time, handled as soon as it brings anything."""
+    while subscriber.running:
+        try:
+            messages = await subscriber.subscription.fetch(
+                batch=subscriber.pull_sub.batch_size, timeout=subscriber.pull_sub.timeout
+            )
+        except (TimeoutError, NatsTimeoutError):
+            continue  # nothing happened for a whole period: ask again
+        except (ConnectionClosedError, ServiceUnavailableError):
+            # NATS is away: what was pulled and not acked comes again after ack_wait.
+            await asyncio.sleep(0.1)
+            continue
+        if messages and subscriber.running:
+            await subscriber.consume(messages)
+
+
 def subscribe(
     name: str,
     service: Service,
@@ -358,16 +399,22 @@ def subscribe(
 ) -> EventConsumer:
     """The service's durable pull consumer on every event, and its dead-letter advisory."""
     consumer = EventConsumer(name, service, broker, store, observers)
-    broker.subscriber(
+    subscriber = broker.subscriber(
         ALL_EVENTS,
         stream=JStream(STREAM_NAME, declare=False),
         durable=name,
-        pull_sub=PullSub(batch_size=BATCH_SIZE, timeout=BATCH_WAIT_SECONDS, batch=True),
+        pull_sub=PullSub(batch_size=BATCH_SIZE, timeout=IDLE_PULL_SECONDS, batch=True),
         config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=120, max_ack_pending=BATCH_SIZE),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=f"{name}.events",
         description=f"Every LAPOR event, consumed by the {name} service",
-    )(consumer.handle)
+    )
+    subscriber(consumer.handle)
+    # FastStream's batch loop keeps pulling until a batch is full or its timeout ends, so a short
+    # timeout (low latency) means an idle service asking 50 times a second (≈ 4% of a core each,
+    # and nats-server answering all of them). One pull that returns with whatever arrived first
+    # gives both: batches grow by themselves under load, and idle costs one request per period.
+    setattr(subscriber, "_consume_pull", partial(pull_promptly, subscriber))  # noqa: B010
 
     async def on_max_deliveries(body: dict[str, Any]) -> None:
         DEAD_LETTERS.labels(name, "max_deliveries").inc()

@@ -108,7 +108,7 @@ class Escalations:
             # escalation (a breach at the same moment) is not covered (see the evidence pack).
             trail_digest([e.stored_form() for e in events]),
         )
-        stored = await self.reports.execute(
+        done = await self.reports.run(
             tracking_id,
             plan.command,
             Meta(
@@ -117,14 +117,15 @@ class Escalations:
                 idempotency_key=escalation_key(tracking_id),
             ),
         )
-        if not stored:  # escalated meanwhile by another request
+        if not done.events:  # escalated meanwhile by another request
             state, events = await self.load(tracking_id)
             return self._found(tracking_id, events)
-        event = next(e for e in stored if e.event_type == "EscalatedToOmbudsman")
-        new = event.stream_version > len(events)
+        event = next(e for e in done.events if e.event_type == "EscalatedToOmbudsman")
         return Escalated(
             tracking_id=tracking_id,
-            new=new,
+            # Another request under the same key may have stored it a moment before this one
+            # appended: then this caller is told it was escalated already.
+            new=done.appended,
             ombudsman_office=event.data.get("ombudsman_office"),
             ombudsman_office_name=plan.office.name,
             province_code=event.data.get("province_code"),

@@ -36,6 +36,15 @@ class Meta:
     idempotency_key: str | None = None
 
 
+@dataclass(frozen=True)
+class Executed:
+    """What one run of a command did: the events it stored, or an earlier run's under the same
+    idempotency key (`appended` False), or none when the command changed nothing."""
+
+    events: list[RecordedEvent]
+    appended: bool
+
+
 def fixed_event_id(stream: str, key: str, index: int) -> uuid.UUID:
     return uuid.uuid5(_EVENT_ID_NAMESPACE, f"{stream}|{key}|{index}")
 
@@ -60,6 +69,14 @@ def payloads(events: Sequence[RecordedEvent]) -> Iterator[tuple[DomainEvent, dat
             continue
 
 
+def _stored_by(stored: Sequence[RecordedEvent], envelopes: Sequence[NewEvent]) -> bool:
+    """Did this append store these events? A store answers an append of event ids it holds
+    already with the events stored under them: a simultaneous run under the same idempotency
+    key (read the stream before the other appended) gets the other's events, which carry the
+    other request's correlation id."""
+    return bool(stored) and stored[0].correlation_id == envelopes[0].correlation_id
+
+
 class Repository(Generic[State, Cmd]):
     """Loads, decides and appends for one kind of stream (`aggregate`)."""
 
@@ -81,7 +98,24 @@ class Repository(Generic[State, Cmd]):
         retry_on_conflict: bool = False,
         attempts: int = 5,
     ) -> list[RecordedEvent]:
-        """Run one command. Returns the stored events (none when the command changed nothing).
+        """Run one command. Returns the stored events (none when the command changed nothing);
+        see `run` for the rest."""
+        done = await self.run(
+            key, command, meta, retry_on_conflict=retry_on_conflict, attempts=attempts
+        )
+        return done.events
+
+    async def run(
+        self,
+        key: str,
+        command: Cmd,
+        meta: Meta,
+        *,
+        retry_on_conflict: bool = False,
+        attempts: int = 5,
+    ) -> Executed:
+        """Run one command, and say whether this run stored its events or found those of an
+        earlier (or simultaneous) run under the same idempotency key.
 
         Raises the aggregate's domain errors for a command the state does not allow, and
         WrongExpectedVersion when another writer got there first and `retry_on_conflict` is False.
@@ -97,19 +131,21 @@ class Repository(Generic[State, Cmd]):
             if meta.idempotency_key is not None:
                 done = done_before(stream, history, meta.idempotency_key)
                 if done:
-                    return done
+                    return Executed(done, appended=False)
             state = self.aggregate.fold(payloads(history))
             new = self.aggregate.decide(state, command)
             if not new:
-                return []
+                return Executed([], appended=False)
             envelopes = self._envelopes(stream, state, new, meta)
             try:
-                return await self.store.append(stream, envelopes, expected_version=len(history))
+                stored = await self.store.append(stream, envelopes, expected_version=len(history))
             except WrongExpectedVersion:
                 if attempt == attempts - 1:
                     raise
                 if not retry_on_conflict and not await self._only_system_since(stream, history):
                     raise
+                continue
+            return Executed(stored, appended=_stored_by(stored, envelopes))
         raise AssertionError("unreachable")
 
     async def _only_system_since(self, stream: str, history: Sequence[RecordedEvent]) -> bool:

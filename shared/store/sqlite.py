@@ -430,12 +430,6 @@ class SqliteEventStore:
         self, conn: sqlite3.Connection, request: _AppendRequest
     ) -> list[RecordedEvent]:
         stream = request.stream
-        first_id = str(request.events[0].event_id)
-        existing = conn.execute(
-            "SELECT stream, stream_version FROM events WHERE event_id = ?", (first_id,)
-        ).fetchone()
-        if existing is not None:
-            return self._replayed(conn, request, existing)
         head = conn.execute(
             "SELECT stream_version, hash FROM events WHERE stream = ?"
             " ORDER BY stream_version DESC LIMIT 1",
@@ -443,6 +437,11 @@ class SqliteEventStore:
         ).fetchone()
         version, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
         if request.expected_version is not None and request.expected_version != version:
+            # A retry of an append already stored finds its stream moved on: it is answered
+            # with what was stored (looked up only here, off the common path).
+            existing = self._stored(conn, request)
+            if existing is not None:
+                return self._replayed(conn, request, existing)
             raise WrongExpectedVersion(stream, request.expected_version, version)
         recorded: list[RecordedEvent] = []
         for event, data_json in zip(request.events, request.data_json, strict=True):
@@ -485,7 +484,11 @@ class SqliteEventStore:
                     ),
                 )
             except sqlite3.IntegrityError as error:
-                # The same event id elsewhere in this batch or already stored in another stream.
+                # The first event's id already stored: a retry (whatever it expected). Otherwise
+                # the same event id elsewhere in this batch or already in another stream.
+                existing = self._stored(conn, request) if not recorded else None
+                if existing is not None:
+                    return self._replayed(conn, request, existing)
                 raise WrongExpectedVersion(stream, request.expected_version, version - 1) from error
             recorded.append(
                 _recorded(
@@ -500,6 +503,15 @@ class SqliteEventStore:
             )
             prev_hash = digest
         return recorded
+
+    @staticmethod
+    def _stored(conn: sqlite3.Connection, request: _AppendRequest) -> sqlite3.Row | None:
+        """Where the request's first event is stored, if it is."""
+        row: sqlite3.Row | None = conn.execute(
+            "SELECT stream, stream_version FROM events WHERE event_id = ?",
+            (str(request.events[0].event_id),),
+        ).fetchone()
+        return row
 
     def _replayed(
         self, conn: sqlite3.Connection, request: _AppendRequest, existing: sqlite3.Row

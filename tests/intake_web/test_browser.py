@@ -28,7 +28,13 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # The browser's own words (a native control, a prompt) in Indonesian where its build has
+    # them (Debian's chromium-l10n); the pages draw their own file picker either way.
+    "--lang=id-ID",
 ]
+# A date field's order and placeholder follow the process's locale, not --lang: as a browser on
+# an Indonesian phone shows it (dd/mm/tttt).
+BROWSER_ENV = {**os.environ, "LANG": "id_ID.UTF-8", "LANGUAGE": "id"}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +47,9 @@ def chromium() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=LAUNCH_ARGS, env=BROWSER_ENV
+        )
         try:
             yield browser
         finally:

@@ -69,6 +69,9 @@ def test_screens_of_the_form_with_an_error_and_of_a_kupang_report(
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(f"{base}/lapor")
+        # The file picker speaks the page's language, not the browser's ("Choose Files").
+        expect(page.locator("label.file-button[for=attachments]")).to_have_text("Pilih berkas")
+        expect(page.locator("#attachments-chosen")).to_have_text("Belum ada berkas dipilih")
         page.fill("#title", "Jalan berlubang di depan SD Inpres Oebobo")
         page.fill("#body", "Lubang besar di tengah jalan, sudah dua motor jatuh minggu ini.")
         page.select_option("#province", "53")

@@ -26,7 +26,13 @@ import pytest
 from shared.calendar import timezone_for_region
 from shared.clock import clock_from
 from shared.events.base import Actor
-from shared.reports.commands import Command, PostFollowUp, ReturnReport, VerifyReport
+from shared.reports.commands import (
+    Command,
+    DelegateReport,
+    PostFollowUp,
+    ReturnReport,
+    VerifyReport,
+)
 from shared.reports.events import FollowUpKind
 from shared.runtime.repository import Meta, ReportRepository
 from shared.store.sqlite import SqliteEventStore
@@ -223,6 +229,7 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     expect(asked_page.locator("#timeline li.question")).to_contain_text("Pada hari apa saja")
     text = zone_labelled(asked_page)
     assert "Instansi bertanya kepada Anda" in text and "Dinas Kesehatan Kota Kupang" in text
+    assert "Lengkapi laporan" not in text  # nobody asked to complete it: a reply answers
     too_wide += shoot(asked_page, shots, "laporan-pertanyaan")
 
     # Forwarded, and never answered: the reporter is told from when the Ombudsman hears them.
@@ -238,14 +245,37 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     act(process, silent, VerifyReport(), "admin")
     on_timeline(process, silent, "ForwardedToOPD")
 
+    # Forwarded to the health office, which hands it on to its Puskesmas (issue 16).
+    handed = submitted(
+        reporter(),
+        base,
+        "Lampu ruang tunggu Puskesmas Sikumana mati",
+        "Sudah seminggu ruang tunggu gelap sejak sore, pasien lansia sulit membaca nomor antrean.",
+        "kesehatan",
+        "Jl. Sikumana Raya",
+    )
+    act(process, handed, VerifyReport(), "admin")
+    on_timeline(process, handed, "ForwardedToOPD")
+    delegation = DelegateReport(
+        from_agency=DINKES,
+        to_agency="PUSKESMAS-SIKUMANA",
+        to_agency_name="Puskesmas Sikumana",
+        note="Mohon ditangani.",
+    )
+    act(process, handed, delegation, "agency")
+    on_timeline(process, handed, "ReportDelegated")
+
     # The verification console: the queue, and the report the institution returned.
     console = reporter()
     sign_in(console, f"{process.url('verification')}/console/login", process.token("admin"))
-    shown(console, f"{process.url('verification')}/console/reports/{returned}", "DPUPR")
+    returned_page = f"{process.url('verification')}/console/reports/{returned}"
+    shown(console, returned_page, "Dinas Pekerjaan Umum")  # who returned it, by name
     expect(console.locator("#returned")).to_contain_text("Jalan provinsi, bukan jalan kota.")
     expect(console.locator("#returned")).to_contain_text("Bukan kewenangan kami")
     text = zone_labelled(console)
     assert "Dikembalikan" in text and "Teruskan" in text
+    # Its history in sentences: who returned it, why, by name (issue 17).
+    assert "Alasan: Bukan kewenangan kami." in text and "reason:" not in text
     too_wide += shoot(console, shots, "console-dikembalikan")
     shown(console, f"{process.url('verification')}/console", unpublished)
     assert "Antrean" in zone_labelled(console)
@@ -257,7 +287,17 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     shown(desk, f"{process.url('routing')}/desk", silent)
     text = str(desk.locator("body").inner_text())
     assert asked in text and "Kotak masuk" in text and "UTC" not in text
+    # Categories by name, and the question waiting for the reporter marked (issue 17).
+    assert "Kesehatan" in text and "Menunggu jawaban pelapor" in text
     too_wide += shoot(desk, shots, "desk-kotak-masuk")
+    shown(desk, f"{process.url('routing')}/desk/reports/{asked}", "Menunggu jawaban pelapor")
+    too_wide += shoot(desk, shots, "desk-pertanyaan")
+    # The report it handed on: read-only, saying to whom and when; the history by role.
+    shown(desk, f"{process.url('routing')}/desk/reports/{handed}", "Telah diserahkan")
+    text = zone_labelled(desk)
+    assert "Puskesmas Sikumana" in text and "Pelapor" in text and "citizen" not in text
+    assert desk.locator("form textarea").count() == 0  # nothing to act on here
+    too_wide += shoot(desk, shots, "desk-laporan-diserahkan")
 
     # The day the page promised: the clock moves there, and the way to the Ombudsman is open.
     silent_page.goto(f"{base}/laporan/{silent}")
@@ -272,6 +312,8 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     assert re.search(r"\b2 Maret 2026, 09\.00 WITA\b", text), text
     # The two deadlines the clock passed at once, told apart by their stage and due day.
     assert "Tahap: tindak lanjut pertama, jatuh tempo 9 Maret 2026" in text
+    # The follow-up day the page named has passed, and the page says so (issue 17).
+    assert "9 Maret 2026 — sudah lewat" in text
     too_wide += shoot(silent_page, shots, "laporan-eskalasi")
     assert errors == []
     assert too_wide == []

@@ -3,9 +3,20 @@ cookie, the inbox, one report, a follow-up posted once however often the form is
 
 from __future__ import annotations
 
+import re
+
 from tests.driver import Driver
 from tests.harness import InProcessSystem
-from tests.routing.steps import DPUPR, event_types, forwarded, item, reaches, submit, timeline
+from tests.routing.steps import (
+    DINKES,
+    DPUPR,
+    event_types,
+    forwarded,
+    item,
+    reaches,
+    submit,
+    timeline,
+)
 
 
 async def test_the_html_desk_logs_in_with_a_token_cookie_and_posts_a_follow_up(
@@ -85,3 +96,102 @@ async def test_a_link_to_a_desk_item_signs_in_then_opens_it_in_indonesian_and_wi
         assert "Kota Kupang" in item_page
         english = (await browser.get(f"/desk/reports/{tracking_id}?lang=en")).text
         assert "First follow-up due by" in english
+
+
+async def test_the_history_tells_each_event_in_sentences_not_field_names(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Issue 17: the history's details are sentences in the reader's language: reasons by their
+    names, institutions and regions by name, days as days (not `reason: not_our_authority`)."""
+    tid, agency = await forwarded(drive, "Puskesmas tutup", region="5371", category="kesehatan")
+    assert agency == DINKES
+    returned = await drive.agency(tid, "return", agency, {"reason": "not_our_authority"})
+    assert returned.status_code == 200, returned.text
+    console = lapor.client("verification")
+    assert (await console.post("/console/login", data={"token": drive.admin()})).status_code == 303
+
+    page = (await console.get(f"/console/reports/{tid}")).text
+    history = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.split('id="history"')[-1]))
+    assert "Dinas Kesehatan Kota Kupang" in history
+    assert "Dikembalikan oleh Dinas Kesehatan Kota Kupang." in history
+    assert "Alasan: Bukan kewenangan kami." in history
+    assert "Wilayah: Kota Kupang, Nusa Tenggara Timur." in history
+    assert "Kategori: Kesehatan." in history
+    assert re.search(r"Tindak lanjut pertama paling lambat \d{1,2} [A-Z][a-z]+ \d{4}\.", history)
+    assert re.search(r"\d{1,2} [A-Z][a-z]+ \d{4}, \d{2}\.\d{2} WITA", history)
+    for raw in ("reason:", "agency_code", "not_our_authority", "follow_up_due", "region_code"):
+        assert raw not in history, raw
+    assert "Instansi Dinas Kesehatan Kota Kupang" in history  # who did it, by name
+
+    english = (await console.get(f"/console/reports/{tid}?lang=en")).text
+    history = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", english.split('id="history"')[-1]))
+    assert "Returned by Dinas Kesehatan Kota Kupang. Reason: Not our authority." in history
+    assert "Category: Health." in history and "Region: Kota Kupang" in history
+    assert re.search(r"First follow-up due by \d{1,2} [A-Z][a-z]+ \d{4}\.", history)
+    await console.aclose()
+
+
+async def test_the_desk_names_categories_and_marks_a_question_waiting_for_the_reporter(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Issue 17: the inbox and the item name the category (not its code) and mark a report whose
+    officer asked the reporter a question, until the reporter answers."""
+    submitted = await drive.submit(
+        title="Jalan berlubang di Oebobo",
+        body="Jalan berlubang besar di depan pasar.",
+        category="infrastruktur",
+        location={"region_code": "5371"},
+    )
+    tid = submitted.tracking_id
+    await drive.verify(tid)
+    assert (await reaches(drive, tid, "forwarded"))["agency_code"] == DPUPR
+    asked = await drive.follow_up(tid, DPUPR, "Di sisi jalan yang mana?", kind="question")
+    assert asked.status_code == 201, asked.text
+    async with lapor.client("routing") as browser:
+        token = drive.token("agency", agency=DPUPR)
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+
+        def row_of(html: str) -> str:
+            rows = [r for r in re.findall(r"<tr>(.*?)</tr>", html, re.S) if tid in r]
+            assert rows, html
+            return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", rows[0]))
+
+        inbox = row_of((await browser.get("/desk")).text)
+        assert "Infrastruktur (jalan, jembatan, drainase)" in inbox
+        assert "infrastruktur " not in inbox and "Menunggu jawaban pelapor" in inbox
+        item = (await browser.get(f"/desk/reports/{tid}")).text
+        assert 'id="waiting-for-reporter"' in item and "Menunggu jawaban pelapor" in item
+        assert "Infrastruktur (jalan, jembatan, drainase)" in item
+        english = row_of((await browser.get("/desk?lang=en")).text)
+        assert "Infrastructure (roads, bridges, drainage)" in english
+        assert "Waiting for the reporter's answer" in english.replace("&#39;", "'")
+
+        replied = await drive.reporter(
+            tid, submitted.access_code, "replies", {"text": "Sisi timur, dekat halte."}
+        )
+        assert replied.status_code in (200, 201), replied.text
+        answered = row_of((await browser.get("/desk?lang=id")).text)
+        assert "Menunggu jawaban pelapor" not in answered
+        item = (await browser.get(f"/desk/reports/{tid}")).text
+        assert 'id="waiting-for-reporter"' not in item
+
+
+async def test_refusals_on_the_desk_are_said_in_indonesian_first(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Issue 17: the desk says a rule's refusal in the officer's language, naming the field."""
+    tid, agency = await forwarded(drive, "Got mampet", region="5371", category="infrastruktur")
+    async with lapor.client("routing") as browser:
+        token = drive.token("agency", agency=agency)
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+        form = {"reason": "other", "note": "", "idempotency_key": "r1"}
+        refused = await browser.post(f"/desk/reports/{tid}/return", data=form)
+        assert refused.status_code == 400
+        assert "Catatan: jelaskan alasannya di catatan" in refused.text
+        assert "needs a note" not in refused.text
+        blank = await browser.post(f"/desk/reports/{tid}/follow-up", data={"text": " "})
+        assert blank.status_code == 422 and "Isi: wajib diisi." in blank.text
+        english = await browser.post(f"/desk/reports/{tid}/return?lang=en", data=form)
+        assert 'Note: say why in the note when the reason is "Other".' in english.text.replace(
+            "&#34;", '"'
+        )

@@ -622,6 +622,54 @@ def test_a_returned_report_must_be_forwarded_again_within_three_working_days() -
     assert acts(again, at("2026-03-10", 0, 1)) == []
 
 
+def test_a_returned_report_sent_up_is_the_receiving_desks_to_forward_within_three_days() -> None:
+    """The referral meets the referring desk's re-forward deadline (it decided) and the desk that
+    receives the report has its own 3 working days, counted in its calendar; found: the referral
+    ended the only deadline and the returned report sat at the national desk with none."""
+    returned = [
+        (submitted(KUPANG), at("2026-03-02", zone=WITA)),
+        (verified(KUPANG), at("2026-03-02", zone=WITA)),
+        (forwarded("2026-03-09"), at("2026-03-02", zone=WITA)),
+        (ReportReturned(agency_code=AGENCY, reason="x"), at("2026-03-04", zone=WITA)),
+    ]
+    r = report(*returned, (ReportReferred(to_region=None, note="Urusan pusat"), at("2026-03-06")))
+    first, second = r.of_stage(Stage.REFORWARD)
+    assert first.status is Status.MET and first.late is False
+    assert second.status is Status.OPEN and second.start.event_type == "ReportReferred"
+    # Fri 6 March at the national desk (WIB): Mon 9, Tue 10, Wed 11.
+    assert (second.due, second.deadline_end) == (date(2026, 3, 11), end_of("2026-03-11", WIB))
+    assert [a.kind for a in r.due_actions(at("2026-03-11", 0, 1))] == ["due_soon"]
+    [breach] = acts(r, at("2026-03-12", 0, 1))
+    assert breach.command() == RecordBreach(stage=SlaStage.REFORWARD, due=date(2026, 3, 11))
+    # The national desk forwards it: its deadline is met, the institution's clock starts.
+    on = report(
+        *returned,
+        (ReportReferred(to_region=None), at("2026-03-06")),
+        (forwarded("2026-03-17", OTHER), at("2026-03-10")),
+    )
+    assert [d.status for d in on.of_stage(Stage.REFORWARD)] == [Status.MET, Status.MET]
+    assert on.of_stage(Stage.FOLLOW_UP)[-1].status is Status.OPEN
+    assert acts(on, at("2026-03-12", 0, 1)) == []
+
+
+def test_a_late_referral_is_the_referring_desks_breach_not_the_receiving_desks() -> None:
+    returned = [
+        (submitted(), at("2026-03-02")),
+        (verified(), at("2026-03-02")),
+        (forwarded("2026-03-09"), at("2026-03-02")),
+        (ReportReturned(agency_code=AGENCY, reason="bukan kewenangan"), at("2026-03-04")),
+        (SlaBreached(stage=SlaStage.REFORWARD, due=date(2026, 3, 9)), at("2026-03-10", 0, 1)),
+        (ReportReferred(to_region=KUPANG), at("2026-03-11")),
+    ]
+    r = report(*returned)
+    first, second = r.of_stage(Stage.REFORWARD)
+    assert first.breach_recorded and first.late
+    # The receiving desk's own deadline can be breached in its turn (Thu 12, Fri 13, Mon 16).
+    assert not second.breach_recorded and second.due == date(2026, 3, 16)
+    [breach] = [a for a in acts(r, at("2026-03-17", 0, 1, WITA)) if a.stage is Stage.REFORWARD]
+    assert breach.command() == RecordBreach(stage=SlaStage.REFORWARD, due=date(2026, 3, 16))
+
+
 def test_a_completion_request_reminds_after_5_and_closes_after_10_working_days() -> None:
     requested = (ReportCompletionRequested(note="Foto lokasi?"), at("2026-03-03"))
     r = report((submitted(), at("2026-03-02")), requested)

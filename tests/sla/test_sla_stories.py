@@ -187,7 +187,18 @@ async def test_escalation_after_60_working_days_without_follow_up_with_signed_ev
     }
     again = await sla.post(url, headers={"X-Access-Code": code})
     assert again.status_code == 200
-    assert again.json() == {k: v for k, v in body.items() if k != "ombudsman_office_name"}
+    repeat = again.json()
+    # The same escalation, and the caller is told it was one already (issue 16).
+    assert body["already_escalated"] is False and repeat["already_escalated"] is True
+    assert repeat.pop("message") == (
+        "Laporan ini sudah diteruskan ke Ombudsman RI Perwakilan Nusa Tenggara Timur pada"
+        " 30 Juli 2026, 00.00 WITA; permintaan ini tidak membuat eskalasi baru. / This report"
+        " was already escalated to Ombudsman RI Perwakilan Nusa Tenggara Timur on 30 July 2026,"
+        " 00:00 WITA; this request made no new escalation."
+    )
+    assert repeat == {k: v for k, v in body.items() if k != "ombudsman_office_name"} | {
+        "already_escalated": True
+    }
     if not breaches_first:
         assert breached((await story.tick()).appended) == ["follow_up", "resolution"]
     [escalated] = await story.events(tid, "EscalatedToOmbudsman")

@@ -7,9 +7,12 @@ What needs the clock to run for weeks across real processes is in test_process_s
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date, timedelta
 from typing import Any
+
+import httpx
 
 from shared.calendar import WorkingDayCalendar
 from shared.clock import FileClock
@@ -127,6 +130,47 @@ async def test_a_returned_report_is_back_in_the_default_queue_and_forwarded_agai
     )
 
 
+async def test_a_returned_report_sent_up_keeps_a_re_forward_deadline_at_the_national_desk(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    """Found: a returned report that the regional desk sent up reached the national desk with no
+    deadline at all (the referral ended the only one), so nobody was warned or breached."""
+    lapor.set_clock("2026-03-02T09:00:00+08:00")  # Monday, Kupang (WITA)
+    tid, _ = await forwarded(drive)
+    lapor.set_clock("2026-03-03T09:00:00+08:00")
+    back = await drive.agency(tid, "return", DINKES, {"reason": "not_our_authority"})
+    assert back.status_code == 200, back.text
+    ntt = drive.token("admin", region="53")
+    [row] = [r for r in await drive.queue(ntt) if r["tracking_id"] == tid]
+    assert (row["deadline_stage"], row["time_left"]["due_date"]) == ("reforward", "2026-03-06")
+
+    lapor.set_clock("2026-03-05T10:00:00+08:00")  # Thursday
+    up = await drive.desk(tid, "not-our-authority", {"note": "Kewenangan pusat"}, token=ntt)
+    assert up.status_code == 200 and up.json()["events"] == ["ReportReferred"]
+    assert tid not in [r["tracking_id"] for r in await drive.queue(ntt)]
+    [row] = [r for r in await drive.queue() if r["tracking_id"] == tid]
+    # The national desk's own 3 working days from Thursday 5 March (WIB): Fri 6, Mon 9, Tue 10.
+    assert row["status"] == "returned" and row["deadline_stage"] == "reforward"
+    assert row["time_left"]["due_date"] == "2026-03-10" and row["reforward_breached"] is False
+    sla = drive.client("sla", drive.admin())
+    rows = await sla.get("/api/v1/deadlines", params={"tracking_id": tid, "stage": "reforward"})
+    assert [(d["cycle"], d["state"], d["due"], d["ended_by"]) for d in rows.json()] == [
+        (1, "met", "2026-03-06", "ReportReferred"),
+        (2, "pending", "2026-03-10", None),
+    ]
+
+    lapor.set_clock("2026-03-11T08:00:00+07:00")
+    await lapor.run("sla", "tick")  # the national desk let it pass: its breach, not the region's
+    [breach] = [
+        e.payload()
+        for e in await lapor.store.read(f"report-{tid}")
+        if e.event_type == "SlaBreached" and e.payload().stage == "reforward"  # type: ignore[attr-defined]
+    ]
+    assert breach.due == date(2026, 3, 10)  # type: ignore[attr-defined]
+    [row] = [r for r in await drive.queue() if r["tracking_id"] == tid]
+    assert row["reforward_breached"] is True and row["time_left"]["overdue"] is True
+
+
 async def test_postponing_never_passes_the_due_date(drive: Driver, lapor: InProcessSystem) -> None:
     report = await drive.submit(**CLINIC)
     due = (await drive.desk_report(report.tracking_id))["time_left"]["due_date"]
@@ -217,6 +261,66 @@ async def test_a_city_desk_delegates_to_its_opd_and_the_dinkes_to_its_puskesmas(
         assert 'id="handed-on"' in page.text and tid in page.text
     answered = await drive.follow_up(tid, PUSKESMAS, "Jam layanan diperpanjang.", kind="final")
     assert answered.status_code == 201
+
+
+async def test_the_delegating_institution_opens_the_handed_on_report_read_only(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    """Found: the Dinkes saw the report it gave its Puskesmas in its desk list, but its page
+    answered 404."""
+    lapor.set_clock("2026-03-02T09:00:00+08:00")
+    tid, _ = await forwarded(drive)
+    lapor.set_clock("2026-03-03T10:15:00+08:00")
+    given = await drive.agency(tid, "delegate", DINKES, {"agency_code": PUSKESMAS})
+    assert given.status_code == 200, given.text
+    token = drive.token("agency", agency=DINKES)
+    dinkes = drive.client("routing", token)
+    cookie = {"Cookie": f"lapor_desk={token}"}
+    listed = await dinkes.get("/desk", headers=cookie)
+    assert f'<a href="/desk/reports/{tid}">{tid}</a>' in listed.text
+
+    page = await dinkes.get(f"/desk/reports/{tid}", headers=cookie)
+    assert page.status_code == 200, page.text
+    assert 'id="handed-on-notice"' in page.text
+    assert (
+        "Laporan ini telah diserahkan ke unit: ke Puskesmas Sikumana pada 3 Maret 2026, 10.15 WITA"
+        in page.text
+    )
+    assert "hanya Puskesmas Sikumana yang menindaklanjutinya" in page.text
+    # Read-only: no form to answer, return, transfer or delegate.
+    assert f'action="/desk/reports/{tid}/' not in page.text
+    english = await dinkes.get(f"/desk/reports/{tid}?lang=en", headers=cookie)
+    assert "This report was delegated to a unit: to Puskesmas Sikumana on" in english.text
+
+    detail = (await dinkes.get(f"/api/v1/inbox/{tid}")).json()
+    assert detail["handed_on"] == {
+        "how": "delegated",
+        "at": detail["handed_on"]["at"],
+        "to_agency": PUSKESMAS,
+        "to_agency_name": "Puskesmas Sikumana",
+    }
+    assert detail["handed_on"]["at"].startswith("2026-03-03T")
+    assert detail["agency_code"] == PUSKESMAS and detail["history"][-1]["event_type"] == (
+        "ReportDelegated"
+    )
+    before = await events(lapor, tid)
+    refused = await drive.follow_up(tid, DINKES, "Sudah kami tangani.", kind="final")
+    assert refused.status_code in (403, 409) and await events(lapor, tid) == before
+    unit = (
+        await drive.client("routing", drive.token("agency", agency=PUSKESMAS)).get(
+            f"/api/v1/inbox/{tid}"
+        )
+    ).json()
+    assert unit["handed_on"] is None  # the unit holds it and acts on it
+
+    # A confidential report the institution returned is no longer its to read.
+    secret, _ = await forwarded(drive, confidential=True)
+    back = await drive.agency(secret, "return", DINKES, {"reason": "not_our_authority"})
+    assert back.status_code == 200, back.text
+    assert (await dinkes.get(f"/api/v1/inbox/{secret}")).status_code == 404
+    assert (await dinkes.get(f"/desk/reports/{secret}", headers=cookie)).status_code == 404
+    elsewhere = drive.client("routing", drive.token("agency", agency="DINDIK-KOTA-BLITAR"))
+    assert (await elsewhere.get(f"/api/v1/inbox/{tid}")).status_code == 404
 
 
 # --- escalation before it is open ---------------------------------------------------------------
@@ -319,3 +423,35 @@ async def test_an_escalation_racing_the_tickers_breach_is_decided_again_not_boun
         headers={"X-Access-Code": report.access_code},
     )
     assert pack.json()["escalation"]["evidence_covers_versions"] == len(seen)
+
+
+async def test_two_simultaneous_first_escalations_escalate_once_and_the_second_hears_so(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    """Found: both callers were answered 201 "escalated" though one event was stored."""
+    lapor.set_clock("2026-03-02T09:00:00+08:00")
+    report = await drive.submit(**CLINIC)
+    tid = report.tracking_id
+    opens = CAL.add_working_days(date(2026, 3, 2), 60, "5371") + timedelta(days=1)
+    lapor.set_clock(f"{opens.isoformat()}T08:00:00+08:00")
+    sla = drive.client("sla")
+
+    async def escalate() -> httpx.Response:
+        return await sla.post(
+            f"/api/v1/reports/{tid}/escalate", headers={"X-Access-Code": report.access_code}
+        )
+
+    answers = await asyncio.gather(*(escalate() for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 201], [a.text for a in answers]
+    assert (await events(lapor, tid)).count("EscalatedToOmbudsman") == 1
+    [first] = [a.json() for a in answers if a.status_code == 201]
+    repeats = [a.json() for a in answers if a.status_code == 200]
+    assert first["already_escalated"] is False and "message" not in first
+    for repeat in repeats:
+        assert repeat["already_escalated"] is True
+        assert repeat["escalated_at"] == first["escalated_at"]
+        assert repeat["ombudsman_office"] == first["ombudsman_office"] == "OMBUDSMAN-53"
+        office = "Ombudsman RI Perwakilan Nusa Tenggara Timur"
+        assert repeat["message"].startswith(f"Laporan ini sudah diteruskan ke {office} pada ")
+        assert f" / This report was already escalated to {office} on " in repeat["message"]
+        assert "WITA" in repeat["message"]

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from shared.errors import DomainError, InvalidInput
 from shared.events.base import DomainEvent
+from shared.reports.audience import readable_after_handing_on
 from shared.reports.commands import (
     AmendReport,
     ChangeProtection,
@@ -709,6 +710,14 @@ def test_a_delegation_keeps_the_deadline_and_is_done_once() -> None:
         decide(state, command.model_copy(update={"from_agency": OTHER_AGENCY}))
 
 
+def test_an_institution_reads_what_it_delegated_and_what_it_handed_on_unless_confidential() -> None:
+    assert readable_after_handing_on("delegated", confidential=False)
+    assert readable_after_handing_on("delegated", confidential=True)  # it still answers for it
+    for how in ("transferred", "returned"):
+        assert readable_after_handing_on(how, confidential=False)  # type: ignore[arg-type]
+        assert not readable_after_handing_on(how, confidential=True)  # type: ignore[arg-type]
+
+
 def test_a_report_is_public_once_forwarded_unless_confidential_or_rejected() -> None:
     assert not state_in(S.SUBMITTED).published
     assert not state_in(S.VERIFIED).published
@@ -750,6 +759,23 @@ def test_a_new_agency_gets_a_new_follow_up_deadline_that_can_be_breached_again(h
     state = apply(state, new, LATER)
     assert SlaStage.FOLLOW_UP not in state.breached
     assert decide(state, RecordBreach(stage=SlaStage.FOLLOW_UP, due=date(2026, 3, 16)))
+
+
+@pytest.mark.parametrize("how", ["sent up", "returned again"])
+def test_a_desk_that_must_re_forward_gets_a_deadline_that_can_be_breached_again(how: str) -> None:
+    """Each desk that receives a returned report answers for its own re-forwarding: after a
+    referral, or after a second return, the breach of the one before does not silence it."""
+    state = state_in(S.RETURNED)
+    state = apply(state, [SlaBreached(stage=SlaStage.REFORWARD, due=date(2026, 3, 9))], LATER)
+    assert decide(state, RecordBreach(stage=SlaStage.REFORWARD, due=date(2026, 3, 9))) == []
+    new: list[DomainEvent]
+    if how == "sent up":
+        new = [ReportReferred(to_region=None, note="bukan kewenangan daerah")]
+    else:
+        new = [forwarded(OTHER_AGENCY), ReportReturned(agency_code=OTHER_AGENCY, reason="x")]
+    state = apply(state, new, LATER)
+    assert SlaStage.REFORWARD not in state.breached
+    assert decide(state, RecordBreach(stage=SlaStage.REFORWARD, due=date(2026, 3, 16)))
 
 
 def test_escalation_needs_the_sla_to_say_it_is_eligible_and_happens_once() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections import Counter
 
 import pytest
 
@@ -16,6 +17,7 @@ from shared.reports.tracking import (
     new_access_code,
     new_tracking_id,
     normalize_tracking_id,
+    random_symbols,
 )
 
 # Fixed samples (seeded, so a failure is reproducible) plus fresh ones from the real generator.
@@ -170,3 +172,11 @@ def test_access_codes_are_eight_random_symbols_from_the_same_alphabet() -> None:
     codes = [new_access_code() for _ in range(2000)]
     assert all(re.fullmatch(f"[{ALPHABET}]{{8}}", c) for c in codes)
     assert len(set(codes)) == len(codes)
+
+
+def test_random_symbols_use_every_symbol_about_equally_often() -> None:
+    # 64,000 draws: each of the 32 symbols expected 2,000 times; a skewed mapping (say a byte
+    # taken modulo a size that does not divide 256) would be far outside these bounds.
+    counts = Counter("".join(random_symbols(64) for _ in range(1000)))
+    assert set(counts) == set(ALPHABET)
+    assert all(1700 < n < 2300 for n in counts.values()), counts

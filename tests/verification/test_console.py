@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from shared.auth import Role, create_token
+from shared.i18n.dates import day
 from tests.driver import Driver
 from tests.harness import InProcessSystem
 from tests.verification.conftest import fresh_region, stored
@@ -202,7 +203,8 @@ async def test_every_action_through_the_console(
     until = (await drive.desk_report(tid))["time_left"]["due_date"]
     beyond = (date.fromisoformat(until) + timedelta(days=1)).isoformat()
     refused = await console.submit(page, f"{page}/postpone", {"until": beyond})
-    assert refused.status_code == 422 and f"may not pass the due date {until}" in refused.text
+    assert refused.status_code == 422
+    assert f"may not pass the due date {day(until, 'en')}" in refused.text  # a day in words
     assert (await console.submit(page, f"{page}/postpone", {"until": until})).status_code == 303
     protected = await console.submit(
         page, f"{page}/protection", {"anonymous": "on", "note": "lupa"}
@@ -416,4 +418,33 @@ async def test_the_console_speaks_indonesian_and_tells_times_in_the_reports_zone
     for page in (queue, report):
         visible = re.sub(r"<[^>]+>", " ", page)
         assert not re.search(r"\bconsole\.[a-z_.\-]+\b", visible), "a catalog key shown as itself"
+    await console.close()
+
+
+async def test_refusals_on_the_console_are_said_in_indonesian_first(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Issue 17: a rule's refusal on the console names the field as a person calls it, in
+    Indonesian (English on request), not the API's English."""
+    console = await Console.signed_in(lapor, drive.admin())
+    console.http.cookies.delete("lapor_lang")
+    tid, _ = await submit(drive)
+    page = f"/console/reports/{tid}"
+    past = await console.submit(page, f"{page}/postpone", {"until": "2020-01-01"})
+    assert past.status_code == 422
+    assert "Ditunda sampai: harus setelah hari ini (" in past.text and "must be" not in past.text
+    itself = await console.submit(
+        page, f"{page}/reject", {"reason": "duplicate", "duplicate_of": tid}
+    )
+    assert itself.status_code == 422
+    assert "Duplikat dari: laporan tidak dapat menjadi duplikat dirinya sendiri." in itself.text
+    stale = hidden_fields(await console.page(page), f"{page}/verify")
+    budi = admin_named(lapor, "budi")
+    assert (await drive.desk(tid, "reject", {"reason": "spam"}, budi)).status_code == 200
+    late = await console.http.post(f"{page}/verify", data=stale)
+    assert late.status_code == 409
+    assert "Tindakan ini tidak dapat dilakukan pada laporan berstatus Ditolak." in late.text
+    assert "cannot verify" not in late.text
+    english = await console.http.post(f"{page}/verify?lang=en", data=stale | {"idem": "x2"})
+    assert "This cannot be done to a report whose status is Rejected." in english.text
     await console.close()

@@ -143,8 +143,10 @@ def reply_text(kind: str, tracking_id: str, status: Status | None) -> str:
 def escalation_text(tracking_id: str, outcome: EscalationOutcome) -> str:
     """The answer to `ESKALASI <ID>`; every text that names the Ombudsman says when."""
     office = outcome.office_name or "Ombudsman RI"
-    if outcome.kind in ("escalated", "already"):
+    if outcome.kind == "escalated":
         return t("sms.escalation.done", tracking_id=tracking_id, office=office)
+    if outcome.kind == "already":  # escalated before, or by a request at the same moment
+        return t("sms.escalation.already", tracking_id=tracking_id, office=office)
     if outcome.kind == "not_open" and outcome.opens_on is not None:
         opens_on = short_day(outcome.opens_on, "id")
         return t("sms.escalation.not_open", tracking_id=tracking_id, opens_on=opens_on)

@@ -32,6 +32,17 @@
     return true;
   }
 
+  // The picker's own button and the names chosen, in the page's language (lapor.css).
+  document.documentElement.classList.add("js");
+  Array.prototype.forEach.call(document.querySelectorAll("input[type=file][data-none]"), function (input) {
+    var chosen = document.getElementById(input.id + "-chosen");
+    if (!chosen) { return; }
+    input.addEventListener("change", function () {
+      var names = Array.prototype.map.call(input.files, function (f) { return f.name; });
+      chosen.textContent = names.length ? names.join(", ") : input.getAttribute("data-none");
+    });
+  });
+
   Array.prototype.forEach.call(document.querySelectorAll("input[type=file][data-max-bytes]"), function (input) {
     var form = input.form;
     var box = document.getElementById(input.id + "-check");

@@ -1,0 +1,155 @@
+"""The rules' refusals as staff pages say them: in the reader's language, naming the field as a
+person calls it.
+
+The domain and the desks refuse in one plain form, `field: what is wrong` (the JSON API answers
+with it as it is); the consoles translate it here. Each known refusal is a pattern with named
+parts that the catalog's text mentions; a refusal already said in both languages
+(`… / …`, as the region checks do) is cut to the reader's half. One this module does not know
+yet is said as "<field>: not accepted" in the reader's language, the rule's own words after it,
+so nothing is lost while its text is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from shared.i18n import N_, label_of, translator
+from shared.i18n.labels import status_label
+
+# The fields the staff forms have, by the names the rules use.
+FIELDS = (
+    N_("staff.field.action"),
+    N_("staff.field.agency_code"),
+    N_("staff.field.anonymous"),
+    N_("staff.field.category"),
+    N_("staff.field.classification"),
+    N_("staff.field.duplicate_of"),
+    N_("staff.field.kind"),
+    N_("staff.field.lat"),
+    N_("staff.field.lon"),
+    N_("staff.field.note"),
+    N_("staff.field.reason"),
+    N_("staff.field.region"),
+    N_("staff.field.region_code"),
+    N_("staff.field.suggested_agency"),
+    N_("staff.field.text"),
+    N_("staff.field.to_region"),
+    N_("staff.field.tracking_id"),
+    N_("staff.field.tracking_ids"),
+    N_("staff.field.until"),
+)
+field_label = label_of("staff.field")
+
+_FIELD = re.compile(r"^(?P<field>[a-z_]+(?:\.[a-z_0-9]+)*): (?P<detail>.+)$", re.S)
+# The refusals of shared/reports, services/verification and services/routing, by their words.
+PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.S), key)
+    for pattern, key in (
+        (r"cannot (?P<action>.+?) a report that is (?P<status>[a-z_ ]+)$",
+         N_("refusal.transition")),
+        (r"this report is not forwarded to your institution$", N_("refusal.not_yours")),
+        (r"someone else changed this report first.*$", N_("refusal.changed_first")),
+        (r"another administrator \((?P<who>[^)]+)\) already did this$",
+         N_("refusal.another_admin")),
+        (r"(?:report )?(?P<what>\S+) is outside your region (?P<yours>\S+)$",
+         N_("refusal.outside_region")),
+        (r"(?P<what>.+) outside your region (?P<yours>\S+)$", N_("refusal.outside_region")),
+        (r"a regional desk sends reports it may not handle up to the national desk.*$",
+         N_("refusal.regional_refers_up")),
+        (r"unknown institution (?P<code>\S+)$", N_("refusal.unknown_institution")),
+        (r"unknown category '?(?P<code>[^']+)'?$", N_("refusal.unknown_category")),
+        (r"unknown action '?(?P<code>[^']+)'?$", N_("refusal.unknown_action")),
+        (r"not a valid tracking ID$|invalid$", N_("refusal.bad_tracking_id")),
+        (r"give anonymous, confidential or both$", N_("refusal.protection_empty")),
+        (r"a report cannot duplicate itself$", N_("refusal.duplicate_self")),
+        (r"no report (?P<code>\S+)$", N_("refusal.no_such_report")),
+        (r"only a rejection as duplicate names an original$",
+         N_("refusal.duplicate_only")),
+        (r"a rejection needs a reason$", N_("refusal.reason_needed")),
+        (r"a duplicate must name the report it duplicates$",
+         N_("refusal.duplicate_needs_original")),
+        (r"must be after today \((?P<day>[0-9-]+)\)$", N_("refusal.after_today")),
+        (r"must be within a year$", N_("refusal.within_a_year")),
+        (r"postponing may not pass the due date (?P<day>[0-9-]+).*$",
+         N_("refusal.postpone_past_due")),
+        (r"say why the report is rejected when the reason is other$",
+         N_("refusal.other_needs_note")),
+        (r"a return with reason 'other' needs a note saying why$",
+         N_("refusal.other_needs_note")),
+        (r"cannot (?:transfer|delegate) a report to the same institution$",
+         N_("refusal.same_institution")),
+        (r"(?P<code>\S+) is neither one of your units nor under the same parent as .*$",
+         N_("refusal.not_a_sibling")),
+        (r"(?P<code>\S+) is not one of the units of .*$", N_("refusal.not_a_unit")),
+        (r"text must not be blank$|please write something$", N_("refusal.required")),
+        (r"report not found$|no such report$", N_("refusal.not_found")),
+    )
+)  # fmt: skip
+# pydantic's kinds of invalid input, said by what the person must do.
+VALIDATION = {
+    "missing": N_("refusal.required"),
+    "string_too_short": N_("refusal.required"),
+    "string_too_long": N_("refusal.too_long"),
+    "enum": N_("refusal.not_a_choice"),
+    "literal_error": N_("refusal.not_a_choice"),
+    "date_from_datetime_parsing": N_("refusal.not_a_date"),
+    "date_parsing": N_("refusal.not_a_date"),
+    "date_type": N_("refusal.not_a_date"),
+    "string_pattern_mismatch": N_("refusal.invalid"),
+}
+
+
+def refusal(message: str, language: str | None, names: Mapping[str, str] | None = None) -> str:
+    """`field: what` (a rule's refusal) in the reader's language; institutions by name."""
+    t = translator(language)
+    found = _FIELD.match(message.strip())
+    field, detail = (found["field"], found["detail"]) if found else (None, message.strip())
+    if " / " in detail:  # said in both languages already: the reader's half
+        said_id, _, said_en = detail.partition(" / ")
+        detail = said_en if t.language == "en" else said_id
+        return _with_field(field, detail, t.language)
+    known = names or {}
+    for pattern, key in PATTERNS:
+        matched = pattern.match(detail)
+        if matched is None:
+            continue
+        values: dict[str, Any] = {k: v for k, v in matched.groupdict().items() if v is not None}
+        if "status" in values:
+            values["status"] = status_label(values["status"].strip(), t.language)
+        if "code" in values:
+            values["name"] = known.get(values["code"], values["code"])
+        if "day" in values:
+            from shared.i18n.dates import day
+
+            values["day"] = day(values["day"], t.language)
+        return _with_field(field, t(key, **values), t.language)
+    return _with_field(field, t("refusal.unknown", detail=detail), t.language)
+
+
+def validation_refusals(errors: Iterable[Mapping[str, Any]], language: str | None) -> str:
+    """pydantic's errors (a form's fields) as one line, each field named as a person calls it."""
+    t = translator(language)
+    said = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ()) if not isinstance(p, int)]
+        field = loc[-1] if loc else None
+        kind = str(e.get("type", ""))
+        ctx = e.get("ctx") or {}
+        if kind == "value_error":  # a validator's own words: a refusal like any other
+            said.append(
+                refusal(f"{field}: {e.get('msg', '')}".replace("Value error, ", ""), t.language)
+            )
+            continue
+        key = VALIDATION.get(kind, N_("refusal.invalid"))
+        said.append(_with_field(field, t(key, max=ctx.get("max_length", "")), t.language))
+    return " ".join(said)
+
+
+def _with_field(field: str | None, sentence: str, language: str) -> str:
+    if not field or field == "form":
+        return sentence[:1].upper() + sentence[1:]
+    name = field_label(field.rsplit(".", 1)[-1], language)
+    t = translator(language)
+    return t("refusal.field", field=name, text=sentence)

@@ -1,0 +1,94 @@
+"""The report page tells the truth about time (issue 17): the deadline it shows is the one the
+system keeps (shared.reports.deadlines), a passed one says it passed, and completing the report
+is offered only when an administrator asked for it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+
+from shared.reports.commands import ForwardReport, PostFollowUp, RequestCompletion, VerifyReport
+from shared.reports.events import FollowUpKind
+from tests.harness import InProcessSystem
+from tests.intake_web.officers import act
+from tests.intake_web.test_web_forms import token
+
+DINKES = "DINKES-KOTA-KUPANG"
+
+
+def shown(page: str, element: str) -> str | None:
+    found = re.search(rf'<dd id="{element}"[^>]*>(.*?)</dd>', page, re.S)
+    return re.sub(r"\s+", " ", found.group(1)).strip() if found else None
+
+
+async def reported(web: httpx.AsyncClient) -> tuple[str, str]:
+    created = await web.post(
+        "/api/v1/reports",
+        json={
+            "title": "Puskesmas Oebobo tutup",
+            "body": "Puskesmas tutup pada jam layanan sejak Senin.",
+            "location": {"region_code": "5371"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["tracking_id"], created.json()["access_code"]
+
+
+async def test_a_passed_follow_up_deadline_is_shown_as_passed_then_not_at_all(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    tid, _ = await reported(web)
+    await act(lapor, tid, VerifyReport())
+    due = datetime.now(UTC).date() + timedelta(days=10)
+    forward = ForwardReport(agency_code=DINKES, agency_name="Dinkes", follow_up_due=due)
+    await act(lapor, tid, forward)
+    page = (await web.get(f"/laporan/{tid}")).text
+    day = f"{due.day} "
+    running = shown(page, "follow-up-due")
+    assert running is not None and running.startswith(day) and "lewat" not in running
+
+    # The clock passes the end of the due day in Kupang (WITA): the page says so.
+    lapor.set_clock(datetime.combine(due + timedelta(days=1), datetime.min.time(), UTC))
+    passed = shown((await web.get(f"/laporan/{tid}")).text, "follow-up-due")
+    assert passed is not None and passed.startswith(day) and "sudah lewat" in passed
+    english = shown((await web.get(f"/laporan/{tid}?lang=en")).text, "follow-up-due")
+    assert english is not None and "passed" in english
+
+    # The institution answers: no follow-up deadline is left to tell of.
+    await act(lapor, tid, PostFollowUp(agency_code=DINKES, text="Sudah buka kembali."), "agency")
+    assert shown((await web.get(f"/laporan/{tid}?lang=id")).text, "follow-up-due") is None
+
+
+async def test_completing_is_offered_only_when_the_administrator_asked(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    tid, code = await reported(web)
+    signin = await web.get(f"/laporan/{tid}")
+    signed = await web.post(
+        f"/laporan/{tid}/masuk",
+        data={"csrf_token": token(signin), "access_code": code},
+        follow_redirects=True,
+    )
+    assert 'id="reporter-actions"' in signed.text
+    assert "/lengkapi" not in signed.text and "Lengkapi laporan" not in signed.text
+
+    await act(lapor, tid, RequestCompletion(note="Sebutkan jam berapa Puskesmas tutup."))
+    asked = (await web.get(f"/laporan/{tid}")).text
+    assert "/lengkapi" in asked and "Lengkapi laporan" in asked
+    closes = shown(asked, "completion-due")
+    assert closes is not None and "laporan ditutup" in closes
+    assert re.match(r"\d{1,2} [A-Z][a-z]+ \d{4}", closes)
+
+    # A question from the institution is answered with a reply, not by completing the report.
+    await act(lapor, tid, VerifyReport())
+    due = date.today() + timedelta(days=10)
+    await act(
+        lapor, tid, ForwardReport(agency_code=DINKES, agency_name="Dinkes", follow_up_due=due)
+    )
+    question = PostFollowUp(agency_code=DINKES, text="Jam berapa?", kind=FollowUpKind.QUESTION)
+    await act(lapor, tid, question, "agency")
+    answered = (await web.get(f"/laporan/{tid}")).text
+    assert "/balas" in answered and "/lengkapi" not in answered
+    assert shown(answered, "completion-due") is None

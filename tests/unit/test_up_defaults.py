@@ -1,0 +1,53 @@
+"""`lapor up` runs the embedded system so that notices invite replies out of the box (issue 17):
+intake's SMTP server and its address are set unless the operator set them."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from cli import supervisor
+from cli.supervisor import EMBEDDED_SMTP_PORT, children, mail_defaults
+from shared.settings import Settings
+
+MAIL_VARIABLES = (
+    "LAPOR_INTAKE_EMAIL_FROM",
+    "LAPOR_INTAKE_SMTP_PORT",
+    "LAPOR_INTAKE_SMTP_HOST",
+    "LAPOR_INTAKE_SMTP_HOSTNAME",
+)
+
+
+def test_up_gives_intake_a_mail_address_and_port_every_child_sees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in MAIL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(supervisor, "port_free", lambda host, port: True)
+    assert mail_defaults({}, "127.0.0.1") == {
+        "LAPOR_INTAKE_SMTP_PORT": str(EMBEDDED_SMTP_PORT),
+        "LAPOR_INTAKE_EMAIL_FROM": "lapor@lapor.localhost",
+    }
+    named = mail_defaults({"LAPOR_INTAKE_SMTP_HOSTNAME": "lapor.kupangkota.go.id"}, "127.0.0.1")
+    assert named["LAPOR_INTAKE_EMAIL_FROM"] == "lapor@lapor.kupangkota.go.id"
+    # The operator's own choices stay as they are.
+    assert mail_defaults({"LAPOR_INTAKE_EMAIL_FROM": "aduan@kupangkota.go.id"}, "127.0.0.1") == {}
+    assert mail_defaults({"LAPOR_INTAKE_SMTP_PORT": "25"}, "127.0.0.1") == {
+        "LAPOR_INTAKE_EMAIL_FROM": "lapor@lapor.localhost"
+    }
+    # intake (its SMTP server and replies) and notify (Reply-To in notices) both get them.
+    for child in children(Settings(data_dir=tmp_path)):
+        assert child.env["LAPOR_INTAKE_EMAIL_FROM"] == "lapor@lapor.localhost", child.name
+        assert child.env["LAPOR_INTAKE_SMTP_PORT"] == str(EMBEDDED_SMTP_PORT), child.name
+
+
+def test_a_taken_port_sets_no_invitation_nobody_would_receive() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        try:
+            taken.bind(("127.0.0.1", EMBEDDED_SMTP_PORT))
+            taken.listen()
+        except OSError:
+            pass  # something else holds it already: the same case
+        assert mail_defaults({}, "127.0.0.1") == {}
