@@ -43,7 +43,7 @@ from shared.reports.events import REPORT_EVENTS, SlaStage, Status
 from shared.reports.facts import Fact, fact_of
 from shared.reports.folding import Derivation
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
-from shared.runtime.projection import ViewReader
+from shared.runtime.projection import ViewReader, rebuilding
 from shared.store.port import RecordedEvent
 
 SCHEMA = """
@@ -150,7 +150,8 @@ CLOCK_EVENTS = frozenset(
 
 _FACTS = TypeAdapter(list[Fact])
 # Reports whose deadline derivation is kept between events (as sla's view keeps them).
-FOLDED_REPORTS = 4096
+FOLDED_REPORTS = 1024
+FOLDED_REPORTS_REBUILDING = 4096
 # The deadlines the desk shows (the others are walked, never made).
 _DESK_STAGES = frozenset({Stage.VERIFICATION, Stage.REFORWARD})
 
@@ -405,7 +406,8 @@ class DeskViews:
                 (tracking_id, facts_json),
             )
             self._folded[tracking_id] = _Folded(facts_json, derivation)
-            if len(self._folded) > FOLDED_REPORTS:
+            keep = FOLDED_REPORTS_REBUILDING if rebuilding() else FOLDED_REPORTS
+            while len(self._folded) > keep:
                 self._folded.popitem(last=False)
         # The desk's deadline: verification while the report waits for its first decision,
         # re-forwarding while an institution's return waits for the next one.

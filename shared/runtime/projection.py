@@ -71,6 +71,14 @@ def open_view_db(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+_rebuilds = 0  # rebuilds running in this process
+
+
+def rebuilding() -> bool:
+    """Whether a view of this process is being rebuilt (a view may keep more in memory then)."""
+    return _rebuilds > 0
+
+
 class Projector:
     """Applies events to one service's views. Writes happen on one thread; reads anywhere.
 
@@ -187,6 +195,8 @@ class Projector:
         thresholds = gc.get_threshold()
         gc.freeze()
         gc.set_threshold(*REBUILD_GC_THRESHOLDS)
+        global _rebuilds
+        _rebuilds += 1
         try:
             events = await store.read_all(0, batch)
             while events:
@@ -202,6 +212,7 @@ class Projector:
                     progress(position, total)
                 events = await ahead
         finally:
+            _rebuilds -= 1
             gc.set_threshold(*thresholds)
             gc.unfreeze()
             with self._lock:  # after an apply still running (if cancelled) has finished
