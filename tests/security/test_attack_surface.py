@@ -300,7 +300,9 @@ def _files_outside(system: System, module_nats: NatsServer) -> set[Path]:
     store = system.data_dir / "attachments"
     return {
         p
-        for p in system.data_dir.parent.parent.rglob("*")
+        # The session's own temporary root (data_dir is <basetemp>/security-data0): its parent
+        # holds other pytest sessions' folders, which change while this test runs.
+        for p in system.data_dir.parent.rglob("*")
         if p.is_file()
         and not p.is_relative_to(store)
         and not p.is_relative_to(module_nats.store_dir)
