@@ -143,12 +143,24 @@ def token_create(
 
 @token_app.command("revoke")
 def token_revoke(
-    token: Annotated[str, typer.Argument(help="The token, or its id (jti)")],
+    token: Annotated[str | None, typer.Argument(help="The token, or its id (jti)")] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option(help="Instead: every token issued so far to this subject (`sub`)"),
+    ] = None,
     note: Annotated[str | None, typer.Option(help="Why (kept in the audit trail)")] = None,
 ) -> None:
-    """Revoke a token: every service refuses it from the moment it sees the revocation."""
-    from cli.tokens import revoke
+    """Revoke a token, or every token of one subject (an officer who left): every service refuses
+    it from the moment it sees the revocation."""
+    from cli.tokens import revoke, revoke_subject
 
+    if (token is None) == (subject is None):
+        raise typer.BadParameter("give a TOKEN or --subject, not both", param_hint="TOKEN")
+    if subject is not None:
+        issued_before = revoke_subject(get_settings(), subject, note)
+        print(f"revoked every token of {subject} issued up to {issued_before.isoformat()}")
+        return
+    assert token is not None
     token_id = revoke(get_settings(), token, note)
     print(f"revoked {token_id}")
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import typer
 
-from shared.access.events import TOKENS_STREAM, TokenRevoked
+from shared.access.events import TOKENS_STREAM, SubjectTokensRevoked, TokenRevoked
 from shared.auth import token_id_of
-from shared.events.base import Actor
+from shared.events.base import Actor, DomainEvent
 from shared.settings import Settings
 from shared.store.port import ANY, NewEvent
 
@@ -55,13 +55,25 @@ def revoke(settings: Settings, token: str, note: str | None) -> str:
     else:
         token_id = token
 
+    _append(settings, TokenRevoked(token_id=token_id, expires_at=expires_at, note=note))
+    return token_id
+
+
+def revoke_subject(settings: Settings, subject: str, note: str | None) -> datetime:
+    """Append SubjectTokensRevoked: every token of `subject` issued until now is refused."""
+    issued_before = datetime.now(UTC)
+    _append(settings, SubjectTokensRevoked(subject=subject, issued_before=issued_before, note=note))
+    return issued_before
+
+
+def _append(settings: Settings, revocation: DomainEvent) -> None:
     async def append() -> None:
         from shared.store import open_store
 
         store = open_store(settings.event_store_url)
         try:
             event = NewEvent.of(
-                TokenRevoked(token_id=token_id, expires_at=expires_at, note=note),
+                revocation,
                 occurred_at=datetime.now(UTC),
                 actor=Actor(kind="admin", id="cli"),
                 correlation_id=f"token-revoke-{uuid.uuid4()}",
@@ -71,7 +83,6 @@ def revoke(settings: Settings, token: str, note: str | None) -> str:
             await store.close()
 
     asyncio.run(append())
-    return token_id
 
 
 def _expiry(token: str) -> datetime | None:

@@ -48,6 +48,7 @@ class Principal(BaseModel):
     agency: str | None = None
     region: str | None = None
     token_id: str | None = None  # the token's `jti`: what a revocation names
+    issued_at: datetime | None = None  # the token's `iat`: what a revocation of its subject asks
 
     def covers_region(self, region_code: str | None) -> bool:
         """A region-scoped officer sees that region and everything below it."""
@@ -130,6 +131,7 @@ def verify_token(master_secret: bytes, token: str) -> Principal:
             agency=claims.get("agency"),
             region=claims.get("region"),
             token_id=claims.get("jti"),
+            issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
         )
         if principal.role is Role.AGENCY and not principal.agency:
             # Otherwise "agency None" could equal "not forwarded yet" in an ownership check.

@@ -32,7 +32,7 @@ from services.verification.usecases import (
     Outcome,
 )
 from services.verification.views import QueueFilter
-from shared.auth import InvalidToken, Principal, Role, verify_token
+from shared.auth import InvalidToken, Principal, Role
 from shared.directory.model import default_directory
 from shared.errors import InvalidInput
 from shared.http.common import correlation_id
@@ -159,7 +159,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         if not token:
             return None
         try:
-            return verify_token(secret, token), token
+            return ctx.auth.verify(token), token
         except InvalidToken:
             return None
 
@@ -236,7 +236,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return render("login.html", 422, error=t("console.error.no_token"))
         token = token.strip()
         try:
-            principal = verify_token(secret, token)
+            principal = ctx.auth.verify(token)
         except InvalidToken:
             return render("login.html", 401, error=t("console.error.bad_token"))
         if principal.role is not Role.ADMIN:

@@ -77,10 +77,24 @@ class TokenRevoked(DomainEvent):
     note: str | None = Field(default=None, max_length=500)
 
 
+class SubjectTokensRevoked(DomainEvent):
+    """Every token of one subject (an officer who left, a system whose secret leaked) issued up
+    to `issued_before` may no longer be used; tokens issued to it afterwards are valid."""
+
+    event_type: ClassVar[str] = "SubjectTokensRevoked"
+
+    subject: str = Field(min_length=1, max_length=200, description="The tokens' `sub`")
+    issued_before: datetime = Field(
+        description="Tokens issued at or before this moment are refused (`iat`, whole seconds)"
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+
 ACCESS_EVENTS: tuple[type[DomainEvent], ...] = (
     ConfidentialReportRead,
     ReporterIdentityErased,
     TokenRevoked,
+    SubjectTokensRevoked,
 )
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from shared.access.events import TOKENS_STREAM, TokenRevoked
+from shared.access.events import TOKENS_STREAM, SubjectTokensRevoked, TokenRevoked
 from shared.auth import MAX_TTL, Role, create_token, token_id_of
 from shared.events.base import Actor
 from shared.reports.tracking import new_tracking_id
-from shared.store.port import ANY, NewEvent
+from shared.store.port import ANY, NewEvent, RecordedEvent
+from shared.store.sqlite import SqliteEventStore
 from tests.harness import InProcessSystem, in_process
 
 SECRET = b"token-test-secret"
@@ -70,3 +75,113 @@ async def _story(lapor: InProcessSystem) -> None:
     other = lapor.token("admin")
     async with lapor.client("verification", other) as client:
         assert (await client.get("/api/v1/queue")).status_code == 200
+
+
+OPEN311_FORM = {
+    "jurisdiction_id": "lapor.go.id",
+    "service_code": "infrastruktur",
+    "lat": "-10.1772",
+    "long": "123.6070",
+    "description": "Lubang besar di tengah jalan, sudah dua motor jatuh minggu ini.",
+    "attribute[region_code]": "5371",
+}
+
+
+async def test_every_token_of_an_officer_who_left_is_refused_everywhere(tmp_path: Path) -> None:
+    """`lapor token revoke --subject`: the tokens the officer holds, wherever they are used (the
+    APIs, the console's sign-in, Open311), are refused; one issued to them afterwards, and other
+    officers' tokens, still work."""
+    async with in_process(tmp_path) as lapor:
+        secret = lapor.secret.encode()
+        # A little in the past, so the token issued "a second later" is not from the future.
+        revoked_at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
+        earlier = revoked_at - timedelta(hours=2)
+        held = [
+            create_token(secret, Role.ADMIN, subject="petugas-budi", now=earlier),
+            create_token(secret, Role.ADMIN, subject="petugas-budi", now=revoked_at),
+        ]
+        client_key = create_token(secret, Role.CLIENT, subject="aplikasi-kota", now=earlier)
+        colleague = create_token(secret, Role.ADMIN, subject="petugas-sari", now=earlier)
+        for token in held:
+            async with lapor.client("verification", token) as client:
+                assert (await client.get("/api/v1/queue")).status_code == 200
+
+        for subject in ("petugas-budi", "aplikasi-kota"):
+            await lapor.store.append(
+                TOKENS_STREAM,
+                [
+                    NewEvent.of(
+                        SubjectTokensRevoked(
+                            subject=subject, issued_before=revoked_at, note="pindah tugas"
+                        ),
+                        occurred_at=datetime.now(UTC),
+                        actor=Actor(kind="admin", id="cli"),
+                        correlation_id=f"revoke-{subject}",
+                    )
+                ],
+                expected_version=ANY,
+            )
+        await lapor.settle()
+
+        for token in held:
+            for service, path in READS.items():
+                async with lapor.client(service, token) as client:
+                    refused = await client.get(path)
+                    assert refused.status_code == 401, service
+                    assert "revoked" in refused.json()["detail"]
+            async with lapor.client("verification") as console:
+                signed_in = await console.post("/console/login", data={"token": token})
+                assert signed_in.status_code == 401, signed_in.text
+        async with lapor.client("intake") as intake:
+            posted = await intake.post(
+                "/open311/v2/requests.json", data={"api_key": client_key, **OPEN311_FORM}
+            )
+            assert posted.status_code == 403, posted.text
+
+        later = create_token(
+            secret, Role.ADMIN, subject="petugas-budi", now=revoked_at + timedelta(seconds=1)
+        )
+        for token in (later, colleague):
+            async with lapor.client("verification", token) as client:
+                assert (await client.get("/api/v1/queue")).status_code == 200
+        new_key = create_token(
+            secret, Role.CLIENT, subject="aplikasi-kota", now=revoked_at + timedelta(seconds=1)
+        )
+        async with lapor.client("intake") as intake:
+            posted = await intake.post(
+                "/open311/v2/requests.json", data={"api_key": new_key, **OPEN311_FORM}
+            )
+            assert posted.status_code in (200, 201), posted.text
+
+
+def test_lapor_token_revoke_subject_appends_the_revocation(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_")}
+    env |= {"LAPOR_DATA_DIR": str(tmp_path), "LAPOR_SECRET_KEY": "cli-test-secret"}
+
+    def lapor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", "token", "revoke", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = lapor("--subject", "petugas-budi", "--note", "pindah tugas")
+    assert done.returncode == 0, done.stderr
+    assert "petugas-budi" in done.stdout
+
+    async def stored() -> list[RecordedEvent]:
+        store = SqliteEventStore(tmp_path / "events.db")
+        try:
+            return await store.read(TOKENS_STREAM)
+        finally:
+            await store.close()
+
+    [event] = asyncio.run(stored())
+    assert event.event_type == "SubjectTokensRevoked"
+    assert event.data["subject"] == "petugas-budi" and event.data["note"] == "pindah tugas"
+    # Neither a token nor a subject, or both: refused, with nothing stored.
+    assert lapor().returncode != 0
+    assert lapor("abc123", "--subject", "petugas-budi").returncode != 0
+    assert len(asyncio.run(stored())) == 1

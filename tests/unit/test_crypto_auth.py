@@ -209,10 +209,18 @@ def test_keyed_hashes_are_stable_per_purpose_and_reveal_nothing() -> None:
 def test_a_token_carries_role_agency_and_region(
     role: Role, agency: str | None, region: str | None
 ) -> None:
-    token = create_token(SECRET, role, agency=agency, region=region, subject="officer-7")
+    issued = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    token = create_token(
+        SECRET, role, agency=agency, region=region, subject="officer-7", now=issued
+    )
     principal = verify_token(SECRET, token)
     assert principal == Principal(
-        subject="officer-7", role=role, agency=agency, region=region, token_id=principal.token_id
+        subject="officer-7",
+        role=role,
+        agency=agency,
+        region=region,
+        token_id=principal.token_id,
+        issued_at=issued,  # what a revocation of every token of its subject compares
     )
     assert principal.token_id and principal.token_id == token_id_of(token)
 

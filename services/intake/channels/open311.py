@@ -30,7 +30,7 @@ from starlette.datastructures import FormData
 
 from services.intake.channels.common import CHANNEL_MESSAGES, title_from
 from services.intake.models import LocationIn, ReporterIn, ReportIn
-from shared.auth import InvalidToken, Role, verify_token
+from shared.auth import InvalidToken, Role
 from shared.calendar import deadline_end
 from shared.directory.model import Category, load_categories
 from shared.errors import InvalidInput
@@ -545,7 +545,7 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
             if not api_key:
                 raise Open311Error(403, "api_key: required")
             try:
-                principal = verify_token(ctx.settings.master_secret, api_key)
+                principal = ctx.auth.verify(api_key)
             except InvalidToken as error:
                 raise Open311Error(403, "api_key: invalid or expired") from error
             if principal.role is not Role.CLIENT:
