@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from shared.directory.model import Institution, RoutingRule
 from shared.reports.events import FollowUpKind
@@ -189,6 +189,14 @@ class InboxItem(BaseModel):
     delegated_from: str | None = Field(
         default=None, description="The institution that delegated it to you, if one did"
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Your last follow-up asked the reporter a question not answered yet (the"
+        " desk marks it \"Menunggu jawaban pelapor\")"
+    )
+    @property
+    def waiting_for_reporter(self) -> bool:
+        return self.last_follow_up_kind == "question" and not self.answered_since_follow_up
 
 
 class HistoryItem(BaseModel):

@@ -166,6 +166,19 @@ async def test_the_desk_names_categories_and_marks_a_question_waiting_for_the_re
         assert "Infrastructure (roads, bridges, drainage)" in english
         assert "Waiting for the reporter's answer" in english.replace("&#39;", "'")
 
+    async def waiting_in_the_api() -> bool:
+        """What an institution's own system reads: the same mark in the inbox JSON."""
+        async with lapor.client("routing", drive.token("agency", agency=DPUPR)) as api:
+            listed = (await api.get("/api/v1/inbox")).json()
+            [mine] = [r for r in listed if r["tracking_id"] == tid]
+            detail = (await api.get(f"/api/v1/inbox/{tid}")).json()
+            assert mine["waiting_for_reporter"] == detail["waiting_for_reporter"]
+            return bool(detail["waiting_for_reporter"])
+
+    assert await waiting_in_the_api()
+    async with lapor.client("routing") as browser:
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+
         replied = await drive.reporter(
             tid, submitted.access_code, "replies", {"text": "Sisi timur, dekat halte."}
         )
@@ -174,6 +187,7 @@ async def test_the_desk_names_categories_and_marks_a_question_waiting_for_the_re
         assert "Menunggu jawaban pelapor" not in answered
         item = (await browser.get(f"/desk/reports/{tid}")).text
         assert 'id="waiting-for-reporter"' not in item
+    assert not await waiting_in_the_api()
 
 
 async def test_refusals_on_the_desk_are_said_in_indonesian_first(
