@@ -95,6 +95,7 @@ PAGE_MESSAGES = (
     N_("track.bad_id"),
     N_("track.bad_code"),
     N_("action.done"),
+    N_("action.escalated_already"),
     N_("error.csrf"),
     N_("error.not_found"),
     N_("error.too_many"),
@@ -541,7 +542,8 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             or (row is not None and row["confidential"] and not reporter)
         ):
             intake.failed_codes.refund(where)
-        notice = "action.done" if request.query_params.get("ok") else None
+        said = request.query_params.get("ok")
+        notice = {"1": "action.done", "eskalasi": "action.escalated_already"}.get(said or "")
         return await report_page(request, tid, notice=notice)
 
     @router.get("/laporan/{tracking_id}/masuk", response_class=HTMLResponse)
@@ -672,7 +674,8 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         except InvalidTransition:
             return await report_page(request, tid, status=409, error="error.conflict")
         await ctx.caught_up(done.position)
-        return see_other(f"/laporan/{tid}?ok=1")
+        # A second press (or another tab) finds it escalated already: say so, not "recorded".
+        return see_other(f"/laporan/{tid}?ok={'1' if done.new else 'eskalasi'}")
 
     @router.get("/laporan/{tracking_id}/lampiran/{sha256}", response_class=FileResponse)
     async def attachment(request: Request, tracking_id: str, sha256: str) -> Response:

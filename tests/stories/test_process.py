@@ -378,8 +378,15 @@ async def test_the_signed_in_reporter_escalates_from_the_report_page(
         assert f'action="/laporan/{tid}/eskalasi"' in page
         done = await web.post(f"/laporan/{tid}/eskalasi", data={"csrf_token": form_token(page)})
         assert done.status_code == 303, done.text
-        page = (await web.get(f"/laporan/{tid}")).text
+        page = (await web.get(done.headers["location"])).text
         assert "Laporan ini telah diteruskan ke Ombudsman RI Perwakilan Nusa Tenggara Timur" in page
+        assert "Terima kasih, sudah kami catat." in page
+        # Pressed again (a second tab, a slow connection): told it was escalated already.
+        again = await web.post(f"/laporan/{tid}/eskalasi", data={"csrf_token": form_token(page)})
+        assert again.status_code == 303, again.text
+        page = (await web.get(again.headers["location"])).text
+        assert "sudah diteruskan ke Ombudsman RI sebelumnya" in page
+        assert "Terima kasih, sudah kami catat." not in page
     # The API (and SMS) run the same use case under the same key: it finds this escalation.
     again = await drive.client("sla").post(
         f"/api/v1/reports/{tid}/escalate", headers={"X-Access-Code": report.access_code}
