@@ -51,6 +51,7 @@ NOTIFYING = frozenset(
         "ReportTransferred",
         "ReportDelegated",
         "ReportReturned",
+        "ReportReferred",
         "FollowUpPosted",
         "ReporterReplied",
         "AdministratorReplied",
@@ -345,7 +346,11 @@ class _Planner:
         )
 
     def administrators(self, template: str, **context: Any) -> None:
-        group = self.staff.administrators(self.facts.region_code)
+        self.administrators_of(self.facts.region_code, template, **context)
+
+    def administrators_of(self, region_code: str | None, template: str, **context: Any) -> None:
+        """The administrators of the desk of `region_code` (None: the national desk)."""
+        group = self.staff.administrators(region_code)
         self.staff_group(
             "admin", group, template, self.links.console(self.facts.tracking_id), **context
         )
@@ -439,6 +444,17 @@ class _Planner:
                     due=iso(dates.reforward_due),
                     note=payload.note or payload.reason,
                     agency_name=self.staff.name_of(payload.agency_code) or payload.agency_code,
+                )
+            case events.ReportReferred():
+                # The desk it was sent to hears it is theirs now (with its own re-forward day
+                # when an institution had returned it).
+                self.administrators_of(
+                    payload.to_region,
+                    "admin_attention",
+                    what="referred",
+                    stage=SlaStage.REFORWARD.value if dates.reforward_due else None,
+                    due=iso(dates.reforward_due),
+                    note=payload.note,
                 )
             case events.FollowUpPosted():
                 agency_name = (

@@ -324,3 +324,16 @@ def test_every_subject_survives_the_trip_through_smtp(renderer: Renderer, templa
     assert str(parsed["Subject"]).strip() == message.subject  # see Mail.subject
     text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert text.replace("\r\n", "\n") == message.text
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("id", "dirujuk ke meja verifikasi Anda"), ("en", "referred to your verification desk")],
+)
+def test_a_referral_tells_the_receiving_desk_it_is_theirs_and_by_when(
+    renderer: Renderer, language: str, said: str
+) -> None:
+    context = CONTEXT | {"what": "referred", "stage": "reforward", "due": "2026-03-10"}
+    message = renderer.render("admin_attention", language, context)
+    assert TID in message.subject and said in message.text
+    assert ("10 Maret 2026" if language == "id" else "10 March 2026") in message.text

@@ -40,6 +40,7 @@ from shared.reports.events import (
     ReportCompletionRequested,
     ReportDelegated,
     ReporterReplied,
+    ReportReferred,
     ReportRejected,
     ReportReturned,
     ReportSubmitted,
@@ -87,6 +88,8 @@ class FakeStaff:
         return StaffGroup(agency_code, self.names.get(agency_code, agency_code), tuple(members))
 
     def administrators(self, region_code: str | None) -> StaffGroup | None:
+        if region_code is None:  # the national desk
+            return StaffGroup("NASIONAL", "Meja Nasional", (Officer("admin-n", "n@x.example"),))
         return StaffGroup(
             "PEMKOT-KUPANG", self.names["PEMKOT-KUPANG"], (Officer("admin-1", "c@x.example"),)
         )
@@ -302,6 +305,25 @@ def test_the_administrators_of_the_region_hear_what_waits_for_them() -> None:
     returned = ReportReturned(agency_code=FORWARDED.agency_code, reason="not_our_authority")
     [back] = notices_for(history(submitted(), VERIFIED, FORWARDED, returned))
     assert (back.context["what"], back.context["agency_name"]) == ("returned", "Dinas Kesehatan")
+
+
+def test_the_desk_a_report_is_referred_to_hears_it_is_theirs() -> None:
+    """A returned report sent up to the national desk: its administrators (not the region's)
+    are told, with the re-forward day the system keeps for them (issue 16)."""
+    returned = ReportReturned(agency_code=FORWARDED.agency_code, reason="not_our_authority")
+    up = ReportReferred(to_region=None, note="Jalan nasional")
+    events = history(submitted(), VERIFIED, FORWARDED, returned, up)
+    facts = report_facts(events)
+    assert facts is not None
+    # The national desk's own re-forward day, as reactions derive it after the referral.
+    dates = Dates(reforward_due=date(2026, 3, 10), escalation_opens_on=OPENS_ON)
+    [sent_up] = plan(events[-1], facts, STAFF, LINKS, reporter_channel=None, dates=dates)
+    assert (sent_up.template, sent_up.agency_code) == ("admin_attention", "NASIONAL")
+    assert (sent_up.context["what"], sent_up.context["note"]) == ("referred", "Jalan nasional")
+    assert (sent_up.context["stage"], sent_up.context["due"]) == ("reforward", "2026-03-10")
+    # Referred at verification (nobody returned it): no re-forward day to tell.
+    [fresh] = notices_for(history(submitted(), ReportReferred(to_region=None)))
+    assert (fresh.context["what"], fresh.context["due"]) == ("referred", None)
 
 
 def test_a_completion_request_and_its_reminder_say_when_the_report_closes() -> None:
