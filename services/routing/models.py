@@ -192,7 +192,7 @@ class InboxItem(BaseModel):
 
     @computed_field(  # type: ignore[prop-decorator]
         description="Your last follow-up asked the reporter a question not answered yet (the"
-        " desk marks it \"Menunggu jawaban pelapor\")"
+        ' desk marks it "Menunggu jawaban pelapor")'
     )
     @property
     def waiting_for_reporter(self) -> bool:
