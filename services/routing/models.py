@@ -195,7 +195,7 @@ class InboxItem(BaseModel):
         ' desk marks it "Menunggu jawaban pelapor")'
     )
     @property
-    def waiting_for_reporter(self) -> bool:
+    def awaiting_reply(self) -> bool:
         return self.last_follow_up_kind == "question" and not self.answered_since_follow_up
 
 

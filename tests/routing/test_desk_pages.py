@@ -172,8 +172,8 @@ async def test_the_desk_names_categories_and_marks_a_question_waiting_for_the_re
             listed = (await api.get("/api/v1/inbox")).json()
             [mine] = [r for r in listed if r["tracking_id"] == tid]
             detail = (await api.get(f"/api/v1/inbox/{tid}")).json()
-            assert mine["waiting_for_reporter"] == detail["waiting_for_reporter"]
-            return bool(detail["waiting_for_reporter"])
+            assert mine["awaiting_reply"] == detail["awaiting_reply"]
+            return bool(detail["awaiting_reply"])
 
     assert await waiting_in_the_api()
     async with lapor.client("routing") as browser:
