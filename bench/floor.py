@@ -41,7 +41,7 @@ import httpx
 from pydantic import BaseModel
 
 from bench.common import cpu_seconds, load_average, print_header, result, scratch, table
-from tests.support import nats_server, wait_for_port
+from tests.support import free_port, nats_server, wait_for_port
 
 BODY = {
     "title": "Jalan berlubang di depan pasar",
@@ -151,12 +151,6 @@ def consume(nats_url: str, mode: str, expected: int, loop: str) -> None:
 
 
 # ---- the measurements -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    from tests.support import free_port as port
-
-    return port()
 
 
 async def http_floor(loop: str, http: str, requests: int) -> float:

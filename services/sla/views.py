@@ -27,7 +27,7 @@ from services.sla.config import Rules
 from shared.reports.deadlines import Deadline, Stage, State
 from shared.reports.facts import Fact, fact_of_recorded
 from shared.reports.folding import Derivation
-from shared.runtime.projection import Apply, rebuilding
+from shared.runtime.projection import Apply, trim_kept
 from shared.store.port import RecordedEvent
 
 SCHEMA = """
@@ -149,14 +149,6 @@ def _row(d: Deadline) -> tuple[object, ...]:
     )
 
 
-# Reports whose derivation is kept between events (≈ 10 kB each): live, the reports touched in
-# the last minutes (4,096 kept sla at 132 MB resident after `bench/memory.py`'s load, over the
-# 120 MB it may hold idle); while rebuilding, a wider window (a replay meets each report's
-# events close together: 1,024 instead of 4,096 cost a third of sla's rebuild speed).
-FOLDED_REPORTS = 1024
-FOLDED_REPORTS_REBUILDING = 4096
-
-
 class _Folded(NamedTuple):
     facts_json: str  # the stored facts these were derived from: checked before each use
     derivation: Derivation
@@ -219,9 +211,7 @@ def make_apply(rules: Rules) -> Apply:
         )
         rows = _write_deadlines(conn, tracking_id, derived.deadlines, rows if kept else None)
         folded[tracking_id] = _Folded(facts_json, derivation, rows)
-        keep = FOLDED_REPORTS_REBUILDING if rebuilding() else FOLDED_REPORTS
-        while len(folded) > keep:
-            folded.popitem(last=False)
+        trim_kept(folded)
 
     return apply
 

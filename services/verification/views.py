@@ -43,7 +43,7 @@ from shared.reports.events import REPORT_EVENTS, SlaStage, Status
 from shared.reports.facts import Fact, fact_of
 from shared.reports.folding import Derivation
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
-from shared.runtime.projection import ViewReader, rebuilding
+from shared.runtime.projection import ViewReader, trim_kept
 from shared.store.port import RecordedEvent
 
 SCHEMA = """
@@ -149,9 +149,6 @@ CLOCK_EVENTS = frozenset(
 
 
 _FACTS = TypeAdapter(list[Fact])
-# Reports whose deadline derivation is kept between events (as sla's view keeps them).
-FOLDED_REPORTS = 1024
-FOLDED_REPORTS_REBUILDING = 4096
 # The deadlines the desk shows (the others are walked, never made).
 _DESK_STAGES = frozenset({Stage.VERIFICATION, Stage.REFORWARD})
 
@@ -406,9 +403,7 @@ class DeskViews:
                 (tracking_id, facts_json),
             )
             self._folded[tracking_id] = _Folded(facts_json, derivation)
-            keep = FOLDED_REPORTS_REBUILDING if rebuilding() else FOLDED_REPORTS
-            while len(self._folded) > keep:
-                self._folded.popitem(last=False)
+            trim_kept(self._folded)
         # The desk's deadline: verification while the report waits for its first decision,
         # re-forwarding while an institution's return waits for the next one.
         stage = Stage.REFORWARD if derived.status == "returned" else Stage.VERIFICATION
