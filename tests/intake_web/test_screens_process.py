@@ -298,6 +298,12 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     assert "Puskesmas Sikumana" in text and "Pelapor" in text and "citizen" not in text
     assert desk.locator("form textarea").count() == 0  # nothing to act on here
     too_wide += shoot(desk, shots, "desk-laporan-diserahkan")
+    # The same two staff pages in English.
+    shown(desk, f"{process.url('routing')}/desk/reports/{handed}?lang=en", "Handed on")
+    too_wide += shoot(desk, shots, "desk-laporan-diserahkan-en")
+    shown(console, f"{returned_page}?lang=en", "Returned")
+    assert "Reason: Not our authority." in zone_labelled(console)
+    too_wide += shoot(console, shots, "console-dikembalikan-en")
 
     # The day the page promised: the clock moves there, and the way to the Ombudsman is open.
     silent_page.goto(f"{base}/laporan/{silent}")
