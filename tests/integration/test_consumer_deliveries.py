@@ -1,0 +1,108 @@
+"""A service's deliveries from JetStream: a wake-up and a position, acked once handled.
+
+A service with views reads only the position of what JetStream delivers (the relay's
+`Lapor-Position` header, else the event's body) and brings its views up to it from the store.
+What it handled is acked, so nothing is held on the server; a delivery it could not handle (its
+views' disk failing for a moment) is NAKed and JetStream brings it again at once — the views
+reach the store's end without the timer's catch-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from faststream.nats import NatsBroker
+
+from shared.runtime.bus import Service, subscribe
+from shared.runtime.messaging import (
+    POSITION_HEADER,
+    STREAM_NAME,
+    declare_event_stream,
+    subject_for,
+)
+from shared.runtime.projection import Projector
+from shared.store.port import NO_STREAM, NewEvent, RecordedEvent
+from shared.store.sqlite import SqliteEventStore
+from tests.builders import CITIZEN, submitted
+from tests.support import Deadline, nats_server
+
+DURABLE = "deliveries"
+
+
+async def until(condition: object, seconds: float, what: str) -> None:
+    deadline = Deadline(seconds)
+    while not deadline.passed():
+        if await condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_failed_delivery_comes_again_and_every_handled_one_is_acked(
+    tmp_path: Path,
+) -> None:
+    store = SqliteEventStore(tmp_path / "events.db")
+    failures = {"left": 1}
+    applied: list[int] = []
+
+    def apply(_conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError("disk I/O error")  # transient: the delivery must come again
+        applied.append(event.position)
+
+    projector = Projector(tmp_path / "views.db", "views", "", apply)
+    with nats_server(tmp_path) as server:
+        broker = NatsBroker(server.url)
+        try:
+            await broker.connect()
+            js = broker.config.connection_state.stream
+            await declare_event_stream(js)
+            subscribe(DURABLE, Service(projectors=[projector]), broker, store)
+            await broker.start()
+
+            at = datetime(2026, 12, 1, tzinfo=UTC)
+            events = []
+            for number in range(5):
+                event = NewEvent.of(
+                    submitted(), occurred_at=at, actor=CITIZEN, correlation_id=f"c-{number}"
+                )
+                events += await store.append(f"report-2222{number:04d}", [event], NO_STREAM)
+            for event in events[:4]:  # as the relay publishes them
+                await js.publish(
+                    subject_for(event),
+                    event.model_dump_json().encode(),
+                    headers={POSITION_HEADER: str(event.position)},
+                )
+
+            async def views_at_fourth() -> bool:
+                return projector.checkpoint() == events[3].position
+
+            await until(views_at_fourth, 20, "the views at the fourth event")
+            assert applied == [e.position for e in events[:4]]  # the failed one came again
+
+            # A copy published by someone else, without the header: its body says where.
+            last = events[4]
+            await js.publish(subject_for(last), json.dumps({"position": last.position}).encode())
+
+            async def all_handled_and_acked() -> bool:
+                info = await js.consumer_info(STREAM_NAME, DURABLE)
+                return (
+                    projector.checkpoint() == last.position
+                    and info.num_ack_pending == 0
+                    and info.num_pending == 0
+                )
+
+            await until(all_handled_and_acked, 20, "every delivery handled and acked")
+            info = await js.consumer_info(STREAM_NAME, DURABLE)
+            # The NAKed delivery was delivered again (JetStream's redelivery, not the timer).
+            assert info.delivered.consumer_seq > info.delivered.stream_seq
+            assert applied == [e.position for e in events]
+        finally:
+            await broker.stop()
+            projector.close()
+            await store.close()
