@@ -172,11 +172,21 @@ class EventConsumer:
         self._turn = asyncio.Lock()
         self._behind: int | None = None
         self._recent: OrderedDict[int, None] = OrderedDict()
+        # The position every view is known to have reached: read from the views once, then moved
+        # by this consumer as it handles events (only it writes them while the service runs).
+        # Never ahead of the views: a view applies only what is above its own checkpoint, so a
+        # lower figure costs a read, never an event.
+        self._reached: int | None = None
 
     def checkpoint(self) -> int:
         """The position every projection has reached (0 without projections)."""
         projectors = self.service.projectors
         return min(p.checkpoint() for p in projectors) if projectors else 0
+
+    async def _done(self) -> int:
+        if self._reached is None:
+            self._reached = await asyncio.to_thread(self.checkpoint)
+        return self._reached
 
     async def handle(self, bodies: list[dict[str, Any]]) -> None:
         """A JetStream delivery: handle the store up to the newest event delivered."""
@@ -203,7 +213,7 @@ class EventConsumer:
         """`count` deliveries whose newest event is at `newest`: the views are brought up to it
         from the store (for a service with views, a delivery is a wake-up and a position)."""
         async with self._turn:
-            done = await asyncio.to_thread(self.checkpoint)
+            done = await self._done()
             if newest <= done:
                 CONSUMER_REDELIVERIES.labels(self.name).inc(count)
                 return
@@ -215,7 +225,7 @@ class EventConsumer:
         if not self.service.projectors:
             return
         async with self._turn:
-            done = await asyncio.to_thread(self.checkpoint)
+            done = await self._done()
             if done < position:
                 await self._advance(done, position)
 
@@ -226,7 +236,7 @@ class EventConsumer:
             return 0
         last = await self.store.last_position()
         async with self._turn:
-            done = await asyncio.to_thread(self.checkpoint)
+            done = await self._done()
             target, self._behind = self._behind, (last if last > done else None)
             if target is None or target <= done:
                 return 0
@@ -253,6 +263,8 @@ class EventConsumer:
             await self.handle_events(page)
             handled += len(page)
             done = page[-1].position
+            if self.service.projectors:
+                self._reached = max(self._reached or 0, done)
         return handled
 
     async def handle_events(self, fresh: Sequence[RecordedEvent]) -> None:
