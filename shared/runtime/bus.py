@@ -58,6 +58,8 @@ CATCH_UP_SECONDS = 5.0
 ADVANCE_PAGE = 1000
 # Positions a service without views remembers having handled (copies arrive right after).
 RECENT_POSITIONS = 10_000
+# Events a service remembers having appended until its views have taken them.
+RECENT_APPENDED = 1_000
 # Errors worth waiting out (NACK and redeliver) rather than dead-lettering an event for.
 TRANSIENT = (StoreError, OSError, asyncio.TimeoutError, ConnectionError)
 
@@ -177,6 +179,9 @@ class EventConsumer:
         # Never ahead of the views: a view applies only what is above its own checkpoint, so a
         # lower figure costs a read, never an event.
         self._reached: int | None = None
+        # Events this process has just appended (the store's answer), by position: a read of
+        # your writes that needs only these applies them as they are, without reading them back.
+        self._appended: dict[int, RecordedEvent] = {}
 
     def checkpoint(self) -> int:
         """The position every projection has reached (0 without projections)."""
@@ -219,6 +224,29 @@ class EventConsumer:
                 return
             await self._advance(done, newest)
 
+    def remember(self, appended: Sequence[RecordedEvent]) -> None:
+        """Events this process has just appended, as the store answered the append."""
+        if not self.service.projectors:
+            return
+        for event in appended:
+            self._appended[event.position] = event
+        while len(self._appended) > RECENT_APPENDED:
+            del self._appended[min(self._appended)]
+
+    def _known(self, done: int, upto: int) -> list[RecordedEvent] | None:
+        """Every event after `done` up to `upto` (a page at most), when this process appended
+        them all itself: positions follow one another, so none can be missing in between."""
+        if upto - done > ADVANCE_PAGE or not self._appended:
+            return None
+        known = [self._appended.get(position) for position in range(done + 1, upto + 1)]
+        if None in known:
+            return None
+        return known  # type: ignore[return-value]
+
+    def _forget(self, done: int) -> None:
+        for position in [p for p in self._appended if p <= done]:
+            del self._appended[position]
+
     async def advance_to(self, position: int) -> None:
         """Read your writes: bring this service's views up to `position` straight from the store,
         without waiting for JetStream to deliver what this service has just appended."""
@@ -257,7 +285,9 @@ class EventConsumer:
         whole store in memory, and each page's checkpoint is kept as it goes."""
         handled = 0
         while done < upto:
-            page = await read_range(self.store, done, upto, limit=ADVANCE_PAGE)
+            page = self._known(done, upto) or await read_range(
+                self.store, done, upto, limit=ADVANCE_PAGE
+            )
             if not page:
                 break
             await self.handle_events(page)
@@ -265,6 +295,7 @@ class EventConsumer:
             done = page[-1].position
             if self.service.projectors:
                 self._reached = max(self._reached or 0, done)
+                self._forget(done)
         return handled
 
     async def handle_events(self, fresh: Sequence[RecordedEvent]) -> None:

@@ -15,9 +15,10 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from faststream.nats import NatsBroker
 
-from shared.runtime.bus import Service, subscribe
+from shared.runtime.bus import EventConsumer, Service, subscribe
 from shared.runtime.messaging import (
     POSITION_HEADER,
     STREAM_NAME,
@@ -106,3 +107,49 @@ async def test_a_failed_delivery_comes_again_and_every_handled_one_is_acked(
             await broker.stop()
             projector.close()
             await store.close()
+
+
+async def test_a_read_of_your_writes_takes_what_was_just_appended_and_never_skips_another_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What this process has just appended is applied as the store answered it; an event another
+    process appended in between is read from the store, in its place."""
+    store = SqliteEventStore(tmp_path / "events.db")
+    applied: list[int] = []
+
+    def apply(_conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        applied.append(event.position)
+
+    projector = Projector(tmp_path / "views.db", "views", "", apply)
+    reads: list[tuple[int, int]] = []
+    read_all = store.read_all
+
+    async def counted(from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        reads.append((from_position, limit))
+        return await read_all(from_position, limit)
+
+    monkeypatch.setattr(store, "read_all", counted)
+    consumer = EventConsumer("test", Service(projectors=[projector]), NatsBroker(), store)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+
+    async def submit(number: int) -> list[RecordedEvent]:
+        event = NewEvent.of(submitted(), occurred_at=at, actor=CITIZEN, correlation_id=f"{number}")
+        return await store.append(f"report-3333{number:04d}", [event], NO_STREAM)
+
+    try:
+        mine = await submit(1)
+        consumer.remember(mine)
+        await consumer.advance_to(mine[-1].position)
+        assert applied == [mine[-1].position]
+        assert reads == []  # taken as appended
+
+        theirs = await submit(2)  # appended by another process: not remembered here
+        mine = await submit(3)
+        consumer.remember(mine)
+        await consumer.advance_to(mine[-1].position)
+        assert applied == [1, theirs[-1].position, mine[-1].position]
+        assert reads  # the other's event was read from the store, in order
+        assert projector.checkpoint() == mine[-1].position
+    finally:
+        projector.close()
+        await store.close()
