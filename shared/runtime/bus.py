@@ -153,6 +153,19 @@ async def read_range(
     return events
 
 
+def apply_in_turn(
+    projectors: Sequence[Projector], start: int, events: Sequence[RecordedEvent]
+) -> tuple[int, Exception | None]:
+    """Apply `events` to `projectors[start:]` one after the other, up to the first that fails:
+    its index and error (or the number of projectors and None)."""
+    for index in range(start, len(projectors)):
+        try:
+            projectors[index].apply_batch(events)
+        except Exception as error:
+            return index, error
+    return len(projectors), None
+
+
 class EventConsumer:
     """Brings a service's reactions and views up to a position of the store, in order."""
 
@@ -310,16 +323,21 @@ class EventConsumer:
                 observe(event)
         if self.service.react is not None:
             await self._react_all(fresh)
-        for projector in self.service.projectors:
-            try:
-                await asyncio.to_thread(projector.apply_batch, fresh)
-            except Exception as error:
-                if transient(error):
-                    raise
-                # One bad event must not sink the batch: apply one by one, dead-letter the culprit.
-                for event in fresh:
-                    await self._project_one(projector, event)
+        projectors = self.service.projectors
+        start = 0
+        while start < len(projectors):
+            # Every projection in one trip to a worker thread (each in its own transaction).
+            failed, error = await asyncio.to_thread(apply_in_turn, projectors, start, fresh)
+            if error is None:
+                PROJECTION_POSITION.labels(self.name).set(fresh[-1].position)
+                break
+            if transient(error):
+                raise error
+            # One bad event must not sink the batch: apply one by one, dead-letter the culprit.
+            for event in fresh:
+                await self._project_one(projectors[failed], event)
             PROJECTION_POSITION.labels(self.name).set(fresh[-1].position)
+            start = failed + 1
         for event in fresh:
             EVENTS_HANDLED.labels(self.name, event.event_type).inc()
 

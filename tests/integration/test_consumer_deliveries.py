@@ -14,6 +14,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faststream.nats import NatsBroker
@@ -152,4 +153,60 @@ async def test_a_read_of_your_writes_takes_what_was_just_appended_and_never_skip
         assert projector.checkpoint() == mine[-1].position
     finally:
         projector.close()
+        await store.close()
+
+
+async def test_each_view_takes_a_batch_on_its_own_and_a_bad_event_sinks_only_its_own_view(
+    tmp_path: Path,
+) -> None:
+    """A service with two views (intake's reports and polls): both take each batch. An event one
+    view cannot take is dead-lettered in that view alone; the other view takes it as usual. A
+    view whose disk fails for a moment fails the whole delivery, to be brought again."""
+    store = SqliteEventStore(tmp_path / "events.db")
+    bad_position = 2
+    disk_fails = {"left": 0}
+    schema = "CREATE TABLE IF NOT EXISTS taken (position INTEGER PRIMARY KEY);"
+
+    def applier(name: str) -> Any:
+        def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+            if name == "reports" and event.position == bad_position:
+                raise ValueError("a field this view cannot take")
+            if name == "reports" and disk_fails["left"]:
+                disk_fails["left"] -= 1
+                raise OSError("disk I/O error")
+            conn.execute("INSERT INTO taken VALUES (?)", (event.position,))
+
+        return apply
+
+    reports = Projector(tmp_path / "reports.db", "reports", schema, applier("reports"))
+    polls = Projector(tmp_path / "polls.db", "polls", schema, applier("polls"))
+
+    def taken() -> dict[str, list[int]]:
+        return {
+            p.name: [row[0] for row in p.conn.execute("SELECT position FROM taken ORDER BY 1")]
+            for p in (reports, polls)
+        }
+
+    consumer = EventConsumer("test", Service(projectors=[reports, polls]), NatsBroker(), store)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    try:
+        events = []
+        for number in range(4):
+            event = NewEvent.of(submitted(), occurred_at=at, actor=CITIZEN, correlation_id="c")
+            events += await store.append(f"report-4444{number:04d}", [event], NO_STREAM)
+        await consumer.advance_to(events[2].position)
+        assert taken() == {"reports": [1, 3], "polls": [1, 2, 3]}
+        dead = reports.conn.execute("SELECT position FROM dead_letters").fetchall()
+        assert [row[0] for row in dead] == [bad_position]
+        assert reports.checkpoint() == polls.checkpoint() == 3
+
+        disk_fails["left"] = 1
+        with pytest.raises(OSError):
+            await consumer.advance_to(events[3].position)
+        assert taken()["polls"] == [1, 2, 3]  # not past a view that failed before it
+        await consumer.advance_to(events[3].position)  # the delivery again
+        assert taken() == {"reports": [1, 3, 4], "polls": [1, 2, 3, 4]}
+    finally:
+        reports.close()
+        polls.close()
         await store.close()
