@@ -317,14 +317,19 @@ class Outbox:
         *,
         detail: str | None = None,
         skip_reason: str | None = None,
-    ) -> None:
+    ) -> OutboxRow | None:
+        """The notice's outcome; returns the finished row (None if it had finished before)."""
         assert state in FINAL_STATES
-        self._update(
-            "UPDATE outbox SET state = ?, completed_at = ?, detail = ?, skip_reason = ?,"
-            " next_attempt_epoch = NULL WHERE notification_id = ? AND state NOT IN"
-            " ('sent', 'failed', 'skipped')",
-            (state, now, detail, skip_reason, str(notification_id)),
+        values = (state, now, detail, skip_reason, str(notification_id))
+        row = self._write(
+            lambda conn: conn.execute(
+                "UPDATE outbox SET state = ?, completed_at = ?, detail = ?, skip_reason = ?,"
+                " next_attempt_epoch = NULL WHERE notification_id = ? AND state NOT IN"
+                " ('sent', 'failed', 'skipped') RETURNING *",
+                values,
+            ).fetchone()
         )
+        return OutboxRow.from_row(row) if row is not None else None
 
     def adopt(
         self,
