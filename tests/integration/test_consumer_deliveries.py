@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from faststream.nats import NatsBroker
 
-from shared.runtime.bus import EventConsumer, Service, subscribe
+from shared.runtime.bus import COALESCE_SECONDS, EventConsumer, Service, subscribe
 from shared.runtime.messaging import (
     POSITION_HEADER,
     STREAM_NAME,
@@ -30,7 +33,7 @@ from shared.runtime.projection import Projector
 from shared.store.port import NO_STREAM, NewEvent, RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import CITIZEN, submitted
-from tests.support import Deadline, nats_server
+from tests.support import Deadline, load_factor, nats_server
 
 DURABLE = "deliveries"
 
@@ -210,3 +213,64 @@ async def test_each_view_takes_a_batch_on_its_own_and_a_bad_event_sinks_only_its
         reports.close()
         polls.close()
         await store.close()
+
+
+async def test_a_burst_of_events_is_taken_in_a_few_batches_and_a_lone_one_at_once(
+    tmp_path: Path,
+) -> None:
+    """While events keep coming a service takes what arrived in one batch per COALESCE_SECONDS
+    (one store read, one transaction per view) rather than a wake-up per event; the first event
+    after a quiet spell is taken at once."""
+    store = SqliteEventStore(tmp_path / "events.db")
+    projector = Projector(tmp_path / "views.db", "views", "", lambda _conn, _event: None)
+    batches: list[int] = []
+    with nats_server(tmp_path) as server:
+        broker = NatsBroker(server.url)
+        try:
+            await broker.connect()
+            js = broker.config.connection_state.stream
+            await declare_event_stream(js)
+            consumer = subscribe(DURABLE, Service(projectors=[projector]), broker, store)
+            handle_events = consumer.handle_events
+
+            async def counted(events: Sequence[RecordedEvent]) -> None:
+                batches.append(len(events))
+                await handle_events(events)
+
+            consumer.handle_events = counted  # type: ignore[method-assign,assignment]
+            await broker.start()
+            at = datetime(2026, 12, 1, tzinfo=UTC)
+
+            async def publish(count: int) -> int:
+                for number in range(count):
+                    event = NewEvent.of(
+                        submitted(), occurred_at=at, actor=CITIZEN, correlation_id=f"{number}"
+                    )
+                    (stored,) = await store.append(f"report-{uuid4().hex[:10]}", [event], 0)
+                    await js.publish(
+                        subject_for(stored),
+                        b"{}",
+                        headers={POSITION_HEADER: str(stored.position)},
+                    )
+                return stored.position
+
+            lone = await publish(1)
+            started = time.monotonic()
+
+            async def handled(position: int) -> bool:
+                return projector.checkpoint() == position
+
+            await until(lambda: handled(lone), 10, "the lone event")
+            lone_took = time.monotonic() - started
+            # Not held back for a batch (well under the period, however busy the machine).
+            assert lone_took < COALESCE_SECONDS * load_factor() + 1.0
+            assert batches == [1]
+
+            last = await publish(60)
+            await until(lambda: handled(last), 20, "the burst")
+            assert sum(batches[1:]) == 60
+            assert len(batches[1:]) < 30  # several events per wake-up
+        finally:
+            await broker.stop()
+            projector.close()
+            await store.close()
