@@ -183,6 +183,8 @@ def encode(event: RecordedEvent) -> tuple[bytes, dict[str, str]]:
 
 # An idle relay polls the store at most this far apart: the floor of its latency after a lull.
 IDLE_MAX_SECONDS = 0.02
+# While events flow, a batch at most this often (a read, a flush, the metrics, the audit each).
+BUSY_MIN_SECONDS = IDLE_MAX_SECONDS
 # While events flow, the relay's checkpoint is written at most this often (one fsync each).
 CHECKPOINT_SECONDS = 0.25
 
@@ -320,8 +322,14 @@ class Relay:
             LAG_EVENTS.set(max(0, last - events[0].position + 1))
             LAG_SECONDS.set(max(0.0, time.time() - events[0].occurred_at.timestamp()))
             try:
+                began = time.monotonic()
                 await self.publish_batch(events)
                 backoff = 0.1
+                # While events keep coming, one batch per BUSY_MIN_SECONDS: what arrives meanwhile
+                # goes out together (no longer than an idle relay's poll holds a lone event back).
+                rest = BUSY_MIN_SECONDS - (time.monotonic() - began)
+                if rest > 0 and len(events) < self.batch:
+                    await asyncio.sleep(rest)
             except (TimeoutError, NatsError) as error:
                 # NATS is away: keep the checkpoint, wait, publish the same batch again.
                 log.warning("relay_publish_failed", error=type(error).__name__, retry_in=backoff)

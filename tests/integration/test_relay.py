@@ -8,14 +8,16 @@ import random
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 
-from services.relay.relay import Checkpoint, Relay
+from services.relay.relay import BUSY_MIN_SECONDS, Checkpoint, Relay
 from shared.events.base import Actor
 from shared.reports.events import ReportCompletionRequested
 from shared.runtime.messaging import (
@@ -192,6 +194,54 @@ async def test_the_checkpoint_is_written_now_and_then_while_busy_and_always_once
         assert relay.position == (await js.stream_info(STREAM_NAME)).state.messages
     finally:
         stop.set()
+        await nc.close()
+        checkpoint.close()
+        await store.close()
+
+
+async def test_events_arriving_one_by_one_go_out_in_batches_each_once_in_order(
+    tmp_path: Path, fresh_nats: NatsServer
+) -> None:
+    """While events keep coming the relay publishes what arrived meanwhile together (a batch per
+    BUSY_MIN_SECONDS at most): fewer batches than events, each event once, in store order."""
+    store = SqliteEventStore(tmp_path / "events.db")
+    checkpoint = Checkpoint(tmp_path / "relay.db")
+    nc = await nats.connect(fresh_nats.url)
+    js = nc.jetstream()
+    await declare_event_stream(js)
+    relay = Relay(store, js, checkpoint)
+    batches: list[int] = []
+    publish_batch = relay.publish_batch
+
+    async def counted(events: list[Any]) -> None:
+        batches.append(len(events))
+        await publish_batch(events)
+
+    relay.publish_batch = counted  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(relay.run(stop))
+    try:
+        total = 60
+        began = time.monotonic()
+        for number in range(total):  # one at a time, a few milliseconds apart, as submissions
+            await store.append(f"report-B{number}", [_event(number)], expected_version=0)
+            await asyncio.sleep(0.004)  # the pace of a busy hour, not a wait for anything
+
+        async def all_published() -> bool:
+            return (await js.stream_info(STREAM_NAME)).state.messages >= total
+
+        await async_wait_for(all_published, timeout=30, what=f"{total} events in JetStream")
+        took = time.monotonic() - began
+        assert sum(batches) == total
+        assert len(batches) <= took / BUSY_MIN_SECONDS + 2  # not one batch per event
+        positions = [
+            int((await js.get_msg(STREAM_NAME, seq=seq)).headers[POSITION_HEADER])  # type: ignore[index]
+            for seq in range(1, total + 1)
+        ]
+        assert positions == sorted(positions)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
         await nc.close()
         checkpoint.close()
         await store.close()
