@@ -467,7 +467,14 @@ async def take_delivery(consumer: EventConsumer, messages: Sequence[Msg]) -> Non
     except asyncio.CancelledError:
         raise
     except Exception as error:
-        log.error("delivery_failed", error_type=type(error).__name__, exc_info=error)
+        # As FastStream logged it: which subject, what went wrong (ops read "disk is full").
+        log.error(
+            "delivery_failed",
+            subject=messages[-1].subject,
+            error_type=type(error).__name__,
+            error=str(error),
+            exc_info=error,
+        )
         for message in messages:
             if not message._ackd:
                 with contextlib.suppress(Exception):
