@@ -279,7 +279,13 @@ class _AppendRequest:
     ) -> _AppendRequest:
         """The request, made by the caller: each payload checked against its schema, its row and
         the head-independent part of its hash made; a new stream's hashes made whole."""
-        prepared = [_prepare(event, stream) for event in events]
+        try:
+            prepared = [_prepare(event, stream) for event in events]
+        except EventRejected:
+            raise
+        except Exception as error:
+            # What the writer said of an event it could not write when it made the row itself.
+            raise EventRejected(f"append failed: {error!r}") from error
         if expected_version == NO_STREAM:
             prev_hash = GENESIS
             for version, one in enumerate(prepared, 1):
