@@ -175,6 +175,11 @@ def _built(cls: type[RecordedEvent], values: dict[str, Any]) -> RecordedEvent:
 def validate_schema(event: NewEvent) -> str:
     """The store refuses an event that fails its registered schema. Returns the event's data as
     canonical JSON (what the store writes and hashes)."""
+    return _checked_json(event, event.is_typed())
+
+
+def _checked_json(event: NewEvent, typed: bool) -> str:
+    """`validate_schema`, told whether the event is typed (`NewEvent.is_typed`)."""
     cls = EVENT_TYPES.get(event.event_type)
     if cls is None:
         raise EventRejected(f"unknown event type {event.event_type}")
@@ -187,7 +192,7 @@ def validate_schema(event: NewEvent) -> str:
         data_json = canonical_json(event.data)
     except (TypeError, ValueError) as error:
         raise EventRejected(f"{event.event_type}: data is not JSON: {error}") from error
-    if event.is_typed():
+    if typed:
         # Made from a validated payload of this very type: validating it again is wasted work.
         return data_json
     try:
@@ -219,7 +224,8 @@ class _Prepared:
 
 
 def _prepare(event: NewEvent, stream: str) -> _Prepared:
-    data_json = validate_schema(event)
+    typed = event.is_typed()
+    data_json = _checked_json(event, typed)
     event_id = str(event.event_id)
     occurred_at = event.occurred_at.isoformat()
     actor_json = _actor_json(event.actor)
@@ -239,7 +245,7 @@ def _prepare(event: NewEvent, stream: str) -> _Prepared:
             event.agency_code,
             data_json,
         ),
-        event.data if event.is_typed() else json.loads(data_json),
+        event.data if typed else json.loads(data_json),
         start_hash(
             event_id=event_id,
             event_type=event.event_type,
