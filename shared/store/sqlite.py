@@ -74,12 +74,11 @@ COLUMNS = (
 
 
 # The head-dependent columns last: an appender makes the rest of the row.
-_INSERT_INTO = (
+_INSERT = (
     "INSERT INTO events (event_id, stream, event_type, schema_version, occurred_at,"
     " correlation_id, causation_id, actor, region_code, agency_code, data, stream_version,"
-    " prev_hash, hash)"
+    " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT = _INSERT_INTO + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def readonly_uri(path: Path) -> str:
