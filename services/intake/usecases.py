@@ -214,7 +214,10 @@ class Intake:
             correlation_id=cid,
             idempotency_key=idempotency_key and f"submit|{idempotency_key}",
         )
-        stored = await self.ctx.reports.execute(tracking_id, command, meta)
+        # A tracking id made at random names no stream yet: nothing to read before appending.
+        stored = await self.ctx.reports.execute(
+            tracking_id, command, meta, new_stream=idempotency_key is None
+        )
         log.info("report_submitted", tracking_id=tracking_id, channel=channel.value)
         await self.caught_up(stored)
         return SubmitOut(tracking_id=tracking_id, access_code=access_code, status="submitted")
@@ -326,7 +329,7 @@ class Intake:
         """Read your own writes: the caller's next read (the report page, its timeline, Open311's
         GET) already shows what was just appended. Bounded: waits for intake's own views only."""
         if events:
-            await self.ctx.caught_up(max(e.position for e in events))
+            await self.ctx.caught_up(max(e.position for e in events), appended=events)
 
     async def act_as_reporter(
         self,

@@ -24,7 +24,7 @@ from shared.reports.events import ReportSubmitted
 from shared.reports.lifecycle import stream_name
 from shared.runtime.directory import LiveDirectory
 from shared.senders.base import Address, PermanentSendError
-from shared.store.port import EventStore
+from shared.store.port import EventStore, RecordedEvent
 
 log = get_logger(__name__)
 
@@ -134,13 +134,20 @@ class Contacts:
         contact = await self._reporter_contact(row.tracking_id)
         return _pick(channel, contact)
 
-    async def reporter_contact(self, tracking_id: str) -> dict[str, Any]:
-        """The reporter's decrypted contact (Unreachable when there is none, or it is erased)."""
-        return await self._reporter_contact(tracking_id)
+    async def reporter_contact(
+        self, tracking_id: str, first: RecordedEvent | None = None
+    ) -> dict[str, Any]:
+        """The reporter's decrypted contact (Unreachable when there is none, or it is erased).
+        `first`: the report's first event when the caller holds it already (not read again)."""
+        return await self._reporter_contact(tracking_id, first)
 
-    async def _reporter_contact(self, tracking_id: str) -> dict[str, Any]:
-        events = await self._store.read(stream_name(tracking_id))
-        submitted = events[0].payload() if events else None
+    async def _reporter_contact(
+        self, tracking_id: str, first: RecordedEvent | None = None
+    ) -> dict[str, Any]:
+        if first is None or first.stream != stream_name(tracking_id) or first.stream_version != 1:
+            events = await self._store.read(stream_name(tracking_id))
+            first = events[0] if events else None
+        submitted = first.payload() if first is not None else None
         if not isinstance(submitted, ReportSubmitted) or submitted.reporter is None:
             raise Unreachable(SkipReason.NO_CONTACT, "the reporter left no contact")
         try:

@@ -188,9 +188,10 @@ class Dispatcher:
         """The first unrecorded notice of each (report, recipient), if its backoff has passed
         and this run has not taken it yet."""
         rows = await asyncio.to_thread(self.outbox.heads, HEADS)
-        counts = await asyncio.to_thread(self.outbox.open_by_channel)
-        for channel in NotificationChannel:
-            OUTBOX_OPEN.labels(channel.value).set(counts.get(channel.value, 0))
+        if not taken:  # the gauges once a run, not after every delivery
+            counts = await asyncio.to_thread(self.outbox.open_by_channel)
+            for channel in NotificationChannel:
+                OUTBOX_OPEN.labels(channel.value).set(counts.get(channel.value, 0))
         now = time.time()
         return [
             row
@@ -215,9 +216,8 @@ class Dispatcher:
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:
-            if not row.finished:
-                await self._complete(row)
-            await self._record(row.notification_id)
+            finished = None if row.finished else await self._complete(row)
+            await self._record(row.notification_id, finished)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # the store may be down: the next run tries again
@@ -252,8 +252,8 @@ class Dispatcher:
         *,
         detail: str | None = None,
         skip_reason: str | None = None,
-    ) -> None:
-        await asyncio.to_thread(
+    ) -> OutboxRow | None:
+        finished = await asyncio.to_thread(
             self.outbox.finish,
             row.notification_id,
             state,
@@ -271,41 +271,38 @@ class Dispatcher:
             correlation_id=row.correlation_id,
             detail=detail,
         )
+        return finished
 
-    async def _complete(self, row: OutboxRow) -> None:
+    async def _complete(self, row: OutboxRow) -> OutboxRow | None:
+        """Deliver one notice; the row as it finished (None when it did not, or was adopted)."""
         if await self._adopt_recorded_outcome(row):
-            return
+            return None
         if row.channel == NotificationChannel.WEB.value:
             # Web reporters read their notices on the report page: recording it is delivering it.
-            await self._finish(row, "sent", "sent")
-            return
+            return await self._finish(row, "sent", "sent")
         sender = self.senders.get(row.channel)
         if sender is None:
             reason = self.unconfigured.get(row.channel, f"channel {row.channel} is not configured")
-            await self._finish(row, "failed", "failed", detail=reason)
-            return
+            return await self._finish(row, "failed", "failed", detail=reason)
         try:
             address = await self.contacts.address(row)
         except Unreachable as unreachable:
-            await self._finish(
+            return await self._finish(
                 row,
                 "skipped",
                 "unreachable",
                 detail=unreachable.detail,
                 skip_reason=unreachable.reason.value,
             )
-            return
         except PermanentSendError as error:
-            await self._finish(row, "failed", "failed", detail=scrub(str(error)))
-            return
+            return await self._finish(row, "failed", "failed", detail=scrub(str(error)))
         await asyncio.to_thread(self.outbox.set_masked, row.notification_id, address.masked)
         try:
             message = self.renderer.render(row.template, row.language, row.context)
         except Exception as error:
-            await self._finish(
+            return await self._finish(
                 row, "failed", "failed", detail=f"template {row.template}: {type(error).__name__}"
             )
-            return
         if row.state == "sending":
             # The last run died during an attempt: the message may have left. Send again rather
             # than lose it, and say so.
@@ -313,25 +310,22 @@ class Dispatcher:
             log.warning("notification_resent_after_interrupted_attempt", **_about(row))
         remaining = self.settings.notify_max_attempts - row.attempts
         if remaining <= 0:
-            await self._finish(
+            return await self._finish(
                 row,
                 "failed",
                 "failed",
                 detail=row.detail or f"gave up after {row.attempts} attempts",
             )
-            return
         try:
             await self._attempt(row, sender, address, message)
         except TransientSendError as error:
             if remaining > 1:
                 await self._retry_later(row, error)
-                return
-            await self._finish(row, "failed", "failed", detail=scrub(str(error)))
-            return
+                return None
+            return await self._finish(row, "failed", "failed", detail=scrub(str(error)))
         except SendError as error:
-            await self._finish(row, "failed", "failed", detail=scrub(str(error)))
-            return
-        await self._finish(row, "sent", "sent")
+            return await self._finish(row, "failed", "failed", detail=scrub(str(error)))
+        return await self._finish(row, "sent", "sent")
 
     async def _retry_later(self, row: OutboxRow, error: SendError) -> None:
         """A transient failure: the notice waits out its backoff in the outbox (a later run
@@ -394,8 +388,10 @@ class Dispatcher:
         )
         return True
 
-    async def _record(self, notification_id: uuid.UUID) -> None:
-        row = await asyncio.to_thread(self.outbox.get, notification_id)
+    async def _record(self, notification_id: uuid.UUID, finished: OutboxRow | None = None) -> None:
+        """Append the notice's outcome event (`finished`: its row as it just finished, else it
+        is read from the outbox)."""
+        row = finished or await asyncio.to_thread(self.outbox.get, notification_id)
         if row is None or row.recorded or not row.finished:
             return
         at = datetime.fromisoformat(row.completed_at) if row.completed_at else self.clock.now()

@@ -13,18 +13,23 @@ event is in the event store. What a restart finds:
 
 No contact detail is stored here: addresses are decrypted at send time and only their masked form
 is kept, for the delivery log.
+
+Writes made at the same time (the reactions of a batch planning their notices, a dispatch run's
+deliveries finishing) share one transaction and one fsync: each caller still returns only once
+its own write is on disk (`_write`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from services.notify.notices import Notice
 from shared.sql import where_equal
@@ -66,6 +71,21 @@ CREATE INDEX IF NOT EXISTS outbox_queue ON outbox
     (recorded, tracking_id, recipient_kind, recipient_ref, cause_position);
 CREATE INDEX IF NOT EXISTS outbox_tracking ON outbox (tracking_id, cause_position);
 """
+
+
+T = TypeVar("T")
+
+
+class _Write(Generic[T]):
+    """One caller's write waiting for a group commit."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], T]) -> None:
+        self.work = work
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +148,8 @@ class Outbox:
         # An attempt must be on disk before the message leaves: FULL, not NORMAL.
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
+        self._waiting: list[_Write[Any]] = []
+        self._waiting_lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
@@ -137,42 +159,94 @@ class Outbox:
         with self._lock:
             return self._conn.execute(sql, tuple(params))
 
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in a transaction and return once it is committed (synchronous=FULL).
+
+        Callers in other threads meanwhile queue their writes; whoever takes the connection next
+        commits every write queued by then in one transaction, each in a savepoint of its own:
+        a write that fails is undone alone and raises in its own caller, the others commit. A
+        failed commit (a full disk) raises in every caller of the group."""
+        mine: _Write[T] = _Write(work)
+        with self._waiting_lock:
+            self._waiting.append(mine)
+        with self._lock:
+            if not mine.done:
+                with self._waiting_lock:
+                    group, self._waiting = self._waiting, []
+                self._commit_group(group)
+        if mine.error is not None:
+            raise mine.error
+        return mine.result  # type: ignore[return-value]
+
+    def _commit_group(self, group: list[_Write[Any]]) -> None:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for write in group:
+                    conn.execute("SAVEPOINT one_write")
+                    try:
+                        write.result = write.work(conn)
+                    except Exception as error:
+                        conn.execute("ROLLBACK TO one_write")
+                        write.error = error
+                    conn.execute("RELEASE one_write")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except BaseException as error:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            for write in group:
+                if write.error is None:
+                    write.error = error
+        finally:
+            for write in group:
+                write.done = True
+
+    def _update(self, sql: str, params: Sequence[object]) -> sqlite3.Cursor:
+        values = tuple(params)
+        return self._write(lambda conn: conn.execute(sql, values))
+
     def enqueue(self, notices: Iterable[Notice], now: str) -> int:
         """Plan notices; a notice already planned (same id) is left as it is. Returns how many
         are new."""
-        added = 0
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for n in notices:
-                    cursor = self._conn.execute(
-                        "INSERT OR IGNORE INTO outbox (notification_id, tracking_id,"
-                        " cause_event_id, cause_event_type, cause_position, correlation_id,"
-                        " recipient_kind, recipient_ref, agency_code, channel, template, language,"
-                        " context, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            str(n.notification_id),
-                            n.tracking_id,
-                            str(n.cause_event_id),
-                            n.cause_event_type,
-                            n.cause_position,
-                            n.correlation_id,
-                            n.recipient_kind,
-                            n.recipient_ref,
-                            n.agency_code,
-                            n.channel.value,
-                            n.template,
-                            n.language,
-                            json.dumps(n.context, sort_keys=True),
-                            now,
-                        ),
-                    )
-                    added += cursor.rowcount
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-        return added
+        rows = [
+            (
+                str(n.notification_id),
+                n.tracking_id,
+                str(n.cause_event_id),
+                n.cause_event_type,
+                n.cause_position,
+                n.correlation_id,
+                n.recipient_kind,
+                n.recipient_ref,
+                n.agency_code,
+                n.channel.value,
+                n.template,
+                n.language,
+                json.dumps(n.context, sort_keys=True),
+                now,
+            )
+            for n in notices
+        ]
+
+        def insert(conn: sqlite3.Connection) -> int:
+            added = 0
+            for row in rows:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO outbox (notification_id, tracking_id,"
+                    " cause_event_id, cause_event_type, cause_position, correlation_id,"
+                    " recipient_kind, recipient_ref, agency_code, channel, template, language,"
+                    " context, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                added += cursor.rowcount
+            return added
+
+        return self._write(insert)
 
     def get(self, notification_id: uuid.UUID) -> OutboxRow | None:
         row = self._execute(
@@ -206,30 +280,31 @@ class Outbox:
 
     def begin_attempt(self, notification_id: uuid.UUID, now: str) -> int:
         """Record that an attempt starts now (before the message leaves). Returns its number."""
-        with self._lock:
-            row = self._conn.execute(
+        row = self._write(
+            lambda conn: conn.execute(
                 "UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
                 " first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?,"
                 " next_attempt_epoch = NULL WHERE notification_id = ? RETURNING attempts",
                 (now, now, str(notification_id)),
             ).fetchone()
+        )
         return int(row[0])
 
     def attempt_failed(self, notification_id: uuid.UUID, detail: str, next_epoch: float) -> None:
-        self._execute(
+        self._update(
             "UPDATE outbox SET state = 'retrying', detail = ?, next_attempt_epoch = ?"
             " WHERE notification_id = ?",
             (detail, next_epoch, str(notification_id)),
         )
 
     def mark_possible_duplicate(self, notification_id: uuid.UUID) -> None:
-        self._execute(
+        self._update(
             "UPDATE outbox SET possible_duplicate = 1 WHERE notification_id = ?",
             (str(notification_id),),
         )
 
     def set_masked(self, notification_id: uuid.UUID, masked: str) -> None:
-        self._execute(
+        self._update(
             "UPDATE outbox SET recipient_masked = ? WHERE notification_id = ?",
             (masked, str(notification_id)),
         )
@@ -242,14 +317,19 @@ class Outbox:
         *,
         detail: str | None = None,
         skip_reason: str | None = None,
-    ) -> None:
+    ) -> OutboxRow | None:
+        """The notice's outcome; returns the finished row (None if it had finished before)."""
         assert state in FINAL_STATES
-        self._execute(
-            "UPDATE outbox SET state = ?, completed_at = ?, detail = ?, skip_reason = ?,"
-            " next_attempt_epoch = NULL WHERE notification_id = ? AND state NOT IN"
-            " ('sent', 'failed', 'skipped')",
-            (state, now, detail, skip_reason, str(notification_id)),
+        values = (state, now, detail, skip_reason, str(notification_id))
+        row = self._write(
+            lambda conn: conn.execute(
+                "UPDATE outbox SET state = ?, completed_at = ?, detail = ?, skip_reason = ?,"
+                " next_attempt_epoch = NULL WHERE notification_id = ? AND state NOT IN"
+                " ('sent', 'failed', 'skipped') RETURNING *",
+                values,
+            ).fetchone()
         )
+        return OutboxRow.from_row(row) if row is not None else None
 
     def adopt(
         self,
@@ -260,7 +340,7 @@ class Outbox:
         detail: str | None,
     ) -> None:
         """The event store already holds this notice's outcome: take it, send nothing."""
-        self._execute(
+        self._update(
             "UPDATE outbox SET state = ?, attempts = MAX(attempts, ?), completed_at ="
             " COALESCE(completed_at, ?), detail = COALESCE(detail, ?), recorded = 1"
             " WHERE notification_id = ?",
@@ -268,7 +348,7 @@ class Outbox:
         )
 
     def mark_recorded(self, notification_id: uuid.UUID) -> None:
-        self._execute(
+        self._update(
             "UPDATE outbox SET recorded = 1 WHERE notification_id = ?", (str(notification_id),)
         )
 

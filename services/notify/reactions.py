@@ -55,11 +55,14 @@ class Reactions:
             return
         if not event.stream.startswith("report-") or event.event_type not in NOTIFYING:
             return
-        history = [
-            e
-            for e in await self.store.read(event.stream)
-            if e.stream_version <= event.stream_version
-        ]
+        if event.stream_version == 1:
+            history = [event]  # a report's first event (its submission) is its whole history
+        else:
+            history = [
+                e
+                for e in await self.store.read(event.stream)
+                if e.stream_version <= event.stream_version
+            ]
         facts = report_facts(history)
         if facts is None:
             log.warning("notify_report_without_submission", event_type=event.event_type)
@@ -70,7 +73,7 @@ class Reactions:
             facts,
             self.staff,
             self.links,
-            reporter_channel=await self._reporter_channel(facts),
+            reporter_channel=await self._reporter_channel(facts, history[0]),
             dates=self._dates(facts, history, event),
         )
         if not notices:
@@ -85,7 +88,9 @@ class Reactions:
                 correlation_id=event.correlation_id,
             )
 
-    async def _reporter_channel(self, facts: ReportFacts) -> NotificationChannel:
+    async def _reporter_channel(
+        self, facts: ReportFacts, first: RecordedEvent
+    ) -> NotificationChannel:
         wrote_on = facts.reporter_channel
         if wrote_on is not NotificationChannel.WEB or not facts.has_reporter:
             return wrote_on
@@ -94,7 +99,7 @@ class Reactions:
             self._channels.move_to_end(facts.tracking_id)
             return known
         try:
-            contact = await self.contacts.reporter_contact(facts.tracking_id)
+            contact = await self.contacts.reporter_contact(facts.tracking_id, first)
         except (Unreachable, PermanentSendError):
             return NotificationChannel.WEB  # erased or unreadable: the report page only
         channel = reporter_channel(wrote_on, contact)

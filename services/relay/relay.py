@@ -183,6 +183,10 @@ def encode(event: RecordedEvent) -> tuple[bytes, dict[str, str]]:
 
 # An idle relay polls the store at most this far apart: the floor of its latency after a lull.
 IDLE_MAX_SECONDS = 0.02
+# While events flow, a batch at most this often (a read, a flush, the metrics, the audit each).
+BUSY_MIN_SECONDS = IDLE_MAX_SECONDS
+# While events flow, the relay's checkpoint is written at most this often (one fsync each).
+CHECKPOINT_SECONDS = 0.25
 
 
 class Relay:
@@ -203,6 +207,8 @@ class Relay:
         self.directory_changed = asyncio.Event()
         self.agency_ack_wait = 60.0
         self.auditor = auditor  # signed checkpoints of what was published (services/relay/audit)
+        self._saved = 0  # the position the checkpoint holds
+        self._saved_at = 0.0
 
     async def start_position(self) -> int:
         saved = self.checkpoint.load()
@@ -237,12 +243,8 @@ class Relay:
         DUPLICATES.inc(sum(1 for ack in acks if ack.duplicate))
         PUBLISHED.inc(len(events))
         self.position = events[-1].position
-        try:
-            await asyncio.to_thread(self.checkpoint.save, self.position)
-        except sqlite3.Error as error:
-            # A full or read-only disk must not stop publishing: the checkpoint only shortens a
-            # restart, which also resumes after the newest message JetStream holds.
-            log.warning("relay_checkpoint_not_saved", position=self.position, error=str(error))
+        if time.monotonic() - self._saved_at >= CHECKPOINT_SECONDS:
+            await self.save_checkpoint()
         POSITION.set(self.position)
         BATCH_LATENCY.observe(time.perf_counter() - started)
         fresh = [event for event, ack in zip(events, acks, strict=True) if not ack.duplicate]
@@ -251,6 +253,21 @@ class Relay:
             await self.auditor.observe(events)
         if any(event.stream == DIRECTORY_STREAM for event in events):
             self.directory_changed.set()
+
+    async def save_checkpoint(self) -> None:
+        """Note how far the relay has published. Only a restart's shortcut (it also resumes
+        after the newest message JetStream holds), so it is written at most every
+        CHECKPOINT_SECONDS while events flow, and whenever the relay has caught up."""
+        self._saved_at = time.monotonic()
+        if self.position == self._saved:
+            return
+        try:
+            await asyncio.to_thread(self.checkpoint.save, self.position)
+            self._saved = self.position
+        except sqlite3.Error as error:
+            # A full or read-only disk must not stop publishing: the checkpoint only shortens a
+            # restart, which also resumes after the newest message JetStream holds.
+            log.warning("relay_checkpoint_not_saved", position=self.position, error=str(error))
 
     async def keep_agency_consumers(self, stop: asyncio.Event) -> None:
         """One durable consumer per institution, in step with the directory (see agencies.py)."""
@@ -271,6 +288,7 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.position = await self.start_position()
+        self._saved = self.position
         if self.auditor is not None:
             await self.auditor.start(self.position)
         log.info("relay_started", position=self.position)
@@ -284,6 +302,7 @@ class Relay:
             nothing_new = peeked is not None and peeked <= self.position
             events = [] if nothing_new else await self.store.read_all(self.position, self.batch)
             if not events:
+                await self.save_checkpoint()  # caught up: the checkpoint says so
                 LAG_EVENTS.set(0)
                 LAG_SECONDS.set(0)
                 if self.auditor is not None:
@@ -294,18 +313,30 @@ class Relay:
                 idle = min(idle * 2, IDLE_MAX_SECONDS)
                 continue
             idle = 0.01
-            last = await self.store.last_position()
+            # A batch short of full is everything the store held a moment ago: no need to ask.
+            last = (
+                events[-1].position
+                if len(events) < self.batch
+                else await self.store.last_position()
+            )
             LAG_EVENTS.set(max(0, last - events[0].position + 1))
             LAG_SECONDS.set(max(0.0, time.time() - events[0].occurred_at.timestamp()))
             try:
+                began = time.monotonic()
                 await self.publish_batch(events)
                 backoff = 0.1
+                # While events keep coming, one batch per BUSY_MIN_SECONDS: what arrives meanwhile
+                # goes out together (no longer than an idle relay's poll holds a lone event back).
+                rest = BUSY_MIN_SECONDS - (time.monotonic() - began)
+                if rest > 0 and len(events) < self.batch:
+                    await asyncio.sleep(rest)
             except (TimeoutError, NatsError) as error:
                 # NATS is away: keep the checkpoint, wait, publish the same batch again.
                 log.warning("relay_publish_failed", error=type(error).__name__, retry_in=backoff)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, 5.0)
+        await self.save_checkpoint()
 
 
 async def run_relay(settings: Settings | None = None, metrics_port: int | None = None) -> None:

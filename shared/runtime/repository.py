@@ -6,6 +6,7 @@ fixed event ids, so a retried command finds its events already stored and append
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,13 @@ from shared.events.aggregate import Aggregate
 from shared.events.base import Actor, DomainEvent, UnknownEventType
 from shared.reports.commands import Command
 from shared.reports.lifecycle import REPORTS, ReportState
-from shared.store.port import EventStore, NewEvent, RecordedEvent, WrongExpectedVersion
+from shared.store.port import (
+    NO_STREAM,
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+    WrongExpectedVersion,
+)
 
 MAX_EVENTS_PER_COMMAND = 16
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1c2f0e-5b7a-4f43-9d55-2b7d8f1e0a11")
@@ -97,11 +104,17 @@ class Repository(Generic[State, Cmd]):
         *,
         retry_on_conflict: bool = False,
         attempts: int = 5,
+        new_stream: bool = False,
     ) -> list[RecordedEvent]:
         """Run one command. Returns the stored events (none when the command changed nothing);
         see `run` for the rest."""
         done = await self.run(
-            key, command, meta, retry_on_conflict=retry_on_conflict, attempts=attempts
+            key,
+            command,
+            meta,
+            retry_on_conflict=retry_on_conflict,
+            attempts=attempts,
+            new_stream=new_stream,
         )
         return done.events
 
@@ -113,6 +126,7 @@ class Repository(Generic[State, Cmd]):
         *,
         retry_on_conflict: bool = False,
         attempts: int = 5,
+        new_stream: bool = False,
     ) -> Executed:
         """Run one command, and say whether this run stored its events or found those of an
         earlier (or simultaneous) run under the same idempotency key.
@@ -124,8 +138,22 @@ class Repository(Generic[State, Cmd]):
         was appended by the system (a breach, a reminder, a notice), the command is decided again
         on the new state, and succeeds if it is still valid. Only another person's decision
         makes a conflict.
+
+        `new_stream`: the caller has just made the key at random (a new tracking id, no
+        idempotency key), so the stream is almost surely empty: the first attempt decides on the
+        empty state without reading it, and appends expecting no stream. Should the stream exist
+        after all, that append is refused and the command is read and decided as usual.
         """
         stream = self.aggregate.stream(key)
+        if new_stream and meta.idempotency_key is None:
+            empty = self.aggregate.initial()
+            new = self.aggregate.decide(empty, command)
+            if not new:
+                return Executed([], appended=False)
+            envelopes = self._envelopes(stream, empty, new, meta)
+            with contextlib.suppress(WrongExpectedVersion):
+                stored = await self.store.append(stream, envelopes, expected_version=NO_STREAM)
+                return Executed(stored, appended=_stored_by(stored, envelopes))
         for attempt in range(attempts):
             history = await self.store.read(stream)
             if meta.idempotency_key is not None:

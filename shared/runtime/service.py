@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -60,12 +60,21 @@ class Context:
     broker: NatsBroker
     consumer: EventConsumer | None = None  # set by the runtime once the service is built
 
-    async def caught_up(self, position: int | None, timeout: float = 2.0) -> bool:
+    async def caught_up(
+        self,
+        position: int | None,
+        timeout: float = 2.0,
+        appended: Sequence[RecordedEvent] = (),
+    ) -> bool:
         """Read your writes: bring this service's views up to `position` (an event it has just
         appended) before answering. Bounded: False if that took longer than `timeout`, or the
-        views cannot take it now (the write itself stands; the next delivery catches up)."""
+        views cannot take it now (the write itself stands; the next delivery catches up).
+
+        `appended`: the events just stored, as the store answered (the views take them as they
+        are when nothing else came in between, instead of reading them back)."""
         if position is None or self.consumer is None:
             return True
+        self.consumer.remember(appended)
         try:
             await asyncio.wait_for(self.consumer.advance_to(position), timeout)
         except TimeoutError:

@@ -8,16 +8,24 @@ import random
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 
+from services.relay.relay import BUSY_MIN_SECONDS, Checkpoint, Relay
 from shared.events.base import Actor
 from shared.reports.events import ReportCompletionRequested
-from shared.runtime.messaging import POSITION_HEADER, STREAM_NAME, subject_for
+from shared.runtime.messaging import (
+    POSITION_HEADER,
+    STREAM_NAME,
+    declare_event_stream,
+    subject_for,
+)
 from shared.store.port import NewEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.support import ROOT, NatsServer, async_wait_for
@@ -139,4 +147,101 @@ async def test_a_forged_message_at_the_end_of_the_stream_does_not_stall_the_rela
         relay.send_signal(signal.SIGTERM)
         relay.wait(15)
         await nc.close()
+        await store.close()
+
+
+async def test_the_checkpoint_is_written_now_and_then_while_busy_and_always_once_caught_up(
+    tmp_path: Path, fresh_nats: NatsServer
+) -> None:
+    """Each write of the checkpoint is an fsync: while events flow it is written at most every
+    CHECKPOINT_SECONDS (a restart resumes after JetStream's newest message anyway), and it holds
+    the newest position as soon as the relay has caught up, and when it stops."""
+    store = SqliteEventStore(tmp_path / "events.db")
+    checkpoint = Checkpoint(tmp_path / "relay.db")
+    saves: list[int] = []
+    save = checkpoint.save
+
+    def counted(position: int) -> None:
+        saves.append(position)
+        save(position)
+
+    checkpoint.save = counted  # type: ignore[method-assign]
+    nc = await nats.connect(fresh_nats.url)
+    js = nc.jetstream()
+    await declare_event_stream(js)
+    relay = Relay(store, js, checkpoint, batch=5)
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(relay.run(stop))
+    try:
+        total = 0
+        for round_ in range(40):  # many small batches
+            batch = [_event(total + k) for k in range(5)]
+            await store.append(f"report-C{round_}", batch, expected_version=0)
+            total += len(batch)
+
+        async def caught_up() -> bool:
+            return checkpoint.load() == total
+
+        await async_wait_for(caught_up, timeout=30, what="the checkpoint at the newest event")
+        assert (await js.stream_info(STREAM_NAME)).state.messages == total
+        assert len(saves) < total // 5  # fewer writes than batches published
+
+        # Stopped at any moment: the checkpoint holds whatever the relay had published.
+        await store.append("report-C-last", [_event(total)], expected_version=0)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        assert checkpoint.load() == relay.position
+        assert relay.position == (await js.stream_info(STREAM_NAME)).state.messages
+    finally:
+        stop.set()
+        await nc.close()
+        checkpoint.close()
+        await store.close()
+
+
+async def test_events_arriving_one_by_one_go_out_in_batches_each_once_in_order(
+    tmp_path: Path, fresh_nats: NatsServer
+) -> None:
+    """While events keep coming the relay publishes what arrived meanwhile together (a batch per
+    BUSY_MIN_SECONDS at most): fewer batches than events, each event once, in store order."""
+    store = SqliteEventStore(tmp_path / "events.db")
+    checkpoint = Checkpoint(tmp_path / "relay.db")
+    nc = await nats.connect(fresh_nats.url)
+    js = nc.jetstream()
+    await declare_event_stream(js)
+    relay = Relay(store, js, checkpoint)
+    batches: list[int] = []
+    publish_batch = relay.publish_batch
+
+    async def counted(events: list[Any]) -> None:
+        batches.append(len(events))
+        await publish_batch(events)
+
+    relay.publish_batch = counted  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(relay.run(stop))
+    try:
+        total = 60
+        began = time.monotonic()
+        for number in range(total):  # one at a time, a few milliseconds apart, as submissions
+            await store.append(f"report-B{number}", [_event(number)], expected_version=0)
+            await asyncio.sleep(0.004)  # the pace of a busy hour, not a wait for anything
+
+        async def all_published() -> bool:
+            return (await js.stream_info(STREAM_NAME)).state.messages >= total
+
+        await async_wait_for(all_published, timeout=30, what=f"{total} events in JetStream")
+        took = time.monotonic() - began
+        assert sum(batches) == total
+        assert len(batches) <= took / BUSY_MIN_SECONDS + 2  # not one batch per event
+        positions = [
+            int((await js.get_msg(STREAM_NAME, seq=seq)).headers[POSITION_HEADER])  # type: ignore[index]
+            for seq in range(1, total + 1)
+        ]
+        assert positions == sorted(positions)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await nc.close()
+        checkpoint.close()
         await store.close()

@@ -461,3 +461,37 @@ async def test_a_person_is_not_bounced_by_the_systems_own_work(
     [verified] = await mine.execute(TRACKING_ID, VerifyReport(), meta(ADMIN))
     assert verified.stream_version == 3
     assert types(await store.read(STREAM)) == ["ReportSubmitted", "SlaBreached", "ReportVerified"]
+
+
+# --- a new tracking id: appended without reading an empty stream first ------------------------
+async def test_a_submission_under_a_new_tracking_id_is_stored_without_reading_the_stream(
+    reports: ReportRepository, store: SqliteEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    read = store.read
+
+    async def counted(stream: str) -> list[RecordedEvent]:
+        reads.append(stream)
+        return await read(stream)
+
+    monkeypatch.setattr(store, "read", counted)
+    stored = await reports.execute(TRACKING_ID, submit_command(), meta(CITIZEN), new_stream=True)
+
+    assert types(stored) == ["ReportSubmitted"]
+    assert reads == []
+    assert types(await read(STREAM)) == ["ReportSubmitted"]
+
+
+@pytest.mark.usefixtures("submitted_report")
+async def test_a_new_tracking_id_that_names_a_report_already_is_decided_on_that_report(
+    reports: ReportRepository, store: SqliteEventStore
+) -> None:
+    position = await store.last_position()
+    # As without the hint: the stream is read and the command decided on what it holds (the
+    # report is submitted already: nothing to do), and nothing is stored over it.
+    assert await reports.execute(TRACKING_ID, submit_command(), meta(CITIZEN)) == []
+    assert (
+        await reports.execute(TRACKING_ID, submit_command(), meta(CITIZEN), new_stream=True) == []
+    )
+    assert await store.last_position() == position
+    assert types(await store.read(STREAM)) == ["ReportSubmitted"]
