@@ -254,32 +254,49 @@ def _add_attachments(conn: sqlite3.Connection, tracking_id: str, event: Recorded
     )
 
 
-def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
-    if not event.stream.startswith("report-"):
-        return
-    tracking_id = event.stream.removeprefix("report-")
-    at = event.occurred_at.isoformat()
-    conn.execute(
-        "INSERT OR IGNORE INTO timeline (position, tracking_id, event_type, occurred_at,"
-        " actor_kind, details) VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            event.position,
-            tracking_id,
-            event.event_type,
-            at,
-            event.actor.kind,
-            json.dumps(_details(event)),
-        ),
-    )
-    try:
-        payload = event.payload()
-    except UnknownEventType:  # from a newer version or another module: the timeline is enough
-        return
-    before = _row(conn, tracking_id)
-    _apply_report(conn, tracking_id, payload, event, at)
-    after = _row(conn, tracking_id)
-    _count(conn, before, after)
-    _sync_geo(conn, before, after)
+class ReportViews:
+    """The projector's apply, and the end of its transaction (`BatchEnd`): the counters and the
+    map move once per report per transaction, by the difference between the report's row
+    before the transaction's first event and after its last (the same sums as event by event)."""
+
+    def __init__(self) -> None:
+        # Each report the open transaction's events touched: its row before the first of them.
+        self._before: dict[str, sqlite3.Row | None] = {}
+
+    def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        if not event.stream.startswith("report-"):
+            return
+        tracking_id = event.stream.removeprefix("report-")
+        at = event.occurred_at.isoformat()
+        conn.execute(
+            "INSERT OR IGNORE INTO timeline (position, tracking_id, event_type, occurred_at,"
+            " actor_kind, details) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                event.position,
+                tracking_id,
+                event.event_type,
+                at,
+                event.actor.kind,
+                json.dumps(_details(event)),
+            ),
+        )
+        try:
+            payload = event.payload()
+        except UnknownEventType:  # from a newer version or another module: the timeline is enough
+            return
+        if tracking_id not in self._before:
+            self._before[tracking_id] = _row(conn, tracking_id)
+        _apply_report(conn, tracking_id, payload, event, at)
+
+    def finish(self, conn: sqlite3.Connection) -> None:
+        for tracking_id, before in self._before.items():
+            after = _row(conn, tracking_id)
+            _count(conn, before, after)
+            _sync_geo(conn, before, after)
+        self._before.clear()
+
+    def discard(self) -> None:
+        self._before.clear()
 
 
 def _apply_report(
