@@ -72,6 +72,20 @@ async def test_group_commit_gives_fifty_concurrent_appends_contiguous_positions(
     assert audit_sqlite_positions(db_path) == []
 
 
+async def test_a_pollers_quick_look_sees_what_another_writer_appended_at_once(
+    store_factory: StoreFactory,
+) -> None:
+    # The relay asks "anything new?" this way 50 times a second when idle: it must never miss
+    # an append made through another connection (intake's), or a report would wait unpublished.
+    writer, poller = await store_factory(), await store_factory()
+    assert isinstance(poller, SqliteEventStore)
+    assert poller.newest_position_nowait() == 0
+    recorded = await writer.append("report-A", batch(3, "a"), NO_STREAM)
+    assert poller.newest_position_nowait() == recorded[-1].position == 3
+    await writer.append("report-B", batch(1, "b"), NO_STREAM)
+    assert poller.newest_position_nowait() == 4 == await poller.last_position()
+
+
 async def test_appends_that_fail_inside_a_group_leave_no_gap(
     store: SqliteEventStore, db_path: Path
 ) -> None:
