@@ -192,18 +192,31 @@ class DeskViews:
         self.policy = policy
         self._folded: OrderedDict[str, _Folded] = OrderedDict()
         self._touched: dict[str, _Clock] = {}
-        # The columns of desk_reports one event changes, written in one UPDATE at its end.
+        # The columns of desk_reports one event changes (merged into the report's row below).
         self._changes: dict[str, Any] = {}
+        # The rows of desk_reports the open transaction's events read, as its events left them,
+        # and the columns they changed: written once per report at its end (`finish`).
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._dirty: dict[str, dict[str, Any]] = {}
 
     def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
         self._changes = {}
         self._apply(conn, event)
         if self._changes:
-            columns = ", ".join(f"{name} = ?" for name in self._changes)
-            conn.execute(
-                f"UPDATE desk_reports SET {columns} WHERE tracking_id = ?",  # noqa: S608 (fixed names)
-                (*self._changes.values(), event.stream.removeprefix("report-")),
-            )
+            tracking_id = event.stream.removeprefix("report-")
+            self._rows[tracking_id].update(self._changes)
+            self._dirty.setdefault(tracking_id, {}).update(self._changes)
+
+    def _row(self, conn: sqlite3.Connection, tracking_id: str) -> dict[str, Any] | None:
+        row = self._rows.get(tracking_id)
+        if row is None:
+            found = conn.execute(
+                "SELECT rowid, * FROM desk_reports WHERE tracking_id = ?", (tracking_id,)
+            ).fetchone()
+            if found is None:
+                return None
+            row = self._rows[tracking_id] = dict(zip(found.keys(), found, strict=True))
+        return row
 
     def _apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
         if not event.stream.startswith("report-") or event.event_type not in _REPORT_TYPES:
@@ -236,9 +249,7 @@ class DeskViews:
             self._submitted(conn, tracking_id, payload, event)
             self._clock(conn, tracking_id, payload, event)
             return
-        row = conn.execute(
-            "SELECT rowid, * FROM desk_reports WHERE tracking_id = ?", (tracking_id,)
-        ).fetchone()
+        row = self._row(conn, tracking_id)
         if row is None:
             return
         self._update(conn, tracking_id, {"version": event.stream_version})
@@ -444,21 +455,28 @@ class DeskViews:
                     (tracking_id, facts_json),
                 )
                 self._folded[tracking_id] = _Folded(facts_json, clock.derivation)
-            columns = clock.columns
+            # After what the events set (an event's own columns give way to its clock's).
+            columns = self._dirty.setdefault(tracking_id, {})
+            columns.update(clock.columns)
             columns.update(self._desk_columns(derived))
+        self._touched.clear()
+        trim_kept(self._folded)
+        for tracking_id, columns in self._dirty.items():
             names = ", ".join(f"{name} = ?" for name in columns)
             conn.execute(
                 f"UPDATE desk_reports SET {names} WHERE tracking_id = ?",  # noqa: S608 (fixed names)
                 (*columns.values(), tracking_id),
             )
-        self._touched.clear()
-        trim_kept(self._folded)
+        self._dirty.clear()
+        self._rows.clear()
 
     def discard(self) -> None:
         """The projector's transaction was rolled back: what its events folded is forgotten."""
         for tracking_id in self._touched:
             self._folded.pop(tracking_id, None)
         self._touched.clear()
+        self._dirty.clear()
+        self._rows.clear()
 
     @classmethod
     def _desk_columns(cls, derived: ReportDeadlines) -> dict[str, Any]:
@@ -544,7 +562,7 @@ class DeskViews:
     def _amended(
         self,
         conn: sqlite3.Connection,
-        row: sqlite3.Row,
+        row: dict[str, Any],
         p: events.ReportAmended,
         event: RecordedEvent,
     ) -> None:
