@@ -17,7 +17,8 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -116,12 +117,25 @@ def utc_text(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
+@lru_cache(maxsize=16_384)
+def _texts(at: datetime, tz: tzinfo | None) -> tuple[str, str]:
+    """A deadline's instant as local and as UTC text. Deadlines end and turn due-soon at a few
+    instants a day per time zone, shared by many reports: each is formatted once. (`tz` is in
+    the key because equal instants in other zones print other local times.)"""
+    return at.isoformat(), utc_text(at)
+
+
+_NO_TEXTS: tuple[None, None] = (None, None)
 
 
 def _row(d: Deadline) -> tuple[object, ...]:
     action = d.planned_action
+    end = d.deadline_end
+    soon = d.due_soon_from
+    end_local, end_utc = _texts(end, end.tzinfo) if end is not None else _NO_TEXTS
+    soon_local, soon_utc = _texts(soon, soon.tzinfo) if soon is not None else _NO_TEXTS
+    ended = d.ended
+    late = d.late
     return (
         d.key,
         d.tracking_id,
@@ -133,20 +147,20 @@ def _row(d: Deadline) -> tuple[object, ...]:
         d.start.at.astimezone(UTC).isoformat(),
         d.start.version,
         d.due.isoformat() if d.due else None,
-        _iso(d.deadline_end),
-        utc_text(d.deadline_end) if d.deadline_end else None,
-        _iso(d.due_soon_from),
-        utc_text(d.due_soon_from) if d.due_soon_from else None,
+        end_local,
+        end_utc,
+        soon_local,
+        soon_utc,
         d.status.value,
-        d.ended.at.astimezone(UTC).isoformat() if d.ended else None,
-        d.ended.event_type if d.ended else None,
-        None if d.late is None else int(d.late),
+        ended.at.astimezone(UTC).isoformat() if ended else None,
+        ended.event_type if ended else None,
+        None if late is None else int(late),
         d.working_days_taken,
         d.remaining_working_days,
         int(d.breach_recorded),
         action.kind if action else None,
         action.key if action else None,
-        utc_text(action.not_before) if action else None,
+        _texts(action.not_before, action.not_before.tzinfo)[1] if action else None,
     )
 
 

@@ -100,3 +100,20 @@ def test_a_report_with_several_events_in_one_delivery_gets_the_deadlines_of_all(
     finally:
         one_by_one.close()
         at_once.close()
+
+
+def test_one_instant_reads_in_each_zones_own_local_time() -> None:
+    """The formatted instants are shared between reports: an instant in WITA is not printed
+    with the WIB text of the same instant formatted before it."""
+    from datetime import UTC, datetime
+
+    from shared.calendar import WIB, WIT, WITA
+
+    instant = datetime(2026, 3, 9, 16, 59, 59, 999999, tzinfo=UTC)
+    texts = [views._texts(instant.astimezone(tz), tz) for tz in (WIB, WITA, WIT)]
+    assert [local for local, _ in texts] == [
+        "2026-03-09T23:59:59.999999+07:00",
+        "2026-03-10T00:59:59.999999+08:00",
+        "2026-03-10T01:59:59.999999+09:00",
+    ]
+    assert {utc for _, utc in texts} == {"2026-03-09T16:59:59.999999Z"}
