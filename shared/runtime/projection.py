@@ -219,14 +219,17 @@ class Projector:
         self,
         store: EventStore,
         progress: Callable[[int, int], None] | None = None,
-        batch: int = 20000,
+        batch: int = 10_000,
     ) -> int:
         """Drop the views and replay every event in the store. Returns the events replayed.
 
         The next page is read from the store while the current one is applied, and the views'
         page cache is enlarged meanwhile (a million reports' indexes do not fit SQLite's 2 MB
         default, and every miss is a read from the file); the garbage collector runs less often
-        meanwhile and leaves what the process held before alone."""
+        meanwhile and leaves what the process held before alone. Each page is one transaction:
+        views that write a report once per transaction (`BatchEnd`) write it once per page
+        (10,000 events: sla 109 → 94 µs of CPU per event against pages of 5,000, for ≈ 50 MB
+        more at the peak; 20,000: 91 µs, ≈ 150 MB more)."""
         self.reset()
         total = await store.last_position()
         count = 0
