@@ -10,6 +10,11 @@ settings; the peer's are checked and printed):
 - `raw sqlite`: the same table, rows already serialised, one INSERT per transaction when N = 1
   and N rows per transaction when N > 1: the fsync-bound floor and the ideal group commit that
   N waiting writers allow. No validation, no hashing, no conflict check: the limit, not a peer.
+- `asyncio → thread → raw sqlite (floor)`: what any async store with a writer thread pays before
+  doing anything of its own: N asyncio tasks hand the same rows (already serialised) to one
+  writer thread, one item per loop turn, the writer commits what waits in one transaction and
+  wakes the loop once per group (the store's own hand-offs, without validation, hashing or the
+  head lookup). Not a limit the store can beat: the fsync-bound raw case is.
 - `raw sqlite, N connections`: N threads each committing its own INSERT (no group commit):
   what concurrency gives SQLite without a commit queue.
 - `eventsourcing`: its SQLite application (PERSISTENCE_MODULE=eventsourcing.sqlite, a file
@@ -24,6 +29,7 @@ import argparse
 import asyncio
 import functools
 import json
+import queue
 import random
 import sqlite3
 import sys
@@ -146,6 +152,72 @@ def run_raw(directory: Path, rows: list[tuple[Any, ...]], batch: int, seconds: f
     elapsed = time.perf_counter() - began
     conn.close()
     return Sample(len(latencies), elapsed, latencies)
+
+
+def run_floor(
+    directory: Path, rows: list[tuple[Any, ...]], concurrency: int, seconds: float
+) -> Sample:
+    """asyncio tasks -> one writer thread -> the loop again, with nothing but the INSERTs."""
+    conn = raw_connect(directory / "floor.db")
+    conn.executescript(SCHEMA)
+    handed: queue.SimpleQueue[list[tuple[Any, ...]] | None] = queue.SimpleQueue()
+
+    def writer() -> None:
+        while (batch := handed.get()) is not None:
+            items: list[list[tuple[Any, ...]] | None] = [batch]
+            while not handed.empty():
+                items.append(handed.get())
+            done = [item for item in items if item is not None]
+            conn.execute("BEGIN IMMEDIATE")
+            for part in done:
+                for row, _waiter, _loop in part:
+                    conn.execute(_INSERT, row)
+            conn.execute("COMMIT")
+            loop = done[0][0][2]
+            loop.call_soon_threadsafe(_resolve, [w for part in done for _r, w, _l in part])
+            if len(done) < len(items):
+                return
+
+    def _resolve(waiters: list[asyncio.Future[None]]) -> None:
+        for waiter in waiters:
+            waiter.set_result(None)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+
+    async def go() -> Sample:
+        loop = asyncio.get_running_loop()
+        pending: list[Any] = []
+        latencies: list[float] = []
+        source = iter(rows)
+        deadline = time.perf_counter() + seconds
+
+        def flush() -> None:
+            handed.put(pending[:])
+            pending.clear()
+
+        async def appender() -> None:
+            for row in source:
+                if time.perf_counter() > deadline:
+                    return
+                began = time.perf_counter()
+                waiter = loop.create_future()
+                if not pending:
+                    loop.call_soon(flush)
+                pending.append((row, waiter, loop))
+                await waiter
+                latencies.append(time.perf_counter() - began)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(appender() for _ in range(concurrency)))
+        return Sample(len(latencies), time.perf_counter() - began, latencies)
+
+    try:
+        return asyncio.run(go())
+    finally:
+        handed.put(None)
+        thread.join()
+        conn.close()
 
 
 def run_raw_threads(
@@ -310,6 +382,9 @@ def main() -> None:
                     run_raw, rows=rows, batch=n, seconds=seconds
                 ),
             }
+            cases["asyncio → thread → raw sqlite (floor)"] = functools.partial(
+                run_floor, rows=rows, concurrency=n, seconds=seconds
+            )
             if n > 1:
                 cases["raw sqlite, N connections"] = functools.partial(
                     run_raw_threads, rows=rows, concurrency=n, seconds=seconds
@@ -364,6 +439,8 @@ def main() -> None:
                 ]
             )
         figures[f"store_of_raw_n{n}"] = round(lapor / raw, 3)
+        floor = top["asyncio → thread → raw sqlite (floor)"].per_second
+        figures[f"floor_of_raw_n{n}"] = round(floor / raw, 3)
         figures[f"store_events_per_second_n{n}"] = round(lapor)
         if peer:
             figures[f"store_vs_eventsourcing_n{n}"] = round(lapor / peer.per_second, 2)

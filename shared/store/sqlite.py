@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,9 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_ex
 from shared.events.base import Actor, UnknownEventType
 from shared.events.registry import EVENT_TYPES, parse_payload
 from shared.logs import get_logger
-from shared.store.chain import GENESIS, appended_hash, canonical_json
+from shared.store.chain import GENESIS, canonical_json, finish_hash, hash_rest, start_hash
 from shared.store.port import (
+    NO_STREAM,
     EventRejected,
     NewEvent,
     RecordedEvent,
@@ -69,6 +70,14 @@ log = get_logger(__name__)
 COLUMNS = (
     "position, event_id, stream, stream_version, event_type, schema_version, occurred_at,"
     " correlation_id, causation_id, actor, region_code, agency_code, data, prev_hash, hash"
+)
+
+
+# The head-dependent columns last: an appender makes the rest of the row.
+_INSERT = (
+    "INSERT INTO events (event_id, stream, event_type, schema_version, occurred_at,"
+    " correlation_id, causation_id, actor, region_code, agency_code, data, stream_version,"
+    " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -196,6 +205,11 @@ def _built(cls: type[RecordedEvent], values: dict[str, Any]) -> RecordedEvent:
 def validate_schema(event: NewEvent) -> str:
     """The store refuses an event that fails its registered schema. Returns the event's data as
     canonical JSON (what the store writes and hashes)."""
+    return _checked_json(event, event.is_typed())
+
+
+def _checked_json(event: NewEvent, typed: bool) -> str:
+    """`validate_schema`, told whether the event is typed (`NewEvent.is_typed`)."""
     cls = EVENT_TYPES.get(event.event_type)
     if cls is None:
         raise EventRejected(f"unknown event type {event.event_type}")
@@ -208,7 +222,7 @@ def validate_schema(event: NewEvent) -> str:
         data_json = canonical_json(event.data)
     except (TypeError, ValueError) as error:
         raise EventRejected(f"{event.event_type}: data is not JSON: {error}") from error
-    if event.is_typed():
+    if typed:
         # Made from a validated payload of this very type: validating it again is wasted work.
         return data_json
     try:
@@ -222,12 +236,67 @@ def validate_schema(event: NewEvent) -> str:
     return data_json
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
+class _Prepared:
+    """What an event's row and hash need that does not depend on its stream's head, made by the
+    appender: the writer's serial path is then the head lookup, the INSERTs and the commit."""
+
+    event: NewEvent
+    event_id: str
+    # The row's columns up to its place in the stream (stream_version, prev_hash, hash follow).
+    columns: tuple[Any, ...]
+    # What a reader will get back from the stored JSON (a typed payload's dump already is).
+    data: dict[str, Any]
+    hash_started: Any  # hashlib's SHA-256, fed the envelope up to the previous hash
+    hash_rest: str
+    # In a new stream the head is known (version 0, GENESIS): the appender hashes it all.
+    digest: str | None = None
+
+
+def _prepare(event: NewEvent, stream: str) -> _Prepared:
+    typed = event.is_typed()
+    data_json = _checked_json(event, typed)
+    event_id = str(event.event_id)
+    occurred_at = event.occurred_at.isoformat()
+    actor_json = _actor_json(event.actor)
+    return _Prepared(
+        event,
+        event_id,
+        (
+            event_id,
+            stream,
+            event.event_type,
+            event.schema_version,
+            occurred_at,
+            event.correlation_id,
+            event.causation_id,
+            actor_json,
+            event.region_code,
+            event.agency_code,
+            data_json,
+        ),
+        event.data if typed else json.loads(data_json),
+        start_hash(
+            event_id=event_id,
+            event_type=event.event_type,
+            occurred_at=occurred_at,
+            correlation_id=event.correlation_id,
+            causation_id=event.causation_id,
+            actor_json=actor_json,
+            agency_code=event.agency_code,
+            data_json=data_json,
+        ),
+        hash_rest(
+            region_code=event.region_code, schema_version=event.schema_version, stream=stream
+        ),
+    )
+
+
+@dataclass(eq=False, slots=True)
 class _AppendRequest:
     stream: str
-    events: Sequence[NewEvent]
+    prepared: list[_Prepared]
     expected_version: int | None
-    data_json: list[str] = field(default_factory=list)
     # A blocking caller waits on `future`; an async caller on `waiter` in its `loop` (the writer
     # wakes each loop once per group).
     future: Future[list[RecordedEvent]] | None = None
@@ -244,9 +313,22 @@ class _AppendRequest:
         expected_version: int | None,
         **waiting: Any,
     ) -> _AppendRequest:
-        """The request, each payload's JSON made (and checked against its schema) by the caller."""
-        data = [validate_schema(event) for event in events]
-        return cls(stream, list(events), expected_version, data, **waiting)
+        """The request, made by the caller: each payload checked against its schema, its row and
+        the head-independent part of its hash made; a new stream's hashes made whole."""
+        try:
+            prepared = [_prepare(event, stream) for event in events]
+        except EventRejected:
+            raise
+        except Exception as error:
+            # What the writer said of an event it could not write when it made the row itself.
+            raise EventRejected(f"append failed: {error!r}") from error
+        if expected_version == NO_STREAM:
+            prev_hash = GENESIS
+            for version, one in enumerate(prepared, 1):
+                prev_hash = one.digest = finish_hash(
+                    one.hash_started, one.hash_rest, prev_hash=prev_hash, stream_version=version
+                )
+        return cls(stream, prepared, expected_version, **waiting)
 
 
 _STOP = object()
@@ -415,7 +497,7 @@ class SqliteEventStore:
             for request in group:
                 # One event is one INSERT, and a failed statement leaves nothing behind: only an
                 # append of several events needs a savepoint to fail alone.
-                savepoint = len(request.events) > 1
+                savepoint = len(request.prepared) > 1
                 if savepoint:
                     conn.execute("SAVEPOINT one_append")
                 try:
@@ -471,50 +553,22 @@ class SqliteEventStore:
         if request.expected_version is not None and request.expected_version != version:
             # A retry of an append already stored finds its stream moved on: it is answered
             # with what was stored (looked up only here, off the common path).
-            existing = self._stored(conn, request)
-            if existing is not None:
-                return self._replayed(conn, request, existing)
-            raise WrongExpectedVersion(stream, request.expected_version, version)
+            return self._conflict(conn, request, version)
         recorded: list[RecordedEvent] = []
-        for event, data_json in zip(request.events, request.data_json, strict=True):
+        for prepared in request.prepared:
             version += 1
-            occurred_at = event.occurred_at.isoformat()
-            actor_json = _actor_json(event.actor)
-            # Hash and return exactly what a reader will get back from the stored JSON (data a
-            # typed payload dumped in JSON mode already is).
-            data = event.data if event.is_typed() else json.loads(data_json)
-            digest = appended_hash(
-                event,
-                prev_hash=prev_hash,
-                stream=stream,
-                stream_version=version,
-                occurred_at=occurred_at,
-                actor_json=actor_json,
-                data_json=data_json,
-            )
-            try:
-                cursor = conn.execute(
-                    "INSERT INTO events (event_id, stream, stream_version, event_type,"
-                    " schema_version, occurred_at, correlation_id, causation_id, actor,"
-                    " region_code, agency_code, data, prev_hash, hash)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        str(event.event_id),
-                        stream,
-                        version,
-                        event.event_type,
-                        event.schema_version,
-                        occurred_at,
-                        event.correlation_id,
-                        event.causation_id,
-                        actor_json,
-                        event.region_code,
-                        event.agency_code,
-                        data_json,
-                        prev_hash,
-                        digest,
-                    ),
+            # A new stream's hashes were made by the appender (its head is known: none; had the
+            # stream existed, NO_STREAM would have been a conflict above).
+            digest = prepared.digest
+            if digest is None:
+                digest = finish_hash(
+                    prepared.hash_started,
+                    prepared.hash_rest,
+                    prev_hash=prev_hash,
+                    stream_version=version,
                 )
+            try:
+                cursor = conn.execute(_INSERT, (*prepared.columns, version, prev_hash, digest))
             except sqlite3.IntegrityError as error:
                 # The first event's id already stored: a retry (whatever it expected). Otherwise
                 # the same event id elsewhere in this batch or already in another stream.
@@ -524,8 +578,8 @@ class SqliteEventStore:
                 raise WrongExpectedVersion(stream, request.expected_version, version - 1) from error
             recorded.append(
                 _recorded(
-                    event,
-                    data,
+                    prepared.event,
+                    prepared.data,
                     stream=stream,
                     stream_version=version,
                     prev_hash=prev_hash,
@@ -536,12 +590,29 @@ class SqliteEventStore:
             prev_hash = digest
         return recorded
 
+    def _conflict(
+        self, conn: sqlite3.Connection, request: _AppendRequest, version: int
+    ) -> list[RecordedEvent]:
+        """The stream is not at the expected version: a retry of an append already stored is
+        answered with what was stored; anything else is a conflict."""
+        existing = self._stored(conn, request)
+        if existing is not None:
+            return self._replayed(conn, request, existing)
+        raise WrongExpectedVersion(request.stream, request.expected_version, version)
+
+    @staticmethod
+    def _head_version(conn: sqlite3.Connection, stream: str) -> int:
+        row = conn.execute(
+            "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream = ?", (stream,)
+        ).fetchone()
+        return int(row[0])
+
     @staticmethod
     def _stored(conn: sqlite3.Connection, request: _AppendRequest) -> sqlite3.Row | None:
         """Where the request's first event is stored, if it is."""
         row: sqlite3.Row | None = conn.execute(
             "SELECT stream, stream_version FROM events WHERE event_id = ?",
-            (str(request.events[0].event_id),),
+            (request.prepared[0].event_id,),
         ).fetchone()
         return row
 
@@ -552,15 +623,12 @@ class SqliteEventStore:
         rows = conn.execute(
             f"SELECT {COLUMNS} FROM events WHERE stream = ? AND stream_version >= ?"  # noqa: S608
             " ORDER BY stream_version LIMIT ?",
-            (existing["stream"], existing["stream_version"], len(request.events)),
+            (existing["stream"], existing["stream_version"], len(request.prepared)),
         ).fetchall()
         stored_ids = [row["event_id"] for row in rows]
-        wanted_ids = [str(event.event_id) for event in request.events]
+        wanted_ids = [prepared.event_id for prepared in request.prepared]
         if existing["stream"] != request.stream or stored_ids != wanted_ids:
-            head = conn.execute(
-                "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream = ?",
-                (request.stream,),
-            ).fetchone()[0]
+            head = self._head_version(conn, request.stream)
             raise WrongExpectedVersion(request.stream, request.expected_version, head)
         return [row_to_event(row) for row in rows]
 

@@ -502,6 +502,31 @@ class EventStoreContract:
             assert ids(retried) == ids(events)
 
     # --- tamper evidence --------------------------------------------------------------------
+    async def test_new_streams_and_continued_ones_return_the_hashes_an_audit_recomputes(
+        self, store: EventStore, ns: str
+    ) -> None:
+        """A new stream's links are made before its head is looked up, a continued one's after:
+        both must be the chain an audit recomputes, with and without region and agency codes,
+        non-ASCII and escaped text, batches of one to three."""
+        returned: list[RecordedEvent] = []
+        for n in range(6):
+            texts = [f'Jalan rusak \u00e9\u2028 "{n}.{i}" \\ \x1f' for i in range(1 + n % 3)]
+            codes = {"region_code": "35.78", "agency_code": "dishub-35"} if n % 2 else {}
+            events = [amended(text, **codes) for text in texts]
+            returned += await store.append(f"{ns}report-{n}", events, NO_STREAM)
+            returned += await store.append(f"{ns}report-{n}", [amended(f"lagi {n}")], len(events))
+        stored = {e.event_id: e for e in await ours(store, ns, 0)}
+        assert [(e.stream_version, e.prev_hash, e.hash) for e in returned] == [
+            (
+                stored[e.event_id].stream_version,
+                stored[e.event_id].prev_hash,
+                stored[e.event_id].hash,
+            )
+            for e in returned
+        ]
+        result = await audit_store(store)
+        assert result.problems == []
+
     async def test_every_stream_chain_is_intact_after_many_interleaved_appends(
         self, store: EventStore, ns: str
     ) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cli.audit import audit_sqlite_positions, audit_store
-from shared.store.port import NO_STREAM, StoreUnavailable
+from shared.store.port import NO_STREAM, EventRejected, StoreUnavailable
 from shared.store.sqlite import SqliteEventStore
 from tests.contract.store_contract import EventStoreContract, StoreFactory, batch, ours
 from tests.integration.sqlite_writer import SHARED_STREAM, write
@@ -98,6 +98,22 @@ async def test_appends_that_fail_inside_a_group_leave_no_gap(
     assert await store.last_position() == 1 + 2 + 60
     assert [e.position for e in await store.read_all()] == list(range(1, 64))
     assert audit_sqlite_positions(db_path) == []
+
+
+async def test_an_event_whose_row_cannot_be_made_is_rejected_and_the_store_goes_on(
+    store: SqliteEventStore,
+) -> None:
+    """The appender makes each row before the writer's turn: an event it cannot write (here one
+    built around validation, with no time) is refused alone, as the writer refused it, and the
+    appends beside it are stored."""
+    good = batch(2, "beside")
+    broken = batch(1, "broken")[0].model_copy(update={"occurred_at": None})
+    with pytest.raises(EventRejected):
+        await store.append("report-BROKEN", [good[0], broken], NO_STREAM)
+    stored = await store.append("report-GOOD", good, NO_STREAM)
+    assert [e.stream_version for e in stored] == [1, 2]
+    assert await store.read("report-BROKEN") == []
+    assert (await audit_store(store)).problems == []
 
 
 async def test_events_survive_closing_and_reopening_the_store(db_path: Path) -> None:
