@@ -177,8 +177,8 @@ class Projector:
     def apply_batch(self, events: Sequence[RecordedEvent]) -> int:
         """Apply the events above the checkpoint in one transaction; returns how many."""
         applied = 0
-        try:
-            with self.transaction() as conn:
+        with self.transaction() as conn:
+            try:
                 done = self.checkpoint()
                 for event in events:
                     if event.position <= done:
@@ -190,10 +190,13 @@ class Projector:
                     self._batch_end.finish(conn)
                 if applied:
                     self._set_checkpoint(conn, done)
-        except BaseException:
-            if self._batch_end is not None:
-                self._batch_end.discard()
-            raise
+            except BaseException:
+                # Under the lock, before the next transaction can begin. (A COMMIT that fails
+                # after `finish` leaves nothing pending: the views check what they keep against
+                # the stored rows before using it.)
+                if self._batch_end is not None:
+                    self._batch_end.discard()
+                raise
         return applied
 
     def record_dead_letter(self, event: RecordedEvent, error: str, *, advance: bool = True) -> None:
