@@ -37,8 +37,15 @@ RETENTION_JOB = "view-retention"
 
 def create_projector(settings: Settings) -> Projector:
     upgrade_views(settings)
+    report_views = views.ReportViews()
     return Projector(
-        settings.view_db(NAME), NAME, views.SCHEMA, views.apply, views.TABLES, views.VERSION
+        settings.view_db(NAME),
+        NAME,
+        views.SCHEMA,
+        report_views.apply,
+        views.TABLES,
+        views.VERSION,
+        batch_end=report_views,
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -254,32 +255,51 @@ def _add_attachments(conn: sqlite3.Connection, tracking_id: str, event: Recorded
     )
 
 
-def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
-    if not event.stream.startswith("report-"):
-        return
-    tracking_id = event.stream.removeprefix("report-")
-    at = event.occurred_at.isoformat()
-    conn.execute(
-        "INSERT OR IGNORE INTO timeline (position, tracking_id, event_type, occurred_at,"
-        " actor_kind, details) VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            event.position,
-            tracking_id,
-            event.event_type,
-            at,
-            event.actor.kind,
-            json.dumps(_details(event)),
-        ),
-    )
-    try:
-        payload = event.payload()
-    except UnknownEventType:  # from a newer version or another module: the timeline is enough
-        return
-    before = _row(conn, tracking_id)
-    _apply_report(conn, tracking_id, payload, event, at)
-    after = _row(conn, tracking_id)
-    _count(conn, before, after)
-    _sync_geo(conn, before, after)
+class ReportViews:
+    """The projector's apply, and the end of its transaction (`BatchEnd`): the counters and the
+    map move once per report per transaction, by the difference between the report's row
+    before the transaction's first event and after its last (the same sums as event by event)."""
+
+    def __init__(self) -> None:
+        # Each report the open transaction's events touched: its row before the first of them.
+        self._before: dict[str, sqlite3.Row | None] = {}
+
+    def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        if not event.stream.startswith("report-"):
+            return
+        tracking_id = event.stream.removeprefix("report-")
+        at = event.occurred_at.isoformat()
+        conn.execute(
+            "INSERT OR IGNORE INTO timeline (position, tracking_id, event_type, occurred_at,"
+            " actor_kind, details) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                event.position,
+                tracking_id,
+                event.event_type,
+                at,
+                event.actor.kind,
+                json.dumps(_details(event)),
+            ),
+        )
+        try:
+            payload = event.payload()
+        except UnknownEventType:  # from a newer version or another module: the timeline is enough
+            return
+        if tracking_id not in self._before:
+            self._before[tracking_id] = _row(conn, tracking_id)
+        _apply_report(conn, tracking_id, payload, event, at)
+
+    def finish(self, conn: sqlite3.Connection) -> None:
+        counts: Counter[tuple[str, str]] = Counter()
+        for tracking_id, before in self._before.items():
+            after = _row(conn, tracking_id)
+            _count(counts, before, after)
+            _sync_geo(conn, before, after)
+        _write_counts(conn, counts)
+        self._before.clear()
+
+    def discard(self) -> None:
+        self._before.clear()
 
 
 def _apply_report(
@@ -483,26 +503,40 @@ def contributions(row: sqlite3.Row | None) -> list[tuple[str, str]]:
     return keys
 
 
-def _count(conn: sqlite3.Connection, before: sqlite3.Row | None, after: sqlite3.Row | None) -> None:
-    # Only the counters that changed: a report moving on changes its status and little else, so
-    # one decrement and one increment instead of every counter twice.
+def _count(
+    changes: Counter[tuple[str, str]], before: sqlite3.Row | None, after: sqlite3.Row | None
+) -> None:
+    """What one report's move adds to each counter (only the counters that changed: a report
+    moving on changes its status and little else)."""
     old, new = contributions(before), contributions(after)
     if old == new:
         return
-    kept = set(old) & set(new)
-    for dimension, key in old:
-        if (dimension, key) not in kept:
-            conn.execute(
-                "UPDATE stats_counts SET n = n - 1 WHERE dimension = ? AND key = ?",
-                (dimension, key),
-            )
-    for dimension, key in new:
-        if (dimension, key) not in kept:
-            conn.execute(
-                "INSERT INTO stats_counts (dimension, key, n) VALUES (?, ?, 1)"
-                " ON CONFLICT (dimension, key) DO UPDATE SET n = n + 1",
-                (dimension, key),
-            )
+    for counter in old:
+        changes[counter] -= 1
+    for counter in new:
+        changes[counter] += 1
+
+
+def _write_counts(conn: sqlite3.Connection, changes: Counter[tuple[str, str]]) -> None:
+    """One statement per counter a transaction changed. A counter back at zero has no row (the
+    statistics read a missing counter as zero), so the rows are the same whether a report's
+    events came in one transaction or in many."""
+    grown = [(dimension, key, n) for (dimension, key), n in changes.items() if n > 0]
+    shrunk = [(n, dimension, key) for (dimension, key), n in changes.items() if n < 0]
+    if grown:
+        conn.executemany(
+            "INSERT INTO stats_counts (dimension, key, n) VALUES (?, ?, ?)"
+            " ON CONFLICT (dimension, key) DO UPDATE SET n = n + excluded.n",
+            grown,
+        )
+    if shrunk:
+        conn.executemany(
+            "UPDATE stats_counts SET n = n + ? WHERE dimension = ? AND key = ?", shrunk
+        )
+        conn.executemany(
+            "DELETE FROM stats_counts WHERE dimension = ? AND key = ? AND n = 0",
+            [(dimension, key) for _, dimension, key in shrunk],
+        )
 
 
 def _geo_key(row: sqlite3.Row | None) -> tuple[int, float, float] | None:

@@ -27,8 +27,16 @@ NAME = "routing"
 
 def create_projector(settings: Settings, rules: Rules | None = None) -> Projector:
     rules = rules or load_rules()  # a reopening's due date is counted with them
-    apply = partial(views.apply, calendar=rules.calendar, policy=rules.policy)
-    return Projector(settings.view_db(NAME), NAME, views.SCHEMA, apply, views.TABLES, views.VERSION)
+    report_views = views.ReportViews(rules.calendar, rules.policy)
+    return Projector(
+        settings.view_db(NAME),
+        NAME,
+        views.SCHEMA,
+        report_views.apply,
+        views.TABLES,
+        views.VERSION,
+        batch_end=report_views,
+    )
 
 
 def create_projectors(settings: Settings) -> list[Projector]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from functools import lru_cache
+from typing import Any, cast
 
 from services.routing.decisions import usable_region
 from shared.calendar import WorkingDayCalendar
@@ -146,181 +147,243 @@ def _insert(conn: sqlite3.Connection, table: str, **columns: object) -> None:
     )
 
 
-def _set(conn: sqlite3.Connection, tracking_id: str, at: str, **columns: object) -> None:
-    names = ", ".join(f"{name} = ?" for name in columns)
-    conn.execute(
-        f"UPDATE reports SET {names}, updated_at = ? WHERE tracking_id = ?",  # noqa: S608
-        (*columns.values(), at, tracking_id),
-    )
+class _Changes:
+    """What the open transaction's events set on one report's row, written once at its end."""
+
+    __slots__ = ("columns", "follow_ups", "followed_up_floor")
+
+    def __init__(self) -> None:
+        self.columns: dict[str, object] = {}  # the latest value of each column set
+        self.follow_ups = 0  # follow-ups posted (follow_up_count grows by as many)
+        # MAX(followed_up, floor) where followed_up was not set outright in this transaction.
+        self.followed_up_floor: int | None = None
 
 
-def apply(
-    conn: sqlite3.Connection,
-    event: RecordedEvent,
-    calendar: WorkingDayCalendar | None = None,
-    policy: SlaPolicy = DEFAULT_POLICY,
-) -> None:
-    """Fold one event into the views. `calendar` and `policy` are the process's (the ones every
-    deadline is counted with: `shared.runtime.rules`); the shipped calendar when none is given."""
-    if not event.stream.startswith("report-") or event.event_type not in HISTORY_FIELDS:
-        return
-    tracking_id = event.stream.removeprefix("report-")
-    at = event.occurred_at.isoformat()
-    data = event.current_data()
-    details = {k: data.get(k) for k in HISTORY_FIELDS[event.event_type]}
-    conn.execute(
-        "INSERT OR IGNORE INTO history (position, tracking_id, event_type, occurred_at,"
-        " actor_kind, details) VALUES (?, ?, ?, ?, ?, ?)",
-        (event.position, tracking_id, event.event_type, at, event.actor.kind, json.dumps(details)),
-    )
-    payload = event.payload()
-    match payload:
-        case events.ReportSubmitted():
-            loc = payload.location
-            _insert(
-                conn,
-                "reports",
-                tracking_id=tracking_id,
-                status=Status.SUBMITTED.value,
-                classification=payload.classification.value,
-                title=payload.title,
-                body=payload.body,
-                category=payload.category,
-                lat=loc.lat,
-                lon=loc.lon,
-                region_code=loc.region_code,
-                address=loc.address,
-                channel=payload.channel.value,
-                anonymous=int(payload.anonymous),
-                confidential=int(payload.confidential),
-                submitted_at=at,
-                updated_at=at,
-            )
-        case events.ReportVerified():
-            _set(
-                conn,
-                tracking_id,
-                at,
-                status=Status.VERIFIED.value,
-                classification=payload.classification.value,
-                category=payload.category,
-                region_code=payload.region_code,
-                requires_field_inspection=int(payload.requires_field_inspection),
-                verified_at=at,
-            )
-            if payload.location is not None:
-                loc = payload.location
-                _set(conn, tracking_id, at, lat=loc.lat, lon=loc.lon, address=loc.address)
-        case events.ReportRejected():
-            _set(conn, tracking_id, at, status=Status.REJECTED.value)
-        case events.ReportReferred():
-            _set(conn, tracking_id, at, region_code=payload.to_region)
-        case events.ProtectionChanged():
-            _set(
-                conn,
-                tracking_id,
-                at,
-                anonymous=int(payload.anonymous),
-                confidential=int(payload.confidential),
-            )
-        case events.ForwardedToOPD():
-            _set(
-                conn,
-                tracking_id,
-                at,
-                status=Status.FORWARDED.value,
-                agency_code=payload.agency_code,
-                agency_name=payload.agency_name,
-                routed_by=payload.routed_by,
-                follow_up_due=payload.follow_up_due.isoformat(),
-                forwarded_at=at,
-                followed_up=0,
-            )
-        case events.ReportDelegated() | events.ReportTransferred():
-            _handed_on(conn, event, tracking_id, payload.from_agency, payload.to_agency)
-            # A delegation keeps the institution's deadline; a transfer starts a new one.
-            handed: dict[str, object] = (
-                {"delegated_from": payload.from_agency}
-                if isinstance(payload, events.ReportDelegated)
-                else {
-                    "routed_by": "transfer",
-                    "follow_up_due": payload.follow_up_due.isoformat(),
-                    "forwarded_at": at,
-                    "followed_up": 0,
-                }
-            )
-            _set(
-                conn,
-                tracking_id,
-                at,
-                agency_code=payload.to_agency,
-                agency_name=payload.to_agency_name,
-                **handed,
-            )
-        case events.ReporterReplied():
-            _set(conn, tracking_id, at, answered_since_follow_up=1)
-        case events.ReportReturned():
-            _handed_on(conn, event, tracking_id, payload.agency_code, None)
-            row = conn.execute(
-                "SELECT returned_by FROM reports WHERE tracking_id = ?", (tracking_id,)
-            ).fetchone()
-            returned_by = [*json.loads(row["returned_by"] if row else "[]"), payload.agency_code]
-            _set(
-                conn,
-                tracking_id,
-                at,
-                status=Status.RETURNED.value,
-                agency_code=None,
-                agency_name=None,
-                follow_up_due=None,
-                returned_by=json.dumps(returned_by),
-                returned_from=payload.agency_code,
-                return_reason=payload.reason,
-                return_note=payload.note,
-                suggested_agency=payload.suggested_agency,
-            )
-        case events.FollowUpPosted():
-            # A question answers nothing: the first follow-up is still due after one.
-            answered = int(payload.kind is not FollowUpKind.QUESTION)
+class ReportViews:
+    """The projector's apply (one event at a time) and the end of its transaction (`BatchEnd`):
+    a report's row is updated once per transaction with what its events set, in their order
+    (the history and hand-overs are written at each event). `calendar` and `policy` are the
+    process's (the ones every deadline is counted with: `shared.runtime.rules`); the shipped
+    calendar when none is given."""
+
+    def __init__(
+        self, calendar: WorkingDayCalendar | None = None, policy: SlaPolicy = DEFAULT_POLICY
+    ) -> None:
+        self.calendar = calendar
+        self.policy = policy
+        self._changes: dict[str, _Changes] = {}
+
+    def _set(self, tracking_id: str, at: str, **columns: object) -> None:
+        changes = self._changes.get(tracking_id)
+        if changes is None:
+            changes = self._changes[tracking_id] = _Changes()
+        changes.columns.update(columns)
+        changes.columns["updated_at"] = at
+
+    def _followed_up(self, tracking_id: str, at: str, kind: FollowUpKind) -> None:
+        # A question answers nothing: the first follow-up is still due after one.
+        answered = int(kind is not FollowUpKind.QUESTION)
+        self._set(
+            tracking_id,
+            at,
+            status=Status.FOLLOWED_UP.value,
+            last_follow_up_at=at,
+            last_follow_up_kind=kind.value,
+            answered_since_follow_up=0,
+        )
+        changes = self._changes[tracking_id]
+        changes.follow_ups += 1
+        columns = changes.columns
+        if "followed_up" in columns:
+            columns["followed_up"] = max(cast(int, columns["followed_up"]), answered)
+        else:
+            changes.followed_up_floor = max(changes.followed_up_floor or 0, answered)
+
+    def _current(self, conn: sqlite3.Connection, tracking_id: str, *names: str) -> dict[str, Any]:
+        """Columns of the report as its events so far left them (None: no such report)."""
+        row = conn.execute(
+            f"SELECT {', '.join(names)} FROM reports WHERE tracking_id = ?",  # noqa: S608
+            (tracking_id,),
+        ).fetchone()
+        if row is None:
+            return {}
+        found = dict(zip(names, row, strict=True))
+        changes = self._changes.get(tracking_id)
+        if changes is not None:
+            found.update((n, changes.columns[n]) for n in names if n in changes.columns)
+        return found
+
+    def finish(self, conn: sqlite3.Connection) -> None:
+        for tracking_id, changes in self._changes.items():
+            sets = [f"{name} = ?" for name in changes.columns]
+            values: list[object] = list(changes.columns.values())
+            if changes.followed_up_floor is not None:
+                sets.append("followed_up = MAX(followed_up, ?)")
+                values.append(changes.followed_up_floor)
+            if changes.follow_ups:
+                sets.append("follow_up_count = follow_up_count + ?")
+                values.append(changes.follow_ups)
             conn.execute(
-                "UPDATE reports SET status = ?, followed_up = MAX(followed_up, ?),"
-                " follow_up_count = follow_up_count + 1, last_follow_up_at = ?,"
-                " last_follow_up_kind = ?, answered_since_follow_up = 0, updated_at = ?"
-                " WHERE tracking_id = ?",
-                (Status.FOLLOWED_UP.value, answered, at, payload.kind.value, at, tracking_id),
+                f"UPDATE reports SET {', '.join(sets)} WHERE tracking_id = ?",  # noqa: S608
+                (*values, tracking_id),
             )
-        case events.ReportClosed():
-            _set(conn, tracking_id, at, status=Status.CLOSED.value)
-        case events.ReportReopened():
-            row = conn.execute(
-                "SELECT agency_code, region_code FROM reports WHERE tracking_id = ?",
-                (tracking_id,),
-            ).fetchone()
-            agency = payload.agency_code or (row["agency_code"] if row else None)
-            # The reopening carries no due date: the agency's follow-up limit from that day, in
-            # the report's region (its time zone and holidays), as sla's deadlines count it.
-            due = (
-                policy.policy_for(agency).follow_up.due_after(
-                    event.occurred_at,
-                    calendar or _shipped_calendar(),
-                    usable_region(row["region_code"]),
-                )
-                if agency and row
-                else None
-            )
-            _set(
-                conn,
+        self._changes.clear()
+
+    def discard(self) -> None:
+        self._changes.clear()
+
+    def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        """Fold one event into the views."""
+        if not event.stream.startswith("report-") or event.event_type not in HISTORY_FIELDS:
+            return
+        tracking_id = event.stream.removeprefix("report-")
+        at = event.occurred_at.isoformat()
+        data = event.current_data()
+        details = {k: data.get(k) for k in HISTORY_FIELDS[event.event_type]}
+        conn.execute(
+            "INSERT OR IGNORE INTO history (position, tracking_id, event_type, occurred_at,"
+            " actor_kind, details) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                event.position,
                 tracking_id,
+                event.event_type,
                 at,
-                status=Status.FORWARDED.value,
-                agency_code=agency,
-                routed_by="reopen",
-                follow_up_due=due.isoformat() if due else None,
-                forwarded_at=at,
-                followed_up=0,
-            )
-        case _:
-            pass
+                event.actor.kind,
+                json.dumps(details),
+            ),
+        )
+        payload = event.payload()
+        match payload:
+            case events.ReportSubmitted():
+                loc = payload.location
+                _insert(
+                    conn,
+                    "reports",
+                    tracking_id=tracking_id,
+                    status=Status.SUBMITTED.value,
+                    classification=payload.classification.value,
+                    title=payload.title,
+                    body=payload.body,
+                    category=payload.category,
+                    lat=loc.lat,
+                    lon=loc.lon,
+                    region_code=loc.region_code,
+                    address=loc.address,
+                    channel=payload.channel.value,
+                    anonymous=int(payload.anonymous),
+                    confidential=int(payload.confidential),
+                    submitted_at=at,
+                    updated_at=at,
+                )
+            case events.ReportVerified():
+                self._set(
+                    tracking_id,
+                    at,
+                    status=Status.VERIFIED.value,
+                    classification=payload.classification.value,
+                    category=payload.category,
+                    region_code=payload.region_code,
+                    requires_field_inspection=int(payload.requires_field_inspection),
+                    verified_at=at,
+                )
+                if payload.location is not None:
+                    loc = payload.location
+                    self._set(tracking_id, at, lat=loc.lat, lon=loc.lon, address=loc.address)
+            case events.ReportRejected():
+                self._set(tracking_id, at, status=Status.REJECTED.value)
+            case events.ReportReferred():
+                self._set(tracking_id, at, region_code=payload.to_region)
+            case events.ProtectionChanged():
+                self._set(
+                    tracking_id,
+                    at,
+                    anonymous=int(payload.anonymous),
+                    confidential=int(payload.confidential),
+                )
+            case events.ForwardedToOPD():
+                self._set(
+                    tracking_id,
+                    at,
+                    status=Status.FORWARDED.value,
+                    agency_code=payload.agency_code,
+                    agency_name=payload.agency_name,
+                    routed_by=payload.routed_by,
+                    follow_up_due=payload.follow_up_due.isoformat(),
+                    forwarded_at=at,
+                    followed_up=0,
+                )
+            case events.ReportDelegated() | events.ReportTransferred():
+                _handed_on(conn, event, tracking_id, payload.from_agency, payload.to_agency)
+                # A delegation keeps the institution's deadline; a transfer starts a new one.
+                handed: dict[str, object] = (
+                    {"delegated_from": payload.from_agency}
+                    if isinstance(payload, events.ReportDelegated)
+                    else {
+                        "routed_by": "transfer",
+                        "follow_up_due": payload.follow_up_due.isoformat(),
+                        "forwarded_at": at,
+                        "followed_up": 0,
+                    }
+                )
+                self._set(
+                    tracking_id,
+                    at,
+                    agency_code=payload.to_agency,
+                    agency_name=payload.to_agency_name,
+                    **handed,
+                )
+            case events.ReporterReplied():
+                self._set(tracking_id, at, answered_since_follow_up=1)
+            case events.ReportReturned():
+                _handed_on(conn, event, tracking_id, payload.agency_code, None)
+                row = self._current(conn, tracking_id, "returned_by")
+                returned_by = [
+                    *json.loads(row["returned_by"] if row else "[]"),
+                    payload.agency_code,
+                ]
+                self._set(
+                    tracking_id,
+                    at,
+                    status=Status.RETURNED.value,
+                    agency_code=None,
+                    agency_name=None,
+                    follow_up_due=None,
+                    returned_by=json.dumps(returned_by),
+                    returned_from=payload.agency_code,
+                    return_reason=payload.reason,
+                    return_note=payload.note,
+                    suggested_agency=payload.suggested_agency,
+                )
+            case events.FollowUpPosted():
+                self._followed_up(tracking_id, at, payload.kind)
+            case events.ReportClosed():
+                self._set(tracking_id, at, status=Status.CLOSED.value)
+            case events.ReportReopened():
+                row = self._current(conn, tracking_id, "agency_code", "region_code")
+                agency = payload.agency_code or (row["agency_code"] if row else None)
+                # The reopening carries no due date: the agency's follow-up limit from that day, in
+                # the report's region (its time zone and holidays), as sla's deadlines count it.
+                due = (
+                    self.policy.policy_for(agency).follow_up.due_after(
+                        event.occurred_at,
+                        self.calendar or _shipped_calendar(),
+                        usable_region(row["region_code"]),
+                    )
+                    if agency and row
+                    else None
+                )
+                self._set(
+                    tracking_id,
+                    at,
+                    status=Status.FORWARDED.value,
+                    agency_code=agency,
+                    routed_by="reopen",
+                    follow_up_due=due.isoformat() if due else None,
+                    forwarded_at=at,
+                    followed_up=0,
+                )
+            case _:
+                pass
 
 
 # --- queries -----------------------------------------------------------------------------------

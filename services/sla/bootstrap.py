@@ -29,14 +29,7 @@ NAME = "sla"
 
 def create_projector(settings: Settings, rules: Rules | None = None) -> Projector:
     rules = rules or load_rules()
-    return Projector(
-        settings.view_db(NAME),
-        NAME,
-        views.SCHEMA,
-        views.make_apply(rules),
-        views.TABLES,
-        views.VERSION,
-    )
+    return views.new_projector(settings.view_db(NAME), rules)
 
 
 def create_projectors(settings: Settings) -> list[Projector]:

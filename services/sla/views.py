@@ -17,7 +17,9 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
@@ -27,7 +29,7 @@ from services.sla.config import Rules
 from shared.reports.deadlines import Deadline, Stage, State
 from shared.reports.facts import Fact, fact_of_recorded
 from shared.reports.folding import Derivation
-from shared.runtime.projection import Apply, trim_kept
+from shared.runtime.projection import Projector, trim_kept
 from shared.store.port import RecordedEvent
 
 SCHEMA = """
@@ -115,12 +117,25 @@ def utc_text(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
+@lru_cache(maxsize=16_384)
+def _texts(at: datetime, tz: tzinfo | None) -> tuple[str, str]:
+    """A deadline's instant as local and as UTC text. Deadlines end and turn due-soon at a few
+    instants a day per time zone, shared by many reports: each is formatted once. (`tz` is in
+    the key because equal instants in other zones print other local times.)"""
+    return at.isoformat(), utc_text(at)
+
+
+_NO_TEXTS: tuple[None, None] = (None, None)
 
 
 def _row(d: Deadline) -> tuple[object, ...]:
     action = d.planned_action
+    end = d.deadline_end
+    soon = d.due_soon_from
+    end_local, end_utc = _texts(end, end.tzinfo) if end is not None else _NO_TEXTS
+    soon_local, soon_utc = _texts(soon, soon.tzinfo) if soon is not None else _NO_TEXTS
+    ended = d.ended
+    late = d.late
     return (
         d.key,
         d.tracking_id,
@@ -132,20 +147,20 @@ def _row(d: Deadline) -> tuple[object, ...]:
         d.start.at.astimezone(UTC).isoformat(),
         d.start.version,
         d.due.isoformat() if d.due else None,
-        _iso(d.deadline_end),
-        utc_text(d.deadline_end) if d.deadline_end else None,
-        _iso(d.due_soon_from),
-        utc_text(d.due_soon_from) if d.due_soon_from else None,
+        end_local,
+        end_utc,
+        soon_local,
+        soon_utc,
         d.status.value,
-        d.ended.at.astimezone(UTC).isoformat() if d.ended else None,
-        d.ended.event_type if d.ended else None,
-        None if d.late is None else int(d.late),
+        ended.at.astimezone(UTC).isoformat() if ended else None,
+        ended.event_type if ended else None,
+        None if late is None else int(late),
         d.working_days_taken,
         d.remaining_working_days,
         int(d.breach_recorded),
         action.kind if action else None,
         action.key if action else None,
-        utc_text(action.not_before) if action else None,
+        _texts(action.not_before, action.not_before.tzinfo)[1] if action else None,
     )
 
 
@@ -155,11 +170,30 @@ class _Folded(NamedTuple):
     rows: dict[str, tuple[Deadline, tuple[Any, ...]]]  # the stored deadline rows, by key
 
 
-def make_apply(rules: Rules) -> Apply:
-    """The projector's apply: fold the event into its report's facts and derivation."""
-    folded: OrderedDict[str, _Folded] = OrderedDict()
+class _Touched:
+    """A report some events of the open transaction moved: written once, at its end."""
 
-    def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+    __slots__ = ("derivation", "kept", "new_facts", "stored_json")
+
+    def __init__(self, stored_json: str | None, derivation: Derivation, kept: _Folded | None):
+        self.stored_json = stored_json  # the facts stored before this transaction
+        self.derivation = derivation  # with every new fact added, not yet settled
+        self.kept = kept  # what the last transaction wrote, if still true
+        self.new_facts: list[str] = []  # each new fact's JSON, in the order added
+
+
+class DeadlineViews:
+    """The projector's apply (each event folded into its report's derivation in memory) and
+    the end of each transaction (`BatchEnd`: each report the transaction's events moved is
+    settled, and its facts and changed deadline rows written, once)."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        # The derivations (and rows) of the reports written last, for their next events.
+        self._folded: OrderedDict[str, _Folded] = OrderedDict()
+        self._touched: dict[str, _Touched] = {}
+
+    def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
         if event.event_type == "StoreCheckpointed":
             _vouched(conn, event)
             return
@@ -170,50 +204,77 @@ def make_apply(rules: Rules) -> Apply:
             return
         tracking_id = event.stream.removeprefix("report-")
         _count(fact)
+        touched = self._touched.get(tracking_id)
+        if touched is None:
+            touched = self._touched[tracking_id] = self._load(conn, tracking_id)
+        derivation = touched.derivation
+        if not derivation.add(fact):
+            return  # delivered again
+        touched.new_facts.append(fact.model_dump_json())
+        if event.event_type == "EscalatedToOmbudsman":
+            _escalated(conn, event, tracking_id, derivation.region_code, derivation.agency_code)
+
+    def _load(self, conn: sqlite3.Connection, tracking_id: str) -> _Touched:
         row = conn.execute(
             "SELECT facts FROM sla_reports WHERE tracking_id = ?", (tracking_id,)
         ).fetchone()
         stored_json: str | None = row[0] if row else None
-        # Kept from the last event only while the stored facts are the very text it wrote (a
-        # rolled-back transaction or another writer makes it stale, and it is derived again).
-        kept = folded.pop(tracking_id, None)
+        # Kept from the last transaction only while the stored facts are the very text it wrote
+        # (a rolled-back transaction or another writer makes it stale: derived again).
+        kept = self._folded.pop(tracking_id, None)
         if kept is not None and kept.facts_json != stored_json:
             kept = None
         if kept is not None:
-            derivation, rows = kept.derivation, kept.rows
-        else:
-            # Parsed straight from the JSON text by pydantic-core (not json.loads, then each).
-            facts = _FACTS.validate_json(stored_json) if stored_json else []
-            derivation = Derivation.of(tracking_id, facts, rules.calendar, rules.policy)
-            rows = {}
-        if fact.version in derivation.versions:
-            if kept is not None:
-                folded[tracking_id] = kept
-            return  # delivered again
-        derived = derivation.fold(fact)
-        # The stored list with the new fact appended: no need to serialise the others again.
-        new_json = fact.model_dump_json()
-        facts_json = f"{stored_json[:-1]}, {new_json}]" if stored_json else f"[{new_json}]"
-        if event.event_type == "EscalatedToOmbudsman":
-            _escalated(conn, event, tracking_id, derived.region_code, derived.agency_code)
-        conn.execute(
-            "INSERT INTO sla_reports (tracking_id, facts, status, region_code, agency_code)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(tracking_id) DO UPDATE SET facts = excluded.facts,"
-            " status = excluded.status, region_code = excluded.region_code,"
-            " agency_code = excluded.agency_code",
-            (
-                tracking_id,
-                facts_json,
-                derived.status,
-                derived.region_code,
-                derived.agency_code,
-            ),
-        )
-        rows = _write_deadlines(conn, tracking_id, derived.deadlines, rows if kept else None)
-        folded[tracking_id] = _Folded(facts_json, derivation, rows)
+            return _Touched(stored_json, kept.derivation, kept)
+        # Parsed straight from the JSON text by pydantic-core (not json.loads, then each).
+        facts = _FACTS.validate_json(stored_json) if stored_json else []
+        rules = self.rules
+        derivation = Derivation.of(tracking_id, facts, rules.calendar, rules.policy)
+        return _Touched(stored_json, derivation, None)
+
+    def finish(self, conn: sqlite3.Connection) -> None:
+        folded = self._folded
+        for tracking_id, touched in self._touched.items():
+            if not touched.new_facts:  # only events delivered again
+                if touched.kept is not None:
+                    folded[tracking_id] = touched.kept
+                continue
+            derived = touched.derivation.settle()
+            # The stored list with the new facts appended: no need to serialise the others again.
+            stored_json, new_json = touched.stored_json, ", ".join(touched.new_facts)
+            facts_json = f"{stored_json[:-1]}, {new_json}]" if stored_json else f"[{new_json}]"
+            conn.execute(
+                "INSERT INTO sla_reports (tracking_id, facts, status, region_code, agency_code)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(tracking_id) DO UPDATE SET"
+                " facts = excluded.facts, status = excluded.status,"
+                " region_code = excluded.region_code, agency_code = excluded.agency_code",
+                (
+                    tracking_id,
+                    facts_json,
+                    derived.status,
+                    derived.region_code,
+                    derived.agency_code,
+                ),
+            )
+            kept = touched.kept
+            rows = _write_deadlines(
+                conn, tracking_id, derived.deadlines, kept.rows if kept is not None else None
+            )
+            folded[tracking_id] = _Folded(facts_json, touched.derivation, rows)
+        self._touched.clear()
         trim_kept(folded)
 
-    return apply
+    def discard(self) -> None:
+        # Their derivations hold facts that were never stored: derived again next time.
+        for tracking_id in self._touched:
+            self._folded.pop(tracking_id, None)
+        self._touched.clear()
+
+
+def new_projector(path: Path, rules: Rules) -> Projector:
+    """The sla service's views, kept by the events."""
+    views = DeadlineViews(rules)
+    return Projector(path, "sla", SCHEMA, views.apply, TABLES, VERSION, batch_end=views)
 
 
 _COLUMNS = _INSERT[_INSERT.index("(") + 1 : _INSERT.index(")")]

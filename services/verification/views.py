@@ -37,7 +37,7 @@ from services.verification.similarity import bounding_box, fts_query, tokens
 from shared.calendar import WorkingDayCalendar
 from shared.events.base import DomainEvent
 from shared.reports import events
-from shared.reports.deadlines import Deadline, Stage
+from shared.reports.deadlines import Deadline, ReportDeadlines, Stage
 from shared.reports.deadlines import Status as DeadlineStatus
 from shared.reports.events import REPORT_EVENTS, SlaStage, Status
 from shared.reports.facts import Fact, fact_of
@@ -158,6 +158,21 @@ class _Folded(NamedTuple):
     derivation: Derivation
 
 
+class _Clock:
+    """A report whose clock events of the open transaction moved: written at its end."""
+
+    __slots__ = ("columns", "derivation", "kept", "new_facts", "stopped", "stored_json")
+
+    def __init__(self, stored_json: str | None, derivation: Derivation, kept: _Folded | None):
+        self.stored_json = stored_json  # the facts stored before this transaction
+        self.derivation = derivation  # with every new fact added, not yet settled
+        self.kept = kept  # what the last transaction wrote, if still true
+        self.new_facts: list[str] = []  # each new fact's JSON, in the order added
+        self.stopped = False  # rejected: the facts go, nothing counts any more
+        # desk_reports' deadline columns as the transaction's earlier events left them.
+        self.columns: dict[str, Any] = {}
+
+
 def iso(at: datetime) -> str:
     """UTC, always with microseconds, so stored instants compare correctly as text."""
     return at.astimezone(UTC).isoformat(timespec="microseconds")
@@ -165,7 +180,8 @@ def iso(at: datetime) -> str:
 
 # --- the projection ----------------------------------------------------------------------------
 class DeskViews:
-    """`apply` for the Projector: one event at a time, inside the projector's transaction."""
+    """`apply` for the Projector: one event at a time, inside the projector's transaction; and
+    the end of that transaction (`shared.runtime.projection.BatchEnd`: `finish`, `discard`)."""
 
     def __init__(
         self,
@@ -175,18 +191,32 @@ class DeskViews:
         self.calendar = calendar or WorkingDayCalendar.default()
         self.policy = policy
         self._folded: OrderedDict[str, _Folded] = OrderedDict()
-        # The columns of desk_reports one event changes, written in one UPDATE at its end.
+        self._touched: dict[str, _Clock] = {}
+        # The columns of desk_reports one event changes (merged into the report's row below).
         self._changes: dict[str, Any] = {}
+        # The rows of desk_reports the open transaction's events read, as its events left them,
+        # and the columns they changed: written once per report at its end (`finish`).
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._dirty: dict[str, dict[str, Any]] = {}
 
     def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
         self._changes = {}
         self._apply(conn, event)
         if self._changes:
-            columns = ", ".join(f"{name} = ?" for name in self._changes)
-            conn.execute(
-                f"UPDATE desk_reports SET {columns} WHERE tracking_id = ?",  # noqa: S608 (fixed names)
-                (*self._changes.values(), event.stream.removeprefix("report-")),
-            )
+            tracking_id = event.stream.removeprefix("report-")
+            self._rows[tracking_id].update(self._changes)
+            self._dirty.setdefault(tracking_id, {}).update(self._changes)
+
+    def _row(self, conn: sqlite3.Connection, tracking_id: str) -> dict[str, Any] | None:
+        row = self._rows.get(tracking_id)
+        if row is None:
+            found = conn.execute(
+                "SELECT rowid, * FROM desk_reports WHERE tracking_id = ?", (tracking_id,)
+            ).fetchone()
+            if found is None:
+                return None
+            row = self._rows[tracking_id] = dict(zip(found.keys(), found, strict=True))
+        return row
 
     def _apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
         if not event.stream.startswith("report-") or event.event_type not in _REPORT_TYPES:
@@ -219,9 +249,7 @@ class DeskViews:
             self._submitted(conn, tracking_id, payload, event)
             self._clock(conn, tracking_id, payload, event)
             return
-        row = conn.execute(
-            "SELECT rowid, * FROM desk_reports WHERE tracking_id = ?", (tracking_id,)
-        ).fetchone()
+        row = self._row(conn, tracking_id)
         if row is None:
             return
         self._update(conn, tracking_id, {"version": event.stream_version})
@@ -353,7 +381,8 @@ class DeskViews:
         payload: DomainEvent,
         event: RecordedEvent,
     ) -> None:
-        """Fold the event into the report's facts and derive the desk's deadline again."""
+        """Fold the event into the report's facts; the desk's deadline is made again, and the
+        facts written, once per report at the transaction's end (`finish`)."""
         if event.event_type not in CLOCK_EVENTS:
             return
         fact = fact_of(
@@ -363,56 +392,99 @@ class DeskViews:
             event_id=str(event.event_id),
             correlation_id=event.correlation_id,
         )
-        stored = conn.execute(
-            "SELECT facts FROM desk_clock WHERE tracking_id = ?", (tracking_id,)
-        ).fetchone()
-        if fact is None or (stored is None and fact.event_type != "ReportSubmitted"):
-            return  # the deadline has stopped already: nothing moves it any more
+        if fact is None:
+            return
+        clock = self._touched.get(tracking_id)
+        if clock is None:
+            stored = conn.execute(
+                "SELECT facts FROM desk_clock WHERE tracking_id = ?", (tracking_id,)
+            ).fetchone()
+            if stored is None and fact.event_type != "ReportSubmitted":
+                return  # the deadline has stopped already: nothing moves it any more
+            clock = self._touched[tracking_id] = self._load(tracking_id, stored)
+        if clock.stopped or fact.version in clock.derivation.versions:
+            return  # rejected earlier in this transaction, or delivered again
+        if clock.new_facts:
+            # The deadline as the last event left it: a deadline that stops keeps the working
+            # days it had left (`clock_days`), as when each event is written at once.
+            clock.columns.update(self._desk_columns(clock.derivation.settle()))
+        clock.derivation.add(fact)
+        if fact.event_type == "ReportRejected":
+            # Rejected is final: nothing at the desk will count for this report again.
+            clock.stopped = True
+        else:
+            clock.new_facts.append(fact.model_dump_json())
+
+    def _load(self, tracking_id: str, stored: sqlite3.Row | None) -> _Clock:
         stored_json: str | None = stored[0] if stored else None
-        # Kept from the last event only while the stored facts are the very text it wrote (a
-        # rolled-back transaction makes it stale, and it is derived again).
+        # Kept from the last transaction only while the stored facts are the very text it
+        # wrote (a rolled-back transaction makes it stale, and it is derived again).
         kept = self._folded.pop(tracking_id, None)
         if kept is not None and kept.facts_json != stored_json:
             kept = None
-        derivation = (
-            kept.derivation
-            if kept is not None
-            else Derivation.of(
-                tracking_id,
-                _FACTS.validate_json(stored_json) if stored_json else [],
-                self.calendar,
-                self.policy,
-                _DESK_STAGES,
-            )
+        if kept is not None:
+            return _Clock(stored_json, kept.derivation, kept)
+        derivation = Derivation.of(
+            tracking_id,
+            _FACTS.validate_json(stored_json) if stored_json else [],
+            self.calendar,
+            self.policy,
+            _DESK_STAGES,
         )
-        if fact.version in derivation.versions:
-            if kept is not None:
-                self._folded[tracking_id] = kept
-            return
-        derived = derivation.fold(fact)
-        if fact.event_type == "ReportRejected":
-            # Rejected is final: nothing at the desk will count for this report again.
-            conn.execute("DELETE FROM desk_clock WHERE tracking_id = ?", (tracking_id,))
-        else:
-            # The stored list with the new fact appended: the others are not serialised again.
-            new_json = fact.model_dump_json()
-            facts_json = f"{stored_json[:-1]}, {new_json}]" if stored_json else f"[{new_json}]"
+        return _Clock(stored_json, derivation, None)
+
+    def finish(self, conn: sqlite3.Connection) -> None:
+        """The end of the projector's transaction: each report whose clock its events moved
+        gets its facts and the desk's deadline written once."""
+        for tracking_id, clock in self._touched.items():
+            if not clock.new_facts and not clock.stopped:  # only events delivered again
+                if clock.kept is not None:
+                    self._folded[tracking_id] = clock.kept
+                continue
+            derived = clock.derivation.settle()
+            if clock.stopped:
+                conn.execute("DELETE FROM desk_clock WHERE tracking_id = ?", (tracking_id,))
+            else:
+                # The stored list with the new facts appended: the others are not serialised
+                # again.
+                stored_json, new_json = clock.stored_json, ", ".join(clock.new_facts)
+                facts_json = f"{stored_json[:-1]}, {new_json}]" if stored_json else f"[{new_json}]"
+                conn.execute(
+                    "INSERT INTO desk_clock (tracking_id, facts) VALUES (?, ?)"
+                    " ON CONFLICT(tracking_id) DO UPDATE SET facts = excluded.facts",
+                    (tracking_id, facts_json),
+                )
+                self._folded[tracking_id] = _Folded(facts_json, clock.derivation)
+            # After what the events set (an event's own columns give way to its clock's).
+            columns = self._dirty.setdefault(tracking_id, {})
+            columns.update(clock.columns)
+            columns.update(self._desk_columns(derived))
+        self._touched.clear()
+        trim_kept(self._folded)
+        for tracking_id, columns in self._dirty.items():
+            names = ", ".join(f"{name} = ?" for name in columns)
             conn.execute(
-                "INSERT INTO desk_clock (tracking_id, facts) VALUES (?, ?)"
-                " ON CONFLICT(tracking_id) DO UPDATE SET facts = excluded.facts",
-                (tracking_id, facts_json),
+                f"UPDATE desk_reports SET {names} WHERE tracking_id = ?",  # noqa: S608 (fixed names)
+                (*columns.values(), tracking_id),
             )
-            self._folded[tracking_id] = _Folded(facts_json, derivation)
-            trim_kept(self._folded)
-        # The desk's deadline: verification while the report waits for its first decision,
-        # re-forwarding while an institution's return waits for the next one.
+        self._dirty.clear()
+        self._rows.clear()
+
+    def discard(self) -> None:
+        """The projector's transaction was rolled back: what its events folded is forgotten."""
+        for tracking_id in self._touched:
+            self._folded.pop(tracking_id, None)
+        self._touched.clear()
+        self._dirty.clear()
+        self._rows.clear()
+
+    @classmethod
+    def _desk_columns(cls, derived: ReportDeadlines) -> dict[str, Any]:
+        """The desk's deadline: verification while the report waits for its first decision,
+        re-forwarding while an institution's return waits for the next one."""
         stage = Stage.REFORWARD if derived.status == "returned" else Stage.VERIFICATION
         found = derived.of_stage(stage)
-        if not found:
-            self._update(conn, tracking_id, self._stopped())
-            return
-        deadline = found[-1]
-        self._update(conn, tracking_id, self._deadline_columns(deadline))
+        return cls._deadline_columns(found[-1]) if found else cls._stopped()
 
     @classmethod
     def _deadline_columns(cls, deadline: Deadline) -> dict[str, Any]:
@@ -490,7 +562,7 @@ class DeskViews:
     def _amended(
         self,
         conn: sqlite3.Connection,
-        row: sqlite3.Row,
+        row: dict[str, Any],
         p: events.ReportAmended,
         event: RecordedEvent,
     ) -> None:

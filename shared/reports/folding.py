@@ -55,6 +55,7 @@ class Derivation:
         self._walk: _Walk | None = None
         # Each deadline's inputs when it was last made, and the Deadline made from them.
         self._made: dict[str, tuple[Hashable, Deadline]] = {}
+        self._unsettled = False  # facts added since `result` was made
 
     @classmethod
     def of(
@@ -67,12 +68,20 @@ class Derivation:
     ) -> Derivation:
         derivation = cls(tracking_id, calendar, policy, stages)
         derivation._restart({f.version: f for f in facts}.values())
+        derivation.settle()
         return derivation
 
     def fold(self, fact: Fact) -> ReportDeadlines:
         """The deadlines once `fact` is known too (a version already known changes nothing)."""
+        self.add(fact)
+        return self.settle()
+
+    def add(self, fact: Fact) -> bool:
+        """Step `fact` into the walk without making the deadlines yet (`settle` makes them): a
+        view folding several facts of one report in a transaction makes them once at its end.
+        False for a version already known (nothing changes)."""
         if fact.version in self.versions:
-            return self.result
+            return False
         walk = self._walk
         if (
             walk is None
@@ -80,28 +89,48 @@ class Derivation:
             or (fact.event_type in _REGION_EVENTS and fact.region_code != walk.region)
         ):
             self._restart([*self.facts, fact])
-            return self.result
+            return True
         self.facts.append(fact)
         self.versions.add(fact.version)
         _step(walk, fact)
-        self.result = self._settle(walk)
+        self._unsettled = True
+        return True
+
+    def settle(self) -> ReportDeadlines:
+        """The deadlines after every fact added so far."""
+        if self._unsettled:
+            self._unsettled = False
+            self.result = (
+                self._settle(self._walk)
+                if self._walk is not None
+                else ReportDeadlines(self.tracking_id, "unknown", None, None)
+            )
         return self.result
+
+    @property
+    def region_code(self) -> str | None:
+        """The report's region after the facts added so far (what `settle` will say)."""
+        return self._walk.region if self._walk is not None else None
+
+    @property
+    def agency_code(self) -> str | None:
+        """The report's institution after the facts added so far (what `settle` will say)."""
+        return self._walk.agency if self._walk is not None else None
 
     def _restart(self, facts: Iterable[Fact]) -> None:
         """Walk every fact from the first, as `derive` does."""
         self.facts = sorted(facts, key=lambda f: f.version)
         self.versions = {f.version for f in self.facts}
         self._made = {}
+        self._unsettled = True
         if not self.facts or self.facts[0].event_type != "ReportSubmitted":
             self._walk = None
-            self.result = ReportDeadlines(self.tracking_id, "unknown", None, None)
             return
         region = _final_region(self.facts)
         walk = _Walk(self.calendar, self.policy, region, timezone_for_region(region))
         for fact in self.facts:
             _step(walk, fact)
         self._walk = walk
-        self.result = self._settle(walk)
 
     def _settle(self, walk: _Walk) -> ReportDeadlines:
         """`derive`'s ending, reusing every deadline whose inputs are those of last time."""

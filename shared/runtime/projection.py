@@ -14,11 +14,26 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from shared.store.port import EventStore, RecordedEvent
 
 Apply = Callable[[sqlite3.Connection, RecordedEvent], None]
+
+
+class BatchEnd(Protocol):
+    """A view that keeps what a transaction's events changed in memory and writes it once at
+    the transaction's end (a report with several events in one delivery or rebuild page is
+    written once, not at each event). Live delivery and rebuild both end each transaction so,
+    so the rows are the same whichever way the events came in."""
+
+    def finish(self, conn: sqlite3.Connection) -> None:
+        """Write what this transaction's events changed (called before the checkpoint moves)."""
+
+    def discard(self) -> None:
+        """The transaction was rolled back: forget what its events changed."""
+
+
 # The views' page cache while rebuilding (KiB; the connection's own size is restored after).
 REBUILD_CACHE_KIB = 128 * 1024
 # The cyclic garbage collector's thresholds while rebuilding (restored after): a replay allocates
@@ -112,12 +127,14 @@ class Projector:
         apply: Apply,
         drop: Sequence[str] = (),
         version: int = 0,
+        batch_end: BatchEnd | None = None,
     ) -> None:
         self.path = path
         self.name = name
         self.schema = schema
         self._apply = apply
         self._drop = drop
+        self._batch_end = batch_end
         self._lock = threading.Lock()
         self.conn = open_view_db(path)
         self.conn.executescript(_CHECKPOINT_SCHEMA)
@@ -161,15 +178,25 @@ class Projector:
         """Apply the events above the checkpoint in one transaction; returns how many."""
         applied = 0
         with self.transaction() as conn:
-            done = self.checkpoint()
-            for event in events:
-                if event.position <= done:
-                    continue
-                self._apply(conn, event)
-                done = event.position
-                applied += 1
-            if applied:
-                self._set_checkpoint(conn, done)
+            try:
+                done = self.checkpoint()
+                for event in events:
+                    if event.position <= done:
+                        continue
+                    self._apply(conn, event)
+                    done = event.position
+                    applied += 1
+                if self._batch_end is not None:
+                    self._batch_end.finish(conn)
+                if applied:
+                    self._set_checkpoint(conn, done)
+            except BaseException:
+                # Under the lock, before the next transaction can begin. (A COMMIT that fails
+                # after `finish` leaves nothing pending: the views check what they keep against
+                # the stored rows before using it.)
+                if self._batch_end is not None:
+                    self._batch_end.discard()
+                raise
         return applied
 
     def record_dead_letter(self, event: RecordedEvent, error: str, *, advance: bool = True) -> None:
@@ -195,14 +222,17 @@ class Projector:
         self,
         store: EventStore,
         progress: Callable[[int, int], None] | None = None,
-        batch: int = 5000,
+        batch: int = 10_000,
     ) -> int:
         """Drop the views and replay every event in the store. Returns the events replayed.
 
         The next page is read from the store while the current one is applied, and the views'
         page cache is enlarged meanwhile (a million reports' indexes do not fit SQLite's 2 MB
         default, and every miss is a read from the file); the garbage collector runs less often
-        meanwhile and leaves what the process held before alone."""
+        meanwhile and leaves what the process held before alone. Each page is one transaction:
+        views that write a report once per transaction (`BatchEnd`) write it once per page
+        (10,000 events: sla 109 → 94 µs of CPU per event against pages of 5,000, for ≈ 50 MB
+        more at the peak; 20,000: 91 µs, ≈ 150 MB more)."""
         self.reset()
         total = await store.last_position()
         count = 0

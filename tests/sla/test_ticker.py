@@ -79,18 +79,14 @@ class World:
             conn.execute("DELETE FROM timer_done")
 
     def new_projector(self, name: str) -> Projector:
-        return Projector(
-            self.tmp / f"{name}.db", "sla", views.SCHEMA, views.make_apply(RULES), views.TABLES
-        )
+        return views.new_projector(self.tmp / f"{name}.db", RULES)
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     store = SqliteEventStore(tmp_path / "events.db")
     clock = FixedClock(wib("2026-03-02"))
-    projector = Projector(
-        tmp_path / "sla.db", "sla", views.SCHEMA, views.make_apply(RULES), views.TABLES
-    )
+    projector = views.new_projector(tmp_path / "sla.db", RULES)
     try:
         yield World(tmp_path, store, clock, ReportRepository(store, clock), projector)
     finally:

@@ -76,6 +76,18 @@ def assert_folds_like_derive(facts: list[Fact], policy: SlaPolicy) -> None:
             (f.event_type, f.version) for f in seen
         ]
     assert Derivation.of(TID, seen, CAL, policy).result == derive(TID, seen, CAL, policy)
+    # Several facts added, the deadlines made once (a view's transaction of several events):
+    # settled after every third fact, and the region and institution known before settling.
+    batched = Derivation(TID, CAL, policy)
+    for n, fact in enumerate(facts, start=1):
+        batched.add(fact)
+        derived = derive(TID, facts[:n], CAL, policy)
+        assert (batched.region_code, batched.agency_code) == (
+            derived.region_code,
+            derived.agency_code,
+        )
+        if n % 3 == 0 or n == len(facts):
+            assert batched.settle() == derived
     # Made for some stages only (the desk's): those deadlines, the same.
     desk = {Stage.VERIFICATION, Stage.REFORWARD}
     some = Derivation(TID, CAL, policy, desk)
