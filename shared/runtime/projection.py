@@ -7,6 +7,8 @@ at or below the checkpoint is skipped. `rebuild` drops the views and replays the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import gc
 import sqlite3
 import threading
@@ -110,6 +112,13 @@ def trim_kept(kept: OrderedDict[str, Any]) -> None:
     limit = KEPT_REPORTS_REBUILDING if rebuilding() else KEPT_REPORTS
     while len(kept) > limit:
         kept.popitem(last=False)
+
+
+def give_back_memory() -> None:
+    """Return the heap a replay freed to the OS (glibc keeps freed blocks for reuse: a service
+    that rebuilt 100,000 events at start held 365 MB, 288 MB after this). A no-op elsewhere."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class Projector:
@@ -265,6 +274,8 @@ class Projector:
             gc.unfreeze()
             with self._lock:  # after an apply still running (if cancelled) has finished
                 self.conn.execute(f"PRAGMA cache_size = {int(cache_size)}")
+            gc.collect()
+            give_back_memory()
         return count
 
     def close(self) -> None:
