@@ -6,17 +6,15 @@ attempt's later events early, nothing lost, nothing counted twice."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from pathlib import Path
 
 import pytest
 
-from bench.common import _generate
 from shared.settings import Settings
 from shared.store.port import RecordedEvent
-from shared.store.sqlite import SqliteEventStore
 from tests.integration.test_rebuild_equals_live import _tables
+from tests.view_batches import deliver_with_poisoned_events, generated_events
 
 STORE_SETTINGS = "sqlite:///unused.db"
 # The services whose views read ForwardedToOPD (notify sends nothing for it).
@@ -25,17 +23,7 @@ SERVICES = ("intake", "verification", "routing", "sla")
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> list[RecordedEvent]:
-    path = tmp_path_factory.mktemp("store") / "events.db"
-    _generate(path, events=None, reports=50, progress=1.0, seed=13)
-
-    async def read() -> list[RecordedEvent]:
-        store = SqliteEventStore(path)
-        try:
-            return await store.read_all(0, 100_000)
-        finally:
-            await store.close()
-
-    return asyncio.run(read())
+    return generated_events(tmp_path_factory.mktemp("store"), reports=50, seed=13)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -49,24 +37,9 @@ def test_views_after_a_failed_delivery_equal_views_built_one_event_at_a_time(
     batched = bootstrap.create_projector(batched_settings)
     one_path, batched_path = one_settings.view_db(service), batched_settings.view_db(service)
     try:
-        forwarded = [i for i, e in enumerate(stored) if e.event_type == "ForwardedToOPD"]
-        size, poisoned = 25, 0
-        for start in range(0, len(stored), size):
-            delivery = stored[start : start + size]
-            culprit = next((i - start for i in forwarded if start + 5 <= i < start + size), None)
-            if culprit is None:
-                assert batched.apply_batch(delivery) == len(delivery)
-                for event in delivery:
-                    assert one_by_one.apply_batch([event]) == 1
-                continue
-            bad = delivery[culprit].model_copy(update={"data": {}})
-            with pytest.raises(ValueError):
-                batched.apply_batch([*delivery[:culprit], bad, *delivery[culprit + 1 :]])
-            poisoned += 1
-            for event in delivery:  # redelivered, each in its own transaction
-                assert batched.apply_batch([event]) == 1
-                assert one_by_one.apply_batch([event]) == 1
-                assert _tables(batched_path) == _tables(one_path)
+        poisoned = deliver_with_poisoned_events(
+            one_by_one, batched, stored, poison="ForwardedToOPD", size=25, rows=_tables
+        )
         assert poisoned >= 3
         assert _tables(batched_path) == _tables(one_path)
     finally:

@@ -4,47 +4,27 @@ at a time, as the consumer does: no deadline of the other events may be lost or 
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from bench.common import _generate
 from services.sla import views
 from services.sla.config import Rules
 from shared.calendar import WorkingDayCalendar
 from shared.reports.policy import DEFAULT_POLICY
 from shared.store.port import RecordedEvent
-from shared.store.sqlite import SqliteEventStore
+from tests.view_batches import deliver_with_poisoned_events, generated_events, view_rows
 
 RULES = Rules(WorkingDayCalendar.default(), DEFAULT_POLICY)
 
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> list[RecordedEvent]:
-    path = tmp_path_factory.mktemp("store") / "events.db"
-    _generate(path, events=None, reports=60, progress=1.0, seed=5)
-
-    async def read() -> list[RecordedEvent]:
-        store = SqliteEventStore(path)
-        try:
-            return await store.read_all(0, 100_000)
-        finally:
-            await store.close()
-
-    return asyncio.run(read())
+    return generated_events(tmp_path_factory.mktemp("store"), reports=60, seed=5)
 
 
 def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    conn = sqlite3.connect(path)
-    try:
-        return {
-            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-            for table in ("sla_reports", "deadlines", "escalations")
-        }
-    finally:
-        conn.close()
+    return view_rows(path, ("sla_reports", "deadlines", "escalations"))
 
 
 def test_a_delivery_failing_halfway_loses_no_deadline(
@@ -55,26 +35,11 @@ def test_a_delivery_failing_halfway_loses_no_deadline(
     one_by_one = views.new_projector(tmp_path / "one.db", RULES)
     batched = views.new_projector(tmp_path / "batched.db", RULES)
     try:
-        verified = [i for i, e in enumerate(stored) if e.event_type == "ReportVerified"]
-        assert len(verified) > 10
-        size, poisoned = 20, 0
-        for start in range(0, len(stored), size):
-            delivery = stored[start : start + size]
-            culprit = next((i - start for i in verified if start + 5 <= i < start + size), None)
-            if culprit is not None:
-                # The same event with data the views cannot read, after others of its batch.
-                bad = delivery[culprit].model_copy(update={"data": {}})
-                with pytest.raises(ValueError):
-                    batched.apply_batch([*delivery[:culprit], bad, *delivery[culprit + 1 :]])
-                poisoned += 1
-                for event in delivery:  # redelivered, each in its own transaction
-                    assert batched.apply_batch([event]) == 1
-                    assert one_by_one.apply_batch([event]) == 1
-                    assert _rows(tmp_path / "batched.db") == _rows(tmp_path / "one.db")
-            else:
-                assert batched.apply_batch(delivery) == len(delivery)
-                for event in delivery:
-                    assert one_by_one.apply_batch([event]) == 1
+        assert sum(e.event_type == "ReportVerified" for e in stored) > 10
+        # The same event with data the views cannot read, after others of its batch.
+        poisoned = deliver_with_poisoned_events(
+            one_by_one, batched, stored, poison="ReportVerified", size=20, rows=_rows
+        )
         assert poisoned >= 3
         expected, found = _rows(tmp_path / "one.db"), _rows(tmp_path / "batched.db")
         assert expected["deadlines"], "the lifecycles have deadlines"
