@@ -14,7 +14,8 @@ measured here with nothing of LAPOR in it:
 - **HTTP**: uvicorn + FastAPI, one POST route taking a pydantic body of a report's shape and
   answering 201 with a small JSON body (no middleware, no store), in a process of its own; CPU of
   that process per request, 16 clients on keep-alive connections. With asyncio's loop and h11
-  (what LAPOR runs), with uvloop, and with uvloop + httptools (a C parser).
+  (what LAPOR runs), with uvloop, with httptools (a C parser), and on Granian (a Rust HTTP
+  server: embedded in the app's process, and as its own server with one worker process).
 - **delivery**: a FastStream batch pull consumer (what every LAPOR service is) whose handler does
   nothing, acking each batch, in a process of its own; CPU per delivered event; and the same with
   nats.py alone (fetch + ack), the lower bound of any Python consumer.
@@ -76,8 +77,8 @@ class Accepted(BaseModel):
 # ---- the processes measured -------------------------------------------------------------------
 
 
-def serve_http(port: int, loop: str, http: str) -> None:
-    import uvicorn
+def floor_app() -> Any:
+    """One POST route taking a report-shaped body, answering 201 with a small JSON body."""
     from fastapi import FastAPI
 
     app = FastAPI()
@@ -86,7 +87,73 @@ def serve_http(port: int, loop: str, http: str) -> None:
     async def submit(command: Submit) -> Accepted:
         return Accepted(tracking_id="ABCDEFGHJ", status="received")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, loop=loop, http=http, log_level="warning")
+    return app
+
+
+def serve_http(port: int, loop: str, http: str) -> None:
+    if http.startswith("granian"):
+        serve_granian(port, loop, http)
+        return
+    import uvicorn
+
+    uvicorn.run(floor_app(), host="127.0.0.1", port=port, loop=loop, http=http, log_level="warning")
+
+
+def serve_granian(port: int, loop: str, mode: str) -> None:
+    """The same app on Granian (its HTTP/1 front is Rust). "granian": the embedded server, the
+    app on this process's own asyncio loop (as a LAPOR service would run it, beside its consumer);
+    "granian-rust-tasks": the same with Granian's task implementation; "granian-worker": Granian's
+    own server, one worker process with a single-threaded Rust runtime (CPU of both processes)."""
+    from granian.constants import Interfaces, Loops, RuntimeModes, TaskImpl
+    from granian.log import LogLevels
+
+    if mode == "granian-worker":
+        from granian.server import MPServer as Standalone
+
+        Standalone(
+            "bench.floor:floor_app",
+            address="127.0.0.1",
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=1,
+            runtime_mode=RuntimeModes.st,
+            loop=Loops.uvloop if loop == "uvloop" else Loops.asyncio,
+            log_level=LogLevels.warning,
+            factory=True,
+        ).serve()
+        return
+
+    from granian.server.embed import Server
+
+    async def run() -> None:
+        server = Server(
+            floor_app(),
+            address="127.0.0.1",
+            port=port,
+            interface=Interfaces.ASGI,
+            task_impl=TaskImpl.rust if mode == "granian-rust-tasks" else TaskImpl.asyncio,
+            log_level=LogLevels.warning,
+        )
+        await server.serve()
+
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(run())
+    else:
+        asyncio.run(run())
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its children (Granian's server and its worker)."""
+    total = cpu_seconds(pid)
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        total += sum(tree_cpu_seconds(int(child)) for child in children)
+    return total
 
 
 def consume(nats_url: str, mode: str, expected: int, loop: str) -> None:
@@ -169,9 +236,9 @@ async def http_floor(loop: str, http: str, requests: int) -> float:
                     assert answer.status_code == 201, answer.text
 
             await asyncio.gather(*(one_client(20) for _ in range(16)))  # warm up
-            before = cpu_seconds(server.pid)
+            before = tree_cpu_seconds(server.pid)
             await asyncio.gather(*(one_client(requests // 16) for _ in range(16)))
-            return (cpu_seconds(server.pid) - before) / (requests // 16 * 16) * 1e6
+            return (tree_cpu_seconds(server.pid) - before) / (requests // 16 * 16) * 1e6
     finally:
         server.terminate()
         server.wait(10)
@@ -239,10 +306,20 @@ async def main(args: argparse.Namespace) -> None:
     print_header("The frameworks' floor: CPU per request and per event, nothing of LAPOR in it")
     rows: list[list[object]] = []
     figures: dict[str, float] = {}
-    for loop, http in (("asyncio", "h11"), ("uvloop", "h11"), ("uvloop", "httptools")):
+    servers = (
+        ("asyncio", "h11"),
+        ("uvloop", "h11"),
+        ("asyncio", "httptools"),
+        ("uvloop", "httptools"),
+        ("asyncio", "granian"),
+        ("asyncio", "granian-rust-tasks"),
+        ("uvloop", "granian-worker"),
+    )
+    for loop, http in servers:
         us = await http_floor(loop, http, args.requests)
         figures[f"http_us_{loop}_{http}"] = round(us, 1)
-        rows.append([f"HTTP POST, FastAPI + uvicorn ({loop}, {http})", f"{us:,.0f}"])
+        front = "Granian, embedded" if http == "granian" else f"uvicorn, {http}"
+        rows.append([f"HTTP POST, FastAPI + {front} ({loop})", f"{us:,.0f}"])
     with scratch("floor") as directory, nats_server(directory) as server:
         assert server.process is not None
         pid = server.process.pid
