@@ -318,7 +318,11 @@ async def main(args: argparse.Namespace) -> None:
     for loop, http in servers:
         us = await http_floor(loop, http, args.requests)
         figures[f"http_us_{loop}_{http}"] = round(us, 1)
-        front = "Granian, embedded" if http == "granian" else f"uvicorn, {http}"
+        front = {
+            "granian": "Granian embedded",
+            "granian-rust-tasks": "Granian embedded, Rust tasks",
+            "granian-worker": "Granian, 1 worker process",
+        }.get(http, f"uvicorn, {http}")
         rows.append([f"HTTP POST, FastAPI + {front} ({loop})", f"{us:,.0f}"])
     with scratch("floor") as directory, nats_server(directory) as server:
         assert server.process is not None
