@@ -14,25 +14,37 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from shared.http.server import GuardedH11Protocol, server_config
+from shared.http.server import (
+    GuardedH11Protocol,
+    GuardedHttpToolsProtocol,
+    SlowClientGuard,
+    server_config,
+)
 from tests.support import Deadline, free_port, wait_for
 
 HEADER_TIMEOUT = 1.5
 READ_IDLE_TIMEOUT = 2.0
+KEEP_ALIVE = 1
+CEILING = 4
 SLOWLORIS = 20
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setattr(GuardedH11Protocol, "header_timeout", HEADER_TIMEOUT)
-    monkeypatch.setattr(GuardedH11Protocol, "read_idle_timeout", READ_IDLE_TIMEOUT)
+Serve = Callable[..., str]
+
+
+@pytest.fixture(params=["httptools", "h11"])
+def serve(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
+    """Starts a service's server: httptools (what services run) and h11, held to the same rules;
+    `serve(limit_concurrency=…, timeout_keep_alive=…)` shortens a setting for one test."""
+    monkeypatch.setattr(SlowClientGuard, "header_timeout", HEADER_TIMEOUT)
+    monkeypatch.setattr(SlowClientGuard, "read_idle_timeout", READ_IDLE_TIMEOUT)
     app = FastAPI()
 
     @app.get("/healthz")
@@ -43,17 +55,37 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     async def echo(payload: dict[str, str]) -> dict[str, str]:
         return payload
 
-    port = free_port()
-    config = server_config(app, "127.0.0.1", port)
-    assert config.limit_concurrency and config.timeout_keep_alive <= 5
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, what="server up")
-    yield url
-    running.should_exit = True
-    thread.join(15)
+    started: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(**overrides: int) -> str:
+        port = free_port()
+        if request.param == "h11":
+            config = server_config(app, "127.0.0.1", port, http=GuardedH11Protocol)
+        else:
+            config = server_config(app, "127.0.0.1", port)
+            assert config.http is GuardedHttpToolsProtocol  # what every service listens with
+        assert config.limit_concurrency and config.timeout_keep_alive <= 5
+        for name, value in overrides.items():
+            setattr(config, name, value)
+        running = uvicorn.Server(config)
+        thread = threading.Thread(target=running.run, daemon=True)
+        thread.start()
+        started.append((running, thread))
+        url = f"http://127.0.0.1:{port}"
+        wait_for(
+            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, what="server up"
+        )
+        return url
+
+    yield start
+    for running, thread in started:
+        running.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture
+def server(serve: Serve) -> str:
+    return serve()
 
 
 def _closed(sock: socket.socket) -> bool:
@@ -115,3 +147,72 @@ def test_a_request_body_that_stops_coming_is_cut_off(server: str) -> None:
     with httpx.Client(base_url=server, timeout=5) as client:
         for _ in range(3):
             assert client.post("/echo", json={"a": "b"}).json() == {"a": "b"}
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """One whole response with a JSON body of known length, read from the socket."""
+    sock.settimeout(5)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(4096)
+    return head
+
+
+def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_off(server: str) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: lapor\r\n\r\n")
+        assert _answer(sock).startswith(b"HTTP/1.1 200")
+        # The next request's headers trickle in, a line a half second, faster than the keep-alive
+        # timeout and the read-idle timeout but never complete: the header timeout cuts it.
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        deadline = Deadline(HEADER_TIMEOUT + 5)
+        polls = 0
+        while not _closed(sock):  # each look waits 50 ms for the server
+            assert not deadline.passed(), "a trickling second request kept its connection"
+            polls += 1
+            if polls % 9 == 0:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X-Slow: 1\r\n")
+
+
+def test_connections_past_the_ceiling_are_answered_503(serve: Serve) -> None:
+    server = serve(limit_concurrency=CEILING)
+    port = int(server.rsplit(":", 1)[1])
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(CEILING)]
+    try:
+        for sock in held:  # each kept open by a complete, answered request (keep-alive)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: lapor\r\n\r\n")
+            _answer(sock)
+        answer = httpx.get(f"{server}/healthz", timeout=5)
+        assert answer.status_code == 503
+    finally:
+        for sock in held:
+            sock.close()
+    wait_for(
+        lambda: httpx.get(f"{server}/healthz", timeout=2).status_code == 200,
+        what="served again once the connections are gone",
+    )
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(
+    serve: Serve,
+) -> None:
+    server = serve(timeout_keep_alive=KEEP_ALIVE)
+    port = int(server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: lapor\r\n\r\n")
+        assert _answer(sock).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        deadline = Deadline(KEEP_ALIVE + 5)
+        while not _closed(sock):
+            assert not deadline.passed(), "an idle keep-alive connection stayed open"
+        assert time.monotonic() - started >= KEEP_ALIVE * 0.8
