@@ -365,6 +365,8 @@ def profile(pids: dict[str, int], seconds: float, out: Path) -> list[subprocess.
                 [
                     py_spy,
                     "record",
+                    "--gil",  # what holds the interpreter: a service's CPU, not its waits
+                    "--nonblocking",  # sampled without pausing it (a paused service falls behind)
                     "-p",
                     str(pid),
                     "-d",
