@@ -4,13 +4,14 @@ uvicorn times out idle keep-alive connections, but not a client that sends its r
 connection trickling one header byte at a time (slowloris) was held for as long as it kept
 trickling, and twenty of them tied up a service. The guarded protocols close a connection whose
 request headers are not complete `header_timeout` seconds after it began sending them, and one
-whose client sends nothing for `read_idle_timeout` seconds while the server waits for the rest of
-a request. `limit_concurrency` answers 503 past that many open connections, so memory and file
-descriptors stay bounded whatever a flood does.
+whose client sends nothing for `read_idle_timeout` seconds while the server waits for the rest of a
+request. Request headers past 16 KiB are refused (400). `limit_concurrency` answers 503 past that
+many open connections, so memory and file descriptors stay bounded whatever a flood does.
 
 Services parse HTTP with httptools (`GuardedHttpToolsProtocol`, a C parser): a request costs a
-third less CPU than with h11 (`bench/floor.py`). `GuardedH11Protocol` is the same guard on uvicorn's
-pure-Python h11 protocol; both are held to the same tests (`tests/security/test_slow_clients.py`).
+fifth to a third less CPU than with h11 (`bench/floor.py`). `GuardedH11Protocol` is the same
+guard on uvicorn's pure-Python h11 protocol; both are held to the same tests
+(`tests/security/test_slow_clients.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ HEADER_TIMEOUT = float(os.environ.get("LAPOR_HTTP_HEADER_TIMEOUT_SECONDS", "10")
 READ_IDLE_TIMEOUT = float(os.environ.get("LAPOR_HTTP_READ_IDLE_TIMEOUT_SECONDS", "30"))
 KEEP_ALIVE_TIMEOUT = int(os.environ.get("LAPOR_HTTP_KEEP_ALIVE_SECONDS", "5"))
 MAX_CONNECTIONS = int(os.environ.get("LAPOR_HTTP_MAX_CONNECTIONS", "1000"))
+# A request's line and headers, at most (h11's own ceiling, which uvicorn keeps for h11).
+MAX_HEADER_BYTES = 16 * 1024
 
 
 class Reading(enum.Enum):
@@ -98,19 +101,35 @@ class SlowClientGuard:
         self.transport.close()
 
 
+class HeadersTooLarge(ValueError):
+    pass
+
+
 class GuardedHttpToolsProtocol(SlowClientGuard, HttpToolsProtocol):
-    """uvicorn's httptools protocol, closing connections that send a request too slowly."""
+    """uvicorn's httptools protocol, closing connections that send a request too slowly, and
+    refusing request headers beyond h11's ceiling (16 KiB: llhttp itself has none, so without it
+    one connection could pile up megabytes of headers within the header timeout)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._request = Reading.HEADERS
+        self._header_bytes = 0  # read while the headers were not complete
+        self._parsed_header_bytes = 0  # the request line's and headers' parsed sizes
+        self._max_header_bytes = self.config.h11_max_incomplete_event_size or MAX_HEADER_BYTES
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        inside_headers = self._request is Reading.HEADERS
         super().data_received(data)
+        # A header still incomplete is buffered by the parser, not yet counted by `on_header`.
+        if inside_headers and self._request is Reading.HEADERS:  # all of it went to headers
+            self._header_bytes += len(data)
+            if self._header_bytes > self._max_header_bytes and not self.transport.is_closing():
+                self.logger.warning("Request headers too large.")
+                self.send_400_response("Invalid HTTP request received.")  # as h11 answers
         self._watch()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -120,7 +139,22 @@ class GuardedHttpToolsProtocol(SlowClientGuard, HttpToolsProtocol):
     # The parser's callbacks say where the request is (as h11's `their_state` does).
     def on_message_begin(self) -> None:
         self._request = Reading.HEADERS
+        self._header_bytes = self._parsed_header_bytes = 0
         super().on_message_begin()
+
+    # Headers past the ceiling make the parser fail, and uvicorn answers 400 as for bad syntax.
+    def on_url(self, url: bytes) -> None:
+        self._count_header_bytes(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header_bytes(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count_header_bytes(self, size: int) -> None:
+        self._parsed_header_bytes += size
+        if self._parsed_header_bytes > self._max_header_bytes:
+            raise HeadersTooLarge(f"request headers over {self._max_header_bytes} bytes")
 
     def on_headers_complete(self) -> None:
         self._request = Reading.BODY

@@ -216,3 +216,36 @@ def test_an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(
         while not _closed(sock):
             assert not deadline.passed(), "an idle keep-alive connection stayed open"
         assert time.monotonic() - started >= KEEP_ALIVE * 0.8
+
+
+def _head_answer(port: int, header_lines: list[bytes]) -> bytes:
+    """The status line a request with these header lines gets (sent a line per write)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(5)
+        with contextlib.suppress(OSError):  # refused midway: its answer is what counts
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: lapor\r\n")
+            for line in header_lines:
+                sock.sendall(line)
+            sock.sendall(b"\r\n")
+        data = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        return data.split(b"\r\n", 1)[0]
+
+
+def test_a_connection_cannot_pile_up_request_headers(server: str) -> None:
+    """Headers are refused once past 16 KiB (h11's ceiling: exactly when it has 16 KiB of an
+    unfinished head; httptools: as soon as the parsed headers pass it)."""
+    port = int(server.rsplit(":", 1)[1])
+    many = [b"X-Many-%d: %s\r\n" % (i, b"a" * 1000) for i in range(100)]
+    assert _head_answer(port, many).startswith(b"HTTP/1.1 400")
+    huge = b"X-Huge: " + b"a" * 100_000 + b"\r\n"  # one header, arriving over several writes
+    pieces = [huge[i : i + 4096] for i in range(0, len(huge), 4096)]
+    assert _head_answer(port, pieces).startswith(b"HTTP/1.1 400")
+    # Ordinary large headers (cookies, tokens) still pass.
+    fine = [b"X-Fine-%d: %s\r\n" % (i, b"a" * 1000) for i in range(10)]
+    assert _head_answer(port, fine).startswith(b"HTTP/1.1 200")
