@@ -274,3 +274,45 @@ async def test_a_burst_of_events_is_taken_in_a_few_batches_and_a_lone_one_at_onc
             await broker.stop()
             projector.close()
             await store.close()
+
+
+async def test_concurrent_submitters_each_read_their_report_with_fewer_view_writes(
+    tmp_path: Path,
+) -> None:
+    """Twenty submissions at once, each waiting for the views before answering (read your
+    writes): every one finds its own event applied when its wait ends, in the store's order, and
+    those waiting behind another's turn are served by that turn's batch (fewer view writes)."""
+    store = SqliteEventStore(tmp_path / "events.db")
+    applied: list[int] = []
+    batches: list[int] = []
+
+    def apply(_conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        applied.append(event.position)
+
+    projector = Projector(tmp_path / "views.db", "views", "", apply)
+    apply_batch = projector.apply_batch
+
+    def counted(events: Sequence[RecordedEvent]) -> Any:
+        batches.append(len(events))
+        return apply_batch(events)
+
+    projector.apply_batch = counted  # type: ignore[method-assign]
+    consumer = EventConsumer("test", Service(projectors=[projector]), NatsBroker(), store)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+
+    async def submit_and_read(number: int) -> bool:
+        event = NewEvent.of(submitted(), occurred_at=at, actor=CITIZEN, correlation_id=f"{number}")
+        mine = await store.append(f"report-5555{number:04d}", [event], NO_STREAM)
+        consumer.remember(mine)
+        await consumer.advance_to(mine[-1].position)
+        return mine[-1].position in applied  # what the submitter's next read would see
+
+    try:
+        seen = await asyncio.gather(*(submit_and_read(n) for n in range(20)))
+        assert all(seen)
+        assert applied == list(range(1, 21))  # each once, in order
+        assert len(batches) < 20, batches
+        assert projector.checkpoint() == 20
+    finally:
+        projector.close()
+        await store.close()
