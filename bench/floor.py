@@ -14,8 +14,9 @@ measured here with nothing of LAPOR in it:
 - **HTTP**: uvicorn + FastAPI, one POST route taking a pydantic body of a report's shape and
   answering 201 with a small JSON body (no middleware, no store), in a process of its own; CPU of
   that process per request, 16 clients on keep-alive connections. With asyncio's loop and h11
-  (what LAPOR runs), with uvloop, with httptools (a C parser), and on Granian (a Rust HTTP
-  server: embedded in the app's process, and as its own server with one worker process).
+  (what LAPOR ran until round 3d), with uvloop, with httptools (a C parser: what LAPOR runs),
+  and on Granian (a Rust HTTP server: embedded in the app's process, and as its own server with
+  one worker process).
 - **delivery**: a FastStream batch pull consumer (what every LAPOR service is) whose handler does
   nothing, acking each batch, in a process of its own; CPU per delivered event; and the same with
   nats.py alone (fetch + ack), the lower bound of any Python consumer.
@@ -344,7 +345,7 @@ async def main(args: argparse.Namespace) -> None:
     events_per_report = 2  # ReportSubmitted, and the receipt's NotificationSent
     services = 5
     floor_ms = (
-        figures["http_us_asyncio_h11"]
+        figures["http_us_asyncio_httptools"]
         + events_per_report
         * (
             figures["publish_us"]
