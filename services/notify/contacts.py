@@ -9,12 +9,12 @@ reached: that is an outcome, not a failure.
 
 from __future__ import annotations
 
-import asyncio
 from functools import lru_cache
 from typing import Any
 
 from services.notify.notices import Officer, StaffGroup
 from services.notify.outbox import OutboxRow
+from services.notify.trips import OneTrip, each
 from shared.crypto import KeyErased, KeyStore, keyed_hash
 from shared.directory.model import Directory, Institution, load_categories
 from shared.logs import get_logger
@@ -120,6 +120,9 @@ class Contacts:
         self._store = store
         self._keys = keys
         self._officers = officers
+        # Contacts decrypted at the same time (a batch's reactions, a run's deliveries) share a
+        # trip to a worker thread; the plaintext goes back to its own caller only.
+        self._decrypt = OneTrip(each(keys.decrypt))
 
     async def address(self, row: OutboxRow) -> Address:
         channel = NotificationChannel(row.channel)
@@ -151,7 +154,7 @@ class Contacts:
         if not isinstance(submitted, ReportSubmitted) or submitted.reporter is None:
             raise Unreachable(SkipReason.NO_CONTACT, "the reporter left no contact")
         try:
-            return await asyncio.to_thread(self._keys.decrypt, submitted.reporter)
+            return await self._decrypt(submitted.reporter)
         except KeyErased:
             raise Unreachable(SkipReason.IDENTITY_ERASED, IDENTITY_ERASED_DETAIL) from None
         except Exception as error:  # a wrong master secret, a damaged blob: ops must look

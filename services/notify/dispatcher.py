@@ -253,8 +253,7 @@ class Dispatcher:
         detail: str | None = None,
         skip_reason: str | None = None,
     ) -> OutboxRow | None:
-        finished = await asyncio.to_thread(
-            self.outbox.finish,
+        finished = await self.outbox.finish_soon(
             row.notification_id,
             state,
             self._now(),
@@ -398,4 +397,4 @@ class Dispatcher:
         await self.store.append(
             notification_stream(row.tracking_id), [outcome_event(row, at)], expected_version=None
         )
-        await asyncio.to_thread(self.outbox.mark_recorded, notification_id)
+        await self.outbox.mark_recorded_soon(notification_id)

@@ -9,7 +9,6 @@ message is sent here, so a slow or broken channel never holds up the event strea
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,7 +77,7 @@ class Reactions:
         )
         if not notices:
             return
-        added = await asyncio.to_thread(self.outbox.enqueue, notices, self.clock.now().isoformat())
+        added = await self.outbox.enqueue_soon(notices, self.clock.now().isoformat())
         if added:
             log.info(
                 "notices_planned",
