@@ -39,13 +39,7 @@ def create_projector(settings: Settings) -> Projector:
     upgrade_views(settings)
     report_views = views.ReportViews()
     return Projector(
-        settings.view_db(NAME),
-        NAME,
-        views.SCHEMA,
-        report_views.apply,
-        views.TABLES,
-        views.VERSION,
-        batch_end=report_views,
+        settings.view_db(NAME), NAME, views.SCHEMA, report_views, views.TABLES, views.VERSION
     )
 
 
