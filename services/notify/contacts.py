@@ -17,6 +17,7 @@ from services.notify.outbox import OutboxRow
 from services.notify.trips import OneTrip, each
 from shared.crypto import KeyErased, KeyStore, keyed_hash
 from shared.directory.model import Directory, Institution, load_categories
+from shared.events.base import DomainEvent
 from shared.logs import get_logger
 from shared.notifications.events import NotificationChannel, SkipReason
 from shared.privacy import mask_email, mask_handle, mask_phone
@@ -138,19 +139,30 @@ class Contacts:
         return _pick(channel, contact)
 
     async def reporter_contact(
-        self, tracking_id: str, first: RecordedEvent | None = None
+        self,
+        tracking_id: str,
+        first: RecordedEvent | None = None,
+        first_payload: DomainEvent | None = None,
     ) -> dict[str, Any]:
         """The reporter's decrypted contact (Unreachable when there is none, or it is erased).
-        `first`: the report's first event when the caller holds it already (not read again)."""
-        return await self._reporter_contact(tracking_id, first)
+        `first`: the report's first event when the caller holds it already (not read again),
+        `first_payload` its payload when parsed already."""
+        return await self._reporter_contact(tracking_id, first, first_payload)
 
     async def _reporter_contact(
-        self, tracking_id: str, first: RecordedEvent | None = None
+        self,
+        tracking_id: str,
+        first: RecordedEvent | None = None,
+        first_payload: DomainEvent | None = None,
     ) -> dict[str, Any]:
         if first is None or first.stream != stream_name(tracking_id) or first.stream_version != 1:
             events = await self._store.read(stream_name(tracking_id))
-            first = events[0] if events else None
-        submitted = first.payload() if first is not None else None
+            first, first_payload = (events[0] if events else None), None
+        submitted = (
+            first_payload
+            if first_payload is not None
+            else (first.payload() if first is not None else None)
+        )
         if not isinstance(submitted, ReportSubmitted) or submitted.reporter is None:
             raise Unreachable(SkipReason.NO_CONTACT, "the reporter left no contact")
         try:

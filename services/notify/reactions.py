@@ -15,16 +15,17 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from services.notify.contacts import Contacts, StaffDirectory, Unreachable, reporter_channel
-from services.notify.notices import NOTIFYING, Dates, Links, ReportFacts, plan, report_facts
+from services.notify.notices import DATED, NOTIFYING, Dates, Links, ReportFacts, plan, report_facts
 from services.notify.outbox import Outbox
 from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock
 from shared.directory.events import DIRECTORY_STREAM
+from shared.events.base import DomainEvent
 from shared.logs import get_logger
 from shared.notifications.events import NotificationChannel
 from shared.reports.deadlines import ReportDeadlines, Stage, derive
 from shared.reports.deadlines import Status as DeadlineStatus
-from shared.reports.facts import facts_of
+from shared.reports.facts import RELEVANT_EVENT_TYPES, Fact, fact_of
 from shared.reports.policy import SlaPolicy
 from shared.senders.base import PermanentSendError
 from shared.store.port import EventStore, RecordedEvent
@@ -62,7 +63,8 @@ class Reactions:
                 for e in await self.store.read(event.stream)
                 if e.stream_version <= event.stream_version
             ]
-        facts = report_facts(history)
+        payloads = [e.payload() for e in history]  # parsed once for all that follows
+        facts = report_facts(history, payloads)
         if facts is None:
             log.warning("notify_report_without_submission", event_type=event.event_type)
             return
@@ -72,8 +74,9 @@ class Reactions:
             facts,
             self.staff,
             self.links,
-            reporter_channel=await self._reporter_channel(facts, history[0]),
-            dates=self._dates(facts, history, event),
+            reporter_channel=await self._reporter_channel(facts, history[0], payloads[0]),
+            dates=self._dates(facts, history, payloads, event),
+            payload=payloads[-1] if history[-1].event_id == event.event_id else None,
         )
         if not notices:
             return
@@ -88,7 +91,7 @@ class Reactions:
             )
 
     async def _reporter_channel(
-        self, facts: ReportFacts, first: RecordedEvent
+        self, facts: ReportFacts, first: RecordedEvent, submitted: DomainEvent
     ) -> NotificationChannel:
         wrote_on = facts.reporter_channel
         if wrote_on is not NotificationChannel.WEB or not facts.has_reporter:
@@ -98,7 +101,7 @@ class Reactions:
             self._channels.move_to_end(facts.tracking_id)
             return known
         try:
-            contact = await self.contacts.reporter_contact(facts.tracking_id, first)
+            contact = await self.contacts.reporter_contact(facts.tracking_id, first, submitted)
         except (Unreachable, PermanentSendError):
             return NotificationChannel.WEB  # erased or unreadable: the report page only
         channel = reporter_channel(wrote_on, contact)
@@ -108,10 +111,21 @@ class Reactions:
         return channel
 
     def _dates(
-        self, facts: ReportFacts, history: Sequence[RecordedEvent], event: RecordedEvent
+        self,
+        facts: ReportFacts,
+        history: Sequence[RecordedEvent],
+        payloads: Sequence[DomainEvent],
+        event: RecordedEvent,
     ) -> Dates:
+        """The dates the event's notices quote (`DATED`), from the report's deadlines; the
+        deadlines are derived only for events whose notices quote one."""
+        wanted = DATED.get(event.event_type)
+        if not wanted:
+            return Dates()
         try:
-            deadlines = derive(facts.tracking_id, facts_of(history), self.calendar, self.policy)
+            deadlines = derive(
+                facts.tracking_id, _facts(history, payloads), self.calendar, self.policy
+            )
         except Exception as error:  # dates decorate a notice: never lose the notice for them
             log.warning("notify_deadlines_unavailable", error_type=type(error).__name__)
             return Dates()
@@ -120,8 +134,28 @@ class Reactions:
             completion_closes_on=_open_due(deadlines, Stage.COMPLETION_EXPIRY),
             auto_close_on=_open_due(deadlines, Stage.AUTO_CLOSE),
             reforward_due=_open_due(deadlines, Stage.REFORWARD),
-            escalation_opens_on=deadlines.escalation_eligibility(event.occurred_at).opens_on,
+            escalation_opens_on=(
+                deadlines.escalation_eligibility(event.occurred_at).opens_on
+                if "escalation_opens_on" in wanted
+                else None
+            ),
         )
+
+
+def _facts(history: Sequence[RecordedEvent], payloads: Sequence[DomainEvent]) -> list[Fact]:
+    """`facts_of(history)`, from payloads parsed already."""
+    facts = (
+        fact_of(
+            payload,
+            version=event.stream_version,
+            at=event.occurred_at,
+            event_id=str(event.event_id),
+            correlation_id=event.correlation_id,
+        )
+        for event, payload in zip(history, payloads, strict=True)
+        if event.event_type in RELEVANT_EVENT_TYPES
+    )
+    return [f for f in facts if f is not None]
 
 
 def _first_due(deadlines: ReportDeadlines, stage: Stage) -> date | None:
