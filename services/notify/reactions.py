@@ -17,7 +17,7 @@ from datetime import date
 from services.notify.contacts import Contacts, StaffDirectory, Unreachable, reporter_channel
 from services.notify.notices import DATED, NOTIFYING, Dates, Links, ReportFacts, plan, report_facts
 from services.notify.outbox import Outbox
-from shared.calendar import WorkingDayCalendar
+from shared.calendar import WorkingDayCalendar, local_date, timezone_for_region
 from shared.clock import Clock
 from shared.directory.events import DIRECTORY_STREAM
 from shared.events.base import DomainEvent
@@ -32,6 +32,7 @@ from shared.store.port import EventStore, RecordedEvent
 
 log = get_logger(__name__)
 REMEMBERED_CHANNELS = 10_000
+REMEMBERED_SUBMISSION_DAYS = 4096  # (region, day) pairs: the country's regions over a few days
 
 
 @dataclass(kw_only=True, eq=False)
@@ -45,6 +46,9 @@ class Reactions:
     calendar: WorkingDayCalendar
     policy: SlaPolicy
     _channels: OrderedDict[str, NotificationChannel] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
+    _submission_dates: OrderedDict[tuple[str | None, date], Dates] = field(
         default_factory=OrderedDict, init=False, repr=False
     )
 
@@ -122,14 +126,22 @@ class Reactions:
         wanted = DATED.get(event.event_type)
         if not wanted:
             return Dates()
+        facts_so_far = _facts(history, payloads)
+        # A lone submission's dates (its verification due day) depend only on its region and
+        # its local day there, with this process's calendar and policy: derived once per pair.
+        lone = len(facts_so_far) == 1 and event.event_type == "ReportSubmitted"
+        if lone:
+            region = facts_so_far[0].region_code
+            key = (region, local_date(event.occurred_at, timezone_for_region(region)))
+            known = self._submission_dates.get(key)
+            if known is not None:
+                return known
         try:
-            deadlines = derive(
-                facts.tracking_id, _facts(history, payloads), self.calendar, self.policy
-            )
+            deadlines = derive(facts.tracking_id, facts_so_far, self.calendar, self.policy)
         except Exception as error:  # dates decorate a notice: never lose the notice for them
             log.warning("notify_deadlines_unavailable", error_type=type(error).__name__)
             return Dates()
-        return Dates(
+        dates = Dates(
             verification_due=_first_due(deadlines, Stage.VERIFICATION),
             completion_closes_on=_open_due(deadlines, Stage.COMPLETION_EXPIRY),
             auto_close_on=_open_due(deadlines, Stage.AUTO_CLOSE),
@@ -140,6 +152,11 @@ class Reactions:
                 else None
             ),
         )
+        if lone:
+            self._submission_dates[key] = dates
+            while len(self._submission_dates) > REMEMBERED_SUBMISSION_DAYS:
+                self._submission_dates.popitem(last=False)
+        return dates
 
 
 def _facts(history: Sequence[RecordedEvent], payloads: Sequence[DomainEvent]) -> list[Fact]:
