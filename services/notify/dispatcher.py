@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Mapping
@@ -217,7 +218,8 @@ class Dispatcher:
     async def _deliver(self, row: OutboxRow) -> None:
         try:
             finished = None if row.finished else await self._complete(row)
-            await self._record(row.notification_id, finished)
+            if finished is not None or row.finished:
+                await self._record(row.notification_id, finished)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # the store may be down: the next run tries again
@@ -272,21 +274,59 @@ class Dispatcher:
         )
         return finished
 
+    async def _settle(
+        self,
+        row: OutboxRow,
+        state: str,
+        outcome: str,
+        *,
+        detail: str | None = None,
+        skip_reason: str | None = None,
+    ) -> OutboxRow | None:
+        """A notice that ends without an attempt (nothing left LAPOR): its outcome event first,
+        then the outbox finishes and marks it recorded in one write. A crash in between leaves
+        it open with its outcome in the store, which the next run adopts (sending nothing).
+        Returns None: nothing is left to record."""
+        now = self._now()
+        finished = dataclasses.replace(
+            row,
+            state=state,
+            completed_at=now,
+            detail=detail,
+            skip_reason=skip_reason,
+            next_attempt_epoch=None,
+        )
+        await self._append_outcome(finished)
+        if not await self.outbox.settle_soon(
+            row.notification_id, state, now, detail=detail, skip_reason=skip_reason
+        ):
+            return None
+        NOTIFICATIONS.labels(row.channel, outcome).inc()
+        log.info(
+            f"notification_{outcome}",
+            **_about(row),
+            template=row.template,
+            recipient_kind=row.recipient_kind,
+            correlation_id=row.correlation_id,
+            detail=detail,
+        )
+        return None
+
     async def _complete(self, row: OutboxRow) -> OutboxRow | None:
         """Deliver one notice; the row as it finished (None when it did not, or was adopted)."""
         if await self._adopt_recorded_outcome(row):
             return None
         if row.channel == NotificationChannel.WEB.value:
             # Web reporters read their notices on the report page: recording it is delivering it.
-            return await self._finish(row, "sent", "sent")
+            return await self._settle(row, "sent", "sent")
         sender = self.senders.get(row.channel)
         if sender is None:
             reason = self.unconfigured.get(row.channel, f"channel {row.channel} is not configured")
-            return await self._finish(row, "failed", "failed", detail=reason)
+            return await self._settle(row, "failed", "failed", detail=reason)
         try:
             address = await self.contacts.address(row)
         except Unreachable as unreachable:
-            return await self._finish(
+            return await self._settle(
                 row,
                 "skipped",
                 "unreachable",
@@ -294,12 +334,12 @@ class Dispatcher:
                 skip_reason=unreachable.reason.value,
             )
         except PermanentSendError as error:
-            return await self._finish(row, "failed", "failed", detail=scrub(str(error)))
+            return await self._settle(row, "failed", "failed", detail=scrub(str(error)))
         await asyncio.to_thread(self.outbox.set_masked, row.notification_id, address.masked)
         try:
             message = self.renderer.render(row.template, row.language, row.context)
         except Exception as error:
-            return await self._finish(
+            return await self._settle(
                 row, "failed", "failed", detail=f"template {row.template}: {type(error).__name__}"
             )
         if row.state == "sending":
@@ -309,7 +349,7 @@ class Dispatcher:
             log.warning("notification_resent_after_interrupted_attempt", **_about(row))
         remaining = self.settings.notify_max_attempts - row.attempts
         if remaining <= 0:
-            return await self._finish(
+            return await self._settle(
                 row,
                 "failed",
                 "failed",
@@ -393,8 +433,11 @@ class Dispatcher:
         row = finished or await asyncio.to_thread(self.outbox.get, notification_id)
         if row is None or row.recorded or not row.finished:
             return
+        await self._append_outcome(row)
+        await self.outbox.mark_recorded_soon(notification_id)
+
+    async def _append_outcome(self, row: OutboxRow) -> None:
         at = datetime.fromisoformat(row.completed_at) if row.completed_at else self.clock.now()
         await self.store.append(
             notification_stream(row.tracking_id), [outcome_event(row, at)], expected_version=None
         )
-        await self.outbox.mark_recorded_soon(notification_id)

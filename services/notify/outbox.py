@@ -402,6 +402,31 @@ class Outbox:
             (state, attempts, completed_at, detail, str(notification_id)),
         )
 
+    async def settle_soon(
+        self,
+        notification_id: uuid.UUID,
+        state: str,
+        now: str,
+        *,
+        detail: str | None = None,
+        skip_reason: str | None = None,
+    ) -> bool:
+        """A notice that ended without an attempt, whose outcome event is in the store already:
+        `finish` and `mark_recorded` in one write. False if it had finished before."""
+        assert state in FINAL_STATES
+        values = (state, now, detail, skip_reason, str(notification_id))
+
+        def settle(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE outbox SET state = ?, completed_at = ?, detail = ?, skip_reason = ?,"
+                " next_attempt_epoch = NULL, recorded = 1 WHERE notification_id = ? AND state"
+                " NOT IN ('sent', 'failed', 'skipped')",
+                values,
+            )
+            return cursor.rowcount > 0
+
+        return await self.write_soon(settle)
+
     def mark_recorded(self, notification_id: uuid.UUID) -> None:
         self._update(_MARK_RECORDED, (str(notification_id),))
 
