@@ -5,7 +5,6 @@ the JSON API (`api.py`), the pages (`pages.py`), the channels (`channels/`) and 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -64,26 +63,6 @@ def upgrade_views(settings: Settings) -> bool:
         conn.close()
 
 
-def _rebuild_now(settings: Settings, projector: Projector) -> None:
-    """Replay the store into fresh views before the service consumes (after a schema upgrade)."""
-    from shared.store import open_store
-
-    async def replay() -> int:
-        store = open_store(settings.event_store_url)
-        try:
-            return await projector.rebuild(store)
-        finally:
-            await store.close()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        count = asyncio.run(replay())
-        log.warning("views_rebuilt_after_upgrade", events=count)
-        return
-    log.error("views_need_rebuild", hint="run: lapor rebuild intake")
-
-
 def channel_routers(ctx: Context, intake: Intake) -> list[APIRouter]:
     """SMS (Kannel), social webhooks, Open311, offline reports; and one router that carries only
     a lifespan: it starts the inbound SMTP server (when `LAPOR_INTAKE_SMTP_PORT` is set) once
@@ -140,8 +119,8 @@ def retention_jobs(intake: Intake) -> list[Periodic]:
 def build(ctx: Context) -> Service:
     stale = upgrade_views(ctx.settings)
     projector = create_projector(ctx.settings)
-    if stale:
-        _rebuild_now(ctx.settings, projector)
+    if stale:  # the runtime replays the store into it before the service starts
+        projector.stale = True
     intake = Intake(ctx, projector)
     return Service(
         routers=[
