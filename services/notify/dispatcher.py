@@ -163,12 +163,12 @@ class Dispatcher:
         """One run (the periodic job "dispatch"): deliver what is due now, each notice at most
         once; returns how many notices it took. Cancelling it is a graceful stop."""
         async with self._one_run:
-            taken: set[uuid.UUID] = set()
+            taken: set[str] = set()  # notification ids, as the outbox writes them
             running: set[asyncio.Task[None]] = set()
             try:
                 while True:
                     for row in await self._due(taken):
-                        taken.add(row.notification_id)
+                        taken.add(str(row.notification_id))
                         running.add(
                             asyncio.create_task(
                                 self._deliver(row), name=f"notify-{row.notification_id}"
@@ -185,10 +185,10 @@ class Dispatcher:
                 await asyncio.gather(*running, return_exceptions=True)
                 raise
 
-    async def _due(self, taken: set[uuid.UUID]) -> list[OutboxRow]:
+    async def _due(self, taken: set[str]) -> list[OutboxRow]:
         """The first unrecorded notice of each (report, recipient), if its backoff has passed
         and this run has not taken it yet."""
-        rows = await asyncio.to_thread(self.outbox.heads, HEADS)
+        rows = await asyncio.to_thread(self.outbox.heads, HEADS, taken)
         if not taken:  # the gauges once a run, not after every delivery
             counts = await asyncio.to_thread(self.outbox.open_by_channel)
             for channel in NotificationChannel:
@@ -197,8 +197,7 @@ class Dispatcher:
         return [
             row
             for row in rows  # in the order of the report events
-            if row.notification_id not in taken
-            and (row.finished or row.next_attempt_epoch is None or row.next_attempt_epoch <= now)
+            if (row.finished or row.next_attempt_epoch is None or row.next_attempt_epoch <= now)
         ]
 
     async def _stop(self, running: set[asyncio.Task[None]]) -> None:

@@ -26,7 +26,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -291,8 +291,10 @@ class Outbox:
         ).fetchall()
         return [OutboxRow.from_row(r) for r in rows]
 
-    def heads(self, limit: int = 1000) -> list[OutboxRow]:
-        """The first unrecorded notice of each (report, recipient): what may go out next.
+    def heads(self, limit: int = 1000, skip: Container[str] = frozenset()) -> list[OutboxRow]:
+        """The first unrecorded notice of each (report, recipient): what may go out next,
+        leaving out the notification ids in `skip` (a run's notices under way: not decoded
+        again each time a delivery ends).
 
         A recipient with a long queue behind a notice that waits out its backoff does not keep
         other recipients' notices out of the window."""
@@ -305,7 +307,7 @@ class Outbox:
             " WHERE o.recorded = 0 ORDER BY o.cause_position, o.notification_id LIMIT ?",
             (limit,),
         ).fetchall()
-        return [OutboxRow.from_row(r) for r in rows]
+        return [OutboxRow.from_row(r) for r in rows if r["notification_id"] not in skip]
 
     def begin_attempt(self, notification_id: uuid.UUID, now: str) -> int:
         """Record that an attempt starts now (before the message leaves). Returns its number."""
