@@ -185,6 +185,8 @@ class Outbox:
         return [w.error if w.error is not None else w.result for w in mine]
 
     def _commit_with_others(self, mine: list[_Write[Any]]) -> None:
+        if not mine:
+            return
         with self._waiting_lock:
             self._waiting.extend(mine)
         with self._lock:
