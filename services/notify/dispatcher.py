@@ -17,7 +17,10 @@ from the channel's bucket. A transient error (gateway down, timeout) leaves the 
 until its backoff has passed (exponential: `LAPOR_NOTIFY_RETRY_BASE_SECONDS` doubled per attempt,
 at most `LAPOR_NOTIFY_RETRY_MAX_SECONDS`), up to `LAPOR_NOTIFY_MAX_ATTEMPTS` attempts; a permanent
 one fails at once. (4) The outcome event (NotificationSent / NotificationFailed /
-NotificationSkipped, with a fixed event id) into `notifications-<tracking_id>`.
+NotificationSkipped, with a fixed event id) into `notifications-<tracking_id>`: after an attempt,
+once the outcome is in the outbox; a notice that ends without one (the report page, a channel
+not configured, no reachable contact) stores its event first and then finishes and marks it in
+one outbox write (dying in between, step 1 of the next run adopts it).
 
 The at-least-once window: if the process dies after a message left (Kannel answered 202, the
 SMTP server said 250) but before that was written down, the restart cannot know whether it left,

@@ -126,17 +126,18 @@ class Reactions:
         wanted = DATED.get(event.event_type)
         if not wanted:
             return Dates()
-        facts_so_far = _facts(history, payloads)
-        # A lone submission's dates (its verification due day) depend only on its region and
-        # its local day there, with this process's calendar and policy: derived once per pair.
-        lone = len(facts_so_far) == 1 and event.event_type == "ReportSubmitted"
-        if lone:
-            region = facts_so_far[0].region_code
-            key = (region, local_date(event.occurred_at, timezone_for_region(region)))
-            known = self._submission_dates.get(key)
-            if known is not None:
-                return known
         try:
+            facts_so_far = _facts(history, payloads)
+            # A lone submission's dates (its verification due day) depend only on its region
+            # and its local day there, with this process's calendar and policy: derived once
+            # per pair.
+            lone = len(facts_so_far) == 1 and event.event_type == "ReportSubmitted"
+            if lone:
+                region = facts_so_far[0].region_code
+                key = (region, local_date(event.occurred_at, timezone_for_region(region)))
+                known = self._submission_dates.get(key)
+                if known is not None:
+                    return known
             deadlines = derive(facts.tracking_id, facts_so_far, self.calendar, self.policy)
         except Exception as error:  # dates decorate a notice: never lose the notice for them
             log.warning("notify_deadlines_unavailable", error_type=type(error).__name__)
