@@ -304,6 +304,10 @@ class _AppendRequest:
     loop: asyncio.AbstractEventLoop | None = None
     # Set when the async caller gave up: the writer drops the request if it has not begun it.
     cancelled: bool = False
+    # One event that starts a new stream (NO_STREAM): its whole row, version 1 after GENESIS,
+    # made by the appender. The writer inserts such rows of a group together (executemany);
+    # the stream's UNIQUE (stream, stream_version) refuses it if the stream has a version 1.
+    new_stream_row: tuple[Any, ...] | None = None
 
     @classmethod
     def of(
@@ -322,16 +326,26 @@ class _AppendRequest:
         except Exception as error:
             # What the writer said of an event it could not write when it made the row itself.
             raise EventRejected(f"append failed: {error!r}") from error
+        made = cls(stream, prepared, expected_version, **waiting)
         if expected_version == NO_STREAM:
             prev_hash = GENESIS
             for version, one in enumerate(prepared, 1):
                 prev_hash = one.digest = finish_hash(
                     one.hash_started, one.hash_rest, prev_hash=prev_hash, stream_version=version
                 )
-        return cls(stream, prepared, expected_version, **waiting)
+            if len(prepared) == 1:
+                only = prepared[0]
+                made.new_stream_row = (*only.columns, 1, GENESIS, only.digest)
+        return made
 
 
 _STOP = object()
+
+
+def _new_row(request: _AppendRequest) -> tuple[Any, ...]:
+    row = request.new_stream_row
+    assert row is not None
+    return row
 
 
 def _deliver(pairs: list[tuple[asyncio.Future[list[RecordedEvent]], Any]]) -> None:
@@ -494,26 +508,18 @@ class SqliteEventStore:
         outcomes: list[tuple[_AppendRequest, list[RecordedEvent] | BaseException]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for request in group:
-                # One event is one INSERT, and a failed statement leaves nothing behind: only an
-                # append of several events needs a savepoint to fail alone.
-                savepoint = len(request.prepared) > 1
-                if savepoint:
-                    conn.execute("SAVEPOINT one_append")
-                try:
-                    outcomes.append((request, self._append_in_txn(conn, request)))
-                    if savepoint:
-                        conn.execute("RELEASE one_append")
-                except sqlite3.Error:
-                    raise
-                except Exception as error:
-                    if savepoint:
-                        conn.execute("ROLLBACK TO one_append")
-                        conn.execute("RELEASE one_append")
-                    if not isinstance(error, WrongExpectedVersion | EventRejected):
-                        # Anything unexpected fails this append only, never the writer thread.
-                        error = EventRejected(f"append failed: {error!r}")
-                    outcomes.append((request, error))
+            start, size = 0, len(group)
+            while start < size:
+                if group[start].new_stream_row is None:
+                    outcomes.append(self._one_append(conn, group[start]))
+                    start += 1
+                    continue
+                # A run of appends that each start a stream with one event: one statement.
+                end = start + 1
+                while end < size and group[end].new_stream_row is not None:
+                    end += 1
+                self._start_streams(conn, group[start:end], outcomes)
+                start = end
             conn.execute("COMMIT")
         except Exception as error:
             with contextlib.suppress(sqlite3.Error):
@@ -523,6 +529,75 @@ class SqliteEventStore:
             return
         # Only after COMMIT returned (fsync done) do callers hear that their events are stored.
         self._settle(outcomes)
+
+    def _one_append(
+        self, conn: sqlite3.Connection, request: _AppendRequest
+    ) -> tuple[_AppendRequest, list[RecordedEvent] | BaseException]:
+        """One append inside the group's transaction: its events, or why it failed (nothing of
+        it left behind). A database error fails the whole group (raised)."""
+        # One event is one INSERT, and a failed statement leaves nothing behind: only an
+        # append of several events needs a savepoint to fail alone.
+        savepoint = len(request.prepared) > 1
+        if savepoint:
+            conn.execute("SAVEPOINT one_append")
+        try:
+            recorded = self._append_in_txn(conn, request)
+            if savepoint:
+                conn.execute("RELEASE one_append")
+            return request, recorded
+        except sqlite3.Error:
+            raise
+        except Exception as error:
+            if savepoint:
+                conn.execute("ROLLBACK TO one_append")
+                conn.execute("RELEASE one_append")
+            if not isinstance(error, WrongExpectedVersion | EventRejected):
+                # Anything unexpected fails this append only, never the writer thread.
+                error = EventRejected(f"append failed: {error!r}")
+            return request, error
+
+    def _start_streams(
+        self,
+        conn: sqlite3.Connection,
+        run: list[_AppendRequest],
+        outcomes: list[tuple[_AppendRequest, list[RecordedEvent] | BaseException]],
+    ) -> None:
+        """Appends that each start a new stream with one event (a citizen's submission): their
+        rows, made whole by the appenders, go in with one `executemany` and no head lookup —
+        the stream's UNIQUE (stream, stream_version 1) refuses a stream that exists. A row
+        refused (an existing stream, a retry, an id used elsewhere) is answered by the one-by-one
+        path, which says which (the rows before it stay: each INSERT is atomic), and the rest
+        go on together."""
+        done = 0
+        while done < len(run):
+            before = conn.total_changes
+            try:
+                conn.executemany(_INSERT, [_new_row(request) for request in run[done:]])
+                inserted = len(run) - done
+            except sqlite3.IntegrityError:
+                inserted = conn.total_changes - before
+            if inserted:
+                # The rows went in one after another under the write lock: AUTOINCREMENT gave
+                # them consecutive positions ending at the last one.
+                position = conn.execute("SELECT last_insert_rowid()").fetchone()[0] - inserted
+                for request in run[done : done + inserted]:
+                    position += 1
+                    only = request.prepared[0]
+                    assert only.digest is not None
+                    recorded = _recorded(
+                        only.event,
+                        only.data,
+                        stream=request.stream,
+                        stream_version=1,
+                        prev_hash=GENESIS,
+                        digest=only.digest,
+                        position=position,
+                    )
+                    outcomes.append((request, [recorded]))
+                done += inserted
+            if done < len(run):
+                outcomes.append(self._one_append(conn, run[done]))
+                done += 1
 
     @staticmethod
     def _settle(outcomes: list[tuple[_AppendRequest, list[RecordedEvent] | BaseException]]) -> None:
