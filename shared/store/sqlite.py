@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import json
 import queue
 import sqlite3
@@ -28,7 +29,14 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_ex
 from shared.events.base import Actor, UnknownEventType
 from shared.events.registry import EVENT_TYPES, parse_payload
 from shared.logs import get_logger
-from shared.store.chain import GENESIS, canonical_json, finish_hash, hash_rest, start_hash
+from shared.store.chain import (
+    GENESIS,
+    canonical_json,
+    envelope_head,
+    envelope_rest,
+    finish_hash,
+    first_hash,
+)
 from shared.store.port import (
     NO_STREAM,
     EventRejected,
@@ -247,49 +255,62 @@ class _Prepared:
     columns: tuple[Any, ...]
     # What a reader will get back from the stored JSON (a typed payload's dump already is).
     data: dict[str, Any]
-    hash_started: Any  # hashlib's SHA-256, fed the envelope up to the previous hash
+    # hashlib's SHA-256, fed the envelope up to the previous hash (None: hashed whole)
+    hash_started: Any
     hash_rest: str
     # In a new stream the head is known (version 0, GENESIS): the appender hashes it all.
     digest: str | None = None
 
 
-def _prepare(event: NewEvent, stream: str) -> _Prepared:
+def _prepare(event: NewEvent, stream: str, first: bool) -> _Prepared:
+    """`first`: the event starts a new stream (NO_STREAM, one event): its head is GENESIS, so
+    it is hashed whole, in one go."""
     typed = event.is_typed()
     data_json = _checked_json(event, typed)
     event_id = str(event.event_id)
+    event_type = event.event_type
+    schema_version = event.schema_version
     occurred_at = event.occurred_at.isoformat()
+    correlation_id = event.correlation_id
+    causation_id = event.causation_id
     actor_json = _actor_json(event.actor)
+    region_code = event.region_code
+    agency_code = event.agency_code
+    head = envelope_head(
+        event_id,
+        event_type,
+        occurred_at,
+        correlation_id,
+        causation_id,
+        actor_json,
+        agency_code,
+        data_json,
+    )
+    rest = envelope_rest(region_code, schema_version, stream)
     return _Prepared(
         event,
         event_id,
         (
             event_id,
             stream,
-            event.event_type,
-            event.schema_version,
+            event_type,
+            schema_version,
             occurred_at,
-            event.correlation_id,
-            event.causation_id,
+            correlation_id,
+            causation_id,
             actor_json,
-            event.region_code,
-            event.agency_code,
+            region_code,
+            agency_code,
             data_json,
         ),
         event.data if typed else json.loads(data_json),
-        start_hash(
-            event_id=event_id,
-            event_type=event.event_type,
-            occurred_at=occurred_at,
-            correlation_id=event.correlation_id,
-            causation_id=event.causation_id,
-            actor_json=actor_json,
-            agency_code=event.agency_code,
-            data_json=data_json,
-        ),
-        hash_rest(
-            region_code=event.region_code, schema_version=event.schema_version, stream=stream
-        ),
+        None if first else _sha256(head.encode()),
+        rest,
+        first_hash(head, rest) if first else None,
     )
+
+
+_sha256 = hashlib.sha256
 
 
 @dataclass(eq=False, slots=True)
@@ -315,27 +336,30 @@ class _AppendRequest:
         stream: str,
         events: Sequence[NewEvent],
         expected_version: int | None,
-        **waiting: Any,
+        future: Future[list[RecordedEvent]] | None = None,
+        waiter: asyncio.Future[list[RecordedEvent]] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> _AppendRequest:
         """The request, made by the caller: each payload checked against its schema, its row and
         the head-independent part of its hash made; a new stream's hashes made whole."""
+        first = expected_version == NO_STREAM and len(events) == 1
         try:
-            prepared = [_prepare(event, stream) for event in events]
+            prepared = [_prepare(event, stream, first) for event in events]
         except EventRejected:
             raise
         except Exception as error:
             # What the writer said of an event it could not write when it made the row itself.
             raise EventRejected(f"append failed: {error!r}") from error
-        made = cls(stream, prepared, expected_version, **waiting)
-        if expected_version == NO_STREAM:
+        made = cls(stream, prepared, expected_version, future, waiter, loop)
+        if first:
+            only = prepared[0]
+            made.new_stream_row = (*only.columns, 1, GENESIS, only.digest)
+        elif expected_version == NO_STREAM:
             prev_hash = GENESIS
             for version, one in enumerate(prepared, 1):
                 prev_hash = one.digest = finish_hash(
                     one.hash_started, one.hash_rest, prev_hash=prev_hash, stream_version=version
                 )
-            if len(prepared) == 1:
-                only = prepared[0]
-                made.new_stream_row = (*only.columns, 1, GENESIS, only.digest)
         return made
 
 
@@ -433,7 +457,7 @@ class SqliteEventStore:
             return []
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[list[RecordedEvent]] = loop.create_future()
-        request = _AppendRequest.of(stream, events, expected_version, waiter=waiter, loop=loop)
+        request = _AppendRequest.of(stream, events, expected_version, None, waiter, loop)
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
@@ -464,7 +488,7 @@ class SqliteEventStore:
     ) -> list[RecordedEvent]:
         if not self._accepts(events):
             return []
-        request = _AppendRequest.of(stream, events, expected_version, future=Future())
+        request = _AppendRequest.of(stream, events, expected_version, Future())
         self._requests.put([request])
         assert request.future is not None
         return request.future.result()
