@@ -5,7 +5,6 @@ the JSON API (`api.py`), the pages (`pages.py`), the channels (`channels/`) and 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,13 +38,7 @@ def create_projector(settings: Settings) -> Projector:
     upgrade_views(settings)
     report_views = views.ReportViews()
     return Projector(
-        settings.view_db(NAME),
-        NAME,
-        views.SCHEMA,
-        report_views.apply,
-        views.TABLES,
-        views.VERSION,
-        batch_end=report_views,
+        settings.view_db(NAME), NAME, views.SCHEMA, report_views, views.TABLES, views.VERSION
     )
 
 
@@ -68,26 +61,6 @@ def upgrade_views(settings: Settings) -> bool:
         return views.drop_stale(conn, NAME)
     finally:
         conn.close()
-
-
-def _rebuild_now(settings: Settings, projector: Projector) -> None:
-    """Replay the store into fresh views before the service consumes (after a schema upgrade)."""
-    from shared.store import open_store
-
-    async def replay() -> int:
-        store = open_store(settings.event_store_url)
-        try:
-            return await projector.rebuild(store)
-        finally:
-            await store.close()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        count = asyncio.run(replay())
-        log.warning("views_rebuilt_after_upgrade", events=count)
-        return
-    log.error("views_need_rebuild", hint="run: lapor rebuild intake")
 
 
 def channel_routers(ctx: Context, intake: Intake) -> list[APIRouter]:
@@ -146,8 +119,8 @@ def retention_jobs(intake: Intake) -> list[Periodic]:
 def build(ctx: Context) -> Service:
     stale = upgrade_views(ctx.settings)
     projector = create_projector(ctx.settings)
-    if stale:
-        _rebuild_now(ctx.settings, projector)
+    if stale:  # the runtime replays the store into it before the service starts
+        projector.stale = True
     intake = Intake(ctx, projector)
     return Service(
         routers=[

@@ -274,7 +274,7 @@ class DeadlineViews:
 def new_projector(path: Path, rules: Rules) -> Projector:
     """The sla service's views, kept by the events."""
     views = DeadlineViews(rules)
-    return Projector(path, "sla", SCHEMA, views.apply, TABLES, VERSION, batch_end=views)
+    return Projector(path, "sla", SCHEMA, views, TABLES, VERSION)
 
 
 _COLUMNS = _INSERT[_INSERT.index("(") + 1 : _INSERT.index(")")]

@@ -26,9 +26,7 @@ QUEUE_DEPTH_EVERY_SECONDS = 15.0
 def create_projector(settings: Settings, rules: Rules | None = None) -> Projector:
     rules = rules or load_rules()
     views = DeskViews(rules.calendar, rules.policy)
-    return Projector(
-        settings.view_db(NAME), NAME, SCHEMA, views.apply, TABLES, VERSION, batch_end=views
-    )
+    return Projector(settings.view_db(NAME), NAME, SCHEMA, views, TABLES, VERSION)
 
 
 def create_projectors(settings: Settings) -> list[Projector]:

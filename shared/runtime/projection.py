@@ -36,6 +36,13 @@ class BatchEnd(Protocol):
         """The transaction was rolled back: forget what its events changed."""
 
 
+class BatchedView(BatchEnd, Protocol):
+    """A view object that applies each event and ends each transaction (`BatchEnd`)."""
+
+    def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        """Fold one event into what this transaction changed."""
+
+
 # The views' page cache while rebuilding (KiB; the connection's own size is restored after).
 REBUILD_CACHE_KIB = 128 * 1024
 # The cyclic garbage collector's thresholds while rebuilding (restored after): a replay allocates
@@ -133,17 +140,22 @@ class Projector:
         path: Path,
         name: str,
         schema: str,
-        apply: Apply,
+        view: Apply | BatchedView,
         drop: Sequence[str] = (),
         version: int = 0,
-        batch_end: BatchEnd | None = None,
     ) -> None:
+        """`view` is either a function applying one event, or a `BatchedView` that also
+        writes what a transaction changed once, at its end."""
         self.path = path
         self.name = name
         self.schema = schema
-        self._apply = apply
         self._drop = drop
-        self._batch_end = batch_end
+        self._apply: Apply
+        self._batch_end: BatchEnd | None
+        if callable(view):
+            self._apply, self._batch_end = view, None
+        else:
+            self._apply, self._batch_end = view.apply, view
         self._lock = threading.Lock()
         self.conn = open_view_db(path)
         self.conn.executescript(_CHECKPOINT_SCHEMA)

@@ -39,6 +39,7 @@ from shared.runtime.messaging import (
     wait_for_event_stream,
 )
 from shared.runtime.nats_auth import nats_security
+from shared.runtime.rebuild import rebuild_in_child
 from shared.runtime.repository import ReportRepository
 from shared.settings import Settings, get_settings
 from shared.store import open_store
@@ -142,7 +143,10 @@ def create_app(
             revocations(event)
         for projector in service.projectors:
             if projector.stale:  # a view file of an older schema, dropped: rebuild it first
-                count = await projector.rebuild(store)
+                if in_process:  # the tests' store may be one this process alone can see
+                    count = await projector.rebuild(store)
+                else:  # the replay's memory leaves with the child
+                    count = await rebuild_in_child(build.__module__, settings, projector.name)
                 projector.stale = False
                 log.warning("views_rebuilt_after_upgrade", projector=projector.name, events=count)
         if in_process:

@@ -22,7 +22,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> list[RecordedEvent]:
 
 def _desk(path: Path) -> Projector:
     views = DeskViews()
-    return Projector(path, "verification", SCHEMA, views.apply, TABLES, batch_end=views)
+    return Projector(path, "verification", SCHEMA, views, TABLES)
 
 
 def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:

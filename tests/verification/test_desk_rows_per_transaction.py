@@ -85,7 +85,7 @@ def test_a_reports_desk_row_is_the_same_however_its_events_are_delivered(
     for name, batches in deliveries.items():
         views = DeskViews()
         path = tmp_path / f"{name}.db"
-        projector = Projector(path, "verification", SCHEMA, views.apply, TABLES, batch_end=views)
+        projector = Projector(path, "verification", SCHEMA, views, TABLES)
         try:
             for batch in batches:
                 assert projector.apply_batch(batch) == len(batch)

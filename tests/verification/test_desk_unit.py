@@ -91,9 +91,7 @@ class Bench:
 @contextlib.asynccontextmanager
 async def bench_on(path: Path, views: DeskViews) -> AsyncIterator[Bench]:
     store = SqliteEventStore(path / "events.db")
-    projector = Projector(
-        path / "verification.db", "verification", SCHEMA, views.apply, TABLES, batch_end=views
-    )
+    projector = Projector(path / "verification.db", "verification", SCHEMA, views, TABLES)
     try:
         yield Bench(store, projector, FixedClock(TUESDAY))
     finally:
