@@ -1,8 +1,9 @@
 """SQLite event store: one file, WAL, synchronous=FULL, append-only enforced by triggers.
 
 Writes go through one writer thread that commits every append waiting in its queue in a single
-transaction (group commit), each append in its own savepoint so a conflict in one does not fail
-the others. Readers use their own connection; WAL lets them read while the writer commits.
+transaction (group commit); a conflict in one append does not fail the others (an append of
+several events has its own savepoint; appends that each start a stream with one event go in with
+one statement). Readers use their own connection; WAL lets them read while the writer commits.
 Several processes may share the file: SQLite's lock serialises their writers.
 """
 
