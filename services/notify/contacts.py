@@ -9,14 +9,15 @@ reached: that is an outcome, not a failure.
 
 from __future__ import annotations
 
-import asyncio
 from functools import lru_cache
 from typing import Any
 
 from services.notify.notices import Officer, StaffGroup
 from services.notify.outbox import OutboxRow
+from services.notify.trips import OneTrip, each
 from shared.crypto import KeyErased, KeyStore, keyed_hash
 from shared.directory.model import Directory, Institution, load_categories
+from shared.events.base import DomainEvent
 from shared.logs import get_logger
 from shared.notifications.events import NotificationChannel, SkipReason
 from shared.privacy import mask_email, mask_handle, mask_phone
@@ -120,6 +121,9 @@ class Contacts:
         self._store = store
         self._keys = keys
         self._officers = officers
+        # Contacts decrypted at the same time (a batch's reactions, a run's deliveries) share a
+        # trip to a worker thread; the plaintext goes back to its own caller only.
+        self._decrypt = OneTrip(each(keys.decrypt))
 
     async def address(self, row: OutboxRow) -> Address:
         channel = NotificationChannel(row.channel)
@@ -135,23 +139,34 @@ class Contacts:
         return _pick(channel, contact)
 
     async def reporter_contact(
-        self, tracking_id: str, first: RecordedEvent | None = None
+        self,
+        tracking_id: str,
+        first: RecordedEvent | None = None,
+        first_payload: DomainEvent | None = None,
     ) -> dict[str, Any]:
         """The reporter's decrypted contact (Unreachable when there is none, or it is erased).
-        `first`: the report's first event when the caller holds it already (not read again)."""
-        return await self._reporter_contact(tracking_id, first)
+        `first`: the report's first event when the caller holds it already (not read again),
+        `first_payload` its payload when parsed already."""
+        return await self._reporter_contact(tracking_id, first, first_payload)
 
     async def _reporter_contact(
-        self, tracking_id: str, first: RecordedEvent | None = None
+        self,
+        tracking_id: str,
+        first: RecordedEvent | None = None,
+        first_payload: DomainEvent | None = None,
     ) -> dict[str, Any]:
         if first is None or first.stream != stream_name(tracking_id) or first.stream_version != 1:
             events = await self._store.read(stream_name(tracking_id))
-            first = events[0] if events else None
-        submitted = first.payload() if first is not None else None
+            first, first_payload = (events[0] if events else None), None
+        submitted = (
+            first_payload
+            if first_payload is not None
+            else (first.payload() if first is not None else None)
+        )
         if not isinstance(submitted, ReportSubmitted) or submitted.reporter is None:
             raise Unreachable(SkipReason.NO_CONTACT, "the reporter left no contact")
         try:
-            return await asyncio.to_thread(self._keys.decrypt, submitted.reporter)
+            return await self._decrypt(submitted.reporter)
         except KeyErased:
             raise Unreachable(SkipReason.IDENTITY_ERASED, IDENTITY_ERASED_DETAIL) from None
         except Exception as error:  # a wrong master secret, a damaged blob: ops must look

@@ -17,7 +17,10 @@ from the channel's bucket. A transient error (gateway down, timeout) leaves the 
 until its backoff has passed (exponential: `LAPOR_NOTIFY_RETRY_BASE_SECONDS` doubled per attempt,
 at most `LAPOR_NOTIFY_RETRY_MAX_SECONDS`), up to `LAPOR_NOTIFY_MAX_ATTEMPTS` attempts; a permanent
 one fails at once. (4) The outcome event (NotificationSent / NotificationFailed /
-NotificationSkipped, with a fixed event id) into `notifications-<tracking_id>`.
+NotificationSkipped, with a fixed event id) into `notifications-<tracking_id>`: after an attempt,
+once the outcome is in the outbox; a notice that ends without one (the report page, a channel
+not configured, no reachable contact) stores its event first and then finishes and marks it in
+one outbox write (dying in between, step 1 of the next run adopts it).
 
 The at-least-once window: if the process dies after a message left (Kannel answered 202, the
 SMTP server said 250) but before that was written down, the restart cannot know whether it left,
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Mapping
@@ -162,12 +166,12 @@ class Dispatcher:
         """One run (the periodic job "dispatch"): deliver what is due now, each notice at most
         once; returns how many notices it took. Cancelling it is a graceful stop."""
         async with self._one_run:
-            taken: set[uuid.UUID] = set()
+            taken: set[str] = set()  # notification ids, as the outbox writes them
             running: set[asyncio.Task[None]] = set()
             try:
                 while True:
                     for row in await self._due(taken):
-                        taken.add(row.notification_id)
+                        taken.add(str(row.notification_id))
                         running.add(
                             asyncio.create_task(
                                 self._deliver(row), name=f"notify-{row.notification_id}"
@@ -184,10 +188,10 @@ class Dispatcher:
                 await asyncio.gather(*running, return_exceptions=True)
                 raise
 
-    async def _due(self, taken: set[uuid.UUID]) -> list[OutboxRow]:
+    async def _due(self, taken: set[str]) -> list[OutboxRow]:
         """The first unrecorded notice of each (report, recipient), if its backoff has passed
         and this run has not taken it yet."""
-        rows = await asyncio.to_thread(self.outbox.heads, HEADS)
+        rows = await asyncio.to_thread(self.outbox.heads, HEADS, taken)
         if not taken:  # the gauges once a run, not after every delivery
             counts = await asyncio.to_thread(self.outbox.open_by_channel)
             for channel in NotificationChannel:
@@ -196,8 +200,7 @@ class Dispatcher:
         return [
             row
             for row in rows  # in the order of the report events
-            if row.notification_id not in taken
-            and (row.finished or row.next_attempt_epoch is None or row.next_attempt_epoch <= now)
+            if (row.finished or row.next_attempt_epoch is None or row.next_attempt_epoch <= now)
         ]
 
     async def _stop(self, running: set[asyncio.Task[None]]) -> None:
@@ -217,7 +220,8 @@ class Dispatcher:
     async def _deliver(self, row: OutboxRow) -> None:
         try:
             finished = None if row.finished else await self._complete(row)
-            await self._record(row.notification_id, finished)
+            if finished is not None or row.finished:
+                await self._record(row.notification_id, finished)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # the store may be down: the next run tries again
@@ -253,8 +257,7 @@ class Dispatcher:
         detail: str | None = None,
         skip_reason: str | None = None,
     ) -> OutboxRow | None:
-        finished = await asyncio.to_thread(
-            self.outbox.finish,
+        finished = await self.outbox.finish_soon(
             row.notification_id,
             state,
             self._now(),
@@ -273,21 +276,59 @@ class Dispatcher:
         )
         return finished
 
+    async def _settle(
+        self,
+        row: OutboxRow,
+        state: str,
+        outcome: str,
+        *,
+        detail: str | None = None,
+        skip_reason: str | None = None,
+    ) -> OutboxRow | None:
+        """A notice that ends without an attempt (nothing left LAPOR): its outcome event first,
+        then the outbox finishes and marks it recorded in one write. A crash in between leaves
+        it open with its outcome in the store, which the next run adopts (sending nothing).
+        Returns None: nothing is left to record."""
+        now = self._now()
+        finished = dataclasses.replace(
+            row,
+            state=state,
+            completed_at=now,
+            detail=detail,
+            skip_reason=skip_reason,
+            next_attempt_epoch=None,
+        )
+        await self._append_outcome(finished)
+        if not await self.outbox.settle_soon(
+            row.notification_id, state, now, detail=detail, skip_reason=skip_reason
+        ):
+            return None
+        NOTIFICATIONS.labels(row.channel, outcome).inc()
+        log.info(
+            f"notification_{outcome}",
+            **_about(row),
+            template=row.template,
+            recipient_kind=row.recipient_kind,
+            correlation_id=row.correlation_id,
+            detail=detail,
+        )
+        return None
+
     async def _complete(self, row: OutboxRow) -> OutboxRow | None:
         """Deliver one notice; the row as it finished (None when it did not, or was adopted)."""
         if await self._adopt_recorded_outcome(row):
             return None
         if row.channel == NotificationChannel.WEB.value:
             # Web reporters read their notices on the report page: recording it is delivering it.
-            return await self._finish(row, "sent", "sent")
+            return await self._settle(row, "sent", "sent")
         sender = self.senders.get(row.channel)
         if sender is None:
             reason = self.unconfigured.get(row.channel, f"channel {row.channel} is not configured")
-            return await self._finish(row, "failed", "failed", detail=reason)
+            return await self._settle(row, "failed", "failed", detail=reason)
         try:
             address = await self.contacts.address(row)
         except Unreachable as unreachable:
-            return await self._finish(
+            return await self._settle(
                 row,
                 "skipped",
                 "unreachable",
@@ -295,12 +336,12 @@ class Dispatcher:
                 skip_reason=unreachable.reason.value,
             )
         except PermanentSendError as error:
-            return await self._finish(row, "failed", "failed", detail=scrub(str(error)))
+            return await self._settle(row, "failed", "failed", detail=scrub(str(error)))
         await asyncio.to_thread(self.outbox.set_masked, row.notification_id, address.masked)
         try:
             message = self.renderer.render(row.template, row.language, row.context)
         except Exception as error:
-            return await self._finish(
+            return await self._settle(
                 row, "failed", "failed", detail=f"template {row.template}: {type(error).__name__}"
             )
         if row.state == "sending":
@@ -310,7 +351,7 @@ class Dispatcher:
             log.warning("notification_resent_after_interrupted_attempt", **_about(row))
         remaining = self.settings.notify_max_attempts - row.attempts
         if remaining <= 0:
-            return await self._finish(
+            return await self._settle(
                 row,
                 "failed",
                 "failed",
@@ -394,8 +435,11 @@ class Dispatcher:
         row = finished or await asyncio.to_thread(self.outbox.get, notification_id)
         if row is None or row.recorded or not row.finished:
             return
+        await self._append_outcome(row)
+        await self.outbox.mark_recorded_soon(notification_id)
+
+    async def _append_outcome(self, row: OutboxRow) -> None:
         at = datetime.fromisoformat(row.completed_at) if row.completed_at else self.clock.now()
         await self.store.append(
             notification_stream(row.tracking_id), [outcome_event(row, at)], expected_version=None
         )
-        await asyncio.to_thread(self.outbox.mark_recorded, notification_id)

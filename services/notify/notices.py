@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
+from shared.events.base import DomainEvent
 from shared.notifications.events import NotificationChannel, RecipientKind
 from shared.reports import events
 from shared.reports.events import FollowUpKind, SlaStage, Status
@@ -38,6 +39,17 @@ REPORTER_CHANNEL: dict[Channel, NotificationChannel] = {
 # Channels whose own answer (the SMS reply, the confirmation mail, the chat reply) is the receipt:
 # the `received` notice is only recorded for the report page there, so nobody gets two.
 ANSWERED_AT_ONCE = frozenset(REPORTER_CHANNEL)
+
+# The report events whose notices quote a date from the report's deadlines (`Dates`), and which:
+# only these need the deadlines derived.
+DATED: dict[str, frozenset[str]] = {
+    "ReportSubmitted": frozenset({"verification_due"}),
+    "ReportCompletionRequested": frozenset({"completion_closes_on"}),
+    "ReportReturned": frozenset({"reforward_due"}),
+    "ReportReferred": frozenset({"reforward_due"}),
+    "FollowUpPosted": frozenset({"auto_close_on"}),
+    "SlaBreached": frozenset({"escalation_opens_on"}),
+}
 
 # Report events that cause a notice (everything else is ignored).
 NOTIFYING = frozenset(
@@ -113,8 +125,11 @@ class ReportFacts:
         return REPORTER_CHANNEL.get(self.channel, NotificationChannel.WEB)
 
 
-def report_facts(history: Sequence[RecordedEvent]) -> ReportFacts | None:
-    """Fold the report's stream up to and including the event being notified (the last one)."""
+def report_facts(
+    history: Sequence[RecordedEvent], payloads: Sequence[DomainEvent] | None = None
+) -> ReportFacts | None:
+    """Fold the report's stream up to and including the event being notified (the last one).
+    `payloads`: the events' payloads when the caller has parsed them already."""
     if not history:
         return None
     state: ReportState | None = None
@@ -123,7 +138,7 @@ def report_facts(history: Sequence[RecordedEvent]) -> ReportFacts | None:
     before: ReportState | None = None
     language = "id"
     for index, event in enumerate(history):
-        payload = event.payload()
+        payload = payloads[index] if payloads is not None else event.payload()
         if index == len(history) - 1:
             before = state
         if isinstance(payload, events.ReportSubmitted):
@@ -259,11 +274,14 @@ def plan(
     *,
     reporter_channel: NotificationChannel | None = None,
     dates: Dates | None = None,
+    payload: DomainEvent | None = None,
 ) -> list[Notice]:
-    """The notices one report event causes (none for events nobody is told about)."""
+    """The notices one report event causes (none for events nobody is told about).
+    `payload`: the event's payload when the caller has parsed it already."""
     if event.event_type not in NOTIFYING:
         return []
-    return _Planner(event, facts, staff, links, reporter_channel, dates or Dates()).plan()
+    planner = _Planner(event, facts, staff, links, reporter_channel, dates or Dates())
+    return planner.plan(payload if payload is not None else event.payload())
 
 
 class _Planner:
@@ -389,8 +407,7 @@ class _Planner:
         )
 
     # -- what each event says --------------------------------------------------------------
-    def plan(self) -> list[Notice]:
-        payload = self.event.payload()
+    def plan(self, payload: DomainEvent) -> list[Notice]:
         facts, dates = self.facts, self.dates
         iso = _iso
         match payload:
@@ -567,6 +584,7 @@ def _iso(day: date | None) -> str | None:
 
 
 __all__ = [
+    "DATED",
     "NOTIFYING",
     "OFFICER_TEMPLATES",
     "REPORTER_TEMPLATES",

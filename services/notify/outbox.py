@@ -26,12 +26,13 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from services.notify.notices import Notice
+from services.notify.trips import OneTrip
 from shared.sql import where_equal
 
 FILE_NAME = "notify_outbox.db"  # in the data directory
@@ -74,6 +75,7 @@ CREATE INDEX IF NOT EXISTS outbox_tracking ON outbox (tracking_id, cause_positio
 
 
 T = TypeVar("T")
+_MARK_RECORDED = "UPDATE outbox SET recorded = 1 WHERE notification_id = ?"
 
 
 class _Write(Generic[T]):
@@ -150,6 +152,7 @@ class Outbox:
         self._conn.executescript(SCHEMA)
         self._waiting: list[_Write[Any]] = []
         self._waiting_lock = threading.Lock()
+        self._trip: OneTrip[Callable[[sqlite3.Connection], Any], Any] = OneTrip(self._write_many)
 
     def close(self) -> None:
         with self._lock:
@@ -167,16 +170,36 @@ class Outbox:
         a write that fails is undone alone and raises in its own caller, the others commit. A
         failed commit (a full disk) raises in every caller of the group."""
         mine: _Write[T] = _Write(work)
-        with self._waiting_lock:
-            self._waiting.append(mine)
-        with self._lock:
-            if not mine.done:
-                with self._waiting_lock:
-                    group, self._waiting = self._waiting, []
-                self._commit_group(group)
+        self._commit_with_others([mine])
         if mine.error is not None:
             raise mine.error
         return mine.result  # type: ignore[return-value]
+
+    def _write_many(
+        self, works: Sequence[Callable[[sqlite3.Connection], Any]]
+    ) -> list[Any | BaseException]:
+        """`_write` for several callers at once (one trip to this thread): each work's result,
+        or the error that undid it alone."""
+        mine = [_Write(work) for work in works]
+        self._commit_with_others(mine)
+        return [w.error if w.error is not None else w.result for w in mine]
+
+    def _commit_with_others(self, mine: list[_Write[Any]]) -> None:
+        if not mine:
+            return
+        with self._waiting_lock:
+            self._waiting.extend(mine)
+        with self._lock:
+            if not mine[-1].done:  # queued together, so taken together
+                with self._waiting_lock:
+                    group, self._waiting = self._waiting, []
+                self._commit_group(group)
+
+    async def write_soon(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`_write` from the event loop: the writes of callers meanwhile share one trip to a
+        worker thread and one commit; returns once this one is committed."""
+        result: T = await self._trip(work)
+        return result
 
     def _commit_group(self, group: list[_Write[Any]]) -> None:
         conn = self._conn
@@ -213,6 +236,14 @@ class Outbox:
     def enqueue(self, notices: Iterable[Notice], now: str) -> int:
         """Plan notices; a notice already planned (same id) is left as it is. Returns how many
         are new."""
+        return self._write(self._enqueue_work(notices, now))
+
+    async def enqueue_soon(self, notices: Iterable[Notice], now: str) -> int:
+        """`enqueue` from the event loop (sharing a trip and a commit with other writes)."""
+        return await self.write_soon(self._enqueue_work(notices, now))
+
+    @staticmethod
+    def _enqueue_work(notices: Iterable[Notice], now: str) -> Callable[[sqlite3.Connection], int]:
         rows = [
             (
                 str(n.notification_id),
@@ -246,7 +277,7 @@ class Outbox:
                 added += cursor.rowcount
             return added
 
-        return self._write(insert)
+        return insert
 
     def get(self, notification_id: uuid.UUID) -> OutboxRow | None:
         row = self._execute(
@@ -262,8 +293,10 @@ class Outbox:
         ).fetchall()
         return [OutboxRow.from_row(r) for r in rows]
 
-    def heads(self, limit: int = 1000) -> list[OutboxRow]:
-        """The first unrecorded notice of each (report, recipient): what may go out next.
+    def heads(self, limit: int = 1000, skip: Container[str] = frozenset()) -> list[OutboxRow]:
+        """The first unrecorded notice of each (report, recipient): what may go out next,
+        leaving out the notification ids in `skip` (a run's notices under way: not decoded
+        again each time a delivery ends).
 
         A recipient with a long queue behind a notice that waits out its backoff does not keep
         other recipients' notices out of the window."""
@@ -276,7 +309,7 @@ class Outbox:
             " WHERE o.recorded = 0 ORDER BY o.cause_position, o.notification_id LIMIT ?",
             (limit,),
         ).fetchall()
-        return [OutboxRow.from_row(r) for r in rows]
+        return [OutboxRow.from_row(r) for r in rows if r["notification_id"] not in skip]
 
     def begin_attempt(self, notification_id: uuid.UUID, now: str) -> int:
         """Record that an attempt starts now (before the message leaves). Returns its number."""
@@ -319,17 +352,43 @@ class Outbox:
         skip_reason: str | None = None,
     ) -> OutboxRow | None:
         """The notice's outcome; returns the finished row (None if it had finished before)."""
+        return self._write(self._finish_work(notification_id, state, now, detail, skip_reason))
+
+    async def finish_soon(
+        self,
+        notification_id: uuid.UUID,
+        state: str,
+        now: str,
+        *,
+        detail: str | None = None,
+        skip_reason: str | None = None,
+    ) -> OutboxRow | None:
+        """`finish` from the event loop (sharing a trip and a commit with other writes)."""
+        return await self.write_soon(
+            self._finish_work(notification_id, state, now, detail, skip_reason)
+        )
+
+    @staticmethod
+    def _finish_work(
+        notification_id: uuid.UUID,
+        state: str,
+        now: str,
+        detail: str | None,
+        skip_reason: str | None,
+    ) -> Callable[[sqlite3.Connection], OutboxRow | None]:
         assert state in FINAL_STATES
         values = (state, now, detail, skip_reason, str(notification_id))
-        row = self._write(
-            lambda conn: conn.execute(
+
+        def finish(conn: sqlite3.Connection) -> OutboxRow | None:
+            row = conn.execute(
                 "UPDATE outbox SET state = ?, completed_at = ?, detail = ?, skip_reason = ?,"
                 " next_attempt_epoch = NULL WHERE notification_id = ? AND state NOT IN"
                 " ('sent', 'failed', 'skipped') RETURNING *",
                 values,
             ).fetchone()
-        )
-        return OutboxRow.from_row(row) if row is not None else None
+            return OutboxRow.from_row(row) if row is not None else None
+
+        return finish
 
     def adopt(
         self,
@@ -347,10 +406,38 @@ class Outbox:
             (state, attempts, completed_at, detail, str(notification_id)),
         )
 
+    async def settle_soon(
+        self,
+        notification_id: uuid.UUID,
+        state: str,
+        now: str,
+        *,
+        detail: str | None = None,
+        skip_reason: str | None = None,
+    ) -> bool:
+        """A notice that ended without an attempt, whose outcome event is in the store already:
+        `finish` and `mark_recorded` in one write. False if it had finished before."""
+        assert state in FINAL_STATES
+        values = (state, now, detail, skip_reason, str(notification_id))
+
+        def settle(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE outbox SET state = ?, completed_at = ?, detail = ?, skip_reason = ?,"
+                " next_attempt_epoch = NULL, recorded = 1 WHERE notification_id = ? AND state"
+                " NOT IN ('sent', 'failed', 'skipped')",
+                values,
+            )
+            return cursor.rowcount > 0
+
+        return await self.write_soon(settle)
+
     def mark_recorded(self, notification_id: uuid.UUID) -> None:
-        self._update(
-            "UPDATE outbox SET recorded = 1 WHERE notification_id = ?", (str(notification_id),)
-        )
+        self._update(_MARK_RECORDED, (str(notification_id),))
+
+    async def mark_recorded_soon(self, notification_id: uuid.UUID) -> None:
+        """`mark_recorded` from the event loop (sharing a trip and a commit with other writes)."""
+        values = (str(notification_id),)
+        await self.write_soon(lambda conn: conn.execute(_MARK_RECORDED, values))
 
     def rows_for(
         self, tracking_id: str | None = None, state: str | None = None, limit: int = 200

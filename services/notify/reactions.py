@@ -9,29 +9,30 @@ message is sent here, so a slow or broken channel never holds up the event strea
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from services.notify.contacts import Contacts, StaffDirectory, Unreachable, reporter_channel
-from services.notify.notices import NOTIFYING, Dates, Links, ReportFacts, plan, report_facts
+from services.notify.notices import DATED, NOTIFYING, Dates, Links, ReportFacts, plan, report_facts
 from services.notify.outbox import Outbox
-from shared.calendar import WorkingDayCalendar
+from shared.calendar import WorkingDayCalendar, local_date, timezone_for_region
 from shared.clock import Clock
 from shared.directory.events import DIRECTORY_STREAM
+from shared.events.base import DomainEvent
 from shared.logs import get_logger
 from shared.notifications.events import NotificationChannel
 from shared.reports.deadlines import ReportDeadlines, Stage, derive
 from shared.reports.deadlines import Status as DeadlineStatus
-from shared.reports.facts import facts_of
+from shared.reports.facts import RELEVANT_EVENT_TYPES, Fact, fact_of
 from shared.reports.policy import SlaPolicy
 from shared.senders.base import PermanentSendError
 from shared.store.port import EventStore, RecordedEvent
 
 log = get_logger(__name__)
 REMEMBERED_CHANNELS = 10_000
+REMEMBERED_SUBMISSION_DAYS = 4096  # (region, day) pairs: the country's regions over a few days
 
 
 @dataclass(kw_only=True, eq=False)
@@ -45,6 +46,9 @@ class Reactions:
     calendar: WorkingDayCalendar
     policy: SlaPolicy
     _channels: OrderedDict[str, NotificationChannel] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
+    _submission_dates: OrderedDict[tuple[str | None, date], Dates] = field(
         default_factory=OrderedDict, init=False, repr=False
     )
 
@@ -63,7 +67,8 @@ class Reactions:
                 for e in await self.store.read(event.stream)
                 if e.stream_version <= event.stream_version
             ]
-        facts = report_facts(history)
+        payloads = [e.payload() for e in history]  # parsed once for all that follows
+        facts = report_facts(history, payloads)
         if facts is None:
             log.warning("notify_report_without_submission", event_type=event.event_type)
             return
@@ -73,12 +78,13 @@ class Reactions:
             facts,
             self.staff,
             self.links,
-            reporter_channel=await self._reporter_channel(facts, history[0]),
-            dates=self._dates(facts, history, event),
+            reporter_channel=await self._reporter_channel(facts, history[0], payloads[0]),
+            dates=self._dates(facts, history, payloads, event),
+            payload=payloads[-1] if history[-1].event_id == event.event_id else None,
         )
         if not notices:
             return
-        added = await asyncio.to_thread(self.outbox.enqueue, notices, self.clock.now().isoformat())
+        added = await self.outbox.enqueue_soon(notices, self.clock.now().isoformat())
         if added:
             log.info(
                 "notices_planned",
@@ -89,7 +95,7 @@ class Reactions:
             )
 
     async def _reporter_channel(
-        self, facts: ReportFacts, first: RecordedEvent
+        self, facts: ReportFacts, first: RecordedEvent, submitted: DomainEvent
     ) -> NotificationChannel:
         wrote_on = facts.reporter_channel
         if wrote_on is not NotificationChannel.WEB or not facts.has_reporter:
@@ -99,7 +105,7 @@ class Reactions:
             self._channels.move_to_end(facts.tracking_id)
             return known
         try:
-            contact = await self.contacts.reporter_contact(facts.tracking_id, first)
+            contact = await self.contacts.reporter_contact(facts.tracking_id, first, submitted)
         except (Unreachable, PermanentSendError):
             return NotificationChannel.WEB  # erased or unreadable: the report page only
         channel = reporter_channel(wrote_on, contact)
@@ -109,20 +115,65 @@ class Reactions:
         return channel
 
     def _dates(
-        self, facts: ReportFacts, history: Sequence[RecordedEvent], event: RecordedEvent
+        self,
+        facts: ReportFacts,
+        history: Sequence[RecordedEvent],
+        payloads: Sequence[DomainEvent],
+        event: RecordedEvent,
     ) -> Dates:
+        """The dates the event's notices quote (`DATED`), from the report's deadlines; the
+        deadlines are derived only for events whose notices quote one."""
+        wanted = DATED.get(event.event_type)
+        if not wanted:
+            return Dates()
         try:
-            deadlines = derive(facts.tracking_id, facts_of(history), self.calendar, self.policy)
+            facts_so_far = _facts(history, payloads)
+            # A lone submission's dates (its verification due day) depend only on its region
+            # and its local day there, with this process's calendar and policy: derived once
+            # per pair.
+            lone = len(facts_so_far) == 1 and event.event_type == "ReportSubmitted"
+            if lone:
+                region = facts_so_far[0].region_code
+                key = (region, local_date(event.occurred_at, timezone_for_region(region)))
+                known = self._submission_dates.get(key)
+                if known is not None:
+                    return known
+            deadlines = derive(facts.tracking_id, facts_so_far, self.calendar, self.policy)
         except Exception as error:  # dates decorate a notice: never lose the notice for them
             log.warning("notify_deadlines_unavailable", error_type=type(error).__name__)
             return Dates()
-        return Dates(
+        dates = Dates(
             verification_due=_first_due(deadlines, Stage.VERIFICATION),
             completion_closes_on=_open_due(deadlines, Stage.COMPLETION_EXPIRY),
             auto_close_on=_open_due(deadlines, Stage.AUTO_CLOSE),
             reforward_due=_open_due(deadlines, Stage.REFORWARD),
-            escalation_opens_on=deadlines.escalation_eligibility(event.occurred_at).opens_on,
+            escalation_opens_on=(
+                deadlines.escalation_eligibility(event.occurred_at).opens_on
+                if "escalation_opens_on" in wanted
+                else None
+            ),
         )
+        if lone:
+            self._submission_dates[key] = dates
+            while len(self._submission_dates) > REMEMBERED_SUBMISSION_DAYS:
+                self._submission_dates.popitem(last=False)
+        return dates
+
+
+def _facts(history: Sequence[RecordedEvent], payloads: Sequence[DomainEvent]) -> list[Fact]:
+    """`facts_of(history)`, from payloads parsed already."""
+    facts = (
+        fact_of(
+            payload,
+            version=event.stream_version,
+            at=event.occurred_at,
+            event_id=str(event.event_id),
+            correlation_id=event.correlation_id,
+        )
+        for event, payload in zip(history, payloads, strict=True)
+        if event.event_type in RELEVANT_EVENT_TYPES
+    )
+    return [f for f in facts if f is not None]
 
 
 def _first_due(deadlines: ReportDeadlines, stage: Stage) -> date | None:

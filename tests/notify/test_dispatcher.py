@@ -370,6 +370,35 @@ async def _recorded(outbox: Outbox, tracking_id: str) -> bool:
     return bool(rows) and all(r.recorded for r in rows)
 
 
+async def test_a_crash_after_an_unsendable_notices_outcome_is_stored_records_it_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notice that ends without an attempt (here: e-mail not configured) has its outcome
+    event stored before the outbox finishes it; dying in between, the next run adopts it."""
+    report = await world.lapor.submit(Channel.WEB, {"email": "siti@example.com"})
+    await world.react()
+
+    async def crash(*args: object, **kwargs: object) -> bool:
+        raise OSError("the process died here")
+
+    monkeypatch.setattr(world.outbox, "settle_soon", crash)
+    await world.dispatcher({}).dispatch()
+    [stored] = await world.outcomes(report.tracking_id)
+    [row] = world.outbox.rows_for(report.tracking_id)
+    assert (stored.event_type, row.state, row.recorded) == ("NotificationFailed", "pending", False)
+
+    monkeypatch.undo()  # the restart
+    await dispatched(
+        world.dispatcher({}),
+        lambda: _recorded(world.outbox, report.tracking_id),
+        "outcome adopted from the store",
+    )
+    assert [e.event_id for e in await world.outcomes(report.tracking_id)] == [stored.event_id]
+    [row] = world.outbox.rows_for(report.tracking_id)
+    assert (row.state, row.attempts, row.recorded) == ("failed", 0, True)
+    assert "LAPOR_SMTP_URL" in (row.detail or "")
+
+
 async def test_the_delivery_log_can_be_rebuilt_from_the_store(world: World) -> None:
     sms = ScriptedSender(failures=[PermanentSendError("sendsms refused the message (HTTP 400)")])
     dispatcher = world.dispatcher({"sms": sms})
