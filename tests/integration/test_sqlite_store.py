@@ -137,16 +137,46 @@ async def test_new_reports_submitted_together_each_get_their_own_answer(
     assert isinstance(late, WrongExpectedVersion) and late.actual == 1
     assert isinstance(reused, WrongExpectedVersion)
     stored = {e.event_id: e for e in await store.read_all()}
-    created = [n0, n1, n2, twin_a, n3, n4, n5]
-    for recorded in created:
+    positions = []
+    for recorded in (n0, n1, n2, twin_a, n3, n4, n5):
         assert isinstance(recorded, list)
         (event,) = recorded
         assert event.stream_version == 1
         assert stored[event.event_id] == event  # position and hash as stored
-    assert sorted(stored[e.event_id].position for r in created for e in r) == list(range(2, 9))
+        positions.append(event.position)
+    assert sorted(positions) == list(range(2, 9))
     assert await store.read("report-REUSED") == []
     assert audit_sqlite_positions(db_path) == []
     assert (await audit_store(store)).problems == []
+
+
+async def test_the_writer_commits_with_full_sync_in_wal(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An append that returned is on disk (fsync at every commit): the writer's own connection
+    runs in WAL with synchronous=FULL, whatever else is tuned for speed."""
+    import threading
+
+    import shared.store.sqlite as sqlite_store
+
+    made: list[sqlite3.Connection] = []
+    opened = sqlite_store.connect
+
+    def recording(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+        conn = opened(path, readonly=readonly)
+        if threading.current_thread().name == "store-writer":
+            made.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite_store, "connect", recording)
+    store = SqliteEventStore(db_path)
+    try:
+        await store.append("report-A", batch(1), NO_STREAM)
+        (writer,) = made
+        assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert writer.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        await store.close()
 
 
 async def test_an_event_whose_row_cannot_be_made_is_rejected_and_the_store_goes_on(
