@@ -90,43 +90,82 @@ def start_hash(
     data_json: str,
 ) -> hashlib._Hash:
     """SHA-256 fed with the envelope up to its previous hash (what does not depend on the head)."""
-    head = "".join(
+    return hashlib.sha256(
+        envelope_head(
+            event_id,
+            event_type,
+            occurred_at,
+            correlation_id,
+            causation_id,
+            actor_json,
+            agency_code,
+            data_json,
+        ).encode()
+    )
+
+
+def envelope_head(
+    event_id: str,
+    event_type: str,
+    occurred_at: str,
+    correlation_id: str,
+    causation_id: str,
+    actor_json: str,
+    agency_code: str | None,
+    data_json: str,
+) -> str:
+    """The envelope's text up to its previous hash. Positional: every append makes one. (A
+    `None` is written `null` wherever it comes, as canonical_json would.)"""
+    return "".join(
         (
             '{"actor":',
             actor_json,
             ',"agency_code":',
-            _text(agency_code),
+            "null" if agency_code is None else _encode_string(agency_code),
             ',"causation_id":',
-            _text(causation_id),
+            "null" if causation_id is None else _encode_string(causation_id),
             ',"correlation_id":',
-            _text(correlation_id),
+            "null" if correlation_id is None else _encode_string(correlation_id),
             ',"data":',
             data_json,
             ',"event_id":',
-            _text(event_id),
+            "null" if event_id is None else _encode_string(event_id),
             ',"event_type":',
-            _text(event_type),
+            "null" if event_type is None else _encode_string(event_type),
             ',"occurred_at":',
-            _text(occurred_at),
+            "null" if occurred_at is None else _encode_string(occurred_at),
             ',"prev_hash":',
         )
     )
-    return hashlib.sha256(head.encode())
 
 
 def hash_rest(*, region_code: str | None, schema_version: int, stream: str) -> str:
     """The envelope between its previous hash and its stream version."""
+    return envelope_rest(region_code, schema_version, stream)
+
+
+def envelope_rest(region_code: str | None, schema_version: int, stream: str) -> str:
+    """`hash_rest`, positional."""
     return "".join(
         (
             ',"region_code":',
-            _text(region_code),
+            "null" if region_code is None else _encode_string(region_code),
             ',"schema_version":',
             int.__repr__(schema_version),
             ',"stream":',
-            _text(stream),
+            "null" if stream is None else _encode_string(stream),
             ',"stream_version":',
         )
     )
+
+
+_GENESIS_TEXT = f'"{GENESIS}"'
+
+
+def first_hash(head: str, rest: str) -> str:
+    """The hex digest of a stream's first event from its `envelope_head` and `envelope_rest`:
+    `finish_hash` after GENESIS at version 1, hashed in one go."""
+    return hashlib.sha256("".join((head, _GENESIS_TEXT, rest, "1}")).encode()).hexdigest()
 
 
 def finish_hash(started: hashlib._Hash, rest: str, *, prev_hash: str, stream_version: int) -> str:

@@ -1,8 +1,9 @@
 """SQLite event store: one file, WAL, synchronous=FULL, append-only enforced by triggers.
 
 Writes go through one writer thread that commits every append waiting in its queue in a single
-transaction (group commit), each append in its own savepoint so a conflict in one does not fail
-the others. Readers use their own connection; WAL lets them read while the writer commits.
+transaction (group commit); a conflict in one append does not fail the others (an append of
+several events has its own savepoint; appends that each start a stream with one event go in with
+one statement). Readers use their own connection; WAL lets them read while the writer commits.
 Several processes may share the file: SQLite's lock serialises their writers.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import json
 import queue
 import sqlite3
@@ -28,7 +30,14 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_ex
 from shared.events.base import Actor, UnknownEventType
 from shared.events.registry import EVENT_TYPES, parse_payload
 from shared.logs import get_logger
-from shared.store.chain import GENESIS, canonical_json, finish_hash, hash_rest, start_hash
+from shared.store.chain import (
+    GENESIS,
+    canonical_json,
+    envelope_head,
+    envelope_rest,
+    finish_hash,
+    first_hash,
+)
 from shared.store.port import (
     NO_STREAM,
     EventRejected,
@@ -190,18 +199,6 @@ _new_object = object.__new__
 _set_attribute = object.__setattr__
 
 
-def _built(cls: type[RecordedEvent], values: dict[str, Any]) -> RecordedEvent:
-    """What `model_construct` makes, for a complete set of already valid fields, at a quarter of
-    its cost (it looks at every field's default and alias)."""
-    made = cls.__new__(cls)
-    object.__setattr__(made, "__dict__", values)
-    # A set of its own: model_copy(update=...) adds to it.
-    object.__setattr__(made, "__pydantic_fields_set__", set(_RECORDED_FIELDS))
-    object.__setattr__(made, "__pydantic_extra__", None)
-    object.__setattr__(made, "__pydantic_private__", {"_typed_data": None})
-    return made
-
-
 def validate_schema(event: NewEvent) -> str:
     """The store refuses an event that fails its registered schema. Returns the event's data as
     canonical JSON (what the store writes and hashes)."""
@@ -247,49 +244,62 @@ class _Prepared:
     columns: tuple[Any, ...]
     # What a reader will get back from the stored JSON (a typed payload's dump already is).
     data: dict[str, Any]
-    hash_started: Any  # hashlib's SHA-256, fed the envelope up to the previous hash
+    # hashlib's SHA-256, fed the envelope up to the previous hash (None: hashed whole)
+    hash_started: Any
     hash_rest: str
     # In a new stream the head is known (version 0, GENESIS): the appender hashes it all.
     digest: str | None = None
 
 
-def _prepare(event: NewEvent, stream: str) -> _Prepared:
+def _prepare(event: NewEvent, stream: str, first: bool) -> _Prepared:
+    """`first`: the event starts a new stream (NO_STREAM, one event): its head is GENESIS, so
+    it is hashed whole, in one go."""
     typed = event.is_typed()
     data_json = _checked_json(event, typed)
     event_id = str(event.event_id)
+    event_type = event.event_type
+    schema_version = event.schema_version
     occurred_at = event.occurred_at.isoformat()
+    correlation_id = event.correlation_id
+    causation_id = event.causation_id
     actor_json = _actor_json(event.actor)
+    region_code = event.region_code
+    agency_code = event.agency_code
+    head = envelope_head(
+        event_id,
+        event_type,
+        occurred_at,
+        correlation_id,
+        causation_id,
+        actor_json,
+        agency_code,
+        data_json,
+    )
+    rest = envelope_rest(region_code, schema_version, stream)
     return _Prepared(
         event,
         event_id,
         (
             event_id,
             stream,
-            event.event_type,
-            event.schema_version,
+            event_type,
+            schema_version,
             occurred_at,
-            event.correlation_id,
-            event.causation_id,
+            correlation_id,
+            causation_id,
             actor_json,
-            event.region_code,
-            event.agency_code,
+            region_code,
+            agency_code,
             data_json,
         ),
         event.data if typed else json.loads(data_json),
-        start_hash(
-            event_id=event_id,
-            event_type=event.event_type,
-            occurred_at=occurred_at,
-            correlation_id=event.correlation_id,
-            causation_id=event.causation_id,
-            actor_json=actor_json,
-            agency_code=event.agency_code,
-            data_json=data_json,
-        ),
-        hash_rest(
-            region_code=event.region_code, schema_version=event.schema_version, stream=stream
-        ),
+        None if first else _sha256(head.encode()),
+        rest,
+        first_hash(head, rest) if first else None,
     )
+
+
+_sha256 = hashlib.sha256
 
 
 @dataclass(eq=False, slots=True)
@@ -304,6 +314,10 @@ class _AppendRequest:
     loop: asyncio.AbstractEventLoop | None = None
     # Set when the async caller gave up: the writer drops the request if it has not begun it.
     cancelled: bool = False
+    # One event that starts a new stream (NO_STREAM): its whole row, version 1 after GENESIS,
+    # made by the appender. The writer inserts such rows of a group together (executemany);
+    # the stream's UNIQUE (stream, stream_version) refuses it if the stream has a version 1.
+    new_stream_row: tuple[Any, ...] | None = None
 
     @classmethod
     def of(
@@ -311,27 +325,40 @@ class _AppendRequest:
         stream: str,
         events: Sequence[NewEvent],
         expected_version: int | None,
-        **waiting: Any,
+        future: Future[list[RecordedEvent]] | None = None,
+        waiter: asyncio.Future[list[RecordedEvent]] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> _AppendRequest:
         """The request, made by the caller: each payload checked against its schema, its row and
         the head-independent part of its hash made; a new stream's hashes made whole."""
+        first = expected_version == NO_STREAM and len(events) == 1
         try:
-            prepared = [_prepare(event, stream) for event in events]
+            prepared = [_prepare(event, stream, first) for event in events]
         except EventRejected:
             raise
         except Exception as error:
             # What the writer said of an event it could not write when it made the row itself.
             raise EventRejected(f"append failed: {error!r}") from error
-        if expected_version == NO_STREAM:
+        made = cls(stream, prepared, expected_version, future, waiter, loop)
+        if first:
+            only = prepared[0]
+            made.new_stream_row = (*only.columns, 1, GENESIS, only.digest)
+        elif expected_version == NO_STREAM:
             prev_hash = GENESIS
             for version, one in enumerate(prepared, 1):
                 prev_hash = one.digest = finish_hash(
                     one.hash_started, one.hash_rest, prev_hash=prev_hash, stream_version=version
                 )
-        return cls(stream, prepared, expected_version, **waiting)
+        return made
 
 
 _STOP = object()
+
+
+def _new_row(request: _AppendRequest) -> tuple[Any, ...]:
+    row = request.new_stream_row
+    assert row is not None
+    return row
 
 
 def _deliver(pairs: list[tuple[asyncio.Future[list[RecordedEvent]], Any]]) -> None:
@@ -357,16 +384,20 @@ def _recorded(
 ) -> RecordedEvent:
     """The RecordedEvent of an event just written: its fields are the NewEvent's, validated when
     it was made, so no second validation."""
-    values = dict(event.__dict__)
-    values.update(
-        data=data,
-        stream=stream,
-        stream_version=stream_version,
-        prev_hash=prev_hash,
-        hash=digest,
-        position=position,
-    )
-    return _built(RecordedEvent, values)
+    values = event.__dict__.copy()
+    values["data"] = data
+    values["stream"] = stream
+    values["stream_version"] = stream_version
+    values["prev_hash"] = prev_hash
+    values["hash"] = digest
+    values["position"] = position
+    made = _new_object(RecordedEvent)
+    _set_attribute(made, "__dict__", values)
+    # A set of its own: model_copy(update=...) adds to it.
+    _set_attribute(made, "__pydantic_fields_set__", set(_RECORDED_FIELDS))
+    _set_attribute(made, "__pydantic_extra__", None)
+    _set_attribute(made, "__pydantic_private__", {"_typed_data": None})
+    return made
 
 
 class SqliteEventStore:
@@ -419,7 +450,7 @@ class SqliteEventStore:
             return []
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[list[RecordedEvent]] = loop.create_future()
-        request = _AppendRequest.of(stream, events, expected_version, waiter=waiter, loop=loop)
+        request = _AppendRequest.of(stream, events, expected_version, None, waiter, loop)
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
@@ -450,7 +481,7 @@ class SqliteEventStore:
     ) -> list[RecordedEvent]:
         if not self._accepts(events):
             return []
-        request = _AppendRequest.of(stream, events, expected_version, future=Future())
+        request = _AppendRequest.of(stream, events, expected_version, Future())
         self._requests.put([request])
         assert request.future is not None
         return request.future.result()
@@ -467,11 +498,11 @@ class SqliteEventStore:
             while not stopping:
                 items = [self._wait_for_appends()]
                 size = 0 if items[0] is _STOP else len(items[0])
-                with contextlib.suppress(queue.Empty):
-                    while size < self._max_group:
-                        item = self._requests.get_nowait()
-                        items.append(item)
-                        size += 0 if item is _STOP else len(item)
+                # Only this thread takes from the queue: not empty means get_nowait succeeds.
+                while size < self._max_group and not self._requests.empty():
+                    item = self._requests.get_nowait()
+                    items.append(item)
+                    size += 0 if item is _STOP else len(item)
                 group: list[_AppendRequest] = []
                 for item in items:
                     if item is _STOP:
@@ -494,26 +525,18 @@ class SqliteEventStore:
         outcomes: list[tuple[_AppendRequest, list[RecordedEvent] | BaseException]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for request in group:
-                # One event is one INSERT, and a failed statement leaves nothing behind: only an
-                # append of several events needs a savepoint to fail alone.
-                savepoint = len(request.prepared) > 1
-                if savepoint:
-                    conn.execute("SAVEPOINT one_append")
-                try:
-                    outcomes.append((request, self._append_in_txn(conn, request)))
-                    if savepoint:
-                        conn.execute("RELEASE one_append")
-                except sqlite3.Error:
-                    raise
-                except Exception as error:
-                    if savepoint:
-                        conn.execute("ROLLBACK TO one_append")
-                        conn.execute("RELEASE one_append")
-                    if not isinstance(error, WrongExpectedVersion | EventRejected):
-                        # Anything unexpected fails this append only, never the writer thread.
-                        error = EventRejected(f"append failed: {error!r}")
-                    outcomes.append((request, error))
+            start, size = 0, len(group)
+            while start < size:
+                if group[start].new_stream_row is None:
+                    outcomes.append(self._one_append(conn, group[start]))
+                    start += 1
+                    continue
+                # A run of appends that each start a stream with one event: one statement.
+                end = start + 1
+                while end < size and group[end].new_stream_row is not None:
+                    end += 1
+                self._start_streams(conn, group[start:end], outcomes)
+                start = end
             conn.execute("COMMIT")
         except Exception as error:
             with contextlib.suppress(sqlite3.Error):
@@ -523,6 +546,75 @@ class SqliteEventStore:
             return
         # Only after COMMIT returned (fsync done) do callers hear that their events are stored.
         self._settle(outcomes)
+
+    def _one_append(
+        self, conn: sqlite3.Connection, request: _AppendRequest
+    ) -> tuple[_AppendRequest, list[RecordedEvent] | BaseException]:
+        """One append inside the group's transaction: its events, or why it failed (nothing of
+        it left behind). A database error fails the whole group (raised)."""
+        # One event is one INSERT, and a failed statement leaves nothing behind: only an
+        # append of several events needs a savepoint to fail alone.
+        savepoint = len(request.prepared) > 1
+        if savepoint:
+            conn.execute("SAVEPOINT one_append")
+        try:
+            recorded = self._append_in_txn(conn, request)
+            if savepoint:
+                conn.execute("RELEASE one_append")
+            return request, recorded
+        except sqlite3.Error:
+            raise
+        except Exception as error:
+            if savepoint:
+                conn.execute("ROLLBACK TO one_append")
+                conn.execute("RELEASE one_append")
+            if not isinstance(error, WrongExpectedVersion | EventRejected):
+                # Anything unexpected fails this append only, never the writer thread.
+                error = EventRejected(f"append failed: {error!r}")
+            return request, error
+
+    def _start_streams(
+        self,
+        conn: sqlite3.Connection,
+        run: list[_AppendRequest],
+        outcomes: list[tuple[_AppendRequest, list[RecordedEvent] | BaseException]],
+    ) -> None:
+        """Appends that each start a new stream with one event (a citizen's submission): their
+        rows, made whole by the appenders, go in with one `executemany` and no head lookup —
+        the stream's UNIQUE (stream, stream_version 1) refuses a stream that exists. A row
+        refused (an existing stream, a retry, an id used elsewhere) is answered by the one-by-one
+        path, which says which (the rows before it stay: each INSERT is atomic), and the rest
+        go on together."""
+        done = 0
+        while done < len(run):
+            before = conn.total_changes
+            try:
+                conn.executemany(_INSERT, [_new_row(request) for request in run[done:]])
+                inserted = len(run) - done
+            except sqlite3.IntegrityError:
+                inserted = conn.total_changes - before
+            if inserted:
+                # The rows went in one after another under the write lock: AUTOINCREMENT gave
+                # them consecutive positions ending at the last one.
+                position = conn.execute("SELECT last_insert_rowid()").fetchone()[0] - inserted
+                for request in run[done : done + inserted]:
+                    position += 1
+                    only = request.prepared[0]
+                    assert only.digest is not None
+                    recorded = _recorded(
+                        only.event,
+                        only.data,
+                        stream=request.stream,
+                        stream_version=1,
+                        prev_hash=GENESIS,
+                        digest=only.digest,
+                        position=position,
+                    )
+                    outcomes.append((request, [recorded]))
+                done += inserted
+            if done < len(run):
+                outcomes.append(self._one_append(conn, run[done]))
+                done += 1
 
     @staticmethod
     def _settle(outcomes: list[tuple[_AppendRequest, list[RecordedEvent] | BaseException]]) -> None:

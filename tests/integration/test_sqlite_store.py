@@ -16,9 +16,15 @@ from pathlib import Path
 import pytest
 
 from cli.audit import audit_sqlite_positions, audit_store
-from shared.store.port import NO_STREAM, EventRejected, StoreUnavailable
+from shared.store.port import NO_STREAM, EventRejected, StoreUnavailable, WrongExpectedVersion
 from shared.store.sqlite import SqliteEventStore
-from tests.contract.store_contract import EventStoreContract, StoreFactory, batch, ours
+from tests.contract.store_contract import (
+    EventStoreContract,
+    StoreFactory,
+    amended,
+    batch,
+    ours,
+)
 from tests.integration.sqlite_writer import SHARED_STREAM, write
 
 
@@ -98,6 +104,79 @@ async def test_appends_that_fail_inside_a_group_leave_no_gap(
     assert await store.last_position() == 1 + 2 + 60
     assert [e.position for e in await store.read_all()] == list(range(1, 64))
     assert audit_sqlite_positions(db_path) == []
+
+
+async def test_new_reports_submitted_together_each_get_their_own_answer(
+    store: SqliteEventStore, db_path: Path
+) -> None:
+    """Submissions that start a report together (one group, one statement for their rows) with
+    a retry, a clash and a reused id among them: every citizen gets the answer a lone
+    submission would get, what the store returns is what it stored, positions have no gap."""
+    (old,) = await store.append("report-OLD", batch(1, "old"), NO_STREAM)
+    retry = old.model_copy()  # the very event again: answered with what was stored
+    fresh = [batch(1, f"new{i}") for i in range(6)]
+    twins = [batch(1, "twin-a"), batch(1, "twin-b")]
+    reused_id = [amended("again", event_id=old.event_id)]  # an id stored in another stream
+    outcomes = await asyncio.gather(
+        store.append("report-N0", fresh[0], NO_STREAM),
+        store.append("report-N1", fresh[1], NO_STREAM),
+        store.append("report-OLD", [retry], NO_STREAM),
+        store.append("report-N2", fresh[2], NO_STREAM),
+        store.append("report-TWIN", twins[0], NO_STREAM),
+        store.append("report-TWIN", twins[1], NO_STREAM),
+        store.append("report-OLD", batch(1, "late"), NO_STREAM),
+        store.append("report-N3", fresh[3], NO_STREAM),
+        store.append("report-REUSED", reused_id, NO_STREAM),
+        store.append("report-N4", fresh[4], NO_STREAM),
+        store.append("report-N5", fresh[5], NO_STREAM),
+        return_exceptions=True,
+    )
+    (n0, n1, again, n2, twin_a, twin_b, late, n3, reused, n4, n5) = outcomes
+    assert again == [old]
+    assert isinstance(twin_a, list) and isinstance(twin_b, WrongExpectedVersion)
+    assert isinstance(late, WrongExpectedVersion) and late.actual == 1
+    assert isinstance(reused, WrongExpectedVersion)
+    stored = {e.event_id: e for e in await store.read_all()}
+    positions = []
+    for recorded in (n0, n1, n2, twin_a, n3, n4, n5):
+        assert isinstance(recorded, list)
+        (event,) = recorded
+        assert event.stream_version == 1
+        assert stored[event.event_id] == event  # position and hash as stored
+        positions.append(event.position)
+    assert sorted(positions) == list(range(2, 9))
+    assert await store.read("report-REUSED") == []
+    assert audit_sqlite_positions(db_path) == []
+    assert (await audit_store(store)).problems == []
+
+
+async def test_the_writer_commits_with_full_sync_in_wal(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An append that returned is on disk (fsync at every commit): the writer's own connection
+    runs in WAL with synchronous=FULL, whatever else is tuned for speed."""
+    import threading
+
+    import shared.store.sqlite as sqlite_store
+
+    made: list[sqlite3.Connection] = []
+    opened = sqlite_store.connect
+
+    def recording(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+        conn = opened(path, readonly=readonly)
+        if threading.current_thread().name == "store-writer":
+            made.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite_store, "connect", recording)
+    store = SqliteEventStore(db_path)
+    try:
+        await store.append("report-A", batch(1), NO_STREAM)
+        (writer,) = made
+        assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert writer.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        await store.close()
 
 
 async def test_an_event_whose_row_cannot_be_made_is_rejected_and_the_store_goes_on(
