@@ -297,46 +297,75 @@ class Relay:
         # A store that can say its newest position on the spot is asked that first: an idle
         # relay then checks 50 times a second for microseconds each, not through a thread.
         newest = getattr(self.store, "newest_position_nowait", None)
-        while not stop.is_set():
-            peeked = newest() if newest is not None else None
-            nothing_new = peeked is not None and peeked <= self.position
-            events = [] if nothing_new else await self.store.read_all(self.position, self.batch)
-            if not events:
-                await self.save_checkpoint()  # caught up: the checkpoint says so
-                LAG_EVENTS.set(0)
-                LAG_SECONDS.set(0)
-                if self.auditor is not None:
-                    await self.auditor.tick()
-                # A plain sleep (the loop checks `stop` at once after it): `wait_for` on the stop
-                # event would make a task and a timer 50 times a second.
-                await asyncio.sleep(idle)
-                idle = min(idle * 2, IDLE_MAX_SECONDS)
-                continue
-            idle = 0.01
-            # A batch short of full is everything the store held a moment ago: no need to ask.
-            last = (
-                events[-1].position
-                if len(events) < self.batch
-                else await self.store.last_position()
-            )
-            LAG_EVENTS.set(max(0, last - events[0].position + 1))
-            LAG_SECONDS.set(max(0.0, time.time() - events[0].occurred_at.timestamp()))
-            try:
-                began = time.monotonic()
-                await self.publish_batch(events)
-                backoff = 0.1
-                # While events keep coming, one batch per BUSY_MIN_SECONDS: what arrives meanwhile
-                # goes out together (no longer than an idle relay's poll holds a lone event back).
-                rest = BUSY_MIN_SECONDS - (time.monotonic() - began)
-                if rest > 0 and len(events) < self.batch:
-                    await asyncio.sleep(rest)
-            except (TimeoutError, NatsError) as error:
-                # NATS is away: keep the checkpoint, wait, publish the same batch again.
-                log.warning("relay_publish_failed", error=type(error).__name__, retry_in=backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 5.0)
+        # With a backlog, the next page is read while this one is published: decoding it
+        # overlaps the wait for JetStream's acks. Where that read starts, and the read.
+        ahead_from = 0
+        ahead: asyncio.Future[list[RecordedEvent]] | None = None
+        try:
+            while not stop.is_set():
+                if ahead is not None and ahead_from == self.position:
+                    events, ahead = await ahead, None
+                else:
+                    if ahead is not None:  # the batch before failed: read again from there
+                        await _dropped(ahead)
+                        ahead = None
+                    peeked = newest() if newest is not None else None
+                    nothing_new = peeked is not None and peeked <= self.position
+                    events = (
+                        [] if nothing_new else await self.store.read_all(self.position, self.batch)
+                    )
+                if not events:
+                    await self.save_checkpoint()  # caught up: the checkpoint says so
+                    LAG_EVENTS.set(0)
+                    LAG_SECONDS.set(0)
+                    if self.auditor is not None:
+                        await self.auditor.tick()
+                    # A plain sleep (the loop checks `stop` at once after it): `wait_for` on
+                    # the stop event would make a task and a timer 50 times a second.
+                    await asyncio.sleep(idle)
+                    idle = min(idle * 2, IDLE_MAX_SECONDS)
+                    continue
+                idle = 0.01
+                # A batch short of full is everything the store held a moment ago: no need to ask.
+                last = (
+                    events[-1].position
+                    if len(events) < self.batch
+                    else await self.store.last_position()
+                )
+                LAG_EVENTS.set(max(0, last - events[0].position + 1))
+                LAG_SECONDS.set(max(0.0, time.time() - events[0].occurred_at.timestamp()))
+                if len(events) == self.batch:
+                    ahead_from = events[-1].position
+                    ahead = asyncio.ensure_future(self.store.read_all(ahead_from, self.batch))
+                try:
+                    began = time.monotonic()
+                    await self.publish_batch(events)
+                    backoff = 0.1
+                    # While events keep coming, one batch per BUSY_MIN_SECONDS: what arrives
+                    # meanwhile goes out together (no longer than an idle relay's poll holds a
+                    # lone event back).
+                    rest = BUSY_MIN_SECONDS - (time.monotonic() - began)
+                    if rest > 0 and len(events) < self.batch:
+                        await asyncio.sleep(rest)
+                except (TimeoutError, NatsError) as error:
+                    # NATS is away: keep the checkpoint, wait, publish the same batch again.
+                    log.warning(
+                        "relay_publish_failed", error=type(error).__name__, retry_in=backoff
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            if ahead is not None:
+                await _dropped(ahead)
         await self.save_checkpoint()
+
+
+async def _dropped(read: asyncio.Future[list[RecordedEvent]]) -> None:
+    """A page read ahead that will not be published from: cancelled, and waited for."""
+    read.cancel()
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await read
 
 
 async def run_relay(settings: Settings | None = None, metrics_port: int | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -242,6 +243,75 @@ async def test_events_arriving_one_by_one_go_out_in_batches_each_once_in_order(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+        await nc.close()
+        checkpoint.close()
+        await store.close()
+
+
+async def test_a_backlog_is_read_ahead_while_published_and_a_failed_batch_goes_out_again_in_order(
+    tmp_path: Path, fresh_nats: NatsServer
+) -> None:
+    """With a backlog the relay reads the next page while it publishes one (the decoding overlaps
+    the wait for JetStream's acks). When a batch fails (NATS away), the page read ahead is
+    dropped and publishing resumes at the failed batch: every event once, in store order."""
+    from nats.errors import TimeoutError as NatsTimeout
+
+    store = SqliteEventStore(tmp_path / "events.db")
+    checkpoint = Checkpoint(tmp_path / "relay.db")
+    total = 53
+    for number in range(total):
+        await store.append(f"report-A{number}", [_event(number)], expected_version=0)
+    nc = await nats.connect(fresh_nats.url)
+    js = nc.jetstream()
+    await declare_event_stream(js)
+    relay = Relay(store, js, checkpoint, batch=5)
+    publishing = False
+    reads_while_publishing = 0
+    failures = [3]  # the third batch fails once
+    calls = 0
+    read_all, publish_batch = store.read_all, relay.publish_batch
+
+    async def read(from_position: int = 0, limit: int = 1000) -> list[Any]:
+        nonlocal reads_while_publishing
+        reads_while_publishing += publishing
+        return await read_all(from_position, limit)
+
+    async def publish(events: list[Any]) -> None:
+        nonlocal publishing, calls
+        calls += 1
+        publishing = True
+        try:
+            if calls in failures:
+                await asyncio.sleep(0)  # the read ahead begun before this batch runs meanwhile
+                raise NatsTimeout
+            await publish_batch(events)
+        finally:
+            publishing = False
+
+    store.read_all = read  # type: ignore[method-assign]
+    relay.publish_batch = publish  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(relay.run(stop))
+    try:
+
+        async def all_published() -> bool:
+            return (await js.stream_info(STREAM_NAME)).state.messages >= total
+
+        await async_wait_for(all_published, timeout=30, what=f"{total} events in JetStream")
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        positions = [
+            int((await js.get_msg(STREAM_NAME, seq=seq)).headers[POSITION_HEADER])  # type: ignore[index]
+            for seq in range(1, total + 1)
+        ]
+        assert positions == list(range(1, total + 1))  # each once, in order, none missing
+        assert (await js.stream_info(STREAM_NAME)).state.messages == total
+        assert reads_while_publishing >= total // 5 - 2  # nearly every page was read ahead
+        assert checkpoint.load() == total
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10)
         await nc.close()
         checkpoint.close()
         await store.close()
