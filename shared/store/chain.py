@@ -56,18 +56,19 @@ def chain_hash(
     """`event_hash` from the canonical JSON of `actor` and `data` already made, so an append
     serialises the data once. The body is canonical_json of the same envelope: its keys in
     sorted order, each nested value in its own canonical form (what json.dumps would write)."""
+    head = envelope_head(
+        event_id,
+        event_type,
+        occurred_at,
+        correlation_id,
+        causation_id,
+        actor_json,
+        agency_code,
+        data_json,
+    )
     return finish_hash(
-        start_hash(
-            event_id=event_id,
-            event_type=event_type,
-            occurred_at=occurred_at,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            actor_json=actor_json,
-            agency_code=agency_code,
-            data_json=data_json,
-        ),
-        hash_rest(region_code=region_code, schema_version=schema_version, stream=stream),
+        hashlib.sha256(head.encode()),
+        envelope_rest(region_code, schema_version, stream),
         prev_hash=prev_hash,
         stream_version=stream_version,
     )
@@ -78,32 +79,6 @@ def chain_hash(
 # by the appender rather than on the store's serial path; then the previous hash, the rest, and
 # the version. Together they are the same bytes canonical_json writes for the whole envelope
 # (keys sorted, compact, non-ASCII kept), each string escaped by the encoder json.dumps uses.
-def start_hash(
-    *,
-    event_id: str,
-    event_type: str,
-    occurred_at: str,
-    correlation_id: str,
-    causation_id: str,
-    actor_json: str,
-    agency_code: str | None,
-    data_json: str,
-) -> hashlib._Hash:
-    """SHA-256 fed with the envelope up to its previous hash (what does not depend on the head)."""
-    return hashlib.sha256(
-        envelope_head(
-            event_id,
-            event_type,
-            occurred_at,
-            correlation_id,
-            causation_id,
-            actor_json,
-            agency_code,
-            data_json,
-        ).encode()
-    )
-
-
 def envelope_head(
     event_id: str,
     event_type: str,
@@ -139,13 +114,8 @@ def envelope_head(
     )
 
 
-def hash_rest(*, region_code: str | None, schema_version: int, stream: str) -> str:
-    """The envelope between its previous hash and its stream version."""
-    return envelope_rest(region_code, schema_version, stream)
-
-
 def envelope_rest(region_code: str | None, schema_version: int, stream: str) -> str:
-    """`hash_rest`, positional."""
+    """The envelope between its previous hash and its stream version."""
     return "".join(
         (
             ',"region_code":',
@@ -169,7 +139,8 @@ def first_hash(head: str, rest: str) -> str:
 
 
 def finish_hash(started: hashlib._Hash, rest: str, *, prev_hash: str, stream_version: int) -> str:
-    """The hex digest of a `start_hash` (consumed: fed the rest) at its place in the stream."""
+    """The hex digest of SHA-256 fed an `envelope_head` (consumed: fed the rest) at its place
+    in the stream."""
     started.update("".join((_text(prev_hash), rest, int.__repr__(stream_version), "}")).encode())
     return started.hexdigest()
 
