@@ -265,15 +265,7 @@ class Dispatcher:
             skip_reason=skip_reason,
         )
         self._release()
-        NOTIFICATIONS.labels(row.channel, outcome).inc()
-        log.info(
-            f"notification_{outcome}",
-            **_about(row),
-            template=row.template,
-            recipient_kind=row.recipient_kind,
-            correlation_id=row.correlation_id,
-            detail=detail,
-        )
+        _told(row, outcome, detail)
         return finished
 
     async def _settle(
@@ -303,15 +295,7 @@ class Dispatcher:
             row.notification_id, state, now, detail=detail, skip_reason=skip_reason
         ):
             return None
-        NOTIFICATIONS.labels(row.channel, outcome).inc()
-        log.info(
-            f"notification_{outcome}",
-            **_about(row),
-            template=row.template,
-            recipient_kind=row.recipient_kind,
-            correlation_id=row.correlation_id,
-            detail=detail,
-        )
+        _told(row, outcome, detail)
         return None
 
     async def _complete(self, row: OutboxRow) -> OutboxRow | None:
@@ -443,3 +427,16 @@ class Dispatcher:
         await self.store.append(
             notification_stream(row.tracking_id), [outcome_event(row, at)], expected_version=None
         )
+
+
+def _told(row: OutboxRow, outcome: str, detail: str | None) -> None:
+    """A notice's end, counted and logged (without its recipient)."""
+    NOTIFICATIONS.labels(row.channel, outcome).inc()
+    log.info(
+        f"notification_{outcome}",
+        **_about(row),
+        template=row.template,
+        recipient_kind=row.recipient_kind,
+        correlation_id=row.correlation_id,
+        detail=detail,
+    )
