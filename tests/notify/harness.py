@@ -21,6 +21,8 @@ from typing import Any, Literal
 import httpx
 from aiosmtpd.controller import Controller
 
+from services.notify.notices import Notice
+from services.notify.outbox import Outbox
 from shared.auth import hash_access_code
 from shared.clock import SystemClock
 from shared.crypto import ErasureIncomplete, KeyStore
@@ -311,3 +313,30 @@ class ScriptedSender:
 
     async def close(self) -> None:
         return None
+
+
+def web_notice(number: int) -> Notice:
+    """A receipt on the report page for report number `number` (the outbox's simplest row)."""
+    return Notice(
+        notification_id=uuid.uuid4(),
+        tracking_id=f"TRK{number:05d}",
+        cause_event_id=uuid.uuid4(),
+        cause_event_type="ReportSubmitted",
+        cause_position=number + 1,
+        correlation_id=f"c-{number}",
+        recipient_kind="reporter",
+        recipient_ref="reporter",
+        agency_code=None,
+        channel=NotificationChannel.WEB,
+        template="received",
+        language="id",
+    )
+
+
+def commits_of(outbox: Outbox) -> list[str]:
+    """The COMMITs the outbox's connection runs from now on, as they happen."""
+    commits: list[str] = []
+    outbox._conn.set_trace_callback(
+        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
+    )
+    return commits

@@ -10,45 +10,24 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
 from services.notify.notices import Notice
 from services.notify.outbox import Outbox
-from shared.notifications.events import NotificationChannel
+from tests.notify.harness import commits_of, web_notice
 from tests.support import Deadline
 
 WRITERS = 12
-
-
-def notice(number: int) -> Notice:
-    return Notice(
-        notification_id=uuid.uuid4(),
-        tracking_id=f"TRK{number:05d}",
-        cause_event_id=uuid.uuid4(),
-        cause_event_type="ReportSubmitted",
-        cause_position=number + 1,
-        correlation_id=f"c-{number}",
-        recipient_kind="reporter",
-        recipient_ref="reporter",
-        agency_code=None,
-        channel=NotificationChannel.WEB,
-        template="received",
-        language="id",
-    )
 
 
 def test_writes_at_the_same_time_are_committed_together_and_each_one_stands(
     tmp_path: Path,
 ) -> None:
     outbox = Outbox(tmp_path / "outbox.db")
-    commits: list[str] = []
-    outbox._conn.set_trace_callback(
-        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
-    )
-    planned = [notice(n) for n in range(WRITERS)]
+    commits = commits_of(outbox)
+    planned = [web_notice(n) for n in range(WRITERS)]
     start = threading.Barrier(WRITERS)
     added: dict[int, int] = {}
 
@@ -79,14 +58,11 @@ def test_a_write_that_fails_is_undone_alone_and_raises_only_for_its_caller(
     tmp_path: Path,
 ) -> None:
     outbox = Outbox(tmp_path / "outbox.db")
-    commits: list[str] = []
-    outbox._conn.set_trace_callback(
-        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
-    )
-    good = notice(1)
+    commits = commits_of(outbox)
+    good = web_notice(1)
     # Two notices planned together, the second unwritable (SQLite cannot store its position):
     # neither may be left behind.
-    half, unwritable = notice(2), replace(notice(3), cause_position=cast(int, object()))
+    half, unwritable = web_notice(2), replace(web_notice(3), cause_position=cast(int, object()))
     outcomes: dict[str, object] = {}
 
     def plan(name: str, notices: list[Notice]) -> None:

@@ -6,31 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.notify.notices import Notice
 from services.notify.outbox import Outbox
 from services.notify.trips import OneTrip, each
-from shared.notifications.events import NotificationChannel
-
-
-def notice(number: int) -> Notice:
-    return Notice(
-        notification_id=uuid.uuid4(),
-        tracking_id=f"TRK{number:05d}",
-        cause_event_id=uuid.uuid4(),
-        cause_event_type="ReportSubmitted",
-        cause_position=number + 1,
-        correlation_id=f"c-{number}",
-        recipient_kind="reporter",
-        recipient_ref="reporter",
-        agency_code=None,
-        channel=NotificationChannel.WEB,
-        template="received",
-        language="id",
-    )
+from tests.notify.harness import commits_of, web_notice
 
 
 async def test_calls_at_the_same_time_go_in_one_trip_and_each_gets_its_own_answer() -> None:
@@ -77,11 +58,8 @@ async def test_the_outbox_commits_the_writes_of_many_callers_once_each_standing_
     tmp_path: Path,
 ) -> None:
     outbox = Outbox(tmp_path / "outbox.db")
-    commits: list[str] = []
-    outbox._conn.set_trace_callback(
-        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
-    )
-    planned = [notice(n) for n in range(8)]
+    commits = commits_of(outbox)
+    planned = [web_notice(n) for n in range(8)]
     now = "2026-12-06T10:00:00+07:00"
 
     added = await asyncio.gather(*(outbox.enqueue_soon([n], now) for n in planned))
