@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
 
 from shared.logs import configure_logging
@@ -56,6 +54,9 @@ async def rebuild_in_child(module: str, settings: Settings, name: str) -> int:
     """`rebuild_here` in a fresh interpreter (spawned, not forked: a fork would share the event
     loop's and the store's open files). The views are done when this returns; a failure in the
     child is raised here."""
+    import multiprocessing  # here: only a start after an upgrade needs them
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return await asyncio.get_running_loop().run_in_executor(
