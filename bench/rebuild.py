@@ -9,7 +9,12 @@ The events come from one cached generated store of realistic lifecycles
 reports, 5 events each on average, interleaved in global order); `--events` replays its first N.
 Views go to a fresh directory per run (the same disk). The limits beside them, same run:
 - `raw SELECT`: the rows read with plain sqlite3 in pages of 5000 (no decoding);
-- `store.read_all`: the rows read and decoded into RecordedEvent as every rebuild must.
+- `store.read_all`: the rows read and decoded into RecordedEvent as every rebuild must;
+- `view floor`: what the least of LAPOR's views does per event on top of that: the events read
+  and decoded as above, and one history row per report event written into a table shaped like
+  routing's `history` (its primary key and its index by report), a transaction per page; no
+  fold, no report row, no deadlines. A view that keeps a history of every event cannot be
+  cheaper than this in CPython with SQLite.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import asyncio
 import functools
 import importlib
+import json
 import sqlite3
 import sys
 import time
@@ -108,6 +114,70 @@ def read_all(path: Path, limit: int) -> Sample:
     return asyncio.run(go())
 
 
+FLOOR_SCHEMA = """
+CREATE TABLE history (
+    position INTEGER PRIMARY KEY,
+    tracking_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    details TEXT NOT NULL
+);
+CREATE INDEX history_by_report ON history (tracking_id, position);
+CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL);
+"""
+
+
+def view_floor(path: Path, limit: int, directory: Path) -> Sample:
+    """`store.read_all` plus one history row per report event, a transaction per page."""
+
+    async def go() -> Sample:
+        store = SqliteEventStore(path)
+        view = FirstEvents(store, limit)
+        conn = sqlite3.connect(directory / "floor.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(FLOOR_SCHEMA)
+        insert = (
+            "INSERT OR IGNORE INTO history (position, tracking_id, event_type, occurred_at,"
+            " actor_kind, details) VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        cpu = time.process_time()
+        began = time.perf_counter()
+        position = count = 0
+        while True:
+            events = await view.read_all(position, 10_000)
+            if not events:
+                break
+            conn.execute("BEGIN")
+            conn.executemany(
+                insert,
+                [
+                    (
+                        e.position,
+                        e.stream.removeprefix("report-"),
+                        e.event_type,
+                        e.occurred_at.isoformat(),
+                        e.actor.kind,
+                        json.dumps({"version": e.stream_version}),
+                    )
+                    for e in events
+                    if e.stream.startswith("report-")
+                ],
+            )
+            position = events[-1].position
+            conn.execute(
+                "INSERT OR REPLACE INTO checkpoint (id, position) VALUES (1, ?)", (position,)
+            )
+            conn.execute("COMMIT")
+            count += len(events)
+        elapsed = time.perf_counter() - began
+        conn.close()
+        await store.close()
+        return Sample(count, elapsed, extra={"cpu_us": _cpu_us(cpu, count)})
+
+    return asyncio.run(go())
+
+
 def rebuild(service: str, path: Path, limit: int, directory: Path) -> Sample:
     module = importlib.import_module(f"services.{service}.bootstrap")
     settings = Settings(data_dir=directory, event_store=f"sqlite:///{path}")
@@ -165,6 +235,9 @@ def main() -> None:
     cases: dict[str, Callable[[Path], Sample]] = {
         "raw SELECT (limit)": lambda _: raw_scan(path, limit),
         "store.read_all -> RecordedEvent": lambda _: read_all(path, limit),
+        "view floor: read_all + one history row per event": functools.partial(
+            view_floor, path, limit
+        ),
     }
     for service in services:
         cases[f"rebuild {service}"] = functools.partial(rebuild, service, path, limit)
@@ -219,7 +292,9 @@ def main() -> None:
         print("- " + line)
     print(f"\nload average at end: {load_average()}")
     decode = best(results["store.read_all -> RecordedEvent"])
+    floor = best(results["view floor: read_all + one history row per event"])
     result(
+        view_floor_events_per_cpu_second=round(1e6 / floor.extra["cpu_us"]),
         rebuild_events_per_cpu_second=per_cpu,
         read_all_events_per_cpu_second=round(1e6 / decode.extra["cpu_us"])
         if "cpu_us" in decode.extra
