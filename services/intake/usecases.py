@@ -109,14 +109,12 @@ def category_known(code: str) -> bool:
 
 
 def officer_may_read(row: Any, officer: Principal | None) -> bool:
-    """Officers who handle a report see all of it: its region's admins, the Ombudsman, and the
-    institution it was forwarded to."""
+    """Officers who handle a report see all of it: its region's admins and Ombudsman office
+    (a token without a region covers the country), and the institution it was forwarded to."""
     if officer is None:
         return False
-    if officer.role is Role.ADMIN:
+    if officer.role in (Role.ADMIN, Role.OMBUDSMAN):
         return officer.covers_region(row["region_code"])
-    if officer.role is Role.OMBUDSMAN:
-        return True
     return officer.role is Role.AGENCY and officer.agency == row["agency_code"]
 
 
