@@ -303,6 +303,24 @@ async def test_listing_filters_and_the_open_closed_mapping(
     errors_of(await get(drive, "requests.json", start_date="kemarin"), 400)
 
 
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        # Dates at the ends of what a date can hold: the 90-day window around them overflowed
+        # (500) instead of naming the parameter.
+        ({"end_date": "0001-01-01T00:00:00Z"}, "end_date"),
+        ({"start_date": "9999-12-31T23:59:59Z"}, "start_date"),
+        ({"start_date": "0001-01-01T00:00:00+01:00"}, "start_date"),
+        ({"end_date": "9999-12-31T23:00:00-14:00"}, "end_date"),
+    ],
+)
+async def test_a_date_no_window_can_hold_is_400_naming_it(
+    drive: Driver, params: dict[str, str], field: str
+) -> None:
+    (error,) = errors_of(await get(drive, "requests.json", **params), 400)
+    assert error["description"].startswith(f"{field}: "), error
+
+
 async def test_an_anonymous_request_and_an_unsupported_format(drive: Driver) -> None:
     created = await create(
         drive, first_name="", last_name="", email="", **{"attribute[anonymous]": "true"}

@@ -405,7 +405,12 @@ def parse_time(name: str, raw: str | None) -> datetime | None:
         raise Open311Error(400, f"{name}: not an ISO 8601 date and time") from error
     if moment.tzinfo is None:
         raise Open311Error(400, f"{name}: a time zone is required (Z or +07:00)")
-    return moment.astimezone(UTC)
+    try:  # the 90-day window on either side of it must be a date and time too
+        moment = moment.astimezone(UTC)
+        _ = (moment - DEFAULT_WINDOW, moment + DEFAULT_WINDOW)
+    except OverflowError as error:
+        raise Open311Error(400, f"{name}: out of range") from error
+    return moment
 
 
 def window(
