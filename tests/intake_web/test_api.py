@@ -270,6 +270,18 @@ async def test_bad_input_is_a_4xx_naming_the_field(
     assert any(d.get("field") == field for d in detail), detail
 
 
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe", b'{"title": "Jalan"'])
+async def test_a_body_that_is_no_json_is_named_as_the_body(
+    web: httpx.AsyncClient, content: bytes
+) -> None:
+    """It was named as field "0" (the position where parsing stopped), which names nothing."""
+    response = await web.post(
+        "/api/v1/reports", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert [d["field"] for d in response.json()["detail"]] == ["body"]
+
+
 @pytest.mark.parametrize(
     ("method", "url", "kwargs"),
     [
