@@ -88,6 +88,23 @@ EVENT = (
     N_("event.SlaBreached"),
     N_("event.EscalatedToOmbudsman"),
 )
+# Who read a confidential report and what they opened (the access audit the reporter reads:
+# shared.access.events ConfidentialReportRead's reader_role and what; sla's read is its
+# evidence pack).
+READER = (
+    N_("reads.by.admin"),
+    N_("reads.by.agency"),
+    N_("reads.by.ombudsman"),
+    N_("reads.by.client"),
+)
+READ = (
+    N_("reads.what.report"),
+    N_("reads.what.timeline"),
+    N_("reads.what.attachment"),
+    N_("reads.what.desk_detail"),
+    N_("reads.what.inbox_detail"),
+    N_("reads.what.evidence"),
+)
 
 status_label = label_of("status")
 classification_label = label_of("class")
@@ -97,3 +114,5 @@ closing_label = label_of("closing")
 stage_label = label_of("stage")
 follow_up_kind_label = label_of("follow_up_kind")
 event_label = label_of("event")
+reader_label = label_of("reads.by")
+read_label = label_of("reads.what")
