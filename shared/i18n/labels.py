@@ -57,6 +57,23 @@ STAGE = (
     N_("stage.follow_up"),
     N_("stage.resolution"),
     N_("stage.reforward"),
+    # the other deadlines a report runs (shared.reports.deadlines.Stage), on the evidence pack
+    N_("stage.auto_close"),
+    N_("stage.escalation"),
+    N_("stage.completion_reminder"),
+    N_("stage.completion_expiry"),
+)
+DEADLINE_STATE = (
+    N_("deadline_state.pending"),
+    N_("deadline_state.due_soon"),
+    N_("deadline_state.overdue"),
+    N_("deadline_state.paused"),
+    N_("deadline_state.met"),
+    N_("deadline_state.met_late"),
+    N_("deadline_state.cancelled"),
+    N_("deadline_state.closed"),
+    N_("deadline_state.escalated"),
+    N_("deadline_state.reminded"),
 )
 FOLLOW_UP_KIND = (
     N_("follow_up_kind.interim"),
@@ -116,3 +133,4 @@ follow_up_kind_label = label_of("follow_up_kind")
 event_label = label_of("event")
 reader_label = label_of("reads.by")
 read_label = label_of("reads.what")
+deadline_state_label = label_of("deadline_state")
