@@ -249,6 +249,23 @@ async def test_an_idempotency_key_makes_a_retry_return_the_same_report(
             "reporter.email",
         ),
         ({"title": "Judul", "body": "cukup panjang isinya", "event_date": "kemarin"}, "event_date"),
+        # a day that has not come yet, or a typo of centuries: it was accepted and shown
+        (
+            {
+                "title": "Judul",
+                "body": "cukup panjang isinya",
+                "event_date": (date.today() + timedelta(days=3)).isoformat(),
+            },
+            "event_date",
+        ),
+        (
+            {"title": "Judul", "body": "cukup panjang isinya", "event_date": "9999-12-31"},
+            "event_date",
+        ),
+        (
+            {"title": "Judul", "body": "cukup panjang isinya", "event_date": "0001-01-01"},
+            "event_date",
+        ),
         ({"title": "Judul", "body": "cukup panjang isinya", "surprise": 1}, "surprise"),
         ({"title": "Judul", "body": "cukup panjang isinya", "category": "tidak-ada"}, "category"),
         (
