@@ -629,7 +629,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             )
         rating = _text(form, "rating", 1)
         return RateReport(
-            rating=int(rating) if rating.isdigit() else 0,
+            rating=int(rating) if rating.isdecimal() else 0,  # "²" isdigit(), no int()
             comment=_text(form, "comment", 2000) or None,
             now=ctx.clock.now(),
         )

@@ -140,3 +140,21 @@ async def test_the_reporter_reads_who_opened_a_confidential_report_in_indonesian
             assert words in re.sub(r"\s+", " ", item), (language, item)
         for code_word in ("intake /", "desk_detail", "timeline", DINKES, "agency", "admin:"):
             assert code_word not in reads, (language, code_word, reads)
+
+
+async def test_a_rating_that_is_no_decimal_digit_is_refused_not_a_500(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """`²` is a digit to Python's isdigit() but no number to int(): the rating form answered
+    500 for it. It is refused like any other rating that is not 1 to 5."""
+    tid, code = await reported(web)
+    signin = await web.get(f"/laporan/{tid}")
+    await web.post(f"/laporan/{tid}/masuk", data={"csrf_token": token(signin), "access_code": code})
+    for rating in ("²", "x"):
+        page = await web.get(f"/laporan/{tid}")
+        rated = await web.post(
+            f"/laporan/{tid}/nilai",
+            data={"csrf_token": token(page), "rating": rating, "comment": "Lumayan"},
+        )
+        assert rated.status_code == 422, (rating, rated.status_code)
+        assert "Nilai tidak valid" in rated.text  # the field, in Indonesian
