@@ -259,7 +259,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     def is_reporter(request: Request, tracking_id: str, code_hash: str | None) -> bool:
         value = request.cookies.get(REPORTER_COOKIE, "")
         expires, _, mac = value.partition(".")
-        if not code_hash or not expires.isdigit() or int(expires) < time.time():
+        if not code_hash or not expires.isdecimal() or int(expires) < time.time():
             return False
         return hmac.compare_digest(mac, _mac(session_key, f"{tracking_id}|{code_hash}|{expires}"))
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
+from services.intake.pages import REPORTER_COOKIE
 from shared.reports.commands import ForwardReport, PostFollowUp, RequestCompletion, VerifyReport
 from shared.reports.events import FollowUpKind
 from tests.harness import InProcessSystem
@@ -158,3 +159,14 @@ async def test_a_rating_that_is_no_decimal_digit_is_refused_not_a_500(
         )
         assert rated.status_code == 422, (rating, rated.status_code)
         assert "Nilai tidak valid" in rated.text  # the field, in Indonesian
+
+
+async def test_a_reporter_cookie_that_is_no_session_is_no_500(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """A cookie whose expiry is `²²` (digits to isdigit(), no number to int()) made every page
+    of the report answer 500 to that browser; it is no session, and the page is shown."""
+    tid, _ = await reported(web)
+    cookie = f"{REPORTER_COOKIE}=²².abc".encode("latin-1")  # a header may carry such bytes
+    page = await web.get(f"/laporan/{tid}", headers={b"cookie": cookie})
+    assert page.status_code == 200 and 'id="reporter-actions"' not in page.text
