@@ -3,8 +3,10 @@ JSON and in XML. In process (tests/harness.py)."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +15,8 @@ import pytest
 from shared.directory.model import load_categories
 from shared.reports.commands import CloseReport, RejectReport
 from shared.reports.events import CloseReason, RejectionReason
-from tests.driver import Driver
-from tests.harness import InProcessSystem
+from tests.driver import Driver, driving
+from tests.harness import InProcessSystem, in_process
 from tests.intake_web.officers import act, publish
 
 SERVICE_FIELDS = {
@@ -354,3 +356,22 @@ async def test_a_dotted_region_code_is_the_official_one(
     (result,) = created.json()
     events = await lapor.store.read(f"report-{result['service_request_id']}")
     assert events[0].data["location"]["region_code"] == "5371041001"
+
+
+async def test_the_notice_of_a_new_request_states_the_verification_limit_the_policy_sets(
+    tmp_path: Path,
+) -> None:
+    """The answer to a new request promised "diverifikasi dalam 3 hari kerja" whatever the
+    policy: where the national policy gives the desk 5 working days, it promised a deadline
+    the system does not keep. It states the policy's limit."""
+    policy = tmp_path / "sla-policy.json"
+    policy.write_text(json.dumps({"defaults": {"verification": 5}}))
+    env = {"LAPOR_SLA_POLICY_FILE": str(policy)}
+    async with (
+        in_process(tmp_path / "lapor", ("intake",), env=env) as lapor,
+        driving(lapor) as drive,
+    ):
+        created = await create(drive)
+    assert created.status_code == 200, created.text
+    [answer] = created.json()
+    assert answer["service_notice"] == "Laporan diterima; diverifikasi dalam 5 hari kerja."

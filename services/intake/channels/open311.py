@@ -472,6 +472,10 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
     router = APIRouter(prefix="/open311/v2", tags=["open311"])
     categories = {c.code: c for c in load_categories()}
     names = {code: c.name for code, c in categories.items()}
+    # The desk's limit as the policy sets it (the sla service counts with the same policy).
+    limit = intake.escalations.rules.policy.national.verification
+    unit = "hari kerja" if limit.unit == "working" else "hari"
+    received_notice = f"Laporan diterima; diverifikasi dalam {limit.days} {unit}."
 
     def base_url(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/open311/v2/"
@@ -636,7 +640,7 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
                 [
                     CreatedRequestOut(
                         service_request_id=created.tracking_id,
-                        service_notice="Laporan diterima; diverifikasi dalam 3 hari kerja.",
+                        service_notice=received_notice,
                         account_id=None,
                         access_code=created.access_code,
                     )
