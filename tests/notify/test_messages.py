@@ -138,6 +138,20 @@ def test_the_received_notice_states_the_desks_due_day_and_no_fixed_count_of_days
         assert said in message.text and fixed not in message.text, message.text
 
 
+def test_a_report_closed_for_no_response_names_no_fixed_count_of_days(
+    renderer: Renderer,
+) -> None:
+    """The words "… tidak ada tanggapan dalam 10 hari kerja …" were said of every report
+    closed for no response, also of an institution whose policy closes after 5 (the final
+    answer's notice gave the day it would close, counted with that policy)."""
+    for language, said, fixed in (
+        ("id", "tidak ada tanggapan", "10 hari"),
+        ("en", "no reply", "10 working days"),
+    ):
+        message = renderer.render("closed", language, CONTEXT | {"reason": "no_response"})
+        assert said in message.text and fixed not in message.text, message.text
+
+
 def test_closed_links_to_the_rating_and_rejected_gives_the_reason(renderer: Renderer) -> None:
     closed = renderer.render("closed", "id", CONTEXT)
     assert f"https://lapor.example/laporan/{TID}" in closed.sms
