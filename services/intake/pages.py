@@ -53,7 +53,7 @@ from shared.http.limits import client_address
 from shared.http.security import PUBLIC_PAGE_HEADERS
 from shared.i18n import LANGUAGES, N_, translator
 from shared.i18n.jinja import language_of
-from shared.i18n.labels import status_label
+from shared.i18n.labels import limit_words, status_label
 from shared.i18n.refusals import refusal
 from shared.notifications.events import notification_stream
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
@@ -284,7 +284,16 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     # --- home, static ------------------------------------------------------------------------
     @router.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> HTMLResponse:
-        return render(request, "home.html")
+        national = intake.escalations.rules.policy.national  # the limits sla counts with
+        lang = language(request)
+        return render(
+            request,
+            "home.html",
+            verification_limit=limit_words(
+                national.verification.days, national.verification.unit, lang
+            ),
+            follow_up_limit=limit_words(national.follow_up.days, national.follow_up.unit, lang),
+        )
 
     @router.get("/static/{name:path}", response_class=Response)
     async def static(request: Request, name: str) -> Response:

@@ -30,8 +30,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.i18n import N_, dates, normalize_language, translator
+from shared.i18n import dates, normalize_language
 from shared.i18n.jinja import page_context, page_environment
+from shared.i18n.labels import limit_words
 from shared.reports.deadlines import ReportDeadlines
 from shared.reports.lifecycle import ReportState
 from shared.store.chain import GENESIS, digest, trail_digest, verify_chain
@@ -208,7 +209,6 @@ _SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
 _environment = page_environment(TEMPLATES)
 # The pack's limits as the document states them ("3 working days", "14 calendar days").
 _LIMIT = re.compile(r"(\d+) (working|calendar) days?")
-LIMIT_TEXTS = {"working": N_("evidence.limit.working"), "calendar": N_("evidence.limit.calendar")}
 
 
 def limit_text(limit: str, language: str) -> str:
@@ -216,7 +216,7 @@ def limit_text(limit: str, language: str) -> str:
     found = _LIMIT.fullmatch(limit)
     if found is None:
         return limit
-    return translator(language)(LIMIT_TEXTS[found[2]], days=int(found[1]))
+    return limit_words(int(found[1]), found[2], language)
 
 
 def render_html(document: dict[str, Any], language: str = "id") -> str:

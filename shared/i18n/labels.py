@@ -7,7 +7,7 @@ every enum below has its key. Say a value with `status_label("closed", "id")`.
 
 from __future__ import annotations
 
-from shared.i18n import N_, label_of
+from shared.i18n import N_, label_of, translator
 
 STATUS = (
     N_("status.submitted"),
@@ -134,3 +134,14 @@ event_label = label_of("event")
 reader_label = label_of("reads.by")
 read_label = label_of("reads.what")
 deadline_state_label = label_of("deadline_state")
+
+# A time limit as words ("3 hari kerja", "14 hari kalender"): shared.reports.policy.Limit's
+# days and unit ("working" | "calendar").
+LIMIT_UNITS = {"working": N_("limit.working_days"), "calendar": N_("limit.calendar_days")}
+
+
+def limit_words(days: int, unit: str, language: str | None = None) -> str:
+    key = LIMIT_UNITS.get(unit)
+    if key is None:
+        return f"{days} {unit}"
+    return translator(language)(key, days=days)
