@@ -174,6 +174,7 @@ def audit_verify(
     from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
     from shared.signing import public_key_of
     from shared.store import open_store
+    from shared.store.port import StoreUnavailable
 
     settings = get_settings()
     if tracking_id is not None:
@@ -185,10 +186,10 @@ def audit_verify(
     async def go() -> AuditResult:
         problems: list[str] = []
         url = settings.event_store_url
-        if url.startswith("sqlite:///") and tracking_id is None:
-            problems.extend(audit_sqlite_positions(Path(url.removeprefix("sqlite:///"))))
-        store = open_store(url, create=False)
+        store = open_store(url, create=False)  # a store that is not there: StoreUnavailable
         try:
+            if url.startswith("sqlite:///") and tracking_id is None:
+                problems.extend(audit_sqlite_positions(Path(url.removeprefix("sqlite:///"))))
             result = await audit_store(
                 store, tracking_id, public_key_of(settings.data_dir / "keys")
             )
@@ -197,7 +198,11 @@ def audit_verify(
         result.problems.extend(problems)
         return result
 
-    result = asyncio.run(go())
+    try:
+        result = asyncio.run(go())
+    except StoreUnavailable as error:
+        print(f"audit stopped: {error}")
+        raise typer.Exit(2) from error
     streams, events, problems = result.streams, result.events, result.problems
     for problem in problems:
         print(f"TAMPERED: {problem}")

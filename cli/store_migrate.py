@@ -234,8 +234,12 @@ async def migrate(
     interruption does, for tests and for migrating in slices.
     """
     report_progress = progress or (lambda phase, done, total: None)
-    source = open_store(from_url)
-    target = open_store(to_url)
+    source = open_store(from_url, create=False)  # the source must exist as it is
+    try:
+        target = open_store(to_url)
+    except BaseException:
+        await source.close()
+        raise
     report = MigrationReport()
     try:
         total = await source.last_position()
@@ -294,7 +298,7 @@ async def move_relay_checkpoint(path: Path, from_url: str, to_url: str) -> tuple
     publishes exactly what it had not published yet. Returns (old, new) position."""
     from services.relay.relay import Checkpoint
 
-    source, target = open_store(from_url), open_store(to_url)
+    source, target = open_store(from_url, create=False), open_store(to_url)
     checkpoint = Checkpoint(path)
     try:
         old = checkpoint.load()

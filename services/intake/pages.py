@@ -9,12 +9,13 @@ No `from __future__ import annotations`: FastAPI resolves these route signatures
 """
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -35,7 +36,7 @@ from services.intake.forms import (
     _text,
     _values,
 )
-from services.intake.models import ReportIn
+from services.intake.models import AttachmentRef, ReportIn
 from services.intake.site import (
     LANG_COOKIE,
     environment,
@@ -52,7 +53,7 @@ from shared.http.limits import client_address
 from shared.http.security import PUBLIC_PAGE_HEADERS
 from shared.i18n import LANGUAGES, N_, translator
 from shared.i18n.jinja import language_of
-from shared.i18n.labels import status_label
+from shared.i18n.labels import limit_words, status_label
 from shared.i18n.refusals import refusal
 from shared.notifications.events import notification_stream
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
@@ -259,7 +260,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     def is_reporter(request: Request, tracking_id: str, code_hash: str | None) -> bool:
         value = request.cookies.get(REPORTER_COOKIE, "")
         expires, _, mac = value.partition(".")
-        if not code_hash or not expires.isdigit() or int(expires) < time.time():
+        if not code_hash or not expires.isdecimal() or int(expires) < time.time():
             return False
         return hmac.compare_digest(mac, _mac(session_key, f"{tracking_id}|{code_hash}|{expires}"))
 
@@ -283,7 +284,16 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
     # --- home, static ------------------------------------------------------------------------
     @router.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> HTMLResponse:
-        return render(request, "home.html")
+        national = intake.escalations.rules.policy.national  # the limits sla counts with
+        lang = language(request)
+        return render(
+            request,
+            "home.html",
+            verification_limit=limit_words(
+                national.verification.days, national.verification.unit, lang
+            ),
+            follow_up_limit=limit_words(national.follow_up.days, national.follow_up.unit, lang),
+        )
 
     @router.get("/static/{name:path}", response_class=Response)
     async def static(request: Request, name: str) -> Response:
@@ -306,6 +316,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         values: Mapping[str, str],
         errors: Mapping[str, str] | None = None,
         status: int = 200,
+        kept: Sequence[Mapping[str, Any]] = (),
     ) -> HTMLResponse:
         lang = language(request)
         province, regency = values.get("province", ""), values.get("regency", "")
@@ -326,6 +337,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             submission_key=values.get("submission_key") or secrets.token_urlsafe(16),
             max_attachments=intake.limits.max_attachments,
             max_attachment_bytes=intake.limits.max_attachment_bytes,
+            kept=kept,
         )
 
     @router.get("/lapor", response_class=HTMLResponse)
@@ -339,6 +351,38 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         _consistent_region(values)
         return form_page(request, values)
 
+    def kept_refs(form: FormData) -> list[AttachmentRef]:
+        """The files an earlier try of this form stored (its hidden `kept` fields)."""
+        refs = []
+        for raw in form.getlist("kept")[: intake.limits.max_attachments]:
+            if isinstance(raw, str) and len(raw) <= 1000:
+                with contextlib.suppress(ValidationError):
+                    refs.append(AttachmentRef.model_validate_json(raw))
+        return refs
+
+    async def keeping(
+        request: Request,
+        form: FormData,
+        values: Mapping[str, str],
+        errors: Mapping[str, str] | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        """The form again, keeping the files chosen with it: a file input cannot be refilled,
+        so what was uploaded is stored now and named on the page (hidden `kept` fields carry
+        each file's sha256 and upload token to the next try)."""
+        errors = dict(errors or {})
+        refs = kept_refs(form)
+        try:
+            new = await uploads(form) if "attachments" not in errors else ()
+        except (AttachmentRejected, DomainError) as error:
+            errors = domain_error(error, translator(language(request))) | errors
+            new = ()
+        for file in new:
+            token = intake.attachments.upload_token(file.sha256)
+            refs.append(AttachmentRef(sha256=file.sha256, name=file.name, upload_token=token))
+        kept = [r.model_dump(mode="json") for r in refs[: intake.limits.max_attachments]]
+        return form_page(request, values, errors, status, kept)
+
     @router.post("/lapor", response_class=HTMLResponse)
     async def submit(request: Request) -> HTMLResponse:
         try:
@@ -348,10 +392,10 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         values = _values(form)
         if values.get("step") == "region":
             _consistent_region(values)  # a level above changed: the ones below start again
-            return form_page(request, values)
+            return await keeping(request, form, values)
         mismatch = _region_mismatch(values, translator(language(request)))
         if mismatch:
-            return form_page(request, values, mismatch, status=422)
+            return await keeping(request, form, values, mismatch, status=422)
         wait = intake.submissions.hit(address(request))
         if wait > 0:
             return error_page(
@@ -362,9 +406,9 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         try:
             report = ReportIn.model_validate(_report_data(values, form, lang))
         except ValidationError as error:
-            return form_page(request, values, form_errors(error, t), status=422)
+            return await keeping(request, form, values, form_errors(error, t), status=422)
         try:
-            files = await uploads(form)
+            files = (*intake.resolve(kept_refs(form)), *await uploads(form))
             out = await intake.submit(
                 report,
                 Channel.WEB,
@@ -372,8 +416,10 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
                 f"web|{values['submission_key']}" if values.get("submission_key") else None,
                 attachments=files,
             )
-        except (AttachmentRejected, DomainError) as error:
+        except AttachmentRejected as error:
             return form_page(request, values, domain_error(error, t), status=422)
+        except DomainError as error:
+            return await keeping(request, form, values, domain_error(error, t), status=422)
         response = render(request, "done.html", private=True, out=out)
         await sign_in(response, out.tracking_id)
         return response
@@ -629,7 +675,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             )
         rating = _text(form, "rating", 1)
         return RateReport(
-            rating=int(rating) if rating.isdigit() else 0,
+            rating=int(rating) if rating.isdecimal() else 0,  # "²" isdigit(), no int()
             comment=_text(form, "comment", 2000) or None,
             now=ctx.clock.now(),
         )

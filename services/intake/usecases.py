@@ -39,6 +39,7 @@ from services.intake.models import (
     UploadOut,
 )
 from shared.auth import Principal, Role, access_code_matches, hash_access_code
+from shared.calendar import WIT
 from shared.crypto import derive_key
 from shared.errors import DomainError
 from shared.events.base import Actor
@@ -49,6 +50,7 @@ from shared.reports.commands import Command, SubmitReport
 from shared.reports.deadlines import Stage
 from shared.reports.deadlines import State as DeadlineState
 from shared.reports.deadlines import Status as DeadlineStatus
+from shared.reports.lifecycle import checked_event_date
 from shared.reports.tracking import (
     ALPHABET,
     RANDOM_LENGTH,
@@ -109,14 +111,12 @@ def category_known(code: str) -> bool:
 
 
 def officer_may_read(row: Any, officer: Principal | None) -> bool:
-    """Officers who handle a report see all of it: its region's admins, the Ombudsman, and the
-    institution it was forwarded to."""
+    """Officers who handle a report see all of it: its region's admins and Ombudsman office
+    (a token without a region covers the country), and the institution it was forwarded to."""
     if officer is None:
         return False
-    if officer.role is Role.ADMIN:
+    if officer.role in (Role.ADMIN, Role.OMBUDSMAN):
         return officer.covers_region(row["region_code"])
-    if officer.role is Role.OMBUDSMAN:
-        return True
     return officer.role is Role.AGENCY and officer.agency == row["agency_code"]
 
 
@@ -179,6 +179,7 @@ class Intake:
         self._at_most(len(files), "per report")
         if report.category is not None and not category_known(report.category):
             raise DomainError("category: unknown category")
+        checked_event_date(report.event_date, self.ctx.clock.now().astimezone(WIT).date())
         if idempotency_key:
             body_digest = hashlib.sha256(report.model_dump_json().encode()).hexdigest()
             tracking_id, access_code = derived_ids(self.secret, f"{idempotency_key}|{body_digest}")

@@ -9,7 +9,7 @@ Every form carries a fresh idempotency key, so a double click stores one follow-
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,7 +231,10 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
         error: str | None = None,
         status_code: int = 200,
         msg: str | None = None,
+        typed: Mapping[str, Any] | None = None,
     ) -> Response:
+        """One report of the desk; `typed`: a refused form's action and fields, shown again in
+        that form so the officer's text and choices are not lost."""
         assert who.agency is not None
         try:
             item = await desk.inbox_item(who.agency, tracking_id, reader=who)
@@ -262,6 +265,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
                 "kinds": FOLLOW_UP_KINDS,
                 "error": error,
                 "msg": msg or done_message(request),
+                "typed": dict(typed or {}),
                 "form_key": uuid.uuid4().hex,
             },
             status_code=status_code,
@@ -335,6 +339,7 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
                 tid,
                 error=_error_text(error, language_of(request)),
                 status_code=_status_of(error),
+                typed={"action": action, **form},
             )
 
     def _clean(**fields: str | None) -> dict[str, Any]:

@@ -101,6 +101,11 @@ class ReporterCheck:
         return state, events
 
 
+# The years the calendar answers for (its holidays are known for them; a date far outside them
+# overflowed while counting, or fell into a zone's local mean time).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
 def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
     officer = ctx.auth.require(*OFFICERS)
     optional_officer = ctx.auth.optional()
@@ -115,7 +120,14 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
         "/working-days", response_model=models.WorkingDays, response_model_exclude_unset=True
     )
     async def working_days(
-        start: Annotated[date, Query(description="YYYY-MM-DD: the day of the event (day zero)")],
+        start: Annotated[
+            date,
+            Query(
+                ge=date(FIRST_YEAR, 1, 1),
+                le=date(LAST_YEAR, 12, 31),
+                description="YYYY-MM-DD: the day of the event (day zero)",
+            ),
+        ],
         days: Annotated[int, Query(ge=0, le=1000, description="How many working days")],
         region: Annotated[str | None, Query(pattern=REGION)] = None,
     ) -> models.WorkingDays:
@@ -128,7 +140,7 @@ def routers(ctx: Context, sla: Sla) -> list[APIRouter]:
 
     @calendar.get("/holidays")
     async def holidays(
-        year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+        year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR)] = None,
         region: Annotated[str | None, Query(pattern=REGION)] = None,
     ) -> list[models.Holiday]:
         """Every holiday and cuti bersama day of `year` (this year by default), sorted by date."""

@@ -24,6 +24,7 @@ what the Ombudsman was sent: ``sha256(canonical_json(trail[:k]))`` where k is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import Any
 
 from shared.i18n import dates, normalize_language
 from shared.i18n.jinja import page_context, page_environment
+from shared.i18n.labels import limit_words
 from shared.reports.deadlines import ReportDeadlines
 from shared.reports.lifecycle import ReportState
 from shared.store.chain import GENESIS, digest, trail_digest, verify_chain
@@ -185,7 +187,7 @@ def _covered(trail: Sequence[dict[str, Any]], escalation: RecordedEvent) -> int 
 
 
 _SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
-    "ReportSubmitted": ("classification", "title", "category", "channel"),
+    "ReportSubmitted": ("classification", "category", "channel"),  # the title heads the page
     "ReportCompletionRequested": ("note",),
     "ReportAmended": ("text",),
     "ReportVerified": ("classification", "category", "region_code", "requires_field_inspection"),
@@ -201,10 +203,20 @@ _SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
     "ReportRated": ("rating",),
     "ReportReopened": ("reason", "agency_code"),
     "SlaBreached": ("stage", "due", "agency_code"),
-    "EscalatedToOmbudsman": ("ombudsman_office", "evidence_sha256"),
+    "EscalatedToOmbudsman": ("ombudsman_office",),  # its evidence_sha256: under authenticity
 }
 
 _environment = page_environment(TEMPLATES)
+# The pack's limits as the document states them ("3 working days", "14 calendar days").
+_LIMIT = re.compile(r"(\d+) (working|calendar) days?")
+
+
+def limit_text(limit: str, language: str) -> str:
+    """A deadline's limit in the reader's language (as stated when it is not of that form)."""
+    found = _LIMIT.fullmatch(limit)
+    if found is None:
+        return limit
+    return limit_words(int(found[1]), found[2], language)
 
 
 def render_html(document: dict[str, Any], language: str = "id") -> str:
@@ -228,6 +240,15 @@ def render_html(document: dict[str, Any], language: str = "id") -> str:
             "to_agency"
         ) == report.get("agency_code"):
             agency_name = data.get("to_agency_name")
+    names = {
+        str(code): str(name)
+        for e in document["trail"]
+        for code, name in (
+            (e["data"].get("agency_code"), e["data"].get("agency_name")),
+            (e["data"].get("to_agency"), e["data"].get("to_agency_name")),
+        )
+        if code and name
+    }
     rows = [
         {
             "version": e["stream_version"],
@@ -251,4 +272,6 @@ def render_html(document: dict[str, Any], language: str = "id") -> str:
         rows=rows,
         local=local,
         agency_name=agency_name,
+        agency_names=names,
+        limit=lambda text: limit_text(text, lang),
     )

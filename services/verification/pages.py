@@ -353,7 +353,10 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         message: str | None = None,
         error: str | None = None,
         conflict: models.ConflictDetail | None = None,
+        typed: Mapping[str, str] | None = None,
     ) -> Response:
+        """A report with its actions; `typed`: a refused form's action and fields, shown again in
+        that form so the administrator's notes and choices are not lost."""
         try:
             report = await desk.detail(principal, tracking_id)
             suggestions = await desk.duplicates(principal, tracking_id)
@@ -370,6 +373,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             message=message,
             error=error,
             conflict=conflict,
+            typed=dict(typed or {}),
             categories=categories(),
             classifications=[c.value for c in Classification],
             reasons=[reason.value for reason in RejectionReason],
@@ -449,6 +453,11 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         if normal is None or action not in DONE_MESSAGES:
             return not_found(t("error.not_found"), principal)
         key = form.get("idem")
+        typed = {"action": action} | {
+            name: value
+            for name, value in form.items()
+            if isinstance(value, str) and name not in ("csrf", "idem")
+        }
         outcome: Outcome
         try:
             await desk.load_for(principal, normal)
@@ -462,11 +471,16 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             )
         except ValidationError as error:
             return await report_page(
-                principal, token, normal, status_code=422, error=validation_message(error)
+                principal,
+                token,
+                normal,
+                status_code=422,
+                error=validation_message(error),
+                typed=typed,
             )
         except (Invalid, InvalidInput) as error:
             return await report_page(
-                principal, token, normal, status_code=422, error=refused(error)
+                principal, token, normal, status_code=422, error=refused(error), typed=typed
             )
         except Conflict as error:
             return await report_page(
@@ -476,6 +490,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
                 status_code=409,
                 error=refused(error.msg),
                 conflict=error.detail(),
+                typed=typed,
             )
         except Forbidden as error:
             return forbidden(refused(error), principal)

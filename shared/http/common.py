@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -108,13 +108,18 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
     def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
+    def _field(e: Mapping[str, Any]) -> str:
+        loc = tuple(e.get("loc", ()))
+        if e.get("type") == "json_invalid":  # loc ends with where parsing stopped: no field
+            return str(loc[0]) if loc else "body"
+        return ".".join(str(p) for p in loc[1:]) or str(loc[0] if loc else "")
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         detail = [
             {
                 "loc": list(e.get("loc", ())),
-                "field": ".".join(str(p) for p in e.get("loc", ())[1:])
-                or str(e.get("loc", [""])[0]),
+                "field": _field(e),
                 "msg": e.get("msg", "invalid"),
                 "type": e.get("type", "value_error"),
             }

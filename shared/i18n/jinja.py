@@ -98,6 +98,9 @@ def install(env: Environment) -> Environment:
         closing_label=labelled(labels.closing_label),
         stage_label=labelled(labels.stage_label),
         follow_up_kind_label=labelled(labels.follow_up_kind_label),
+        deadline_state_label=labelled(labels.deadline_state_label),
+        reader_label=labelled(labels.reader_label),
+        read_label=labelled(labels.read_label),
         event_label=labelled(labels.event_label),
     )
     return env

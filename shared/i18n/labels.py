@@ -7,7 +7,7 @@ every enum below has its key. Say a value with `status_label("closed", "id")`.
 
 from __future__ import annotations
 
-from shared.i18n import N_, label_of
+from shared.i18n import N_, label_of, translator
 
 STATUS = (
     N_("status.submitted"),
@@ -57,6 +57,23 @@ STAGE = (
     N_("stage.follow_up"),
     N_("stage.resolution"),
     N_("stage.reforward"),
+    # the other deadlines a report runs (shared.reports.deadlines.Stage), on the evidence pack
+    N_("stage.auto_close"),
+    N_("stage.escalation"),
+    N_("stage.completion_reminder"),
+    N_("stage.completion_expiry"),
+)
+DEADLINE_STATE = (
+    N_("deadline_state.pending"),
+    N_("deadline_state.due_soon"),
+    N_("deadline_state.overdue"),
+    N_("deadline_state.paused"),
+    N_("deadline_state.met"),
+    N_("deadline_state.met_late"),
+    N_("deadline_state.cancelled"),
+    N_("deadline_state.closed"),
+    N_("deadline_state.escalated"),
+    N_("deadline_state.reminded"),
 )
 FOLLOW_UP_KIND = (
     N_("follow_up_kind.interim"),
@@ -88,6 +105,23 @@ EVENT = (
     N_("event.SlaBreached"),
     N_("event.EscalatedToOmbudsman"),
 )
+# Who read a confidential report and what they opened (the access audit the reporter reads:
+# shared.access.events ConfidentialReportRead's reader_role and what; sla's read is its
+# evidence pack).
+READER = (
+    N_("reads.by.admin"),
+    N_("reads.by.agency"),
+    N_("reads.by.ombudsman"),
+    N_("reads.by.client"),
+)
+READ = (
+    N_("reads.what.report"),
+    N_("reads.what.timeline"),
+    N_("reads.what.attachment"),
+    N_("reads.what.desk_detail"),
+    N_("reads.what.inbox_detail"),
+    N_("reads.what.evidence"),
+)
 
 status_label = label_of("status")
 classification_label = label_of("class")
@@ -97,3 +131,17 @@ closing_label = label_of("closing")
 stage_label = label_of("stage")
 follow_up_kind_label = label_of("follow_up_kind")
 event_label = label_of("event")
+reader_label = label_of("reads.by")
+read_label = label_of("reads.what")
+deadline_state_label = label_of("deadline_state")
+
+# A time limit as words ("3 hari kerja", "14 hari kalender"): shared.reports.policy.Limit's
+# days and unit ("working" | "calendar").
+LIMIT_UNITS = {"working": N_("limit.working_days"), "calendar": N_("limit.calendar_days")}
+
+
+def limit_words(days: int, unit: str, language: str | None = None) -> str:
+    key = LIMIT_UNITS.get(unit)
+    if key is None:
+        return f"{days} {unit}"
+    return translator(language)(key, days=days)

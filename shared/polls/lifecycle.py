@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import ValidationError
@@ -60,6 +60,9 @@ from shared.polls.events import (
 from shared.values import Attachment, Channel
 
 Phase = Literal["upcoming", "open", "closed"]
+# A poll opens and closes within the years LAPOR's calendar knows: an instant far beyond them
+# cannot be shown in a local zone (the poll pages answered 500 for everyone).
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2101, 1, 1, tzinfo=UTC)
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -285,6 +288,9 @@ def _open(state: PollState | None, c: OpenPoll) -> list[DomainEvent]:
         if state.opened == event:
             return []
         raise PollCodeTaken(f"code: poll code {c.code} is taken")
+    for name, at in (("opens_at", c.opens_at), ("closes_at", c.closes_at)):
+        if not EARLIEST <= at < LATEST:
+            raise PollError(f"{name}: must lie between {EARLIEST:%Y} and {LATEST.year - 1}")
     if c.closes_at <= c.opens_at:
         raise PollError("closes_at: must be after opens_at")
     if c.closes_at <= c.now:

@@ -485,6 +485,24 @@ def _refer(s: ReportState, c: ReferReport) -> list[DomainEvent]:
     return [ReportReferred(to_region=to_region, note=c.note)]
 
 
+EARLIEST_EVENT_DATE = date(1900, 1, 1)
+
+
+def checked_event_date(event_date: date | None, today: date) -> date | None:
+    """When the problem happened, as the rules want it: not after `today` (the day the report
+    is made, in Indonesia's easternmost zone, so no reporter's today is refused) and not before
+    1900 (a slip of the keyboard). `InvalidInput` naming `event_date` otherwise."""
+    if event_date is None:
+        return None
+    if event_date > today:  # said in both languages: the web form shows the reader's
+        day = today.isoformat()
+        raise InvalidInput(f"event_date: setelah hari ini ({day}) / after today ({day})")
+    if event_date < EARLIEST_EVENT_DATE:
+        day = EARLIEST_EVENT_DATE.isoformat()
+        raise InvalidInput(f"event_date: sebelum {day} / before {day}")
+    return event_date
+
+
 def checked_location(location: Location) -> Location:
     """A report's place as the rules want it: an official region code (digits), coordinates in
     Indonesia, both or neither. `InvalidInput` naming `location.<field>` otherwise."""

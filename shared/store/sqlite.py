@@ -402,8 +402,12 @@ def _recorded(
 
 class SqliteEventStore:
     def __init__(self, path: Path, *, max_group: int = 256, create_schema: bool = True) -> None:
-        """`create_schema=False` opens an existing store exactly as it is (for audits)."""
+        """`create_schema=False` opens an existing store exactly as it is (for audits, and as
+        the source of a migration): a file that is not there is StoreUnavailable, never an
+        empty store made in its place."""
         self.path = path
+        if not create_schema and not path.is_file():
+            raise StoreUnavailable(f"cannot open the event store {path}: no such file")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if create_schema:

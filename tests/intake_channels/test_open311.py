@@ -3,8 +3,10 @@ JSON and in XML. In process (tests/harness.py)."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +15,8 @@ import pytest
 from shared.directory.model import load_categories
 from shared.reports.commands import CloseReport, RejectReport
 from shared.reports.events import CloseReason, RejectionReason
-from tests.driver import Driver
-from tests.harness import InProcessSystem
+from tests.driver import Driver, driving
+from tests.harness import InProcessSystem, in_process
 from tests.intake_web.officers import act, publish
 
 SERVICE_FIELDS = {
@@ -303,6 +305,24 @@ async def test_listing_filters_and_the_open_closed_mapping(
     errors_of(await get(drive, "requests.json", start_date="kemarin"), 400)
 
 
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        # Dates at the ends of what a date can hold: the 90-day window around them overflowed
+        # (500) instead of naming the parameter.
+        ({"end_date": "0001-01-01T00:00:00Z"}, "end_date"),
+        ({"start_date": "9999-12-31T23:59:59Z"}, "start_date"),
+        ({"start_date": "0001-01-01T00:00:00+01:00"}, "start_date"),
+        ({"end_date": "9999-12-31T23:00:00-14:00"}, "end_date"),
+    ],
+)
+async def test_a_date_no_window_can_hold_is_400_naming_it(
+    drive: Driver, params: dict[str, str], field: str
+) -> None:
+    (error,) = errors_of(await get(drive, "requests.json", **params), 400)
+    assert error["description"].startswith(f"{field}: "), error
+
+
 async def test_an_anonymous_request_and_an_unsupported_format(drive: Driver) -> None:
     created = await create(
         drive, first_name="", last_name="", email="", **{"attribute[anonymous]": "true"}
@@ -336,3 +356,22 @@ async def test_a_dotted_region_code_is_the_official_one(
     (result,) = created.json()
     events = await lapor.store.read(f"report-{result['service_request_id']}")
     assert events[0].data["location"]["region_code"] == "5371041001"
+
+
+async def test_the_notice_of_a_new_request_states_the_verification_limit_the_policy_sets(
+    tmp_path: Path,
+) -> None:
+    """The answer to a new request promised "diverifikasi dalam 3 hari kerja" whatever the
+    policy: where the national policy gives the desk 5 working days, it promised a deadline
+    the system does not keep. It states the policy's limit."""
+    policy = tmp_path / "sla-policy.json"
+    policy.write_text(json.dumps({"defaults": {"verification": 5}}))
+    env = {"LAPOR_SLA_POLICY_FILE": str(policy)}
+    async with (
+        in_process(tmp_path / "lapor", ("intake",), env=env) as lapor,
+        driving(lapor) as drive,
+    ):
+        created = await create(drive)
+    assert created.status_code == 200, created.text
+    [answer] = created.json()
+    assert answer["service_notice"] == "Laporan diterima; diverifikasi dalam 5 hari kerja."

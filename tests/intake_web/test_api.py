@@ -249,6 +249,23 @@ async def test_an_idempotency_key_makes_a_retry_return_the_same_report(
             "reporter.email",
         ),
         ({"title": "Judul", "body": "cukup panjang isinya", "event_date": "kemarin"}, "event_date"),
+        # a day that has not come yet, or a typo of centuries: it was accepted and shown
+        (
+            {
+                "title": "Judul",
+                "body": "cukup panjang isinya",
+                "event_date": (date.today() + timedelta(days=3)).isoformat(),
+            },
+            "event_date",
+        ),
+        (
+            {"title": "Judul", "body": "cukup panjang isinya", "event_date": "9999-12-31"},
+            "event_date",
+        ),
+        (
+            {"title": "Judul", "body": "cukup panjang isinya", "event_date": "0001-01-01"},
+            "event_date",
+        ),
         ({"title": "Judul", "body": "cukup panjang isinya", "surprise": 1}, "surprise"),
         ({"title": "Judul", "body": "cukup panjang isinya", "category": "tidak-ada"}, "category"),
         (
@@ -268,6 +285,18 @@ async def test_bad_input_is_a_4xx_naming_the_field(
     assert response.status_code in (400, 422), response.text
     detail = response.json()["detail"]
     assert any(d.get("field") == field for d in detail), detail
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe", b'{"title": "Jalan"'])
+async def test_a_body_that_is_no_json_is_named_as_the_body(
+    web: httpx.AsyncClient, content: bytes
+) -> None:
+    """It was named as field "0" (the position where parsing stopped), which names nothing."""
+    response = await web.post(
+        "/api/v1/reports", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert [d["field"] for d in response.json()["detail"]] == ["body"]
 
 
 @pytest.mark.parametrize(

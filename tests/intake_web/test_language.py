@@ -5,8 +5,10 @@ of writing numbers; photos as the form promises; the report page's times in its 
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import date
+from pathlib import Path
 
 import httpx
 from PIL import Image
@@ -14,7 +16,7 @@ from PIL import Image
 from shared.i18n import catalog
 from shared.reports.commands import ForwardReport, VerifyReport
 from shared.reports.tracking import new_tracking_id
-from tests.harness import InProcessSystem
+from tests.harness import InProcessSystem, in_process
 from tests.intake_web.officers import act
 from tests.intake_web.test_web_forms import hidden, token
 
@@ -50,8 +52,8 @@ async def test_a_form_error_is_indonesian_names_the_field_and_keeps_what_was_typ
     assert "Lintang harus berupa angka" in page.text
     assert "Nomor telepon/HP tidak valid" in page.text
     assert "E-mail tidak valid" in page.text
-    for english in ("String should", "Input should", "please write", "value is not"):
-        assert english not in page.text
+    for framework_words in ("String should", "Input should", "please write", "value is not"):
+        assert framework_words not in page.text
     assert 'value="Jalan rusak di depan sekolah"' in page.text and ">pendek</textarea>" in page.text
     assert 'value="nomor saya"' in page.text and 'value="bukan-email"' in page.text
     no_raw_keys(page.text)
@@ -194,3 +196,22 @@ async def test_a_confidential_reports_link_leads_to_its_sign_in(web: httpx.Async
     )
     sign_in = await web.get(f"/laporan/{secret.json()['tracking_id']}/masuk")
     assert sign_in.status_code == 200 and "Zq9" not in sign_in.text  # nothing of the report
+
+
+async def test_the_home_page_states_the_limits_the_policy_sets(tmp_path: Path) -> None:
+    """The home page said "Admin memeriksa dalam 3 hari kerja" and "Instansi menindaklanjuti
+    dalam 5 hari kerja" whatever the national SLA policy; under one that gives the desk 4
+    working days and institutions 7 it promised deadlines the system does not keep."""
+    policy = tmp_path / "sla-policy.json"
+    policy.write_text(json.dumps({"defaults": {"verification": 4, "follow_up": 7}}))
+    env = {"LAPOR_SLA_POLICY_FILE": str(policy)}
+    async with (
+        in_process(tmp_path / "lapor", ("intake",), env=env) as lapor,
+        lapor.client("intake") as web,
+    ):
+        home = (await web.get("/")).text
+        english = (await web.get("/?lang=en")).text
+    assert "Admin memeriksa dalam 4 hari kerja" in home
+    assert "Instansi menindaklanjuti dalam 7 hari kerja" in home
+    assert "3 hari kerja" not in home and "5 hari kerja" not in home
+    assert "within 4 working days" in english and "within 7 working days" in english

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
+from services.intake.pages import REPORTER_COOKIE
 from shared.reports.commands import ForwardReport, PostFollowUp, RequestCompletion, VerifyReport
 from shared.reports.events import FollowUpKind
 from tests.harness import InProcessSystem
@@ -92,3 +93,80 @@ async def test_completing_is_offered_only_when_the_administrator_asked(
     answered = (await web.get(f"/laporan/{tid}")).text
     assert "/balas" in answered and "/lengkapi" not in answered
     assert shown(answered, "completion-due") is None
+
+
+async def test_the_reporter_reads_who_opened_a_confidential_report_in_indonesian(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """The list of officers' reads on a confidential report's page said `admin: intake /
+    report` and `agency (DINKES-KOTA-KUPANG): intake / attachment`: codes of LAPOR's insides.
+    It says who (Admin, the institution by name) and what they opened, in the reader's
+    language."""
+    created = await web.post(
+        "/api/v1/reports",
+        json={
+            "title": "Pungutan liar di Puskesmas",
+            "body": "Petugas meminta uang tambahan untuk surat rujukan.",
+            "location": {"region_code": "5371"},
+            "confidential": True,
+        },
+    )
+    tid, code = created.json()["tracking_id"], created.json()["access_code"]
+    await act(lapor, tid, VerifyReport())
+    due = date.today() + timedelta(days=10)
+    forward = ForwardReport(
+        agency_code=DINKES, agency_name="Dinas Kesehatan Kota Kupang", follow_up_due=due
+    )
+    await act(lapor, tid, forward, "system")
+    for role, agency, path in (
+        ("admin", None, f"/api/v1/reports/{tid}"),
+        ("agency", DINKES, f"/api/v1/reports/{tid}/timeline"),
+    ):
+        headers = {"Authorization": f"Bearer {lapor.token(role, agency=agency)}"}
+        assert (await web.get(path, headers=headers)).status_code == 200
+
+    signin = await web.get(f"/laporan/{tid}")
+    await web.post(f"/laporan/{tid}/masuk", data={"csrf_token": token(signin), "access_code": code})
+    for language, said in (
+        ("id", ("Admin LAPOR!: membuka laporan", "Dinas Kesehatan Kota Kupang: membuka riwayat")),
+        ("en", ("LAPOR! administrator: opened the report", "Dinas Kesehatan Kota Kupang: opened")),
+    ):
+        page = (await web.get(f"/laporan/{tid}?lang={language}")).text
+        reads = page.split('id="officer-reads"', 1)[1].split("</section>", 1)[0]
+        items = [
+            re.sub(r"<[^>]+>|\s+", " ", li).strip() for li in re.findall(r"<li>(.*?)</li>", reads)
+        ]
+        assert len(items) == 2, reads
+        for item, words in zip(items, said, strict=True):
+            assert words in re.sub(r"\s+", " ", item), (language, item)
+        for code_word in ("intake /", "desk_detail", "timeline", DINKES, "agency", "admin:"):
+            assert code_word not in reads, (language, code_word, reads)
+
+
+async def test_a_rating_that_is_no_decimal_digit_is_refused_not_a_500(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """`²` is a digit to Python's isdigit() but no number to int(): the rating form answered
+    500 for it. It is refused like any other rating that is not 1 to 5."""
+    tid, code = await reported(web)
+    signin = await web.get(f"/laporan/{tid}")
+    await web.post(f"/laporan/{tid}/masuk", data={"csrf_token": token(signin), "access_code": code})
+    for rating in ("²", "x"):
+        page = await web.get(f"/laporan/{tid}")
+        rated = await web.post(
+            f"/laporan/{tid}/nilai",
+            data={"csrf_token": token(page), "rating": rating, "comment": "Lumayan"},
+        )
+        assert rated.status_code == 422, (rating, rated.status_code)
+        assert "Nilai tidak valid" in rated.text  # the field, in Indonesian
+
+
+async def test_a_reporter_cookie_that_is_no_session_is_no_500(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """A cookie whose expiry is `²²` (digits to isdigit(), no number to int()) made every page
+    of the report answer 500 to that browser; it is no session, and the page is shown."""
+    tid, _ = await reported(web)
+    cookie = f"{REPORTER_COOKIE}=²².abc".encode("latin-1")  # a header may carry such bytes
+    page = await web.get(f"/laporan/{tid}", headers={b"cookie": cookie})
+    assert page.status_code == 200 and 'id="reporter-actions"' not in page.text

@@ -4,6 +4,7 @@ escaping, CSRF and the English switch. In process; `web` is a new visitor (its o
 
 from __future__ import annotations
 
+import html
 import re
 
 import httpx
@@ -261,3 +262,52 @@ async def test_public_list_map_and_statistics_pages(web: httpx.AsyncClient) -> N
     script = await web.get("/static/lapor.js")
     assert script.headers["content-type"].startswith("text/javascript")
     assert (await web.get("/static/../app.py")).status_code == 404
+
+
+async def test_a_photo_attached_to_a_refused_form_is_kept_for_the_next_try(
+    web: httpx.AsyncClient,
+) -> None:
+    """A citizen attaches a photo and sends the form with a title too short: the page asked
+    for the title again and the photo was silently gone (a file input cannot be refilled), so
+    the report went in without it. The page now names the photo it keeps, and the corrected
+    form sends it with the report."""
+    form = await web.get("/lapor")
+    fields = {
+        "csrf_token": token(form),
+        "submission_key": hidden(form, "submission_key"),
+        "title": "ab",
+        "body": "Lampu lalu lintas di simpang Oebobo mati sejak kemarin sore.",
+        "province": "53",
+        "regency": "5371",
+        "step": "submit",
+    }
+    photo = {"attachments": ("simpang.jpg", jpeg_with_gps(), "image/jpeg")}
+    refused = await web.post("/lapor", data=fields, files=photo)
+    assert refused.status_code == 422
+    kept = re.findall(r"<input type=\"hidden\" name=\"kept\" value='([^']+)'", refused.text)
+    assert len(kept) == 1 and 'id="kept-attachments"' in refused.text
+    assert "simpang.jpg" in refused.text.split('id="kept-attachments"', 1)[1]
+
+    corrected = fields | {"title": "Lampu lalu lintas mati", "kept": html.unescape(kept[0])}
+    done = await web.post("/lapor", data=corrected)  # no file chosen again
+    assert done.status_code == 200, done.text[-800:]
+    tid = re.search(r'id="tracking-id">([^<]+)<', done.text)
+    code = re.search(r'id="access-code">([^<]+)<', done.text)
+    assert tid and code
+    report = await seen(web, tid.group(1), code.group(1))
+    assert report["attachment_count"] == 1
+
+    # What was kept cannot be forged into someone else's file: a wrong token is refused.
+    form = await web.get("/lapor")
+    forged = kept[0].replace(kept[0][-20:-4], "0" * 16)
+    tried = await web.post(
+        "/lapor",
+        data=fields
+        | {
+            "csrf_token": token(form),
+            "submission_key": hidden(form, "submission_key"),
+            "title": "Lampu lalu lintas mati lagi",
+            "kept": html.unescape(forged),
+        },
+    )
+    assert tried.status_code == 422 and 'id="attachments-error"' in tried.text

@@ -124,6 +124,34 @@ def test_the_received_notice_gives_the_tracking_id_and_keeps_the_access_code_sec
     assert "access code" in english.text and "never send the access code again" in english.text
 
 
+def test_the_received_notice_states_the_desks_due_day_and_no_fixed_count_of_days(
+    renderer: Renderer,
+) -> None:
+    """It said "paling lambat <the due day> (3 hari kerja)": the day is counted with the SLA
+    policy, the "3" was written into the text, so under a policy that gives the desk 5 working
+    days (or an institution's own) the mail contradicted itself. The due day alone is said."""
+    for language, said, fixed in (
+        ("id", "paling lambat 5 Maret 2026.", "3 hari kerja"),
+        ("en", "by 5 March 2026.", "3 working days"),
+    ):
+        message = renderer.render("received", language, CONTEXT)
+        assert said in message.text and fixed not in message.text, message.text
+
+
+def test_a_report_closed_for_no_response_names_no_fixed_count_of_days(
+    renderer: Renderer,
+) -> None:
+    """The words "… tidak ada tanggapan dalam 10 hari kerja …" were said of every report
+    closed for no response, also of an institution whose policy closes after 5 (the final
+    answer's notice gave the day it would close, counted with that policy)."""
+    for language, said, fixed in (
+        ("id", "tidak ada tanggapan", "10 hari"),
+        ("en", "no reply", "10 working days"),
+    ):
+        message = renderer.render("closed", language, CONTEXT | {"reason": "no_response"})
+        assert said in message.text and fixed not in message.text, message.text
+
+
 def test_closed_links_to_the_rating_and_rejected_gives_the_reason(renderer: Renderer) -> None:
     closed = renderer.render("closed", "id", CONTEXT)
     assert f"https://lapor.example/laporan/{TID}" in closed.sms

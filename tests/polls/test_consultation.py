@@ -244,6 +244,26 @@ async def test_the_closing_job_closes_a_poll_at_its_closing_time(
     assert body["comments"] == [] and body["comment_count"] == 0
 
 
+async def test_a_poll_closing_in_the_year_9999_is_refused_and_the_poll_pages_stay_up(
+    drive: Driver,
+) -> None:
+    """An institution typed a far-off closing time: it was accepted, and from then on every
+    citizen's poll list (and the poll's page) answered 500, the time being beyond any zone."""
+    institution = intake(drive, "agency", OWNER)
+    for fields in (
+        {"closes_at": "9999-12-31T23:59:59+00:00"},
+        {"opens_at": "9999-12-31T00:00:00+00:00", "closes_at": "9999-12-31T23:00:00+00:00"},
+    ):
+        refused = await institution.post("/api/v1/polls", json=air26(**fields))
+        assert refused.status_code == 400, refused.text  # as any poll the rules refuse
+        assert [e["field"] for e in refused.json()["detail"]] == [next(iter(fields))]
+    assert (await institution.post("/api/v1/polls", json=air26())).status_code == 201
+    for page in ("/jajak-pendapat", "/jajak-pendapat/AIR26"):
+        shown = await intake(drive).get(page)
+        assert shown.status_code == 200, (page, shown.text[-500:])
+        assert "WITA" in shown.text  # Kupang's closing time, in its own zone
+
+
 async def test_results_asked_for_after_the_closing_time_close_the_poll_first(
     lapor: InProcessSystem, drive: Driver, mailbox: Mailbox
 ) -> None:

@@ -150,6 +150,17 @@ def test_a_taken_code_is_refused() -> None:
         ({"now": CLOSES + timedelta(seconds=1)}, "closes_at"),
         ({"code": "no"}, "code"),
         ({"questions": ()}, "questions"),
+        # instants no page can show in a local zone (the poll list answered 500 for everyone)
+        ({"closes_at": datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)}, "closes_at"),
+        ({"closes_at": datetime(2101, 1, 1, tzinfo=UTC)}, "closes_at"),
+        (
+            {
+                "opens_at": datetime(9999, 12, 31, tzinfo=UTC),
+                "closes_at": datetime(9999, 12, 31, 23, tzinfo=UTC),
+            },
+            "opens_at",
+        ),
+        ({"opens_at": datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC)}, "opens_at"),
     ],
 )
 def test_an_unusable_poll_is_refused_naming_the_field(

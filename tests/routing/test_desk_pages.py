@@ -209,3 +209,38 @@ async def test_refusals_on_the_desk_are_said_in_indonesian_first(
         assert 'Note: say why in the note when the reason is "Other".' in english.text.replace(
             "&#34;", '"'
         )
+
+
+def _box(html: str, box_id: str) -> str:
+    """The text in the page's textarea `box_id`."""
+    found = re.search(rf'<textarea id="{box_id}"[^>]*>([^<]*)</textarea>', html)
+    assert found is not None, box_id
+    return found.group(1)
+
+
+async def test_a_refused_form_on_the_desk_keeps_what_the_officer_typed_and_chose(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """An officer pastes a long final answer (over the 10,000 characters a follow-up holds):
+    the page says why in Indonesian, and the answer and its kind are still in the form (they
+    were gone: an empty box, "interim" chosen). The same for a return refused for its note."""
+    tid, agency = await forwarded(drive, "Got mampet", region="5371", category="infrastruktur")
+    answer = "Saluran sudah dibersihkan oleh petugas kelurahan. " * 201  # 10,251 characters
+    async with lapor.client("routing") as browser:
+        token = drive.token("agency", agency=agency)
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+        form = {"text": answer, "kind": "final", "idempotency_key": "f1"}
+        refused = await browser.post(f"/desk/reports/{tid}/follow-up", data=form)
+        assert refused.status_code == 422
+        assert "Isi:" in refused.text  # the field, as the form names it
+        assert _box(refused.text, "text").strip() == answer.strip()
+        assert '<option value="final" selected>' in refused.text
+
+        note = "Bukan wewenang kami. " * 100  # over the 2,000 characters of a note
+        form = {"reason": "other", "note": note, "idempotency_key": "r1"}
+        refused = await browser.post(f"/desk/reports/{tid}/return", data=form)
+        assert refused.status_code == 422
+        assert _box(refused.text, "return-note").strip() == note.strip()
+        assert '<option value="other" selected>' in refused.text
+        assert _box(refused.text, "text") == ""  # what was typed belongs to the return
+    assert "FollowUpPosted" not in event_types(await timeline(drive, tid))

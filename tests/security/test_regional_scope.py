@@ -553,3 +553,28 @@ async def test_the_regions_own_admin_does_what_another_regions_admin_may_not(
     assert "comments" in results.json()
     foreign = await drive.client("intake", east_java).get(f"/api/v1/polls/{k.closed_poll}/results")
     assert foreign.status_code == 200 and "comments" not in foreign.json()
+
+
+async def test_a_regional_ombudsman_reads_no_confidential_report_outside_its_region(
+    kupang_system: tuple[InProcessSystem, Driver, Kupang],
+) -> None:
+    """An Ombudsman office's token is scoped like an administrator's: the Jawa Timur office
+    does not read a confidential report of Kupang in intake (as sla already refused it the
+    evidence pack); the NTT office and the national Ombudsman do."""
+    _, drive, k = kupang_system
+    paths = (
+        f"/api/v1/reports/{k.confidential}",
+        f"/api/v1/reports/{k.confidential}/timeline",
+        f"/api/v1/reports/{k.confidential}/attachments/{k.sha256}",
+    )
+    east_java = drive.client("intake", drive.token("ombudsman", region=EAST_JAVA))
+    for path in paths:
+        refused = await east_java.get(path)
+        assert refused.status_code == 404, (path, refused.status_code)
+        assert SECRET not in refused.text
+    for region in (NTT, None):
+        ombudsman = drive.client("intake", drive.token("ombudsman", region=region))
+        for path in paths:
+            read = await ombudsman.get(path)
+            assert read.status_code == 200, (region, path, read.text)
+        assert SECRET in (await ombudsman.get(paths[0])).text

@@ -126,6 +126,28 @@ async def test_a_signed_pack_verifies_and_any_change_breaks_it(tmp_path: Path) -
     assert "Proof of a prior complaint" in english and "WITA" in english
 
 
+async def test_the_printed_pack_says_its_deadlines_and_history_in_the_readers_language(
+    tmp_path: Path,
+) -> None:
+    """The pack the reporter prints for the Ombudsman said, on its Indonesian page, "3 working
+    days", "met", "pending", "escalation", the category's code and the events' fields as
+    `requires_field_inspection : False`; every one of them is now in the page's language."""
+    state, events = await escalated(tmp_path)
+    deadlines = derive(TID, facts_of(events), WorkingDayCalendar.default(), DEFAULT_POLICY)
+    document = EvidenceSigner(tmp_path / "keys").sign(
+        build_document(state, events, deadlines, generated_at=CLOCK.now(), ombudsman_office=None)
+    )
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", render_html(document)))
+    for said in ("3 hari kerja", "60 hari kerja", "14 hari kalender", "Terpenuhi", "eskalasi ke"):
+        assert said in text, said
+    assert "Kategori Kesehatan" in text or "Kategori Infrastruktur" in text, text[:600]
+    assert "Diverifikasi sebagai Pengaduan." in text
+    for code in ("working day", "calendar day", " met ", " pending ", "escalation", "_", " : "):
+        assert code not in text.split("Keaslian")[0], code
+    english = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", render_html(document, "en")))
+    assert "3 working days" in english and "Verified as Complaint." in english
+
+
 async def test_a_breach_recorded_between_the_request_and_the_escalation_is_not_covered(
     tmp_path: Path,
 ) -> None:

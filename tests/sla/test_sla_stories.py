@@ -120,6 +120,12 @@ async def test_the_http_surface_is_documented(drive: Driver) -> None:
         ("working-days", {"start": "2026-03-17", "days": "1001"}, "days"),
         ("working-days", {"start": "2026-03-17", "days": "tiga"}, "days"),
         ("working-days", {"start": "2026-03-17", "days": "3", "region": "53.71"}, "region"),
+        # a start the calendar cannot count from: the last day a date can hold (it overflowed
+        # into a 500) and a year with no holidays (it answered with a local mean time offset)
+        ("working-days", {"start": "9999-12-31", "days": "5"}, "start"),
+        ("working-days", {"start": "0001-01-01", "days": "5"}, "start"),
+        ("working-days", {"start": "1999-12-31", "days": "5"}, "start"),
+        ("working-days", {"start": "2101-01-01", "days": "5"}, "start"),
         ("holidays", {"year": "1999"}, "year"),
         ("holidays", {"year": "2101"}, "year"),
         ("holidays", {"year": "MMXXVI"}, "year"),

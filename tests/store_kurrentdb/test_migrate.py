@@ -271,3 +271,20 @@ async def test_an_unreachable_target_stops_the_command_with_a_clear_message(
     code = await asyncio.to_thread(run_migration, url, gone, console)
     assert code == 2
     assert "StoreUnavailable" in capsys.readouterr().err
+
+
+async def test_a_source_store_that_does_not_exist_stops_the_command_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in --from (`events.dbb`) made an empty SQLite store there, copied its nothing and
+    said "migration verified: 0 event(s)": an operator could switch LAPOR to an empty store."""
+    missing = tmp_path / "data" / "events.dbb"
+    console = Console(stderr=True, force_terminal=False)
+    code = await asyncio.to_thread(
+        run_migration, f"sqlite:///{missing}", f"sqlite:///{tmp_path / 'new.db'}", console
+    )
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "StoreUnavailable" in captured.err and str(missing) in captured.err
+    assert "migration verified" not in captured.out
+    assert not missing.exists()

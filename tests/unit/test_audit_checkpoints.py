@@ -114,3 +114,21 @@ def test_checkpoints_must_follow_each_other(tmp_path: Path) -> None:
     )
     again.add_checkpoint(3, forged)
     assert any("do not verify" in p for p in again.problems)
+
+
+def test_lapor_audit_verify_of_a_store_that_is_not_there_says_so_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lapor audit verify` where there is no store (a wrong LAPOR_DATA_DIR) ended in a Python
+    traceback ("OperationalError: unable to open database file"); it says which store it could
+    not open and exits 2, neither "audit OK" nor a made-up file."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setenv("LAPOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("LAPOR_EVENT_STORE", raising=False)
+    result = CliRunner().invoke(app, ["audit", "verify"])
+    assert result.exit_code == 2, result.output
+    assert "cannot open the event store" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "data" / "events.db").exists()

@@ -448,3 +448,56 @@ async def test_refusals_on_the_console_are_said_in_indonesian_first(
     english = await console.http.post(f"{page}/verify?lang=en", data=stale | {"idem": "x2"})
     assert "This cannot be done to a report whose status is Rejected." in english.text
     await console.close()
+
+
+def _value(html: str, control_id: str) -> str | None:
+    """What a text input or textarea of the page holds."""
+    box = re.search(rf'<textarea id="{control_id}"[^>]*>([^<]*)</textarea>', html)
+    if box is not None:
+        return box.group(1)
+    for control in parse(html).controls:
+        if control.get("id") == control_id:
+            return control.get("value") or ""
+    return None
+
+
+async def test_a_refused_action_keeps_what_the_administrator_typed_and_chose(
+    lapor: InProcessSystem, drive: Driver, console: Console
+) -> None:
+    """A mistyped duplicate's ID, a postponement past the verification deadline, a region code
+    with a slip: the page says why, and the note, the reason, the date and the corrections are
+    still in that form (they were gone: empty boxes, the report's own values, no reason)."""
+    tid, _ = await submit(drive)
+    await drive.desk_report(tid)
+    page = f"/console/reports/{tid}"
+    note = "Sama dengan laporan kemarin dari kelurahan yang sama."
+    reject: dict[str, str | list[str]] = {
+        "reason": "duplicate",
+        "duplicate_of": "ABCDEFGHJK",
+        "note": note,
+    }
+    refused = await console.submit(page, f"{page}/reject", reject)
+    assert refused.status_code == 422 and "duplicate_of" in refused.text
+    assert _value(refused.text, "r-dup") == "ABCDEFGHJK"
+    assert _value(refused.text, "r-note") == note
+    assert '<option value="duplicate" selected>' in refused.text
+    assert _value(refused.text, "p-note") == ""  # only the refused form is filled in again
+
+    later = (datetime.now(UTC) + timedelta(days=200)).date().isoformat()
+    postpone: dict[str, str | list[str]] = {"until": later, "note": "Menunggu data dari kecamatan."}
+    refused = await console.submit(page, f"{page}/postpone", postpone)
+    assert refused.status_code == 422 and "until" in refused.text
+    assert _value(refused.text, "p-until") == later
+    assert _value(refused.text, "p-note") == "Menunggu data dari kecamatan."
+
+    verify: dict[str, str | list[str]] = {
+        "region_code": "53.7",
+        "category": "kesehatan",
+        "address": "Jl. Timor Raya 12",
+    }
+    refused = await console.submit(page, f"{page}/verify", verify)
+    assert refused.status_code == 422 and "region_code" in refused.text
+    assert _value(refused.text, "v-region") == "53.7"
+    assert _value(refused.text, "v-address") == "Jl. Timor Raya 12"
+    assert re.search(r'<option value="kesehatan"\s*selected>', refused.text)
+    assert await stored(lapor, tid) == ["ReportSubmitted"]
