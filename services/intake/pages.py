@@ -366,17 +366,22 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         values: Mapping[str, str],
         errors: Mapping[str, str] | None = None,
         status: int = 200,
+        stored: tuple[Attachment, ...] | None = None,
     ) -> HTMLResponse:
         """The form again, keeping the files chosen with it: a file input cannot be refilled,
         so what was uploaded is stored now and named on the page (hidden `kept` fields carry
-        each file's sha256 and upload token to the next try)."""
+        each file's sha256 and upload token to the next try). `stored`: this try's files, when
+        the submission stored them already (an upload is read once)."""
         errors = dict(errors or {})
         refs = kept_refs(form)
-        try:
-            new = await uploads(form) if "attachments" not in errors else ()
-        except (AttachmentRejected, DomainError) as error:
-            errors = domain_error(error, translator(language(request))) | errors
-            new = ()
+        new: tuple[Attachment, ...] = ()
+        if stored is not None:
+            new = stored
+        elif "attachments" not in errors:
+            try:
+                new = await uploads(form)
+            except (AttachmentRejected, DomainError) as error:
+                errors = domain_error(error, translator(language(request))) | errors
         for file in new:
             token = intake.attachments.upload_token(file.sha256)
             refs.append(AttachmentRef(sha256=file.sha256, name=file.name, upload_token=token))
@@ -407,8 +412,10 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             report = ReportIn.model_validate(_report_data(values, form, lang))
         except ValidationError as error:
             return await keeping(request, form, values, form_errors(error, t), status=422)
+        new: tuple[Attachment, ...] = ()
         try:
-            files = (*intake.resolve(kept_refs(form)), *await uploads(form))
+            new = await uploads(form)
+            files = (*intake.resolve(kept_refs(form)), *new)
             out = await intake.submit(
                 report,
                 Channel.WEB,
@@ -418,8 +425,10 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             )
         except AttachmentRejected as error:
             return form_page(request, values, domain_error(error, t), status=422)
-        except DomainError as error:
-            return await keeping(request, form, values, domain_error(error, t), status=422)
+        except DomainError as error:  # the files read above are stored: kept, not read again
+            return await keeping(
+                request, form, values, domain_error(error, t), status=422, stored=new
+            )
         response = render(request, "done.html", private=True, out=out)
         await sign_in(response, out.tracking_id)
         return response

@@ -311,3 +311,38 @@ async def test_a_photo_attached_to_a_refused_form_is_kept_for_the_next_try(
         },
     )
     assert tried.status_code == 422 and 'id="attachments-error"' in tried.text
+
+
+async def test_a_photo_attached_to_a_form_refused_for_its_date_is_kept_too(
+    web: httpx.AsyncClient,
+) -> None:
+    """A date of the event in the future is refused after the form's files were read and
+    stored: the page named no kept photo and said "berkas kosong" (the upload read a second
+    time). It keeps the photo read the first time, and the corrected form sends it."""
+    form = await web.get("/lapor")
+    fields = {
+        "csrf_token": token(form),
+        "submission_key": hidden(form, "submission_key"),
+        "title": "Lampu lalu lintas mati",
+        "body": "Lampu lalu lintas di simpang Oebobo mati sejak kemarin sore.",
+        "province": "53",
+        "regency": "5371",
+        "event_date": "2062-03-02",
+        "step": "submit",
+    }
+    photo = {"attachments": ("simpang.jpg", jpeg_with_gps(), "image/jpeg")}
+    refused = await web.post("/lapor", data=fields, files=photo)
+    assert refused.status_code == 422
+    assert "berkas kosong" not in refused.text and "2062" in refused.text
+    kept = re.findall(r"<input type=\"hidden\" name=\"kept\" value='([^']+)'", refused.text)
+    assert len(kept) == 1
+    assert "simpang.jpg" in refused.text.split('id="kept-attachments"', 1)[1]
+
+    corrected = fields | {"event_date": "", "kept": html.unescape(kept[0])}
+    done = await web.post("/lapor", data=corrected)
+    assert done.status_code == 200, done.text[-800:]
+    tid = re.search(r'id="tracking-id">([^<]+)<', done.text)
+    code = re.search(r'id="access-code">([^<]+)<', done.text)
+    assert tid and code
+    report = await seen(web, tid.group(1), code.group(1))
+    assert report["attachment_count"] == 1
