@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time
 from pathlib import Path
@@ -321,5 +321,153 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     # The follow-up day the page named has passed, and the page says so (issue 17).
     assert "9 Maret 2026 — sudah lewat" in text
     too_wide += shoot(silent_page, shots, "laporan-eskalasi")
+    assert errors == []
+    assert too_wide == []
+
+
+def shoot_answer(page: Page, shots: Path, name: str, submit: Callable[[], None]) -> list[str]:
+    """`shoot` for a page that answers a form (reloading it would post again): the form is
+    filled and sent once on each screen size, and the answer shot as it came."""
+    too_wide = []
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        submit()
+        page.screenshot(path=str(shots / f"{name}-{size}.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > viewport["width"]:
+            too_wide.append(f"{name} is {width}px wide on a {size} screen")
+    return too_wide
+
+
+def test_screens_of_refused_forms_that_keep_what_was_typed_and_of_pages_said_in_words(
+    chromium: object,  # noqa: F811
+    process: System,
+    tmp_path: Path,
+) -> None:
+    """What the fresh-eyes review changed where people look (round 4): a citizen's form that
+    comes back keeps the photo chosen with it; the console and the desk keep what an officer
+    typed in a refused form; the home page states the policy's limits; the reporter of a
+    confidential report reads who opened it in words; the evidence pack speaks Indonesian."""
+    from playwright.sync_api import Browser, expect
+
+    from tests.intake_web.conftest import jpeg_with_gps
+
+    assert isinstance(chromium, Browser)
+    shots = SHOTS if SHOTS.is_dir() else tmp_path
+    base = process.url("intake")
+    errors: list[str] = []
+    too_wide: list[str] = []
+
+    def person(headers: dict[str, str] | None = None) -> Page:
+        context = chromium.new_context(
+            viewport=SIZES["mobile"], locale="id-ID", extra_http_headers=headers
+        )
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    # The home page: the limits the national policy sets, in days a person can count on.
+    home = person()
+    home.goto(f"{base}/")
+    text = str(home.locator("body").inner_text())
+    assert "3 hari kerja" in text and "5 hari kerja" in text
+    too_wide += shoot(home, shots, "beranda")
+
+    # A citizen types the year of the event wrong (2062): the form comes back saying so, and
+    # the photo chosen with it is kept and named, so the corrected report still carries it.
+    citizen = person()
+    photo = tmp_path / "got-mampet.jpg"
+    photo.write_bytes(jpeg_with_gps())
+
+    def wrong_year() -> None:
+        citizen.goto(f"{base}/lapor")
+        citizen.fill("#title", "Got mampet di depan Pasar Oeba")
+        citizen.fill("#body", "Air got meluap ke jalan setiap hujan, baunya sampai ke los ikan.")
+        citizen.select_option("#category", "infrastruktur")
+        citizen.select_option("#province", "53")
+        expect(citizen.locator(f"#regency option[value='{KUPANG}']")).to_have_count(1)
+        citizen.select_option("#regency", KUPANG)
+        citizen.fill("#address", "Jl. Pasar Oeba")
+        citizen.fill("#event_date", "2062-03-02")
+        citizen.set_input_files("#attachments", str(photo))
+        citizen.click("#submit")
+        expect(citizen.locator("#kept-attachments")).to_contain_text("got-mampet.jpg")
+
+    too_wide += shoot_answer(citizen, shots, "form-lampiran-tersimpan", wrong_year)
+    text = str(citizen.locator("body").inner_text())
+    assert "Berkas yang sudah Anda lampirkan ikut terkirim" in text
+    assert "Tanggal kejadian: setelah hari ini" in text  # the year typed wrong, said
+    expect(citizen.locator("#event_date")).to_have_value("2062-03-02")
+    citizen.fill("#event_date", "2026-03-01")
+    citizen.check("#confidential")
+    citizen.click("#submit")
+    kept = str(citizen.locator("#tracking-id").inner_text()).strip()
+
+    # An administrator rejects it as a duplicate of a mistyped report: refused, and the reason,
+    # the ID and the note are still in the form to correct.
+    console = person()
+    sign_in(console, f"{process.url('verification')}/console/login", process.token("admin"))
+    report_page = f"{process.url('verification')}/console/reports/{kept}"
+    shown(console, report_page, "Got mampet")
+    note = "Sama dengan laporan kemarin dari Kelurahan Oeba."
+
+    def mistyped_duplicate() -> None:
+        console.goto(report_page)
+        form = console.locator("form[action$='/reject']")
+        form.locator("select[name='reason']").select_option("duplicate")
+        form.locator("input[name='duplicate_of']").fill("ABCDEFGHJK")
+        form.locator("textarea[name='note']").fill(note)
+        form.locator("button[type='submit']").click()
+        expect(console.locator("form[action$='/reject'] textarea[name='note']")).to_have_value(note)
+
+    too_wide += shoot_answer(console, shots, "console-formulir-ditolak", mistyped_duplicate)
+    assert "ABCDEFGHJK" in console.content()
+
+    # The health office's desk returns a report with a note too long to keep: refused, and the
+    # note and the reason chosen are still there.
+    returned = submitted(
+        person(),
+        base,
+        "Ambulans puskesmas tidak datang",
+        "Ambulans Puskesmas Oebobo tidak datang saat ditelepon malam hari, keluarga membawa pasien"
+        " dengan motor.",
+        "kesehatan",
+        "Jl. Oebobo",
+    )
+    act(process, returned, VerifyReport(), "admin")
+    on_timeline(process, returned, "ForwardedToOPD")
+    desk = person()
+    sign_in(desk, f"{process.url('routing')}/desk/login", process.token("agency", agency=DINKES))
+    desk_page = f"{process.url('routing')}/desk/reports/{returned}"
+    shown(desk, desk_page, "Ambulans puskesmas")
+    long_note = "Ambulans dikelola oleh RSUD, bukan oleh dinas kesehatan. " * 40  # > 2,000
+
+    def note_too_long() -> None:
+        desk.goto(desk_page)
+        form = desk.locator("form[action$='/return']")
+        form.locator("select[name='reason']").select_option("other")
+        form.locator("textarea[name='note']").fill(long_note)
+        form.locator("button[type='submit']").click()
+        expect(desk.locator("#return-note")).to_have_value(long_note)
+
+    too_wide += shoot_answer(desk, shots, "desk-formulir-ditolak", note_too_long)
+
+    # The evidence pack of the confidential report, opened by the administrator: in Indonesian.
+    admin_reader = person({"Authorization": f"Bearer {process.token('admin')}"})
+    evidence = f"{process.url('sla')}/api/v1/reports/{kept}/evidence.html"
+    admin_reader.goto(evidence)
+    text = zone_labelled(admin_reader)
+    assert "hari kerja" in text and "working days" not in text
+    too_wide += shoot(admin_reader, shots, "bukti")
+
+    # Its reporter reads who opened it, in words (the evidence pack the administrator opened).
+    citizen.goto(f"{base}/laporan/{kept}")
+    shown(citizen, f"{base}/laporan/{kept}", "membuka paket bukti")
+    text = zone_labelled(citizen)
+    assert "Admin LAPOR!" in text and "membuka laporan di meja verifikasi" in text
+    assert "1 berkas" in text  # the photo kept from the refused try went with the report
+    assert "got-mampet.jpg (1 KB)" in text  # a small photo is not said to weigh 0 KB
+    assert "evidence" not in text and "desk_detail" not in text
+    too_wide += shoot(citizen, shots, "laporan-rahasia-dibuka")
     assert errors == []
     assert too_wide == []
