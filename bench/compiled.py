@@ -28,6 +28,7 @@ import asyncio
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -219,13 +220,16 @@ def measure(
     batch: int,
     expect: list[str],
     copy: Path | None,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
-    """One child: the repo itself (`copy` None) or the compiled copy."""
+    """One child: the repo itself (`copy` None) or the compiled copy; under py-spy (raw
+    samples, native frames too: compiled code has no Python frames) when `profile` names a
+    file."""
     root = copy or ROOT
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(root)
     with scratch("compiled-views") as views:
-        command = [
+        command_of_child = [
             sys.executable,
             "-m",
             "bench.compiled",
@@ -247,13 +251,64 @@ def measure(
             *expect,
         ]
         if copy is not None:
-            command.append("--is-compiled")
+            command_of_child.append("--is-compiled")
+        command = command_of_child
+        if profile is not None:
+            spy = Path(sys.executable).parent / "py-spy"
+            command = [str(spy), "record", "-r", "200", "-f", "raw", "--native", "-o"]
+            command += [str(profile), "--", *command_of_child]
         done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{service} child failed:\n{done.stderr[-3000:]}")
     line = next(x for x in done.stdout.splitlines() if x.startswith("CHILD "))
     out: dict[str, Any] = json.loads(line.removeprefix("CHILD "))
     return out
+
+
+# Where a sample's time went: the first frame from the leaf up that names one of these (Python
+# frames by file, mypyc's C functions by module: `CPyDef_folding___Derivation___add`).
+KINDS = (
+    ("store decoding (row_to_event)", ("row_to_event", "sqlite___", "shared/store/", "uuid")),
+    ("sqlite3 (views' and store's SQL)", ("sqlite3", "libsqlite")),
+    ("pydantic (payloads, facts)", ("pydantic",)),
+    ("json", ("json",)),
+    ("calendar", ("calendar",)),
+    ("fold (deadlines, folding, facts)", ("deadlines", "folding", "facts")),
+    ("views", ("views", "similarity", "decisions")),
+    ("projector", ("projection",)),
+)
+
+
+def read_profile(path: Path, top: int = 15) -> tuple[list[list[str]], list[list[str]]]:
+    """py-spy's raw samples: the top self-time frames, and the time by kind (KINDS)."""
+    leaves: dict[str, int] = {}
+    kinds: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        leaf = re.sub(r":\d+\)$", ")", frames[-1])
+        leaves[leaf] = leaves.get(leaf, 0) + count
+        kind = next(
+            (
+                name
+                for frame in reversed(frames)
+                for name, marks in KINDS
+                if any(mark in frame for mark in marks)
+            ),
+            "other (interpreter, threads, asyncio, gc)",
+        )
+        kinds[kind] = kinds.get(kind, 0) + count
+    top_rows = [
+        [f"`{leaf[:110]}`", f"{n / total:.1%}"]
+        for leaf, n in sorted(leaves.items(), key=lambda x: -x[1])[:top]
+    ]
+    kind_rows = [[k, f"{n / total:.1%}"] for k, n in sorted(kinds.items(), key=lambda x: -x[1])]
+    return top_rows, kind_rows
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -265,6 +320,9 @@ def main() -> None:
     parser.add_argument("--modules", nargs="+", default=list(DEFAULT_MODULES))
     parser.add_argument("--live", type=int, default=0, help="Events for apply_batch (0: none)")
     parser.add_argument("--batch", type=int, default=100, help="Events per apply_batch")
+    parser.add_argument(
+        "--profile", nargs="*", default=[], help="Services to profile compiled (py-spy), after"
+    )
     parser.add_argument("--compile-only", action="store_true")
     parser.add_argument("--keep", action="store_true", help="Keep the compiled copy")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -310,7 +368,19 @@ def main() -> None:
                         f" ({out['count'] / out['elapsed']:,.0f} events/s; load {load_average()})",
                         file=sys.stderr,
                     )
-    report(args, limit, samples, seconds)
+        profiles = {}
+        for service in args.profile:
+            out_file = copy / f"profile-{service}.raw"
+            measure(service, store, limit, 0, args.batch, expect, copy, out_file)
+            profiles[service] = read_profile(out_file)
+    if args.runs:
+        report(args, limit, samples, seconds)
+    for service, (top_rows, kind_rows) in profiles.items():
+        print(f"\nprofile of the compiled {service} rebuild ({limit:,} events; py-spy, 200 Hz):")
+        print()
+        print(table(["self time: frame", "share"], top_rows))
+        print()
+        print(table(["time by kind (innermost frame that says)", "share"], kind_rows))
 
 
 def report(
