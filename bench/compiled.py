@@ -268,6 +268,8 @@ def measure(
 # Where a sample's time went: the first frame from the leaf up that names one of these (Python
 # frames by file, mypyc's C functions by module: `CPyDef_folding___Derivation___add`).
 KINDS = (
+    ("cyclic garbage collector", ("gc_collect",)),
+    ("start-up (imports)", ("importlib",)),
     ("store decoding (row_to_event)", ("row_to_event", "sqlite___", "shared/store/", "uuid")),
     ("sqlite3 (views' and store's SQL)", ("sqlite3", "libsqlite")),
     ("pydantic (payloads, facts)", ("pydantic",)),
@@ -279,18 +281,35 @@ KINDS = (
 )
 
 
-def read_profile(path: Path, top: int = 15) -> tuple[list[list[str]], list[list[str]]]:
-    """py-spy's raw samples: the top self-time frames, and the time by kind (KINDS)."""
+# With native frames py-spy counts waiting threads too: a sample whose innermost frames wait (a
+# lock, the GIL, epoll) is idle, not CPU, and left out.
+WAITS = (
+    "PyThread_acquire_lock_timed",
+    "pthread_cond_timedwait",
+    "pthread_cond_wait",
+    "epoll_wait",
+    "take_gil",
+    "sem_wait",
+    "sem_clockwait",
+)
+
+
+def read_profile(path: Path, top: int = 15) -> tuple[list[list[str]], list[list[str]], float]:
+    """py-spy's raw samples: the top self-time frames and the time by kind (KINDS), as shares
+    of the samples on CPU; and the share of samples left out as waiting."""
     leaves: dict[str, int] = {}
     kinds: dict[str, int] = {}
-    total = 0
+    total = idle = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        total += count
         frames = stack.split(";")
+        if any(wait in frame for frame in frames[-4:] for wait in WAITS):
+            idle += count
+            continue
+        total += count
         leaf = re.sub(r":\d+\)$", ")", frames[-1])
         leaves[leaf] = leaves.get(leaf, 0) + count
         kind = next(
@@ -308,7 +327,7 @@ def read_profile(path: Path, top: int = 15) -> tuple[list[list[str]], list[list[
         for leaf, n in sorted(leaves.items(), key=lambda x: -x[1])[:top]
     ]
     kind_rows = [[k, f"{n / total:.1%}"] for k, n in sorted(kinds.items(), key=lambda x: -x[1])]
-    return top_rows, kind_rows
+    return top_rows, kind_rows, idle / max(1, idle + total)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -375,8 +394,11 @@ def main() -> None:
             profiles[service] = read_profile(out_file)
     if args.runs:
         report(args, limit, samples, seconds)
-    for service, (top_rows, kind_rows) in profiles.items():
-        print(f"\nprofile of the compiled {service} rebuild ({limit:,} events; py-spy, 200 Hz):")
+    for service, (top_rows, kind_rows, idle) in profiles.items():
+        print(
+            f"\nprofile of the compiled {service} rebuild ({limit:,} events; py-spy, 200 Hz;"
+            f" shares of the samples on CPU, {idle:.0%} waiting left out):"
+        )
         print()
         print(table(["self time: frame", "share"], top_rows))
         print()
