@@ -15,6 +15,8 @@ compiled (the scratch copy first on the path; the child checks that every compil
 imported from its `.so`, and the pure one that it came from this checkout), `--runs` pairs, on
 the first `--events` of the generated 1M-event store (bench/.data, see bench/rebuild.py).
 
+`--check` compares the views a pure and a compiled rebuild wrote (a hash of their SQL dumps).
+
 Besides the rebuild (reader thread, decoding and fold together, as `Projector.rebuild` runs),
 `--live N` measures the live path's own share: the CPU of `Projector.apply_batch` over the first
 N events, pre-read, in batches of `--batch` (as a delivery brings them), with the default
@@ -25,11 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import importlib
 import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -175,7 +179,22 @@ def child(args: argparse.Namespace) -> None:
             elapsed=sample.elapsed,
             cpu_us=sample.extra.get("cpu_us", float("nan")),
         )
+        if args.check:
+            out["views_sha256"] = views_digest(directory / "rebuild")
     print("CHILD " + json.dumps(out))
+
+
+def views_digest(directory: Path) -> str:
+    """One hash of every view file's SQL dump (schema and rows), to compare two rebuilds."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*.db")):
+        conn = sqlite3.connect(path)
+        try:
+            for line in conn.iterdump():
+                digest.update(line.encode())
+        finally:
+            conn.close()
+    return digest.hexdigest()
 
 
 def live(service: str, store_path: Path, limit: int, batch: int, directory: Path) -> dict[str, Any]:
@@ -221,6 +240,7 @@ def measure(
     expect: list[str],
     copy: Path | None,
     profile: Path | None = None,
+    check: bool = False,
 ) -> dict[str, Any]:
     """One child: the repo itself (`copy` None) or the compiled copy; under py-spy (raw
     samples, native frames too: compiled code has no Python frames) when `profile` names a
@@ -252,6 +272,8 @@ def measure(
         ]
         if copy is not None:
             command_of_child.append("--is-compiled")
+        if check:
+            command_of_child.append("--check")
         command = command_of_child
         if profile is not None:
             spy = Path(sys.executable).parent / "py-spy"
@@ -342,6 +364,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", nargs="*", default=[], help="Services to profile compiled (py-spy), after"
     )
+    parser.add_argument(
+        "--check", action="store_true", help="Compare the views' SQL dumps, pure vs compiled"
+    )
     parser.add_argument("--compile-only", action="store_true")
     parser.add_argument("--keep", action="store_true", help="Keep the compiled copy")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -379,7 +404,17 @@ def main() -> None:
         for run in range(args.runs):
             for service in args.services:
                 for variant, where in (("pure", None), ("compiled", copy)):
-                    out = measure(service, store, limit, args.live, args.batch, expect, where)
+                    out = measure(
+                        service,
+                        store,
+                        limit,
+                        args.live,
+                        args.batch,
+                        expect,
+                        where,
+                        None,
+                        args.check,
+                    )
                     samples.setdefault((service, variant), []).append(out)
                     print(
                         f"  run {run + 1} {service} {variant}:"
@@ -416,6 +451,7 @@ def report(
     speedup: dict[str, float] = {}
     live_rows = []
     live_us: dict[str, dict[str, float]] = {"pure": {}, "compiled": {}}
+    identical: dict[str, bool] = {}
     for service in args.services:
         rates = {
             v: [1e6 / s["cpu_us"] for s in samples[(service, v)]] for v in ("pure", "compiled")
@@ -437,6 +473,10 @@ def report(
                 "met" if best["compiled"] >= 30_000 else "no",
             ]
         )
+        if args.check:
+            digests = {s["views_sha256"] for v in rates for s in samples[(service, v)]}
+            identical[service] = len(digests) == 1
+            rows[-1].append("yes" if identical[service] else "NO")
         if args.live:
             us = {v: min(s["live_cpu_us"] for s in samples[(service, v)]) for v in rates}
             for v in us:
@@ -461,6 +501,7 @@ def report(
                 "speed-up (best/best)",
                 "pair by pair",
                 ">= 30,000?",
+                *(["same views (SQL dump)"] if args.check else []),
             ],
             rows,
         )
@@ -489,6 +530,7 @@ def report(
         compiled_speedup=speedup,
         live_apply_cpu_us=live_us if args.live else None,
         compile_seconds=round(compile_seconds),
+        views_identical=identical if args.check else None,
         modules=args.modules,
         events=limit,
         runs=args.runs,
