@@ -1,7 +1,9 @@
 """Compiled fold: how far does compiling the hot modules with mypyc take the rebuild?
 
     .venv/bin/python -m bench.compiled [--events 100000] [--runs 2] [--services sla verification]
+        [--live 20000] [--check]
     .venv/bin/python -m bench.compiled --events 1000000 --runs 1 --services sla verification
+    .venv/bin/python -m bench.compiled --runs 0 --profile sla verification    # py-spy, compiled
     .venv/bin/python -m bench.compiled --modules shared/reports/folding.py ... --compile-only
 
 An experiment (issue 21), not a build step of the product. The sources of shared/, services/,
@@ -16,6 +18,8 @@ imported from its `.so`, and the pure one that it came from this checkout), `--r
 the first `--events` of the generated 1M-event store (bench/.data, see bench/rebuild.py).
 
 `--check` compares the views a pure and a compiled rebuild wrote (a hash of their SQL dumps).
+`--profile` runs the compiled rebuild of the services named under py-spy and prints its top
+self-time frames and its time by kind (sqlite, pydantic, json, store decoding, the fold, ...).
 
 Besides the rebuild (reader thread, decoding and fold together, as `Projector.rebuild` runs),
 `--live N` measures the live path's own share: the CPU of `Projector.apply_batch` over the first
@@ -55,9 +59,10 @@ from bench.common import (
 SOURCE_EVENTS = 1_000_000
 COPIED = ("shared/", "services/", "cli/", "bench/")
 
-# The largest set found to compile (see RESULTS.md, round 4); the modules the rebuilds run
-# event by event: views, the deadline fold, the facts, the projector, the calendar, the
-# store's row decoding.
+# The largest set found to compile and run (RESULTS.md, round 4): the modules the rebuilds run
+# event by event — the views, the deadline fold, the projector, the store's row decoding. Left
+# out: the modules that define pydantic models (shared/calendar.py, shared/reports/policy.py,
+# shared/reports/facts.py), which compile but fail or validate wrongly once compiled.
 DEFAULT_MODULES = (
     "shared/reports/deadlines.py",
     "shared/reports/folding.py",
@@ -362,7 +367,10 @@ def main() -> None:
     parser.add_argument("--live", type=int, default=0, help="Events for apply_batch (0: none)")
     parser.add_argument("--batch", type=int, default=100, help="Events per apply_batch")
     parser.add_argument(
-        "--profile", nargs="*", default=[], help="Services to profile compiled (py-spy), after"
+        "--profile",
+        nargs="*",
+        default=[],
+        help="Services whose compiled rebuild to profile with py-spy (after the pairs)",
     )
     parser.add_argument(
         "--check", action="store_true", help="Compare the views' SQL dumps, pure vs compiled"
@@ -427,8 +435,6 @@ def main() -> None:
             out_file = copy / f"profile-{service}.raw"
             measure(service, store, limit, 0, args.batch, expect, copy, out_file)
             profiles[service] = read_profile(out_file)
-    if args.runs:
-        report(args, limit, samples, seconds)
     for service, (top_rows, kind_rows, idle) in profiles.items():
         print(
             f"\nprofile of the compiled {service} rebuild ({limit:,} events; py-spy, 200 Hz;"
@@ -438,6 +444,18 @@ def main() -> None:
         print(table(["self time: frame", "share"], top_rows))
         print()
         print(table(["time by kind (innermost frame that says)", "share"], kind_rows))
+        print()
+    if args.runs:
+        report(args, limit, samples, seconds)
+    else:
+        result(
+            profiled_cpu_shares={
+                service: dict(kind_rows) for service, (_, kind_rows, _) in profiles.items()
+            },
+            compile_seconds=round(seconds),
+            modules=args.modules,
+            events=limit,
+        )
 
 
 def report(
