@@ -264,32 +264,36 @@ async def test_public_list_map_and_statistics_pages(web: httpx.AsyncClient) -> N
     assert (await web.get("/static/../app.py")).status_code == 404
 
 
-async def test_a_photo_attached_to_a_refused_form_is_kept_for_the_next_try(
-    web: httpx.AsyncClient,
-) -> None:
-    """A citizen attaches a photo and sends the form with a title too short: the page asked
-    for the title again and the photo was silently gone (a file input cannot be refilled), so
-    the report went in without it. The page now names the photo it keeps, and the corrected
-    form sends it with the report."""
+async def refused_with_a_photo(
+    web: httpx.AsyncClient, **changed: str
+) -> tuple[dict[str, str], str, httpx.Response]:
+    """A report form sent with a photo and `changed` fields that get it refused: its fields,
+    the one `kept` value the refused page carries for the next try, and that page."""
     form = await web.get("/lapor")
     fields = {
         "csrf_token": token(form),
         "submission_key": hidden(form, "submission_key"),
-        "title": "ab",
+        "title": "Lampu lalu lintas mati",
         "body": "Lampu lalu lintas di simpang Oebobo mati sejak kemarin sore.",
         "province": "53",
         "regency": "5371",
         "step": "submit",
-    }
+    } | changed
     photo = {"attachments": ("simpang.jpg", jpeg_with_gps(), "image/jpeg")}
     refused = await web.post("/lapor", data=fields, files=photo)
     assert refused.status_code == 422
+    assert "berkas kosong" not in refused.text  # the upload is not read a second time
     kept = re.findall(r"<input type=\"hidden\" name=\"kept\" value='([^']+)'", refused.text)
     assert len(kept) == 1 and 'id="kept-attachments"' in refused.text
     assert "simpang.jpg" in refused.text.split('id="kept-attachments"', 1)[1]
+    return fields, html.unescape(kept[0]), refused
 
-    corrected = fields | {"title": "Lampu lalu lintas mati", "kept": html.unescape(kept[0])}
-    done = await web.post("/lapor", data=corrected)  # no file chosen again
+
+async def sent_with_the_kept_photo(
+    web: httpx.AsyncClient, fields: dict[str, str], kept: str
+) -> None:
+    """The corrected form, no file chosen again: the report goes in with the kept photo."""
+    done = await web.post("/lapor", data=fields | {"kept": kept})
     assert done.status_code == 200, done.text[-800:]
     tid = re.search(r'id="tracking-id">([^<]+)<', done.text)
     code = re.search(r'id="access-code">([^<]+)<', done.text)
@@ -297,9 +301,20 @@ async def test_a_photo_attached_to_a_refused_form_is_kept_for_the_next_try(
     report = await seen(web, tid.group(1), code.group(1))
     assert report["attachment_count"] == 1
 
+
+async def test_a_photo_attached_to_a_refused_form_is_kept_for_the_next_try(
+    web: httpx.AsyncClient,
+) -> None:
+    """A citizen attaches a photo and sends the form with a title too short: the page asked
+    for the title again and the photo was silently gone (a file input cannot be refilled), so
+    the report went in without it. The page now names the photo it keeps, and the corrected
+    form sends it with the report."""
+    fields, kept, _ = await refused_with_a_photo(web, title="ab")
+    await sent_with_the_kept_photo(web, fields | {"title": "Lampu lalu lintas mati"}, kept)
+
     # What was kept cannot be forged into someone else's file: a wrong token is refused.
     form = await web.get("/lapor")
-    forged = kept[0].replace(kept[0][-20:-4], "0" * 16)
+    forged = kept.replace(kept[-20:-4], "0" * 16)
     tried = await web.post(
         "/lapor",
         data=fields
@@ -307,7 +322,7 @@ async def test_a_photo_attached_to_a_refused_form_is_kept_for_the_next_try(
             "csrf_token": token(form),
             "submission_key": hidden(form, "submission_key"),
             "title": "Lampu lalu lintas mati lagi",
-            "kept": html.unescape(forged),
+            "kept": forged,
         },
     )
     assert tried.status_code == 422 and 'id="attachments-error"' in tried.text
@@ -319,30 +334,6 @@ async def test_a_photo_attached_to_a_form_refused_for_its_date_is_kept_too(
     """A date of the event in the future is refused after the form's files were read and
     stored: the page named no kept photo and said "berkas kosong" (the upload read a second
     time). It keeps the photo read the first time, and the corrected form sends it."""
-    form = await web.get("/lapor")
-    fields = {
-        "csrf_token": token(form),
-        "submission_key": hidden(form, "submission_key"),
-        "title": "Lampu lalu lintas mati",
-        "body": "Lampu lalu lintas di simpang Oebobo mati sejak kemarin sore.",
-        "province": "53",
-        "regency": "5371",
-        "event_date": "2062-03-02",
-        "step": "submit",
-    }
-    photo = {"attachments": ("simpang.jpg", jpeg_with_gps(), "image/jpeg")}
-    refused = await web.post("/lapor", data=fields, files=photo)
-    assert refused.status_code == 422
-    assert "berkas kosong" not in refused.text and "2062" in refused.text
-    kept = re.findall(r"<input type=\"hidden\" name=\"kept\" value='([^']+)'", refused.text)
-    assert len(kept) == 1
-    assert "simpang.jpg" in refused.text.split('id="kept-attachments"', 1)[1]
-
-    corrected = fields | {"event_date": "", "kept": html.unescape(kept[0])}
-    done = await web.post("/lapor", data=corrected)
-    assert done.status_code == 200, done.text[-800:]
-    tid = re.search(r'id="tracking-id">([^<]+)<', done.text)
-    code = re.search(r'id="access-code">([^<]+)<', done.text)
-    assert tid and code
-    report = await seen(web, tid.group(1), code.group(1))
-    assert report["attachment_count"] == 1
+    fields, kept, refused = await refused_with_a_photo(web, event_date="2062-03-02")
+    assert "Tanggal kejadian" in refused.text and "2062-03-02" in refused.text
+    await sent_with_the_kept_photo(web, fields | {"event_date": ""}, kept)
