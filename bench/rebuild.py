@@ -94,7 +94,15 @@ def _cpu_us(since: float, count: int) -> float:
     return (time.process_time() - since) / max(1, count) * 1e6
 
 
-def read_all(path: Path, limit: int) -> Sample:
+def read_all(
+    path: Path,
+    limit: int,
+    each_page: Callable[[list[RecordedEvent]], None] | None = None,
+    page: int = 5000,
+) -> Sample:
+    """The store's first `limit` events read and decoded a page at a time, each page handed to
+    `each_page` (timed with the reading) when given."""
+
     async def go() -> Sample:
         store = SqliteEventStore(path)
         view = FirstEvents(store, limit)
@@ -102,9 +110,11 @@ def read_all(path: Path, limit: int) -> Sample:
         began = time.perf_counter()
         position = count = 0
         while True:
-            events = await view.read_all(position, 5000)
+            events = await view.read_all(position, page)
             if not events:
                 break
+            if each_page is not None:
+                each_page(events)
             position = events[-1].position
             count += len(events)
         elapsed = time.perf_counter() - began
@@ -126,56 +136,44 @@ CREATE TABLE history (
 CREATE INDEX history_by_report ON history (tracking_id, position);
 CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL);
 """
+FLOOR_INSERT = (
+    "INSERT OR IGNORE INTO history (position, tracking_id, event_type, occurred_at, actor_kind,"
+    " details) VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 def view_floor(path: Path, limit: int, directory: Path) -> Sample:
-    """`store.read_all` plus one history row per report event, a transaction per page."""
+    """`read_all` plus one history row per report event, a transaction per page of 10,000."""
+    conn = sqlite3.connect(directory / "floor.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(FLOOR_SCHEMA)
 
-    async def go() -> Sample:
-        store = SqliteEventStore(path)
-        view = FirstEvents(store, limit)
-        conn = sqlite3.connect(directory / "floor.db", isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(FLOOR_SCHEMA)
-        insert = (
-            "INSERT OR IGNORE INTO history (position, tracking_id, event_type, occurred_at,"
-            " actor_kind, details) VALUES (?, ?, ?, ?, ?, ?)"
+    def write(events: list[RecordedEvent]) -> None:
+        conn.execute("BEGIN")
+        conn.executemany(
+            FLOOR_INSERT,
+            [
+                (
+                    e.position,
+                    e.stream.removeprefix("report-"),
+                    e.event_type,
+                    e.occurred_at.isoformat(),
+                    e.actor.kind,
+                    json.dumps({"version": e.stream_version}),
+                )
+                for e in events
+                if e.stream.startswith("report-")
+            ],
         )
-        cpu = time.process_time()
-        began = time.perf_counter()
-        position = count = 0
-        while True:
-            events = await view.read_all(position, 10_000)
-            if not events:
-                break
-            conn.execute("BEGIN")
-            conn.executemany(
-                insert,
-                [
-                    (
-                        e.position,
-                        e.stream.removeprefix("report-"),
-                        e.event_type,
-                        e.occurred_at.isoformat(),
-                        e.actor.kind,
-                        json.dumps({"version": e.stream_version}),
-                    )
-                    for e in events
-                    if e.stream.startswith("report-")
-                ],
-            )
-            position = events[-1].position
-            conn.execute(
-                "INSERT OR REPLACE INTO checkpoint (id, position) VALUES (1, ?)", (position,)
-            )
-            conn.execute("COMMIT")
-            count += len(events)
-        elapsed = time.perf_counter() - began
-        conn.close()
-        await store.close()
-        return Sample(count, elapsed, extra={"cpu_us": _cpu_us(cpu, count)})
+        conn.execute(
+            "INSERT OR REPLACE INTO checkpoint (id, position) VALUES (1, ?)", (events[-1].position,)
+        )
+        conn.execute("COMMIT")
 
-    return asyncio.run(go())
+    try:
+        return read_all(path, limit, write, page=10_000)
+    finally:
+        conn.close()
 
 
 def rebuild(service: str, path: Path, limit: int, directory: Path) -> Sample:
