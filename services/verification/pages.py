@@ -40,6 +40,7 @@ from shared.http.csrf import Csrf
 from shared.http.security import STAFF_PAGE_HEADERS
 from shared.i18n import N_, translator
 from shared.i18n.jinja import language_of, page_context, page_environment
+from shared.i18n.labels import limit_words
 from shared.i18n.refusals import refusal, validation_refusals
 from shared.reports.commands import Command
 from shared.reports.events import Classification, RejectionReason, Status
@@ -317,9 +318,16 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return forbidden(refused(error), principal)
         message = done_message(done, id, changed)
         page = {k: v for k, v in filters.items() if v is not None} | {"postponed": postponed}
+        national = desk.policy.national  # the limits the desk's deadlines are counted with
         return render(
             "queue.html",
             **base(principal, token),
+            verification_limit=limit_words(
+                national.verification.days, national.verification.unit, LANGUAGE.get()
+            ),
+            reforward_limit=limit_words(
+                national.reforward.days, national.reforward.unit, LANGUAGE.get()
+            ),
             rows=rows,
             total=total,
             filters=filters,

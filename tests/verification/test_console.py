@@ -4,10 +4,12 @@ tokens."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +17,7 @@ import pytest
 from shared.auth import Role, create_token
 from shared.i18n.dates import day
 from tests.driver import Driver
-from tests.harness import InProcessSystem
+from tests.harness import InProcessSystem, in_process
 from tests.verification.conftest import fresh_region, stored
 
 
@@ -501,3 +503,24 @@ async def test_a_refused_action_keeps_what_the_administrator_typed_and_chose(
     assert _value(refused.text, "v-address") == "Jl. Timor Raya 12"
     assert re.search(r'<option value="kesehatan"\s*selected>', refused.text)
     assert await stored(lapor, tid) == ["ReportSubmitted"]
+
+
+async def test_the_queue_states_the_limits_the_policy_sets(tmp_path: Path) -> None:
+    """The queue's lead said "(3 hari kerja untuk meneruskan)" whatever the SLA policy; under a
+    national policy giving the desk 4 working days (and 2 for a returned report) the console
+    told administrators a limit the system does not count with."""
+    policy = tmp_path / "sla-policy.json"
+    policy.write_text(json.dumps({"defaults": {"verification": 4, "reforward": 2}}))
+    env = {"LAPOR_SLA_POLICY_FILE": str(policy)}
+    async with in_process(tmp_path / "lapor", ("verification",), env=env) as lapor:
+        console = Console(lapor, language="id")
+        signed_in = await console.http.post("/console/login", data={"token": lapor.token("admin")})
+        assert signed_in.status_code == 303, signed_in.text
+        indonesian = await console.page("/console")
+        english = await console.page("/console?lang=en")
+        await console.close()
+    assert "diteruskan dalam 4 hari kerja" in indonesian, indonesian
+    assert "yang dikembalikan dalam 2 hari kerja" in indonesian
+    assert "3 hari kerja" not in indonesian
+    assert "4 working days to forward" in english and "2 working days" in english
+    assert "3 working days" not in english
