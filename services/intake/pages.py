@@ -661,8 +661,8 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             await intake.act(
                 tid, command, correlation_id(request), f"web|{action}|{key}" if key else None
             )
-        except InvalidTransition:
-            return await report_page(request, tid, status=409, error="error.conflict")
+        except InvalidTransition:  # the report moved on: what was typed stays on the page
+            return await report_page(request, tid, status=409, error="error.conflict", typed=typed)
         except DomainError as error:
             # A rule's refusal, in the reader's language (the field as a person calls it).
             said = refusal(str(error), t.language)

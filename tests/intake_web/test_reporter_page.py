@@ -170,3 +170,39 @@ async def test_a_reporter_cookie_that_is_no_session_is_no_500(
     cookie = f"{REPORTER_COOKIE}=²².abc".encode("latin-1")  # a header may carry such bytes
     page = await web.get(f"/laporan/{tid}", headers={b"cookie": cookie})
     assert page.status_code == 200 and 'id="reporter-actions"' not in page.text
+
+
+async def signed_in(web: httpx.AsyncClient, tid: str, code: str) -> None:
+    signin = await web.get(f"/laporan/{tid}")
+    done = await web.post(
+        f"/laporan/{tid}/masuk", data={"csrf_token": token(signin), "access_code": code}
+    )
+    assert done.status_code == 303, done.text
+
+
+async def test_a_completion_refused_because_the_report_moved_on_keeps_what_was_typed(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """The reporter writes the details the administrator asked for; meanwhile the administrator
+    verifies the report, so the completion is refused (409). The page said only that the report
+    had changed: the text typed was gone. It is now on the page, in the reporter's language,
+    to copy into a reply later."""
+    tid, code = await reported(web)
+    await signed_in(web, tid, code)
+    await act(lapor, tid, RequestCompletion(note="Sebutkan jam berapa Puskesmas tutup."))
+    page = await web.get(f"/laporan/{tid}")
+    assert "/lengkapi" in page.text
+    await act(lapor, tid, VerifyReport())  # meanwhile, at the desk
+    typed = "Puskesmas tutup pukul 12.00 sampai 14.00 setiap hari kerja."
+    refused = await web.post(
+        f"/laporan/{tid}/lengkapi",
+        data={"csrf_token": token(page), "action_key": "k1", "text": typed},
+    )
+    assert refused.status_code == 409
+    assert typed in refused.text
+    assert "belum terkirim" in refused.text
+    english = await web.post(
+        f"/laporan/{tid}/lengkapi?lang=en",
+        data={"csrf_token": token(page), "action_key": "k2", "text": typed},
+    )
+    assert english.status_code == 409 and typed in english.text and "not sent" in english.text
