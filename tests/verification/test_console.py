@@ -524,3 +524,25 @@ async def test_the_queue_states_the_limits_the_policy_sets(tmp_path: Path) -> No
     assert "3 hari kerja" not in indonesian
     assert "4 working days to forward" in english and "2 working days" in english
     assert "3 working days" not in english
+
+
+async def test_sending_a_report_to_the_region_it_is_in_is_refused_saying_why(
+    lapor: InProcessSystem, drive: Driver, console: Console
+) -> None:
+    """Choosing "Bukan kewenangan kami" with the report's own region as the one responsible answered
+    like a done action and changed nothing: the administrator believed the report had gone to
+    another desk while it stayed in this queue. It is refused, saying why, in both languages."""
+    region = fresh_region("53")
+    tid, _ = await submit(drive, location={"region_code": region})
+    await drive.desk_report(tid)
+    page = f"/console/reports/{tid}"
+    fields: dict[str, str | list[str]] = {"to_region": region, "note": "Salah kirim."}
+    refused = await console.submit(page, f"{page}/not-our-authority", fields)
+    assert refused.status_code == 422, refused.status_code
+    assert "the report is in this region already" in refused.text
+    console.http.cookies.set("lapor_lang", "id")
+    refused = await console.submit(page, f"{page}/not-our-authority", fields)
+    assert refused.status_code == 422
+    assert "laporan sudah berada di wilayah ini" in refused.text
+    assert "tidak dapat diterima" not in refused.text  # its own sentence, not the fallback
+    assert await stored(lapor, tid) == ["ReportSubmitted"]
