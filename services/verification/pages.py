@@ -372,6 +372,8 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return not_found(t("console.error.no_report_yet", id=tracking_id), principal)
         except Forbidden as failure:
             return forbidden(str(failure), principal)
+        # The institution's limit for closing a report nobody answers after its final answer.
+        closing = desk.policy.policy_for(report.agency_code).auto_close
         return render(
             "report.html",
             status_code,
@@ -389,6 +391,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             agencies=await desk.agency_choices(report),
             completion_days=desk.policy.national.completion_expiry.days,
             reminder_days=desk.policy.national.completion_reminder.days,
+            auto_close_limit=limit_words(closing.days, closing.unit, LANGUAGE.get()),
         )
 
     def tracking_id_or_none(raw: str) -> str | None:

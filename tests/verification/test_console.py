@@ -16,8 +16,11 @@ import pytest
 
 from shared.auth import Role, create_token
 from shared.i18n.dates import day
+from shared.reports.commands import ForwardReport, PostFollowUp, VerifyReport
+from shared.reports.events import FollowUpKind
 from tests.driver import Driver
 from tests.harness import InProcessSystem, in_process
+from tests.intake_web.officers import act
 from tests.verification.conftest import fresh_region, stored
 
 
@@ -546,3 +549,41 @@ async def test_sending_a_report_to_the_region_it_is_in_is_refused_saying_why(
     assert "laporan sudah berada di wilayah ini" in refused.text
     assert "tidak dapat diterima" not in refused.text  # its own sentence, not the fallback
     assert await stored(lapor, tid) == ["ReportSubmitted"]
+
+
+async def test_the_answer_form_states_the_closing_limit_the_policy_sets(tmp_path: Path) -> None:
+    """Above the administrator's answer the console said the report closes "10 hari kerja
+    setelah tanggapan terakhir" whatever the SLA policy; where the institution's policy closes
+    after 7 working days it told administrators a limit the system does not keep."""
+    agency = "DINKES-KOTA-KUPANG"
+    policy = tmp_path / "sla-policy.json"
+    policy.write_text(json.dumps({"agencies": {agency: {"auto_close": 7}}}))
+    env = {"LAPOR_SLA_POLICY_FILE": str(policy)}
+    async with in_process(tmp_path / "lapor", ("intake", "verification"), env=env) as lapor:
+        async with lapor.client("intake") as web:
+            sent = await web.post(
+                "/api/v1/reports",
+                json={
+                    "title": "Puskesmas tutup siang hari",
+                    "body": "Puskesmas Sikumana tutup pukul 12, warga disuruh pulang.",
+                    "location": {"region_code": "5371"},
+                },
+            )
+        assert sent.status_code == 201, sent.text
+        tid = sent.json()["tracking_id"]
+        await act(lapor, tid, VerifyReport())
+        due = date.today() + timedelta(days=10)
+        forward = ForwardReport(agency_code=agency, agency_name="Dinkes", follow_up_due=due)
+        await act(lapor, tid, forward)
+        final = PostFollowUp(agency_code=agency, text="Sudah buka.", kind=FollowUpKind.FINAL)
+        await act(lapor, tid, final, "agency")
+        console = Console(lapor, language="id")
+        signed_in = await console.http.post("/console/login", data={"token": lapor.token("admin")})
+        assert signed_in.status_code == 303, signed_in.text
+        indonesian = await console.page(f"/console/reports/{tid}")
+        english = await console.page(f"/console/reports/{tid}?lang=en")
+        await console.close()
+    assert 'id="admin-reply"' in indonesian
+    assert "ditutup 7 hari kerja setelah tanggapan terakhir" in indonesian
+    assert "10 hari kerja" not in indonesian
+    assert "7 working days" in english and "10 working days" not in english
