@@ -488,6 +488,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         notice: str | None = None,
         problems: Mapping[str, str] | None = None,
         typed: Mapping[str, str] | None = None,
+        kept: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     ) -> HTMLResponse:
         row = await intake.report_row(tracking_id)
         reporter = row is not None and is_reporter(request, tracking_id, row["access_code_hash"])
@@ -545,6 +546,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             notice=notice,
             problems=dict(problems or {}),
             typed=dict(typed or {}),
+            kept=dict(kept or {}),
             action_key=secrets.token_urlsafe(12),
             max_attachments=intake.limits.max_attachments,
             max_attachment_bytes=intake.limits.max_attachment_bytes,
@@ -644,37 +646,78 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
             return await report_page(request, tid, status=403, error="report.reporter.lead")
         t = translator(language(request))
         typed = {f"{action}.{k}": _text(form, k, 10_000) for k in ("text", "note", "comment")}
+        # The files of a completion or reply: those an earlier try stored (hidden `kept`
+        # fields) and those chosen now, stored once and kept for the next try if refused.
+        refs = kept_refs(form) if action in ("amend", "reply") else []
+        stored: tuple[Attachment, ...] = ()
+
+        def keeping() -> dict[str, list[dict[str, Any]]]:
+            token = intake.attachments.upload_token
+            fresh = [
+                AttachmentRef(sha256=f.sha256, name=f.name, upload_token=token(f.sha256))
+                for f in stored
+            ]
+            both = [*refs, *fresh][: intake.limits.max_attachments]
+            return {action: [r.model_dump(mode="json") for r in both]} if both else {}
+
+        files: tuple[Attachment, ...] = ()
         try:
-            command = await _command(action, form)
+            if action in ("amend", "reply"):
+                stored = await uploads(form)  # refused: a chosen file; the kept ones stay
+                try:
+                    files = (*intake.resolve(refs), *stored)
+                except AttachmentRejected:
+                    refs = []  # a kept field that is no upload of this page's: not kept again
+                    raise
+            command = await _command(action, form, files)
         except ValidationError as invalid:
             problems = form_errors(invalid, t)
             return await report_page(
-                request, tid, status=422, error="form.errors", problems=problems, typed=typed
+                request,
+                tid,
+                status=422,
+                error="form.errors",
+                problems=problems,
+                typed=typed,
+                kept=keeping(),
             )
         except (AttachmentRejected, DomainError) as refused:
             problems = domain_error(refused, t)
             return await report_page(
-                request, tid, status=422, error="form.errors", problems=problems, typed=typed
+                request,
+                tid,
+                status=422,
+                error="form.errors",
+                problems=problems,
+                typed=typed,
+                kept=keeping(),
             )
         key = _text(form, "action_key", 40)
         try:
             await intake.act(
                 tid, command, correlation_id(request), f"web|{action}|{key}" if key else None
             )
-        except InvalidTransition:
-            return await report_page(request, tid, status=409, error="error.conflict")
+        except InvalidTransition:  # the report moved on: what was typed stays on the page
+            return await report_page(
+                request, tid, status=409, error="error.conflict", typed=typed, kept=keeping()
+            )
         except DomainError as error:
             # A rule's refusal, in the reader's language (the field as a person calls it).
             said = refusal(str(error), t.language)
             return await report_page(
-                request, tid, status=400, error="form.errors", problems={"form": said}, typed=typed
+                request,
+                tid,
+                status=400,
+                error="form.errors",
+                problems={"form": said},
+                typed=typed,
+                kept=keeping(),
             )
         return see_other(f"/laporan/{tid}?ok=1")
 
-    async def _command(action: str, form: FormData) -> Command:
+    async def _command(action: str, form: FormData, files: tuple[Attachment, ...]) -> Command:
         if action in ("amend", "reply"):
             text = _text(form, "text", 10_000)
-            files = await uploads(form)
             if action == "amend":
                 return AmendReport(text=_required(text, "text"), attachments=files)
             return ReplyAsReporter(text=_required(text, "text"), attachments=files)

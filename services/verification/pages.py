@@ -40,6 +40,7 @@ from shared.http.csrf import Csrf
 from shared.http.security import STAFF_PAGE_HEADERS
 from shared.i18n import N_, translator
 from shared.i18n.jinja import language_of, page_context, page_environment
+from shared.i18n.labels import limit_words
 from shared.i18n.refusals import refusal, validation_refusals
 from shared.reports.commands import Command
 from shared.reports.events import Classification, RejectionReason, Status
@@ -317,9 +318,16 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return forbidden(refused(error), principal)
         message = done_message(done, id, changed)
         page = {k: v for k, v in filters.items() if v is not None} | {"postponed": postponed}
+        national = desk.policy.national  # the limits the desk's deadlines are counted with
         return render(
             "queue.html",
             **base(principal, token),
+            verification_limit=limit_words(
+                national.verification.days, national.verification.unit, LANGUAGE.get()
+            ),
+            reforward_limit=limit_words(
+                national.reforward.days, national.reforward.unit, LANGUAGE.get()
+            ),
             rows=rows,
             total=total,
             filters=filters,
@@ -364,6 +372,8 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             return not_found(t("console.error.no_report_yet", id=tracking_id), principal)
         except Forbidden as failure:
             return forbidden(str(failure), principal)
+        # The institution's limit for closing a report nobody answers after its final answer.
+        closing = desk.policy.policy_for(report.agency_code).auto_close
         return render(
             "report.html",
             status_code,
@@ -381,6 +391,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             agencies=await desk.agency_choices(report),
             completion_days=desk.policy.national.completion_expiry.days,
             reminder_days=desk.policy.national.completion_reminder.days,
+            auto_close_limit=limit_words(closing.days, closing.unit, LANGUAGE.get()),
         )
 
     def tracking_id_or_none(raw: str) -> str | None:

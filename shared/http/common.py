@@ -21,6 +21,8 @@ from shared import tracing
 from shared.auth import OutsideRegion
 from shared.errors import DomainError, InvalidInput
 from shared.http.limits import BodySizeLimit
+from shared.i18n import N_, translator
+from shared.i18n.jinja import language_of
 from shared.logs import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.reports.lifecycle import (
@@ -34,6 +36,10 @@ from shared.store.port import EventRejected, StoreUnavailable, WrongExpectedVers
 
 log = get_logger(__name__)
 CORRELATION_HEADER = "X-Correlation-ID"
+# FastAPI's answer to a body it could not parse for another reason than bad JSON (a body of
+# arrays nested too deep for the parser, a broken multipart form): English and naming no field.
+_UNPARSED_BODY = "There was an error parsing the body"
+BODY_UNREADABLE = N_("error.body_unreadable")
 
 
 def correlation_id(request: Request) -> str:
@@ -128,8 +134,12 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
         return _error(422, detail)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        detail = error.detail
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail: Any = error.detail
+        if error.status_code == 400 and detail == _UNPARSED_BODY:
+            # The body as a whole, in the caller's language (?lang=, else Accept-Language).
+            said = translator(language_of(request, None, accept_language=True))(BODY_UNREADABLE)
+            detail = [{"loc": ["body"], "field": "body", "msg": said, "type": "body_unreadable"}]
         if error.status_code == 422 and isinstance(detail, list):
             # The shape the OpenAPI documents promise for every 422 (FastAPI's loc, msg, type).
             detail = [{"type": "value_error", **d} if isinstance(d, dict) else d for d in detail]

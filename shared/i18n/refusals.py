@@ -80,6 +80,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          N_("refusal.other_needs_note")),
         (r"cannot (?:transfer|delegate) a report to the same institution$",
          N_("refusal.same_institution")),
+        (r"the report is in this region already$", N_("refusal.same_region")),
         (r"(?P<code>\S+) is neither one of your units nor under the same parent as .*$",
          N_("refusal.not_a_sibling")),
         (r"(?P<code>\S+) is not one of the units of .*$", N_("refusal.not_a_unit")),

@@ -175,6 +175,7 @@ class ReportState:
     completion_reminded: bool = False
     warned: frozenset[tuple[SlaStage, date]] = frozenset()
     public_text: tuple[str, str] | None = None  # (title, body) the public sees instead
+    referred: bool = False  # its region is the one the latest referral sent it to
 
     @property
     def published(self) -> bool:
@@ -236,6 +237,7 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                 classification=event.classification,
                 category=event.category,
                 region_code=event.region_code,
+                referred=state.referred and event.region_code == state.region_code,
                 location=event.location or state.location,
                 requires_field_inspection=event.requires_field_inspection,
                 verified_at=at,
@@ -252,8 +254,9 @@ def evolve(state: ReportState | None, event: DomainEvent, at: datetime) -> Repor
                     state,
                     region_code=event.to_region,
                     breached=state.breached - {SlaStage.REFORWARD},
+                    referred=True,
                 )
-            return replace(state, region_code=event.to_region)
+            return replace(state, region_code=event.to_region, referred=True)
         case ProtectionChanged():
             return replace(state, anonymous=event.anonymous, confidential=event.confidential)
         case ForwardedToOPD():
@@ -481,7 +484,9 @@ def _refer(s: ReportState, c: ReferReport) -> list[DomainEvent]:
     _check(s, c, "refer")
     to_region = checks.region_code(c.to_region, "to_region")
     if s.region_code == to_region:
-        return []
+        if s.referred or to_region is None:  # a repeat of the referral that sent it here
+            return []
+        raise InvalidInput("to_region: the report is in this region already")
     return [ReportReferred(to_region=to_region, note=c.note)]
 
 

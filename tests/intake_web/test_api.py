@@ -287,6 +287,27 @@ async def test_bad_input_is_a_4xx_naming_the_field(
     assert any(d.get("field") == field for d in detail), detail
 
 
+async def test_a_body_nested_too_deeply_is_named_as_the_body_in_the_callers_language(
+    web: httpx.AsyncClient,
+) -> None:
+    """A JSON body of arrays nested 100,000 deep was answered 400 "There was an error parsing
+    the body": FastAPI's English sentence, naming no field. It now names the body, in
+    Indonesian unless the caller asks for English (Accept-Language or ?lang=)."""
+    deep = b'{"title": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    json_body = {"content-type": "application/json"}
+    said = {}
+    for language in ("id", "en"):
+        response = await web.post(
+            "/api/v1/reports", content=deep, headers=json_body | {"accept-language": language}
+        )
+        assert response.status_code == 400, response.text
+        (detail,) = response.json()["detail"]
+        assert detail["field"] == "body" and detail["loc"] == ["body"]
+        said[language] = detail["msg"]
+    assert "Isi permintaan" in said["id"] and "request body" in said["en"]
+    assert "There was an error" not in said["id"]
+
+
 @pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe", b'{"title": "Jalan"'])
 async def test_a_body_that_is_no_json_is_named_as_the_body(
     web: httpx.AsyncClient, content: bytes

@@ -7,12 +7,13 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 from PIL import Image
 
+from shared.calendar import WorkingDayCalendar
 from shared.i18n import catalog
 from shared.reports.commands import ForwardReport, VerifyReport
 from shared.reports.tracking import new_tracking_id
@@ -215,3 +216,47 @@ async def test_the_home_page_states_the_limits_the_policy_sets(tmp_path: Path) -
     assert "Instansi menindaklanjuti dalam 7 hari kerja" in home
     assert "3 hari kerja" not in home and "5 hari kerja" not in home
     assert "within 4 working days" in english and "within 7 working days" in english
+
+
+async def test_the_open_escalation_states_no_count_of_days_the_policy_may_not_keep(
+    tmp_path: Path,
+) -> None:
+    """The report page, once escalation was open, said "Sudah 60 hari kerja tanpa tanggapan
+    akhir dari instansi (atau 5 hari kerja sejak laporan dibuka kembali)" whatever the SLA
+    policy; under one opening escalation after 40 working days it said so on day 41. The page
+    now says the institution's time for a final answer has passed, with no count of days."""
+    policy = tmp_path / "sla-policy.json"
+    policy.write_text(json.dumps({"defaults": {"escalation": 40}}))
+    env = {"LAPOR_SLA_POLICY_FILE": str(policy)}
+    async with (
+        in_process(tmp_path / "lapor", ("intake",), env=env) as lapor,
+        lapor.client("intake") as web,
+    ):
+        lapor.set_clock("2026-03-02T09:00:00+08:00")  # Monday, Kupang (WITA)
+        sent = await web.post(
+            "/api/v1/reports",
+            json={
+                "title": "Puskesmas tutup siang hari",
+                "body": "Puskesmas Sikumana tutup pukul 12, warga yang datang disuruh pulang.",
+                "category": "kesehatan",
+                "location": {"region_code": "5371"},
+            },
+        )
+        assert sent.status_code == 201, sent.text
+        tid, code = sent.json()["tracking_id"], sent.json()["access_code"]
+        opens = WorkingDayCalendar.default().add_working_days(date(2026, 3, 2), 40, "5371")
+        lapor.set_clock(f"{(opens + timedelta(days=1)).isoformat()}T08:00:00+08:00")
+        page = (await web.get(f"/laporan/{tid}")).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf
+        signed = await web.post(
+            f"/laporan/{tid}/masuk", data={"csrf_token": csrf[1], "access_code": code}
+        )
+        assert signed.status_code == 303, signed.text
+        indonesian = (await web.get(f"/laporan/{tid}")).text
+        english = (await web.get(f"/laporan/{tid}?lang=en")).text
+    assert f'action="/laporan/{tid}/eskalasi"' in indonesian  # open, on day 41
+    assert "Batas waktu tanggapan akhir dari instansi sudah lewat" in indonesian
+    assert "60 hari kerja" not in indonesian and "5 hari kerja" not in indonesian
+    assert "time for a final answer has passed" in english
+    assert "60 working days" not in english and "5 working days" not in english

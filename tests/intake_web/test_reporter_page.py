@@ -4,6 +4,7 @@ is offered only when an administrator asked for it."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -13,6 +14,7 @@ from services.intake.pages import REPORTER_COOKIE
 from shared.reports.commands import ForwardReport, PostFollowUp, RequestCompletion, VerifyReport
 from shared.reports.events import FollowUpKind
 from tests.harness import InProcessSystem
+from tests.intake_web.conftest import jpeg_with_gps
 from tests.intake_web.officers import act
 from tests.intake_web.test_web_forms import token
 
@@ -170,3 +172,77 @@ async def test_a_reporter_cookie_that_is_no_session_is_no_500(
     cookie = f"{REPORTER_COOKIE}=²².abc".encode("latin-1")  # a header may carry such bytes
     page = await web.get(f"/laporan/{tid}", headers={b"cookie": cookie})
     assert page.status_code == 200 and 'id="reporter-actions"' not in page.text
+
+
+async def signed_in(web: httpx.AsyncClient, tid: str, code: str) -> None:
+    signin = await web.get(f"/laporan/{tid}")
+    done = await web.post(
+        f"/laporan/{tid}/masuk", data={"csrf_token": token(signin), "access_code": code}
+    )
+    assert done.status_code == 303, done.text
+
+
+async def test_a_completion_refused_because_the_report_moved_on_keeps_what_was_typed(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """The reporter writes the details the administrator asked for; meanwhile the administrator
+    verifies the report, so the completion is refused (409). The page said only that the report
+    had changed: the text typed was gone. It is now on the page, in the reporter's language,
+    to copy into a reply later."""
+    tid, code = await reported(web)
+    await signed_in(web, tid, code)
+    await act(lapor, tid, RequestCompletion(note="Sebutkan jam berapa Puskesmas tutup."))
+    page = await web.get(f"/laporan/{tid}")
+    assert "/lengkapi" in page.text
+    await act(lapor, tid, VerifyReport())  # meanwhile, at the desk
+    typed = "Puskesmas tutup pukul 12.00 sampai 14.00 setiap hari kerja."
+    refused = await web.post(
+        f"/laporan/{tid}/lengkapi",
+        data={"csrf_token": token(page), "action_key": "k1", "text": typed},
+    )
+    assert refused.status_code == 409
+    assert typed in refused.text
+    assert "belum terkirim" in refused.text
+    english = await web.post(
+        f"/laporan/{tid}/lengkapi?lang=en",
+        data={"csrf_token": token(page), "action_key": "k2", "text": typed},
+    )
+    assert english.status_code == 409 and typed in english.text and "not sent" in english.text
+
+
+async def test_a_photo_sent_with_a_refused_completion_is_kept_for_the_next_try(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """The reporter chooses a photo for the completion and sends it without a word: the page
+    asked for the text and the photo was silently gone (a file input cannot be refilled). The
+    form now names the photo it keeps, and the corrected completion carries it."""
+    tid, code = await reported(web)
+    await signed_in(web, tid, code)
+    await act(lapor, tid, RequestCompletion(note="Lampirkan foto papan jam layanan."))
+    page = await web.get(f"/laporan/{tid}")
+    photo = {"attachments": ("papan-jam.jpg", jpeg_with_gps(), "image/jpeg")}
+    fields = {"csrf_token": token(page), "action_key": "k1", "text": ""}
+    refused = await web.post(f"/laporan/{tid}/lengkapi", data=fields, files=photo)
+    assert refused.status_code == 422
+    kept = re.findall(r"<input type=\"hidden\" name=\"kept\" value='([^']+)'", refused.text)
+    assert len(kept) == 1 and 'id="amend-kept"' in refused.text
+    assert "papan-jam.jpg" in refused.text.split('id="amend-kept"', 1)[1]
+
+    text = "Foto papan jam layanan terlampir."
+    corrected = fields | {"action_key": "k2", "text": text, "kept": html.unescape(kept[0])}
+    done = await web.post(f"/laporan/{tid}/lengkapi", data=corrected)  # no file chosen again
+    assert done.status_code == 303, done.text[-800:]
+    amended = [
+        e for e in await lapor.store.read(f"report-{tid}") if e.event_type == "ReportAmended"
+    ]
+    assert len(amended) == 1 and len(amended[0].data["attachments"]) == 1
+
+    # A kept field is no way into someone else's file: a wrong token is refused.
+    await act(lapor, tid, RequestCompletion(note="Satu foto lagi, dari depan."))
+    page = await web.get(f"/laporan/{tid}")
+    forged = html.unescape(kept[0]).replace(html.unescape(kept[0])[-20:-4], "0" * 16)
+    tried = await web.post(
+        f"/laporan/{tid}/lengkapi",
+        data={"csrf_token": token(page), "action_key": "k3", "text": text, "kept": forged},
+    )
+    assert tried.status_code == 422 and 'id="amend-kept"' not in tried.text

@@ -365,3 +365,22 @@ def test_a_referral_tells_the_receiving_desk_it_is_theirs_and_by_when(
     message = renderer.render("admin_attention", language, context)
     assert TID in message.subject and said in message.text
     assert ("10 Maret 2026" if language == "id" else "10 March 2026") in message.text
+
+
+def test_the_ombudsmans_notice_names_the_grounds_and_no_fixed_count_of_days(
+    renderer: Renderer,
+) -> None:
+    """The Ombudsman office was told "tidak ada tanggapan akhir dalam 60 hari kerja" (or "… dalam
+    5 hari kerja" after a reopening) whatever the SLA policy: where the institution's policy
+    opens escalation after 40 working days the notice gave grounds the case does not have. The
+    event says which grounds; the notice names them without a count of days."""
+    for grounds, language, said, fixed in (
+        ("no_final_answer", "id", "tidak ada tanggapan akhir", "60 hari"),
+        ("reopened_without_answer", "id", "dibuka kembali", "5 hari"),
+        ("no_final_answer", "en", "no final answer", "60 working days"),
+        ("reopened_without_answer", "en", "reopened", "5 working days"),
+    ):
+        context = CONTEXT | {"grounds": grounds, "office_name": "Ombudsman RI Perwakilan NTT"}
+        message = renderer.render("ombudsman_escalated", language, context)
+        assert said in message.text and fixed not in message.text, message.text
+        assert "batas waktu" in message.text or "time limit" in message.text, message.text

@@ -416,9 +416,15 @@ def test_a_postponed_report_is_postponed_once_per_date_and_verification_lifts_it
     assert state.postponed_until is None
 
 
-def test_a_referral_to_the_region_it_is_already_in_changes_nothing() -> None:
+def test_a_referral_to_the_region_it_is_in_is_refused_and_a_repeat_changes_nothing() -> None:
+    """Referring a report to its own region changed nothing and answered as done; it is
+    refused. Repeating a referral that sent it there (a retry) still changes nothing."""
     state = state_in(S.SUBMITTED)
-    assert decide(state, ReferReport(to_region=REGION)) == []
+    with pytest.raises(DomainError, match="to_region: the report is in this region already"):
+        decide(state, ReferReport(to_region=REGION))
+    moved = apply(state, decide(state, ReferReport(to_region="5301")), LATER)
+    assert moved.region_code == "5301"
+    assert decide(moved, ReferReport(to_region="5301")) == []
     national = apply(state, decide(state, ReferReport(to_region=None)), LATER)
     assert national.region_code is None
     assert decide(national, ReferReport(to_region=None)) == []

@@ -4,18 +4,23 @@ tokens."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
 
 from shared.auth import Role, create_token
 from shared.i18n.dates import day
+from shared.reports.commands import ForwardReport, PostFollowUp, VerifyReport
+from shared.reports.events import FollowUpKind
 from tests.driver import Driver
-from tests.harness import InProcessSystem
+from tests.harness import InProcessSystem, in_process
+from tests.intake_web.officers import act
 from tests.verification.conftest import fresh_region, stored
 
 
@@ -501,3 +506,84 @@ async def test_a_refused_action_keeps_what_the_administrator_typed_and_chose(
     assert _value(refused.text, "v-address") == "Jl. Timor Raya 12"
     assert re.search(r'<option value="kesehatan"\s*selected>', refused.text)
     assert await stored(lapor, tid) == ["ReportSubmitted"]
+
+
+async def test_the_queue_states_the_limits_the_policy_sets(tmp_path: Path) -> None:
+    """The queue's lead said "(3 hari kerja untuk meneruskan)" whatever the SLA policy; under a
+    national policy giving the desk 4 working days (and 2 for a returned report) the console
+    told administrators a limit the system does not count with."""
+    policy = tmp_path / "sla-policy.json"
+    policy.write_text(json.dumps({"defaults": {"verification": 4, "reforward": 2}}))
+    env = {"LAPOR_SLA_POLICY_FILE": str(policy)}
+    async with in_process(tmp_path / "lapor", ("verification",), env=env) as lapor:
+        console = Console(lapor, language="id")
+        signed_in = await console.http.post("/console/login", data={"token": lapor.token("admin")})
+        assert signed_in.status_code == 303, signed_in.text
+        indonesian = await console.page("/console")
+        english = await console.page("/console?lang=en")
+        await console.close()
+    assert "diteruskan dalam 4 hari kerja" in indonesian, indonesian
+    assert "yang dikembalikan dalam 2 hari kerja" in indonesian
+    assert "3 hari kerja" not in indonesian
+    assert "4 working days to forward" in english and "2 working days" in english
+    assert "3 working days" not in english
+
+
+async def test_sending_a_report_to_the_region_it_is_in_is_refused_saying_why(
+    lapor: InProcessSystem, drive: Driver, console: Console
+) -> None:
+    """Choosing "Bukan kewenangan kami" with the report's own region as the one responsible answered
+    like a done action and changed nothing: the administrator believed the report had gone to
+    another desk while it stayed in this queue. It is refused, saying why, in both languages."""
+    region = fresh_region("53")
+    tid, _ = await submit(drive, location={"region_code": region})
+    await drive.desk_report(tid)
+    page = f"/console/reports/{tid}"
+    fields: dict[str, str | list[str]] = {"to_region": region, "note": "Salah kirim."}
+    refused = await console.submit(page, f"{page}/not-our-authority", fields)
+    assert refused.status_code == 422, refused.status_code
+    assert "the report is in this region already" in refused.text
+    console.http.cookies.set("lapor_lang", "id")
+    refused = await console.submit(page, f"{page}/not-our-authority", fields)
+    assert refused.status_code == 422
+    assert "laporan sudah berada di wilayah ini" in refused.text
+    assert "tidak dapat diterima" not in refused.text  # its own sentence, not the fallback
+    assert await stored(lapor, tid) == ["ReportSubmitted"]
+
+
+async def test_the_answer_form_states_the_closing_limit_the_policy_sets(tmp_path: Path) -> None:
+    """Above the administrator's answer the console said the report closes "10 hari kerja
+    setelah tanggapan terakhir" whatever the SLA policy; where the institution's policy closes
+    after 7 working days it told administrators a limit the system does not keep."""
+    agency = "DINKES-KOTA-KUPANG"
+    policy = tmp_path / "sla-policy.json"
+    policy.write_text(json.dumps({"agencies": {agency: {"auto_close": 7}}}))
+    env = {"LAPOR_SLA_POLICY_FILE": str(policy)}
+    async with in_process(tmp_path / "lapor", ("intake", "verification"), env=env) as lapor:
+        async with lapor.client("intake") as web:
+            sent = await web.post(
+                "/api/v1/reports",
+                json={
+                    "title": "Puskesmas tutup siang hari",
+                    "body": "Puskesmas Sikumana tutup pukul 12, warga disuruh pulang.",
+                    "location": {"region_code": "5371"},
+                },
+            )
+        assert sent.status_code == 201, sent.text
+        tid = sent.json()["tracking_id"]
+        await act(lapor, tid, VerifyReport())
+        due = date.today() + timedelta(days=10)
+        forward = ForwardReport(agency_code=agency, agency_name="Dinkes", follow_up_due=due)
+        await act(lapor, tid, forward)
+        final = PostFollowUp(agency_code=agency, text="Sudah buka.", kind=FollowUpKind.FINAL)
+        await act(lapor, tid, final, "agency")
+        console = Console(lapor, language="id")
+        signed_in = await console.http.post("/console/login", data={"token": lapor.token("admin")})
+        assert signed_in.status_code == 303, signed_in.text
+        indonesian = await console.page(f"/console/reports/{tid}")
+        english = await console.page(f"/console/reports/{tid}?lang=en")
+        await console.close()
+    assert 'id="admin-reply"' in indonesian
+    assert "ditutup 7 hari kerja setelah tanggapan terakhir" in indonesian
+    assert "10 hari kerja" not in indonesian
+    assert "7 working days" in english and "10 working days" not in english
