@@ -37,13 +37,14 @@ from services.intake.forms import (
     _values,
 )
 from services.intake.models import AttachmentRef, ReportIn
+from services.intake.page_rules import MAP_PAGES, open_question, reporter_actions, shown_report
 from services.intake.site import (
     LANG_COOKIE,
     environment,
     static_files_version,
 )
 from services.intake.usecases import Intake, known_categories
-from services.intake.web_errors import domain_error, form_errors
+from services.intake.web_errors import WebError, domain_error, form_errors
 from shared.crypto import derive_key
 from shared.errors import DomainError
 from shared.http.common import correlation_id
@@ -51,14 +52,14 @@ from shared.http.csrf import FIELD as CSRF_FIELD
 from shared.http.csrf import Csrf
 from shared.http.limits import client_address
 from shared.http.security import PUBLIC_PAGE_HEADERS
-from shared.i18n import LANGUAGES, N_, translator
+from shared.i18n import LANGUAGES, translator
 from shared.i18n.jinja import language_of
 from shared.i18n.labels import limit_words, status_label
 from shared.i18n.refusals import refusal
 from shared.notifications.events import notification_stream
 from shared.reports.commands import AmendReport, CloseReport, Command, RateReport, ReplyAsReporter
 from shared.reports.events import Classification, CloseReason, Status
-from shared.reports.lifecycle import EscalationNotOpen, InvalidTransition, allows
+from shared.reports.lifecycle import EscalationNotOpen, InvalidTransition
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.runtime.access_audit import access_log  # security hook (issue 12)
 from shared.runtime.service import Context
@@ -66,91 +67,6 @@ from shared.values import Attachment, Channel
 
 REPORTER_COOKIE = "lapor_pelapor"
 REPORTER_TTL = 12 * 3600
-# The reporter's actions on the report page, each shown where the status machine allows it.
-REPORTER_ACTIONS: tuple[tuple[str, type[Command]], ...] = (
-    ("amend", AmendReport),
-    ("reply", ReplyAsReporter),
-    ("close", CloseReport),
-    ("rate", RateReport),
-)
-
-
-# Completing is offered only when an administrator asked for it: the status machine lets a
-# reporter add to any report before verification (an e-mail reply does), but a page that invites
-# it unasked tells the reporter something is missing when nothing is.
-OFFERED_ONLY_IN = {"amend": Status.COMPLETION_REQUESTED}
-
-
-def reporter_actions(status: str) -> tuple[str, ...]:
-    now = Status(status)
-    return tuple(
-        name
-        for name, command in REPORTER_ACTIONS
-        if allows(command, now) and OFFERED_ONLY_IN.get(name, now) is now
-    )
-
-
-# Messages the handlers pass on by key (`error=…`, `WebError(…)`, `?ok=1`), said by the templates.
-PAGE_MESSAGES = (
-    N_("track.not_found"),
-    N_("track.bad_id"),
-    N_("track.bad_code"),
-    N_("action.done"),
-    N_("action.escalated_already"),
-    N_("error.csrf"),
-    N_("error.not_found"),
-    N_("error.too_many"),
-    N_("error.conflict"),
-    N_("form.errors"),
-    N_("report.reporter.lead"),
-    N_("error.escalation_not_open"),
-)
-
-# The help under each kind of report on the form (`class.<kind>.help`).
-CLASSIFICATION_HELP = (
-    N_("class.complaint.help"),
-    N_("class.aspiration.help"),
-    N_("class.information_request.help"),
-)
-
-
-def open_question(timeline: list[dict[str, Any]]) -> int | None:
-    """The place in the timeline of the institution's question the reporter has not answered
-    yet (the last follow-up, if it is a question with no reply after it)."""
-    for index in range(len(timeline) - 1, -1, -1):
-        kind = timeline[index]["event_type"]
-        if kind == "ReporterReplied":
-            return None
-        if kind == "FollowUpPosted":
-            return index if timeline[index].get("kind") == "question" else None
-    return None
-
-
-def shown_report(row: Mapping[str, Any], reporter: bool) -> dict[str, Any]:
-    """What the report page shows of a report: all of it to its reporter; to anyone else the
-    public text when one was set, and of an unpublished report only its status and dates."""
-    shown = dict(row)
-    if reporter:
-        return shown
-    if not row["published"]:
-        for name in ("title", "body", "address", "category", "region_code", "lat", "lon"):
-            shown[name] = None
-        shown["attachments"] = "[]"
-    elif row["public_title"] is not None:
-        shown["title"], shown["body"] = row["public_title"], row["public_body"]
-    return shown
-
-
-# Pages that show a map: their Content-Security-Policy lets the map load tiles.
-MAP_PAGES = frozenset({"submit.html", "map.html"})
-
-
-class WebError(Exception):
-    def __init__(self, status: int, message_key: str, headers: dict[str, str] | None = None):
-        super().__init__(message_key)
-        self.status = status
-        self.message_key = message_key
-        self.headers = headers or {}
 
 
 def _mac(key: bytes, text: str) -> str:

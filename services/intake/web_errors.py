@@ -213,6 +213,7 @@ def language(request: Request) -> str:
 
 __all__ = [
     "FIELD_LABELS",
+    "WebError",
     "body_too_large_page",
     "decimal",
     "domain_error",
@@ -223,3 +224,14 @@ __all__ = [
     "translator",
     "wants_a_page",
 ]
+
+
+class WebError(Exception):
+    """What a page answers instead of itself: an HTTP status and the message key the error page
+    says (with headers such as Retry-After)."""
+
+    def __init__(self, status: int, message_key: str, headers: dict[str, str] | None = None):
+        super().__init__(message_key)
+        self.status = status
+        self.message_key = message_key
+        self.headers = headers or {}
