@@ -34,6 +34,19 @@ class Attachment(BaseModel):
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 
 
+# Characters no one types on purpose in a report: C0 and C1 controls (but tab, line feed and
+# carriage return), DEL, and the bidirectional embeddings, overrides and isolates, which can make
+# a title read backwards on a page (U+202A-U+202E, U+2066-U+2069). The directional marks (LRM,
+# RLM, ALM) stay: Arabic-script text (Jawi) may need them.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_text(value: object) -> object:
+    """A citizen's text without the characters above (what they could not see they sent);
+    anything that is not a string goes on unchanged, for the model to refuse by name."""
+    return _INVISIBLE.sub("", value) if isinstance(value, str) else value
+
+
 def normalize_phone(raw: str | None) -> str | None:
     """An Indonesian-aware E.164 form (`0812…`, `62812…`, `+62 812-…` -> `+62812…`), or None.
 

@@ -9,20 +9,23 @@ a field that was not set stays out of the JSON as it always has.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, field_validator
 
 from shared.regions import InvalidRegionCode, normalize_code
 from shared.reports.events import Classification, Location
-from shared.values import normalize_phone
+from shared.values import normalize_phone, visible_text
+
+# A citizen's words, without control or bidirectional-override characters (shared.values).
+Visible = BeforeValidator(visible_text)
 
 
 # --- what the API takes ------------------------------------------------------------------------
 class ReporterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
+    name: Annotated[str | None, Visible] = Field(default=None, max_length=200)
     phone: str | None = Field(
         default=None,
         pattern=r"^\+?[0-9 \-]{6,20}$",
@@ -90,13 +93,18 @@ class LocationIn(Location):
         except InvalidRegionCode:
             return value.strip()
 
+    @field_validator("address", mode="before")
+    @classmethod
+    def _visible(cls, value: object) -> object:
+        return visible_text(value)
+
 
 class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     classification: Classification = Classification.COMPLAINT
-    title: str = Field(min_length=3, max_length=200)
-    body: str = Field(min_length=10, max_length=10_000)
+    title: Annotated[str, Visible] = Field(min_length=3, max_length=200)
+    body: Annotated[str, Visible] = Field(min_length=10, max_length=10_000)
     category: str | None = Field(default=None, max_length=64)
     location: LocationIn = LocationIn()
     event_date: date | None = None
@@ -109,19 +117,19 @@ class ReportIn(BaseModel):
 
 class TextIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=10_000)
+    text: Annotated[str, Visible] = Field(min_length=1, max_length=10_000)
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
 
 
 class RatingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rating: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: Annotated[str | None, Visible] = Field(default=None, max_length=2000)
 
 
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str | None = Field(default=None, max_length=2000)
+    note: Annotated[str | None, Visible] = Field(default=None, max_length=2000)
 
 
 # --- what it answers ---------------------------------------------------------------------------

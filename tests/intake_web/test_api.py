@@ -489,3 +489,33 @@ async def test_map_and_statistics(
     assert stats["follow_up"]["on_time"] >= 1
     assert 0 < stats["follow_up"]["share_on_time"] <= 1
     assert sum(stats["by_status"].values()) == stats["public"]
+
+
+async def test_control_and_direction_override_characters_are_not_kept_in_a_report(
+    web: httpx.AsyncClient,
+) -> None:
+    """A title with a right-to-left override read backwards on every page that showed it, and NUL
+    or other control characters went into the store as sent: what a reporter cannot see they
+    typed is left out, and a title of nothing else is refused naming `title`."""
+    response = await web.post(
+        "/api/v1/reports",
+        json={
+            "title": "Jalan \u202erusak\u202c di depan\x00 pasar",
+            "body": "Lubang besar\x07 di tengah jalan,\nsudah dua motor jatuh\u2066 minggu ini."
+            "\x7f",
+            "location": {"region_code": "5371", "address": "Jl.\x1b Soeharto"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    report = await seen(web, created["tracking_id"], created["access_code"])
+    assert report["title"] == "Jalan rusak di depan pasar"
+    assert report["body"] == "Lubang besar di tengah jalan,\nsudah dua motor jatuh minggu ini."
+    assert report["location"]["address"] == "Jl. Soeharto"
+
+    invisible = await web.post(
+        "/api/v1/reports",
+        json={"title": "\u202e\x00\x01\u202c", "body": "Lubang besar di tengah jalan raya."},
+    )
+    assert invisible.status_code == 422
+    assert [d["field"] for d in invisible.json()["detail"]] == ["title"]
