@@ -41,10 +41,15 @@ _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def without_invisible(text: str) -> str:
+    """A citizen's text without the characters above (what they could not see they sent)."""
+    return _INVISIBLE.sub("", text)
+
+
 def visible_text(value: object) -> object:
-    """A citizen's text without the characters above (what they could not see they sent);
-    anything that is not a string goes on unchanged, for the model to refuse by name."""
-    return _INVISIBLE.sub("", value) if isinstance(value, str) else value
+    """`without_invisible` for a validator: anything that is not a string goes on unchanged, for
+    the model to refuse by name."""
+    return without_invisible(value) if isinstance(value, str) else value
 
 
 def normalize_phone(raw: str | None) -> str | None:

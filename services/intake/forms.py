@@ -12,6 +12,7 @@ from services.intake.web_errors import decimal, label
 from shared.errors import DomainError
 from shared.i18n import Translator
 from shared.reports.events import Classification
+from shared.values import without_invisible
 
 # The picker's levels, top down, and how many digits each level's code has.
 REGION_LEVELS = (("province", 2), ("regency", 4), ("district", 6), ("village", 10))
@@ -40,7 +41,7 @@ _FIELDS = (
 
 def _text(form: FormData, name: str, limit: int) -> str:
     value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
+    return without_invisible(value).strip()[:limit] if isinstance(value, str) else ""
 
 
 def _values(form: FormData) -> dict[str, str]:

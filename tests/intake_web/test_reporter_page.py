@@ -246,3 +246,25 @@ async def test_a_photo_sent_with_a_refused_completion_is_kept_for_the_next_try(
         data={"csrf_token": token(page), "action_key": "k3", "text": text, "kept": forged},
     )
     assert tried.status_code == 422 and 'id="amend-kept"' not in tried.text
+
+
+async def test_a_completion_leaves_out_control_and_direction_override_characters(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """The report page's forms take their fields as typed, not through the API's models: a
+    right-to-left override pasted into a completion reversed it on every page that showed it,
+    and a NUL went into the store. What the reporter could not see they sent is left out."""
+    tid, code = await reported(web)
+    await signed_in(web, tid, code)
+    await act(lapor, tid, RequestCompletion(note="Sebutkan jam berapa Puskesmas tutup."))
+    page = await web.get(f"/laporan/{tid}")
+    typed = "Puskesmas \u202etutup\u202c pukul 12.00\x00 sampai 14.00."
+    done = await web.post(
+        f"/laporan/{tid}/lengkapi",
+        data={"csrf_token": token(page), "action_key": "k1", "text": typed},
+    )
+    assert done.status_code == 303, done.text[-800:]
+    amended = [
+        e for e in await lapor.store.read(f"report-{tid}") if e.event_type == "ReportAmended"
+    ]
+    assert [e.data["text"] for e in amended] == ["Puskesmas tutup pukul 12.00 sampai 14.00."]

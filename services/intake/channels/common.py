@@ -40,7 +40,7 @@ from shared.reports.lifecycle import (
 )
 from shared.runtime.repository import Meta
 from shared.store.port import WrongExpectedVersion
-from shared.values import Attachment, Channel, normalize_phone
+from shared.values import Attachment, Channel, normalize_phone, without_invisible
 
 if TYPE_CHECKING:
     from services.intake.usecases import Intake
@@ -363,6 +363,7 @@ class ChannelDesk:
         if state is None or not sender.matches(self.reporter_contact(state)):
             return ReplyOutcome("not_found")
         command: AmendReport | ReplyAsReporter
+        text = without_invisible(text)
         if state.status in OPEN_FOR_VERIFICATION:
             command, kind = AmendReport(text=text, attachments=attachments), "amended"
         else:
