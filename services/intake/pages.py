@@ -586,19 +586,12 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
                     refs = []  # a kept field that is no upload of this page's: not kept again
                     raise
             command = await _command(action, form, files)
-        except ValidationError as invalid:
-            problems = form_errors(invalid, t)
-            return await report_page(
-                request,
-                tid,
-                status=422,
-                error="form.errors",
-                problems=problems,
-                typed=typed,
-                kept=keeping(),
+        except (ValidationError, AttachmentRejected, DomainError) as refused:
+            problems = (
+                form_errors(refused, t)
+                if isinstance(refused, ValidationError)
+                else domain_error(refused, t)
             )
-        except (AttachmentRejected, DomainError) as refused:
-            problems = domain_error(refused, t)
             return await report_page(
                 request,
                 tid,
