@@ -30,6 +30,7 @@ from shared.reports.commands import (
     Command,
     DelegateReport,
     PostFollowUp,
+    RequestCompletion,
     ReturnReport,
     VerifyReport,
 )
@@ -469,5 +470,56 @@ def test_screens_of_refused_forms_that_keep_what_was_typed_and_of_pages_said_in_
     assert "got-mampet.jpg (1 KB)" in text  # a small photo is not said to weigh 0 KB
     assert "evidence" not in text and "desk_detail" not in text
     too_wide += shoot(citizen, shots, "laporan-rahasia-dibuka")
+    # The desk asks the reporter to complete a report; the reporter chooses a photo and sends
+    # it with no words (only spaces): the completion comes back asking for the text, and names
+    # the photo it keeps so the next try carries it.
+    asked_page = person()
+    incomplete = submitted(
+        asked_page,
+        base,
+        "Pasar Oeba becek",
+        "Lantai los sayur di Pasar Oeba selalu tergenang, pembeli terpeleset.",
+        "infrastruktur",
+        "Pasar Oeba",
+    )
+    act(process, incomplete, RequestCompletion(note="Mohon lampirkan foto lantai los."), "admin")
+    report_url = f"{base}/laporan/{incomplete}"
+    shown(asked_page, report_url, "Mohon lampirkan foto lantai los.")
+
+    def completion_without_words() -> None:
+        asked_page.goto(report_url)
+        asked_page.fill("#amend-text", "   ")
+        asked_page.set_input_files("#amend-files", str(photo))
+        asked_page.locator("form[action$='/lengkapi'] button[type='submit']").click()
+        expect(asked_page.locator("#amend-kept")).to_contain_text("got-mampet.jpg")
+
+    too_wide += shoot_answer(
+        asked_page, shots, "laporan-lengkapi-ditolak", completion_without_words
+    )
+    asked_page.fill("#amend-text", "Foto lantai los terlampir.")
+    asked_page.locator("form[action$='/lengkapi'] button[type='submit']").click()
+    shown(asked_page, report_url, "Foto lantai los terlampir.")
+    assert "1 berkas" in str(asked_page.locator("#timeline").inner_text())
+
+    # An institution's final answer: the console's answer form states when such a report closes
+    # under the policy (it said "10 hari kerja" whatever the policy).
+    answered = submitted(
+        person(),
+        base,
+        "Air PDAM keruh di Oebufu",
+        "Air PDAM di Kelurahan Oebufu keruh dan berbau sejak tiga hari.",
+        "kesehatan",
+        "Jl. Oebufu",
+    )
+    act(process, answered, VerifyReport(), "admin")
+    on_timeline(process, answered, "ForwardedToOPD")
+    final = PostFollowUp(
+        agency_code=DINKES, text="Petugas sudah mengambil sampel air.", kind=FollowUpKind.FINAL
+    )
+    act(process, answered, final, "agency")
+    answer_page = f"{process.url('verification')}/console/reports/{answered}"
+    shown(console, answer_page, "Pelapor melihat tanggapan ini")
+    assert "hari kerja setelah tanggapan terakhir" in zone_labelled(console)
+    too_wide += shoot(console, shots, "console-tanggapan-akhir")
     assert errors == []
     assert too_wide == []
