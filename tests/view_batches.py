@@ -1,5 +1,6 @@
-"""What the views' batching tests share: generated lifecycles, a view's rows, and a delivery that
-fails halfway and is applied again one event at a time (as the consumer does)."""
+"""What the views' batching tests share: generated lifecycles, a view's rows, a delivery that
+fails halfway and is applied again one event at a time (as the consumer does), and a projector
+that records what it applied and in which batches."""
 
 from __future__ import annotations
 
@@ -75,3 +76,23 @@ def deliver_with_poisoned_events(
             assert one_by_one.apply_batch([event]) == 1
             assert rows(batched.path) == rows(one_by_one.path)
     return poisoned
+
+
+class RecordingProjector:
+    """A projector whose view only records: each event's position as applied (`applied`) and
+    the size of each batch the consumer handed it (`batches`)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.applied: list[int] = []
+        self.batches: list[int] = []
+        self.projector = Projector(directory / "views.db", "views", "", self._apply)
+        apply_batch = self.projector.apply_batch
+
+        def counted(events: Sequence[RecordedEvent]) -> int:
+            self.batches.append(len(events))
+            return apply_batch(events)
+
+        self.projector.apply_batch = counted  # type: ignore[method-assign]
+
+    def _apply(self, _conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        self.applied.append(event.position)

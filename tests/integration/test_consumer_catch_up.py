@@ -7,38 +7,24 @@ and handled in pages, each page's checkpoint kept as it goes."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from faststream.nats import NatsBroker
 
 from shared.runtime.bus import ADVANCE_PAGE, EventConsumer, Service
-from shared.runtime.projection import Projector
-from shared.store.port import NO_STREAM, NewEvent, RecordedEvent
+from shared.store.port import NO_STREAM, NewEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import CITIZEN, submitted
+from tests.view_batches import RecordingProjector
 
 EVENTS = ADVANCE_PAGE * 2 + 345
 
 
 async def test_a_view_far_behind_is_brought_up_a_page_at_a_time(tmp_path: Path) -> None:
     store = SqliteEventStore(tmp_path / "events.db")
-    batches: list[int] = []
-    applied: list[int] = []
-
-    def apply(_conn: sqlite3.Connection, event: RecordedEvent) -> None:
-        applied.append(event.position)
-
-    projector = Projector(tmp_path / "views.db", "views", "", apply)
-    original_apply_batch = projector.apply_batch
-
-    def apply_batch(events: Sequence[RecordedEvent]) -> int:
-        batches.append(len(events))
-        return original_apply_batch(events)
-
-    projector.apply_batch = apply_batch  # type: ignore[method-assign]
+    recording = RecordingProjector(tmp_path)
+    projector, applied, batches = recording.projector, recording.applied, recording.batches
     try:
         at = datetime(2026, 12, 1, tzinfo=UTC)
         for number in range(EVENTS):

@@ -34,6 +34,7 @@ from shared.store.port import NO_STREAM, NewEvent, RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import CITIZEN, submitted
 from tests.support import Deadline, load_factor, nats_server
+from tests.view_batches import RecordingProjector
 
 DURABLE = "deliveries"
 
@@ -283,20 +284,8 @@ async def test_concurrent_submitters_each_read_their_report_with_fewer_view_writ
     writes): every one finds its own event applied when its wait ends, in the store's order, and
     those waiting behind another's turn are served by that turn's batch (fewer view writes)."""
     store = SqliteEventStore(tmp_path / "events.db")
-    applied: list[int] = []
-    batches: list[int] = []
-
-    def apply(_conn: sqlite3.Connection, event: RecordedEvent) -> None:
-        applied.append(event.position)
-
-    projector = Projector(tmp_path / "views.db", "views", "", apply)
-    apply_batch = projector.apply_batch
-
-    def counted(events: Sequence[RecordedEvent]) -> Any:
-        batches.append(len(events))
-        return apply_batch(events)
-
-    projector.apply_batch = counted  # type: ignore[method-assign]
+    recording = RecordingProjector(tmp_path)
+    projector, applied, batches = recording.projector, recording.applied, recording.batches
     consumer = EventConsumer("test", Service(projectors=[projector]), NatsBroker(), store)
     at = datetime(2026, 12, 1, tzinfo=UTC)
 
