@@ -38,7 +38,7 @@ from shared.http.common import correlation_id
 from shared.http.limits import client_address
 from shared.i18n import text as texts
 from shared.i18n.dates import day, zone_for
-from shared.i18n.labels import status_label
+from shared.i18n.labels import limit_words, status_label
 from shared.logs import get_logger
 from shared.reports.events import Classification, Status
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
@@ -474,8 +474,8 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
     names = {code: c.name for code, c in categories.items()}
     # The desk's limit as the policy sets it (the sla service counts with the same policy).
     limit = intake.escalations.rules.policy.national.verification
-    unit = "hari kerja" if limit.unit == "working" else "hari"
-    received_notice = f"Laporan diterima; diverifikasi dalam {limit.days} {unit}."
+    in_words = limit_words(limit.days, limit.unit, "id")
+    received_notice = f"Laporan diterima; diverifikasi dalam {in_words}."
 
     def base_url(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/open311/v2/"
