@@ -220,6 +220,11 @@ class CalendarOverrides(BaseModel):
         return cls.model_validate(data)
 
 
+# The years the calendar answers for: its holidays are known for them, and a date far outside
+# them overflows while counting or falls into a zone's local mean time (Jakarta at +07:07:12).
+# What a person can set (a poll's dates, the API's start day) stays within them.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
 _NO_HOLIDAYS: Mapping[date, Holiday] = MappingProxyType({})
 _MEMO_LIMIT = 100_000
 

@@ -21,6 +21,7 @@ from services.sla import models
 from services.sla.evidence import render_html
 from services.sla.usecases import OtherInstitution, Sla
 from shared.auth import Principal, Role, access_code_matches
+from shared.calendar import FIRST_YEAR, LAST_YEAR
 from shared.http.common import correlation_id
 from shared.http.limits import AccessCodeGuard
 from shared.i18n import dates, translator
@@ -99,11 +100,6 @@ class ReporterCheck:
             raise HTTPException(403, "X-Access-Code: wrong access code for this report")
         self.guard.release(request)
         return state, events
-
-
-# The years the calendar answers for (its holidays are known for them; a date far outside them
-# overflowed while counting, or fell into a zone's local mean time).
-FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def routers(ctx: Context, sla: Sla) -> list[APIRouter]:

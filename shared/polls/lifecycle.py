@@ -32,6 +32,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from shared.calendar import FIRST_YEAR, LAST_YEAR
 from shared.errors import DomainError
 from shared.events.aggregate import Aggregate
 from shared.events.base import DomainEvent
@@ -62,7 +63,7 @@ from shared.values import Attachment, Channel
 Phase = Literal["upcoming", "open", "closed"]
 # A poll opens and closes within the years LAPOR's calendar knows: an instant far beyond them
 # cannot be shown in a local zone (the poll pages answered 500 for everyone).
-EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2101, 1, 1, tzinfo=UTC)
+EARLIEST, LATEST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC), datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
 
 
 # --- errors -----------------------------------------------------------------------------------
