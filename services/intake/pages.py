@@ -276,6 +276,19 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
                     refs.append(AttachmentRef.model_validate_json(raw))
         return refs
 
+    def kept_for_next_try(
+        refs: Sequence[AttachmentRef], stored: Sequence[Attachment]
+    ) -> list[dict[str, Any]]:
+        """What a refused form carries to its next try: the files an earlier try stored and those
+        stored now, each with its upload token (at most the files a report takes)."""
+        token = intake.attachments.upload_token
+        fresh = [
+            AttachmentRef(sha256=f.sha256, name=f.name, upload_token=token(f.sha256))
+            for f in stored
+        ]
+        both = [*refs, *fresh][: intake.limits.max_attachments]
+        return [r.model_dump(mode="json") for r in both]
+
     async def keeping(
         request: Request,
         form: FormData,
@@ -298,11 +311,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
                 new = await uploads(form)
             except (AttachmentRejected, DomainError) as error:
                 errors = domain_error(error, translator(language(request))) | errors
-        for file in new:
-            token = intake.attachments.upload_token(file.sha256)
-            refs.append(AttachmentRef(sha256=file.sha256, name=file.name, upload_token=token))
-        kept = [r.model_dump(mode="json") for r in refs[: intake.limits.max_attachments]]
-        return form_page(request, values, errors, status, kept)
+        return form_page(request, values, errors, status, kept_for_next_try(refs, new))
 
     @router.post("/lapor", response_class=HTMLResponse)
     async def submit(request: Request) -> HTMLResponse:
@@ -568,13 +577,8 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         stored: tuple[Attachment, ...] = ()
 
         def keeping() -> dict[str, list[dict[str, Any]]]:
-            token = intake.attachments.upload_token
-            fresh = [
-                AttachmentRef(sha256=f.sha256, name=f.name, upload_token=token(f.sha256))
-                for f in stored
-            ]
-            both = [*refs, *fresh][: intake.limits.max_attachments]
-            return {action: [r.model_dump(mode="json") for r in both]} if both else {}
+            both = kept_for_next_try(refs, stored)
+            return {action: both} if both else {}
 
         files: tuple[Attachment, ...] = ()
         try:
