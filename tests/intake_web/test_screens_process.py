@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from services.intake.site import LANG_COOKIE
 from shared.calendar import timezone_for_region
 from shared.clock import clock_from
 from shared.events.base import Actor
@@ -110,6 +111,15 @@ def submitted(page: Page, base: str, title: str, body: str, category: str, addre
     return str(page.locator("#tracking-id").inner_text()).strip()
 
 
+def forwarded(system: System, page: Page, *sent: str) -> str:
+    """`submitted` (title, body, category, address), then verified at the desk and forwarded by
+    routing's rule (waited for)."""
+    tracking_id = submitted(page, system.url("intake"), *sent)
+    act(system, tracking_id, VerifyReport(), "admin")
+    on_timeline(system, tracking_id, "ForwardedToOPD")
+    return tracking_id
+
+
 def shown(page: Page, url: str, text: str) -> None:
     """Open `url` until it shows `text` (a service's view follows the store a moment later)."""
 
@@ -128,18 +138,34 @@ def zone_labelled(page: Page) -> str:
     return text
 
 
-def shoot(page: Page, shots: Path, name: str) -> list[str]:
-    """The page on a phone and on a desktop, full page; what is wider than the screen (a reader
-    would have to scroll sideways), said after every shot was taken."""
+def read_in(page: Page, language: str) -> None:
+    """Every service reads the page's language from intake's language cookie (one host here)."""
+    page.context.clear_cookies(name=LANG_COOKIE)
+    page.context.add_cookies(
+        [{"name": LANG_COOKIE, "value": language, "domain": "127.0.0.1", "path": "/"}]
+    )
+
+
+def shoot(page: Page, shots: Path, name: str, *, english: bool = True) -> list[str]:
+    """The page on a phone and on a desktop, full page, in English (`<name>-en-…`) and then in
+    Indonesian, as the page was; what is wider than the screen (a reader would have to scroll
+    sideways), said after every shot was taken. `english=False`: a page opened in English."""
     too_wide = []
-    for size, viewport in SIZES.items():
-        page.set_viewport_size(viewport)
-        page.reload()
-        page.screenshot(path=str(shots / f"{name}-{size}.png"), full_page=True)
-        width = page.evaluate("document.documentElement.scrollWidth")
-        if width > viewport["width"]:
-            too_wide.append(f"{name} is {width}px wide on a {size} screen")
+    for language in ("en", "id") if english else ("",):
+        if language:
+            read_in(page, language)
+        named = f"{name}-en" if language == "en" else name
+        for size, viewport in SIZES.items():
+            page.set_viewport_size(viewport)
+            page.reload()
+            too_wide += _shot(page, shots, named, size, viewport)
     return too_wide
+
+
+def _shot(page: Page, shots: Path, name: str, size: str, viewport: ViewportSize) -> list[str]:
+    page.screenshot(path=str(shots / f"{name}-{size}.png"), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    return [f"{name} is {width}px wide on a {size} screen"] if width > viewport["width"] else []
 
 
 def sign_in(page: Page, url: str, token: str) -> None:
@@ -189,16 +215,14 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     too_wide += shoot(waiting, shots, "laporan-belum-terbit")
 
     # Verified; routing's rule forwards it to the city's public works, which hands it back.
-    returned = submitted(
+    returned = forwarded(
+        process,
         reporter(),
-        base,
         "Jalan berlubang di depan SD Inpres Oebobo",
         "Lubang besar di tengah jalan, sudah dua motor jatuh minggu ini.",
         "infrastruktur",
         "Jl. Soeharto, Oebobo",
     )
-    act(process, returned, VerifyReport(), "admin")
-    on_timeline(process, returned, "ForwardedToOPD")
     back = ReturnReport(
         agency_code=DPUPR,
         reason="not_our_authority",
@@ -209,16 +233,14 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
 
     # Forwarded to the city's health office, which asks the reporter a question.
     asked_page = reporter()
-    asked = submitted(
+    asked = forwarded(
+        process,
         asked_page,
-        base,
         "Antrean obat di Puskesmas Bakunase sampai sore",
         "Setiap pagi antrean pengambilan obat baru selesai sore hari, loket hanya satu.",
         "kesehatan",
         "Jl. Bakunase, Kota Kupang",
     )
-    act(process, asked, VerifyReport(), "admin")
-    on_timeline(process, asked, "ForwardedToOPD")
     question = PostFollowUp(
         agency_code=DINKES,
         text="Pada hari apa saja antrean paling panjang? Apakah ada petugas di loket kedua?",
@@ -235,28 +257,24 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
 
     # Forwarded, and never answered: the reporter is told from when the Ombudsman hears them.
     silent_page = reporter()
-    silent = submitted(
+    silent = forwarded(
+        process,
         silent_page,
-        base,
         "Puskesmas Sikumana tutup siang hari",
         "Puskesmas Sikumana tutup pukul 12.00, warga yang datang berobat disuruh pulang.",
         "kesehatan",
         "Jl. Sikumana Raya",
     )
-    act(process, silent, VerifyReport(), "admin")
-    on_timeline(process, silent, "ForwardedToOPD")
 
     # Forwarded to the health office, which hands it on to its Puskesmas (issue 16).
-    handed = submitted(
+    handed = forwarded(
+        process,
         reporter(),
-        base,
         "Lampu ruang tunggu Puskesmas Sikumana mati",
         "Sudah seminggu ruang tunggu gelap sejak sore, pasien lansia sulit membaca nomor antrean.",
         "kesehatan",
         "Jl. Sikumana Raya",
     )
-    act(process, handed, VerifyReport(), "admin")
-    on_timeline(process, handed, "ForwardedToOPD")
     delegation = DelegateReport(
         from_agency=DINKES,
         to_agency="PUSKESMAS-SIKUMANA",
@@ -301,10 +319,10 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
     too_wide += shoot(desk, shots, "desk-laporan-diserahkan")
     # The same two staff pages in English.
     shown(desk, f"{process.url('routing')}/desk/reports/{handed}?lang=en", "Handed on")
-    too_wide += shoot(desk, shots, "desk-laporan-diserahkan-en")
+    too_wide += shoot(desk, shots, "desk-laporan-diserahkan-en", english=False)
     shown(console, f"{returned_page}?lang=en", "Returned")
     assert "Reason: Not our authority." in zone_labelled(console)
-    too_wide += shoot(console, shots, "console-dikembalikan-en")
+    too_wide += shoot(console, shots, "console-dikembalikan-en", english=False)
 
     # The day the page promised: the clock moves there, and the way to the Ombudsman is open.
     silent_page.goto(f"{base}/laporan/{silent}")
@@ -328,15 +346,17 @@ def test_screens_of_a_reports_path_in_wita_and_bahasa_indonesia(
 
 def shoot_answer(page: Page, shots: Path, name: str, submit: Callable[[], None]) -> list[str]:
     """`shoot` for a page that answers a form (reloading it would post again): the form is
-    filled and sent once on each screen size, and the answer shot as it came."""
+    filled and sent once on each screen size and in each language, the answer shot as it came;
+    Indonesian last, so the page is left as the test goes on to read it."""
     too_wide = []
-    for size, viewport in SIZES.items():
-        page.set_viewport_size(viewport)
-        submit()
-        page.screenshot(path=str(shots / f"{name}-{size}.png"), full_page=True)
-        width = page.evaluate("document.documentElement.scrollWidth")
-        if width > viewport["width"]:
-            too_wide.append(f"{name} is {width}px wide on a {size} screen")
+    for language in ("en", "id"):
+        read_in(page, language)
+        for size, viewport in SIZES.items():
+            page.set_viewport_size(viewport)
+            submit()
+            too_wide += _shot(
+                page, shots, f"{name}-en" if language == "en" else name, size, viewport
+            )
     return too_wide
 
 
@@ -426,17 +446,15 @@ def test_screens_of_refused_forms_that_keep_what_was_typed_and_of_pages_said_in_
 
     # The health office's desk returns a report with a note too long to keep: refused, and the
     # note and the reason chosen are still there.
-    returned = submitted(
+    returned = forwarded(
+        process,
         person(),
-        base,
         "Ambulans puskesmas tidak datang",
         "Ambulans Puskesmas Oebobo tidak datang saat ditelepon malam hari, keluarga membawa pasien"
         " dengan motor.",
         "kesehatan",
         "Jl. Oebobo",
     )
-    act(process, returned, VerifyReport(), "admin")
-    on_timeline(process, returned, "ForwardedToOPD")
     desk = person()
     sign_in(desk, f"{process.url('routing')}/desk/login", process.token("agency", agency=DINKES))
     desk_page = f"{process.url('routing')}/desk/reports/{returned}"
@@ -503,16 +521,14 @@ def test_screens_of_refused_forms_that_keep_what_was_typed_and_of_pages_said_in_
 
     # An institution's final answer: the console's answer form states when such a report closes
     # under the policy (it said "10 hari kerja" whatever the policy).
-    answered = submitted(
+    answered = forwarded(
+        process,
         person(),
-        base,
         "Air PDAM keruh di Oebufu",
         "Air PDAM di Kelurahan Oebufu keruh dan berbau sejak tiga hari.",
         "kesehatan",
         "Jl. Oebufu",
     )
-    act(process, answered, VerifyReport(), "admin")
-    on_timeline(process, answered, "ForwardedToOPD")
     final = PostFollowUp(
         agency_code=DINKES, text="Petugas sudah mengambil sampel air.", kind=FollowUpKind.FINAL
     )
