@@ -14,6 +14,15 @@ class InvalidInput(DomainError):
     """A command whose content is wrong for this report ("until: after the due date…"): the HTTP
     edge answers 422 naming the field, like any other invalid input."""
 
+    where = "body"  # the part of the request the field is in (FastAPI's first `loc` item)
+
     def extra(self) -> dict[str, object]:
         """More for the answer's detail beside field and msg (e.g. a suggested value)."""
         return {}
+
+
+class KeyReused(InvalidInput):
+    """An `Idempotency-Key` sent before with other content: answering with the first request's
+    result would drop this one unseen, and storing it would make the key name two things."""
+
+    where = "header"

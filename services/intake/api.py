@@ -216,7 +216,13 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         report: ReportIn, request: Request, idempotency_key: IdemKey = None
     ) -> SubmitOut:
         enforce(intake.submissions, address(request), "reports")
-        return await intake.submit(report, Channel.WEB, correlation_id(request), idempotency_key)
+        return await intake.submit(
+            report,
+            Channel.WEB,
+            correlation_id(request),
+            idempotency_key,
+            one_report_per_key=True,
+        )
 
     @router.get(
         "/reports/{tracking_id}",

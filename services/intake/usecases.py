@@ -41,7 +41,7 @@ from services.intake.models import (
 from shared.auth import Principal, Role, access_code_matches, hash_access_code
 from shared.calendar import WIT
 from shared.crypto import derive_key
-from shared.errors import DomainError
+from shared.errors import DomainError, KeyReused
 from shared.events.base import Actor
 from shared.http.limits import RateLimiter, too_many
 from shared.keys import open_key_store
@@ -169,20 +169,33 @@ class Intake:
         *,
         attachments: tuple[Attachment, ...] = (),
         contact: dict[str, str] | None = None,
+        one_report_per_key: bool = False,
     ) -> SubmitOut:
         """`contact`: more of the reporter's contact for the encrypted blob (a channel's user id).
 
         `attachments`: files stored already (`store_uploads`); `report.attachments` may name
         more by sha256 (uploaded before through the API).
+
+        `one_report_per_key`: the key is an integrator's own (`Idempotency-Key`, an offline
+        reference): sent again with another body it is refused (`KeyReused`), not a new report.
         """
         files = (*attachments, *self.resolve(report.attachments))
         self._at_most(len(files), "per report")
         if report.category is not None and not category_known(report.category):
             raise DomainError("category: unknown category")
         checked_event_date(report.event_date, self.ctx.clock.now().astimezone(WIT).date())
+        body_digest = ""
         if idempotency_key:
             body_digest = hashlib.sha256(report.model_dump_json().encode()).hexdigest()
-            tracking_id, access_code = derived_ids(self.secret, f"{idempotency_key}|{body_digest}")
+            # An integrator's own key (`one_report_per_key`) names one report whatever it
+            # carries: its ids come from the key alone, so the key reused for another body is
+            # found and refused below. Elsewhere a key guards against a double delivery only: a
+            # web form sent again after the back button with other words, or a gateway reusing
+            # a message id for another text, is another report, never a refused one.
+            tracking_id, access_code = derived_ids(
+                self.secret,
+                idempotency_key if one_report_per_key else f"{idempotency_key}|{body_digest}",
+            )
         else:
             tracking_id, access_code = new_tracking_id(), new_access_code()
         reporter = None
@@ -213,12 +226,22 @@ class Intake:
         meta = Meta(
             actor=Actor(kind="citizen", id="anonymous" if report.anonymous else "reporter"),
             correlation_id=cid,
-            idempotency_key=idempotency_key and f"submit|{idempotency_key}",
+            idempotency_key=idempotency_key
+            and (
+                f"submit|{idempotency_key}|{body_digest}"
+                if one_report_per_key
+                else f"submit|{idempotency_key}"
+            ),
         )
         # A tracking id made at random names no stream yet: nothing to read before appending.
         stored = await self.ctx.reports.execute(
             tracking_id, command, meta, new_stream=idempotency_key is None
         )
+        if one_report_per_key and not stored:  # the key's report holds another body
+            raise KeyReused(
+                "Idempotency-Key: already used for a report with other content; "
+                "send a new key for a new report"
+            )
         log.info("report_submitted", tracking_id=tracking_id, channel=channel.value)
         await self.caught_up(stored)
         return SubmitOut(tracking_id=tracking_id, access_code=access_code, status="submitted")

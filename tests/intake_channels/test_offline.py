@@ -54,6 +54,25 @@ async def test_a_letter_is_recorded_once_with_channel_offline(
     assert submitted.data["channel_message_id"] == "letter:Surat No. 045/II/2026"
 
 
+async def test_a_reference_recorded_again_for_another_report_is_refused_naming_it(
+    drive: Driver,
+) -> None:
+    """A letter's reference typed again for another letter (a slip at the desk) is said, not
+    answered with the first letter's report while the second is lost."""
+    first = await record(drive, LETTER)
+    other = {**LETTER, "body": "Jembatan gantung di Desa Oesapa putus, anak-anak tidak sekolah."}
+    refused = await record(drive, other)
+
+    assert first.status_code == 201
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["detail"]
+    assert error["field"] == "Idempotency-Key"
+    assert first.json()["access_code"] not in refused.text
+    fixed = await record(drive, {**other, "reference": "Surat No. 046/II/2026"})
+    assert fixed.status_code == 201
+    assert fixed.json()["tracking_id"] != first.json()["tracking_id"]
+
+
 async def test_suggestion_box_reports_can_be_anonymous_and_confidential(
     drive: Driver, lapor: InProcessSystem
 ) -> None:

@@ -201,6 +201,30 @@ async def test_bad_requests_name_the_field(
     assert error["description"].startswith(field), error
 
 
+async def test_an_idempotency_key_reused_for_another_request_is_an_open311_error(
+    drive: Driver,
+) -> None:
+    form = {
+        "api_key": drive.token("client"),
+        "service_code": "infrastruktur",
+        "description": "Lubang besar di tengah jalan, sudah dua motor jatuh minggu ini.",
+        "address_string": "Jl. El Tari, Oebobo, Kota Kupang",
+        "attribute[region_code]": "5371",
+    }
+    client = drive.client("intake")
+    headers = {"Idempotency-Key": "crm-ticket-7731"}
+    first = await client.post("/open311/v2/requests.json", data=form, headers=headers)
+    retried = await client.post("/open311/v2/requests.json", data=form, headers=headers)
+    other = {**form, "description": "Pohon tumbang menutup jalan ke pasar sejak tadi pagi."}
+    reused = await client.post("/open311/v2/requests.json", data=other, headers=headers)
+
+    assert first.status_code == retried.status_code == 200, first.text
+    assert first.json() == retried.json()
+    (error,) = errors_of(reused, 400)
+    assert error["description"].startswith("Idempotency-Key:")
+    assert first.json()[0]["access_code"] not in reused.text
+
+
 async def test_a_request_is_created_and_read_back_in_both_formats(
     drive: Driver, lapor: InProcessSystem
 ) -> None:

@@ -227,6 +227,36 @@ async def test_an_idempotency_key_makes_a_retry_return_the_same_report(
     assert other.json()["tracking_id"] != first.json()["tracking_id"]
 
 
+async def test_an_idempotency_key_sent_again_with_other_content_is_refused_naming_it(
+    web: httpx.AsyncClient,
+) -> None:
+    """An integrator whose client reuses a key for another report hears so, instead of getting
+    the first report's answer (the second report silently dropped) or a second report under a
+    key that then names two."""
+    key = str(uuid.uuid4())
+    body = {"title": "Banjir di jalan utama", "body": "Genangan setinggi lutut setiap hujan turun."}
+    first = await web.post("/api/v1/reports", json=body, headers={"Idempotency-Key": key})
+    other = {**body, "body": "Lampu jalan di depan pasar mati sejak sepekan."}
+    refused = await web.post("/api/v1/reports", json=other, headers={"Idempotency-Key": key})
+
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["detail"]
+    assert error["field"] == "Idempotency-Key"
+    assert error["loc"] == ["header", "Idempotency-Key"]
+    assert "access_code" not in refused.text and first.json()["access_code"] not in refused.text
+    tracking_id = first.json()["tracking_id"]
+    report = (
+        await web.get(
+            f"/api/v1/reports/{tracking_id}",
+            headers={"X-Access-Code": first.json()["access_code"]},
+        )
+    ).json()
+    assert report["body"] == body["body"]  # the first report is as it was sent
+    assert len((await web.get(f"/api/v1/reports/{tracking_id}/timeline")).json()) == 1
+    again = await web.post("/api/v1/reports", json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.json() == first.json()  # a true retry still works
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -70,11 +70,15 @@ def build(ctx: "Context", intake: "Intake") -> APIRouter:
         )
         cid = correlation_id(request)
         try:
-            created = await intake.submit(report, Channel.OFFLINE, cid, key, message_id)
+            created = await intake.submit(
+                report, Channel.OFFLINE, cid, key, message_id, one_report_per_key=True
+            )
         except WrongExpectedVersion:
             if key is None:
                 raise
-            created = await intake.submit(report, Channel.OFFLINE, cid, key, message_id)
+            created = await intake.submit(
+                report, Channel.OFFLINE, cid, key, message_id, one_report_per_key=True
+            )
         CHANNEL_MESSAGES.labels(Channel.OFFLINE.value, "report").inc()
         log.info(
             "offline_report",

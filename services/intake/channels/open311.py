@@ -620,13 +620,21 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
             try:
                 try:
                     created = await intake.submit(
-                        report, Channel.OPEN311, correlation_id(request), key
+                        report,
+                        Channel.OPEN311,
+                        correlation_id(request),
+                        key,
+                        one_report_per_key=True,
                     )
                 except WrongExpectedVersion:
                     if key is None:
                         raise
                     created = await intake.submit(
-                        report, Channel.OPEN311, correlation_id(request), key
+                        report,
+                        Channel.OPEN311,
+                        correlation_id(request),
+                        key,
+                        one_report_per_key=True,
                     )
             except InvalidInput as error:  # where it is: region, coordinates (nothing stored)
                 name, _, msg = str(error).partition(": ")
