@@ -18,7 +18,25 @@ import httpx
 import pytest
 
 from tests.harness import InProcessSystem, in_process
-from tests.support import NatsServer, System, nats_server, start_system, wait_for
+from tests.support import (
+    NatsServer,
+    System,
+    load_factor,
+    nats_server,
+    start_system,
+    wait_for,
+)
+
+
+@pytest.fixture(autouse=True)
+def browser_waits_scale_with_load() -> None:
+    """Playwright's `expect` waits 5 s by default: on two shared cores a page can take longer to
+    draw. Its waits stretch with the machine's load, as every other wait in the tests does."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:  # pragma: no cover - the browser tests say what is missing
+        return
+    expect.set_options(timeout=15_000 * load_factor())
 
 
 # --- in process ----------------------------------------------------------------------------------
