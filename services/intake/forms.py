@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from services.intake.web_errors import decimal, label
+from services.intake.web_errors import TooLong, decimal, label
 from shared.errors import DomainError
 from shared.i18n import Translator
 from shared.reports.events import Classification
@@ -39,13 +39,26 @@ _FIELDS = (
 )
 
 
+# What a refused form shows again of a text: past every field's limit, so a text over its limit
+# reaches the rules and is refused naming the field, never cut to fit and accepted.
+KEPT_AT_MOST = 20_000
+
+
 def _text(form: FormData, name: str, limit: int) -> str:
     value = form.get(name)
     return without_invisible(value).strip()[:limit] if isinstance(value, str) else ""
 
 
+def _limited(form: FormData, name: str, limit: int) -> str:
+    """A person's text, refused (`TooLong`) rather than cut when it is over `limit`."""
+    text = _text(form, name, KEPT_AT_MOST)
+    if len(text) > limit:
+        raise TooLong(name, limit)
+    return text
+
+
 def _values(form: FormData) -> dict[str, str]:
-    values = {name: _text(form, name, 10_000) for name in _FIELDS}
+    values = {name: _text(form, name, KEPT_AT_MOST) for name in _FIELDS}
     for box in ("anonymous", "confidential"):
         values[box] = "on" if form.get(box) else ""
     return values

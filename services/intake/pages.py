@@ -29,7 +29,9 @@ from services.intake.api import file_response, sha256_param
 from services.intake.assets import Assets, map_page_policy
 from services.intake.attachments import AttachmentRejected
 from services.intake.forms import (
+    KEPT_AT_MOST,
     _consistent_region,
+    _limited,
     _region_mismatch,
     _report_data,
     _required,
@@ -570,7 +572,7 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
         if not is_reporter(request, tid, code_hash):
             return await report_page(request, tid, status=403, error="report.reporter.lead")
         t = translator(language(request))
-        typed = {f"{action}.{k}": _text(form, k, 10_000) for k in ("text", "note", "comment")}
+        typed = {f"{action}.{k}": _text(form, k, KEPT_AT_MOST) for k in ("text", "note", "comment")}
         # The files of a completion or reply: those an earlier try stored (hidden `kept`
         # fields) and those chosen now, stored once and kept for the next try if refused.
         refs = kept_refs(form) if action in ("amend", "reply") else []
@@ -630,18 +632,18 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
 
     async def _command(action: str, form: FormData, files: tuple[Attachment, ...]) -> Command:
         if action in ("amend", "reply"):
-            text = _text(form, "text", 10_000)
+            text = _limited(form, "text", 10_000)
             if action == "amend":
                 return AmendReport(text=_required(text, "text"), attachments=files)
             return ReplyAsReporter(text=_required(text, "text"), attachments=files)
         if action == "close":
             return CloseReport(
-                reason=CloseReason.BY_REPORTER, note=_text(form, "note", 2000) or None
+                reason=CloseReason.BY_REPORTER, note=_limited(form, "note", 2000) or None
             )
-        rating = _text(form, "rating", 1)
+        rating = _text(form, "rating", 3)  # "55" is refused as a rating, not read as 5
         return RateReport(
             rating=int(rating) if rating.isdecimal() else 0,  # "²" isdigit(), no int()
-            comment=_text(form, "comment", 2000) or None,
+            comment=_limited(form, "comment", 2000) or None,
             now=ctx.clock.now(),
         )
 

@@ -122,6 +122,14 @@ def form_errors(error: ValidationError, t: Translator) -> dict[str, str]:
     return found
 
 
+class TooLong(DomainError):
+    """A form's text over its field's limit: refused naming the field, never cut to fit."""
+
+    def __init__(self, field: str, limit: int) -> None:
+        super().__init__(f"{field}: at most {limit} characters")
+        self.limit = limit
+
+
 def domain_error(error: DomainError, t: Translator) -> dict[str, str]:
     """A rule's refusal (`field: what`) as a message for the form."""
     path, _, detail = str(error).partition(": ")
@@ -130,6 +138,8 @@ def domain_error(error: DomainError, t: Translator) -> dict[str, str]:
     name = label(field, t)
     if isinstance(error, AttachmentRejected):
         return {"attachments": t(error.key, field=name, **error.values)}
+    if isinstance(error, TooLong):
+        return {field: t("error.too_long", field=name, max=error.limit)}
     if detail == "unknown category":
         return {field: t("error.category", field=name)}
     if detail == "please write something":

@@ -268,3 +268,36 @@ async def test_a_completion_leaves_out_control_and_direction_override_characters
         e for e in await lapor.store.read(f"report-{tid}") if e.event_type == "ReportAmended"
     ]
     assert [e.data["text"] for e in amended] == ["Puskesmas tutup pukul 12.00 sampai 14.00."]
+
+
+async def test_a_completion_or_comment_over_its_limit_is_refused_naming_it_not_cut(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """The report page cut a completion over 10,000 characters (a closing note or a rating's
+    comment over 2,000) to fit and stored it; it is refused, the field named, nothing stored,
+    and the text stays on the page."""
+    tid, code = await reported(web)
+    await signed_in(web, tid, code)
+    await act(lapor, tid, RequestCompletion(note="Sebutkan jam berapa Puskesmas tutup."))
+    page = await web.get(f"/laporan/{tid}")
+    typed = "Puskesmas tutup pukul 12.00 sampai 14.00. " * 240 + "Kalimat terakhir."
+    assert len(typed) > 10_000
+    before = len(await lapor.store.read(f"report-{tid}"))
+    refused = await web.post(
+        f"/laporan/{tid}/lengkapi",
+        data={"csrf_token": token(page), "action_key": "k1", "text": typed},
+    )
+    assert refused.status_code == 422
+    assert "terlalu panjang" in refused.text and "10000" in refused.text
+    assert "Kalimat terakhir." in refused.text
+    assert len(await lapor.store.read(f"report-{tid}")) == before
+    english = await web.post(
+        f"/laporan/{tid}/lengkapi?lang=en",
+        data={"csrf_token": token(page), "action_key": "k2", "text": typed},
+    )
+    assert english.status_code == 422 and "too long" in english.text
+    fits = await web.post(
+        f"/laporan/{tid}/lengkapi",
+        data={"csrf_token": token(page), "action_key": "k3", "text": typed[:10_000]},
+    )
+    assert fits.status_code == 303

@@ -117,6 +117,32 @@ async def test_a_village_of_another_district_is_refused_by_name(
     assert await lapor.store.last_position() == before
 
 
+async def test_a_report_text_over_its_limit_is_refused_naming_it_not_cut(
+    web: httpx.AsyncClient, lapor: InProcessSystem
+) -> None:
+    """A body of 10,001 characters or more was cut to 10,000 and stored: the reporter's last
+    words gone without a word said. It is refused, the field named, what was typed kept."""
+    form = await web.get("/lapor")
+    before = await lapor.store.last_position()
+    body = "Jalan rusak parah di depan kantor kelurahan. " * 230 + "Kalimat terakhir."
+    assert len(body) > 10_000
+    refused = await web.post(
+        "/lapor",
+        data={
+            "csrf_token": token(form),
+            "submission_key": hidden(form, "submission_key"),
+            "title": "Jalan rusak",
+            "body": body,
+            "province": "53",
+            "step": "submit",
+        },
+    )
+    assert refused.status_code == 422
+    assert 'id="body-error"' in refused.text and "10000" in refused.text
+    assert "Kalimat terakhir." in refused.text  # what was typed is on the page to shorten
+    assert await lapor.store.last_position() == before
+
+
 async def test_a_citizen_submits_tracks_and_completes_a_report_without_javascript(
     web: httpx.AsyncClient, lapor: InProcessSystem
 ) -> None:
