@@ -31,6 +31,18 @@ class Attachment(BaseModel):
     size: int = Field(ge=0)
 
 
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+
+def unnamed(files: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
+    """An anonymous reporter's files under names that say nothing of them ("lampiran-1.jpg"): a
+    file name ("KTP Budi Santoso.jpg", "surat-kades-oesapa.pdf") can name who reported."""
+    return tuple(
+        file.model_copy(update={"name": f"lampiran-{n}{_EXTENSIONS.get(file.media_type, '.pdf')}"})
+        for n, file in enumerate(files, 1)
+    )
+
+
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 
 

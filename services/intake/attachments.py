@@ -4,7 +4,9 @@
 - Photos are decoded and re-encoded: EXIF (GPS position, camera, time), XMP, ICC and text chunks
   are dropped, the EXIF orientation is applied to the pixels first, and a photo larger than
   2048 pixels on its long side is scaled down to that (so a phone's 6 MB photo is taken, not
-  refused: the limit per file applies to what is stored). PDFs are stored as sent.
+  refused: the limit per file applies to what is stored). PDFs lose their document metadata
+  (author, creator, producer, title, the XMP stream) and are rewritten whole, so no earlier
+  revision's metadata stays in the file; their pages are copied as they are.
 - Stored at `<root>/<sha256[:2]>/<sha256>` of the cleaned bytes; the client's file name is kept
   only as a display name in the event, never used for a path.
 
@@ -23,6 +25,7 @@ import unicodedata
 import warnings
 from pathlib import Path
 
+import pikepdf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared.crypto import keyed_hash
@@ -74,6 +77,38 @@ def display_name(name: str | None, media_type: str) -> str:
         stem, dot, ext = base.rpartition(".")
         base = (stem[: 250 - len(ext)] + dot + ext) if dot and len(ext) <= 10 else base[:255]
     return base
+
+
+def clean_pdf(data: bytes) -> bytes:
+    """The PDF without its document metadata: the Info dictionary (author, creator, producer,
+    title: often the reporter's name and their office's software) and the XMP stream. qpdf
+    rewrites the file whole, so metadata an incremental update superseded goes too. Streams are
+    copied as they are (never inflated: no decompression bomb), and the file's /ID comes from
+    its content, so the same upload is stored under the same sha256 again."""
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            if "/Info" in pdf.trailer:
+                del pdf.trailer["/Info"]
+            if "/Metadata" in pdf.Root:
+                del pdf.Root["/Metadata"]
+            out = io.BytesIO()
+            pdf.save(
+                out,
+                preserve_pdfa=False,  # would write an XMP stream back
+                fix_metadata_version=False,
+                stream_decode_level=pikepdf.StreamDecodeLevel.none,
+                compress_streams=False,  # each stream as it came, compressed or not
+                deterministic_id=True,
+            )
+    except pikepdf.PasswordError as error:
+        raise AttachmentRejected(
+            "attachments: the PDF is locked with a password", N_("error.attachment.unreadable")
+        ) from error
+    except (pikepdf.PdfError, ValueError, RecursionError) as error:
+        raise AttachmentRejected(
+            "attachments: the PDF cannot be read", N_("error.attachment.unreadable")
+        ) from error
+    return out.getvalue()
 
 
 def clean_image(
@@ -190,17 +225,17 @@ class AttachmentStore:
                 "attachments: only JPEG, PNG, WebP and PDF files are accepted",
                 N_("error.attachment.type"),
             )
-        # A photo may come larger (it is scaled down); a PDF is stored as sent.
+        # A photo may come larger (it is scaled down); a PDF is taken at the stored limit.
         limit = self.max_bytes if kind == PDF else self.max_photo_bytes
         if len(data) > limit:
             raise self.too_large(limit)
-        cleaned = data if kind == PDF else clean_image(data, kind, self.max_pixels)
-        if len(cleaned) > self.max_bytes:
-            raise self.too_large(self.max_bytes)
         if kind == PDF and b"%%EOF" not in data[-2048:]:
             raise AttachmentRejected(
                 "attachments: the PDF is incomplete", N_("error.attachment.unreadable")
             )
+        cleaned = clean_pdf(data) if kind == PDF else clean_image(data, kind, self.max_pixels)
+        if len(cleaned) > self.max_bytes:
+            raise self.too_large(self.max_bytes)
         digest = hashlib.sha256(cleaned).hexdigest()
         self._write(digest, cleaned)
         return Attachment(

@@ -75,7 +75,7 @@ from shared.reports.events import (
     SlaStage,
     Status,
 )
-from shared.values import Channel
+from shared.values import Attachment, Channel, unnamed
 
 REOPEN_WINDOW = timedelta(days=14)
 LOW_RATING = 2
@@ -424,8 +424,14 @@ def _submit(state: ReportState | None, c: SubmitReport) -> list[DomainEvent]:
         if state.access_code_hash != c.access_code_hash:
             raise TrackingIdTaken(f"tracking_id: {c.tracking_id} belongs to another report")
         return []  # the same submission again (same tracking id and access code): nothing new
-    # The event records the command's fields as given, the location checked.
-    return [ReportSubmitted(**dict(c) | {"location": checked_location(c.location)})]
+    # The event records the command's fields as given, the location checked; an anonymous
+    # reporter's files under names that cannot name them.
+    attachments = unnamed(c.attachments) if c.anonymous else c.attachments
+    return [
+        ReportSubmitted(
+            **dict(c) | {"location": checked_location(c.location), "attachments": attachments}
+        )
+    ]
 
 
 def _request_completion(s: ReportState, c: RequestCompletion) -> list[DomainEvent]:
@@ -435,9 +441,13 @@ def _request_completion(s: ReportState, c: RequestCompletion) -> list[DomainEven
     return [ReportCompletionRequested(note=c.note)]
 
 
+def unnamed_if_anonymous(s: ReportState, files: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
+    return unnamed(files) if s.anonymous else files
+
+
 def _amend(s: ReportState, c: AmendReport) -> list[DomainEvent]:
     _check(s, c, "amend")
-    return [ReportAmended(text=c.text, attachments=c.attachments)]
+    return [ReportAmended(text=c.text, attachments=unnamed_if_anonymous(s, c.attachments))]
 
 
 def _verify(s: ReportState, c: VerifyReport) -> list[DomainEvent]:
@@ -593,7 +603,7 @@ def _follow_up(s: ReportState, c: PostFollowUp) -> list[DomainEvent]:
 
 def _reply(s: ReportState, c: ReplyAsReporter) -> list[DomainEvent]:
     _check(s, c, "reply to")
-    return [ReporterReplied(text=c.text, attachments=c.attachments)]
+    return [ReporterReplied(text=c.text, attachments=unnamed_if_anonymous(s, c.attachments))]
 
 
 def _close(s: ReportState, c: CloseReport) -> list[DomainEvent]:

@@ -167,3 +167,29 @@ def jpeg_with_gps() -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", exif=exif.tobytes())
     return out.getvalue()
+
+
+def pdf_document(page_text: str = "Surat dari RT 05", author: str | None = None) -> bytes:
+    """A one-page PDF as an office's software writes it: `author` in its Info dictionary and
+    its XMP metadata, and an earlier revision (an incremental update) that named them too."""
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.pages[0].Contents = pdf.make_stream(f"BT /F1 12 Tf 72 720 Td ({page_text}) Tj ET".encode())
+    if author:
+        pdf.docinfo["/Author"] = author
+        pdf.docinfo["/Creator"] = f"Kantor {author}"
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+            meta["dc:creator"] = [author]
+    first = io.BytesIO()
+    pdf.save(first, deterministic_id=True, compress_streams=False)
+    if not author:
+        return first.getvalue()
+    # A second revision appended to the first, as a signed or edited PDF is: the first one's
+    # metadata stays in the file's bytes unless the file is rewritten whole.
+    with pikepdf.open(io.BytesIO(first.getvalue())) as edited:
+        edited.docinfo["/Title"] = f"Laporan {author}"
+        second = io.BytesIO()
+        edited.save(second, deterministic_id=True, compress_streams=False)
+    return first.getvalue() + second.getvalue()[len("%PDF-1.3") :]
