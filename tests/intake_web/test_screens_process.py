@@ -514,7 +514,25 @@ def test_screens_of_refused_forms_that_keep_what_was_typed_and_of_pages_said_in_
     too_wide += shoot_answer(
         asked_page, shots, "laporan-lengkapi-ditolak", completion_without_words
     )
+    # A completion over the limit (only a hand-made request passes the browser's maxlength,
+    # lifted here as such a request would): refused by name with the text kept, no longer cut.
+    long_text = "Lantai los sayur tergenang setiap pagi. " * 260 + "Kalimat terakhir."
+
+    def completion_too_long() -> None:
+        asked_page.goto(report_url)
+        asked_page.locator("#amend-text").evaluate("area => area.removeAttribute('maxlength')")
+        asked_page.fill("#amend-text", long_text)
+        asked_page.locator("form[action$='/lengkapi'] button[type='submit']").click()
+        expect(asked_page.locator("main")).to_contain_text("10000")
+
+    too_wide += shoot_answer(
+        asked_page, shots, "laporan-lengkapi-terlalu-panjang", completion_too_long
+    )
+    assert "terlalu panjang" in asked_page.inner_text("main")
+    assert "Kalimat terakhir." in asked_page.locator("#amend-text").input_value()
+    asked_page.goto(report_url)
     asked_page.fill("#amend-text", "Foto lantai los terlampir.")
+    asked_page.set_input_files("#amend-files", str(photo))
     asked_page.locator("form[action$='/lengkapi'] button[type='submit']").click()
     shown(asked_page, report_url, "Foto lantai los terlampir.")
     assert "1 berkas" in str(asked_page.locator("#timeline").inner_text())
