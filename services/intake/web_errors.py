@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from babel.numbers import format_decimal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
@@ -81,6 +82,13 @@ def label(field: str, t: Translator) -> str:
     return t(key) if key else field
 
 
+def count(value: object, t: Translator) -> str:
+    """A number as the reader writes it: "10.000" in Indonesian, "10,000" in English."""
+    if not isinstance(value, int):
+        return str(value)
+    return format_decimal(value, locale="id_ID" if t.language == "id" else "en_US")
+
+
 def _message(error: Mapping[str, Any], field: str, t: Translator) -> str:
     kind = str(error.get("type", ""))
     ctx = error.get("ctx") or {}
@@ -88,9 +96,9 @@ def _message(error: Mapping[str, Any], field: str, t: Translator) -> str:
     if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
         return t("error.required", field=name)
     if kind == "string_too_short":
-        return t("error.too_short", field=name, min=ctx.get("min_length"))
+        return t("error.too_short", field=name, min=count(ctx.get("min_length"), t))
     if kind == "string_too_long":
-        return t("error.too_long", field=name, max=ctx.get("max_length"))
+        return t("error.too_long", field=name, max=count(ctx.get("max_length"), t))
     if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "finite_number"):
         return t("error.number", field=name)
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
@@ -139,7 +147,7 @@ def domain_error(error: DomainError, t: Translator) -> dict[str, str]:
     if isinstance(error, AttachmentRejected):
         return {"attachments": t(error.key, field=name, **error.values)}
     if isinstance(error, TooLong):
-        return {field: t("error.too_long", field=name, max=error.limit)}
+        return {field: t("error.too_long", field=name, max=count(error.limit, t))}
     if detail == "unknown category":
         return {field: t("error.category", field=name)}
     if detail == "please write something":

@@ -288,14 +288,14 @@ async def test_a_completion_or_comment_over_its_limit_is_refused_naming_it_not_c
         data={"csrf_token": token(page), "action_key": "k1", "text": typed},
     )
     assert refused.status_code == 422
-    assert "terlalu panjang" in refused.text and "10000" in refused.text
+    assert "terlalu panjang" in refused.text and "10.000" in refused.text
     assert "Kalimat terakhir." in refused.text
     assert len(await lapor.store.read(f"report-{tid}")) == before
     english = await web.post(
         f"/laporan/{tid}/lengkapi?lang=en",
         data={"csrf_token": token(page), "action_key": "k2", "text": typed},
     )
-    assert english.status_code == 422 and "too long" in english.text
+    assert english.status_code == 422 and "too long" in english.text and "10,000" in english.text
     fits = await web.post(
         f"/laporan/{tid}/lengkapi",
         data={"csrf_token": token(page), "action_key": "k3", "text": typed[:10_000]},

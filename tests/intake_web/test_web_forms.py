@@ -138,7 +138,7 @@ async def test_a_report_text_over_its_limit_is_refused_naming_it_not_cut(
         },
     )
     assert refused.status_code == 422
-    assert 'id="body-error"' in refused.text and "10000" in refused.text
+    assert 'id="body-error"' in refused.text and "10.000" in refused.text
     assert "Kalimat terakhir." in refused.text  # what was typed is on the page to shorten
     assert await lapor.store.last_position() == before
 
