@@ -607,10 +607,13 @@ def pages_router(ctx: Context, intake: Intake) -> APIRouter:
                 typed=typed,
                 kept=keeping(),
             )
+        # The page's key guards against a double click; the same form sent again after the back
+        # button with other words is another action, not the first one found again.
         key = _text(form, "action_key", 40)
+        said = hashlib.sha256(command.model_dump_json(exclude={"now"}).encode()).hexdigest()
         try:
             await intake.act(
-                tid, command, correlation_id(request), f"web|{action}|{key}" if key else None
+                tid, command, correlation_id(request), f"web|{action}|{key}|{said}" if key else None
             )
         except InvalidTransition:  # the report moved on: what was typed stays on the page
             return await report_page(

@@ -62,7 +62,7 @@ from shared.runtime.access_audit import access_log, record_confidential_read  # 
 from shared.runtime.directory import LiveDirectory
 from shared.runtime.escalation import Escalations
 from shared.runtime.projection import Projector, ViewReader
-from shared.runtime.repository import Meta
+from shared.runtime.repository import Meta, same_request
 from shared.runtime.rules import load_rules
 from shared.runtime.service import Context
 from shared.store.port import RecordedEvent
@@ -340,14 +340,27 @@ class Intake:
             raise HTTPException(403, f"{field}: wrong access code for this report")
 
     async def act(
-        self, tracking_id: str, command: Command, cid: str, key: str | None
+        self,
+        tracking_id: str,
+        command: Command,
+        cid: str,
+        key: str | None,
+        *,
+        client_key: bool = False,
     ) -> list[RecordedEvent]:
+        """`client_key`: `key` is the client's own `Idempotency-Key`; found with events that
+        say something else than `command` (another text, other files), it is refused."""
         meta = Meta(
             actor=Actor(kind="citizen", id="reporter"), correlation_id=cid, idempotency_key=key
         )
-        events = await self.ctx.reports.execute(tracking_id, command, meta)
-        await self.caught_up(events)
-        return events
+        done = await self.ctx.reports.run(tracking_id, command, meta)
+        found = done.events and not done.appended
+        if client_key and found and not same_request(command, done.events[0].payload()):
+            raise KeyReused(
+                "Idempotency-Key: already used for another request to this report; send a new key"
+            )
+        await self.caught_up(done.events)
+        return done.events
 
     async def caught_up(self, events: Sequence[RecordedEvent]) -> None:
         """Read your own writes: the caller's next read (the report page, its timeline, Open311's
@@ -367,7 +380,7 @@ class Intake:
         """The reporter (checked by the access code first) acts on their report: the types of
         the events it appended. `command` is made after the check (it resolves files)."""
         await self.require_reporter(tracking_id, code, address)
-        events = await self.act(tracking_id, command(), cid, key)
+        events = await self.act(tracking_id, command(), cid, key, client_key=True)
         return [e.event_type for e in events]
 
     # --- reading -------------------------------------------------------------------------------

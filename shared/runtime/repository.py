@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from pydantic import BaseModel
+
 from shared.clock import Clock
 from shared.events.aggregate import Aggregate
 from shared.events.base import Actor, DomainEvent, UnknownEventType
@@ -64,6 +66,21 @@ def done_before(stream: str, history: Sequence[RecordedEvent], key: str) -> list
             ids = {fixed_event_id(stream, key, i) for i in range(MAX_EVENTS_PER_COMMAND)}
             return [e for e in history[start:] if e.event_id in ids]
     return []
+
+
+def same_request(command: BaseModel, first: DomainEvent) -> bool:
+    """Whether the first event an earlier run under a client's idempotency key stored says
+    what `command` asks: every field the two share by name is equal (files by their content,
+    since the event may name them otherwise). A key sent again with another text is another
+    request, which the caller refuses rather than answering it with the first one's events."""
+    asked, stored = command.model_dump(), first.model_dump()
+    for name in asked.keys() & stored.keys():
+        if name == "attachments":
+            if [f["sha256"] for f in asked[name]] != [f["sha256"] for f in stored[name]]:
+                return False
+        elif asked[name] != stored[name]:
+            return False
+    return True
 
 
 def payloads(events: Sequence[RecordedEvent]) -> Iterator[tuple[DomainEvent, datetime]]:

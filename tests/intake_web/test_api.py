@@ -448,6 +448,11 @@ async def test_the_reporter_acts_with_the_access_code(
     replied = await web.post(f"{url}/replies", json={"text": "Setiap malam."}, headers=headers)
     repeated = await web.post(f"{url}/replies", json={"text": "Setiap malam."}, headers=headers)
     assert replied.status_code == repeated.status_code == 201
+    # The key sent again with another text is another request: refused by name, not answered
+    # with the first reply's events while the second reply is dropped unseen.
+    reused = await web.post(f"{url}/replies", json={"text": "Juga pagi."}, headers=headers)
+    assert reused.status_code == 422, reused.text
+    assert reused.json()["detail"][0]["field"] == "Idempotency-Key"
     closed = await web.post(
         f"{url}/close", json={"note": "Sudah menyala."}, headers={"X-Access-Code": code}
     )

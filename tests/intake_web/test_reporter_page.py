@@ -301,3 +301,31 @@ async def test_a_completion_or_comment_over_its_limit_is_refused_naming_it_not_c
         data={"csrf_token": token(page), "action_key": "k3", "text": typed[:10_000]},
     )
     assert fits.status_code == 303
+
+
+async def test_a_reply_sent_again_after_the_back_button_with_other_words_is_a_new_reply(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """The reporter replies, goes back (the browser shows the form as it was, with its key),
+    writes something else and sends: the page said "sent" and the second reply was dropped,
+    found under the first one's key. A double click still sends one reply."""
+    tid, code = await reported(web)
+    await signed_in(web, tid, code)
+    await act(lapor, tid, VerifyReport())
+    forward = ForwardReport(
+        agency_code=DINKES, agency_name="Dinas Kesehatan", follow_up_due=date(2099, 1, 1)
+    )
+    await act(lapor, tid, forward)
+    question = PostFollowUp(agency_code=DINKES, text="Jam berapa?", kind=FollowUpKind.QUESTION)
+    await act(lapor, tid, question, "agency")
+    page = await web.get(f"/laporan/{tid}")
+    form = {"csrf_token": token(page), "action_key": "k1", "text": "Pukul 12.00."}
+    for text in ("Pukul 12.00.", "Pukul 12.00.", "Ralat: pukul 13.00."):
+        sent = await web.post(f"/laporan/{tid}/balas", data=form | {"text": text})
+        assert sent.status_code == 303, sent.text[-600:]
+    replies = [
+        e.data["text"]
+        for e in await lapor.store.read(f"report-{tid}")
+        if e.event_type == "ReporterReplied"
+    ]
+    assert replies == ["Pukul 12.00.", "Ralat: pukul 13.00."]
