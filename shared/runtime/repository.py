@@ -70,11 +70,14 @@ def done_before(stream: str, history: Sequence[RecordedEvent], key: str) -> list
 
 def same_request(command: BaseModel, first: DomainEvent) -> bool:
     """Whether the first event an earlier run under a client's idempotency key stored says
-    what `command` asks: every field the two share by name is equal (files by their content,
-    since the event may name them otherwise). A key sent again with another text is another
-    request, which the caller refuses rather than answering it with the first one's events."""
+    what `command` asks: every field the two share by name, and the command gives, is equal
+    (files by their content, since the event may name them otherwise). A key sent again with
+    another text is another request, which the caller refuses rather than answering it with the
+    first one's events."""
     asked, stored = command.model_dump(), first.model_dump()
     for name in asked.keys() & stored.keys():
+        if asked[name] is None:  # not given: the report's own value was taken
+            continue
         if name == "attachments":
             if [f["sha256"] for f in asked[name]] != [f["sha256"] for f in stored[name]]:
                 return False

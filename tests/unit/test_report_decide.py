@@ -86,6 +86,8 @@ from shared.reports.lifecycle import (
     decide,
     evolve,
 )
+from shared.runtime.repository import same_request
+from shared.values import Attachment
 from tests.builders import (
     ACCESS_HASH,
     AGENCY,
@@ -886,6 +888,7 @@ COMMANDS = st.sampled_from(
 # the administrators' replies and was missing: the property then failed on the rare sequences
 # that repeat one.
 MESSAGES = (AmendReport, PostFollowUp, ReplyAsReporter, ReplyAsAdministrator)
+REPORTERS_ACTIONS = (AmendReport, ReplyAsReporter, CloseReport, RateReport)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -899,6 +902,11 @@ def test_any_sequence_of_commands_raises_only_domain_errors_and_repeats_yield_no
             events = decide(state, command)
         except DomainError:
             continue
+        # A reporter's retry under their client's idempotency key is told from another request
+        # by comparing the command with the first event it stored (intake's API): each of the
+        # reporter's commands matches what it stored, or a true retry would be refused.
+        if events and isinstance(command, REPORTERS_ACTIONS):
+            assert same_request(command, events[0]), type(command).__name__
         state = apply(state, events, LATER)
         if events and not isinstance(command, MESSAGES):
             assert decide(state, command) == [], f"{type(command).__name__} repeated"
@@ -934,3 +942,24 @@ def test_the_transitions_table_is_the_lifecycle(name: str) -> None:
     assert set(TRANSITIONS[type(row.command)]) == acting
     if row.leads_to is not None:
         assert set(TRANSITIONS[type(row.command)].values()) == {row.leads_to}
+
+
+def test_an_anonymous_reporters_files_are_stored_unnamed_and_still_match_a_retry() -> None:
+    """Files named after people ("KTP Budi.jpg") are stored as lampiran-N in an anonymous
+    report's events; a retry of the same completion still matches what was stored (files by
+    content), another text does not."""
+    photo = Attachment(sha256="a" * 64, name="KTP Budi.jpg", media_type="image/jpeg", size=9)
+    letter = Attachment(
+        sha256="b" * 64, name="surat Budi.pdf", media_type="application/pdf", size=9
+    )
+    anonymous = submitted().model_copy(update={"anonymous": True})
+    state = fold_at([anonymous, ReportCompletionRequested(note="Lampirkan foto.")])
+    amend = AmendReport(text="Foto dan surat terlampir.", attachments=(photo, letter))
+    (event,) = decide(state, amend)
+    assert [f.name for f in event.attachments] == ["lampiran-1.jpg", "lampiran-2.pdf"]
+    assert same_request(amend, event)
+    assert not same_request(amend.model_copy(update={"text": "Lain."}), event)
+    assert not same_request(amend.model_copy(update={"attachments": (photo,)}), event)
+    named = fold_at([submitted(), ReportCompletionRequested(note="Lampirkan foto.")])
+    (kept,) = decide(named, amend)
+    assert [f.name for f in kept.attachments] == ["KTP Budi.jpg", "surat Budi.pdf"]
