@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -74,6 +75,9 @@ ITEM_TAGS = {
     "service_requests": "request",
     "errors": "error",
 }
+# What XML 1.0 cannot hold at all (ElementTree writes it as it is, and every XML parser then
+# refuses the whole document): C0 controls but tab and line breaks, lone surrogates, U+FFFE/FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 TRUE_WORDS = {"true", "1", "yes", "ya"}
 FALSE_WORDS = {"false", "0", "no", "tidak"}
 
@@ -107,7 +111,7 @@ def _fill(element: ET.Element, tag: str, value: Any) -> None:
         for item in value:
             _xml(element, ITEM_TAGS.get(tag, "item"), item)
     else:
-        element.text = _scalar(value)
+        element.text = _NOT_XML.sub("", _scalar(value))
 
 
 def to_xml(root: str, value: Any) -> bytes:
