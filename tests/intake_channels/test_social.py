@@ -202,6 +202,32 @@ async def test_forged_or_unsigned_deliveries_are_refused(hooks: Hooks) -> None:
     )
 
 
+async def test_a_signed_delivery_of_an_odd_shape_is_read_or_refused_never_a_500(
+    hooks: Hooks,
+) -> None:
+    """A signed WhatsApp delivery whose `contacts` carried a `wa_id` that is not a string
+    answered 500 (the message in the same delivery was never read, and Meta retried the
+    delivery for days), and a body nested deeper than the parser goes answered 500 too. The
+    odd contact is skipped and the message becomes its report; the deep body is a 400."""
+    payload = whatsapp("6281234560009", "KUPANG lampu jalan mati sejak minggu lalu")
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["contacts"] = [{"wa_id": ["6281234560009"], "profile": {"name": 7}}, "x"]
+    response = await post(hooks, "whatsapp", payload, signed_meta)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ok", "messages": 1}
+    call = answer(hooks, "graph", PHONE_NUMBER_ID, "6281234560009")
+    tracking_id = TRACKING.search(call.json["text"]["body"])[1]  # type: ignore[index]
+    assert (await hooks.report(tracking_id))["channel"] == "whatsapp"
+
+    deep = b'{"object": "whatsapp_business_account", "entry": ' + b"[" * 100_000 + b"]" * 100_000
+    for path, sign in (("whatsapp", signed_meta), ("x", signed_x)):
+        refused = await hooks.http.post(
+            f"/channels/{path}", content=deep + b"}", headers=sign(deep + b"}")
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["detail"].startswith("body:")
+
+
 async def test_a_redelivered_message_is_one_report_answered_once(hooks: Hooks) -> None:
     payload = whatsapp("6281234560003", "NTT air bersih tidak mengalir", "wamid.redelivered-1")
     duplicates = {"channel": "whatsapp", "outcome": "duplicate"}
