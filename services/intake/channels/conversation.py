@@ -200,19 +200,24 @@ async def _converse(
             return Answer(INVALID_REPLIES.get(code, HELP_TEXT), f"invalid_{code}")
         case StatusQuery(tracking_id=tracking_id):
             # Reserved before the lookup, refunded when it was the reporter's own: the per-report
-            # budget holds however many lookups are on their way at once.
-            if desk.lookups.hit(tracking_id) > 0:
-                return Answer(REPORT_LIMITED, "rate_limited_report")
+            # budget holds however many misses are on their way at once. A spent budget refuses
+            # only misses: strangers probing an ID (a published one is on every public list)
+            # never lock its reporter out of their own report.
+            reserved = desk.lookups.hit(tracking_id) == 0
             info = await desk.status(tracking_id, sender)
             if info is None:
+                if not reserved:
+                    return Answer(REPORT_LIMITED, "rate_limited_report")
                 return Answer(reply_text("not_found", tracking_id, None), "status_unknown")
-            desk.lookups.refund(tracking_id)
+            if reserved:
+                desk.lookups.refund(tracking_id)
             return Answer(status_text(info, limit), "status", tracking_id)
         case Reply(tracking_id=tracking_id, text=reply):
-            if desk.lookups.hit(tracking_id) > 0:
-                return Answer(REPORT_LIMITED, "rate_limited_report")
+            reserved = desk.lookups.hit(tracking_id) == 0  # as for CEK
             outcome = await desk.reply(tracking_id, reply, sender, key, cid, attachments)
-            if outcome.kind != "not_found":
+            if outcome.kind == "not_found" and not reserved:
+                return Answer(REPORT_LIMITED, "rate_limited_report")
+            if outcome.kind != "not_found" and reserved:
                 desk.lookups.refund(tracking_id)
             return Answer(
                 reply_text(outcome.kind, tracking_id, outcome.status),
