@@ -166,7 +166,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
     @app.exception_handler(InvalidInput)
     async def _invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
         field, _sep, msg = str(error).partition(": ")
-        item = {"loc": ["body", *field.split(".")], "field": field, "msg": msg}
+        item = {"loc": [error.source, *field.split(".")], "field": field, "msg": msg}
         return _error(422, [{**item, "type": "value_error", **error.extra()}])
 
     @app.exception_handler(EscalationNotOpen)
