@@ -20,6 +20,7 @@ from PIL import Image
 from tests.harness import InProcessSystem
 from tests.intake_channels.conftest import META_SECRET, META_VERIFY_TOKEN, X_SECRET, Hooks
 from tests.intake_channels.fakes import Call, FakePlatforms
+from tests.support import SMS_WEBHOOK_TOKEN
 
 TRACKING = re.compile(r"ID: ([2-9A-HJ-NP-Z]{10}) Kode akses: ([2-9A-HJ-NP-Z]{8})")
 PHONE_NUMBER_ID = "106540352242922"
@@ -342,3 +343,39 @@ async def test_a_whatsapp_photo_with_a_caption_is_a_report_with_its_photo(
     sha = photo_file["sha256"]
     stored_photo = (hooks.lapor.data_dir / "attachments" / sha[:2] / sha).read_bytes()
     assert max(Image.open(io.BytesIO(stored_photo)).size) == 2048  # scaled down on the way in
+
+
+async def test_chat_answers_are_in_indonesian_first_then_english(hooks: Hooks) -> None:
+    """Every answer on WhatsApp, Messenger, Instagram and X was in Bahasa Indonesia only, though
+    a chat message has room for both (only an SMS must fit 160 characters in one language): a
+    reporter who reads English could not tell what the receipt, a status or a refusal said.
+    Chat answers now say it in Bahasa Indonesia, then the same in English; SMS is unchanged."""
+    phone = "6281234560077"
+    await post(hooks, "whatsapp", whatsapp(phone, "KUPANG got mampet di Oeba"), signed_meta)
+    receipt_body = answer(hooks, "graph", PHONE_NUMBER_ID, phone).json["text"]["body"]
+    indonesian, english = receipt_body.split("\n\n")
+    tracking_id, code = TRACKING.search(indonesian).groups()  # type: ignore[union-attr]
+    assert indonesian.startswith("LAPOR! Laporan diterima.")
+    assert english.startswith(f"LAPOR! Report received. ID: {tracking_id} Access code: {code}.")
+
+    await post(hooks, "whatsapp", whatsapp(phone, f"CEK {tracking_id}"), signed_meta)
+    await post(hooks, "whatsapp", whatsapp(phone, "CEK"), signed_meta)
+    status, missing = [
+        c.json["text"]["body"] for c in hooks.platforms.calls if c.json.get("to") == phone
+    ][1:]
+    assert status.startswith(f"Laporan {tracking_id}: diterima, menunggu verifikasi")
+    assert f"\n\nReport {tracking_id}: received, waiting for verification" in status
+    assert missing.startswith("ID laporan belum ditulis.") and "\n\n" in missing
+    assert missing.split("\n\n")[1] != missing.split("\n\n")[0]
+
+    sms = await hooks.http.get(
+        "/channels/sms",
+        params={
+            "from": "+6281234560078",
+            "to": "1708",
+            "id": "bilingual-sms-1",
+            "text": "KUPANG got mampet di Oeba",
+            "token": SMS_WEBHOOK_TOKEN,
+        },
+    )
+    assert sms.text.startswith("LAPOR! Laporan diterima.") and "Report received" not in sms.text
