@@ -192,6 +192,9 @@ async def test_posting_needs_a_client_api_key(drive: Driver) -> None:
         ({"attribute[region_code]": "537199"}, "attribute[region_code]"),
         ({"attribute[region_code]": "53-71"}, "attribute[region_code]"),
         ({"lat": "3.1390", "long": "101.6869"}, "lat"),  # Kuala Lumpur
+        # round 5: a text with nothing readable was refused naming our field (`title`, `body`)
+        ({"attribute[title]": "\u202e\u202e\u202eab"}, "attribute[title]"),
+        ({"description": "\x01" * 12}, "description"),
     ],
 )
 async def test_bad_requests_name_the_field(
