@@ -379,3 +379,26 @@ async def test_chat_answers_are_in_indonesian_first_then_english(hooks: Hooks) -
         },
     )
     assert sms.text.startswith("LAPOR! Laporan diterima.") and "Report received" not in sms.text
+
+
+async def test_a_whatsapp_photo_without_a_caption_is_told_what_is_missing(
+    hooks: Hooks, platforms: FakePlatforms
+) -> None:
+    """A photo sent without a caption (what people do first) was answered with "Format SMS 1708:
+    NAMA WILAYAH (spasi) isi laporan…": an SMS format, with no word that the photo arrived or
+    why nothing was made of it. The answer now says the photo came and a caption is needed."""
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 30)).save(photo, "JPEG")
+    platforms.media["media-no-caption"] = photo.getvalue()
+    payload = whatsapp("6281234560088", "")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["type"] = "image"
+    del message["text"]
+    message["image"] = {"id": "media-no-caption", "mime_type": "image/jpeg"}
+
+    response = await post(hooks, "whatsapp", payload, signed_meta)
+    assert response.status_code == 200, response.text
+    said = answer(hooks, "graph", PHONE_NUMBER_ID, "6281234560088").json["text"]["body"]
+    assert said.startswith("Foto atau dokumen Anda sudah kami terima, tetapi tanpa keterangan")
+    assert "\n\nWe received your photo or document" in said
+    assert "Format SMS 1708" not in said and not TRACKING.search(said)

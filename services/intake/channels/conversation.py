@@ -241,6 +241,12 @@ async def _converse(
                 lambda lang: translator(lang)(N_("sms.balas_help"), tracking_id=tracking_id),
                 "invalid_missing_reply",
             )
+        case Invalid(code="empty") if attachments:
+            # A photo without a caption (WhatsApp): say what is missing, not the SMS format.
+            return said(
+                lambda lang: translator(lang)(N_("sms.media_without_text")),
+                "invalid_media_without_text",
+            )
         case Invalid(code=code):
             return said(lambda lang: invalid_reply(code, lang), f"invalid_{code}")
         case StatusQuery(tracking_id=tracking_id):
