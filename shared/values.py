@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class Channel(StrEnum):
@@ -62,6 +62,11 @@ def visible_text(value: object) -> object:
     """`without_invisible` for a validator: anything that is not a string goes on unchanged, for
     the model to refuse by name."""
     return without_invisible(value) if isinstance(value, str) else value
+
+
+# A person's words in a model (a citizen's report, an officer's follow-up or note: both are read
+# by people), without the characters above: `Annotated[str, Visible]`.
+Visible = BeforeValidator(visible_text)
 
 
 def normalize_phone(raw: str | None) -> str | None:

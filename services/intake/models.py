@@ -11,14 +11,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from shared.regions import InvalidRegionCode, normalize_code
 from shared.reports.events import Classification, Location
-from shared.values import normalize_phone, visible_text
-
-# A citizen's words, without control or bidirectional-override characters (shared.values).
-Visible = BeforeValidator(visible_text)
+from shared.values import Visible, normalize_phone, visible_text
 
 
 # --- what the API takes ------------------------------------------------------------------------

@@ -8,13 +8,13 @@ change `+00:00` into `Z`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from shared.directory.model import Institution, RoutingRule
 from shared.reports.events import FollowUpKind
-from shared.values import Attachment
+from shared.values import Attachment, Visible
 
 AGENCY_CODE = r"^[A-Z0-9-]+$"
 ReturnReason = Literal["not_our_authority", "wrong_region", "duplicate", "other"]
@@ -24,7 +24,9 @@ ReturnReason = Literal["not_our_authority", "wrong_region", "duplicate", "other"
 class FollowUpIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=10_000, description="The answer or action taken")
+    text: Annotated[str, Visible] = Field(
+        min_length=1, max_length=10_000, description="The answer or action taken"
+    )
     kind: FollowUpKind = Field(
         default=FollowUpKind.INTERIM,
         description="interim (work in progress), final (done) or question (to the reporter)",
@@ -43,7 +45,7 @@ class ReturnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: ReturnReason = Field(description="Why the report is not for this institution")
-    note: str | None = Field(default=None, max_length=2000)
+    note: Annotated[str | None, Visible] = Field(default=None, max_length=2000)
     suggested_agency: str | None = Field(
         default=None,
         pattern=AGENCY_CODE,
@@ -60,7 +62,9 @@ class TransferIn(BaseModel):
         description="An institution under the same parent, or one of your own units (then it is"
         " a delegation: the unit answers under the same deadline)",
     )
-    note: str | None = Field(default=None, max_length=2000, description="Why it goes there")
+    note: Annotated[str | None, Visible] = Field(
+        default=None, max_length=2000, description="Why it goes there"
+    )
 
 
 class DelegateIn(BaseModel):
@@ -71,7 +75,9 @@ class DelegateIn(BaseModel):
         max_length=64,
         description="One of your own units in the directory (e.g. a Puskesmas of a Dinkes)",
     )
-    note: str | None = Field(default=None, max_length=2000, description="What the unit should do")
+    note: Annotated[str | None, Visible] = Field(
+        default=None, max_length=2000, description="What the unit should do"
+    )
 
 
 class ForwardIn(BaseModel):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.regions.checks import RegionCodeIn
 from shared.reports.events import Classification, Location, RejectionReason, Status
-from shared.values import Channel
+from shared.values import Channel, Visible
 
 REGION_PATTERN = r"^[0-9]{2,10}$"
 AGENCY_PATTERN = r"^[A-Z0-9-]+$"
@@ -40,7 +40,9 @@ class VerifyIn(BaseModel):
 
 class RequestCompletionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str = Field(min_length=1, max_length=2000, description="What the reporter must add")
+    note: Annotated[str, Visible] = Field(
+        min_length=1, max_length=2000, description="What the reporter must add"
+    )
 
 
 class RejectIn(BaseModel):
@@ -48,19 +50,19 @@ class RejectIn(BaseModel):
     reason: RejectionReason | None = Field(
         default=None, description="Defaults to `duplicate` when `duplicate_of` is given"
     )
-    note: str | None = Field(default=None, max_length=2000)
+    note: Annotated[str | None, Visible] = Field(default=None, max_length=2000)
     duplicate_of: str | None = Field(default=None, max_length=20)
 
 
 class PostponeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     until: date
-    note: str | None = Field(default=None, max_length=2000)
+    note: Annotated[str | None, Visible] = Field(default=None, max_length=2000)
 
 
 class NotOurAuthorityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str | None = Field(default=None, max_length=2000)
+    note: Annotated[str | None, Visible] = Field(default=None, max_length=2000)
     to_region: RegionCodeIn | None = Field(
         default=None, description="Another region's admins (digits or dotted); none: national"
     )
@@ -71,7 +73,7 @@ class ForwardIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     agency_code: str = Field(pattern=AGENCY_PATTERN, max_length=100)
-    note: str | None = Field(default=None, max_length=2000)
+    note: Annotated[str | None, Visible] = Field(default=None, max_length=2000)
 
 
 class AdminReplyIn(BaseModel):
@@ -79,7 +81,7 @@ class AdminReplyIn(BaseModel):
     after which a report with a final answer closes)."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=10_000)
+    text: Annotated[str, Visible] = Field(min_length=1, max_length=10_000)
 
 
 class PublicTextIn(BaseModel):
@@ -87,16 +89,16 @@ class PublicTextIn(BaseModel):
     name taken out); the reporter and the institution keep the original."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, max_length=10_000)
-    note: str | None = Field(default=None, max_length=2000)
+    title: Annotated[str, Visible] = Field(min_length=1, max_length=200)
+    body: Annotated[str, Visible] = Field(min_length=1, max_length=10_000)
+    note: Annotated[str | None, Visible] = Field(default=None, max_length=2000)
 
 
 class ProtectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     anonymous: bool | None = None
     confidential: bool | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: Annotated[str | None, Visible] = Field(default=None, max_length=2000)
 
 
 class BulkVerifyIn(BaseModel):

@@ -52,7 +52,12 @@ PROVINCE_SHORT = {
 # Other names people use for a province or a regency/city in an SMS.
 EXTRA_KEYWORDS = {
     "31": ("DKI JAKARTA", "JAKARTA"),
-    "34": ("JOGJA", "DI YOGYAKARTA"),
+    "34": ("JOGJA", "DI YOGYAKARTA", "PROV YOGYAKARTA"),
+    # The province's name without "Kepulauan" (BANGKA alone is Kabupaten Bangka) and Sumatra's
+    # provinces as they are often spelt; `PROV YOGYAKARTA` makes the reply to a bare YOGYAKARTA
+    # (the city's) name the province's keyword.
+    "19": ("BANGKA BELITUNG",),
+    "12": ("SUMATRA UTARA",), "13": ("SUMATRA BARAT",), "16": ("SUMATRA SELATAN",),
     "3171": ("JAKPUS",), "3172": ("JAKUT",), "3173": ("JAKBAR",), "3174": ("JAKSEL",),
     "3175": ("JAKTIM",), "3101": ("PULAU SERIBU",),
     "5302": ("TTS",), "5303": ("TTU",), "3471": ("KOTA JOGJA", "KOTA YOGYA"),

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import hmac
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -138,7 +138,7 @@ def test_every_status_answer_fits_one_sms(status: Status) -> None:
         info.agency_name,
         info.last_follow_up,
         False,
-        "5 Mar 2026",
+        date(2026, 3, 5),
     )
     text = status_text(info, 160)
     # One SMS, whole: status, institution and date; never a follow-up cut mid-sentence.
@@ -158,7 +158,7 @@ def test_a_short_answer_is_in_the_status_sms_whole() -> None:
         "Dinas Kesehatan Kota Kupang",
         "Sudah kami perbaiki.",
         False,
-        "5 Mar 2026",
+        date(2026, 3, 5),
     )
     text = status_text(info, 160)
     assert text == (

@@ -174,6 +174,30 @@ def test_a_mail_without_a_report_in_it_bounces_with_the_reason(channels: Channel
     assert "at least 10 characters" in answer
 
 
+def test_every_bounce_tells_the_citizen_why_in_indonesian_first(channels: ChannelSystem) -> None:
+    """A mail that was too long bounced with "The text is too long for a report", one whose
+    subject held nothing readable with "Unusable report: title" (a field name of ours), and an
+    unusable From with "From: not a usable address": English only, to an Indonesian citizen.
+    Every refusal now says it in Bahasa Indonesia first, then in English, naming the part of
+    the mail."""
+    long = mail("panjang@example.id", "Jalan rusak", "Jalan rusak. " * 1000)
+    code, answer = deliver(channels, long)
+    assert code == 550 and answer.startswith("5.6.0 Teks terlalu panjang"), answer
+    assert " / The text is too long" in answer
+
+    unreadable = mail(
+        "judul@example.id", "\u202e\u202e\u202eab", "Lampu jalan mati di Oebobo sejak Senin."
+    )
+    code, answer = deliver(channels, unreadable)
+    assert code == 550 and answer.startswith("5.6.0 Laporan tidak dapat dibaca, periksa subjek")
+    assert answer.endswith("/ Unusable report: check the subject"), answer
+
+    nobody = b"To: " + INBOX.encode() + b"\r\nSubject: Jalan rusak\r\nFrom: <>\r\n\r\nisi\r\n"
+    code, answer = deliver_raw(channels, nobody, "tanpa-at")
+    assert code == 550 and answer.startswith("5.1.7 Alamat pengirim (From) tidak dapat"), answer
+    assert answer.endswith("/ From: not a usable address"), answer
+
+
 def test_automatic_mail_gets_neither_a_report_nor_a_reply(channels: ChannelSystem) -> None:
     auto = mail(
         "robot@example.id",

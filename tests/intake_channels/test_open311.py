@@ -192,6 +192,9 @@ async def test_posting_needs_a_client_api_key(drive: Driver) -> None:
         ({"attribute[region_code]": "537199"}, "attribute[region_code]"),
         ({"attribute[region_code]": "53-71"}, "attribute[region_code]"),
         ({"lat": "3.1390", "long": "101.6869"}, "lat"),  # Kuala Lumpur
+        # round 5: a text with nothing readable was refused naming our field (`title`, `body`)
+        ({"attribute[title]": "\u202e\u202e\u202eab"}, "attribute[title]"),
+        ({"description": "\x01" * 12}, "description"),
     ],
 )
 async def test_bad_requests_name_the_field(
@@ -399,3 +402,29 @@ async def test_the_notice_of_a_new_request_states_the_verification_limit_the_pol
     assert created.status_code == 200, created.text
     [answer] = created.json()
     assert answer["service_notice"] == "Laporan diterima; diverifikasi dalam 5 hari kerja."
+
+
+async def test_one_report_with_a_noncharacter_does_not_break_the_xml_feed(
+    drive: Driver, lapor: InProcessSystem
+) -> None:
+    """A citizen's text with U+FFFE or U+FFFF (no one types them; a broken keyboard app or an
+    attacker does) was written into the XML as it was: once the report was published, every
+    client's `requests.xml` (the spec's required format) failed to parse, the whole list, not
+    just that request. The XML leaves out what XML 1.0 cannot hold; JSON keeps the text."""
+    created = await create(
+        drive,
+        description="Lubang besar \ufffe di jalan raya \uffff sudah dua minggu tidak diperbaiki.",
+        **{"attribute[title]": "Jalan \uffff rusak"},
+    )
+    assert created.status_code == 200, created.text
+    tracking_id = created.json()[0]["service_request_id"]
+    await publish(lapor, tracking_id)
+
+    for path in (f"requests/{tracking_id}.xml", "requests.xml"):
+        response = await get(drive, path)
+        assert response.status_code == 200, response.text
+        root = ET.fromstring(response.content)  # parses: the feed is readable
+        (request,) = [r for r in root if r.findtext("service_request_id") == tracking_id]
+        assert request.findtext("description") == (
+            "Lubang besar  di jalan raya  sudah dua minggu tidak diperbaiki."
+        )

@@ -20,6 +20,7 @@ from PIL import Image
 from tests.harness import InProcessSystem
 from tests.intake_channels.conftest import META_SECRET, META_VERIFY_TOKEN, X_SECRET, Hooks
 from tests.intake_channels.fakes import Call, FakePlatforms
+from tests.support import SMS_WEBHOOK_TOKEN
 
 TRACKING = re.compile(r"ID: ([2-9A-HJ-NP-Z]{10}) Kode akses: ([2-9A-HJ-NP-Z]{8})")
 PHONE_NUMBER_ID = "106540352242922"
@@ -202,6 +203,32 @@ async def test_forged_or_unsigned_deliveries_are_refused(hooks: Hooks) -> None:
     )
 
 
+async def test_a_signed_delivery_of_an_odd_shape_is_read_or_refused_never_a_500(
+    hooks: Hooks,
+) -> None:
+    """A signed WhatsApp delivery whose `contacts` carried a `wa_id` that is not a string
+    answered 500 (the message in the same delivery was never read, and Meta retried the
+    delivery for days), and a body nested deeper than the parser goes answered 500 too. The
+    odd contact is skipped and the message becomes its report; the deep body is a 400."""
+    payload = whatsapp("6281234560009", "KUPANG lampu jalan mati sejak minggu lalu")
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["contacts"] = [{"wa_id": ["6281234560009"], "profile": {"name": 7}}, "x"]
+    response = await post(hooks, "whatsapp", payload, signed_meta)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ok", "messages": 1}
+    call = answer(hooks, "graph", PHONE_NUMBER_ID, "6281234560009")
+    tracking_id = TRACKING.search(call.json["text"]["body"])[1]  # type: ignore[index]
+    assert (await hooks.report(tracking_id))["channel"] == "whatsapp"
+
+    deep = b'{"object": "whatsapp_business_account", "entry": ' + b"[" * 100_000 + b"]" * 100_000
+    for path, sign in (("whatsapp", signed_meta), ("x", signed_x)):
+        refused = await hooks.http.post(
+            f"/channels/{path}", content=deep + b"}", headers=sign(deep + b"}")
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["detail"].startswith("body:")
+
+
 async def test_a_redelivered_message_is_one_report_answered_once(hooks: Hooks) -> None:
     payload = whatsapp("6281234560003", "NTT air bersih tidak mengalir", "wamid.redelivered-1")
     duplicates = {"channel": "whatsapp", "outcome": "duplicate"}
@@ -316,3 +343,62 @@ async def test_a_whatsapp_photo_with_a_caption_is_a_report_with_its_photo(
     sha = photo_file["sha256"]
     stored_photo = (hooks.lapor.data_dir / "attachments" / sha[:2] / sha).read_bytes()
     assert max(Image.open(io.BytesIO(stored_photo)).size) == 2048  # scaled down on the way in
+
+
+async def test_chat_answers_are_in_indonesian_first_then_english(hooks: Hooks) -> None:
+    """Every answer on WhatsApp, Messenger, Instagram and X was in Bahasa Indonesia only, though
+    a chat message has room for both (only an SMS must fit 160 characters in one language): a
+    reporter who reads English could not tell what the receipt, a status or a refusal said.
+    Chat answers now say it in Bahasa Indonesia, then the same in English; SMS is unchanged."""
+    phone = "6281234560077"
+    await post(hooks, "whatsapp", whatsapp(phone, "KUPANG got mampet di Oeba"), signed_meta)
+    receipt_body = answer(hooks, "graph", PHONE_NUMBER_ID, phone).json["text"]["body"]
+    indonesian, english = receipt_body.split("\n\n")
+    tracking_id, code = TRACKING.search(indonesian).groups()  # type: ignore[union-attr]
+    assert indonesian.startswith("LAPOR! Laporan diterima.")
+    assert english.startswith(f"LAPOR! Report received. ID: {tracking_id} Access code: {code}.")
+
+    await post(hooks, "whatsapp", whatsapp(phone, f"CEK {tracking_id}"), signed_meta)
+    await post(hooks, "whatsapp", whatsapp(phone, "CEK"), signed_meta)
+    status, missing = [
+        c.json["text"]["body"] for c in hooks.platforms.calls if c.json.get("to") == phone
+    ][1:]
+    assert status.startswith(f"Laporan {tracking_id}: diterima, menunggu verifikasi")
+    assert f"\n\nReport {tracking_id}: received, waiting for verification" in status
+    assert missing.startswith("ID laporan belum ditulis.") and "\n\n" in missing
+    assert missing.split("\n\n")[1] != missing.split("\n\n")[0]
+
+    sms = await hooks.http.get(
+        "/channels/sms",
+        params={
+            "from": "+6281234560078",
+            "to": "1708",
+            "id": "bilingual-sms-1",
+            "text": "KUPANG got mampet di Oeba",
+            "token": SMS_WEBHOOK_TOKEN,
+        },
+    )
+    assert sms.text.startswith("LAPOR! Laporan diterima.") and "Report received" not in sms.text
+
+
+async def test_a_whatsapp_photo_without_a_caption_is_told_what_is_missing(
+    hooks: Hooks, platforms: FakePlatforms
+) -> None:
+    """A photo sent without a caption (what people do first) was answered with "Format SMS 1708:
+    NAMA WILAYAH (spasi) isi laporan…": an SMS format, with no word that the photo arrived or
+    why nothing was made of it. The answer now says the photo came and a caption is needed."""
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 30)).save(photo, "JPEG")
+    platforms.media["media-no-caption"] = photo.getvalue()
+    payload = whatsapp("6281234560088", "")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["type"] = "image"
+    del message["text"]
+    message["image"] = {"id": "media-no-caption", "mime_type": "image/jpeg"}
+
+    response = await post(hooks, "whatsapp", payload, signed_meta)
+    assert response.status_code == 200, response.text
+    said = answer(hooks, "graph", PHONE_NUMBER_ID, "6281234560088").json["text"]["body"]
+    assert said.startswith("Foto atau dokumen Anda sudah kami terima, tetapi tanpa keterangan")
+    assert "\n\nWe received your photo or document" in said
+    assert "Format SMS 1708" not in said and not TRACKING.search(said)

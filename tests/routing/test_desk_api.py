@@ -246,3 +246,64 @@ async def test_a_transfer_to_a_sibling_and_back(drive: Driver) -> None:
         ("PUSKESMAS-SIKUMANA", "PUSKESMAS-OEPOI"),
     ]
     assert events[-2]["note"] == "Wilayah kerja Sikumana"
+
+
+async def test_an_institutions_words_reach_the_reporter_without_hidden_characters(
+    drive: Driver,
+) -> None:
+    """An institution's system posted a follow-up holding a NUL and a right-to-left override
+    (U+202E): both were stored and shown on the report's public timeline, the override making
+    the answer read backwards, and a text of nothing else was a follow-up with no words. The
+    officers' words are cleaned as the citizens' are; one with nothing left is refused naming
+    `text`, and a return's note is cleaned too."""
+    tracking_id, code = await forwarded(drive, "Lampu jalan mati", region="5371", category=None)
+    desk = agency(drive, code)
+    url = f"/api/v1/reports/{tracking_id}/follow-ups"
+
+    empty = await desk.post(url, json={"text": "\x00\u202e\u202c\x07"})
+    assert empty.status_code == 422, empty.text
+    assert empty.json()["detail"][0]["field"] == "text"
+
+    posted = await desk.post(url, json={"text": "Lampu sudah \u202eDIGANTI\u202c hari ini.\x00"})
+    assert posted.status_code == 201, posted.text
+    public = await drive.timeline(tracking_id)
+    assert public[-1]["text"] == "Lampu sudah DIGANTI hari ini."
+
+    other, _ = await forwarded(drive, "Lampu taman mati", region="5371", category=None)
+    returned = await desk.post(
+        f"/api/v1/reports/{other}/return",
+        json={"reason": "other", "note": "Bukan \u202ekami\u202c\x1b[31m"},
+    )
+    assert returned.status_code == 200, returned.text
+    assert (await timeline(drive, other))[-1]["note"] == "Bukan kami[31m"
+
+
+async def test_a_used_idempotency_key_with_another_follow_up_is_refused_not_faked(
+    drive: Driver,
+) -> None:
+    """An institution's system that sent a second, final follow-up under the Idempotency-Key of
+    its first (interim) one got 201 `{"kind": "final"}`, while nothing of it was stored: the
+    report stayed interim, no auto-close started, and the system believed it had answered. A
+    retry of the same request still answers as before; a different one is 422 naming the
+    header."""
+    tracking_id, code = await forwarded(drive, "Sampah menumpuk", region="5371", category=None)
+    desk = agency(drive, code)
+    url = f"/api/v1/reports/{tracking_id}/follow-ups"
+    key = {"Idempotency-Key": "sim-4711-fu-1"}
+    first = {"text": "Petugas sudah dijadwalkan.", "kind": "interim"}
+
+    assert (await desk.post(url, json=first, headers=key)).status_code == 201
+    retried = await desk.post(url, json=first, headers=key)
+    assert retried.status_code == 201 and retried.json()["kind"] == "interim"
+
+    other = await desk.post(
+        url, json={"text": "Sampah sudah diangkut.", "kind": "final"}, headers=key
+    )
+    assert other.status_code == 422, other.text
+    (problem,) = other.json()["detail"]
+    assert (problem["field"], problem["loc"]) == ("Idempotency-Key", ["header", "Idempotency-Key"])
+    assert problem["msg"].startswith("sudah dipakai") and " / already used" in problem["msg"]
+    follow_ups = [
+        e for e in await timeline(drive, tracking_id) if e["event_type"] == "FollowUpPosted"
+    ]
+    assert [e["kind"] for e in follow_ups] == ["interim"]

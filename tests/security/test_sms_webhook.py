@@ -138,3 +138,26 @@ async def test_lookups_of_one_report_are_limited_whoever_sends_them(tmp_path: Pa
         other = await _report_by_sms(lapor)
         for _ in range(6):
             assert (await sms(lapor, REPORTER, f"CEK {other}")).text.startswith(f"Laporan {other}:")
+
+
+async def test_strangers_probing_an_id_never_lock_its_reporter_out(tmp_path: Path) -> None:
+    """Strangers who sent `CEK <ID>` for someone's report (a published report's ID is on every
+    public list) spent the ID's hourly budget, and then its own reporter got "terlalu banyak
+    permintaan untuk ID ini" for an hour, to CEK and to BALAS alike: an answer the institution
+    asked for, or the missing information of a completion request (the report closes when it
+    does not come), could not be sent. A spent budget now refuses only misses."""
+    env = {"LAPOR_CHANNEL_LOOKUPS_PER_REPORT_PER_HOUR": "3"}
+    async with in_process(tmp_path / "lapor", ("intake",), env=env) as lapor:
+        tracking_id = await _report_by_sms(lapor)
+        for n in range(4):
+            await sms(lapor, f"+62812347{n:05d}", f"CEK {tracking_id}")
+        assert (await sms(lapor, STRANGER, f"CEK {tracking_id}")).text == REPORT_LIMITED
+        assert (await sms(lapor, STRANGER, f"BALAS {tracking_id} saya")).text == REPORT_LIMITED
+
+        own = await sms(lapor, REPORTER, f"CEK {tracking_id}")
+        assert own.text.startswith(f"Laporan {tracking_id}: diterima"), own.text
+        replied = await sms(lapor, REPORTER, f"BALAS {tracking_id} Di kantor kelurahan, pagi")
+        assert replied.text.startswith("Keterangan tambahan"), replied.text
+        assert await _events(lapor, tracking_id) == ["ReportSubmitted", "ReportAmended"]
+        # Strangers still learn nothing, and still spend nothing but their own limit.
+        assert (await sms(lapor, STRANGER, f"CEK {tracking_id}")).text == REPORT_LIMITED

@@ -27,7 +27,7 @@ from shared.crypto import KeyErased, keyed_hash
 from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.http.limits import RateLimiter
-from shared.i18n.dates import local_day, short_day
+from shared.i18n.dates import local_day
 from shared.logs import get_logger
 from shared.reports.commands import AmendReport, ReplyAsReporter
 from shared.reports.events import Status
@@ -220,7 +220,7 @@ class StatusInfo:
     agency_name: str | None
     last_follow_up: str | None
     confidential: bool
-    changed_on: str | None = None  # the day the status last changed, in the report's zone
+    changed_on: date | None = None  # the day the status last changed, in the report's zone
 
 
 @dataclass(frozen=True)
@@ -335,7 +335,7 @@ class ChannelDesk:
                 row["agency_name"],
                 text,
                 confidential,
-                short_day(local_day(row["updated_at"], row["region_code"]), "id"),
+                local_day(row["updated_at"], row["region_code"]),
             )
         assert state is not None
         return StatusInfo(
@@ -344,7 +344,7 @@ class ChannelDesk:
             None,
             None,
             confidential,
-            short_day(local_day(state.submitted_at, state.location.region_code), "id"),
+            local_day(state.submitted_at, state.location.region_code),
         )
 
     async def reply(

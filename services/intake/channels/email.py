@@ -76,6 +76,12 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|bls|balas)\s*:\s*)+", re.IGNOREC
 _AFTER_KEYWORD = re.compile(r"^[\s:;,\-–—/.]+")
 
 
+# SMTP answers reach the sender as the bounce's reason: Bahasa Indonesia first, then English.
+UNUSABLE_FROM = "550 5.1.7 Alamat pengirim (From) tidak dapat dipakai / From: not a usable address"
+# A report's field -> the part of the mail it came from (Indonesian, English).
+MAIL_PARTS = {"title": ("subjek", "subject"), "body": ("isi e-mail", "body of the mail")}
+
+
 class Rejected(Exception):
     """A mail that cannot become a report: the SMTP answer says why."""
 
@@ -214,7 +220,7 @@ class MailIntake:
         rcpt_options: list[str],
     ) -> str:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
-            return "452 4.5.3 Too many recipients"
+            return "452 4.5.3 Terlalu banyak penerima / Too many recipients"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -231,11 +237,16 @@ class MailIntake:
         except StoreError as error:
             CHANNEL_MESSAGES.labels(Channel.EMAIL.value, "error").inc()
             log.warning("email_store_unavailable", error_type=type(error).__name__)
-            return "451 4.3.0 Temporary failure storing the report; please retry"
+            return (
+                "451 4.3.0 Laporan belum tersimpan karena gangguan sementara; kirim ulang nanti"
+                " / Temporary failure storing the report; please retry"
+            )
         except Exception as error:
             CHANNEL_MESSAGES.labels(Channel.EMAIL.value, "error").inc()
             log.exception("email_failed", error_type=type(error).__name__)
-            return "451 4.3.0 Temporary failure; please retry"
+            return (
+                "451 4.3.0 Gangguan sementara; kirim ulang nanti / Temporary failure; please retry"
+            )
 
     # --- the mail ---------------------------------------------------------------------------
     async def receive(
@@ -251,17 +262,18 @@ class MailIntake:
         # for good (a 4xx would make the sending server retry it forever), a Message-ID ignored.
         from_header = header(message, "From")
         if from_header is None and "From" in message:
-            raise Rejected("550 5.1.7 From: not a usable address", "invalid_from")
+            raise Rejected(UNUSABLE_FROM, "invalid_from")
         name, address = parseaddr(from_header or "")
         address = address or (mail_from or "")
         if single_line(address) is None or "@" not in address:
-            raise Rejected("550 5.1.7 From: not a usable address", "invalid_from")
+            raise Rejected(UNUSABLE_FROM, "invalid_from")
         message_id = clean_message_id(message)
         key = "email:" + (message_id or hashlib.sha256(content).hexdigest())
         sender = Sender(Channel.EMAIL, address.strip().lower())
         if not self.desk.limits.allow(sender, key):
             raise Rejected(
-                "451 4.7.1 Too many reports from this address; please try again later",
+                "451 4.7.1 Terlalu banyak laporan dari alamat ini; coba lagi nanti"
+                " / Too many reports from this address; please try again later",
                 "rate_limited",
             )
         answered = named_report(message, recipients)
@@ -272,21 +284,25 @@ class MailIntake:
         body = body_text(message)
         if len(body) > BODY_MAX:
             raise Rejected(
-                f"550 5.6.0 The text is too long for a report (at most {BODY_MAX} characters)",
+                f"550 5.6.0 Teks terlalu panjang untuk laporan (paling banyak {BODY_MAX} karakter)"
+                f" / The text is too long for a report (at most {BODY_MAX} characters)",
                 "invalid_too_long",
             )
         if len(body) < BODY_MIN and subject.title and len(subject.title) >= BODY_MIN:
             body = subject.title if not body else f"{subject.title}\n\n{body}"
         if len(body) < BODY_MIN:
             raise Rejected(
-                "550 5.6.0 Tulis laporan Anda di isi e-mail (at least 10 characters:"
-                " describe the problem in the body of the mail)",
+                "550 5.6.0 Tulis laporan Anda di isi e-mail, paling sedikit 10 karakter"
+                " / Describe the problem in the body of the mail, at least 10 characters",
                 "invalid_too_short",
             )
         try:
             reporter = ReporterIn(email=address, name=(name.strip()[:200] or None))
         except ValidationError as error:
-            raise Rejected("550 5.1.7 From: not a valid e-mail address", "invalid_from") from error
+            raise Rejected(
+                "550 5.1.7 Alamat e-mail pengirim tidak valid / From: not a valid e-mail address",
+                "invalid_from",
+            ) from error
         attachments, refused = await self._attachments(message)
         try:
             created = await self.desk.new_report(
@@ -304,8 +320,14 @@ class MailIntake:
                 attachments=attachments,
             )
         except ValidationError as error:
-            field_names = ", ".join(str(e["loc"][0]) for e in error.errors() if e.get("loc"))
-            raise Rejected(f"550 5.6.0 Unusable report: {field_names}", "invalid_report") from error
+            parts = {str(e["loc"][0]) for e in error.errors() if e.get("loc")}
+            where = " dan ".join(MAIL_PARTS.get(p, (p, p))[0] for p in sorted(parts))
+            where_en = " and ".join(MAIL_PARTS.get(p, (p, p))[1] for p in sorted(parts))
+            raise Rejected(
+                f"550 5.6.0 Laporan tidak dapat dibaca, periksa {where}"
+                f" / Unusable report: check the {where_en}",
+                "invalid_report",
+            ) from error
         CHANNEL_MESSAGES.labels(Channel.EMAIL.value, "report").inc()
         log.info(
             "email_report",

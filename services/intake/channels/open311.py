@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -43,7 +44,7 @@ from shared.logs import get_logger
 from shared.reports.events import Classification, Status
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.store.port import WrongExpectedVersion
-from shared.values import Channel
+from shared.values import Channel, without_invisible
 
 if TYPE_CHECKING:
     from services.intake.usecases import Intake
@@ -55,6 +56,14 @@ _OPEN311_FIELDS = {
     "location.lat": "lat",
     "location.lon": "long",
     "location.region_code": "attribute[region_code]",
+}
+# Every field of a refused request as the client's form named it.
+_FORM_FIELDS = {
+    **_OPEN311_FIELDS,
+    "title": "attribute[title]",
+    "body": "description",
+    "location.address": "address_string",
+    "name": "first_name",
 }
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
@@ -74,6 +83,9 @@ ITEM_TAGS = {
     "service_requests": "request",
     "errors": "error",
 }
+# What XML 1.0 cannot hold at all (ElementTree writes it as it is, and every XML parser then
+# refuses the whole document): C0 controls but tab and line breaks, lone surrogates, U+FFFE/FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 TRUE_WORDS = {"true", "1", "yes", "ya"}
 FALSE_WORDS = {"false", "0", "no", "tidak"}
 
@@ -107,7 +119,7 @@ def _fill(element: ET.Element, tag: str, value: Any) -> None:
         for item in value:
             _xml(element, ITEM_TAGS.get(tag, "item"), item)
     else:
-        element.text = _scalar(value)
+        element.text = _NOT_XML.sub("", _scalar(value))
 
 
 def to_xml(root: str, value: Any) -> bytes:
@@ -575,6 +587,8 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
                     400, "location: lat and long, address_string or address_id is required"
                 )
             description = _text(form, "description", DESCRIPTION_MAX)
+            if description is not None:  # what is left to read (a title is made from it)
+                description = without_invisible(description).strip()
             if description is None or len(description) < 10:
                 raise Open311Error(400, "description: required, at least 10 characters")
             media_url = _text(form, "media_url", 500)
@@ -613,7 +627,7 @@ def build(ctx: Context, intake: Intake) -> APIRouter:
             except ValidationError as error:
                 first = error.errors()[0]
                 where = ".".join(str(p) for p in first.get("loc", ()))
-                field_name = {"lon": "long", "lat": "lat"}.get(where.split(".")[-1], where)
+                field_name = _FORM_FIELDS.get(where, where)
                 raise Open311Error(400, f"{field_name}: {first.get('msg', 'invalid')}") from error
             idempotency = request.headers.get("idempotency-key")
             key = f"open311:{principal.subject}:{idempotency[:200]}" if idempotency else None

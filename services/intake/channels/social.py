@@ -107,8 +107,9 @@ def parse_whatsapp(payload: dict[str, Any]) -> list[Incoming]:
             value = _obj(change.get("value"))
             metadata = _obj(value.get("metadata"))
             names = {
-                c.get("wa_id"): _obj(c.get("profile")).get("name")
+                wa_id: _obj(c.get("profile")).get("name")
                 for c in _dicts(value.get("contacts"))
+                if (wa_id := _str(c.get("wa_id"))) is not None
             }
             for message in _dicts(value.get("messages")):
                 sender, message_id = _str(message.get("from")), _str(message.get("id"))
@@ -380,6 +381,8 @@ def _json(body: bytes) -> dict[str, Any] | Response:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return JSONResponse({"detail": "body: not JSON"}, status_code=400)
+    except RecursionError:  # nested deeper than the parser goes
+        return JSONResponse({"detail": "body: nested too deep"}, status_code=400)
     if not isinstance(payload, dict):
         return JSONResponse({"detail": "body: a JSON object is expected"}, status_code=400)
     return payload
