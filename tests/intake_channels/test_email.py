@@ -96,6 +96,10 @@ def test_a_mail_becomes_a_report_and_the_reply_carries_the_tracking_id(
     code_line = re.search(r"Kode akses: ([2-9A-Z]{8})", text)
     assert code_line
     assert "lihat.exe" in text  # the refused attachment is named in the reply
+    # ... and why, in both halves: Indonesian first, then English (it was in Indonesian only).
+    indonesian, english = re.split(r"\n--\s*\n", text, maxsplit=1)
+    assert "tidak dapat kami terima" in indonesian and "lihat.exe" in indonesian
+    assert "could not be accepted" in english and "lihat.exe" in english
 
     public = httpx.get(f"{channels.url}/api/v1/reports/{tracking_id}").json()
     assert "title" not in public  # not published yet: status and dates only

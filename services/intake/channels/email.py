@@ -59,7 +59,7 @@ from services.intake.channels.email_replies import (
 )
 from services.intake.models import ReporterIn
 from shared.directory.model import default_directory
-from shared.i18n import translator
+from shared.i18n import Translator, translator
 from shared.logs import get_logger
 from shared.senders.mail_threads import reply_address, thread_message_id, thread_root
 from shared.sms.grammar import SmsGrammar
@@ -395,11 +395,13 @@ class MailIntake:
             )
         raise Rejected(refused, "reply_not_reporter")
 
-    async def _attachments(self, message: EmailMessage) -> tuple[tuple[Attachment, ...], list[str]]:
+    async def _attachments(
+        self, message: EmailMessage
+    ) -> tuple[tuple[Attachment, ...], list[RefusedFile]]:
         from services.intake.attachments import AttachmentRejected, display_name
 
         stored: list[Attachment] = []
-        refused: list[str] = []
+        refused: list[RefusedFile] = []
         for part in message.iter_attachments():
             assert isinstance(part, EmailMessage)
             name = part.get_filename()
@@ -407,10 +409,9 @@ class MailIntake:
             shown = display_name(name, part.get_content_type())
             if not isinstance(payload, bytes) or not payload:
                 continue
-            t = translator("id")
             if len(stored) >= self.max_attachments:
                 refused.append(
-                    t("error.attachment.count", max=self.max_attachments) + f" ({shown})"
+                    RefusedFile(shown, "error.attachment.count", {"max": self.max_attachments})
                 )
                 continue
             try:
@@ -420,7 +421,7 @@ class MailIntake:
                     )
                 )
             except AttachmentRejected as error:
-                refused.append(t(error.key, field=shown, **error.values))
+                refused.append(RefusedFile(shown, error.key, {"field": shown, **error.values}))
         return tuple(stored), refused
 
     # --- the reply ------------------------------------------------------------------------
@@ -494,7 +495,20 @@ class Receipt:
     in_reply_to: str | None
     tracking_id: str
     access_code: str
-    refused: list[str]
+    refused: list[RefusedFile]
+
+
+@dataclass(frozen=True)
+class RefusedFile:
+    """An attachment not taken, and why: said in each language of the receipt."""
+
+    name: str
+    key: str
+    values: dict[str, object]
+
+    def said(self, t: Translator) -> str:
+        text = t(self.key, **self.values)
+        return text if self.name in text else f"{text} ({self.name})"
 
 
 def reply_mail(receipt: Receipt, public_url: str) -> EmailMessage:
@@ -532,9 +546,9 @@ def reply_mail(receipt: Receipt, public_url: str) -> EmailMessage:
             t("mail.receipt.reply"),
             t("mail.receipt.sms", tracking_id=tracking_id),
         ]
-        if receipt.refused and language == "id":
+        if receipt.refused:
             lines += ["", t("mail.receipt.refused")]
-            lines += [f"- {item}" for item in receipt.refused]
+            lines += [f"- {item.said(t)}" for item in receipt.refused]
         lines += ["", "--", ""] if language == "id" else []
     mail.set_content("\n".join(lines) + "\n")
     return mail
