@@ -46,6 +46,7 @@ from services.intake.models import (
 )
 from services.intake.usecases import Intake, Reader, known_categories, public_view
 from shared.auth import Principal
+from shared.errors import InvalidInput
 from shared.http.common import correlation_id
 from shared.http.limits import client_address, enforce
 from shared.regions import checks
@@ -179,7 +180,11 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         regency's districts, a district's villages; dots allowed: `35.78`). An unknown `parent`
         is refused (422) with the nearest real region suggested. Cacheable for a day: the list
         changes only with a release."""
-        code = checks.region_code(parent, "parent")
+        try:
+            code = checks.region_code(parent, "parent")
+        except InvalidInput as error:
+            error.where = "query"  # the answer's `loc` names where the field was sent
+            raise
         response.headers["Cache-Control"] = "public, max-age=86400"
         return [
             RegionOut(code=r.code, name=r.name, level=r.level, lat=r.lat, lon=r.lon)

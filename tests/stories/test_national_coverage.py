@@ -135,7 +135,10 @@ async def test_the_region_api_has_every_level_with_official_codes(drive: Driver)
     unknown = await http.get("/api/v1/regions", params={"parent": "5399"})
     assert unknown.status_code == 422
     assert unknown.json()["detail"][0]["field"] == "parent"
+    assert unknown.json()["detail"][0]["loc"] == ["query", "parent"]  # not the body: a query
     assert unknown.json()["detail"][0]["suggestion"]["code"] == "53"
+    malformed = await http.get("/api/v1/regions", params={"parent": "5x"})
+    assert malformed.status_code == 422 and malformed.json()["detail"][0]["loc"][0] == "query"
 
 
 @pytest.mark.parametrize(
