@@ -159,6 +159,10 @@ CLOCK_EVENTS = frozenset(
 
 
 _FACTS = TypeAdapter(list[Fact])
+_HISTORY_INSERT = (
+    "INSERT OR IGNORE INTO desk_history (position, tracking_id, stream_version, event_type,"
+    " occurred_at, actor_kind, actor_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 # The deadlines the desk shows (the others are walked, never made).
 _DESK_STAGES = frozenset({Stage.VERIFICATION, Stage.REFORWARD})
 
@@ -208,6 +212,9 @@ class DeskViews:
         # and the columns they changed: written once per report at its end (`finish`).
         self._rows: dict[str, dict[str, Any]] = {}
         self._dirty: dict[str, dict[str, Any]] = {}
+        # The desk_history rows of the open transaction's events (nothing reads them before its
+        # end): written in one statement by `finish`.
+        self._history: list[tuple[Any, ...]] = []
 
     def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
         self._changes = {}
@@ -240,10 +247,7 @@ class DeskViews:
                 k: details.get(k)
                 for k in ("classification", "category", "channel", "anonymous", "confidential")
             }
-        conn.execute(
-            "INSERT OR IGNORE INTO desk_history (position, tracking_id, stream_version,"
-            " event_type, occurred_at, actor_kind, actor_id, details)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self._history.append(
             (
                 event.position,
                 tracking_id,
@@ -253,7 +257,7 @@ class DeskViews:
                 event.actor.kind,
                 event.actor.id,
                 json.dumps(details, ensure_ascii=False),
-            ),
+            )
         )
         if isinstance(payload, events.ReportSubmitted):
             self._submitted(conn, tracking_id, payload, event)
@@ -446,6 +450,9 @@ class DeskViews:
     def finish(self, conn: sqlite3.Connection) -> None:
         """The end of the projector's transaction: each report whose clock its events moved
         gets its facts and the desk's deadline written once."""
+        if self._history:
+            conn.executemany(_HISTORY_INSERT, self._history)
+            self._history.clear()
         for tracking_id, clock in self._touched.items():
             if not clock.new_facts and not clock.stopped:  # only events delivered again
                 if clock.kept is not None:
@@ -482,6 +489,7 @@ class DeskViews:
 
     def discard(self) -> None:
         """The projector's transaction was rolled back: what its events folded is forgotten."""
+        self._history.clear()
         for tracking_id in self._touched:
             self._folded.pop(tracking_id, None)
         self._touched.clear()
