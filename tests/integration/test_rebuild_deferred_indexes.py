@@ -33,8 +33,9 @@ from shared.reports.events import (
     SlaBreached,
     SlaStage,
 )
+from shared.runtime.projection import Projector
 from shared.settings import Settings
-from shared.store.port import ANY, NewEvent
+from shared.store.port import ANY, NewEvent, RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import (
     ADMIN,
@@ -203,3 +204,38 @@ def test_a_rebuild_with_deferred_indexes_equals_the_live_views(
         finally:
             conn.close()
         assert ("ESCALATE3K",) in escalated
+
+
+def test_a_failed_rebuild_still_leaves_its_deferred_indexes(
+    store_path: Path, tmp_path: Path
+) -> None:
+    """The replay's own error is raised, and the view has every index of its schema again."""
+    schema = (
+        "CREATE TABLE IF NOT EXISTS seen (position INTEGER PRIMARY KEY, stream TEXT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS seen_by_stream ON seen (stream, position);"
+    )
+
+    def apply(conn: sqlite3.Connection, event: RecordedEvent) -> None:
+        if event.position == 150:
+            raise ValueError("unreadable")
+        conn.execute("INSERT INTO seen VALUES (?, ?)", (event.position, event.stream))
+
+    projector = Projector(
+        tmp_path / "views.db", "seen", schema, apply, ("seen",), 1, ["seen_by_stream"]
+    )
+
+    async def rebuild() -> None:
+        store = SqliteEventStore(store_path)
+        try:
+            await projector.rebuild(store, batch=100)
+        finally:
+            await store.close()
+
+    try:
+        with pytest.raises(ValueError, match="unreadable"):
+            asyncio.run(rebuild())
+        names = [str(name) for name, _, _ in _indexes(tmp_path / "views.db")]
+        assert [n for n in names if not n.startswith("sqlite_")] == ["seen_by_stream"]
+        assert projector.checkpoint() == 100
+    finally:
+        projector.close()
