@@ -38,7 +38,13 @@ def create_projector(settings: Settings) -> Projector:
     upgrade_views(settings)
     report_views = views.ReportViews()
     return Projector(
-        settings.view_db(NAME), NAME, views.SCHEMA, report_views, views.TABLES, views.VERSION
+        settings.view_db(NAME),
+        NAME,
+        views.SCHEMA,
+        report_views,
+        views.TABLES,
+        views.VERSION,
+        views.DEFERRED_INDEXES,
     )
 
 

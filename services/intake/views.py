@@ -146,6 +146,18 @@ CREATE TABLE IF NOT EXISTS stats_counts (
 """
 TABLES = ("reports_fts", "reports_geo", "reports", "timeline", "stats_counts")
 VERSION = 3  # PRAGMA user_version of the view file; raise it when SCHEMA changes incompatibly
+# The indexes only the queries read through (the fold reads reports by their tracking id): a
+# rebuild creates them once its tables are full (`Projector`'s deferred_indexes).
+DEFERRED_INDEXES = (
+    "reports_by_status",
+    "reports_by_category",
+    "reports_by_province",
+    "reports_by_regency",
+    "reports_by_district",
+    "reports_by_region",
+    "reports_by_agency",
+    "timeline_by_report",
+)
 
 
 def is_stale(conn: sqlite3.Connection) -> bool:

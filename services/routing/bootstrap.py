@@ -29,7 +29,13 @@ def create_projector(settings: Settings, rules: Rules | None = None) -> Projecto
     rules = rules or load_rules()  # a reopening's due date is counted with them
     report_views = views.ReportViews(rules.calendar, rules.policy)
     return Projector(
-        settings.view_db(NAME), NAME, views.SCHEMA, report_views, views.TABLES, views.VERSION
+        settings.view_db(NAME),
+        NAME,
+        views.SCHEMA,
+        report_views,
+        views.TABLES,
+        views.VERSION,
+        views.DEFERRED_INDEXES,
     )
 
 

@@ -80,6 +80,14 @@ CREATE INDEX IF NOT EXISTS handed_on_by_agency ON handed_on (from_agency, positi
 """
 TABLES = ("reports", "history", "handed_on")
 VERSION = 2  # PRAGMA user_version of the view file: raise it when SCHEMA changes
+# The indexes only the queries read through (the fold reads reports by their tracking id): a
+# rebuild creates them once its tables are full (`Projector`'s deferred_indexes).
+DEFERRED_INDEXES = (
+    "routing_reports_by_agency",
+    "routing_reports_by_status",
+    "routing_history_by_report",
+    "handed_on_by_agency",
+)
 WITH_AGENCY = (Status.FORWARDED.value, Status.FOLLOWED_UP.value)
 
 # What the desk shows of each event: the same fields as the public timeline, never the reporter.

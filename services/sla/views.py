@@ -98,6 +98,14 @@ CREATE TABLE IF NOT EXISTS audit_heads (
 """
 TABLES = ("sla_reports", "deadlines", "escalations", "timer_done", "audit_heads")
 VERSION = 2  # PRAGMA user_version of the view file: raise it when SCHEMA changes
+# The indexes only the queries read through (the fold reads deadlines by report alone): a rebuild
+# creates them once its tables are full (`Projector`'s deferred_indexes).
+DEFERRED_INDEXES = (
+    "deadlines_by_agency",
+    "deadlines_by_status",
+    "deadlines_by_action",
+    "escalations_by_office",
+)
 
 _INSERT = (
     "INSERT INTO deadlines (key, tracking_id, stage, cycle, agency_code, region_code, limit_text,"
@@ -274,7 +282,7 @@ class DeadlineViews:
 def new_projector(path: Path, rules: Rules) -> Projector:
     """The sla service's views, kept by the events."""
     views = DeadlineViews(rules)
-    return Projector(path, "sla", SCHEMA, views, TABLES, VERSION)
+    return Projector(path, "sla", SCHEMA, views, TABLES, VERSION, DEFERRED_INDEXES)
 
 
 _COLUMNS = _INSERT[_INSERT.index("(") + 1 : _INSERT.index(")")]

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.verification import api, pages
 from services.verification.usecases import Desk, categories
-from services.verification.views import SCHEMA, TABLES, VERSION, DeskViews
+from services.verification.views import DEFERRED_INDEXES, SCHEMA, TABLES, VERSION, DeskViews
 from shared.runtime.bus import Periodic, Service
 from shared.runtime.directory import LiveDirectory, follow
 from shared.runtime.projection import Projector
@@ -26,7 +26,7 @@ QUEUE_DEPTH_EVERY_SECONDS = 15.0
 def create_projector(settings: Settings, rules: Rules | None = None) -> Projector:
     rules = rules or load_rules()
     views = DeskViews(rules.calendar, rules.policy)
-    return Projector(settings.view_db(NAME), NAME, SCHEMA, views, TABLES, VERSION)
+    return Projector(settings.view_db(NAME), NAME, SCHEMA, views, TABLES, VERSION, DEFERRED_INDEXES)
 
 
 def create_projectors(settings: Settings) -> list[Projector]:

@@ -120,6 +120,16 @@ CREATE INDEX IF NOT EXISTS duplicate_links_by_original ON duplicate_links (dupli
 """
 TABLES = ("desk_reports", "desk_clock", "desk_text", "desk_history", "duplicate_links")
 VERSION = 2  # PRAGMA user_version of the view file: raise it when SCHEMA changes
+# The indexes only the queries read through (the fold reads rows by their primary keys): a
+# rebuild creates them once its tables are full (`Projector`'s deferred_indexes).
+DEFERRED_INDEXES = (
+    "desk_by_status",
+    "desk_by_region",
+    "desk_by_submitted",
+    "desk_by_place",
+    "desk_history_by_report",
+    "duplicate_links_by_original",
+)
 
 OPEN_STATUSES = (Status.SUBMITTED.value, Status.COMPLETION_REQUESTED.value)
 # What needs an administrator (the queue without a status): new and amended reports, and those an
@@ -149,6 +159,10 @@ CLOCK_EVENTS = frozenset(
 
 
 _FACTS = TypeAdapter(list[Fact])
+_HISTORY_INSERT = (
+    "INSERT OR IGNORE INTO desk_history (position, tracking_id, stream_version, event_type,"
+    " occurred_at, actor_kind, actor_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 # The deadlines the desk shows (the others are walked, never made).
 _DESK_STAGES = frozenset({Stage.VERIFICATION, Stage.REFORWARD})
 
@@ -198,6 +212,9 @@ class DeskViews:
         # and the columns they changed: written once per report at its end (`finish`).
         self._rows: dict[str, dict[str, Any]] = {}
         self._dirty: dict[str, dict[str, Any]] = {}
+        # The desk_history rows of the open transaction's events (nothing reads them before its
+        # end): written in one statement by `finish`.
+        self._history: list[tuple[Any, ...]] = []
 
     def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
         self._changes = {}
@@ -230,10 +247,7 @@ class DeskViews:
                 k: details.get(k)
                 for k in ("classification", "category", "channel", "anonymous", "confidential")
             }
-        conn.execute(
-            "INSERT OR IGNORE INTO desk_history (position, tracking_id, stream_version,"
-            " event_type, occurred_at, actor_kind, actor_id, details)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self._history.append(
             (
                 event.position,
                 tracking_id,
@@ -243,7 +257,7 @@ class DeskViews:
                 event.actor.kind,
                 event.actor.id,
                 json.dumps(details, ensure_ascii=False),
-            ),
+            )
         )
         if isinstance(payload, events.ReportSubmitted):
             self._submitted(conn, tracking_id, payload, event)
@@ -436,6 +450,9 @@ class DeskViews:
     def finish(self, conn: sqlite3.Connection) -> None:
         """The end of the projector's transaction: each report whose clock its events moved
         gets its facts and the desk's deadline written once."""
+        if self._history:
+            conn.executemany(_HISTORY_INSERT, self._history)
+            self._history.clear()
         for tracking_id, clock in self._touched.items():
             if not clock.new_facts and not clock.stopped:  # only events delivered again
                 if clock.kept is not None:
@@ -472,6 +489,7 @@ class DeskViews:
 
     def discard(self) -> None:
         """The projector's transaction was rolled back: what its events folded is forgotten."""
+        self._history.clear()
         for tracking_id in self._touched:
             self._folded.pop(tracking_id, None)
         self._touched.clear()
