@@ -239,8 +239,9 @@ class Intake:
         )
         if one_report_per_key and not stored:  # the key's report holds another body
             raise KeyReused(
-                "Idempotency-Key: already used for a report with other content; "
-                "send a new key for a new report"
+                "Idempotency-Key: sudah dipakai untuk laporan dengan isi lain; kirim kunci baru"
+                " untuk laporan baru / already used for a report with other content; send a new"
+                " key for a new report"
             )
         log.info("report_submitted", tracking_id=tracking_id, channel=channel.value)
         await self.caught_up(stored)
@@ -357,7 +358,8 @@ class Intake:
         found = done.events and not done.appended
         if client_key and found and not same_request(command, done.events[0].payload()):
             raise KeyReused(
-                "Idempotency-Key: already used for another request to this report; send a new key"
+                "Idempotency-Key: sudah dipakai untuk permintaan lain pada laporan ini; kirim"
+                " kunci baru / already used for another request to this report; send a new key"
             )
         await self.caught_up(done.events)
         return done.events

@@ -243,6 +243,7 @@ async def test_an_idempotency_key_sent_again_with_other_content_is_refused_namin
     (error,) = refused.json()["detail"]
     assert error["field"] == "Idempotency-Key"
     assert error["loc"] == ["header", "Idempotency-Key"]
+    assert error["msg"].startswith("sudah dipakai") and "/ already used" in error["msg"]
     assert "access_code" not in refused.text and first.json()["access_code"] not in refused.text
     tracking_id = first.json()["tracking_id"]
     report = (
