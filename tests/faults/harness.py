@@ -214,10 +214,18 @@ class Faults:
         )
 
     def vouched(self) -> bool:
-        """The relay has checkpointed everything: the newest event is its StoreCheckpointed
-        (or nothing was ever stored)."""
-        rows = self.store("SELECT stream FROM events ORDER BY position DESC LIMIT 1")
-        return not rows or rows[0][0] == CHECKPOINT_STREAM
+        """The relay has checkpointed everything: the newest event is its StoreCheckpointed and
+        covers every event before it (or nothing was ever stored). A checkpoint whose read
+        raced appends (it covers up to 7000, events 7001-7006 came before it was stored) is
+        followed by another within LAPOR_AUDIT_CHECKPOINT_SECONDS: not settled yet."""
+        rows = self.store(
+            "SELECT stream, position, json_extract(data, '$.to_position') FROM events"
+            " ORDER BY position DESC LIMIT 1"
+        )
+        if not rows:
+            return True
+        stream, position, covered = rows[0]
+        return bool(stream == CHECKPOINT_STREAM and covered == position - 1)
 
     def wait_quiet(self, timeout: float = 180.0) -> Quiet:
         """Until every consumer has handled every stored event, notify has nothing left to send,
