@@ -8,7 +8,6 @@ completion request and amendment, and a reporter's identity erased (its own acce
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,7 +33,6 @@ from shared.reports.events import (
     SlaStage,
 )
 from shared.runtime.projection import Projector
-from shared.settings import Settings
 from shared.store.port import ANY, NewEvent, RecordedEvent
 from shared.store.sqlite import SqliteEventStore
 from tests.builders import (
@@ -50,7 +48,7 @@ from tests.builders import (
     submitted,
     verified,
 )
-from tests.integration.test_rebuild_equals_live import SERVICES, _tables
+from tests.integration.test_rebuild_equals_live import SERVICES, _tables, build_views
 
 EDGE_CASES: dict[str, list[DomainEvent]] = {
     "REOPENED2K": [
@@ -155,29 +153,11 @@ def _indexes(path: Path) -> list[tuple[object, ...]]:
 def test_a_rebuild_with_deferred_indexes_equals_the_live_views(
     service: str, store_path: Path, tmp_path: Path
 ) -> None:
-    bootstrap = importlib.import_module(f"services.{service}.bootstrap")
-
-    async def build(directory: Path, *, live: bool) -> Path:
-        settings = Settings(data_dir=directory, event_store=f"sqlite:///{store_path}")
-        projector = bootstrap.create_projector(settings)
-        store = SqliteEventStore(store_path)
-        try:
-            if live:
-                position = 0
-                while events := await store.read_all(position, 500):
-                    for event in events:  # one delivery, one transaction, as from NATS
-                        assert projector.apply_batch([event]) == 1
-                    position = events[-1].position
-            else:
-                # Small pages, so that the rebuild's reports span many transactions.
-                assert await projector.rebuild(store, batch=97) == await store.last_position()
-        finally:
-            projector.close()
-        await store.close()
-        return settings.view_db(service)
-
-    live = asyncio.run(build(tmp_path / "live", live=True))
-    rebuilt = asyncio.run(build(tmp_path / "rebuilt", live=False))
+    live = asyncio.run(build_views(service, store_path, tmp_path / "live", live=True))
+    # Small pages, so that the rebuild's reports span many transactions.
+    rebuilt = asyncio.run(
+        build_views(service, store_path, tmp_path / "rebuilt", live=False, batch=97)
+    )
     # Every index is there again, defined as the schema defines it.
     assert _indexes(rebuilt) == _indexes(live)
     live_tables, rebuilt_tables = _tables(live), _tables(rebuilt)

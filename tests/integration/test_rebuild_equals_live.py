@@ -54,32 +54,36 @@ def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
     return found
 
 
+async def build_views(
+    service: str, store_path: Path, directory: Path, *, live: bool, batch: int = 10_000
+) -> Path:
+    """`service`'s views of the store in `directory`: built live (one delivery, one
+    transaction, as from NATS) or rebuilt (`Projector.rebuild`, in pages of `batch`)."""
+    bootstrap = importlib.import_module(f"services.{service}.bootstrap")
+    settings = Settings(data_dir=directory, event_store=f"sqlite:///{store_path}")
+    projector = bootstrap.create_projector(settings)
+    store = SqliteEventStore(store_path)
+    try:
+        if live:
+            position = 0
+            while events := await store.read_all(position, 500):
+                for event in events:
+                    assert projector.apply_batch([event]) == 1
+                position = events[-1].position
+        else:
+            assert await projector.rebuild(store, batch=batch) == await store.last_position()
+    finally:
+        projector.close()
+        await store.close()
+    return Path(settings.view_db(service))
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_rebuilt_views_equal_views_built_live(
     service: str, store_path: Path, tmp_path: Path
 ) -> None:
-    bootstrap = importlib.import_module(f"services.{service}.bootstrap")
-
-    async def build(directory: Path, *, live: bool) -> Path:
-        settings = Settings(data_dir=directory, event_store=f"sqlite:///{store_path}")
-        projector = bootstrap.create_projector(settings)
-        store = SqliteEventStore(store_path)
-        try:
-            if live:
-                position = 0
-                while events := await store.read_all(position, 500):
-                    for event in events:  # one delivery, one transaction, as from NATS
-                        assert projector.apply_batch([event]) == 1
-                    position = events[-1].position
-            else:
-                assert await projector.rebuild(store) == await store.last_position()
-        finally:
-            projector.close()
-            await store.close()
-        return settings.view_db(service)
-
-    live = asyncio.run(build(tmp_path / "live", live=True))
-    rebuilt = asyncio.run(build(tmp_path / "rebuilt", live=False))
+    live = asyncio.run(build_views(service, store_path, tmp_path / "live", live=True))
+    rebuilt = asyncio.run(build_views(service, store_path, tmp_path / "rebuilt", live=False))
     live_tables, rebuilt_tables = _tables(live), _tables(rebuilt)
     assert live_tables.keys() == rebuilt_tables.keys()
     assert any(rows for name, rows in live_tables.items() if name != "checkpoint")
