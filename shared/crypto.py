@@ -18,6 +18,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict
 
 
+@lru_cache(maxsize=256)
 def derive_key(master_secret: bytes, purpose: str, length: int = 32) -> bytes:
-    """Separate keys per purpose from one master secret (HKDF-SHA256)."""
+    """Separate keys per purpose from one master secret (HKDF-SHA256). Remembered: every access
+    code checked or made, every session cookie, asks for the same few (what they guard is the
+    master secret, which the process holds anyway)."""
     return HKDF(
         algorithm=hashes.SHA256(), length=length, salt=b"lapor-v1", info=purpose.encode()
     ).derive(master_secret)
