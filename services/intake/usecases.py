@@ -11,11 +11,10 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from fastapi import HTTPException
@@ -42,7 +41,6 @@ from services.intake.models import (
 from shared.auth import Principal, Role, access_code_matches, hash_access_code
 from shared.calendar import WIT
 from shared.crypto import derive_key
-from shared.directory.model import Category
 from shared.errors import DomainError, KeyReused
 from shared.events.base import Actor
 from shared.http.limits import RateLimiter, too_many
@@ -96,19 +94,11 @@ class OpenDeadline:
 _PAGE_DEADLINES = {"forwarded": Stage.FOLLOW_UP, "completion_requested": Stage.COMPLETION_EXPIRY}
 
 
-def known_categories() -> Mapping[str, tuple[str, str]]:
+def known_categories() -> dict[str, tuple[str, str]]:
     """Category code -> (Indonesian name, English name)."""
     from shared.directory.model import load_categories
 
-    global _by_code
-    categories = load_categories()  # the seed file's list is read once, then the same tuple
-    if _by_code is None or _by_code[0] is not categories:
-        _by_code = (categories, MappingProxyType({c.code: (c.name, c.name_en) for c in categories}))
-    return _by_code[1]
-
-
-# The list the mapping was made of, and the mapping: made once, not at every submission and page.
-_by_code: tuple[tuple[Category, ...], Mapping[str, tuple[str, str]]] | None = None
+    return {c.code: (c.name, c.name_en) for c in load_categories()}
 
 
 def category_known(code: str) -> bool:

@@ -73,20 +73,6 @@ React = Callable[[RecordedEvent], Awaitable[None]]
 Observer = Callable[[RecordedEvent], None]
 
 
-@dataclass(frozen=True)
-class StreamReaction:
-    """A reaction that reads the events of some streams only (the directory's follower): the
-    consumer hands it those alone. The others cost it nothing, where each would take a call, its
-    log context bound and, in a batch of several reports, a task of its own (intake, sla and
-    verification react to nothing else, and see every report's and notice's event)."""
-
-    streams: frozenset[str]
-    react: React
-
-    async def __call__(self, event: RecordedEvent) -> None:
-        await self.react(event)
-
-
 def event_log_context(event: RecordedEvent) -> dict[str, str]:
     """What the log lines of an event's handling carry: its correlation id, and its report."""
     context = {"correlation_id": event.correlation_id, "event_type": event.event_type}
@@ -350,10 +336,7 @@ class EventConsumer:
         for event in fresh:
             for observe in self.observers:
                 observe(event)
-        react = self.service.react
-        if isinstance(react, StreamReaction):
-            await self._react_all([e for e in fresh if e.stream in react.streams])
-        elif react is not None:
+        if self.service.react is not None:
             await self._react_all(fresh)
         projectors = self.service.projectors
         start = 0

@@ -4,13 +4,12 @@ service keeps current from the `directory` stream's events."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from shared.clock import Clock
 from shared.directory.events import DIRECTORY_STREAM, DirectoryChanged
 from shared.directory.model import Directory, DirectoryFile, default_directory
 from shared.directory.state import Decide, Directories, build_directory
-from shared.runtime.bus import StreamReaction
 from shared.runtime.repository import Meta, Repository
 from shared.store.port import EventStore, RecordedEvent
 
@@ -96,13 +95,12 @@ class LiveDirectory:
         self.reset(await self.store.read(DIRECTORY_STREAM))
 
 
-def follow(live: LiveDirectory) -> StreamReaction:
+def follow(live: LiveDirectory) -> Callable[[RecordedEvent], Awaitable[None]]:
     """A reaction that keeps `live` current from the `directory` stream's events (a service
-    that reads the directory passes it to its consumer, alone or with its own reactions): the
-    consumer hands it that stream's events only."""
+    that reads the directory passes it to its consumer, alone or with its own reactions)."""
 
     async def react(event: RecordedEvent) -> None:
         if event.stream == DIRECTORY_STREAM and not live.observe(event):
             await live.refresh()
 
-    return StreamReaction(frozenset({DIRECTORY_STREAM}), react)
+    return react

@@ -22,7 +22,7 @@ from uuid import uuid4
 import pytest
 from faststream.nats import NatsBroker
 
-from shared.runtime.bus import COALESCE_SECONDS, EventConsumer, Service, StreamReaction, subscribe
+from shared.runtime.bus import COALESCE_SECONDS, EventConsumer, Service, subscribe
 from shared.runtime.messaging import (
     POSITION_HEADER,
     STREAM_NAME,
@@ -304,55 +304,4 @@ async def test_concurrent_submitters_each_read_their_report_with_fewer_view_writ
         assert projector.checkpoint() == 20
     finally:
         projector.close()
-        await store.close()
-
-
-async def test_a_reaction_to_some_streams_sees_theirs_in_order_and_the_views_see_every_event(
-    tmp_path: Path,
-) -> None:
-    """A directory follower (`StreamReaction`) is handed the directory's events alone, in order;
-    a reaction of every event sees them all; the views apply every event either way."""
-    store = SqliteEventStore(tmp_path / "events.db")
-    followed: list[int] = []
-    everything: list[int] = []
-    applied: list[int] = []
-
-    async def follow(event: RecordedEvent) -> None:
-        followed.append(event.position)
-
-    async def react(event: RecordedEvent) -> None:
-        everything.append(event.position)
-
-    def apply(_conn: sqlite3.Connection, event: RecordedEvent) -> None:
-        applied.append(event.position)
-
-    views = Projector(tmp_path / "views.db", "views", "", apply)
-    others = Projector(tmp_path / "others.db", "others", "", lambda _conn, _event: None)
-    follower = EventConsumer(
-        "follower",
-        Service(projectors=[views], react=StreamReaction(frozenset({"directory"}), follow)),
-        NatsBroker(),
-        store,
-    )
-    reacting = EventConsumer("all", Service(projectors=[others], react=react), NatsBroker(), store)
-    at = datetime(2026, 12, 1, tzinfo=UTC)
-    streams = ["report-44440001", "directory", "notifications-44440001", "report-44440002"]
-    try:
-        stored: list[RecordedEvent] = []
-        for number, stream in enumerate([*streams, "directory"]):
-            event = NewEvent.of(
-                submitted(), occurred_at=at, actor=CITIZEN, correlation_id=f"{number}"
-            )
-            version = sum(e.stream == stream for e in stored) or NO_STREAM
-            stored += await store.append(stream, [event], version)
-        last = stored[-1].position
-        await follower.advance_to(last)
-        await reacting.advance_to(last)
-
-        assert followed == [e.position for e in stored if e.stream == "directory"] == [2, 5]
-        assert everything == applied == [e.position for e in stored]
-        assert views.checkpoint() == last
-    finally:
-        views.close()
-        others.close()
         await store.close()
