@@ -77,6 +77,11 @@ class _KeyRequest:
 class KeyStore:
     """Wrapped data keys in SQLite. Deletion is real: `secure_delete` overwrites freed pages."""
 
+    # How a new data key's commit reaches the disk: with an fsync of its own, unless a later
+    # commit that must follow it syncs the same write-ahead log (`shared.keys.KeysInTheStore`).
+    # An erasure always has its own.
+    NEW_KEY_SYNC = "FULL"
+
     def __init__(self, path: Path, master_secret: bytes) -> None:
         self._path = path
         self._kek = AESGCM(derive_key(master_secret, "key-wrapping"))
@@ -84,7 +89,7 @@ class KeyStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute(f"PRAGMA synchronous={self.NEW_KEY_SYNC}")
         self._conn.execute("PRAGMA secure_delete=ON")
         self._conn.execute("PRAGMA busy_timeout=30000")
         self._conn.execute(
@@ -221,26 +226,34 @@ class KeyStore:
     def erase(self, key_id: str) -> bool:
         """Crypto-shred: delete the data key. Returns False when there was none."""
         with self._lock:
-            # One transaction: a crash between the two must not leave the key deleted but the
-            # erasure unrecorded (the next encrypt would then quietly create a new key).
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("PRAGMA synchronous=FULL")
             try:
-                cursor = self._conn.execute("DELETE FROM data_keys WHERE key_id = ?", (key_id,))
-                self._conn.execute(
-                    "INSERT OR IGNORE INTO erasures (key_id, erased_at) VALUES (?, ?)",
-                    (key_id, datetime.now(UTC).isoformat()),
-                )
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-            # Only a completed checkpoint overwrites the key's page in the database file and
-            # empties the WAL, which still holds old copies of it. A reader elsewhere can block
-            # it (for up to busy_timeout): then the shredding is not done, and we say so.
-            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if busy:
-                raise ErasureIncomplete(key_id)
-            return cursor.rowcount > 0
+                return self._erase(key_id)
+            finally:
+                self._conn.execute(f"PRAGMA synchronous={self.NEW_KEY_SYNC}")
+
+    def _erase(self, key_id: str) -> bool:
+        """Under the lock, at synchronous=FULL: the erasure is durable when it returns."""
+        # One transaction: a crash between the two must not leave the key deleted but the
+        # erasure unrecorded (the next encrypt would then quietly create a new key).
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = self._conn.execute("DELETE FROM data_keys WHERE key_id = ?", (key_id,))
+            self._conn.execute(
+                "INSERT OR IGNORE INTO erasures (key_id, erased_at) VALUES (?, ?)",
+                (key_id, datetime.now(UTC).isoformat()),
+            )
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        # Only a completed checkpoint overwrites the key's page in the database file and
+        # empties the WAL, which still holds old copies of it. A reader elsewhere can block
+        # it (for up to busy_timeout): then the shredding is not done, and we say so.
+        busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise ErasureIncomplete(key_id)
+        return cursor.rowcount > 0
 
     def is_erased(self, key_id: str) -> bool:
         with self._lock:

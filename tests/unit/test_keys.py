@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from shared.crypto import KeyErased, KeyStore
 from shared.keys import key_store_path, open_key_store
 from shared.settings import Settings
+from shared.store.sqlite import connect
 
 SECRET = "keys-test-secret"
 
@@ -45,3 +47,40 @@ def test_an_old_keys_file_is_moved_in_once_erasures_included(tmp_path: Path) -> 
         assert again.decrypt(kept) == {"phone": "+6281200000001"}
     finally:
         again.close()
+
+
+def test_a_new_key_in_the_stores_file_rides_on_the_events_fsync_an_erasure_has_its_own(
+    tmp_path: Path,
+) -> None:
+    """In the event store's file a new key commits without an fsync of its own: the event that
+    names it is appended after it to the same write-ahead log by the store, which commits with
+    synchronous=FULL (that fsync makes the key durable too). An erasure is synced by itself, and
+    a key store elsewhere syncs every key."""
+    settings = Settings(data_dir=tmp_path, secret_key=SECRET)
+    in_store = open_key_store(settings)
+    apart = KeyStore(tmp_path / "apart.db", SECRET.encode())
+    store_conn = connect(tmp_path / "events.db")  # as the event store opens it
+    try:
+        statements: list[str] = []
+        in_store._conn.set_trace_callback(statements.append)
+        in_store.encrypt("CCCCCCCCCC", {"phone": "+6281200000003"})
+        assert not any("synchronous=FULL" in s for s in statements)
+        assert _synchronous(in_store._conn) == "NORMAL"
+        assert _synchronous(apart._conn) == "FULL"
+        assert _synchronous(store_conn) == "FULL"  # the event's commit, after the key's
+
+        statements.clear()
+        in_store.erase("CCCCCCCCCC")
+        begin = statements.index("BEGIN IMMEDIATE")
+        assert "PRAGMA synchronous=FULL" in statements[:begin]
+        assert _synchronous(in_store._conn) == "NORMAL"  # back for the next new key
+        assert in_store.is_erased("CCCCCCCCCC")
+    finally:
+        in_store.close()
+        apart.close()
+        store_conn.close()
+
+
+def _synchronous(conn: sqlite3.Connection) -> str:
+    level = int(conn.execute("PRAGMA synchronous").fetchone()[0])
+    return {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[level]
