@@ -179,6 +179,7 @@ _STORED_FIELDS: dict[str, Callable[[dict[str, Any]], dict[str, object]]] = {
     "EscalatedToOmbudsman": _no_fields,
 }
 
+
 def fact_of_stored(event: RecordedEvent) -> Fact | None:
     """`fact_of_recorded` read straight from the stored data, without parsing the payload into
     its class (a third of an sla rebuild's pydantic time): for a replay of the store, whose
