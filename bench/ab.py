@@ -11,7 +11,9 @@ older one. Each revision is checked out in a detached worktree of its own (shari
 its own code is imported. The pairs alternate their order (A B, B A, …) so neither revision
 always meets the machine as the other left it. Every number in each run's `RESULT {json}` line
 (nested objects as dotted keys) is shown with both medians and the change. Ends with its own
-`RESULT {json}`: the medians of both revisions.
+`RESULT {json}`: the medians of both revisions. Both revisions must know the benchmark's
+arguments (`rebuild --no-floors` exists from round 6 on: for an older base, A/B against a commit
+that has it, e.g. the one that added it).
 """
 
 from __future__ import annotations

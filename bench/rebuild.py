@@ -3,6 +3,7 @@ with each services/<name>/app.py `create_projector(settings)`), beside the store
 
     .venv/bin/python -m bench.rebuild [--events 50000] [--runs 2] [--services ...]
     .venv/bin/python -m bench.rebuild --events 1000000 --runs 1     # the target's size
+    .venv/bin/python -m bench.rebuild --events 1000000 --runs 1 --services sla --no-floors
 
 The events come from one cached generated store of realistic lifecycles
 (bench/.data/store-events-1000000-*.db, made once through SqliteEventStore.append: about 200k
@@ -15,6 +16,8 @@ Views go to a fresh directory per run (the same disk). The limits beside them, s
   routing's `history` (its primary key and its index by report), a transaction per page; no
   fold, no report row, no deadlines. A view that keeps a history of every event cannot be
   cheaper than this in CPython with SQLite.
+`--no-floors` leaves these three out and runs only the services' rebuilds (a before/after of one
+service at 1M, also through `bench.ab`): the RESULT line then has no floor figures.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ from shared.store.port import RecordedEvent
 from shared.store.sqlite import COLUMNS, SqliteEventStore
 
 SOURCE_EVENTS = 1_000_000
+# The limits measured beside the rebuilds (left out with --no-floors).
+RAW = "raw SELECT (limit)"
+DECODE = "store.read_all -> RecordedEvent"
+FLOOR = "view floor: read_all + one history row per event"
 
 
 class FirstEvents:
@@ -224,19 +231,22 @@ def main() -> None:
     parser.add_argument(
         "--source-events", type=int, default=SOURCE_EVENTS, help="Size of the generated store"
     )
+    parser.add_argument(
+        "--no-floors",
+        action="store_true",
+        help="Only the services' rebuilds (no raw SELECT, store.read_all or view floor)",
+    )
     args = parser.parse_args()
     print_header("Rebuild: replaying the store into each service's views")
     path = generated_store(events=args.source_events)
     limit = min(args.events, args.source_events)
     services = args.services or available_services()
     print(f"{limit:,} events (the first of a generated {args.source_events:,}); {services}\n")
-    cases: dict[str, Callable[[Path], Sample]] = {
-        "raw SELECT (limit)": lambda _: raw_scan(path, limit),
-        "store.read_all -> RecordedEvent": lambda _: read_all(path, limit),
-        "view floor: read_all + one history row per event": functools.partial(
-            view_floor, path, limit
-        ),
-    }
+    cases: dict[str, Callable[[Path], Sample]] = {}
+    if not args.no_floors:
+        cases[RAW] = lambda _: raw_scan(path, limit)
+        cases[DECODE] = lambda _: read_all(path, limit)
+        cases[FLOOR] = functools.partial(view_floor, path, limit)
     for service in services:
         cases[f"rebuild {service}"] = functools.partial(rebuild, service, path, limit)
     results: dict[str, list[Sample]] = {}
@@ -289,16 +299,17 @@ def main() -> None:
     for line in checks:
         print("- " + line)
     print(f"\nload average at end: {load_average()}")
-    decode = best(results["store.read_all -> RecordedEvent"])
-    floor = best(results["view floor: read_all + one history row per event"])
-    result(
-        view_floor_events_per_cpu_second=round(1e6 / floor.extra["cpu_us"]),
-        rebuild_events_per_cpu_second=per_cpu,
-        read_all_events_per_cpu_second=round(1e6 / decode.extra["cpu_us"])
-        if "cpu_us" in decode.extra
-        else None,
-        events=limit,
-    )
+    floors: dict[str, object] = {}
+    if not args.no_floors:
+        decode = best(results[DECODE])
+        floor = best(results[FLOOR])
+        floors = {
+            "view_floor_events_per_cpu_second": round(1e6 / floor.extra["cpu_us"]),
+            "read_all_events_per_cpu_second": round(1e6 / decode.extra["cpu_us"])
+            if "cpu_us" in decode.extra
+            else None,
+        }
+    result(**floors, rebuild_events_per_cpu_second=per_cpu, events=limit)
 
 
 if __name__ == "__main__":

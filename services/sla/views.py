@@ -27,9 +27,9 @@ from pydantic import TypeAdapter
 from services.sla import metrics
 from services.sla.config import Rules
 from shared.reports.deadlines import Deadline, Stage, State
-from shared.reports.facts import Fact, fact_of_recorded
+from shared.reports.facts import Fact, fact_of_recorded, fact_of_stored
 from shared.reports.folding import Derivation
-from shared.runtime.projection import Projector, trim_kept
+from shared.runtime.projection import Projector, rebuilding, trim_kept
 from shared.store.port import RecordedEvent
 
 SCHEMA = """
@@ -207,7 +207,8 @@ class DeadlineViews:
             return
         if not event.stream.startswith("report-"):
             return
-        fact = fact_of_recorded(event)
+        # A replay reads the store's own payloads, validated when appended: not parsed again.
+        fact = fact_of_stored(event) if rebuilding() else fact_of_recorded(event)
         if fact is None:
             return
         tracking_id = event.stream.removeprefix("report-")

@@ -183,8 +183,15 @@ class _Clock:
         self.kept = kept  # what the last transaction wrote, if still true
         self.new_facts: list[str] = []  # each new fact's JSON, in the order added
         self.stopped = False  # rejected: the facts go, nothing counts any more
-        # desk_reports' deadline columns as the transaction's earlier events left them.
+        # The desk's working days left (`clock_days`) as the transaction's earlier events left
+        # them, while its deadline ran.
         self.columns: dict[str, Any] = {}
+
+
+def _desk_stage(status: str) -> Stage:
+    """The desk's deadline for a report of `status`: re-forwarding while an institution's return
+    waits, verification otherwise."""
+    return Stage.REFORWARD if status == "returned" else Stage.VERIFICATION
 
 
 def iso(at: datetime) -> str:
@@ -419,9 +426,14 @@ class DeskViews:
         if clock.stopped or fact.version in clock.derivation.versions:
             return  # rejected earlier in this transaction, or delivered again
         if clock.new_facts:
-            # The deadline as the last event left it: a deadline that stops keeps the working
-            # days it had left (`clock_days`), as when each event is written at once.
-            clock.columns.update(self._desk_columns(clock.derivation.settle()))
+            # The working days left as the last event left them: a deadline that stops keeps
+            # them (`clock_days`), as when each event is written at once. Of the desk's deadline
+            # columns only these can outlive the transaction (`finish` sets the others from the
+            # last event's deadline), so the walk is asked, not settled, at each event.
+            derivation = clock.derivation
+            running, days_left = derivation.running(_desk_stage(derivation.status))
+            if running:
+                clock.columns["clock_days"] = days_left
         clock.derivation.add(fact)
         if fact.event_type == "ReportRejected":
             # Rejected is final: nothing at the desk will count for this report again.
@@ -500,8 +512,7 @@ class DeskViews:
     def _desk_columns(cls, derived: ReportDeadlines) -> dict[str, Any]:
         """The desk's deadline: verification while the report waits for its first decision,
         re-forwarding while an institution's return waits for the next one."""
-        stage = Stage.REFORWARD if derived.status == "returned" else Stage.VERIFICATION
-        found = derived.of_stage(stage)
+        found = derived.of_stage(_desk_stage(derived.status))
         return cls._deadline_columns(found[-1]) if found else cls._stopped()
 
     @classmethod

@@ -21,6 +21,7 @@ from shared.reports.deadlines import (
     Deadline,
     ReportDeadlines,
     Stage,
+    Status,
     _breach_and_scope,
     _Cycle,
     _deadline,
@@ -106,6 +107,24 @@ class Derivation:
                 else ReportDeadlines(self.tracking_id, "unknown", None, None)
             )
         return self.result
+
+    @property
+    def status(self) -> str:
+        """The report's status after the facts added so far (what `settle` will say)."""
+        return self._walk.status if self._walk is not None else "unknown"
+
+    def running(self, stage: Stage) -> tuple[bool, int | None]:
+        """Whether the latest deadline of `stage` runs (open or paused) after the facts added so
+        far, and its working days left (`remaining_working_days`): what `settle` would say of
+        them, without making a deadline (for a view that needs only these between two facts)."""
+        walk = self._walk
+        if walk is not None:
+            for cycle in reversed(walk.cycles):
+                if cycle.stage is stage:
+                    if cycle.status is Status.OPEN or cycle.status is Status.PAUSED:
+                        return True, cycle.remaining if stage is Stage.VERIFICATION else None
+                    break
+        return False, None
 
     @property
     def region_code(self) -> str | None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bench.common import lifecycle
 from shared.calendar import WorkingDayCalendar
 from shared.events.registry import parse_payload
-from shared.reports.deadlines import Stage, derive
+from shared.reports.deadlines import Stage, Status, derive
 from shared.reports.facts import RELEVANT_EVENT_TYPES, Fact, fact_of
 from shared.reports.folding import Derivation
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
@@ -82,10 +82,19 @@ def assert_folds_like_derive(facts: list[Fact], policy: SlaPolicy) -> None:
     for n, fact in enumerate(facts, start=1):
         batched.add(fact)
         derived = derive(TID, facts[:n], CAL, policy)
-        assert (batched.region_code, batched.agency_code) == (
+        assert (batched.region_code, batched.agency_code, batched.status) == (
             derived.region_code,
             derived.agency_code,
+            derived.status,
         )
+        # Whether each stage's latest deadline runs, and its days left, known before settling.
+        for stage in Stage:
+            latest = derived.of_stage(stage)[-1:]
+            assert batched.running(stage) == (
+                (True, latest[0].remaining_working_days)
+                if latest and latest[0].status in (Status.OPEN, Status.PAUSED)
+                else (False, None)
+            )
         if n % 3 == 0 or n == len(facts):
             assert batched.settle() == derived
     # Made for some stages only (the desk's): those deadlines, the same.

@@ -14,15 +14,26 @@ from pathlib import Path
 from services.verification.views import SCHEMA, TABLES, DeskViews
 from shared.events.base import DomainEvent
 from shared.reports.events import (
+    RejectionReason,
     ReportAmended,
     ReportCompletionRequested,
     ReportReferred,
+    ReportRejected,
     ReportReturned,
 )
 from shared.runtime.projection import Projector
 from shared.store.port import ANY, NewEvent, RecordedEvent
 from shared.store.sqlite import SqliteEventStore
-from tests.builders import ADMIN, AGENCY, CITIZEN, T0, forwarded, submitted, verified
+from tests.builders import (
+    ADMIN,
+    AGENCY,
+    CITIZEN,
+    OTHER_AGENCY,
+    T0,
+    forwarded,
+    submitted,
+    verified,
+)
 
 
 def _history(tracking_id: str) -> list[DomainEvent]:
@@ -106,3 +117,80 @@ def test_a_reports_desk_row_is_the_same_however_its_events_are_delivered(
         "Jalan Soeharto dekat pasar Oebobo",
         "Setiap malam sejak Januari",
     ]
+
+
+# Desk deadlines that stop within one transaction after they ran: the working days left when
+# they stopped (`clock_days`) stay on the desk, as when each event is its own delivery.
+STOPPING: dict[str, list[DomainEvent]] = {
+    # paused, resumed, then met by the verification and the report forwarded
+    "RESUMED44K": [
+        submitted("RESUMED44K"),
+        ReportCompletionRequested(note="Mohon sebutkan nama jalannya"),
+        ReportAmended(text="Jalan Soeharto dekat pasar Oebobo"),
+        verified(),
+        forwarded(AGENCY),
+    ],
+    # paused, then rejected while it waited for the reporter
+    "PAUSEDR55K": [
+        submitted("PAUSEDR55K"),
+        ReportCompletionRequested(note="Mohon lampirkan foto"),
+        ReportRejected(reason=RejectionReason.NO_RESPONSE),
+    ],
+    # verification met, then a return's re-forwarding deadline met by the next forwarding
+    "REFWDED66K": [
+        submitted("REFWDED66K"),
+        verified(),
+        forwarded(AGENCY),
+        ReportReturned(agency_code=AGENCY, reason="not_our_authority"),
+        forwarded(OTHER_AGENCY),
+    ],
+}
+
+
+async def _stored_histories(
+    path: Path, histories: dict[str, list[DomainEvent]]
+) -> list[RecordedEvent]:
+    store = SqliteEventStore(path)
+    try:
+        for n, (tracking_id, history) in enumerate(histories.items()):
+            for i, payload in enumerate(history):
+                event = NewEvent.of(
+                    payload,
+                    occurred_at=T0 + timedelta(days=i, minutes=n),
+                    actor=CITIZEN if isinstance(payload, ReportAmended) else ADMIN,
+                    correlation_id=f"c-{tracking_id}-{i}",
+                )
+                await store.append(f"report-{tracking_id}", [event], ANY)
+        return await store.read_all(0, 1000)
+    finally:
+        await store.close()
+
+
+def test_a_desk_deadline_stopping_in_one_delivery_keeps_the_days_it_had_left(
+    tmp_path: Path,
+) -> None:
+    stored = asyncio.run(_stored_histories(tmp_path / "events.db", STOPPING))
+    built = {}
+    for name, batches in {"one": [[e] for e in stored], "all": [stored]}.items():
+        path = tmp_path / f"{name}.db"
+        projector = Projector(path, "verification", SCHEMA, DeskViews(), TABLES)
+        try:
+            for batch in batches:
+                assert projector.apply_batch(batch) == len(batch)
+        finally:
+            projector.close()
+        built[name] = _desk(path)
+    assert built["all"] == built["one"]
+    conn = sqlite3.connect(tmp_path / "all.db")
+    shown = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            "SELECT tracking_id, clock_days, paused, due_at, deadline_stage FROM desk_reports"
+        )
+    }
+    conn.close()
+    # Nothing runs any more; the verification's days left stay (the re-forwarding counts none).
+    assert shown["RESUMED44K"][1:] == (0, None, None)
+    assert shown["RESUMED44K"][0] is not None
+    assert shown["PAUSEDR55K"][0] is not None and shown["PAUSEDR55K"][1:] == (0, None, None)
+    assert shown["REFWDED66K"] == (None, 0, None, None)
