@@ -348,7 +348,11 @@ class RoutingDesk:
             note=body.note,
             suggested_agency=suggested.code if suggested else None,
         )
-        events = await self.reports.execute(tracking_id, command, meta)
+        # A suggestion the desk made is the directory's at the time, not what was asked.
+        suggestion_made = () if body.suggested_agency else ("suggested_agency",)
+        events = await self.reports.execute_once(
+            tracking_id, command, meta, worked_out=suggestion_made
+        )
         await self._settle(events)
         stored = _stored(events, "ReportReturned")
         code = stored.data.get("suggested_agency") if stored else command.suggested_agency
@@ -406,7 +410,9 @@ class RoutingDesk:
             follow_up_due=due,
             note=body.note,
         )
-        events = await self.reports.execute(tracking_id, command, meta)
+        events = await self.reports.execute_once(
+            tracking_id, command, meta, worked_out=("follow_up_due",)
+        )
         await self._settle(events)
         stored = _stored(events, "ReportTransferred")
         return TransferOut(
@@ -437,7 +443,7 @@ class RoutingDesk:
         command = DelegateReport(
             from_agency=agency, to_agency=target.code, to_agency_name=target.name, note=body.note
         )
-        events = await self.reports.execute(tracking_id, command, meta)
+        events = await self.reports.execute_once(tracking_id, command, meta)
         await self._settle(events)
         row = await views.report_row(self.views, tracking_id)
         return DelegateOut(
@@ -466,7 +472,9 @@ class RoutingDesk:
         command = ForwardReport(
             agency_code=target.code, agency_name=target.name, follow_up_due=due, routed_by="admin"
         )
-        events = await self.reports.execute(tracking_id, command, caller.meta("forward"))
+        events = await self.reports.execute_once(
+            tracking_id, command, caller.meta("forward"), worked_out=("follow_up_due",)
+        )
         await self._settle(events)
         stored = _stored(events, "ForwardedToOPD")
         return ForwardOut(

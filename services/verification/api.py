@@ -114,7 +114,9 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         request: Request, principal: Principal, tracking_id: str, body: ActionIn, key: str | None
     ) -> ActionOutcome:
         command = await command_for(desk, principal, tracking_id, body)
-        outcome = await desk.act(tracking_id, command, principal, correlation_id(request), key)
+        outcome = await desk.act(
+            tracking_id, command, principal, correlation_id(request), key, client_key=True
+        )
         return outcome.answer()
 
     @r.get(

@@ -547,3 +547,35 @@ async def test_region_codes_are_official_dotted_or_not(
     dotted = await desk.post(f"/api/v1/reports/{tid}/verify", json={"region_code": "53.71.04"})
     assert dotted.status_code == 200, dotted.text
     assert (await drive.desk_report(tid))["location"]["region_code"] == "537104"
+
+
+async def test_a_used_idempotency_key_with_another_decision_is_refused_not_faked(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """An integrator's retry gets the first answer; the key sent again with another decision
+    (another note, reason, category, day) was answered 200 with the first one's result while
+    nothing of it was stored. Now 422 naming the header, in both languages."""
+    ani = lapor.token("admin")
+    cases = [
+        ("request-completion", {"note": "Mohon kirim foto."}, {"note": "Mohon sebut alamat."}),
+        ("reject", {"reason": "spam"}, {"reason": "other", "note": "Bukan laporan."}),
+        ("verify", {"region_code": "53.71"}, {"region_code": "53.71", "category": "kesehatan"}),
+        ("postpone", {"until": days_from_now(2)}, {"until": days_from_now(3)}),
+    ]
+    for action, first, other in cases:
+        tid, _ = await submit(drive)
+        await drive.desk_report(tid)
+        key = uuid.uuid4().hex
+        once = await drive.desk(tid, action, first, ani, key)
+        assert once.status_code == 200, (action, once.text)
+        twice = await drive.desk(tid, action, first, ani, key)  # a retry, normalised alike
+        assert (twice.status_code, twice.json()) == (200, once.json()), action
+        kept = await stored(lapor, tid)
+
+        refused = await drive.desk(tid, action, other, ani, key)
+        assert refused.status_code == 422, (action, refused.text)
+        (problem,) = refused.json()["detail"]
+        assert problem["loc"] == ["header", "Idempotency-Key"], action
+        said_id, _, said_en = problem["msg"].partition(" / ")
+        assert said_id.startswith("sudah dipakai") and said_en.startswith("already used"), action
+        assert await stored(lapor, tid) == kept, action
