@@ -62,7 +62,13 @@ from shared.reports.commands import (
 )
 from shared.reports.deadlines import time_left
 from shared.reports.events import FollowUpPosted, ReportTransferred, Status
-from shared.reports.lifecycle import NotYourReport, ReportNotFound, ReportState, stream_name
+from shared.reports.lifecycle import (
+    NOT_FORWARDED_TO_YOU,
+    NotYourReport,
+    ReportNotFound,
+    ReportState,
+    stream_name,
+)
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
 from shared.runtime.directory import DirectoryRepository, LiveDirectory
@@ -284,7 +290,7 @@ class RoutingDesk:
     @staticmethod
     def _require(state: ReportState, agency: str, repeat: bool = False) -> None:
         if state.agency_code != agency and not repeat:
-            raise NotYourReport("this report is not forwarded to your institution")
+            raise NotYourReport(NOT_FORWARDED_TO_YOU)
 
     def _follow_up_due(self, agency_code: str, region_code: str | None) -> date:
         """From now, the agency's follow-up limit of the policy, in the report's region."""

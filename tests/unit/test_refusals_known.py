@@ -29,9 +29,6 @@ NOT_SHOWN = {
     "unknown command {}",  # lifecycle.decide given a command it has no rule for: a bug
     "a limit override needs days, unit or both",  # sla policy file, checked at start-up
     "tracking_id: {} belongs to another report",  # intake draws another id and submits again
-    # The staff pages take a malformed tracking ID as "no such report" before any rule runs.
-    "tracking ID must be {} characters from {}",
-    "tracking ID check character does not match",
     # `lapor token create` (the operator's command line), not a staff page.
     "an agency token needs --agency",
     "ttl: a token must be valid for some time",
