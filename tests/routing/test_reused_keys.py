@@ -94,6 +94,8 @@ async def test_an_admins_forward_to_another_institution_under_a_used_key_is_refu
         "sim-fw-1",
     )
     refused_for_the_key(refused)
-    forwards = [e for e in await timeline(drive, tracking_id) if e["event_type"] == "ForwardedToOPD"]
+    forwards = [
+        e for e in await timeline(drive, tracking_id) if e["event_type"] == "ForwardedToOPD"
+    ]
     assert [e["agency_code"] for e in forwards][-1] == "PEMKOT-KUPANG"
     assert len(forwards) == 2
