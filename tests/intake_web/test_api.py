@@ -419,11 +419,19 @@ async def test_the_reporter_acts_with_the_access_code(
     )
     tid, code = created.tracking_id, created.access_code
     url = f"/api/v1/reports/{tid}"
-    assert (await web.post(f"{url}/amendments", json={"text": "Gang 5 RT 02"})).status_code == 401
+    # Refused in Bahasa Indonesia, then English (they were English only), naming the header.
+    none = await web.post(f"{url}/amendments", json={"text": "Gang 5 RT 02"})
+    assert none.status_code == 401
+    assert none.json()["detail"] == (
+        "X-Access-Code: kode akses laporan wajib dikirim / the report's access code is required"
+    )
     wrong = await web.post(
         f"{url}/amendments", json={"text": "x"}, headers={"X-Access-Code": "AAAAAAAA"}
     )
-    assert wrong.status_code == 403 and "X-Access-Code" in wrong.json()["detail"]
+    assert wrong.status_code == 403
+    assert wrong.json()["detail"] == (
+        "X-Access-Code: kode akses salah untuk laporan ini / wrong access code for this report"
+    )
     ok = await web.post(
         f"{url}/amendments",
         json={"text": "Tepatnya di gang 5 RT 02."},

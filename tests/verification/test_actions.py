@@ -522,7 +522,9 @@ async def test_bad_input_names_the_field_and_never_500s(
         assert answer.status_code == status, (url, body, answer.text)
         assert answer.json()["detail"][0]["field"] == field, (url, body, answer.text)
     missing = await drive.desk(new_tracking_id(), "verify")
-    assert missing.status_code == 404 and missing.json() == {"detail": "report not found"}
+    assert missing.status_code == 404 and missing.json() == {
+        "detail": "laporan tidak ditemukan / report not found"
+    }
     broken = await desk.post(
         f"/api/v1/reports/{tid}/verify",
         content=b"{not json",
