@@ -81,6 +81,15 @@ async def test_a_consultation_on_the_web_from_opening_to_the_institutions_respon
     assert sent.status_code == 202, sent.text
     assert sent.json()["sent_to"] == "s***@e***.id"
     siti_code = mailed_code(mailbox, "siti.rahma@example.id", 1)
+    # The mail says it in Bahasa Indonesia, then English (it was Indonesian only); an SMS
+    # code stays one Indonesian SMS.
+    mail = mailbox.to("siti.rahma@example.id")[0].message
+    assert mail["Subject"] == "Kode verifikasi jajak pendapat AIR26 / Poll verification code AIR26"
+    plain = mail.get_body(("plain",))
+    assert plain is not None
+    said_id, _title, said_en = plain.get_content().replace("\r\n", "\n").split("\n\n")
+    assert said_id.startswith(f"Kode verifikasi LAPOR! untuk jajak pendapat AIR26: {siti_code}.")
+    assert said_en.startswith(f"Your LAPOR! verification code for poll AIR26: {siti_code}.")
     siti = {
         "identity": "siti.rahma@example.id",
         "answers": {"1": "A", "2": ["A", "B"]},
