@@ -23,6 +23,7 @@ from shared.errors import DomainError, InvalidInput
 from shared.http.limits import BodySizeLimit
 from shared.i18n import N_, both, translator
 from shared.i18n.jinja import language_of
+from shared.i18n.refusals import in_both_languages
 from shared.logs import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.reports.lifecycle import (
@@ -162,21 +163,25 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
 
     @app.exception_handler(NotYourReport)
     async def _forbidden(_: Request, error: NotYourReport) -> JSONResponse:
-        return _error(403, str(error))
+        return _error(403, in_both_languages(str(error)))
 
     @app.exception_handler(OutsideRegion)
     async def _outside_region(_: Request, error: OutsideRegion) -> JSONResponse:
-        return _error(403, str(error))
+        return _error(403, in_both_languages(str(error)))
 
     @app.exception_handler(InvalidTransition)
     async def _conflict(_: Request, error: InvalidTransition) -> JSONResponse:
         return _error(
-            409, {"msg": str(error), "status": error.status.value if error.status else None}
+            409,
+            {
+                "msg": in_both_languages(str(error)),
+                "status": error.status.value if error.status else None,
+            },
         )
 
     @app.exception_handler(InvalidInput)
     async def _invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
-        field, _sep, msg = str(error).partition(": ")
+        field, _sep, msg = in_both_languages(str(error)).partition(": ")
         item = {"loc": [error.where, *field.split(".")], "field": field, "msg": msg}
         return _error(422, [{**item, "type": "value_error", **error.extra()}])
 
@@ -192,7 +197,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
-        text = str(error)
+        text = in_both_languages(str(error))
         field, _sep, msg = text.partition(": ")
         if msg and " " not in field:
             return _error(400, [{"loc": ["body", field], "field": field, "msg": msg}])

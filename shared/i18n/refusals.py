@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from shared.i18n import N_, label_of, translator
+from shared.i18n import N_, Translator, label_of, translator
 from shared.i18n.labels import status_label
 
 # The fields the staff forms have, by the names the rules use.
@@ -53,9 +53,12 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"someone else changed this report first.*$", N_("refusal.changed_first")),
         (r"another administrator \((?P<who>[^)]+)\) already did this$",
          N_("refusal.another_admin")),
-        (r"(?:report )?(?P<what>\S+) is outside your region (?P<yours>\S+)$",
+        (r"(?:report |region )?(?P<what>\S+) is outside your region (?P<yours>\S+)$",
          N_("refusal.outside_region")),
-        (r"(?P<what>.+) outside your region (?P<yours>\S+)$", N_("refusal.outside_region")),
+        (r"a national matter \(no region\) is outside your region (?P<yours>\S+)$",
+         N_("refusal.national_outside_region")),
+        (r"(?P<what>.+?)(?: is)? outside your region (?P<yours>\S+)$",
+         N_("refusal.outside_region")),
         (r"a regional desk sends reports it may not handle up to the national desk.*$",
          N_("refusal.regional_refers_up")),
         (r"unknown institution (?P<code>\S+)$", N_("refusal.unknown_institution")),
@@ -111,7 +114,27 @@ def refusal(message: str, language: str | None, names: Mapping[str, str] | None 
         said_id, _, said_en = detail.partition(" / ")
         detail = said_en if t.language == "en" else said_id
         return _with_field(field, detail, t.language)
-    known = names or {}
+    sentence = _sentence(detail, t, names or {})
+    return _with_field(field, sentence or t("refusal.unknown", detail=detail), t.language)
+
+
+def in_both_languages(message: str) -> str:
+    """A rule's refusal as the JSON API says it to a reader whose language it does not know:
+    `field: <Bahasa Indonesia> / <the rule's own English>`, the field's name as the API's. The
+    English half stays the rule's words, so what a client matched before still matches; one
+    said in both languages already is kept as it is."""
+    found = _FIELD.match(message.strip())
+    field, detail = (found["field"], found["detail"]) if found else (None, message.strip())
+    if " / " in detail:
+        return message
+    t = translator("id")
+    indonesian = _sentence(detail, t, {}) or t(N_("refusal.not_accepted"))
+    said = f"{indonesian.rstrip('.')} / {detail}"
+    return f"{field}: {said}" if field else said
+
+
+def _sentence(detail: str, t: Translator, names: Mapping[str, str]) -> str | None:
+    """The catalog's sentence for a known refusal in `t`'s language (None: not known)."""
     for pattern, key in PATTERNS:
         matched = pattern.match(detail)
         if matched is None:
@@ -120,13 +143,13 @@ def refusal(message: str, language: str | None, names: Mapping[str, str] | None 
         if "status" in values:
             values["status"] = status_label(values["status"].strip(), t.language)
         if "code" in values:
-            values["name"] = known.get(values["code"], values["code"])
+            values["name"] = names.get(values["code"], values["code"])
         if "day" in values:
             from shared.i18n.dates import day
 
             values["day"] = day(values["day"], t.language)
-        return _with_field(field, t(key, **values), t.language)
-    return _with_field(field, t("refusal.unknown", detail=detail), t.language)
+        return t(key, **values)
+    return None
 
 
 def validation_refusals(errors: Iterable[Mapping[str, Any]], language: str | None) -> str:

@@ -317,8 +317,8 @@ def said_in_both_languages(text: str, indonesian: str, english: str) -> None:
 async def test_an_officer_reads_why_a_report_is_refused_in_bahasa_indonesia_then_english(
     drive: Driver,
 ) -> None:
-    """An officer acting on another institution's report, or on a mistyped tracking ID, was told
-    so in English only."""
+    """An officer acting on another institution's report, or on a mistyped tracking ID, or
+    refused by a rule, was told so in English only."""
     tracking_id, code = await forwarded(drive, "Lampu jalan mati", region="5371", category=None)
     assert code != DPUPR
     other = agency(drive, DPUPR)
@@ -333,6 +333,20 @@ async def test_an_officer_reads_why_a_report_is_refused_in_bahasa_indonesia_then
         said_in_both_languages(
             refused.json()["detail"], "tidak (lagi) diteruskan ke instansi Anda", "not (or no"
         )
+
+    # The rules' refusals too: the rule's English stays as the second half.
+    holder = agency(drive, code)
+    no_note = await holder.post(f"/api/v1/reports/{tracking_id}/return", json={"reason": "other"})
+    assert no_note.status_code in (400, 422), no_note.text
+    (problem,) = no_note.json()["detail"]
+    assert problem["field"] == "note"
+    said_in_both_languages(problem["msg"], "jelaskan alasannya", "needs a note saying why")
+    nowhere = await holder.post(
+        f"/api/v1/reports/{tracking_id}/transfer", json={"agency_code": "NO-SUCH-OPD"}
+    )
+    (problem,) = nowhere.json()["detail"]
+    assert (nowhere.status_code, problem["field"]) == (400, "agency_code")
+    said_in_both_languages(problem["msg"], "tidak ada di direktori", "unknown institution")
 
     typo = tracking_id[:-1] + ("A" if tracking_id[-1] != "A" else "B")  # wrong check character
     for service, client, path in (

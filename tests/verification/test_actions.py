@@ -496,6 +496,10 @@ async def test_an_action_the_status_does_not_allow_is_409_with_the_status(drive:
         refused = await drive.desk(tid, action, body)
         assert refused.status_code == 409, (action, refused.text)
         assert refused.json()["detail"]["status"] == "rejected"
+        # Said in Bahasa Indonesia, then the rule's English (it was English only).
+        said_id, _, said_en = refused.json()["detail"]["msg"].partition(" / ")
+        assert said_id == "tindakan ini tidak dapat dilakukan pada laporan berstatus Ditolak"
+        assert said_en.startswith("cannot ") and said_en.endswith(" a report that is rejected")
 
 
 async def test_bad_input_names_the_field_and_never_500s(
