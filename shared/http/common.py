@@ -23,7 +23,7 @@ from shared.errors import DomainError, InvalidInput
 from shared.http.limits import BodySizeLimit
 from shared.i18n import N_, both, translator
 from shared.i18n.jinja import language_of
-from shared.i18n.refusals import in_both_languages
+from shared.i18n.refusals import in_both_languages, validation_in_both_languages
 from shared.logs import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.reports.lifecycle import (
@@ -138,7 +138,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
             {
                 "loc": list(e.get("loc", ())),
                 "field": _field(e),
-                "msg": e.get("msg", "invalid"),
+                "msg": validation_in_both_languages(e),
                 "type": e.get("type", "value_error"),
             }
             for e in error.errors()

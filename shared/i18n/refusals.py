@@ -133,6 +133,20 @@ def in_both_languages(message: str) -> str:
     return f"{field}: {said}" if field else said
 
 
+def validation_in_both_languages(error: Mapping[str, Any]) -> str:
+    """One of pydantic's errors as the JSON API says it: what the person must do in Bahasa
+    Indonesia, then pydantic's own English (what clients matched before)."""
+    english = str(error.get("msg", "invalid"))
+    kind = str(error.get("type", ""))
+    if kind == "value_error":  # a validator's own words: a refusal like any other
+        return in_both_languages(english.removeprefix("Value error, "))
+    ctx = error.get("ctx") or {}
+    indonesian = translator("id")(
+        VALIDATION.get(kind, N_("refusal.invalid")), max=ctx.get("max_length", "")
+    )
+    return f"{indonesian.rstrip('.')} / {english}"
+
+
 def _sentence(detail: str, t: Translator, names: Mapping[str, str]) -> str | None:
     """The catalog's sentence for a known refusal in `t`'s language (None: not known)."""
     for pattern, key in PATTERNS:

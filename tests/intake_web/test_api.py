@@ -316,6 +316,11 @@ async def test_bad_input_is_a_4xx_naming_the_field(
     assert response.status_code in (400, 422), response.text
     detail = response.json()["detail"]
     assert any(d.get("field") == field for d in detail), detail
+    # Said in Bahasa Indonesia, then English (pydantic's and the rules' words were English only).
+    for problem in detail:
+        said_id, _, said_en = problem["msg"].partition(" / ")
+        assert said_id and said_en, problem
+        assert not said_id.startswith(("Field", "String", "Input", "Value", "Extra")), problem
 
 
 async def test_a_body_nested_too_deeply_is_named_as_the_body_in_the_callers_language(
