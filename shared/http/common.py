@@ -23,7 +23,11 @@ from shared.errors import DomainError, InvalidInput
 from shared.http.limits import BodySizeLimit
 from shared.i18n import N_, both, translator
 from shared.i18n.jinja import language_of
-from shared.i18n.refusals import in_both_languages, validation_in_both_languages
+from shared.i18n.refusals import (
+    detail_in_both_languages,
+    in_both_languages,
+    validation_in_both_languages,
+)
 from shared.logs import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.reports.lifecycle import (
@@ -152,6 +156,8 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
             # The body as a whole, in the caller's language (?lang=, else Accept-Language).
             said = translator(language_of(request, None, accept_language=True))(BODY_UNREADABLE)
             detail = [{"loc": ["body"], "field": "body", "msg": said, "type": "body_unreadable"}]
+        else:
+            detail = detail_in_both_languages(detail)
         if error.status_code == 422 and isinstance(detail, list):
             # The shape the OpenAPI documents promise for every 422 (FastAPI's loc, msg, type).
             detail = [{"type": "value_error", **d} if isinstance(d, dict) else d for d in detail]

@@ -89,6 +89,49 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?P<code>\S+) is not one of the units of .*$", N_("refusal.not_a_unit")),
         (r"text must not be blank$|please write something$", N_("refusal.required")),
         (r"report not found$|no such report$", N_("refusal.not_found")),
+        # The HTTP edges' own refusals (sign-in, polls, limits), as the JSON API says them.
+        (r"a Bearer token is required$", N_("refusal.bearer_required")),
+        (r"a Bearer token \(admin, ombudsman\), or X-Access-Code with tracking_id, is required$",
+         N_("refusal.bearer_or_access_code")),
+        (r"invalid or expired token$", N_("refusal.invalid_token")),
+        (r"this token was revoked$", N_("refusal.token_revoked")),
+        (r"role (?P<role>\S+) may not do this$", N_("refusal.role_may_not")),
+        (r"this agency token names no agency$", N_("refusal.token_names_no_agency")),
+        (r"(?:poll (?P<code>\S+) )?(?:is )?not found$|poll not found$",
+         N_("refusal.poll_not_found")),
+        (r"attachment not found$", N_("refusal.attachment_not_found")),
+        (r"Not Found$", N_("refusal.http_not_found")),
+        (r"Method Not Allowed$", N_("refusal.http_method")),
+        (r"wrong verification code$", N_("refusal.poll_code_wrong")),
+        (r"no valid code for this identity.*$", N_("refusal.poll_code_expired")),
+        (r"too many wrong tries.*$", N_("refusal.poll_code_locked")),
+        (r"not a valid e-mail address$", N_("refusal.not_an_email")),
+        (r"a phone number \(\+62…, 08…\) or an e-mail address$", N_("refusal.phone_or_email")),
+        (r"codes by \S+ are not set up \((?P<setting>[^)]+)\)$", N_("refusal.codes_not_set_up")),
+        (r"the code could not be sent just now.*$", N_("refusal.code_not_sent")),
+        (r"too many requests from your address; retry in (?P<seconds>\d+) s$",
+         N_("refusal.too_many_requests")),
+        (r"poll (?P<code>\S+) is not open yet; no answer was recorded$",
+         N_("refusal.poll_upcoming")),
+        (r"poll (?P<code>\S+) is closed; no answer was recorded$", N_("refusal.poll_closed")),
+        (r"results of poll (?P<code>\S+) are sealed until it closes \((?P<when>[^)]+)\)$",
+         N_("refusal.poll_sealed")),
+        (r"poll (?P<code>\S+) has no question (?P<key>\S+)$", N_("refusal.poll_no_question")),
+        (r"question (?P<key>\S+) is not answered$", N_("refusal.poll_unanswered")),
+        (r"question (?P<key>\S+) takes exactly one choice$", N_("refusal.poll_one_choice")),
+        (r"(?P<choice>'[^']*'|\"[^\"]*\") is not a choice \((?P<choices>[^)]*)\)$",
+         N_("refusal.poll_not_a_choice")),
+        (r"a choice is given twice$", N_("refusal.poll_choice_twice")),
+        (r"this poll takes no comment$", N_("refusal.poll_no_comment")),
+        (r"at most (?P<max>\d+) characters$", N_("refusal.too_long")),
+        (r"not eligible for escalation: the institution has given its final answer$",
+         N_("refusal.escalation_final_given")),
+        (r"not eligible for escalation: escalation opens on (?P<day>\d{4}-\d{2}-\d{2}):.*$",
+         N_("refusal.escalation_not_open")),
+        (r"not eligible for escalation: the report has been escalated already$",
+         N_("refusal.escalation_already")),
+        (r"not eligible for escalation: the report is (?P<status>[a-z_ ]+)$",
+         N_("refusal.escalation_status")),
     )
 )  # fmt: skip
 # pydantic's kinds of invalid input, said by what the person must do.
@@ -118,12 +161,18 @@ def refusal(message: str, language: str | None, names: Mapping[str, str] | None 
     return _with_field(field, sentence or t("refusal.unknown", detail=detail), t.language)
 
 
+# A refusal's field in the API's answers may also be a header (`X-Access-Code: …`).
+_API_FIELD = re.compile(
+    r"^(?P<field>[A-Za-z_][A-Za-z0-9_-]*(?:\.[a-z_0-9]+)*): (?P<detail>.+)$", re.S
+)
+
+
 def in_both_languages(message: str) -> str:
     """A rule's refusal as the JSON API says it to a reader whose language it does not know:
     `field: <Bahasa Indonesia> / <the rule's own English>`, the field's name as the API's. The
     English half stays the rule's words, so what a client matched before still matches; one
     said in both languages already is kept as it is."""
-    found = _FIELD.match(message.strip())
+    found = _API_FIELD.match(message.strip())
     field, detail = (found["field"], found["detail"]) if found else (None, message.strip())
     if " / " in detail:
         return message
@@ -145,6 +194,18 @@ def validation_in_both_languages(error: Mapping[str, Any]) -> str:
         VALIDATION.get(kind, N_("refusal.invalid")), max=ctx.get("max_length", "")
     )
     return f"{indonesian.rstrip('.')} / {english}"
+
+
+def detail_in_both_languages(detail: Any) -> Any:
+    """An HTTP error's `detail` (a string, a list of `{field, msg}` or one `{msg, …}`) with each
+    text a person reads said in Bahasa Indonesia, then English."""
+    if isinstance(detail, str):
+        return in_both_languages(detail)
+    if isinstance(detail, list):
+        return [detail_in_both_languages(item) for item in detail]
+    if isinstance(detail, dict) and isinstance(detail.get("msg"), str):
+        return {**detail, "msg": in_both_languages(detail["msg"])}
+    return detail
 
 
 def _sentence(detail: str, t: Translator, names: Mapping[str, str]) -> str | None:

@@ -348,6 +348,14 @@ async def test_an_officer_reads_why_a_report_is_refused_in_bahasa_indonesia_then
     assert (nowhere.status_code, problem["field"]) == (400, "agency_code")
     said_in_both_languages(problem["msg"], "tidak ada di direktori", "unknown institution")
 
+    # Signing in too: no token, another role.
+    nobody = await drive.client("routing").get("/api/v1/inbox")
+    assert nobody.status_code == 401
+    said_in_both_languages(nobody.json()["detail"], "token Bearer wajib dikirim", "is required")
+    wrong_role = await admin(drive, "routing").get("/api/v1/inbox")
+    assert wrong_role.status_code == 403
+    said_in_both_languages(wrong_role.json()["detail"], "tidak boleh melakukan ini", "may not")
+
     typo = tracking_id[:-1] + ("A" if tracking_id[-1] != "A" else "B")  # wrong check character
     for service, client, path in (
         ("routing", other, f"/api/v1/reports/{typo}/follow-ups"),
