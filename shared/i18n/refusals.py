@@ -127,6 +127,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"a choice is given twice$", N_("refusal.poll_choice_twice")),
         (r"this poll takes no comment$", N_("refusal.poll_no_comment")),
         (r"at most (?P<max>\d+) characters$", N_("refusal.too_long")),
+        (r"bbox must be min_lon,min_lat,max_lon,max_lat in degrees$", N_("refusal.bbox")),
         (r"unknown category$", N_("refusal.unknown_category_plain")),
         (r"unknown region code$", N_("refusal.unknown_region_plain")),
         (r"at most (?P<max>\d+) bytes per file$", N_("refusal.file_too_large")),
@@ -171,6 +172,14 @@ VALIDATION = {
     "date_parsing": N_("refusal.not_a_date"),
     "date_type": N_("refusal.not_a_date"),
     "string_pattern_mismatch": N_("refusal.invalid"),
+    "less_than_equal": N_("refusal.at_most_value"),
+    "greater_than_equal": N_("refusal.at_least_value"),
+    "less_than": N_("refusal.below_value"),
+    "greater_than": N_("refusal.above_value"),
+    "int_parsing": N_("refusal.not_a_number"),
+    "int_type": N_("refusal.not_a_number"),
+    "float_parsing": N_("refusal.not_a_number"),
+    "float_type": N_("refusal.not_a_number"),
 }
 
 
@@ -215,9 +224,8 @@ def validation_in_both_languages(error: Mapping[str, Any]) -> str:
     kind = str(error.get("type", ""))
     if kind == "value_error":  # a validator's own words: a refusal like any other
         return in_both_languages(english.removeprefix("Value error, "))
-    ctx = error.get("ctx") or {}
     indonesian = translator("id")(
-        VALIDATION.get(kind, N_("refusal.invalid")), max=ctx.get("max_length", "")
+        VALIDATION.get(kind, N_("refusal.invalid")), **_limits(error.get("ctx") or {})
     )
     return f"{indonesian.rstrip('.')} / {english}"
 
@@ -232,6 +240,13 @@ def detail_in_both_languages(detail: Any) -> Any:
     if isinstance(detail, dict) and isinstance(detail.get("msg"), str):
         return {**detail, "msg": in_both_languages(detail["msg"])}
     return detail
+
+
+def _limits(ctx: Mapping[str, Any]) -> dict[str, str]:
+    """The bounds pydantic names in an error's context, for the catalog's sentences."""
+    return {"max": str(ctx.get("max_length", ""))} | {
+        bound: str(ctx[bound]) for bound in ("le", "ge", "lt", "gt") if bound in ctx
+    }
 
 
 def _sentence(detail: str, t: Translator, names: Mapping[str, str]) -> str | None:
@@ -268,7 +283,7 @@ def validation_refusals(errors: Iterable[Mapping[str, Any]], language: str | Non
             )
             continue
         key = VALIDATION.get(kind, N_("refusal.invalid"))
-        said.append(_with_field(field, t(key, max=ctx.get("max_length", "")), t.language))
+        said.append(_with_field(field, t(key, **_limits(ctx)), t.language))
     return " ".join(said)
 
 

@@ -323,6 +323,21 @@ async def test_bad_input_is_a_4xx_naming_the_field(
         assert not said_id.startswith(("Field", "String", "Input", "Value", "Extra")), problem
 
 
+async def test_a_bound_or_a_malformed_query_is_said_in_indonesian_with_its_limit(
+    web: httpx.AsyncClient,
+) -> None:
+    """A list asked with limit=100000 or a map with a broken bbox was refused in English only;
+    the Indonesian half named no limit ('isian tidak valid')."""
+    too_many = await web.get("/api/v1/reports", params={"limit": "100000"})
+    (problem,) = too_many.json()["detail"]
+    assert (too_many.status_code, problem["field"]) == (422, "limit")
+    assert problem["msg"] == "paling besar 200 / Input should be less than or equal to 200"
+    broken = await web.get("/api/v1/map.geojson", params={"bbox": "nan,0,1,1"})
+    (problem,) = broken.json()["detail"]
+    assert (broken.status_code, problem["field"]) == (422, "bbox")
+    assert problem["msg"].startswith("bbox harus berupa min_lon,min_lat,max_lon,max_lat")
+
+
 async def test_a_body_nested_too_deeply_is_named_as_the_body_in_the_callers_language(
     web: httpx.AsyncClient,
 ) -> None:
