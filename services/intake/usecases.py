@@ -606,7 +606,7 @@ def public_view(row: Any, reporter: bool = False) -> ReportOut:
         "confidential": bool(row["confidential"]),
         "agency_code": row["agency_code"],
         "agency_name": row["agency_name"],
-        "follow_up_due": row["follow_up_due"],
+        "follow_up_due": views.follow_up_due_kept(row),
         "event_date": row["event_date"],
         "rating": row["rating"],
         "attachment_count": len(files),

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.types import Scope
 
+from services.intake import views
 from services.intake.channels.common import CHANNEL_MESSAGES, title_from
 from services.intake.models import LocationIn, ReporterIn, ReportIn
 from shared.auth import InvalidToken, Role
@@ -410,7 +411,7 @@ def request_of(row: Any, names: Mapping[str, str], reporter: bool = False) -> Se
         service_notice=None,
         requested_datetime=iso(row["submitted_at"]),
         updated_datetime=iso(row["updated_at"]),
-        expected_datetime=due_datetime(row["follow_up_due"], row["region_code"]),
+        expected_datetime=due_datetime(views.follow_up_due_kept(row), row["region_code"]),
         address=row["address"] if full else None,
         address_id=None,
         zipcode=None,
