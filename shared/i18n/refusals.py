@@ -128,6 +128,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"this poll takes no comment$", N_("refusal.poll_no_comment")),
         (r"at most (?P<max>\d+) characters$", N_("refusal.too_long")),
         (r"bbox must be min_lon,min_lat,max_lon,max_lat in degrees$", N_("refusal.bbox")),
+        (r"an institution sees only its own deadlines$", N_("refusal.own_deadlines")),
         (r"unknown category$", N_("refusal.unknown_category_plain")),
         (r"unknown region code$", N_("refusal.unknown_region_plain")),
         (r"at most (?P<max>\d+) bytes per file$", N_("refusal.file_too_large")),

@@ -129,6 +129,8 @@ API_RAISERS = {
     "PollCodeTaken",
     "Forbidden",
     "Conflict",
+    "OtherInstitution",
+    "ReportNotFound",
 }
 API_NOT_SHOWN = {
     "unknown command {}",  # a bug, not a refusal
