@@ -47,7 +47,7 @@ from services.routing.models import (
 )
 from shared.auth import Principal, Role  # security hook (issue 12)
 from shared.calendar import WorkingDayCalendar
-from shared.directory.events import DirectoryChanged
+from shared.directory.events import DIRECTORY_STREAM, DirectoryChanged
 from shared.directory.model import Directory, Institution, RoutingRule, UnknownAgency
 from shared.directory.state import decide_add, decide_rule, decide_rule_removal, decide_update
 from shared.errors import DomainError, KeyReused
@@ -495,6 +495,12 @@ class RoutingDesk:
 
 
 # --- the directory -----------------------------------------------------------------------------
+DIRECTORY_KEY_REUSED = (
+    "Idempotency-Key: sudah dipakai untuk perubahan direktori lain; kirim kunci baru"
+    " / already used for another change of the directory; send a new key"
+)
+
+
 class DirectoryDesk:
     """The public directory and the admins' changes to it: DirectoryChanged events on the
     `directory` stream. Raises `DirectoryError` (the directory it would make is invalid),
@@ -544,7 +550,10 @@ class DirectoryDesk:
     async def _change(
         self, decide: Callable[[Directory], list[DirectoryChanged]], caller: Caller
     ) -> list[str]:
-        stored = await self.repository.decide(decide, caller.meta("directory"))
+        # An admin's key sent again with another change is refused, not answered as the first.
+        stored = await self.repository.execute_once(
+            DIRECTORY_STREAM, decide, caller.meta("directory"), refusal=DIRECTORY_KEY_REUSED
+        )
         for event in stored:  # read your own writes; the consumer will see them again
             if not self.live.observe(event):
                 await self.live.refresh()

@@ -217,14 +217,20 @@ class Repository(Generic[State, Cmd]):
         raise AssertionError("unreachable")
 
     async def execute_once(
-        self, key: str, command: Cmd, meta: Meta, *, worked_out: Collection[str] = ()
+        self,
+        key: str,
+        command: Cmd,
+        meta: Meta,
+        *,
+        worked_out: Collection[str] = (),
+        refusal: str = KEY_REUSED,
     ) -> list[RecordedEvent]:
         """`execute` for a request under a client's `Idempotency-Key`: a retry gets the first
         run's events; the key sent before with another request is refused (`KeyReused`),
         since answering it with the first one's result would drop it unseen."""
         done = await self.run(key, command, meta, worked_out=worked_out)
         if done.other_request:
-            raise KeyReused(KEY_REUSED)
+            raise KeyReused(refusal)
         return done.events
 
     def _asks_otherwise(
