@@ -47,8 +47,9 @@ from services.intake.models import (
 from services.intake.usecases import Intake, Reader, known_categories, public_view
 from shared.auth import Principal
 from shared.errors import InvalidInput
-from shared.http.common import correlation_id
+from shared.http.common import FILES_FOR_REPORTER, correlation_id
 from shared.http.limits import client_address, enforce
+from shared.i18n import both
 from shared.regions import checks
 from shared.reports.commands import (
     AmendReport,
@@ -267,7 +268,7 @@ def api_router(ctx: Context, intake: Intake) -> APIRouter:
         """A report's file: for its reporter (X-Access-Code) and the officers who handle it."""
         row, privileged = await intake.readable(tracking_id, reader, "attachment")
         if not privileged:
-            raise HTTPException(403, "X-Access-Code: only the reporter and officers see files")
+            raise HTTPException(403, f"X-Access-Code: {both(FILES_FOR_REPORTER)}")
         return file_response(*await intake.file_of(row, sha256))
 
     @router.get(

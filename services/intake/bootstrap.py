@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import Scope
 
 from services.intake import views, web_errors
 from services.intake.api import api_router
@@ -21,7 +22,7 @@ from services.intake.polls import build as build_polls
 from services.intake.polls import create_projector as polls_projector
 from services.intake.site import error_html, error_page
 from services.intake.usecases import NAME, Intake
-from shared.http.limits import BodySizeLimit
+from shared.http.limits import Answer, BodySizeLimit
 from shared.logs import get_logger
 from shared.runtime.bus import Periodic, Service
 from shared.runtime.directory import follow
@@ -159,12 +160,17 @@ def create_app(settings: Settings | None = None, *, in_process: bool = False) ->
     # The citizen's pages answer errors with a page in their language, never raw JSON.
     web_errors.install(app, error_page)
     limits = IntakeSettings()
+    page = web_errors.body_too_large_page(
+        lambda language, status, key, values: error_html(language, status, key, values).encode()
+    )
+
+    def too_large(scope: Scope, status: int, limit: int) -> Answer | None:
+        return open311.body_too_large(scope, status, limit) or page(scope, status, limit)
+
     app.add_middleware(
         BodySizeLimit,
         max_body=limits.max_body_bytes,
         max_multipart=limits.max_multipart_bytes,
-        page=web_errors.body_too_large_page(
-            lambda language, status, key, values: error_html(language, status, key, values).encode()
-        ),
+        answer=too_large,
     )
     return app

@@ -43,7 +43,14 @@ from shared.calendar import WIT
 from shared.crypto import derive_key
 from shared.errors import DomainError, KeyReused
 from shared.events.base import Actor
+from shared.http.common import (
+    ACCESS_CODE_REQUIRED,
+    ACCESS_CODE_WRONG,
+    ATTACHMENT_NOT_FOUND,
+    REPORT_NOT_FOUND,
+)
 from shared.http.limits import RateLimiter, too_many
+from shared.i18n import both
 from shared.keys import open_key_store
 from shared.logs import get_logger
 from shared.reports.commands import Command, SubmitReport
@@ -334,11 +341,11 @@ class Intake:
         self, tracking_id: str, code: str | None, address: str, field: str = "X-Access-Code"
     ) -> None:
         if not code:
-            raise HTTPException(401, f"{field}: the report's access code is required")
+            raise HTTPException(401, f"{field}: {both(ACCESS_CODE_REQUIRED)}")
         if not await self.code_is_right(tracking_id, code, address, field):
             if await self.expected_code_hash(tracking_id) is None:
-                raise HTTPException(404, "report not found")
-            raise HTTPException(403, f"{field}: wrong access code for this report")
+                raise HTTPException(404, both(REPORT_NOT_FOUND))
+            raise HTTPException(403, f"{field}: {both(ACCESS_CODE_WRONG)}")
 
     async def act(
         self,
@@ -426,11 +433,11 @@ class Intake:
         if row is None:
             if await self.expected_code_hash(tracking_id) is not None:  # only a lagging view
                 self.lookup_succeeded(address)
-            raise HTTPException(404, "report not found")
+            raise HTTPException(404, both(REPORT_NOT_FOUND))
         right_code = code is not None and await self.code_matches(tracking_id, code)
         privileged = officer_may_read(row, officer) or right_code
         if row["confidential"] and not privileged:
-            raise HTTPException(404, "report not found")
+            raise HTTPException(404, both(REPORT_NOT_FOUND))
         if code is None or right_code:  # a wrong code stays counted, whatever the report
             self.lookup_succeeded(address)
         # Security hook (issue 12, access audit): an officer's read of a confidential report is
@@ -507,7 +514,7 @@ class Intake:
         meta = files.get(sha256)
         path = self.attachments.path_of(sha256)
         if meta is None or not path.is_file():
-            raise HTTPException(404, "attachment not found")
+            raise HTTPException(404, both(ATTACHMENT_NOT_FOUND))
         return path, FileOut.model_validate(meta)
 
     async def page(
@@ -599,7 +606,7 @@ def public_view(row: Any, reporter: bool = False) -> ReportOut:
         "confidential": bool(row["confidential"]),
         "agency_code": row["agency_code"],
         "agency_name": row["agency_name"],
-        "follow_up_due": row["follow_up_due"],
+        "follow_up_due": views.follow_up_due_kept(row),
         "event_date": row["event_date"],
         "rating": row["rating"],
         "attachment_count": len(files),

@@ -483,6 +483,13 @@ def _first_follow_up(conn: sqlite3.Connection, tracking_id: str, at: datetime) -
     )
 
 
+def follow_up_due_kept(row: Any) -> str | None:
+    """The first follow-up's last day while an institution holds the report. The row keeps the
+    day after a return (the statistics count the report as forwarded), but sla stops that
+    deadline then: nobody keeps it until the report is forwarded again, with a day of its own."""
+    return row["follow_up_due"] if row["agency_code"] else None
+
+
 # --- statistics: counters kept by difference -------------------------------------------------
 def contributions(row: sqlite3.Row | None) -> list[tuple[str, str]]:
     """The counters one report adds to: only published reports count (DESIGN §9), confidential

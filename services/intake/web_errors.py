@@ -21,6 +21,7 @@ from starlette.types import Scope
 
 from services.intake.attachments import AttachmentRejected
 from shared.errors import DomainError
+from shared.http.limits import Answer
 from shared.i18n import N_, Translator, translator
 from shared.i18n.jinja import language_of
 from shared.logs import get_logger
@@ -209,10 +210,10 @@ def install(app: FastAPI, page: ErrorPage) -> None:
 
 def body_too_large_page(
     render: Callable[[str, int, str, dict[str, Any]], bytes],
-) -> Callable[[Scope, int, int], bytes | None]:
+) -> Callable[[Scope, int, int], Answer | None]:
     """For the body-size middleware: the 413 as a page when a browser sent the form."""
 
-    def page(scope: Scope, status: int, limit: int) -> bytes | None:
+    def page(scope: Scope, status: int, limit: int) -> Answer | None:
         if not wants_a_page(scope) or not _accepts_html(list(scope.get("headers", ()))):
             return None
         query = scope.get("query_string", b"").decode("latin-1")
@@ -220,7 +221,8 @@ def body_too_large_page(
             (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"cookie"), ""
         )
         language = "en" if "lang=en" in query or "lapor_lang=en" in cookies else "id"
-        return render(language, status, "error.too_large", {"megabytes": round(limit / 1_000_000)})
+        html = render(language, status, "error.too_large", {"megabytes": round(limit / 1_000_000)})
+        return html, b"text/html; charset=utf-8"
 
     return page
 

@@ -11,7 +11,9 @@ from services.notify.models import STATUSES, Notification, Problem
 from services.notify.usecases import DeliveryLog
 from shared.auth import Role
 from shared.http.auth import Auth
+from shared.http.common import ACCESS_CODE_WRONG
 from shared.http.limits import AccessCodeGuard
+from shared.i18n import both
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 
 READERS = (Role.ADMIN, Role.OMBUDSMAN)
@@ -63,7 +65,7 @@ def router(log: DeliveryLog, auth: Auth, guard: AccessCodeGuard) -> APIRouter:
         elif x_access_code and tracking_id:
             guard.reserve(request)  # before the await: the limit holds for parallel guesses
             if not await log.reporter_may_read(tracking_id, x_access_code):
-                raise HTTPException(403, "X-Access-Code: wrong access code for this report")
+                raise HTTPException(403, f"X-Access-Code: {both(ACCESS_CODE_WRONG)}")
             guard.release(request)
             reporter_only = True
         else:

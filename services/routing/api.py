@@ -24,7 +24,8 @@ from shared.directory.model import (
 )
 from shared.directory.state import InstitutionExists
 from shared.http.auth import Auth
-from shared.http.common import correlation_id
+from shared.http.common import REPORT_NOT_FOUND, correlation_id
+from shared.i18n import both
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 
 
@@ -230,7 +231,7 @@ def api_router(auth: Auth, desk: RoutingDesk, directory: DirectoryDesk) -> APIRo
         try:
             return await desk.inbox_item(agency, tracking_id, reader=reader)
         except NotInInbox as error:
-            raise HTTPException(404, "report not found") from error
+            raise HTTPException(404, both(REPORT_NOT_FOUND)) from error
 
     desk_errors = _errors(400, 401, 403, 404, 409)
 

@@ -47,7 +47,7 @@ from services.routing.models import (
 )
 from shared.auth import Principal, Role  # security hook (issue 12)
 from shared.calendar import WorkingDayCalendar
-from shared.directory.events import DirectoryChanged
+from shared.directory.events import DIRECTORY_STREAM, DirectoryChanged
 from shared.directory.model import Directory, Institution, RoutingRule, UnknownAgency
 from shared.directory.state import decide_add, decide_rule, decide_rule_removal, decide_update
 from shared.errors import DomainError, KeyReused
@@ -62,7 +62,13 @@ from shared.reports.commands import (
 )
 from shared.reports.deadlines import time_left
 from shared.reports.events import FollowUpPosted, ReportTransferred, Status
-from shared.reports.lifecycle import NotYourReport, ReportNotFound, ReportState, stream_name
+from shared.reports.lifecycle import (
+    NOT_FORWARDED_TO_YOU,
+    NotYourReport,
+    ReportNotFound,
+    ReportState,
+    stream_name,
+)
 from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
 from shared.runtime.directory import DirectoryRepository, LiveDirectory
@@ -284,7 +290,7 @@ class RoutingDesk:
     @staticmethod
     def _require(state: ReportState, agency: str, repeat: bool = False) -> None:
         if state.agency_code != agency and not repeat:
-            raise NotYourReport("this report is not forwarded to your institution")
+            raise NotYourReport(NOT_FORWARDED_TO_YOU)
 
     def _follow_up_due(self, agency_code: str, region_code: str | None) -> date:
         """From now, the agency's follow-up limit of the policy, in the report's region."""
@@ -348,7 +354,11 @@ class RoutingDesk:
             note=body.note,
             suggested_agency=suggested.code if suggested else None,
         )
-        events = await self.reports.execute(tracking_id, command, meta)
+        # A suggestion the desk made is the directory's at the time, not what was asked.
+        suggestion_made = () if body.suggested_agency else ("suggested_agency",)
+        events = await self.reports.execute_once(
+            tracking_id, command, meta, worked_out=suggestion_made
+        )
         await self._settle(events)
         stored = _stored(events, "ReportReturned")
         code = stored.data.get("suggested_agency") if stored else command.suggested_agency
@@ -406,7 +416,9 @@ class RoutingDesk:
             follow_up_due=due,
             note=body.note,
         )
-        events = await self.reports.execute(tracking_id, command, meta)
+        events = await self.reports.execute_once(
+            tracking_id, command, meta, worked_out=("follow_up_due",)
+        )
         await self._settle(events)
         stored = _stored(events, "ReportTransferred")
         return TransferOut(
@@ -437,7 +449,7 @@ class RoutingDesk:
         command = DelegateReport(
             from_agency=agency, to_agency=target.code, to_agency_name=target.name, note=body.note
         )
-        events = await self.reports.execute(tracking_id, command, meta)
+        events = await self.reports.execute_once(tracking_id, command, meta)
         await self._settle(events)
         row = await views.report_row(self.views, tracking_id)
         return DelegateOut(
@@ -466,7 +478,9 @@ class RoutingDesk:
         command = ForwardReport(
             agency_code=target.code, agency_name=target.name, follow_up_due=due, routed_by="admin"
         )
-        events = await self.reports.execute(tracking_id, command, caller.meta("forward"))
+        events = await self.reports.execute_once(
+            tracking_id, command, caller.meta("forward"), worked_out=("follow_up_due",)
+        )
         await self._settle(events)
         stored = _stored(events, "ForwardedToOPD")
         return ForwardOut(
@@ -481,6 +495,12 @@ class RoutingDesk:
 
 
 # --- the directory -----------------------------------------------------------------------------
+DIRECTORY_KEY_REUSED = (
+    "Idempotency-Key: sudah dipakai untuk perubahan direktori lain; kirim kunci baru"
+    " / already used for another change of the directory; send a new key"
+)
+
+
 class DirectoryDesk:
     """The public directory and the admins' changes to it: DirectoryChanged events on the
     `directory` stream. Raises `DirectoryError` (the directory it would make is invalid),
@@ -530,7 +550,10 @@ class DirectoryDesk:
     async def _change(
         self, decide: Callable[[Directory], list[DirectoryChanged]], caller: Caller
     ) -> list[str]:
-        stored = await self.repository.decide(decide, caller.meta("directory"))
+        # An admin's key sent again with another change is refused, not answered as the first.
+        stored = await self.repository.execute_once(
+            DIRECTORY_STREAM, decide, caller.meta("directory"), refusal=DIRECTORY_KEY_REUSED
+        )
         for event in stored:  # read your own writes; the consumer will see them again
             if not self.live.observe(event):
                 await self.live.refresh()

@@ -22,9 +22,9 @@ from services.sla.evidence import render_html
 from services.sla.usecases import OtherInstitution, Sla
 from shared.auth import Principal, Role, access_code_matches
 from shared.calendar import FIRST_YEAR, LAST_YEAR
-from shared.http.common import correlation_id
+from shared.http.common import ACCESS_CODE_REQUIRED, ACCESS_CODE_WRONG, correlation_id
 from shared.http.limits import AccessCodeGuard
-from shared.i18n import dates, translator
+from shared.i18n import both, dates, translator
 from shared.i18n.jinja import language_of
 from shared.reports.deadlines import Stage, State
 from shared.reports.lifecycle import EscalationNotOpen, ReportState
@@ -93,11 +93,11 @@ class ReporterCheck:
         self, tracking_id: str, code: str | None, request: Request
     ) -> tuple[ReportState, list[RecordedEvent]]:
         if not code:
-            raise HTTPException(401, "X-Access-Code: the report's access code is required")
+            raise HTTPException(401, f"X-Access-Code: {both(ACCESS_CODE_REQUIRED)}")
         self.guard.reserve(request)
         state, events = await self.sla.load(tracking_id)  # 404 for an unknown ID: still spent
         if not access_code_matches(self.secret, state.tracking_id, code, state.access_code_hash):
-            raise HTTPException(403, "X-Access-Code: wrong access code for this report")
+            raise HTTPException(403, f"X-Access-Code: {both(ACCESS_CODE_WRONG)}")
         self.guard.release(request)
         return state, events
 

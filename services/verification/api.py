@@ -50,6 +50,7 @@ from services.verification.usecases import (
 from services.verification.views import QueueFilter
 from shared.auth import Principal, Role
 from shared.http.common import correlation_id
+from shared.i18n.refusals import in_both_languages
 from shared.reports.events import Classification, Status
 from shared.reports.tracking import InvalidTrackingId, normalize_tracking_id
 from shared.runtime.service import Context
@@ -79,15 +80,18 @@ def install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def _forbidden(_: Request, error: Forbidden) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=403)
+        return JSONResponse({"detail": in_both_languages(str(error))}, status_code=403)
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, error: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": error.detail().model_dump(mode="json")}, status_code=409)
+        detail = error.detail().model_dump(mode="json")
+        detail["msg"] = in_both_languages(detail["msg"])
+        return JSONResponse({"detail": detail}, status_code=409)
 
     @app.exception_handler(Invalid)
     async def _invalid(_: Request, error: Invalid) -> JSONResponse:
-        return JSONResponse({"detail": error.detail()}, status_code=422)
+        detail = [{**d, "msg": in_both_languages(str(d["msg"]))} for d in error.detail()]
+        return JSONResponse({"detail": detail}, status_code=422)
 
 
 def normalized(raw: str, field: str, where: str = "body") -> str:
@@ -114,7 +118,9 @@ def router(ctx: Context, desk: Desk) -> APIRouter:
         request: Request, principal: Principal, tracking_id: str, body: ActionIn, key: str | None
     ) -> ActionOutcome:
         command = await command_for(desk, principal, tracking_id, body)
-        outcome = await desk.act(tracking_id, command, principal, correlation_id(request), key)
+        outcome = await desk.act(
+            tracking_id, command, principal, correlation_id(request), key, client_key=True
+        )
         return outcome.answer()
 
     @r.get(

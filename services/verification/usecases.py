@@ -324,11 +324,15 @@ class Desk:
         principal: Principal,
         correlation_id: str,
         idempotency_key: str | None = None,
+        *,
+        client_key: bool = False,
     ) -> Outcome:
         """One action on one report; answers once this service's views show it (read your
-        writes), so the next page the admin opens includes it."""
+        writes), so the next page the admin opens includes it. `client_key`: the key is the
+        client's own `Idempotency-Key`; sent before with another request it is refused
+        (`KeyReused`) rather than answered with what the first one did."""
         outcome = await self._attempt(
-            tracking_id, command, principal, correlation_id, idempotency_key
+            tracking_id, command, principal, correlation_id, idempotency_key, client_key
         )
         await self.caught_up(outcome.position)
         return outcome
@@ -340,12 +344,13 @@ class Desk:
         principal: Principal,
         correlation_id: str,
         idempotency_key: str | None,
+        client_key: bool = False,
     ) -> Outcome:
         action = ACTIONS[type(command)]
         structlog.contextvars.bind_contextvars(tracking_id=tracking_id)
         try:
             outcome = await self._act(
-                tracking_id, command, action, principal, correlation_id, idempotency_key
+                tracking_id, command, action, principal, correlation_id, idempotency_key, client_key
             )
         except Conflict:
             ACTIONS_TOTAL.labels(action.name, "conflict").inc()
@@ -368,6 +373,7 @@ class Desk:
         principal: Principal,
         correlation_id: str,
         idempotency_key: str | None,
+        client_key: bool,
     ) -> Outcome:
         state, _ = await self.load_for(principal, tracking_id)
         self.check_target(principal, command)
@@ -383,7 +389,12 @@ class Desk:
         )
         raced = False
         try:
-            stored = await self.reports.execute(tracking_id, command, meta)
+            if client_key:  # a forward's due date is worked out anew by a retry
+                stored = await self.reports.execute_once(
+                    tracking_id, command, meta, worked_out=("follow_up_due",)
+                )
+            else:
+                stored = await self.reports.execute(tracking_id, command, meta)
         except WrongExpectedVersion:
             raced, stored = True, []
         except InvalidTransition as error:

@@ -21,8 +21,13 @@ from shared import tracing
 from shared.auth import OutsideRegion
 from shared.errors import DomainError, InvalidInput
 from shared.http.limits import BodySizeLimit
-from shared.i18n import N_, translator
+from shared.i18n import N_, both, translator
 from shared.i18n.jinja import language_of
+from shared.i18n.refusals import (
+    detail_in_both_languages,
+    in_both_languages,
+    validation_in_both_languages,
+)
 from shared.logs import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.reports.lifecycle import (
@@ -40,6 +45,17 @@ CORRELATION_HEADER = "X-Correlation-ID"
 # arrays nested too deep for the parser, a broken multipart form): English and naming no field.
 _UNPARSED_BODY = "There was an error parsing the body"
 BODY_UNREADABLE = N_("error.body_unreadable")
+# What every service answers a person or system whose language it does not know: Bahasa
+# Indonesia first, then English ("… / …"), as the rules' own refusals.
+REPORT_NOT_FOUND = N_("api.error.report_not_found")
+CHANGED_FIRST = N_("api.error.changed_first")
+STORE_UNAVAILABLE = N_("api.error.store_unavailable")
+DISK_UNAVAILABLE = N_("api.error.disk_unavailable")
+INTERNAL_ERROR = N_("api.error.internal")
+ACCESS_CODE_REQUIRED = N_("api.error.access_code_required")
+ACCESS_CODE_WRONG = N_("api.error.access_code_wrong")
+ATTACHMENT_NOT_FOUND = N_("api.error.attachment_not_found")
+FILES_FOR_REPORTER = N_("api.error.files_for_reporter")
 
 
 def correlation_id(request: Request) -> str:
@@ -126,7 +142,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
             {
                 "loc": list(e.get("loc", ())),
                 "field": _field(e),
-                "msg": e.get("msg", "invalid"),
+                "msg": validation_in_both_languages(e),
                 "type": e.get("type", "value_error"),
             }
             for e in error.errors()
@@ -140,6 +156,8 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
             # The body as a whole, in the caller's language (?lang=, else Accept-Language).
             said = translator(language_of(request, None, accept_language=True))(BODY_UNREADABLE)
             detail = [{"loc": ["body"], "field": "body", "msg": said, "type": "body_unreadable"}]
+        else:
+            detail = detail_in_both_languages(detail)
         if error.status_code == 422 and isinstance(detail, list):
             # The shape the OpenAPI documents promise for every 422 (FastAPI's loc, msg, type).
             detail = [{"type": "value_error", **d} if isinstance(d, dict) else d for d in detail]
@@ -147,25 +165,29 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
 
     @app.exception_handler(ReportNotFound)
     async def _not_found(_: Request, error: ReportNotFound) -> JSONResponse:
-        return _error(404, "report not found")
+        return _error(404, both(REPORT_NOT_FOUND))
 
     @app.exception_handler(NotYourReport)
     async def _forbidden(_: Request, error: NotYourReport) -> JSONResponse:
-        return _error(403, str(error))
+        return _error(403, in_both_languages(str(error)))
 
     @app.exception_handler(OutsideRegion)
     async def _outside_region(_: Request, error: OutsideRegion) -> JSONResponse:
-        return _error(403, str(error))
+        return _error(403, in_both_languages(str(error)))
 
     @app.exception_handler(InvalidTransition)
     async def _conflict(_: Request, error: InvalidTransition) -> JSONResponse:
         return _error(
-            409, {"msg": str(error), "status": error.status.value if error.status else None}
+            409,
+            {
+                "msg": in_both_languages(str(error)),
+                "status": error.status.value if error.status else None,
+            },
         )
 
     @app.exception_handler(InvalidInput)
     async def _invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
-        field, _sep, msg = str(error).partition(": ")
+        field, _sep, msg = in_both_languages(str(error)).partition(": ")
         item = {"loc": [error.where, *field.split(".")], "field": field, "msg": msg}
         return _error(422, [{**item, "type": "value_error", **error.extra()}])
 
@@ -181,7 +203,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
-        text = str(error)
+        text = in_both_languages(str(error))
         field, _sep, msg = text.partition(": ")
         if msg and " " not in field:
             return _error(400, [{"loc": ["body", field], "field": field, "msg": msg}])
@@ -192,7 +214,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
         return _error(
             409,
             {
-                "msg": "someone else changed this report first; reload and retry",
+                "msg": both(CHANGED_FIRST),
                 "current_version": error.actual,
             },
         )
@@ -206,7 +228,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
         log.error("store_unavailable", error=str(error))
         return _error(
             503,
-            "the event store is unavailable; nothing was stored, please retry",
+            both(STORE_UNAVAILABLE),
             {"Retry-After": "5"},
         )
 
@@ -216,14 +238,9 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
             # A view, key or outbox file on a full or read-only disk: the request may succeed
             # later, it is not a bug.
             log.error("disk_unavailable", error=str(error))
-            return _error(
-                503,
-                "the service cannot write to its data directory (disk full or read-only);"
-                " please retry",
-                {"Retry-After": "5"},
-            )
+            return _error(503, both(DISK_UNAVAILABLE), {"Retry-After": "5"})
         log.exception("unhandled_error", error_type=type(error).__name__)
-        return _error(500, "internal error; nothing was lost, please retry")
+        return _error(500, both(INTERNAL_ERROR))
 
     @app.get("/", include_in_schema=False)
     async def root() -> PlainTextResponse:

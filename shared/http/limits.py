@@ -11,12 +11,24 @@ import threading
 import time
 from collections.abc import Callable
 
+from babel.numbers import format_decimal
 from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.i18n import N_, text
+
+TOO_LARGE = N_("api.error.body_too_large")
+# What a refused body may be answered with instead of `{"detail": …}`: (body, content type).
+Answer = tuple[bytes, bytes]
+
 
 def too_large(limit: int) -> str:
-    return f"body: request body too large (at most {limit} bytes)"
+    """`body: …` in Bahasa Indonesia, then English, the limit as each writes numbers."""
+    said = [
+        text(language, TOO_LARGE, limit=format_decimal(limit, locale=language))
+        for language in ("id", "en")
+    ]
+    return f"body: {' / '.join(said)}"
 
 
 class BodySizeLimit:
@@ -31,13 +43,14 @@ class BodySizeLimit:
         app: ASGIApp,
         max_body: int,
         max_multipart: int,
-        page: Callable[[Scope, int, int], bytes | None] | None = None,
+        answer: Callable[[Scope, int, int], Answer | None] | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body
         self.max_multipart = max_multipart
-        # A service with pages answers a browser's too-large form with a page, not JSON.
-        self.page = page
+        # A service with pages answers a browser's too-large form with a page, and one with a
+        # protocol of its own (Open311) in that protocol's error format, not `{"detail": …}`.
+        self.answer = answer
 
     def _limit(self, scope: Scope) -> int:
         for name, value in scope.get("headers", ()):
@@ -91,9 +104,10 @@ class BodySizeLimit:
         await self.app(scope, limited, guarded)
 
     async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
-        html = self.page(scope, 413, limit) if self.page is not None else None
-        if html is not None:
-            await _reply(send, 413, "", body=html, content_type=b"text/html; charset=utf-8")
+        own = self.answer(scope, 413, limit) if self.answer is not None else None
+        if own is not None:
+            body, content_type = own
+            await _reply(send, 413, "", body=body, content_type=content_type)
             return
         await _reply(send, 413, too_large(limit))
 

@@ -93,6 +93,13 @@ class InvalidTransition(DomainError):
         self.status = status
 
 
+# Read by officers through the API as well as on the desk (which shows the reader's half).
+NOT_FORWARDED_TO_YOU = (
+    "laporan ini tidak (lagi) diteruskan ke instansi Anda"
+    " / this report is not (or no longer) forwarded to your institution"
+)
+
+
 class NotYourReport(DomainError):
     """An agency acting on a report that is not (or no longer) forwarded to it."""
 
@@ -551,7 +558,7 @@ def _forward(s: ReportState, c: ForwardReport) -> list[DomainEvent]:
 
 def _require_agency(s: ReportState, agency_code: str) -> None:
     if s.agency_code != agency_code:
-        raise NotYourReport("this report is not forwarded to your institution")
+        raise NotYourReport(NOT_FORWARDED_TO_YOU)
 
 
 def _return(s: ReportState, c: ReturnReport) -> list[DomainEvent]:

@@ -73,9 +73,15 @@ def normalize_tracking_id(raw: str) -> str:
     text = _SEPARATORS.sub("", raw).upper().replace("0", "O").replace("1", "I")
     # O and I are not in the alphabet: a reader who typed them meant nothing valid.
     if len(text) != LENGTH or any(c not in _INDEX for c in text):
-        raise InvalidTrackingId(f"tracking ID must be {LENGTH} characters from {ALPHABET}")
+        raise InvalidTrackingId(
+            f"ID laporan harus {LENGTH} karakter dari {ALPHABET}"
+            f" / tracking ID must be {LENGTH} characters from {ALPHABET}"
+        )
     if _check_symbol(text[:-1]) != text[-1]:
-        raise InvalidTrackingId("tracking ID check character does not match")
+        raise InvalidTrackingId(
+            "karakter pemeriksa ID laporan tidak cocok (salah ketik?)"
+            " / tracking ID check character does not match (a typo?)"
+        )
     return text
 
 

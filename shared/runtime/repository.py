@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from shared.clock import Clock
+from shared.errors import DomainError, KeyReused
 from shared.events.aggregate import Aggregate
 from shared.events.base import Actor, DomainEvent, UnknownEventType
 from shared.reports.commands import Command
@@ -52,6 +53,17 @@ class Executed:
 
     events: list[RecordedEvent]
     appended: bool
+    other_request: bool = False
+    """Found under the idempotency key, but the earlier run stored what another request asks:
+    `command`, decided on the state that run saw, makes other events (only computed when the
+    caller asks, see `run`'s `worked_out`)."""
+
+
+# A client's key sent again with another request: one answer for every service's actions.
+KEY_REUSED = (
+    "Idempotency-Key: sudah dipakai untuk permintaan lain pada laporan ini; kirim kunci baru"
+    " / already used for another request to this report; send a new key"
+)
 
 
 def fixed_event_id(stream: str, key: str, index: int) -> uuid.UUID:
@@ -147,6 +159,7 @@ class Repository(Generic[State, Cmd]):
         retry_on_conflict: bool = False,
         attempts: int = 5,
         new_stream: bool = False,
+        worked_out: Collection[str] | None = None,
     ) -> Executed:
         """Run one command, and say whether this run stored its events or found those of an
         earlier (or simultaneous) run under the same idempotency key.
@@ -163,6 +176,10 @@ class Repository(Generic[State, Cmd]):
         idempotency key), so the stream is almost surely empty: the first attempt decides on the
         empty state without reading it, and appends expecting no stream. Should the stream exist
         after all, that append is refused and the command is read and decided as usual.
+
+        `worked_out`: given (the fields the service works out itself when it runs, such as a
+        due date, which a retry on another day makes anew), a run found under the idempotency
+        key says whether it stored what `command` asks (`Executed.other_request`).
         """
         stream = self.aggregate.stream(key)
         if new_stream and meta.idempotency_key is None:
@@ -179,7 +196,10 @@ class Repository(Generic[State, Cmd]):
             if meta.idempotency_key is not None:
                 done = done_before(stream, history, meta.idempotency_key)
                 if done:
-                    return Executed(done, appended=False)
+                    other = worked_out is not None and self._asks_otherwise(
+                        history, done, command, worked_out
+                    )
+                    return Executed(done, appended=False, other_request=other)
             state = self.aggregate.fold(payloads(history))
             new = self.aggregate.decide(state, command)
             if not new:
@@ -195,6 +215,46 @@ class Repository(Generic[State, Cmd]):
                 continue
             return Executed(stored, appended=_stored_by(stored, envelopes))
         raise AssertionError("unreachable")
+
+    async def execute_once(
+        self,
+        key: str,
+        command: Cmd,
+        meta: Meta,
+        *,
+        worked_out: Collection[str] = (),
+        refusal: str = KEY_REUSED,
+    ) -> list[RecordedEvent]:
+        """`execute` for a request under a client's `Idempotency-Key`: a retry gets the first
+        run's events; the key sent before with another request is refused (`KeyReused`),
+        since answering it with the first one's result would drop it unseen."""
+        done = await self.run(key, command, meta, worked_out=worked_out)
+        if done.other_request:
+            raise KeyReused(refusal)
+        return done.events
+
+    def _asks_otherwise(
+        self,
+        history: Sequence[RecordedEvent],
+        done: Sequence[RecordedEvent],
+        command: Cmd,
+        worked_out: Collection[str],
+    ) -> bool:
+        """Whether `command`, decided on the state the earlier run saw (so every value the
+        rules normalise is normalised alike), makes other events than that run stored."""
+        start = next(i for i, event in enumerate(history) if event.event_id == done[0].event_id)
+        before = self.aggregate.fold(payloads(history[:start]))
+        try:
+            would = self.aggregate.decide(before, command)
+        except DomainError:
+            return True
+        stored = [event.payload() for event in done]
+        skip = set(worked_out)
+        return len(would) != len(stored) or any(
+            type(asked) is not type(kept)
+            or asked.model_dump(exclude=skip) != kept.model_dump(exclude=skip)
+            for asked, kept in zip(would, stored, strict=True)
+        )
 
     async def _only_system_since(self, stream: str, history: Sequence[RecordedEvent]) -> bool:
         newer = (await self.store.read(stream))[len(history) :]

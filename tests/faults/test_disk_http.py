@@ -37,7 +37,10 @@ pytestmark = [
     pytest.mark.timeout(600),
     pytest.mark.skipif(not can_mount(), reason="needs `mount -t tmpfs` (root in a privileged box)"),
 ]
-UNAVAILABLE = "the event store is unavailable; nothing was stored, please retry"
+UNAVAILABLE = (
+    "penyimpanan kejadian sedang tidak tersedia; tidak ada yang tersimpan, silakan coba lagi"
+    " / the event store is unavailable; nothing was stored, please retry"
+)
 # A submission with contact details writes the reporter's key before the event: in the store's own
 # database (its full disk is the store being unavailable), or in the data directory's views' disk.
 

@@ -428,3 +428,32 @@ async def test_one_report_with_a_noncharacter_does_not_break_the_xml_feed(
         assert request.findtext("description") == (
             "Lubang besar  di jalan raya  sudah dua minggu tidak diperbaiki."
         )
+
+
+async def test_a_body_over_the_size_limit_is_refused_in_open311s_own_format(
+    drive: Driver,
+) -> None:
+    """An integrator posting a description of more than 1 MB got `{"detail": …}`, which an
+    Open311 client does not read; it is now Open311's error list, XML on an .xml path, saying
+    what is too large in Bahasa Indonesia, then English."""
+    description = "Jalan rusak. " * 90_000  # about 1.2 MB, over LAPOR_INTAKE_MAX_BODY_BYTES
+    for fmt in ("json", "xml"):
+        refused = await create(drive, fmt, description=description)
+        assert refused.headers["content-type"].startswith(
+            "text/xml" if fmt == "xml" else "application/json"
+        ), fmt
+        if fmt == "xml":
+            xml_errors(refused, 413)
+            said = ET.fromstring(refused.content).findtext("error/description") or ""
+        else:
+            (error,) = errors_of(refused, 413)
+            said = error["description"]
+        assert said.startswith("body: isi permintaan terlalu besar"), said
+        assert " / request body too large (at most 1,000,000 bytes)" in said, said
+    # Elsewhere the answer stays the API's own.
+    api = await drive.client("intake").post(
+        "/api/v1/reports",
+        content=b"{" + b" " * 1_100_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert api.status_code == 413 and api.json()["detail"].startswith("body: ")

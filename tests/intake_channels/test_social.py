@@ -402,3 +402,49 @@ async def test_a_whatsapp_photo_without_a_caption_is_told_what_is_missing(
     assert said.startswith("Foto atau dokumen Anda sudah kami terima, tetapi tanpa keterangan")
     assert "\n\nWe received your photo or document" in said
     assert "Format SMS 1708" not in said and not TRACKING.search(said)
+
+
+async def test_poll_answers_on_chat_are_in_indonesian_first_then_english(hooks: Hooks) -> None:
+    """`POLL <CODE> <CHOICE>` on WhatsApp was answered in Bahasa Indonesia only (the poll
+    replies were the one chat answer left out when the others became bilingual): a citizen who
+    reads English could not tell whether the vote counted. The SMS answer stays Indonesian."""
+    hooks.lapor.set_clock("2026-05-04T08:00:00+07:00")
+    owner = {"Authorization": f"Bearer {hooks.lapor.token('agency', agency='PEMKOT-KUPANG')}"}
+    poll = {
+        "code": "BBM26",
+        "title": "Pembatasan BBM bersubsidi untuk kendaraan dinas",
+        "policy_text": "Rancangan kebijakan pembatasan BBM bersubsidi.",
+        "closes_at": "2026-05-06T08:00:00+07:00",
+        "agency_code": "PEMKOT-KUPANG",
+        "questions": [{"text": "Setuju?", "choices": ["Setuju", "Tidak setuju", "Ragu-ragu"]}],
+    }
+    opened = await hooks.http.post("/api/v1/polls", json=poll, headers=owner)
+    assert opened.status_code == 201, opened.text
+
+    phone = "6281234560091"
+    for text in ("POLL BBM26 A", "POLL BBM26 Z", "POLL NOSUCH A"):
+        await post(hooks, "whatsapp", whatsapp(phone, text), signed_meta)
+    voted, bad_choice, unknown = [
+        c.json["text"]["body"] for c in hooks.platforms.calls if c.json.get("to") == phone
+    ]
+    assert voted == (
+        "Terima kasih! Jawaban Anda untuk jajak pendapat BBM26 tercatat: A. Bisa diubah sampai"
+        " ditutup: POLL BBM26 PILIHAN.\n\nThank you! Your answer to poll BBM26 is recorded: A."
+        " You can change it until the poll closes: POLL BBM26 CHOICE."
+    )
+    assert bad_choice.startswith("Pilihan tidak dikenal untuk jajak pendapat BBM26. Pilih A/B/C")
+    assert "\n\nUnknown choice for poll BBM26. Choose A/B/C, e.g. POLL BBM26 A" in bad_choice
+    assert unknown.startswith("Jajak pendapat NOSUCH tidak ditemukan.")
+    assert "\n\nPoll NOSUCH not found." in unknown
+
+    sms = await hooks.http.get(
+        "/channels/sms",
+        params={
+            "from": "+6281234560092",
+            "to": "1708",
+            "id": "poll-sms-1",
+            "text": "POLL BBM26 B",
+            "token": SMS_WEBHOOK_TOKEN,
+        },
+    )
+    assert sms.text.startswith("Terima kasih! Jawaban Anda") and "Thank you" not in sms.text

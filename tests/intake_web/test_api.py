@@ -316,6 +316,26 @@ async def test_bad_input_is_a_4xx_naming_the_field(
     assert response.status_code in (400, 422), response.text
     detail = response.json()["detail"]
     assert any(d.get("field") == field for d in detail), detail
+    # Said in Bahasa Indonesia, then English (pydantic's and the rules' words were English only).
+    for problem in detail:
+        said_id, _, said_en = problem["msg"].partition(" / ")
+        assert said_id and said_en, problem
+        assert not said_id.startswith(("Field", "String", "Input", "Value", "Extra")), problem
+
+
+async def test_a_bound_or_a_malformed_query_is_said_in_indonesian_with_its_limit(
+    web: httpx.AsyncClient,
+) -> None:
+    """A list asked with limit=100000 or a map with a broken bbox was refused in English only;
+    the Indonesian half named no limit ('isian tidak valid')."""
+    too_many = await web.get("/api/v1/reports", params={"limit": "100000"})
+    (problem,) = too_many.json()["detail"]
+    assert (too_many.status_code, problem["field"]) == (422, "limit")
+    assert problem["msg"] == "paling besar 200 / Input should be less than or equal to 200"
+    broken = await web.get("/api/v1/map.geojson", params={"bbox": "nan,0,1,1"})
+    (problem,) = broken.json()["detail"]
+    assert (broken.status_code, problem["field"]) == (422, "bbox")
+    assert problem["msg"].startswith("bbox harus berupa min_lon,min_lat,max_lon,max_lat")
 
 
 async def test_a_body_nested_too_deeply_is_named_as_the_body_in_the_callers_language(
@@ -419,11 +439,19 @@ async def test_the_reporter_acts_with_the_access_code(
     )
     tid, code = created.tracking_id, created.access_code
     url = f"/api/v1/reports/{tid}"
-    assert (await web.post(f"{url}/amendments", json={"text": "Gang 5 RT 02"})).status_code == 401
+    # Refused in Bahasa Indonesia, then English (they were English only), naming the header.
+    none = await web.post(f"{url}/amendments", json={"text": "Gang 5 RT 02"})
+    assert none.status_code == 401
+    assert none.json()["detail"] == (
+        "X-Access-Code: kode akses laporan wajib dikirim / the report's access code is required"
+    )
     wrong = await web.post(
         f"{url}/amendments", json={"text": "x"}, headers={"X-Access-Code": "AAAAAAAA"}
     )
-    assert wrong.status_code == 403 and "X-Access-Code" in wrong.json()["detail"]
+    assert wrong.status_code == 403
+    assert wrong.json()["detail"] == (
+        "X-Access-Code: kode akses salah untuk laporan ini / wrong access code for this report"
+    )
     ok = await web.post(
         f"{url}/amendments",
         json={"text": "Tepatnya di gang 5 RT 02."},

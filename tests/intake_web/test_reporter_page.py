@@ -11,7 +11,13 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 
 from services.intake.pages import REPORTER_COOKIE
-from shared.reports.commands import ForwardReport, PostFollowUp, RequestCompletion, VerifyReport
+from shared.reports.commands import (
+    ForwardReport,
+    PostFollowUp,
+    RequestCompletion,
+    ReturnReport,
+    VerifyReport,
+)
 from shared.reports.events import FollowUpKind
 from tests.harness import InProcessSystem
 from tests.intake_web.conftest import jpeg_with_gps
@@ -329,3 +335,36 @@ async def test_a_reply_sent_again_after_the_back_button_with_other_words_is_a_ne
         if e.event_type == "ReporterReplied"
     ]
     assert replies == ["Pukul 12.00.", "Ralat: pukul 13.00."]
+
+
+async def test_a_returned_report_shows_no_follow_up_deadline_of_the_institution_that_left_it(
+    lapor: InProcessSystem, web: httpx.AsyncClient
+) -> None:
+    """The institution returned the report (not its authority): sla stops its follow-up
+    deadline, the page shows none, but the report's JSON kept `follow_up_due` of an institution
+    that no longer holds it (`agency_code` null), a deadline nobody keeps. Forwarded again, the
+    new institution's day is shown."""
+    tid, code = await reported(web)
+    await act(lapor, tid, VerifyReport())
+    due = datetime.now(UTC).date() + timedelta(days=10)
+    await act(
+        lapor, tid, ForwardReport(agency_code=DINKES, agency_name="Dinkes", follow_up_due=due)
+    )
+    mine = {"X-Access-Code": code}
+    assert (await web.get(f"/api/v1/reports/{tid}", headers=mine)).json()["follow_up_due"] == (
+        due.isoformat()
+    )
+
+    await act(lapor, tid, ReturnReport(agency_code=DINKES, reason="not_our_authority"), "agency")
+    returned = (await web.get(f"/api/v1/reports/{tid}", headers=mine)).json()
+    assert (returned["status"], returned["agency_code"]) == ("returned", None)
+    assert returned["follow_up_due"] is None
+    assert shown((await web.get(f"/laporan/{tid}")).text, "follow-up-due") is None
+    (open311,) = (await web.get(f"/open311/v2/requests/{tid}.json", headers=mine)).json()
+    assert open311["expected_datetime"] is None
+
+    again = due + timedelta(days=2)
+    city = ForwardReport(agency_code="PEMKOT-KUPANG", agency_name="Pemkot", follow_up_due=again)
+    await act(lapor, tid, city)
+    forwarded = (await web.get(f"/api/v1/reports/{tid}", headers=mine)).json()
+    assert forwarded["follow_up_due"] == again.isoformat()

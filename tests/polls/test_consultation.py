@@ -81,6 +81,15 @@ async def test_a_consultation_on_the_web_from_opening_to_the_institutions_respon
     assert sent.status_code == 202, sent.text
     assert sent.json()["sent_to"] == "s***@e***.id"
     siti_code = mailed_code(mailbox, "siti.rahma@example.id", 1)
+    # The mail says it in Bahasa Indonesia, then English (it was Indonesian only); an SMS
+    # code stays one Indonesian SMS.
+    mail = mailbox.to("siti.rahma@example.id")[0].message
+    assert mail["Subject"] == "Kode verifikasi jajak pendapat AIR26 / Poll verification code AIR26"
+    plain = mail.get_body(("plain",))
+    assert plain is not None
+    said_id, _title, said_en = plain.get_content().replace("\r\n", "\n").split("\n\n")
+    assert said_id.startswith(f"Kode verifikasi LAPOR! untuk jajak pendapat AIR26: {siti_code}.")
+    assert said_en.startswith(f"Your LAPOR! verification code for poll AIR26: {siti_code}.")
     siti = {
         "identity": "siti.rahma@example.id",
         "answers": {"1": "A", "2": ["A", "B"]},
@@ -88,9 +97,15 @@ async def test_a_consultation_on_the_web_from_opening_to_the_institutions_respon
         "region_code": "537104",
     }
     wrong = "000000" if siti_code != "000000" else "111111"
-    assert (await answer(drive, "AIR26", {**siti, "code": wrong})).status_code == 403
+    refused = await answer(drive, "AIR26", {**siti, "code": wrong})
+    # Said in Bahasa Indonesia, then English (the poll API's refusals were English only).
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "code: kode verifikasi salah / wrong verification code"
     bad = await answer(drive, "AIR26", {**siti, "code": siti_code, "answers": {"1": "Z", "2": "A"}})
     assert bad.status_code == 400 and bad.json()["detail"][0]["field"] == "answers.1"
+    assert bad.json()["detail"][0]["msg"] == (
+        "'Z' bukan salah satu pilihan (A, B, C) / 'Z' is not a choice (A, B, C)"
+    )
     first = await answer(drive, "AIR26", {**siti, "code": siti_code})
     assert first.status_code == 201, first.text
     assert first.json()["outcome"] == "submitted"
@@ -175,6 +190,10 @@ async def test_a_consultation_on_the_web_from_opening_to_the_institutions_respon
     assert (await verify(drive, "AIR26", email="joko@example.id")).status_code == 409
     late = await answer(drive, "AIR26", {**budi, "answers": {"1": "A", "2": "A"}})
     assert late.status_code == 409 and late.json()["detail"]["status"] == "closed"
+    assert late.json()["detail"]["msg"] == (
+        "jajak pendapat AIR26 sudah ditutup; jawaban tidak dicatat"
+        " / poll AIR26 is closed; no answer was recorded"
+    )
     assert len(await ballots(lapor, "AIR26")) == 4
 
     # Published: tallies of each voter's latest answer; by region only groups of 5 or more

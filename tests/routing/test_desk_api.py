@@ -307,3 +307,68 @@ async def test_a_used_idempotency_key_with_another_follow_up_is_refused_not_fake
         e for e in await timeline(drive, tracking_id) if e["event_type"] == "FollowUpPosted"
     ]
     assert [e["kind"] for e in follow_ups] == ["interim"]
+
+
+def said_in_both_languages(text: str, indonesian: str, english: str) -> None:
+    said_id, _, said_en = text.partition(" / ")
+    assert indonesian in said_id and english in said_en, text
+
+
+async def test_an_officer_reads_why_a_report_is_refused_in_bahasa_indonesia_then_english(
+    drive: Driver,
+) -> None:
+    """An officer acting on another institution's report, or on a mistyped tracking ID, or
+    refused by a rule, was told so in English only."""
+    tracking_id, code = await forwarded(drive, "Lampu jalan mati", region="5371", category=None)
+    assert code != DPUPR
+    other = agency(drive, DPUPR)
+    for path, body in (
+        ("follow-ups", {"text": "Sudah kami tangani"}),
+        ("return", {"reason": "not_our_authority"}),
+        ("transfer", {"agency_code": "BAGORG-KOTA-KUPANG"}),
+        ("delegate", {"agency_code": "PUSKESMAS-OEPOI"}),
+    ):
+        refused = await other.post(f"/api/v1/reports/{tracking_id}/{path}", json=body)
+        assert refused.status_code == 403, (path, refused.text)
+        said_in_both_languages(
+            refused.json()["detail"], "tidak (lagi) diteruskan ke instansi Anda", "not (or no"
+        )
+
+    # The rules' refusals too: the rule's English stays as the second half.
+    holder = agency(drive, code)
+    no_note = await holder.post(f"/api/v1/reports/{tracking_id}/return", json={"reason": "other"})
+    assert no_note.status_code in (400, 422), no_note.text
+    (problem,) = no_note.json()["detail"]
+    assert problem["field"] == "note"
+    said_in_both_languages(problem["msg"], "jelaskan alasannya", "needs a note saying why")
+    nowhere = await holder.post(
+        f"/api/v1/reports/{tracking_id}/transfer", json={"agency_code": "NO-SUCH-OPD"}
+    )
+    (problem,) = nowhere.json()["detail"]
+    assert (nowhere.status_code, problem["field"]) == (400, "agency_code")
+    said_in_both_languages(problem["msg"], "tidak ada di direktori", "unknown institution")
+
+    # Signing in too: no token, another role.
+    nobody = await drive.client("routing").get("/api/v1/inbox")
+    assert nobody.status_code == 401
+    said_in_both_languages(nobody.json()["detail"], "token Bearer wajib dikirim", "is required")
+    wrong_role = await admin(drive, "routing").get("/api/v1/inbox")
+    assert wrong_role.status_code == 403
+    said_in_both_languages(wrong_role.json()["detail"], "tidak boleh melakukan ini", "may not")
+
+    typo = tracking_id[:-1] + ("A" if tracking_id[-1] != "A" else "B")  # wrong check character
+    for service, client, path in (
+        ("routing", other, f"/api/v1/reports/{typo}/follow-ups"),
+        ("verification", admin(drive, "verification"), f"/api/v1/reports/{typo}/verify"),
+        ("intake", drive.client("intake"), f"/api/v1/reports/{typo}/replies"),
+    ):
+        refused = await client.post(path, json={"text": "x"})
+        assert refused.status_code == 422, (service, refused.text)
+        (problem,) = refused.json()["detail"]
+        assert problem["field"] == "tracking_id", (service, problem)
+        said_in_both_languages(problem["msg"], "ID laporan tidak cocok", "does not match")
+    short = await drive.client("intake").get("/api/v1/reports/ABC")
+    assert short.status_code == 422
+    said_in_both_languages(
+        short.json()["detail"][0]["msg"], "ID laporan harus 10 karakter", "must be 10 characters"
+    )

@@ -45,6 +45,13 @@ async def test_directory_changes_are_audited_events_and_route_at_once(
     added = await boss.post("/api/v1/agencies", json=ALAK, headers=retry)
     assert added.status_code == 201, added.text
     assert (await boss.post("/api/v1/agencies", json=ALAK, headers=retry)).status_code == 201
+    # Another institution under the same key was answered 201 as Alak while nothing was stored.
+    other = {**ALAK, "code": "PUSKESMAS-NAIOLA", "name": "Puskesmas Naiola"}
+    reused = await boss.post("/api/v1/agencies", json=other, headers=retry)
+    assert reused.status_code == 422, reused.text
+    (problem,) = reused.json()["detail"]
+    assert problem["loc"] == ["header", "Idempotency-Key"]
+    assert problem["msg"].startswith("sudah dipakai untuk perubahan direktori lain")
     assert await directory_events(lapor) == [("directory", "PUSKESMAS-ALAK")]
     listed = (await public.get("/api/v1/agencies", params={"parent": DINKES})).json()
     assert {

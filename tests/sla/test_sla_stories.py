@@ -299,7 +299,8 @@ async def test_escalation_is_refused_after_a_final_answer_not_after_an_interim_o
     refused = await sla.post(url, headers={"X-Access-Code": code})
     assert refused.status_code == 409
     assert refused.json()["detail"] == {
-        "msg": "not eligible for escalation: the institution has given its final answer",
+        "msg": "belum dapat diteruskan ke Ombudsman: instansi sudah memberikan jawaban akhir"
+        " / not eligible for escalation: the institution has given its final answer",
         "eligible_from": None,
         "opens_on": None,
     }
@@ -308,7 +309,9 @@ async def test_escalation_is_refused_after_a_final_answer_not_after_an_interim_o
     unknown = await sla.post(
         f"/api/v1/reports/{new_tracking_id()}/escalate", headers={"X-Access-Code": code}
     )
-    assert unknown.status_code == 404 and unknown.json() == {"detail": "report not found"}
+    assert unknown.status_code == 404 and unknown.json() == {
+        "detail": "laporan tidak ditemukan / report not found"
+    }
 
 
 # --- the turn of the year: auto-close, a reply, an institution's own policy -------------------

@@ -9,12 +9,14 @@ asks the translator for each: none may fall back.
 from __future__ import annotations
 
 import ast
+import itertools
+import re
 from pathlib import Path
 
 import pytest
 
 from shared.i18n import translator
-from shared.i18n.refusals import refusal
+from shared.i18n.refusals import in_both_languages, refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 # What officers and administrators act through: the rules, the desks, the region checks.
@@ -29,9 +31,6 @@ NOT_SHOWN = {
     "unknown command {}",  # lifecycle.decide given a command it has no rule for: a bug
     "a limit override needs days, unit or both",  # sla policy file, checked at start-up
     "tracking_id: {} belongs to another report",  # intake draws another id and submits again
-    # The staff pages take a malformed tracking ID as "no such report" before any rule runs.
-    "tracking ID must be {} characters from {}",
-    "tracking ID check character does not match",
     # `lapor token create` (the operator's command line), not a staff page.
     "an agency token needs --agency",
     "ttl: a token must be valid for some time",
@@ -106,3 +105,82 @@ def test_every_refusal_a_staff_page_shows_has_its_own_sentence(
             return
         tried.append(said)
     raise AssertionError(f"{where}: {message!r} has no sentence of its own: {tried[0]!r}")
+
+
+# --- the JSON API: every refusal said in Bahasa Indonesia, then English ----------------------
+# What the HTTP edges answer a person or a system with (`{"detail": …}`), read from the source.
+API_SOURCES = [
+    *sorted((ROOT / "services").glob("*/api.py")),
+    *sorted((ROOT / "services").glob("*/usecases.py")),
+    *sorted((ROOT / "services" / "intake" / "polls").glob("*.py")),
+    *sorted((ROOT / "shared" / "polls").glob("*.py")),
+    *sorted((ROOT / "shared" / "http").glob("*.py")),
+]
+API_RAISERS = {
+    "HTTPException",
+    "field_error",
+    "_invalid",
+    "DomainError",
+    "InvalidInput",
+    "PollError",
+    "InvalidAnswer",
+    "NotYourPoll",
+    "ResponseNotAllowed",
+    "PollCodeTaken",
+    "Forbidden",
+    "Conflict",
+    "OtherInstitution",
+    "ReportNotFound",
+}
+API_NOT_SHOWN = {
+    "unknown command {}",  # a bug, not a refusal
+    "nonce: a sealed answer needs a fresh nonce",  # a program's sealed ballot, never a person
+}
+
+
+def _api_refusals() -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for path in API_SOURCES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if name not in API_RAISERS:
+                continue
+            for arg in node.args:
+                message = _text(arg)
+                if message is None or " " not in message or message in API_NOT_SHOWN:
+                    continue
+                words = re.sub(r"^[\w.{}-]+: ", "", message).replace("{}", "")
+                # Wholly a value (another error's words, said where it is made): no words here.
+                if re.search(r"[a-z]{2}", words):
+                    found.append((f"{path.relative_to(ROOT)}:{node.lineno}", message))
+    return found
+
+
+API_RAISED = _api_refusals()
+
+
+def test_the_api_refusals_were_found() -> None:
+    assert len(API_RAISED) >= 40
+    assert any("an agency opens polls for itself" in message for _, message in API_RAISED)
+
+
+@pytest.mark.parametrize(("where", "message"), API_RAISED, ids=[w for w, _ in API_RAISED])
+def test_every_refusal_the_api_answers_is_said_in_indonesian_first(
+    where: str, message: str
+) -> None:
+    fallback = translator("id")("refusal.not_accepted")
+    tried = []
+    holes = message.count("{}")
+    for values in itertools.product(SAMPLES, repeat=holes):
+        text = message
+        for value in values:
+            text = text.replace("{}", value, 1)
+        said = in_both_languages(text)
+        indonesian, _, english = said.partition(" / ")
+        if english and not indonesian.endswith(fallback):
+            return
+        tried.append(said)
+    raise AssertionError(f"{where}: {message!r} is not said in Indonesian: {tried[0]!r}")

@@ -496,6 +496,10 @@ async def test_an_action_the_status_does_not_allow_is_409_with_the_status(drive:
         refused = await drive.desk(tid, action, body)
         assert refused.status_code == 409, (action, refused.text)
         assert refused.json()["detail"]["status"] == "rejected"
+        # Said in Bahasa Indonesia, then the rule's English (it was English only).
+        said_id, _, said_en = refused.json()["detail"]["msg"].partition(" / ")
+        assert said_id == "tindakan ini tidak dapat dilakukan pada laporan berstatus Ditolak"
+        assert said_en.startswith("cannot ") and said_en.endswith(" a report that is rejected")
 
 
 async def test_bad_input_names_the_field_and_never_500s(
@@ -522,7 +526,9 @@ async def test_bad_input_names_the_field_and_never_500s(
         assert answer.status_code == status, (url, body, answer.text)
         assert answer.json()["detail"][0]["field"] == field, (url, body, answer.text)
     missing = await drive.desk(new_tracking_id(), "verify")
-    assert missing.status_code == 404 and missing.json() == {"detail": "report not found"}
+    assert missing.status_code == 404 and missing.json() == {
+        "detail": "laporan tidak ditemukan / report not found"
+    }
     broken = await desk.post(
         f"/api/v1/reports/{tid}/verify",
         content=b"{not json",
@@ -547,3 +553,35 @@ async def test_region_codes_are_official_dotted_or_not(
     dotted = await desk.post(f"/api/v1/reports/{tid}/verify", json={"region_code": "53.71.04"})
     assert dotted.status_code == 200, dotted.text
     assert (await drive.desk_report(tid))["location"]["region_code"] == "537104"
+
+
+async def test_a_used_idempotency_key_with_another_decision_is_refused_not_faked(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """An integrator's retry gets the first answer; the key sent again with another decision
+    (another note, reason, category, day) was answered 200 with the first one's result while
+    nothing of it was stored. Now 422 naming the header, in both languages."""
+    ani = lapor.token("admin")
+    cases = [
+        ("request-completion", {"note": "Mohon kirim foto."}, {"note": "Mohon sebut alamat."}),
+        ("reject", {"reason": "spam"}, {"reason": "other", "note": "Bukan laporan."}),
+        ("verify", {"region_code": "53.71"}, {"region_code": "53.71", "category": "kesehatan"}),
+        ("postpone", {"until": days_from_now(2)}, {"until": days_from_now(3)}),
+    ]
+    for action, first, other in cases:
+        tid, _ = await submit(drive)
+        await drive.desk_report(tid)
+        key = uuid.uuid4().hex
+        once = await drive.desk(tid, action, first, ani, key)
+        assert once.status_code == 200, (action, once.text)
+        twice = await drive.desk(tid, action, first, ani, key)  # a retry, normalised alike
+        assert (twice.status_code, twice.json()) == (200, once.json()), action
+        kept = await stored(lapor, tid)
+
+        refused = await drive.desk(tid, action, other, ani, key)
+        assert refused.status_code == 422, (action, refused.text)
+        (problem,) = refused.json()["detail"]
+        assert problem["loc"] == ["header", "Idempotency-Key"], action
+        said_id, _, said_en = problem["msg"].partition(" / ")
+        assert said_id.startswith("sudah dipakai") and said_en.startswith("already used"), action
+        assert await stored(lapor, tid) == kept, action

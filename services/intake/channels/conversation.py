@@ -286,8 +286,8 @@ async def _converse(
                 tracking_id if escalation.kind != "not_found" else None,
             )
         case PollAnswer(code=code, choice=choice):
-            reply_sms, poll_outcome = await answer_by_sms(desk, sender, code, choice, key, cid)
-            return Answer(reply_sms, poll_outcome)
+            poll_words, poll_outcome = await answer_by_sms(desk, sender, code, choice, key, cid)
+            return said(poll_words, poll_outcome)
         case NewReport(
             text=body, region_code=region_code, keyword=keyword, alternatives=alternatives
         ):

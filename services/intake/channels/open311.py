@@ -28,7 +28,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
+from starlette.types import Scope
 
+from services.intake import views
 from services.intake.channels.common import CHANNEL_MESSAGES, title_from
 from services.intake.models import LocationIn, ReporterIn, ReportIn
 from shared.auth import InvalidToken, Role
@@ -36,7 +38,7 @@ from shared.calendar import deadline_end
 from shared.directory.model import Category, load_categories
 from shared.errors import InvalidInput
 from shared.http.common import correlation_id
-from shared.http.limits import client_address
+from shared.http.limits import Answer, client_address, too_large
 from shared.i18n import text as texts
 from shared.i18n.dates import day, zone_for
 from shared.i18n.labels import limit_words, status_label
@@ -72,6 +74,7 @@ DESCRIPTION_MAX = 4000
 DEFAULT_WINDOW = timedelta(days=90)
 PAGE_SIZE_MAX = 1000
 CLOSED = frozenset({Status.CLOSED.value, Status.REJECTED.value})
+PREFIX = "/open311/"
 MEDIA = {"xml": "text/xml; charset=utf-8", "json": "application/json; charset=utf-8"}
 # A list's element name -> its items' element name (the spec's XML shape).
 ITEM_TAGS = {
@@ -153,6 +156,17 @@ def error_response(fmt: str, status: int, description: str) -> Response:
         [{"code": status, "description": description}],
         status,
     )
+
+
+def body_too_large(scope: Scope, status: int, limit: int) -> Answer | None:
+    """For the body-size middleware: a body over the limit sent to an Open311 path is refused
+    in Open311's error format (XML when the path asks for it), as every other refusal there."""
+    path = str(scope.get("path", ""))
+    if not path.startswith(PREFIX):
+        return None
+    fmt = "xml" if path.endswith(".xml") else "json"
+    answer = error_response(fmt, status, too_large(limit))
+    return bytes(answer.body), MEDIA[fmt].encode()
 
 
 def _format(fmt: str) -> str:
@@ -397,7 +411,7 @@ def request_of(row: Any, names: Mapping[str, str], reporter: bool = False) -> Se
         service_notice=None,
         requested_datetime=iso(row["submitted_at"]),
         updated_datetime=iso(row["updated_at"]),
-        expected_datetime=due_datetime(row["follow_up_due"], row["region_code"]),
+        expected_datetime=due_datetime(views.follow_up_due_kept(row), row["region_code"]),
         address=row["address"] if full else None,
         address_id=None,
         zipcode=None,

@@ -24,6 +24,7 @@ from fastapi import HTTPException
 
 from services.intake.polls.config import PollSettings
 from shared.crypto import derive_key, keyed_hash
+from shared.i18n import N_, translator
 from shared.logs import get_logger
 from shared.privacy import mask_email, mask_phone
 from shared.senders.base import Address, Message, SendError
@@ -188,15 +189,23 @@ class CodeSender:
             raise HTTPException(
                 503, f"{field}: codes by {identity.kind} are not set up ({setting})"
             )
-        text = (
-            f"Kode verifikasi LAPOR! untuk jajak pendapat {code}: {otp}. Berlaku {minutes}"
-            " menit. Jangan berikan kode ini kepada siapa pun."
-        )
+        # An SMS holds one language (Bahasa Indonesia); an e-mail says it in both, as the
+        # poll's pages do.
+        said = {
+            language: translator(language)(
+                N_("poll.code.text"), code=code, otp=otp, minutes=str(minutes)
+            )
+            for language in ("id", "en")
+        }
+        subject = " / ".join(translator(lang)(N_("poll.code.subject"), code=code) for lang in said)
         message = Message(
-            subject=f"Kode verifikasi jajak pendapat {code}",
-            text=f"{text}\n\n{title}\n",
-            html=f"<p>{escape(text)}</p><p>{escape(title)}</p>",
-            sms=text,
+            subject=subject,
+            text=f"{said['id']}\n\n{title}\n\n{said['en']}\n",
+            html=(
+                f"<p>{escape(said['id'])}</p><p>{escape(title)}</p>"
+                f'<p lang="en">{escape(said["en"])}</p>'
+            ),
+            sms=said["id"],
             language="id",
         )
         try:

@@ -3,9 +3,12 @@ verified identity, so no one-time code is needed. The reply is one GSM-7 SMS."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from services.intake.polls.codes import voter_hash
 from services.intake.polls.ports import Desk, MessageSender
 from services.intake.polls.usecases import VOTER, PollRepository, outcome_of
+from shared.i18n import N_, translator
 from shared.logs import get_logger
 from shared.polls.events import Answers
 from shared.polls.lifecycle import (
@@ -20,7 +23,13 @@ from shared.runtime.repository import Meta
 
 log = get_logger(__name__)
 
-NO_PHONE = "Jajak pendapat lewat pesan hanya dari nomor telepon. Silakan jawab di web LAPOR!."
+# Each answer is a catalog text: an SMS says it in Bahasa Indonesia (one SMS holds one
+# language), a chat channel in Bahasa Indonesia and then in English.
+Words = Callable[[str], str]
+
+
+def _words(key: str, **values: str) -> Words:
+    return lambda language: translator(language)(key, **values)
 
 
 def _picked(answers: Answers) -> str:
@@ -31,26 +40,18 @@ def _picked(answers: Answers) -> str:
 
 async def answer_by_sms(
     desk: Desk, sender: MessageSender, code: str, choice: str, key: str | None, cid: str
-) -> tuple[str, str]:
+) -> tuple[Words, str]:
     """`POLL <CODE> <CHOICE>` from a phone: the number the telco delivered is the verified
-    identity. Returns the reply (GSM-7, one SMS) and the outcome for the channel metric."""
+    identity. Returns the reply, `words(language)` (the SMS channel sends the Indonesian one,
+    cut to one GSM-7 SMS), and the outcome for the channel metric."""
     phone = sender.phone
     if phone is None:
-        return NO_PHONE, "poll_no_phone"
+        return _words(N_("sms.poll.no_phone")), "poll_no_phone"
     repo = PollRepository(desk.ctx.store, desk.ctx.clock, desk.intake.secret)
     now = desk.ctx.clock.now()
     state = await repo.state(code)
     if state is None:
-        return (
-            f"Jajak pendapat {code} tidak ditemukan. Periksa kodenya. Format: POLL KODE PILIHAN.",
-            "poll_unknown",
-        )
-    closed = f"Jajak pendapat {code} sudah ditutup. Jawaban Anda tidak dihitung."
-    upcoming = f"Jajak pendapat {code} belum dibuka. Silakan kirim lagi setelah dibuka."
-    bad_choice = (
-        f"Pilihan tidak dikenal untuk jajak pendapat {code}. Pilih {choice_keys(state.opened)},"
-        f" mis. {sms_example(state.opened)}"
-    )
+        return _words(N_("sms.poll.unknown"), code=code), "poll_unknown"
     try:
         check_open(state, now)
         answers = parse_sms_choice(state.opened, choice)
@@ -64,21 +65,18 @@ async def answer_by_sms(
         meta = Meta(actor=VOTER, correlation_id=cid, idempotency_key=key and f"poll|{key}")
         events = await repo.execute(code, command, meta, retry_on_conflict=True)
     except PollNotOpen as error:
-        return (upcoming, "poll_upcoming") if error.phase == "upcoming" else (closed, "poll_closed")
+        if error.phase == "upcoming":
+            return _words(N_("sms.poll.upcoming"), code=code), "poll_upcoming"
+        return _words(N_("sms.poll.closed"), code=code), "poll_closed"
     except InvalidAnswer:
+        choices, example = choice_keys(state.opened), sms_example(state.opened)
+        bad_choice = _words(N_("sms.poll.bad_choice"), code=code, choices=choices, example=example)
         return bad_choice, "poll_bad_choice"
     picked = _picked(answers)
     outcome = outcome_of(events)
     log.info("poll_answered", poll=code, channel=sender.channel.value, outcome=outcome)
     if outcome == "submitted":
-        text = (
-            f"Terima kasih! Jawaban Anda untuk jajak pendapat {code} tercatat: {picked}."
-            f" Bisa diubah sampai ditutup: POLL {code} PILIHAN."
-        )
-    elif outcome == "changed":
-        text = (
-            f"Jawaban Anda untuk {code} diubah menjadi {picked}. Hanya jawaban terakhir dihitung."
-        )
-    else:
-        text = f"Jawaban Anda untuk {code} ({picked}) sudah tercatat. Satu nomor, satu jawaban."
-    return text, f"poll_{outcome}"
+        return _words(N_("sms.poll.submitted"), code=code, picked=picked), "poll_submitted"
+    if outcome == "changed":
+        return _words(N_("sms.poll.changed"), code=code, picked=picked), "poll_changed"
+    return _words(N_("sms.poll.same"), code=code, picked=picked), f"poll_{outcome}"
