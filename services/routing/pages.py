@@ -8,6 +8,8 @@ Every form carries a fresh idempotency key, so a double click stores one follow-
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
@@ -303,6 +305,11 @@ def pages_router(ctx: Context, desk: RoutingDesk) -> APIRouter:
             invalid = refusal("tracking_id: invalid", language_of(request))
             return await report_page(request, who, tracking_id, error=invalid)
         key = str(form.pop("idempotency_key", "") or "") or None
+        if key:
+            # The page's key guards against a double click; the form sent again after the back
+            # button with other words is another action, not the first one found again.
+            said = json.dumps({"action": action, **form}, sort_keys=True, default=str)
+            key = f"{key}|{hashlib.sha256(said.encode()).hexdigest()[:32]}"
         caller = Caller.agency(who.agency, correlation_id(request), key)
         try:
             if action == "follow-up":

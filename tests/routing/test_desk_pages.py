@@ -244,3 +244,30 @@ async def test_a_refused_form_on_the_desk_keeps_what_the_officer_typed_and_chose
         assert '<option value="other" selected>' in refused.text
         assert _box(refused.text, "text") == ""  # what was typed belongs to the return
     assert "FollowUpPosted" not in event_types(await timeline(drive, tid))
+
+
+async def test_the_follow_up_form_sent_again_after_the_back_button_with_other_words_is_posted(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """The page's key guards against a double click only: an officer who goes back to the page
+    and sends it again with other words has written another follow-up, which is posted; the
+    officer is never told about an "Idempotency-Key"."""
+    tracking_id, _ = await forwarded(
+        drive, "Lampu jalan mati lagi", region="5371", category="infrastruktur"
+    )
+    async with lapor.client("routing") as browser:
+        await browser.post("/desk/login", data={"token": drive.token("agency", agency=DPUPR)})
+        first = {"text": "Tim sudah dijadwalkan.", "kind": "interim", "idempotency_key": "p1"}
+        posted = await browser.post(f"/desk/reports/{tracking_id}/follow-up", data=first)
+        assert posted.status_code == 303
+        twice = await browser.post(f"/desk/reports/{tracking_id}/follow-up", data=first)
+        assert twice.status_code == 303  # a double click: one follow-up
+        other = {**first, "text": "Lampu sudah diganti hari ini."}
+        again = await browser.post(f"/desk/reports/{tracking_id}/follow-up", data=other)
+        assert again.status_code == 303, again.text
+        assert "Idempotency" not in again.text
+        shown = await browser.get(again.headers["location"])
+        assert "Tim sudah dijadwalkan." in shown.text
+        assert "Lampu sudah diganti hari ini." in shown.text
+    events = await timeline(drive, tracking_id)
+    assert event_types(events).count("FollowUpPosted") == 2
