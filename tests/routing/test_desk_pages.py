@@ -244,3 +244,31 @@ async def test_a_refused_form_on_the_desk_keeps_what_the_officer_typed_and_chose
         assert '<option value="other" selected>' in refused.text
         assert _box(refused.text, "text") == ""  # what was typed belongs to the return
     assert "FollowUpPosted" not in event_types(await timeline(drive, tid))
+
+
+async def test_a_report_handed_back_unanswered_is_not_said_to_be_followed_up(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): an officer returns a report without answering it, opens it again from
+    "Handed on" and read "Sudah ditindaklanjuti (0×)" — followed up, zero times — under its
+    title. A report nobody answered says no such thing; one answered says how often."""
+    tid, agency = await forwarded(drive, "Got mampet", region="5371", category="infrastruktur")
+    async with lapor.client("routing") as browser:
+        token = drive.token("agency", agency=agency)
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+        form = {"reason": "wrong_region", "note": "Jalan provinsi.", "idempotency_key": "r1"}
+        assert (await browser.post(f"/desk/reports/{tid}/return", data=form)).status_code == 303
+        for language, followed_up in (("id", "Sudah ditindaklanjuti"), ("en", "Followed up (")):
+            page = (await browser.get(f"/desk/reports/{tid}?lang={language}")).text
+            text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+            assert 'id="handed-on-notice"' in page
+            assert "0×" not in text and followed_up not in text, text
+
+    answered, agency = await forwarded(drive, "Lampu mati", region="5371", category="kesehatan")
+    posted = await drive.follow_up(answered, agency, "Lampu sudah diganti.", kind="final")
+    assert posted.status_code == 201, posted.text
+    async with lapor.client("routing") as browser:
+        token = drive.token("agency", agency=agency)
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+        page = (await browser.get(f"/desk/reports/{answered}?lang=id")).text
+        assert "Sudah ditindaklanjuti (1×)." in page
