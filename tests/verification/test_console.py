@@ -587,3 +587,32 @@ async def test_the_answer_form_states_the_closing_limit_the_policy_sets(tmp_path
     assert "ditutup 7 hari kerja setelah tanggapan terakhir" in indonesian
     assert "10 hari kerja" not in indonesian
     assert "7 working days" in english and "10 working days" not in english
+
+
+async def test_a_possible_duplicate_says_why_in_words_not_code_names(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): the "possible duplicates" table gave its reasons as the code's names
+    ("similar_text, nearby, same_category") on the Indonesian page as on the English one."""
+    region = fresh_region("61")
+    place = {"region_code": region, "lat": 0.0263, "lon": 109.3425}
+    body = "Banjir setinggi lutut di Jalan Gajah Mada setiap hujan, drainase tersumbat."
+    first, _ = await submit(drive, title="Banjir di Jalan Gajah Mada", body=body, location=place)
+    second, _ = await submit(drive, title="Banjir lagi", body=body, location=place)
+    await drive.desk_report(first)
+    await drive.desk_report(second)
+    for language, words in (
+        ("id", ("teks mirip", "lokasi berdekatan", "kategori sama")),
+        ("en", ("similar text", "nearby", "same category")),
+    ):
+        console = Console(lapor, language)
+        signed_in = await console.http.post("/console/login", data={"token": drive.admin()})
+        assert signed_in.status_code == 303
+        html = await console.page(f"/console/reports/{second}")
+        table = html.split('id="duplicates"')[1].split("</table>")[0]
+        reasons = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", table))
+        for raw in ("similar_text", "same_category"):
+            assert raw not in reasons, reasons
+        for word in words:
+            assert word in reasons, (word, reasons)
+        await console.close()
