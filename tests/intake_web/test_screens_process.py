@@ -557,3 +557,66 @@ def test_screens_of_refused_forms_that_keep_what_was_typed_and_of_pages_said_in_
     too_wide += shoot(console, shots, "console-tanggapan-akhir")
     assert errors == []
     assert too_wide == []
+
+
+def test_screens_of_the_officers_pages_reviewed_in_round_6(
+    chromium: object,  # noqa: F811
+    process: System,
+    tmp_path: Path,
+) -> None:
+    """What the fresh-eyes review of the officers' pages changed (round 6): the console's
+    history reads on a phone (its details were a word wide, cut off at the screen's edge) and
+    names a possible duplicate's reasons in words; the desk no longer says a report it handed
+    back unanswered was "followed up (0×)"."""
+    from playwright.sync_api import Browser
+
+    assert isinstance(chromium, Browser)
+    shots = SHOTS if SHOTS.is_dir() else tmp_path
+    errors: list[str] = []
+    too_wide: list[str] = []
+
+    def person() -> Page:
+        context = chromium.new_context(viewport=SIZES["mobile"], locale="id-ID")
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    # Two residents report the same blocked drain; the desk verifies the first, and the city's
+    # public works hands it back: the road is the province's.
+    body = "Got di depan Pasar Kasih tersumbat sampah, air meluap ke jalan setiap hujan."
+    first = forwarded(
+        process, person(), "Got tersumbat di Pasar Kasih", body, "infrastruktur", "Pasar Kasih"
+    )
+    back = ReturnReport(agency_code=DPUPR, reason="wrong_region", note="Jalan provinsi.")
+    act(process, first, back, "agency")
+    second = submitted(
+        person(), process.url("intake"), "Got meluap di Pasar Kasih", body, "infrastruktur", "-"
+    )
+
+    # The console on a phone: the second report, its possible duplicate said in words and its
+    # history's details as wide as the screen allows.
+    console = person()
+    sign_in(console, f"{process.url('verification')}/console/login", process.token("admin"))
+    shown(console, f"{process.url('verification')}/console/reports/{first}", "Jalan provinsi.")
+    shown(console, f"{process.url('verification')}/console/reports/{second}", first)
+    text = zone_labelled(console)
+    assert "teks mirip" in text and "similar_text" not in text
+    details = console.locator("#history ~ div td.details").first.bounding_box()
+    assert details is not None
+    assert details["width"] >= 300, details  # a sentence reads on a line, not a word a line
+    assert details["x"] + details["width"] <= SIZES["mobile"]["width"], details
+    reject = console.get_by_role("button", name=re.compile(f"duplikat dari {first}"))
+    button = reject.bounding_box()
+    assert button is not None  # on the screen, not past its edge in a table's last column
+    assert button["x"] + button["width"] <= SIZES["mobile"]["width"], button
+    too_wide += shoot(console, shots, "console-riwayat")
+
+    # The public works' desk opens the report it handed back: read-only, never "followed up".
+    desk = person()
+    sign_in(desk, f"{process.url('routing')}/desk/login", process.token("agency", agency=DPUPR))
+    shown(desk, f"{process.url('routing')}/desk/reports/{first}", "Telah diserahkan")
+    text = zone_labelled(desk)
+    assert "Sudah ditindaklanjuti" not in text and "0×" not in text
+    too_wide += shoot(desk, shots, "desk-laporan-dikembalikan")
+    assert errors == []
+    assert too_wide == []
