@@ -566,8 +566,9 @@ def test_screens_of_the_officers_pages_reviewed_in_round_6(
 ) -> None:
     """What the fresh-eyes review of the officers' pages changed (round 6): the console's
     history reads on a phone (its details were a word wide, cut off at the screen's edge) and
-    names a possible duplicate's reasons in words; the desk no longer says a report it handed
-    back unanswered was "followed up (0×)"."""
+    names a possible duplicate's reasons in words; a tracking ID searched for points to its
+    report whatever its status; the desk no longer says a report it handed back unanswered was
+    "followed up (0×)"."""
     from playwright.sync_api import Browser
 
     assert isinstance(chromium, Browser)
@@ -610,6 +611,21 @@ def test_screens_of_the_officers_pages_reviewed_in_round_6(
     assert button is not None  # on the screen, not past its edge in a table's last column
     assert button["x"] + button["width"] <= SIZES["mobile"]["width"], button
     too_wide += shoot(console, shots, "console-riwayat")
+
+    # A reporter calls about a report already forwarded: its ID, typed as read out, points to it.
+    called = forwarded(
+        process,
+        person(),
+        "Puskesmas Oesapa kehabisan vaksin",
+        "Anak kami tidak bisa diimunisasi karena vaksin habis sejak minggu lalu.",
+        "kesehatan",
+        "Jl. Oesapa",
+    )
+    typed = f"{called[:4]}-{called[4:]}".lower()
+    shown(console, f"{process.url('verification')}/console?q={typed}", "Status sekarang")
+    found = str(console.locator("#found-elsewhere").inner_text())
+    assert called in found and "Diteruskan ke instansi" in found
+    too_wide += shoot(console, shots, "console-cari-nomor")
 
     # The public works' desk opens the report it handed back: read-only, never "followed up".
     desk = person()

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -616,3 +617,30 @@ async def test_a_possible_duplicate_says_why_in_words_not_code_names(
         for word in words:
             assert word in reasons, (word, reasons)
         await console.close()
+
+
+async def test_searching_a_tracking_id_finds_the_report_whatever_its_status(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): a reporter calls about report X, already forwarded; the administrator
+    types X in the queue's search ("words or tracking ID") and read "Nothing waiting here", as
+    if it did not exist. The queue now points to the report and says where it is."""
+    tid, _ = await submit(drive, location={"region_code": "5371"})
+    await drive.desk_report(tid)
+    verified = await drive.verify(tid)
+    assert verified.status_code == 200, verified.text
+    assert (await drive.desk_report(tid))["status"] != "submitted"
+    for language, where in (("id", "Status sekarang"), ("en", "Status now")):
+        console = Console(lapor, language)
+        signed_in = await console.http.post("/console/login", data={"token": drive.admin()})
+        assert signed_in.status_code == 303
+        for typed in (tid, f" {tid.lower()[:4]}-{tid.lower()[4:]} "):
+            html = await console.page(f"/console?{urlencode({'q': typed})}")
+            found = html.split('id="found-elsewhere"')[1].split("</p>")[0]
+            assert f'href="/console/reports/{tid}"' in found, found
+            assert where in found, found
+        await console.close()
+    # Someone else's region: the regional administrator is told nothing about it.
+    regional = await Console.signed_in(lapor, admin_named(lapor, "admin-aceh", region="11"))
+    assert 'id="found-elsewhere"' not in await regional.page(f"/console?q={tid}")
+    await regional.close()
