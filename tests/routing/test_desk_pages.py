@@ -263,6 +263,8 @@ async def test_a_report_handed_back_unanswered_is_not_said_to_be_followed_up(
             text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
             assert 'id="handed-on-notice"' in page
             assert "0×" not in text and followed_up not in text, text
+        english = (await browser.get(f"/desk/reports/{tid}?lang=en")).text
+        assert "only LAPOR! administrators can act on it." in english  # was "… acts on it"
 
     answered, agency = await forwarded(drive, "Lampu mati", region="5371", category="kesehatan")
     posted = await drive.follow_up(answered, agency, "Lampu sudah diganti.", kind="final")
