@@ -274,3 +274,13 @@ async def test_a_report_handed_back_unanswered_is_not_said_to_be_followed_up(
         assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
         page = (await browser.get(f"/desk/reports/{answered}?lang=id")).text
         assert "Sudah ditindaklanjuti (1×)." in page
+
+
+async def test_the_services_address_leads_an_officer_to_the_desk(lapor: InProcessSystem) -> None:
+    """Round 6 (pages): an institution's officer given the routing service's address read one
+    English line, "LAPOR routing service. API docs: /docs"; it now leads to the desk's sign-in."""
+    async with lapor.client("routing") as browser:
+        home = await browser.get("/")
+        assert home.status_code in (302, 303, 307), home.text
+        assert home.headers["location"] == "/desk"
+        assert (await browser.get("/desk")).headers["location"] == "/desk/login"

@@ -644,3 +644,17 @@ async def test_searching_a_tracking_id_finds_the_report_whatever_its_status(
     regional = await Console.signed_in(lapor, admin_named(lapor, "admin-aceh", region="11"))
     assert 'id="found-elsewhere"' not in await regional.page(f"/console?q={tid}")
     await regional.close()
+
+
+async def test_the_services_address_leads_an_administrator_to_the_console(
+    lapor: InProcessSystem,
+) -> None:
+    """Round 6 (pages): the README gives administrators the verification service's address;
+    opening it showed one English line of plain text, "LAPOR verification service. API docs:
+    /docs", and no way to the console. It now leads to the console's sign-in."""
+    async with lapor.client("verification") as browser:
+        home = await browser.get("/")
+        assert home.status_code in (302, 303, 307), home.text
+        assert home.headers["location"] == "/console"
+        console = await browser.get("/console")
+        assert console.headers["location"].startswith("/console/login")
