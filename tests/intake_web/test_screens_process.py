@@ -627,6 +627,18 @@ def test_screens_of_the_officers_pages_reviewed_in_round_6(
     assert called in found and "Diteruskan ke instansi" in found
     too_wide += shoot(console, shots, "console-cari-nomor")
 
+    # The health office's inbox on a phone: each report's time left is on the screen (it was in
+    # the table's last column, past the screen's edge).
+    inbox = person()
+    sign_in(inbox, f"{process.url('routing')}/desk/login", process.token("agency", agency=DINKES))
+    shown(inbox, f"{process.url('routing')}/desk", called)
+    row = inbox.locator("tr", has_text=called)
+    left = row.locator("td").last.bounding_box()  # the time left
+    assert left is not None
+    assert left["x"] + left["width"] <= SIZES["mobile"]["width"], left
+    assert "5 hari kerja" in str(row.inner_text())
+    too_wide += shoot(inbox, shots, "desk-kotak-masuk-ponsel")
+
     # The public works' desk opens the report it handed back: read-only, never "followed up".
     desk = person()
     sign_in(desk, f"{process.url('routing')}/desk/login", process.token("agency", agency=DPUPR))
