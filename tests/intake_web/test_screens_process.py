@@ -612,6 +612,16 @@ def test_screens_of_the_officers_pages_reviewed_in_round_6(
     assert button["x"] + button["width"] <= SIZES["mobile"]["width"], button
     too_wide += shoot(console, shots, "console-riwayat")
 
+    # The queue on a phone: a report's time left and region are on the screen (past its edge).
+    console.set_viewport_size(SIZES["mobile"])  # `shoot` left it on a desktop's
+    shown(console, f"{process.url('verification')}/console", second)
+    row = console.locator("tr", has_text=second)
+    for cell in (3, 7):  # the time left, the region
+        box = row.locator("td").nth(cell).bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= SIZES["mobile"]["width"], (cell, box)
+    too_wide += shoot(console, shots, "console-antrean-ponsel")
+
     # A reporter calls about a report already forwarded: its ID, typed as read out, points to it.
     called = forwarded(
         process,
