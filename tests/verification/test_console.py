@@ -17,7 +17,7 @@ import pytest
 
 from shared.auth import Role, create_token
 from shared.i18n.dates import day
-from shared.reports.commands import ForwardReport, PostFollowUp, VerifyReport
+from shared.reports.commands import ForwardReport, PostFollowUp, ReturnReport, VerifyReport
 from shared.reports.events import FollowUpKind
 from tests.driver import Driver
 from tests.harness import InProcessSystem, in_process
@@ -658,3 +658,24 @@ async def test_the_services_address_leads_an_administrator_to_the_console(
         assert home.headers["location"] == "/console"
         console = await browser.get("/console")
         assert console.headers["location"].startswith("/console/login")
+
+
+async def test_the_queue_names_the_institution_that_returned_a_report(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): a returned report in the queue read "dikembalikan oleh
+    DPUPR-KOTA-KUPANG" — the directory's code — where its page names the institution."""
+    tid, _ = await submit(drive, location={"region_code": "5371"})
+    agency = "DPUPR-KOTA-KUPANG"
+    await act(lapor, tid, VerifyReport())
+    due = date.today() + timedelta(days=7)
+    await act(lapor, tid, ForwardReport(agency_code=agency, agency_name="DPUPR", follow_up_due=due))
+    await act(lapor, tid, ReturnReport(agency_code=agency, reason="wrong_region"), "agency")
+    console = Console(lapor, "id")
+    assert (await console.http.post("/console/login", data={"token": drive.admin()})).is_redirect
+    queue = await console.page(f"/console?q={tid}")
+    [row] = [r for r in re.findall(r"<tr>(.*?)</tr>", queue, re.S) if tid in r]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+    assert "dikembalikan oleh Dinas Pekerjaan Umum dan Penataan Ruang Kota Kupang" in text, text
+    assert "DPUPR-KOTA-KUPANG" not in text
+    await console.close()
