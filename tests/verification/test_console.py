@@ -679,3 +679,30 @@ async def test_the_queue_names_the_institution_that_returned_a_report(
     assert "dikembalikan oleh Dinas Pekerjaan Umum dan Penataan Ruang Kota Kupang" in text, text
     assert "DPUPR-KOTA-KUPANG" not in text
     await console.close()
+
+
+async def test_a_returned_report_is_not_offered_to_bulk_verify(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): the queue gave a returned report a "verify" checkbox; ticked, bulk verify
+    answered "not verified: another administrator (…) already did it" — true of its first
+    verification, no help now that it waits to be forwarded again (on its own page)."""
+    tid, _ = await submit(drive, location={"region_code": "5371"})
+    agency = "DPUPR-KOTA-KUPANG"
+    await act(lapor, tid, VerifyReport())
+    due = date.today() + timedelta(days=7)
+    await act(lapor, tid, ForwardReport(agency_code=agency, agency_name="DPUPR", follow_up_due=due))
+    await act(lapor, tid, ReturnReport(agency_code=agency, reason="wrong_region"), "agency")
+    waiting, _ = await submit(drive, location={"region_code": "5371"})
+    await drive.desk_report(waiting)
+    console = Console(lapor, "id")
+    assert (await console.http.post("/console/login", data={"token": drive.admin()})).is_redirect
+    queue = await console.page("/console?region=5371")
+    rows = {
+        key: next(r for r in re.findall(r"<tr>(.*?)</tr>", queue, re.S) if key in r)
+        for key in (tid, waiting)
+    }
+    assert 'type="checkbox"' not in rows[tid]
+    assert f'href="/console/reports/{tid}"' in rows[tid]  # forwarded again from its page
+    assert 'type="checkbox"' in rows[waiting]
+    await console.close()
