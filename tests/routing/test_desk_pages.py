@@ -284,3 +284,15 @@ async def test_the_services_address_leads_an_officer_to_the_desk(lapor: InProces
         assert home.status_code in (302, 303, 307), home.text
         assert home.headers["location"] == "/desk"
         assert (await browser.get("/desk")).headers["location"] == "/desk/login"
+
+
+async def test_the_sign_in_names_the_command_in_the_readers_language(
+    lapor: InProcessSystem,
+) -> None:
+    """Round 6 (pages): the English sign-in said "--agency KODE", an Indonesian word for the
+    institution's code in an English sentence."""
+    async with lapor.client("routing") as browser:
+        english = (await browser.get("/desk/login?lang=en")).text
+        assert "--agency CODE" in english and "KODE" not in english
+        indonesian = (await browser.get("/desk/login?lang=id")).text
+        assert "--agency KODE" in indonesian
