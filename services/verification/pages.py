@@ -381,7 +381,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         except ReportNotFound:
             return not_found(t("console.error.no_report_yet", id=tracking_id), principal)
         except Forbidden as failure:
-            return forbidden(str(failure), principal)
+            return forbidden(refused(failure), principal)
         # The institution's limit for closing a report nobody answers after its final answer.
         closing = desk.policy.policy_for(report.agency_code).auto_close
         return render(

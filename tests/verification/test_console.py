@@ -706,3 +706,20 @@ async def test_a_returned_report_is_not_offered_to_bulk_verify(
     assert f'href="/console/reports/{tid}"' in rows[tid]  # forwarded again from its page
     assert 'type="checkbox"' in rows[waiting]
     await console.close()
+
+
+async def test_a_report_outside_the_admins_region_is_refused_in_their_language(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): a regional administrator opening another region's report (a link
+    passed on by a colleague) read "tracking_id: report … is outside your region 11" — the
+    API's English — on the Indonesian console."""
+    tid, _ = await submit(drive, location={"region_code": fresh_region("64")})
+    await drive.desk_report(tid)
+    regional = Console(lapor, "id")
+    token = lapor.token("admin", region="11")
+    assert (await regional.http.post("/console/login", data={"token": token})).is_redirect
+    page = await regional.page(f"/console/reports/{tid}", status=403)
+    assert f"{tid} berada di luar wilayah Anda (11)" in page
+    assert "outside your region" not in page and "tracking_id" not in page
+    await regional.close()
