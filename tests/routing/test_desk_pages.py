@@ -296,3 +296,25 @@ async def test_the_sign_in_names_the_command_in_the_readers_language(
         assert "--agency CODE" in english and "KODE" not in english
         indonesian = (await browser.get("/desk/login?lang=id")).text
         assert "--agency KODE" in indonesian
+
+
+async def test_an_inbox_filtered_to_nothing_says_so_not_that_it_is_empty(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): an officer ticks "overdue only" with nothing overdue and read "Tidak ada
+    laporan di instansi Anda saat ini" — no reports at all — with a report waiting in the inbox.
+    A filter that matches nothing says so and leads back to the whole inbox."""
+    tid, agency = await forwarded(drive, "Got mampet", region="5371", category="infrastruktur")
+    async with lapor.client("routing") as browser:
+        token = drive.token("agency", agency=agency)
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+        filtered = (await browser.get("/desk?overdue=1&lang=id")).text
+        assert tid not in filtered
+        assert "Tidak ada laporan di instansi Anda saat ini" not in filtered
+        assert "Tidak ada laporan yang cocok dengan saringan ini" in filtered
+        empty = filtered.split('id="inbox-filtered-empty"')[1].split("</p>")[0]
+        assert 'href="/desk"' in empty  # back to the whole inbox
+        whole = (await browser.get("/desk")).text
+        assert tid in whole
+        english = (await browser.get("/desk?status=followed_up&lang=en")).text
+        assert "No reports match this filter" in english
