@@ -673,6 +673,10 @@ def test_screens_of_the_officers_pages_reviewed_in_round_6(
     assert left["x"] + left["width"] <= SIZES["mobile"]["width"], left
     assert "5 hari kerja" in str(row.inner_text())
     too_wide += shoot(inbox, shots, "desk-kotak-masuk-ponsel")
+    # Only what is overdue, and nothing is: the filter says so, not that the inbox is empty.
+    shown(inbox, f"{process.url('routing')}/desk?overdue=1", "cocok dengan saringan ini")
+    assert "Tidak ada laporan di instansi Anda saat ini" not in str(inbox.inner_text("main"))
+    too_wide += shoot(inbox, shots, "desk-kotak-masuk-saringan-kosong")
 
     # The public works' desk opens the report it handed back: read-only, never "followed up".
     desk = person()
