@@ -67,6 +67,7 @@ def build(ctx: Context) -> Service:
         ],
         projectors=[projector],
         react=make_react(ctx.reports, live, calendar, rules.policy),
+        home="/desk",
     )
 
 

@@ -49,6 +49,7 @@ def build(ctx: Context) -> Service:
         periodic=[
             Periodic("queue_depth", lambda: QUEUE_DEPTH_EVERY_SECONDS, desk.refresh_queue_depth)
         ],
+        home="/console",
     )
 
 

@@ -317,6 +317,15 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         except Forbidden as error:
             return forbidden(refused(error), principal)
         message = done_message(done, id, changed)
+        # A tracking ID searched for that the list does not show (not waiting, or typed with a
+        # dash): where the report is, so it is not taken for missing.
+        searched = tracking_id_or_none(str(filters["q"])) if filters["q"] else None
+        elsewhere = None
+        if searched is not None and all(row.tracking_id != searched for row in rows):
+            try:
+                elsewhere = await desk.visible_row(principal, searched)
+            except (ReportNotFound, Forbidden):
+                elsewhere = None
         page = {k: v for k, v in filters.items() if v is not None} | {"postponed": postponed}
         national = desk.policy.national  # the limits the desk's deadlines are counted with
         return render(
@@ -330,6 +339,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
             ),
             rows=rows,
             total=total,
+            elsewhere=elsewhere,
             filters=filters,
             postponed=postponed,
             errors=errors,
@@ -371,7 +381,7 @@ def router(ctx: Context, desk: Desk, categories: Callable[[], list[dict[str, str
         except ReportNotFound:
             return not_found(t("console.error.no_report_yet", id=tracking_id), principal)
         except Forbidden as failure:
-            return forbidden(str(failure), principal)
+            return forbidden(refused(failure), principal)
         # The institution's limit for closing a report nobody answers after its final answer.
         closing = desk.policy.policy_for(report.agency_code).auto_close
         return render(

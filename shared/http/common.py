@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -106,8 +106,14 @@ class Observe:
         HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
 
 
-def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[bool]]) -> None:
-    """Health, metrics, error mapping and request logging for one service's app."""
+def install_common(
+    app: FastAPI,
+    service: str,
+    ready: Callable[[], Awaitable[bool]],
+    home: str | None = None,
+) -> None:
+    """Health, metrics, error mapping and request logging for one service's app; `home`: the
+    staff pages a person opening the service's address is sent to."""
 
     # Every service refuses oversized bodies before reading them (intake sets tighter limits).
     app.add_middleware(BodySizeLimit, max_body=2_000_000, max_multipart=32_000_000)
@@ -243,5 +249,7 @@ def install_common(app: FastAPI, service: str, ready: Callable[[], Awaitable[boo
         return _error(500, both(INTERNAL_ERROR))
 
     @app.get("/", include_in_schema=False)
-    async def root() -> PlainTextResponse:
+    async def root() -> Response:
+        if home is not None:
+            return RedirectResponse(home, status_code=303)
         return PlainTextResponse(f"LAPOR {service} service. API docs: /docs\n")

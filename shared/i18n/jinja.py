@@ -95,6 +95,7 @@ def install(env: Environment) -> Environment:
         classification_label=labelled(labels.classification_label),
         channel_label=labelled(labels.channel_label),
         rejection_label=labelled(labels.rejection_label),
+        similarity_label=labelled(labels.similarity_label),
         closing_label=labelled(labels.closing_label),
         stage_label=labelled(labels.stage_label),
         follow_up_kind_label=labelled(labels.follow_up_kind_label),

@@ -45,6 +45,12 @@ REJECTION = (
     N_("rejection.no_response_to_completion"),
     N_("rejection.other"),
 )
+# Why the console suggests a report may duplicate another (services/verification/similarity.py).
+SIMILARITY = (
+    N_("similarity.similar_text"),
+    N_("similarity.nearby"),
+    N_("similarity.same_category"),
+)
 CLOSING = (
     N_("closing.by_reporter"),
     N_("closing.no_response"),
@@ -127,6 +133,7 @@ status_label = label_of("status")
 classification_label = label_of("class")
 channel_label = label_of("channel")
 rejection_label = label_of("rejection")
+similarity_label = label_of("similarity")
 closing_label = label_of("closing")
 stage_label = label_of("stage")
 follow_up_kind_label = label_of("follow_up_kind")

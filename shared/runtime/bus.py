@@ -118,6 +118,9 @@ class Service:
     periodic: list[Periodic] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     consume: bool = True
+    # Where a person opening the service's address lands (its staff pages); None: a plain line
+    # naming the API docs.
+    home: str | None = None
 
     def including(self, part: Service) -> Service:
         """This service with a part of it built on its own (intake's polls)."""
@@ -129,6 +132,7 @@ class Service:
             periodic=[*self.periodic, *part.periodic],
             on_stop=[*self.on_stop, *part.on_stop],
             consume=self.consume or part.consume,
+            home=self.home or part.home,
         )
 
     @property

@@ -219,7 +219,7 @@ def create_app(
     async def is_ready() -> bool:
         return ready.is_set()
 
-    install_common(app, name, is_ready)
+    install_common(app, name, is_ready, service.home)
     # The client's address (rate limits, logs) and scheme come from X-Forwarded-For/-Proto only
     # when the peer is one of LAPOR_TRUSTED_PROXIES (in the app, so every way of serving it and
     # the in-process tests behave alike; uvicorn's own handling is off).

@@ -557,3 +557,133 @@ def test_screens_of_refused_forms_that_keep_what_was_typed_and_of_pages_said_in_
     too_wide += shoot(console, shots, "console-tanggapan-akhir")
     assert errors == []
     assert too_wide == []
+
+
+def test_screens_of_the_officers_pages_reviewed_in_round_6(
+    chromium: object,  # noqa: F811
+    process: System,
+    tmp_path: Path,
+) -> None:
+    """What the fresh-eyes review of the officers' pages changed (round 6): the console's
+    history reads on a phone (its details were a word wide, cut off at the screen's edge) and
+    names a possible duplicate's reasons in words; a tracking ID searched for points to its
+    report whatever its status; the desk no longer says a report it handed back unanswered was
+    "followed up (0×)"."""
+    from playwright.sync_api import Browser
+
+    assert isinstance(chromium, Browser)
+    shots = SHOTS if SHOTS.is_dir() else tmp_path
+    errors: list[str] = []
+    too_wide: list[str] = []
+
+    def person() -> Page:
+        context = chromium.new_context(viewport=SIZES["mobile"], locale="id-ID")
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    # Two residents report the same blocked drain; the desk verifies the first, and the city's
+    # public works hands it back: the road is the province's.
+    body = "Got di depan Pasar Kasih tersumbat sampah, air meluap ke jalan setiap hujan."
+    first = forwarded(
+        process, person(), "Got tersumbat di Pasar Kasih", body, "infrastruktur", "Pasar Kasih"
+    )
+    back = ReturnReport(agency_code=DPUPR, reason="wrong_region", note="Jalan provinsi.")
+    act(process, first, back, "agency")
+    second = submitted(
+        person(), process.url("intake"), "Got meluap di Pasar Kasih", body, "infrastruktur", "-"
+    )
+
+    # The console on a phone: the second report, its possible duplicate said in words and its
+    # history's details as wide as the screen allows.
+    console = person()
+    sign_in(console, f"{process.url('verification')}/console/login", process.token("admin"))
+    shown(console, f"{process.url('verification')}/console/reports/{first}", "Jalan provinsi.")
+    shown(console, f"{process.url('verification')}/console/reports/{second}", first)
+    text = zone_labelled(console)
+    assert "teks mirip" in text and "similar_text" not in text
+    details = console.locator("#history ~ div td.details").first.bounding_box()
+    assert details is not None
+    assert details["width"] >= 300, details  # a sentence reads on a line, not a word a line
+    assert details["x"] + details["width"] <= SIZES["mobile"]["width"], details
+    reject = console.get_by_role("button", name=re.compile(f"duplikat dari {first}"))
+    button = reject.bounding_box()
+    assert button is not None  # on the screen, not past its edge in a table's last column
+    assert button["x"] + button["width"] <= SIZES["mobile"]["width"], button
+    too_wide += shoot(console, shots, "console-riwayat")
+
+    # The queue on a phone: a report's time left and region are on the screen (past its edge).
+    console.set_viewport_size(SIZES["mobile"])  # `shoot` left it on a desktop's
+    shown(console, f"{process.url('verification')}/console", second)
+    row = console.locator("tr", has_text=second)
+    for cell in (3, 7):  # the time left, the region
+        box = row.locator("td").nth(cell).bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= SIZES["mobile"]["width"], (cell, box)
+    too_wide += shoot(console, shots, "console-antrean-ponsel")
+
+    # Bulk verify on a phone: a ticked report another administrator verified meanwhile; why it
+    # was not verified is on the screen (it was in the result table's last column, past the
+    # edge). A returned report has no checkbox: it is forwarded again from its page.
+    def bulk_verify_one_verified_meanwhile() -> None:
+        ticked = submitted(
+            person(), process.url("intake"), "Sampah menumpuk di Oebobo", body, "infrastruktur", "-"
+        )
+        shown(console, f"{process.url('verification')}/console", ticked)
+        assert console.locator(f"#pick-{first}").count() == 0
+        console.check(f"#pick-{ticked}")
+        act(process, ticked, VerifyReport(), "admin")
+        console.locator("button[accesskey='b']").click()
+        console.wait_for_load_state()
+
+    too_wide += shoot_answer(
+        console, shots, "console-verifikasi-sekaligus", bulk_verify_one_verified_meanwhile
+    )
+    console.set_viewport_size(SIZES["mobile"])
+    bulk_verify_one_verified_meanwhile()
+    refused = console.locator("tbody tr").locator("td").last
+    box = refused.bounding_box()
+    assert box is not None and "admin-screens" in str(refused.inner_text())
+    assert box["x"] + box["width"] <= SIZES["mobile"]["width"], box
+
+    # A reporter calls about a report already forwarded: its ID, typed as read out, points to it.
+    called = forwarded(
+        process,
+        person(),
+        "Puskesmas Oesapa kehabisan vaksin",
+        "Anak kami tidak bisa diimunisasi karena vaksin habis sejak minggu lalu.",
+        "kesehatan",
+        "Jl. Oesapa",
+    )
+    typed = f"{called[:4]}-{called[4:]}".lower()
+    # (the console's view hears of routing's forward a moment after intake's timeline does)
+    shown(console, f"{process.url('verification')}/console?q={typed}", "Diteruskan ke instansi")
+    found = str(console.locator("#found-elsewhere").inner_text())
+    assert called in found and "Diteruskan ke instansi" in found
+    too_wide += shoot(console, shots, "console-cari-nomor")
+
+    # The health office's inbox on a phone: each report's time left is on the screen (it was in
+    # the table's last column, past the screen's edge).
+    inbox = person()
+    sign_in(inbox, f"{process.url('routing')}/desk/login", process.token("agency", agency=DINKES))
+    shown(inbox, f"{process.url('routing')}/desk", called)
+    row = inbox.locator("tr", has_text=called)
+    left = row.locator("td").last.bounding_box()  # the time left
+    assert left is not None
+    assert left["x"] + left["width"] <= SIZES["mobile"]["width"], left
+    assert "5 hari kerja" in str(row.inner_text())
+    too_wide += shoot(inbox, shots, "desk-kotak-masuk-ponsel")
+    # Only what is overdue, and nothing is: the filter says so, not that the inbox is empty.
+    shown(inbox, f"{process.url('routing')}/desk?overdue=1", "cocok dengan saringan ini")
+    assert "Tidak ada laporan di instansi Anda saat ini" not in str(inbox.inner_text("main"))
+    too_wide += shoot(inbox, shots, "desk-kotak-masuk-saringan-kosong")
+
+    # The public works' desk opens the report it handed back: read-only, never "followed up".
+    desk = person()
+    sign_in(desk, f"{process.url('routing')}/desk/login", process.token("agency", agency=DPUPR))
+    shown(desk, f"{process.url('routing')}/desk/reports/{first}", "Telah diserahkan")
+    text = zone_labelled(desk)
+    assert "Sudah ditindaklanjuti" not in text and "0×" not in text
+    too_wide += shoot(desk, shots, "desk-laporan-dikembalikan")
+    assert errors == []
+    assert too_wide == []

@@ -271,3 +271,77 @@ async def test_the_follow_up_form_sent_again_after_the_back_button_with_other_wo
         assert "Lampu sudah diganti hari ini." in shown.text
     events = await timeline(drive, tracking_id)
     assert event_types(events).count("FollowUpPosted") == 2
+
+
+async def test_a_report_handed_back_unanswered_is_not_said_to_be_followed_up(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): an officer returns a report without answering it, opens it again from
+    "Handed on" and read "Sudah ditindaklanjuti (0×)" — followed up, zero times — under its
+    title. A report nobody answered says no such thing; one answered says how often."""
+    tid, agency = await forwarded(drive, "Got mampet", region="5371", category="infrastruktur")
+    async with lapor.client("routing") as browser:
+        token = drive.token("agency", agency=agency)
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+        form = {"reason": "wrong_region", "note": "Jalan provinsi.", "idempotency_key": "r1"}
+        assert (await browser.post(f"/desk/reports/{tid}/return", data=form)).status_code == 303
+        for language, followed_up in (("id", "Sudah ditindaklanjuti"), ("en", "Followed up (")):
+            page = (await browser.get(f"/desk/reports/{tid}?lang={language}")).text
+            text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+            assert 'id="handed-on-notice"' in page
+            assert "0×" not in text and followed_up not in text, text
+        english = (await browser.get(f"/desk/reports/{tid}?lang=en")).text
+        assert "only LAPOR! administrators can act on it." in english  # was "… acts on it"
+
+    answered, agency = await forwarded(drive, "Lampu mati", region="5371", category="kesehatan")
+    posted = await drive.follow_up(answered, agency, "Lampu sudah diganti.", kind="final")
+    assert posted.status_code == 201, posted.text
+    async with lapor.client("routing") as browser:
+        token = drive.token("agency", agency=agency)
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+        page = (await browser.get(f"/desk/reports/{answered}?lang=id")).text
+        assert "Sudah ditindaklanjuti (1×)." in page
+
+
+async def test_the_services_address_leads_an_officer_to_the_desk(lapor: InProcessSystem) -> None:
+    """Round 6 (pages): an institution's officer given the routing service's address read one
+    English line, "LAPOR routing service. API docs: /docs"; it now leads to the desk's sign-in."""
+    async with lapor.client("routing") as browser:
+        home = await browser.get("/")
+        assert home.status_code in (302, 303, 307), home.text
+        assert home.headers["location"] == "/desk"
+        assert (await browser.get("/desk")).headers["location"] == "/desk/login"
+
+
+async def test_the_sign_in_names_the_command_in_the_readers_language(
+    lapor: InProcessSystem,
+) -> None:
+    """Round 6 (pages): the English sign-in said "--agency KODE", an Indonesian word for the
+    institution's code in an English sentence."""
+    async with lapor.client("routing") as browser:
+        english = (await browser.get("/desk/login?lang=en")).text
+        assert "--agency CODE" in english and "KODE" not in english
+        indonesian = (await browser.get("/desk/login?lang=id")).text
+        assert "--agency KODE" in indonesian
+
+
+async def test_an_inbox_filtered_to_nothing_says_so_not_that_it_is_empty(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): an officer ticks "overdue only" with nothing overdue and read "Tidak ada
+    laporan di instansi Anda saat ini" — no reports at all — with a report waiting in the inbox.
+    A filter that matches nothing says so and leads back to the whole inbox."""
+    tid, agency = await forwarded(drive, "Got mampet", region="5371", category="infrastruktur")
+    async with lapor.client("routing") as browser:
+        token = drive.token("agency", agency=agency)
+        assert (await browser.post("/desk/login", data={"token": token})).status_code == 303
+        filtered = (await browser.get("/desk?overdue=1&lang=id")).text
+        assert tid not in filtered
+        assert "Tidak ada laporan di instansi Anda saat ini" not in filtered
+        assert "Tidak ada laporan yang cocok dengan saringan ini" in filtered
+        empty = filtered.split('id="inbox-filtered-empty"')[1].split("</p>")[0]
+        assert 'href="/desk"' in empty  # back to the whole inbox
+        whole = (await browser.get("/desk")).text
+        assert tid in whole
+        english = (await browser.get("/desk?status=followed_up&lang=en")).text
+        assert "No reports match this filter" in english

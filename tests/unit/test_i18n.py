@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import get_args
 
 import pytest
 
@@ -45,6 +46,15 @@ def test_every_value_of_the_domain_has_a_name_in_every_language(prefix: str, val
     for language in LANGUAGES:
         for value in values:  # type: ignore[attr-defined]
             assert f"{prefix}.{value.value}" in catalog(language), (language, value)
+
+
+def test_every_reason_for_a_possible_duplicate_has_a_name_in_every_language() -> None:
+    from services.verification.models import DuplicateSuggestion
+
+    [listed] = get_args(DuplicateSuggestion.model_fields["reasons"].annotation)
+    for language in LANGUAGES:
+        for reason in get_args(listed):
+            assert f"similarity.{reason}" in catalog(language), (language, reason)
 
 
 def test_every_report_event_has_a_name_on_the_timeline() -> None:

@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from shared.auth import Role, create_token
 from shared.i18n.dates import day
-from shared.reports.commands import ForwardReport, PostFollowUp, VerifyReport
+from shared.reports.commands import ForwardReport, PostFollowUp, ReturnReport, VerifyReport
 from shared.reports.events import FollowUpKind
 from tests.driver import Driver
 from tests.harness import InProcessSystem, in_process
@@ -587,3 +588,138 @@ async def test_the_answer_form_states_the_closing_limit_the_policy_sets(tmp_path
     assert "ditutup 7 hari kerja setelah tanggapan terakhir" in indonesian
     assert "10 hari kerja" not in indonesian
     assert "7 working days" in english and "10 working days" not in english
+
+
+async def test_a_possible_duplicate_says_why_in_words_not_code_names(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): the "possible duplicates" table gave its reasons as the code's names
+    ("similar_text, nearby, same_category") on the Indonesian page as on the English one."""
+    region = fresh_region("61")
+    place = {"region_code": region, "lat": 0.0263, "lon": 109.3425}
+    body = "Banjir setinggi lutut di Jalan Gajah Mada setiap hujan, drainase tersumbat."
+    first, _ = await submit(drive, title="Banjir di Jalan Gajah Mada", body=body, location=place)
+    second, _ = await submit(drive, title="Banjir lagi", body=body, location=place)
+    await drive.desk_report(first)
+    await drive.desk_report(second)
+    for language, words in (
+        ("id", ("teks mirip", "lokasi berdekatan", "kategori sama")),
+        ("en", ("similar text", "nearby", "same category")),
+    ):
+        console = Console(lapor, language)
+        signed_in = await console.http.post("/console/login", data={"token": drive.admin()})
+        assert signed_in.status_code == 303
+        html = await console.page(f"/console/reports/{second}")
+        table = html.split('id="duplicates"')[1].split("</table>")[0]
+        reasons = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", table))
+        for raw in ("similar_text", "same_category"):
+            assert raw not in reasons, reasons
+        for word in words:
+            assert word in reasons, (word, reasons)
+        await console.close()
+
+
+async def test_searching_a_tracking_id_finds_the_report_whatever_its_status(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): a reporter calls about report X, already forwarded; the administrator
+    types X in the queue's search ("words or tracking ID") and read "Nothing waiting here", as
+    if it did not exist. The queue now points to the report and says where it is."""
+    tid, _ = await submit(drive, location={"region_code": "5371"})
+    await drive.desk_report(tid)
+    verified = await drive.verify(tid)
+    assert verified.status_code == 200, verified.text
+    assert (await drive.desk_report(tid))["status"] != "submitted"
+    for language, where in (("id", "Status sekarang"), ("en", "Status now")):
+        console = Console(lapor, language)
+        signed_in = await console.http.post("/console/login", data={"token": drive.admin()})
+        assert signed_in.status_code == 303
+        for typed in (tid, f" {tid.lower()[:4]}-{tid.lower()[4:]} "):
+            html = await console.page(f"/console?{urlencode({'q': typed})}")
+            found = html.split('id="found-elsewhere"')[1].split("</p>")[0]
+            assert f'href="/console/reports/{tid}"' in found, found
+            assert where in found, found
+        await console.close()
+    # Someone else's region: the regional administrator is told nothing about it.
+    regional = await Console.signed_in(lapor, admin_named(lapor, "admin-aceh", region="11"))
+    assert 'id="found-elsewhere"' not in await regional.page(f"/console?q={tid}")
+    await regional.close()
+
+
+async def test_the_services_address_leads_an_administrator_to_the_console(
+    lapor: InProcessSystem,
+) -> None:
+    """Round 6 (pages): the README gives administrators the verification service's address;
+    opening it showed one English line of plain text, "LAPOR verification service. API docs:
+    /docs", and no way to the console. It now leads to the console's sign-in."""
+    async with lapor.client("verification") as browser:
+        home = await browser.get("/")
+        assert home.status_code in (302, 303, 307), home.text
+        assert home.headers["location"] == "/console"
+        console = await browser.get("/console")
+        assert console.headers["location"].startswith("/console/login")
+
+
+async def test_the_queue_names_the_institution_that_returned_a_report(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): a returned report in the queue read "dikembalikan oleh
+    DPUPR-KOTA-KUPANG" — the directory's code — where its page names the institution."""
+    tid, _ = await submit(drive, location={"region_code": "5371"})
+    agency = "DPUPR-KOTA-KUPANG"
+    await act(lapor, tid, VerifyReport())
+    due = date.today() + timedelta(days=7)
+    await act(lapor, tid, ForwardReport(agency_code=agency, agency_name="DPUPR", follow_up_due=due))
+    await act(lapor, tid, ReturnReport(agency_code=agency, reason="wrong_region"), "agency")
+    console = Console(lapor, "id")
+    assert (await console.http.post("/console/login", data={"token": drive.admin()})).is_redirect
+    queue = await console.page(f"/console?q={tid}")
+    [row] = [r for r in re.findall(r"<tr>(.*?)</tr>", queue, re.S) if tid in r]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+    assert "dikembalikan oleh Dinas Pekerjaan Umum dan Penataan Ruang Kota Kupang" in text, text
+    assert "DPUPR-KOTA-KUPANG" not in text
+    await console.close()
+
+
+async def test_a_returned_report_is_not_offered_to_bulk_verify(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): the queue gave a returned report a "verify" checkbox; ticked, bulk verify
+    answered "not verified: another administrator (…) already did it" — true of its first
+    verification, no help now that it waits to be forwarded again (on its own page)."""
+    tid, _ = await submit(drive, location={"region_code": "5371"})
+    agency = "DPUPR-KOTA-KUPANG"
+    await act(lapor, tid, VerifyReport())
+    due = date.today() + timedelta(days=7)
+    await act(lapor, tid, ForwardReport(agency_code=agency, agency_name="DPUPR", follow_up_due=due))
+    await act(lapor, tid, ReturnReport(agency_code=agency, reason="wrong_region"), "agency")
+    waiting, _ = await submit(drive, location={"region_code": "5371"})
+    await drive.desk_report(waiting)
+    console = Console(lapor, "id")
+    assert (await console.http.post("/console/login", data={"token": drive.admin()})).is_redirect
+    queue = await console.page("/console?region=5371")
+    rows = {
+        key: next(r for r in re.findall(r"<tr>(.*?)</tr>", queue, re.S) if key in r)
+        for key in (tid, waiting)
+    }
+    assert 'type="checkbox"' not in rows[tid]
+    assert f'href="/console/reports/{tid}"' in rows[tid]  # forwarded again from its page
+    assert 'type="checkbox"' in rows[waiting]
+    await console.close()
+
+
+async def test_a_report_outside_the_admins_region_is_refused_in_their_language(
+    lapor: InProcessSystem, drive: Driver
+) -> None:
+    """Round 6 (pages): a regional administrator opening another region's report (a link
+    passed on by a colleague) read "tracking_id: report … is outside your region 11" — the
+    API's English — on the Indonesian console."""
+    tid, _ = await submit(drive, location={"region_code": fresh_region("64")})
+    await drive.desk_report(tid)
+    regional = Console(lapor, "id")
+    token = lapor.token("admin", region="11")
+    assert (await regional.http.post("/console/login", data={"token": token})).is_redirect
+    page = await regional.page(f"/console/reports/{tid}", status=403)
+    assert f"{tid} berada di luar wilayah Anda (11)" in page
+    assert "outside your region" not in page and "tracking_id" not in page
+    await regional.close()
