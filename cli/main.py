@@ -155,7 +155,7 @@ def token_revoke(
     from cli.tokens import revoke, revoke_subject
 
     if (token is None) == (subject is None):
-        raise typer.BadParameter("give a TOKEN or --subject, not both", param_hint="TOKEN")
+        raise typer.BadParameter("give exactly one of TOKEN or --subject", param_hint="TOKEN")
     if subject is not None:
         issued_before = revoke_subject(get_settings(), subject, note)
         print(f"revoked every token of {subject} issued up to {issued_before.isoformat()}")

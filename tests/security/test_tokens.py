@@ -217,6 +217,9 @@ def test_lapor_token_revoke_refuses_what_is_neither_a_token_nor_a_token_id(
         words = " ".join(refused.output.replace("│", " ").split())
         assert not refused.output.startswith("revoked") and "nothing revoked" in words
     assert not (tmp_path / "events.db").exists() or asyncio.run(stored()) == []
+    # Neither given: it said "not both", as if both had been.
+    neither = runner.invoke(app, ["token", "revoke"], env=env)
+    assert neither.exit_code == 2 and "exactly one of TOKEN or --subject" in neither.output
 
     by_token = runner.invoke(app, ["token", "revoke", token], env=env)
     by_id = runner.invoke(app, ["token", "revoke", token_id.upper()], env=env)
