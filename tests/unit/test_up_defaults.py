@@ -84,3 +84,31 @@ def test_up_refuses_ports_another_process_listens_on_and_starts_nothing(
     assert f"{settings.verification_port} (LAPOR_VERIFICATION_PORT)" in message
     assert "LAPOR_INTAKE_PORT" not in message
     assert started == []
+
+
+def test_the_cli_beside_lapor_up_on_another_nats_port_names_that_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator ran `lapor up` with LAPOR_NATS_PORT=14333 and, in the same shell, `lapor nats
+    credentials --ops`: the URL it printed said 4222 (LAPOR_NATS_URL's fixed default), where no
+    LAPOR listens. Unset, LAPOR_NATS_URL follows LAPOR_NATS_PORT, as `lapor up` gives its
+    children; set, it stays as it is."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    for name in ("LAPOR_NATS_URL", "LAPOR_NATS_PUBLIC_URL", "LAPOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "LAPOR_DATA_DIR": str(tmp_path),
+        "LAPOR_SECRET_KEY": "cli-test-secret",
+        "LAPOR_NATS_PORT": "14333",
+    }
+    printed = CliRunner().invoke(app, ["nats", "credentials", "--ops"], env=env)
+    assert printed.exit_code == 0, printed.output
+    assert printed.output.strip().splitlines()[-1].endswith("@127.0.0.1:14333")
+
+    monkeypatch.setenv("LAPOR_NATS_PORT", "14333")
+    assert Settings().nats_url == "nats://127.0.0.1:14333"
+    monkeypatch.setenv("LAPOR_NATS_URL", "nats://nats-1:4222,nats://nats-2:4222")
+    assert Settings().nats_url == "nats://nats-1:4222,nats://nats-2:4222"
