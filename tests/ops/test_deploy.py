@@ -130,6 +130,25 @@ def test_each_lapor_process_has_what_it_needs(compose: tuple[str, dict[str, Any]
         assert str(port) in " ".join(spec["healthcheck"]["test"]), where
 
 
+def test_production_shares_one_signing_key_between_the_relay_and_sla() -> None:
+    """The relay signs the store's checkpoints and sla the evidence packs with one key,
+    DATA_DIR/keys/sla-evidence-ed25519.pem. production.yml had it on `lapor-data`, local to
+    each machine: relay and sla on two machines made two keys (`lapor audit verify` beside sla
+    failed on every checkpoint), and a relay restarted elsewhere made a third. The key's folder
+    is a volume of its own, the same for both, shared like the data keys' volume."""
+    content = project("production.yml")
+
+    def key_volume(process: str) -> str:
+        volumes: list[str] = content["services"][process]["volumes"]
+        mounts = {m.split(":")[1]: m.split(":")[0] for m in volumes}
+        assert "/data/keys" in mounts, f"{process}: no volume at /data/keys"
+        return mounts["/data/keys"]
+
+    shared = key_volume("relay")
+    assert shared == key_volume("sla") and shared != "lapor-data"
+    assert shared in content["volumes"]
+
+
 def test_production_runs_on_plain_docker_compose() -> None:
     """No Swarm-only keys: `deploy` may only say how many replicas (and their resources)."""
     services = project("production.yml")["services"]
