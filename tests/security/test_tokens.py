@@ -197,9 +197,11 @@ def test_lapor_token_revoke_refuses_what_is_neither_a_token_nor_a_token_id(
     from typer.testing import CliRunner
 
     from cli.main import app
+    from shared.settings import get_settings
 
     env = {"LAPOR_DATA_DIR": str(tmp_path), "LAPOR_SECRET_KEY": "cli-test-secret"}
     runner = CliRunner()
+    get_settings.cache_clear()  # one process, one CLI run: not the settings of another test
     token = create_token(b"cli-test-secret", Role.ADMIN, subject="petugas-ani")
     token_id = token_id_of(token)
     assert token_id is not None
@@ -225,3 +227,4 @@ def test_lapor_token_revoke_refuses_what_is_neither_a_token_nor_a_token_id(
     by_id = runner.invoke(app, ["token", "revoke", token_id.upper()], env=env)
     assert by_token.exit_code == 0 and by_id.exit_code == 0, by_token.output + by_id.output
     assert [e.data["token_id"] for e in asyncio.run(stored())] == [token_id, token_id]
+    get_settings.cache_clear()

@@ -10,7 +10,7 @@ import pytest
 
 from cli import supervisor
 from cli.supervisor import EMBEDDED_SMTP_PORT, children, mail_defaults
-from shared.settings import SERVICE_NAMES, Settings
+from shared.settings import SERVICE_NAMES, Settings, get_settings
 
 MAIL_VARIABLES = (
     "LAPOR_INTAKE_EMAIL_FROM",
@@ -99,6 +99,7 @@ def test_the_cli_beside_lapor_up_on_another_nats_port_names_that_port(
 
     for name in ("LAPOR_NATS_URL", "LAPOR_NATS_PUBLIC_URL", "LAPOR_HOST"):
         monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()  # one process, one CLI run: not the settings of another test
     env = {
         "LAPOR_DATA_DIR": str(tmp_path),
         "LAPOR_SECRET_KEY": "cli-test-secret",
@@ -112,3 +113,4 @@ def test_the_cli_beside_lapor_up_on_another_nats_port_names_that_port(
     assert Settings().nats_url == "nats://127.0.0.1:14333"
     monkeypatch.setenv("LAPOR_NATS_URL", "nats://nats-1:4222,nats://nats-2:4222")
     assert Settings().nats_url == "nats://nats-1:4222,nats://nats-2:4222"
+    get_settings.cache_clear()
