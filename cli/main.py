@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import os
+import sqlite3
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +31,39 @@ app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(evidence_app, name="evidence")
 console = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+# SQLite's answers that say the disk or the files are at fault, not LAPOR (sqlite_errorname).
+_STORAGE_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
+
+
+def stops_cleanly_on_storage_failure(command: Callable[P, R]) -> Callable[P, R]:
+    """An operator's command on a full or read-only disk: the cause and what to do, exit 2,
+    not a traceback that buries them."""
+
+    @functools.wraps(command)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        from shared.store.port import StoreUnavailable
+
+        try:
+            return command(*args, **kwargs)
+        except (StoreUnavailable, sqlite3.OperationalError) as error:
+            name = getattr(error, "sqlite_errorname", "") or ""
+            if isinstance(error, sqlite3.OperationalError) and not name.startswith(_STORAGE_ERRORS):
+                raise
+            data_dir = os.environ.get("LAPOR_DATA_DIR", "./data")
+            console.print(
+                f"stopped: {error} (data directory {data_dir}). Free space there or make it"
+                " writable, then run the command again.",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from error
+
+    return guarded
 
 
 def _service_module(name: str) -> object:
@@ -100,6 +136,7 @@ def up() -> None:
 
 
 @token_app.command("create")
+@stops_cleanly_on_storage_failure
 def token_create(
     role: Annotated[Role, typer.Option(help="admin|agency|ombudsman|client")],
     agency: Annotated[str | None, typer.Option(help="Agency code (required for agency)")] = None,
@@ -142,6 +179,7 @@ def token_create(
 
 
 @token_app.command("revoke")
+@stops_cleanly_on_storage_failure
 def token_revoke(
     token: Annotated[str | None, typer.Argument(help="The token, or its id (jti)")] = None,
     subject: Annotated[
@@ -257,6 +295,7 @@ def evidence_verify(
 
 
 @app.command()
+@stops_cleanly_on_storage_failure
 def rebuild(
     service: Annotated[str, typer.Argument(help="intake|verification|routing|sla|notify")],
     force: Annotated[bool, typer.Option(help="Rebuild even if the service answers")] = False,
@@ -315,6 +354,7 @@ app.add_typer(store_app, name="store")
 
 
 @store_app.command("migrate")
+@stops_cleanly_on_storage_failure
 def store_migrate(
     from_url: Annotated[
         str, typer.Option("--from", help="Source store: sqlite:///PATH or kurrentdb://…")
@@ -339,6 +379,7 @@ app.add_typer(privacy_app, name="privacy")
 
 
 @privacy_app.command("erase")
+@stops_cleanly_on_storage_failure
 def privacy_erase(
     tracking_id: Annotated[str, typer.Argument(help="The report whose reporter is erased")],
 ) -> None:
@@ -353,6 +394,7 @@ app.add_typer(directory_app, name="directory")
 
 
 @directory_app.command("import")
+@stops_cleanly_on_storage_failure
 def directory_import(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="Directory file (seed format)")
@@ -383,6 +425,7 @@ app.add_typer(nats_app, name="nats")
 
 
 @nats_app.command("accounts")
+@stops_cleanly_on_storage_failure
 def nats_accounts(
     out: Annotated[
         Path | None, typer.Option(help="Write here (mode 0600) instead of printing")
@@ -401,6 +444,7 @@ def nats_accounts(
 
 
 @nats_app.command("credentials")
+@stops_cleanly_on_storage_failure
 def nats_credentials(
     agency: Annotated[str | None, typer.Option(help="An institution's code")] = None,
     ops: Annotated[bool, typer.Option("--ops", help="Read-only monitoring")] = False,
