@@ -8,7 +8,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES = ("intake", "verification", "routing", "sla", "notify")
@@ -175,6 +175,21 @@ def keep_private(data_dir: Path, depth: int = 2) -> None:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise SystemExit(settings_problem(error)) from None  # no traceback: the cause is it
     keep_private(settings.data_dir)
     return settings
+
+
+def settings_problem(error: ValidationError) -> str:
+    """Each wrong value under the variable's own name (not pydantic's field name); a value that
+    may hold a password (a URL, a secret) is not repeated."""
+    problems = []
+    for problem in error.errors():
+        variable = "LAPOR_" + "_".join(str(part) for part in problem["loc"]).upper()
+        hidden = any(word in variable for word in ("SECRET", "TOKEN", "PASSWORD", "URL", "KEY"))
+        value = "" if hidden else f"={problem.get('input')!r}"
+        problems.append(f"{variable}{value}: {problem['msg']}")
+    return "LAPOR is not configured right: " + "; ".join(problems)
