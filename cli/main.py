@@ -66,6 +66,29 @@ def stops_cleanly_on_storage_failure(command: Callable[P, R]) -> Callable[P, R]:
     return guarded
 
 
+# SQLite's WAL index (`<db>-shm`): every connection to the database holds a read lock on this
+# byte (the "DMS" slot, after the 8 lock bytes at 120) as long as it is open, in any process.
+_SHM_DMS_BYTE = 128
+
+
+def open_elsewhere(db: Path) -> bool:
+    """True when another process has the WAL database `db` open. Call it before this process
+    opens `db`: closing our descriptor drops every POSIX lock this process holds on the file."""
+    import fcntl
+
+    try:
+        fd = os.open(db.with_name(f"{db.name}-shm"), os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_DMS_BYTE)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # releases the probe's lock with it
+    return False
+
+
 def _service_module(name: str) -> object:
     if name not in SERVICE_NAMES:
         raise typer.BadParameter(f"unknown service {name!r}; one of {', '.join(SERVICE_NAMES)}")
@@ -316,6 +339,17 @@ def rebuild(
             raise typer.Exit(2)
         except httpx.HTTPError:
             pass
+        # The port says nothing when this shell names other ports than the running system.
+        view = settings.view_db(service)
+        if open_elsewhere(view):
+            console.print(
+                f"{view} is open in another process ({service} running?): stop it first"
+                " (or --force)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
     projectors = module.create_projectors(settings)  # type: ignore[attr-defined]
     if not projectors:
         print(f"{service} keeps no read models")
