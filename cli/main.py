@@ -314,7 +314,8 @@ def evidence_verify(
     if not verdict.ok:
         print(f"evidence FAILED: {len(verdict.problems)} problem(s) in the pack of {tid}")
         raise typer.Exit(1)
-    print(f"evidence OK: the pack of {tid} is intact and signed by the key given")
+    signer = "the key given" if key else "this machine's key (DATA_DIR/keys)"
+    print(f"evidence OK: the pack of {tid} is intact and signed by {signer}")
 
 
 @app.command()
