@@ -12,7 +12,7 @@ from pathlib import Path
 from shared.audit.checkpoints import CheckpointAudit, truncation_problem
 from shared.audit.events import CHECKPOINT_STREAM, StoreCheckpointed
 from shared.reports.lifecycle import stream_name
-from shared.signing import verify_bytes
+from shared.signing import key_id_of, verify_bytes
 from shared.store.chain import ChainProblem, verify_chain
 from shared.store.port import EventStore
 from shared.store.sqlite import readonly_uri
@@ -68,7 +68,8 @@ async def read_checkpoints(
     store: EventStore, public_key: bytes | None, result: AuditResult
 ) -> CheckpointAudit:
     verify = partial(verify_bytes, public_key) if public_key is not None else None
-    audit = CheckpointAudit(verify=verify)
+    key_id = key_id_of(public_key) if public_key is not None else None
+    audit = CheckpointAudit(verify=verify, key_id=key_id)
     events = await store.read(CHECKPOINT_STREAM)
     result.checkpoints = len(events)
     if events and public_key is None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import os
+import sqlite3
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +31,62 @@ app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(evidence_app, name="evidence")
 console = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+# SQLite's answers that say the disk or the files are at fault, not LAPOR (sqlite_errorname).
+_STORAGE_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
+
+
+def stops_cleanly_on_storage_failure(command: Callable[P, R]) -> Callable[P, R]:
+    """An operator's command on a full or read-only disk: the cause and what to do, exit 2,
+    not a traceback that buries them."""
+
+    @functools.wraps(command)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        from shared.store.port import StoreUnavailable
+
+        try:
+            return command(*args, **kwargs)
+        except (StoreUnavailable, sqlite3.OperationalError) as error:
+            name = getattr(error, "sqlite_errorname", "") or ""
+            if isinstance(error, sqlite3.OperationalError) and not name.startswith(_STORAGE_ERRORS):
+                raise
+            data_dir = os.environ.get("LAPOR_DATA_DIR", "./data")
+            console.print(
+                f"stopped: {error} (data directory {data_dir}). Free space there or make it"
+                " writable, then run the command again.",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from error
+
+    return guarded
+
+
+# SQLite's WAL index (`<db>-shm`): every connection to the database holds a read lock on this
+# byte (the "DMS" slot, after the 8 lock bytes at 120) as long as it is open, in any process.
+_SHM_DMS_BYTE = 128
+
+
+def open_elsewhere(db: Path) -> bool:
+    """True when another process has the WAL database `db` open. Call it before this process
+    opens `db`: closing our descriptor drops every POSIX lock this process holds on the file."""
+    import fcntl
+
+    try:
+        fd = os.open(db.with_name(f"{db.name}-shm"), os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_DMS_BYTE)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # releases the probe's lock with it
+    return False
 
 
 def _service_module(name: str) -> object:
@@ -100,6 +159,7 @@ def up() -> None:
 
 
 @token_app.command("create")
+@stops_cleanly_on_storage_failure
 def token_create(
     role: Annotated[Role, typer.Option(help="admin|agency|ombudsman|client")],
     agency: Annotated[str | None, typer.Option(help="Agency code (required for agency)")] = None,
@@ -142,6 +202,7 @@ def token_create(
 
 
 @token_app.command("revoke")
+@stops_cleanly_on_storage_failure
 def token_revoke(
     token: Annotated[str | None, typer.Argument(help="The token, or its id (jti)")] = None,
     subject: Annotated[
@@ -155,7 +216,7 @@ def token_revoke(
     from cli.tokens import revoke, revoke_subject
 
     if (token is None) == (subject is None):
-        raise typer.BadParameter("give a TOKEN or --subject, not both", param_hint="TOKEN")
+        raise typer.BadParameter("give exactly one of TOKEN or --subject", param_hint="TOKEN")
     if subject is not None:
         issued_before = revoke_subject(get_settings(), subject, note)
         print(f"revoked every token of {subject} issued up to {issued_before.isoformat()}")
@@ -253,10 +314,12 @@ def evidence_verify(
     if not verdict.ok:
         print(f"evidence FAILED: {len(verdict.problems)} problem(s) in the pack of {tid}")
         raise typer.Exit(1)
-    print(f"evidence OK: the pack of {tid} is intact and signed by the key given")
+    signer = "the key given" if key else "this machine's key (DATA_DIR/keys)"
+    print(f"evidence OK: the pack of {tid} is intact and signed by {signer}")
 
 
 @app.command()
+@stops_cleanly_on_storage_failure
 def rebuild(
     service: Annotated[str, typer.Argument(help="intake|verification|routing|sla|notify")],
     force: Annotated[bool, typer.Option(help="Rebuild even if the service answers")] = False,
@@ -277,6 +340,17 @@ def rebuild(
             raise typer.Exit(2)
         except httpx.HTTPError:
             pass
+        # The port says nothing when this shell names other ports than the running system.
+        view = settings.view_db(service)
+        if open_elsewhere(view):
+            console.print(
+                f"{view} is open in another process ({service} running?): stop it first"
+                " (or --force)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
     projectors = module.create_projectors(settings)  # type: ignore[attr-defined]
     if not projectors:
         print(f"{service} keeps no read models")
@@ -315,6 +389,7 @@ app.add_typer(store_app, name="store")
 
 
 @store_app.command("migrate")
+@stops_cleanly_on_storage_failure
 def store_migrate(
     from_url: Annotated[
         str, typer.Option("--from", help="Source store: sqlite:///PATH or kurrentdb://…")
@@ -339,6 +414,7 @@ app.add_typer(privacy_app, name="privacy")
 
 
 @privacy_app.command("erase")
+@stops_cleanly_on_storage_failure
 def privacy_erase(
     tracking_id: Annotated[str, typer.Argument(help="The report whose reporter is erased")],
 ) -> None:
@@ -353,6 +429,7 @@ app.add_typer(directory_app, name="directory")
 
 
 @directory_app.command("import")
+@stops_cleanly_on_storage_failure
 def directory_import(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="Directory file (seed format)")
@@ -383,6 +460,7 @@ app.add_typer(nats_app, name="nats")
 
 
 @nats_app.command("accounts")
+@stops_cleanly_on_storage_failure
 def nats_accounts(
     out: Annotated[
         Path | None, typer.Option(help="Write here (mode 0600) instead of printing")
@@ -401,6 +479,7 @@ def nats_accounts(
 
 
 @nats_app.command("credentials")
+@stops_cleanly_on_storage_failure
 def nats_credentials(
     agency: Annotated[str | None, typer.Option(help="An institution's code")] = None,
     ops: Annotated[bool, typer.Option("--ops", help="Read-only monitoring")] = False,

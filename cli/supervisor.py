@@ -93,6 +93,32 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def port_listened_on(host: str, port: int) -> bool:
+    """Someone listens there. SO_REUSEADDR: a port left in TIME_WAIT by a stopped LAPOR is free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def ports_in_use(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """The ports `lapor up` is about to open that another process already listens on, each with
+    the variable that moves it."""
+    host = settings.host
+    wanted = [
+        (f"LAPOR_{name.upper()}_PORT", host, settings.port_of(name)) for name in SERVICE_NAMES
+    ]
+    wanted.append(("LAPOR_NATS_PORT", host, settings.nats_port))
+    wanted.append(("LAPOR_RELAY_METRICS_PORT", host, settings.relay_metrics_port))
+    if env.get("LAPOR_INTAKE_SMTP_PORT"):
+        smtp_host = env.get("LAPOR_INTAKE_SMTP_HOST") or host
+        wanted.append(("LAPOR_INTAKE_SMTP_PORT", smtp_host, int(env["LAPOR_INTAKE_SMTP_PORT"])))
+    return [f"{port} ({variable})" for variable, at, port in wanted if port_listened_on(at, port)]
+
+
 def mail_defaults(env: Mapping[str, str], host: str) -> dict[str, str]:
     """Intake's inbound mail for the embedded system, so that notices invite a reply out of the
     box: intake's SMTP server on 2525 and its address `lapor@<LAPOR_INTAKE_SMTP_HOSTNAME>` (what
@@ -134,6 +160,14 @@ def supervise(settings: Settings, on_ready: object = None) -> int:
         nonlocal stopping
         stopping = True
 
+    # Waiting for a port another process holds would report it as ours: "LAPOR is up" with
+    # the URLs of another system, while our children fail to bind and restart forever.
+    busy = ports_in_use(settings, os.environ)
+    if busy:
+        raise SystemExit(
+            f"lapor up: already in use on {settings.host}: {', '.join(busy)}. Another LAPOR or"
+            " another program listens there: stop it, or set those variables to free ports."
+        )
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     kids = children(settings)

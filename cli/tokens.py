@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -13,6 +14,8 @@ from shared.auth import token_id_of
 from shared.events.base import Actor, DomainEvent
 from shared.settings import Settings
 from shared.store.port import ANY, NewEvent
+
+TOKEN_ID = re.compile(r"[0-9a-f]{32}")  # a `jti` as create_token makes it (uuid4 hex)
 
 
 def check_agency(settings: Settings, agency: str) -> None:
@@ -52,8 +55,15 @@ def revoke(settings: Settings, token: str, note: str | None) -> str:
         if token_id is None:
             raise typer.BadParameter("not a token this system issued", param_hint="TOKEN")
         expires_at = _expiry(token)
+    elif TOKEN_ID.fullmatch(token.strip().lower()):
+        token_id = token.strip().lower()
     else:
-        token_id = token
+        # A part of a token or a mistyped id would be "revoked" while the token stays valid.
+        raise typer.BadParameter(
+            "neither a token nor a token id (32 hex digits): nothing revoked; paste the whole"
+            " token, or revoke every token of its holder with --subject",
+            param_hint="TOKEN",
+        )
 
     _append(settings, TokenRevoked(token_id=token_id, expires_at=expires_at, note=note))
     return token_id

@@ -8,7 +8,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES = ("intake", "verification", "routing", "sla", "notify")
@@ -19,7 +19,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LAPOR_", extra="ignore")
 
     data_dir: Path = Field(default=Path("./data"), description="Where the store and views live")
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="Comma-separated servers; default: this host's LAPOR_NATS_PORT (`lapor up`'s)",
+    )
     nats_public_url: str | None = Field(
         default=None,
         description="The NATS URL institutions connect to (`lapor nats credentials`); default:"
@@ -88,6 +91,14 @@ class Settings(BaseSettings):
         description="The relay signs a checkpoint of the store's heads at most this often (when"
         " something happened): how long a deleted newest event can go unnoticed per report",
     )
+
+    @model_validator(mode="after")
+    def _nats_url_follows_the_port(self) -> Settings:
+        """Unset, LAPOR_NATS_URL is the server `lapor up` starts (LAPOR_NATS_PORT), so the CLI
+        beside it reaches it and prints it (`lapor nats credentials`)."""
+        if "nats_url" not in self.model_fields_set:
+            self.nats_url = f"nats://{self.host}:{self.nats_port}"
+        return self
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
@@ -164,6 +175,21 @@ def keep_private(data_dir: Path, depth: int = 2) -> None:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise SystemExit(settings_problem(error)) from None  # no traceback: the cause is it
     keep_private(settings.data_dir)
     return settings
+
+
+def settings_problem(error: ValidationError) -> str:
+    """Each wrong value under the variable's own name (not pydantic's field name); a value that
+    may hold a password (a URL, a secret) is not repeated."""
+    problems = []
+    for problem in error.errors():
+        variable = "LAPOR_" + "_".join(str(part) for part in problem["loc"]).upper()
+        hidden = any(word in variable for word in ("SECRET", "TOKEN", "PASSWORD", "URL", "KEY"))
+        value = "" if hidden else f"={problem.get('input')!r}"
+        problems.append(f"{variable}{value}: {problem['msg']}")
+    return "LAPOR is not configured right: " + "; ".join(problems)

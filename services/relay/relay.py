@@ -221,7 +221,9 @@ class Relay:
                 "relay_foreign_stream_tail",
                 claimed_position=tail.position,
                 resumes_at=saved,
-                hint="a message the relay did not write is at the end of LAPOR_EVENTS",
+                hint="a message the relay did not write is at the end of LAPOR_EVENTS; after"
+                " a restore of the store, the stream holds the lost events: reset it"
+                " (docs/operations.md, Restoring, step 3)",
             )
             return saved
         return max(saved, published)

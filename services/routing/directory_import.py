@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,9 @@ class ImportFile(BaseModel):
     ombudsman: str | None = None
     institutions: tuple[Institution, ...] = ()
     routing_rules: tuple[RoutingRule, ...] = ()
+
+
+MERGED_INDEX = re.compile(r"^institutions\[\d+\] (?=[A-Z0-9-]+:)")
 
 
 def read_entries(path: Path | str) -> Entries:
@@ -158,14 +162,19 @@ async def import_directory(
         tell("store", 0, len(changes) or 1)
         return changes
 
-    stored = await repository.decide(
-        decide,
-        Meta(
-            actor=actor or Actor(kind="admin", id="cli"),
-            correlation_id=correlation_id or f"directory-import-{uuid.uuid4()}",
-        ),
-        retry_on_conflict=True,
-    )
+    try:
+        stored = await repository.decide(
+            decide,
+            Meta(
+                actor=actor or Actor(kind="admin", id="cli"),
+                correlation_id=correlation_id or f"directory-import-{uuid.uuid4()}",
+            ),
+            retry_on_conflict=True,
+        )
+    except DirectoryError as error:
+        # Found in the directory the import would make: its index there is no line of the file.
+        problems = [MERGED_INDEX.sub("", problem) for problem in error.problems]
+        raise DirectoryError(problems, str(path)) from None
     tell("store", len(stored) or 1)
     return result
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.audit.events import CHECKPOINT_STREAM, Head, StoreCheckpointed
+from shared.signing import KEY_FILE
 from shared.store.chain import canonical_json
 
 GENESIS_DIGEST = "0" * 64
@@ -201,6 +202,9 @@ class CheckpointAudit:
     event of the store in global order."""
 
     verify: Callable[[bytes, str], bool] | None
+    # The id of the key `verify` checks with: a checkpoint of another key is named as such.
+    key_id: str | None = None
+    our_key_vouched: bool = False  # a checkpoint verified with `verify`'s key
     problems: list[str] = field(default_factory=list)
     heads: dict[str, VouchedHead] = field(default_factory=dict)
     checkpoints: list[tuple[int, StoreCheckpointed]] = field(default_factory=list)
@@ -208,8 +212,21 @@ class CheckpointAudit:
     def add_checkpoint(self, position: int, checkpoint: StoreCheckpointed) -> None:
         where = f"{CHECKPOINT_STREAM} at position {position}"
         if self.verify is not None and not checkpoint_is_genuine(checkpoint, self.verify):
-            self.problems.append(f"{where}: signature or heads do not verify (forged or altered)")
+            if self._another_key(checkpoint):
+                # Most often a restore without the signing key: say which file to put back.
+                self.problems.append(
+                    f"{where}: signed with key {checkpoint.key_id}, but the signing key here"
+                    f" (DATA_DIR/keys/{KEY_FILE}) is key {self.key_id}: if this store was"
+                    " restored, put back the key it was signed with (docs/operations.md,"
+                    " Backing up, step 4) and audit again; if no backup holds that key, the"
+                    " checkpoint cannot be vouched for (it may be forged)"
+                )
+            else:
+                self.problems.append(
+                    f"{where}: signature or heads do not verify (forged or altered)"
+                )
             return
+        self.our_key_vouched = self.our_key_vouched or self.verify is not None
         if self.checkpoints:
             _, previous = self.checkpoints[-1]
             if (checkpoint.from_position, checkpoint.prev_digest) != (
@@ -224,6 +241,15 @@ class CheckpointAudit:
             known = self.heads.get(stream)
             if known is None or version >= known.version:
                 self.heads[stream] = VouchedHead(version, event_hash, position)
+
+    def _another_key(self, checkpoint: StoreCheckpointed) -> bool:
+        """Signed by a key not ours before ours vouched for anything: the store was run with
+        another key (a restore without it). After ours has signed, another key is a forgery."""
+        return (
+            self.key_id is not None
+            and checkpoint.key_id != self.key_id
+            and not self.our_key_vouched
+        )
 
     def global_order(self, hashes: Iterable[str]) -> int:
         """Recompute every checkpoint's digest from the store's event hashes in global order

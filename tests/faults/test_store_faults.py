@@ -255,3 +255,47 @@ def check_read_only(
             await store.close()
 
     assert asyncio.run(texts()) == ["before", "after"]
+
+
+def test_operator_commands_on_a_full_disk_say_so_without_a_traceback(tmp_path: Path) -> None:
+    """`lapor token revoke`, `lapor privacy erase` and `lapor rebuild` on a full data disk
+    printed a Python traceback (rich frames, then StoreUnavailable or OperationalError on the
+    last line); the operator revoking a leaked token needs the cause and what to do. Each says
+    it stopped, why (the store's own words) and what to do, exits 2, and shows no frames."""
+    if not can_mount():
+        pytest.skip("needs a tmpfs mount (root with CAP_SYS_ADMIN)")
+    with small_disk(tmp_path / "disk", 1024) as disk:
+        data = disk.path
+        asyncio.run(_store_with_one_event(data / "events.db"))
+        disk.fill()
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "LAPOR_DATA_DIR": str(data),
+            "LAPOR_SECRET_KEY": "full-disk-test-secret",
+        }
+        for args in (
+            ("token", "revoke", "--subject", "petugas-budi"),
+            ("privacy", "erase", "3WLANB2D6T"),
+            ("rebuild", "verification", "--force"),
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "cli.main", *args],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            said = done.stdout + done.stderr
+            assert done.returncode == 2, (args, said[-2000:])
+            assert "Traceback" not in said and "│" not in said, (args, said[-2000:])
+            assert "stopped:" in said and ("disk" in said or "full" in said), (args, said)
+            assert "free space" in said.lower(), (args, said)
+
+
+async def _store_with_one_event(path: Path) -> None:
+    store = SqliteEventStore(path)
+    try:
+        await store.append("fill-before", [amended("before the disk filled")], None)
+    finally:
+        await store.close()

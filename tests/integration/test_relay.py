@@ -144,6 +144,8 @@ async def test_a_forged_message_at_the_end_of_the_stream_does_not_stall_the_rela
         assert last.headers is not None and last.headers[POSITION_HEADER] == "4"
         log = (data_dir / "relay.log").read_text()
         assert "relay_foreign_stream_tail" in log
+        # The same tail is what a restore leaves in a stream not reset: the log says what to do.
+        assert "Restoring, step 3" in log
     finally:
         relay.send_signal(signal.SIGTERM)
         relay.wait(15)

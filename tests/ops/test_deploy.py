@@ -130,6 +130,46 @@ def test_each_lapor_process_has_what_it_needs(compose: tuple[str, dict[str, Any]
         assert str(port) in " ".join(spec["healthcheck"]["test"]), where
 
 
+def test_production_shares_one_signing_key_between_the_relay_and_sla() -> None:
+    """The relay signs the store's checkpoints and sla the evidence packs with one key,
+    DATA_DIR/keys/sla-evidence-ed25519.pem. production.yml had it on `lapor-data`, local to
+    each machine: relay and sla on two machines made two keys (`lapor audit verify` beside sla
+    failed on every checkpoint), and a relay restarted elsewhere made a third. The key's folder
+    is a volume of its own, the same for both, shared like the data keys' volume."""
+    content = project("production.yml")
+
+    def key_volume(process: str) -> str:
+        volumes: list[str] = content["services"][process]["volumes"]
+        mounts = {m.split(":")[1]: m.split(":")[0] for m in volumes}
+        assert "/data/keys" in mounts, f"{process}: no volume at /data/keys"
+        return mounts["/data/keys"]
+
+    shared = key_volume("relay")
+    assert shared == key_volume("sla") and shared != "lapor-data"
+    assert shared in content["volumes"]
+
+
+def test_the_image_has_every_writable_mount_point_owned_by_its_user(
+    compose: tuple[str, dict[str, Any]],
+) -> None:
+    """A new named volume takes the owner of the folder it is mounted on, root's when the image
+    has none: /keys (the data keys), /data/keys (the signing key) and single-host's
+    /data/jetstream (NATS) would be read-only to the `lapor` user the processes run as. The
+    image makes and hands over each of them."""
+    name, content = compose
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    made = set(re.search(r"mkdir -p ([^&\n]+)", dockerfile)[1].split())  # type: ignore[index]
+    owned = set(re.search(r"chown lapor:lapor ([^&\n]+)", dockerfile)[1].split())  # type: ignore[index]
+    ours = [n for n, spec in content["services"].items() if "LAPOR_IMAGE" in spec["image"]]
+    assert set(LAPOR) <= set(ours)
+    for process in ours:  # the NATS nodes too: `lapor nats serve` in the same image
+        for mount in content["services"][process]["volumes"]:
+            source, target, *mode = mount.split(":")
+            if mode == ["ro"] or source.startswith((".", "/")):
+                continue
+            assert target in made and target in owned, f"{name}: {process} mounts {target}"
+
+
 def test_production_runs_on_plain_docker_compose() -> None:
     """No Swarm-only keys: `deploy` may only say how many replicas (and their resources)."""
     services = project("production.yml")["services"]

@@ -179,3 +179,6 @@ async def import_units(lapor: InProcessSystem, tmp_path: Path, regions: Any) -> 
     with pytest.raises(DirectoryError) as refused:
         await asyncio.to_thread(run_import, lapor.settings, orphan)
     assert any("unknown parent 'NOPE'" in p for p in refused.value.problems)
+    # Named by code, not by its index in the directory the import would make (the file has one
+    # entry; "institutions[1185]" sent the operator looking for a line that is not there).
+    assert [p for p in refused.value.problems if "NOPE" in p] == ["PKM-X: unknown parent 'NOPE'"]

@@ -185,3 +185,46 @@ def test_lapor_token_revoke_subject_appends_the_revocation(tmp_path: Path) -> No
     assert lapor().returncode != 0
     assert lapor("abc123", "--subject", "petugas-budi").returncode != 0
     assert len(asyncio.run(stored())) == 1
+
+
+def test_lapor_token_revoke_refuses_what_is_neither_a_token_nor_a_token_id(
+    tmp_path: Path,
+) -> None:
+    """An operator revoking a leaked token pasted only part of it (or mistyped its id): `lapor
+    token revoke` answered "revoked <what was pasted>", exit 0, and the token stayed valid. What
+    is neither a token nor a token id (32 hex digits) is refused, nothing stored; a whole token
+    and its id are revoked as before."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from shared.settings import get_settings
+
+    env = {"LAPOR_DATA_DIR": str(tmp_path), "LAPOR_SECRET_KEY": "cli-test-secret"}
+    runner = CliRunner()
+    get_settings.cache_clear()  # one process, one CLI run: not the settings of another test
+    token = create_token(b"cli-test-secret", Role.ADMIN, subject="petugas-ani")
+    token_id = token_id_of(token)
+    assert token_id is not None
+
+    async def stored() -> list[RecordedEvent]:
+        store = SqliteEventStore(tmp_path / "events.db")
+        try:
+            return await store.read(TOKENS_STREAM)
+        finally:
+            await store.close()
+
+    for wrong in ("garbage", token_id[:-1], token[:20]):
+        refused = runner.invoke(app, ["token", "revoke", wrong], env=env)
+        assert refused.exit_code == 2, refused.output
+        words = " ".join(refused.output.replace("│", " ").split())
+        assert not refused.output.startswith("revoked") and "nothing revoked" in words
+    assert not (tmp_path / "events.db").exists() or asyncio.run(stored()) == []
+    # Neither given: it said "not both", as if both had been.
+    neither = runner.invoke(app, ["token", "revoke"], env=env)
+    assert neither.exit_code == 2 and "exactly one of TOKEN or --subject" in neither.output
+
+    by_token = runner.invoke(app, ["token", "revoke", token], env=env)
+    by_id = runner.invoke(app, ["token", "revoke", token_id.upper()], env=env)
+    assert by_token.exit_code == 0 and by_id.exit_code == 0, by_token.output + by_id.output
+    assert [e.data["token_id"] for e in asyncio.run(stored())] == [token_id, token_id]
+    get_settings.cache_clear()

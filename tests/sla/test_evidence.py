@@ -200,6 +200,16 @@ async def test_lapor_evidence_verify_checks_a_pack_offline_with_the_served_key(
     assert f"evidence OK: the pack of {TID}" in good.output
     assert "OK: hash chain: 5 event(s)" in good.output
     assert "OK: escalation: to OMBUDSMAN-53, its evidence_sha256 covers the first 3" in good.output
+    # Without --key: this machine's key, and the verdict says so (it said "the key given").
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+    local = runner.invoke(
+        app, ["evidence", "verify", str(pack)], env={"LAPOR_DATA_DIR": str(tmp_path)}
+    )
+    get_settings.cache_clear()
+    assert local.exit_code == 0, local.output
+    assert "signed by this machine's key" in local.output and "key given" not in local.output
     pem = tmp_path / "key.pem"
     pem.write_text(signer.public_key_pem)
     assert runner.invoke(app, ["evidence", "verify", str(pack), "--key", str(pem)]).exit_code == 0

@@ -132,3 +132,54 @@ def test_lapor_audit_verify_of_a_store_that_is_not_there_says_so_without_a_trace
     assert result.exit_code == 2, result.output
     assert "cannot open the event store" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "data" / "events.db").exists()
+
+
+def test_checkpoints_signed_with_another_key_name_the_keys_and_the_fix(tmp_path: Path) -> None:
+    """A store restored on a spare machine, its sla started before the signing key was put back
+    (a new key is generated then): `lapor audit verify` called every checkpoint "forged or
+    altered", and the operator went looking for an intruder. It fails still (nothing vouches for
+    those checkpoints), but names both keys and the file to restore."""
+    original = Signer(tmp_path / "original")
+    audit, _ = _chain(original, [["a" * 64], ["b" * 64]])
+    fresh = Signer(tmp_path / "fresh")
+    again = CheckpointAudit(
+        verify=lambda data, sig: verify_bytes(fresh.public_key_raw, data, sig),
+        key_id=fresh.key_id,
+    )
+    for position, checkpoint in audit.checkpoints:
+        again.add_checkpoint(position, checkpoint)
+    assert len(again.problems) == 2
+    problem = again.problems[0]
+    assert original.key_id in problem and fresh.key_id in problem
+    assert "sla-evidence-ed25519.pem" in problem and "forged or altered" not in problem
+
+
+def test_a_checkpoint_altered_under_the_same_key_is_still_called_forged(tmp_path: Path) -> None:
+    signer = Signer(tmp_path)
+    audit, _ = _chain(signer, [["a" * 64]])
+    checkpoint = audit.checkpoints[0][1]
+    altered = checkpoint.model_copy(update={"events": checkpoint.events + 1})
+    again = CheckpointAudit(verify=audit.verify, key_id=signer.key_id)
+    again.add_checkpoint(1, altered)
+    assert len(again.problems) == 1 and "forged or altered" in again.problems[0]
+
+
+def test_another_key_after_ours_has_signed_is_a_forgery(tmp_path: Path) -> None:
+    signer = Signer(tmp_path)
+    audit, _ = _chain(signer, [["a" * 64]])
+    first = audit.checkpoints[0][1]
+    stranger = Signer(tmp_path / "other")
+    digest = GlobalDigest(first.digest)
+    digest.add("e" * 64)
+    forged = build_checkpoint(
+        from_position=1,
+        to_position=2,
+        digest=digest,
+        heads={"s": (1, "e" * 64)},
+        key_id=stranger.key_id,
+        sign=stranger.sign_bytes,
+    )
+    again = CheckpointAudit(verify=audit.verify, key_id=signer.key_id)
+    again.add_checkpoint(1, first)
+    again.add_checkpoint(2, forged)
+    assert len(again.problems) == 1 and "forged or altered" in again.problems[0]
