@@ -674,9 +674,17 @@ def test_screens_of_the_officers_pages_reviewed_in_round_6(
     assert "5 hari kerja" in str(row.inner_text())
     too_wide += shoot(inbox, shots, "desk-kotak-masuk-ponsel")
     # Only what is overdue, and nothing is: the filter says so, not that the inbox is empty.
-    shown(inbox, f"{process.url('routing')}/desk?overdue=1", "cocok dengan saringan ini")
-    assert "Tidak ada laporan di instansi Anda saat ini" not in str(inbox.inner_text("main"))
-    too_wide += shoot(inbox, shots, "desk-kotak-masuk-saringan-kosong")
+    # (At the city's organisation office, which no other test of this module sends a report:
+    # the earlier tests leave the health office reports that are overdue once the clock moved.)
+    office = person()
+    sign_in(
+        office,
+        f"{process.url('routing')}/desk/login",
+        process.token("agency", agency="BAGORG-KOTA-KUPANG"),
+    )
+    shown(office, f"{process.url('routing')}/desk?overdue=1", "cocok dengan saringan ini")
+    assert "Tidak ada laporan di instansi Anda saat ini" not in str(office.inner_text("main"))
+    too_wide += shoot(office, shots, "desk-kotak-masuk-saringan-kosong")
 
     # The public works' desk opens the report it handed back: read-only, never "followed up".
     desk = person()
