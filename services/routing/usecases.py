@@ -50,7 +50,7 @@ from shared.calendar import WorkingDayCalendar
 from shared.directory.events import DIRECTORY_STREAM, DirectoryChanged
 from shared.directory.model import Directory, Institution, RoutingRule, UnknownAgency
 from shared.directory.state import decide_add, decide_rule, decide_rule_removal, decide_update
-from shared.errors import DomainError, KeyReused
+from shared.errors import DomainError
 from shared.events.base import Actor
 from shared.reports.audience import readable_after_handing_on
 from shared.reports.commands import (
@@ -61,7 +61,7 @@ from shared.reports.commands import (
     TransferReport,
 )
 from shared.reports.deadlines import time_left
-from shared.reports.events import FollowUpPosted, ReportTransferred, Status
+from shared.reports.events import ReportTransferred, Status
 from shared.reports.lifecycle import (
     NOT_FORWARDED_TO_YOU,
     NotYourReport,
@@ -73,7 +73,7 @@ from shared.reports.policy import DEFAULT_POLICY, SlaPolicy
 from shared.runtime.access_audit import record_confidential_read  # security hook (issue 12)
 from shared.runtime.directory import DirectoryRepository, LiveDirectory
 from shared.runtime.projection import ViewReader
-from shared.runtime.repository import Meta, ReportRepository, done_before, same_request
+from shared.runtime.repository import Meta, ReportRepository, done_before
 from shared.store.port import RecordedEvent
 
 DESK_ACTIONS = Counter(
@@ -110,12 +110,6 @@ class Caller:
             correlation_id=self.correlation_id,
             idempotency_key=f"routing:{action}:{self.actor.id}:{key}" if key else None,
         )
-
-
-def _same_follow_up(stored: RecordedEvent, command: PostFollowUp) -> bool:
-    """Is the follow-up stored under an idempotency key the one `command` would post?"""
-    payload = stored.payload()
-    return isinstance(payload, FollowUpPosted) and same_request(command, payload)
 
 
 # --- what the desk shows -----------------------------------------------------------------------
@@ -309,20 +303,13 @@ class RoutingDesk:
     ) -> FollowUpOut:
         meta = caller.meta("follow-up")
         state, history = await self._state(tracking_id)
-        key = meta.idempotency_key
-        earlier = done_before(stream_name(tracking_id), history, key) if key else []
-        self._require(state, agency, bool(earlier))
+        self._require(state, agency, self._replayed(tracking_id, meta, history))
         command = PostFollowUp(
             agency_code=agency, text=body.text, kind=body.kind, attachments=body.attachments
         )
-        if earlier and not _same_follow_up(earlier[0], command):
-            # A retry repeats its request; another follow-up under a used key would be answered
-            # 201 with its kind while the first one stays the only one stored.
-            raise KeyReused(
-                "Idempotency-Key: sudah dipakai untuk tindak lanjut lain pada laporan ini"
-                " / already used for a different follow-up on this report"
-            )
-        events = await self.reports.execute(tracking_id, command, meta)
+        # Another follow-up under a used key would be answered 201 with its kind while the
+        # first one stays the only one stored: refused (`KeyReused`), a retry answered again.
+        events = await self.reports.execute_once(tracking_id, command, meta)
         await self._settle(events)
         return FollowUpOut(
             tracking_id=tracking_id,
