@@ -85,23 +85,15 @@ EMBEDDED_SMTP_PORT = 2525
 
 
 def port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def port_listened_on(host: str, port: int) -> bool:
-    """Someone listens there. SO_REUSEADDR: a port left in TIME_WAIT by a stopped LAPOR is free."""
+    """No one listens there. SO_REUSEADDR, as the servers bind: a port left in TIME_WAIT by a
+    stopped LAPOR is free."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
-            return True
-    return False
+            return False
+    return True
 
 
 def ports_in_use(settings: Settings, env: Mapping[str, str]) -> list[str]:
@@ -116,7 +108,7 @@ def ports_in_use(settings: Settings, env: Mapping[str, str]) -> list[str]:
     if env.get("LAPOR_INTAKE_SMTP_PORT"):
         smtp_host = env.get("LAPOR_INTAKE_SMTP_HOST") or host
         wanted.append(("LAPOR_INTAKE_SMTP_PORT", smtp_host, int(env["LAPOR_INTAKE_SMTP_PORT"])))
-    return [f"{port} ({variable})" for variable, at, port in wanted if port_listened_on(at, port)]
+    return [f"{port} ({variable})" for variable, at, port in wanted if not port_free(at, port)]
 
 
 def mail_defaults(env: Mapping[str, str], host: str) -> dict[str, str]:
