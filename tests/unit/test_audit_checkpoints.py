@@ -20,6 +20,7 @@ from shared.audit.checkpoints import (
     root_from_proof,
     truncation_problem,
 )
+from shared.audit.events import StoreCheckpointed
 from shared.signing import Signer, verify_bytes
 
 
@@ -93,6 +94,21 @@ def test_a_head_that_is_gone_is_named(tmp_path: Path) -> None:
     assert replaced and "not the event" in replaced
 
 
+def _next_signed_by_a_stranger(tmp_path: Path, first: StoreCheckpointed) -> StoreCheckpointed:
+    """The checkpoint after `first`, signed with a key that is not ours."""
+    stranger = Signer(tmp_path / "other")
+    digest = GlobalDigest(first.digest)
+    digest.add("e" * 64)
+    return build_checkpoint(
+        from_position=1,
+        to_position=2,
+        digest=digest,
+        heads={"s": (1, "e" * 64)},
+        key_id=stranger.key_id,
+        sign=stranger.sign_bytes,
+    )
+
+
 def test_checkpoints_must_follow_each_other(tmp_path: Path) -> None:
     signer = Signer(tmp_path)
     audit, _ = _chain(signer, [["a" * 64], ["b" * 64]])
@@ -101,17 +117,7 @@ def test_checkpoints_must_follow_each_other(tmp_path: Path) -> None:
     again.add_checkpoint(1, first)
     again.add_checkpoint(2, first)  # the same range twice: not the next one
     assert any("does not follow" in p for p in again.problems)
-    stranger = Signer(tmp_path / "other")
-    digest = GlobalDigest(first.digest)
-    digest.add("e" * 64)
-    forged = build_checkpoint(
-        from_position=1,
-        to_position=2,
-        digest=digest,
-        heads={"s": (1, "e" * 64)},
-        key_id=stranger.key_id,
-        sign=stranger.sign_bytes,
-    )
+    forged = _next_signed_by_a_stranger(tmp_path, first)
     again.add_checkpoint(3, forged)
     assert any("do not verify" in p for p in again.problems)
 
@@ -168,17 +174,7 @@ def test_another_key_after_ours_has_signed_is_a_forgery(tmp_path: Path) -> None:
     signer = Signer(tmp_path)
     audit, _ = _chain(signer, [["a" * 64]])
     first = audit.checkpoints[0][1]
-    stranger = Signer(tmp_path / "other")
-    digest = GlobalDigest(first.digest)
-    digest.add("e" * 64)
-    forged = build_checkpoint(
-        from_position=1,
-        to_position=2,
-        digest=digest,
-        heads={"s": (1, "e" * 64)},
-        key_id=stranger.key_id,
-        sign=stranger.sign_bytes,
-    )
+    forged = _next_signed_by_a_stranger(tmp_path, first)
     again = CheckpointAudit(verify=audit.verify, key_id=signer.key_id)
     again.add_checkpoint(1, first)
     again.add_checkpoint(2, forged)
