@@ -51,22 +51,9 @@ def _history(tracking_id: str) -> list[DomainEvent]:
 
 
 async def _stored(path: Path) -> list[RecordedEvent]:
-    store = SqliteEventStore(path)
-    try:
-        histories = {t: _history(t) for t in ("DESKONE22K", "DESKTWO33K")}
-        for i in range(len(histories["DESKONE22K"])):  # interleaved, as a busy day brings them
-            for n, (tracking_id, history) in enumerate(histories.items()):
-                payload = history[i]
-                event = NewEvent.of(
-                    payload,
-                    occurred_at=T0 + timedelta(hours=i, minutes=n),
-                    actor=CITIZEN if isinstance(payload, ReportAmended) else ADMIN,
-                    correlation_id=f"c-{tracking_id}-{i}",
-                )
-                await store.append(f"report-{tracking_id}", [event], ANY)
-        return await store.read_all(0, 1000)
-    finally:
-        await store.close()
+    histories = {t: _history(t) for t in ("DESKONE22K", "DESKTWO33K")}
+    # Interleaved, as a busy day brings them.
+    return await _stored_histories(path, histories, step=timedelta(hours=1), interleaved=True)
 
 
 def _desk(path: Path) -> list[tuple[object, ...]]:
@@ -148,19 +135,28 @@ STOPPING: dict[str, list[DomainEvent]] = {
 
 
 async def _stored_histories(
-    path: Path, histories: dict[str, list[DomainEvent]]
+    path: Path,
+    histories: dict[str, list[DomainEvent]],
+    *,
+    step: timedelta = timedelta(days=1),
+    interleaved: bool = False,
 ) -> list[RecordedEvent]:
+    """Each report's events appended `step` apart: report by report, or their i-th events
+    together when `interleaved`."""
+    order = [(i, n, t) for n, t in enumerate(histories) for i in range(len(histories[t]))]
+    if interleaved:
+        order.sort()
     store = SqliteEventStore(path)
     try:
-        for n, (tracking_id, history) in enumerate(histories.items()):
-            for i, payload in enumerate(history):
-                event = NewEvent.of(
-                    payload,
-                    occurred_at=T0 + timedelta(days=i, minutes=n),
-                    actor=CITIZEN if isinstance(payload, ReportAmended) else ADMIN,
-                    correlation_id=f"c-{tracking_id}-{i}",
-                )
-                await store.append(f"report-{tracking_id}", [event], ANY)
+        for i, n, tracking_id in order:
+            payload = histories[tracking_id][i]
+            event = NewEvent.of(
+                payload,
+                occurred_at=T0 + step * i + timedelta(minutes=n),
+                actor=CITIZEN if isinstance(payload, ReportAmended) else ADMIN,
+                correlation_id=f"c-{tracking_id}-{i}",
+            )
+            await store.append(f"report-{tracking_id}", [event], ANY)
         return await store.read_all(0, 1000)
     finally:
         await store.close()
