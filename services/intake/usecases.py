@@ -69,7 +69,7 @@ from shared.runtime.access_audit import access_log, record_confidential_read  # 
 from shared.runtime.directory import LiveDirectory
 from shared.runtime.escalation import Escalations
 from shared.runtime.projection import Projector, ViewReader
-from shared.runtime.repository import Meta, same_request
+from shared.runtime.repository import KEY_REUSED, Meta, same_request
 from shared.runtime.rules import load_rules
 from shared.runtime.service import Context
 from shared.store.port import RecordedEvent
@@ -364,10 +364,7 @@ class Intake:
         done = await self.ctx.reports.run(tracking_id, command, meta)
         found = done.events and not done.appended
         if client_key and found and not same_request(command, done.events[0].payload()):
-            raise KeyReused(
-                "Idempotency-Key: sudah dipakai untuk permintaan lain pada laporan ini; kirim"
-                " kunci baru / already used for another request to this report; send a new key"
-            )
+            raise KeyReused(KEY_REUSED)
         await self.caught_up(done.events)
         return done.events
 
